@@ -1,0 +1,8 @@
+export interface Benchmark {
+  name: string;
+  description: string;
+  /** Prints its measurements; returns false when a target was missed. */
+  run(): Promise<boolean>;
+}
+
+export const benchmarks: Benchmark[] = [];

@@ -1,0 +1,21 @@
+import { defineConfig } from 'vite';
+
+// Node entry points (the `souplab` command, worker threads, benchmarks), bundled so that
+// `?raw` shader imports resolve the same way as in the studio. Dependencies stay external.
+export default defineConfig({
+  publicDir: false,
+  build: {
+    ssr: true,
+    outDir: 'dist/node',
+    emptyOutDir: true,
+    target: 'node20',
+    sourcemap: true,
+    rollupOptions: {
+      input: {
+        cli: 'src/cli/main.ts',
+        bench: 'bench/index.ts',
+      },
+      output: { entryFileNames: '[name].js', format: 'es' },
+    },
+  },
+});
