@@ -1,0 +1,215 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { InputError } from '../errors';
+import type { OutputTarget } from '../formats/writer';
+import type { ByteSink } from '../formats/types';
+import { fsInputError } from './fsErrors';
+
+export interface NodeTargetOptions {
+  /** Replace files that already exist at the target when committing (default true). Never before commit. */
+  overwrite?: boolean;
+}
+
+/** A file being written under a temporary name beside its final name. */
+class TempFile implements ByteSink {
+  private handle: FileHandle | undefined;
+  private position = 0;
+  state: 'writing' | 'closed' | 'aborted' = 'writing';
+
+  private constructor(
+    readonly name: string,
+    readonly finalPath: string,
+    readonly tempPath: string,
+    handle: FileHandle,
+  ) {
+    this.handle = handle;
+  }
+
+  static async create(name: string, finalPath: string): Promise<TempFile> {
+    const tempPath = join(dirname(finalPath), `.${basename(finalPath)}.partial-${randomBytes(4).toString('hex')}`);
+    try {
+      // 'wx': a new file only; an existing file, the target included, is never opened for writing.
+      return new TempFile(name, finalPath, tempPath, await open(tempPath, 'wx'));
+    } catch (e) {
+      throw fsInputError(finalPath, e, 'cannot create a file there');
+    }
+  }
+
+  async write(data: Uint8Array): Promise<void> {
+    if (this.state !== 'writing' || !this.handle) throw new Error(`${this.name}: write after ${this.state}`);
+    let done = 0;
+    while (done < data.length) {
+      try {
+        const { bytesWritten } = await this.handle.write(data, done, data.length - done, this.position);
+        done += bytesWritten;
+        this.position += bytesWritten;
+      } catch (e) {
+        throw fsInputError(this.finalPath, e, 'write failed');
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.state !== 'writing' || !this.handle) throw new Error(`${this.name}: close after ${this.state}`);
+    try {
+      // On disk before it is renamed into place: a crash never leaves a renamed but empty file.
+      await this.handle.sync();
+      await this.handle.close();
+    } catch (e) {
+      throw fsInputError(this.finalPath, e, 'write failed');
+    }
+    this.handle = undefined;
+    this.state = 'closed';
+  }
+
+  async abort(): Promise<void> {
+    if (this.state === 'aborted') return;
+    this.state = 'aborted';
+    const h = this.handle;
+    this.handle = undefined;
+    await h?.close().catch(() => undefined);
+    await unlink(this.tempPath).catch(() => undefined);
+  }
+}
+
+const exists = (path: string) => stat(path).then(() => true, () => false);
+
+/**
+ * Moves every temporary file into place, or none: existing files are first set aside under backup
+ * names and restored if any rename fails.
+ */
+async function commitAll(files: TempFile[], overwrite: boolean): Promise<void> {
+  for (const f of files) {
+    if (f.state !== 'closed') throw new Error(`${f.name}: commit before the file was closed`);
+    if (!overwrite && (await exists(f.finalPath))) throw new InputError(`${f.finalPath}: already exists (not overwritten)`);
+  }
+  const backups: { finalPath: string; backup: string }[] = [];
+  const placed: string[] = [];
+  try {
+    for (const f of files) {
+      if (await exists(f.finalPath)) {
+        const backup = join(dirname(f.finalPath), `.${basename(f.finalPath)}.old-${randomBytes(4).toString('hex')}`);
+        await rename(f.finalPath, backup);
+        backups.push({ finalPath: f.finalPath, backup });
+      }
+    }
+    for (const f of files) {
+      await rename(f.tempPath, f.finalPath);
+      placed.push(f.finalPath);
+    }
+  } catch (e) {
+    for (const p of placed) await unlink(p).catch(() => undefined);
+    for (const b of backups) await rename(b.backup, b.finalPath).catch(() => undefined);
+    for (const f of files) await unlink(f.tempPath).catch(() => undefined);
+    throw fsInputError(files[0]?.finalPath ?? '', e, 'could not move the finished output into place');
+  }
+  for (const b of backups) await unlink(b.backup).catch(() => undefined);
+}
+
+/**
+ * One output file at `path`, written as `.<name>.partial-<random>` beside it and renamed over `path`
+ * by commit(): until then an existing file at `path` is untouched, and abort() removes the temporary.
+ */
+export function nodeFileTarget(path: string, opts: NodeTargetOptions = {}): OutputTarget {
+  const overwrite = opts.overwrite ?? true;
+  let file: TempFile | undefined;
+  let done = false;
+  return {
+    name: path,
+    singleFile: true,
+    async createFile(name: string): Promise<ByteSink> {
+      if (done) throw new Error(`${path}: target already committed or aborted`);
+      if (file) throw new Error(`${path}: a single-file target holds one file, asked for ${name} too`);
+      const s = await stat(path).catch(() => undefined);
+      if (s?.isDirectory()) throw new InputError(`${path}: is a folder; give a file name ending in .safetensors, or write a folder checkpoint`);
+      if (s && !overwrite) throw new InputError(`${path}: already exists (not overwritten)`);
+      file = await TempFile.create(name, path);
+      return file;
+    },
+    async commit(): Promise<void> {
+      if (done) throw new Error(`${path}: target already committed or aborted`);
+      if (!file) throw new Error(`${path}: nothing was written`);
+      done = true;
+      await commitAll([file], overwrite);
+    },
+    async abort(): Promise<void> {
+      done = true;
+      await file?.abort();
+    },
+  };
+}
+
+/** Hugging Face checkpoint files that a new checkpoint in the same folder replaces. */
+const CHECKPOINT_FILE = /^(model(-\d{5}-of-\d{5})?\.safetensors|model\.safetensors\.index\.json)$/;
+
+/**
+ * A checkpoint folder: every file is written under a temporary name and all are renamed in commit().
+ * The folder is created when missing (and removed again by abort() if it is then empty). With
+ * `overwrite` (the default), commit also removes the old model*.safetensors / index files that the new
+ * checkpoint does not replace, so the folder never mixes two checkpoints.
+ */
+export function nodeFolderTarget(dir: string, opts: NodeTargetOptions = {}): OutputTarget {
+  const overwrite = opts.overwrite ?? true;
+  const files: TempFile[] = [];
+  let createdDir = false;
+  let ready: Promise<void> | undefined;
+  let done = false;
+
+  const prepare = async () => {
+    const s = await stat(dir).catch(() => undefined);
+    if (s && !s.isDirectory()) throw new InputError(`${dir}: is a file, not a folder`);
+    if (!s) {
+      try {
+        await mkdir(dir, { recursive: true });
+      } catch (e) {
+        throw fsInputError(dir, e, 'cannot create the folder');
+      }
+      createdDir = true;
+    }
+  };
+
+  return {
+    name: dir,
+    singleFile: false,
+    async createFile(name: string): Promise<ByteSink> {
+      if (done) throw new Error(`${dir}: target already committed or aborted`);
+      if (name !== basename(name) || name === '' || name === '.' || name === '..' || name.includes('\\')) {
+        throw new InputError(`${dir}: ${JSON.stringify(name)} is not a plain file name`);
+      }
+      if (files.some((f) => f.name === name)) throw new Error(`${dir}: ${name} created twice`);
+      ready ??= prepare();
+      await ready;
+      const finalPath = join(dir, name);
+      if (!overwrite && (await exists(finalPath))) throw new InputError(`${finalPath}: already exists (not overwritten)`);
+      const f = await TempFile.create(name, finalPath);
+      files.push(f);
+      return f;
+    },
+    async commit(): Promise<void> {
+      if (done) throw new Error(`${dir}: target already committed or aborted`);
+      done = true;
+      try {
+        await commitAll(files, overwrite);
+      } catch (e) {
+        await cleanup();
+        throw e;
+      }
+      const written = new Set(files.map((f) => f.name));
+      if (overwrite && files.some((f) => CHECKPOINT_FILE.test(f.name))) {
+        for (const old of await readdir(dir).catch(() => [] as string[])) {
+          if (CHECKPOINT_FILE.test(old) && !written.has(old)) await unlink(join(dir, old)).catch(() => undefined);
+        }
+      }
+    },
+    async abort(): Promise<void> {
+      done = true;
+      await cleanup();
+    },
+  };
+
+  async function cleanup(): Promise<void> {
+    for (const f of files) await f.abort();
+    if (createdDir) await rmdir(dir).catch(() => undefined); // only succeeds when empty
+  }
+}
