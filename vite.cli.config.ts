@@ -14,6 +14,7 @@ export default defineConfig({
       input: {
         cli: 'src/cli/main.ts',
         bench: 'bench/index.ts',
+        cpuWorker: 'src/node/cpuWorker.ts',
       },
       output: { entryFileNames: '[name].js', format: 'es' },
     },

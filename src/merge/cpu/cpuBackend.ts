@@ -1,0 +1,189 @@
+/**
+ * The CPU soup backend: splits each job into parts, one per worker, packs each part's input slices
+ * into one transferable buffer, and joins the workers' outputs. Concurrent run() calls share the
+ * workers; at most two parts wait per worker, which bounds the memory held by copies in flight.
+ */
+import { CancelledError, SoupLabError } from '../../errors';
+import type { SoupBackend, SoupJob } from '../kernel';
+import { KERNEL_DTYPE_BYTES, validateSoupJob } from '../kernel';
+import type { SoupWorkerPort, SoupWorkerRequest, SoupWorkerResponse, WorkerSpawner } from './protocol';
+
+export interface CpuSoupBackendOptions {
+  workers: number;
+  spawn: WorkerSpawner;
+  /** Largest job accepted; default 32 Mi elements (a 64 MB BF16 chunk per input). */
+  maxChunkElements?: number;
+  /** Jobs smaller than this go to one worker whole; default 256 Ki elements. */
+  minPartElements?: number;
+  description?: string;
+}
+
+/** A worker failed (crashed, or its script could not load): the merge cannot go on. */
+export class CpuWorkerError extends SoupLabError {
+  override name = 'CpuWorkerError';
+}
+
+interface Pending {
+  resolve(out: ArrayBuffer): void;
+  reject(e: Error): void;
+}
+
+class WorkerSlot {
+  port: SoupWorkerPort | undefined;
+  readonly pending = new Map<number, Pending>();
+  /** Input buffers handed back by the worker, reused for the next parts of similar size. */
+  spare: ArrayBuffer | undefined;
+
+  constructor(private readonly spawn: WorkerSpawner) {}
+
+  get load(): number {
+    return this.pending.size;
+  }
+
+  send(req: SoupWorkerRequest): Promise<ArrayBuffer> {
+    const port = this.ensurePort();
+    return new Promise<ArrayBuffer>((resolve, reject) => {
+      this.pending.set(req.id, { resolve, reject });
+      port.setBusy?.(true);
+      port.post(req, [req.packed]);
+    });
+  }
+
+  private ensurePort(): SoupWorkerPort {
+    if (this.port) return this.port;
+    const port = this.spawn();
+    port.listen(
+      (r: SoupWorkerResponse) => {
+        const p = this.pending.get(r.id);
+        if (!p) return;
+        this.pending.delete(r.id);
+        if (this.pending.size === 0) port.setBusy?.(false);
+        if (r.ok) {
+          this.spare = r.packed;
+          p.resolve(r.out);
+        } else {
+          p.reject(new CpuWorkerError(`CPU merge worker failed: ${r.message}`));
+        }
+      },
+      (e: Error) => {
+        // The worker is gone: fail what it held, start a fresh one for later work.
+        const failed = [...this.pending.values()];
+        this.pending.clear();
+        this.port = undefined;
+        void port.terminate();
+        for (const p of failed) p.reject(new CpuWorkerError(`CPU merge worker stopped: ${e.message}`));
+      },
+    );
+    this.port = port;
+    return port;
+  }
+
+  takeSpare(minBytes: number): ArrayBuffer {
+    const s = this.spare;
+    if (s && s.byteLength >= minBytes && s.byteLength <= minBytes * 2) {
+      this.spare = undefined;
+      return s;
+    }
+    return new ArrayBuffer(minBytes);
+  }
+}
+
+/** Counts free places; waiters are served in order. */
+class Semaphore {
+  private readonly waiters: (() => void)[] = [];
+  constructor(private free: number) {}
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+  release(): void {
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+const align8 = (n: number): number => Math.ceil(n / 8) * 8;
+
+export function createCpuSoupBackend(opts: CpuSoupBackendOptions): SoupBackend {
+  const workerCount = Math.max(1, Math.floor(opts.workers));
+  const slots = Array.from({ length: workerCount }, () => new WorkerSlot(opts.spawn));
+  const maxChunkElements = opts.maxChunkElements ?? 32 * 1024 * 1024;
+  const minPart = Math.max(1024, opts.minPartElements ?? 256 * 1024);
+  const places = new Semaphore(workerCount * 2);
+  let nextId = 1;
+  let disposed = false;
+
+  async function runPart(job: SoupJob, start: number, count: number, signal: AbortSignal | undefined): Promise<ArrayBuffer> {
+    await places.acquire();
+    try {
+      if (signal?.aborted) throw new CancelledError();
+      if (disposed) throw new CpuWorkerError('the CPU backend was disposed');
+      const layout: { dtype: SoupJob['inputs'][number]['dtype']; byteOffset: number }[] = [];
+      let size = 0;
+      for (const inp of job.inputs) {
+        layout.push({ dtype: inp.dtype, byteOffset: size });
+        size = align8(size + count * KERNEL_DTYPE_BYTES[inp.dtype]);
+      }
+      const slot = slots.reduce((a, b) => (b.load < a.load ? b : a));
+      const packed = slot.takeSpare(size);
+      const bytes = new Uint8Array(packed);
+      job.inputs.forEach((inp, i) => {
+        const w = KERNEL_DTYPE_BYTES[inp.dtype];
+        bytes.set(inp.bytes.subarray(start * w, (start + count) * w), layout[i].byteOffset);
+      });
+      const out = await slot.send({
+        id: nextId++,
+        mode: job.mode,
+        coefficients: job.coefficients,
+        outDtype: job.outDtype,
+        count,
+        inputs: layout,
+        packed,
+      });
+      if (signal?.aborted) throw new CancelledError();
+      return out;
+    } finally {
+      places.release();
+    }
+  }
+
+  return {
+    kind: 'cpu',
+    description: opts.description ?? `CPU, ${workerCount} worker thread${workerCount === 1 ? '' : 's'}`,
+    maxChunkElements,
+    async run(job: SoupJob, signal?: AbortSignal): Promise<Uint8Array> {
+      if (disposed) throw new CpuWorkerError('the CPU backend was disposed');
+      if (signal?.aborted) throw new CancelledError();
+      validateSoupJob(job);
+      const n = job.elementCount;
+      if (n > maxChunkElements) throw new CpuWorkerError(`soup job of ${n} elements exceeds the backend's chunk limit of ${maxChunkElements}`);
+      const outSize = KERNEL_DTYPE_BYTES[job.outDtype];
+      if (n === 0) return new Uint8Array(0);
+      const parts = Math.max(1, Math.min(workerCount, Math.floor(n / minPart)));
+      if (parts === 1) return new Uint8Array(await runPart(job, 0, n, signal));
+      const per = Math.ceil(n / parts / 1024) * 1024;
+      const ranges: [number, number][] = [];
+      for (let s = 0; s < n; s += per) ranges.push([s, Math.min(per, n - s)]);
+      const outs = await Promise.all(ranges.map(([s, c]) => runPart(job, s, c, signal)));
+      const result = new Uint8Array(n * outSize);
+      outs.forEach((o, k) => result.set(new Uint8Array(o), ranges[k][0] * outSize));
+      return result;
+    },
+    async dispose(): Promise<void> {
+      disposed = true;
+      await Promise.all(
+        slots.map(async (s) => {
+          for (const p of s.pending.values()) p.reject(new CpuWorkerError('the CPU backend was disposed'));
+          s.pending.clear();
+          const port = s.port;
+          s.port = undefined;
+          await port?.terminate();
+        }),
+      );
+    },
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * Messages between the CPU backend and its workers (worker_threads in Node, web workers in the
+ * browser, or the in-thread stand-in). Inputs travel packed in one transferable ArrayBuffer, so that
+ * no SharedArrayBuffer (and no cross-origin isolation in the browser) is needed.
+ */
+import type { KernelDtype, SoupMode } from '../kernel';
+import { KERNEL_DTYPE_BYTES } from '../kernel';
+import { computeSoupSpan } from './fastKernel';
+
+export interface SoupWorkerRequest {
+  id: number;
+  mode: SoupMode;
+  coefficients: Float32Array;
+  outDtype: KernelDtype;
+  count: number;
+  /** Where each input's bytes sit in `packed`. */
+  inputs: { dtype: KernelDtype; byteOffset: number }[];
+  packed: ArrayBuffer;
+}
+
+export type SoupWorkerResponse =
+  | { id: number; ok: true; out: ArrayBuffer; packed: ArrayBuffer }
+  | { id: number; ok: false; message: string };
+
+/** Runs one request; the caller posts the response with `transfer` as its transfer list. */
+export function handleSoupRequest(req: SoupWorkerRequest): { response: SoupWorkerResponse; transfer: ArrayBuffer[] } {
+  try {
+    const out = new ArrayBuffer(req.count * KERNEL_DTYPE_BYTES[req.outDtype]);
+    computeSoupSpan(
+      {
+        mode: req.mode,
+        coefficients: req.coefficients,
+        outDtype: req.outDtype,
+        count: req.count,
+        inputs: req.inputs.map((inp) => ({ dtype: inp.dtype, bytes: new Uint8Array(req.packed, inp.byteOffset, req.count * KERNEL_DTYPE_BYTES[inp.dtype]) })),
+      },
+      new Uint8Array(out),
+    );
+    return { response: { id: req.id, ok: true, out, packed: req.packed }, transfer: [out, req.packed] };
+  } catch (e) {
+    return { response: { id: req.id, ok: false, message: e instanceof Error ? e.message : String(e) }, transfer: [] };
+  }
+}
+
+/** One worker as the backend sees it, whatever runs it. */
+export interface SoupWorkerPort {
+  post(req: SoupWorkerRequest, transfer: ArrayBuffer[]): void;
+  /** Called with every response, and with an Error when the worker itself fails (crash, bad script). */
+  listen(onResponse: (r: SoupWorkerResponse) => void, onFailure: (e: Error) => void): void;
+  /** Tells the environment whether this worker has work pending (Node: ref/unref, so the CLI can exit). */
+  setBusy?(busy: boolean): void;
+  terminate(): Promise<void>;
+}
+
+export type WorkerSpawner = () => SoupWorkerPort;
+
+/**
+ * Runs the kernel on the calling thread, one request per macrotask: where no worker can be started
+ * (tests on source files, environments without workers). Same protocol, same results.
+ */
+export const inThreadSpawner: WorkerSpawner = () => {
+  let respond: ((r: SoupWorkerResponse) => void) | undefined;
+  return {
+    post(req) {
+      setTimeout(() => respond?.(handleSoupRequest(req).response), 0);
+    },
+    listen(onResponse) {
+      respond = onResponse;
+    },
+    async terminate() {
+      respond = undefined;
+    },
+  };
+};
