@@ -47,7 +47,7 @@ export async function openCheckpointPath(path: string): Promise<NodeCheckpoint> 
         sources.push(source);
         files.set(entry.name, source);
       }
-      checkpoint = await openCheckpoint(files, basename(path.replace(/[\\/]+$/, '')) || path);
+      checkpoint = await openCheckpoint(files, path.replace(/[\\/]+$/, '') || path);
     } else {
       const source = await nodeFileSource(path);
       sources.push(source);

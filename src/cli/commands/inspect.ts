@@ -1,0 +1,117 @@
+import { numelOf } from '../../formats/dtype';
+import type { Checkpoint } from '../../formats/checkpoint';
+import { openCheckpointPath } from '../../node/openCheckpointPath';
+import { parseArgs, UsageError, type Command } from '../io';
+
+/** What `souplab inspect --json` prints. */
+export interface InspectReport {
+  name: string;
+  sharded: boolean;
+  files: { name: string; bytes: number; tensorCount: number }[];
+  tensorCount: number;
+  parameterCount: number;
+  /** Tensor bytes and counts per dtype. */
+  dtypes: Record<string, { tensorCount: number; parameterCount: number; bytes: number }>;
+  metadata: Record<string, string>;
+  extraFiles: string[];
+  tensors: { name: string; dtype: string; shape: number[]; file: string; bytes: number }[];
+}
+
+export function inspectReport(c: Checkpoint): InspectReport {
+  const dtypes: InspectReport['dtypes'] = {};
+  const tensors: InspectReport['tensors'] = [];
+  let parameterCount = 0;
+  for (const { info, file } of c.tensors.values()) {
+    const numel = numelOf(info.shape);
+    parameterCount += numel;
+    const d = (dtypes[info.dtype] ??= { tensorCount: 0, parameterCount: 0, bytes: 0 });
+    d.tensorCount++;
+    d.parameterCount += numel;
+    d.bytes += info.byteLength;
+    tensors.push({ name: info.name, dtype: info.dtype, shape: info.shape, file, bytes: info.byteLength });
+  }
+  return {
+    name: c.name,
+    sharded: c.sharded,
+    files: c.files.map((f) => ({ name: f.name, bytes: f.source.size, tensorCount: f.header.tensors.length })),
+    tensorCount: c.tensors.size,
+    parameterCount,
+    dtypes,
+    metadata: c.metadata,
+    extraFiles: [...c.extraFiles.keys()],
+    tensors,
+  };
+}
+
+const group = (n: number) => n.toLocaleString('en-US');
+
+export function humanBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[u]}`;
+}
+
+function humanCount(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} B`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} K`;
+  return String(n);
+}
+
+export function formatInspect(r: InspectReport, listTensors: boolean): string {
+  const lines = [r.name];
+  const row = (label: string, value: string) => lines.push(`  ${label.padEnd(11)} ${value}`);
+  row('tensors', group(r.tensorCount));
+  row('parameters', `${group(r.parameterCount)}${r.parameterCount >= 1000 ? ` (${humanCount(r.parameterCount)})` : ''}`);
+  const dtypeRows = Object.entries(r.dtypes).sort(([, a], [, b]) => b.bytes - a.bytes);
+  dtypeRows.forEach(([dtype, d], i) => {
+    row(i === 0 ? 'bytes' : '', `${dtype.padEnd(7)} ${humanBytes(d.bytes).padStart(9)}  ${group(d.tensorCount)} tensor${d.tensorCount === 1 ? '' : 's'}`);
+  });
+  if (dtypeRows.length === 0) row('bytes', '0 B');
+  if (r.sharded) {
+    row('shards', `${r.files.length} (model.safetensors.index.json)`);
+    for (const f of r.files) row('', `${f.name}  ${humanBytes(f.bytes)}  ${group(f.tensorCount)} tensors`);
+  } else {
+    row('file', `${r.files[0].name}  ${humanBytes(r.files[0].bytes)}`);
+  }
+  const meta = Object.entries(r.metadata);
+  if (meta.length === 0) row('metadata', '(none)');
+  meta.forEach(([k, v], i) => row(i === 0 ? 'metadata' : '', `${k} = ${JSON.stringify(v).slice(1, -1)}`));
+  if (r.extraFiles.length > 0) row('other files', r.extraFiles.join(', '));
+  if (listTensors) {
+    lines.push('', 'tensors:');
+    for (const t of r.tensors) lines.push(`  ${t.name}  ${t.dtype} ${JSON.stringify(t.shape)}${r.sharded ? `  (${t.file})` : ''}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export const inspectCommand: Command = {
+  name: 'inspect',
+  summary: 'list a safetensors checkpoint: tensors, parameters, bytes by dtype, shards, metadata',
+  usage: [
+    'souplab inspect <file.safetensors | checkpoint folder> [--json] [--tensors]',
+    '',
+    'Reads only the headers (and model.safetensors.index.json) and checks them fully.',
+    '  --json      print the same as JSON, with the tensor list (name, dtype, shape, file)',
+    '  --tensors   list every tensor in the text output',
+  ].join('\n'),
+  async run(args, io) {
+    const { positionals, flags } = parseArgs(args, { booleans: ['json', 'tensors'] });
+    if (positionals.length !== 1) {
+      throw new UsageError(positionals.length === 0 ? 'give a .safetensors file or a checkpoint folder' : `expected one path, got ${positionals.length}`);
+    }
+    const checkpoint = await openCheckpointPath(positionals[0]);
+    try {
+      const report = inspectReport(checkpoint);
+      io.stdout(flags.has('json') ? `${JSON.stringify(report, null, 2)}\n` : formatInspect(report, flags.has('tensors')));
+      return 0;
+    } finally {
+      await checkpoint.close();
+    }
+  },
+};
