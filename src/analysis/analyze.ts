@@ -1,0 +1,170 @@
+import { InputError } from '../errors';
+import { averageLinkage, cutDendrogram, type CategoryCluster, type Dendrogram } from './cluster';
+import { correlationMatrix, type CorrelationMatrix, type CorrelationMethod } from './correlation';
+import { expertSetOf, lowCorrelationSet, pickExpert, type ExpertPick } from './experts';
+import { weightGrid, type WeightGrid } from './grid';
+import { didYouMean, listNames, matchName } from './names';
+import type { ScoreTable } from './scoreTable';
+
+/** `paper`: one expert per category of L. `clusters`: one expert per cluster, on the cluster's mean score. */
+export type ExpertMode = 'paper' | 'clusters';
+
+export interface AnalyzeOptions {
+  /** Correlation threshold τ (default 0.2). */
+  tau?: number;
+  /** Categories to analyse (default: the table's categories). */
+  categories?: string[];
+  /** Models that may be experts (default: every model). Correlations still use `rows`. */
+  candidates?: string[];
+  /** Models whose scores the correlations use (default: every row, the paper's choice). */
+  rows?: string[];
+  method?: CorrelationMethod;
+  /** Which mode's experts make the headline expert set and grid (default 'paper'). */
+  mode?: ExpertMode;
+  /** Weight grid step (default 0.1). */
+  step?: number;
+  maxGridPoints?: number;
+}
+
+/** The experts of one mode. */
+export interface ExpertSelection {
+  mode: ExpertMode;
+  /** One pick per category of L (paper) or per cluster (clusters), in that order. */
+  picks: ExpertPick[];
+  /** The distinct experts in first-appearance order: the soup's ingredients. */
+  expertSet: string[];
+}
+
+/** Everything the Scores view and `souplab analyze` show. Plain data, JSON-serialisable. */
+export interface AnalysisResult {
+  tau: number;
+  method: CorrelationMethod;
+  mode: ExpertMode;
+  /** Analysed categories in table order; every matrix below is aligned with it. */
+  categories: string[];
+  /** The categories in dendrogram leaf order: the heatmap's order, clusters as contiguous blocks. */
+  heatmapOrder: string[];
+  /** The correlation used for L and clusters (Pearson or Spearman). */
+  correlation: CorrelationMatrix;
+  /** Pearson always (equals `correlation` when method is pearson). */
+  pearson: CorrelationMatrix;
+  /** Models the correlations were computed over. */
+  rows: string[];
+  /** Models allowed to be experts, in table order. */
+  candidates: string[];
+  /** The paper's L, in table order. */
+  lowCorrelation: string[];
+  dendrogram: Dendrogram;
+  /** Clusters cut at τ, in heatmap order. */
+  clusters: CategoryCluster[];
+  /** Both modes are computed; `experts`/`expertSet`/`grid` follow `mode`. */
+  paper: ExpertSelection;
+  clustered: ExpertSelection;
+  /** The selection of `mode`. */
+  experts: ExpertPick[];
+  expertSet: string[];
+  /** The weight grid over `expertSet` (uniform vector last). */
+  grid: WeightGrid;
+  /** Things the user should know about the result (empty L, arbitrary experts of constant categories…). */
+  warnings: string[];
+}
+
+function resolveModels(table: ScoreTable, names: string[] | undefined, what: string): number[] {
+  if (names === undefined) return table.models.map((_, i) => i);
+  const out: number[] = [];
+  for (const name of names) {
+    const hit = matchName(name, table.models);
+    if (hit === undefined) throw new InputError(`${what}: no model "${name}" in the table${didYouMean(name, table.models)}`);
+    const i = table.models.indexOf(hit);
+    if (!out.includes(i)) out.push(i);
+  }
+  if (out.length === 0) throw new InputError(`${what}: the list is empty`);
+  return out.sort((a, b) => a - b);
+}
+
+/** Runs the whole SoCE analysis on a score table. */
+export function analyze(table: ScoreTable, options: AnalyzeOptions = {}): AnalysisResult {
+  const tau = options.tau ?? 0.2;
+  if (!(tau >= 0 && tau <= 1)) throw new InputError(`τ must be between 0 and 1, not ${tau}`);
+  const method = options.method ?? 'pearson';
+  const mode = options.mode ?? 'paper';
+  const names = table.columns.map((c) => c.name);
+  const categories = (options.categories ?? table.categories).map((c) => {
+    const hit = matchName(c, names);
+    if (hit === undefined) throw new InputError(`no numeric column "${c}"${didYouMean(c, names)}; the numeric columns are ${listNames(names, 12)}`);
+    return hit;
+  });
+  if (new Set(categories).size !== categories.length) throw new InputError('a category is listed twice');
+  if (categories.length < 2) throw new InputError(`need at least 2 categories to correlate, have ${categories.length}`);
+  const rowIdx = resolveModels(table, options.rows, 'rows');
+  const candIdx = resolveModels(table, options.candidates, 'candidates');
+  const warnings: string[] = [];
+
+  const full = categories.map((c) => table.columns.find((col) => col.name === c)!.values);
+  const columns = full.map((values) => Float64Array.from(rowIdx, (m) => values[m] ?? NaN));
+  const pearson = correlationMatrix(categories, columns, 'pearson');
+  const correlation = method === 'pearson' ? pearson : correlationMatrix(categories, columns, method);
+  const r = correlation.r;
+  categories.forEach((c, i) => {
+    if (r[i].every((v, j) => j === i || v === null))
+      warnings.push(`"${c}" has no defined correlation with any other category (constant, or fewer than 3 shared scores)`);
+  });
+
+  const lowCorrelation = lowCorrelationSet(categories, r, tau);
+  const dendrogram = averageLinkage(r);
+  const clusters = cutDendrogram(dendrogram, categories, r, tau);
+  const heatmapOrder = dendrogram.leafOrder.map((i) => categories[i]);
+
+  const score = (cat: number) => (m: number) => full[cat][m];
+  const paperPicks = lowCorrelation.map((c) => {
+    const i = categories.indexOf(c);
+    return pickExpert(c, [c], table.models, candIdx, score(i));
+  });
+  const clusterPicks = clusters.map((cl) => {
+    const idx = cl.categories.map((c) => categories.indexOf(c));
+    return pickExpert(cl.label, cl.categories, table.models, candIdx, (m) => {
+      // The mean over the cluster needs every score: a partial mean would compare different things.
+      let s = 0;
+      for (const i of idx) {
+        const v = full[i][m];
+        if (v === null) return null;
+        s += v;
+      }
+      return s / idx.length;
+    });
+  });
+  for (const p of [...paperPicks, ...clusterPicks]) {
+    if (p.model === null) warnings.push(`no candidate has ${p.categories.length > 1 ? 'every score of cluster' : 'a score in'} "${p.key}": no expert`);
+    else if (p.tiedWith.length > 0)
+      warnings.push(`tie on "${p.key}" (${p.score}) between "${p.model}" and ${listNames(p.tiedWith)}: "${p.model}" is first in table order`);
+  }
+  const paper: ExpertSelection = { mode: 'paper', picks: paperPicks, expertSet: expertSetOf(paperPicks) };
+  const clustered: ExpertSelection = { mode: 'clusters', picks: clusterPicks, expertSet: expertSetOf(clusterPicks) };
+  if (lowCorrelation.length === 0)
+    warnings.push(`no category has |ρ| < ${tau} with another: the paper's rule selects no experts; raise τ or use the clusters mode`);
+  const chosen = mode === 'paper' ? paper : clustered;
+  const grid = weightGrid(chosen.expertSet.length, { step: options.step, maxPoints: options.maxGridPoints });
+  if (chosen.expertSet.length > 1 && grid.points.length === 1)
+    warnings.push(`${chosen.expertSet.length} experts cannot each get at least ${grid.step}: the grid holds only the uniform soup; use a smaller step`);
+
+  return {
+    tau,
+    method,
+    mode,
+    categories,
+    heatmapOrder,
+    correlation,
+    pearson,
+    rows: rowIdx.map((i) => table.models[i]),
+    candidates: candIdx.map((i) => table.models[i]),
+    lowCorrelation,
+    dendrogram,
+    clusters,
+    paper,
+    clustered,
+    experts: chosen.picks,
+    expertSet: chosen.expertSet,
+    grid,
+    warnings,
+  };
+}

@@ -1,0 +1,99 @@
+import type { AnalysisResult } from './analyze';
+import type { ScoreTable } from './scoreTable';
+
+/**
+ * The `souplab analyze --json` object. The first keys are the documented contract (categories,
+ * pearson, n, lowCorrelation, clusters, experts, expertSet, grid); the rest add detail.
+ */
+export function analysisJson(result: AnalysisResult, table: ScoreTable): Record<string, unknown> {
+  const expertsByKey: Record<string, string | null> = {};
+  for (const p of result.experts) expertsByKey[p.key] = p.model;
+  return {
+    categories: result.categories,
+    pearson: result.pearson.r,
+    n: result.pearson.n,
+    lowCorrelation: result.lowCorrelation,
+    clusters: result.clusters.map((c) => c.categories),
+    experts: expertsByKey,
+    expertSet: result.expertSet,
+    grid: result.grid.points.map((p) => p.weights),
+    mode: result.mode,
+    tau: result.tau,
+    method: result.method,
+    ...(result.method !== 'pearson' ? { [result.method]: result.correlation.r } : {}),
+    heatmapOrder: result.heatmapOrder,
+    clusterDetails: result.clusters,
+    expertDetails: result.experts,
+    paper: { experts: Object.fromEntries(result.paper.picks.map((p) => [p.key, p.model])), expertSet: result.paper.expertSet },
+    clustersMode: { experts: Object.fromEntries(result.clustered.picks.map((p) => [p.key, p.model])), expertSet: result.clustered.expertSet },
+    candidates: result.candidates,
+    rows: result.rows.length,
+    gridStep: result.grid.step,
+    table: {
+      source: table.source,
+      modelColumn: table.modelColumn,
+      models: table.models.length,
+      aggregates: table.aggregates,
+      columns: table.columns.map((c) => ({ name: c.name, kind: c.kind, reason: c.reason })),
+    },
+    problems: table.problems,
+    warnings: result.warnings,
+  };
+}
+
+const fmt = (v: number | null, digits = 2): string => (v === null ? '—' : v.toFixed(digits));
+
+/** The human-readable report of `souplab analyze`. */
+export function formatAnalysis(result: AnalysisResult, table: ScoreTable): string {
+  const out: string[] = [];
+  const warnings = table.problems.filter((p) => p.severity === 'warning');
+  out.push(
+    `${table.source}: ${table.models.length} models, ${result.categories.length} categories` +
+      (table.aggregates.length > 0 ? `; aggregates left out: ${table.aggregates.join(', ')}` : ''),
+  );
+  for (const p of warnings.slice(0, 20)) out.push(`  ! ${p.message}`);
+  if (warnings.length > 20) out.push(`  ! … and ${warnings.length - 20} more problems (see --json)`);
+  out.push(
+    '',
+    `${result.method === 'pearson' ? 'Pearson' : 'Spearman'} correlation over ${result.rows.length} models, τ = ${result.tau}.`,
+  );
+
+  const order = result.heatmapOrder;
+  const idx = order.map((c) => result.categories.indexOf(c));
+  const width = Math.min(32, Math.max(...order.map((c) => c.length)));
+  const clip = (s: string): string => (s.length > width ? s.slice(0, width - 1) + '…' : s.padEnd(width));
+  out.push('', 'Correlation matrix (clustered order; columns numbered like the rows):');
+  out.push(`${''.padEnd(width + 4)}${idx.map((_, j) => String(j + 1).padStart(6)).join('')}`);
+  idx.forEach((i, a) => {
+    const cells = idx.map((j) => {
+      const v = result.correlation.r[i][j];
+      return (v === null ? '—' : v.toFixed(2)).padStart(6);
+    });
+    out.push(`${String(a + 1).padStart(2)}. ${clip(order[a])}${cells.join('')}`);
+  });
+
+  out.push('', `Clusters (mean ρ ≥ ${result.tau} inside):`);
+  for (const c of result.clusters)
+    out.push(`  [${c.categories.join(', ')}]${c.meanCorrelation === null ? '' : `  mean ρ ${fmt(c.meanCorrelation)}`}`);
+
+  out.push('', `Paper's L (|ρ| < ${result.tau} with some category): ${result.lowCorrelation.length} of ${result.categories.length}`);
+  const modeName = result.mode === 'paper' ? 'per category of L (paper mode)' : 'per cluster, on its mean score (clusters mode)';
+  out.push('', `Experts ${modeName}, among ${result.candidates.length} candidates:`);
+  for (const p of result.experts) {
+    const runner = p.runnerUp ? `  (next: ${p.runnerUp.model} ${fmt(p.runnerUp.score)})` : '';
+    const tie = p.tiedWith.length > 0 ? `  tie with ${p.tiedWith.join(', ')}` : '';
+    out.push(`  ${p.key}: ${p.model ?? 'none'} ${fmt(p.score)}${runner}${tie}`);
+  }
+  out.push('', `Expert set (${result.expertSet.length}): ${result.expertSet.join('; ') || 'none'}`);
+  const other = result.mode === 'paper' ? result.clustered : result.paper;
+  out.push(`(${other.mode} mode would give: ${other.expertSet.join('; ') || 'none'})`);
+  const g = result.grid;
+  out.push('', `Weight grid: ${g.points.length} soups (step ${g.step}, uniform last).`);
+  const shown = g.points.slice(0, 5).map((p) => p.weights.map((w) => fmt(w)).join('/'));
+  if (g.points.length > 0) out.push(`  ${shown.join(', ')}${g.points.length > 5 ? ', …' : ''}`);
+  if (result.warnings.length > 0) {
+    out.push('', 'Notes:');
+    for (const w of result.warnings) out.push(`  - ${w}`);
+  }
+  return out.join('\n') + '\n';
+}
