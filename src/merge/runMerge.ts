@@ -1,0 +1,317 @@
+/**
+ * Runs a MergePlan: streams every tensor through the backend in chunks and into a SafetensorsWriter,
+ * then re-reads the headers of what it wrote. Memory is bounded by (jobs in flight) × (bytes per
+ * job), whatever the model's size.
+ *
+ * Pipelining: the chunks of all inputs are read concurrently, handed to the backend without waiting,
+ * and written in order by a chain of appends, so reading chunk k+1, computing chunk k and writing
+ * chunk k−1 overlap. At most `maxJobsInFlight` chunks exist at a time.
+ *
+ * All or nothing: a failure or a cancellation aborts the writer (the target removes what it wrote)
+ * and rethrows; nothing half-written becomes visible.
+ */
+import { CancelledError, InputError, throwIfAborted } from '../errors';
+import type { CheckpointTensor } from '../formats/checkpoint';
+import { decodeToF32 } from '../formats/floatArrays';
+import { readHeader } from '../formats/header';
+import { readTensorChunks } from '../formats/tensorChunks';
+import type { ByteSource } from '../formats/types';
+import { SafetensorsWriter, type OutputTarget, type OutputTensorSpec } from '../formats/writer';
+import { KERNEL_DTYPE_BYTES, type KernelDtype, type SoupBackend, type SoupJob } from './kernel';
+import type { CopyStep, MergePlan, SoupStep } from './plan';
+
+export interface MergeProgress {
+  tensorsDone: number;
+  tensorsTotal: number;
+  /** Input bytes merged (read, computed and written). */
+  bytesDone: number;
+  bytesTotal: number;
+  /** Tensor bytes written to the output. */
+  outputBytesDone: number;
+  elapsedSeconds: number;
+  /** Input bytes per second so far. */
+  bytesPerSecond: number;
+  /** Estimated seconds left; undefined until something is done. */
+  etaSeconds: number | undefined;
+  /** The tensor being written. */
+  tensor: string;
+}
+
+export interface ExtraOutputFile {
+  name: string;
+  data: Uint8Array | ByteSource;
+}
+
+export interface RunMergeOptions {
+  backend: SoupBackend;
+  target: OutputTarget;
+  /** Stored in the output's __metadata__ as "souplab.recipe". */
+  recipeYaml?: string;
+  /** More __metadata__ entries ("format": "pt" is always there). */
+  metadata?: Record<string, string>;
+  /** Shard limit in bytes (default 5 GB; Infinity = one file). */
+  maxShardBytes?: number;
+  /** Files written into the target beside the model (recipe.yaml, config.json, tokenizer…). */
+  extraFiles?: ExtraOutputFile[];
+  /**
+   * Opens a written file again once committed, so its header can be checked. Without it the output is
+   * not re-validated and the result says so.
+   */
+  readBack?: (fileName: string) => Promise<ByteSource>;
+  signal?: AbortSignal;
+  onProgress?: (p: MergeProgress) => void;
+  /** Chunks alive at once (read, computing, or waiting to be written); default 4. */
+  maxJobsInFlight?: number;
+  /** Upper bound on the bytes one job holds (all inputs + output); default 48 MiB. */
+  maxJobBytes?: number;
+}
+
+export interface MergeResult {
+  files: string[];
+  tensors: number;
+  bytesRead: number;
+  bytesWritten: number;
+  seconds: number;
+  /** True when every written header was re-read and matched the plan. */
+  verified: boolean;
+}
+
+const COPY_CHUNK_BYTES = 16 << 20;
+
+/** Merges according to `plan` into `opts.target`. Resolves once the output is committed and verified. */
+export async function runMerge(plan: MergePlan, opts: RunMergeOptions): Promise<MergeResult> {
+  const { backend, target, signal } = opts;
+  throwIfAborted(signal);
+  const started = performance.now();
+  const specs: OutputTensorSpec[] = plan.steps.map((s) =>
+    s.kind === 'copy' ? { name: s.name, dtype: s.dtype, shape: s.shape } : { name: s.name, dtype: s.outDtype, shape: s.shape },
+  );
+  const metadata: Record<string, string> = { format: 'pt', ...(opts.metadata ?? {}) };
+  if (opts.recipeYaml !== undefined) metadata['souplab.recipe'] = opts.recipeYaml;
+  const writer = await SafetensorsWriter.create(target, specs, { metadata, maxShardBytes: opts.maxShardBytes });
+
+  const maxInFlight = Math.max(1, opts.maxJobsInFlight ?? 4);
+  const maxJobBytes = Math.max(1 << 16, opts.maxJobBytes ?? 48 << 20);
+  const progress: MergeProgress = {
+    tensorsDone: 0,
+    tensorsTotal: plan.steps.length,
+    bytesDone: 0,
+    bytesTotal: plan.inputBytes,
+    outputBytesDone: 0,
+    elapsedSeconds: 0,
+    bytesPerSecond: 0,
+    etaSeconds: undefined,
+    tensor: '',
+  };
+  const report = (tensor: string, inputBytes: number, outputBytes: number, tensorDone: boolean) => {
+    progress.bytesDone += inputBytes;
+    progress.outputBytesDone += outputBytes;
+    if (tensorDone) progress.tensorsDone++;
+    progress.tensor = tensor;
+    progress.elapsedSeconds = (performance.now() - started) / 1000;
+    progress.bytesPerSecond = progress.elapsedSeconds > 0 ? progress.bytesDone / progress.elapsedSeconds : 0;
+    progress.etaSeconds = progress.bytesDone > 0 ? (progress.elapsedSeconds * (progress.bytesTotal - progress.bytesDone)) / progress.bytesDone : undefined;
+    opts.onProgress?.({ ...progress });
+  };
+
+  // The ordered write chain and the window of chunks in flight.
+  let chain: Promise<void> = Promise.resolve();
+  const window: Promise<void>[] = [];
+  const enqueue = async (tensor: string, result: Promise<Uint8Array>, inputBytes: number, last: boolean) => {
+    result.catch(() => undefined); // awaited by the chain; a rejection must not go unhandled meanwhile
+    const done = chain.then(async () => {
+      const bytes = await result;
+      await writer.append(tensor, bytes);
+      report(tensor, inputBytes, bytes.length, last);
+    });
+    done.catch(() => undefined);
+    chain = done;
+    window.push(done);
+    while (window.length >= maxInFlight) await window.shift();
+  };
+
+  try {
+    for (const step of plan.steps) {
+      throwIfAborted(signal);
+      if (step.kind === 'copy') await copyTensor(step, enqueue, signal);
+      else await soupTensor(step, backend, maxJobBytes, enqueue, signal);
+    }
+    await chain;
+    throwIfAborted(signal);
+    for (const extra of opts.extraFiles ?? []) await writeExtra(target, extra, signal);
+    throwIfAborted(signal);
+    await writer.finish();
+  } catch (e) {
+    await Promise.allSettled(window);
+    await writer.abort().catch(() => undefined);
+    if (signal?.aborted) throw e instanceof CancelledError ? e : new CancelledError();
+    throw e;
+  }
+
+  let verified = false;
+  if (opts.readBack) {
+    await verifyOutput(plan, specs, writer.files, opts.readBack, metadata);
+    verified = true;
+  }
+  return {
+    files: writer.files,
+    tensors: plan.steps.length,
+    bytesRead: plan.inputBytes,
+    bytesWritten: writer.bytesWritten,
+    seconds: (performance.now() - started) / 1000,
+    verified,
+  };
+}
+
+type Enqueue = (tensor: string, result: Promise<Uint8Array>, inputBytes: number, last: boolean) => Promise<void>;
+
+async function copyTensor(step: CopyStep, enqueue: Enqueue, signal: AbortSignal | undefined): Promise<void> {
+  const total = step.source.info.byteLength;
+  if (total === 0) {
+    await enqueue(step.name, Promise.resolve(new Uint8Array(0)), 0, true);
+    return;
+  }
+  let done = 0;
+  for await (const chunk of readTensorChunks(step.source, { chunkBytes: COPY_CHUNK_BYTES, signal })) {
+    done += chunk.length;
+    await enqueue(step.name, Promise.resolve(chunk), chunk.length, done === total);
+  }
+}
+
+const INPUT_BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2 };
+
+/** The element count of one job: within the backend's limit and the memory budget, a multiple of 4. */
+export function chunkElementsFor(step: SoupStep, backend: SoupBackend, maxJobBytes: number): number {
+  const kernelOut = kernelOutDtype(step);
+  let perElement = KERNEL_DTYPE_BYTES[kernelOut] + (step.outDtype === 'F64' ? 8 : 0);
+  for (const t of step.inputs) perElement += INPUT_BYTES[t.info.dtype] + (t.info.dtype === 'F64' ? 4 : 0);
+  const byMemory = Math.floor(maxJobBytes / perElement);
+  const n = Math.min(byMemory, backend.maxChunkElements);
+  // A multiple of 4 elements is a multiple of 8 bytes in every float dtype: every input's chunks line up.
+  return Math.max(4, n - (n % 4));
+}
+
+function kernelOutDtype(step: SoupStep): KernelDtype {
+  return step.outDtype === 'F64' ? 'F32' : step.outDtype;
+}
+
+async function soupTensor(step: SoupStep, backend: SoupBackend, maxJobBytes: number, enqueue: Enqueue, signal: AbortSignal | undefined): Promise<void> {
+  const numel = step.shape.reduce((a, b) => a * b, 1);
+  if (numel === 0) {
+    await enqueue(step.name, Promise.resolve(new Uint8Array(0)), 0, true);
+    return;
+  }
+  const chunkElements = chunkElementsFor(step, backend, maxJobBytes);
+  const readers = step.inputs.map((t) => readTensorChunks(t, { chunkBytes: chunkElements * INPUT_BYTES[t.info.dtype], signal }));
+  const outKernel = kernelOutDtype(step);
+  let done = 0;
+  try {
+    while (done < numel) {
+      const pieces = await Promise.all(readers.map((r) => r.next()));
+      const count = Math.min(chunkElements, numel - done);
+      const inputs = pieces.map((p, i) => toKernelInput(step.inputs[i], p.done ? undefined : p.value, count));
+      const job: SoupJob = { mode: step.mode, coefficients: step.coefficients, inputs, outDtype: outKernel, elementCount: count };
+      const inputBytes = step.inputs.reduce((s, t) => s + count * INPUT_BYTES[t.info.dtype], 0);
+      let result = backend.run(job, signal);
+      if (step.outDtype === 'F64') result = result.then(widenF32ToF64);
+      done += count;
+      await enqueue(step.name, result, inputBytes, done === numel);
+    }
+  } finally {
+    await Promise.all(readers.map((r) => r.return(undefined)));
+  }
+}
+
+function toKernelInput(t: CheckpointTensor, bytes: Uint8Array | undefined, count: number): SoupJob['inputs'][number] {
+  const dtype = t.info.dtype;
+  const expected = count * INPUT_BYTES[dtype];
+  if (!bytes || bytes.length !== expected) {
+    throw new Error(`${t.file}: tensor ${t.info.name}: read ${bytes?.length ?? 0} bytes for a chunk of ${count} ${dtype} elements, expected ${expected}`);
+  }
+  if (dtype === 'F64') {
+    const f32 = decodeToF32('F64', bytes);
+    return { dtype: 'F32', bytes: new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength) };
+  }
+  return { dtype: dtype as KernelDtype, bytes };
+}
+
+/** f32 results widened to f64: exact, so an F64 output holds exactly the f32 soup. */
+function widenF32ToF64(bytes: Uint8Array): Uint8Array {
+  const src = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+  const f32 = new Float32Array(src.buffer, src.byteOffset, src.byteLength / 4);
+  const f64 = Float64Array.from(f32);
+  return new Uint8Array(f64.buffer);
+}
+
+async function writeExtra(target: OutputTarget, extra: ExtraOutputFile, signal: AbortSignal | undefined): Promise<void> {
+  const sink = await target.createFile(extra.name);
+  try {
+    if (extra.data instanceof Uint8Array) {
+      await sink.write(extra.data);
+    } else {
+      const src = extra.data;
+      for (let pos = 0; pos < src.size; pos += COPY_CHUNK_BYTES) {
+        throwIfAborted(signal);
+        await sink.write(await src.read(pos, Math.min(COPY_CHUNK_BYTES, src.size - pos)));
+      }
+    }
+    await sink.close();
+  } catch (e) {
+    await sink.abort().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** The written output failed its re-read: names the file and what differs. */
+export class OutputVerificationError extends InputError {
+  override name = 'OutputVerificationError';
+}
+
+/** Re-reads every written safetensors header (and the index) and checks them against the plan. */
+async function verifyOutput(
+  plan: MergePlan,
+  specs: OutputTensorSpec[],
+  files: string[],
+  readBack: (fileName: string) => Promise<ByteSource>,
+  metadata: Record<string, string>,
+): Promise<void> {
+  const expected = new Map(specs.map((s) => [s.name, s]));
+  const found = new Map<string, string>();
+  for (const file of files.filter((f) => f.endsWith('.safetensors'))) {
+    const source = await readBack(file);
+    const header = await readHeader(source).finally(() => closeSource(source));
+    for (const [k, v] of Object.entries(metadata)) {
+      if (header.metadata[k] !== v) throw new OutputVerificationError(`${file}: __metadata__ ${k} was not written as planned`);
+    }
+    for (const t of header.tensors) {
+      const spec = expected.get(t.name);
+      if (!spec) throw new OutputVerificationError(`${file}: holds tensor ${t.name}, which the merge did not plan`);
+      if (found.has(t.name)) throw new OutputVerificationError(`${file}: tensor ${t.name} is also in ${found.get(t.name)}`);
+      if (spec.dtype !== t.dtype || spec.shape.length !== t.shape.length || spec.shape.some((d, i) => d !== t.shape[i])) {
+        throw new OutputVerificationError(`${file}: tensor ${t.name} is ${t.dtype} [${t.shape.join(', ')}], planned ${spec.dtype} [${spec.shape.join(', ')}]`);
+      }
+      found.set(t.name, file);
+    }
+  }
+  const missing = plan.steps.filter((s) => !found.has(s.name));
+  if (missing.length > 0) {
+    throw new OutputVerificationError(`the output lacks ${missing.length} planned tensor${missing.length > 1 ? 's' : ''}, e.g. ${missing[0].name}`);
+  }
+  const indexName = files.find((f) => f.endsWith('.index.json'));
+  if (indexName) {
+    const src = await readBack(indexName);
+    let weightMap: Record<string, unknown>;
+    try {
+      weightMap = (JSON.parse(new TextDecoder().decode(await src.read(0, src.size).finally(() => closeSource(src)))) as { weight_map: Record<string, unknown> }).weight_map;
+    } catch (e) {
+      throw new OutputVerificationError(`${indexName}: is not valid JSON (${(e as Error).message})`);
+    }
+    for (const [tensor, file] of found) {
+      if (weightMap?.[tensor] !== file) throw new OutputVerificationError(`${indexName}: maps ${tensor} to ${String(weightMap?.[tensor])}, but it is in ${file}`);
+    }
+  }
+}
+
+async function closeSource(source: ByteSource): Promise<void> {
+  await (source as ByteSource & { close?: () => Promise<void> }).close?.().catch(() => undefined);
+}
