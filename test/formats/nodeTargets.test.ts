@@ -1,0 +1,151 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nodeFileTarget, nodeFolderTarget } from '../../src/node/fileTargets';
+import { nodeFileSource } from '../../src/node/fileSource';
+import { openCheckpointPath } from '../../src/node/openCheckpointPath';
+import { SafetensorsWriter } from '../../src/formats/writer';
+import { readTensorChunks } from '../../src/formats/tensorChunks';
+import { InputError } from '../../src/errors';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'souplab-targets-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const tensors = [
+  { name: 'a', dtype: 'F32' as const, shape: [4] },
+  { name: 'b', dtype: 'U8' as const, shape: [10] },
+];
+
+async function writeAll(w: SafetensorsWriter) {
+  await w.append('a', new Uint8Array(16).fill(1));
+  await w.append('b', new Uint8Array(10).fill(2));
+}
+
+describe('nodeFileTarget', () => {
+  it('leaves an existing file untouched until commit, then replaces it', async () => {
+    const path = join(dir, 'out.safetensors');
+    await writeFile(path, 'previous');
+    const w = await SafetensorsWriter.create(nodeFileTarget(path), tensors);
+    await w.append('a', new Uint8Array(16));
+    expect(await readFile(path, 'utf8')).toBe('previous');
+    expect((await readdir(dir)).some((n) => n.startsWith('.out.safetensors.partial-'))).toBe(true);
+    await w.append('b', new Uint8Array(10));
+    await w.finish();
+    expect(await readdir(dir)).toEqual(['out.safetensors']);
+    const cp = await openCheckpointPath(path);
+    expect([...cp.tensors.keys()]).toEqual(['a', 'b']);
+    await cp.close();
+  });
+
+  it('abort removes the temporary file and keeps the previous content', async () => {
+    const path = join(dir, 'out.safetensors');
+    await writeFile(path, 'previous');
+    const w = await SafetensorsWriter.create(nodeFileTarget(path), tensors);
+    await w.append('a', new Uint8Array(16));
+    await w.abort();
+    expect(await readdir(dir)).toEqual(['out.safetensors']);
+    expect(await readFile(path, 'utf8')).toBe('previous');
+  });
+
+  it('a failed write (out of order) leaves nothing behind', async () => {
+    const path = join(dir, 'new.safetensors');
+    const w = await SafetensorsWriter.create(nodeFileTarget(path), tensors);
+    await expect(w.append('b', new Uint8Array(10))).rejects.toThrow();
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('refuses to overwrite when asked not to, and a folder as a file', async () => {
+    const path = join(dir, 'out.safetensors');
+    await writeFile(path, 'previous');
+    const w = await SafetensorsWriter.create(nodeFileTarget(path, { overwrite: false }), tensors);
+    await expect(writeAll(w)).rejects.toThrow(/already exists/);
+    expect(await readFile(path, 'utf8')).toBe('previous');
+    const v = await SafetensorsWriter.create(nodeFileTarget(dir), tensors);
+    await expect(writeAll(v)).rejects.toBeInstanceOf(InputError);
+  });
+
+  it('names a missing parent folder in one line', async () => {
+    const w = await SafetensorsWriter.create(nodeFileTarget(join(dir, 'no', 'such', 'x.safetensors')), tensors);
+    await expect(writeAll(w)).rejects.toThrow(/x.safetensors: cannot create a file there: no such file or folder$/);
+  });
+});
+
+describe('nodeFolderTarget', () => {
+  it('creates the folder, makes every shard and the index visible only at commit', async () => {
+    const out = join(dir, 'merged');
+    const target = nodeFolderTarget(out);
+    const w = await SafetensorsWriter.create(target, tensors, { maxShardBytes: 16 });
+    await writeAll(w);
+    expect((await readdir(out)).filter((n) => !n.startsWith('.'))).toEqual([]);
+    await w.finish();
+    expect((await readdir(out)).sort()).toEqual(['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model.safetensors.index.json']);
+    const cp = await openCheckpointPath(out);
+    expect(cp.sharded).toBe(true);
+    const b = cp.tensors.get('b')!;
+    const chunks: number[] = [];
+    for await (const c of readTensorChunks(b, { chunkBytes: 4 })) chunks.push(...c);
+    expect(chunks).toEqual(new Array(10).fill(2));
+    await cp.close();
+  });
+
+  it('abort removes the temporaries and the folder it created', async () => {
+    const out = join(dir, 'merged');
+    const w = await SafetensorsWriter.create(nodeFolderTarget(out), tensors, { maxShardBytes: 16 });
+    await writeAll(w);
+    await w.abort();
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('replaces an older checkpoint in the folder, keeping unrelated files, or keeps it all on abort', async () => {
+    const out = join(dir, 'merged');
+    await mkdir(out);
+    for (const f of ['model-00001-of-00003.safetensors', 'model-00002-of-00003.safetensors', 'model-00003-of-00003.safetensors', 'model.safetensors.index.json', 'README.md']) {
+      await writeFile(join(out, f), 'old');
+    }
+    const aborted = await SafetensorsWriter.create(nodeFolderTarget(out), tensors, { maxShardBytes: 16 });
+    await writeAll(aborted);
+    await aborted.abort();
+    expect((await readdir(out)).length).toBe(5);
+    const w = await SafetensorsWriter.create(nodeFolderTarget(out), tensors);
+    await writeAll(w);
+    await w.finish();
+    expect((await readdir(out)).sort()).toEqual(['README.md', 'model.safetensors']);
+  });
+
+  it('rolls back every file when one cannot be moved into place', async () => {
+    const out = join(dir, 'merged');
+    await mkdir(out);
+    await writeFile(join(out, 'model-00001-of-00002.safetensors'), 'old');
+    const w = await SafetensorsWriter.create(nodeFolderTarget(out), tensors, { maxShardBytes: 16 });
+    await writeAll(w);
+    // Something removes the second shard's temporary file before the commit: its rename fails.
+    const second = (await readdir(out)).find((n) => n.startsWith('.model-00002-of-00002.safetensors.partial-'));
+    expect(second).toBeDefined();
+    await rm(join(out, second!));
+    await expect(w.finish()).rejects.toThrow(/could not move the finished output into place/);
+    expect(await readdir(out)).toEqual(['model-00001-of-00002.safetensors']);
+    expect(await readFile(join(out, 'model-00001-of-00002.safetensors'), 'utf8')).toBe('old');
+  });
+});
+
+describe('nodeFileSource', () => {
+  it('reads ranges and names the file in errors', async () => {
+    const path = join(dir, 'f.bin');
+    await writeFile(path, Uint8Array.from({ length: 100 }, (_, i) => i));
+    const s = await nodeFileSource(path);
+    expect(s.size).toBe(100);
+    expect([...(await s.read(95, 5))]).toEqual([95, 96, 97, 98, 99]);
+    await expect(s.read(98, 5)).rejects.toThrow(/runs past the end of the file \(100 bytes\)/);
+    await s.close();
+    expect([...(await s.read(0, 2))]).toEqual([0, 1]); // reopens after close
+    await s.close();
+    await expect(nodeFileSource(join(dir, 'missing'))).rejects.toThrow(/missing: no such file or folder$/);
+    await expect(nodeFileSource(dir)).rejects.toThrow(/is a folder, not a file$/);
+  });
+});
