@@ -1,0 +1,237 @@
+/**
+ * The WebGPU soup backend: drives shaders/soup.wgsl.
+ *
+ * A job is cut into pieces that fit the device's binding limits (and, for large jobs, into a few
+ * pieces anyway, so that a caller awaiting one job at a time still gets overlap). Each piece packs its
+ * inputs into one storage buffer — so any number of inputs fits in four bindings — runs one dispatch,
+ * copies the result into a staging buffer and reads it back. Pieces of all concurrent run() calls
+ * share a bounded number of places in flight: while one piece computes, the next one's upload is
+ * queued and the previous one is being read back. Buffers come from a pool, pipelines from a cache.
+ */
+import soupWgsl from '../../shaders/soup.wgsl?raw';
+import { CancelledError } from '../errors';
+import type { KernelDtype, SoupBackend, SoupJob } from '../merge/kernel';
+import { KERNEL_DTYPE_BYTES, validateSoupJob } from '../merge/kernel';
+import { describeAdapter } from './adapter';
+import { GpuBufferPool } from './bufferPool';
+import { createSoupDevice, type SoupDevice } from './device';
+import { DeviceLostError, GPUExecutionError } from './errors';
+import { PipelineCache } from './pipelineCache';
+
+export interface WebGPUSoupBackendOptions {
+  /** Largest job accepted (default: 8 Mi elements, or less where the device's limits require). */
+  maxChunkElements?: number;
+  /** Largest packed-input buffer of one dispatch, in bytes (default: the device limits, at most 256 MiB). */
+  maxPieceBytes?: number;
+  /** Pieces in flight at once over all run() calls (default 3: upload, compute, read back). */
+  maxInFlight?: number;
+}
+
+export interface WebGPUSoupBackend extends SoupBackend {
+  readonly kind: 'webgpu';
+  /** The device, for diagnostics and tests (destroying it makes every run fail with DeviceLostError). */
+  readonly gpuDevice: GPUDevice;
+  stats(): { buffersCreated: number; buffersReused: number; pipelines: number; piecesRun: number };
+}
+
+const DTYPE_CODE: Record<KernelDtype, number> = { F32: 0, F16: 1, BF16: 2 };
+const WORKGROUP = 256;
+/** Piece boundaries fall on multiples of this many elements: whole 16-bit words, whole workgroups. */
+const PIECE_ALIGN = 2 * WORKGROUP;
+
+const f32Bits = (x: number): number => new Uint32Array(Float32Array.of(x).buffer)[0];
+
+class Places {
+  private readonly waiters: (() => void)[] = [];
+  constructor(private free: number) {}
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+  release(): void {
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUSoupBackendOptions = {}): Promise<WebGPUSoupBackend> {
+  const ctx: SoupDevice = await createSoupDevice(adapter, 'souplab soup');
+  const { device } = ctx;
+  const limits = device.limits;
+  const pool = new GpuBufferPool(device, 4);
+  const pipelines = new PipelineCache(device);
+  const places = new Places(Math.max(1, opts.maxInFlight ?? 3));
+  const maxPieceBytes = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize, opts.maxPieceBytes ?? 256 * 1024 * 1024);
+  const alignDown = (n: number): number => Math.floor(n / PIECE_ALIGN) * PIECE_ALIGN;
+  const maxChunkElements = Math.max(PIECE_ALIGN, Math.min(opts.maxChunkElements ?? 8 * 1024 * 1024, alignDown(maxPieceBytes / 4)));
+  const maxX = limits.maxComputeWorkgroupsPerDimension;
+  const inFlight = new Set<Promise<unknown>>();
+  let disposed = false;
+  let piecesRun = 0;
+
+  // Compile now, so that a driver that cannot build the kernel fails here, not mid-merge.
+  const compiled = ctx.scoped('compiling shaders/soup.wgsl', () => {
+    for (const mode of [0, 1]) for (const out of [0, 1, 2]) pipelines.get('soup.wgsl', soupWgsl, { MODE: mode, OUT_DTYPE: out });
+  });
+  try {
+    await compiled.errors;
+  } catch (e) {
+    ctx.destroy();
+    throw e;
+  }
+
+  function failIfUnusable(signal: AbortSignal | undefined): void {
+    const lost = ctx.lostError();
+    if (lost) throw lost;
+    if (disposed) throw new GPUExecutionError('the WebGPU backend was disposed');
+    const uncaptured = ctx.uncapturedError();
+    if (uncaptured) throw uncaptured;
+    if (signal?.aborted) throw new CancelledError();
+  }
+
+  /** Why a GPU promise failed: loss (possibly reported a moment later) or an error of ours. */
+  async function explain(e: unknown, what: string): Promise<Error> {
+    if (e instanceof DeviceLostError || e instanceof GPUExecutionError || e instanceof CancelledError) return e;
+    await Promise.race([ctx.lost.catch(() => undefined), new Promise((r) => setTimeout(r, 250))]);
+    return ctx.lostError() ?? new GPUExecutionError(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+
+  async function runPiece(job: SoupJob, start: number, count: number, result: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+    await places.acquire();
+    const held: GPUBuffer[] = [];
+    let staging: GPUBuffer | undefined;
+    let healthy = false;
+    try {
+      failIfUnusable(signal);
+      const pairs = Math.ceil(count / 2);
+      const n = job.inputs.length;
+      const descs = new Uint32Array(4 * n);
+      let words = 0;
+      job.inputs.forEach((inp, i) => {
+        descs[4 * i] = DTYPE_CODE[inp.dtype];
+        descs[4 * i + 1] = words;
+        descs[4 * i + 2] = f32Bits(job.coefficients[i]);
+        words += KERNEL_DTYPE_BYTES[inp.dtype] === 4 ? 2 * pairs : pairs;
+      });
+      const outSize = KERNEL_DTYPE_BYTES[job.outDtype];
+      const outBytes = (outSize === 4 ? 2 * pairs : pairs) * 4;
+      const groups = Math.ceil(pairs / WORKGROUP);
+      const gx = Math.min(groups, maxX);
+      const gy = Math.ceil(groups / gx);
+
+      const submitted = ctx.scoped('soup kernel', () => {
+        const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+        const meta = pool.acquire(16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'soup meta');
+        const descBuf = pool.acquire(descs.byteLength, STORAGE, 'soup inputs table');
+        const src = pool.acquire(words * 4, STORAGE, 'soup inputs');
+        const dst = pool.acquire(outBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'soup output');
+        const stage = pool.acquire(outBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'soup staging');
+        held.push(meta, descBuf, src, dst);
+        staging = stage;
+        const q = device.queue;
+        q.writeBuffer(meta, 0, Uint32Array.of(pairs, n, 0, gx * WORKGROUP));
+        q.writeBuffer(descBuf, 0, descs);
+        job.inputs.forEach((inp, i) => {
+          const size = KERNEL_DTYPE_BYTES[inp.dtype];
+          const bytes = inp.bytes.subarray(start * size, (start + count) * size);
+          const at = descs[4 * i + 1] * 4;
+          const whole = bytes.byteLength & ~3;
+          if (whole > 0) q.writeBuffer(src, at, bytes, 0, whole);
+          if (whole < bytes.byteLength) {
+            // Writes are multiples of 4 bytes: the odd last element goes in a zero-padded word.
+            const tail = new Uint8Array(4);
+            tail.set(bytes.subarray(whole));
+            q.writeBuffer(src, at + whole, tail);
+          }
+        });
+        const pipeline = pipelines.get('soup.wgsl', soupWgsl, { MODE: job.mode === 'linear' ? 0 : 1, OUT_DTYPE: DTYPE_CODE[job.outDtype] });
+        const bindGroup = device.createBindGroup({
+          layout: pipeline.getBindGroupLayout(0),
+          entries: [
+            { binding: 0, resource: { buffer: meta, size: 16 } },
+            { binding: 1, resource: { buffer: descBuf, size: descs.byteLength } },
+            { binding: 2, resource: { buffer: src, size: words * 4 } },
+            { binding: 3, resource: { buffer: dst, size: outBytes } },
+          ],
+        });
+        const enc = device.createCommandEncoder({ label: 'soup' });
+        const pass = enc.beginComputePass({ label: 'soup' });
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, bindGroup);
+        pass.dispatchWorkgroups(gx, gy);
+        pass.end();
+        enc.copyBufferToBuffer(dst, 0, stage, 0, outBytes);
+        q.submit([enc.finish()]);
+        return stage;
+      });
+      const stage = submitted.value;
+      try {
+        await Promise.race([submitted.errors, ctx.lost]);
+        await Promise.race([stage.mapAsync(GPUMapMode.READ, 0, outBytes), ctx.lost]);
+      } catch (e) {
+        throw await explain(e, 'reading the merged chunk back from the GPU failed');
+      }
+      // Copy out before unmap: unmapping detaches the mapped ArrayBuffer.
+      result.set(new Uint8Array(stage.getMappedRange(0, outBytes), 0, count * outSize), start * outSize);
+      stage.unmap();
+      piecesRun++;
+      healthy = true;
+      failIfUnusable(signal);
+    } finally {
+      for (const b of held) pool.release(b);
+      if (staging) {
+        if (healthy) pool.release(staging);
+        else staging.destroy(); // it may be mid-map; never hand it out again
+      }
+      places.release();
+    }
+  }
+
+  function track<T>(p: Promise<T>): Promise<T> {
+    inFlight.add(p);
+    const forget = (): void => void inFlight.delete(p);
+    p.then(forget, forget);
+    return p;
+  }
+
+  const backend: WebGPUSoupBackend = {
+    kind: 'webgpu',
+    description: `WebGPU on ${describeAdapter(adapter).name}`,
+    maxChunkElements,
+    gpuDevice: device,
+    async run(job: SoupJob, signal?: AbortSignal): Promise<Uint8Array> {
+      failIfUnusable(signal);
+      validateSoupJob(job);
+      const n = job.elementCount;
+      if (n > maxChunkElements) throw new GPUExecutionError(`soup job of ${n} elements exceeds the backend's chunk limit of ${maxChunkElements}`);
+      const result = new Uint8Array(n * KERNEL_DTYPE_BYTES[job.outDtype]);
+      if (n === 0) return result;
+      const bytesPerElement = job.inputs.reduce((s, inp) => s + KERNEL_DTYPE_BYTES[inp.dtype], 0);
+      const fits = alignDown(maxPieceBytes / Math.max(bytesPerElement, 4));
+      if (fits < PIECE_ALIGN) throw new GPUExecutionError(`${job.inputs.length} inputs do not fit in one GPU binding of ${maxPieceBytes} bytes`);
+      // Large jobs go in at least four pieces so upload, compute and readback overlap within a job.
+      const piece = Math.min(fits, Math.max(1 << 20, alignDown(Math.ceil(n / 4) + PIECE_ALIGN - 1)));
+      const pieces: Promise<void>[] = [];
+      for (let s = 0; s < n; s += piece) pieces.push(track(runPiece(job, s, Math.min(piece, n - s), result, signal)));
+      const settled = await Promise.allSettled(pieces);
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      return result;
+    },
+    stats() {
+      return { buffersCreated: pool.created, buffersReused: pool.reused, pipelines: pipelines.size, piecesRun };
+    },
+    async dispose(): Promise<void> {
+      if (disposed) return;
+      disposed = true;
+      await Promise.allSettled([...inFlight]);
+      pool.destroy();
+      ctx.destroy();
+    },
+  };
+  return backend;
+}
