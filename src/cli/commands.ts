@@ -1,5 +1,7 @@
 import type { Command } from './io';
 import { inspectCommand } from './commands/inspect';
+import { analyzeCommand } from './commands/analyze';
+import { gridCommand } from './commands/grid';
 
 /** Every `souplab` command, in the order `souplab --help` lists them. */
-export const commands: Command[] = [inspectCommand];
+export const commands: Command[] = [inspectCommand, analyzeCommand, gridCommand];
