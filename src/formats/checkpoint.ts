@@ -72,7 +72,7 @@ async function openSharded(folder: string, files: Map<string, ByteSource>, index
       const names = [...weightMap].filter(([, s]) => s === shard).map(([t]) => t);
       throw new SafetensorsError(
         indexSource.name,
-        `names shard ${printable(shard)} (for ${names.length} tensors, e.g. ${printable(names[0])}), which is not in the folder`,
+        `names shard ${printable(shard)} (for ${names.length} tensor${names.length === 1 ? '' : 's'}, e.g. ${printable(names[0])}), which is not in the folder`,
       );
     }
   }

@@ -77,7 +77,7 @@ describe('openCheckpoint', () => {
   it('rejects an index that names a missing shard', async () => {
     const files = new Map([shard1, index({ a: shard1[0], b: shard1[0], c: shard2[0] })]);
     expect(await rejected(openCheckpoint(files, 'ckpt'))).toBe(
-      'ckpt/model.safetensors.index.json: names shard model-00002-of-00002.safetensors (for 1 tensors, e.g. c), which is not in the folder',
+      'ckpt/model.safetensors.index.json: names shard model-00002-of-00002.safetensors (for 1 tensor, e.g. c), which is not in the folder',
     );
   });
 

@@ -43,7 +43,7 @@ const checkpointArb = fc.record({
   chunkBytes: fc.integer({ min: 1, max: 40 }),
 });
 
-async function writeCheckpoint(target: OutputTarget, c: fc.infer<typeof checkpointArb>): Promise<string[]> {
+async function writeCheckpoint(target: OutputTarget, c: GeneratedCheckpoint): Promise<string[]> {
   const w = await SafetensorsWriter.create(
     target,
     c.tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })),
@@ -57,7 +57,7 @@ async function writeCheckpoint(target: OutputTarget, c: fc.infer<typeof checkpoi
   return w.files;
 }
 
-async function expectSame(cp: Checkpoint, c: fc.infer<typeof checkpointArb>, files: string[]): Promise<void> {
+async function expectSame(cp: Checkpoint, c: GeneratedCheckpoint, files: string[]): Promise<void> {
   expect(cp.sharded).toBe(files.length > 1);
   expect(cp.files.map((f) => f.name)).toEqual(files.filter((f) => f.endsWith('.safetensors')));
   expect(cp.metadata).toEqual(c.metadata);
@@ -75,6 +75,8 @@ async function expectSame(cp: Checkpoint, c: fc.infer<typeof checkpointArb>, fil
     expect(Buffer.concat(parts).equals(Buffer.from(t.bytes))).toBe(true);
   }
 }
+
+type GeneratedCheckpoint = typeof checkpointArb extends fc.Arbitrary<infer T> ? T : never;
 
 const tempDirs: string[] = [];
 afterAll(async () => {
