@@ -25,6 +25,8 @@ export interface WebGPUSoupBackendOptions {
   maxPieceBytes?: number;
   /** Pieces in flight at once over all run() calls (default 3: upload, compute, read back). */
   maxInFlight?: number;
+  /** Fold dispatches wider than this into a second dimension (default and maximum: the device limit). */
+  maxWorkgroupsPerDimension?: number;
 }
 
 export interface WebGPUSoupBackend extends SoupBackend {
@@ -67,8 +69,8 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
   const places = new Places(Math.max(1, opts.maxInFlight ?? 3));
   const maxPieceBytes = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize, opts.maxPieceBytes ?? 256 * 1024 * 1024);
   const alignDown = (n: number): number => Math.floor(n / PIECE_ALIGN) * PIECE_ALIGN;
-  const maxChunkElements = Math.max(PIECE_ALIGN, Math.min(opts.maxChunkElements ?? 8 * 1024 * 1024, alignDown(maxPieceBytes / 4)));
-  const maxX = limits.maxComputeWorkgroupsPerDimension;
+  const maxChunkElements = Math.max(1, Math.floor(opts.maxChunkElements ?? Math.min(8 * 1024 * 1024, alignDown(Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) / 4))));
+  const maxX = Math.max(1, Math.min(limits.maxComputeWorkgroupsPerDimension, opts.maxWorkgroupsPerDimension ?? Infinity));
   const inFlight = new Set<Promise<unknown>>();
   let disposed = false;
   let piecesRun = 0;
@@ -140,7 +142,7 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
           const bytes = inp.bytes.subarray(start * size, (start + count) * size);
           const at = descs[4 * i + 1] * 4;
           const whole = bytes.byteLength & ~3;
-          if (whole > 0) q.writeBuffer(src, at, bytes, 0, whole);
+          if (whole > 0) q.writeBuffer(src, at, bytes as Uint8Array<ArrayBuffer>, 0, whole); // views of SharedArrayBuffers are accepted too
           if (whole < bytes.byteLength) {
             // Writes are multiples of 4 bytes: the odd last element goes in a zero-padded word.
             const tail = new Uint8Array(4);
