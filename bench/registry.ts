@@ -1,3 +1,5 @@
+import { ioBenchmark } from './io';
+
 export interface Benchmark {
   name: string;
   description: string;
@@ -5,4 +7,4 @@ export interface Benchmark {
   run(): Promise<boolean>;
 }
 
-export const benchmarks: Benchmark[] = [];
+export const benchmarks: Benchmark[] = [ioBenchmark];
