@@ -1,7 +1,8 @@
 import type { Command } from './io';
 import { inspectCommand } from './commands/inspect';
+import { mergeCommand } from './commands/merge';
 import { analyzeCommand } from './commands/analyze';
 import { gridCommand } from './commands/grid';
 
 /** Every `souplab` command, in the order `souplab --help` lists them. */
-export const commands: Command[] = [inspectCommand, analyzeCommand, gridCommand];
+export const commands: Command[] = [inspectCommand, mergeCommand, analyzeCommand, gridCommand];
