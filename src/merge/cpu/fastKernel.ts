@@ -32,46 +32,110 @@ function f16ToF32Table(): Float32Array {
 }
 
 class Scratch {
-  readonly acc = new Float32Array(BLOCK);
+  // One spare element: word loops over an odd block also compute the padding element.
+  readonly acc = new Float32Array(BLOCK + 2);
   readonly accBits = new Uint32Array(this.acc.buffer);
-  readonly x = new Float32Array(BLOCK);
+  readonly x = new Float32Array(BLOCK + 2);
   readonly xBits = new Uint32Array(this.x.buffer);
-  readonly base = new Float32Array(BLOCK);
+  readonly base = new Float32Array(BLOCK + 2);
   readonly baseBits = new Uint32Array(this.base.buffer);
   /** Aligned landing place for input bytes whose view is not aligned to its element size. */
-  readonly raw = new Uint8Array(BLOCK * 4);
+  readonly raw = new Uint8Array(BLOCK * 4 + 8);
   readonly rawU16 = new Uint16Array(this.raw.buffer);
   readonly rawF32 = new Float32Array(this.raw.buffer);
+  readonly rawU32 = new Uint32Array(this.raw.buffer);
 }
 
 let scratch: Scratch | undefined;
 
 /**
- * Decodes elements [start, start + n) of one input into `x` (or returns an aligned f32 view directly).
- * `bits` aliases `x`.
+ * The words holding elements [start, start + n) of a 16-bit input, two elements per word (low half
+ * first): a view when aligned and n is even, else a copy into the aligned, zero-padded scratch.
  */
-function decodeBlock(dtype: KernelDtype, bytes: Uint8Array, start: number, n: number, s: Scratch, x: Float32Array, bits: Uint32Array): Float32Array {
-  const size = KERNEL_DTYPE_BYTES[dtype];
-  const byteStart = bytes.byteOffset + start * size;
-  if (dtype === 'F32') {
-    if (byteStart % 4 === 0) return new Float32Array(bytes.buffer, byteStart, n);
-    s.raw.set(bytes.subarray(start * 4, (start + n) * 4));
-    return s.rawF32;
+function wordsOf(bytes: Uint8Array, start: number, n: number, s: Scratch): Uint32Array {
+  const byteStart = bytes.byteOffset + start * 2;
+  if (byteStart % 4 === 0 && n % 2 === 0) return new Uint32Array(bytes.buffer, byteStart, n / 2);
+  s.raw.set(bytes.subarray(start * 2, (start + n) * 2));
+  if (n % 2 === 1) s.raw[n * 2] = s.raw[n * 2 + 1] = 0;
+  return s.rawU32;
+}
+
+/** Elements [start, start + n) of an F32 input as an aligned view (or an aligned copy). */
+function f32Of(bytes: Uint8Array, start: number, n: number, s: Scratch): Float32Array {
+  const byteStart = bytes.byteOffset + start * 4;
+  if (byteStart % 4 === 0) return new Float32Array(bytes.buffer, byteStart, n);
+  s.raw.set(bytes.subarray(start * 4, (start + n) * 4));
+  return s.rawF32;
+}
+
+/** Decodes an F16 block into x through the table. */
+function decodeF16(w: Uint32Array, n: number, x: Float32Array): void {
+  const table = f16ToF32Table();
+  const pairs = n >> 1;
+  for (let k = 0; k < pairs; k++) {
+    const v = w[k];
+    x[2 * k] = table[v & 0xffff];
+    x[2 * k + 1] = table[v >>> 16];
   }
-  let h: Uint16Array;
-  if (byteStart % 2 === 0) {
-    h = new Uint16Array(bytes.buffer, byteStart, n);
-  } else {
-    s.raw.set(bytes.subarray(start * 2, (start + n) * 2));
-    h = s.rawU16;
+  if (n & 1) x[n - 1] = table[w[pairs] & 0xffff];
+}
+
+/** Decodes a BF16 block into x (bits aliases x). */
+function decodeBf16(w: Uint32Array, n: number, bits: Uint32Array): void {
+  const words = (n + 1) >> 1;
+  for (let k = 0; k < words; k++) {
+    const v = w[k];
+    bits[2 * k] = v << 16;
+    bits[2 * k + 1] = v & 0xffff0000;
   }
-  if (dtype === 'BF16') {
-    for (let j = 0; j < n; j++) bits[j] = h[j] << 16;
-  } else {
-    const table = f16ToF32Table();
-    for (let j = 0; j < n; j++) x[j] = table[h[j]];
+}
+
+// BF16 fused decode-and-accumulate: the hottest loops. One word = two elements; the pair is decoded
+// through the two-element aliased scratch `p`/`pBits` (the only bit cast JavaScript has).
+const pair = new Float32Array(2);
+const pairBits = new Uint32Array(pair.buffer);
+
+/** acc[j] = f32(c·x[j]) + 0 — the first linear term: 0 + (−0) is +0, as the definition says. */
+function bf16LinearFirst(acc: Float32Array, w: Uint32Array, c: number, n: number): void {
+  const fr = Math.fround;
+  const p = pair;
+  const pb = pairBits;
+  const words = (n + 1) >> 1; // acc has room for the padding element of an odd block
+  for (let k = 0; k < words; k++) {
+    const v = w[k];
+    pb[0] = v << 16;
+    pb[1] = v & 0xffff0000;
+    acc[2 * k] = fr(c * p[0]) + 0;
+    acc[2 * k + 1] = fr(c * p[1]) + 0;
   }
-  return x;
+}
+
+function bf16LinearAdd(acc: Float32Array, w: Uint32Array, c: number, n: number): void {
+  const fr = Math.fround;
+  const p = pair;
+  const pb = pairBits;
+  const words = (n + 1) >> 1;
+  for (let k = 0; k < words; k++) {
+    const v = w[k];
+    pb[0] = v << 16;
+    pb[1] = v & 0xffff0000;
+    acc[2 * k] += fr(c * p[0]);
+    acc[2 * k + 1] += fr(c * p[1]);
+  }
+}
+
+function bf16DeltaAdd(acc: Float32Array, w: Uint32Array, b: Float32Array, c: number, n: number): void {
+  const fr = Math.fround;
+  const p = pair;
+  const pb = pairBits;
+  const words = (n + 1) >> 1;
+  for (let k = 0; k < words; k++) {
+    const v = w[k];
+    pb[0] = v << 16;
+    pb[1] = v & 0xffff0000;
+    acc[2 * k] += fr(c * fr(p[0] - b[2 * k]));
+    acc[2 * k + 1] += fr(c * fr(p[1] - b[2 * k + 1]));
+  }
 }
 
 /** acc[j] = f32(c·x[j]) + 0 — the first linear term: 0 + (−0) is +0, as the definition says. */
@@ -155,19 +219,35 @@ export function computeSoupSpan(span: SoupSpan, out: Uint8Array): void {
     const acc = s.acc;
     if (span.mode === 'linear') {
       for (let i = 0; i < inputs.length; i++) {
-        const x = decodeBlock(inputs[i].dtype, inputs[i].bytes, start, n, s, s.x, s.xBits);
+        const { dtype, bytes } = inputs[i];
+        if (dtype === 'BF16') {
+          const w = wordsOf(bytes, start, n, s);
+          if (i === 0) bf16LinearFirst(acc, w, c[0], n);
+          else bf16LinearAdd(acc, w, c[i], n);
+          continue;
+        }
+        let x: Float32Array;
+        if (dtype === 'F32') x = f32Of(bytes, start, n, s);
+        else decodeF16(wordsOf(bytes, start, n, s), n, (x = s.x));
         if (i === 0) linearFirst(acc, x, c[0], n);
         else linearAdd(acc, x, c[i], n);
       }
     } else {
-      const b = decodeBlock(inputs[0].dtype, inputs[0].bytes, start, n, s, s.base, s.baseBits);
-      acc.set(n === BLOCK ? b : b.subarray(0, n));
-      // A base read straight from an aligned F32 view can be used as is; an unaligned one landed in
-      // s.raw, which the next decode reuses: keep a copy.
-      const base = b === s.rawF32 ? s.base : b;
-      if (b === s.rawF32) s.base.set(b.subarray(0, n));
+      const base = s.base;
+      const b0 = inputs[0];
+      if (b0.dtype === 'F32') base.set(f32Of(b0.bytes, start, n, s).subarray(0, n));
+      else if (b0.dtype === 'BF16') decodeBf16(wordsOf(b0.bytes, start, n, s), n, s.baseBits);
+      else decodeF16(wordsOf(b0.bytes, start, n, s), n, base);
+      acc.set(base.subarray(0, n));
       for (let i = 1; i < inputs.length; i++) {
-        const x = decodeBlock(inputs[i].dtype, inputs[i].bytes, start, n, s, s.x, s.xBits);
+        const { dtype, bytes } = inputs[i];
+        if (dtype === 'BF16') {
+          bf16DeltaAdd(acc, wordsOf(bytes, start, n, s), base, c[i], n);
+          continue;
+        }
+        let x: Float32Array;
+        if (dtype === 'F32') x = f32Of(bytes, start, n, s);
+        else decodeF16(wordsOf(bytes, start, n, s), n, (x = s.x));
         deltaAdd(acc, x, base, c[i], n);
       }
     }
