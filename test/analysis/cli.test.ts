@@ -1,0 +1,158 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { runCli } from '../../src/cli/runCli';
+import type { CliIO } from '../../src/cli/io';
+
+const bfcl = fileURLToPath(new URL('../../../shared/data/bfcl-v3/data_overall.csv', import.meta.url));
+const CANDIDATES = 'xLAM-2-70b-fc-r (FC);watt-tool-70B (FC);CoALM-70B';
+const tmp = mkdtempSync(join(tmpdir(), 'souplab-analysis-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIO = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), stderrIsTTY: false, signal: new AbortController().signal };
+  const code = await runCli(argv, io);
+  return { code, stdout, stderr };
+}
+
+describe('souplab analyze', () => {
+  it('--json has the documented keys first, aligned matrices and the paper result on BFCL', async () => {
+    const { code, stdout, stderr } = await run(['analyze', bfcl, '--tau', '0.2', '--candidates', CANDIDATES, '--json']);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const out = JSON.parse(stdout);
+    expect(Object.keys(out).slice(0, 8)).toEqual(['categories', 'pearson', 'n', 'lowCorrelation', 'clusters', 'experts', 'expertSet', 'grid']);
+    const k = out.categories.length;
+    expect(k).toBe(14);
+    expect(out.pearson).toHaveLength(k);
+    for (const row of out.pearson) expect(row).toHaveLength(k);
+    expect(out.n[0][0]).toBe(120);
+    expect(out.clusters.flat().sort()).toEqual([...out.categories].sort());
+    expect(Object.keys(out.experts)).toEqual(out.lowCorrelation);
+    expect([...out.expertSet].sort()).toEqual(CANDIDATES.split(';').sort());
+    expect(out.grid).toHaveLength(37);
+    expect(out.grid[36]).toEqual([1 / 3, 1 / 3, 1 / 3]);
+  });
+
+  it('clusters mode keys experts by cluster label; nulls for undefined correlations', async () => {
+    const file = join(tmp, 'hand.csv');
+    writeFileSync(file, 'model,math,code,chat,flat\nbase,10,10,30,5\nmathy,90,80,60,5\ncoder,80,95,45,5\ntalker,20,25,85,5\n');
+    const { code, stdout } = await run(['analyze', file, '--mode', 'clusters', '--json']);
+    expect(code).toBe(0);
+    const out = JSON.parse(stdout);
+    expect(out.pearson[3]).toEqual([null, null, null, null]);
+    expect(out.clusters).toEqual([['math', 'code'], ['chat'], ['flat']]);
+    expect(Object.keys(out.experts)).toEqual(['math (+1)', 'chat', 'flat']);
+  });
+
+  it('prints a readable report by default', async () => {
+    const { code, stdout } = await run(['analyze', bfcl, '--candidates', CANDIDATES]);
+    expect(code).toBe(0);
+    expect(stdout).toContain('121 models, 14 categories; aggregates left out: Overall Acc, Non-Live AST Acc, Live Acc, Multi Turn Acc');
+    expect(stdout).toMatch(/Expert set \(3\): /);
+    expect(stdout).toContain('Irrelevance Detection: CoALM-70B 85.63');
+    expect(stdout).toContain('Weight grid: 37 soups');
+  });
+
+  it('reads a folder of lm-eval results', async () => {
+    const dir = join(tmp, 'lm-eval');
+    const scores: Record<string, number[]> = { a: [0.5, 0.6, 0.2], b: [0.7, 0.65, 0.1], c: [0.4, 0.5, 0.9], d: [0.6, 0.7, 0.3] };
+    for (const [m, [x, y, z]] of Object.entries(scores)) {
+      mkdirSync(join(dir, m), { recursive: true });
+      const results = { arc: { 'acc_norm,none': x }, hellaswag: { 'acc_norm,none': y }, truthfulqa: { 'mc2,none': z } };
+      writeFileSync(join(dir, m, 'results_2025.json'), JSON.stringify({ results, config: { model_args: `pretrained=org/${m}` } }));
+    }
+    const { code, stdout, stderr } = await run(['analyze', dir, '--json']);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const out = JSON.parse(stdout);
+    expect(out.categories).toEqual(['arc', 'hellaswag', 'truthfulqa']);
+    expect(out.n[0][1]).toBe(4);
+  });
+
+  it('bad input: one line on stderr, exit 2', async () => {
+    const bad = await run(['analyze', bfcl, '--candidates', 'xLAM-2-70b-fc-r;CoALM-70B']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe('souplab analyze: candidates: no model "xLAM-2-70b-fc-r" in the table (did you mean "xLAM-2-70b-fc-r (FC)"?)\n');
+    const missing = await run(['analyze', join(tmp, 'nope.csv')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/nope\.csv: no such file or folder\n$/);
+    expect((await run(['analyze', bfcl, '--mode', 'best'])).stderr).toBe('souplab analyze: --mode must be paper or clusters, not "best"\n');
+    expect((await run(['analyze', bfcl, '--tau', 'x'])).stderr).toBe('souplab analyze: --tau needs a number, not "x"\n');
+  });
+});
+
+describe('souplab grid', () => {
+  const models = 'xLAM-2-70b-fc-r (FC)=/ckpt/xlam;watt-tool-70B (FC)=/ckpt/watt;CoALM-70B=/ckpt/coalm;functionary-medium-v3.1 (FC)=/ckpt/func';
+
+  it('writes one recipe per grid point over the experts, and an index, all-or-nothing', async () => {
+    const out = join(tmp, 'soups');
+    const { code, stdout, stderr } = await run(['grid', bfcl, '--candidates', CANDIDATES, '--models', models, '--out', out, '--dtype', 'bfloat16']);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toContain('wrote 37 recipes and index.csv');
+    const files = readdirSync(out).sort();
+    expect(files).toHaveLength(38);
+    expect(files[0]).toBe('index.csv');
+    const first = parse(readFileSync(join(out, 'soup-001.yaml'), 'utf8'));
+    expect(first.merge_method).toBe('linear');
+    expect(first.dtype).toBe('bfloat16');
+    expect(first.parameters).toEqual({ normalize: true });
+    // The experts are the paper's three; the 4th model's path is not used.
+    expect(first.models.map((m: { model: string }) => m.model).sort()).toEqual(['/ckpt/coalm', '/ckpt/watt', '/ckpt/xlam']);
+    const index = readFileSync(join(out, 'index.csv'), 'utf8').trim().split('\n');
+    expect(index).toHaveLength(38);
+    expect(index[0]).toMatch(/^recipe,kind,weight: /);
+    // A non-empty folder is refused, and left as it was.
+    const again = await run(['grid', bfcl, '--candidates', CANDIDATES, '--models', models, '--out', out, '--step', '0.25']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/the folder exists and is not empty; choose another --out or pass --force/);
+    expect(readdirSync(out)).toHaveLength(38);
+    // --force replaces it; no temporary folders are left beside it.
+    const forced = await run(['grid', bfcl, '--candidates', CANDIDATES, '--models', models, '--out', out, '--step', '0.25', '--force']);
+    expect(forced.code).toBe(0);
+    expect(readdirSync(out)).toHaveLength(compositionCount3(4) + 2);
+    expect(readdirSync(tmp).filter((f) => f.includes('souplab-'))).toEqual([]);
+  });
+
+  it('without --candidates, the candidates are the models given paths', async () => {
+    const out = join(tmp, 'pair');
+    const { code, stdout } = await run(['grid', bfcl, '--models', 'CoALM-70B=/c;xLAM-2-70b-fc-r (FC)=/x', '--out', out, '--json']);
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout);
+    expect(report.experts.map((e: { name: string }) => e.name).sort()).toEqual(['CoALM-70B', 'xLAM-2-70b-fc-r (FC)']);
+    expect(report.recipes).toHaveLength(10);
+  });
+
+  it('names experts without a checkpoint path', async () => {
+    const { code, stderr } = await run(['grid', bfcl, '--candidates', CANDIDATES, '--models', 'CoALM-70B=/c', '--out', join(tmp, 'x')]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/no checkpoint path for experts "[^"]+", "[^"]+": add "[^"]+=\/path\/to\/checkpoint" to --models/);
+    expect(readdirSync(tmp)).not.toContain('x');
+  });
+
+  it('without a table, grids the given models in order', async () => {
+    const out = join(tmp, 'two');
+    const { code, stdout } = await run(['grid', '--models', 'a=/m/a;b=/m/b', '--out', out, '--json']);
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout);
+    expect(report.recipes).toHaveLength(10);
+    expect(report.recipes[9]).toEqual({ file: 'soup-010.yaml', weights: [0.5, 0.5], uniform: true });
+    const y = parse(readFileSync(join(out, 'soup-003.yaml'), 'utf8'));
+    expect(y.models).toEqual([
+      { model: '/m/a', parameters: { weight: 0.3 } },
+      { model: '/m/b', parameters: { weight: 0.7 } },
+    ]);
+    expect((await run(['grid', '--models', 'a/m/a', '--out', out])).stderr).toMatch(/"a\/m\/a" should be name=path/);
+  });
+});
+
+/** Compositions of 4 quarter-steps into 3 positive parts: C(3, 2) = 3. */
+function compositionCount3(steps: number): number {
+  return ((steps - 1) * (steps - 2)) / 2;
+}
