@@ -1,0 +1,71 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CpuWorkerError } from '../../src/merge/cpu/cpuBackend';
+import { KERNEL_DTYPE_BYTES, type KernelDtype } from '../../src/merge/kernel';
+import { createNodeCpuBackend, findCpuWorkerScript } from '../../src/node/cpuWorkers';
+import { firstDifference, independentSoup, makeJob } from './kernelTestData';
+
+// Real worker threads need compiled JavaScript: build src/node/cpuWorker.ts the way vite.cli.config.ts
+// does (an SSR bundle), into a temporary folder.
+let dir: string;
+let workerUrl: URL;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'souplab-cpuworker-'));
+  await build({
+    configFile: false,
+    logLevel: 'silent',
+    publicDir: false,
+    build: {
+      ssr: true,
+      outDir: dir,
+      emptyOutDir: false,
+      target: 'node20',
+      rollupOptions: { input: { cpuWorker: 'src/node/cpuWorker.ts' }, output: { entryFileNames: '[name].js', format: 'es' } },
+    },
+  });
+  workerUrl = pathToFileURL(join(dir, 'cpuWorker.js'));
+}, 120_000);
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('CPU backend on real Node worker threads (the bundled cpuWorker.js)', () => {
+  it('gives results bit-exact to the independent reference, jobs split over two workers, concurrently', async () => {
+    const backend = createNodeCpuBackend({ workers: 2, workerUrl, minPartElements: 4096 });
+    try {
+      expect(backend.description).toBe('CPU, 2 worker threads');
+      const dtypes: KernelDtype[][] = [['BF16', 'BF16', 'BF16'], ['F32', 'F16', 'BF16'], ['BF16', 'F16', 'F32', 'BF16', 'F16', 'BF16', 'F32', 'BF16', 'BF16']];
+      const jobs = dtypes.flatMap((d, k) => [makeJob('linear', d, (['BF16', 'F16', 'F32'] as const)[k], 50_001 + k, 100 + k, { specials: 0.05, ties: 0.1 }), makeJob('delta', d, 'BF16', 33_333, 200 + k, { specials: 0.05 })]);
+      const outs = await Promise.all(jobs.map((j) => backend.run(j)));
+      jobs.forEach((j, k) => expect(firstDifference(outs[k], independentSoup(j), KERNEL_DTYPE_BYTES[j.outDtype]), `job ${k}`).toBe(-1));
+    } finally {
+      await backend.dispose();
+    }
+  });
+
+  it('reports a worker that cannot start as CpuWorkerError instead of hanging', async () => {
+    const broken = join(dir, 'broken.js');
+    writeFileSync(broken, "throw new Error('boom at load');\n");
+    const backend = createNodeCpuBackend({ workers: 1, workerUrl: pathToFileURL(broken) });
+    try {
+      await expect(backend.run(makeJob('linear', ['BF16'], 'BF16', 10, 1))).rejects.toThrow(CpuWorkerError);
+    } finally {
+      await backend.dispose();
+    }
+  });
+
+  it('runs in-thread, and says so, where no bundled worker exists (running from sources)', async () => {
+    expect(findCpuWorkerScript()).toBeUndefined();
+    const backend = createNodeCpuBackend({ workers: 2 });
+    expect(backend.description).toMatch(/in-thread/);
+    const job = makeJob('linear', ['BF16', 'F16'], 'BF16', 1001, 9, { specials: 0.1 });
+    expect(firstDifference(await backend.run(job), independentSoup(job), 2)).toBe(-1);
+    await backend.dispose();
+  });
+});
