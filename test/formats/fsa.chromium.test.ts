@@ -1,0 +1,128 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright';
+import { createServer, type ViteDevServer } from 'vite';
+
+// The File System Access targets and sources run in real Chromium against OPFS (real
+// FileSystemFileHandles and FileSystemWritableFileStreams), served by Vite from localhost.
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const repo = fileURLToPath(new URL('../../', import.meta.url));
+
+let server: ViteDevServer;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  server = await createServer({ root: repo, configFile: `${repo}vite.config.ts`, logLevel: 'error', server: { port: 5391, strictPort: false, host: '127.0.0.1' } });
+  await server.listen();
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  page = await browser.newPage();
+  const address = server.httpServer?.address();
+  const port = typeof address === 'object' && address ? address.port : 5391;
+  // 127.0.0.1 is a secure context, as OPFS requires.
+  await page.goto(`http://127.0.0.1:${port}/`);
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+/** Runs `body` (an async function body) in the page with the formats modules and a clean OPFS folder. */
+async function inPage<T>(body: string): Promise<T> {
+  const script = `(async () => {
+    const { SafetensorsWriter } = await import('/src/formats/writer.ts');
+    const { directoryHandleTarget, fileHandleTarget } = await import('/src/formats/fsaTargets.ts');
+    const { fileHandleSource, blobSource } = await import('/src/formats/browserSources.ts');
+    const { openCheckpoint } = await import('/src/formats/checkpoint.ts');
+    const { readTensorChunks } = await import('/src/formats/tensorChunks.ts');
+    const root = await navigator.storage.getDirectory();
+    for await (const name of root.keys()) await root.removeEntry(name, { recursive: true });
+    const names = async (dir) => { const out = []; for await (const k of dir.keys()) out.push(k); return out.sort(); };
+    const text = async (dir, name) => (await (await dir.getFileHandle(name)).getFile()).text();
+    const specs = [{ name: 'a', dtype: 'F32', shape: [4] }, { name: 'b', dtype: 'BF16', shape: [2, 3] }];
+    const writeAll = async (w) => { await w.append('a', new Uint8Array(16).fill(1)); await w.append('b', new Uint8Array(12).fill(2)); };
+    ${body}
+  })()`;
+  return page.evaluate(script) as Promise<T>;
+}
+
+describe.skipIf(!existsSync(chromiumPath))('File System Access targets in Chromium (OPFS)', () => {
+  it('a folder target writes shards and index visible only after commit, and reads back', async () => {
+    const r = await inPage<{ before: string[]; after: string[]; sharded: boolean; b: number[] }>(`
+      const dir = await root.getDirectoryHandle('out', { create: true });
+      const w = await SafetensorsWriter.create(directoryHandleTarget(dir), specs, { maxShardBytes: 16 });
+      await writeAll(w);
+      const before = (await names(dir)).filter((n) => !n.endsWith('.crswap'));
+      const sizes = [];
+      for (const n of before) sizes.push((await (await dir.getFileHandle(n)).getFile()).size);
+      await w.finish();
+      const after = await names(dir);
+      const files = new Map();
+      for (const n of after) files.set(n, await fileHandleSource(await dir.getFileHandle(n)));
+      const cp = await openCheckpoint(files, 'out');
+      const b = [];
+      for await (const c of readTensorChunks(cp.tensors.get('b'), { chunkBytes: 4 })) b.push(...c);
+      return { before: before.map((n, i) => n + ':' + sizes[i]), after, sharded: cp.sharded, b };
+    `);
+    // Before commit the entries exist (created empty) but hold nothing.
+    expect(r.before).toEqual(['model-00001-of-00002.safetensors:0', 'model-00002-of-00002.safetensors:0']);
+    expect(r.after).toEqual(['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model.safetensors.index.json']);
+    expect(r.sharded).toBe(true);
+    expect(r.b).toEqual(new Array(12).fill(2));
+  });
+
+  it('abort keeps the previous files and removes the entries it created', async () => {
+    const r = await inPage<{ names: string[]; old: string }>(`
+      const dir = await root.getDirectoryHandle('out', { create: true });
+      const old = await (await dir.getFileHandle('model.safetensors', { create: true })).createWritable();
+      await old.write('previous'); await old.close();
+      const w = await SafetensorsWriter.create(directoryHandleTarget(dir), specs, { maxShardBytes: 16 });
+      await writeAll(w);
+      await w.abort();
+      const fresh = await SafetensorsWriter.create(directoryHandleTarget(dir), specs);
+      await fresh.append('a', new Uint8Array(16));
+      await fresh.append('b', new Uint8Array(3)).catch(() => undefined);
+      await fresh.append('a', new Uint8Array(1)).catch(() => undefined); // out of order: aborts
+      return { names: await names(dir), old: await text(dir, 'model.safetensors') };
+    `);
+    expect(r.names).toEqual(['model.safetensors']);
+    expect(r.old).toBe('previous');
+  });
+
+  it('a folder commit replaces an older sharded checkpoint', async () => {
+    const r = await inPage<string[]>(`
+      const dir = await root.getDirectoryHandle('out', { create: true });
+      for (const n of ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model.safetensors.index.json', 'config.json']) {
+        const s = await (await dir.getFileHandle(n, { create: true })).createWritable(); await s.write('old'); await s.close();
+      }
+      const w = await SafetensorsWriter.create(directoryHandleTarget(dir), specs);
+      await writeAll(w);
+      await w.finish();
+      return names(dir);
+    `);
+    expect(r).toEqual(['config.json', 'model.safetensors']);
+  });
+
+  it('a file target replaces its file on commit, and keeps it on abort', async () => {
+    const r = await inPage<{ afterAbort: string; tensors: string[] }>(`
+      const handle = await root.getFileHandle('merged.safetensors', { create: true });
+      const s = await handle.createWritable(); await s.write('previous'); await s.close();
+      const aborted = await SafetensorsWriter.create(fileHandleTarget(handle), specs);
+      await writeAll(aborted);
+      await aborted.abort();
+      const afterAbort = await (await handle.getFile()).text();
+      const w = await SafetensorsWriter.create(fileHandleTarget(handle), specs);
+      await writeAll(w);
+      await w.finish();
+      const cp = await openCheckpoint(blobSource(await handle.getFile()));
+      return { afterAbort, tensors: [...cp.tensors.keys()] };
+    `);
+    expect(r.afterAbort).toBe('previous');
+    expect(r.tensors).toEqual(['a', 'b']);
+  });
+});
