@@ -111,6 +111,8 @@ export function parseRecipe(text: string, fileName = 'recipe.yaml'): ParsedRecip
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true });
   const problems: RecipeProblem[] = [];
+  /** Absent keys: reported after the problems found on real lines, which often explain them (a typo). */
+  const missing: RecipeProblem[] = [];
   const warnings: string[] = [];
   const lineOf = (node: unknown): number | undefined => {
     const range = (node as { range?: [number, number, number] } | null)?.range;
@@ -121,9 +123,11 @@ export function parseRecipe(text: string, fileName = 'recipe.yaml'): ParsedRecip
   };
 
   if (doc.errors.length > 0) {
+    // An error found at the end of the text (an unclosed bracket) is reported on the last line written.
+    const lastLine = text.replace(/\s+$/, '').split('\n').length;
     throw new RecipeError(
       fileName,
-      doc.errors.map((e) => ({ line: e.linePos?.[0].line, message: `YAML syntax error: ${firstLine(e.message).replace(/ at line \d+, column \d+:?$/, '')}` })),
+      doc.errors.map((e) => ({ line: e.linePos ? Math.min(e.linePos[0].line, lastLine) : undefined, message: `YAML syntax error: ${firstLine(e.message).replace(/ at line \d+, column \d+:?$/, '')}` })),
     );
   }
   const root = doc.contents;
@@ -154,7 +158,7 @@ export function parseRecipe(text: string, fileName = 'recipe.yaml'): ParsedRecip
   const methodPair = entries.get('merge_method');
   const methodLine = methodPair ? lineOf(methodPair.key) : undefined;
   if (!methodPair) {
-    problems.push({ line: 1, message: 'merge_method is missing (linear or task_arithmetic)' });
+    missing.push({ line: 1, message: 'merge_method is missing (linear or task_arithmetic)' });
   } else {
     const node = methodPair.value as YamlNode;
     const name = isScalar(node) && typeof node.value === 'string' ? node.value.trim() : undefined;
@@ -176,7 +180,7 @@ export function parseRecipe(text: string, fileName = 'recipe.yaml'): ParsedRecip
   const models: RecipeModel[] = [];
   const modelsNode = valueOf('models');
   if (!entries.has('models')) {
-    if (!entries.has('slices') && !entries.has('modules')) problems.push({ line: 1, message: 'models is missing: list the models to merge under models:' });
+    if (!entries.has('slices') && !entries.has('modules')) missing.push({ line: 1, message: 'models is missing: list the models to merge under models:' });
   } else if (!isSeq(modelsNode) || modelsNode.items.length === 0) {
     fail(modelsNode ?? entries.get('models')!.key, `models must be a list of '- model: <path>' entries, got ${describeNode(modelsNode)}`);
   } else {
@@ -222,7 +226,7 @@ export function parseRecipe(text: string, fileName = 'recipe.yaml'): ParsedRecip
       problems.push({ line: methodLine, message: `${method} needs base_model: the model the task vectors are taken from` });
     }
     if (method === 'task_arithmetic' && baseModel && models.length > 0 && models.every((m) => m.model.path === baseModel!.path)) {
-      problems.push({ line: lineOf(modelsNode), message: 'task_arithmetic needs at least one model besides base_model' });
+      problems.push({ line: lineOf(entries.get('models')!.key), message: 'task_arithmetic needs at least one model besides base_model' });
     }
     checkParameterNames(method, parameters, models);
   }
@@ -234,7 +238,9 @@ export function parseRecipe(text: string, fileName = 'recipe.yaml'): ParsedRecip
     seen.set(m.model.path, m.model.line);
   }
 
-  if (problems.length > 0) throw new RecipeError(fileName, problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
+  if (problems.length + missing.length > 0) {
+    throw new RecipeError(fileName, [...problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)), ...missing]);
+  }
   return {
     recipe: {
       method: method!,
@@ -362,7 +368,7 @@ export function parseRecipe(text: string, fileName = 'recipe.yaml'): ParsedRecip
       }
     }
     if (!hasValue) {
-      fail(map, `this ${name} condition has no value`);
+      if (ok) fail(map, `this ${name} condition has no value`);
       return undefined;
     }
     return ok ? { filter, value: value!, line: lineOf(map) } : undefined;
