@@ -139,12 +139,12 @@ export function writeModel(
 export function readSafetensors(bytes: Uint8Array): { metadata: Record<string, string>; tensors: Map<string, TestTensor> } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Number(view.getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as Record<string, { dtype: TestDtype; shape: number[]; data_offsets: [number, number] }> & {
-    __metadata__?: Record<string, string>;
-  };
+  type Entry = { dtype: TestDtype; shape: number[]; data_offsets: [number, number] };
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as Record<string, unknown>;
   const tensors = new Map<string, TestTensor>();
-  for (const [name, h] of Object.entries(header)) {
+  for (const [name, value] of Object.entries(header)) {
     if (name === '__metadata__') continue;
+    const h = value as Entry;
     const [a, b] = h.data_offsets;
     tensors.set(name, { name, dtype: h.dtype, shape: h.shape, data: new Uint8Array(bytes.subarray(8 + n + a, 8 + n + b)) });
   }
