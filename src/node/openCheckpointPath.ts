@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { openCheckpoint, type Checkpoint } from '../formats/checkpoint';
+import { basename, dirname, join } from 'node:path';
+import { INDEX_FILE, openCheckpoint, type Checkpoint } from '../formats/checkpoint';
 import type { ByteSource } from '../formats/types';
 import { nodeFileSource, type NodeFileSource } from './fileSource';
 import { fsInputError } from './fsErrors';
@@ -12,9 +12,12 @@ export interface NodeCheckpoint extends Checkpoint {
 
 /**
  * Opens a .safetensors file or a checkpoint folder (sharded with model.safetensors.index.json, or
- * single). Reads headers only. Files are named by their path in messages.
+ * single; the index file's path opens its folder). Reads headers only. Files are named by their path
+ * in messages.
  */
 export async function openCheckpointPath(path: string): Promise<NodeCheckpoint> {
+  // The index file stands for its folder.
+  if (basename(path) === INDEX_FILE) path = dirname(path);
   let isDir: boolean;
   try {
     isDir = (await stat(path)).isDirectory();

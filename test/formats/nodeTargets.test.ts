@@ -87,6 +87,9 @@ describe('nodeFolderTarget', () => {
     expect((await readdir(out)).sort()).toEqual(['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model.safetensors.index.json']);
     const cp = await openCheckpointPath(out);
     expect(cp.sharded).toBe(true);
+    const viaIndex = await openCheckpointPath(join(out, 'model.safetensors.index.json'));
+    expect([...viaIndex.tensors.keys()]).toEqual(['a', 'b']);
+    await viaIndex.close();
     const b = cp.tensors.get('b')!;
     const chunks: number[] = [];
     for await (const c of readTensorChunks(b, { chunkBytes: 4 })) chunks.push(...c);
