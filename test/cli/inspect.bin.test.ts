@@ -1,28 +1,34 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { badInputs, writeBadInputs, writeMissingShardFolder } from './inspectCases';
 
-// The installed `souplab` binary, as a user runs it: bin/souplab.js loading the built bundle.
+// The `souplab` binary as a user runs it: bin/souplab.js loading the bundle `npm run build:cli` makes.
+// Built into a private copy of the bin/ + dist/node/ layout inside node_modules/.cache (so the bundle
+// still finds the dependencies) to never race other tests that use the shared dist/node.
 const repo = fileURLToPath(new URL('../../', import.meta.url));
+const install = join(repo, 'node_modules', '.cache', `souplab-inspect-bin-${process.pid}`);
 const fixtures = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
 
 function souplab(...args: string[]) {
-  const r = spawnSync(process.execPath, [join(repo, 'bin/souplab.js'), ...args], { encoding: 'utf8', env: { ...process.env, SOUPLAB_DEBUG: '' } });
+  const r = spawnSync(process.execPath, [join(install, 'bin/souplab.js'), ...args], { encoding: 'utf8', env: { ...process.env, SOUPLAB_DEBUG: '' } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 let root: string;
 beforeAll(async () => {
-  execFileSync('npm', ['run', 'build:cli'], { cwd: repo, stdio: 'pipe' });
+  execFileSync('npm', ['run', 'build:cli', '--', '--outDir', join(install, 'dist/node')], { cwd: repo, stdio: 'pipe' });
+  await mkdir(join(install, 'bin'), { recursive: true });
+  await copyFile(join(repo, 'bin/souplab.js'), join(install, 'bin/souplab.js'));
   root = await mkdtemp(join(tmpdir(), 'souplab-bin-'));
   await writeBadInputs(root);
 }, 180_000);
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
+  await rm(install, { recursive: true, force: true });
 });
 
 describe('node bin/souplab.js inspect', () => {
