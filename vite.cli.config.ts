@@ -15,6 +15,7 @@ export default defineConfig({
         cli: 'src/cli/main.ts',
         bench: 'bench/index.ts',
         cpuWorker: 'src/node/cpuWorker.ts',
+        makeDemoCheckpoints: 'scripts/makeDemoCheckpoints.ts',
       },
       output: { entryFileNames: '[name].js', format: 'es' },
     },
