@@ -1,4 +1,5 @@
 import { ioBenchmark } from './io';
+import { kernelsBenchmark } from './kernels';
 
 export interface Benchmark {
   name: string;
@@ -7,4 +8,4 @@ export interface Benchmark {
   run(): Promise<boolean>;
 }
 
-export const benchmarks: Benchmark[] = [ioBenchmark];
+export const benchmarks: Benchmark[] = [ioBenchmark, kernelsBenchmark];
