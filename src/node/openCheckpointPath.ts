@@ -41,6 +41,8 @@ export async function openCheckpointPath(path: string): Promise<NodeCheckpoint> 
       for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
         // Only regular files (and links to them) at the top level: subfolders are not part of a checkpoint.
         if (!entry.isFile() && !entry.isSymbolicLink()) continue;
+        // Hidden files (.gitattributes, an interrupted write's .x.partial-…) are not part of the model.
+        if (entry.name.startsWith('.')) continue;
         const full = join(path, entry.name);
         if (entry.isSymbolicLink()) {
           const s = await stat(full).catch(() => undefined);

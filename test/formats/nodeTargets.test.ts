@@ -87,7 +87,10 @@ describe('nodeFolderTarget', () => {
     expect((await readdir(out)).sort()).toEqual(['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model.safetensors.index.json']);
     const cp = await openCheckpointPath(out);
     expect(cp.sharded).toBe(true);
+    await writeFile(join(out, '.model-00001-of-00002.safetensors.partial-0bad'), 'leftover');
+    await writeFile(join(out, 'config.json'), '{}');
     const viaIndex = await openCheckpointPath(join(out, 'model.safetensors.index.json'));
+    expect([...viaIndex.extraFiles.keys()]).toEqual(['config.json']);
     expect([...viaIndex.tensors.keys()]).toEqual(['a', 'b']);
     await viaIndex.close();
     const b = cp.tensors.get('b')!;
