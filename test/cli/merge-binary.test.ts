@@ -1,0 +1,113 @@
+/**
+ * The built `souplab` binary end to end: the CLI bundle is built (as `npm run build:cli` does) into a
+ * folder of this test's own, so that builds by other test files cannot swap it mid-run, and run as
+ * `node bin/souplab.js merge …` in a child process.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { firstDifference, int64Tensor, randomTensor, readSafetensors, referenceSoup, writeModel, type TestTensor } from '../merge/models';
+
+const repo = resolve(__dirname, '../..');
+// Inside the repository's node_modules, so that the bundle's external imports (yaml, webgpu) resolve.
+const buildRoot = join(repo, 'node_modules', '.cache', `souplab-merge-e2e-${process.pid}`);
+const bin = join(buildRoot, 'bin', 'souplab.js');
+let dir: string;
+
+function run(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: dir, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(() => {
+  const build = spawnSync(process.execPath, [join(repo, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'vite.cli.config.ts', '--outDir', join(buildRoot, 'dist', 'node'), '--emptyOutDir', '--logLevel', 'error'], {
+    cwd: repo,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  if (build.status !== 0) throw new Error(`build:cli failed: ${build.stderr}`);
+  mkdirSync(join(buildRoot, 'bin'), { recursive: true });
+  copyFileSync(join(repo, 'bin', 'souplab.js'), bin);
+  dir = mkdtempSync(join(tmpdir(), 'souplab-merge-bin-'));
+}, 300_000);
+
+afterAll(() => {
+  rmSync(buildRoot, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+function model(seed: number, big = false): TestTensor[] {
+  const rows = big ? 1024 : 24;
+  return [
+    randomTensor('model.embed_tokens.weight', 'BF16', [rows, 64], seed),
+    ...Array.from({ length: big ? 12 : 2 }, (_, i) => randomTensor(`model.layers.${i}.mlp.up_proj.weight`, 'BF16', [rows, 64 * (big ? 32 : 1)], seed + i + 1)),
+    int64Tensor('model.step', [], [BigInt(seed)]),
+    randomTensor('lm_head.weight', 'BF16', [rows, 64], seed + 99),
+  ];
+}
+
+describe('node bin/souplab.js merge', () => {
+  test('merges, re-validates, exits 0; the output equals the reference', () => {
+    const a = model(1);
+    const b = model(2);
+    writeModel(join(dir, 'a'), a, { layout: 'folder', extraFiles: { 'config.json': '{"torch_dtype": "bfloat16"}' } });
+    writeModel(join(dir, 'b.safetensors'), b);
+    writeFileSync(join(dir, 'r.yaml'), 'merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: 3}\n  - model: b.safetensors\n    parameters: {weight: 1}\n');
+    const r = run(['merge', 'r.yaml', '--out', 'out', '--backend', 'cpu']);
+    expect(r.stderr).toContain('note: 1 non-float tensor (I64) copied from a, not averaged: model.step');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('merged 2 models (linear) into out');
+    expect(r.stdout).toMatch(/backend {3}CPU, \d+ worker threads?/); // real worker threads in the bundle
+    expect(readdirSync(join(dir, 'out')).sort()).toEqual(['config.json', 'model.safetensors', 'recipe.yaml']);
+    const out = readSafetensors(readFileSync(join(dir, 'out', 'model.safetensors')));
+    a.forEach((t, i) => {
+      const got = out.tensors.get(t.name)!;
+      if (t.dtype === 'I64') expect(got.data).toEqual(t.data);
+      else expect(firstDifference(got.data, referenceSoup('linear', [0.75, 0.25], [t, b[i]], 'BF16')), t.name).toBeUndefined();
+    });
+  });
+
+  test('a recipe error names the line; exit 2', () => {
+    writeFileSync(join(dir, 'bad.yaml'), 'merge_method: linear\nmodels:\n  - model: a\n    parameters:\n      weight: heavy\n');
+    const r = run(['merge', 'bad.yaml', '--out', 'x.safetensors']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("souplab merge: bad.yaml line 5: weight must be a number, got 'heavy'\n");
+  });
+
+  test('--backend webgpu without an adapter is an error, not a fallback', () => {
+    writeFileSync(join(dir, 'r2.yaml'), 'merge_method: linear\nmodels:\n  - model: a\n  - model: b.safetensors\n');
+    const r = run(['merge', 'r2.yaml', '--out', 'gpu.safetensors', '--backend', 'webgpu'], { VK_ICD_FILENAMES: join(dir, 'no-such-driver.json') });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/souplab merge: WebGPU .*no adapter was found.*\n$/);
+    expect(r.stderr).not.toContain('merging on the CPU');
+    expect(existsSync(join(dir, 'gpu.safetensors'))).toBe(false);
+  });
+
+  test('Ctrl-C (SIGINT) mid-merge: exit 130 and no output left', async () => {
+    writeModel(join(dir, 'big-a.safetensors'), model(10, true));
+    writeModel(join(dir, 'big-b.safetensors'), model(20, true));
+    writeFileSync(join(dir, 'big.yaml'), 'merge_method: linear\nmodels:\n  - model: big-a.safetensors\n  - model: big-b.safetensors\n');
+    const out = join(dir, 'big-out');
+    // Small shards: every shard is synced to disk on close, which keeps the merge running long enough.
+    const child = spawn(process.execPath, [bin, 'merge', 'big.yaml', '--out', out, '--shard-size', '256KB', '--backend', 'cpu'], { cwd: dir });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    let signalled = false;
+    const started = Date.now();
+    while (!signalled && Date.now() - started < 60_000) {
+      if (existsSync(out) && readdirSync(out).length > 0) {
+        child.kill('SIGINT');
+        signalled = true;
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const code = await exited;
+    expect(signalled).toBe(true);
+    expect(stderr).toContain('souplab merge: cancelled');
+    expect(code).toBe(130);
+    expect(existsSync(out)).toBe(false);
+  });
+});
