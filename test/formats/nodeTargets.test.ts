@@ -3,7 +3,8 @@ import { mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeFileTarget, nodeFolderTarget } from '../../src/node/fileTargets';
-import { nodeFileSource } from '../../src/node/fileSource';
+import { MAX_OPEN_FILES, nodeFileSource } from '../../src/node/fileSource';
+import { readdirSync } from 'node:fs';
 import { openCheckpointPath } from '../../src/node/openCheckpointPath';
 import { SafetensorsWriter } from '../../src/formats/writer';
 import { readTensorChunks } from '../../src/formats/tensorChunks';
@@ -153,5 +154,54 @@ describe('nodeFileSource', () => {
     await s.close();
     await expect(nodeFileSource(join(dir, 'missing'))).rejects.toThrow(/missing: no such file or folder$/);
     await expect(nodeFileSource(dir)).rejects.toThrow(/is a folder, not a file$/);
+  });
+
+  it('keeps at most MAX_OPEN_FILES descriptors open across many files', async () => {
+    const openFds = () => readdirSync('/proc/self/fd').length;
+    const before = openFds();
+    const sources = [];
+    for (let i = 0; i < MAX_OPEN_FILES * 3; i++) {
+      const path = join(dir, `shard-${i}`);
+      await writeFile(path, new Uint8Array([i & 255, 1, 2, 3]));
+      sources.push(await nodeFileSource(path));
+    }
+    let peak = 0;
+    const firstBytes = await Promise.all(
+      sources.map(async (s) => {
+        const b = (await s.read(0, 1))[0];
+        peak = Math.max(peak, openFds() - before);
+        return b;
+      }),
+    );
+    expect(firstBytes).toEqual(sources.map((_, i) => i & 255));
+    expect(peak).toBeLessThanOrEqual(MAX_OPEN_FILES + 1);
+    for (const s of sources) expect([...(await s.read(1, 3))]).toEqual([1, 2, 3]);
+    await new Promise((r) => setTimeout(r, 50)); // evicted descriptors close asynchronously
+    expect(openFds() - before).toBeLessThanOrEqual(MAX_OPEN_FILES);
+    await Promise.all(sources.map((s) => s.close()));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(openFds()).toBeLessThanOrEqual(before);
+  });
+});
+
+describe('nodeFileSource descriptor pool', () => {
+  it('frees the slot of a file that vanished before its first read', async () => {
+    const dir2 = await mkdtemp(join(tmpdir(), 'souplab-fds-'));
+    try {
+      // More vanished files than slots: a leaked slot per failure would leave none and hang the rest.
+      const vanished = MAX_OPEN_FILES + 1;
+      const paths = Array.from({ length: vanished + 20 }, (_, i) => join(dir2, `f${i}`));
+      for (const p of paths) await writeFile(p, 'abcd');
+      const sources = await Promise.all(paths.map((p) => nodeFileSource(p)));
+      for (const p of paths.slice(0, vanished)) await rm(p);
+      const results = await Promise.allSettled(sources.map((s) => s.read(0, 4)));
+      expect(results.filter((r) => r.status === 'rejected').length).toBe(vanished);
+      expect((results[0] as PromiseRejectedResult).reason.message).toMatch(/f0: no such file or folder$/);
+      // Every slot came back: all the others can still be read, twice over.
+      for (const s of sources.slice(vanished)) expect(new TextDecoder().decode(await s.read(1, 2))).toBe('bc');
+      await Promise.all(sources.map((s) => s.close()));
+    } finally {
+      await rm(dir2, { recursive: true, force: true });
+    }
   });
 });
