@@ -1,5 +1,7 @@
 import { ioBenchmark } from './io';
 import { kernelsBenchmark } from './kernels';
+import { analysisBenchmark } from './analysis';
+import { mergeBenchmark } from './merge';
 
 export interface Benchmark {
   name: string;
@@ -8,4 +10,4 @@ export interface Benchmark {
   run(): Promise<boolean>;
 }
 
-export const benchmarks: Benchmark[] = [ioBenchmark, kernelsBenchmark];
+export const benchmarks: Benchmark[] = [ioBenchmark, kernelsBenchmark, analysisBenchmark, mergeBenchmark];

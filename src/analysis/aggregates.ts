@@ -39,13 +39,16 @@ export function findDerivedColumns(columns: Float64Array[], relTolerance = 0.002
   for (let r = 0; r < rows; r++) if (columns.every((c) => !Number.isNaN(c[r]))) complete.push(r);
   if (complete.length < 2 * k + 5) return [];
 
+  // Complete rows packed column by column, so the Gram products run over contiguous memory.
+  const rowsN = complete.length;
+  const packed = columns.map((c) => Float64Array.from(complete, (r) => c[r]));
   const gram = new Float64Array(k * k);
   for (let i = 0; i < k; i++)
     for (let j = i; j < k; j++) {
       let s = 0;
-      const a = columns[i];
-      const b = columns[j];
-      for (const r of complete) s += a[r] * b[r];
+      const a = packed[i];
+      const b = packed[j];
+      for (let r = 0; r < rowsN; r++) s += a[r] * b[r];
       gram[i * k + j] = s;
       gram[j * k + i] = s;
     }
@@ -61,14 +64,13 @@ export function findDerivedColumns(columns: Float64Array[], relTolerance = 0.002
     });
     const x = nnlsNormal(G, c, m);
     const y = columns[target];
+    const used = others.flatMap((i, a) => (x[a] !== 0 ? [{ col: columns[i], w: x[a] }] : []));
     let lo = Infinity;
     let hi = -Infinity;
     let maxResidual = 0;
     for (const r of complete) {
       let fit = 0;
-      others.forEach((i, a) => {
-        if (x[a] !== 0) fit += x[a] * columns[i][r];
-      });
+      for (const u of used) fit += u.w * u.col[r];
       maxResidual = Math.max(maxResidual, Math.abs(fit - y[r]));
       lo = Math.min(lo, y[r]);
       hi = Math.max(hi, y[r]);

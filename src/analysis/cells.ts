@@ -12,14 +12,26 @@ export type ParsedCell = { kind: 'number'; value: number } | { kind: 'missing' }
  * in), or a missing marker. Anything else is text.
  */
 export function parseCell(cell: RawCell): ParsedCell {
-  if (cell === null) return { kind: 'missing' };
-  if (typeof cell === 'number') return Number.isFinite(cell) ? { kind: 'number', value: cell } : { kind: 'missing' };
-  if (typeof cell === 'boolean') return { kind: 'text', text: String(cell) };
-  let s = cell.trim();
-  if (MISSING.has(s.toLowerCase())) return { kind: 'missing' };
+  const v = cellValue(cell);
+  if (typeof v === 'number') return { kind: 'number', value: v };
+  if (v === null) return { kind: 'missing' };
+  return { kind: 'text', text: v };
+}
+
+/**
+ * The same reading without allocating: a number, null for missing, or the trimmed text. Tables have
+ * hundreds of thousands of cells.
+ */
+export function cellValue(cell: RawCell): number | null | string {
+  if (cell === null) return null;
+  if (typeof cell === 'number') return Number.isFinite(cell) ? cell : null;
+  if (typeof cell === 'boolean') return String(cell);
+  const trimmed = cell.trim();
+  let s = trimmed;
   if (s.endsWith('%')) s = s.slice(0, -1).trim();
-  if (NUMBER.test(s)) return { kind: 'number', value: Number(s) };
-  return { kind: 'text', text: cell.trim() };
+  if (NUMBER.test(s)) return Number(s);
+  if (MISSING.has(trimmed.toLowerCase())) return null;
+  return trimmed;
 }
 
 /** Text of a cell for names (model names, ids): trimmed; null and empty are ''. */

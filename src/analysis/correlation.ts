@@ -64,48 +64,83 @@ export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): { r: number
   return { r: Math.max(-1, Math.min(1, r)), n };
 }
 
-/** Average ranks (1-based) of the present values; NaN stays NaN. */
-export function averageRanks(x: ArrayLike<number>): Float64Array {
+/** Indices of the present values of x, sorted by value (stable). */
+function sortedPresent(x: ArrayLike<number>): Int32Array {
   const idx: number[] = [];
   for (let i = 0; i < x.length; i++) if (!Number.isNaN(x[i])) idx.push(i);
-  idx.sort((a, b) => x[a] - x[b]);
-  const ranks = new Float64Array(x.length).fill(NaN);
-  for (let s = 0; s < idx.length; ) {
+  const values = Float64Array.from(idx, (i) => x[i]);
+  const order = Int32Array.from(idx.keys()).sort((a, b) => values[a] - values[b] || a - b);
+  return Int32Array.from(order, (k) => idx[k]);
+}
+
+/**
+ * Average ranks (1-based) of x over the positions in `order` (sorted by x) that `keep` allows;
+ * every other position of `out` is NaN. Linear time once the order is known.
+ */
+function ranksAlong(
+  x: ArrayLike<number>,
+  order: Int32Array,
+  keep: ArrayLike<number> | null,
+  out: Float64Array,
+  scratch: Int32Array = new Int32Array(order.length),
+): Float64Array {
+  out.fill(NaN);
+  let count = 0;
+  for (let t = 0; t < order.length; t++) {
+    const i = order[t];
+    if (keep === null || !Number.isNaN(keep[i])) scratch[count++] = i;
+  }
+  let rank = 0;
+  let s = 0;
+  while (s < count) {
     let e = s;
-    while (e + 1 < idx.length && x[idx[e + 1]] === x[idx[s]]) e++;
-    const rank = (s + e) / 2 + 1;
-    for (let t = s; t <= e; t++) ranks[idx[t]] = rank;
+    const v = x[scratch[s]];
+    while (e + 1 < count && x[scratch[e + 1]] === v) e++;
+    const avg = rank + (e - s) / 2 + 1;
+    for (let t = s; t <= e; t++) out[scratch[t]] = avg;
+    rank += e - s + 1;
     s = e + 1;
   }
-  return ranks;
+  return out;
+}
+
+/** Average ranks (1-based) of the present values; NaN stays NaN. */
+export function averageRanks(x: ArrayLike<number>): Float64Array {
+  return ranksAlong(x, sortedPresent(x), null, new Float64Array(x.length));
 }
 
 /** Spearman's ρ over the positions where both are present: ranks are taken within those positions. */
 export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): { r: number | null; n: number } {
-  const xs: number[] = [];
-  const ys: number[] = [];
-  for (let i = 0; i < x.length; i++)
-    if (!Number.isNaN(x[i]) && !Number.isNaN(y[i])) {
-      xs.push(x[i]);
-      ys.push(y[i]);
-    }
-  return pearson(averageRanks(xs), averageRanks(ys));
+  const rx = ranksAlong(x, sortedPresent(x), y, new Float64Array(x.length));
+  const ry = ranksAlong(y, sortedPresent(y), x, new Float64Array(y.length));
+  return pearson(rx, ry);
 }
 
 /**
- * The matrix between columns (each an array over models, NaN = missing). For Spearman, columns with
- * no missing values are ranked once; pairs involving missing values are re-ranked on their shared models.
+ * The matrix between columns (each an array over models, NaN = missing). For Spearman every column
+ * is sorted once; each pair then re-ranks both columns on their shared models in linear time.
  */
 export function correlationMatrix(categories: string[], columns: Float64Array[], method: CorrelationMethod = 'pearson'): CorrelationMatrix {
   const k = columns.length;
   const r: (number | null)[][] = Array.from({ length: k }, () => new Array<number | null>(k).fill(null));
   const n: number[][] = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+  const rows = k > 0 ? columns[0].length : 0;
   const complete = columns.map((c) => c.every((v) => !Number.isNaN(v)));
-  const ranked = method === 'spearman' ? columns.map((c, i) => (complete[i] ? averageRanks(c) : c)) : columns;
+  const orders = method === 'spearman' ? columns.map(sortedPresent) : [];
+  const fullRanks = method === 'spearman' ? columns.map((c, i) => ranksAlong(c, orders[i], null, new Float64Array(rows))) : [];
+  const bufX = new Float64Array(rows);
+  const bufY = new Float64Array(rows);
+  const scratch = new Int32Array(rows);
   for (let i = 0; i < k; i++)
     for (let j = i; j < k; j++) {
-      const res =
-        method === 'pearson' || (complete[i] && complete[j]) ? pearson(ranked[i], ranked[j]) : spearman(columns[i], columns[j]);
+      let res: { r: number | null; n: number };
+      if (method === 'pearson') res = pearson(columns[i], columns[j]);
+      else if (complete[i] && complete[j]) res = pearson(fullRanks[i], fullRanks[j]);
+      else
+        res = pearson(
+          ranksAlong(columns[i], orders[i], columns[j], bufX, scratch),
+          ranksAlong(columns[j], orders[j], columns[i], bufY, scratch),
+        );
       r[i][j] = r[j][i] = i === j && res.r !== null ? 1 : res.r;
       n[i][j] = n[j][i] = res.n;
     }

@@ -30,25 +30,43 @@ export function pickExpert(
   candidates: number[],
   scoreOf: (model: number) => number | null,
 ): ExpertPick {
-  const order = [...candidates].sort((a, b) => a - b);
-  const scored = order.flatMap((m) => {
+  const order = isSorted(candidates) ? candidates : [...candidates].sort((a, b) => a - b);
+  // One pass, no allocation per candidate: tables can have thousands of candidates.
+  let best = -1;
+  let bestScore = -Infinity;
+  let runner = -1;
+  let runnerScore = -Infinity;
+  for (const m of order) {
     const s = scoreOf(m);
-    return s === null ? [] : [{ m, s }];
-  });
-  if (scored.length === 0) return { key, categories, model: null, score: null, runnerUp: null, tiedWith: [] };
-  let best = scored[0];
-  for (const e of scored) if (e.s > best.s) best = e;
-  const tiedWith = scored.filter((e) => e.s === best.s && e.m !== best.m).map((e) => models[e.m]);
-  let runner: { m: number; s: number } | null = null;
-  for (const e of scored) if (e.m !== best.m && (runner === null || e.s > runner.s)) runner = e;
+    if (s === null) continue;
+    if (best < 0 || s > bestScore) {
+      if (best >= 0) {
+        runner = best;
+        runnerScore = bestScore;
+      }
+      best = m;
+      bestScore = s;
+    } else if (runner < 0 || s > runnerScore) {
+      runner = m;
+      runnerScore = s;
+    }
+  }
+  if (best < 0) return { key, categories, model: null, score: null, runnerUp: null, tiedWith: [] };
+  const tiedWith: string[] = [];
+  for (const m of order) if (m !== best && scoreOf(m) === bestScore) tiedWith.push(models[m]);
   return {
     key,
     categories,
-    model: models[best.m],
-    score: best.s,
-    runnerUp: runner ? { model: models[runner.m], score: runner.s } : null,
+    model: models[best],
+    score: bestScore,
+    runnerUp: runner >= 0 ? { model: models[runner], score: runnerScore } : null,
     tiedWith,
   };
+}
+
+function isSorted(a: number[]): boolean {
+  for (let i = 1; i < a.length; i++) if (a[i - 1] > a[i]) return false;
+  return true;
 }
 
 /** The distinct experts, in order of first appearance among the picks. */

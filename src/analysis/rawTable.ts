@@ -57,55 +57,71 @@ export function detectDelimiter(text: string): ',' | '\t' | ';' {
  */
 export function parseDelimited(text: string, source: string, delimiter?: ',' | '\t' | ';'): RawTable {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const delim = delimiter ?? detectDelimiter(text);
+  const delim = (delimiter ?? detectDelimiter(text)).charCodeAt(0);
+  const QUOTE = 34;
+  const LF = 10;
+  const CR = 13;
   const records: { cells: string[]; line: number }[] = [];
   let cells: string[] = [];
-  let field = '';
-  let quoted = false;
-  let fieldWasQuoted = false;
   let line = 1;
   let recordLine = 1;
-  let quoteLine = 0;
-  const endRecord = (): void => {
-    cells.push(field);
-    // A line holding nothing at all is a blank line, not a record with one empty cell.
-    if (!(cells.length === 1 && cells[0] === '' && !fieldWasQuoted)) records.push({ cells, line: recordLine });
-    cells = [];
-    field = '';
-    fieldWasQuoted = false;
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"') {
-        if (text[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else quoted = false;
-      } else {
-        if (c === '\n') line++;
-        field += c;
+  let i = 0;
+  const len = text.length;
+  // Fields are sliced out of the text rather than built a character at a time: leaderboards can be large.
+  while (i <= len) {
+    // Start of a field. Leading spaces before a quote are allowed ( "a", "b").
+    let j = i;
+    while (j < len && text.charCodeAt(j) === 32) j++;
+    let field: string;
+    let quoted = false;
+    if (j < len && text.charCodeAt(j) === QUOTE) {
+      quoted = true;
+      const quoteLine = line;
+      let k = j + 1;
+      const parts: string[] = [];
+      for (;;) {
+        const q = text.indexOf('"', k);
+        if (q < 0) throw new InputError(`${source}: line ${quoteLine}: a quoted field is never closed`);
+        for (let t = k; t < q; t++) if (text.charCodeAt(t) === LF) line++;
+        parts.push(text.slice(k, q));
+        if (text.charCodeAt(q + 1) === QUOTE) {
+          parts.push('"');
+          k = q + 2;
+        } else {
+          k = q + 1;
+          break;
+        }
       }
+      field = parts.join('');
+      // Anything between the closing quote and the delimiter is kept, as spreadsheets do.
+      let e = k;
+      while (e < len && text.charCodeAt(e) !== delim && text.charCodeAt(e) !== LF && text.charCodeAt(e) !== CR) e++;
+      if (e > k) field += text.slice(k, e);
+      i = e;
+    } else {
+      let e = i;
+      while (e < len) {
+        const c = text.charCodeAt(e);
+        if (c === delim || c === LF || c === CR) break;
+        e++;
+      }
+      field = text.slice(i, e);
+      i = e;
+    }
+    cells.push(field);
+    const c = i < len ? text.charCodeAt(i) : -1;
+    if (c === delim) {
+      i++;
       continue;
     }
-    if (c === '"' && field.trim() === '') {
-      quoted = true;
-      fieldWasQuoted = true;
-      quoteLine = line;
-      field = '';
-    } else if (c === delim) {
-      cells.push(field);
-      field = '';
-      fieldWasQuoted = false;
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      endRecord();
-      line++;
-      recordLine = line;
-    } else field += c;
+    // End of a record (newline or end of text). A line holding nothing at all is blank, not a record.
+    if (!(cells.length === 1 && cells[0] === '' && !quoted)) records.push({ cells, line: recordLine });
+    cells = [];
+    if (c === CR && text.charCodeAt(i + 1) === LF) i++;
+    i++;
+    line++;
+    recordLine = line;
   }
-  if (quoted) throw new InputError(`${source}: line ${quoteLine}: a quoted field is never closed`);
-  if (field !== '' || cells.length > 0 || fieldWasQuoted) endRecord();
   if (records.length === 0) throw new InputError(`${source}: the file is empty`);
 
   const header = records[0].cells.map((h) => h.trim());

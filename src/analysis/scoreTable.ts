@@ -1,6 +1,6 @@
 import { InputError } from '../errors';
 import { AGGREGATE_NAME, AGGREGATE_SUFFIX, METADATA_NAME, findDerivedColumns } from './aggregates';
-import { cellText, parseCell } from './cells';
+import { cellText, cellValue, parseCell } from './cells';
 import { didYouMean, listNames, matchName } from './names';
 import type { RawCell, RawTable, TableProblem } from './rawTable';
 
@@ -79,14 +79,14 @@ export function detectModelColumn(raw: RawTable, override?: string): string {
 
 interface RowsByModel {
   order: string[];
-  cells: Map<string, Map<string, RawCell>>;
-  lines: Map<string, string>;
+  /** Model → index of its row in raw.rows. */
+  rowOf: Map<string, number>;
 }
 
 /** Rows of one file keyed by model; rows without a name and repeated names are reported. */
 function collectRows(raw: RawTable, modelColumn: string, problems: TableProblem[]): RowsByModel {
   const m = raw.header.indexOf(modelColumn);
-  const out: RowsByModel = { order: [], cells: new Map(), lines: new Map() };
+  const out: RowsByModel = { order: [], rowOf: new Map() };
   raw.rows.forEach((row, i) => {
     const line = raw.rowLines[i];
     const name = cellText(row[m]);
@@ -95,21 +95,17 @@ function collectRows(raw: RawTable, modelColumn: string, problems: TableProblem[
         problems.push({ severity: 'warning', row: line, message: `${raw.source}: row ${line} has no model name in "${modelColumn}"; skipped` });
       return;
     }
-    if (out.cells.has(name)) {
+    const first = out.rowOf.get(name);
+    if (first !== undefined) {
       problems.push({
         severity: 'warning',
         row: line,
-        message: `${raw.source}: model "${name}" appears again at row ${line}; kept the first (${out.lines.get(name)}), ignored this one`,
+        message: `${raw.source}: model "${name}" appears again at row ${line}; kept the first (row ${raw.rowLines[first]}), ignored this one`,
       });
       return;
     }
-    const cells = new Map<string, RawCell>();
-    raw.header.forEach((h, j) => {
-      if (j !== m) cells.set(h, row[j]);
-    });
     out.order.push(name);
-    out.cells.set(name, cells);
-    out.lines.set(name, `row ${line}`);
+    out.rowOf.set(name, i);
   });
   return out;
 }
@@ -146,8 +142,11 @@ export function buildScoreTable(raws: RawTable[], options: ScoreTableOptions = {
   const header: string[] = [];
   const cellsByColumn = new Map<string, RawCell[]>();
   const hints = new Map<string, { kind: 'category' | 'aggregate'; reason: string }>();
-  for (const f of perFile)
-    for (const h of f.raw.header) {
+  for (const f of perFile) {
+    // Where each of the file's rows lands in the joined table, computed once per file.
+    const target = Int32Array.from(f.rows.order, (model) => modelIndex.get(model)!);
+    const source = Int32Array.from(f.rows.order, (model) => f.rows.rowOf.get(model)!);
+    for (const [j, h] of f.raw.header.entries()) {
       if (h === f.modelColumn) continue;
       const name = qualify(f.raw, h);
       if (cellsByColumn.has(name)) {
@@ -158,24 +157,33 @@ export function buildScoreTable(raws: RawTable[], options: ScoreTableOptions = {
       if (hint) hints.set(name, hint);
       header.push(name);
       const cells = new Array<RawCell>(models.length).fill(null);
-      for (const model of f.rows.order) cells[modelIndex.get(model)!] = f.rows.cells.get(model)!.get(h) ?? null;
+      for (let k = 0; k < target.length; k++) cells[target[k]] = f.raw.rows[source[k]][j] ?? null;
       cellsByColumn.set(name, cells);
     }
+  }
 
   // Numeric or text: a column is numeric when numbers are at least as common as other text.
   const numeric: { name: string; values: (number | null)[] }[] = [];
   const textColumns: string[] = [];
   for (const name of header) {
     const cells = cellsByColumn.get(name)!;
-    const parsed = cells.map(parseCell);
-    const numbers = parsed.filter((p) => p.kind === 'number').length;
-    const texts = parsed.filter((p) => p.kind === 'text').length;
-    if (numbers === 0 || texts > numbers) {
+    const values = new Array<number | null>(cells.length);
+    let numbers = 0;
+    const bad: { i: number; text: string }[] = [];
+    for (let i = 0; i < cells.length; i++) {
+      const v = cellValue(cells[i]);
+      if (typeof v === 'number') {
+        values[i] = v;
+        numbers++;
+      } else {
+        values[i] = null;
+        if (v !== null) bad.push({ i, text: v });
+      }
+    }
+    if (numbers === 0 || bad.length > numbers) {
       textColumns.push(name);
       continue;
     }
-    const values = parsed.map((p) => (p.kind === 'number' ? p.value : null));
-    const bad = parsed.flatMap((p, i) => (p.kind === 'text' ? [{ i, text: p.text }] : []));
     bad.slice(0, MAX_CELL_PROBLEMS_PER_COLUMN).forEach(({ i, text }) =>
       problems.push({
         severity: 'warning',

@@ -74,6 +74,31 @@ describe('Spearman', () => {
   });
 });
 
+/** Naive average rank: 1 + (# smaller) + (# equal − 1) / 2, O(n²), no sorting. */
+function naiveRanks(v: number[]): number[] {
+  return v.map((a) => 1 + v.filter((b) => b < a).length + (v.filter((b) => b === a).length - 1) / 2);
+}
+
+describe('Spearman against a naive definition', () => {
+  it('matrix entries equal Pearson of naive ranks over each pair\'s shared models', () => {
+    const cell = fc.oneof(fc.constant(NaN), fc.integer({ min: 0, max: 8 }));
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 25 }).chain((rows) => fc.array(fc.array(cell, { minLength: rows, maxLength: rows }), { minLength: 2, maxLength: 4 })), (cols) => {
+        const m = correlationMatrix(cols.map((_, i) => `c${i}`), cols.map((c) => Float64Array.from(c)), 'spearman');
+        for (let i = 0; i < cols.length; i++)
+          for (let j = 0; j < cols.length; j++) {
+            const shared = cols[i].flatMap((a, r) => (Number.isNaN(a) || Number.isNaN(cols[j][r]) ? [] : [[a, cols[j][r]]]));
+            const ref = pearson(naiveRanks(shared.map((p) => p[0])), naiveRanks(shared.map((p) => p[1])));
+            expect(m.n[i][j]).toBe(shared.length);
+            if (ref.r === null) expect(m.r[i][j]).toBeNull();
+            else expect(m.r[i][j]).toBeCloseTo(i === j ? 1 : ref.r, 12);
+          }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
 describe('correlation matrix', () => {
   it('is symmetric, 1 on the diagonal where defined, null for a constant column, with counts', () => {
     const cols = [[1, 2, 3, 4], [2, 4, 5, 9], [7, 7, 7, 7], [1, NaN, 2, NaN]].map((c) => Float64Array.from(c));

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors';
 import { detectDelimiter, parseDelimited, parseJsonTable } from '../../src/analysis/rawTable';
@@ -15,6 +16,22 @@ describe('delimited text', () => {
     ]);
     // Line numbers count the embedded newline.
     expect(t.rowLines).toEqual([2, 5]);
+  });
+
+  it('reads back any table written with RFC 4180 quoting', () => {
+    const field = fc.string({ unit: fc.constantFrom('a', 'b', ' ', ',', '"', '\n', '\r\n', '1', '%', 'é') , maxLength: 8 });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }).chain((w) => fc.array(fc.array(field, { minLength: w, maxLength: w }), { minLength: 2, maxLength: 6 })), fc.boolean(), (table, crlf) => {
+        // Headers and cells are trimmed on reading; rows of only blanks are blank lines: keep the test to what is meaningful.
+        const rows = table.map((r, i) => r.map((c) => (i === 0 ? `h${c.trim()}` : `x${c}`)));
+        const quote = (c: string) => (/[",\r\n]/.test(c) || c !== c.trim() ? `"${c.replace(/"/g, '""')}"` : c);
+        const text = rows.map((r) => r.map(quote).join(',')).join(crlf ? '\r\n' : '\n');
+        const t = parseDelimited(text, 'p.csv', ',');
+        expect(t.header).toEqual(rows[0].map((h) => h.trim()));
+        expect(t.rows).toEqual(rows.slice(1));
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('detects tabs and semicolons', () => {
