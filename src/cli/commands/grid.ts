@@ -70,7 +70,7 @@ export function writeFolderAtomically(out: string, files: { name: string; text: 
 
 export const gridCommand: Command = {
   name: 'grid',
-  summary: 'Write the SoCE weight grid as mergekit linear recipes (a folder of YAML + index.csv)',
+  summary: 'write the SoCE weight grid as mergekit linear recipes (a folder of YAML + index.csv)',
   usage: `souplab grid [<table…>] --models "name=path;name=path…" --out <folder> [options]
 
 With score tables, runs the analysis (as souplab analyze) and writes one mergekit linear recipe per
