@@ -35,6 +35,7 @@ describe('souplab inspect', () => {
     expect(r.stdout).toMatch(/parameters\s+376,940 \(376.9 K\)/);
     expect(r.stdout).toMatch(/F32 +1.51 MB {2}18 tensors/);
     expect(r.stdout).toMatch(/I64 +16 B {2}2 tensors/);
+    expect(r.stdout).toMatch(/total +1.51 MB\n/);
     expect(r.stdout).toMatch(/metadata\s+\(none\)/);
     const meta = await run('inspect', `${fixtures}safetensors_samples_overall.safetensors`, '--tensors');
     expect(meta.stdout).toMatch(/metadata\s+test = a/);
@@ -47,6 +48,7 @@ describe('souplab inspect', () => {
     const report = JSON.parse(r.stdout);
     expect(report.tensorCount).toBe(15);
     expect(report.parameterCount).toBe(10 * 100 * 100 + 5 * 100);
+    expect(report.tensorBytes).toBe(4 * report.parameterCount);
     expect(report.tensors).toHaveLength(15);
     expect(report.tensors[0]).toMatchObject({ name: expect.any(String), dtype: 'F32', shape: expect.any(Array) });
     expect(report.dtypes.F32).toEqual({ tensorCount: 15, parameterCount: 100500, bytes: 402000 });

@@ -10,6 +10,8 @@ export interface InspectReport {
   files: { name: string; bytes: number; tensorCount: number }[];
   tensorCount: number;
   parameterCount: number;
+  /** Sum of the tensors' bytes (what an index's total_size holds). */
+  tensorBytes: number;
   /** Tensor bytes and counts per dtype. */
   dtypes: Record<string, { tensorCount: number; parameterCount: number; bytes: number }>;
   metadata: Record<string, string>;
@@ -21,7 +23,9 @@ export function inspectReport(c: Checkpoint): InspectReport {
   const dtypes: InspectReport['dtypes'] = {};
   const tensors: InspectReport['tensors'] = [];
   let parameterCount = 0;
+  let tensorBytes = 0;
   for (const { info, file } of c.tensors.values()) {
+    tensorBytes += info.byteLength;
     const numel = numelOf(info.shape);
     parameterCount += numel;
     const d = (dtypes[info.dtype] ??= { tensorCount: 0, parameterCount: 0, bytes: 0 });
@@ -36,6 +40,7 @@ export function inspectReport(c: Checkpoint): InspectReport {
     files: c.files.map((f) => ({ name: f.name, bytes: f.source.size, tensorCount: f.header.tensors.length })),
     tensorCount: c.tensors.size,
     parameterCount,
+    tensorBytes,
     dtypes,
     metadata: c.metadata,
     extraFiles: [...c.extraFiles.keys()],
@@ -73,6 +78,7 @@ export function formatInspect(r: InspectReport, listTensors: boolean): string {
     row(i === 0 ? 'bytes' : '', `${dtype.padEnd(7)} ${humanBytes(d.bytes).padStart(9)}  ${group(d.tensorCount)} tensor${d.tensorCount === 1 ? '' : 's'}`);
   });
   if (dtypeRows.length === 0) row('bytes', '0 B');
+  if (dtypeRows.length > 1) row('', `${'total'.padEnd(7)} ${humanBytes(r.tensorBytes).padStart(9)}`);
   if (r.sharded) {
     row('shards', `${r.files.length} (model.safetensors.index.json)`);
     for (const f of r.files) row('', `${f.name}  ${humanBytes(f.bytes)}  ${group(f.tensorCount)} tensors`);
