@@ -3,15 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { createCpuSoupBackend } from '../../src/merge/cpu/cpuBackend';
 import { computeSoupSpan } from '../../src/merge/cpu/fastKernel';
 import { inThreadSpawner } from '../../src/merge/cpu/protocol';
+import { simdApplies, simdAvailable } from '../../src/merge/cpu/simdKernel';
 import { runSoupJobReference, KERNEL_DTYPE_BYTES, type KernelDtype, type SoupJob } from '../../src/merge/kernel';
 import { InputError } from '../../src/errors';
 import { firstDifference, independentSoup, makeJob, valueToBf16Bits, valueToF16Bits } from './kernelTestData';
 
 const DTYPES: KernelDtype[] = ['F32', 'F16', 'BF16'];
 
-function fast(job: SoupJob): Uint8Array {
+/** The fast kernel: WebAssembly SIMD where the job allows it (F32/BF16 only), else JavaScript. */
+function fast(job: SoupJob, simd = true): Uint8Array {
   const out = new Uint8Array(job.elementCount * KERNEL_DTYPE_BYTES[job.outDtype]);
-  computeSoupSpan({ ...job, count: job.elementCount }, out);
+  computeSoupSpan({ ...job, count: job.elementCount }, out, { simd });
   return out;
 }
 
@@ -48,6 +50,8 @@ describe('CPU soup kernels are bit-exact to fp32 accumulation in order with one 
     cases.push({ mode: 'linear', dtypes: ['BF16', 'F16', 'F32'], out });
     cases.push({ mode: 'delta', dtypes: ['F32', 'BF16', 'F16', 'BF16'], out });
     cases.push({ mode: 'delta', dtypes: ['BF16', 'BF16', 'BF16'], out });
+    cases.push({ mode: 'delta', dtypes: ['F32', 'BF16', 'F32'], out });
+    cases.push({ mode: 'linear', dtypes: ['BF16', 'F32', 'BF16', 'BF16', 'F32', 'BF16', 'BF16', 'BF16', 'F32'], out });
     cases.push({ mode: 'linear', dtypes: ['BF16', 'F32', 'F16', 'BF16', 'BF16', 'F16', 'F32', 'BF16', 'BF16', 'F16', 'BF16'], out });
   }
   cases.forEach(({ mode, dtypes, out }, k) => {
@@ -56,7 +60,14 @@ describe('CPU soup kernels are bit-exact to fp32 accumulation in order with one 
       const expected = independentSoup(job);
       expectSame(runSoupJobReference(job), expected, job, 'runSoupJobReference');
       expectSame(fast(job), expected, job, 'fast kernel');
+      expectSame(fast(job, false), expected, job, 'JavaScript kernel');
     });
+  });
+
+  it('uses WebAssembly SIMD here (Node 20 has it), so the SIMD kernel is what the cases above tested', () => {
+    expect(simdAvailable()).toBe(true);
+    expect(simdApplies({ ...makeJob('linear', ['BF16', 'F32'], 'BF16', 8, 1), count: 8 })).toBe(true);
+    expect(simdApplies({ ...makeJob('linear', ['BF16', 'F16'], 'BF16', 8, 1), count: 8 })).toBe(false);
   });
 
   it('keeps values exactly on bf16 ties in both directions (1·x, x with low half 0x8000)', () => {
@@ -112,6 +123,7 @@ describe('CPU soup kernels are bit-exact to fp32 accumulation in order with one 
           };
           const expected = independentSoup(job);
           expect(firstDifference(fast(job), expected, KERNEL_DTYPE_BYTES[outDtype])).toBe(-1);
+          expect(firstDifference(fast(job, false), expected, KERNEL_DTYPE_BYTES[outDtype])).toBe(-1);
           expect(firstDifference(runSoupJobReference(job), expected, KERNEL_DTYPE_BYTES[outDtype])).toBe(-1);
         },
       ),

@@ -2,11 +2,13 @@
  * The soup arithmetic of kernel.ts, fast: blocks of a few thousand elements that stay in cache, tight
  * loops over typed arrays, bf16 decoded by a shift into an aliased Uint32Array, f16 by a 64 Ki-entry
  * table, products and sums rounded to f32 by Math.fround / Float32Array stores. Bit-exact to
- * runSoupJobReference (tested); runs in worker threads, web workers and in-thread.
+ * runSoupJobReference (tested); runs in worker threads, web workers and in-thread. Jobs of F32 and
+ * BF16 only go to the WebAssembly SIMD kernel (simdKernel.ts) where the platform has it.
  */
 import { f16ToF32Bits } from '../../formats/floatCodecs';
 import type { KernelDtype, SoupMode } from '../kernel';
 import { KERNEL_DTYPE_BYTES } from '../kernel';
+import { computeSoupSpanSimd, simdApplies } from './simdKernel';
 
 /** The parts of a job the arithmetic needs; inputs and output cover the same `count` elements. */
 export interface SoupSpan {
@@ -209,7 +211,11 @@ function encodeBlock(outDtype: KernelDtype, accBits: Uint32Array, out: Uint8Arra
  * Computes `span.count` elements into `out` (span.count × size of outDtype bytes, any byteOffset
  * aligned to the output element size — callers allocate it). Assumes a little-endian host.
  */
-export function computeSoupSpan(span: SoupSpan, out: Uint8Array): void {
+export function computeSoupSpan(span: SoupSpan, out: Uint8Array, opts: { simd?: boolean } = {}): void {
+  if (opts.simd !== false && simdApplies(span)) {
+    computeSoupSpanSimd(span, out);
+    return;
+  }
   const s = (scratch ??= new Scratch());
   const { inputs, coefficients: c, count } = span;
   const outSize = KERNEL_DTYPE_BYTES[span.outDtype];

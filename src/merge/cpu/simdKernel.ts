@@ -1,0 +1,265 @@
+/**
+ * The soup arithmetic for F32/BF16 inputs and outputs on WebAssembly SIMD (f32x4): four lanes per
+ * instruction instead of one element per JavaScript statement. WebAssembly's f32 operations are
+ * IEEE binary32 with round-to-nearest-even, keep subnormals, and are never fused into an FMA, so the
+ * results are bit-exact to runSoupJobReference (tested); NaN payloads are canonicalised on the bits
+ * at the end, as everywhere. The module is tiny and assembled here, byte by byte, so that no build
+ * step or binary file is needed. F16 anywhere in a job → the JavaScript kernel (fastKernel.ts).
+ */
+import type { SoupSpan } from './fastKernel';
+
+/** Elements per block; four regions of BLOCK × 4 bytes in the module's memory. */
+export const SIMD_BLOCK = 16384;
+const ACC = 0;
+const BASE = SIMD_BLOCK * 4;
+const IN = SIMD_BLOCK * 8;
+const OUT = SIMD_BLOCK * 12;
+const PAGES = (SIMD_BLOCK * 16) / 65536;
+
+// ---- a minimal WebAssembly assembler ----
+
+const I32 = 0x7f;
+const F32 = 0x7d;
+const V128 = 0x7b;
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+
+const get = (i: number) => [0x20, ...uleb(i)];
+const set = (i: number) => [0x21, ...uleb(i)];
+const i32c = (v: number) => [0x41, ...sleb(v | 0)];
+const simd = (op: number, ...imm: number[]) => [0xfd, ...uleb(op), ...imm];
+const load = (offset = 0) => simd(0x00, 0, ...uleb(offset));
+const store = (offset = 0) => simd(0x0b, 0, ...uleb(offset));
+const i32x4Splat = simd(0x11);
+const f32x4Splat = simd(0x13);
+const i32x4GtU = simd(0x3c);
+const v128And = simd(0x4e);
+const bitselect = simd(0x52);
+const narrowU = simd(0x86);
+const extendLowU = simd(0xa9);
+const extendHighU = simd(0xaa);
+const i32x4Shl = simd(0xab);
+const i32x4ShrU = simd(0xad);
+const i32x4Add = simd(0xae);
+const f32x4Add = simd(0xe4);
+const f32x4Sub = simd(0xe5);
+const f32x4Mul = simd(0xe6);
+const I32_ADD = [0x6a];
+const I32_SHL = [0x74];
+const I32_GE_U = [0x4f];
+
+/** `for (i = 0; i < n; i += 8) body` with local `i`; the body sees addresses via `addr(base, shift)`. */
+function loop8(iLocal: number, nLocal: number, body: number[]): number[] {
+  return [
+    ...i32c(0), ...set(iLocal),
+    0x02, 0x40, // block
+    0x03, 0x40, // loop
+    ...get(iLocal), ...get(nLocal), ...I32_GE_U, 0x0d, 1, // br_if out
+    ...body,
+    ...get(iLocal), ...i32c(8), ...I32_ADD, ...set(iLocal),
+    0x0c, 0, // br loop
+    0x0b, 0x0b,
+  ];
+}
+
+/** base + (i << shift) */
+const addr = (baseLocal: number, iLocal: number, shift: number) => [...get(baseLocal), ...get(iLocal), ...i32c(shift), ...I32_SHL, ...I32_ADD];
+
+/** The 4 lanes of f32 x for half `h` (0: elements 0–3, 1: 4–7) of 8 BF16 at src + 2i, left on the stack. */
+const bf16Half = (src: number, i: number, h: number) => [...addr(src, i, 1), ...load(), ...(h === 0 ? extendLowU : extendHighU), ...i32c(16), ...i32x4Shl];
+const f32Half = (src: number, i: number, h: number) => [...addr(src, i, 2), ...load(16 * h)];
+
+type Half = (src: number, i: number, h: number) => number[];
+
+// Linear term: (acc, src, n, c). first: acc = c·x + 0; add: acc = acc + c·x.
+function linearFn(half: Half, first: boolean): { type: number; locals: number[][]; body: number[] } {
+  const [acc, src, n, c, i, cv] = [0, 1, 2, 3, 4, 5];
+  const body: number[] = [...get(c), ...f32x4Splat, ...set(cv)];
+  const step: number[] = [];
+  for (const h of [0, 1]) {
+    step.push(...addr(acc, i, 2)); // store address
+    if (first) {
+      step.push(...half(src, i, h), ...get(cv), ...f32x4Mul, ...i32c(0), ...i32x4Splat, ...f32x4Add);
+    } else {
+      step.push(...addr(acc, i, 2), ...load(16 * h), ...half(src, i, h), ...get(cv), ...f32x4Mul, ...f32x4Add);
+    }
+    step.push(...store(16 * h));
+  }
+  body.push(...loop8(i, n, step));
+  return { type: 0, locals: [[1, I32], [1, V128]], body };
+}
+
+// Delta term: (acc, base, src, n, c): acc = acc + c·(x − b).
+function deltaFn(half: Half): { type: number; locals: number[][]; body: number[] } {
+  const [acc, base, src, n, c, i, cv] = [0, 1, 2, 3, 4, 5, 6];
+  const body: number[] = [...get(c), ...f32x4Splat, ...set(cv)];
+  const step: number[] = [];
+  for (const h of [0, 1]) {
+    step.push(...addr(acc, i, 2), ...addr(acc, i, 2), ...load(16 * h));
+    step.push(...half(src, i, h), ...addr(base, i, 2), ...load(16 * h), ...f32x4Sub, ...get(cv), ...f32x4Mul, ...f32x4Add, ...store(16 * h));
+  }
+  body.push(...loop8(i, n, step));
+  return { type: 1, locals: [[1, I32], [1, V128]], body };
+}
+
+// (dst, src, n): BF16 → f32.
+function decodeBf16Fn(): { type: number; locals: number[][]; body: number[] } {
+  const [dst, src, n, i] = [0, 1, 2, 3];
+  const step: number[] = [];
+  for (const h of [0, 1]) step.push(...addr(dst, i, 2), ...bf16Half(src, i, h), ...store(16 * h));
+  return { type: 2, locals: [[1, I32]], body: loop8(i, n, step) };
+}
+
+const splat32 = (v: number) => [...i32c(v), ...i32x4Splat];
+
+/** f32 bits on the stack → NaN mask (all ones where (u & 0x7fffffff) > 0x7f800000); consumes a copy in local `u`. */
+const nanMask = (u: number) => [...get(u), ...splat32(0x7fffffff), ...v128And, ...splat32(0x7f800000), ...i32x4GtU];
+
+// (dst, acc, n): f32 → BF16, round to nearest even, NaN → 0x7fc0.
+function encodeBf16Fn(): { type: number; locals: number[][]; body: number[] } {
+  const [dst, acc, n, i, u] = [0, 1, 2, 3, 4];
+  const half = (h: number) => [
+    ...addr(acc, i, 2), ...load(16 * h), ...set(u),
+    ...splat32(0x7fc0),
+    // (u + 0x7fff + ((u >> 16) & 1)) >> 16
+    ...get(u), ...splat32(0x7fff), ...i32x4Add, ...get(u), ...i32c(16), ...i32x4ShrU, ...splat32(1), ...v128And, ...i32x4Add, ...i32c(16), ...i32x4ShrU,
+    ...nanMask(u), ...bitselect,
+  ];
+  const step = [...addr(dst, i, 1), ...half(0), ...half(1), ...narrowU, ...store()];
+  return { type: 2, locals: [[1, I32], [1, V128]], body: loop8(i, n, step) };
+}
+
+// (dst, acc, n): f32 → F32 with NaN → 0x7fc00000.
+function encodeF32Fn(): { type: number; locals: number[][]; body: number[] } {
+  const [dst, acc, n, i, u] = [0, 1, 2, 3, 4];
+  const step: number[] = [];
+  for (const h of [0, 1]) step.push(...addr(dst, i, 2), ...addr(acc, i, 2), ...load(16 * h), ...set(u), ...splat32(0x7fc00000), ...get(u), ...nanMask(u), ...bitselect, ...store(16 * h));
+  return { type: 2, locals: [[1, I32], [1, V128]], body: loop8(i, n, step) };
+}
+
+const FUNCTIONS = {
+  bf16First: linearFn(bf16Half, true),
+  bf16Add: linearFn(bf16Half, false),
+  f32First: linearFn(f32Half, true),
+  f32Add: linearFn(f32Half, false),
+  bf16Delta: deltaFn(bf16Half),
+  f32Delta: deltaFn(f32Half),
+  decodeBf16: decodeBf16Fn(),
+  encodeBf16: encodeBf16Fn(),
+  encodeF32: encodeF32Fn(),
+};
+
+type Exports = { [K in keyof typeof FUNCTIONS]: (...args: number[]) => void } & { memory: WebAssembly.Memory };
+
+function assemble(): Uint8Array<ArrayBuffer> {
+  const names = Object.keys(FUNCTIONS) as (keyof typeof FUNCTIONS)[];
+  const fns = names.map((k) => FUNCTIONS[k]);
+  const types = [
+    [0x60, ...vec([[I32], [I32], [I32], [F32]]), 0], // (acc, src, n, c)
+    [0x60, ...vec([[I32], [I32], [I32], [I32], [F32]]), 0], // (acc, base, src, n, c)
+    [0x60, ...vec([[I32], [I32], [I32]]), 0], // (dst, src, n)
+  ];
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec(types)),
+    ...section(3, vec(fns.map((f) => uleb(f.type)))),
+    ...section(5, vec([[0x00, ...uleb(PAGES)]])),
+    ...section(7, vec([
+      ...names.map((name, k) => [...vec([...new TextEncoder().encode(name)].map((b) => [b])), 0x00, ...uleb(k)]),
+      [...vec([...new TextEncoder().encode('memory')].map((b) => [b])), 0x02, 0],
+    ])),
+    ...section(10, vec(fns.map((f) => {
+      const code = [...vec(f.locals), ...f.body, 0x0b];
+      return [...uleb(code.length), ...code];
+    }))),
+  ];
+  return new Uint8Array(bytes);
+}
+
+let instance: Exports | null | undefined;
+
+/** The instantiated module, or null where WebAssembly SIMD is unavailable. */
+function simdExports(): Exports | null {
+  if (instance !== undefined) return instance;
+  try {
+    const bytes = assemble();
+    if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(bytes)) return (instance = null);
+    instance = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as Exports;
+  } catch {
+    instance = null;
+  }
+  return instance;
+}
+
+export function simdAvailable(): boolean {
+  return simdExports() !== null;
+}
+
+/** Whether this span can run here: F32/BF16 only, WebAssembly SIMD present. */
+export function simdApplies(span: SoupSpan): boolean {
+  return span.outDtype !== 'F16' && span.inputs.every((i) => i.dtype !== 'F16') && simdAvailable();
+}
+
+/** Computes the span into `out` (see computeSoupSpan); call only where simdApplies(span). */
+export function computeSoupSpanSimd(span: SoupSpan, out: Uint8Array): void {
+  const w = simdExports();
+  if (!w) throw new Error('WebAssembly SIMD is not available');
+  const mem = new Uint8Array(w.memory.buffer);
+  const { inputs, coefficients: c, count } = span;
+  const outSize = span.outDtype === 'F32' ? 4 : 2;
+  for (let start = 0; start < count; start += SIMD_BLOCK) {
+    const n = Math.min(SIMD_BLOCK, count - start);
+    const padded = Math.ceil(n / 8) * 8; // lanes past n compute garbage that is never copied out
+    const place = (k: number, at: number): void => {
+      const size = inputs[k].dtype === 'F32' ? 4 : 2;
+      mem.set(inputs[k].bytes.subarray(start * size, (start + n) * size), at);
+    };
+    if (span.mode === 'linear') {
+      for (let k = 0; k < inputs.length; k++) {
+        place(k, IN);
+        const bf16 = inputs[k].dtype === 'BF16';
+        if (k === 0) (bf16 ? w.bf16First : w.f32First)(ACC, IN, padded, c[0]);
+        else (bf16 ? w.bf16Add : w.f32Add)(ACC, IN, padded, c[k]);
+      }
+    } else {
+      if (inputs[0].dtype === 'F32') {
+        place(0, BASE);
+      } else {
+        place(0, IN);
+        w.decodeBf16(BASE, IN, padded);
+      }
+      mem.copyWithin(ACC, BASE, BASE + padded * 4);
+      for (let k = 1; k < inputs.length; k++) {
+        place(k, IN);
+        (inputs[k].dtype === 'BF16' ? w.bf16Delta : w.f32Delta)(ACC, BASE, IN, padded, c[k]);
+      }
+    }
+    (outSize === 4 ? w.encodeF32 : w.encodeBf16)(OUT, ACC, padded);
+    out.set(mem.subarray(OUT, OUT + n * outSize), start * outSize);
+  }
+}
