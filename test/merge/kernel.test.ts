@@ -157,6 +157,11 @@ describe('CPU backend (in-thread workers)', () => {
     const ac = new AbortController();
     ac.abort();
     await expect(backend.run(makeJob('linear', ['BF16'], 'BF16', 10, 1), ac.signal)).rejects.toThrow(/cancelled/);
+    // …and when it fires while the work is in flight.
+    const later = new AbortController();
+    const running = backend.run(makeJob('linear', ['F16', 'F16'], 'F16', 200_000, 2), later.signal);
+    later.abort();
+    await expect(running).rejects.toThrow(/cancelled/);
     await backend.dispose();
   });
 });

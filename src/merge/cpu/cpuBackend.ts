@@ -108,6 +108,26 @@ class Semaphore {
 
 const align8 = (n: number): number => Math.ceil(n / 8) * 8;
 
+/** `work`, or CancelledError as soon as the signal fires (the worker's late answer is dropped). */
+function untilAborted<T>(signal: AbortSignal | undefined, work: Promise<T>): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(new CancelledError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new CancelledError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
 export function createCpuSoupBackend(opts: CpuSoupBackendOptions): SoupBackend {
   const workerCount = Math.max(1, Math.floor(opts.workers));
   const slots = Array.from({ length: workerCount }, () => new WorkerSlot(opts.spawn));
@@ -135,7 +155,7 @@ export function createCpuSoupBackend(opts: CpuSoupBackendOptions): SoupBackend {
         const w = KERNEL_DTYPE_BYTES[inp.dtype];
         bytes.set(inp.bytes.subarray(start * w, (start + count) * w), layout[i].byteOffset);
       });
-      const out = await slot.send({
+      const out = await untilAborted(signal, slot.send({
         id: nextId++,
         mode: job.mode,
         coefficients: job.coefficients,
@@ -143,8 +163,7 @@ export function createCpuSoupBackend(opts: CpuSoupBackendOptions): SoupBackend {
         count,
         inputs: layout,
         packed,
-      });
-      if (signal?.aborted) throw new CancelledError();
+      }));
       return out;
     } finally {
       places.release();
