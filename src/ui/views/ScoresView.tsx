@@ -1,4 +1,241 @@
-/** The Scores view: built on the engine modules; no merge or analysis logic here. */
+import { useEffect, useState } from 'react';
+import type { CorrelationMethod, ExpertMode, ScoreTable } from '../../analysis';
+import { CandidatePicker } from '../scores/CandidatePicker';
+import { CategoryPicker } from '../scores/CategoryPicker';
+import { ClusterList } from '../scores/ClusterList';
+import { CorrelationTable } from '../scores/CorrelationTable';
+import { DEMO_ATTRIBUTION, DEMO_CANDIDATES } from '../scores/demo';
+import { deriveAnalysis, deriveBaseModels, deriveHeatmap, deriveTable, effectiveChoices } from '../scores/derive';
+import { DropArea } from '../scores/DropArea';
+import { ExpertsPanel } from '../scores/ExpertsPanel';
+import { Heatmap } from '../scores/Heatmap';
+import { HeatmapLegend } from '../scores/HeatmapLegend';
+import { readTextFiles } from '../scores/readFiles';
+import { useScoresStore } from '../state/scoresStore';
+import './scores.css';
+
+/** The Scores view: a score table in; correlations, clusters and experts out. Analysis lives in src/analysis. */
 export function ScoresView() {
-  return <p className="placeholder">Coming next.</p>;
+  const s = useScoresStore();
+  const init = useScoresStore((st) => st.init);
+  const [readError, setReadError] = useState<string | null>(null);
+  useEffect(() => {
+    void init();
+  }, [init]);
+
+  const tableResult = deriveTable(s.files, s.modelColumn);
+  const table = tableResult?.value ?? null;
+  const choices = { categories: s.categories, candidates: s.candidates, tau: s.tau, mode: s.mode, method: s.method, candidateRowsOnly: s.candidateRowsOnly };
+  const analysis = table ? deriveAnalysis(table, choices) : null;
+  const chosen = table ? effectiveChoices(table, choices) : null;
+  const heat = analysis?.value ? deriveHeatmap(analysis.value) : null;
+  const bases = table ? deriveBaseModels(s.files, table) : null;
+
+  const onFiles = async (files: File[]) => {
+    setReadError(null);
+    try {
+      await s.loadFiles(await readTextFiles(files));
+    } catch (e) {
+      setReadError((e as Error).message);
+    }
+  };
+  const source = s.source;
+  const isDemo = source.kind === 'demo';
+  const sourceNames = source.kind === 'user' ? source.names.join(', ') : DEMO_ATTRIBUTION.title;
+  const sourceLabel = isDemo ? `the ${DEMO_ATTRIBUTION.title} (demo)` : sourceNames;
+  const error = readError ?? s.loadError;
+
+  return (
+    <div className="scores-view">
+      <div className="scores-top">
+        <div className="card scores-source" aria-label="Score table source">
+          {isDemo ? (
+            <>
+              <p>
+                <span className="badge">demo</span> <strong>{DEMO_ATTRIBUTION.title}</strong> ({table ? `${table.models.length} models` : 'loading…'}) —{' '}
+                <a href={DEMO_ATTRIBUTION.url} target="_blank" rel="noreferrer">
+                  ShishirPatil/gorilla
+                </a>
+                , {DEMO_ATTRIBUTION.license}.
+              </p>
+              <p className="muted">
+                {DEMO_ATTRIBUTION.detail}. Candidates preset to the SoCE paper's 70B set; drop your own table to replace the demo.
+              </p>
+            </>
+          ) : (
+            <>
+              <p>
+                <strong>{sourceNames}</strong>
+                {table ? ` — ${table.models.length} models, ${table.columns.length} numeric columns` : ''}
+              </p>
+              <button type="button" onClick={() => void s.loadDemo()}>
+                Back to the demo table
+              </button>
+            </>
+          )}
+        </div>
+        <DropArea
+          label="Scores"
+          hint={
+            <>
+              Drop a score table here: CSV or TSV (one row per model; <code>78.25%</code> and <code>N/A</code> are fine), JSON, or several lm-eval{' '}
+              <code>results_*.json</code> files at once.
+            </>
+          }
+          accept=".csv,.tsv,.tab,.txt,.json,text/csv,application/json"
+          multiple
+          buttonText="Choose score files…"
+          onFiles={(f) => void onFiles(f)}
+        />
+      </div>
+      {error && (
+        <p className="error scores-error" role="alert">
+          {error}
+        </p>
+      )}
+      {s.status === 'loading' && !table && <p className="muted">Loading the demo table…</p>}
+      {tableResult?.error && (
+        <p className="error" role="alert">
+          {tableResult.error}
+        </p>
+      )}
+      {table && <TableProblems table={table} />}
+      {table && chosen && (
+        <div className="scores-layout">
+          <aside className="scores-controls">
+            <div className="card">
+              <label className="field">
+                Model column{' '}
+                <select value={s.modelColumn ?? table.modelColumn} onChange={(e) => s.setModelColumn(e.target.value)}>
+                  {[table.modelColumn, ...table.textColumns.filter((c) => c !== table.modelColumn)].map((c) => (
+                    <option key={c} value={c}>
+                      {c}
+                    </option>
+                  ))}
+                </select>
+              </label>
+              <label className="field">
+                <input type="checkbox" checked={s.candidateRowsOnly} onChange={(e) => s.setCandidateRowsOnly(e.target.checked)} /> Correlate over the
+                candidates only <span className="muted">(the paper uses every model)</span>
+              </label>
+            </div>
+            <div className="card">
+              <CategoryPicker table={table} selected={chosen.categories} onChange={s.setCategories} />
+            </div>
+            <div className="card">
+              <CandidatePicker
+                models={table.models}
+                selected={chosen.candidates}
+                baseOf={bases?.byModel ?? null}
+                baseColumn={bases?.column ?? null}
+                demoSet={isDemo ? DEMO_CANDIDATES : null}
+                isDemoSet={isDemo && sameSet(chosen.candidates, DEMO_CANDIDATES)}
+                onChange={s.setCandidates}
+              />
+            </div>
+          </aside>
+          <div className="scores-results">
+            <AnalysisToolbar tau={s.tau} mode={s.mode} method={s.method} setTau={s.setTau} setMode={s.setMode} setMethod={s.setMethod} />
+            {analysis?.error && (
+              <p className="error" role="alert">
+                {analysis.error}
+              </p>
+            )}
+            {analysis?.value && heat && (
+              <>
+                <section className="card" aria-labelledby="heatmap-h">
+                  <h3 id="heatmap-h">
+                    Correlation between categories{' '}
+                    <span className="muted">
+                      ({analysis.value.method === 'pearson' ? 'Pearson' : 'Spearman'} over {analysis.value.rows.length} models, cluster order)
+                    </span>
+                  </h3>
+                  <Heatmap model={heat} tau={analysis.value.tau} />
+                  <HeatmapLegend tau={analysis.value.tau} lowCount={heat.lowCount / 2} undefinedCount={heat.undefinedCount} />
+                  <CorrelationTable model={heat} />
+                </section>
+                <ExpertsPanel analysis={analysis.value} sourceLabel={sourceLabel} />
+                <ClusterList clusters={analysis.value.clusters} tau={analysis.value.tau} />
+              </>
+            )}
+          </div>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function sameSet(a: string[], b: string[]): boolean {
+  return a.length === b.length && b.every((x) => a.includes(x));
+}
+
+interface ToolbarProps {
+  tau: number;
+  mode: ExpertMode;
+  method: CorrelationMethod;
+  setTau(t: number): void;
+  setMode(m: ExpertMode): void;
+  setMethod(m: CorrelationMethod): void;
+}
+
+function AnalysisToolbar({ tau, mode, method, setTau, setMode, setMethod }: ToolbarProps) {
+  return (
+    <div className="card scores-toolbar">
+      <label className="tau-field">
+        <span>
+          Threshold τ <output className="num">{tau.toFixed(2)}</output>
+        </span>
+        <input type="range" min={0} max={1} step={0.01} value={tau} onChange={(e) => setTau(Number(e.target.value))} aria-valuetext={tau.toFixed(2)} />
+      </label>
+      <fieldset className="segmented">
+        <legend>Expert mode</legend>
+        {(['paper', 'clusters'] as const).map((m) => (
+          <label key={m}>
+            <input type="radio" name="expert-mode" value={m} checked={mode === m} onChange={() => setMode(m)} /> {m === 'paper' ? 'Paper (per category)' : 'Clusters'}
+          </label>
+        ))}
+      </fieldset>
+      <label className="field">
+        Correlation{' '}
+        <select value={method} onChange={(e) => setMethod(e.target.value as CorrelationMethod)}>
+          <option value="pearson">Pearson</option>
+          <option value="spearman">Spearman</option>
+        </select>
+      </label>
+    </div>
+  );
+}
+
+function TableProblems({ table }: { table: ScoreTable }) {
+  const warnings = table.problems.filter((p) => p.severity === 'warning');
+  const notes = table.problems.filter((p) => p.severity === 'info');
+  if (warnings.length === 0 && notes.length === 0) return null;
+  return (
+    <div className="card table-problems">
+      {warnings.length > 0 && (
+        <>
+          <h3 className="warning">
+            {warnings.length} problem{warnings.length === 1 ? '' : 's'} in the table
+          </h3>
+          <ul>
+            {warnings.map((p, i) => (
+              <li key={i}>{p.message}</li>
+            ))}
+          </ul>
+        </>
+      )}
+      {notes.length > 0 && (
+        <details>
+          <summary>
+            {notes.length} column{notes.length === 1 ? '' : 's'} not used as categories
+          </summary>
+          <ul>
+            {notes.map((p, i) => (
+              <li key={i}>{p.message}</li>
+            ))}
+          </ul>
+        </details>
+      )}
+    </div>
+  );
 }

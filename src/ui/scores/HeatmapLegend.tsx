@@ -1,0 +1,63 @@
+import { useId } from 'react';
+import { correlationColor } from './colorScale';
+import { formatRho } from './heatmapModel';
+
+const STOPS = 21;
+
+/** The colour scale from −1 to 1 with the band |ρ| < τ drawn on it, and the marks' meaning. */
+export function HeatmapLegend({ tau, lowCount, undefinedCount }: { tau: number; lowCount: number; undefinedCount: number }) {
+  const id = useId().replace(/:/g, '');
+  const w = 220;
+  const x = (v: number) => 10 + ((v + 1) / 2) * w;
+  return (
+    <div className="hm-legend">
+      <svg width={w + 20} height={46} role="img" aria-label={`Colour scale: blue ρ = −1, white 0, red +1; band |ρ| < ${tau.toFixed(2)}`}>
+        <defs>
+          <linearGradient id={`${id}-g`}>
+            {Array.from({ length: STOPS }, (_, i) => {
+              const v = -1 + (2 * i) / (STOPS - 1);
+              return <stop key={i} offset={`${(i / (STOPS - 1)) * 100}%`} stopColor={correlationColor(v)} />;
+            })}
+          </linearGradient>
+        </defs>
+        <rect x={10} y={6} width={w} height={12} fill={`url(#${id}-g)`} className="hm-legend-bar" />
+        <rect x={x(-tau)} y={3} width={Math.max(1, x(tau) - x(-tau))} height={18} className="hm-legend-band" />
+        {[-1, -0.5, 0, 0.5, 1].map((v) => (
+          <g key={v}>
+            <line x1={x(v)} x2={x(v)} y1={18} y2={23} className="hm-legend-tick" />
+            <text x={x(v)} y={35} textAnchor="middle" className="hm-legend-text">
+              {formatRho(v)}
+            </text>
+          </g>
+        ))}
+      </svg>
+      <ul className="hm-legend-keys">
+        <li>
+          <svg width="16" height="16" aria-hidden="true">
+            <rect width="16" height="16" fill={correlationColor(0.1)} />
+            <circle cx="8" cy="8" r="2.5" fill="#000" />
+          </svg>{' '}
+          |ρ| &lt; τ: {lowCount} cells
+        </li>
+        <li>
+          <svg width="16" height="16" aria-hidden="true">
+            <defs>
+              <pattern id={`${id}-h`} patternUnits="userSpaceOnUse" width="6" height="6" patternTransform="rotate(45)">
+                <rect width="6" height="6" className="hm-hatch-bg" />
+                <line x1="0" y1="0" x2="0" y2="6" className="hm-hatch-line" />
+              </pattern>
+            </defs>
+            <rect width="16" height="16" fill={`url(#${id}-h)`} />
+          </svg>{' '}
+          undefined: {undefinedCount} cells
+        </li>
+        <li>
+          <svg width="16" height="16" aria-hidden="true">
+            <rect x="1" y="1" width="14" height="14" className="hm-block" />
+          </svg>{' '}
+          cluster (mean ρ ≥ τ)
+        </li>
+      </ul>
+    </div>
+  );
+}

@@ -1,0 +1,143 @@
+import { create } from 'zustand';
+import { createJSONStorage, persist } from 'zustand/middleware';
+import { parseScoreTable, type CorrelationMethod, type ExpertMode, type TextFile } from '../../analysis';
+import { DEMO_CANDIDATES, fetchDemoTable } from '../scores/demo';
+import { errorMessage } from '../scores/derive';
+import { idbDelete, idbGet, idbSet } from './idb';
+
+/** Where the score table came from: the bundled demo, or files the user gave (their text lives in IndexedDB). */
+export type ScoresSource = { kind: 'demo' } | { kind: 'user'; names: string[] };
+
+const FILES_KEY = 'souplab.scores.files';
+
+export interface ScoresOptions {
+  /** null: detected. */
+  modelColumn: string | null;
+  /** null: the table's leaf categories. */
+  categories: string[] | null;
+  /** null: every model. */
+  candidates: string[] | null;
+  tau: number;
+  mode: ExpertMode;
+  method: CorrelationMethod;
+  candidateRowsOnly: boolean;
+}
+
+interface ScoresState extends ScoresOptions {
+  source: ScoresSource;
+  /** The table's files (not persisted here: the user's are in IndexedDB, the demo is fetched). */
+  files: TextFile[] | null;
+  status: 'idle' | 'loading' | 'ready' | 'error';
+  /** Why the last files given could not be read, or the saved table could not be restored. */
+  loadError: string | null;
+  /** Loads the saved table, or the demo on first run. Safe to call more than once. */
+  init(): Promise<void>;
+  loadFiles(files: TextFile[]): Promise<void>;
+  loadDemo(): Promise<void>;
+  setModelColumn(c: string | null): void;
+  setCategories(c: string[] | null): void;
+  setCandidates(c: string[] | null): void;
+  setTau(tau: number): void;
+  setMode(mode: ExpertMode): void;
+  setMethod(method: CorrelationMethod): void;
+  setCandidateRowsOnly(v: boolean): void;
+}
+
+export const DEFAULT_TAU = 0.2;
+
+const freshOptions = (source: ScoresSource): ScoresOptions => ({
+  modelColumn: null,
+  categories: null,
+  candidates: source.kind === 'demo' ? [...DEMO_CANDIDATES] : null,
+  tau: DEFAULT_TAU,
+  mode: 'paper',
+  method: 'pearson',
+  candidateRowsOnly: false,
+});
+
+let initPromise: Promise<void> | undefined;
+
+export const useScoresStore = create<ScoresState>()(
+  persist(
+    (set, get) => ({
+      source: { kind: 'demo' },
+      ...freshOptions({ kind: 'demo' }),
+      files: null,
+      status: 'idle',
+      loadError: null,
+      init() {
+        initPromise ??= (async () => {
+          const source = get().source;
+          if (source.kind === 'user') {
+            try {
+              const files = await idbGet<TextFile[]>(FILES_KEY);
+              if (files && files.length > 0) {
+                set({ files, status: 'ready', loadError: null });
+                return;
+              }
+            } catch {
+              // IndexedDB unavailable (private window…): fall back to the demo below, and say so.
+            }
+            set({ source: { kind: 'demo' }, ...freshOptions({ kind: 'demo' }), loadError: `your table (${source.names.join(', ')}) could not be restored; showing the demo` });
+          }
+          await loadDemoFiles(set);
+        })();
+        return initPromise;
+      },
+      async loadFiles(files) {
+        if (files.length === 0) return;
+        try {
+          // A broken table never replaces a working one: the error is shown beside what is there.
+          parseScoreTable(files);
+        } catch (e) {
+          set({ loadError: errorMessage(e) });
+          return;
+        }
+        const source: ScoresSource = { kind: 'user', names: files.map((f) => f.name) };
+        set({ source, files, status: 'ready', loadError: null, ...freshOptions(source) });
+        try {
+          await idbSet(FILES_KEY, files);
+        } catch (e) {
+          set({ loadError: `the table is shown but could not be saved for the next visit: ${errorMessage(e)}` });
+        }
+      },
+      async loadDemo() {
+        set({ source: { kind: 'demo' }, ...freshOptions({ kind: 'demo' }), loadError: null });
+        await loadDemoFiles(set);
+        await idbDelete(FILES_KEY).catch(() => undefined);
+      },
+      setModelColumn: (modelColumn) => set({ modelColumn, categories: null, candidates: null }),
+      setCategories: (categories) => set({ categories }),
+      setCandidates: (candidates) => set({ candidates }),
+      setTau: (tau) => set({ tau: Math.min(1, Math.max(0, tau)) }),
+      setMode: (mode) => set({ mode }),
+      setMethod: (method) => set({ method }),
+      setCandidateRowsOnly: (candidateRowsOnly) => set({ candidateRowsOnly }),
+    }),
+    {
+      name: 'souplab.scores',
+      version: 1,
+      storage: createJSONStorage(() => localStorage),
+      partialize: (s) => ({
+        source: s.source,
+        modelColumn: s.modelColumn,
+        categories: s.categories,
+        candidates: s.candidates,
+        tau: s.tau,
+        mode: s.mode,
+        method: s.method,
+        candidateRowsOnly: s.candidateRowsOnly,
+      }),
+    },
+  ),
+);
+
+async function loadDemoFiles(set: (s: Partial<ScoresState>) => void): Promise<void> {
+  set({ status: 'loading' });
+  try {
+    const file = await fetchDemoTable();
+    set({ files: [file], status: 'ready' });
+  } catch (e) {
+    set({ status: 'error', loadError: e instanceof Error ? e.message : String(e) });
+  }
+}
