@@ -62,7 +62,10 @@ const HeatLayer = memo(function HeatLayer({ model, g, prefix, tau }: { model: He
         <g role="row" key={`r${i}`} aria-rowindex={i + 1}>
           <text role="rowheader" x={g.labelW} y={g.gridY + i * g.cell + g.cell / 2} className="hm-rowlabel" textAnchor="end" dominantBaseline="central">
             <title>{name}</title>
-            {`${truncate(name, maxChars)} ${i + 1}`}
+            {truncate(name, maxChars)}
+            <tspan className="hm-rownum" dx="5">
+              {i + 1}
+            </tspan>
           </text>
           {model.cells.slice(i * g.size, (i + 1) * g.size).map((c) => {
             const x = g.gridX + c.col * g.cell;
