@@ -1,5 +1,20 @@
+/**
+ * The soup being prepared: its ingredients (opened checkpoints, headers only), one weight per
+ * ingredient, the normalise switch, and the experts proposed by the Scores view. Weights and options
+ * persist in localStorage; the ingredient list (with its FileSystemHandles) in IndexedDB.
+ */
 import { create } from 'zustand';
 import { createJSONStorage, persist } from 'zustand/middleware';
+import type { Collected } from '../ingredients/collect';
+import { loadDemoInputs } from '../ingredients/demo';
+import { messageOf, openInput, summarise } from '../ingredients/openIngredient';
+import { importRecipe } from '../ingredients/recipeIO';
+import { loadSession, permissionOf, reopenHandle, saveSession, savedFormOf, type SavedIngredient } from '../ingredients/session';
+import { uniqueName } from '../ingredients/names';
+import { roundWeight, uniformWeights } from '../ingredients/weights';
+import type { Ingredient, IngredientInput } from '../ingredients/types';
+
+export type { Collected };
 
 /** Experts the Scores view proposed ("Use these experts"): model names from the score table, with weights. */
 export interface ProposedExperts {
@@ -9,32 +24,229 @@ export interface ProposedExperts {
   at: number;
 }
 
-interface SoupStore {
-  /** Weight per ingredient id. */
+export type OutDtypeChoice = 'auto' | 'BF16' | 'F16' | 'F32';
+
+export type Notice = { kind: 'info' | 'warning' | 'error'; text: string };
+
+interface SoupState {
+  ingredients: Ingredient[];
+  /** Weight per ingredient name (persisted). New ingredients start at 1. */
   weights: Record<string, number>;
   normalise: boolean;
+  /** Output dtype of merged tensors; 'auto': each tensor's first input's. */
+  outDtype: OutDtypeChoice;
   proposal: ProposedExperts | null;
+  /** Expert → ingredient name chosen by hand ('' = none); overrides the name matching. */
+  expertOverrides: Record<string, string>;
+  notices: Notice[];
+  /** Ingredients saved before a reload that wait for read permission ("Reconnect files"). */
+  pendingReconnect: (SavedIngredient & { kind: 'handle' })[];
+  demoNote: string | null;
+  busy: boolean;
+
   /** Called by the Scores view: the Ingredients view matches these names to the checkpoints. */
   proposeExperts(experts: string[], weights: number[], note: string): void;
-  setWeight(id: string, weight: number): void;
+  dismissProposal(): void;
+  setExpertOverride(expert: string, ingredient: string): void;
+  /** Sets the weights of the matched ingredients to the proposal's, every other to 0. */
+  applyExpertWeights(matches: (string | undefined)[]): void;
+
+  addInputs(collected: Collected): Promise<void>;
+  remove(id: string): void;
+  clear(): void;
+  loadDemo(): Promise<void>;
+  /** Once per page: reopens the saved ingredients (demo on a first visit). */
+  init(): Promise<void>;
+  /** In a click: asks read permission for the saved handles again and reopens them. */
+  reconnect(): Promise<void>;
+
+  setWeight(name: string, weight: number): void;
+  setWeights(weights: Record<string, number>): void;
+  uniform(): void;
   setNormalise(normalise: boolean): void;
+  setOutDtype(d: OutDtypeChoice): void;
+  importRecipeText(text: string, fileName: string): void;
+  dismissNotice(index: number): void;
 }
 
-export const useSoupStore = create<SoupStore>()(
+let nextId = 1;
+let initPromise: Promise<void> | undefined;
+
+export const useSoupStore = create<SoupState>()(
   persist(
-    (set) => ({
-      weights: {},
-      normalise: true,
-      proposal: null,
-      proposeExperts(experts, weights, note) {
-        if (experts.length !== weights.length) {
-          throw new Error(`proposeExperts: ${experts.length} experts but ${weights.length} weights`);
+    (set, get) => {
+      const persistList = () => {
+        const list = get().ingredients.map((g) => savedFormOf(g.input, g.name));
+        const pending = get().pendingReconnect;
+        void saveSession([...list, ...pending]).catch(() => undefined);
+      };
+      const notify = (n: Notice) => set((s) => ({ notices: [...s.notices.slice(-4), n] }));
+
+      /** Adds cards at once (status reading), then opens each header and updates its card. */
+      const addOpened = async (inputs: IngredientInput[]) => {
+        const taken = get().ingredients.map((g) => g.name);
+        const added: Ingredient[] = inputs.map((input) => {
+          const name = uniqueName(input.name, taken);
+          taken.push(name);
+          return { id: `ing-${nextId++}`, name, input: { ...input, name }, status: 'reading' };
+        });
+        set((s) => ({
+          ingredients: [...s.ingredients, ...added],
+          weights: { ...Object.fromEntries(added.map((g) => [g.name, 1])), ...s.weights },
+        }));
+        persistList();
+        await Promise.all(
+          added.map(async (g) => {
+            let next: Ingredient;
+            try {
+              const checkpoint = await openInput(g.input);
+              next = { ...g, status: 'ready', checkpoint, summary: summarise(checkpoint) };
+            } catch (e) {
+              next = { ...g, status: 'error', error: messageOf(e) };
+            }
+            set((s) => ({ ingredients: s.ingredients.map((x) => (x.id === g.id ? next : x)) }));
+          }),
+        );
+      };
+
+      const reopen = async (list: (SavedIngredient & { kind: 'handle' })[]) => {
+        const inputs: IngredientInput[] = [];
+        for (const saved of list) {
+          try {
+            const input = await reopenHandle(saved);
+            if (input) inputs.push(input);
+            else notify({ kind: 'warning', text: `${saved.name}: the saved folder holds no .safetensors file any more` });
+          } catch (e) {
+            notify({ kind: 'warning', text: `${saved.name}: could not be reopened (${messageOf(e)})` });
+          }
         }
-        set({ proposal: { experts: [...experts], weights: [...weights], note, at: Date.now() } });
-      },
-      setWeight: (id, weight) => set((s) => ({ weights: { ...s.weights, [id]: weight } })),
-      setNormalise: (normalise) => set({ normalise }),
-    }),
-    { name: 'souplab.soup', storage: createJSONStorage(() => localStorage) },
+        await addOpened(inputs);
+      };
+
+      return {
+        ingredients: [],
+        weights: {},
+        normalise: true,
+        outDtype: 'auto',
+        proposal: null,
+        expertOverrides: {},
+        notices: [],
+        pendingReconnect: [],
+        demoNote: null,
+        busy: false,
+
+        proposeExperts(experts, weights, note) {
+          if (experts.length !== weights.length) {
+            throw new Error(`proposeExperts: ${experts.length} experts but ${weights.length} weights`);
+          }
+          set({ proposal: { experts: [...experts], weights: [...weights], note, at: Date.now() }, expertOverrides: {} });
+        },
+        dismissProposal: () => set({ proposal: null, expertOverrides: {} }),
+        setExpertOverride: (expert, ingredient) => set((s) => ({ expertOverrides: { ...s.expertOverrides, [expert]: ingredient } })),
+        applyExpertWeights(matches) {
+          const p = get().proposal;
+          if (!p) return;
+          const weights = Object.fromEntries(get().ingredients.map((g) => [g.name, 0]));
+          matches.forEach((name, i) => {
+            if (name !== undefined) weights[name] = roundWeight(p.weights[i]);
+          });
+          set((s) => ({ weights: { ...s.weights, ...weights } }));
+          const n = matches.filter((m) => m !== undefined).length;
+          notify({ kind: 'info', text: `Weights set from the proposed experts: ${n} of ${p.experts.length} matched; other ingredients set to 0 (left out of the soup).` });
+        },
+
+        async addInputs(collected) {
+          for (const s of collected.skipped) notify({ kind: 'warning', text: s });
+          if (collected.inputs.length > 0) await addOpened(collected.inputs);
+        },
+        remove(id) {
+          set((s) => ({ ingredients: s.ingredients.filter((g) => g.id !== id) }));
+          persistList();
+        },
+        clear() {
+          set({ ingredients: [], pendingReconnect: [], demoNote: null });
+          persistList();
+        },
+        async loadDemo() {
+          set({ busy: true });
+          try {
+            const { note, inputs } = await loadDemoInputs();
+            const present = new Set(get().ingredients.filter((g) => g.input.demo).map((g) => g.name));
+            set({ demoNote: note });
+            await addOpened(inputs.filter((i) => !present.has(i.name)));
+          } catch (e) {
+            notify({ kind: 'error', text: messageOf(e) });
+          } finally {
+            set({ busy: false });
+          }
+        },
+        init() {
+          initPromise ??= (async () => {
+            let saved: SavedIngredient[] | undefined;
+            try {
+              saved = await loadSession();
+            } catch {
+              saved = [];
+            }
+            if (saved === undefined) {
+              await get().loadDemo();
+              return;
+            }
+            if (saved.some((s) => s.kind === 'demo')) await get().loadDemo();
+            const lost = saved.filter((s) => s.kind === 'lost');
+            if (lost.length > 0) {
+              notify({
+                kind: 'warning',
+                text: `${lost.map((s) => s.name).join(', ')}: added as plain files, which a browser does not keep across a reload; add ${lost.length > 1 ? 'them' : 'it'} again`,
+              });
+            }
+            const handles = saved.filter((s): s is SavedIngredient & { kind: 'handle' } => s.kind === 'handle');
+            const granted: typeof handles = [];
+            const waiting: typeof handles = [];
+            for (const h of handles) ((await permissionOf(h, false).catch(() => 'prompt' as const)) === 'granted' ? granted : waiting).push(h);
+            set({ pendingReconnect: waiting });
+            await reopen(granted);
+          })();
+          return initPromise;
+        },
+        async reconnect() {
+          const pending = get().pendingReconnect;
+          const granted: typeof pending = [];
+          const still: typeof pending = [];
+          for (const h of pending) ((await permissionOf(h, true).catch(() => 'denied' as const)) === 'granted' ? granted : still).push(h);
+          set({ pendingReconnect: still });
+          if (still.length > 0) notify({ kind: 'warning', text: `Read permission not given for ${still.map((s) => s.name).join(', ')}` });
+          await reopen(granted);
+        },
+
+        setWeight: (name, weight) => set((s) => ({ weights: { ...s.weights, [name]: weight } })),
+        setWeights: (weights) => set((s) => ({ weights: { ...s.weights, ...weights } })),
+        uniform() {
+          const names = get().ingredients.filter((g) => g.status !== 'error').map((g) => g.name);
+          set((s) => ({ weights: { ...s.weights, ...uniformWeights(names) } }));
+        },
+        setNormalise: (normalise) => set({ normalise }),
+        setOutDtype: (outDtype) => set({ outDtype }),
+        importRecipeText(text, fileName) {
+          try {
+            const names = get().ingredients.filter((g) => g.status === 'ready').map((g) => g.name);
+            const r = importRecipe(text, fileName, names);
+            set((s) => ({ weights: { ...s.weights, ...r.weights }, normalise: r.normalise, outDtype: r.outDtype === 'F64' || !r.outDtype ? s.outDtype : r.outDtype }));
+            const used = Object.values(r.weights).filter((w) => w !== 0).length;
+            notify({ kind: 'info', text: `${fileName}: weights set from the recipe (${used} ingredient${used === 1 ? '' : 's'} in the soup)` });
+            if (r.unmatched.length > 0) notify({ kind: 'warning', text: `${fileName}: no ingredient matches ${r.unmatched.join(', ')}; add ${r.unmatched.length > 1 ? 'them' : 'it'} and import again` });
+            for (const w of r.warnings) notify({ kind: 'warning', text: `${fileName}: ${w}` });
+          } catch (e) {
+            notify({ kind: 'error', text: messageOf(e) });
+          }
+        },
+        dismissNotice: (index) => set((s) => ({ notices: s.notices.filter((_, i) => i !== index) })),
+      };
+    },
+    {
+      name: 'souplab.soup',
+      storage: createJSONStorage(() => localStorage),
+      partialize: (s) => ({ weights: s.weights, normalise: s.normalise, outDtype: s.outDtype, proposal: s.proposal, expertOverrides: s.expertOverrides }),
+    },
   ),
 );

@@ -1,4 +1,150 @@
+import { useEffect } from 'react';
+import { formatBytes, formatInt } from '../ingredients/format';
+import { hasDirectoryPicker, hasSaveFilePicker } from '../ingredients/fsAccess';
+import { recipeYamlOf } from '../ingredients/recipeIO';
+import { useSoupStatus } from '../ingredients/useSoupStatus';
+import { sharesOf } from '../ingredients/weights';
+import { BackendChoice, useBackendChoice } from '../merge/BackendChoice';
+import { ProgressPanel } from '../merge/ProgressPanel';
+import { ResultPanel } from '../merge/ResultPanel';
+import { useMergeStore, type OutputKind } from '../state/mergeStore';
+import { useNavigationStore } from '../state/navigationStore';
+import { useSoupStore, type OutDtypeChoice } from '../state/soupStore';
+import './merge.css';
+
+const OUTPUTS: { kind: OutputKind; label: string; hint: string; available: () => boolean }[] = [
+  { kind: 'folder', label: 'A folder', hint: 'model (sharded above 5 GB) + recipe.yaml + the base model’s config and tokenizer files', available: hasDirectoryPicker },
+  { kind: 'file', label: 'One .safetensors file', hint: 'the model only, in a single file', available: hasSaveFilePicker },
+  { kind: 'opfs', label: 'Browser storage, then download', hint: 'for browsers without file pickers (Firefox, Safari)', available: () => true },
+];
+
 /** The Merge view: built on the engine modules; no merge or analysis logic here. */
 export function MergeView() {
-  return <p className="placeholder">Coming next.</p>;
+  const init = useSoupStore((s) => s.init);
+  const ingredients = useSoupStore((s) => s.ingredients);
+  const outDtype = useSoupStore((s) => s.outDtype);
+  const setOutDtype = useSoupStore((s) => s.setOutDtype);
+  const status = useSoupStatus();
+  const { choice } = useBackendChoice();
+  const m = useMergeStore();
+  const show = useNavigationStore((s) => s.show);
+  useEffect(() => {
+    void init();
+  }, [init]);
+
+  const active = m.phase === 'running' || m.phase === 'cancelling';
+  const outputs = OUTPUTS.map((o) => ({ ...o, ok: o.available() }));
+  const output = outputs.find((o) => o.kind === m.output && o.ok) ?? outputs.find((o) => o.ok)!;
+  const plan = status.plan;
+  const models = status.spec.models;
+  const shares = status.spec.normalise ? sharesOf(models.map((x) => x.weight)) : models.map((x) => x.weight);
+  const inputDtypes = plan ? [...new Set(plan.steps.flatMap((s) => (s.kind === 'soup' ? [s.inputs[0].info.dtype] : [])))] : [];
+  const blocked = status.blockers.length > 0;
+
+  const merge = () => {
+    if (m.output !== output.kind) m.setOutput(output.kind);
+    const names = new Set(models.map((x) => x.name));
+    void m.start({
+      ingredients: ingredients.filter((g) => names.has(g.name)).map((g) => g.input),
+      recipeYaml: recipeYamlOf(status.spec),
+      backend: choice,
+      suggestedName: 'soup',
+    });
+  };
+
+  return (
+    <div className="merge-view">
+      <section className="card" aria-labelledby="soup-h">
+        <h3 id="soup-h">The soup</h3>
+        {models.length === 0 ? (
+          <p className="muted">No ingredient in the soup yet.</p>
+        ) : (
+          <table className="soup-table">
+            <thead>
+              <tr>
+                <th scope="col">Ingredient</th>
+                <th scope="col" className="num">Weight</th>
+                <th scope="col" className="num">{status.spec.normalise ? 'Share' : 'Coefficient'}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {models.map((x, i) => (
+                <tr key={x.name}>
+                  <td>{x.name}</td>
+                  <td className="num">{x.weight}</td>
+                  <td className="num">{shares ? (status.spec.normalise ? `${(shares[i] * 100).toFixed(1)} %` : shares[i]) : '—'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        {plan && (
+          <dl className="facts merge-facts">
+            <dt>Method</dt>
+            <dd>linear{status.spec.normalise ? ', normalised' : ''}</dd>
+            <dt>Tensors</dt>
+            <dd>
+              {formatInt(plan.steps.length)} ({formatInt(plan.steps.filter((s) => s.kind === 'soup').length)} merged, {formatInt(plan.steps.filter((s) => s.kind === 'copy').length)} copied)
+            </dd>
+            <dt>Read</dt>
+            <dd>{formatBytes(plan.inputBytes)}</dd>
+            <dt>Estimated output</dt>
+            <dd data-testid="estimated-size">{formatBytes(plan.outputBytes)}</dd>
+          </dl>
+        )}
+        {blocked && (
+          <div className="blocked" role="status">
+            <p className="error">Merge is not possible yet:</p>
+            <ul className="blockers">
+              {status.blockers.map((b) => (
+                <li key={b}>{b}</li>
+              ))}
+            </ul>
+            <button type="button" onClick={() => show('ingredients')}>← Ingredients</button>
+          </div>
+        )}
+      </section>
+
+      <section className="card" aria-labelledby="run-h">
+        <h3 id="run-h">Merge and export</h3>
+        <BackendChoice disabled={active} />
+        <div className="row options">
+          <label>
+            Output dtype{' '}
+            <select value={outDtype} disabled={active} onChange={(e) => setOutDtype(e.currentTarget.value as OutDtypeChoice)}>
+              <option value="auto">Same as the inputs{inputDtypes.length > 0 ? ` (${inputDtypes.join(', ')})` : ''}</option>
+              <option value="BF16">BF16</option>
+              <option value="F16">F16</option>
+              <option value="F32">F32</option>
+            </select>
+          </label>
+        </div>
+        <fieldset className="outputs" disabled={active}>
+          <legend>Export to</legend>
+          {outputs.map((o) => (
+            <label key={o.kind} className={o.ok ? '' : 'muted'}>
+              <input type="radio" name="output" value={o.kind} checked={output.kind === o.kind} disabled={!o.ok} onChange={() => m.setOutput(o.kind)} />{' '}
+              {o.label} <span className="muted small">— {o.ok ? o.hint : 'not available in this browser'}</span>
+            </label>
+          ))}
+        </fieldset>
+        <div className="row">
+          <button type="button" className="primary" disabled={blocked || active} onClick={merge}>
+            Merge
+          </button>
+          <button type="button" disabled={!active || m.phase === 'cancelling'} onClick={m.cancel}>
+            Cancel
+          </button>
+        </div>
+        <ProgressPanel progress={m.progress} active={active} />
+        {m.phase === 'cancelling' && <p role="status">Cancelling; removing what was written…</p>}
+        {(m.phase === 'failed' || m.phase === 'cancelled') && m.error && (
+          <p role="alert" className={m.phase === 'failed' ? 'error' : 'warning'}>
+            {m.error}
+          </p>
+        )}
+        {m.phase === 'done' && m.result && <ResultPanel result={m.result} opfs={!!m.result.dir && output.kind === 'opfs'} />}
+      </section>
+    </div>
+  );
 }

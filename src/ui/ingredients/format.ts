@@ -1,0 +1,33 @@
+/** Numbers for people: 1,234 · 106.8 K · 217 KB · 1.2 GB (decimal units, as Hugging Face counts). */
+
+export const formatInt = (n: number): string => Math.round(n).toLocaleString('en');
+
+export function formatCount(n: number): string {
+  if (n < 1e3) return String(n);
+  const units: [number, string][] = [[1e12, 'T'], [1e9, 'B'], [1e6, 'M'], [1e3, 'K']];
+  for (const [v, u] of units) if (n >= v) return `${(n / v).toFixed(n / v < 10 ? 2 : 1)} ${u}`;
+  return String(n);
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let u = -1;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[u]}`;
+}
+
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}
+
+/** A weight as typed: up to 4 decimals, no trailing zeros. */
+export const formatWeight = (w: number): string => String(Math.round(w * 1e4) / 1e4);

@@ -1,0 +1,33 @@
+import type { Checkpoint } from '../../formats/checkpoint';
+
+/** A file as the browser gave it: a File (input, drop, fetch) or a FileSystemFileHandle (picker, drop). Both go to workers. */
+export type SourceItem = File | FileSystemFileHandle;
+
+/** What the user added, before it is opened: one .safetensors file, or the files of a checkpoint folder. */
+export interface IngredientInput {
+  name: string;
+  kind: 'file' | 'folder';
+  /** File name (inside the folder) → the file. */
+  files: [string, SourceItem][];
+  /** A demo checkpoint shipped with the studio. */
+  demo?: boolean;
+  /** The handle given by a picker or a drop: kept in IndexedDB to reopen the ingredient after a reload. */
+  handle?: FileSystemFileHandle | FileSystemDirectoryHandle;
+}
+
+export interface IngredientSummary {
+  files: { name: string; bytes: number }[];
+  /** Other files of the folder (config.json, tokenizer…), carried into a folder export. */
+  extraFiles: string[];
+  tensors: number;
+  parameters: number;
+  /** Bytes of the safetensors files. */
+  bytes: number;
+  dtypes: { dtype: string; tensors: number; bytes: number }[];
+  sharded: boolean;
+}
+
+export type Ingredient =
+  | { id: string; name: string; input: IngredientInput; status: 'reading' }
+  | { id: string; name: string; input: IngredientInput; status: 'ready'; checkpoint: Checkpoint; summary: IngredientSummary }
+  | { id: string; name: string; input: IngredientInput; status: 'error'; error: string };

@@ -1,0 +1,48 @@
+import { useGpuStore } from '../state/gpuStore';
+import { useMergeStore } from '../state/mergeStore';
+import type { BackendChoice as Choice } from './protocol';
+
+const GiB = 1024 ** 3;
+
+/** The backend a merge will use, or is using, and why. */
+export function useBackendChoice(): { choice: Choice; line: string; available: boolean } {
+  const gpu = useGpuStore((s) => s.gpu);
+  const chosen = useMergeStore((s) => s.backend);
+  const available = gpu.status === 'ready';
+  const choice: Choice = chosen ?? (available ? 'webgpu' : 'cpu');
+  let line: string;
+  if (choice === 'webgpu' && gpu.status === 'ready') {
+    const a = gpu.adapter;
+    line = `WebGPU on ${a.name}${a.isFallback ? ' (software fallback)' : ''}: buffers up to ${(a.maxBufferSize / GiB).toFixed(2)} GiB, bindings up to ${(a.maxStorageBufferBindingSize / GiB).toFixed(2)} GiB, ${a.maxComputeWorkgroupsPerDimension.toLocaleString('en')} workgroups per dimension${a.features.includes('shader-f16') ? ', shader-f16' : ''}`;
+  } else if (choice === 'webgpu') {
+    line = gpu.status === 'unavailable' ? `WebGPU is not available: ${gpu.reason}` : 'WebGPU: looking for an adapter…';
+  } else {
+    const cores = navigator.hardwareConcurrency || 2;
+    const why = gpu.status === 'unavailable' ? gpu.reason.replace(/: the CPU path will be used$/, '') : 'chosen here';
+    line = `CPU: ${Math.max(1, Math.min(8, cores - 1))} web worker${cores > 2 ? 's' : ''}, the same arithmetic as the GPU kernel (${why})`;
+  }
+  return { choice, line, available };
+}
+
+export function BackendChoice({ disabled }: { disabled: boolean }) {
+  const { choice, line, available } = useBackendChoice();
+  const setBackend = useMergeStore((s) => s.setBackend);
+  const running = useMergeStore((s) => s.backendDescription);
+  const phase = useMergeStore((s) => s.phase);
+  return (
+    <div className="backend">
+      <label>
+        Run on{' '}
+        <select value={choice} disabled={disabled} onChange={(e) => setBackend(e.currentTarget.value as Choice)}>
+          <option value="webgpu" disabled={!available}>
+            WebGPU
+          </option>
+          <option value="cpu">CPU (web workers)</option>
+        </select>
+      </label>
+      <p className="backend-line" data-backend={choice}>
+        {phase === 'running' && running ? `Merging on ${running}` : line}
+      </p>
+    </div>
+  );
+}

@@ -1,0 +1,35 @@
+import { formatBytes, formatDuration, formatInt } from '../ingredients/format';
+import type { MergeProgress } from '../../merge/runMerge';
+
+/** Tensors and bytes done, speed and time left, as a progressbar people and screen readers can read. */
+export function ProgressPanel({ progress, active }: { progress: MergeProgress | null; active: boolean }) {
+  const total = progress?.bytesTotal ?? 0;
+  const done = progress?.bytesDone ?? 0;
+  const percent = total > 0 ? Math.min(100, Math.round((done / total) * 1000) / 10) : 0;
+  const text = progress
+    ? `${formatInt(progress.tensorsDone)} of ${formatInt(progress.tensorsTotal)} tensors, ${formatBytes(done)} of ${formatBytes(total)}`
+    : active
+      ? 'Starting…'
+      : 'Not started';
+  return (
+    <div className="progress">
+      <div
+        role="progressbar"
+        aria-label="Merge progress"
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={percent}
+        aria-valuetext={`${percent} %: ${text}`}
+        className="progress-track"
+      >
+        <div className="progress-fill" style={{ width: `${percent}%` }} />
+      </div>
+      <p className="progress-text num">
+        <span>{text}</span>
+        {progress && progress.bytesPerSecond > 0 && <span>{(progress.bytesPerSecond / 1e6).toFixed(1)} MB/s</span>}
+        {progress && active && <span>ETA {progress.etaSeconds === undefined ? '--:--' : formatDuration(progress.etaSeconds)}</span>}
+        {progress && active && progress.tensor && <span className="muted tensor-name">{progress.tensor}</span>}
+      </p>
+    </div>
+  );
+}

@@ -1,0 +1,121 @@
+/**
+ * The studio's merge worker: a dedicated web worker (WebGPU is available there in Chromium), so the
+ * page stays responsive while gigabytes stream through. One merge per worker; the page terminates it
+ * afterwards. Cancel arrives as a message and aborts the merge; runMerge then removes what it wrote.
+ */
+import { CancelledError, isSoupLabError } from '../../errors';
+import { directoryHandleTarget, fileHandleTarget } from '../../formats/fsaTargets';
+import type { OutputTarget } from '../../formats/writer';
+import { requestAdapter } from '../../gpu/adapter';
+import { createWebGPUSoupBackend } from '../../gpu/webgpuSoupBackend';
+import { createBrowserCpuBackend } from '../../merge/cpu/browserSpawner';
+import type { SoupBackend } from '../../merge/kernel';
+import type { MergeProgress } from '../../merge/runMerge';
+import { sourceOf } from '../ingredients/openIngredient';
+import { runMergeJob } from './mergeJob';
+import type { FromWorker, StartRequest, ToWorker } from './protocol';
+
+const scope = self as unknown as {
+  onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
+  postMessage(msg: FromWorker): void;
+  close(): void;
+  navigator: { gpu?: GPU; storage: StorageManager };
+};
+
+const controller = new AbortController();
+let started = false;
+
+scope.onmessage = (e) => {
+  const msg = e.data;
+  if (msg.type === 'cancel') controller.abort();
+  else if (msg.type === 'start' && !started) {
+    started = true;
+    void run(msg);
+  }
+};
+
+async function makeBackend(kind: StartRequest['backend']): Promise<SoupBackend> {
+  if (kind === 'webgpu') return createWebGPUSoupBackend(await requestAdapter(scope.navigator.gpu));
+  return createBrowserCpuBackend();
+}
+
+interface Output {
+  target: OutputTarget;
+  name: string;
+  folder: boolean;
+  readBack: (name: string) => ReturnType<typeof sourceOf>;
+  dir?: FileSystemDirectoryHandle;
+  file?: FileSystemFileHandle;
+  /** Removes a folder this worker created, when the merge fails. */
+  discard?: () => Promise<void>;
+}
+
+async function openOutput(req: StartRequest): Promise<Output> {
+  const out = req.output;
+  if (out.kind === 'file') {
+    return { target: fileHandleTarget(out.file), name: out.file.name, folder: false, readBack: () => sourceOf(out.file, out.file.name), file: out.file };
+  }
+  let dir: FileSystemDirectoryHandle;
+  let discard: (() => Promise<void>) | undefined;
+  if (out.kind === 'folder') dir = out.dir;
+  else {
+    const parent = await (await scope.navigator.storage.getDirectory()).getDirectoryHandle('souplab-output', { create: true });
+    dir = await parent.getDirectoryHandle(out.folder, { create: true });
+    discard = () => parent.removeEntry(out.folder, { recursive: true }).catch(() => undefined);
+  }
+  return {
+    target: directoryHandleTarget(dir),
+    name: dir.name,
+    folder: true,
+    readBack: async (name) => sourceOf(await dir.getFileHandle(name), `${dir.name}/${name}`),
+    dir,
+    discard,
+  };
+}
+
+async function run(req: StartRequest): Promise<void> {
+  let backend: SoupBackend | undefined;
+  let output: Output | undefined;
+  let lastPost = 0;
+  let pending: MergeProgress | undefined;
+  const onProgress = (p: MergeProgress) => {
+    pending = p;
+    const now = performance.now();
+    if (now - lastPost >= 100 || p.tensorsDone === p.tensorsTotal) {
+      lastPost = now;
+      scope.postMessage({ type: 'progress', progress: p });
+      pending = undefined;
+    }
+  };
+  try {
+    backend = await makeBackend(req.backend);
+    scope.postMessage({ type: 'backend', description: backend.description, kind: backend.kind });
+    output = await openOutput(req);
+    const r = await runMergeJob(req, {
+      backend,
+      target: output.target,
+      folder: output.folder,
+      readBack: output.readBack,
+      signal: controller.signal,
+      onProgress,
+    });
+    if (pending) scope.postMessage({ type: 'progress', progress: pending });
+    scope.postMessage({
+      type: 'done',
+      done: { ...r, backend: backend.description, outputName: output.name, dir: output.dir, file: output.file },
+    });
+  } catch (e) {
+    await output?.discard?.();
+    const cancelled = e instanceof CancelledError || controller.signal.aborted;
+    const message = cancelled
+      ? 'Merge cancelled; nothing was written.'
+      : isSoupLabError(e)
+        ? e.message
+        : e instanceof DOMException
+          ? `${e.name}: ${e.message}`
+          : `Unexpected error (a bug in SoupLab): ${e instanceof Error ? e.message : String(e)}`;
+    scope.postMessage({ type: 'failed', message, cancelled });
+  } finally {
+    await backend?.dispose().catch(() => undefined);
+  }
+}

@@ -1,0 +1,50 @@
+/** Messages between the studio page and its merge worker (structured clone: Files and handles travel as they are). */
+import type { MergeProgress } from '../../merge/runMerge';
+import type { IngredientInput } from '../ingredients/types';
+
+export type BackendChoice = 'webgpu' | 'cpu';
+
+export type OutputRequest =
+  | { kind: 'folder'; dir: FileSystemDirectoryHandle }
+  | { kind: 'file'; file: FileSystemFileHandle }
+  /** A new folder of that name under souplab-output/ in the origin private file system. */
+  | { kind: 'opfs'; folder: string };
+
+export interface StartRequest {
+  type: 'start';
+  /** Recipe model paths are these names. */
+  ingredients: Pick<IngredientInput, 'name' | 'kind' | 'files'>[];
+  recipeYaml: string;
+  output: OutputRequest;
+  backend: BackendChoice;
+  /** Shard limit for folder outputs (default 5 GB). */
+  maxShardBytes?: number;
+}
+
+export interface CancelRequest {
+  type: 'cancel';
+}
+
+export type ToWorker = StartRequest | CancelRequest;
+
+export interface MergeDone {
+  /** Model files written (shards and index) and the other files (recipe.yaml, config…). */
+  modelFiles: string[];
+  otherFiles: string[];
+  tensors: number;
+  tensorsMerged: number;
+  bytesWritten: number;
+  seconds: number;
+  verified: boolean;
+  backend: string;
+  outputName: string;
+  /** Where the output is, for download links (OPFS) and re-reading. */
+  dir?: FileSystemDirectoryHandle;
+  file?: FileSystemFileHandle;
+}
+
+export type FromWorker =
+  | { type: 'backend'; description: string; kind: BackendChoice }
+  | { type: 'progress'; progress: MergeProgress }
+  | { type: 'done'; done: MergeDone }
+  | { type: 'failed'; message: string; cancelled: boolean };
