@@ -172,6 +172,11 @@ export interface TrialRanking {
     uniformAll: RankedTrial | null;
     /** Uniform soup of the experts. */
     uniformExperts: RankedTrial | null;
+    /**
+     * The best candidate by the same objective in the score table given as `scores` (the leaderboard
+     * the analysis read), for when single models were not re-evaluated as trials. Null without it.
+     */
+    bestSingleInScores: { model: string; objective: number } | null;
   };
   problems: string[];
 }
@@ -182,6 +187,8 @@ export interface RankOptions {
   candidates?: string[];
   /** The expert set, for the uniform-experts baseline. */
   experts?: string[];
+  /** The score table of the single models; its columns named like the objective's give bestSingleInScores. */
+  scores?: ScoreTable;
 }
 
 function coalitionOf(table: TrialTable, names: string[], what: string): number[] {
@@ -207,7 +214,10 @@ export function rankTrials(table: TrialTable, options: RankOptions = {}): TrialR
   const ranked = [...items].sort((a, b) => (b.objective ?? -Infinity) - (a.objective ?? -Infinity));
   ranked.forEach((it, i) => {
     if (it.objective === null) return;
-    it.rank = i > 0 && ranked[i - 1].objective === it.objective ? ranked[i - 1].rank : i + 1;
+    // Sums of the same scores in another order can differ in the last bit: those are ties too.
+    const prev = i > 0 ? ranked[i - 1].objective : null;
+    const tie = prev !== null && Math.abs(prev - it.objective) <= 1e-9 * Math.max(1, Math.abs(it.objective));
+    it.rank = tie ? ranked[i - 1].rank : i + 1;
   });
   const byId = new Map(items.map((it) => [it.id, it]));
   const withObjective = (t: Trial): RankedTrial | null => {
@@ -229,7 +239,40 @@ export function rankTrials(table: TrialTable, options: RankOptions = {}): TrialR
   const experts = options.experts ? coalitionOf(table, options.experts, 'experts') : null;
   const uniformExperts = experts ? bestOf((t) => t.uniform && sameSet(t.coalition, experts)) : null;
   const bestSingle = single ? { ...single, model: table.models[table.trials.find((t) => t.id === single.id)!.coalition[0]] } : null;
-  return { objectiveColumns: columns, ranked, best: ranked[0]?.objective === null ? null : (ranked[0] ?? null), baselines: { bestSingle, uniformAll, uniformExperts }, problems };
+  const bestSingleInScores = options.scores ? bestInScores(options.scores, columns, options.candidates ?? table.models, problems) : null;
+  return {
+    objectiveColumns: columns,
+    ranked,
+    best: ranked[0]?.objective === null ? null : (ranked[0] ?? null),
+    baselines: { bestSingle, uniformAll, uniformExperts, bestSingleInScores },
+    problems,
+  };
+}
+
+function bestInScores(scores: ScoreTable, columns: string[], candidates: string[], problems: string[]): { model: string; objective: number } | null {
+  const names = scores.columns.map((c) => c.name);
+  const cols = columns.map((c) => matchName(c, names));
+  const absent = columns.filter((_, i) => cols[i] === undefined);
+  if (absent.length > 0) {
+    problems.push(`the score table has no column ${listNames(absent)}: no best single model from it`);
+    return null;
+  }
+  const values = cols.map((c) => scores.columns.find((x) => x.name === c)!.values);
+  let best: { model: string; objective: number } | null = null;
+  const wanted = new Set(candidates.map((c) => matchName(c, scores.models)).filter((m) => m !== undefined));
+  // Table order, so that a tie goes to the first in the table, as for experts.
+  for (const [row, model] of scores.models.entries()) {
+    if (!wanted.has(model)) continue;
+    let sum = 0;
+    let complete = true;
+    for (const v of values) {
+      const x = v[row];
+      if (x === null) complete = false;
+      else sum += x;
+    }
+    if (complete && (best === null || sum > best.objective)) best = { model, objective: sum };
+  }
+  return best;
 }
 
 export interface ShapleyOptions {

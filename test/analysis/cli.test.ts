@@ -156,3 +156,75 @@ describe('souplab grid', () => {
 function compositionCount3(steps: number): number {
   return ((steps - 1) * (steps - 2)) / 2;
 }
+
+describe('souplab analyze --trials: the loop back from evaluated soups', () => {
+  const table = 'model,math,code,chat,flat\nbase,10,10,30,5\nmathy,90,80,60,5\ncoder,80,95,45,5\ntalker,20,25,85,5\n';
+  // A made-up response surface over normalised weights (mathy, coder, talker), with an interaction term.
+  const surface = (w: number[]) => ({ math: 60 + 30 * w[0] - 5 * w[2], code: 50 + 40 * w[1], chat: 40 + 50 * w[2] + 10 * w[0] * w[1], flat: 5 });
+  const objective = (w: number[]) => Object.values(surface(w)).reduce((a, b) => a + b, 0);
+
+  it('grid → fill in scores → ranking, baselines and exact Shapley values', async () => {
+    const tableFile = join(tmp, 'hand-scores.csv');
+    writeFileSync(tableFile, table);
+    const out = join(tmp, 'loop');
+    expect((await run(['grid', tableFile, '--models', 'mathy=/m;coder=/c;talker=/t', '--out', out])).code).toBe(0);
+    const lines = readFileSync(join(out, 'index.csv'), 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('recipe,kind,weight: mathy,weight: coder,weight: talker');
+    const filled = [`${lines[0]},math,code,chat,flat`];
+    const rows: { id: string; w: number[] }[] = [];
+    for (const line of lines.slice(1)) {
+      const cells = line.split(',');
+      const w = cells.slice(2).map(Number);
+      rows.push({ id: cells[0], w });
+      filled.push(`${line},${Object.values(surface(w)).join(',')}`);
+    }
+    // The coalitions the grid lacks: single models and uniform pairs.
+    const subsets = [[0], [1], [2], [0, 1], [0, 2], [1, 2]];
+    for (const sub of subsets) {
+      const w = [0, 1, 2].map((i) => (sub.includes(i) ? 1 / sub.length : 0));
+      const id = `only-${sub.join('-')}`;
+      rows.push({ id, w });
+      filled.push(`${id},extra,${w.join(',')},${Object.values(surface(w)).join(',')}`);
+    }
+    const trialsFile = join(tmp, 'evaluated.csv');
+    writeFileSync(trialsFile, filled.join('\n') + '\n');
+
+    const { code, stdout, stderr } = await run(['analyze', tableFile, '--trials', trialsFile, '--json']);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const { trials, expertSet } = JSON.parse(stdout);
+    expect(expertSet).toEqual(['mathy', 'coder', 'talker']);
+    const best = rows.reduce((a, b) => (objective(b.w) > objective(a.w) ? b : a));
+    expect(trials.ranking.best.id).toBe(best.id);
+    expect(trials.ranking.best.objective).toBeCloseTo(objective(best.w), 10);
+    expect(trials.ranking.objectiveColumns).toEqual(['math', 'code', 'chat', 'flat']);
+    const singles = rows.filter((r) => r.w.filter((x) => x > 0).length === 1);
+    const bestSingle = singles.reduce((a, b) => (objective(b.w) > objective(a.w) ? b : a));
+    expect(trials.ranking.baselines.bestSingle.id).toBe(bestSingle.id);
+    expect(trials.ranking.baselines.uniformAll.id).toBe('soup-037.yaml');
+    expect(trials.ranking.baselines.uniformExperts.id).toBe('soup-037.yaml');
+    // From the score table itself: mathy has the largest sum over the four categories (90+80+60+5).
+    expect(trials.ranking.baselines.bestSingleInScores).toEqual({ model: 'mathy', objective: 90 + 80 + 60 + 5 });
+
+    // Shapley by the permutation definition: the average marginal gain over all 6 orders.
+    const v = (members: number[]) => (members.length === 0 ? 0 : objective([0, 1, 2].map((i) => (members.includes(i) ? 1 / members.length : 0))));
+    const orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+    const phi = [0, 1, 2].map((p) => orders.reduce((acc, o) => {
+      const before = o.slice(0, o.indexOf(p));
+      return acc + v([...before, p]) - v(before);
+    }, 0) / orders.length);
+    expect(trials.shapley.exact).toBe(true);
+    trials.shapley.values.forEach((x: number, i: number) => expect(x).toBeCloseTo(phi[i], 9));
+
+    // Without the extra rows, the missing coalitions are named.
+    const partial = join(tmp, 'partial.csv');
+    writeFileSync(partial, filled.slice(0, 38).join('\n') + '\n');
+    const human = await run(['analyze', '--trials', partial]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain('Shapley values need every uniform soup; 6 missing: {mathy} {coder} {mathy, coder} {talker} {mathy, talker} {coder, talker}');
+    const bestOnGrid = rows.slice(0, 37).reduce((a, b) => (objective(b.w) > objective(a.w) ? b : a));
+    expect(human.stdout).toContain(`best trial:             ${bestOnGrid.id} `);
+    expect(human.stdout).toContain('best single model:      not among the trials');
+  });
+});
+
