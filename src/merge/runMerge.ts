@@ -62,7 +62,7 @@ export interface RunMergeOptions {
   onProgress?: (p: MergeProgress) => void;
   /** Chunks alive at once (read, computing, or waiting to be written); default 4. */
   maxJobsInFlight?: number;
-  /** Upper bound on the bytes one job holds (all inputs + output); default 48 MiB. */
+  /** Upper bound on the bytes one job holds (all inputs + output); default 32 MiB. */
   maxJobBytes?: number;
 }
 
@@ -91,7 +91,7 @@ export async function runMerge(plan: MergePlan, opts: RunMergeOptions): Promise<
   const writer = await SafetensorsWriter.create(target, specs, { metadata, maxShardBytes: opts.maxShardBytes });
 
   const maxInFlight = Math.max(1, opts.maxJobsInFlight ?? 4);
-  const maxJobBytes = Math.max(1 << 16, opts.maxJobBytes ?? 48 << 20);
+  const maxJobBytes = Math.max(1 << 16, opts.maxJobBytes ?? 32 << 20);
   const progress: MergeProgress = {
     tensorsDone: 0,
     tensorsTotal: plan.steps.length,

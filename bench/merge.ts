@@ -1,0 +1,360 @@
+/**
+ * `npm run bench -- merge`: issue 3 §5. Generates 3 BF16 checkpoints of SOUPLAB_BENCH_MERGE_MB each
+ * (default 320, at least 300) in os.tmpdir(), then, in the same run and the same page-cache state:
+ *
+ * - the I/O ceiling: read every input tensor (the three files, chunk by chunk, as the merge reads
+ *   them) and write one output of the same size through the same writer and target;
+ * - the merge (runMerge, linear soup → BF16, output re-validated) on each available backend: time,
+ *   input GB/s, peak RSS, and merge time / ceiling;
+ * - peak RSS again for checkpoints a third of the size (it should not grow with the model);
+ * - a PyTorch CPU linear merge of the same files done as mergekit does it (each tensor loaded in
+ *   bf16, torch.stack, (w·x).sum(0) / Σw in bf16, all results kept until the shard is saved), when
+ *   Debian's python3-torch is installed.
+ *
+ * Targets (CPU backend, 2-core machine): ≤ 2.5 × the I/O ceiling, ≤ half the PyTorch time, peak RSS
+ * ≤ 512 MB.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describeAdapter, requestAdapter } from '../src/gpu/adapter';
+import { createWebGPUSoupBackend } from '../src/gpu/webgpuSoupBackend';
+import type { Checkpoint } from '../src/formats/checkpoint';
+import { readTensorChunks } from '../src/formats/tensorChunks';
+import { SafetensorsWriter, type OutputTensorSpec } from '../src/formats/writer';
+import { runSoupJobReference, type SoupBackend } from '../src/merge/kernel';
+import { planMerge, type MergePlan, type SoupStep } from '../src/merge/plan';
+import { parseRecipe, recipeToYaml } from '../src/merge/recipe';
+import { runMerge } from '../src/merge/runMerge';
+import { createNodeCpuBackend } from '../src/node/cpuWorkers';
+import { nodeFileSource } from '../src/node/fileSource';
+import { nodeFileTarget } from '../src/node/fileTargets';
+import { openCheckpointPath, type NodeCheckpoint } from '../src/node/openCheckpointPath';
+import { nodeGPU } from '../src/node/webgpu';
+import type { Benchmark } from './registry';
+
+const RATIO_TARGET = 2.5;
+const RSS_TARGET_MB = 512;
+const TORCH_FACTOR_TARGET = 0.5;
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+const PYTHON = '/usr/bin/python3';
+
+class PeakRss {
+  peak = 0;
+  private timer = setInterval(() => this.sample(), 10);
+  sample(): void {
+    this.peak = Math.max(this.peak, process.memoryUsage.rss());
+  }
+  stop(): number {
+    clearInterval(this.timer);
+    this.sample();
+    return this.peak / 1e6;
+  }
+}
+
+const gc = () => (globalThis as { gc?: () => void }).gc?.();
+
+/** Plausible BF16 weights (magnitudes around 0.01–0.03, both signs), different per seed. */
+function fillBf16(out: Uint16Array, seed: number): void {
+  let s = seed >>> 0;
+  for (let i = 0; i < out.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = 0x3c00 + (s >>> 23) + ((s & 1) << 15);
+  }
+}
+
+/** A llama-like layout of about `mb` megabytes of BF16 tensors. */
+function layout(mb: number): OutputTensorSpec[] {
+  const hidden = 2048;
+  const specs: OutputTensorSpec[] = [{ name: 'model.embed_tokens.weight', dtype: 'BF16', shape: [16384, hidden] }];
+  let bytes = 16384 * hidden * 2;
+  for (let i = 0; bytes < mb * 1e6; i++) {
+    for (const [name, rows] of [['self_attn.q_proj', hidden], ['self_attn.o_proj', hidden], ['mlp.up_proj', 5632], ['mlp.down_proj', 5632]] as const) {
+      specs.push({ name: `model.layers.${i}.${name}.weight`, dtype: 'BF16', shape: [rows, hidden] });
+      bytes += rows * hidden * 2;
+    }
+    specs.push({ name: `model.layers.${i}.input_layernorm.weight`, dtype: 'BF16', shape: [hidden] });
+    bytes += hidden * 2;
+  }
+  specs.push({ name: 'model.norm.weight', dtype: 'BF16', shape: [hidden] });
+  return specs;
+}
+
+async function generate(path: string, specs: OutputTensorSpec[], seed: number): Promise<void> {
+  const writer = await SafetensorsWriter.create(nodeFileTarget(path), specs, { maxShardBytes: Infinity, metadata: { format: 'pt' } });
+  const block = new Uint16Array(4 << 20);
+  fillBf16(block, seed);
+  let k = 0;
+  for (const s of specs) {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    for (let o = 0; o < n; o += block.length) {
+      const count = Math.min(block.length, n - o);
+      block[0] = (block[0] + 1 + k++) & 0x3fff; // no two chunks alike
+      await writer.append(s.name, new Uint8Array(block.buffer, 0, count * 2));
+    }
+  }
+  await writer.finish();
+}
+
+/** Reading all inputs as the merge does, and writing an output of the same size: no arithmetic. */
+async function ioCeiling(plan: MergePlan, outPath: string, chunkBytes: number): Promise<number> {
+  const specs: OutputTensorSpec[] = plan.steps.map((s) => ({ name: s.name, dtype: s.kind === 'soup' ? s.outDtype : s.dtype, shape: s.shape }));
+  const t0 = performance.now();
+  const writer = await SafetensorsWriter.create(nodeFileTarget(outPath), specs, { maxShardBytes: Infinity });
+  for (const step of plan.steps) {
+    const inputs = step.kind === 'soup' ? step.inputs : [step.source];
+    const readers = inputs.map((t) => readTensorChunks(t, { chunkBytes }));
+    for (;;) {
+      const pieces = await Promise.all(readers.map((r) => r.next()));
+      if (pieces[0].done) break;
+      await writer.append(step.name, pieces[0].value);
+    }
+  }
+  await writer.finish();
+  return (performance.now() - t0) / 1000;
+}
+
+async function timedMerge(plan: MergePlan, backend: SoupBackend, outPath: string): Promise<{ seconds: number; peakMb: number }> {
+  gc();
+  const rss = new PeakRss();
+  const t0 = performance.now();
+  const result = await runMerge(plan, {
+    backend,
+    target: nodeFileTarget(outPath),
+    recipeYaml: recipeToYaml(plan.recipe),
+    maxShardBytes: Infinity,
+    readBack: (name) => nodeFileSource(outPath, name),
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const peakMb = rss.stop();
+  if (!result.verified) throw new Error('output not verified');
+  return { seconds, peakMb };
+}
+
+/** The merged output of one tensor's first elements equals the reference arithmetic. */
+async function spotCheck(plan: MergePlan, outPath: string): Promise<boolean> {
+  const out = await openCheckpointPath(outPath);
+  try {
+    const step = plan.steps.find((s) => s.kind === 'soup' && s.name.includes('mlp.up_proj')) as SoupStep;
+    const n = 1 << 16;
+    const inputs = await Promise.all(step.inputs.map((t) => t.source.read(t.info.byteOffset, n * 2)));
+    const want = runSoupJobReference({ mode: step.mode, coefficients: step.coefficients, inputs: inputs.map((bytes) => ({ dtype: 'BF16', bytes })), outDtype: 'BF16', elementCount: n });
+    const t = out.tensors.get(step.name)!;
+    const got = await t.source.read(t.info.byteOffset, n * 2);
+    return got.every((b, i) => b === want[i]);
+  } finally {
+    await out.close();
+  }
+}
+
+const TORCH_SCRIPT = String.raw`
+import json, os, struct, sys, time
+t_import = time.time()
+import torch
+if os.environ.get('SOUPLAB_TORCH_THREADS'):
+    torch.set_num_threads(int(os.environ['SOUPLAB_TORCH_THREADS']))
+t0 = time.time()
+DT = {'BF16': torch.bfloat16, 'F16': torch.float16, 'F32': torch.float32}
+def open_st(path):
+    f = open(path, 'rb')
+    n = struct.unpack('<Q', f.read(8))[0]
+    h = json.loads(f.read(n))
+    h.pop('__metadata__', None)
+    return f, 8 + n, h
+def load(f, start, info):
+    a, b = info['data_offsets']
+    f.seek(start + a)
+    buf = bytearray(f.read(b - a))
+    return torch.frombuffer(buf, dtype=DT[info['dtype']]).reshape(info['shape']).to(torch.bfloat16)
+paths, out = sys.argv[1:-1], sys.argv[-1]
+files = [open_st(p) for p in paths]
+weights = [1.0] * len(paths)
+merged = {}
+for name, info in files[0][2].items():
+    tensors = [load(f, s, h[name]) for f, s, h in files]
+    stacked = torch.stack(tensors, dim=0)
+    w = torch.tensor(weights, dtype=stacked.dtype)
+    while w.dim() < stacked.dim():
+        w.unsqueeze_(-1)
+    res = (w * stacked).sum(dim=0)
+    res = res / w.sum(dim=0)
+    merged[name] = res.contiguous()
+    del tensors, stacked
+header, offset = {'__metadata__': {'format': 'pt'}}, 0
+for name, t in merged.items():
+    nbytes = t.numel() * 2
+    header[name] = {'dtype': 'BF16', 'shape': list(t.shape), 'data_offsets': [offset, offset + nbytes]}
+    offset += nbytes
+hb = json.dumps(header).encode()
+hb += b' ' * ((8 - len(hb) % 8) % 8)
+with open(out, 'wb') as f:
+    f.write(struct.pack('<Q', len(hb)))
+    f.write(hb)
+    for t in merged.values():
+        f.write(t.view(torch.int16).numpy().tobytes())
+t1 = time.time()
+import resource
+print(json.dumps({'seconds': t1 - t0, 'import_seconds': t0 - t_import, 'threads': torch.get_num_threads(), 'version': torch.__version__, 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}))
+`;
+
+function torchAvailable(): string | undefined {
+  if (!existsSync(PYTHON)) return `${PYTHON} not found`;
+  const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
+  return r.status === 0 ? undefined : 'python3-torch is not installed (apt-get install python3-torch)';
+}
+
+async function openAll(paths: string[]): Promise<NodeCheckpoint[]> {
+  return Promise.all(paths.map((p) => openCheckpointPath(p)));
+}
+
+async function planFor(paths: string[], checkpoints: Checkpoint[]): Promise<MergePlan> {
+  const yaml = `merge_method: linear\nmodels:\n${paths.map((p) => `  - model: ${p}\n    parameters:\n      weight: 1\n`).join('')}dtype: bfloat16\n`;
+  const { recipe } = parseRecipe(yaml, 'bench.yaml');
+  return planMerge(recipe, new Map(paths.map((p, i) => [p, checkpoints[i]])));
+}
+
+export const mergeBenchmark: Benchmark = {
+  name: 'merge',
+  description: `linear soup of 3 generated BF16 checkpoints × ${process.env.SOUPLAB_BENCH_MERGE_MB ?? 320} MB on disk, per backend, vs the I/O ceiling and a mergekit-style PyTorch merge (targets: CPU ≤ ${RATIO_TARGET}× ceiling, ≤ ${TORCH_FACTOR_TARGET}× PyTorch, peak RSS ≤ ${RSS_TARGET_MB} MB)`,
+  async run() {
+    const mb = Math.max(300, Number(process.env.SOUPLAB_BENCH_MERGE_MB ?? '320'));
+    const root = await mkdtemp(join(tmpdir(), 'souplab-bench-merge-'));
+    const free = await statfs(root).then((s) => s.bavail * s.bsize).catch(() => Infinity);
+    if (free < mb * 1e6 * 6) {
+      console.log(`  not enough space in ${tmpdir()}: ${(free / 1e6).toFixed(0)} MB free, need ${(mb * 6).toFixed(0)} MB`);
+      await rm(root, { recursive: true, force: true });
+      return false;
+    }
+    let ok = true;
+    const opened: NodeCheckpoint[] = [];
+    try {
+      // Inputs, large and a third of the size.
+      const big = layout(mb);
+      const small = layout(mb / 3);
+      const paths = [0, 1, 2].map((k) => join(root, `model-${k}.safetensors`));
+      const smallPaths = [0, 1, 2].map((k) => join(root, `small-${k}.safetensors`));
+      const g0 = performance.now();
+      for (let k = 0; k < 3; k++) {
+        await generate(paths[k], big, 11 + k);
+        await generate(smallPaths[k], small, 21 + k);
+      }
+      const checkpoints = await openAll(paths);
+      opened.push(...checkpoints);
+      const plan = await planFor(paths, checkpoints);
+      const inputMb = plan.inputBytes / 1e6;
+      console.log(`  inputs       3 × ${(plan.inputBytes / 3 / 1e6).toFixed(0)} MB BF16, ${plan.steps.length} tensors each (generated in ${((performance.now() - g0) / 1000).toFixed(1)} s, in ${tmpdir()}; the files sit in the page cache for every run below)`);
+
+      // The I/O ceiling (the best of two: the first run also warms the output path).
+      const ceilingPath = join(root, 'ceiling.safetensors');
+      let ceiling = Infinity;
+      for (let i = 0; i < 2; i++) {
+        ceiling = Math.min(ceiling, await ioCeiling(plan, ceilingPath, 12 << 20));
+        await rm(ceilingPath, { force: true });
+      }
+      const smallCheckpoints = await openAll(smallPaths);
+      opened.push(...smallCheckpoints);
+      let smallCeiling = Infinity;
+      for (let i = 0; i < 2; i++) {
+        smallCeiling = Math.min(smallCeiling, await ioCeiling(await planFor(smallPaths, smallCheckpoints), ceilingPath, 12 << 20));
+        await rm(ceilingPath, { force: true });
+      }
+      console.log(`  I/O ceiling  ${ceiling.toFixed(2)} s: read ${inputMb.toFixed(0)} MB + write ${(plan.outputBytes / 1e6).toFixed(0)} MB = ${(inputMb / ceiling / 1e3).toFixed(2)} GB/s of input`);
+
+      // CPU backend.
+      const cpu = createNodeCpuBackend();
+      let cpuSeconds = Infinity;
+      try {
+        const out = join(root, 'merged-cpu.safetensors');
+        const r = await timedMerge(plan, cpu, out);
+        cpuSeconds = r.seconds;
+        const exact = await spotCheck(plan, out);
+        await rm(out, { force: true });
+        const ratio = r.seconds / ceiling;
+        const pass = ratio <= RATIO_TARGET && r.peakMb <= RSS_TARGET_MB && exact;
+        ok &&= pass;
+        console.log(
+          `  cpu          ${cpu.description}: ${r.seconds.toFixed(2)} s = ${(inputMb / r.seconds / 1e3).toFixed(2)} GB/s of input, ${ratio.toFixed(2)}× the ceiling (target ≤ ${RATIO_TARGET}), peak RSS ${r.peakMb.toFixed(0)} MB (target ≤ ${RSS_TARGET_MB}), spot check vs reference ${exact ? 'exact' : 'MISMATCH'} ${pass ? 'PASS' : 'FAIL'}`,
+        );
+
+        // Peak RSS with inputs a third of the size: memory must not follow the model size.
+        const smallPlan = await planFor(smallPaths, smallCheckpoints);
+        const rs = await timedMerge(smallPlan, cpu, join(root, 'merged-small.safetensors'));
+        await rm(join(root, 'merged-small.safetensors'), { force: true });
+        console.log(`  cpu, ⅓ size  3 × ${(smallPlan.inputBytes / 3 / 1e6).toFixed(0)} MB: ${rs.seconds.toFixed(2)} s, ${(rs.seconds / smallCeiling).toFixed(2)}× its ceiling of ${smallCeiling.toFixed(2)} s, peak RSS ${rs.peakMb.toFixed(0)} MB (vs ${r.peakMb.toFixed(0)} MB at full size)`);
+      } finally {
+        await cpu.dispose();
+      }
+
+      // WebGPU, where an adapter exists (SwiftShader here: correctness only, its speed says nothing of a GPU).
+      const hardware = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d'].some((d) => existsSync(d) && readdirSync(d).some((f) => /nvidia|amd_icd|amdvlk/i.test(f)));
+      if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD) && !hardware) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+      let gpu: SoupBackend | undefined;
+      let software = false;
+      try {
+        const adapter = await requestAdapter(await nodeGPU());
+        const summary = describeAdapter(adapter);
+        software = summary.isFallback || /swiftshader|llvmpipe|lavapipe/i.test(summary.name);
+        gpu = await createWebGPUSoupBackend(adapter);
+      } catch (e) {
+        console.log(`  webgpu       not available: ${(e as Error).message}`);
+      }
+      if (gpu) {
+        try {
+          // A software adapter merges ~100× slower than the CPU path: measured on the ⅓-size inputs.
+          const gpuPlan = software ? await planFor(smallPaths, smallCheckpoints) : plan;
+          const gpuCeiling = software ? smallCeiling : ceiling;
+          const out = join(root, 'merged-gpu.safetensors');
+          const r = await timedMerge(gpuPlan, gpu, out);
+          const exact = await spotCheck(gpuPlan, out);
+          await rm(out, { force: true });
+          const gpuMb = gpuPlan.inputBytes / 1e6;
+          console.log(
+            `  webgpu       ${gpu.description}${software ? ', ⅓-size inputs (a software adapter)' : ''}: ${r.seconds.toFixed(2)} s = ${(gpuMb / r.seconds / 1e3).toFixed(2)} GB/s of input, ${(r.seconds / gpuCeiling).toFixed(2)}× the ceiling, peak RSS ${r.peakMb.toFixed(0)} MB, spot check vs reference ${exact ? 'exact' : 'differs (≤ 1 ulp allowed)'} (reported; no target off a real GPU)`,
+          );
+        } finally {
+          await gpu.dispose();
+        }
+      }
+
+      // PyTorch, the way mergekit merges.
+      const missing = torchAvailable();
+      if (missing) {
+        console.log(`  pytorch      skipped: ${missing}`);
+      } else {
+        const script = join(root, 'mergekit_like.py');
+        await writeFile(script, TORCH_SCRIPT);
+        const out = join(root, 'merged-torch.safetensors');
+        // torch's own thread count (what mergekit gets), and every core (the strongest baseline).
+        let best = Infinity;
+        for (const threads of [undefined, String(availableParallelism())]) {
+          const t0 = performance.now();
+          const r = spawnSync(PYTHON, [script, ...paths, out], { encoding: 'utf8', maxBuffer: 1 << 20, env: { ...process.env, ...(threads ? { SOUPLAB_TORCH_THREADS: threads } : {}) } });
+          const wall = (performance.now() - t0) / 1000;
+          await rm(out, { force: true });
+          if (r.status !== 0) {
+            console.log(`  pytorch      failed: ${r.stderr.split('\n').filter(Boolean).slice(-1)[0]}`);
+            ok = false;
+            break;
+          }
+          const t = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { seconds: number; import_seconds: number; threads: number; version: string; peak_rss_mb: number };
+          best = Math.min(best, t.seconds);
+          console.log(
+            `  pytorch      torch ${t.version}, ${t.threads} thread${t.threads > 1 ? 's' : ''}${threads ? ' (set)' : ' (default)'}: ${t.seconds.toFixed(2)} s merging and writing, no fsync (+ ${t.import_seconds.toFixed(1)} s import; ${wall.toFixed(1)} s wall), peak RSS ${t.peak_rss_mb.toFixed(0)} MB`,
+          );
+        }
+        if (Number.isFinite(best)) {
+          const factor = cpuSeconds / best;
+          const pass = factor <= TORCH_FACTOR_TARGET;
+          ok &&= pass;
+          console.log(`  vs pytorch   SoupLab CPU takes ${factor.toFixed(2)}× the faster PyTorch run (target ≤ ${TORCH_FACTOR_TARGET}) ${pass ? 'PASS' : 'FAIL'}`);
+        }
+      }
+    } finally {
+      await Promise.all(opened.map((c) => c.close()));
+      await rm(root, { recursive: true, force: true });
+    }
+    return ok;
+  },
+};
