@@ -2,7 +2,7 @@ import { InputError } from '../errors';
 import { averageLinkage, cutDendrogram, type CategoryCluster, type Dendrogram } from './cluster';
 import { correlationMatrix, type CorrelationMatrix, type CorrelationMethod } from './correlation';
 import { expertSetOf, lowCorrelationSet, pickExpert, type ExpertPick } from './experts';
-import { weightGrid, type WeightGrid } from './grid';
+import { compositionCount, stepsFor, uniformPoint, weightGrid, type WeightGrid } from './grid';
 import { didYouMean, listNames, matchName } from './names';
 import type { ScoreTable } from './scoreTable';
 
@@ -143,9 +143,20 @@ export function analyze(table: ScoreTable, options: AnalyzeOptions = {}): Analys
   if (lowCorrelation.length === 0)
     warnings.push(`no category has |ρ| < ${tau} with another: the paper's rule selects no experts; raise τ or use the clusters mode`);
   const chosen = mode === 'paper' ? paper : clustered;
-  const grid = weightGrid(chosen.expertSet.length, { step: options.step, maxPoints: options.maxGridPoints });
-  if (chosen.expertSet.length > 1 && grid.points.length === 1)
-    warnings.push(`${chosen.expertSet.length} experts cannot each get at least ${grid.step}: the grid holds only the uniform soup; use a smaller step`);
+  const n = chosen.expertSet.length;
+  const maxPoints = options.maxGridPoints ?? 100_000;
+  const step = options.step ?? 0.1;
+  const steps = stepsFor(step);
+  let grid: WeightGrid;
+  // A grid too large to list is not a reason to lose the analysis: keep the uniform soup and say why.
+  if (n > 1 && compositionCount(steps, n) + 1 > maxPoints) {
+    grid = { step, steps, points: [uniformPoint(n, steps)] };
+    warnings.push(`${n} experts with step ${step} make ${compositionCount(steps, n) + 1} grid points, more than ${maxPoints}: only the uniform soup is listed; use a larger step`);
+  } else {
+    grid = weightGrid(n, { step, maxPoints });
+    if (n > 1 && grid.points.length === 1)
+      warnings.push(`${n} experts cannot each get at least ${grid.step}: the grid holds only the uniform soup; use a smaller step`);
+  }
 
   return {
     tau,

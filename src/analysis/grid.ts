@@ -71,11 +71,15 @@ export function weightGrid(n: number, options: GridOptions = {}): WeightGrid {
     }
   };
   fill(0, steps);
-  const onLattice = steps % n === 0;
-  points.push({
-    weights: new Array<number>(n).fill(1 / n),
-    units: onLattice ? new Array<number>(n).fill(steps / n) : null,
-    uniform: true,
-  });
+  points.push(uniformPoint(n, steps));
   return { step, steps, points };
+}
+
+/** The uniform soup of n experts as a grid point (on the lattice when the step count divides evenly). */
+export function uniformPoint(n: number, steps: number): GridPoint {
+  return {
+    weights: new Array<number>(n).fill(1 / n),
+    units: steps % n === 0 ? new Array<number>(n).fill(steps / n) : null,
+    uniform: true,
+  };
 }

@@ -141,6 +141,15 @@ describe('analyze on a hand-made table', () => {
     expect(() => analyze(table, { tau: 2 })).toThrow('τ must be between 0 and 1');
   });
 
+  it('keeps the analysis when the grid would be too large to list, with the uniform soup only', () => {
+    const r = analyze(table, { step: 0.01, maxGridPoints: 1000 });
+    expect(r.expertSet).toHaveLength(3);
+    expect(r.grid.points.map((p) => p.weights)).toEqual([[1 / 3, 1 / 3, 1 / 3]]);
+    // C(99, 2) + 1 = 4852 points.
+    expect(r.warnings).toContain('3 experts with step 0.01 make 4852 grid points, more than 1000: only the uniform soup is listed; use a larger step');
+    expect(analyze(table, { step: 0.01 }).grid.points).toHaveLength(4852);
+  });
+
   it('Spearman is used for L and clusters when asked; Pearson is still reported', () => {
     const s = analyze(table, { method: 'spearman' });
     expect(s.correlation.method).toBe('spearman');
