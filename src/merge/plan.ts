@@ -83,7 +83,7 @@ export function planMerge(recipe: Recipe, checkpoints: Map<string, Checkpoint>):
 
   // Kernel inputs in order, with the recipe parameters that apply to each.
   const base = recipe.baseModel ? byPath.get(recipe.baseModel.path)! : undefined;
-  const members = recipe.method === 'task_arithmetic' ? recipe.models.filter((m) => m.model.path !== base!.path) : recipe.models;
+  const members = recipe.method === 'task_arithmetic' ? recipe.models.filter((m) => m.model.path !== base!.path) : linearMembers(recipe);
   const memberIngredients = members.map((m) => byPath.get(m.model.path)!);
 
   const layerCount = layerCountOf(reference.checkpoint.tensors.keys());
@@ -170,6 +170,17 @@ function booleanParam(recipe: Recipe, name: string, v: EvaluatedValue | undefine
   if (v === undefined) return fallback;
   if (typeof v === 'boolean') return v;
   throw new InputError(`${recipeWhere(recipe, recipe.parameters[name]?.line)}${name} must be true or false, got ${JSON.stringify(v)}`);
+}
+
+/**
+ * The models a linear merge averages. As in mergekit, a base_model that is not among the models joins
+ * them last when a recipe-wide weight gives it one; without one it is only the reference (the source
+ * of non-float tensors and config files).
+ */
+function linearMembers(recipe: Recipe): Recipe['models'] {
+  const base = recipe.baseModel;
+  if (!base || recipe.models.some((m) => m.model.path === base.path) || !recipe.parameters.weight) return recipe.models;
+  return [...recipe.models, { model: base, parameters: {} }];
 }
 
 /** Every model a recipe reads, once each: the base first (when given), then the models in order. */

@@ -229,6 +229,11 @@ export function parseRecipe(text: string, fileName = 'recipe.yaml'): ParsedRecip
       problems.push({ line: lineOf(entries.get('models')!.key), message: 'task_arithmetic needs at least one model besides base_model' });
     }
     checkParameterNames(method, parameters, models);
+    if (method === 'linear' && baseModel && !models.some((m) => m.model.path === baseModel!.path) && !parameters.weight) {
+      warnings.push(
+        `${formatWhere(fileName, baseModel.line)}base_model ${baseModel.path} is not among the models and has no weight: it is not averaged, only the source of non-float tensors and config files`,
+      );
+    }
   }
   const seen = new Map<string, number | undefined>();
   for (const m of models) {

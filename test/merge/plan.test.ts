@@ -187,3 +187,24 @@ parameters:
     expect(planMerge(recipe, map).ingredients.map((g) => g.label)).toEqual(['one/model.safetensors', 'two/model.safetensors']);
   });
 });
+
+describe('planMerge: linear with a base_model outside the models', () => {
+  test('joins the soup last when a recipe-wide weight gives it one (as mergekit); else only the reference, with a warning', async () => {
+    const withWeight = await plan('merge_method: linear\nbase_model: base\nmodels:\n  - model: a\n    parameters: {weight: 3}\nparameters:\n  weight: 1\n', {
+      base: tensors('F32'),
+      a: tensors('F32'),
+    });
+    expect(soup(withWeight, 'lm_head.weight').inputLabels).toEqual(['a.safetensors', 'base.safetensors']);
+    expect(Array.from(soup(withWeight, 'lm_head.weight').coefficients)).toEqual(f32([0.75, 0.25]));
+
+    const text = 'merge_method: linear\nbase_model: base\nmodels:\n  - model: a\n  - model: b\n';
+    expect(parseRecipe(text).warnings).toEqual([
+      'recipe.yaml line 2: base_model base is not among the models and has no weight: it is not averaged, only the source of non-float tensors and config files',
+    ]);
+    const without = await plan(text, { base: tensors('BF16'), a: tensors('F32'), b: tensors('F32') });
+    expect(soup(without, 'lm_head.weight').inputLabels).toEqual(['a.safetensors', 'b.safetensors']);
+    expect(without.reference.label).toBe('base.safetensors');
+    expect(without.steps.find((s) => s.name === 'model.steps')).toMatchObject({ kind: 'copy', from: 'base.safetensors' });
+    expect(soup(without, 'lm_head.weight').outDtype).toBe('F32'); // the first input's dtype, not the base's
+  });
+});

@@ -119,7 +119,8 @@ export const mergeCommand: Command = {
 
       backend = await chooseBackend(backendArg, say);
 
-      const recipeYaml = `# souplab merge of ${basename(recipePath)}; model paths are relative to ${dirname(recipePath)}\n${recipeToYaml(recipe)}`;
+      // No absolute path of this machine goes into the model's metadata: the paths stay as the recipe wrote them.
+      const recipeYaml = `# made by souplab merge from ${basename(recipePath)}; model paths are relative to that recipe's folder\n${recipeToYaml(recipe)}`;
       const extraFiles: ExtraOutputFile[] = [];
       if (!toFile) {
         extraFiles.push({ name: 'recipe.yaml', data: new TextEncoder().encode(recipeYaml) });
