@@ -1,0 +1,190 @@
+/**
+ * The soup in the studio, end to end, in Debian's Chromium with WebGPU on SwiftShader: three generated
+ * checkpoints dropped as files, weights typed into the labelled inputs, merged on WebGPU in the merge
+ * worker, exported to an OPFS folder (the folder picker stubbed), read back, and compared byte for byte
+ * with the same recipe merged in Node by the CPU engine. Then a broken file: its error and a disabled
+ * Merge. Screenshots of each state go to the test output.
+ *
+ * Run against the production build: npx vite build && npx playwright test e2e/soup.spec.ts
+ */
+import { expect, test, type Page } from '@playwright/test';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { demoCheckpointTensors } from '../scripts/makeDemoCheckpoints';
+import type { Checkpoint } from '../src/formats/checkpoint';
+import { SafetensorsWriter } from '../src/formats/writer';
+import { createCpuSoupBackend } from '../src/merge/cpu/cpuBackend';
+import { inThreadSpawner } from '../src/merge/cpu/protocol';
+import { planMerge } from '../src/merge/plan';
+import { parseRecipe } from '../src/merge/recipe';
+import { runMerge } from '../src/merge/runMerge';
+import { nodeFileSource } from '../src/node/fileSource';
+import { nodeFileTarget } from '../src/node/fileTargets';
+import { openCheckpointPath } from '../src/node/openCheckpointPath';
+
+const NAMES = ['expert-alpha', 'expert-beta', 'expert-gamma'];
+const WEIGHTS = [0.5, 0.3, 0.2];
+let dir: string;
+
+test.beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'souplab-e2e-soup-'));
+  // Three fine-tunes of one base (BF16 weights, F32 norms), written by the engine's writer.
+  for (const [i, name] of NAMES.entries()) {
+    const tensors = demoCheckpointTensors(10 + i);
+    const w = await SafetensorsWriter.create(nodeFileTarget(join(dir, `${name}.safetensors`)), tensors.map((t) => t.spec), { maxShardBytes: Infinity });
+    for (const t of tensors) await w.append(t.spec.name, t.bytes);
+    await w.finish();
+  }
+});
+
+test.afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Drops files on the "Checkpoints" area as a real drop does: a DataTransfer of File objects. */
+async function dropFiles(page: Page, files: { name: string; base64: string }[]): Promise<void> {
+  const zone = page.getByRole('region', { name: 'Checkpoints' });
+  await zone.evaluate((el, list) => {
+    const dt = new DataTransfer();
+    for (const f of list) {
+      const bytes = Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0));
+      dt.items.add(new File([bytes], f.name, { type: 'application/octet-stream' }));
+    }
+    for (const type of ['dragenter', 'dragover', 'drop']) {
+      el.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }
+  }, files);
+}
+
+async function cleanStart(page: Page): Promise<void> {
+  await page.goto('/');
+  // A first visit loads the demo checkpoints, labelled as demo data.
+  await page.getByRole('tab', { name: 'Ingredients' }).click();
+  await expect(page.getByRole('article')).toHaveCount(3, { timeout: 30_000 });
+  await expect(page.getByText('demo data').first()).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'demo-xLAM-2-70b-fc-r' })).toBeVisible();
+  await page.getByRole('button', { name: 'Remove all' }).click();
+  await expect(page.getByRole('article')).toHaveCount(0);
+}
+
+test('three dropped checkpoints, weights typed, merged on WebGPU into an OPFS folder, equal to the CPU engine', async ({ page }, testInfo) => {
+  await cleanStart(page);
+  const files = await Promise.all(NAMES.map(async (n) => ({ name: `${n}.safetensors`, base64: (await readFile(join(dir, `${n}.safetensors`))).toString('base64') })));
+  await dropFiles(page, files);
+  await expect(page.getByRole('article')).toHaveCount(3);
+  for (const n of NAMES) {
+    const card = page.getByRole('article', { name: n });
+    await expect(card).toContainText('106.8 K');
+    await expect(card).toContainText('BF16 ×16, F32 ×5');
+  }
+  await expect(page.getByText('Headers fit together')).toBeVisible();
+
+  for (const [i, n] of NAMES.entries()) await page.getByRole('spinbutton', { name: `Weight of ${n}` }).fill(String(WEIGHTS[i]));
+  await expect(page.getByText('Sum of weights: 1')).toBeVisible();
+  await expect(page.getByRole('slider', { name: 'Weight of expert-alpha' })).toHaveValue('0.5');
+  await page.screenshot({ path: testInfo.outputPath('ingredients.png'), fullPage: true });
+
+  await page.getByRole('tab', { name: 'Merge & export' }).click();
+  await expect(page.locator('.backend-line')).toContainText('WebGPU on');
+  await expect(page.getByTestId('estimated-size')).toHaveText(/^2\d\d KB$/);
+  // The folder picker returns a folder in the origin private file system.
+  await page.evaluate(() => {
+    (window as unknown as { showDirectoryPicker: () => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker = async () =>
+      (await navigator.storage.getDirectory()).getDirectoryHandle('e2e-out', { create: true });
+  });
+  await page.getByRole('radio', { name: /A folder/ }).check();
+  await page.getByRole('button', { name: 'Merge', exact: true }).click();
+  await expect(page.getByText(/Verified: 1 file, 21 tensors/)).toBeVisible({ timeout: 60_000 });
+  await expect(page.getByRole('status').filter({ hasText: 'Verified' })).toContainText('on WebGPU');
+  const bar = page.getByRole('progressbar', { name: 'Merge progress' });
+  await expect(bar).toHaveAttribute('aria-valuenow', '100');
+  await page.screenshot({ path: testInfo.outputPath('merge.png'), fullPage: true });
+
+  const out = await page.evaluate(async () => {
+    const d = await (await navigator.storage.getDirectory()).getDirectoryHandle('e2e-out');
+    const names: string[] = [];
+    for await (const k of (d as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(k);
+    const model = new Uint8Array(await (await (await d.getFileHandle('model.safetensors')).getFile()).arrayBuffer());
+    let bin = '';
+    for (let i = 0; i < model.length; i += 0x8000) bin += String.fromCharCode(...model.subarray(i, i + 0x8000));
+    const recipe = await (await (await d.getFileHandle('recipe.yaml')).getFile()).text();
+    return { names: names.sort(), model: btoa(bin), recipe };
+  });
+  expect(out.names).toEqual(['model.safetensors', 'recipe.yaml']);
+
+  // The recipe holds the weights typed in the page.
+  const { recipe } = parseRecipe(out.recipe);
+  expect(recipe.method).toBe('linear');
+  expect(recipe.models.map((m) => [m.model.path, m.parameters.weight])).toEqual(NAMES.map((n, i) => [n, { kind: 'value', value: WEIGHTS[i], line: expect.any(Number) }]));
+
+  // The same recipe merged in Node on the CPU engine gives the same bytes.
+  const checkpoints = new Map<string, Checkpoint>();
+  const opened = await Promise.all(NAMES.map((n) => openCheckpointPath(join(dir, `${n}.safetensors`))));
+  NAMES.forEach((n, i) => checkpoints.set(n, opened[i]));
+  const refPath = join(dir, 'reference.safetensors');
+  const backend = createCpuSoupBackend({ workers: 1, spawn: inThreadSpawner });
+  try {
+    await runMerge(planMerge(recipe, checkpoints), {
+      backend,
+      target: nodeFileTarget(refPath),
+      recipeYaml: out.recipe,
+      maxShardBytes: Infinity,
+      readBack: (name) => nodeFileSource(refPath, name),
+    });
+  } finally {
+    await backend.dispose();
+    await Promise.all(opened.map((c) => c.close()));
+  }
+  const reference = await readFile(refPath);
+  const fromBrowser = Buffer.from(out.model, 'base64');
+  expect(fromBrowser.length).toBe(reference.length);
+  expect(fromBrowser.equals(reference)).toBe(true);
+  // And the soup is not one of its ingredients.
+  expect(fromBrowser.equals(await readFile(join(dir, `${NAMES[0]}.safetensors`)))).toBe(false);
+});
+
+test('a broken file shows its error, and Merge is disabled until it is removed', async ({ page }, testInfo) => {
+  await cleanStart(page);
+  const good = (await readFile(join(dir, `${NAMES[0]}.safetensors`))).toString('base64');
+  // A header length far beyond the file's size.
+  const broken = Buffer.alloc(64);
+  broken.writeBigUInt64LE(10_000n, 0);
+  await dropFiles(page, [
+    { name: `${NAMES[0]}.safetensors`, base64: good },
+    { name: 'broken.safetensors', base64: broken.toString('base64') },
+  ]);
+  const card = page.getByRole('article', { name: 'broken' });
+  await expect(card).toHaveAttribute('data-status', 'error');
+  await expect(card.locator('.error')).toContainText('broken.safetensors');
+  await expect(page.getByText('broken cannot be read; remove it to merge.')).toBeVisible();
+  await page.screenshot({ path: testInfo.outputPath('ingredients-broken.png'), fullPage: true });
+
+  await page.getByRole('tab', { name: 'Merge & export' }).click();
+  await expect(page.getByRole('button', { name: 'Merge', exact: true })).toBeDisabled();
+  await expect(page.getByText('broken cannot be read; remove it to merge.')).toBeVisible();
+  await page.screenshot({ path: testInfo.outputPath('merge-blocked.png'), fullPage: true });
+
+  await page.getByRole('tab', { name: 'Ingredients' }).click();
+  await page.getByRole('button', { name: 'Remove broken' }).click();
+  await page.getByRole('tab', { name: 'Merge & export' }).click();
+  await expect(page.getByRole('button', { name: 'Merge', exact: true })).toBeEnabled();
+});
+
+test('the Ingredients view in a dark theme and a narrow window', async ({ page }, testInfo) => {
+  await page.setViewportSize({ width: 420, height: 900 });
+  await page.goto('/');
+  await page.getByLabel('Theme').selectOption('dark');
+  await page.getByRole('tab', { name: 'Ingredients' }).click();
+  await expect(page.getByRole('article')).toHaveCount(3, { timeout: 30_000 });
+  // Keyboard: Tab reaches the weight inputs, and focus is visible.
+  await page.getByRole('spinbutton', { name: 'Weight of demo-watt-tool-70B' }).focus();
+  await page.keyboard.press('Shift+Tab');
+  await expect(page.getByRole('slider', { name: 'Weight of demo-watt-tool-70B' })).toBeFocused();
+  await page.keyboard.press('ArrowRight');
+  await page.screenshot({ path: testInfo.outputPath('ingredients-dark-narrow.png'), fullPage: true });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await page.getByRole('tab', { name: 'Merge & export' }).click();
+  await page.screenshot({ path: testInfo.outputPath('merge-dark-narrow.png'), fullPage: true });
+});
