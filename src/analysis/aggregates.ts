@@ -12,7 +12,7 @@ export const AGGREGATE_SUFFIX = /\bacc(uracy)?\s*$/i;
 
 /** Numeric columns that are not benchmark scores: rank, cost, latency, size, dates… */
 export const METADATA_NAME =
-  /\b(rank|ranking|cost|price|latency|time|duration|speed|throughput|parameters|size|date|year|version|tokens|licen[cs]e|link|url|votes?|downloads?|likes|stderr|stddev)\b|^\W*#?\s*params?\b|#\s*params?\b|\$|^#$|^(no|id|index|row)$/i;
+  /\b(rank|ranking|cost|price|latency|time|duration|speed|throughput|parameters|size|date|year|version|tokens|licen[cs]e|link|url|votes?|downloads?|likes|stderr|stddev)\b|^\W*#?\s*params?\b|#\s*params?\b|\$|^#$|^(no|id|index|row)$|^unnamed:?\s*\d*$|^\(column \d+\)$/i;
 
 export interface DerivedColumn {
   /** Index of the column found to be a combination of the others. */

@@ -4,6 +4,7 @@ import type { RawCell } from './rawTable';
 const MISSING = new Set(['', 'n/a', 'na', 'nan', 'null', 'none', '-', '—', '–', '?', 'n.a.', 'missing']);
 
 const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+const DECIMAL_COMMA = /^[+-]?\d+,\d+$/;
 
 export type ParsedCell = { kind: 'number'; value: number } | { kind: 'missing' } | { kind: 'text'; text: string };
 
@@ -22,7 +23,7 @@ export function parseCell(cell: RawCell): ParsedCell {
  * The same reading without allocating: a number, null for missing, or the trimmed text. Tables have
  * hundreds of thousands of cells.
  */
-export function cellValue(cell: RawCell): number | null | string {
+export function cellValue(cell: RawCell, decimalComma = false): number | null | string {
   if (cell === null) return null;
   if (typeof cell === 'number') return Number.isFinite(cell) ? cell : null;
   if (typeof cell === 'boolean') return String(cell);
@@ -30,6 +31,7 @@ export function cellValue(cell: RawCell): number | null | string {
   let s = trimmed;
   if (s.endsWith('%')) s = s.slice(0, -1).trim();
   if (NUMBER.test(s)) return Number(s);
+  if (decimalComma && DECIMAL_COMMA.test(s)) return Number(s.replace(',', '.'));
   if (MISSING.has(trimmed.toLowerCase())) return null;
   return trimmed;
 }

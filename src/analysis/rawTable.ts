@@ -17,6 +17,8 @@ export interface RawTable {
   columnHints?: Record<string, { kind: 'category' | 'aggregate'; reason: string }>;
   /** The column naming the models, when the reader knows it. */
   modelColumn?: string;
+  /** Semicolon-separated text, as European spreadsheets export it: "78,25" is 78.25. */
+  decimalComma?: boolean;
 }
 
 export type RawCell = string | number | boolean | null;
@@ -57,7 +59,8 @@ export function detectDelimiter(text: string): ',' | '\t' | ';' {
  */
 export function parseDelimited(text: string, source: string, delimiter?: ',' | '\t' | ';'): RawTable {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const delim = (delimiter ?? detectDelimiter(text)).charCodeAt(0);
+  const delimChar = delimiter ?? detectDelimiter(text);
+  const delim = delimChar.charCodeAt(0);
   const QUOTE = 34;
   const LF = 10;
   const CR = 13;
@@ -124,7 +127,8 @@ export function parseDelimited(text: string, source: string, delimiter?: ',' | '
   }
   if (records.length === 0) throw new InputError(`${source}: the file is empty`);
 
-  const header = records[0].cells.map((h) => h.trim());
+  // An unnamed column (a pandas index, a spreadsheet's blank header) still needs a name to be talked about.
+  const header = records[0].cells.map((h, j) => h.trim() || `(column ${j + 1})`);
   const problems: TableProblem[] = [];
   const rows: RawCell[][] = [];
   const rowLines: number[] = [];
@@ -142,7 +146,7 @@ export function parseDelimited(text: string, source: string, delimiter?: ',' | '
     rows.push(row);
     rowLines.push(l);
   }
-  return { source, header, rows, rowLines, problems };
+  return { source, header, rows, rowLines, problems, decimalComma: delimChar === ';' };
 }
 
 /**

@@ -142,6 +142,7 @@ export function buildScoreTable(raws: RawTable[], options: ScoreTableOptions = {
   const header: string[] = [];
   const cellsByColumn = new Map<string, RawCell[]>();
   const hints = new Map<string, { kind: 'category' | 'aggregate'; reason: string }>();
+  const decimalComma = new Set<string>();
   for (const f of perFile) {
     // Where each of the file's rows lands in the joined table, computed once per file.
     const target = Int32Array.from(f.rows.order, (model) => modelIndex.get(model)!);
@@ -153,6 +154,7 @@ export function buildScoreTable(raws: RawTable[], options: ScoreTableOptions = {
         problems.push({ severity: 'warning', column: name, message: `${f.raw.source}: column "${h}" appears twice; kept the first` });
         continue;
       }
+      if (f.raw.decimalComma) decimalComma.add(name);
       const hint = f.raw.columnHints?.[h];
       if (hint) hints.set(name, hint);
       header.push(name);
@@ -170,8 +172,9 @@ export function buildScoreTable(raws: RawTable[], options: ScoreTableOptions = {
     const values = new Array<number | null>(cells.length);
     let numbers = 0;
     const bad: { i: number; text: string }[] = [];
+    const comma = decimalComma.has(name);
     for (let i = 0; i < cells.length; i++) {
-      const v = cellValue(cells[i]);
+      const v = cellValue(cells[i], comma);
       if (typeof v === 'number') {
         values[i] = v;
         numbers++;
@@ -182,6 +185,15 @@ export function buildScoreTable(raws: RawTable[], options: ScoreTableOptions = {
     }
     if (numbers === 0 || bad.length > numbers) {
       textColumns.push(name);
+      const commaDecimals = bad.filter((b) => /^[+-]?\d+,\d+%?$/.test(b.text)).length;
+      problems.push({
+        severity: commaDecimals > 0 ? 'warning' : 'info',
+        column: name,
+        message:
+          commaDecimals > 0
+            ? `${source}: column "${name}" has numbers with decimal commas ("${bad.find((b) => /,/.test(b.text))!.text}"); they are not read as scores — export with decimal points`
+            : `column "${name}" holds text; not a score`,
+      });
       continue;
     }
     bad.slice(0, MAX_CELL_PROBLEMS_PER_COLUMN).forEach(({ i, text }) =>

@@ -101,6 +101,23 @@ describe('score tables', () => {
     expect(() => parseScoreTable({ name: 's.csv', text: csv }, { categories: ['org'] })).toThrow('s.csv: column "org" holds text, not scores');
   });
 
+  it('keeps a pandas index column out of the categories, and explains decimal commas', () => {
+    const pandas = parseScoreTable({ name: 'p.csv', text: ',model,math,code\n0,a,1,2\n1,b,3,4\n2,c,5,1\n' });
+    expect(pandas.categories).toEqual(['math', 'code']);
+    expect(pandas.columns[0]).toMatchObject({ name: '(column 1)', kind: 'metadata' });
+    // Semicolon-separated (a European spreadsheet's export): decimal commas are numbers.
+    const euro = parseScoreTable({ name: 'e.csv', text: 'model;math;code\na;1,5;2\nb;3,25%;4\n' });
+    expect(euro.categories).toEqual(['math', 'code']);
+    expect(euro.columns[0].values).toEqual([1.5, 3.25]);
+    // In comma-separated text they can only be quoted text: said, not guessed.
+    const quoted = parseScoreTable({ name: 'e.csv', text: 'model,math,code\na,"1,5",2\nb,"3,25",4\n' });
+    expect(quoted.categories).toEqual(['code']);
+    expect(quoted.problems.find((p) => p.column === 'math')).toMatchObject({
+      severity: 'warning',
+      message: 'e.csv: column "math" has numbers with decimal commas ("1,5"); they are not read as scores — export with decimal points',
+    });
+  });
+
   it('the "… Acc" suffix marks aggregates only among columns that lack it', () => {
     const some = parseScoreTable({ name: 's.csv', text: 'model,Live Acc,Live Simple,Live Multiple\na,1,2,3\nb,2,3,1\n' });
     expect(some.aggregates).toEqual(['Live Acc']);
