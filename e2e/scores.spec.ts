@@ -54,3 +54,110 @@ test('the demo loads: BFCL v3 heatmap, attribution, the three 70B experts', asyn
   await expect(page.getByText("demo: the paper's 70B set")).toBeVisible();
   await page.screenshot({ path: testInfo.outputPath('scores-demo.png'), fullPage: true });
 });
+
+test('the heatmap is keyboard reachable and its tooltip gives ρ and n', async ({ page }) => {
+  const grid = page.getByRole('grid', { name: /Correlation heatmap/ });
+  await grid.focus();
+  await expect(grid).toBeFocused();
+  const tip = page.getByRole('tooltip');
+  await expect(tip).toContainText('ρ = 1.00');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  await expect(tip).toContainText(/ρ = −?\d\.\d\d · n = 1[12]\d/);
+  const active = await grid.getAttribute('aria-activedescendant');
+  expect(active).toMatch(/-2-1$/);
+  // Hover shows the hovered cell instead.
+  const cell = page.locator('[role=gridcell][data-row="0"][data-col="13"]');
+  await cell.hover();
+  await expect(tip).toContainText(await cell.getAttribute('data-rho').then((r) => Number(r).toFixed(2).replace('-', '−')));
+});
+
+test('moving τ changes the marked cells, the clusters and the experts live', async ({ page }, testInfo) => {
+  await expect(page.getByRole('gridcell')).toHaveCount(196);
+  const tau = page.getByRole('slider', { name: /Threshold τ/ });
+  await expect(tau).toHaveValue('0.2');
+  const at02 = await lowCells(page).count();
+  expect(at02).toBeGreaterThan(0);
+  await tau.fill('0.5');
+  await expect(page.locator('.tau-field .tau-value')).toHaveText('0.50');
+  await expect.poll(() => lowCells(page).count()).toBeGreaterThan(at02);
+  await tau.fill('0');
+  await expect(lowCells(page)).toHaveCount(0);
+  await expect(page.getByText(/the paper's rule selects no experts/)).toBeVisible();
+  // Keyboard: the slider moves by its step.
+  await tau.fill('0.2');
+  await tau.focus();
+  await page.keyboard.press('ArrowRight');
+  await expect(page.locator('.tau-field .tau-value')).toHaveText('0.21');
+  await page.getByRole('radio', { name: 'Clusters' }).check();
+  await expect(page.getByRole('heading', { name: /Experts.*clusters mode/ })).toBeVisible();
+  await page.screenshot({ path: testInfo.outputPath('scores-clusters-mode.png'), fullPage: true });
+  // The options survive a reload.
+  await page.reload();
+  await expect(page.locator('.tau-field .tau-value')).toHaveText('0.21');
+  await expect(page.getByRole('radio', { name: 'Clusters' })).toBeChecked();
+});
+
+test('a dropped CSV replaces the demo: its categories, base-model groups, and it survives a reload', async ({ page }, testInfo) => {
+  await expect(page.getByRole('gridcell')).toHaveCount(196);
+  await dropFile(page, 'Scores', 'generated.csv', generatedCsv());
+  await expect(page.getByText('generated.csv').first()).toBeVisible();
+  await expect(page.getByRole('gridcell')).toHaveCount(25);
+  const rows = page.getByRole('grid').getByRole('rowheader');
+  for (const c of ['Reasoning', 'Maths', 'Coding', 'Debugging', 'Trivia']) await expect(rows.filter({ hasText: c })).toHaveCount(1);
+  await expect(rows.filter({ hasText: 'Average' })).toHaveCount(0);
+  await expect(page.getByRole('group', { name: 'Base Model: llama-3-8b' })).toBeVisible();
+  await expect(page.getByRole('group', { name: 'Base Model: mistral-7b' })).toBeVisible();
+  await expect(page.getByText('demo: the paper')).toHaveCount(0);
+  // The aggregate is available but off by default.
+  await page.getByText(/Aggregates and other columns/).click();
+  await expect(page.getByRole('checkbox', { name: 'Average' })).not.toBeChecked();
+  await page.getByRole('checkbox', { name: 'Average' }).check();
+  await expect(page.getByRole('gridcell')).toHaveCount(36);
+  await page.screenshot({ path: testInfo.outputPath('scores-dropped.png'), fullPage: true });
+  await page.reload();
+  await expect(page.getByText('generated.csv').first()).toBeVisible();
+  await expect(page.getByRole('gridcell')).toHaveCount(36);
+  await page.getByRole('button', { name: 'Back to the demo table' }).click();
+  await expect(page.getByRole('gridcell')).toHaveCount(196);
+});
+
+test('a broken table is reported plainly and the current table stays', async ({ page }) => {
+  await expect(page.getByRole('gridcell')).toHaveCount(196);
+  await dropFile(page, 'Scores', 'broken.json', '{"results": {"task": ');
+  await expect(page.getByRole('alert')).toHaveText(/^broken\.json: not valid JSON/);
+  await expect(page.getByRole('gridcell')).toHaveCount(196);
+  await dropFile(page, 'Scores', 'words.csv', 'Model,Notes\nm1,good\nm2,bad\n');
+  await expect(page.getByRole('alert')).toContainText('words.csv');
+  await expect(page.getByRole('gridcell')).toHaveCount(196);
+  // Problems of a readable table are listed: a row without a model, a duplicate, a non-numeric cell.
+  const messy = ['Model,a,b,c', 'm1,1,2,3', ',4,5,6', 'm2,2,1,oops', 'm1,9,9,9', 'm3,3,5,4', 'm4,4,3,1'].join('\n');
+  await dropFile(page, 'Scores', 'messy.csv', messy);
+  const problems = page.locator('.table-problems');
+  await expect(problems).toContainText('3 problems in the table');
+  await expect(problems).toContainText('has no model name');
+  await expect(problems).toContainText('model "m1" appears again');
+  await expect(problems).toContainText('"oops" is not a number');
+});
+
+test('"Use these experts" hands the expert set and uniform weights to the soup', async ({ page }) => {
+  await page.getByRole('button', { name: 'Use these experts' }).click();
+  await expect(page.getByText(/Sent to the soup: SoCE paper mode, τ = 0\.20/)).toBeVisible();
+  const saved = await page.evaluate(() => JSON.parse(localStorage.getItem('souplab.soup') ?? '{}'));
+  expect(new Set(saved.state.proposal.experts)).toEqual(new Set(['xLAM-2-70b-fc-r (FC)', 'watt-tool-70B (FC)', 'CoALM-70B']));
+  for (const w of saved.state.proposal.weights) expect(w).toBeCloseTo(1 / 3, 12);
+  await page.getByRole('button', { name: 'Open Ingredients' }).click();
+  await expect(page.getByRole('tab', { name: 'Ingredients' })).toHaveAttribute('aria-selected', 'true');
+});
+
+test('dark theme and a 600 px window', async ({ page }, testInfo) => {
+  await page.getByLabel('Theme').selectOption('dark');
+  await expect(page.getByRole('gridcell')).toHaveCount(196);
+  await page.screenshot({ path: testInfo.outputPath('scores-dark.png'), fullPage: true });
+  await page.setViewportSize({ width: 600, height: 900 });
+  await page.getByLabel('Theme').selectOption('light');
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await page.screenshot({ path: testInfo.outputPath('scores-600px.png'), fullPage: true });
+});

@@ -15,7 +15,7 @@ interface Geometry {
 
 function geometry(order: string[]): Geometry {
   const size = order.length;
-  const cell = size <= 16 ? 30 : size <= 24 ? 24 : size <= 32 ? 19 : 16;
+  const cell = size <= 8 ? 40 : size <= 16 ? 30 : size <= 24 ? 24 : size <= 32 ? 19 : 16;
   const longest = order.reduce((m, s) => Math.max(m, s.length), 0);
   const labelW = Math.min(250, Math.max(60, Math.round((longest + 4) * 6.6)));
   const gridX = labelW + 12;

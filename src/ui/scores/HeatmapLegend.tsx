@@ -1,6 +1,5 @@
 import { useId } from 'react';
 import { correlationColor } from './colorScale';
-import { formatRho } from './heatmapModel';
 
 const STOPS = 21;
 
@@ -26,7 +25,7 @@ export function HeatmapLegend({ tau, lowCount, undefinedCount }: { tau: number; 
           <g key={v}>
             <line x1={x(v)} x2={x(v)} y1={18} y2={23} className="hm-legend-tick" />
             <text x={x(v)} y={35} textAnchor="middle" className="hm-legend-text">
-              {formatRho(v)}
+              {v === 0 ? '0' : v < 0 ? `−${-v}` : String(v)}
             </text>
           </g>
         ))}

@@ -3,6 +3,7 @@ import { createJSONStorage, persist } from 'zustand/middleware';
 import { parseScoreTable, type CorrelationMethod, type ExpertMode, type TextFile } from '../../analysis';
 import { DEMO_CANDIDATES, fetchDemoTable } from '../scores/demo';
 import { errorMessage } from '../scores/derive';
+import { InputError } from '../../errors';
 import { idbDelete, idbGet, idbSet } from './idb';
 
 /** Where the score table came from: the bundled demo, or files the user gave (their text lives in IndexedDB). */
@@ -88,7 +89,11 @@ export const useScoresStore = create<ScoresState>()(
         if (files.length === 0) return;
         try {
           // A broken table never replaces a working one: the error is shown beside what is there.
-          parseScoreTable(files);
+          const table = parseScoreTable(files);
+          if (table.columns.length === 0)
+            throw new InputError(
+              `${table.source}: no column holds scores (the columns are ${[table.modelColumn, ...table.textColumns].join(', ')}); a score table has a row per model and a numeric column per category`,
+            );
         } catch (e) {
           set({ loadError: errorMessage(e) });
           return;

@@ -1,5 +1,11 @@
 import type { RankedTrial, TrialRanking } from '../../analysis';
 
+/** "+1.20", "−3.40" (a true minus sign), "0.00". */
+function signed(v: number): string {
+  const s = Math.abs(v).toFixed(2);
+  return s === '0.00' ? s : `${v < 0 ? '−' : '+'}${s}`;
+}
+
 interface Row {
   label: string;
   detail: string;
@@ -62,7 +68,7 @@ export function Baselines({
                 Objective
               </th>
               <th scope="col" className="num">
-                vs best
+                Δ best
               </th>
             </tr>
           </thead>
@@ -77,7 +83,7 @@ export function Baselines({
                   <>
                     <td>{r.trial.id}</td>
                     <td className="num">{r.trial.objective.toFixed(2)}</td>
-                    <td className="num">{best === null || r.label === 'Best trial' ? '' : (r.trial.objective - best).toFixed(2)}</td>
+                    <td className="num">{best === null || r.label === 'Best trial' ? '' : signed(r.trial.objective - best)}</td>
                   </>
                 ) : (
                   <td colSpan={3} className="muted">

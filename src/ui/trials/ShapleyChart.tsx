@@ -16,7 +16,7 @@ export function ShapleyChart({ shapley }: { shapley: ShapleyResult }) {
         <>
           <div className="chart-box" role="img" aria-label={`Shapley values: ${data.map((d) => `${d.player} ${d.phi?.toFixed(2)}`).join(', ')}`}>
             <ResponsiveContainer width="100%" height={Math.max(120, data.length * 34 + 40)}>
-              <BarChart data={data} layout="vertical" margin={{ top: 4, right: 30, bottom: 4, left: 10 }}>
+              <BarChart data={data} layout="vertical" margin={{ top: 4, right: 56, bottom: 4, left: 10 }}>
                 <CartesianGrid stroke="var(--border)" strokeDasharray="3 3" horizontal={false} />
                 <XAxis type="number" tick={AXIS} stroke="var(--muted)" />
                 <YAxis type="category" dataKey="player" width={170} tick={AXIS} stroke="var(--muted)" interval={0} />

@@ -183,9 +183,21 @@ function AnalysisToolbar({ tau, mode, method, setTau, setMode, setMethod }: Tool
     <div className="card scores-toolbar">
       <label className="tau-field">
         <span>
-          Threshold τ <output className="num">{tau.toFixed(2)}</output>
+          Threshold τ{' '}
+          <span className="num tau-value" aria-hidden="true">
+            {tau.toFixed(2)}
+          </span>
         </span>
-        <input type="range" min={0} max={1} step={0.01} value={tau} onChange={(e) => setTau(Number(e.target.value))} aria-valuetext={tau.toFixed(2)} />
+        <input
+          type="range"
+          min={0}
+          max={1}
+          step={0.01}
+          value={tau}
+          onChange={(e) => setTau(Number(e.target.value))}
+          aria-label="Threshold τ"
+          aria-valuetext={tau.toFixed(2)}
+        />
       </label>
       <fieldset className="segmented">
         <legend>Expert mode</legend>
@@ -227,7 +239,7 @@ function TableProblems({ table }: { table: ScoreTable }) {
       {notes.length > 0 && (
         <details>
           <summary>
-            {notes.length} column{notes.length === 1 ? '' : 's'} not used as categories
+            {notes.length} note{notes.length === 1 ? '' : 's'} on the columns (aggregates and metadata are not categories by default)
           </summary>
           <ul>
             {notes.map((p, i) => (

@@ -101,13 +101,17 @@ export function TrialsView() {
             {derived.ranking.value && (
               <div className="trials-grid">
                 <ObjectiveChart ranking={derived.ranking.value} models={t.table.models} />
-                <Baselines ranking={derived.ranking.value} models={t.table.models} experts={derived.experts} />
-                <RankedTable ranking={derived.ranking.value} models={t.table.models} />
-                {derived.shapley.value ? (
-                  <ShapleyChart shapley={derived.shapley.value} />
-                ) : (
-                  <p className="error">{derived.shapley.error}</p>
-                )}
+                <div className="trials-side">
+                  <Baselines ranking={derived.ranking.value} models={t.table.models} experts={derived.experts} />
+                  {derived.shapley.value ? (
+                    <ShapleyChart shapley={derived.shapley.value} />
+                  ) : (
+                    <p className="error">{derived.shapley.error}</p>
+                  )}
+                </div>
+                <div className="trials-wide">
+                  <RankedTable ranking={derived.ranking.value} models={t.table.models} />
+                </div>
               </div>
             )}
           </>

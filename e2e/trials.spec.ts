@@ -1,0 +1,137 @@
+import { test, expect, type Page } from '@playwright/test';
+
+/**
+ * Synthetic trials (not real results), generated from a documented rule: a soup with normalised
+ * weights w scores, in category c, base_c − scale_c·Σⱼ(wⱼ − t_cⱼ)², each category with its own best
+ * mix t_c. Rows: every non-empty coalition as a uniform soup, plus the paper's grid (step 0.1).
+ */
+const EXPERTS = ['xLAM-2-70b-fc-r (FC)', 'CoALM-70B', 'watt-tool-70B (FC)'];
+const CATEGORIES: { name: string; base: number; scale: number; target: number[] }[] = [
+  { name: 'Live', base: 70, scale: 40, target: [0.3, 0.1, 0.6] },
+  { name: 'Multi Turn', base: 60, scale: 30, target: [0.8, 0.1, 0.1] },
+  { name: 'Irrelevance', base: 80, scale: 20, target: [0.2, 0.7, 0.1] },
+];
+
+interface Generated {
+  csv: string;
+  rows: { id: string; weights: number[]; scores: number[] }[];
+}
+
+function trialsCsv(models: string[]): Generated {
+  const n = models.length;
+  const mixes: number[][] = [];
+  for (let mask = 1; mask < 1 << n; mask++) mixes.push(models.map((_, i) => (mask & (1 << i) ? 1 : 0)));
+  const grid = (left: number, prefix: number[]): void => {
+    if (prefix.length === n - 1) {
+      if (left >= 1) mixes.push([...prefix, left].map((u) => u / 10));
+      return;
+    }
+    for (let u = 1; u <= left - (n - 1 - prefix.length); u++) grid(left - u, [...prefix, u]);
+  };
+  grid(10, []);
+  const rows = mixes.map((w, i) => {
+    const s = w.reduce((a, b) => a + b, 0);
+    const scores = CATEGORIES.map((c) => {
+      const d = w.reduce((acc, x, j) => acc + (x / s - c.target[j]) ** 2, 0);
+      return Number((c.base - c.scale * d).toFixed(3));
+    });
+    return { id: `soup-${String(i + 1).padStart(3, '0')}`, weights: w, scores };
+  });
+  const lines = [['recipe', ...models.map((m) => `weight: ${m}`), ...CATEGORIES.map((c) => c.name)].join(',')];
+  for (const r of rows) lines.push([r.id, ...r.weights.map(String), ...r.scores.map(String)].join(','));
+  return { csv: lines.join('\n') + '\n', rows };
+}
+
+/** The best row by the sum of the chosen categories, computed here independently of the engine. */
+function bestBy(rows: Generated['rows'], cats: number[]): Generated['rows'][number] & { objective: number } {
+  const scored = rows.map((r) => ({ ...r, objective: cats.reduce((s, c) => s + r.scores[c], 0) }));
+  return scored.reduce((a, b) => (b.objective > a.objective ? b : a));
+}
+
+async function dropFile(page: Page, area: string, name: string, text: string): Promise<void> {
+  await page.evaluate(
+    ({ area, name, text }) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([text], name, { type: 'text/csv' }));
+      document.querySelector(`section[aria-label="${area}"]`)!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    },
+    { area, name, text },
+  );
+}
+
+test.beforeEach(async ({ page }) => {
+  await page.goto('/');
+  await page.evaluate(async () => {
+    localStorage.clear();
+    await new Promise<void>((resolve) => {
+      const req = indexedDB.deleteDatabase('souplab');
+      req.onsuccess = req.onerror = req.onblocked = () => resolve();
+    });
+  });
+  await page.reload();
+  await page.getByRole('tab', { name: 'Trials' }).click();
+});
+
+test('empty state explains how to get trials', async ({ page }, testInfo) => {
+  await expect(page.getByRole('heading', { name: 'No trials yet' })).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Trials' })).toBeVisible();
+  await page.screenshot({ path: testInfo.outputPath('trials-empty.png'), fullPage: true });
+});
+
+test('three experts: ranking, ternary plot, baselines, Shapley values, and the best weights go to the soup', async ({ page }, testInfo) => {
+  const gen = trialsCsv(EXPERTS);
+  await dropFile(page, 'Trials', 'synthetic-trials.csv', gen.csv);
+  await expect(page.getByText('synthetic-trials.csv')).toBeVisible();
+  await expect(page.getByText(/43 trials over 3 ingredients/)).toBeVisible();
+  const expected = bestBy(gen.rows, [0, 1, 2]);
+  const sum = expected.weights.reduce((a, b) => a + b, 0);
+  const best = page.locator('.ranked-table tbody tr').first();
+  await expect(best.locator('th')).toHaveText(expected.id);
+  for (let j = 0; j < 3; j++) await expect(best.locator('td').nth(1 + j)).toHaveText((expected.weights[j] / sum).toFixed(2));
+  await expect(best.locator('td').last()).toHaveText(expected.objective.toFixed(2));
+  await expect(page.locator('[data-chart="ternary"] circle.ternary-point')).toHaveCount(43);
+  const baselines = page.locator('.baselines-table');
+  await expect(baselines).toContainText('Uniform soup of the experts');
+  await expect(baselines.locator('tr', { hasText: 'Uniform soup of the experts' })).toContainText('soup-007');
+  const single = bestBy(gen.rows.filter((r) => r.weights.filter((w) => w > 0).length === 1), [0, 1, 2]);
+  await expect(baselines.locator('tr', { hasText: 'Best single model' })).toContainText(EXPERTS[single.weights.indexOf(1)]);
+  await expect(baselines.locator('tr', { hasText: 'Best single model' })).toContainText(single.objective.toFixed(2));
+  await expect(page.getByRole('img', { name: /Shapley values: xLAM-2-70b-fc-r \(FC\) / })).toBeVisible();
+  await page.screenshot({ path: testInfo.outputPath('trials-ternary.png'), fullPage: true });
+
+  // The objective can be one category: the ranking follows.
+  await page.getByRole('checkbox', { name: 'Live' }).uncheck();
+  await page.getByRole('checkbox', { name: 'Multi Turn' }).uncheck();
+  const irrelevance = bestBy(gen.rows, [2]);
+  await expect(best.locator('th')).toHaveText(irrelevance.id);
+  await expect(best.locator('td').last()).toHaveText(irrelevance.objective.toFixed(2));
+  await page.getByRole('button', { name: 'Every category' }).click();
+  await expect(best.locator('th')).toHaveText(expected.id);
+
+  await page.getByRole('tab', { name: 'Scores' }).click();
+  await expect(page.getByText('with the best evaluated trial’s weights')).toBeVisible();
+  await page.getByRole('button', { name: 'Use these experts' }).click();
+  const saved = await page.evaluate(() => JSON.parse(localStorage.getItem('souplab.soup') ?? '{}'));
+  const byName = Object.fromEntries(saved.state.proposal.experts.map((m: string, i: number) => [m, saved.state.proposal.weights[i]]));
+  EXPERTS.forEach((m, j) => expect(byName[m]).toBeCloseTo(expected.weights[j] / sum, 9));
+
+  // Trials survive a reload.
+  await page.getByRole('tab', { name: 'Trials' }).click();
+  await page.reload();
+  await expect(page.getByText(/43 trials over 3 ingredients/)).toBeVisible();
+});
+
+test('two ingredients: a line over w₁; missing coalitions are named; a broken file is refused', async ({ page }, testInfo) => {
+  const csv = trialsCsv(['model-a', 'model-b'])
+    .csv.split('\n')
+    .filter((l) => !l.startsWith('soup-002,'))
+    .join('\n');
+  await dropFile(page, 'Trials', 'two.csv', csv);
+  await expect(page.locator('[data-chart="line"]')).toBeVisible();
+  await expect(page.locator('[data-chart="line"] .recharts-line-dot')).toHaveCount(11);
+  await expect(page.locator('.shapley-missing')).toContainText('model-b alone');
+  await page.screenshot({ path: testInfo.outputPath('trials-line.png'), fullPage: true });
+  await dropFile(page, 'Trials', 'no-weights.csv', 'recipe,score\na,1\n');
+  await expect(page.getByRole('alert')).toHaveText(/^no-weights\.csv: no weight columns/);
+  await expect(page.locator('[data-chart="line"]')).toBeVisible();
+});
