@@ -34,6 +34,11 @@ export interface WebGPUSoupBackend extends SoupBackend {
   /** The device, for diagnostics and tests (destroying it makes every run fail with DeviceLostError). */
   readonly gpuDevice: GPUDevice;
   stats(): { buffersCreated: number; buffersReused: number; pipelines: number; piecesRun: number };
+  /**
+   * Kernel-only timing for benchmarks: uploads `job` once (it must fit one piece), then runs its
+   * dispatch `repeats` times back to back. Bytes = the inputs read plus the output written, per run.
+   */
+  timeKernel(job: SoupJob, repeats: number): Promise<{ seconds: number; bytesPerRun: number }>;
 }
 
 const DTYPE_CODE: Record<KernelDtype, number> = { F32: 0, F16: 1, BF16: 2 };
@@ -102,6 +107,26 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
     return ctx.lostError() ?? new GPUExecutionError(`${what}: ${e instanceof Error ? e.message : String(e)}`);
   }
 
+  /** Where each input's words go in the packed buffer, and the dispatch grid, for `count` elements. */
+  function layoutPiece(job: SoupJob, count: number) {
+    const pairs = Math.ceil(count / 2);
+    const n = job.inputs.length;
+    const descs = new Uint32Array(4 * n);
+    let words = 0;
+    job.inputs.forEach((inp, i) => {
+      descs[4 * i] = DTYPE_CODE[inp.dtype];
+      descs[4 * i + 1] = words;
+      descs[4 * i + 2] = f32Bits(job.coefficients[i]);
+      words += KERNEL_DTYPE_BYTES[inp.dtype] === 4 ? 2 * pairs : pairs;
+    });
+    const outSize = KERNEL_DTYPE_BYTES[job.outDtype];
+    const outBytes = (outSize === 4 ? 2 * pairs : pairs) * 4;
+    const groups = Math.ceil(pairs / WORKGROUP);
+    const gx = Math.min(groups, maxX);
+    const gy = Math.ceil(groups / gx);
+    return { pairs, n, descs, words, outSize, outBytes, gx, gy };
+  }
+
   async function runPiece(job: SoupJob, start: number, count: number, result: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
     await places.acquire();
     const held: GPUBuffer[] = [];
@@ -109,21 +134,7 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
     let healthy = false;
     try {
       failIfUnusable(signal);
-      const pairs = Math.ceil(count / 2);
-      const n = job.inputs.length;
-      const descs = new Uint32Array(4 * n);
-      let words = 0;
-      job.inputs.forEach((inp, i) => {
-        descs[4 * i] = DTYPE_CODE[inp.dtype];
-        descs[4 * i + 1] = words;
-        descs[4 * i + 2] = f32Bits(job.coefficients[i]);
-        words += KERNEL_DTYPE_BYTES[inp.dtype] === 4 ? 2 * pairs : pairs;
-      });
-      const outSize = KERNEL_DTYPE_BYTES[job.outDtype];
-      const outBytes = (outSize === 4 ? 2 * pairs : pairs) * 4;
-      const groups = Math.ceil(pairs / WORKGROUP);
-      const gx = Math.min(groups, maxX);
-      const gy = Math.ceil(groups / gx);
+      const { pairs, n, descs, words, outSize, outBytes, gx, gy } = layoutPiece(job, count);
 
       const submitted = ctx.scoped('soup kernel', () => {
         const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
@@ -223,6 +234,56 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
       const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
       return result;
+    },
+    async timeKernel(job: SoupJob, repeats: number) {
+      failIfUnusable(undefined);
+      validateSoupJob(job);
+      const bytesPerElement = job.inputs.reduce((sum, inp) => sum + KERNEL_DTYPE_BYTES[inp.dtype], 0);
+      if (job.elementCount * Math.max(bytesPerElement, 4) > maxPieceBytes) throw new GPUExecutionError('timeKernel: the job must fit in one piece');
+      const { pairs, n, descs, words, outBytes, gx, gy } = layoutPiece(job, job.elementCount);
+      const made: GPUBuffer[] = [];
+      const buffer = (size: number, usage: GPUBufferUsageFlags): GPUBuffer => {
+        const b = device.createBuffer({ size: Math.ceil(size / 16) * 16, usage });
+        made.push(b);
+        return b;
+      };
+      try {
+        const meta = buffer(16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+        const descBuf = buffer(descs.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+        const src = buffer(words * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+        const dst = buffer(outBytes, GPUBufferUsage.STORAGE);
+        device.queue.writeBuffer(meta, 0, Uint32Array.of(pairs, n, 0, gx * WORKGROUP));
+        device.queue.writeBuffer(descBuf, 0, descs);
+        job.inputs.forEach((inp, i) => {
+          const padded = new Uint8Array(Math.ceil(inp.bytes.byteLength / 4) * 4);
+          padded.set(inp.bytes);
+          device.queue.writeBuffer(src, descs[4 * i + 1] * 4, padded);
+        });
+        const pipeline = pipelines.get('soup.wgsl', soupWgsl, { MODE: job.mode === 'linear' ? 0 : 1, OUT_DTYPE: DTYPE_CODE[job.outDtype] });
+        const bindGroup = device.createBindGroup({
+          layout: pipeline.getBindGroupLayout(0),
+          entries: [meta, descBuf, src, dst].map((b, binding) => ({ binding, resource: { buffer: b, size: [16, descs.byteLength, words * 4, outBytes][binding] } })),
+        });
+        const submit = (times: number): void => {
+          const enc = device.createCommandEncoder();
+          for (let r = 0; r < times; r++) {
+            const pass = enc.beginComputePass();
+            pass.setPipeline(pipeline);
+            pass.setBindGroup(0, bindGroup);
+            pass.dispatchWorkgroups(gx, gy);
+            pass.end();
+          }
+          device.queue.submit([enc.finish()]);
+        };
+        submit(1); // warm-up: uploads and first use
+        await Promise.race([device.queue.onSubmittedWorkDone(), ctx.lost]);
+        const t0 = performance.now();
+        submit(repeats);
+        await Promise.race([device.queue.onSubmittedWorkDone(), ctx.lost]);
+        return { seconds: (performance.now() - t0) / 1000, bytesPerRun: job.elementCount * (bytesPerElement + KERNEL_DTYPE_BYTES[job.outDtype]) };
+      } finally {
+        for (const b of made) b.destroy();
+      }
     },
     stats() {
       return { buffersCreated: pool.created, buffersReused: pool.reused, pipelines: pipelines.size, piecesRun };

@@ -80,6 +80,17 @@ describe('WebGPU soup kernel (Dawn) vs the CPU kernel, on generated data', () =>
   });
 });
 
+describe('WebGPU soup kernel: kernel-only timing for benchmarks', () => {
+  it('times repeated dispatches on resident buffers and counts the bytes they move', async () => {
+    const job = makeJob('linear', ['BF16', 'BF16', 'F32'], 'BF16', 10_001, 80);
+    const t = await backend.timeKernel(job, 2);
+    expect(t.seconds).toBeGreaterThan(0);
+    expect(t.bytesPerRun).toBe(10_001 * (2 + 2 + 4 + 2));
+    // The backend still works normally afterwards.
+    expectClose(job, await backend.run(job), 'after timeKernel');
+  });
+});
+
 describe('WebGPU soup kernel: chunking', () => {
   it('splits a job into many pieces and folds wide dispatches into two dimensions, with identical results', async () => {
     const small = await createWebGPUSoupBackend(await freshAdapter(), { maxPieceBytes: 16 * 1024, maxChunkElements: 1 << 20, maxWorkgroupsPerDimension: 3 });
