@@ -188,3 +188,163 @@ test('the Ingredients view in a dark theme and a narrow window', async ({ page }
   await page.getByRole('tab', { name: 'Merge & export' }).click();
   await page.screenshot({ path: testInfo.outputPath('merge-dark-narrow.png'), fullPage: true });
 });
+
+test('experts proposed by the Scores view are matched to the demo checkpoints by name, with a manual override', async ({ page }, testInfo) => {
+  await page.goto('/');
+  await page.getByRole('tab', { name: 'Scores' }).click();
+  await page.getByRole('button', { name: 'Use these experts' }).click();
+  await page.getByRole('tab', { name: 'Ingredients' }).click();
+  await expect(page.getByRole('article')).toHaveCount(3, { timeout: 30_000 });
+  const panel = page.getByRole('region', { name: 'Proposed experts' });
+  await expect(panel.getByLabel('Checkpoint for xLAM-2-70b-fc-r (FC)')).toHaveValue('demo-xLAM-2-70b-fc-r');
+  await expect(panel.getByLabel('Checkpoint for watt-tool-70B (FC)')).toHaveValue('demo-watt-tool-70B');
+  await expect(panel.getByLabel('Checkpoint for CoALM-70B')).toHaveValue('demo-CoALM-70B');
+  await page.getByRole('spinbutton', { name: 'Weight of demo-CoALM-70B' }).fill('0.1');
+  await panel.getByLabel('Checkpoint for CoALM-70B').selectOption('');
+  await page.screenshot({ path: testInfo.outputPath('ingredients-experts.png'), fullPage: true });
+  await panel.getByRole('button', { name: 'Use expert weights (2 of 3 matched)' }).click();
+  await expect(page.getByRole('spinbutton', { name: 'Weight of demo-xLAM-2-70b-fc-r' })).toHaveValue('0.3333');
+  await expect(page.getByRole('spinbutton', { name: 'Weight of demo-CoALM-70B' })).toHaveValue('0');
+  await expect(page.getByRole('article', { name: 'demo-CoALM-70B' })).toContainText('left out');
+  await page.getByRole('tab', { name: 'Merge & export' }).click();
+  await expect(page.locator('.soup-table tbody tr')).toHaveCount(2);
+});
+
+test('the session survives a reload: weights, and checkpoints picked as file handles', async ({ page }) => {
+  await cleanStart(page);
+  const files = await Promise.all(NAMES.slice(0, 2).map(async (n) => ({ name: `${n}.safetensors`, base64: (await readFile(join(dir, `${n}.safetensors`))).toString('base64') })));
+  // The file picker returns handles of files in the origin private file system.
+  await page.evaluate(async (list) => {
+    const root = await navigator.storage.getDirectory();
+    const handles: FileSystemFileHandle[] = [];
+    for (const f of list) {
+      const h = await root.getFileHandle(f.name, { create: true });
+      const w = await h.createWritable();
+      await w.write(Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0)));
+      await w.close();
+      handles.push(h);
+    }
+    (window as unknown as { showOpenFilePicker: () => Promise<FileSystemFileHandle[]> }).showOpenFilePicker = async () => handles;
+  }, files);
+  await page.getByRole('button', { name: 'Add files…' }).click();
+  await expect(page.getByRole('article')).toHaveCount(2);
+  await page.getByRole('spinbutton', { name: 'Weight of expert-beta' }).fill('0.7');
+  await page.getByLabel('Normalise weights').uncheck();
+
+  await page.reload();
+  await page.getByRole('tab', { name: 'Ingredients' }).click();
+  await expect(page.getByRole('article')).toHaveCount(2);
+  await expect(page.getByRole('article', { name: 'expert-alpha' })).toContainText('106.8 K');
+  await expect(page.getByRole('spinbutton', { name: 'Weight of expert-beta' })).toHaveValue('0.7');
+  await expect(page.getByLabel('Normalise weights')).not.toBeChecked();
+  await expect(page.getByText('Sum of weights: 1.7 (not 1: the soup is scaled)')).toBeVisible();
+
+  // A file that vanished since it was picked: the merge says which, plainly, and writes nothing.
+  await page.evaluate(async () => (await navigator.storage.getDirectory()).removeEntry('expert-alpha.safetensors'));
+  await page.getByRole('tab', { name: 'Merge & export' }).click();
+  await page.getByRole('radio', { name: /Browser storage, then download/ }).check();
+  await page.getByRole('button', { name: 'Merge', exact: true }).click();
+  await expect(page.getByRole('alert')).toContainText(/^expert-alpha\.safetensors: cannot be opened: /);
+  const left = await page.evaluate(async () => {
+    const out = await (await navigator.storage.getDirectory()).getDirectoryHandle('souplab-output', { create: true });
+    const names: string[] = [];
+    for await (const k of (out as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(k);
+    return names;
+  });
+  expect(left).toEqual([]);
+});
+
+test('export to one .safetensors file through the save picker', async ({ page }) => {
+  await page.goto('/');
+  await page.getByRole('tab', { name: 'Merge & export' }).click();
+  await expect(page.getByTestId('estimated-size')).toHaveText(/KB$/, { timeout: 30_000 });
+  await page.evaluate(() => {
+    (window as unknown as { showSaveFilePicker: () => Promise<FileSystemFileHandle> }).showSaveFilePicker = async () =>
+      (await navigator.storage.getDirectory()).getFileHandle('single.safetensors', { create: true });
+  });
+  await page.getByLabel('Output dtype').selectOption('F32');
+  await page.getByRole('radio', { name: /One \.safetensors file/ }).check();
+  await page.getByRole('button', { name: 'Merge', exact: true }).click();
+  await expect(page.getByText(/Verified: 1 file, 21 tensors/)).toBeVisible({ timeout: 60_000 });
+  await expect(page.getByText(/^Written to single\.safetensors$/)).toBeVisible();
+  const size = await page.evaluate(async () => (await (await (await navigator.storage.getDirectory()).getFileHandle('single.safetensors')).getFile()).size);
+  // F32 output: 106,816 parameters × 4 bytes, plus the header.
+  expect(size).toBeGreaterThan(106_816 * 4);
+  expect(size).toBeLessThan(106_816 * 4 + 8192);
+});
+
+test('the page stays responsive during a merge; Cancel leaves no output; OPFS output comes with download links', async ({ page }, testInfo) => {
+  await cleanStart(page);
+  // Three 96 MB F32 checkpoints made in the page (3 tensors of 8 Mi elements each).
+  await page.evaluate(() => {
+    const make = (seed: number) => {
+      const n = 8 << 20;
+      const names = ['a.weight', 'b.weight', 'c.weight'];
+      let off = 0;
+      const header: Record<string, unknown> = {};
+      for (const name of names) {
+        header[name] = { dtype: 'F32', shape: [n], data_offsets: [off, off + 4 * n] };
+        off += 4 * n;
+      }
+      let json = JSON.stringify(header);
+      json += ' '.repeat((8 - (json.length % 8)) % 8);
+      const head = new Uint8Array(8 + json.length);
+      new DataView(head.buffer).setBigUint64(0, BigInt(json.length), true);
+      head.set(new TextEncoder().encode(json), 8);
+      const parts: BlobPart[] = [head];
+      for (let t = 0; t < names.length; t++) {
+        const v = new Float32Array(n);
+        for (let i = 0; i < n; i++) v[i] = ((i * 2654435761 + seed * 97 + t) % 1000) / 1000 - 0.5;
+        parts.push(v);
+      }
+      return new File(parts, `big-${seed}.safetensors`);
+    };
+    const dt = new DataTransfer();
+    for (const s of [1, 2, 3]) dt.items.add(make(s));
+    const el = document.querySelector('section[aria-label="Checkpoints"]')!;
+    el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  await expect(page.getByRole('article')).toHaveCount(3);
+  await expect(page.getByText('Headers fit together')).toBeVisible();
+  await page.getByRole('tab', { name: 'Merge & export' }).click();
+  await page.getByRole('radio', { name: /Browser storage, then download/ }).check();
+  const bar = page.getByRole('progressbar', { name: 'Merge progress' });
+
+  await page.getByRole('button', { name: 'Merge', exact: true }).click();
+  await expect.poll(async () => Number(await bar.getAttribute('aria-valuenow')), { timeout: 60_000, intervals: [20] }).toBeGreaterThan(0);
+  // The main thread answers while the worker merges: the longest gap between 10 ms timers.
+  const gap = await page.evaluate(
+    () =>
+      new Promise<number>((resolve) => {
+        let last = performance.now();
+        let worst = 0;
+        const end = last + 400;
+        const tick = () => {
+          const now = performance.now();
+          worst = Math.max(worst, now - last);
+          last = now;
+          if (now < end) setTimeout(tick, 10);
+          else resolve(worst);
+        };
+        setTimeout(tick, 10);
+      }),
+  );
+  console.log(`longest main-thread gap during the merge: ${gap.toFixed(0)} ms`);
+  expect(gap).toBeLessThan(300);
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await expect(page.getByRole('alert')).toHaveText('Merge cancelled; nothing was written.', { timeout: 30_000 });
+  const left = await page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    const out = await root.getDirectoryHandle('souplab-output', { create: true });
+    const names: string[] = [];
+    for await (const k of (out as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(k);
+    return names;
+  });
+  expect(left).toEqual([]);
+
+  await page.getByRole('button', { name: 'Merge', exact: true }).click();
+  await expect(page.getByText(/Verified: 1 file, 3 tensors/)).toBeVisible({ timeout: 120_000 });
+  const link = page.getByRole('link', { name: 'model.safetensors' });
+  await expect(link).toHaveAttribute('download', 'model.safetensors');
+  await page.screenshot({ path: testInfo.outputPath('merge-opfs.png'), fullPage: true });
+});

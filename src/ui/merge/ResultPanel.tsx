@@ -19,7 +19,8 @@ export function ResultPanel({ result, opfs }: { result: MergeDone; opfs: boolean
         {result.seconds.toFixed(1)} s on {result.backend}.
       </p>
       <p>
-        Written to <strong>{result.outputName}</strong>: {[...result.modelFiles, ...result.otherFiles].join(', ')}
+        Written to <strong>{result.outputName}</strong>
+        {result.file ? '' : `: ${[...result.modelFiles, ...result.otherFiles].join(', ')}`}
       </p>
       {opfs && result.dir && <Downloads dir={result.dir} />}
     </div>
