@@ -41,7 +41,9 @@ export function lmEvalModelName(value: Record<string, unknown>, fileName: string
   if (typeof args === 'string') {
     const m = /(?:^|,)\s*(?:pretrained|model|path|peft)=([^,]+)/.exec(args);
     if (m) return m[1].trim();
-  } else if (isPlainObject(args) && typeof args.pretrained === 'string') return args.pretrained;
+  } else if (isPlainObject(args)) {
+    for (const key of ['pretrained', 'model', 'path']) if (typeof args[key] === 'string' && args[key] !== '') return args[key] as string;
+  }
   if (typeof value.model_name === 'string' && value.model_name !== '') return value.model_name;
   if (typeof config.model_name === 'string' && config.model_name !== '') return config.model_name;
   return fileName.replace(/^.*[\\/]/, '').replace(/\.json$/i, '');
@@ -90,8 +92,10 @@ export function lmEvalToRawTable(files: { name: string; value: unknown }[], opti
     if (isPlainObject(doc.groups)) Object.keys(doc.groups).forEach((g) => groups.add(g));
     if (isPlainObject(doc.group_subtasks))
       for (const [g, subs] of Object.entries(doc.group_subtasks)) if (Array.isArray(subs) && subs.length > 0) groups.add(g);
-    const results = doc.results as Record<string, unknown>;
-    for (const [task, entry] of Object.entries(results)) {
+    // Group scores sit in "results" (most versions) or only in "groups" (some): read both, results first.
+    const entries = Object.entries(doc.results as Record<string, unknown>);
+    if (isPlainObject(doc.groups)) for (const [g, e] of Object.entries(doc.groups)) if (!entries.some(([t]) => t === g)) entries.push([g, e]);
+    for (const [task, entry] of entries) {
       if (!isPlainObject(entry)) continue;
       const picked = pickMetric(entry, rule);
       if (!picked) {

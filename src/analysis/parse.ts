@@ -22,7 +22,7 @@ export function detectFormat(file: TextFile): { format: TableFormat; json?: unkn
   if (/\.json$/i.test(file.name) || trimmed.startsWith('{') || trimmed.startsWith('[')) {
     let json: unknown;
     try {
-      json = JSON.parse(trimmed);
+      json = parseJsonLenient(trimmed);
     } catch (e) {
       if (/\.json$/i.test(file.name)) throw new InputError(`${file.name}: not valid JSON: ${(e as Error).message}`);
       return { format: /\.tsv$/i.test(file.name) ? 'tsv' : 'csv' };
@@ -40,7 +40,7 @@ export function readRawTables(files: TextFile[], options: ParseOptions = {}): Ra
     const detected = options.format === undefined || options.format === 'json' || options.format === 'lm-eval' ? detectFormat(file) : undefined;
     const format = options.format ?? detected!.format;
     if (format === 'lm-eval') {
-      lmEval.push({ name: file.name, value: detected?.json ?? JSON.parse(file.text) });
+      lmEval.push({ name: file.name, value: detected?.json ?? parseJsonLenient(file.text.replace(/^\ufeff/, '')) });
     } else if (format === 'json') {
       if (detected?.json === undefined) throw new InputError(`${file.name}: not valid JSON`);
       raws.push(parseJsonTable(detected.json, file.name));
@@ -61,3 +61,38 @@ export function parseScoreTable(files: TextFile | TextFile[], options: ParseOpti
   if (list.length === 0) throw new InputError('no score table given');
   return buildScoreTable(readRawTables(list, options), options);
 }
+
+/**
+ * JSON.parse that also takes the bare NaN / Infinity / -Infinity that Python's json.dump writes (and
+ * lm-eval results hold, e.g. an undefined stderr): they become null.
+ */
+export function parseJsonLenient(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (first) {
+    let out = '';
+    let last = 0;
+    let inString = false;
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (inString) {
+        if (c === '\\') i++;
+        else if (c === '"') inString = false;
+        continue;
+      }
+      if (c === '"') {
+        inString = true;
+        continue;
+      }
+      const m = /^-?(?:NaN|Infinity)/.exec(text.slice(i, i + 9));
+      if (m) {
+        out += text.slice(last, i) + 'null';
+        i += m[0].length - 1;
+        last = i + 1;
+      }
+    }
+    if (last === 0) throw first;
+    return JSON.parse(out + text.slice(last));
+  }
+}
+

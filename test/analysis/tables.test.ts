@@ -178,6 +178,18 @@ describe('lm-evaluation-harness results', () => {
     expect(t2.columns.find((x) => x.name === 'gsm8k')!.values).toEqual([0.35, null]);
   });
 
+  it('takes the bare NaN Python writes, model_args as an object, and group scores found only under "groups"', () => {
+    const text = `{"results": {"arc": {"acc,none": 0.5, "acc_stderr,none": NaN, "alias": "NaN in a string stays"}},
+      "groups": {"reasoning": {"acc,none": 0.55, "acc_stderr,none": -Infinity}},
+      "group_subtasks": {"reasoning": ["arc", "hella"]},
+      "config": {"model": "local-completions", "model_args": {"model": "org/m", "num_concurrent": 16}}}`;
+    const t = parseScoreTable({ name: 'results_x.json', text });
+    expect(t.models).toEqual(['org/m']);
+    expect(t.categories).toEqual(['arc']);
+    expect(t.aggregates).toEqual(['reasoning']);
+    expect(t.columns.map((c) => c.values)).toEqual([[0.5], [0.55]]);
+  });
+
   it('reports conflicting reruns and tasks scored by different metrics', () => {
     const a = results('m', { arc: { 'acc_norm,none': 0.5 } });
     const again = results('m', { arc: { 'acc_norm,none': 0.6 } });
