@@ -129,7 +129,7 @@ export const kernelsBenchmark: Benchmark = {
         };
         const repeats = software ? 3 : 50;
         const k = await gpu.timeKernel(kernelJob, repeats);
-        console.log(`webgpu  kernel only: ${elements} elements × 3 BF16 → BF16, ${repeats} runs: ${((k.bytesPerRun * repeats) / k.seconds / 1e9).toFixed(1)} GB/s of memory traffic (inputs read + output written)`);
+        console.log(`webgpu  kernel only: ${elements} elements × 3 BF16 → BF16, ${repeats} runs: ${((k.bytesPerRun * repeats) / k.seconds / 1e9).toFixed(3)} GB/s of memory traffic (inputs read + output written)`);
       } finally {
         await gpu.dispose();
       }

@@ -4,6 +4,8 @@ export interface AdapterSummary {
   /** A one-line description for people: vendor, architecture, device or description. */
   name: string;
   isFallback: boolean;
+  /** A CPU implementation of WebGPU (SwiftShader, llvmpipe, WARP): correct, but slower than SoupLab's CPU backend. */
+  software: boolean;
   maxStorageBufferBindingSize: number;
   maxBufferSize: number;
   maxComputeWorkgroupsPerDimension: number;
@@ -17,11 +19,25 @@ export function describeAdapter(adapter: GPUAdapter): AdapterSummary {
   return {
     name: unique.length > 0 ? unique.join(' / ') : 'unnamed adapter',
     isFallback: (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
+    software: isSoftwareAdapter(adapter),
     maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
     maxBufferSize: adapter.limits.maxBufferSize,
     maxComputeWorkgroupsPerDimension: adapter.limits.maxComputeWorkgroupsPerDimension,
     features: [...adapter.features].sort(),
   };
+}
+
+const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|softpipe|\bwarp\b|microsoft basic render/i;
+
+/**
+ * True for WebGPU implemented on the CPU (the fallback adapter, SwiftShader, llvmpipe, WARP). Such an
+ * adapter runs the kernels correctly but far slower than the CPU backend, so automatic backend choice
+ * should pass it over (a user may still force it).
+ */
+export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
+  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  if (info.isFallbackAdapter) return true;
+  return [info.vendor, info.architecture, info.device, info.description].some((s) => s && SOFTWARE_ADAPTER.test(s));
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeAdapter, requestAdapter } from '../../src/gpu/adapter';
+import { describeAdapter, isSoftwareAdapter, requestAdapter } from '../../src/gpu/adapter';
 import { WebGPUNotAvailableError } from '../../src/gpu/errors';
 import { nodeGPU } from '../../src/node/webgpu';
 
@@ -10,6 +10,14 @@ describe('WebGPU adapter in Node (Dawn)', () => {
     expect(summary.name.length).toBeGreaterThan(0);
     expect(summary.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 * 1024 * 1024);
     expect(summary.maxComputeWorkgroupsPerDimension).toBeGreaterThanOrEqual(65535);
+  });
+
+  it('recognises a software adapter (SwiftShader here, or the fallback adapter)', async () => {
+    const adapter = await requestAdapter(await nodeGPU());
+    const summary = describeAdapter(adapter);
+    const expected = summary.isFallback || /swiftshader|llvmpipe|lavapipe/i.test(summary.name);
+    expect(isSoftwareAdapter(adapter)).toBe(expected);
+    expect(summary.software).toBe(expected);
   });
 
   it('says why when there is no WebGPU at all', async () => {
