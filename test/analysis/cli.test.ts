@@ -12,10 +12,10 @@ const CANDIDATES = 'xLAM-2-70b-fc-r (FC);watt-tool-70B (FC);CoALM-70B';
 const tmp = mkdtempSync(join(tmpdir(), 'souplab-analysis-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function run(argv: string[], signal = new AbortController().signal): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const io: CliIO = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), stderrIsTTY: false, signal: new AbortController().signal };
+  const io: CliIO = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), stderrIsTTY: false, signal };
   const code = await runCli(argv, io);
   return { code, stdout, stderr };
 }
@@ -127,6 +127,16 @@ describe('souplab grid', () => {
     const report = JSON.parse(stdout);
     expect(report.experts.map((e: { name: string }) => e.name).sort()).toEqual(['CoALM-70B', 'xLAM-2-70b-fc-r (FC)']);
     expect(report.recipes).toHaveLength(10);
+  });
+
+  it('Ctrl-C leaves nothing behind', async () => {
+    const ctrl = new AbortController();
+    ctrl.abort();
+    const out = join(tmp, 'cancelled');
+    const { code, stderr } = await run(['grid', '--models', 'a=/m/a;b=/m/b', '--out', out], ctrl.signal);
+    expect(code).toBe(130);
+    expect(stderr).toBe('souplab grid: cancelled\n');
+    expect(readdirSync(tmp).filter((f) => f.includes('cancelled'))).toEqual([]);
   });
 
   it('names experts without a checkpoint path', async () => {

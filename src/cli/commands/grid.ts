@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, write
 import { basename, dirname, join, resolve } from 'node:path';
 import { gridRecipes, weightGrid, type Ingredient } from '../../analysis';
 import { matchName } from '../../analysis/names';
-import { InputError, throwIfAborted } from '../../errors';
+import { InputError, isSoupLabError, throwIfAborted } from '../../errors';
 import { fsInputError } from '../../node/fsErrors';
 import { parseArgs, UsageError, type CliIO, type Command } from '../io';
 import { ANALYSIS_BOOLEAN_FLAGS, ANALYSIS_OPTIONS_HELP, ANALYSIS_VALUE_FLAGS, analyzeOptionsFrom, runAnalysis } from './analyze';
@@ -63,7 +63,7 @@ export function writeFolderAtomically(out: string, files: { name: string; text: 
     } else renameSync(tmp, target);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
-    if (e instanceof InputError) throw e;
+    if (isSoupLabError(e)) throw e;
     throw fsInputError(out, e, 'cannot write');
   }
 }
