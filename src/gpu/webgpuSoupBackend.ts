@@ -183,8 +183,12 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
       });
       const stage = submitted.value;
       try {
+        // Whichever loses a race must not surface later as an unhandled rejection.
+        submitted.errors.catch(() => undefined);
         await Promise.race([submitted.errors, ctx.lost]);
-        await Promise.race([stage.mapAsync(GPUMapMode.READ, 0, outBytes), ctx.lost]);
+        const mapped = stage.mapAsync(GPUMapMode.READ, 0, outBytes);
+        mapped.catch(() => undefined);
+        await Promise.race([mapped, ctx.lost]);
       } catch (e) {
         throw await explain(e, 'reading the merged chunk back from the GPU failed');
       }
