@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { analyze, averageLinkage, cutDendrogram, expertSetOf, lowCorrelationSet, parseScoreTable, pickExpert } from '../../src/analysis';
 
@@ -52,6 +53,52 @@ describe('average-linkage clusters', () => {
     const clusters = cutDendrogram(d, ['A', 'B', 'C', 'D', 'E'], r, 0);
     expect(clusters.map((c) => c.categories)).toEqual([['A', 'B', 'C', 'D'], ['E']]);
     expect(clusters[1].meanCorrelation).toBeNull();
+  });
+});
+
+/** Average linkage from scratch: at every step, recompute every cluster pair's mean over defined ρ. */
+function naiveLinkage(r: (number | null)[][]): (number | null)[] {
+  let clusters = r.map((_, i) => [i]);
+  const heights: (number | null)[] = [];
+  while (clusters.length > 1) {
+    // Same tie rule as the implementation: pairs are scanned in order of the clusters' first members.
+    clusters.sort((x, y) => Math.min(...x) - Math.min(...y));
+    let best: [number, number] | null = null;
+    let bestMean = -Infinity;
+    for (let a = 0; a < clusters.length; a++)
+      for (let b = a + 1; b < clusters.length; b++) {
+        const vals = clusters[a].flatMap((i) => clusters[b].map((j) => r[i][j])).filter((v): v is number => v !== null);
+        if (vals.length === 0) continue;
+        const mean = vals.reduce((x, y) => x + y, 0) / vals.length;
+        if (mean > bestMean) {
+          bestMean = mean;
+          best = [a, b];
+        }
+      }
+    const [a, b] = best ?? [0, 1];
+    heights.push(best ? bestMean : null);
+    clusters = [...clusters.filter((_, i) => i !== a && i !== b), [...clusters[a], ...clusters[b]]];
+  }
+  return heights;
+}
+
+describe('average linkage against a from-scratch computation', () => {
+  it('merges at the same mean correlations on random matrices with undefined entries', () => {
+    const entry = fc.oneof(fc.constant(null), fc.double({ min: -1, max: 1, noNaN: true }));
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 9 }).chain((k) => fc.array(entry, { minLength: (k * (k - 1)) / 2, maxLength: (k * (k - 1)) / 2 }).map((upper) => ({ k, upper }))), ({ k, upper }) => {
+        const r: (number | null)[][] = Array.from({ length: k }, (_, i) => Array.from({ length: k }, (_, j) => (i === j ? 1 : null)));
+        let t = 0;
+        for (let i = 0; i < k; i++) for (let j = i + 1; j < k; j++) r[i][j] = r[j][i] = upper[t++];
+        const d = averageLinkage(r);
+        const ref = naiveLinkage(r);
+        expect(d.merges).toHaveLength(k - 1);
+        const ours = d.merges.map((m) => m.correlation);
+        ours.forEach((v, i) => (ref[i] === null ? expect(v).toBeNull() : expect(v).toBeCloseTo(ref[i]!, 10)));
+        expect([...d.leafOrder].sort((x, y) => x - y)).toEqual([...Array(k).keys()]);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
