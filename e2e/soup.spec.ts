@@ -254,7 +254,7 @@ test('the session survives a reload: weights, and checkpoints picked as file han
   expect(left).toEqual([]);
 });
 
-test('export to one .safetensors file through the save picker', async ({ page }) => {
+test('export to one .safetensors file through the save picker, merged on the CPU web workers', async ({ page }) => {
   await page.goto('/');
   await page.getByRole('tab', { name: 'Merge & export' }).click();
   await expect(page.getByTestId('estimated-size')).toHaveText(/KB$/, { timeout: 30_000 });
@@ -263,10 +263,13 @@ test('export to one .safetensors file through the save picker', async ({ page })
       (await navigator.storage.getDirectory()).getFileHandle('single.safetensors', { create: true });
   });
   await page.getByLabel('Output dtype').selectOption('F32');
+  await page.getByLabel('Run on').selectOption('cpu');
+  await expect(page.locator('.backend-line')).toContainText(/^CPU: \d+ web workers?, the same arithmetic as the GPU kernel/);
   await page.getByRole('radio', { name: /One \.safetensors file/ }).check();
   await page.getByRole('button', { name: 'Merge', exact: true }).click();
   await expect(page.getByText(/Verified: 1 file, 21 tensors/)).toBeVisible({ timeout: 60_000 });
   await expect(page.getByText(/^Written to single\.safetensors$/)).toBeVisible();
+  await expect(page.getByRole('status').filter({ hasText: 'Verified' })).toContainText(/on CPU, \d+ web workers?\./);
   const size = await page.evaluate(async () => (await (await (await navigator.storage.getDirectory()).getFileHandle('single.safetensors')).getFile()).size);
   // F32 output: 106,816 parameters × 4 bytes, plus the header.
   expect(size).toBeGreaterThan(106_816 * 4);

@@ -71,19 +71,25 @@ interface SoupState {
 
 let nextId = 1;
 let initPromise: Promise<void> | undefined;
+/** While the saved session is being reopened, the half-restored list is not saved over it. */
+let restoring = false;
 
 export const useSoupStore = create<SoupState>()(
   persist(
     (set, get) => {
       const persistList = () => {
+        if (restoring) return;
         const list = get().ingredients.map((g) => savedFormOf(g.input, g.name));
         const pending = get().pendingReconnect;
         void saveSession([...list, ...pending]).catch(() => undefined);
       };
       const notify = (n: Notice) => set((s) => ({ notices: [...s.notices.slice(-4), n] }));
 
-      /** Adds cards at once (status reading), then opens each header and updates its card. */
-      const addOpened = async (inputs: IngredientInput[]) => {
+      /**
+       * Adds cards at once (status reading), then opens each header and updates its card. A restored
+       * ingredient keeps its saved weight; a newly added one starts at 1.
+       */
+      const addOpened = async (inputs: IngredientInput[], restored = false) => {
         const taken = get().ingredients.map((g) => g.name);
         const added: Ingredient[] = inputs.map((input) => {
           const name = uniqueName(input.name, taken);
@@ -92,7 +98,7 @@ export const useSoupStore = create<SoupState>()(
         });
         set((s) => ({
           ingredients: [...s.ingredients, ...added],
-          weights: { ...Object.fromEntries(added.map((g) => [g.name, 1])), ...s.weights },
+          weights: restored ? { ...Object.fromEntries(added.map((g) => [g.name, 1])), ...s.weights } : { ...s.weights, ...Object.fromEntries(added.map((g) => [g.name, 1])) },
         }));
         persistList();
         await Promise.all(
@@ -120,7 +126,21 @@ export const useSoupStore = create<SoupState>()(
             notify({ kind: 'warning', text: `${saved.name}: could not be reopened (${messageOf(e)})` });
           }
         }
-        await addOpened(inputs);
+        await addOpened(inputs, true);
+      };
+
+      const loadDemo = async (restored: boolean) => {
+        set({ busy: true });
+        try {
+          const { note, inputs } = await loadDemoInputs();
+          const present = new Set(get().ingredients.filter((g) => g.input.demo).map((g) => g.name));
+          set({ demoNote: note });
+          await addOpened(inputs.filter((i) => !present.has(i.name)), restored);
+        } catch (e) {
+          notify({ kind: 'error', text: messageOf(e) });
+        } finally {
+          set({ busy: false });
+        }
       };
 
       return {
@@ -167,21 +187,19 @@ export const useSoupStore = create<SoupState>()(
           set({ ingredients: [], pendingReconnect: [], demoNote: null });
           persistList();
         },
-        async loadDemo() {
-          set({ busy: true });
-          try {
-            const { note, inputs } = await loadDemoInputs();
-            const present = new Set(get().ingredients.filter((g) => g.input.demo).map((g) => g.name));
-            set({ demoNote: note });
-            await addOpened(inputs.filter((i) => !present.has(i.name)));
-          } catch (e) {
-            notify({ kind: 'error', text: messageOf(e) });
-          } finally {
-            set({ busy: false });
-          }
-        },
+        loadDemo: () => loadDemo(false),
         init() {
           initPromise ??= (async () => {
+            restoring = true;
+            try {
+              await restore();
+            } finally {
+              restoring = false;
+              persistList();
+            }
+          })();
+          return initPromise;
+          async function restore() {
             let saved: SavedIngredient[] | undefined;
             try {
               saved = await loadSession();
@@ -189,10 +207,10 @@ export const useSoupStore = create<SoupState>()(
               saved = [];
             }
             if (saved === undefined) {
-              await get().loadDemo();
+              await loadDemo(false);
               return;
             }
-            if (saved.some((s) => s.kind === 'demo')) await get().loadDemo();
+            if (saved.some((s) => s.kind === 'demo')) await loadDemo(true);
             const lost = saved.filter((s) => s.kind === 'lost');
             if (lost.length > 0) {
               notify({
@@ -206,8 +224,7 @@ export const useSoupStore = create<SoupState>()(
             for (const h of handles) ((await permissionOf(h, false).catch(() => 'prompt' as const)) === 'granted' ? granted : waiting).push(h);
             set({ pendingReconnect: waiting });
             await reopen(granted);
-          })();
-          return initPromise;
+          }
         },
         async reconnect() {
           const pending = get().pendingReconnect;
