@@ -239,6 +239,22 @@ test('the session survives a reload: weights, and checkpoints picked as file han
   await expect(page.getByLabel('Normalise weights')).not.toBeChecked();
   await expect(page.getByText('Sum of weights: 1.7 (not 1: the soup is scaled)')).toBeVisible();
 
+  // A browser that asks again after a reload: "Reconnect files" requests permission (in the click) and reopens them.
+  await page.addInitScript(() => {
+    const proto = FileSystemHandle.prototype as unknown as Record<string, unknown>;
+    proto.queryPermission = async () => 'prompt';
+    proto.requestPermission = async () => 'granted';
+  });
+  await page.reload();
+  await page.getByRole('tab', { name: 'Ingredients' }).click();
+  const reconnect = page.getByRole('region', { name: 'Reconnect files' });
+  await expect(reconnect).toContainText('expert-alpha, expert-beta');
+  await expect(page.getByRole('article')).toHaveCount(0);
+  await reconnect.getByRole('button', { name: 'Reconnect files' }).click();
+  await expect(page.getByRole('article')).toHaveCount(2);
+  await expect(reconnect).toHaveCount(0);
+  await expect(page.getByRole('spinbutton', { name: 'Weight of expert-beta' })).toHaveValue('0.7');
+
   // A file that vanished since it was picked: the merge says which, plainly, and writes nothing.
   await page.evaluate(async () => (await navigator.storage.getDirectory()).removeEntry('expert-alpha.safetensors'));
   await page.getByRole('tab', { name: 'Merge & export' }).click();
