@@ -41,6 +41,9 @@ export function analysisJson(result: AnalysisResult, table: ScoreTable): Record<
   };
 }
 
+/** Wider matrices do not fit a terminal; --json has them. */
+const MAX_MATRIX = 24;
+
 const fmt = (v: number | null, digits = 2): string => (v === null ? '—' : v.toFixed(digits));
 
 /** The human-readable report of `souplab analyze`. */
@@ -62,21 +65,34 @@ export function formatAnalysis(result: AnalysisResult, table: ScoreTable): strin
   const idx = order.map((c) => result.categories.indexOf(c));
   const width = Math.min(32, Math.max(...order.map((c) => c.length)));
   const clip = (s: string): string => (s.length > width ? s.slice(0, width - 1) + '…' : s.padEnd(width));
-  out.push('', 'Correlation matrix (clustered order; columns numbered like the rows):');
-  out.push(`${''.padEnd(width + 4)}${idx.map((_, j) => String(j + 1).padStart(6)).join('')}`);
-  idx.forEach((i, a) => {
-    const cells = idx.map((j) => {
-      const v = result.correlation.r[i][j];
-      return (v === null ? '—' : v.toFixed(2)).padStart(6);
+  if (order.length <= MAX_MATRIX) {
+    out.push('', 'Correlation matrix (clustered order; columns numbered like the rows):');
+    out.push(`${''.padEnd(width + 4)}${idx.map((_, j) => String(j + 1).padStart(6)).join('')}`);
+    idx.forEach((i, a) => {
+      const cells = idx.map((j) => {
+        const v = result.correlation.r[i][j];
+        return (v === null ? '—' : v.toFixed(2)).padStart(6);
+      });
+      out.push(`${String(a + 1).padStart(2)}. ${clip(order[a])}${cells.join('')}`);
     });
-    out.push(`${String(a + 1).padStart(2)}. ${clip(order[a])}${cells.join('')}`);
-  });
+  } else out.push('', `(${order.length} categories: the correlation matrix is in --json)`);
 
   out.push('', `Clusters (mean ρ ≥ ${result.tau} inside):`);
   for (const c of result.clusters)
     out.push(`  [${c.categories.join(', ')}]${c.meanCorrelation === null ? '' : `  mean ρ ${fmt(c.meanCorrelation)}`}`);
 
   out.push('', `Paper's L (|ρ| < ${result.tau} with some category): ${result.lowCorrelation.length} of ${result.categories.length}`);
+  // Why each category is in L: its least correlated partner.
+  for (const c of result.lowCorrelation.slice(0, MAX_MATRIX)) {
+    const i = result.categories.indexOf(c);
+    let partner = -1;
+    result.correlation.r[i].forEach((v, j) => {
+      const best = partner < 0 ? null : result.correlation.r[i][partner];
+      if (j !== i && v !== null && (best === null || Math.abs(v) < Math.abs(best))) partner = j;
+    });
+    out.push(`  ${c}: ρ ${fmt(result.correlation.r[i][partner])} with ${result.categories[partner]}`);
+  }
+  if (result.lowCorrelation.length > MAX_MATRIX) out.push(`  … and ${result.lowCorrelation.length - MAX_MATRIX} more`);
   const modeName = result.mode === 'paper' ? 'per category of L (paper mode)' : 'per cluster, on its mean score (clusters mode)';
   out.push('', `Experts ${modeName}, among ${result.candidates.length} candidates:`);
   for (const p of result.experts) {
