@@ -33,6 +33,8 @@ class WorkerSlot {
   readonly pending = new Map<number, Pending>();
   /** Input buffers handed back by the worker, reused for the next parts of similar size. */
   spare: ArrayBuffer | undefined;
+  /** Output buffers of split jobs, already copied into the joined result: reused by the next parts. */
+  spareOut: ArrayBuffer | undefined;
 
   constructor(private readonly spawn: WorkerSpawner) {}
 
@@ -45,7 +47,7 @@ class WorkerSlot {
     return new Promise<ArrayBuffer>((resolve, reject) => {
       this.pending.set(req.id, { resolve, reject });
       port.setBusy?.(true);
-      port.post(req, [req.packed]);
+      port.post(req, req.out ? [req.packed, req.out] : [req.packed]);
     });
   }
 
@@ -137,7 +139,8 @@ export function createCpuSoupBackend(opts: CpuSoupBackendOptions): SoupBackend {
   let nextId = 1;
   let disposed = false;
 
-  async function runPart(job: SoupJob, start: number, count: number, signal: AbortSignal | undefined): Promise<ArrayBuffer> {
+  /** Runs elements [start, start + count) on the least loaded worker; `keepOut` offers a reusable output buffer. */
+  async function runPart(job: SoupJob, start: number, count: number, signal: AbortSignal | undefined, split: boolean): Promise<{ out: ArrayBuffer; slot: WorkerSlot }> {
     await places.acquire();
     try {
       if (signal?.aborted) throw new CancelledError();
@@ -155,16 +158,17 @@ export function createCpuSoupBackend(opts: CpuSoupBackendOptions): SoupBackend {
         const w = KERNEL_DTYPE_BYTES[inp.dtype];
         bytes.set(inp.bytes.subarray(start * w, (start + count) * w), layout[i].byteOffset);
       });
-      const out = await untilAborted(signal, slot.send({
-        id: nextId++,
-        mode: job.mode,
-        coefficients: job.coefficients,
-        outDtype: job.outDtype,
-        count,
-        inputs: layout,
-        packed,
-      }));
-      return out;
+      const outBytes = count * KERNEL_DTYPE_BYTES[job.outDtype];
+      let reuse: ArrayBuffer | undefined;
+      if (split && slot.spareOut?.byteLength === outBytes) {
+        reuse = slot.spareOut;
+        slot.spareOut = undefined;
+      }
+      const out = await untilAborted(
+        signal,
+        slot.send({ id: nextId++, mode: job.mode, coefficients: job.coefficients, outDtype: job.outDtype, count, inputs: layout, packed, out: reuse }),
+      );
+      return { out, slot };
     } finally {
       places.release();
     }
@@ -182,14 +186,20 @@ export function createCpuSoupBackend(opts: CpuSoupBackendOptions): SoupBackend {
       if (n > maxChunkElements) throw new CpuWorkerError(`soup job of ${n} elements exceeds the backend's chunk limit of ${maxChunkElements}`);
       const outSize = KERNEL_DTYPE_BYTES[job.outDtype];
       if (n === 0) return new Uint8Array(0);
-      const parts = Math.max(1, Math.min(workerCount, Math.floor(n / minPart)));
-      if (parts === 1) return new Uint8Array(await runPart(job, 0, n, signal));
+      // Split a job only over workers that are idle: when the caller keeps several jobs in flight,
+      // whole jobs per worker avoid joining parts, and the worker's output is the result as is.
+      const idle = slots.filter((s) => s.load === 0).length;
+      const parts = Math.max(1, Math.min(idle, Math.floor(n / minPart)));
+      if (parts === 1) return new Uint8Array((await runPart(job, 0, n, signal, false)).out);
       const per = Math.ceil(n / parts / 1024) * 1024;
       const ranges: [number, number][] = [];
       for (let s = 0; s < n; s += per) ranges.push([s, Math.min(per, n - s)]);
-      const outs = await Promise.all(ranges.map(([s, c]) => runPart(job, s, c, signal)));
+      const outs = await Promise.all(ranges.map(([s, c]) => runPart(job, s, c, signal, true)));
       const result = new Uint8Array(n * outSize);
-      outs.forEach((o, k) => result.set(new Uint8Array(o), ranges[k][0] * outSize));
+      outs.forEach(({ out, slot }, k) => {
+        result.set(new Uint8Array(out), ranges[k][0] * outSize);
+        slot.spareOut = out;
+      });
       return result;
     },
     async dispose(): Promise<void> {

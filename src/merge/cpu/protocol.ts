@@ -16,6 +16,8 @@ export interface SoupWorkerRequest {
   /** Where each input's bytes sit in `packed`. */
   inputs: { dtype: KernelDtype; byteOffset: number }[];
   packed: ArrayBuffer;
+  /** An output buffer handed back for reuse (exactly count × output size bytes), else the worker allocates. */
+  out?: ArrayBuffer;
 }
 
 export type SoupWorkerResponse =
@@ -25,7 +27,9 @@ export type SoupWorkerResponse =
 /** Runs one request; the caller posts the response with `transfer` as its transfer list. */
 export function handleSoupRequest(req: SoupWorkerRequest): { response: SoupWorkerResponse; transfer: ArrayBuffer[] } {
   try {
-    const out = new ArrayBuffer(req.count * KERNEL_DTYPE_BYTES[req.outDtype]);
+    const outBytes = req.count * KERNEL_DTYPE_BYTES[req.outDtype];
+    // Fresh large buffers cost page faults comparable to the arithmetic itself: reuse when offered.
+    const out = req.out && req.out.byteLength === outBytes ? req.out : new ArrayBuffer(outBytes);
     computeSoupSpan(
       {
         mode: req.mode,
