@@ -36,12 +36,16 @@ export function findDerivedColumns(columns: Float64Array[], relTolerance = 0.002
   if (k < 3) return [];
   const rows = columns[0].length;
   const complete: number[] = [];
-  for (let r = 0; r < rows; r++) if (columns.every((c) => !Number.isNaN(c[r]))) complete.push(r);
+  for (let r = 0; r < rows; r++) {
+    let ok = true;
+    for (let c = 0; c < k && ok; c++) if (Number.isNaN(columns[c][r])) ok = false;
+    if (ok) complete.push(r);
+  }
   if (complete.length < 2 * k + 5) return [];
 
   // Complete rows packed column by column, so the Gram products run over contiguous memory.
   const rowsN = complete.length;
-  const packed = columns.map((c) => Float64Array.from(complete, (r) => c[r]));
+  const packed = columns.map((c) => gather(c, complete));
   const gram = new Float64Array(k * k);
   for (let i = 0; i < k; i++)
     for (let j = i; j < k; j++) {
@@ -86,3 +90,22 @@ export function findDerivedColumns(columns: Float64Array[], relTolerance = 0.002
   }
   return found;
 }
+
+/** values[rows[i]] for each i, as a Float64Array (plain loop: typed-array from() with a map is slow). */
+export function gather(values: ArrayLike<number>, rows: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(rows.length);
+  for (let i = 0; i < rows.length; i++) out[i] = values[rows[i]];
+  return out;
+}
+
+/** Scores with null as NaN, the form the numeric kernels take. */
+export function toFloat64(values: readonly (number | null)[], rows?: ArrayLike<number>): Float64Array {
+  const n = rows ? rows.length : values.length;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = values[rows ? rows[i] : i];
+    out[i] = v === null || v === undefined ? NaN : v;
+  }
+  return out;
+}
+

@@ -1,4 +1,5 @@
 import { InputError } from '../errors';
+import { toFloat64 } from './aggregates';
 import { averageLinkage, cutDendrogram, type CategoryCluster, type Dendrogram } from './cluster';
 import { correlationMatrix, type CorrelationMatrix, type CorrelationMethod } from './correlation';
 import { expertSetOf, lowCorrelationSet, pickExpert, type ExpertPick } from './experts';
@@ -101,7 +102,7 @@ export function analyze(table: ScoreTable, options: AnalyzeOptions = {}): Analys
   const warnings: string[] = [];
 
   const full = categories.map((c) => table.columns.find((col) => col.name === c)!.values);
-  const columns = full.map((values) => Float64Array.from(rowIdx, (m) => values[m] ?? NaN));
+  const columns = full.map((values) => toFloat64(values, rowIdx));
   const pearson = correlationMatrix(categories, columns, 'pearson');
   const correlation = method === 'pearson' ? pearson : correlationMatrix(categories, columns, method);
   const r = correlation.r;

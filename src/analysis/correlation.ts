@@ -68,7 +68,8 @@ export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): { r: number
 function sortedPresent(x: ArrayLike<number>): Int32Array {
   const idx: number[] = [];
   for (let i = 0; i < x.length; i++) if (!Number.isNaN(x[i])) idx.push(i);
-  const values = Float64Array.from(idx, (i) => x[i]);
+  const values = new Float64Array(idx.length);
+  for (let t = 0; t < idx.length; t++) values[t] = x[idx[t]];
   const order = Int32Array.from(idx.keys()).sort((a, b) => values[a] - values[b] || a - b);
   return Int32Array.from(order, (k) => idx[k]);
 }

@@ -1,5 +1,5 @@
 import { InputError } from '../errors';
-import { AGGREGATE_NAME, AGGREGATE_SUFFIX, METADATA_NAME, findDerivedColumns } from './aggregates';
+import { AGGREGATE_NAME, AGGREGATE_SUFFIX, METADATA_NAME, findDerivedColumns, toFloat64 } from './aggregates';
 import { cellText, cellValue, parseCell } from './cells';
 import { didYouMean, listNames, matchName } from './names';
 import type { RawCell, RawTable, TableProblem } from './rawTable';
@@ -258,7 +258,7 @@ function classifyColumns(
     }
   if (options.detectDerived !== false) {
     const pool = columns.filter((c) => c.kind !== 'metadata');
-    const derived = findDerivedColumns(pool.map((c) => Float64Array.from(c.values, (v) => (v === null ? NaN : v))));
+    const derived = findDerivedColumns(pool.map((c) => toFloat64(c.values)));
     for (const d of derived) {
       const c = pool[d.column];
       if (c.kind !== 'category' || hints.has(c.name)) continue;
