@@ -50,21 +50,21 @@ export function IngredientCard({ ingredient, share }: { ingredient: Ingredient; 
               ))}
             </ul>
           </details>
-          <WeightControls name={g.name} share={share} />
+          <WeightControls id={`${g.id}-weight`} name={g.name} share={share} />
         </>
       )}
     </article>
   );
 }
 
-function WeightControls({ name, share }: { name: string; share: number | undefined }) {
+function WeightControls({ id, name, share }: { id: string; name: string; share: number | undefined }) {
   const weight = useSoupStore((s) => weightOf(s.weights, name));
   const setWeight = useSoupStore((s) => s.setWeight);
   const normalise = useSoupStore((s) => s.normalise);
   const max = Math.max(1, Math.ceil(weight));
   return (
     <div className="weight">
-      <label className="weight-label" htmlFor={`w-${name}`}>Weight</label>
+      <label className="weight-label" htmlFor={id}>Weight</label>
       <input
         type="range"
         min={0}
@@ -74,7 +74,7 @@ function WeightControls({ name, share }: { name: string; share: number | undefin
         aria-label={`Weight of ${name}`}
         onChange={(e) => setWeight(name, Number(e.currentTarget.value))}
       />
-      <WeightNumber id={`w-${name}`} label={`Weight of ${name}`} value={weight} onChange={(v) => setWeight(name, v)} />
+      <WeightNumber id={id} label={`Weight of ${name}`} value={weight} onChange={(v) => setWeight(name, v)} />
       <span className="share num" aria-live="off">
         {weight === 0 ? 'left out' : normalise && share !== undefined ? `${(share * 100).toFixed(1)} %` : ''}
       </span>

@@ -4,7 +4,7 @@ import { formatBytes, formatInt } from '../ingredients/format';
 import type { MergeDone } from './protocol';
 
 /** What was written and checked; download links for an output in the browser's private storage. */
-export function ResultPanel({ result, opfs }: { result: MergeDone; opfs: boolean }) {
+export function ResultPanel({ result }: { result: MergeDone }) {
   const n = result.modelFiles.length;
   return (
     <div className="card result" role="status">
@@ -22,7 +22,7 @@ export function ResultPanel({ result, opfs }: { result: MergeDone; opfs: boolean
         Written to <strong>{result.outputName}</strong>
         {result.file ? '' : `: ${[...result.modelFiles, ...result.otherFiles].join(', ')}`}
       </p>
-      {opfs && result.dir && <Downloads dir={result.dir} />}
+      {result.outputKind === 'opfs' && result.dir && <Downloads dir={result.dir} />}
     </div>
   );
 }

@@ -102,7 +102,7 @@ async function run(req: StartRequest): Promise<void> {
     if (pending) scope.postMessage({ type: 'progress', progress: pending });
     scope.postMessage({
       type: 'done',
-      done: { ...r, backend: backend.description, outputName: output.name, dir: output.dir, file: output.file },
+      done: { ...r, backend: backend.description, outputName: output.name, outputKind: req.output.kind, dir: output.dir, file: output.file },
     });
   } catch (e) {
     await output?.discard?.();

@@ -38,6 +38,7 @@ export interface MergeDone {
   verified: boolean;
   backend: string;
   outputName: string;
+  outputKind: OutputRequest['kind'];
   /** Where the output is, for download links (OPFS) and re-reading. */
   dir?: FileSystemDirectoryHandle;
   file?: FileSystemFileHandle;

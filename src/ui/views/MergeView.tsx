@@ -143,7 +143,7 @@ export function MergeView() {
             {m.error}
           </p>
         )}
-        {m.phase === 'done' && m.result && <ResultPanel result={m.result} opfs={!!m.result.dir && output.kind === 'opfs'} />}
+        {m.phase === 'done' && m.result && <ResultPanel result={m.result} />}
       </section>
     </div>
   );
