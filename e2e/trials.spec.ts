@@ -98,6 +98,13 @@ test('three experts: ranking, ternary plot, baselines, Shapley values, and the b
   await expect(baselines.locator('tr', { hasText: 'Best single model' })).toContainText(single.objective.toFixed(2));
   await expect(page.getByRole('img', { name: /Shapley values: xLAM-2-70b-fc-r \(FC\) / })).toBeVisible();
   await page.screenshot({ path: testInfo.outputPath('trials-ternary.png'), fullPage: true });
+  await page.getByLabel('Theme').selectOption('dark');
+  await page.screenshot({ path: testInfo.outputPath('trials-dark.png'), fullPage: true });
+  await page.setViewportSize({ width: 600, height: 900 });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
+  await page.screenshot({ path: testInfo.outputPath('trials-600px.png'), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.getByLabel('Theme').selectOption('light');
 
   // The objective can be one category: the ranking follows.
   await page.getByRole('checkbox', { name: 'Live' }).uncheck();

@@ -1,4 +1,4 @@
-import { useId, useState } from 'react';
+import { memo, useId, useState } from 'react';
 import { groupModels, matchesSearch, toggleIn } from './candidates';
 
 interface CandidatePickerProps {
@@ -16,7 +16,7 @@ interface CandidatePickerProps {
 const MAX_SHOWN = 400;
 
 /** Which models may be experts; correlations still use every row unless asked otherwise. */
-export function CandidatePicker({ models, selected, baseOf, baseColumn, demoSet, isDemoSet, onChange }: CandidatePickerProps) {
+export const CandidatePicker = memo(function CandidatePicker({ models, selected, baseOf, baseColumn, demoSet, isDemoSet, onChange }: CandidatePickerProps) {
   const [query, setQuery] = useState('');
   const searchId = useId();
   const matching = models.filter((m) => matchesSearch(m, query));
@@ -89,4 +89,4 @@ export function CandidatePicker({ models, selected, baseOf, baseColumn, demoSet,
       </div>
     </fieldset>
   );
-}
+});

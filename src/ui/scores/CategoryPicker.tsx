@@ -1,9 +1,9 @@
-import { useId, useState } from 'react';
+import { memo, useId, useState } from 'react';
 import type { ScoreTable } from '../../analysis';
 import { matchesSearch, toggleIn } from './candidates';
 
 /** Categories to analyse: the table's leaf categories by default; aggregates and other columns on request. */
-export function CategoryPicker({ table, selected, onChange }: { table: ScoreTable; selected: string[]; onChange(c: string[] | null): void }) {
+export const CategoryPicker = memo(function CategoryPicker({ table, selected, onChange }: { table: ScoreTable; selected: string[]; onChange(c: string[] | null): void }) {
   const [query, setQuery] = useState('');
   const searchId = useId();
   const order = table.columns.map((c) => c.name);
@@ -52,4 +52,4 @@ export function CategoryPicker({ table, selected, onChange }: { table: ScoreTabl
       )}
     </fieldset>
   );
-}
+});

@@ -25,18 +25,80 @@ function geometry(order: string[]): Geometry {
 
 const cellId = (prefix: string, r: number, c: number) => `${prefix}-${r}-${c}`;
 
-function describe(c: HeatCell, tau: number): string {
+function describe(c: HeatCell): string {
   const base = `${c.rowName} × ${c.colName}: ρ = ${formatRho(c.rho)}, n = ${c.n}`;
   if (c.rho === null) return `${base} (fewer than 3 shared models or a constant score)`;
-  return c.low ? `${base}, |ρ| < τ = ${tau.toFixed(2)}` : base;
+  return c.low ? `${base}, |ρ| below τ` : base;
 }
 
 function truncate(s: string, max: number): string {
   return s.length <= max ? s : s.slice(0, max - 1) + '…';
 }
 
+interface HeatRowProps {
+  name: string;
+  index: number;
+  cells: HeatCell[];
+  g: Geometry;
+  prefix: string;
+  maxChars: number;
+}
+
+/** One heatmap row; redrawn only when its cells' values or marks change (τ moves touch few rows). */
+const HeatRow = memo(
+  function HeatRow({ name, index: i, cells, g, prefix, maxChars }: HeatRowProps) {
+    return (
+      <g role="row" aria-rowindex={i + 1}>
+        <text role="rowheader" x={g.labelW} y={g.gridY + i * g.cell + g.cell / 2} className="hm-rowlabel" textAnchor="end" dominantBaseline="central">
+          <title>{name}</title>
+          {truncate(name, maxChars)}
+          <tspan className="hm-rownum" dx="5">
+            {i + 1}
+          </tspan>
+        </text>
+        {cells.map((c) => {
+          const x = g.gridX + c.col * g.cell;
+          const y = g.gridY + c.row * g.cell;
+          const fill = c.rho === null ? undefined : correlationColor(c.rho);
+          return (
+            <g key={c.col}>
+              <rect
+                id={cellId(prefix, c.row, c.col)}
+                role="gridcell"
+                aria-label={describe(c)}
+                aria-colindex={c.col + 1}
+                data-row={c.row}
+                data-col={c.col}
+                data-rho={c.rho === null ? 'undefined' : c.rho.toFixed(4)}
+                data-low={c.low || undefined}
+                x={x}
+                y={y}
+                width={g.cell}
+                height={g.cell}
+                className={c.rho === null ? 'hm-cell hm-undefined' : 'hm-cell'}
+                style={fill ? { fill } : undefined}
+              />
+              {c.low && fill && (
+                <circle cx={x + g.cell / 2} cy={y + g.cell / 2} r={Math.max(2, g.cell * 0.13)} fill={inkOn(fill)} pointerEvents="none" aria-hidden="true" />
+              )}
+            </g>
+          );
+        })}
+      </g>
+    );
+  },
+  (a, b) =>
+    a.name === b.name &&
+    a.index === b.index &&
+    a.g === b.g &&
+    a.prefix === b.prefix &&
+    a.maxChars === b.maxChars &&
+    a.cells.length === b.cells.length &&
+    a.cells.every((c, j) => c.rho === b.cells[j].rho && c.low === b.cells[j].low && c.n === b.cells[j].n && c.colName === b.cells[j].colName),
+);
+
 /** The cells, labels and cluster marks: redrawn only when the model changes, never on hover. */
-const HeatLayer = memo(function HeatLayer({ model, g, prefix, tau }: { model: HeatmapModel; g: Geometry; prefix: string; tau: number }) {
+const HeatLayer = memo(function HeatLayer({ model, g, prefix }: { model: HeatmapModel; g: Geometry; prefix: string }) {
   const maxChars = Math.floor(g.labelW / 6.6) - 3;
   return (
     <>
@@ -59,43 +121,7 @@ const HeatLayer = memo(function HeatLayer({ model, g, prefix, tau }: { model: He
         </rect>
       ))}
       {model.order.map((name, i) => (
-        <g role="row" key={`r${i}`} aria-rowindex={i + 1}>
-          <text role="rowheader" x={g.labelW} y={g.gridY + i * g.cell + g.cell / 2} className="hm-rowlabel" textAnchor="end" dominantBaseline="central">
-            <title>{name}</title>
-            {truncate(name, maxChars)}
-            <tspan className="hm-rownum" dx="5">
-              {i + 1}
-            </tspan>
-          </text>
-          {model.cells.slice(i * g.size, (i + 1) * g.size).map((c) => {
-            const x = g.gridX + c.col * g.cell;
-            const y = g.gridY + c.row * g.cell;
-            const fill = c.rho === null ? undefined : correlationColor(c.rho);
-            return (
-              <g key={c.col}>
-                <rect
-                  id={cellId(prefix, c.row, c.col)}
-                  role="gridcell"
-                  aria-label={describe(c, tau)}
-                  aria-colindex={c.col + 1}
-                  data-row={c.row}
-                  data-col={c.col}
-                  data-rho={c.rho === null ? 'undefined' : c.rho.toFixed(4)}
-                  data-low={c.low || undefined}
-                  x={x}
-                  y={y}
-                  width={g.cell}
-                  height={g.cell}
-                  className={c.rho === null ? 'hm-cell hm-undefined' : 'hm-cell'}
-                  style={fill ? { fill } : undefined}
-                />
-                {c.low && fill && (
-                  <circle cx={x + g.cell / 2} cy={y + g.cell / 2} r={Math.max(2, g.cell * 0.13)} fill={inkOn(fill)} pointerEvents="none" aria-hidden="true" />
-                )}
-              </g>
-            );
-          })}
-        </g>
+        <HeatRow key={`r${i}`} name={name} index={i} cells={model.cells.slice(i * g.size, (i + 1) * g.size)} g={g} prefix={prefix} maxChars={maxChars} />
       ))}
       {model.blocks.map((b, k) =>
         b.end - b.start > 1 ? (
@@ -118,7 +144,7 @@ const HeatLayer = memo(function HeatLayer({ model, g, prefix, tau }: { model: He
  * The correlation heatmap: one SVG, cells in dendrogram leaf order, an ARIA grid (focus stays on the
  * SVG, arrow keys move the active cell, aria-activedescendant names it) with a tooltip for ρ and n.
  */
-export function Heatmap({ model, tau }: { model: HeatmapModel; tau: number }) {
+export function Heatmap({ model }: { model: HeatmapModel }) {
   const prefix = useId().replace(/:/g, '');
   const g = useMemo(() => geometry(model.order), [model.order]);
   const [active, setActive] = useState<[number, number]>([0, 0]);
@@ -174,7 +200,7 @@ export function Heatmap({ model, tau }: { model: HeatmapModel; tau: number }) {
           </pattern>
         </defs>
         <style>{`.hm-undefined { fill: url(#${prefix}-hatch); }`}</style>
-        <HeatLayer model={model} g={g} prefix={prefix} tau={tau} />
+        <HeatLayer model={model} g={g} prefix={prefix} />
         {focused && (
           <rect className="hm-focus" x={g.gridX + c * g.cell + 1} y={g.gridY + r * g.cell + 1} width={g.cell - 2} height={g.cell - 2} pointerEvents="none" />
         )}

@@ -100,3 +100,8 @@ export const deriveBaseModels = memoLast((files: TextFile[] | null, table: Score
   if (column === null || files === null) return null;
   return { column, byModel: textByModel(files, table, column) };
 });
+
+/** effectiveChoices with a stable identity while the table and the stored choices are unchanged (memoised pickers). */
+export const deriveChoices = memoLast((table: ScoreTable, categories: string[] | null, candidates: string[] | null) =>
+  effectiveChoices(table, { categories, candidates, tau: 0, mode: 'paper', method: 'pearson', candidateRowsOnly: false }),
+);

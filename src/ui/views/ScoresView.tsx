@@ -5,7 +5,7 @@ import { CategoryPicker } from '../scores/CategoryPicker';
 import { ClusterList } from '../scores/ClusterList';
 import { CorrelationTable } from '../scores/CorrelationTable';
 import { DEMO_ATTRIBUTION, DEMO_CANDIDATES } from '../scores/demo';
-import { deriveAnalysis, deriveBaseModels, deriveHeatmap, deriveTable, effectiveChoices } from '../scores/derive';
+import { deriveAnalysis, deriveBaseModels, deriveChoices, deriveHeatmap, deriveTable } from '../scores/derive';
 import { DropArea } from '../scores/DropArea';
 import { ExpertsPanel } from '../scores/ExpertsPanel';
 import { Heatmap } from '../scores/Heatmap';
@@ -27,7 +27,7 @@ export function ScoresView() {
   const table = tableResult?.value ?? null;
   const choices = { categories: s.categories, candidates: s.candidates, tau: s.tau, mode: s.mode, method: s.method, candidateRowsOnly: s.candidateRowsOnly };
   const analysis = table ? deriveAnalysis(table, choices) : null;
-  const chosen = table ? effectiveChoices(table, choices) : null;
+  const chosen = table ? deriveChoices(table, s.categories, s.candidates) : null;
   const heat = analysis?.value ? deriveHeatmap(analysis.value) : null;
   const bases = table ? deriveBaseModels(s.files, table) : null;
 
@@ -150,7 +150,7 @@ export function ScoresView() {
                       ({analysis.value.method === 'pearson' ? 'Pearson' : 'Spearman'} over {analysis.value.rows.length} models, cluster order)
                     </span>
                   </h3>
-                  <Heatmap model={heat} tau={analysis.value.tau} />
+                  <Heatmap model={heat} />
                   <HeatmapLegend tau={analysis.value.tau} lowCount={heat.lowCount / 2} undefinedCount={heat.undefinedCount} />
                   <CorrelationTable model={heat} />
                 </section>
