@@ -86,7 +86,10 @@ test('three dropped checkpoints, weights typed, merged on WebGPU into an OPFS fo
   await page.screenshot({ path: testInfo.outputPath('ingredients.png'), fullPage: true });
 
   await page.getByRole('tab', { name: 'Merge & export' }).click();
-  await expect(page.locator('.backend-line')).toContainText('WebGPU on');
+  // SwiftShader is a software WebGPU: the CPU path is the default, WebGPU a choice.
+  await expect(page.locator('.backend-line')).toContainText(/^CPU: .*is a software renderer and slower; choose WebGPU to use it anyway/);
+  await page.getByLabel('Run on').selectOption('webgpu');
+  await expect(page.locator('.backend-line')).toContainText('WebGPU on google / swiftshader (a software renderer');
   await expect(page.getByTestId('estimated-size')).toHaveText(/^2\d\d KB$/);
   // The folder picker returns a folder in the origin private file system.
   await page.evaluate(() => {

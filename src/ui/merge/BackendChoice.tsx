@@ -9,16 +9,23 @@ export function useBackendChoice(): { choice: Choice; line: string; available: b
   const gpu = useGpuStore((s) => s.gpu);
   const chosen = useMergeStore((s) => s.backend);
   const available = gpu.status === 'ready';
-  const choice: Choice = chosen ?? (available ? 'webgpu' : 'cpu');
+  // A software WebGPU (SwiftShader, llvmpipe) is slower than the CPU backend: not the default, as in `souplab merge`.
+  const software = gpu.status === 'ready' && gpu.adapter.software;
+  const choice: Choice = chosen ?? (available && !software ? 'webgpu' : 'cpu');
   let line: string;
   if (choice === 'webgpu' && gpu.status === 'ready') {
     const a = gpu.adapter;
-    line = `WebGPU on ${a.name}${a.isFallback ? ' (software fallback)' : ''}: buffers up to ${(a.maxBufferSize / GiB).toFixed(2)} GiB, bindings up to ${(a.maxStorageBufferBindingSize / GiB).toFixed(2)} GiB, ${a.maxComputeWorkgroupsPerDimension.toLocaleString('en')} workgroups per dimension${a.features.includes('shader-f16') ? ', shader-f16' : ''}`;
+    line = `WebGPU on ${a.name}${a.software ? ' (a software renderer: correct, but slower than the CPU path)' : a.isFallback ? ' (fallback adapter)' : ''}: buffers up to ${(a.maxBufferSize / GiB).toFixed(2)} GiB, bindings up to ${(a.maxStorageBufferBindingSize / GiB).toFixed(2)} GiB, ${a.maxComputeWorkgroupsPerDimension.toLocaleString('en')} workgroups per dimension${a.features.includes('shader-f16') ? ', shader-f16' : ''}`;
   } else if (choice === 'webgpu') {
     line = gpu.status === 'unavailable' ? `WebGPU is not available: ${gpu.reason}` : 'WebGPU: looking for an adapter…';
   } else {
     const cores = navigator.hardwareConcurrency || 2;
-    const why = gpu.status === 'unavailable' ? gpu.reason.replace(/: the CPU path will be used$/, '') : 'chosen here';
+    const why =
+      gpu.status === 'unavailable'
+        ? gpu.reason.replace(/: the CPU path will be used$/, '')
+        : software && chosen === null
+          ? `the WebGPU adapter, ${gpu.adapter.name}, is a software renderer and slower; choose WebGPU to use it anyway`
+          : 'chosen here';
     line = `CPU: ${Math.max(1, Math.min(8, cores - 1))} web worker${cores > 2 ? 's' : ''}, the same arithmetic as the GPU kernel (${why})`;
   }
   return { choice, line, available };
