@@ -370,3 +370,27 @@ test('the page stays responsive during a merge; Cancel leaves no output; OPFS ou
   await expect(link).toHaveAttribute('download', 'model.safetensors');
   await page.screenshot({ path: testInfo.outputPath('merge-opfs.png'), fullPage: true });
 });
+
+test('a folder export of the demo checkpoints carries the base model\'s config and tokenizer files', async ({ page }) => {
+  await page.goto('/');
+  await page.getByRole('tab', { name: 'Merge & export' }).click();
+  await expect(page.getByTestId('estimated-size')).toHaveText(/KB$/, { timeout: 30_000 });
+  await page.evaluate(() => {
+    (window as unknown as { showDirectoryPicker: () => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker = async () =>
+      (await navigator.storage.getDirectory()).getDirectoryHandle('demo-soup', { create: true });
+  });
+  await page.getByLabel('Output dtype').selectOption('F16');
+  await page.getByRole('radio', { name: /A folder/ }).check();
+  await page.getByRole('button', { name: 'Merge', exact: true }).click();
+  await expect(page.getByText(/Verified: 1 file, 21 tensors/)).toBeVisible({ timeout: 60_000 });
+  const out = await page.evaluate(async () => {
+    const d = await (await navigator.storage.getDirectory()).getDirectoryHandle('demo-soup');
+    const names: string[] = [];
+    for await (const k of (d as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(k);
+    const config = JSON.parse(await (await (await d.getFileHandle('config.json')).getFile()).text()) as Record<string, unknown>;
+    return { names: names.sort(), torchDtype: config.torch_dtype, model: config.model_type };
+  });
+  expect(out.names).toEqual(['config.json', 'model.safetensors', 'recipe.yaml', 'tokenizer_config.json']);
+  expect(out.torchDtype).toBe('float16');
+  expect(out.model).toBe('llama');
+});
