@@ -15,16 +15,20 @@ function generatedCsv(): string {
 }
 
 async function dropFile(page: Page, area: string, name: string, text: string): Promise<void> {
+  await dropFiles(page, area, [{ name, text }]);
+}
+
+async function dropFiles(page: Page, area: string, files: { name: string; text: string }[]): Promise<void> {
   await page.evaluate(
-    ({ area, name, text }) => {
+    ({ area, files }) => {
       const dt = new DataTransfer();
-      dt.items.add(new File([text], name, { type: 'text/csv' }));
+      for (const f of files) dt.items.add(new File([f.text], f.name));
       const el = document.querySelector(`section[aria-label="${area}"]`);
       if (!el) throw new Error(`no drop area "${area}"`);
       el.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
       el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
     },
-    { area, name, text },
+    { area, files },
   );
 }
 
@@ -207,4 +211,39 @@ test('a 40 × 40 heatmap renders every cell and follows τ', async ({ page }, te
   await tau.fill('0.7');
   await expect.poll(() => lowCells(page).count()).toBeGreaterThan(before);
   await page.screenshot({ path: testInfo.outputPath('scores-40x40.png'), fullPage: true });
+});
+
+/** An lm-evaluation-harness results file as the harness writes it (only the parts SoupLab reads). */
+function lmEvalJson(model: string, scores: Record<string, number>): string {
+  const results = Object.fromEntries(Object.entries(scores).map(([task, v]) => [task, { alias: task, 'acc,none': v, 'acc_stderr,none': 0.01 }]));
+  return JSON.stringify({ results, config: { model_args: `pretrained=${model},dtype=bfloat16` } });
+}
+
+test('several lm-eval results files dropped at once make one table; a constant task is hatched as undefined', async ({ page }, testInfo) => {
+  await expect(page.getByRole('gridcell')).toHaveCount(196);
+  const models: [string, number[]][] = [
+    ['org/ft-a', [0.61, 0.42, 0.55]],
+    ['org/ft-b', [0.58, 0.47, 0.51]],
+    ['org/ft-c', [0.66, 0.40, 0.57]],
+    ['org/ft-d', [0.52, 0.49, 0.49]],
+  ];
+  await dropFiles(
+    page,
+    'Scores',
+    models.map(([m, [arc, gsm, mmlu]], i) => ({
+      name: `results_${i}.json`,
+      text: lmEvalJson(m, { arc_challenge: arc, gsm8k: gsm, mmlu: mmlu, boolq: 0.8 }),
+    })),
+  );
+  await expect(page.getByText('results_0.json, results_1.json').first()).toBeVisible();
+  await expect(page.getByRole('gridcell')).toHaveCount(16);
+  const rows = page.getByRole('grid').getByRole('rowheader');
+  for (const task of ['arc_challenge', 'gsm8k', 'mmlu', 'boolq']) await expect(rows.filter({ hasText: task })).toHaveCount(1);
+  await expect(page.getByRole('checkbox', { name: 'org/ft-c' })).toBeChecked();
+  // boolq is the same for every model: its row and column are undefined, diagonal included.
+  await expect(page.locator('[role=gridcell][data-rho=undefined]')).toHaveCount(7);
+  await expect(page.locator('.hm-undefined')).toHaveCount(7);
+  await expect(page.getByText('undefined: 7 cells')).toBeVisible();
+  await expect(page.getByText(/"boolq" has no defined correlation/)).toBeVisible();
+  await page.screenshot({ path: testInfo.outputPath('scores-lm-eval.png'), fullPage: true });
 });

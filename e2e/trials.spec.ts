@@ -87,8 +87,9 @@ test('three experts: ranking, ternary plot, baselines, Shapley values, and the b
   const sum = expected.weights.reduce((a, b) => a + b, 0);
   const best = page.locator('.ranked-table tbody tr').first();
   await expect(best.locator('th')).toHaveText(expected.id);
-  for (let j = 0; j < 3; j++) await expect(best.locator('td').nth(1 + j)).toHaveText((expected.weights[j] / sum).toFixed(2));
-  await expect(best.locator('td').last()).toHaveText(expected.objective.toFixed(2));
+  // Cells: rank, objective, then one weight per ingredient.
+  await expect(best.locator('td').nth(1)).toHaveText(expected.objective.toFixed(2));
+  for (let j = 0; j < 3; j++) await expect(best.locator('td').nth(2 + j)).toHaveText((expected.weights[j] / sum).toFixed(2));
   await expect(page.locator('[data-chart="ternary"] circle.ternary-point')).toHaveCount(43);
   const baselines = page.locator('.baselines-table');
   await expect(baselines).toContainText('Uniform soup of the experts');
@@ -111,7 +112,7 @@ test('three experts: ranking, ternary plot, baselines, Shapley values, and the b
   await page.getByRole('checkbox', { name: 'Multi Turn' }).uncheck();
   const irrelevance = bestBy(gen.rows, [2]);
   await expect(best.locator('th')).toHaveText(irrelevance.id);
-  await expect(best.locator('td').last()).toHaveText(irrelevance.objective.toFixed(2));
+  await expect(best.locator('td').nth(1)).toHaveText(irrelevance.objective.toFixed(2));
   await page.getByRole('button', { name: 'Every category' }).click();
   await expect(best.locator('th')).toHaveText(expected.id);
 

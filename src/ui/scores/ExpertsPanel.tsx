@@ -78,6 +78,7 @@ export function ExpertsPanel({ analysis, sourceLabel }: { analysis: AnalysisResu
       )}
       <div className="expert-set" aria-label="Expert set">
         <strong>Expert set ({expertSet.length}):</strong>{' '}
+        {expertSet.length === 0 && <span className="muted">none</span>}
         {expertSet.map((m, i) => (
           <span className="chip" key={m} data-expert={m}>
             {m} <span className="muted">{pct(proposal.weights[i])}</span>

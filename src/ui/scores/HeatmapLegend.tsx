@@ -4,6 +4,7 @@ import { correlationColor } from './colorScale';
 const STOPS = 21;
 
 /** The colour scale from −1 to 1 with the band |ρ| < τ drawn on it, and the marks' meaning. */
+/** `lowCount` counts category pairs (each is marked twice, above and below the diagonal); `undefinedCount` counts cells. */
 export function HeatmapLegend({ tau, lowCount, undefinedCount }: { tau: number; lowCount: number; undefinedCount: number }) {
   const id = useId().replace(/:/g, '');
   const w = 220;
@@ -36,7 +37,7 @@ export function HeatmapLegend({ tau, lowCount, undefinedCount }: { tau: number; 
             <rect width="16" height="16" fill={correlationColor(0.1)} />
             <circle cx="8" cy="8" r="2.5" fill="#000" />
           </svg>{' '}
-          |ρ| &lt; τ: {lowCount} cells
+          |ρ| &lt; τ: {lowCount} pair{lowCount === 1 ? '' : 's'}
         </li>
         <li>
           <svg width="16" height="16" aria-hidden="true">

@@ -4,7 +4,7 @@ import { objectiveChartKind, unitScale } from './chartKind';
 import { sequentialColor } from './sequentialColor';
 import { ternaryCorners, ternaryPoint } from './ternary';
 
-const AXIS = { stroke: 'var(--muted)', fontSize: 12 };
+const AXIS = { fill: 'var(--muted)', fontSize: 12 };
 const TOOLTIP_STYLE = { background: 'var(--surface)', border: '1px solid var(--border)', color: 'var(--fg)' };
 
 /** The objective over the weights: a line over w₁ (2 ingredients), a ternary plot (3), ranked bars otherwise. */

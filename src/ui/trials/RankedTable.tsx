@@ -20,14 +20,14 @@ export function RankedTable({ ranking, models }: { ranking: TrialRanking; models
                 Rank
               </th>
               <th scope="col">Trial</th>
+              <th scope="col" className="num">
+                Objective
+              </th>
               {models.map((m) => (
                 <th scope="col" key={m} className="num" title={m}>
                   {m}
                 </th>
               ))}
-              <th scope="col" className="num">
-                Objective
-              </th>
             </tr>
           </thead>
           <tbody>
@@ -35,14 +35,14 @@ export function RankedTable({ ranking, models }: { ranking: TrialRanking; models
               <tr key={t.id} data-best={t.rank === 1 || undefined}>
                 <td className="num">{t.rank ?? '—'}</td>
                 <th scope="row">{t.id}</th>
+                <td className="num">
+                  <strong>{t.objective === null ? '—' : t.objective.toFixed(2)}</strong>
+                </td>
                 {t.normalized.map((w, j) => (
                   <td key={j} className="num">
                     {w === 0 ? <span className="muted">0</span> : w.toFixed(2)}
                   </td>
                 ))}
-                <td className="num">
-                  <strong>{t.objective === null ? '—' : t.objective.toFixed(2)}</strong>
-                </td>
               </tr>
             ))}
           </tbody>

@@ -1,7 +1,7 @@
 import { Bar, BarChart, CartesianGrid, Cell, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { ShapleyResult } from '../../analysis';
 
-const AXIS = { stroke: 'var(--muted)', fontSize: 12 };
+const AXIS = { fill: 'var(--muted)', fontSize: 12 };
 const MISSING_SHOWN = 12;
 
 /** Shapley value of each ingredient (a coalition's value: its uniform soup's objective), or which coalitions are missing. */
