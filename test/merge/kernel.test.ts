@@ -66,8 +66,17 @@ describe('CPU soup kernels are bit-exact to fp32 accumulation in order with one 
 
   it('uses WebAssembly SIMD here (Node 20 has it), so the SIMD kernel is what the cases above tested', () => {
     expect(simdAvailable()).toBe(true);
-    expect(simdApplies({ ...makeJob('linear', ['BF16', 'F32'], 'BF16', 8, 1), count: 8 })).toBe(true);
-    expect(simdApplies({ ...makeJob('linear', ['BF16', 'F16'], 'BF16', 8, 1), count: 8 })).toBe(false);
+    expect(simdApplies({ ...makeJob('linear', ['BF16', 'F16', 'F32'], 'F16', 8, 1), count: 8 })).toBe(true);
+  });
+
+  it('decodes every one of the 65536 F16 patterns exactly in SIMD and in JavaScript (1·x → F32)', () => {
+    const bytes = new Uint8Array(new Uint16Array(65536).map((_, i) => i).buffer);
+    const job: SoupJob = { mode: 'linear', coefficients: Float32Array.of(1), inputs: [{ dtype: 'F16', bytes }], outDtype: 'F32', elementCount: 65536 };
+    const expected = independentSoup(job);
+    expectSame(fast(job), expected, job, 'SIMD');
+    expectSame(fast(job, false), expected, job, 'JavaScript');
+    const del: SoupJob = { ...job, mode: 'delta', outDtype: 'F16' }; // base alone: round trip F16 → F16
+    expectSame(fast(del), independentSoup(del), del, 'SIMD delta');
   });
 
   it('keeps values exactly on bf16 ties in both directions (1·x, x with low half 0x8000)', () => {

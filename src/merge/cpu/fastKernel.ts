@@ -2,8 +2,9 @@
  * The soup arithmetic of kernel.ts, fast: blocks of a few thousand elements that stay in cache, tight
  * loops over typed arrays, bf16 decoded by a shift into an aliased Uint32Array, f16 by a 64 Ki-entry
  * table, products and sums rounded to f32 by Math.fround / Float32Array stores. Bit-exact to
- * runSoupJobReference (tested); runs in worker threads, web workers and in-thread. Jobs of F32 and
- * BF16 only go to the WebAssembly SIMD kernel (simdKernel.ts) where the platform has it.
+ * runSoupJobReference (tested); runs in worker threads, web workers and in-thread. Where the platform
+ * has WebAssembly SIMD, jobs go to the SIMD kernel (simdKernel.ts) instead; these loops remain the
+ * fallback and are tested on their own.
  */
 import { f16ToF32Bits } from '../../formats/floatCodecs';
 import type { KernelDtype, SoupMode } from '../kernel';
@@ -213,7 +214,7 @@ function encodeBlock(outDtype: KernelDtype, accBits: Uint32Array, out: Uint8Arra
  */
 export function computeSoupSpan(span: SoupSpan, out: Uint8Array, opts: { simd?: boolean } = {}): void {
   if (opts.simd !== false && simdApplies(span)) {
-    computeSoupSpanSimd(span, out);
+    computeSoupSpanSimd(span, out, (accBits, o, start, n) => encodeBlock('F16', accBits, o, start, n));
     return;
   }
   const s = (scratch ??= new Scratch());

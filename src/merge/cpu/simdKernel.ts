@@ -1,10 +1,10 @@
 /**
- * The soup arithmetic for F32/BF16 inputs and outputs on WebAssembly SIMD (f32x4): four lanes per
+ * The soup arithmetic on WebAssembly SIMD (f32x4): four lanes per
  * instruction instead of one element per JavaScript statement. WebAssembly's f32 operations are
  * IEEE binary32 with round-to-nearest-even, keep subnormals, and are never fused into an FMA, so the
  * results are bit-exact to runSoupJobReference (tested); NaN payloads are canonicalised on the bits
  * at the end, as everywhere. The module is tiny and assembled here, byte by byte, so that no build
- * step or binary file is needed. F16 anywhere in a job → the JavaScript kernel (fastKernel.ts).
+ * step or binary file is needed. F16 inputs are decoded in SIMD; F16 output is encoded in JavaScript.
  */
 import type { SoupSpan } from './fastKernel';
 
@@ -57,8 +57,10 @@ const load = (offset = 0) => simd(0x00, 0, ...uleb(offset));
 const store = (offset = 0) => simd(0x0b, 0, ...uleb(offset));
 const i32x4Splat = simd(0x11);
 const f32x4Splat = simd(0x13);
+const i32x4Eq = simd(0x37);
 const i32x4GtU = simd(0x3c);
 const v128And = simd(0x4e);
+const v128Or = simd(0x50);
 const bitselect = simd(0x52);
 const narrowU = simd(0x86);
 const extendLowU = simd(0xa9);
@@ -87,55 +89,74 @@ function loop8(iLocal: number, nLocal: number, body: number[]): number[] {
   ];
 }
 
+const splat32 = (v: number) => [...i32c(v), ...i32x4Splat];
+
 /** base + (i << shift) */
 const addr = (baseLocal: number, iLocal: number, shift: number) => [...get(baseLocal), ...get(iLocal), ...i32c(shift), ...I32_SHL, ...I32_ADD];
 
-/** The 4 lanes of f32 x for half `h` (0: elements 0–3, 1: 4–7) of 8 BF16 at src + 2i, left on the stack. */
-const bf16Half = (src: number, i: number, h: number) => [...addr(src, i, 1), ...load(), ...(h === 0 ? extendLowU : extendHighU), ...i32c(16), ...i32x4Shl];
-const f32Half = (src: number, i: number, h: number) => [...addr(src, i, 2), ...load(16 * h)];
+/**
+ * The 4 lanes of f32 x for half `h` (0: elements 0–3, 1: 4–7) of 8 elements at src, left on the
+ * stack; `t` is the first of two scratch v128 locals.
+ */
+type Half = (src: number, i: number, h: number, t: number) => number[];
 
-type Half = (src: number, i: number, h: number) => number[];
+const bf16Half: Half = (src, i, h) => [...addr(src, i, 1), ...load(), ...(h === 0 ? extendLowU : extendHighU), ...i32c(16), ...i32x4Shl];
+const f32Half: Half = (src, i, h) => [...addr(src, i, 2), ...load(16 * h)];
+/**
+ * F16 on the bits: (h & 0x7fff) << 13 read as an f32 and multiplied by 2^112 is exactly the value for
+ * normals, subnormals and zero (WebAssembly keeps subnormals); exponent 31 becomes Inf/NaN with the
+ * payload kept; then the sign is or-ed in.
+ */
+const f16Half: Half = (src, i, h, t) => [
+  ...addr(src, i, 1), ...load(), ...(h === 0 ? extendLowU : extendHighU), ...set(t),
+  // special = m | 0x7f800000, with m = (h & 0x7fff) << 13 kept in t+1
+  ...get(t), ...splat32(0x7fff), ...v128And, ...i32c(13), ...i32x4Shl, ...set(t + 1),
+  ...get(t + 1), ...splat32(0x7f800000), ...v128Or,
+  ...get(t + 1), ...splat32(0x77800000), ...f32x4Mul, // × 2^112
+  ...get(t), ...splat32(0x7c00), ...v128And, ...splat32(0x7c00), ...i32x4Eq,
+  ...bitselect,
+  ...get(t), ...splat32(0x8000), ...v128And, ...i32c(16), ...i32x4Shl, ...v128Or,
+];
 
 // Linear term: (acc, src, n, c). first: acc = c·x + 0; add: acc = acc + c·x.
 function linearFn(half: Half, first: boolean): { type: number; locals: number[][]; body: number[] } {
-  const [acc, src, n, c, i, cv] = [0, 1, 2, 3, 4, 5];
+  const [acc, src, n, c, i, cv, t] = [0, 1, 2, 3, 4, 5, 6];
   const body: number[] = [...get(c), ...f32x4Splat, ...set(cv)];
   const step: number[] = [];
   for (const h of [0, 1]) {
     step.push(...addr(acc, i, 2)); // store address
     if (first) {
-      step.push(...half(src, i, h), ...get(cv), ...f32x4Mul, ...i32c(0), ...i32x4Splat, ...f32x4Add);
+      step.push(...half(src, i, h, t), ...get(cv), ...f32x4Mul, ...i32c(0), ...i32x4Splat, ...f32x4Add);
     } else {
-      step.push(...addr(acc, i, 2), ...load(16 * h), ...half(src, i, h), ...get(cv), ...f32x4Mul, ...f32x4Add);
+      step.push(...addr(acc, i, 2), ...load(16 * h), ...half(src, i, h, t), ...get(cv), ...f32x4Mul, ...f32x4Add);
     }
     step.push(...store(16 * h));
   }
   body.push(...loop8(i, n, step));
-  return { type: 0, locals: [[1, I32], [1, V128]], body };
+  return { type: 0, locals: [[1, I32], [3, V128]], body };
 }
 
 // Delta term: (acc, base, src, n, c): acc = acc + c·(x − b).
 function deltaFn(half: Half): { type: number; locals: number[][]; body: number[] } {
-  const [acc, base, src, n, c, i, cv] = [0, 1, 2, 3, 4, 5, 6];
+  const [acc, base, src, n, c, i, cv, t] = [0, 1, 2, 3, 4, 5, 6, 7];
   const body: number[] = [...get(c), ...f32x4Splat, ...set(cv)];
   const step: number[] = [];
   for (const h of [0, 1]) {
     step.push(...addr(acc, i, 2), ...addr(acc, i, 2), ...load(16 * h));
-    step.push(...half(src, i, h), ...addr(base, i, 2), ...load(16 * h), ...f32x4Sub, ...get(cv), ...f32x4Mul, ...f32x4Add, ...store(16 * h));
+    step.push(...half(src, i, h, t), ...addr(base, i, 2), ...load(16 * h), ...f32x4Sub, ...get(cv), ...f32x4Mul, ...f32x4Add, ...store(16 * h));
   }
   body.push(...loop8(i, n, step));
-  return { type: 1, locals: [[1, I32], [1, V128]], body };
+  return { type: 1, locals: [[1, I32], [3, V128]], body };
 }
 
-// (dst, src, n): BF16 → f32.
-function decodeBf16Fn(): { type: number; locals: number[][]; body: number[] } {
-  const [dst, src, n, i] = [0, 1, 2, 3];
+// (dst, src, n): BF16 or F16 → f32.
+function decodeFn(half: Half): { type: number; locals: number[][]; body: number[] } {
+  const [dst, src, n, i, t] = [0, 1, 2, 3, 4];
   const step: number[] = [];
-  for (const h of [0, 1]) step.push(...addr(dst, i, 2), ...bf16Half(src, i, h), ...store(16 * h));
-  return { type: 2, locals: [[1, I32]], body: loop8(i, n, step) };
+  for (const h of [0, 1]) step.push(...addr(dst, i, 2), ...half(src, i, h, t), ...store(16 * h));
+  return { type: 2, locals: [[1, I32], [2, V128]], body: loop8(i, n, step) };
 }
 
-const splat32 = (v: number) => [...i32c(v), ...i32x4Splat];
 
 /** f32 bits on the stack → NaN mask (all ones where (u & 0x7fffffff) > 0x7f800000); consumes a copy in local `u`. */
 const nanMask = (u: number) => [...get(u), ...splat32(0x7fffffff), ...v128And, ...splat32(0x7f800000), ...i32x4GtU];
@@ -167,9 +188,13 @@ const FUNCTIONS = {
   bf16Add: linearFn(bf16Half, false),
   f32First: linearFn(f32Half, true),
   f32Add: linearFn(f32Half, false),
+  f16First: linearFn(f16Half, true),
+  f16Add: linearFn(f16Half, false),
   bf16Delta: deltaFn(bf16Half),
   f32Delta: deltaFn(f32Half),
-  decodeBf16: decodeBf16Fn(),
+  f16Delta: deltaFn(f16Half),
+  decodeBf16: decodeFn(bf16Half),
+  decodeF16: decodeFn(f16Half),
   encodeBf16: encodeBf16Fn(),
   encodeF32: encodeF32Fn(),
 };
@@ -220,17 +245,27 @@ export function simdAvailable(): boolean {
   return simdExports() !== null;
 }
 
-/** Whether this span can run here: F32/BF16 only, WebAssembly SIMD present. */
-export function simdApplies(span: SoupSpan): boolean {
-  return span.outDtype !== 'F16' && span.inputs.every((i) => i.dtype !== 'F16') && simdAvailable();
+/** Whether this span can run here: WebAssembly SIMD present (every dtype is handled). */
+export function simdApplies(_span: SoupSpan): boolean {
+  return simdAvailable();
 }
 
-/** Computes the span into `out` (see computeSoupSpan); call only where simdApplies(span). */
-export function computeSoupSpanSimd(span: SoupSpan, out: Uint8Array): void {
+/** Writes n elements of F16 (the one encoding not done in SIMD) from f32 accumulator bits. */
+export type F16Encoder = (accBits: Uint32Array, out: Uint8Array, start: number, n: number) => void;
+
+/**
+ * Computes the span into `out` (see computeSoupSpan); call only where simdApplies(span). F16 output
+ * is encoded by `encodeF16` from the accumulator, in JavaScript.
+ */
+export function computeSoupSpanSimd(span: SoupSpan, out: Uint8Array, encodeF16: F16Encoder): void {
   const w = simdExports();
   if (!w) throw new Error('WebAssembly SIMD is not available');
   const mem = new Uint8Array(w.memory.buffer);
+  const accBits = new Uint32Array(w.memory.buffer, ACC, SIMD_BLOCK);
   const { inputs, coefficients: c, count } = span;
+  const first = { F32: w.f32First, BF16: w.bf16First, F16: w.f16First };
+  const add = { F32: w.f32Add, BF16: w.bf16Add, F16: w.f16Add };
+  const delta = { F32: w.f32Delta, BF16: w.bf16Delta, F16: w.f16Delta };
   const outSize = span.outDtype === 'F32' ? 4 : 2;
   for (let start = 0; start < count; start += SIMD_BLOCK) {
     const n = Math.min(SIMD_BLOCK, count - start);
@@ -242,22 +277,25 @@ export function computeSoupSpanSimd(span: SoupSpan, out: Uint8Array): void {
     if (span.mode === 'linear') {
       for (let k = 0; k < inputs.length; k++) {
         place(k, IN);
-        const bf16 = inputs[k].dtype === 'BF16';
-        if (k === 0) (bf16 ? w.bf16First : w.f32First)(ACC, IN, padded, c[0]);
-        else (bf16 ? w.bf16Add : w.f32Add)(ACC, IN, padded, c[k]);
+        (k === 0 ? first : add)[inputs[k].dtype](ACC, IN, padded, c[k]);
       }
     } else {
-      if (inputs[0].dtype === 'F32') {
+      const baseDtype = inputs[0].dtype;
+      if (baseDtype === 'F32') {
         place(0, BASE);
       } else {
         place(0, IN);
-        w.decodeBf16(BASE, IN, padded);
+        (baseDtype === 'BF16' ? w.decodeBf16 : w.decodeF16)(BASE, IN, padded);
       }
       mem.copyWithin(ACC, BASE, BASE + padded * 4);
       for (let k = 1; k < inputs.length; k++) {
         place(k, IN);
-        (inputs[k].dtype === 'BF16' ? w.bf16Delta : w.f32Delta)(ACC, BASE, IN, padded, c[k]);
+        delta[inputs[k].dtype](ACC, BASE, IN, padded, c[k]);
       }
+    }
+    if (span.outDtype === 'F16') {
+      encodeF16(accBits, out, start, n);
+      continue;
     }
     (outSize === 4 ? w.encodeF32 : w.encodeBf16)(OUT, ACC, padded);
     out.set(mem.subarray(OUT, OUT + n * outSize), start * outSize);
