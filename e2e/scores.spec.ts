@@ -55,7 +55,7 @@ test('the demo loads: BFCL v3 heatmap, attribution, the three 70B experts', asyn
   await expect(page.getByRole('gridcell')).toHaveCount(14 * 14);
   const set = page.getByLabel('Expert set');
   for (const m of ['xLAM-2-70b-fc-r (FC)', 'watt-tool-70B (FC)', 'CoALM-70B']) await expect(set.locator(`[data-expert="${m}"]`)).toBeVisible();
-  await expect(page.getByText("demo: the paper's 70B set")).toBeVisible();
+  await expect(page.getByText("demo: the paper's 70B soup")).toBeVisible();
   await page.screenshot({ path: testInfo.outputPath('scores-demo.png'), fullPage: true });
 });
 
@@ -161,8 +161,7 @@ test('dark theme and a 600 px window', async ({ page }, testInfo) => {
   await page.screenshot({ path: testInfo.outputPath('scores-dark.png'), fullPage: true });
   await page.setViewportSize({ width: 600, height: 900 });
   await page.getByLabel('Theme').selectOption('light');
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  expect(overflow).toBeLessThanOrEqual(0);
+  await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
   await page.screenshot({ path: testInfo.outputPath('scores-600px.png'), fullPage: true });
 });
 

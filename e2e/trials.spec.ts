@@ -102,7 +102,8 @@ test('three experts: ranking, ternary plot, baselines, Shapley values, and the b
   await page.getByLabel('Theme').selectOption('dark');
   await page.screenshot({ path: testInfo.outputPath('trials-dark.png'), fullPage: true });
   await page.setViewportSize({ width: 600, height: 900 });
-  expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
+  // Charts follow the new width a frame or two later (ResizeObserver).
+  await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
   await page.screenshot({ path: testInfo.outputPath('trials-600px.png'), fullPage: true });
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.getByLabel('Theme').selectOption('light');

@@ -29,7 +29,11 @@ export const CandidatePicker = memo(function CandidatePicker({ models, selected,
     <fieldset className="picker">
       <legend>
         Candidates <span className="muted">({selected.length} of {models.length} models)</span>
-        {isDemoSet && <span className="badge" title="The SoCE paper's 70B candidates on this leaderboard">demo: the paper's 70B set</span>}
+        {isDemoSet && (
+          <span className="badge" title="The three 70B models the SoCE paper souped">
+            demo: the paper's 70B soup
+          </span>
+        )}
       </legend>
       <div className="picker-tools">
         <label htmlFor={searchId} className="visually-hidden">
@@ -48,7 +52,7 @@ export const CandidatePicker = memo(function CandidatePicker({ models, selected,
         </button>
         {demoSet && (
           <button type="button" onClick={() => onChange(demoSet)} disabled={isDemoSet}>
-            Paper's 70B set
+            Paper's 70B soup
           </button>
         )}
         {selected.length < models.length && selected.length > 0 && (

@@ -212,6 +212,8 @@ export function Heatmap({ model }: { model: HeatmapModel }) {
           style={{
             left: `${((g.gridX + shownCell.col * g.cell + g.cell / 2) / g.width) * 100}%`,
             top: `${((g.gridY + shownCell.row * g.cell) / g.height) * 100}%`,
+            // Anchored away from the nearer edge so it never pushes the page sideways.
+            transform: `translate(${shownCell.col < g.size * 0.35 ? '-15%' : shownCell.col > g.size * 0.65 ? '-85%' : '-50%'}, calc(-100% - 6px))`,
           }}
         >
           <div className="hm-tooltip-names">

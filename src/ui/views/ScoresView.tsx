@@ -4,7 +4,7 @@ import { CandidatePicker } from '../scores/CandidatePicker';
 import { CategoryPicker } from '../scores/CategoryPicker';
 import { ClusterList } from '../scores/ClusterList';
 import { CorrelationTable } from '../scores/CorrelationTable';
-import { DEMO_ATTRIBUTION, DEMO_CANDIDATES } from '../scores/demo';
+import { DEMO_ATTRIBUTION, DEMO_CANDIDATES, DEMO_FOURTH_CANDIDATE } from '../scores/demo';
 import { deriveAnalysis, deriveBaseModels, deriveChoices, deriveHeatmap, deriveTable } from '../scores/derive';
 import { DropArea } from '../scores/DropArea';
 import { ExpertsPanel } from '../scores/ExpertsPanel';
@@ -59,7 +59,8 @@ export function ScoresView() {
                 , {DEMO_ATTRIBUTION.license}.
               </p>
               <p className="muted">
-                {DEMO_ATTRIBUTION.detail}. Candidates preset to the SoCE paper's 70B set; drop your own table to replace the demo.
+                {DEMO_ATTRIBUTION.detail}. Candidates preset to the three 70B models the SoCE paper souped (its fourth candidate, {DEMO_FOURTH_CANDIDATE},
+                is on the leaderboard too: add it to see the selection change). Drop your own table to replace the demo.
               </p>
             </>
           ) : (
