@@ -98,20 +98,29 @@ async function generate(path: string, specs: OutputTensorSpec[], seed: number): 
   await writer.finish();
 }
 
-/** Reading all inputs as the merge does, and writing an output of the same size: no arithmetic. */
+/**
+ * Reading all inputs as the merge does and writing an output of the same size, with no arithmetic:
+ * reads run ahead of the writes (a few chunks in flight), as in runMerge, so this is the I/O's own pace.
+ */
 async function ioCeiling(plan: MergePlan, outPath: string, chunkBytes: number): Promise<number> {
   const specs: OutputTensorSpec[] = plan.steps.map((s) => ({ name: s.name, dtype: s.kind === 'soup' ? s.outDtype : s.dtype, shape: s.shape }));
   const t0 = performance.now();
   const writer = await SafetensorsWriter.create(nodeFileTarget(outPath), specs, { maxShardBytes: Infinity });
+  let chain: Promise<void> = Promise.resolve();
+  const window: Promise<void>[] = [];
   for (const step of plan.steps) {
     const inputs = step.kind === 'soup' ? step.inputs : [step.source];
     const readers = inputs.map((t) => readTensorChunks(t, { chunkBytes }));
     for (;;) {
       const pieces = await Promise.all(readers.map((r) => r.next()));
       if (pieces[0].done) break;
-      await writer.append(step.name, pieces[0].value);
+      const bytes = pieces[0].value;
+      chain = chain.then(() => writer.append(step.name, bytes));
+      window.push(chain);
+      while (window.length >= 4) await window.shift();
     }
   }
+  await chain;
   await writer.finish();
   return (performance.now() - t0) / 1000;
 }
@@ -126,6 +135,9 @@ async function timedMerge(plan: MergePlan, backend: SoupBackend, outPath: string
     recipeYaml: recipeToYaml(plan.recipe),
     maxShardBytes: Infinity,
     readBack: (name) => nodeFileSource(outPath, name),
+    // Tuning knobs for experiments; the defaults are runMerge's.
+    maxJobBytes: process.env.SOUPLAB_BENCH_JOB_MB ? Number(process.env.SOUPLAB_BENCH_JOB_MB) * 2 ** 20 : undefined,
+    maxJobsInFlight: process.env.SOUPLAB_BENCH_IN_FLIGHT ? Number(process.env.SOUPLAB_BENCH_IN_FLIGHT) : undefined,
   });
   const seconds = (performance.now() - t0) / 1000;
   const peakMb = rss.stop();
@@ -246,46 +258,62 @@ export const mergeBenchmark: Benchmark = {
       const inputMb = plan.inputBytes / 1e6;
       console.log(`  inputs       3 × ${(plan.inputBytes / 3 / 1e6).toFixed(0)} MB BF16, ${plan.steps.length} tensors each (generated in ${((performance.now() - g0) / 1000).toFixed(1)} s, in ${tmpdir()}; the files sit in the page cache for every run below)`);
 
-      // The I/O ceiling (the best of two: the first run also warms the output path).
-      const ceilingPath = join(root, 'ceiling.safetensors');
-      let ceiling = Infinity;
-      for (let i = 0; i < 2; i++) {
-        ceiling = Math.min(ceiling, await ioCeiling(plan, ceilingPath, 12 << 20));
-        await rm(ceilingPath, { force: true });
-      }
+      // The ceiling, the no-op merge and the CPU merge, interleaved over a few rounds, best time of
+      // each: on a shared machine a neighbour's burst then hits all three alike.
+      const rounds = Math.max(1, Number(process.env.SOUPLAB_BENCH_MERGE_ROUNDS ?? '3'));
       const smallCheckpoints = await openAll(smallPaths);
       opened.push(...smallCheckpoints);
-      let smallCeiling = Infinity;
-      for (let i = 0; i < 2; i++) {
-        smallCeiling = Math.min(smallCeiling, await ioCeiling(await planFor(smallPaths, smallCheckpoints), ceilingPath, 12 << 20));
-        await rm(ceilingPath, { force: true });
-      }
-      console.log(`  I/O ceiling  ${ceiling.toFixed(2)} s: read ${inputMb.toFixed(0)} MB + write ${(plan.outputBytes / 1e6).toFixed(0)} MB = ${(inputMb / ceiling / 1e3).toFixed(2)} GB/s of input`);
-
-      // CPU backend.
+      const smallPlan = await planFor(smallPaths, smallCheckpoints);
+      const scratch = join(root, 'out.safetensors');
+      // The orchestration alone: a backend that returns its first input (no arithmetic).
+      const passThrough: SoupBackend = {
+        kind: 'cpu',
+        description: 'no-op',
+        maxChunkElements: 32 << 20,
+        run: async (job) => job.inputs[0].bytes,
+        dispose: async () => undefined,
+      };
       const cpu = createNodeCpuBackend();
-      let cpuSeconds = Infinity;
+      let ceiling = Infinity;
+      let smallCeiling = Infinity;
+      let nop = { seconds: Infinity, peakMb: 0 };
+      let full = { seconds: Infinity, peakMb: 0 };
+      let third = { seconds: Infinity, peakMb: 0 };
+      let exact = true;
+      const best = (a: { seconds: number; peakMb: number }, b: { seconds: number; peakMb: number }) => ({ seconds: Math.min(a.seconds, b.seconds), peakMb: Math.max(a.peakMb, b.peakMb) });
       try {
-        const out = join(root, 'merged-cpu.safetensors');
-        const r = await timedMerge(plan, cpu, out);
-        cpuSeconds = r.seconds;
-        const exact = await spotCheck(plan, out);
-        await rm(out, { force: true });
-        const ratio = r.seconds / ceiling;
-        const pass = ratio <= RATIO_TARGET && r.peakMb <= RSS_TARGET_MB && exact;
-        ok &&= pass;
-        console.log(
-          `  cpu          ${cpu.description}: ${r.seconds.toFixed(2)} s = ${(inputMb / r.seconds / 1e3).toFixed(2)} GB/s of input, ${ratio.toFixed(2)}× the ceiling (target ≤ ${RATIO_TARGET}), peak RSS ${r.peakMb.toFixed(0)} MB (target ≤ ${RSS_TARGET_MB}), spot check vs reference ${exact ? 'exact' : 'MISMATCH'} ${pass ? 'PASS' : 'FAIL'}`,
-        );
-
-        // Peak RSS with inputs a third of the size: memory must not follow the model size.
-        const smallPlan = await planFor(smallPaths, smallCheckpoints);
-        const rs = await timedMerge(smallPlan, cpu, join(root, 'merged-small.safetensors'));
-        await rm(join(root, 'merged-small.safetensors'), { force: true });
-        console.log(`  cpu, ⅓ size  3 × ${(smallPlan.inputBytes / 3 / 1e6).toFixed(0)} MB: ${rs.seconds.toFixed(2)} s, ${(rs.seconds / smallCeiling).toFixed(2)}× its ceiling of ${smallCeiling.toFixed(2)} s, peak RSS ${rs.peakMb.toFixed(0)} MB (vs ${r.peakMb.toFixed(0)} MB at full size)`);
+        for (let round = 0; round < rounds; round++) {
+          ceiling = Math.min(ceiling, await ioCeiling(plan, scratch, 8 << 20));
+          await rm(scratch, { force: true });
+          nop = best(nop, await timedMerge(plan, passThrough, scratch));
+          await rm(scratch, { force: true });
+          full = best(full, await timedMerge(plan, cpu, scratch));
+          if (round === 0) exact = await spotCheck(plan, scratch);
+          await rm(scratch, { force: true });
+          smallCeiling = Math.min(smallCeiling, await ioCeiling(smallPlan, scratch, 8 << 20));
+          await rm(scratch, { force: true });
+          third = best(third, await timedMerge(smallPlan, cpu, scratch));
+          await rm(scratch, { force: true });
+        }
       } finally {
         await cpu.dispose();
       }
+      // The no-op merge reads and writes exactly what the ceiling does; where it is faster, it is the ceiling.
+      const rawCeiling = ceiling;
+      ceiling = Math.min(ceiling, nop.seconds);
+      const cpuSeconds = full.seconds;
+      const ratio = full.seconds / ceiling;
+      const pass = ratio <= RATIO_TARGET && full.peakMb <= RSS_TARGET_MB && third.peakMb <= RSS_TARGET_MB && exact;
+      ok &&= pass;
+      console.log(`  (best of ${rounds} interleaved rounds; peak RSS is the highest seen)`);
+      console.log(`  I/O only     read ${inputMb.toFixed(0)} MB + write ${(plan.outputBytes / 1e6).toFixed(0)} MB (fsync included): ${rawCeiling.toFixed(2)} s by plain chunked copy, ${nop.seconds.toFixed(2)} s by runMerge with a no-op backend (peak RSS ${nop.peakMb.toFixed(0)} MB)`);
+      console.log(`  I/O ceiling  ${ceiling.toFixed(2)} s (the faster of the two) = ${(inputMb / ceiling / 1e3).toFixed(2)} GB/s of input`);
+      console.log(
+        `  cpu          ${cpu.description}: ${full.seconds.toFixed(2)} s = ${(inputMb / full.seconds / 1e3).toFixed(2)} GB/s of input, ${ratio.toFixed(2)}× the ceiling (target ≤ ${RATIO_TARGET}), peak RSS ${full.peakMb.toFixed(0)} MB (target ≤ ${RSS_TARGET_MB}), spot check vs reference ${exact ? 'exact' : 'MISMATCH'} ${pass ? 'PASS' : 'FAIL'}`,
+      );
+      console.log(
+        `  cpu, ⅓ size  3 × ${(smallPlan.inputBytes / 3 / 1e6).toFixed(0)} MB: ${third.seconds.toFixed(2)} s, ${(third.seconds / smallCeiling).toFixed(2)}× its ceiling of ${smallCeiling.toFixed(2)} s, peak RSS ${third.peakMb.toFixed(0)} MB (vs ${full.peakMb.toFixed(0)} MB at full size: flat)`,
+      );
 
       // WebGPU, where an adapter exists (SwiftShader here: correctness only, its speed says nothing of a GPU).
       const hardware = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d'].some((d) => existsSync(d) && readdirSync(d).some((f) => /nvidia|amd_icd|amdvlk/i.test(f)));
@@ -303,7 +331,7 @@ export const mergeBenchmark: Benchmark = {
       if (gpu) {
         try {
           // A software adapter merges ~100× slower than the CPU path: measured on the ⅓-size inputs.
-          const gpuPlan = software ? await planFor(smallPaths, smallCheckpoints) : plan;
+          const gpuPlan = software ? smallPlan : plan;
           const gpuCeiling = software ? smallCeiling : ceiling;
           const out = join(root, 'merged-gpu.safetensors');
           const r = await timedMerge(gpuPlan, gpu, out);
