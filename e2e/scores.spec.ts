@@ -59,7 +59,7 @@ test('the demo loads: BFCL v3 heatmap, attribution, the three 70B experts', asyn
   await page.screenshot({ path: testInfo.outputPath('scores-demo.png'), fullPage: true });
 });
 
-test('the heatmap is keyboard reachable and its tooltip gives ρ and n', async ({ page }) => {
+test('the heatmap is keyboard reachable and its tooltip gives ρ and n', async ({ page }, testInfo) => {
   const grid = page.getByRole('grid', { name: /Correlation heatmap/ });
   await grid.focus();
   await expect(grid).toBeFocused();
@@ -71,6 +71,7 @@ test('the heatmap is keyboard reachable and its tooltip gives ρ and n', async (
   await expect(tip).toContainText(/ρ = −?\d\.\d\d · n = 1[12]\d/);
   const active = await grid.getAttribute('aria-activedescendant');
   expect(active).toMatch(/-2-1$/);
+  await grid.screenshot({ path: testInfo.outputPath('scores-keyboard-focus.png') });
   // Hover shows the hovered cell instead.
   const cell = page.locator('[role=gridcell][data-row="0"][data-col="13"]');
   await cell.hover();

@@ -144,3 +144,32 @@ test('two ingredients: a line over w₁; missing coalitions are named; a broken 
   await expect(page.getByRole('alert')).toHaveText(/^no-weights\.csv: no weight columns/);
   await expect(page.locator('[data-chart="line"]')).toBeVisible();
 });
+
+test('the loop: download the grid from Scores, add (synthetic) scores, import it as trials', async ({ page }) => {
+  await page.getByRole('tab', { name: 'Scores' }).click();
+  const download = page.waitForEvent('download');
+  await page.getByRole('button', { name: /Download grid \(37 soups, CSV\)/ }).click();
+  const file = await download;
+  expect(file.suggestedFilename()).toBe('grid-index.csv');
+  const path = await file.path();
+  const text = await import('node:fs').then((fs) => fs.readFileSync(path, 'utf8'));
+  const [header, ...lines] = text.trim().split('\n');
+  const weightColumns = header.split(',').filter((h) => h.startsWith('weight: '));
+  expect(weightColumns.map((h) => h.slice('weight: '.length).replace(/^"|"$/g, '')).sort()).toEqual([...EXPERTS].sort());
+  expect(lines).toHaveLength(37);
+  // Fill in scores by the synthetic rule (one category: the distance to a fixed mix), as an evaluation would.
+  const filled = [`${header},Score`];
+  for (const line of lines) {
+    const cells = line.split(',');
+    const w = cells.slice(2).map(Number);
+    filled.push(`${line},${(100 - 50 * w.reduce((acc, x, j) => acc + (x - [0.6, 0.2, 0.2][j]) ** 2, 0)).toFixed(4)}`);
+  }
+  await page.getByRole('tab', { name: 'Trials' }).click();
+  await dropFile(page, 'Trials', 'grid-index.csv', filled.join('\n') + '\n');
+  await expect(page.getByText(/37 trials over 3 ingredients/)).toBeVisible();
+  await expect(page.locator('[data-chart="ternary"] circle.ternary-point')).toHaveCount(37);
+  await expect(page.locator('.ranked-table tbody tr').first().locator('td').nth(2)).toHaveText('0.60');
+  // The grid holds the uniform soup of the experts but no single models or pairs: Shapley names what is missing.
+  await expect(page.locator('.baselines-table tr', { hasText: 'Uniform soup of the experts' })).toContainText('soup-037');
+  await expect(page.locator('.shapley-missing')).toContainText('6 are not among the trials');
+});

@@ -202,7 +202,10 @@ export function Heatmap({ model }: { model: HeatmapModel }) {
         <style>{`.hm-undefined { fill: url(#${prefix}-hatch); }`}</style>
         <HeatLayer model={model} g={g} prefix={prefix} />
         {focused && (
-          <rect className="hm-focus" x={g.gridX + c * g.cell + 1} y={g.gridY + r * g.cell + 1} width={g.cell - 2} height={g.cell - 2} pointerEvents="none" />
+          <g pointerEvents="none">
+            <rect className="hm-focus" x={g.gridX + c * g.cell + 1.5} y={g.gridY + r * g.cell + 1.5} width={g.cell - 3} height={g.cell - 3} />
+            <rect className="hm-focus-inner" x={g.gridX + c * g.cell + 4} y={g.gridY + r * g.cell + 4} width={g.cell - 8} height={g.cell - 8} />
+          </g>
         )}
       </svg>
       {shownCell && (
