@@ -1,31 +1,52 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** SwiftShader's Vulkan driver as shipped by Debian's chromium package: WebGPU without a GPU. */
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
+type DawnModule = { create: (flags: string[]) => GPU; globals: object };
+
 let cached: Promise<GPU | undefined> | undefined;
 
 /**
- * The Node equivalent of navigator.gpu, from the `webgpu` package (Dawn). Undefined when the package
- * cannot load. With no Vulkan driver configured, falls back to SwiftShader where it is installed, so
- * the same WGSL runs on machines without a GPU (tests, CI).
+ * The Node equivalent of navigator.gpu, from the `webgpu` package (Dawn); undefined when the package
+ * cannot load. When the system's Vulkan drivers give Dawn no adapter (no GPU, or drivers Dawn refuses,
+ * such as Mesa's lavapipe) and the user has not chosen a driver, it falls back to SwiftShader where
+ * that is installed, so the same WGSL runs on machines without a GPU (tests, CI).
  */
 export function nodeGPU(): Promise<GPU | undefined> {
   cached ??= (async () => {
-    if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && !hasSystemVulkanDriver() && existsSync(SWIFTSHADER_ICD)) {
-      process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-    }
+    let dawn: DawnModule;
     try {
-      const webgpu = (await import('webgpu')) as { create: (flags: string[]) => GPU; globals: object };
-      Object.assign(globalThis, webgpu.globals);
-      return webgpu.create([]);
+      dawn = (await import('webgpu')) as DawnModule;
     } catch {
       return undefined;
     }
+    Object.assign(globalThis, dawn.globals);
+    // Vulkan drivers complain on stderr (from native code, past our own output) when this is unset.
+    process.env.XDG_RUNTIME_DIR ??= privateRuntimeDir();
+    const gpu = dawn.create([]);
+    const userChoseDriver = Boolean(process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES);
+    if (userChoseDriver || !existsSync(SWIFTSHADER_ICD) || (await hasAdapter(gpu))) return gpu;
+    // The Vulkan loader reads the variable when an instance is created: a new instance sees SwiftShader.
+    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+    return dawn.create([]);
   })();
   return cached;
 }
 
-function hasSystemVulkanDriver(): boolean {
-  return ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d'].some((dir) => existsSync(dir));
+async function hasAdapter(gpu: GPU): Promise<boolean> {
+  try {
+    return (await gpu.requestAdapter()) !== null;
+  } catch {
+    return false;
+  }
+}
+
+/** One private folder per user, reused across runs (the variable must name a 0700 folder). */
+function privateRuntimeDir(): string {
+  const dir = join(tmpdir(), `souplab-runtime-${process.getuid?.() ?? 'user'}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
 }
