@@ -3,6 +3,7 @@ import type { TrialTable } from '../../analysis';
 import { deriveAnalysis, deriveTable } from '../scores/derive';
 import { DropArea } from '../scores/DropArea';
 import { readTextFiles } from '../scores/readFiles';
+import { ViewErrorBoundary } from '../scores/ViewErrorBoundary';
 import { useScoresStore } from '../state/scoresStore';
 import { useTrialsStore } from '../state/trialsStore';
 import { Baselines } from '../trials/Baselines';
@@ -34,6 +35,14 @@ function useExpertSet(): string[] | null {
 
 /** The Trials view: evaluated soups in; ranking, response surface, baselines and Shapley values out. */
 export function TrialsView() {
+  return (
+    <ViewErrorBoundary view="Trials">
+      <TrialsPanel />
+    </ViewErrorBoundary>
+  );
+}
+
+function TrialsPanel() {
   const t = useTrialsStore();
   const init = useTrialsStore((st) => st.init);
   const expertSet = useExpertSet();
