@@ -9,13 +9,13 @@ interface State {
  * Bad input never lands here (it is shown where it happens); only programming errors do.
  */
 export class ViewErrorBoundary extends Component<{ view: string; children: ReactNode }, State> {
-  state: State = { error: null };
+  override state: State = { error: null };
 
   static getDerivedStateFromError(error: Error): State {
     return { error };
   }
 
-  render() {
+  override render() {
     if (this.state.error === null) return this.props.children;
     return (
       <div className="card" role="alert">
