@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CancelledError } from '../../src/errors';
+import { requestAdapter } from '../../src/gpu/adapter';
+import { createWebGPUSoupBackend } from '../../src/gpu/webgpuSoupBackend';
+import { nodeGPU } from '../../src/node/webgpu';
 import type { Checkpoint } from '../../src/formats/checkpoint';
 import { createCpuSoupBackend } from '../../src/merge/cpu/cpuBackend';
 import { inThreadSpawner } from '../../src/merge/cpu/protocol';
@@ -48,6 +51,7 @@ function makeModels(prefix: string, dtypes: ('F32' | 'F16' | 'BF16' | 'F64')[], 
       randomTensor(`model.layers.${layer}.self_attn.q_proj.weight`, dt, [16, 16], 1000 * k + 10 * layer + 1, opts),
       randomTensor(`model.layers.${layer}.mlp.up_proj.weight`, dt, [33, 16], 1000 * k + 10 * layer + 2, opts),
       randomTensor(`model.layers.${layer}.input_layernorm.weight`, dt, [16], 1000 * k + 10 * layer + 3, opts),
+      randomTensor(`model.layers.${layer}.odd.weight`, dt, [7, 3], 1000 * k + 10 * layer + 4, opts), // 21 elements: odd tails
     ]),
     int64Tensor('model.num_batches_tracked', [], [BigInt(7 + k)]),
     randomTensor('model.norm.weight', dt, [16], 500 + k, opts),
@@ -304,6 +308,46 @@ out_dtype: float16
     await expect(
       runMerge(plan, { backend: cpuBackend(), target: nodeFileTarget(out), maxShardBytes: Infinity, recipeYaml: 'x', readBack: () => nodeFileSource(p) }),
     ).rejects.toThrow(/was not written as planned/);
+  });
+});
+
+describe('runMerge on WebGPU (Dawn; SwiftShader without a GPU)', () => {
+  test('task arithmetic with NaN, ±Inf, subnormals: within 1 ulp of the reference, ≥ 99.9 % identical', async () => {
+    const adapter = await requestAdapter(await nodeGPU());
+    const gpu = await createWebGPUSoupBackend(adapter);
+    try {
+      const models = makeModels('gpu', ['BF16', 'F16', 'F32'], { specials: true });
+      const paths = models.map((m, k) => writeModel(join(dir, `gpu-${k}.safetensors`), m));
+      const plan = await planFor(
+        'merge_method: task_arithmetic\nbase_model: a\nmodels:\n  - model: b\n    parameters: {weight: 0.6}\n  - model: c\n    parameters: {weight: [0.2, 1]}\nparameters:\n  lambda: 0.9\n',
+        { a: paths[0], b: paths[1], c: paths[2] },
+      );
+      const out = join(dir, 'gpu-out.safetensors');
+      const result = await runMerge(plan, { backend: gpu, target: nodeFileTarget(out), maxShardBytes: Infinity, readBack: (n) => nodeFileSource(out, n), maxJobBytes: 2048 });
+      expect(result.verified).toBe(true);
+      const written = readOutput(out);
+      let total = 0;
+      let same = 0;
+      for (const step of plan.steps) {
+        const got = written.tensors.get(step.name)!;
+        if (step.kind === 'copy') {
+          expect(got.data).toEqual(models[0].find((t) => t.name === step.name)!.data);
+          continue;
+        }
+        const i = models[0].findIndex((t) => t.name === step.name);
+        const expected = referenceSoup('delta', Array.from(step.coefficients), [models[0][i], models[1][i], models[2][i]], 'BF16');
+        const a = new Uint16Array(got.data.buffer, got.data.byteOffset, got.data.length / 2);
+        const b = new Uint16Array(expected.buffer);
+        for (let e = 0; e < a.length; e++) {
+          total++;
+          if (a[e] === b[e]) same++;
+          else expect(Math.abs(a[e] - b[e]), `${step.name}[${e}]: ${a[e].toString(16)} vs ${b[e].toString(16)}`).toBeLessThanOrEqual(1);
+        }
+      }
+      expect(same / total).toBeGreaterThanOrEqual(0.999);
+    } finally {
+      await gpu.dispose();
+    }
   });
 });
 
