@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { InputError } from '../../errors';
@@ -217,6 +218,9 @@ async function chooseBackend(forced: string | true | undefined, say: (line: stri
   }
   let reason: string;
   try {
+    // Without a GPU device node there is no hardware adapter to find, and probing makes the Vulkan
+    // loader print driver warnings of its own: say so and go to the CPU.
+    if (!mayHaveGpuDevice()) throw new Error('no GPU device here (no /dev/dri render node, /dev/nvidia* or /dev/dxg)');
     const adapter = await requestAdapter(await nodeGPU());
     const summary = describeAdapter(adapter);
     if (!summary.isFallback && !/swiftshader|llvmpipe|lavapipe|software/i.test(summary.name)) {
@@ -229,6 +233,19 @@ async function chooseBackend(forced: string | true | undefined, say: (line: stri
   const cpu = createNodeCpuBackend();
   say(`note: ${reason}; merging on the CPU (${cpu.description})`);
   return cpu;
+}
+
+/** False only on Linux when no device node a GPU driver would use exists. */
+function mayHaveGpuDevice(): boolean {
+  if (process.platform !== 'linux') return true;
+  const has = (dir: string, pattern: RegExp) => {
+    try {
+      return readdirSync(dir).some((f) => pattern.test(f));
+    } catch {
+      return false;
+    }
+  };
+  return has('/dev/dri', /^renderD\d+$/) || has('/dev', /^(nvidia\d+|dxg)$/);
 }
 
 function printReport(io: CliIO, report: PreflightReport, quiet: boolean): void {
