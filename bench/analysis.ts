@@ -1,21 +1,11 @@
 import { analyze, parseScoreTable } from '../src/analysis';
 import type { Benchmark } from './registry';
+import { seededUniform as rng } from '../src/util/random';
 
 const MODELS = 4000;
 const CATEGORIES = 40;
 const TARGET_MS = 1000;
 
-/** Deterministic PRNG (mulberry32), so every run analyses the same table. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A leaderboard-like CSV: categories driven by 6 latent skills (so there is cluster structure),

@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { encodeFromF32 } from '../src/formats/floatArrays';
 import { SafetensorsWriter, type OutputTarget, type OutputTensorSpec } from '../src/formats/writer';
 import { nodeFolderTarget } from '../src/node/fileTargets';
+import { mulberry32 } from '../src/util/random';
 
 /** The shape of the tiny model: vocabulary, hidden size, MLP size, layers, attention heads. */
 export const DEMO_SHAPE = { vocab: 256, hidden: 64, intermediate: 128, layers: 2, heads: 4, kvHeads: 2 } as const;
@@ -30,16 +31,10 @@ export interface DemoTensor {
   bytes: Uint8Array;
 }
 
-/** A deterministic PRNG (mulberry32) and a normal sample from it (Box–Muller). */
+/** Normal samples (Box–Muller) from a seeded PRNG; uniforms in (0, 1) so log() stays finite. */
 function gaussian(seed: number): () => number {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  const uniform = () => (next() + 0.5) / 4294967296;
   return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
 }
 

@@ -17,6 +17,7 @@ import { GpuBufferPool } from './bufferPool';
 import { createSoupDevice, type SoupDevice } from './device';
 import { DeviceLostError, GPUExecutionError } from './errors';
 import { PipelineCache } from './pipelineCache';
+import { Semaphore } from '../util/semaphore';
 
 export interface WebGPUSoupBackendOptions {
   /** Largest job accepted (default: 8 Mi elements, or less where the device's limits require). */
@@ -48,22 +49,6 @@ const PIECE_ALIGN = 2 * WORKGROUP;
 
 const f32Bits = (x: number): number => new Uint32Array(Float32Array.of(x).buffer)[0];
 
-class Places {
-  private readonly waiters: (() => void)[] = [];
-  constructor(private free: number) {}
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiters.push(resolve));
-  }
-  release(): void {
-    const next = this.waiters.shift();
-    if (next) next();
-    else this.free++;
-  }
-}
 
 export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUSoupBackendOptions = {}): Promise<WebGPUSoupBackend> {
   const ctx: SoupDevice = await createSoupDevice(adapter, 'souplab soup');
@@ -71,7 +56,7 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
   const limits = device.limits;
   const pool = new GpuBufferPool(device, 4);
   const pipelines = new PipelineCache(device);
-  const places = new Places(Math.max(1, opts.maxInFlight ?? 3));
+  const places = new Semaphore(Math.max(1, opts.maxInFlight ?? 3));
   const maxPieceBytes = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize, opts.maxPieceBytes ?? 256 * 1024 * 1024);
   const alignDown = (n: number): number => Math.floor(n / PIECE_ALIGN) * PIECE_ALIGN;
   const maxChunkElements = Math.max(1, Math.floor(opts.maxChunkElements ?? Math.min(8 * 1024 * 1024, alignDown(Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) / 4))));

@@ -14,7 +14,7 @@
  * branch in soupStep() below, while the walk over tensors, the copying and the dtype rules stay.
  */
 import type { Checkpoint, CheckpointTensor } from '../formats/checkpoint';
-import { isFloatDtype, type Dtype, type FloatDtype } from '../formats/dtype';
+import { isFloatDtype, numelOf, type Dtype, type FloatDtype } from '../formats/dtype';
 import { InputError } from '../errors';
 import type { SoupMode } from './kernel';
 import { layerCountOf, layerPositionOf, resolveParameter, type EvaluatedValue } from './params';
@@ -108,7 +108,7 @@ export function planMerge(recipe: Recipe, checkpoints: Map<string, Checkpoint>):
       : memberIngredients.map((g) => g.checkpoint.tensors.get(name)!);
     const inputLabels = recipe.method === 'task_arithmetic' ? [base!.label, ...memberIngredients.map((g) => g.label)] : memberIngredients.map((g) => g.label);
     const outDtype = recipe.outDtype ?? recipe.dtype ?? (inputs[0].info.dtype as FloatDtype);
-    const numel = info.shape.reduce((a, b) => a * b, 1);
+    const numel = numelOf(info.shape);
     steps.push({ kind: 'soup', name, shape: info.shape, outDtype, mode: step.mode, coefficients: step.coefficients, inputs, inputLabels, weights, t });
     for (const x of inputs) inputBytes += x.info.byteLength;
     outputBytes += numel * BYTES[outDtype];

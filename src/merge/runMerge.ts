@@ -19,6 +19,7 @@ import type { ByteSource } from '../formats/types';
 import { SafetensorsWriter, type OutputTarget, type OutputTensorSpec } from '../formats/writer';
 import { KERNEL_DTYPE_BYTES, type KernelDtype, type SoupBackend, type SoupJob } from './kernel';
 import type { CopyStep, MergePlan, SoupStep } from './plan';
+import { numelOf } from '../formats/dtype';
 
 export interface MergeProgress {
   tensorsDone: number;
@@ -200,7 +201,7 @@ function kernelOutDtype(step: SoupStep): KernelDtype {
 }
 
 async function soupTensor(step: SoupStep, backend: SoupBackend, maxJobBytes: number, enqueue: Enqueue, signal: AbortSignal | undefined): Promise<void> {
-  const numel = step.shape.reduce((a, b) => a * b, 1);
+  const numel = numelOf(step.shape);
   if (numel === 0) {
     await enqueue(step.name, Promise.resolve(new Uint8Array(0)), 0, true);
     return;

@@ -4,20 +4,11 @@
  * f32 accumulation with Math.fround.
  */
 import type { KernelDtype, SoupJob } from '../../src/merge/kernel';
+import { seededUniform as rng } from '../../src/util/random';
+export { rng };
 
 const SIZE: Record<KernelDtype, number> = { F32: 4, F16: 2, BF16: 2 };
 
-/** A small deterministic PRNG (mulberry32) so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(r: () => number): number {
   return Math.sqrt(-2 * Math.log(r() + 1e-300)) * Math.cos(2 * Math.PI * r());

@@ -6,6 +6,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bf16ToF32Bits, bitsToF32, f16ToF32Bits, f32BitsToBf16, f32BitsToF16, f32ToBits } from '../../src/formats/floatCodecs';
+import { seededUniform as rng } from '../../src/util/random';
+export { rng };
 
 export type TestDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'U8' | 'BOOL';
 
@@ -21,17 +23,6 @@ const WIDTH: Record<TestDtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64:
 
 export const numel = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
-/** A deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Encodes f32 values (JS numbers, rounded to f32 first) as a float dtype. */
 export function encodeFloats(dtype: 'F64' | 'F32' | 'F16' | 'BF16', values: ArrayLike<number>): Uint8Array {

@@ -18,6 +18,7 @@ import { openCheckpointPath, type NodeCheckpoint } from '../../node/openCheckpoi
 import { nodeGPU } from '../../node/webgpu';
 import { parseArgs, UsageError, type CliIO, type Command } from '../io';
 import { humanBytes } from './inspect';
+import { carriedFiles } from '../../merge/carriedFiles';
 
 const DEFAULT_SHARD_BYTES = 5e9;
 
@@ -31,12 +32,6 @@ export function parseSize(text: string): number {
   if (!(bytes >= 1)) throw new UsageError(`--shard-size must be at least 1 byte, got '${text}'`);
   return bytes;
 }
-
-/** Files of the base model's folder that make the output a loadable model (Hugging Face layout). */
-const CARRIED_FILE = /^(config\.json|generation_config\.json|tokenizer(_config)?\.json|tokenizer\.model|special_tokens_map\.json|added_tokens\.json|vocab\.(json|txt)|merges\.txt|spiece\.model|chat_template\.(jinja|json))$/;
-
-/** HF names of the output dtype, for config.json's torch_dtype. */
-const TORCH_DTYPE: Record<string, string> = { F64: 'float64', F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 
 interface OpenedModel {
   ref: ModelRef;
@@ -255,31 +250,6 @@ function printReport(io: CliIO, report: PreflightReport, quiet: boolean): void {
   if (quiet) return;
   for (const w of report.warnings) io.stderr(`warning: ${w.message}\n`);
   for (const i of report.infos) io.stderr(`note: ${i.message}\n`);
-}
-
-/** config.json, tokenizer and generation files of the reference model, config.json's dtype updated. */
-async function carriedFiles(plan: MergePlan): Promise<ExtraOutputFile[]> {
-  const out: ExtraOutputFile[] = [];
-  const outDtypes = new Set(plan.steps.flatMap((s) => (s.kind === 'soup' ? [s.outDtype] : [])));
-  for (const [name, source] of plan.reference.checkpoint.extraFiles) {
-    if (!CARRIED_FILE.test(name)) continue;
-    if (name === 'config.json' && outDtypes.size === 1 && source.size < 10_000_000) {
-      const dtype = TORCH_DTYPE[[...outDtypes][0]];
-      try {
-        const config = JSON.parse(new TextDecoder().decode(await source.read(0, source.size))) as Record<string, unknown>;
-        if (typeof config === 'object' && config !== null && !Array.isArray(config)) {
-          if ('torch_dtype' in config || !('dtype' in config)) config.torch_dtype = dtype;
-          if ('dtype' in config) config.dtype = dtype;
-          out.push({ name, data: new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`) });
-          continue;
-        }
-      } catch {
-        // Not JSON we understand: carried over as it is.
-      }
-    }
-    out.push({ name, data: source });
-  }
-  return out;
 }
 
 /** One updating stderr line: tensors, bytes, MB/s, ETA; redrawn at most ten times a second. */

@@ -7,6 +7,7 @@ import { CancelledError, SoupLabError } from '../../errors';
 import type { SoupBackend, SoupJob } from '../kernel';
 import { KERNEL_DTYPE_BYTES, validateSoupJob } from '../kernel';
 import type { SoupWorkerPort, SoupWorkerRequest, SoupWorkerResponse, WorkerSpawner } from './protocol';
+import { Semaphore } from '../../util/semaphore';
 
 export interface CpuSoupBackendOptions {
   workers: number;
@@ -90,23 +91,6 @@ class WorkerSlot {
   }
 }
 
-/** Counts free places; waiters are served in order. */
-class Semaphore {
-  private readonly waiters: (() => void)[] = [];
-  constructor(private free: number) {}
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiters.push(resolve));
-  }
-  release(): void {
-    const next = this.waiters.shift();
-    if (next) next();
-    else this.free++;
-  }
-}
 
 const align8 = (n: number): number => Math.ceil(n / 8) * 8;
 

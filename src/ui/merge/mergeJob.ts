@@ -11,7 +11,7 @@ import { planMerge } from '../../merge/plan';
 import { parseRecipe } from '../../merge/recipe';
 import { runMerge, type ExtraOutputFile, type MergeProgress } from '../../merge/runMerge';
 import { openInput } from '../ingredients/openIngredient';
-import { carriedFiles } from './carriedFiles';
+import { carriedFiles } from '../../merge/carriedFiles';
 import type { StartRequest } from './protocol';
 
 export interface MergeJobDeps {

@@ -52,6 +52,11 @@ export interface AnalysisChoices {
  * (saved for another table) falls back to the default; a deliberately empty or too short one is kept,
  * so the analysis can say what is wrong with it.
  */
+/** The analysis choices held in a larger state object (the scores store), and nothing else. */
+export function analysisChoicesOf(s: AnalysisChoices): AnalysisChoices {
+  return { categories: s.categories, candidates: s.candidates, tau: s.tau, mode: s.mode, method: s.method, candidateRowsOnly: s.candidateRowsOnly };
+}
+
 export function effectiveChoices(table: ScoreTable, c: AnalysisChoices): { categories: string[]; candidates: string[] } {
   const numeric = new Set(table.columns.map((col) => col.name));
   const models = new Set(table.models);

@@ -2,7 +2,7 @@ import { create } from 'zustand';
 import { createJSONStorage, persist } from 'zustand/middleware';
 import { parseScoreTable, type CorrelationMethod, type ExpertMode, type TextFile } from '../../analysis';
 import { DEMO_CANDIDATES, fetchDemoTable } from '../scores/demo';
-import { errorMessage } from '../scores/derive';
+import { errorMessage, type AnalysisChoices } from '../scores/derive';
 import { InputError } from '../../errors';
 import { idbDelete, idbGet, idbSet } from './idb';
 
@@ -11,17 +11,10 @@ export type ScoresSource = { kind: 'demo' } | { kind: 'user'; names: string[] };
 
 const FILES_KEY = 'souplab.scores.files';
 
-export interface ScoresOptions {
+/** categories null: the table's leaf categories; candidates null: every model. */
+export interface ScoresOptions extends AnalysisChoices {
   /** null: detected. */
   modelColumn: string | null;
-  /** null: the table's leaf categories. */
-  categories: string[] | null;
-  /** null: every model. */
-  candidates: string[] | null;
-  tau: number;
-  mode: ExpertMode;
-  method: CorrelationMethod;
-  candidateRowsOnly: boolean;
 }
 
 interface ScoresState extends ScoresOptions {

@@ -5,7 +5,7 @@ import { CategoryPicker } from '../scores/CategoryPicker';
 import { ClusterList } from '../scores/ClusterList';
 import { CorrelationTable } from '../scores/CorrelationTable';
 import { DEMO_ATTRIBUTION, DEMO_CANDIDATES, DEMO_FOURTH_CANDIDATE } from '../scores/demo';
-import { deriveAnalysis, deriveBaseModels, deriveChoices, deriveHeatmap, deriveTable } from '../scores/derive';
+import { analysisChoicesOf, deriveAnalysis, deriveBaseModels, deriveChoices, deriveHeatmap, deriveTable } from '../scores/derive';
 import { DropArea } from '../scores/DropArea';
 import { ExpertsPanel } from '../scores/ExpertsPanel';
 import { Heatmap } from '../scores/Heatmap';
@@ -34,7 +34,7 @@ function ScoresPanel() {
 
   const tableResult = deriveTable(s.files, s.modelColumn);
   const table = tableResult?.value ?? null;
-  const choices = { categories: s.categories, candidates: s.candidates, tau: s.tau, mode: s.mode, method: s.method, candidateRowsOnly: s.candidateRowsOnly };
+  const choices = analysisChoicesOf(s);
   const analysis = table ? deriveAnalysis(table, choices) : null;
   const chosen = table ? deriveChoices(table, s.categories, s.candidates) : null;
   const heat = analysis?.value ? deriveHeatmap(analysis.value) : null;

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import type { TrialTable } from '../../analysis';
-import { deriveAnalysis, deriveTable } from '../scores/derive';
+import { analysisChoicesOf, deriveAnalysis, deriveTable } from '../scores/derive';
 import { DropArea } from '../scores/DropArea';
 import { readTextFiles } from '../scores/readFiles';
 import { ViewErrorBoundary } from '../scores/ViewErrorBoundary';
@@ -22,14 +22,7 @@ function useExpertSet(): string[] | null {
   }, [init]);
   const table = deriveTable(s.files, s.modelColumn)?.value;
   if (!table) return null;
-  const a = deriveAnalysis(table, {
-    categories: s.categories,
-    candidates: s.candidates,
-    tau: s.tau,
-    mode: s.mode,
-    method: s.method,
-    candidateRowsOnly: s.candidateRowsOnly,
-  });
+  const a = deriveAnalysis(table, analysisChoicesOf(s));
   return a.value?.expertSet ?? null;
 }
 

@@ -1,9 +1,9 @@
 /**
  * The base model's files that make a merged folder a loadable model (Hugging Face layout): config.json
- * (its dtype set to the output's), generation config and tokenizer files. Same rule as `souplab merge`.
+ * (its dtype set to the output's), generation config and tokenizer files. Used by `souplab merge` and the studio's export alike.
  */
-import type { MergePlan } from '../../merge/plan';
-import type { ExtraOutputFile } from '../../merge/runMerge';
+import type { MergePlan } from './plan';
+import type { ExtraOutputFile } from './runMerge';
 
 const CARRIED_FILE = /^(config\.json|generation_config\.json|tokenizer(_config)?\.json|tokenizer\.model|special_tokens_map\.json|added_tokens\.json|vocab\.(json|txt)|merges\.txt|spiece\.model|chat_template\.(jinja|json))$/;
 const TORCH_DTYPE: Record<string, string> = { F64: 'float64', F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
