@@ -85,6 +85,23 @@ describe('node bin/souplab.js merge', () => {
     expect(existsSync(join(dir, 'gpu.safetensors'))).toBe(false);
   });
 
+  test('--backend webgpu with no driver chosen finds an adapter (the GPU, or SwiftShader) and equals the CPU result', () => {
+    writeFileSync(join(dir, 'r3.yaml'), 'merge_method: linear\nmodels:\n  - model: a\n  - model: b.safetensors\n');
+    // As a user's shell has it: no VK_ICD_FILENAMES (Vitest sets one for in-process tests).
+    const env = { ...process.env };
+    delete env.VK_ICD_FILENAMES;
+    const spawnMerge = (out: string, backend: string) =>
+      spawnSync(process.execPath, [bin, 'merge', 'r3.yaml', '--out', out, '--backend', backend], { cwd: dir, env, encoding: 'utf8', timeout: 120_000 });
+    const gpu = spawnMerge('auto-gpu.safetensors', 'webgpu');
+    expect(gpu.stderr).not.toContain('souplab merge:');
+    expect(gpu.status).toBe(0);
+    expect(gpu.stdout).toMatch(/backend {3}WebGPU on /);
+    expect(spawnMerge('auto-cpu.safetensors', 'cpu').status).toBe(0);
+    const g = readSafetensors(readFileSync(join(dir, 'auto-gpu.safetensors')));
+    const c = readSafetensors(readFileSync(join(dir, 'auto-cpu.safetensors')));
+    for (const [name, t] of c.tensors) expect(firstDifference(g.tensors.get(name)!.data, t.data), name).toBeUndefined();
+  });
+
   test('Ctrl-C (SIGINT) mid-merge: exit 130 and no output left', async () => {
     writeModel(join(dir, 'big-a.safetensors'), model(10, true));
     writeModel(join(dir, 'big-b.safetensors'), model(20, true));
