@@ -2,10 +2,16 @@
 //
 // The arithmetic is the one of src/merge/kernel.ts: f32 accumulation in input order, every operation
 // rounded to f32, one round-to-nearest-even to the output dtype. Inputs (F32, F16 or BF16, mixed) are
-// packed one after another in `src` as raw little-endian 32-bit words; each invocation handles one
-// pair of elements (one word of a 16-bit input, two of an F32 one), so odd element counts are padded
-// by the host to an even count. Decoding and encoding work on integer bits: no f16 type, no
-// pack2x16float (whose subnormal and NaN handling varies), and NaN is recognised on the bits.
+// packed one after another in `src`, each padded to a whole number of `params.blockCount` blocks of
+// 16 bytes (one block of a 16-bit input, two of an F32 one); each invocation handles one block of
+// 8 consecutive elements of every input (coalesced 128-bit loads, enough work per invocation), so the
+// host pads the element count to a multiple of 8. Decoding and encoding work on integer bits: no f16
+// type, no pack2x16float (whose subnormal and NaN handling varies), and NaN is recognised on the bits.
+//
+// This file is completed per job shape by src/gpu/soupShader.ts, which appends the entry point `main`
+// and the constant COEFFICIENT_VEC4S: a straight-line sequence of the calls below, one per input with
+// its dtype and position fixed, so that there is no loop over inputs, no per-input descriptor read and
+// no dtype branch at run time (the pipelines are cached per shape). All arithmetic lives here.
 //
 // Two things only the hardware may change: subnormal f32 values may be flushed to zero by the float
 // units, and `acc + c·x` might be contracted into a fused multiply-add by a backend compiler. The
@@ -14,135 +20,138 @@
 // `0 + x` is not folded into `x` (which would keep −0). What remains is flush-to-zero of subnormals;
 // the tests allow 1 ulp of the output dtype and require ≥ 99.9 % of elements identical.
 
-override MODE: u32 = 0u;       // 0 linear, 1 delta
-override OUT_DTYPE: u32 = 2u;  // 0 F32, 1 F16, 2 BF16
-
-const DT_F32: u32 = 0u;
-const DT_F16: u32 = 1u;
-const DT_BF16: u32 = 2u;
-
 struct Params {
-  pairCount: u32,    // element pairs in this dispatch (elements rounded up to even, / 2)
-  inputCount: u32,
-  zeroBits: u32,     // always 0; opaque to the compiler (see above)
-  pairsPerRow: u32,  // invocations per row of the dispatch grid (workgroup counts > 65535 fold into y)
+  blockCount: u32,     // blocks of 8 elements in this dispatch (= blocks per 16-bit input)
+  zeroBits: u32,       // always 0; opaque to the compiler (see above)
+  blocksPerRow: u32,   // invocations per row of the dispatch grid (workgroup counts > 65535 fold into y)
+  unused: u32,
+  coefficients: array<vec4<f32>, COEFFICIENT_VEC4S>,  // cᵢ = coefficients[i / 4][i % 4]
 }
 
-// Per input: dtype, word offset of its first element pair in `src`, coefficient as f32 bits, unused.
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> inputs: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read> src: array<u32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<u32>;
+@group(0) @binding(1) var<storage, read> src: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read_write> dst: array<vec4<u32>>;
 
-fn f16BitsToF32(h: u32) -> f32 {
-  let sign = (h & 0x8000u) << 16u;
-  let e = (h >> 10u) & 0x1fu;
-  let m = h & 0x3ffu;
-  var bits: u32;
-  if (e == 0x1fu) {
-    bits = sign | 0x7f800000u | (m << 13u);
-  } else if (e != 0u) {
-    bits = sign | ((e + 112u) << 23u) | (m << 13u);
-  } else if (m == 0u) {
-    bits = sign;
-  } else {
-    // Subnormal: normalise so the leading 1 moves to bit 10 (the implicit bit).
-    let s = countLeadingZeros(m) - 21u;
-    bits = sign | ((113u - s) << 23u) | (((m << s) & 0x3ffu) << 13u);
-  }
-  return bitcast<f32>(bits);
+// 8 consecutive elements: lo[j] is element 2j, hi[j] element 2j + 1 (the two halves of word j of a
+// 16-bit block).
+struct Block {
+  lo: vec4<f32>,
+  hi: vec4<f32>,
 }
 
-fn f32BitsToBf16(u: u32) -> u32 {
-  if ((u & 0x7fffffffu) > 0x7f800000u) {
-    return 0x7fc0u;
-  }
-  return (u + 0x7fffu + ((u >> 16u) & 1u)) >> 16u;
+// Decoding and encoding work on four values at a time and without branches: every case is computed
+// and `select` keeps the right one (a discarded case may shift by 32 or more, which WGSL defines as
+// a shift modulo 32, or wrap around: harmless). Per-element branches cost divergence on a GPU and run
+// every path under a mask on SwiftShader, which made F16 7× slower than BF16.
+
+fn f16BitsToF32(h: vec4<u32>) -> vec4<f32> {
+  let sign = (h & vec4<u32>(0x8000u)) << vec4<u32>(16u);
+  let em = h & vec4<u32>(0x7fffu);
+  // Normal, Inf and NaN: rebias the exponent by 127 − 15 (twice for Inf/NaN, to reach 255).
+  let rebias = select(vec4<u32>(112u << 23u), vec4<u32>(224u << 23u), em >= vec4<u32>(0x7c00u));
+  let normal = (em << vec4<u32>(13u)) + rebias;
+  // Subnormal: m·2⁻²⁴. The integer m (< 2¹⁰) converts to f32 exactly and as a normal number, and
+  // lowering its exponent by 24 on the bits stays normal: no float operation sees a subnormal.
+  let subnormal = select(bitcast<vec4<u32>>(vec4<f32>(em)) - vec4<u32>(24u << 23u), vec4<u32>(0u), em == vec4<u32>(0u));
+  return bitcast<vec4<f32>>(sign | select(normal, subnormal, em < vec4<u32>(0x400u)));
 }
 
-fn f32BitsToF16(u: u32) -> u32 {
-  let sign = (u >> 16u) & 0x8000u;
-  let e = (u >> 23u) & 0xffu;
-  let mant = u & 0x7fffffu;
-  if (e == 0xffu) {
-    return select(sign | 0x7c00u, 0x7e00u, mant != 0u);
-  }
-  if (e >= 143u) {
-    return sign | 0x7c00u;
-  }
-  if (e > 112u) {
-    var h = ((e - 112u) << 10u) | (mant >> 13u);
-    let rem = mant & 0x1fffu;
-    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u) != 0u)) {
-      h = h + 1u; // a carry into the exponent is right, up to Inf
-    }
-    return sign | h;
-  }
-  let shift = 126u - e;
-  if (shift > 24u) {
-    return sign;
-  }
-  let full = mant | 0x800000u;
-  var m = full >> shift;
-  let rem = full & ((1u << shift) - 1u);
-  let halfway = 1u << (shift - 1u);
-  if (rem > halfway || (rem == halfway && (m & 1u) != 0u)) {
-    m = m + 1u;
-  }
-  return sign | m;
+// Four at a time and without a branch: a NaN's sum may wrap around, and is discarded.
+fn f32BitsToBf16(u: vec4<u32>) -> vec4<u32> {
+  let rounded = (u + vec4<u32>(0x7fffu) + ((u >> vec4<u32>(16u)) & vec4<u32>(1u))) >> vec4<u32>(16u);
+  return select(rounded, vec4<u32>(0x7fc0u), (u & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u));
 }
 
-fn f32BitsCanonical(u: u32) -> u32 {
-  return select(u, 0x7fc00000u, (u & 0x7fffffffu) > 0x7f800000u);
+fn f32BitsToF16(u: vec4<u32>) -> vec4<u32> {
+  let sign = (u >> vec4<u32>(16u)) & vec4<u32>(0x8000u);
+  let e = (u >> vec4<u32>(23u)) & vec4<u32>(0xffu);
+  let mant = u & vec4<u32>(0x7fffffu);
+  let one = vec4<u32>(1u);
+  // Inf or NaN (canonical), and overflow to Inf.
+  let special = select(sign | vec4<u32>(0x7c00u), vec4<u32>(0x7e00u), mant != vec4<u32>(0u));
+  let overflow = sign | vec4<u32>(0x7c00u);
+  // Normal f16 (e > 112): a carry of the rounding into the exponent is right, up to Inf.
+  let h = ((e - vec4<u32>(112u)) << vec4<u32>(10u)) | (mant >> vec4<u32>(13u));
+  let rem = mant & vec4<u32>(0x1fffu);
+  let up = (rem > vec4<u32>(0x1000u)) | ((rem == vec4<u32>(0x1000u)) & ((h & one) != vec4<u32>(0u)));
+  let normal = sign | (h + select(vec4<u32>(0u), one, up));
+  // Subnormal f16 or zero (e ≤ 112): shift the full significand right, round to nearest even.
+  let shift = vec4<u32>(126u) - e;
+  let full = mant | vec4<u32>(0x800000u);
+  let sm = full >> shift;
+  let srem = full & ((one << shift) - one);
+  let halfway = one << (shift - one);
+  let sup = (srem > halfway) | ((srem == halfway) & ((sm & one) != vec4<u32>(0u)));
+  let subnormal = select(sign | (sm + select(vec4<u32>(0u), one, sup)), sign, shift > vec4<u32>(24u));
+  let finite = select(subnormal, select(normal, overflow, e >= vec4<u32>(143u)), e > vec4<u32>(112u));
+  return select(finite, special, e == vec4<u32>(0xffu));
 }
 
-fn loadPair(desc: vec4<u32>, pair: u32) -> vec2<f32> {
-  if (desc.x == DT_F32) {
-    let at = desc.y + 2u * pair;
-    return vec2<f32>(bitcast<f32>(src[at]), bitcast<f32>(src[at + 1u]));
-  }
-  let w = src[desc.y + pair];
-  if (desc.x == DT_BF16) {
-    return vec2<f32>(bitcast<f32>(w << 16u), bitcast<f32>(w & 0xffff0000u));
-  }
-  return vec2<f32>(f16BitsToF32(w & 0xffffu), f16BitsToF32(w >> 16u));
+fn f32BitsCanonical(u: vec4<u32>) -> vec4<u32> {
+  return select(u, vec4<u32>(0x7fc00000u), (u & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u));
 }
 
-// c·v rounded to f32, made opaque so it cannot be fused with the following addition.
-fn product(c: f32, v: vec2<f32>) -> vec2<f32> {
-  let p = c * v;
-  return bitcast<vec2<f32>>(bitcast<vec2<u32>>(p) ^ vec2<u32>(params.zeroBits));
+// ---- Loads: `at` is the index in `src` of the input's block (an F32 input's block is src[at], src[at + 1]).
+
+fn loadBf16(at: u32) -> Block {
+  let w = src[at];
+  return Block(bitcast<vec4<f32>>(w << vec4<u32>(16u)), bitcast<vec4<f32>>(w & vec4<u32>(0xffff0000u)));
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let pair = gid.y * params.pairsPerRow + gid.x;
-  if (pair >= params.pairCount) {
-    return;
-  }
-  let zero = bitcast<f32>(params.zeroBits);
-  var acc: vec2<f32>;
-  if (MODE == 0u) {
-    acc = vec2<f32>(zero);
-    for (var i = 0u; i < params.inputCount; i = i + 1u) {
-      let d = inputs[i];
-      acc = acc + product(bitcast<f32>(d.z), loadPair(d, pair));
-    }
-  } else {
-    let b = loadPair(inputs[0], pair);
-    acc = b;
-    for (var i = 1u; i < params.inputCount; i = i + 1u) {
-      let d = inputs[i];
-      acc = acc + product(bitcast<f32>(d.z), loadPair(d, pair) - b);
-    }
-  }
-  let bits = bitcast<vec2<u32>>(acc);
-  if (OUT_DTYPE == 0u) {
-    dst[2u * pair] = f32BitsCanonical(bits.x);
-    dst[2u * pair + 1u] = f32BitsCanonical(bits.y);
-  } else if (OUT_DTYPE == 2u) {
-    dst[pair] = f32BitsToBf16(bits.x) | (f32BitsToBf16(bits.y) << 16u);
-  } else {
-    dst[pair] = f32BitsToF16(bits.x) | (f32BitsToF16(bits.y) << 16u);
-  }
+fn loadF16(at: u32) -> Block {
+  let w = src[at];
+  return Block(f16BitsToF32(w & vec4<u32>(0xffffu)), f16BitsToF32(w >> vec4<u32>(16u)));
+}
+
+fn loadF32(at: u32) -> Block {
+  let a = bitcast<vec4<f32>>(src[at]);
+  let b = bitcast<vec4<f32>>(src[at + 1u]);
+  return Block(vec4<f32>(a.x, a.z, b.x, b.z), vec4<f32>(a.y, a.w, b.y, b.w));
+}
+
+// ---- Arithmetic, element by element.
+
+fn coefficient(i: u32) -> f32 {
+  return params.coefficients[i / 4u][i % 4u];
+}
+
+// The opaque zero, as the start of a linear accumulation.
+fn zeroBlock() -> Block {
+  let zero = vec4<f32>(bitcast<f32>(params.zeroBits));
+  return Block(zero, zero);
+}
+
+fn opaque(v: vec4<f32>) -> vec4<f32> {
+  return bitcast<vec4<f32>>(bitcast<vec4<u32>>(v) ^ vec4<u32>(params.zeroBits));
+}
+
+// acc + c·x, the product rounded to f32 and made opaque so it cannot be fused with the addition.
+fn addScaled(acc: Block, c: f32, x: Block) -> Block {
+  return Block(acc.lo + opaque(c * x.lo), acc.hi + opaque(c * x.hi));
+}
+
+fn minus(x: Block, b: Block) -> Block {
+  return Block(x.lo - b.lo, x.hi - b.hi);
+}
+
+// ---- Stores: block `at` of the output (an F32 output's block is dst[2 at], dst[2 at + 1]).
+
+fn storeBf16(at: u32, acc: Block) {
+  dst[at] = f32BitsToBf16(bitcast<vec4<u32>>(acc.lo)) | (f32BitsToBf16(bitcast<vec4<u32>>(acc.hi)) << vec4<u32>(16u));
+}
+
+fn storeF16(at: u32, acc: Block) {
+  dst[at] = f32BitsToF16(bitcast<vec4<u32>>(acc.lo)) | (f32BitsToF16(bitcast<vec4<u32>>(acc.hi)) << vec4<u32>(16u));
+}
+
+fn storeF32(at: u32, acc: Block) {
+  let lo = f32BitsCanonical(bitcast<vec4<u32>>(acc.lo));
+  let hi = f32BitsCanonical(bitcast<vec4<u32>>(acc.hi));
+  dst[2u * at] = vec4<u32>(lo.x, hi.x, lo.y, hi.y);
+  dst[2u * at + 1u] = vec4<u32>(lo.z, hi.z, lo.w, hi.w);
+}
+
+// The block this invocation handles, or blockCount and beyond for the padding of the last workgroup.
+fn blockIndex(gid: vec3<u32>) -> u32 {
+  return gid.y * params.blocksPerRow + gid.x;
 }

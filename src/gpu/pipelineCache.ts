@@ -8,13 +8,14 @@ export class PipelineCache {
 
   constructor(private readonly device: GPUDevice) {}
 
-  get(label: string, code: string, constants: Record<string, number> = {}, entryPoint = 'main'): GPUComputePipeline {
+  /** `code` may be a function, called only when the label's module is not cached yet. */
+  get(label: string, code: string | (() => string), constants: Record<string, number> = {}, entryPoint = 'main'): GPUComputePipeline {
     const key = `${label}|${entryPoint}|${Object.entries(constants).sort().map(([k, v]) => `${k}=${v}`).join(',')}`;
     let p = this.pipelines.get(key);
     if (!p) {
       let module = this.modules.get(label);
       if (!module) {
-        module = this.device.createShaderModule({ label, code });
+        module = this.device.createShaderModule({ label, code: typeof code === 'string' ? code : code() });
         this.modules.set(label, module);
       }
       p = this.device.createComputePipeline({ label: key, layout: 'auto', compute: { module, entryPoint, constants } });

@@ -3,20 +3,21 @@
  *
  * A job is cut into pieces that fit the device's binding limits (and, for large jobs, into a few
  * pieces anyway, so that a caller awaiting one job at a time still gets overlap). Each piece packs its
- * inputs into one storage buffer — so any number of inputs fits in four bindings — runs one dispatch,
+ * inputs into one storage buffer — so any number of inputs fits in three bindings — runs one dispatch
+ * of shaders/soup.wgsl specialised to the job's shape (src/gpu/soupShader.ts),
  * copies the result into a staging buffer and reads it back. Pieces of all concurrent run() calls
  * share a bounded number of places in flight: while one piece computes, the next one's upload is
  * queued and the previous one is being read back. Buffers come from a pool, pipelines from a cache.
  */
-import soupWgsl from '../../shaders/soup.wgsl?raw';
 import { CancelledError } from '../errors';
-import type { KernelDtype, SoupBackend, SoupJob } from '../merge/kernel';
+import type { SoupBackend, SoupJob } from '../merge/kernel';
 import { KERNEL_DTYPE_BYTES, validateSoupJob } from '../merge/kernel';
 import { describeAdapter } from './adapter';
 import { GpuBufferPool } from './bufferPool';
 import { createSoupDevice, type SoupDevice } from './device';
 import { DeviceLostError, GPUExecutionError } from './errors';
 import { PipelineCache } from './pipelineCache';
+import { blocksPerElementBlock, SOUP_BLOCK_ELEMENTS, SOUP_WORKGROUP_SIZE, soupShaderCode, soupShapeKey, type SoupShape } from './soupShader';
 import { Semaphore } from '../util/semaphore';
 
 export interface WebGPUSoupBackendOptions {
@@ -42,13 +43,11 @@ export interface WebGPUSoupBackend extends SoupBackend {
   timeKernel(job: SoupJob, repeats: number): Promise<{ seconds: number; bytesPerRun: number }>;
 }
 
-const DTYPE_CODE: Record<KernelDtype, number> = { F32: 0, F16: 1, BF16: 2 };
-const WORKGROUP = 256;
-/** Piece boundaries fall on multiples of this many elements: whole 16-bit words, whole workgroups. */
-const PIECE_ALIGN = 2 * WORKGROUP;
+/** Piece boundaries fall on multiples of this many elements: whole blocks, whole workgroups. */
+const PIECE_ALIGN = SOUP_BLOCK_ELEMENTS * SOUP_WORKGROUP_SIZE;
+const BLOCK_BYTES = 16;
 
-const f32Bits = (x: number): number => new Uint32Array(Float32Array.of(x).buffer)[0];
-
+const shapeOf = (job: SoupJob): SoupShape => ({ mode: job.mode, inputDtypes: job.inputs.map((i) => i.dtype), outDtype: job.outDtype });
 
 export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUSoupBackendOptions = {}): Promise<WebGPUSoupBackend> {
   const ctx: SoupDevice = await createSoupDevice(adapter, 'souplab soup');
@@ -65,9 +64,18 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
   let disposed = false;
   let piecesRun = 0;
 
-  // Compile now, so that a driver that cannot build the kernel fails here, not mid-merge.
+  /** The kernel specialised to the job's shape, compiled on first use. */
+  function pipelineFor(shape: SoupShape): GPUComputePipeline {
+    const key = soupShapeKey(shape);
+    return pipelines.get(`soup.wgsl ${key}`, () => soupShaderCode(shape));
+  }
+
+  // Compile now, so that a driver that cannot build the kernel fails here, not mid-merge: every load
+  // (F32, F16, BF16) and every store, in both modes.
   const compiled = ctx.scoped('compiling shaders/soup.wgsl', () => {
-    for (const mode of [0, 1]) for (const out of [0, 1, 2]) pipelines.get('soup.wgsl', soupWgsl, { MODE: mode, OUT_DTYPE: out });
+    for (const mode of ['linear', 'delta'] as const) {
+      for (const outDtype of ['F32', 'F16', 'BF16'] as const) pipelineFor({ mode, inputDtypes: ['F32', 'F16', 'BF16'], outDtype });
+    }
   });
   try {
     await compiled.errors;
@@ -92,24 +100,37 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
     return ctx.lostError() ?? new GPUExecutionError(`${what}: ${e instanceof Error ? e.message : String(e)}`);
   }
 
-  /** Where each input's words go in the packed buffer, and the dispatch grid, for `count` elements. */
+  /**
+   * Where each input goes in the packed buffer (byte offsets, blocks of 8 elements, the last one padded),
+   * the uniform parameters (see Params in soup.wgsl) and the dispatch grid, for `count` elements.
+   */
   function layoutPiece(job: SoupJob, count: number) {
-    const pairs = Math.ceil(count / 2);
+    const blocks = Math.ceil(count / SOUP_BLOCK_ELEMENTS);
     const n = job.inputs.length;
-    const descs = new Uint32Array(4 * n);
-    let words = 0;
-    job.inputs.forEach((inp, i) => {
-      descs[4 * i] = DTYPE_CODE[inp.dtype];
-      descs[4 * i + 1] = words;
-      descs[4 * i + 2] = f32Bits(job.coefficients[i]);
-      words += KERNEL_DTYPE_BYTES[inp.dtype] === 4 ? 2 * pairs : pairs;
-    });
+    const offsets: number[] = [];
+    let slots = 0;
+    for (const inp of job.inputs) {
+      offsets.push(slots * blocks * BLOCK_BYTES);
+      slots += blocksPerElementBlock(inp.dtype);
+    }
+    const srcBytes = slots * blocks * BLOCK_BYTES;
     const outSize = KERNEL_DTYPE_BYTES[job.outDtype];
-    const outBytes = (outSize === 4 ? 2 * pairs : pairs) * 4;
-    const groups = Math.ceil(pairs / WORKGROUP);
+    const outBytes = blocks * blocksPerElementBlock(job.outDtype) * BLOCK_BYTES;
+    const groups = Math.ceil(blocks / SOUP_WORKGROUP_SIZE);
     const gx = Math.min(groups, maxX);
     const gy = Math.ceil(groups / gx);
-    return { pairs, n, descs, words, outSize, outBytes, gx, gy };
+    const params = new ArrayBuffer(16 + 16 * Math.ceil(n / 4));
+    new Uint32Array(params, 0, 4).set([blocks, 0, gx * SOUP_WORKGROUP_SIZE, 0]);
+    new Float32Array(params, 16, n).set(job.coefficients);
+    return { n, offsets, srcBytes, outSize, outBytes, gx, gy, params: new Uint8Array(params) };
+  }
+
+  /** The parameters hold one coefficient per input: the uniform binding's size bounds the input count. */
+  function checkInputCount(job: SoupJob): void {
+    const need = 16 + 16 * Math.ceil(job.inputs.length / 4);
+    if (need > limits.maxUniformBufferBindingSize) {
+      throw new GPUExecutionError(`${job.inputs.length} inputs are more than this GPU's WebGPU kernel takes (${4 * Math.floor((limits.maxUniformBufferBindingSize - 16) / 16)}); use the CPU backend`);
+    }
   }
 
   async function runPiece(job: SoupJob, start: number, count: number, result: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
@@ -119,24 +140,23 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
     let healthy = false;
     try {
       failIfUnusable(signal);
-      const { pairs, n, descs, words, outSize, outBytes, gx, gy } = layoutPiece(job, count);
+      const { offsets, srcBytes, outSize, outBytes, gx, gy, params } = layoutPiece(job, count);
 
       const submitted = ctx.scoped('soup kernel', () => {
         const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
-        const meta = pool.acquire(16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'soup meta');
-        const descBuf = pool.acquire(descs.byteLength, STORAGE, 'soup inputs table');
-        const src = pool.acquire(words * 4, STORAGE, 'soup inputs');
+        const meta = pool.acquire(params.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'soup params');
+        const src = pool.acquire(srcBytes, STORAGE, 'soup inputs');
         const dst = pool.acquire(outBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'soup output');
         const stage = pool.acquire(outBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'soup staging');
-        held.push(meta, descBuf, src, dst);
+        held.push(meta, src, dst);
         staging = stage;
         const q = device.queue;
-        q.writeBuffer(meta, 0, Uint32Array.of(pairs, n, 0, gx * WORKGROUP));
-        q.writeBuffer(descBuf, 0, descs);
+        q.writeBuffer(meta, 0, params);
+        // The padding after each input's last element is left as it is: it only feeds output padding.
         job.inputs.forEach((inp, i) => {
           const size = KERNEL_DTYPE_BYTES[inp.dtype];
           const bytes = inp.bytes.subarray(start * size, (start + count) * size);
-          const at = descs[4 * i + 1] * 4;
+          const at = offsets[i];
           const whole = bytes.byteLength & ~3;
           if (whole > 0) q.writeBuffer(src, at, bytes as Uint8Array<ArrayBuffer>, 0, whole); // views of SharedArrayBuffers are accepted too
           if (whole < bytes.byteLength) {
@@ -146,14 +166,13 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
             q.writeBuffer(src, at + whole, tail);
           }
         });
-        const pipeline = pipelines.get('soup.wgsl', soupWgsl, { MODE: job.mode === 'linear' ? 0 : 1, OUT_DTYPE: DTYPE_CODE[job.outDtype] });
+        const pipeline = pipelineFor(shapeOf(job));
         const bindGroup = device.createBindGroup({
           layout: pipeline.getBindGroupLayout(0),
           entries: [
-            { binding: 0, resource: { buffer: meta, size: 16 } },
-            { binding: 1, resource: { buffer: descBuf, size: descs.byteLength } },
-            { binding: 2, resource: { buffer: src, size: words * 4 } },
-            { binding: 3, resource: { buffer: dst, size: outBytes } },
+            { binding: 0, resource: { buffer: meta, size: params.byteLength } },
+            { binding: 1, resource: { buffer: src, size: srcBytes } },
+            { binding: 2, resource: { buffer: dst, size: outBytes } },
           ],
         });
         const enc = device.createCommandEncoder({ label: 'soup' });
@@ -208,6 +227,7 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
     async run(job: SoupJob, signal?: AbortSignal): Promise<Uint8Array> {
       failIfUnusable(signal);
       validateSoupJob(job);
+      checkInputCount(job);
       const n = job.elementCount;
       if (n > maxChunkElements) throw new GPUExecutionError(`soup job of ${n} elements exceeds the backend's chunk limit of ${maxChunkElements}`);
       const result = new Uint8Array(n * KERNEL_DTYPE_BYTES[job.outDtype]);
@@ -227,9 +247,10 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
     async timeKernel(job: SoupJob, repeats: number) {
       failIfUnusable(undefined);
       validateSoupJob(job);
+      checkInputCount(job);
       const bytesPerElement = job.inputs.reduce((sum, inp) => sum + KERNEL_DTYPE_BYTES[inp.dtype], 0);
       if (job.elementCount * Math.max(bytesPerElement, 4) > maxPieceBytes) throw new GPUExecutionError('timeKernel: the job must fit in one piece');
-      const { pairs, n, descs, words, outBytes, gx, gy } = layoutPiece(job, job.elementCount);
+      const { offsets, srcBytes, outBytes, gx, gy, params } = layoutPiece(job, job.elementCount);
       const made: GPUBuffer[] = [];
       const buffer = (size: number, usage: GPUBufferUsageFlags): GPUBuffer => {
         const b = device.createBuffer({ size: Math.ceil(size / 16) * 16, usage });
@@ -237,21 +258,19 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
         return b;
       };
       try {
-        const meta = buffer(16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-        const descBuf = buffer(descs.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
-        const src = buffer(words * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+        const meta = buffer(params.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+        const src = buffer(srcBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
         const dst = buffer(outBytes, GPUBufferUsage.STORAGE);
-        device.queue.writeBuffer(meta, 0, Uint32Array.of(pairs, n, 0, gx * WORKGROUP));
-        device.queue.writeBuffer(descBuf, 0, descs);
+        device.queue.writeBuffer(meta, 0, params);
         job.inputs.forEach((inp, i) => {
           const padded = new Uint8Array(Math.ceil(inp.bytes.byteLength / 4) * 4);
           padded.set(inp.bytes);
-          device.queue.writeBuffer(src, descs[4 * i + 1] * 4, padded);
+          device.queue.writeBuffer(src, offsets[i], padded);
         });
-        const pipeline = pipelines.get('soup.wgsl', soupWgsl, { MODE: job.mode === 'linear' ? 0 : 1, OUT_DTYPE: DTYPE_CODE[job.outDtype] });
+        const pipeline = pipelineFor(shapeOf(job));
         const bindGroup = device.createBindGroup({
           layout: pipeline.getBindGroupLayout(0),
-          entries: [meta, descBuf, src, dst].map((b, binding) => ({ binding, resource: { buffer: b, size: [16, descs.byteLength, words * 4, outBytes][binding] } })),
+          entries: [meta, src, dst].map((b, binding) => ({ binding, resource: { buffer: b, size: [params.byteLength, srcBytes, outBytes][binding] } })),
         });
         const submit = (times: number): void => {
           const enc = device.createCommandEncoder();

@@ -6,6 +6,7 @@ import { requestAdapter } from '../../src/gpu/adapter';
 import { createSoupDevice } from '../../src/gpu/device';
 import { DeviceLostError, GPUExecutionError } from '../../src/gpu/errors';
 import { createWebGPUSoupBackend, type WebGPUSoupBackend } from '../../src/gpu/webgpuSoupBackend';
+import { bitsToF32, f16ToF32Bits } from '../../src/formats/floatCodecs';
 import { computeSoupSpan } from '../../src/merge/cpu/fastKernel';
 import { KERNEL_DTYPE_BYTES, runSoupJobReference, type KernelDtype, type SoupJob } from '../../src/merge/kernel';
 import { nodeGPU } from '../../src/node/webgpu';
@@ -75,8 +76,71 @@ describe('WebGPU soup kernel (Dawn) vs the CPU kernel, on generated data', () =>
     const outs = await Promise.all(jobs.map((j) => backend.run(j)));
     jobs.forEach((j, k) => expectClose(j, outs[k], `concurrent job ${k}`));
     const after = backend.stats();
-    expect(after.pipelines).toBe(6);
+    // One pipeline per job shape: 8 jobs of 6 shapes (2 modes × 3 output dtypes of 3 BF16 inputs).
+    expect(after.pipelines - before.pipelines).toBe(6);
     expect(after.buffersReused - before.buffersReused).toBeGreaterThan(after.buffersCreated - before.buffersCreated);
+    await Promise.all(jobs.map((j) => backend.run(j)));
+    expect(backend.stats().pipelines).toBe(after.pipelines);
+  });
+
+  it('takes dozens of inputs of every dtype in any order (coefficients beyond the first few)', async () => {
+    const dtypes = Array.from({ length: 37 }, (_, i) => DTYPES[(i * 7) % 3]);
+    const linear = makeJob('linear', dtypes, 'F16', 1029, 70, { specials: 0.02, ties: 0.1 });
+    expectClose(linear, await backend.run(linear), 'linear of 37');
+    const delta = makeJob('delta', dtypes, 'BF16', 1029, 71, { specials: 0.02, ties: 0.1 });
+    expectClose(delta, await backend.run(delta), 'delta of 37');
+  });
+
+  it('refuses, with a message, more inputs than the kernel parameters can hold', async () => {
+    const n = 4 * Math.floor((backend.gpuDevice.limits.maxUniformBufferBindingSize - 16) / 16) + 1;
+    const job: SoupJob = { mode: 'linear', coefficients: new Float32Array(n).fill(1 / n), inputs: Array.from({ length: n }, () => ({ dtype: 'BF16' as const, bytes: new Uint8Array(2) })), outDtype: 'BF16', elementCount: 1 };
+    await expect(backend.run(job)).rejects.toThrow(new RegExp(`^${n} inputs are more than this GPU's WebGPU kernel takes \\(${n - 1}\\); use the CPU backend$`));
+  });
+});
+
+/** x as a one-input soup with coefficient 1: the kernel's decode, then its rounding to `outDtype`. */
+function identityJob(dtype: KernelDtype, bytes: Uint8Array, outDtype: KernelDtype): SoupJob {
+  return { mode: 'linear', coefficients: Float32Array.of(1), inputs: [{ dtype, bytes }], outDtype, elementCount: bytes.length / KERNEL_DTYPE_BYTES[dtype] };
+}
+
+describe('WebGPU soup kernel: decoding and rounding of every 16-bit pattern', () => {
+  const every16 = new Uint8Array(Uint16Array.from({ length: 65536 }, (_, h) => h).buffer);
+
+  it('decodes all 65536 F16 and all normal BF16 patterns (±0, ±Inf, NaNs) bit-exactly', async () => {
+    const f16 = identityJob('F16', every16, 'F32');
+    // No f32 subnormal arises from an F16 input: this holds bit for bit on any GPU.
+    expect(Array.from(await backend.run(f16))).toEqual(Array.from(runSoupJobReference(f16)));
+    // BF16 subnormals are f32 subnormals, which a GPU (SwiftShader too) may flush: tested within tolerance.
+    const isSubnormal = (h: number): boolean => (h & 0x7f80) === 0 && (h & 0x7f) !== 0;
+    const normal = new Uint8Array(Uint16Array.from({ length: 65536 }, (_, h) => h).filter((h) => !isSubnormal(h)).buffer);
+    const bf16 = identityJob('BF16', normal, 'F32');
+    expect(Array.from(await backend.run(bf16))).toEqual(Array.from(runSoupJobReference(bf16)));
+    const subnormals = identityJob('BF16', new Uint8Array(Uint16Array.from({ length: 65536 }, (_, h) => h).filter(isSubnormal).buffer), 'F32');
+    const r = compareOutputs('F32', await backend.run(subnormals), runSoupJobReference(subnormals));
+    expect(r.withinOneUlp + r.flushedSubnormals).toBe(r.elements);
+  });
+
+  it('rounds f32 values at and around every F16 and BF16 rounding boundary like the reference', async () => {
+    const f32 = new Float32Array(1);
+    const u32 = new Uint32Array(f32.buffer);
+    const bitsOf = (x: number): number => ((f32[0] = x), u32[0]);
+    // Each 16-bit value, the midpoint to the next one (a tie) and the f32 values either side of both.
+    const f16Cases: number[] = [];
+    for (let h = 0; h < 0xffff; h++) {
+      const a = bitsToF32(f16ToF32Bits(h));
+      const b = bitsToF32(f16ToF32Bits(h + 1));
+      if (!Number.isFinite(a) || !Number.isFinite(b)) continue;
+      const mid = bitsOf((a + b) / 2); // exact: 12 significant bits
+      f16Cases.push(bitsOf(a), mid, mid + 1, mid - 1);
+    }
+    const bf16Cases: number[] = [];
+    for (let h = 0; h < 0x10000; h++) for (const low of [0, 0x7fff, 0x8000, 0x8001, 0xffff]) bf16Cases.push(((h << 16) | low) >>> 0);
+    for (const [outDtype, cases] of [['F16', f16Cases], ['BF16', bf16Cases]] as const) {
+      // f32 subnormals may be flushed by a GPU: leave them out, so that this holds bit for bit anywhere.
+      const inputs = Uint32Array.from(cases.filter((u) => (u & 0x7f800000) !== 0 || (u & 0x7fffffff) === 0));
+      const job = identityJob('F32', new Uint8Array(inputs.buffer), outDtype);
+      expect(Array.from(await backend.run(job)), outDtype).toEqual(Array.from(runSoupJobReference(job)));
+    }
   });
 });
 
