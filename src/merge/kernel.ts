@@ -12,7 +12,7 @@
  * or web workers) is bit-exact to this reference. The WebGPU backend (shaders/soup.wgsl, driven by
  * src/gpu/webgpuSoupBackend.ts) is allowed 1 ulp of the output dtype with ≥ 99.9 % of elements
  * identical, because a GPU may flush f32 subnormals to zero; the kernel prevents FMA contraction and
- * does every decode, encode and NaN test on integer bits (on SwiftShader it is bit-exact).
+ * does every decode, encode and NaN test on integer bits (SwiftShader, for one, flushes subnormal BF16 inputs to zero; every other element it computes matches).
  */
 import { InputError } from '../errors';
 import { bf16ToF32Bits, bitsToF32, f16ToF32Bits, f32BitsToBf16, f32BitsToF16, f32ToBits } from '../formats/floatCodecs';
