@@ -1,4 +1,5 @@
 import { test, expect, type Page } from '@playwright/test';
+import { openFreshStudio } from './freshSession';
 
 /** A score table generated for the test: 30 models, 5 categories (two correlated pairs and a noise column). */
 function generatedCsv(): string {
@@ -35,15 +36,7 @@ async function dropFiles(page: Page, area: string, files: { name: string; text: 
 const lowCells = (page: Page) => page.locator('[role=gridcell][data-low]');
 
 test.beforeEach(async ({ page }) => {
-  await page.goto('/');
-  await page.evaluate(async () => {
-    localStorage.clear();
-    await new Promise<void>((resolve) => {
-      const req = indexedDB.deleteDatabase('souplab');
-      req.onsuccess = req.onerror = req.onblocked = () => resolve();
-    });
-  });
-  await page.reload();
+  await openFreshStudio(page);
 });
 
 test('the demo loads: BFCL v3 heatmap, attribution, the three 70B experts', async ({ page }, testInfo) => {

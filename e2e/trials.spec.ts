@@ -1,4 +1,5 @@
 import { test, expect, type Page } from '@playwright/test';
+import { openFreshStudio } from './freshSession';
 
 /**
  * Synthetic trials (not real results), generated from a documented rule: a soup with normalised
@@ -60,15 +61,7 @@ async function dropFile(page: Page, area: string, name: string, text: string): P
 }
 
 test.beforeEach(async ({ page }) => {
-  await page.goto('/');
-  await page.evaluate(async () => {
-    localStorage.clear();
-    await new Promise<void>((resolve) => {
-      const req = indexedDB.deleteDatabase('souplab');
-      req.onsuccess = req.onerror = req.onblocked = () => resolve();
-    });
-  });
-  await page.reload();
+  await openFreshStudio(page);
   await page.getByRole('tab', { name: 'Trials' }).click();
 });
 

@@ -1,5 +1,6 @@
 /** Messages between the studio page and its merge worker (structured clone: Files and handles travel as they are). */
 import type { MergeProgress } from '../../merge/runMerge';
+import type { MergeJobResult } from './mergeJob';
 import type { IngredientInput } from '../ingredients/types';
 
 export type BackendChoice = 'webgpu' | 'cpu';
@@ -27,15 +28,8 @@ export interface CancelRequest {
 
 export type ToWorker = StartRequest | CancelRequest;
 
-export interface MergeDone {
-  /** Model files written (shards and index) and the other files (recipe.yaml, config…). */
-  modelFiles: string[];
-  otherFiles: string[];
-  tensors: number;
-  tensorsMerged: number;
-  bytesWritten: number;
-  seconds: number;
-  verified: boolean;
+/** Model files written (shards and index), the other files (recipe.yaml, config…), counts and timing. */
+export interface MergeDone extends MergeJobResult {
   backend: string;
   outputName: string;
   outputKind: OutputRequest['kind'];
