@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CancelledError } from '../../src/errors';
 import { requestAdapter } from '../../src/gpu/adapter';
 import { createWebGPUSoupBackend } from '../../src/gpu/webgpuSoupBackend';
+import { DeviceLostError } from '../../src/gpu/errors';
 import { nodeGPU } from '../../src/node/webgpu';
 import type { Checkpoint } from '../../src/formats/checkpoint';
 import { createCpuSoupBackend } from '../../src/merge/cpu/cpuBackend';
@@ -345,6 +346,39 @@ describe('runMerge on WebGPU (Dawn; SwiftShader without a GPU)', () => {
         }
       }
       expect(same / total).toBeGreaterThanOrEqual(0.999);
+    } finally {
+      await gpu.dispose();
+    }
+  });
+
+  test('the device lost mid-merge: DeviceLostError, and neither a new output nor a change to an existing one', async () => {
+    const adapter = await requestAdapter(await nodeGPU());
+    const gpu = await createWebGPUSoupBackend(adapter);
+    try {
+      const models = makeModels('lost', ['BF16', 'BF16']);
+      const p = writeModel(join(dir, 'lost-a.safetensors'), models[0]);
+      const q = writeModel(join(dir, 'lost-b.safetensors'), models[1]);
+      const plan = await planFor('merge_method: linear\nmodels:\n  - model: p\n  - model: q\n', { p, q });
+      const existing = join(dir, 'lost-keep.safetensors');
+      writeFileSync(existing, 'previous content');
+      let destroyed = false;
+      const run = runMerge(plan, {
+        backend: gpu,
+        target: nodeFileTarget(existing),
+        maxShardBytes: Infinity,
+        maxJobBytes: 2048,
+        onProgress: (pr) => {
+          // As a driver reset would: the device goes away while chunks are in flight.
+          if (pr.tensorsDone >= 2 && !destroyed) {
+            destroyed = true;
+            gpu.gpuDevice.destroy();
+          }
+        },
+      });
+      await expect(run).rejects.toBeInstanceOf(DeviceLostError);
+      expect(destroyed).toBe(true);
+      expect(readFileSync(existing, 'utf8')).toBe('previous content');
+      expect(readdirSync(dir).filter((f) => f.includes('lost-keep'))).toEqual(['lost-keep.safetensors']);
     } finally {
       await gpu.dispose();
     }
