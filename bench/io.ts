@@ -13,6 +13,7 @@ import { readTensorChunks } from '../src/formats/tensorChunks';
 import { nodeFolderTarget } from '../src/node/fileTargets';
 import { openCheckpointPath } from '../src/node/openCheckpointPath';
 import type { Benchmark } from './registry';
+import { PeakRss } from './peakRss';
 
 const CHUNK = 8 << 20;
 const RSS_TARGET_MB = 300;
@@ -31,19 +32,6 @@ function chunkData(block: Uint8Array, k: number, length: number): Uint8Array {
   return block.subarray(0, length);
 }
 
-class PeakRss {
-  peak = 0;
-  private timer = setInterval(() => this.sample(), 50);
-  sample() {
-    this.peak = Math.max(this.peak, process.memoryUsage.rss());
-  }
-  stop(): number {
-    clearInterval(this.timer);
-    this.sample();
-    // maxRSS (KB) also catches peaks between samples.
-    return Math.max(this.peak, process.resourceUsage().maxRSS * 1024);
-  }
-}
 
 const mb = (bytes: number) => bytes / 1e6;
 
@@ -112,7 +100,8 @@ export const ioBenchmark: Benchmark = {
         await checkpoint.close();
       }
       const readSeconds = (performance.now() - t1) / 1000;
-      const peak = rss.stop();
+      // maxRSS (KB) also catches peaks between samples.
+      const peak = Math.max(rss.stop(), process.resourceUsage().maxRSS * 1024);
 
       const ok = sumRead === sumWritten && readBytes === writer.totalTensorBytes;
       console.log(`  checkpoint   ${mb(bytes).toFixed(0)} MB in ${writer.files.length - 1} shards + index, ${specs.length} tensors (${tmpdir()})`);

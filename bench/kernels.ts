@@ -13,6 +13,7 @@ import { runSoupJobReference, type SoupBackend, type SoupJob } from '../src/merg
 import { createNodeCpuBackend } from '../src/node/cpuWorkers';
 import { nodeGPU } from '../src/node/webgpu';
 import type { Benchmark } from './registry';
+import { PeakRss } from './peakRss';
 
 const RSS_TARGET_MB = 512;
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -22,18 +23,6 @@ function hasHardwareVulkanDriver(): boolean {
   return ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d'].some((dir) => existsSync(dir) && readdirSync(dir).some((f) => /nvidia|amd_icd|amdvlk/i.test(f)));
 }
 
-class PeakRss {
-  peak = 0;
-  private timer = setInterval(() => this.sample(), 20);
-  sample(): void {
-    this.peak = Math.max(this.peak, process.memoryUsage.rss());
-  }
-  stop(): number {
-    clearInterval(this.timer);
-    this.sample();
-    return this.peak;
-  }
-}
 
 /** Plausible BF16 weights: a random walk of magnitudes around 0.02, both signs. */
 function bf16Chunk(elements: number, seed: number): Uint8Array {

@@ -34,6 +34,7 @@ import { nodeFileTarget } from '../src/node/fileTargets';
 import { openCheckpointPath, type NodeCheckpoint } from '../src/node/openCheckpointPath';
 import { nodeGPU } from '../src/node/webgpu';
 import type { Benchmark } from './registry';
+import { PeakRss } from './peakRss';
 
 const RATIO_TARGET = 2.5;
 const RSS_TARGET_MB = 512;
@@ -41,18 +42,6 @@ const TORCH_FACTOR_TARGET = 0.5;
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const PYTHON = '/usr/bin/python3';
 
-class PeakRss {
-  peak = 0;
-  private timer = setInterval(() => this.sample(), 10);
-  sample(): void {
-    this.peak = Math.max(this.peak, process.memoryUsage.rss());
-  }
-  stop(): number {
-    clearInterval(this.timer);
-    this.sample();
-    return this.peak / 1e6;
-  }
-}
 
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
 
@@ -140,7 +129,7 @@ async function timedMerge(plan: MergePlan, backend: SoupBackend, outPath: string
     maxJobsInFlight: process.env.SOUPLAB_BENCH_IN_FLIGHT ? Number(process.env.SOUPLAB_BENCH_IN_FLIGHT) : undefined,
   });
   const seconds = (performance.now() - t0) / 1000;
-  const peakMb = rss.stop();
+  const peakMb = rss.stop() / 1e6;
   if (!result.verified) throw new Error('output not verified');
   return { seconds, peakMb };
 }
