@@ -1,6 +1,7 @@
 import type { ComponentType } from 'react';
 import { BackendLine } from './BackendLine';
 import { ThemeToggle } from './components/ThemeToggle';
+import { ViewErrorBoundary } from './components/ViewErrorBoundary';
 import { ViewTabs } from './components/ViewTabs';
 import { useNavigationStore, VIEW_LABELS, type ViewName } from './state/navigationStore';
 import { IngredientsView } from './views/IngredientsView';
@@ -34,7 +35,9 @@ export function App() {
       <main>
         <section role="tabpanel" id={`panel-${view}`} aria-labelledby={`tab-${view}`} className="panel">
           <h2 className="visually-hidden">{VIEW_LABELS[view]}</h2>
-          <Panel />
+          <ViewErrorBoundary key={view} view={VIEW_LABELS[view]}>
+            <Panel />
+          </ViewErrorBoundary>
         </section>
       </main>
     </div>

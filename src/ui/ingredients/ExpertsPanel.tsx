@@ -1,5 +1,5 @@
 import { useMemo } from 'react';
-import { useSoupStore } from '../state/soupStore';
+import { readyNames, useSoupStore } from '../state/soupStore';
 import { formatWeight } from './format';
 import { matchExperts } from './names';
 
@@ -11,7 +11,7 @@ export function ExpertsPanel() {
   const setOverride = useSoupStore((s) => s.setExpertOverride);
   const apply = useSoupStore((s) => s.applyExpertWeights);
   const dismiss = useSoupStore((s) => s.dismissProposal);
-  const names = useMemo(() => ingredients.filter((g) => g.status === 'ready').map((g) => g.name), [ingredients]);
+  const names = useMemo(() => readyNames(ingredients), [ingredients]);
   const auto = useMemo(() => (proposal ? matchExperts(proposal.experts, names) : []), [proposal, names]);
   if (!proposal) return null;
   const matches = proposal.experts.map((e, i) => {

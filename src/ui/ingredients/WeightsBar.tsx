@@ -1,4 +1,4 @@
-import { useSoupStore } from '../state/soupStore';
+import { readyNames, useSoupStore } from '../state/soupStore';
 import { useTrialsStore } from '../state/trialsStore';
 import { matchExperts } from './names';
 import { weightOf } from './soup';
@@ -13,7 +13,7 @@ export function WeightsBar() {
   const uniform = useSoupStore((s) => s.uniform);
   const setWeights = useSoupStore((s) => s.setWeights);
   const bestTrial = useTrialsStore((s) => s.bestTrial);
-  const names = ingredients.filter((g) => g.status === 'ready').map((g) => g.name);
+  const names = readyNames(ingredients);
   const sum = sumOf(names.map((n) => weightOf(weights, n)));
 
   const useBest = () => {

@@ -1,5 +1,6 @@
 import { memo, useId, useMemo, useState, type KeyboardEvent, type MouseEvent } from 'react';
 import { clusterColor } from './clusterColors';
+import { HatchPattern } from './HatchPattern';
 import { correlationColor, inkOn } from './colorScale';
 import { formatRho, moveInGrid, type HeatCell, type HeatmapModel } from './heatmapModel';
 
@@ -194,10 +195,7 @@ export function Heatmap({ model }: { model: HeatmapModel }) {
         }}
       >
         <defs>
-          <pattern id={`${prefix}-hatch`} patternUnits="userSpaceOnUse" width="6" height="6" patternTransform="rotate(45)">
-            <rect width="6" height="6" className="hm-hatch-bg" />
-            <line x1="0" y1="0" x2="0" y2="6" className="hm-hatch-line" />
-          </pattern>
+          <HatchPattern id={`${prefix}-hatch`} />
         </defs>
         <style>{`.hm-undefined { fill: url(#${prefix}-hatch); }`}</style>
         <HeatLayer model={model} g={g} prefix={prefix} />

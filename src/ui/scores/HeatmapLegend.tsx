@@ -1,5 +1,6 @@
 import { useId } from 'react';
 import { correlationColor } from './colorScale';
+import { HatchPattern } from './HatchPattern';
 
 const STOPS = 21;
 
@@ -42,10 +43,7 @@ export function HeatmapLegend({ tau, lowCount, undefinedCount }: { tau: number; 
         <li>
           <svg width="16" height="16" aria-hidden="true">
             <defs>
-              <pattern id={`${id}-h`} patternUnits="userSpaceOnUse" width="6" height="6" patternTransform="rotate(45)">
-                <rect width="6" height="6" className="hm-hatch-bg" />
-                <line x1="0" y1="0" x2="0" y2="6" className="hm-hatch-line" />
-              </pattern>
+              <HatchPattern id={`${id}-h`} />
             </defs>
             <rect width="16" height="16" fill={`url(#${id}-h)`} />
           </svg>{' '}

@@ -24,6 +24,11 @@ export interface ProposedExperts {
   at: number;
 }
 
+/** Names of the ingredients whose headers were read without error: the ones a soup can use. */
+export function readyNames(ingredients: Ingredient[]): string[] {
+  return ingredients.filter((g) => g.status === 'ready').map((g) => g.name);
+}
+
 export type OutDtypeChoice = 'auto' | 'BF16' | 'F16' | 'F32';
 
 export type Notice = { kind: 'info' | 'warning' | 'error'; text: string };
@@ -246,7 +251,7 @@ export const useSoupStore = create<SoupState>()(
         setOutDtype: (outDtype) => set({ outDtype }),
         importRecipeText(text, fileName) {
           try {
-            const names = get().ingredients.filter((g) => g.status === 'ready').map((g) => g.name);
+            const names = readyNames(get().ingredients);
             const r = importRecipe(text, fileName, names);
             set((s) => ({ weights: { ...s.weights, ...r.weights }, normalise: r.normalise, outDtype: r.outDtype === 'F64' || !r.outDtype ? s.outDtype : r.outDtype }));
             const used = Object.values(r.weights).filter((w) => w !== 0).length;

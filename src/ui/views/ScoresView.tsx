@@ -11,20 +11,11 @@ import { ExpertsPanel } from '../scores/ExpertsPanel';
 import { Heatmap } from '../scores/Heatmap';
 import { HeatmapLegend } from '../scores/HeatmapLegend';
 import { readTextFiles } from '../scores/readFiles';
-import { ViewErrorBoundary } from '../scores/ViewErrorBoundary';
 import { useScoresStore } from '../state/scoresStore';
 import './scores.css';
 
 /** The Scores view: a score table in; correlations, clusters and experts out. Analysis lives in src/analysis. */
 export function ScoresView() {
-  return (
-    <ViewErrorBoundary view="Scores">
-      <ScoresPanel />
-    </ViewErrorBoundary>
-  );
-}
-
-function ScoresPanel() {
   const s = useScoresStore();
   const init = useScoresStore((st) => st.init);
   const [readError, setReadError] = useState<string | null>(null);

@@ -3,7 +3,6 @@ import type { TrialTable } from '../../analysis';
 import { analysisChoicesOf, deriveAnalysis, deriveTable } from '../scores/derive';
 import { DropArea } from '../scores/DropArea';
 import { readTextFiles } from '../scores/readFiles';
-import { ViewErrorBoundary } from '../scores/ViewErrorBoundary';
 import { useScoresStore } from '../state/scoresStore';
 import { useTrialsStore } from '../state/trialsStore';
 import { Baselines } from '../trials/Baselines';
@@ -28,14 +27,6 @@ function useExpertSet(): string[] | null {
 
 /** The Trials view: evaluated soups in; ranking, response surface, baselines and Shapley values out. */
 export function TrialsView() {
-  return (
-    <ViewErrorBoundary view="Trials">
-      <TrialsPanel />
-    </ViewErrorBoundary>
-  );
-}
-
-function TrialsPanel() {
   const t = useTrialsStore();
   const init = useTrialsStore((st) => st.init);
   const expertSet = useExpertSet();
