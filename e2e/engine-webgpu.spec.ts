@@ -5,7 +5,8 @@ import { expect, test } from '@playwright/test';
 // mixed-dtype inputs with NaN, ±Inf, ±0, subnormals and bf16 ties, writes them to OPFS, reads them
 // back in chunks with Blob.slice, merges every chunk on WebGPU and on the CPU backend's web workers,
 // and compares both with the single-threaded reference.
-const DEV = 'http://localhost:5174';
+// Set by playwright.config.ts (the dev server's port follows SOUPLAB_E2E_PORT).
+const DEV = process.env.SOUPLAB_E2E_DEV_URL ?? 'http://localhost:5174';
 
 test('the WebGPU soup kernel in Chromium equals the CPU result on inputs read from OPFS', async ({ page }) => {
   await page.goto(`${DEV}/`);
