@@ -10,9 +10,9 @@ export const AGGREGATE_NAME = /\b(overall|summary|total|average|avg|mean|aggrega
  */
 export const AGGREGATE_SUFFIX = /\bacc(uracy)?\s*$/i;
 
-/** Numeric columns that are not benchmark scores: rank, cost, latency, size, dates… */
+/** Numeric columns that are not benchmark scores: rank, cost, latency, size, dates, likes (Hub ❤️), a merge generation… */
 export const METADATA_NAME =
-  /\b(rank|ranking|cost|price|latency|time|duration|speed|throughput|parameters|size|date|year|version|tokens|licen[cs]e|link|url|votes?|downloads?|likes|stderr|stddev)\b|^\W*#?\s*params?\b|#\s*params?\b|\$|^#$|^(no|id|index|row)$|^unnamed:?\s*\d*$|^\(column \d+\)$/i;
+  /\b(rank|ranking|cost|price|latency|time|duration|speed|throughput|parameters|size|date|year|version|tokens|licen[cs]e|link|url|votes?|downloads?|likes|stderr|stddev)\b|^\W*#?\s*params?\b|#\s*params?\b|\$|^#$|^(no|id|index|row|generation)$|^unnamed:?\s*\d*$|^\(column \d+\)$|\bhearts?\b|\bstars?\b|❤/i;
 
 export interface DerivedColumn {
   /** Index of the column found to be a combination of the others. */

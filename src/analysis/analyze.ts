@@ -4,6 +4,7 @@ import { averageLinkage, cutDendrogram, type CategoryCluster, type Dendrogram } 
 import { correlationMatrix, type CorrelationMatrix, type CorrelationMethod } from './correlation';
 import { expertSetOf, lowCorrelationSet, pickExpert, type ExpertPick } from './experts';
 import { compositionCount, stepsFor, uniformPoint, weightGrid, type WeightGrid } from './grid';
+import { checkCompatibility, type Compatibility } from './lineage';
 import { didYouMean, listNames, matchName } from './names';
 import type { ScoreTable } from './scoreTable';
 
@@ -66,6 +67,8 @@ export interface AnalysisResult {
   expertSet: string[];
   /** The weight grid over `expertSet` (uniform vector last). */
   grid: WeightGrid;
+  /** Whether the table's base-model, architecture and size columns allow souping `expertSet`. */
+  compatibility: Compatibility;
   /** Things the user should know about the result (empty L, arbitrary experts of constant categories…). */
   warnings: string[];
 }
@@ -177,6 +180,7 @@ export function analyze(table: ScoreTable, options: AnalyzeOptions = {}): Analys
     experts: chosen.picks,
     expertSet: chosen.expertSet,
     grid,
+    compatibility: checkCompatibility(table.lineage, table.models, chosen.expertSet),
     warnings,
   };
 }

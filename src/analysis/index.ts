@@ -3,8 +3,11 @@
  * Shapley values back. Plain TypeScript with no I/O: the studio, the CLI and the tests share it.
  */
 export { parseScoreTable, readRawTables, detectFormat, type TextFile, type TableFormat, type ParseOptions } from './parse';
-export { buildScoreTable, columnValues, scoreOf, detectModelColumn, type ScoreTable, type ScoreColumn, type ColumnKind, type ScoreTableOptions } from './scoreTable';
-export { parseDelimited, parseJsonTable, type RawTable, type RawCell, type TableProblem } from './rawTable';
+export { buildScoreTable, columnValues, scoreOf, detectModelColumn, SET_ASIDE_KINDS, type ScoreTable, type ScoreColumn, type ColumnKind, type ScoreTableOptions } from './scoreTable';
+export { parseDelimited, parseJsonTable, type RawTable, type RawCell, type TableProblem, type ProblemCode } from './rawTable';
+export { groupProblems, summarizeProblems, type ProblemGroup } from './problems';
+export { lowerIsBetterName, sparseColumns, findTwins, type Twin } from './columnRoles';
+export { checkCompatibility, type Lineage, type Compatibility } from './lineage';
 export { DEFAULT_METRIC_RULE, lmEvalToRawTable, isLmEvalResults, type LmEvalOptions } from './lmEval';
 export { parseCell } from './cells';
 export { findDerivedColumns, type DerivedColumn } from './aggregates';

@@ -27,10 +27,14 @@ export type RawCell = string | number | boolean | null;
 export interface TableProblem {
   /** 'warning': data was skipped or may be wrong. 'info': a decision the user may want to override. */
   severity: 'warning' | 'info';
+  /** What kind of problem, for summarising long lists ("38 repeated model names"); absent for one-offs. */
+  code?: ProblemCode;
   message: string;
   row?: number;
   column?: string;
 }
+
+export type ProblemCode = 'repeated-model' | 'unnamed-row' | 'not-a-number' | 'ragged-row' | 'set-aside' | 'direction';
 
 /** Picks the delimiter of a delimited text: tab, semicolon or comma, by the first line's counts. */
 export function detectDelimiter(text: string): ',' | '\t' | ';' {
@@ -138,6 +142,7 @@ export function parseDelimited(text: string, source: string, delimiter?: ',' | '
       if (extra.length > 0)
         problems.push({
           severity: 'warning',
+          code: 'ragged-row',
           row: l,
           message: `${source}: line ${l} has ${r.length} cells but the header has ${header.length}; the extra cells are ignored`,
         });

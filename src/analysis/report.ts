@@ -1,5 +1,7 @@
 import type { AnalysisResult } from './analyze';
-import type { ScoreTable } from './scoreTable';
+import { groupProblems, summarizeProblems } from './problems';
+import type { TableProblem } from './rawTable';
+import { SET_ASIDE_KINDS, type ScoreTable } from './scoreTable';
 
 /**
  * The `souplab analyze --json` object. The first keys are the documented contract (categories,
@@ -18,6 +20,7 @@ export function analysisJson(result: AnalysisResult, table: ScoreTable): Record<
     expertSet: result.expertSet,
     grid: result.grid.points.map((p) => p.weights),
     mode: result.mode,
+    compatibility: result.compatibility,
     tau: result.tau,
     method: result.method,
     ...(result.method !== 'pearson' ? { [result.method]: result.correlation.r } : {}),
@@ -41,6 +44,20 @@ export function analysisJson(result: AnalysisResult, table: ScoreTable): Record<
   };
 }
 
+/** Past this many, table problems are summarised by kind with a few examples each; --json has them all. */
+const MAX_PROBLEM_LINES = 8;
+const EXAMPLES_PER_KIND = 3;
+
+function problemLines(problems: TableProblem[]): string[] {
+  if (problems.length <= MAX_PROBLEM_LINES) return problems.map((p) => `  ! ${p.message}`);
+  const out = [`  ! ${summarizeProblems(problems)}; for example:`];
+  for (const g of groupProblems(problems)) {
+    for (const p of g.problems.slice(0, EXAMPLES_PER_KIND)) out.push(`    ${p.message}`);
+    if (g.problems.length > EXAMPLES_PER_KIND) out.push(`    … ${g.problems.length - EXAMPLES_PER_KIND} more like these (see --json)`);
+  }
+  return out;
+}
+
 /** Wider matrices do not fit a terminal; --json has them. */
 const MAX_MATRIX = 24;
 
@@ -54,8 +71,13 @@ export function formatAnalysis(result: AnalysisResult, table: ScoreTable): strin
     `${table.source}: ${table.models.length} models, ${result.categories.length} categories` +
       (table.aggregates.length > 0 ? `; aggregates left out: ${table.aggregates.join(', ')}` : ''),
   );
-  for (const p of warnings.slice(0, 20)) out.push(`  ! ${p.message}`);
-  if (warnings.length > 20) out.push(`  ! … and ${warnings.length - 20} more problems (see --json)`);
+  out.push(...problemLines(warnings));
+  const setAside = table.columns.filter((c) => SET_ASIDE_KINDS.includes(c.kind) && !result.categories.includes(c.name));
+  if (setAside.length > 0) {
+    out.push('', 'Left out of the categories (name them in --categories to use them):');
+    for (const c of setAside) out.push(`  - ${c.name}: ${c.reason}`);
+  }
+  for (const p of table.problems) if (p.code === 'direction' && result.categories.includes(p.column ?? '')) out.push(`  ? ${p.message}`);
   out.push(
     '',
     `${result.method === 'pearson' ? 'Pearson' : 'Spearman'} correlation over ${result.rows.length} models, τ = ${result.tau}.`,
@@ -101,6 +123,8 @@ export function formatAnalysis(result: AnalysisResult, table: ScoreTable): strin
     out.push(`  ${p.key}: ${p.model ?? 'none'} ${fmt(p.score)}${runner}${tie}`);
   }
   out.push('', `Expert set (${result.expertSet.length}): ${result.expertSet.join('; ') || 'none'}`);
+  const verdict = result.compatibility.verdict;
+  for (const m of result.compatibility.messages) out.push(`  ! ${verdict === 'refuse' ? 'cannot be souped' : 'warning'}: ${m}`);
   const other = result.mode === 'paper' ? result.clustered : result.paper;
   out.push(`(${other.mode} mode would give: ${other.expertSet.join('; ') || 'none'})`);
   const g = result.grid;

@@ -2,10 +2,18 @@ import { InputError } from '../errors';
 import { AGGREGATE_NAME, AGGREGATE_SUFFIX, METADATA_NAME, findDerivedColumns, toFloat64 } from './aggregates';
 import { cellText, cellValue, parseCell } from './cells';
 import { didYouMean, listNames, matchName } from './names';
+import { AGAINST_OVERALL, correlationWith, findTwins, lowerIsBetterName, sparseColumns } from './columnRoles';
+import { ARCHITECTURE_COLUMN, BASE_MODEL_COLUMN, PARAMS_COLUMN, type Lineage } from './lineage';
 import type { RawCell, RawTable, TableProblem } from './rawTable';
 
-/** The role of a numeric column. Only 'category' columns are analysed unless the user says otherwise. */
-export type ColumnKind = 'category' | 'aggregate' | 'metadata';
+/**
+ * The role of a numeric column. Only 'category' columns are analysed unless the user says otherwise.
+ * 'lower-is-better', 'sparse' and 'twin' are results left out by default (see columnRoles.ts).
+ */
+export type ColumnKind = 'category' | 'aggregate' | 'metadata' | 'lower-is-better' | 'sparse' | 'twin';
+
+/** Kinds of results that are not categories by default but may be chosen: the user should hear about each. */
+export const SET_ASIDE_KINDS: readonly ColumnKind[] = ['lower-is-better', 'sparse', 'twin'];
 
 /** A numeric column of a score table. */
 export interface ScoreColumn {
@@ -35,6 +43,8 @@ export interface ScoreTable {
   textColumns: string[];
   /** Everything skipped, doubtful or decided on the user's behalf. */
   problems: TableProblem[];
+  /** Base model, architecture and size per model, where the table has such columns. */
+  lineage: Lineage;
 }
 
 export interface ScoreTableOptions {
@@ -92,13 +102,14 @@ function collectRows(raw: RawTable, modelColumn: string, problems: TableProblem[
     const name = cellText(row[m]);
     if (name === '') {
       if (row.some((c, j) => j !== m && cellText(c) !== ''))
-        problems.push({ severity: 'warning', row: line, message: `${raw.source}: row ${line} has no model name in "${modelColumn}"; skipped` });
+        problems.push({ severity: 'warning', code: 'unnamed-row', row: line, message: `${raw.source}: row ${line} has no model name in "${modelColumn}"; skipped` });
       return;
     }
     const first = out.rowOf.get(name);
     if (first !== undefined) {
       problems.push({
         severity: 'warning',
+        code: 'repeated-model',
         row: line,
         message: `${raw.source}: model "${name}" appears again at row ${line}; kept the first (row ${raw.rowLines[first]}), ignored this one`,
       });
@@ -199,6 +210,7 @@ export function buildScoreTable(raws: RawTable[], options: ScoreTableOptions = {
     bad.slice(0, MAX_CELL_PROBLEMS_PER_COLUMN).forEach(({ i, text }) =>
       problems.push({
         severity: 'warning',
+        code: 'not-a-number',
         column: name,
         message: `${source}: model "${models[i]}", column "${name}": "${text}" is not a number; treated as missing`,
       }),
@@ -206,6 +218,7 @@ export function buildScoreTable(raws: RawTable[], options: ScoreTableOptions = {
     if (bad.length > MAX_CELL_PROBLEMS_PER_COLUMN)
       problems.push({
         severity: 'warning',
+        code: 'not-a-number',
         column: name,
         message: `${source}: column "${name}": ${bad.length - MAX_CELL_PROBLEMS_PER_COLUMN} more cells are not numbers; treated as missing`,
       });
@@ -230,7 +243,24 @@ export function buildScoreTable(raws: RawTable[], options: ScoreTableOptions = {
     aggregates: columns.filter((c) => c.kind === 'aggregate').map((c) => c.name),
     textColumns,
     problems,
+    lineage: lineageOf(columns, textColumns, cellsByColumn),
   };
+}
+
+/** The base-model, architecture and size columns, when the table has them (first match of each). */
+function lineageOf(columns: ScoreColumn[], textColumns: string[], cellsByColumn: Map<string, RawCell[]>): Lineage {
+  const lineage: Lineage = {};
+  const text = (pattern: RegExp) => {
+    const column = textColumns.find((c) => pattern.test(c.trim()));
+    return column === undefined ? undefined : { column, values: cellsByColumn.get(column)!.map(cellText) };
+  };
+  const baseModel = text(BASE_MODEL_COLUMN);
+  if (baseModel) lineage.baseModel = baseModel;
+  const architecture = text(ARCHITECTURE_COLUMN);
+  if (architecture) lineage.architecture = architecture;
+  const params = columns.find((c) => PARAMS_COLUMN.test(c.name.trim()));
+  if (params) lineage.params = { column: params.name, values: params.values };
+  return lineage;
 }
 
 function classifyColumns(
@@ -245,9 +275,12 @@ function classifyColumns(
     if (hint) return { name, values, ...hint };
     if (exclude.has(name)) return { name, values, kind: 'metadata', reason: 'excluded by the user' };
     if (METADATA_NAME.test(name)) return { name, values, kind: 'metadata', reason: 'name says it is not a score (rank, cost, latency…)' };
+    const lower = lowerIsBetterName(name);
+    if (lower !== null) return { name, values, kind: 'lower-is-better', reason: lower };
     if (AGGREGATE_NAME.test(name)) return { name, values, kind: 'aggregate', reason: 'name says it summarises others' };
     return { name, values, kind: 'category', reason: 'numeric column' };
   });
+  setAsideResults(columns, hints);
   const scoreLike = columns.filter((c) => c.kind !== 'metadata' && !hints.has(c.name));
   const suffixed = scoreLike.filter((c) => c.kind === 'category' && AGGREGATE_SUFFIX.test(c.name));
   const unsuffixed = scoreLike.filter((c) => c.kind === 'category' && !AGGREGATE_SUFFIX.test(c.name));
@@ -257,7 +290,8 @@ function classifyColumns(
       c.reason = 'named "… Acc" among leaf columns that are not';
     }
   if (options.detectDerived !== false) {
-    const pool = columns.filter((c) => c.kind !== 'metadata');
+    // Set-aside results stay out of the fit: a sparse column would leave too few complete rows.
+    const pool = columns.filter((c) => c.kind === 'category' || c.kind === 'aggregate');
     const derived = findDerivedColumns(pool.map((c) => toFloat64(c.values)));
     for (const d of derived) {
       const c = pool[d.column];
@@ -268,10 +302,62 @@ function classifyColumns(
       c.reason = `a weighted ${Math.abs(total - 1) < 0.02 ? 'mean' : 'sum'} of ${listNames(parts, 4)} (largest difference ${d.maxResidual.toPrecision(2)})`;
     }
   }
-  for (const c of columns)
-    if (c.kind !== 'category')
-      problems.push({ severity: 'info', column: c.name, message: `column "${c.name}" is not a category: ${c.kind}, ${c.reason}` });
+  runsAgainstOverall(columns, hints, problems);
+  for (const c of columns) {
+    if (c.kind === 'category') continue;
+    if (SET_ASIDE_KINDS.includes(c.kind))
+      problems.push({ severity: 'info', code: 'set-aside', column: c.name, message: `column "${c.name}" is left out of the categories: ${c.reason}; choose it to use it anyway` });
+    else problems.push({ severity: 'info', column: c.name, message: `column "${c.name}" is not a category: ${c.kind}, ${c.reason}` });
+  }
   return columns;
+}
+
+/** Marks sparse columns and twins among the categories (a reader's hints are trusted as they are). */
+function setAsideResults(columns: ScoreColumn[], hints: Map<string, unknown>): void {
+  const open = columns.filter((c) => c.kind === 'category' && !hints.has(c.name));
+  const results = columns.filter((c) => (c.kind === 'category' || c.kind === 'lower-is-better') && !hints.has(c.name));
+  const sparse = sparseColumns(results.map((c) => c.values));
+  for (const [i, reason] of sparse) {
+    const c = results[i];
+    if (c.kind === 'category') {
+      c.kind = 'sparse';
+      c.reason = reason;
+    } else c.reason += `; ${reason.replace(/^sparse: /, '')}`;
+  }
+  const candidates = open.filter((c) => c.kind === 'category');
+  for (const t of findTwins(
+    candidates.map((c) => c.name),
+    candidates.map((c) => c.values),
+  )) {
+    const c = candidates[t.dropped];
+    c.kind = 'twin';
+    c.reason = `a twin of "${candidates[t.kept].name}" (the same benchmark in another form${t.rho === null ? '' : `; Spearman ρ ${t.rho.toFixed(3)}`}): kept "${candidates[t.kept].name}"`;
+  }
+}
+
+/**
+ * Direction: a column running strongly against the table's overall score ("Overall Acc", "Average").
+ * For a column already set aside that confirms it, and the reason says so. A category stays one:
+ * categories that oppose the rest are what SoCE looks for (BFCL's Irrelevance Detection), so the
+ * user only gets a note to check which way it runs.
+ */
+function runsAgainstOverall(columns: ScoreColumn[], hints: Map<string, unknown>, problems: TableProblem[]): void {
+  const overall = columns.find((c) => c.kind === 'aggregate' && AGGREGATE_NAME.test(c.name));
+  if (!overall) return;
+  for (const c of columns) {
+    if (hints.has(c.name) || !(c.kind === 'category' || SET_ASIDE_KINDS.includes(c.kind))) continue;
+    const rho = correlationWith(c.values, overall.values);
+    if (rho === null || rho > AGAINST_OVERALL) continue;
+    const against = `runs against "${overall.name}" (ρ ${rho.toFixed(2)})`;
+    if (c.kind !== 'category') c.reason += `; it ${against}`;
+    else
+      problems.push({
+        severity: 'info',
+        code: 'direction',
+        column: c.name,
+        message: `category "${c.name}" ${against}: if lower is better there, leave it out (its expert would be the worst model)`,
+      });
+  }
 }
 
 function resolveCategories(wanted: string[], columns: ScoreColumn[], textColumns: string[], source: string): string[] {

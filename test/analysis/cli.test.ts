@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { runCli } from '../../src/cli/runCli';
 import type { CliIO } from '../../src/cli/io';
+import { BFCL_V4_LEAVES, BFCL_V4_LOWER_IS_BETTER, bfclV4Csv, openLlmLeaderboardCsv } from './leaderboards';
 
 const bfcl = fileURLToPath(new URL('../../../shared/data/bfcl-v3/data_overall.csv', import.meta.url));
 const CANDIDATES = 'xLAM-2-70b-fc-r (FC);watt-tool-70B (FC);CoALM-70B';
@@ -238,3 +239,43 @@ describe('souplab analyze --trials: the loop back from evaluated soups', () => {
   });
 });
 
+
+describe('souplab analyze on leaderboards as people download them', () => {
+  it('BFCL v4-like: the lower-is-better format columns are left out and listed with their reasons; --categories brings them back', async () => {
+    const gen = bfclV4Csv();
+    const file = join(tmp, 'bfcl-v4-overall.csv');
+    writeFileSync(file, gen.csv);
+    const { code, stdout, stderr } = await run(['analyze', file]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toContain(`109 models, ${BFCL_V4_LEAVES.length} categories`);
+    expect(stdout).toContain('Left out of the categories (name them in --categories to use them):');
+    expect(stdout).toMatch(/ {2}- Format Sensitivity Max Delta: lower is better: the name says a difference \(delta\) \("Max Delta"\); filled for 40 of 109 models/);
+    expect(stdout).toMatch(/ {2}- Format Sensitivity Standard Deviation: lower is better: the name says a spread/);
+    const json = JSON.parse((await run(['analyze', file, '--categories', [...BFCL_V4_LEAVES, ...BFCL_V4_LOWER_IS_BETTER].join(','), '--json'])).stdout);
+    expect(json.categories).toEqual([...BFCL_V4_LEAVES, ...BFCL_V4_LOWER_IS_BETTER]);
+  });
+
+  it('Open-LLM-Leaderboard-like, 3,100 rows: twins left out, 40 repeated names summarised, and experts of different architectures refused', async () => {
+    const gen = openLlmLeaderboardCsv();
+    const file = join(tmp, 'open-llm-leaderboard.csv');
+    writeFileSync(file, gen.csv);
+    const { code, stdout } = await run(['analyze', file]);
+    expect(code).toBe(0);
+    expect(stdout).toContain('3060 models, 6 categories; aggregates left out: Average ⬆️');
+    expect(stdout).toContain('  ! 40 problems: 40 repeated model names (the first row of each is kept); for example:');
+    expect(stdout).toContain('    … 37 more like these (see --json)');
+    expect(stdout.split('\n').filter((l) => l.includes('appears again'))).toHaveLength(3);
+    expect(stdout).toContain('  - IFEval Raw: a twin of "IFEval"');
+    expect(stdout).toMatch(/\n {2}! cannot be souped: the experts have different architectures \("Architecture": /);
+    const json = JSON.parse((await run(['analyze', file, '--json'])).stdout);
+    expect(json.compatibility.verdict).toBe('refuse');
+    expect(json.problems.filter((p: { code?: string }) => p.code === 'repeated-model')).toHaveLength(40);
+    // One family's candidates: no warning.
+    const qwen = gen.models.filter((m) => gen.baseOf.get(m) === 'Qwen/Qwen2.5-7B');
+    const one = await run(['analyze', file, '--candidates', qwen.join(';')]);
+    expect(one.code).toBe(0);
+    expect(one.stdout).not.toContain('cannot be souped');
+    expect(one.stdout).not.toContain('! warning:');
+  });
+});
