@@ -1,5 +1,6 @@
 import { test, expect, type Page } from '@playwright/test';
 import { openFreshStudio } from './freshSession';
+import { BFCL_V4_LEAVES, BFCL_V4_LOWER_IS_BETTER, bfclV4Csv, OLL_BENCHMARKS, openLlmLeaderboardCsv } from '../test/analysis/leaderboards';
 
 /** A score table generated for the test: 30 models, 5 categories (two correlated pairs and a noise column). */
 function generatedCsv(): string {
@@ -175,7 +176,7 @@ function wideCsv(): string {
 test('a 40 × 40 heatmap renders every cell and follows τ', async ({ page }, testInfo) => {
   await expect(page.getByRole('gridcell')).toHaveCount(196);
   await dropFile(page, 'Scores', 'wide.csv', wideCsv());
-  await expect(page.getByRole('gridcell')).toHaveCount(1600);
+  await expect(page.getByRole('gridcell')).toHaveCount(1600, { timeout: 30_000 });
   const tau = page.getByRole('slider', { name: /Threshold τ/ });
   const before = await lowCells(page).count();
   // Not a timed assertion: the time is printed for the report. Per step: the synchronous work of one
@@ -239,4 +240,126 @@ test('several lm-eval results files dropped at once make one table; a constant t
   await expect(page.getByText('undefined: 7 cells')).toBeVisible();
   await expect(page.getByText(/"boolq" has no defined correlation/)).toBeVisible();
   await page.screenshot({ path: testInfo.outputPath('scores-lm-eval.png'), fullPage: true });
+});
+
+test('BFCL v4-like table: the lower-is-better format columns are left out by default, explained, and can be ticked', async ({ page }, testInfo) => {
+  await expect(page.getByRole('gridcell')).toHaveCount(196);
+  const gen = bfclV4Csv();
+  await dropFile(page, 'Scores', 'data_overall.csv', gen.csv);
+  const k = BFCL_V4_LEAVES.length;
+  // Parsing, analysing and drawing a new table is real work: on a loaded machine it takes seconds.
+  await expect(page.getByRole('gridcell')).toHaveCount(k * k, { timeout: 30_000 });
+  const names = await page.getByRole('grid').locator('[role=rowheader] > title').allTextContents();
+  expect(names.sort()).toEqual([...BFCL_V4_LEAVES].sort());
+  // The notes say which columns were left out and why, collapsed to one line.
+  const setAside = page.locator('.problems-set-aside');
+  await expect(setAside.locator('summary')).toContainText(`2 result columns left out of the categories: ${BFCL_V4_LOWER_IS_BETTER.map((c) => `${c} (lower is better)`).join(', ')}`);
+  await expect(setAside.getByText(/filled for 40 of 109 models/).first()).toBeHidden();
+  await setAside.locator('summary').click();
+  await expect(setAside.getByText(/Format Sensitivity Max Delta: lower is better: the name says a difference \(delta\).*filled for 40 of 109 models/)).toBeVisible();
+  // The expert set holds no model chosen for being the most format-sensitive, and the grid is a search.
+  const set = page.getByLabel('Expert set');
+  await expect(set.locator('[data-expert]').first()).toBeVisible();
+  const experts = await set.locator('[data-expert]').evaluateAll((els) => els.map((e) => e.getAttribute('data-expert')));
+  expect(experts.length).toBeLessThan(10);
+  await expect(page.getByRole('button', { name: /Download grid \((\d+) soups/ })).not.toHaveText(/\(1 soups/);
+  await page.screenshot({ path: testInfo.outputPath('scores-bfcl-v4.png'), fullPage: true });
+  // Still the user's choice: tick one and it becomes a category.
+  await page.locator('.picker-more summary').click();
+  const box = page.getByRole('checkbox', { name: /Format Sensitivity Max Delta/ });
+  await expect(box).not.toBeChecked();
+  await expect(page.locator('label', { hasText: 'Format Sensitivity Max Delta' })).toContainText('lower is better');
+  await box.check();
+  await expect(page.getByRole('gridcell')).toHaveCount((k + 1) * (k + 1), { timeout: 30_000 });
+});
+
+test('Open-LLM-Leaderboard-like table (3,100 rows): twins, collapsed problems, None / Only these, skip link, and experts of one base', async ({ page }, testInfo) => {
+  await expect(page.getByRole('gridcell')).toHaveCount(196);
+  const gen = openLlmLeaderboardCsv();
+  await dropFile(page, 'Scores', 'open-llm-leaderboard.csv', gen.csv);
+  await expect(page.getByRole('gridcell')).toHaveCount(36, { timeout: 30_000 });
+  // Each row header carries its full name as a <title>.
+  const names = await page.getByRole('grid').locator('[role=rowheader] > title').allTextContents();
+  expect(names.sort()).toEqual(OLL_BENCHMARKS.map((b) => b.name).sort());
+  await expect(page.locator('.problems-set-aside summary')).toContainText('6 result columns left out of the categories: IFEval Raw (twin)');
+  // 40 repeated names: one line, collapsed; the heatmap is on the first screen.
+  const warnings = page.locator('.problems-warnings');
+  await expect(warnings.locator('summary')).toHaveText('40 problems in the table: 40 repeated model names (the first row of each is kept)');
+  await expect(warnings).not.toHaveAttribute('open', '');
+  await expect(warnings.getByText(/appears again/).first()).toBeHidden();
+  const grid = page.getByRole('grid', { name: /Correlation heatmap/ });
+  const box = await grid.boundingBox();
+  expect(box!.y).toBeLessThan(800);
+  await page.screenshot({ path: testInfo.outputPath('scores-open-llm-first-screen.png') });
+  await warnings.locator('summary').click();
+  await expect(warnings.getByText(/appears again/)).toHaveCount(40);
+  await warnings.locator('summary').click();
+
+  // The experts mix architectures: "Use these experts" refuses, and says why.
+  const compat = page.locator('#experts-compat');
+  await expect(compat).toContainText('These experts cannot be souped together');
+  await expect(compat).toContainText('The experts have different architectures ("Architecture": ');
+  await expect(page.getByRole('button', { name: 'Use these experts' })).toBeDisabled();
+  await expect(page.getByText('refused: these experts cannot be souped together')).toBeVisible();
+  await page.screenshot({ path: testInfo.outputPath('scores-open-llm-refused.png'), fullPage: true });
+
+  // Narrowing 3,060 candidates to one family: search, then "Only these".
+  const candidates = page.getByRole('group', { name: /^Candidates/ });
+  await candidates.getByRole('button', { name: 'None' }).click();
+  await expect(candidates.locator('legend')).toContainText('(0 of 3060 models)');
+  await expect(page.getByRole('status').filter({ hasText: 'No candidates' })).toBeVisible();
+  await expect(page.getByRole('gridcell')).toHaveCount(36);
+  await candidates.getByRole('searchbox').fill('Qwen2.5-7B');
+  const family = gen.models.filter((m) => m.includes('Qwen2.5-7B'));
+  await candidates.getByRole('button', { name: `Only these ${family.length}` }).click();
+  await expect(candidates.locator('legend')).toContainText(`(${family.length} of 3060 models)`);
+  await expect(compat).toHaveCount(0);
+  const experts = await page.getByLabel('Expert set').locator('[data-expert]').evaluateAll((els) => els.map((e) => e.getAttribute('data-expert')!));
+  expect(experts.length).toBeGreaterThan(0);
+  for (const e of experts) expect(gen.baseOf.get(e)).toBe('Qwen/Qwen2.5-7B');
+  await expect(page.getByRole('button', { name: 'Use these experts' })).toBeEnabled();
+
+  // Keyboard: the skip link is the first stop in the controls and lands on the heatmap.
+  await page.getByRole('combobox', { name: 'Model column' }).focus();
+  await page.keyboard.press('Shift+Tab');
+  const skip = page.getByRole('link', { name: 'Skip to the heatmap' });
+  await expect(skip).toBeFocused();
+  await expect(skip).toBeVisible();
+  await page.screenshot({ path: testInfo.outputPath('scores-skip-link.png') });
+  await page.keyboard.press('Enter');
+  await expect(grid).toBeFocused();
+});
+
+test('experts of one architecture but different base models: a warning, and the soup is sent with it', async ({ page }) => {
+  const lines = ['Model,Base Model,Architecture,#Params (B),Maths,Code,Chat'];
+  for (let i = 0; i < 24; i++) {
+    // The best in Maths is ft-13, in Code ft-21, in Chat ft-19 (the largest residues): two bases among them.
+    const base = i < 16 ? 'org/base-a' : 'org/base-b';
+    lines.push([`ft-${i}`, base, 'LlamaForCausalLM', '8.03', 40 + ((i * 7) % 23), 30 + ((i * 11) % 29), 50 + ((i * 13) % 31)].join(','));
+  }
+  await expect(page.getByRole('gridcell')).toHaveCount(196);
+  await dropFile(page, 'Scores', 'two-bases.csv', lines.join('\n') + '\n');
+  await expect(page.getByRole('gridcell')).toHaveCount(9, { timeout: 30_000 });
+  await page.getByRole('slider', { name: /Threshold τ/ }).fill('1');
+  const compat = page.locator('#experts-compat');
+  await expect(compat).toContainText('Check before souping');
+  await expect(compat).toContainText('The experts come from different base models ("Base Model": ');
+  await expect(compat.getByRole('button', { name: /^org\/base-a \(16\)$/ })).toBeVisible();
+  const use = page.getByRole('button', { name: 'Use these experts' });
+  await expect(use).toBeEnabled();
+  await use.click();
+  await expect(page.getByText(/Sent to the soup: .*\(warning: the experts come from different base models/)).toBeVisible();
+  // One click narrows the candidates to one base: the warning goes.
+  await compat.getByRole('button', { name: /^org\/base-a/ }).click();
+  await expect(page.getByRole('group', { name: /^Candidates/ }).locator('legend')).toContainText('(16 of 24 models)');
+  await expect(compat).toHaveCount(0);
+});
+
+test('the method is explained beside its controls, with the paper linked', async ({ page }) => {
+  const help = page.locator('.method-help');
+  await expect(help.locator('summary')).toHaveText('What τ, the set L and the two modes mean');
+  await help.locator('summary').click();
+  await expect(help).toContainText('τ is the threshold');
+  await expect(help).toContainText('L is the paper’s set');
+  await expect(help.getByRole('link', { name: 'arXiv 2511.13254' })).toHaveAttribute('href', 'https://arxiv.org/abs/2511.13254');
 });

@@ -166,3 +166,27 @@ test('the loop: download the grid from Scores, add (synthetic) scores, import it
   await expect(page.locator('.baselines-table tr', { hasText: 'Uniform soup of the experts' })).toContainText('soup-037');
   await expect(page.locator('.shapley-missing')).toContainText('6 are not among the trials');
 });
+
+test('the ranked table shows each trial\'s score per category, under headers that are read whole', async ({ page }, testInfo) => {
+  const gen = trialsCsv(EXPERTS);
+  await dropFile(page, 'Trials', 'synthetic-trials.csv', gen.csv);
+  await expect(page.getByText(/43 trials over 3 ingredients/)).toBeVisible();
+  const table = page.locator('.ranked-table');
+  await expect(table.locator('thead th[scope=colgroup]')).toHaveText(['Weights', 'Scores']);
+  const heads = table.locator('thead th.ranked-head');
+  await expect(heads).toHaveText([...EXPERTS, ...CATEGORIES.map((c) => c.name)]);
+  // Whole names: every header shows all of its text (it wraps instead of being cut with an ellipsis).
+  const cut = await heads.evaluateAll((els) => els.filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.textContent));
+  expect(cut).toEqual([]);
+  // Rows: rank, objective, the weights, then the categories' scores, as the generator wrote them.
+  const expected = bestBy(gen.rows, [0, 1, 2]);
+  const best = table.locator('tbody tr').first();
+  await expect(best.locator('th')).toHaveText(expected.id);
+  const cells = best.locator('td');
+  for (let c = 0; c < CATEGORIES.length; c++) await expect(cells.nth(2 + EXPERTS.length + c)).toHaveText(expected.scores[c].toFixed(2));
+  // A category left out of the objective keeps its column, marked as not in the objective.
+  await page.getByRole('checkbox', { name: 'Live' }).uncheck();
+  await expect(heads.filter({ hasText: 'Live' })).toHaveAttribute('title', 'Live (not in the objective)');
+  await expect(heads.filter({ hasText: 'Irrelevance' })).toHaveAttribute('title', 'Irrelevance (in the objective)');
+  await table.screenshot({ path: testInfo.outputPath('trials-ranked-table.png') });
+});

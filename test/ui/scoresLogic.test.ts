@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseScoreTable } from '../../src/analysis';
-import { baseModelColumn, groupModels, matchesSearch, NO_BASE, textByModel, toggleIn } from '../../src/ui/scores/candidates';
+import { baseModelsOf, groupModels, matchesSearch, NO_BASE, toggleIn } from '../../src/ui/scores/candidates';
 import { DEMO_CANDIDATES } from '../../src/ui/scores/demo';
 import { deriveAnalysis, deriveTable, effectiveChoices, type AnalysisChoices } from '../../src/ui/scores/derive';
 import { proposedWeights } from '../../src/ui/scores/proposal';
@@ -69,9 +69,10 @@ describe('candidates grouped by base model', () => {
   const files = [{ name: 'open.csv', text }];
   const table = parseScoreTable(files);
 
-  it('finds the base-model column and reads its values with the engine\'s reader', () => {
-    expect(baseModelColumn(table)).toBe('Base Model');
-    const bases = textByModel(files, table, 'Base Model');
+  it('groups by the base-model column the engine found', () => {
+    const found = baseModelsOf(table)!;
+    expect(found.column).toBe('Base Model');
+    const bases = found.byModel;
     expect(bases.get('ft-1')).toBe('llama');
     expect(bases.get('ft-4')).toBe('');
     expect(groupModels(table.models, bases)).toEqual([
@@ -83,7 +84,7 @@ describe('candidates grouped by base model', () => {
 
   it('one group when there is no base column (BFCL)', () => {
     const bfcl = parseScoreTable(bfclFile);
-    expect(baseModelColumn(bfcl)).toBeNull();
+    expect(baseModelsOf(bfcl)).toBeNull();
     expect(groupModels(['a', 'b'], null)).toEqual([{ base: null, models: ['a', 'b'] }]);
   });
 

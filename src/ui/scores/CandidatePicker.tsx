@@ -1,5 +1,6 @@
 import { memo, useId, useState } from 'react';
 import { groupModels, matchesSearch, toggleIn } from './candidates';
+import { SkipToHeatmap } from './SkipToHeatmap';
 
 interface CandidatePickerProps {
   models: string[];
@@ -41,14 +42,22 @@ export const CandidatePicker = memo(function CandidatePicker({ models, selected,
         </label>
         <input id={searchId} type="search" placeholder="Search models" value={query} onChange={(e) => setQuery(e.target.value)} />
         {query !== '' && matching.length > 0 && (
-          <button type="button" onClick={() => set(matching, true)}>
-            Add {matching.length} found
-          </button>
+          <>
+            <button type="button" onClick={() => onChange(matching.length === models.length ? null : matching)} title="Make the models found the candidates, and only them">
+              Only these {matching.length}
+            </button>
+            <button type="button" onClick={() => set(matching, true)} title="Add the models found to the candidates">
+              Add {matching.length}
+            </button>
+          </>
         )}
       </div>
       <div className="picker-tools">
         <button type="button" onClick={() => onChange(null)} disabled={selected.length === models.length}>
           All
+        </button>
+        <button type="button" onClick={() => onChange([])} disabled={selected.length === 0}>
+          None
         </button>
         {demoSet && (
           <button type="button" onClick={() => onChange(demoSet)} disabled={isDemoSet}>
@@ -61,6 +70,7 @@ export const CandidatePicker = memo(function CandidatePicker({ models, selected,
           </span>
         )}
       </div>
+      <SkipToHeatmap label="Skip the list: to the heatmap" />
       <div className="picker-list-wrap">
         {groups.map((grp) => (
           <div key={grp.base ?? ''} role="group" aria-label={grp.base ? `${baseColumn}: ${grp.base}` : 'Models'}>

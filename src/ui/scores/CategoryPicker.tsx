@@ -1,6 +1,16 @@
 import { memo, useId, useState } from 'react';
-import type { ScoreTable } from '../../analysis';
+import type { ColumnKind, ScoreTable } from '../../analysis';
 import { matchesSearch, toggleIn } from './candidates';
+
+/** A short word for why a column is not a category by default (the full reason is its tooltip and in the notes). */
+const KIND_LABEL: Record<ColumnKind, string> = {
+  category: 'category',
+  aggregate: 'aggregate',
+  metadata: 'not a score',
+  'lower-is-better': 'lower is better',
+  sparse: 'sparse',
+  twin: 'twin',
+};
 
 /** Categories to analyse: the table's leaf categories by default; aggregates and other columns on request. */
 export const CategoryPicker = memo(function CategoryPicker({ table, selected, onChange }: { table: ScoreTable; selected: string[]; onChange(c: string[] | null): void }) {
@@ -15,10 +25,11 @@ export const CategoryPicker = memo(function CategoryPicker({ table, selected, on
     const next = toggleIn(selected, names, on, order);
     onChange(next.length === table.categories.length && next.every((c, i) => c === table.categories[i]) ? null : next);
   };
-  const box = (name: string, title?: string) => (
+  const box = (name: string, title?: string, tag?: string) => (
     <li key={name}>
       <label title={title}>
         <input type="checkbox" checked={selected.includes(name)} onChange={(e) => set([name], e.target.checked)} /> {name}
+        {tag && <span className="muted picker-tag"> · {tag}</span>}
       </label>
     </li>
   );
@@ -46,7 +57,7 @@ export const CategoryPicker = memo(function CategoryPicker({ table, selected, on
             Aggregates and other columns ({other.length}, off by default)
           </summary>
           <ul className="picker-list" aria-label="Aggregates and other columns">
-            {other.map((c) => box(c.name, `${c.kind}: ${c.reason}`))}
+            {other.map((c) => box(c.name, `${KIND_LABEL[c.kind]}: ${c.reason}`, KIND_LABEL[c.kind]))}
           </ul>
         </details>
       )}

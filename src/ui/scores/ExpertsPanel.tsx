@@ -16,8 +16,16 @@ function downloadText(name: string, text: string, type: string): void {
 
 const fmtScore = (v: number | null) => (v === null ? '—' : v.toFixed(2));
 
+interface ExpertsPanelProps {
+  analysis: AnalysisResult;
+  sourceLabel: string;
+  /** Base model per model (when the table says), to offer candidates of one base when the experts mix bases. */
+  bases: { column: string; byModel: Map<string, string> } | null;
+  onCandidates(models: string[]): void;
+}
+
 /** The experts table of the chosen mode, the expert set, and the hand-off to the soup. */
-export function ExpertsPanel({ analysis, sourceLabel }: { analysis: AnalysisResult; sourceLabel: string }) {
+export function ExpertsPanel({ analysis, sourceLabel, bases, onCandidates }: ExpertsPanelProps) {
   const bestTrial = useTrialsStore((s) => s.bestTrial);
   const show = useNavigationStore((s) => s.show);
   const [sent, setSent] = useState<string | null>(null);
@@ -26,9 +34,13 @@ export function ExpertsPanel({ analysis, sourceLabel }: { analysis: AnalysisResu
   const proposal = proposedWeights(expertSet, bestTrial);
   const pct = (w: number) => `${(w * 100).toFixed(w * 100 === Math.round(w * 100) ? 0 : 1)}%`;
 
+  const { verdict, messages } = analysis.compatibility;
+  const refused = verdict === 'refuse';
   const use = () => {
+    if (refused) return;
     const how = proposal.source === 'best trial' ? 'weights of the best evaluated trial' : 'uniform weights';
-    const note = `SoCE ${mode} mode, τ = ${analysis.tau.toFixed(2)}, ${analysis.method} correlation on ${sourceLabel}: ${expertSet.length} experts, ${how}`;
+    const caveat = verdict === 'warn' ? ` (warning: ${messages.join('; ')})` : '';
+    const note = `SoCE ${mode} mode, τ = ${analysis.tau.toFixed(2)}, ${analysis.method} correlation on ${sourceLabel}: ${expertSet.length} experts, ${how}${caveat}`;
     useSoupStore.getState().proposeExperts(expertSet, proposal.weights, note);
     setSent(note);
   };
@@ -97,13 +109,25 @@ export function ExpertsPanel({ analysis, sourceLabel }: { analysis: AnalysisResu
           ))}
         </ul>
       )}
+      {messages.length > 0 && <Compatibility refused={refused} messages={messages} experts={expertSet} bases={bases} onCandidates={onCandidates} />}
       <div className="experts-actions">
-        <button type="button" className="primary" onClick={use} disabled={expertSet.length === 0}>
+        <button
+          type="button"
+          className="primary"
+          onClick={use}
+          disabled={expertSet.length === 0 || refused}
+          aria-describedby={messages.length > 0 ? 'experts-compat' : undefined}
+        >
           Use these experts
         </button>
         <span className="muted">
-          {proposal.source === 'best trial' ? 'with the best evaluated trial’s weights' : 'with uniform weights'}
-          {proposal.source === 'uniform' && bestTrial ? ' (the best trial is a soup of other models)' : ''}
+          {refused
+            ? 'refused: these experts cannot be souped together (see above)'
+            : proposal.source === 'best trial'
+              ? 'with the best evaluated trial’s weights'
+              : 'with uniform weights'}
+          {!refused && proposal.source === 'uniform' && bestTrial ? ' (the best trial is a soup of other models)' : ''}
+          {verdict === 'warn' ? ' — read the warning above first' : ''}
         </span>
         <button
           type="button"
@@ -126,5 +150,47 @@ export function ExpertsPanel({ analysis, sourceLabel }: { analysis: AnalysisResu
         </p>
       )}
     </section>
+  );
+}
+
+interface CompatibilityProps {
+  refused: boolean;
+  messages: string[];
+  experts: string[];
+  bases: ExpertsPanelProps['bases'];
+  onCandidates(models: string[]): void;
+}
+
+/** Why the experts cannot (or may not) be souped together, with a way out: candidates of one base model. */
+function Compatibility({ refused, messages, experts, bases, onCandidates }: CompatibilityProps) {
+  const families = new Map<string, number>();
+  if (bases)
+    for (const e of experts) {
+      const b = bases.byModel.get(e);
+      if (b) families.set(b, 0);
+    }
+  if (bases) for (const b of bases.byModel.values()) if (families.has(b)) families.set(b, families.get(b)! + 1);
+  return (
+    <div id="experts-compat" className={`compat ${refused ? 'compat-refuse' : 'compat-warn'}`} role="alert">
+      <p>
+        <strong>{refused ? 'These experts cannot be souped together:' : 'Check before souping:'}</strong> the table’s{' '}
+        {refused ? 'columns say so' : 'columns raise a doubt'}.
+      </p>
+      <ul>
+        {messages.map((m) => (
+          <li key={m}>{m.charAt(0).toUpperCase() + m.slice(1)}.</li>
+        ))}
+      </ul>
+      {families.size > 1 && bases && (
+        <p className="compat-actions">
+          Candidates of one base model only:{' '}
+          {[...families].map(([base, n]) => (
+            <button key={base} type="button" onClick={() => onCandidates([...bases.byModel].filter(([, b]) => b === base).map(([m]) => m))}>
+              {base} ({n})
+            </button>
+          ))}
+        </p>
+      )}
+    </div>
   );
 }

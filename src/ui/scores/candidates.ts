@@ -1,29 +1,13 @@
-import { readRawTables, type ScoreTable, type TextFile } from '../../analysis';
-import { cellText } from '../../analysis/cells';
-
-/** A text column saying which base model a fine-tune comes from (Open LLM Leaderboard: "Base Model"). */
-const BASE_MODEL = /^(base[ _-]?model(?:[ _-]?name)?|base|parent[ _-]?model|architecture)$/i;
-
-export function baseModelColumn(table: ScoreTable): string | null {
-  return table.textColumns.find((c) => BASE_MODEL.test(c.trim())) ?? null;
-}
+import type { ScoreTable } from '../../analysis';
 
 /**
- * A text column's value per model, read with the engine's own readers (the score table keeps only
- * numeric columns). With several files, the first file holding the column wins.
+ * Base model per model, for grouping candidates: the table's base-model column (Open LLM Leaderboard:
+ * "Base Model"), else its architecture column; null when it has neither. The engine finds the columns.
  */
-export function textByModel(files: TextFile[], table: ScoreTable, column: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const raw of readRawTables(files)) {
-    const m = raw.header.indexOf(table.modelColumn);
-    const c = raw.header.indexOf(column);
-    if (m < 0 || c < 0) continue;
-    for (const row of raw.rows) {
-      const model = cellText(row[m]);
-      if (model !== '' && !out.has(model)) out.set(model, cellText(row[c]));
-    }
-  }
-  return out;
+export function baseModelsOf(table: ScoreTable): { column: string; byModel: Map<string, string> } | null {
+  const source = table.lineage.baseModel ?? table.lineage.architecture;
+  if (!source) return null;
+  return { column: source.column, byModel: new Map(table.models.map((m, i) => [m, source.values[i]])) };
 }
 
 export interface ModelGroup {

@@ -1,7 +1,7 @@
 import { analyze, parseScoreTable, type AnalysisResult, type ScoreTable, type TextFile } from '../../analysis';
 import type { CorrelationMethod, ExpertMode } from '../../analysis';
 import { isSoupLabError } from '../../errors';
-import { baseModelColumn, textByModel } from './candidates';
+import { baseModelsOf } from './candidates';
 import { heatmapModel } from './heatmapModel';
 
 /**
@@ -99,12 +99,8 @@ export function deriveAnalysis(table: ScoreTable, c: AnalysisChoices): Derived<A
 /** The heatmap layout of an analysis, memoised like the analysis itself. */
 export const deriveHeatmap = memoLast(heatmapModel);
 
-/** Base model per model, when the table has a base-model column; null otherwise. */
-export const deriveBaseModels = memoLast((files: TextFile[] | null, table: ScoreTable): { column: string; byModel: Map<string, string> } | null => {
-  const column = baseModelColumn(table);
-  if (column === null || files === null) return null;
-  return { column, byModel: textByModel(files, table, column) };
-});
+/** Base model per model, when the table has a base-model (or architecture) column; null otherwise. */
+export const deriveBaseModels = memoLast(baseModelsOf);
 
 /** effectiveChoices with a stable identity while the table and the stored choices are unchanged (memoised pickers). */
 export const deriveChoices = memoLast((table: ScoreTable, categories: string[] | null, candidates: string[] | null) =>

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { CorrelationMethod, ExpertMode, ScoreTable } from '../../analysis';
+import type { CorrelationMethod, ExpertMode } from '../../analysis';
 import { CandidatePicker } from '../scores/CandidatePicker';
 import { CategoryPicker } from '../scores/CategoryPicker';
 import { ClusterList } from '../scores/ClusterList';
@@ -11,6 +11,8 @@ import { ExpertsPanel } from '../scores/ExpertsPanel';
 import { Heatmap } from '../scores/Heatmap';
 import { HeatmapLegend } from '../scores/HeatmapLegend';
 import { readTextFiles } from '../scores/readFiles';
+import { HEATMAP_SECTION, SkipToHeatmap } from '../scores/SkipToHeatmap';
+import { TableProblems } from '../scores/TableProblems';
 import { useScoresStore } from '../state/scoresStore';
 import './scores.css';
 
@@ -26,10 +28,12 @@ export function ScoresView() {
   const tableResult = deriveTable(s.files, s.modelColumn);
   const table = tableResult?.value ?? null;
   const choices = analysisChoicesOf(s);
-  const analysis = table ? deriveAnalysis(table, choices) : null;
   const chosen = table ? deriveChoices(table, s.categories, s.candidates) : null;
+  // No candidates yet ("None", then ticking a few): the heatmap needs none, so it stays; only experts wait.
+  const noCandidates = chosen !== null && chosen.candidates.length === 0;
+  const analysis = table ? deriveAnalysis(table, noCandidates ? { ...choices, candidates: null, candidateRowsOnly: false } : choices) : null;
   const heat = analysis?.value ? deriveHeatmap(analysis.value) : null;
-  const bases = table ? deriveBaseModels(s.files, table) : null;
+  const bases = table ? deriveBaseModels(table) : null;
 
   const onFiles = async (files: File[]) => {
     setReadError(null);
@@ -104,6 +108,7 @@ export function ScoresView() {
       {table && chosen && (
         <div className="scores-layout">
           <aside className="scores-controls">
+            <SkipToHeatmap />
             <div className="card">
               <label className="field">
                 Model column{' '}
@@ -144,7 +149,7 @@ export function ScoresView() {
             )}
             {analysis?.value && heat && (
               <>
-                <section className="card" aria-labelledby="heatmap-h">
+                <section className="card" aria-labelledby="heatmap-h" id={HEATMAP_SECTION} tabIndex={-1}>
                   <h3 id="heatmap-h">
                     Correlation between categories{' '}
                     <span className="muted">
@@ -155,7 +160,18 @@ export function ScoresView() {
                   <HeatmapLegend tau={analysis.value.tau} lowCount={heat.lowCount / 2} undefinedCount={heat.undefinedCount} />
                   <CorrelationTable model={heat} />
                 </section>
-                <ExpertsPanel analysis={analysis.value} sourceLabel={sourceLabel} />
+                {noCandidates ? (
+                  <p className="card warning" role="status">
+                    No candidates: tick the models that may be experts (or All) to see the experts.
+                  </p>
+                ) : (
+                  <ExpertsPanel
+                    analysis={analysis.value}
+                    sourceLabel={sourceLabel}
+                    bases={bases}
+                    onCandidates={(models) => s.setCandidates(models.length === table.models.length ? null : models)}
+                  />
+                )}
                 <ClusterList clusters={analysis.value.clusters} tau={analysis.value.tau} />
               </>
             )}
@@ -163,6 +179,39 @@ export function ScoresView() {
         </div>
       )}
     </div>
+  );
+}
+
+/** The method in a few lines, beside its controls. */
+function MethodHelp() {
+  return (
+    <details className="method-help">
+      <summary>What τ, the set L and the two modes mean</summary>
+      <p>
+        SoCE (<em>Soup Of Category Experts</em>) soups one expert per skill the benchmark measures. The heatmap correlates every pair of categories across the
+        models of the table (Pearson ρ, or Spearman on ranks).
+      </p>
+      <ul>
+        <li>
+          <strong>τ</strong> is the threshold: categories with |ρ| &lt; τ measure different skills. Higher τ, more of them.
+        </li>
+        <li>
+          <strong>L</strong> is the paper’s set: every category with |ρ| &lt; τ against at least one other (marked cells).
+        </li>
+        <li>
+          <strong>Paper mode</strong> takes the best candidate of each category in L as an expert. <strong>Clusters mode</strong> (SoupLab’s) groups
+          categories correlating at τ or more and takes one expert per group, on its mean score: fewer experts.
+        </li>
+        <li>The experts are souped (their weights averaged) with weights from a grid in steps of 0.1, plus the uniform soup; evaluate the grid and rank it in Trials.</li>
+      </ul>
+      <p className="muted">
+        Maiti et al., “Souper-Model: How Simple Arithmetic Unlocks State-of-the-Art LLM Performance”,{' '}
+        <a href="https://arxiv.org/abs/2511.13254" target="_blank" rel="noreferrer">
+          arXiv 2511.13254
+        </a>
+        , Algorithm 1.
+      </p>
+    </details>
   );
 }
 
@@ -215,40 +264,7 @@ function AnalysisToolbar({ tau, mode, method, setTau, setMode, setMethod }: Tool
           <option value="spearman">Spearman</option>
         </select>
       </label>
-    </div>
-  );
-}
-
-function TableProblems({ table }: { table: ScoreTable }) {
-  const warnings = table.problems.filter((p) => p.severity === 'warning');
-  const notes = table.problems.filter((p) => p.severity === 'info');
-  if (warnings.length === 0 && notes.length === 0) return null;
-  return (
-    <div className="card table-problems">
-      {warnings.length > 0 && (
-        <>
-          <h3 className="warning">
-            {warnings.length} problem{warnings.length === 1 ? '' : 's'} in the table
-          </h3>
-          <ul>
-            {warnings.map((p, i) => (
-              <li key={i}>{p.message}</li>
-            ))}
-          </ul>
-        </>
-      )}
-      {notes.length > 0 && (
-        <details>
-          <summary>
-            {notes.length} note{notes.length === 1 ? '' : 's'} on the columns (aggregates and metadata are not categories by default)
-          </summary>
-          <ul>
-            {notes.map((p, i) => (
-              <li key={i}>{p.message}</li>
-            ))}
-          </ul>
-        </details>
-      )}
+      <MethodHelp />
     </div>
   );
 }

@@ -103,7 +103,7 @@ export function TrialsView() {
                   )}
                 </div>
                 <div className="trials-wide">
-                  <RankedTable ranking={derived.ranking.value} models={t.table.models} />
+                  <RankedTable ranking={derived.ranking.value} models={t.table.models} scores={t.table.scores} />
                 </div>
               </div>
             )}
