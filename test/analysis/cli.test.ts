@@ -279,3 +279,34 @@ describe('souplab analyze on leaderboards as people download them', () => {
     expect(one.stdout).not.toContain('! warning:');
   });
 });
+
+describe('souplab grid and what can be souped', () => {
+  // ft-13 leads Maths, ft-21 Code, ft-19 Chat (the largest residues of the rule below).
+  const table = (arch: (i: number) => string): string => {
+    const lines = ['Model,Base Model,Architecture,#Params (B),Maths,Code,Chat'];
+    for (let i = 0; i < 24; i++)
+      lines.push([`ft-${i}`, i < 16 ? 'org/base-a' : 'org/base-b', arch(i), '8.03', 40 + ((i * 7) % 23), 30 + ((i * 11) % 29), 50 + ((i * 13) % 31)].join(','));
+    return lines.join('\n') + '\n';
+  };
+  const models = 'ft-13=/ckpt/13;ft-21=/ckpt/21;ft-19=/ckpt/19';
+
+  it('refuses experts of different architectures, writing nothing', async () => {
+    const file = join(tmp, 'two-archs.csv');
+    writeFileSync(file, table((i) => (i < 16 ? 'LlamaForCausalLM' : 'MistralForCausalLM')));
+    const out = join(tmp, 'two-archs-grid');
+    const { code, stderr } = await run(['grid', file, '--tau', '1', '--models', models, '--out', out]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^souplab grid: the experts have different architectures \("Architecture": LlamaForCausalLM \("ft-13"\); MistralForCausalLM \("ft-21", "ft-19"\)\): their weights cannot be averaged; choose candidates of one architecture and size/);
+    expect(() => readdirSync(out)).toThrow();
+  });
+
+  it('warns on different base models and writes the recipes', async () => {
+    const file = join(tmp, 'two-bases.csv');
+    writeFileSync(file, table(() => 'LlamaForCausalLM'));
+    const out = join(tmp, 'two-bases-grid');
+    const { code, stderr, stdout } = await run(['grid', file, '--tau', '1', '--models', models, '--out', out]);
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/^souplab grid: warning: the experts come from different base models \("Base Model": org\/base-a \("ft-13"\); org\/base-b \("ft-21", "ft-19"\)\)/);
+    expect(stdout).toContain('wrote 37 recipes');
+  });
+});

@@ -105,6 +105,10 @@ ${ANALYSIS_OPTIONS_HELP}`,
       const overrides = flags.has('candidates') ? {} : { candidates: paths.map((p) => p.name) };
       const { result } = runAnalysis(positionals, flags, overrides);
       if (result.expertSet.length === 0) throw new InputError(`the analysis selected no experts (${result.warnings.join('; ') || 'empty'})`);
+      // Recipes the merge would refuse are not written; doubts are said and the recipes written.
+      const { verdict, messages } = result.compatibility;
+      if (verdict === 'refuse') throw new InputError(`${messages[0]}; choose candidates of one architecture and size (--candidates or --models)`);
+      for (const m of messages) io.stderr(`souplab grid: warning: ${m}\n`);
       const missing: string[] = [];
       ingredients = result.expertSet.map((name) => {
         const hit = matchName(name, paths.map((p) => p.name));
