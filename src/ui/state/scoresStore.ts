@@ -50,6 +50,11 @@ const freshOptions = (source: ScoresSource): ScoresOptions => ({
 });
 
 let initPromise: Promise<void> | undefined;
+/**
+ * Counts table loads. A demo fetch that finishes after the user dropped a table (or asked for the demo
+ * again) is stale and must not replace what is there: it applies only while its generation is current.
+ */
+let loadGeneration = 0;
 
 export const useScoresStore = create<ScoresState>()(
   persist(
@@ -92,6 +97,7 @@ export const useScoresStore = create<ScoresState>()(
           return;
         }
         const source: ScoresSource = { kind: 'user', names: files.map((f) => f.name) };
+        loadGeneration++;
         set({ source, files, status: 'ready', loadError: null, ...freshOptions(source) });
         try {
           await idbSet(FILES_KEY, files);
@@ -131,11 +137,12 @@ export const useScoresStore = create<ScoresState>()(
 );
 
 async function loadDemoFiles(set: (s: Partial<ScoresState>) => void): Promise<void> {
+  const generation = ++loadGeneration;
   set({ status: 'loading' });
   try {
     const file = await fetchDemoTable();
-    set({ files: [file], status: 'ready' });
+    if (generation === loadGeneration) set({ files: [file], status: 'ready' });
   } catch (e) {
-    set({ status: 'error', loadError: e instanceof Error ? e.message : String(e) });
+    if (generation === loadGeneration) set({ status: 'error', loadError: e instanceof Error ? e.message : String(e) });
   }
 }
