@@ -6,6 +6,12 @@ import type { OutputTarget } from './writer';
  * File System Access API targets (a picked folder or file, or OPFS). A FileSystemWritableFileStream
  * writes to a swap file (Chromium: `.crswap`) that replaces the real file only on close(), and abort()
  * discards it: so every stream stays open until commit(), and abort() leaves the previous content.
+ *
+ * Chromium deletes an aborted stream's swap file only after abort() has resolved (when the writer is
+ * released), so a folder looked at right after a cancelled export can still show `NAME.crswap`. A
+ * folder target therefore notes which swap entries its own streams created, and its abort() returns
+ * only once they and the entries it created are gone (Chromium refuses to remove a file while its
+ * aborted writer lives on, so removal is retried), within SWAP_SETTLE_MS.
  */
 
 interface StreamFile {
@@ -14,6 +20,41 @@ interface StreamFile {
   /** True when this target created the (empty) entry: abort() removes it again. */
   created: boolean;
   closed: boolean;
+  /** Swap entries that appeared in the folder when this file's stream was opened (folder targets). */
+  swaps?: string[];
+}
+
+/** How long a folder target's abort() waits for its swap files to disappear. */
+export const SWAP_SETTLE_MS = 10_000;
+const SWAP_SUFFIX = '.crswap';
+
+async function swapEntries(dir: FileSystemDirectoryHandle): Promise<Set<string>> {
+  const out = new Set<string>();
+  const keys = (dir as unknown as { keys(): AsyncIterable<string> }).keys();
+  for await (const k of keys) if (k.endsWith(SWAP_SUFFIX)) out.add(k);
+  return out;
+}
+
+/**
+ * Removes the entries `names` from `dir`, retrying while the browser still holds them, until each is
+ * gone or SWAP_SETTLE_MS has passed (after that the browser's own clean-up is all that is left).
+ */
+async function removeWhenReleased(dir: FileSystemDirectoryHandle, names: string[]): Promise<void> {
+  const deadline = Date.now() + SWAP_SETTLE_MS;
+  let pending = [...names];
+  for (let delay = 2; pending.length > 0; delay = Math.min(delay * 2, 100)) {
+    const left: string[] = [];
+    for (const n of pending) {
+      try {
+        await dir.removeEntry(n);
+      } catch (e) {
+        if (!(e instanceof DOMException && e.name === 'NotFoundError')) left.push(n);
+      }
+    }
+    pending = left;
+    if (pending.length === 0 || Date.now() > deadline) return;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
 }
 
 function sinkFor(label: string, file: StreamFile): ByteSink {
@@ -116,7 +157,9 @@ export function directoryHandleTarget(dir: FileSystemDirectoryHandle): OutputTar
       }
       const entry: StreamFile = { name, stream: undefined as unknown as FileSystemWritableFileStream, created, closed: false };
       files.push(entry);
+      const swapsBefore = await swapEntries(dir);
       entry.stream = await openStream(handle, label(name));
+      entry.swaps = [...(await swapEntries(dir))].filter((k) => !swapsBefore.has(k));
       return sinkFor(label(name), entry);
     },
     async commit(): Promise<void> {
@@ -132,10 +175,9 @@ export function directoryHandleTarget(dir: FileSystemDirectoryHandle): OutputTar
     },
     async abort(): Promise<void> {
       done = true;
-      for (const f of files) {
-        await f.stream?.abort().catch(() => undefined);
-        if (f.created) await dir.removeEntry(f.name).catch(() => undefined);
-      }
+      for (const f of files) await f.stream?.abort().catch(() => undefined);
+      // The created entries too: Chromium refuses to remove a file while its aborted writer lives on.
+      await removeWhenReleased(dir, files.flatMap((f) => [...(f.created ? [f.name] : []), ...(f.swaps ?? [])]));
     },
   };
 }

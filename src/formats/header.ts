@@ -64,6 +64,10 @@ export function parseHeaderBytes(name: string, headerJson: Uint8Array, headerLen
   const fail = (problem: string, tensor?: string): never => {
     throw new SafetensorsError(name, problem, tensor);
   };
+  // TextDecoder would drop a byte-order mark silently; the reference's JSON parser rejects it.
+  if (headerJson[0] === 0xef && headerJson[1] === 0xbb && headerJson[2] === 0xbf) {
+    fail('the header starts with a UTF-8 byte-order mark, which safetensors does not allow (saved by a text editor?)');
+  }
   let text: string;
   try {
     text = utf8.decode(headerJson);
@@ -81,8 +85,8 @@ export function parseHeaderBytes(name: string, headerJson: Uint8Array, headerLen
     return fail(`the header is JSON but not an object (it is ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : `a ${typeof parsed}`})`);
   }
   const entries = parsed as Record<string, unknown>;
-  const duplicate = firstDuplicateTopLevelKey(text);
-  if (duplicate !== undefined) fail('appears more than once in the header', duplicate);
+  const scan = scanHeaderText(text);
+  if (scan.duplicate !== undefined) fail('appears more than once in the header', scan.duplicate);
 
   const dataStart = 8 + headerLength;
   const bufferLength = fileSize - dataStart;
@@ -140,6 +144,11 @@ export function parseHeaderBytes(name: string, headerJson: Uint8Array, headerLen
     tensors.push({ name: key, dtype: t, shape: dims, byteOffset: dataStart + b, byteLength: e - b, begin: b, end: e });
   }
 
+  // After the entries' own checks, which explain negative numbers and metadata that is not text.
+  if (scan.nonInteger !== undefined) {
+    fail(`shape and data_offsets must be written as plain integers (8, not 8.0, 8e0 or -0); found ${scan.nonInteger.token}`, scan.nonInteger.key);
+  }
+
   // Empty tensors sort before a non-empty one at the same offset; the data must tile [0, bufferLength).
   tensors.sort((x, y) => x.begin - y.begin || x.end - y.end);
   let position = 0;
@@ -183,14 +192,23 @@ function truncate(s: string): string {
   return s.length > 60 ? `${s.slice(0, 57)}…` : s;
 }
 
-/**
- * JSON.parse keeps the last of duplicate keys silently; this scan of the (already valid) JSON text
- * finds a top-level key that occurs twice. Linear in the header length.
- */
+/** JSON.parse keeps the last of duplicate keys silently: a top-level key that occurs twice. */
 export function firstDuplicateTopLevelKey(json: string): string | undefined {
+  return scanHeaderText(json).duplicate;
+}
+
+/**
+ * What JSON.parse hides in the (already valid) header text: the first top-level key that occurs
+ * twice, and the first number that is not a plain non-negative integer literal (`8.0`, `1e3`, `-0`
+ * parse to integers in JavaScript, but the reference reads shapes and offsets as unsigned integers
+ * and refuses them), with the top-level key it sits under. Linear in the header length.
+ */
+function scanHeaderText(json: string): { duplicate?: string; nonInteger?: { key: string; token: string } } {
   const seen = new Set<string>();
   let depth = 0;
   let expectKey = false;
+  let currentKey = '';
+  let nonInteger: { key: string; token: string } | undefined;
   for (let i = 0; i < json.length; i++) {
     const c = json.charCodeAt(i);
     if (c === 0x22 /* " */) {
@@ -202,10 +220,17 @@ export function firstDuplicateTopLevelKey(json: string): string | undefined {
       }
       if (depth === 1 && expectKey) {
         const key = JSON.parse(json.slice(start, i + 1)) as string;
-        if (seen.has(key)) return key;
+        if (seen.has(key)) return { duplicate: key, nonInteger };
         seen.add(key);
+        currentKey = key;
         expectKey = false;
       }
+    } else if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
+      let j = i + 1;
+      while (j < json.length && /[0-9.eE+-]/.test(json[j])) j++;
+      const token = json.slice(i, j);
+      if (nonInteger === undefined && (/[.eE]/.test(token) || token === '-0')) nonInteger = { key: currentKey, token };
+      i = j - 1;
     } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
       depth++;
       expectKey = depth === 1 && c === 0x7b;
@@ -215,5 +240,5 @@ export function firstDuplicateTopLevelKey(json: string): string | undefined {
       expectKey = true;
     }
   }
-  return undefined;
+  return { nonInteger };
 }

@@ -2,7 +2,7 @@
  * Recipe + opened checkpoints → MergePlan: for every output tensor, what to compute and from what.
  *
  * A float tensor becomes a soup step: the kernel mode, its f32 coefficients (computed in f64 from the
- * recipe's parameters, then rounded once to f32), the input tensors in kernel order and the output
+ * recipe's parameters, then rounded once to f32; the f64 ones are kept for F64 outputs), the input tensors in kernel order and the output
  * dtype (`out_dtype`, else `dtype`, else the first input's). Any other tensor (I64 counters, BOOL
  * masks, F8) is copied from the reference: the base model, or the first model.
  *
@@ -25,11 +25,13 @@ export interface SoupStep {
   kind: 'soup';
   name: string;
   shape: number[];
-  /** The dtype written; F64 is computed in f32 and widened exactly. */
+  /** The dtype written; an F64 output is computed in f64 (runMerge), the others by the backend in f32. */
   outDtype: FloatDtype;
   mode: SoupMode;
   /** One per input, in kernel order (for delta, inputs[0] is the base and coefficients[0] is 0). */
   coefficients: Float32Array;
+  /** The same coefficients before rounding to f32: what an F64 output is computed with. */
+  exactCoefficients: Float64Array;
   inputs: CheckpointTensor[];
   /** The ingredient label of each input, for messages and the studio. */
   inputLabels: string[];
@@ -109,7 +111,10 @@ export function planMerge(recipe: Recipe, checkpoints: Map<string, Checkpoint>):
     const inputLabels = recipe.method === 'task_arithmetic' ? [base!.label, ...memberIngredients.map((g) => g.label)] : memberIngredients.map((g) => g.label);
     const outDtype = recipe.outDtype ?? recipe.dtype ?? (inputs[0].info.dtype as FloatDtype);
     const numel = numelOf(info.shape);
-    steps.push({ kind: 'soup', name, shape: info.shape, outDtype, mode: step.mode, coefficients: step.coefficients, inputs, inputLabels, weights, t });
+    steps.push({
+      kind: 'soup', name, shape: info.shape, outDtype, mode: step.mode,
+      coefficients: Float32Array.from(step.coefficients), exactCoefficients: step.coefficients, inputs, inputLabels, weights, t,
+    });
     for (const x of inputs) inputBytes += x.info.byteLength;
     outputBytes += numel * BYTES[outDtype];
   }
@@ -124,17 +129,22 @@ function soupStep(
   tensor: string,
   weights: number[],
   mergeParam: (name: string) => EvaluatedValue | undefined,
-): { mode: SoupMode; coefficients: Float32Array } {
+): { mode: SoupMode; coefficients: Float64Array } {
   const where = recipeWhere(recipe, recipe.parameters.normalize?.line ?? recipe.methodLine);
-  const sum = weights.reduce((a, b) => a + b, 0);
+  // Normalising divides by the sum; weights near the f64 limit (1e308 twice) make it Infinity and
+  // every share 0. Then the weights are scaled by the largest |w| first (the shares stay the same).
+  const plainSum = weights.reduce((a, b) => a + b, 0);
+  const scale = Number.isFinite(plainSum) ? 1 : Math.max(...weights.map(Math.abs));
+  const scaled = weights.map((w) => w / scale);
+  const sum = scaled.reduce((a, b) => a + b, 0);
   switch (recipe.method) {
     case 'linear': {
       const normalize = booleanParam(recipe, 'normalize', mergeParam('normalize'), true);
       if (normalize && sum === 0) {
         throw new InputError(`${where}the weights for tensor ${tensor} add up to 0, so they cannot be normalised; change them or set normalize: false`);
       }
-      const c = new Float32Array(weights.length);
-      weights.forEach((w, i) => (c[i] = normalize ? w / sum : w));
+      const c = new Float64Array(weights.length);
+      weights.forEach((w, i) => (c[i] = normalize ? scaled[i] / sum : w));
       checkFinite(recipe, tensor, c);
       return { mode: 'linear', coefficients: c };
     }
@@ -142,18 +152,18 @@ function soupStep(
       const normalize = booleanParam(recipe, 'normalize', mergeParam('normalize'), false);
       const lambda = numberParam(recipe, 'lambda', mergeParam('lambda'), 1, undefined, tensor);
       // mergekit leaves a (near-)zero sum of weights undivided rather than dividing by it.
-      const divisor = normalize && Math.abs(sum) >= 1e-8 ? sum : 1;
-      const c = new Float32Array(weights.length + 1);
-      weights.forEach((w, i) => (c[i + 1] = (lambda * w) / divisor));
+      const divide = normalize && Math.abs(sum * scale) >= 1e-8;
+      const c = new Float64Array(weights.length + 1);
+      weights.forEach((w, i) => (c[i + 1] = divide ? (lambda * scaled[i]) / sum : lambda * w));
       checkFinite(recipe, tensor, c);
       return { mode: 'delta', coefficients: c };
     }
   }
 }
 
-function checkFinite(recipe: Recipe, tensor: string, c: Float32Array): void {
+function checkFinite(recipe: Recipe, tensor: string, c: Float64Array): void {
   for (const x of c) {
-    if (!Number.isFinite(x)) {
+    if (!Number.isFinite(Math.fround(x))) {
       throw new InputError(`${recipeWhere(recipe, recipe.methodLine)}the coefficients for tensor ${tensor} overflow f32 (${[...c].join(', ')}); use smaller weights`);
     }
   }

@@ -19,7 +19,8 @@ import type { ByteSource } from '../formats/types';
 import { SafetensorsWriter, type OutputTarget, type OutputTensorSpec } from '../formats/writer';
 import { KERNEL_DTYPE_BYTES, type KernelDtype, type SoupBackend, type SoupJob } from './kernel';
 import type { CopyStep, MergePlan, SoupStep } from './plan';
-import { numelOf } from '../formats/dtype';
+import { numelOf, type FloatDtype } from '../formats/dtype';
+import { soupF64 } from './f64Soup';
 
 export interface MergeProgress {
   tensorsDone: number;
@@ -187,17 +188,15 @@ const INPUT_BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2 };
 
 /** The element count of one job: within the backend's limit and the memory budget, a multiple of 4. */
 export function chunkElementsFor(step: SoupStep, backend: SoupBackend, maxJobBytes: number): number {
-  const kernelOut = kernelOutDtype(step);
-  let perElement = KERNEL_DTYPE_BYTES[kernelOut] + (step.outDtype === 'F64' ? 8 : 0);
-  for (const t of step.inputs) perElement += INPUT_BYTES[t.info.dtype] + (t.info.dtype === 'F64' ? 4 : 0);
+  // An F64 output is computed on the host with every input decoded to f64; the others by the backend,
+  // with F64 inputs decoded to f32.
+  const f64 = step.outDtype === 'F64';
+  let perElement = step.outDtype === 'F64' ? 8 : KERNEL_DTYPE_BYTES[step.outDtype];
+  for (const t of step.inputs) perElement += INPUT_BYTES[t.info.dtype] + (f64 ? 8 : t.info.dtype === 'F64' ? 4 : 0);
   const byMemory = Math.floor(maxJobBytes / perElement);
   const n = Math.min(byMemory, backend.maxChunkElements);
   // A multiple of 4 elements is a multiple of 8 bytes in every float dtype: every input's chunks line up.
   return Math.max(4, n - (n % 4));
-}
-
-function kernelOutDtype(step: SoupStep): KernelDtype {
-  return step.outDtype === 'F64' ? 'F32' : step.outDtype;
 }
 
 async function soupTensor(step: SoupStep, backend: SoupBackend, maxJobBytes: number, enqueue: Enqueue, signal: AbortSignal | undefined): Promise<void> {
@@ -208,17 +207,24 @@ async function soupTensor(step: SoupStep, backend: SoupBackend, maxJobBytes: num
   }
   const chunkElements = chunkElementsFor(step, backend, maxJobBytes);
   const readers = step.inputs.map((t) => readTensorChunks(t, { chunkBytes: chunkElements * INPUT_BYTES[t.info.dtype], signal }));
-  const outKernel = kernelOutDtype(step);
   let done = 0;
   try {
     while (done < numel) {
       const pieces = await Promise.all(readers.map((r) => r.next()));
       const count = Math.min(chunkElements, numel - done);
-      const inputs = pieces.map((p, i) => toKernelInput(step.inputs[i], p.done ? undefined : p.value, count));
-      const job: SoupJob = { mode: step.mode, coefficients: step.coefficients, inputs, outDtype: outKernel, elementCount: count };
+      const bytes = pieces.map((p, i) => checkedChunk(step.inputs[i], p.done ? undefined : p.value, count));
+      let result: Promise<Uint8Array>;
+      const outDtype = step.outDtype;
+      if (outDtype === 'F64') {
+        // f32 arithmetic would lose what F64 holds: computed here in f64, on every backend.
+        const inputs = bytes.map((b, i) => ({ dtype: step.inputs[i].info.dtype as FloatDtype, bytes: b }));
+        result = Promise.resolve().then(() => soupF64(step.mode, step.exactCoefficients, inputs, count));
+      } else {
+        const inputs = bytes.map((b, i) => toKernelInput(step.inputs[i], b));
+        const job: SoupJob = { mode: step.mode, coefficients: step.coefficients, inputs, outDtype, elementCount: count };
+        result = backend.run(job, signal);
+      }
       const inputBytes = step.inputs.reduce((s, t) => s + count * INPUT_BYTES[t.info.dtype], 0);
-      let result = backend.run(job, signal);
-      if (step.outDtype === 'F64') result = result.then(widenF32ToF64);
       done += count;
       await enqueue(step.name, result, inputBytes, done === numel);
     }
@@ -227,25 +233,22 @@ async function soupTensor(step: SoupStep, backend: SoupBackend, maxJobBytes: num
   }
 }
 
-function toKernelInput(t: CheckpointTensor, bytes: Uint8Array | undefined, count: number): SoupJob['inputs'][number] {
-  const dtype = t.info.dtype;
-  const expected = count * INPUT_BYTES[dtype];
+function checkedChunk(t: CheckpointTensor, bytes: Uint8Array | undefined, count: number): Uint8Array {
+  const expected = count * INPUT_BYTES[t.info.dtype];
   if (!bytes || bytes.length !== expected) {
-    throw new Error(`${t.file}: tensor ${t.info.name}: read ${bytes?.length ?? 0} bytes for a chunk of ${count} ${dtype} elements, expected ${expected}`);
+    throw new Error(`${t.file}: tensor ${t.info.name}: read ${bytes?.length ?? 0} bytes for a chunk of ${count} ${t.info.dtype} elements, expected ${expected}`);
   }
+  return bytes;
+}
+
+/** An F64 input to an f32/f16/bf16 output is rounded to f32 first (the output holds less anyway). */
+function toKernelInput(t: CheckpointTensor, bytes: Uint8Array): SoupJob['inputs'][number] {
+  const dtype = t.info.dtype;
   if (dtype === 'F64') {
     const f32 = decodeToF32('F64', bytes);
     return { dtype: 'F32', bytes: new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength) };
   }
   return { dtype: dtype as KernelDtype, bytes };
-}
-
-/** f32 results widened to f64: exact, so an F64 output holds exactly the f32 soup. */
-function widenF32ToF64(bytes: Uint8Array): Uint8Array {
-  const src = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
-  const f32 = new Float32Array(src.buffer, src.byteOffset, src.byteLength / 4);
-  const f64 = Float64Array.from(f32);
-  return new Uint8Array(f64.buffer);
 }
 
 async function writeExtra(target: OutputTarget, extra: ExtraOutputFile, signal: AbortSignal | undefined): Promise<void> {

@@ -228,6 +228,24 @@ describe('souplab merge', () => {
     expect(existsSync(join(dir, 'never.safetensors'))).toBe(false);
   });
 
+  test('one model under two spellings is refused, not weighed twice', async () => {
+    mkdirSync(join(dir, 'sub'), { recursive: true });
+    const cases: [string, string][] = [
+      ['./model-c.safetensors', 'sub/./../model-c.safetensors'],
+      ['model-c.safetensors', `${dir}/./model-c.safetensors`],
+      ['model-b', 'model-b/model.safetensors.index.json'],
+      ['model-a', 'model-a/./model.safetensors'],
+    ];
+    for (const [first, second] of cases) {
+      writeFileSync(join(dir, 'sub', 'twice.yaml'), `merge_method: linear\nmodels:\n  - model: ../${first}\n  - model: ${second.startsWith('/') ? second : `../${second}`}\n`);
+      const r = await cli(['merge', join(dir, 'sub', 'twice.yaml'), '--out', join(dir, 'never.safetensors')]);
+      expect(r.code, second).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/twice\.yaml line 4: model .* is the same checkpoint as \.\.\/.* \(.*twice\.yaml line 3\), written another way; list each model once/);
+      expect(existsSync(join(dir, 'never.safetensors'))).toBe(false);
+    }
+  });
+
   test('pre-flight errors: each printed, exit 2, nothing read or written', async () => {
     const odd = model('BF16', 40).map((t) => (t.name.includes('mlp') ? randomTensor(t.name, 'BF16', [41, 16], 1) : t));
     writeModel(join(dir, 'model-odd.safetensors'), odd);

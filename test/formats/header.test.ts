@@ -182,3 +182,31 @@ describe('firstDuplicateTopLevelKey', () => {
     expect(firstDuplicateTopLevelKey('{"a\\u0062":1, "b":{"ab":2}, "ab": 3}')).toBe('ab');
   });
 });
+
+describe('readHeader rejects what the reference parser rejects, though JSON.parse accepts it', () => {
+  it('a header that starts with a UTF-8 byte-order mark', async () => {
+    const bom = '\uFEFF{"x":{"dtype":"U8","shape":[3],"data_offsets":[0,3]}}';
+    expect(await problem(rawSafetensors(bom, 3))).toBe(
+      'model-b.safetensors: the header starts with a UTF-8 byte-order mark, which safetensors does not allow (saved by a text editor?)',
+    );
+  });
+
+  it('offsets or shapes written as decimals, exponents or -0', async () => {
+    for (const [text, token] of [
+      ['{"x":{"dtype":"F64","shape":[1],"data_offsets":[0.0,8.0]}}', '0.0'],
+      ['{"x":{"dtype":"F64","shape":[1.0],"data_offsets":[0,8]}}', '1.0'],
+      ['{"x":{"dtype":"F64","shape":[1],"data_offsets":[0,8e0]}}', '8e0'],
+      ['{"x":{"dtype":"F64","shape":[1],"data_offsets":[-0,8]}}', '-0'],
+    ]) {
+      expect(await problem(rawSafetensors(text, 8))).toBe(
+        `model-b.safetensors: tensor x: shape and data_offsets must be written as plain integers (8, not 8.0, 8e0 or -0); found ${token}`,
+      );
+    }
+  });
+
+  it('but numbers inside metadata strings and names are text', async () => {
+    const h = await readHeader(source(rawSafetensors('{"__metadata__":{"lr":"1.5e-4"},"w.0.5e":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}', 2)));
+    expect(h.metadata).toEqual({ lr: '1.5e-4' });
+    expect(h.tensors[0].name).toBe('w.0.5e');
+  });
+});

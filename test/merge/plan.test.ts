@@ -162,6 +162,22 @@ parameters:
     expect(soup(c, 'lm_head.weight').outDtype).toBe('F64');
   });
 
+  test('weights near the f64 limit are normalised without overflow: 1e308, 1e308 is a uniform soup', async () => {
+    const models = { a: tensors('F32'), b: tensors('F32'), c: tensors('F32') };
+    const two = await plan('merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: 1e308}\n  - model: b\n    parameters: {weight: 1e308}\n', models);
+    expect(Array.from(soup(two, 'lm_head.weight').coefficients)).toEqual([0.5, 0.5]);
+    const three = await plan(
+      'merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: 1.5e308}\n  - model: b\n    parameters: {weight: 1.5e308}\n  - model: c\n    parameters: {weight: -0.75e308}\n',
+      models,
+    );
+    expect(Array.from(soup(three, 'lm_head.weight').coefficients)).toEqual(f32([1.5 / 2.25, 1.5 / 2.25, -0.75 / 2.25]));
+    const ta = await plan(
+      'merge_method: task_arithmetic\nbase_model: c\nparameters: {normalize: true}\nmodels:\n  - model: a\n    parameters: {weight: 1e308}\n  - model: b\n    parameters: {weight: 1e308}\n',
+      models,
+    );
+    expect(Array.from(soup(ta, 'lm_head.weight').coefficients)).toEqual([0, 0.5, 0.5]);
+  });
+
   test('errors: weights adding up to 0, a pre-flight error, a model not opened', async () => {
     await expect(
       plan('merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: 1}\n  - model: b\n    parameters: {weight: -1}\n', { a: tensors('F32'), b: tensors('F32') }),

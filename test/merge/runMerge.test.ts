@@ -198,19 +198,8 @@ out_dtype: float16
     }
   });
 
-  test('an F64 model keeps F64: the f32 soup is widened exactly', async () => {
-    const models = makeModels('f64', ['F64', 'F64']);
-    const p = writeModel(join(dir, 'f64-a.safetensors'), models[0]);
-    const q = writeModel(join(dir, 'f64-b.safetensors'), models[1]);
-    const plan = await planFor('merge_method: linear\nmodels:\n  - model: p\n  - model: q\n', { p, q });
-    const out = join(dir, 'f64-out.safetensors');
-    await runMerge(plan, { backend: cpuBackend(), target: nodeFileTarget(out), maxShardBytes: Infinity });
-    const written = readOutput(out);
-    const name = 'model.layers.1.mlp.up_proj.weight';
-    const i = models[0].findIndex((t) => t.name === name);
-    const got = written.tensors.get(name)!;
-    expect(got.dtype).toBe('F64');
-    expect(firstDifference(got.data, referenceSoup('linear', [0.5, 0.5], [models[0][i], models[1][i]], 'F64'))).toBeUndefined();
+  test('an F64 model keeps F64: computed in f64, so 1e200, 1e-200 and 0.1 survive', async () => {
+    await expectF64Soup(cpuBackend(), 'f64cpu');
   });
 
   test('cancelling mid-way leaves nothing behind and the previous output untouched', async () => {
@@ -312,7 +301,52 @@ out_dtype: float16
   });
 });
 
+/** Values f32 cannot hold: overflow, underflow, digits past f32's, the smallest subnormal, NaN. */
+const F64_VALUES = [
+  [1e200, 1e-200, 0.1, -2.5e300, 5e-324, 1 / 3, NaN, 123456789.12345679],
+  [3e200, 3e-200, 0.7, 1e300, 0, 2 / 3, 1, -0.000001],
+];
+
+/**
+ * Linear (weights 1 and 2) and task arithmetic (λ 0.5) over two F64 models and an F32 one: the F64
+ * output must be the mergekit arithmetic in f64, worked out here from the values themselves.
+ */
+async function expectF64Soup(backend: SoupBackend, prefix: string): Promise<void> {
+  const f64 = (vs: number[]) => new Uint8Array(Float64Array.from(vs).buffer);
+  const [a, b] = F64_VALUES;
+  const pa = writeModel(join(dir, `${prefix}-a.safetensors`), [{ name: 'w', dtype: 'F64', shape: [8], data: f64(a) }]);
+  const pb = writeModel(join(dir, `${prefix}-b.safetensors`), [{ name: 'w', dtype: 'F64', shape: [8], data: f64(b) }]);
+  const c = [0.5, 0.25, 1, -1, 2, 0.125, 4, 8];
+  const pc = writeModel(join(dir, `${prefix}-c.safetensors`), [{ name: 'w', dtype: 'F32', shape: [8], data: new Uint8Array(Float32Array.from(c).buffer) }]);
+  const cases: [string, number[]][] = [
+    ['merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: 1}\n  - model: b\n    parameters: {weight: 2}\n', a.map((x, i) => (1 / 3) * x + (2 / 3) * b[i])],
+    [
+      'merge_method: task_arithmetic\nbase_model: a\nparameters: {lambda: 0.5}\nmodels:\n  - model: b\n  - model: c\n',
+      a.map((x, i) => x + 0.5 * (b[i] - x) + 0.5 * (c[i] - x)),
+    ],
+  ];
+  for (const [k, [yaml, expected]] of cases.entries()) {
+    const plan = await planFor(yaml, { a: pa, b: pb, c: pc });
+    const out = join(dir, `${prefix}-out-${k}.safetensors`);
+    await runMerge(plan, { backend, target: nodeFileTarget(out), maxShardBytes: Infinity, readBack: (n) => nodeFileSource(out, n) });
+    const got = readOutput(out).tensors.get('w')!;
+    expect(got.dtype).toBe('F64');
+    const values = Array.from(new Float64Array(got.data.slice().buffer));
+    expect(values, yaml).toEqual(expected);
+    expect(values[0]).not.toBe(Infinity);
+  }
+}
+
 describe('runMerge on WebGPU (Dawn; SwiftShader without a GPU)', () => {
+  test('an F64 output is computed in f64 on the host, not in the f32 kernel', async () => {
+    const gpu = await createWebGPUSoupBackend(await requestAdapter(await nodeGPU()));
+    try {
+      await expectF64Soup(gpu, 'f64gpu');
+    } finally {
+      await gpu.dispose();
+    }
+  });
+
   test('task arithmetic with NaN, ±Inf, subnormals: within 1 ulp of the reference, ≥ 99.9 % identical', async () => {
     const adapter = await requestAdapter(await nodeGPU());
     const gpu = await createWebGPUSoupBackend(adapter);

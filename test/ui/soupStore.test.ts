@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { writeDemoCheckpoint } from '../../scripts/makeDemoCheckpoints';
 import { fromLooseFiles } from '../../src/ui/ingredients/collect';
 import { useSoupStore } from '../../src/ui/state/soupStore';
@@ -23,10 +23,22 @@ async function demoFile(variant: number, name: string): Promise<File> {
 
 const store = () => useSoupStore.getState();
 
+/** The two demo checkpoints every test starts from: each test stands alone (run with -t, in any order). */
+async function addTwoDemos(): Promise<File[]> {
+  const files = [await demoFile(0, 'demo-xLAM-2-70b-fc-r'), await demoFile(1, 'demo-watt-tool-70B')];
+  await store().addInputs(fromLooseFiles(files.map((f) => ({ name: f.name, item: f }))));
+  return files;
+}
+
 describe('soupStore', () => {
+  beforeEach(() => {
+    useSoupStore.setState(useSoupStore.getInitialState(), true);
+    saved.clear();
+  });
+
   it('adds dropped files as cards, reads their headers, and keeps a broken file as an error card', async () => {
-    const files = [await demoFile(0, 'demo-xLAM-2-70b-fc-r'), await demoFile(1, 'demo-watt-tool-70B'), new File([new Uint8Array(3)], 'broken.safetensors')];
-    await store().addInputs(fromLooseFiles(files.map((f) => ({ name: f.name, item: f }))));
+    await addTwoDemos();
+    await store().addInputs(fromLooseFiles([{ name: 'broken.safetensors', item: new File([new Uint8Array(3)], 'broken.safetensors') }]));
     const cards = store().ingredients;
     expect(cards.map((g) => [g.name, g.status])).toEqual([
       ['demo-xLAM-2-70b-fc-r', 'ready'],
@@ -39,7 +51,8 @@ describe('soupStore', () => {
     expect(store().ingredients).toHaveLength(2);
   });
 
-  it('proposed experts set the weights of matched checkpoints and 0 elsewhere; Uniform evens them', () => {
+  it('proposed experts set the weights of matched checkpoints and 0 elsewhere; Uniform evens them', async () => {
+    await addTwoDemos();
     expect(() => store().proposeExperts(['a'], [0.5, 0.5], '')).toThrow(/1 experts but 2 weights/);
     store().proposeExperts(['xLAM-2-70b-fc-r (FC)', 'CoALM-70B'], [0.7, 0.3], 'test');
     store().applyExpertWeights(['demo-xLAM-2-70b-fc-r', undefined]);
@@ -51,7 +64,8 @@ describe('soupStore', () => {
     expect(store().weights['demo-watt-tool-70B']).toBe(0.5);
   });
 
-  it('imports a recipe onto the ingredients, and reports one it cannot use with its line', () => {
+  it('imports a recipe onto the ingredients, and reports one it cannot use with its line', async () => {
+    await addTwoDemos();
     store().importRecipeText('merge_method: linear\nmodels:\n  - model: watt-ai/watt-tool-70B\n    parameters: {weight: 2}\nparameters:\n  normalize: false\n', 'r.yaml');
     expect(store().weights['demo-watt-tool-70B']).toBe(2);
     expect(store().weights['demo-xLAM-2-70b-fc-r']).toBe(0);
@@ -66,10 +80,10 @@ describe('soupStore', () => {
   });
 
   it('a checkpoint added again starts at weight 1, not at the weight it had before', async () => {
+    const [, f] = await addTwoDemos();
     store().setWeight('demo-watt-tool-70B', 0);
     store().clear();
     expect(store().ingredients).toEqual([]);
-    const f = await demoFile(1, 'demo-watt-tool-70B');
     await store().addInputs(fromLooseFiles([{ name: f.name, item: f }]));
     expect(store().weights['demo-watt-tool-70B']).toBe(1);
     // Two checkpoints of one name get distinct names: recipes refer to them by name.

@@ -98,6 +98,7 @@ export const mergeCommand: Command = {
     let backend: SoupBackend | undefined;
     try {
       for (const ref of modelRefsOf(recipe)) opened.push(await openModel(recipe, recipePath, ref));
+      await refuseSameModelTwice(opened, recipe);
       await refuseOverwritingInputs(outPath, toFile, opened, recipe);
 
       let plan: MergePlan;
@@ -179,16 +180,40 @@ async function openModel(recipe: Recipe, recipePath: string, ref: ModelRef): Pro
   }
 }
 
+/** The path with links and `.`/`..` resolved; for a path that does not exist yet, its folder's. */
+const real = async (p: string) => realpath(p).catch(async () => join(await realpath(dirname(p)).catch(() => dirname(p)), basename(p)));
+
+/** The resolved paths of the files a model reads. */
+function realFilesOf(m: OpenedModel): Promise<string[]> {
+  return Promise.all(m.checkpoint.files.map((f) => real((f.source as ByteSource & { path?: string }).path ?? join(m.path, f.name))));
+}
+
+/**
+ * Two spellings of one checkpoint (`../m/./m0.safetensors` and its absolute path, a folder and its
+ * index.json, a link) would weigh it twice without anyone asking: compared by the files read.
+ */
+async function refuseSameModelTwice(models: OpenedModel[], recipe: Recipe): Promise<void> {
+  const seen = new Map<string, OpenedModel>();
+  for (const m of models) {
+    const key = (await realFilesOf(m)).sort().join('\0');
+    const first = seen.get(key);
+    if (first) {
+      const line = (x: OpenedModel) => `${recipe.fileName} line ${x.ref.line ?? '?'}`;
+      throw new InputError(
+        `${line(m)}: model ${m.ref.path} is the same checkpoint as ${first.ref.path} (${line(first)}), written another way; list each model once (a larger weight counts it more)`,
+      );
+    }
+    seen.set(key, m);
+  }
+}
+
 /** The output must not be, contain, or sit in the folder of an input: writing it would replace input files. */
 async function refuseOverwritingInputs(outPath: string, toFile: boolean, models: OpenedModel[], recipe: Recipe): Promise<void> {
-  const real = async (p: string) => realpath(p).catch(async () => join(await realpath(dirname(p)).catch(() => dirname(p)), basename(p)));
   const out = await real(outPath);
   for (const m of models) {
     const where = `${recipe.fileName} line ${m.ref.line ?? '?'}`;
     const input = await real(m.path);
-    const files = await Promise.all(
-      m.checkpoint.files.map((f) => real((f.source as ByteSource & { path?: string }).path ?? join(m.path, f.name))),
-    );
+    const files = await realFilesOf(m);
     const inside = (child: string, parent: string) => {
       const r = relative(parent, child);
       return r === '' || (!r.startsWith('..') && !isAbsolute(r) && r.split(sep)[0] !== '..');
