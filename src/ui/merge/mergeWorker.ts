@@ -4,7 +4,7 @@
  * afterwards. Cancel arrives as a message and aborts the merge; runMerge then removes what it wrote.
  */
 import { CancelledError, isSoupLabError } from '../../errors';
-import { directoryHandleTarget, fileHandleTarget } from '../../formats/fsaTargets';
+import { directoryHandleTarget, fileHandleTarget, opfsSyncFolderTarget, syncAccessAvailable } from '../../formats/fsaTargets';
 import type { OutputTarget } from '../../formats/writer';
 import { requestAdapter } from '../../gpu/adapter';
 import { createWebGPUSoupBackend } from '../../gpu/webgpuSoupBackend';
@@ -64,7 +64,8 @@ async function openOutput(req: StartRequest): Promise<Output> {
     discard = () => parent.removeEntry(out.folder, { recursive: true }).catch(() => undefined);
   }
   return {
-    target: directoryHandleTarget(dir),
+    // A folder of our own in OPFS: written in place through sync access handles (removed if the merge fails).
+    target: out.kind === 'opfs' && syncAccessAvailable() ? opfsSyncFolderTarget(dir) : directoryHandleTarget(dir),
     name: dir.name,
     folder: true,
     readBack: async (name) => sourceOf(await dir.getFileHandle(name), `${dir.name}/${name}`),
