@@ -1,4 +1,4 @@
-import { useEffect } from 'react';
+import { useEffect, useState } from 'react';
 import { formatBytes, formatInt } from '../ingredients/format';
 import { hasDirectoryPicker, hasSaveFilePicker } from '../ingredients/fsAccess';
 import { recipeYamlOf } from '../ingredients/recipeIO';
@@ -40,6 +40,9 @@ export function MergeView() {
   const shares = status.spec.normalise ? sharesOf(models.map((x) => x.weight)) : models.map((x) => x.weight);
   const inputDtypes = plan ? [...new Set(plan.steps.flatMap((s) => (s.kind === 'soup' ? [s.inputs[0].info.dtype] : [])))] : [];
   const blocked = status.blockers.length > 0;
+  // Confirming an extrapolation holds for exactly the weights it was given for.
+  const [confirmed, setConfirmed] = useState<string | undefined>(undefined);
+  const unconfirmed = status.extrapolation !== undefined && confirmed !== status.extrapolation;
 
   const merge = () => {
     if (m.output !== output.kind) m.setOutput(output.kind);
@@ -105,6 +108,21 @@ export function MergeView() {
         )}
       </section>
 
+      {status.extrapolation && !blocked && (
+        <section className="card extrapolation" aria-labelledby="extrapolation-h">
+          <h3 id="extrapolation-h" className="warning">
+            This soup extrapolates
+          </h3>
+          <p role="alert" className="warning">
+            {status.extrapolation}
+          </p>
+          <label>
+            <input type="checkbox" checked={!unconfirmed} disabled={active} onChange={(e) => setConfirmed(e.currentTarget.checked ? status.extrapolation : undefined)} /> I mean these
+            negative weights: merge anyway
+          </label>
+        </section>
+      )}
+
       <section className="card" aria-labelledby="run-h">
         <h3 id="run-h">Merge and export</h3>
         <BackendChoice disabled={active} />
@@ -129,13 +147,14 @@ export function MergeView() {
           ))}
         </fieldset>
         <div className="row">
-          <button type="button" className="primary" disabled={blocked || active} onClick={merge}>
+          <button type="button" className="primary" disabled={blocked || active || unconfirmed} onClick={merge}>
             Merge
           </button>
           <button type="button" disabled={!active || m.phase === 'cancelling'} onClick={m.cancel}>
             Cancel
           </button>
         </div>
+        {unconfirmed && !blocked && <p className="warning small">Confirm the negative weights above to merge.</p>}
         <ProgressPanel progress={m.progress} active={active} />
         {m.phase === 'cancelling' && <p role="status">Cancelling; removing what was written…</p>}
         {(m.phase === 'failed' || m.phase === 'cancelled') && m.error && (
