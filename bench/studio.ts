@@ -94,7 +94,7 @@ async function studioMergeIn(page: Page, paths: string[]): Promise<Timing> {
   const remove = page.getByRole('button', { name: 'Remove all' });
   await page.getByRole('article').first().waitFor({ timeout: 30_000 });
   await remove.click();
-  await page.locator('input[type=file][accept]').setInputFiles(paths);
+  await page.locator('input[accept=".safetensors,.json"]').setInputFiles(paths);
   await page.getByText('Headers fit together').waitFor({ timeout: 60_000 });
   await page.getByRole('tab', { name: 'Merge & export' }).click();
   await page.getByLabel('Run on').selectOption('cpu');

@@ -12,6 +12,7 @@ import { createBrowserCpuBackend } from '../../merge/cpu/browserSpawner';
 import type { SoupBackend } from '../../merge/kernel';
 import type { MergeProgress } from '../../merge/runMerge';
 import { sourceOf } from '../ingredients/openIngredient';
+import { OUTPUT_FOLDER } from './browserStorage';
 import { runMergeJob } from './mergeJob';
 import type { FromWorker, StartRequest, ToWorker } from './protocol';
 
@@ -59,7 +60,7 @@ async function openOutput(req: StartRequest): Promise<Output> {
   let discard: (() => Promise<void>) | undefined;
   if (out.kind === 'folder') dir = out.dir;
   else {
-    const parent = await (await scope.navigator.storage.getDirectory()).getDirectoryHandle('souplab-output', { create: true });
+    const parent = await (await scope.navigator.storage.getDirectory()).getDirectoryHandle(OUTPUT_FOLDER, { create: true });
     dir = await parent.getDirectoryHandle(out.folder, { create: true });
     discard = () => parent.removeEntry(out.folder, { recursive: true }).catch(() => undefined);
   }

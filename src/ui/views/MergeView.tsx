@@ -7,6 +7,8 @@ import { sharesOf } from '../ingredients/weights';
 import { BackendChoice, useBackendChoice } from '../merge/BackendChoice';
 import { ProgressPanel } from '../merge/ProgressPanel';
 import { ResultPanel } from '../merge/ResultPanel';
+import { soupNameOf } from '../merge/browserStorage';
+import { StoragePanel } from '../merge/StoragePanel';
 import { useMergeStore, type OutputKind } from '../state/mergeStore';
 import { useNavigationStore } from '../state/navigationStore';
 import { useSoupStore, type OutDtypeChoice } from '../state/soupStore';
@@ -40,6 +42,8 @@ export function MergeView() {
   const shares = status.spec.normalise ? sharesOf(models.map((x) => x.weight)) : models.map((x) => x.weight);
   const inputDtypes = plan ? [...new Set(plan.steps.flatMap((s) => (s.kind === 'soup' ? [s.inputs[0].info.dtype] : [])))] : [];
   const blocked = status.blockers.length > 0;
+  // The storage list is read again after every merge (a soup may have been added, or a failed one removed).
+  const storageVersion = m.phase === 'running' ? -1 : (m.result?.seconds ?? 0);
   // Confirming an extrapolation holds for exactly the weights it was given for.
   const [confirmed, setConfirmed] = useState<string | undefined>(undefined);
   const unconfirmed = status.extrapolation !== undefined && confirmed !== status.extrapolation;
@@ -51,7 +55,8 @@ export function MergeView() {
       ingredients: ingredients.filter((g) => names.has(g.name)).map((g) => g.input),
       recipeYaml: recipeYamlOf(status.spec),
       backend: choice,
-      suggestedName: 'soup',
+      suggestedName: soupNameOf(models.map((x) => x.name)),
+      outputBytes: plan?.outputBytes ?? 0,
     });
   };
 
@@ -164,6 +169,8 @@ export function MergeView() {
         )}
         {m.phase === 'done' && m.result && <ResultPanel result={m.result} />}
       </section>
+
+      <StoragePanel version={storageVersion} busy={active} />
     </div>
   );
 }
