@@ -7,6 +7,11 @@ export interface ByteSource {
   readonly size: number;
   /** Exactly `length` bytes from `offset`, or an error naming the source. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: reads exactly `target.length` bytes from `offset` into `target` (which may be a view on a
+   * SharedArrayBuffer), so a caller can reuse its buffers. Without it, callers copy what read() returns.
+   */
+  readInto?(offset: number, target: Uint8Array): Promise<void>;
 }
 
 /** Where a writer appends bytes. Nothing is visible under the final name until close() succeeds. */

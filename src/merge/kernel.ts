@@ -33,6 +33,11 @@ interface SoupJobCommon {
   inputs: SoupInput[];
   outDtype: KernelDtype;
   elementCount: number;
+  /**
+   * Where the caller would like the result (elementCount × size of outDtype bytes). A backend may
+   * write it there and return that view, or return bytes of its own; the caller uses what run() returns.
+   */
+  output?: Uint8Array;
 }
 
 /** Σ cᵢ·xᵢ over all inputs. */
@@ -58,6 +63,11 @@ export interface SoupBackend {
   readonly description: string;
   /** The orchestrator never sends a job with more elements than this. */
   readonly maxChunkElements: number;
+  /**
+   * True when run() takes inputs and `output` in SharedArrayBuffers and works on them in place: the
+   * orchestrator then reads straight into shared memory it reuses (no copies between threads).
+   */
+  readonly sharedMemory?: boolean;
   /** May be called concurrently; the backend pipelines. Rejects with CancelledError when `signal` fires. */
   run(job: SoupJob, signal?: AbortSignal): Promise<Uint8Array>;
   dispose(): Promise<void>;

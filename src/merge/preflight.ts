@@ -3,7 +3,8 @@
  * or the first model) before a single tensor byte is read, and says in people's words what would make
  * the merge fail or surprise them. The merge does not start while `errors` is not empty.
  *
- * - errors: a tensor missing from an ingredient or extra in it, a shape that differs (a vocabulary
+ * - errors: an ingredient that is another model altogether (one line for it, ahead of its per-tensor
+ *   problems), a tensor missing from an ingredient or extra in it, a shape that differs (a vocabulary
  *   size when only the rows of an embedding or lm_head differ), a float tensor that is an integer
  *   tensor elsewhere, embeddings tied in some models and not in others;
  * - warnings: float dtypes that differ (each is read exactly and merged in f32), float formats SoupLab
@@ -30,7 +31,8 @@ export type PreflightCode =
   | 'dtype-differs'
   | 'not-averaged'
   | 'copied'
-  | 'no-tensors';
+  | 'no-tensors'
+  | 'different-model';
 
 export interface PreflightIssue {
   code: PreflightCode;
@@ -122,6 +124,8 @@ export function preflight(ingredients: PreflightIngredient[], referenceIndex = 0
       message: `tied embeddings: no lm_head.weight in the models; the output layer shares ${refEmbed}, which is merged once`,
     });
   }
+
+  errors.push(...differentModels(ingredients, referenceIndex));
 
   ingredients.forEach((ing, k) => {
     if (k === referenceIndex) return;
@@ -233,6 +237,58 @@ export function preflight(ingredients: PreflightIngredient[], referenceIndex = 0
     }
   });
   return report;
+}
+
+/**
+ * An ingredient whose tensor names mostly differ from every other ingredient's is another model (another
+ * architecture): one line says so, where its dozens of per-tensor problems would bury the point. Judged
+ * against every other ingredient, not only the reference, so the odd one out is named even when it is
+ * the reference.
+ */
+function differentModels(ingredients: PreflightIngredient[], referenceIndex: number): PreflightIssue[] {
+  const names = ingredients.map((g) => g.checkpoint.tensors);
+  const common = (i: number, j: number) => {
+    let n = 0;
+    for (const k of names[i].keys()) if (names[j].has(k)) n++;
+    return n;
+  };
+  // Two models are related when half the tensors of the larger one or more are in both.
+  const related = (i: number, j: number) => common(i, j) * 2 >= Math.max(names[i].size, names[j].size);
+  const odd = ingredients.map((_, i) => names[i].size > 0 && ingredients.every((_, j) => j === i || !related(i, j)));
+  // Nothing fits with anything: the others are compared with the reference, which is not "the odd one".
+  if (odd.every((o, i) => o || names[i].size === 0)) odd[referenceIndex] = false;
+  const issues: PreflightIssue[] = [];
+  ingredients.forEach((ing, i) => {
+    if (!odd[i]) return;
+    let best = 0;
+    ingredients.forEach((_, j) => {
+      if (j !== i) best = Math.max(best, common(i, j));
+    });
+    const others = ingredients.length === 2 ? ingredients[1 - i].label : 'the others';
+    issues.push({
+      code: 'different-model',
+      ingredient: ing.label,
+      message:
+        best === 0
+          ? `${ing.label}: a different model — no tensors in common with ${others}`
+          : `${ing.label}: a different model — only ${best} of its ${names[i].size} tensors in common with ${others}`,
+    });
+  });
+  return issues;
+}
+
+/**
+ * What the report says first: one line per ingredient that is another model, and the per-tensor
+ * problems of those ingredients set apart (`details`), so the lead lines are not buried.
+ */
+export function preflightSummary(report: PreflightReport): { lead: PreflightIssue[]; details: PreflightIssue[]; rest: PreflightIssue[] } {
+  const lead = report.errors.filter((e) => e.code === 'different-model');
+  const odd = new Set(lead.map((e) => e.ingredient));
+  const others = report.errors.filter((e) => e.code !== 'different-model');
+  // When the reference itself is the odd one, every other ingredient's problems stem from it too.
+  const refOdd = odd.has(report.reference);
+  const isDetail = (e: PreflightIssue) => refOdd || odd.has(e.ingredient);
+  return { lead, details: others.filter(isDetail), rest: others.filter((e) => !isDetail(e)) };
 }
 
 /** Throws PreflightError when the report has errors. */

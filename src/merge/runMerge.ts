@@ -21,6 +21,7 @@ import { KERNEL_DTYPE_BYTES, type KernelDtype, type SoupBackend, type SoupJob } 
 import type { CopyStep, MergePlan, SoupStep } from './plan';
 import { numelOf, type FloatDtype } from '../formats/dtype';
 import { soupF64 } from './f64Soup';
+import { SlabPool, sharedMemoryUsable } from './sharedSlabs';
 
 export interface MergeProgress {
   tensorsDone: number;
@@ -123,11 +124,12 @@ export async function runMerge(plan: MergePlan, opts: RunMergeOptions): Promise<
   // The ordered write chain and the window of chunks in flight.
   let chain: Promise<void> = Promise.resolve();
   const window: Promise<void>[] = [];
-  const enqueue = async (tensor: string, result: Promise<Uint8Array>, inputBytes: number, last: boolean) => {
+  const enqueue: Enqueue = async (tensor, result, inputBytes, last, release) => {
     result.catch(() => undefined); // awaited by the chain; a rejection must not go unhandled meanwhile
     const done = chain.then(async () => {
       const bytes = await result;
       await writer.append(tensor, bytes);
+      release?.();
       report(tensor, inputBytes, bytes.length, last);
     });
     done.catch(() => undefined);
@@ -136,10 +138,13 @@ export async function runMerge(plan: MergePlan, opts: RunMergeOptions): Promise<
     while (window.length >= maxInFlight) await window.shift();
   };
 
+  // Shared slabs where the backend works in shared memory: one per job in flight, reused.
+  const slabs = backend.sharedMemory && sharedMemoryUsable() ? new SlabPool(maxJobBytes + 64 * 8) : undefined;
   try {
     for (const step of plan.steps) {
       throwIfAborted(signal);
       if (step.kind === 'copy') await copyTensor(step, enqueue, signal);
+      else if (slabs && inSharedMemory(step)) await soupTensorShared(step, backend, maxJobBytes, slabs, enqueue, signal);
       else await soupTensor(step, backend, maxJobBytes, enqueue, signal);
     }
     await chain;
@@ -169,7 +174,8 @@ export async function runMerge(plan: MergePlan, opts: RunMergeOptions): Promise<
   };
 }
 
-type Enqueue = (tensor: string, result: Promise<Uint8Array>, inputBytes: number, last: boolean) => Promise<void>;
+/** Queues one piece of a tensor for writing, in order; `release` runs once it is written. */
+type Enqueue = (tensor: string, result: Promise<Uint8Array>, inputBytes: number, last: boolean, release?: () => void) => Promise<void>;
 
 async function copyTensor(step: CopyStep, enqueue: Enqueue, signal: AbortSignal | undefined): Promise<void> {
   const total = step.source.info.byteLength;
@@ -230,6 +236,54 @@ async function soupTensor(step: SoupStep, backend: SoupBackend, maxJobBytes: num
     }
   } finally {
     await Promise.all(readers.map((r) => r.return(undefined)));
+  }
+}
+
+/** Kernel dtypes in and out (F64 is widened and narrowed on the way, outside shared memory). */
+function inSharedMemory(step: SoupStep): boolean {
+  return step.outDtype !== 'F64' && step.inputs.every((t) => t.info.dtype !== 'F64');
+}
+
+/** Reads `target.length` bytes of tensor `t` from `offset` (relative to the tensor) into `target`. */
+async function readTensorRange(t: CheckpointTensor, offset: number, target: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+  throwIfAborted(signal);
+  const at = t.info.byteOffset + offset;
+  if (t.source.readInto) await t.source.readInto(at, target);
+  else target.set(await t.source.read(at, target.length));
+}
+
+/**
+ * soupTensor in shared memory: each job's inputs are read straight into a slab from the pool and the
+ * backend writes the result into the same slab, which is reused once the result is written. The
+ * reads of the next jobs start while earlier ones compute and write (the window bounds them).
+ */
+async function soupTensorShared(step: SoupStep, backend: SoupBackend, maxJobBytes: number, slabs: SlabPool, enqueue: Enqueue, signal: AbortSignal | undefined): Promise<void> {
+  const numel = numelOf(step.shape);
+  if (numel === 0) {
+    await enqueue(step.name, Promise.resolve(new Uint8Array(0)), 0, true);
+    return;
+  }
+  const outDtype = step.outDtype as KernelDtype;
+  const chunkElements = chunkElementsFor(step, backend, maxJobBytes);
+  const widths = step.inputs.map((t) => INPUT_BYTES[t.info.dtype]);
+  let done = 0;
+  while (done < numel) {
+    throwIfAborted(signal);
+    const count = Math.min(chunkElements, numel - done);
+    const offsets: number[] = [];
+    let size = 0;
+    for (const w of widths) {
+      offsets.push(size);
+      size = Math.ceil((size + count * w) / 8) * 8;
+    }
+    const slab = slabs.take(size + count * KERNEL_DTYPE_BYTES[outDtype]);
+    const inputs = step.inputs.map((t, i) => ({ dtype: t.info.dtype as KernelDtype, bytes: new Uint8Array(slab, offsets[i], count * widths[i]) }));
+    const output = new Uint8Array(slab, size, count * KERNEL_DTYPE_BYTES[outDtype]);
+    const reads = Promise.all(step.inputs.map((t, i) => readTensorRange(t, done * widths[i], inputs[i].bytes, signal)));
+    const job: SoupJob = { mode: step.mode, coefficients: step.coefficients, inputs, outDtype, elementCount: count, output };
+    const result = reads.then(() => backend.run(job, signal));
+    done += count;
+    await enqueue(step.name, result, count * widths.reduce((a, b) => a + b, 0), done === numel, () => slabs.give(slab));
   }
 }
 

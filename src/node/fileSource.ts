@@ -98,33 +98,38 @@ export async function nodeFileSource(path: string, name: string = path): Promise
     throw fsInputError(name, e);
   }
   const descriptor: Descriptor = { handle: undefined, busy: 0 };
+  const readInto = async (offset: number, out: Uint8Array): Promise<void> => {
+    const length = out.length;
+    checkRange(name, size, offset, length);
+    const fh = await acquire(descriptor, path, name);
+    try {
+      let done = 0;
+      while (done < length) {
+        let bytesRead: number;
+        try {
+          ({ bytesRead } = await fh.read(out, done, length - done, offset + done));
+        } catch (e) {
+          throw fsInputError(name, e, 'read failed');
+        }
+        if (bytesRead === 0) {
+          throw new InputError(`${name}: the file ended after ${offset + done} bytes, but was ${size} bytes when opened (changed while reading?)`);
+        }
+        done += bytesRead;
+      }
+    } finally {
+      release(descriptor);
+    }
+  };
   return {
     name,
     path,
     size,
     async read(offset: number, length: number): Promise<Uint8Array> {
-      checkRange(name, size, offset, length);
-      const fh = await acquire(descriptor, path, name);
-      try {
-        const out = new Uint8Array(length);
-        let done = 0;
-        while (done < length) {
-          let bytesRead: number;
-          try {
-            ({ bytesRead } = await fh.read(out, done, length - done, offset + done));
-          } catch (e) {
-            throw fsInputError(name, e, 'read failed');
-          }
-          if (bytesRead === 0) {
-            throw new InputError(`${name}: the file ended after ${offset + done} bytes, but was ${size} bytes when opened (changed while reading?)`);
-          }
-          done += bytesRead;
-        }
-        return out;
-      } finally {
-        release(descriptor);
-      }
+      const out = new Uint8Array(length);
+      await readInto(offset, out);
+      return out;
     },
+    readInto,
     async close(): Promise<void> {
       await closeDescriptor(descriptor);
     },

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { openCheckpoint, type Checkpoint } from '../../src/formats/checkpoint';
 import { bytesSource } from '../../src/formats/memorySource';
 import type { ByteSource } from '../../src/formats/types';
-import { assertPreflight, preflight, PreflightError, type PreflightIngredient } from '../../src/merge/preflight';
+import { assertPreflight, preflight, PreflightError, preflightSummary, type PreflightIngredient } from '../../src/merge/preflight';
 import { int64Tensor, randomTensor, safetensorsBytes, type TestTensor } from './models';
 
 type Spec = [name: string, dtype: 'F32' | 'F16' | 'BF16' | 'I64' | 'U8', shape: number[]];
@@ -137,5 +137,44 @@ describe('preflight', () => {
     const r = preflight([await model('a', LLAMA), await model('b', b)]);
     expect(r.errors).toHaveLength(6);
     expect(new PreflightError(r).message).toBe('b: tensor model.embed_tokens.weight has shape [32, 8, 1], a has [32, 8] (and 5 more problems found before reading any tensor)');
+  });
+});
+
+describe('another model among the ingredients', () => {
+  const fixtures = new URL('../../../shared/fixtures/', import.meta.url).pathname;
+
+  test('burn_mnist among llama-shaped models: one lead line naming it, its per-tensor problems set apart', async () => {
+    const { nodeFileSource } = await import('../../src/node/fileSource');
+    const mnist: PreflightIngredient = { label: 'burn_mnist', checkpoint: await openCheckpoint(await nodeFileSource(`${fixtures}burn_mnist.safetensors`, 'burn_mnist')) };
+    const ingredients = [await model('llama-a', LLAMA), await model('llama-b', LLAMA), mnist];
+    const report = preflight(ingredients);
+    const { lead, details, rest } = preflightSummary(report);
+    expect(lead.map((e) => e.message)).toEqual(['burn_mnist: a different model — no tensors in common with the others']);
+    expect(lead[0].ingredient).toBe('burn_mnist');
+    expect(report.errors[0]).toBe(lead[0]);
+    // Every tensor of each model is a problem: the 6 llama tensors missing, the 20 mnist ones extra.
+    expect(details).toHaveLength(LLAMA.length + mnist.checkpoint.tensors.size);
+    expect(details.every((e) => e.ingredient === 'burn_mnist')).toBe(true);
+    expect(rest).toEqual([]);
+  });
+
+  test('the odd one out is named even as the reference; a model sharing most tensors is not "different"', async () => {
+    const other: Spec[] = [['conv1.weight', 'F32', [4, 1, 3, 3]], ['fc.weight', 'F32', [10, 4]]];
+    const odd = await model('mnist-like', other);
+    const report = preflight([odd, await model('llama-a', LLAMA), await model('llama-b', LLAMA)]);
+    const { lead, details, rest } = preflightSummary(report);
+    expect(lead.map((e) => e.message)).toEqual(['mnist-like: a different model — no tensors in common with the others']);
+    expect(details.length).toBeGreaterThan(0);
+    expect(rest).toEqual([]);
+
+    // One tensor renamed out of six: the same model with a problem, told tensor by tensor.
+    const renamed = replace(LLAMA, 'model.norm.weight', ['model.final_norm.weight', 'BF16', [8]]);
+    const near = preflight([await model('llama-a', LLAMA), await model('llama-c', renamed)]);
+    expect(preflightSummary(near).lead).toEqual([]);
+    expect(near.errors.map((e) => e.code).sort()).toEqual(['extra-tensor', 'missing-tensor']);
+
+    // Two of six in common, with two models: named against the other by name.
+    const few = preflight([await model('llama-a', LLAMA), await model('half', [...LLAMA.slice(0, 2), ...other])]);
+    expect(preflightSummary(few).lead.map((e) => e.message)).toEqual(['half: a different model — only 2 of its 4 tensors in common with llama-a']);
   });
 });

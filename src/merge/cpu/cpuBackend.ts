@@ -1,6 +1,8 @@
 /**
- * The CPU soup backend: splits each job into parts, one per worker, packs each part's input slices
- * into one transferable buffer, and joins the workers' outputs. Concurrent run() calls share the
+ * The CPU soup backend: splits each job into parts, one per worker. Where the job's inputs and output
+ * are views on SharedArrayBuffers (Node; a cross-origin isolated page) each worker reads and writes
+ * its part in place: no byte is copied between threads. Otherwise it packs each part's input slices
+ * into one transferable buffer and joins the workers' outputs. Concurrent run() calls share the
  * workers; at most two parts wait per worker, which bounds the memory held by copies in flight.
  */
 import { CancelledError, SoupLabError } from '../../errors';
@@ -25,7 +27,7 @@ export class CpuWorkerError extends SoupLabError {
 }
 
 interface Pending {
-  resolve(out: ArrayBuffer): void;
+  resolve(out: ArrayBuffer | undefined): void;
   reject(e: Error): void;
 }
 
@@ -43,12 +45,12 @@ class WorkerSlot {
     return this.pending.size;
   }
 
-  send(req: SoupWorkerRequest): Promise<ArrayBuffer> {
+  send(req: SoupWorkerRequest): Promise<ArrayBuffer | undefined> {
     const port = this.ensurePort();
-    return new Promise<ArrayBuffer>((resolve, reject) => {
+    return new Promise<ArrayBuffer | undefined>((resolve, reject) => {
       this.pending.set(req.id, { resolve, reject });
       port.setBusy?.(true);
-      port.post(req, req.out ? [req.packed, req.out] : [req.packed]);
+      port.post(req, req.form === 'shared' ? [] : req.out ? [req.packed, req.out] : [req.packed]);
     });
   }
 
@@ -61,9 +63,11 @@ class WorkerSlot {
         if (!p) return;
         this.pending.delete(r.id);
         if (this.pending.size === 0) port.setBusy?.(false);
-        if (r.ok) {
+        if (r.ok && r.form === 'packed') {
           this.spare = r.packed;
           p.resolve(r.out);
+        } else if (r.ok) {
+          p.resolve(undefined);
         } else {
           p.reject(new CpuWorkerError(`CPU merge worker failed: ${r.message}`));
         }
@@ -94,6 +98,8 @@ class WorkerSlot {
 
 const align8 = (n: number): number => Math.ceil(n / 8) * 8;
 
+const isShared = (v: Uint8Array | undefined): v is Uint8Array => typeof SharedArrayBuffer !== 'undefined' && v?.buffer instanceof SharedArrayBuffer;
+
 /** `work`, or CancelledError as soon as the signal fires (the worker's late answer is dropped). */
 function untilAborted<T>(signal: AbortSignal | undefined, work: Promise<T>): Promise<T> {
   if (!signal) return work;
@@ -123,7 +129,28 @@ export function createCpuSoupBackend(opts: CpuSoupBackendOptions): SoupBackend {
   let nextId = 1;
   let disposed = false;
 
-  /** Runs elements [start, start + count) on the least loaded worker; `keepOut` offers a reusable output buffer. */
+  /** Runs elements [start, start + count) of a job in shared memory, in place, on the least loaded worker. */
+  async function runSharedPart(job: SoupJob, out: Uint8Array, start: number, count: number, signal: AbortSignal | undefined): Promise<void> {
+    await places.acquire();
+    try {
+      if (signal?.aborted) throw new CancelledError();
+      if (disposed) throw new CpuWorkerError('the CPU backend was disposed');
+      const slot = slots.reduce((a, b) => (b.load < a.load ? b : a));
+      const ow = KERNEL_DTYPE_BYTES[job.outDtype];
+      const inputs = job.inputs.map((inp) => {
+        const w = KERNEL_DTYPE_BYTES[inp.dtype];
+        return { dtype: inp.dtype, bytes: inp.bytes.subarray(start * w, (start + count) * w) };
+      });
+      await untilAborted(
+        signal,
+        slot.send({ form: 'shared', id: nextId++, mode: job.mode, coefficients: job.coefficients, outDtype: job.outDtype, count, inputs, out: out.subarray(start * ow, (start + count) * ow) }),
+      );
+    } finally {
+      places.release();
+    }
+  }
+
+  /** Runs elements [start, start + count) on the least loaded worker; `split` offers a reusable output buffer. */
   async function runPart(job: SoupJob, start: number, count: number, signal: AbortSignal | undefined, split: boolean): Promise<{ out: ArrayBuffer; slot: WorkerSlot }> {
     await places.acquire();
     try {
@@ -150,8 +177,9 @@ export function createCpuSoupBackend(opts: CpuSoupBackendOptions): SoupBackend {
       }
       const out = await untilAborted(
         signal,
-        slot.send({ id: nextId++, mode: job.mode, coefficients: job.coefficients, outDtype: job.outDtype, count, inputs: layout, packed, out: reuse }),
+        slot.send({ form: 'packed', id: nextId++, mode: job.mode, coefficients: job.coefficients, outDtype: job.outDtype, count, inputs: layout, packed, out: reuse }),
       );
+      if (!out) throw new CpuWorkerError('CPU merge worker answered a packed job without its output');
       return { out, slot };
     } finally {
       places.release();
@@ -162,6 +190,7 @@ export function createCpuSoupBackend(opts: CpuSoupBackendOptions): SoupBackend {
     kind: 'cpu',
     description: opts.description ?? `CPU, ${workerCount} worker thread${workerCount === 1 ? '' : 's'}`,
     maxChunkElements,
+    sharedMemory: typeof SharedArrayBuffer !== 'undefined',
     async run(job: SoupJob, signal?: AbortSignal): Promise<Uint8Array> {
       if (disposed) throw new CpuWorkerError('the CPU backend was disposed');
       if (signal?.aborted) throw new CancelledError();
@@ -174,10 +203,15 @@ export function createCpuSoupBackend(opts: CpuSoupBackendOptions): SoupBackend {
       // whole jobs per worker avoid joining parts, and the worker's output is the result as is.
       const idle = slots.filter((s) => s.load === 0).length;
       const parts = Math.max(1, Math.min(idle, Math.floor(n / minPart)));
-      if (parts === 1) return new Uint8Array((await runPart(job, 0, n, signal, false)).out);
       const per = Math.ceil(n / parts / 1024) * 1024;
       const ranges: [number, number][] = [];
       for (let s = 0; s < n; s += per) ranges.push([s, Math.min(per, n - s)]);
+      const out = job.output;
+      if (isShared(out) && out.length === n * outSize && job.inputs.every((inp) => isShared(inp.bytes))) {
+        await Promise.all(ranges.map(([s, c]) => runSharedPart(job, out, s, c, signal)));
+        return out;
+      }
+      if (parts === 1) return new Uint8Array((await runPart(job, 0, n, signal, false)).out);
       const outs = await Promise.all(ranges.map(([s, c]) => runPart(job, s, c, signal, true)));
       const result = new Uint8Array(n * outSize);
       outs.forEach(({ out, slot }, k) => {

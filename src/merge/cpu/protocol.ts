@@ -1,18 +1,25 @@
 /**
  * Messages between the CPU backend and its workers (worker_threads in Node, web workers in the
- * browser, or the in-thread stand-in). Inputs travel packed in one transferable ArrayBuffer, so that
- * no SharedArrayBuffer (and no cross-origin isolation in the browser) is needed.
+ * browser, or the in-thread stand-in). Two forms:
+ * - shared: inputs and output are views on SharedArrayBuffers (Node; a cross-origin isolated page):
+ *   the worker reads and writes them in place, nothing is copied or transferred;
+ * - packed: inputs travel packed in one transferable ArrayBuffer and the output comes back
+ *   transferred, where no SharedArrayBuffer may be used.
  */
 import type { KernelDtype, SoupMode } from '../kernel';
 import { KERNEL_DTYPE_BYTES } from '../kernel';
 import { computeSoupSpan } from './fastKernel';
 
-export interface SoupWorkerRequest {
+interface SoupWorkerRequestCommon {
   id: number;
   mode: SoupMode;
   coefficients: Float32Array;
   outDtype: KernelDtype;
   count: number;
+}
+
+export interface PackedSoupRequest extends SoupWorkerRequestCommon {
+  form: 'packed';
   /** Where each input's bytes sit in `packed`. */
   inputs: { dtype: KernelDtype; byteOffset: number }[];
   packed: ArrayBuffer;
@@ -20,13 +27,28 @@ export interface SoupWorkerRequest {
   out?: ArrayBuffer;
 }
 
+export interface SharedSoupRequest extends SoupWorkerRequestCommon {
+  form: 'shared';
+  /** Views on SharedArrayBuffers, `count` elements each. */
+  inputs: { dtype: KernelDtype; bytes: Uint8Array }[];
+  /** Where the result goes: a view on a SharedArrayBuffer of count × output size bytes. */
+  out: Uint8Array;
+}
+
+export type SoupWorkerRequest = PackedSoupRequest | SharedSoupRequest;
+
 export type SoupWorkerResponse =
-  | { id: number; ok: true; out: ArrayBuffer; packed: ArrayBuffer }
+  | { id: number; ok: true; form: 'packed'; out: ArrayBuffer; packed: ArrayBuffer }
+  | { id: number; ok: true; form: 'shared' }
   | { id: number; ok: false; message: string };
 
 /** Runs one request; the caller posts the response with `transfer` as its transfer list. */
 export function handleSoupRequest(req: SoupWorkerRequest): { response: SoupWorkerResponse; transfer: ArrayBuffer[] } {
   try {
+    if (req.form === 'shared') {
+      computeSoupSpan({ mode: req.mode, coefficients: req.coefficients, outDtype: req.outDtype, count: req.count, inputs: req.inputs }, req.out);
+      return { response: { id: req.id, ok: true, form: 'shared' }, transfer: [] };
+    }
     const outBytes = req.count * KERNEL_DTYPE_BYTES[req.outDtype];
     // Fresh large buffers cost page faults comparable to the arithmetic itself: reuse when offered.
     const out = req.out && req.out.byteLength === outBytes ? req.out : new ArrayBuffer(outBytes);
@@ -40,7 +62,7 @@ export function handleSoupRequest(req: SoupWorkerRequest): { response: SoupWorke
       },
       new Uint8Array(out),
     );
-    return { response: { id: req.id, ok: true, out, packed: req.packed }, transfer: [out, req.packed] };
+    return { response: { id: req.id, ok: true, form: 'packed', out, packed: req.packed }, transfer: [out, req.packed] };
   } catch (e) {
     return { response: { id: req.id, ok: false, message: e instanceof Error ? e.message : String(e) }, transfer: [] };
   }

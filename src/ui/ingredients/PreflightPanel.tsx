@@ -1,4 +1,4 @@
-import type { PreflightIssue, PreflightReport } from '../../merge/preflight';
+import { preflightSummary, type PreflightIssue, type PreflightReport } from '../../merge/preflight';
 
 const SHOWN = 12;
 
@@ -19,6 +19,33 @@ function IssueList({ issues, className, label }: { issues: PreflightIssue[]; cla
   );
 }
 
+/** Errors; an ingredient that is another model gets one lead line, its per-tensor problems folded away. */
+function Errors({ report }: { report: PreflightReport }) {
+  const { lead, details, rest } = preflightSummary(report);
+  if (lead.length === 0) return <IssueList issues={report.errors} className="error" label="Errors" />;
+  return (
+    <div className="issues error">
+      <h4>Errors ({report.errors.length})</h4>
+      <ul>
+        {lead.map((e) => (
+          <li key={e.message} className="lead">
+            <strong>{e.message}</strong>
+          </li>
+        ))}
+      </ul>
+      {details.length > 0 && (
+        <details>
+          <summary>
+            {details.length} per-tensor problem{details.length > 1 ? 's' : ''} that follow from {lead.length > 1 ? 'these' : 'this'}
+          </summary>
+          <IssueList issues={details} className="error" label="Per tensor" />
+        </details>
+      )}
+      <IssueList issues={rest} className="error" label="Other errors" />
+    </div>
+  );
+}
+
 /** The pre-flight report across the ingredients: errors block Merge, warnings and notes do not. */
 export function PreflightPanel({ report, brokenCount }: { report: PreflightReport | null; brokenCount: number }) {
   if (!report) return null;
@@ -33,7 +60,7 @@ export function PreflightPanel({ report, brokenCount }: { report: PreflightRepor
             ? `${report.errors.length} problem${report.errors.length > 1 ? 's' : ''} block the merge (compared with ${report.reference}).`
             : 'Unreadable checkpoints block the merge; remove them.'}
       </p>
-      <IssueList issues={report.errors} className="error" label="Errors" />
+      <Errors report={report} />
       <IssueList issues={report.warnings} className="warning" label="Warnings" />
       <IssueList issues={report.infos} className="muted" label="Notes" />
     </section>

@@ -1,5 +1,6 @@
 /** What the soup on screen amounts to: the recipe spec, the pre-flight report, and what blocks a merge. */
 import type { Checkpoint } from '../../formats/checkpoint';
+import { negativeWeightsWarning } from '../../merge/extrapolation';
 import { planMerge, type MergePlan } from '../../merge/plan';
 import { preflight, type PreflightReport } from '../../merge/preflight';
 import { messageOf } from './openIngredient';
@@ -38,6 +39,8 @@ export interface SoupStatus {
   blockers: string[];
   /** The plan (for sizes and tensor counts) when nothing blocks. */
   plan: MergePlan | null;
+  /** Negative weights make an extrapolation: said here, and the person confirms before merging. */
+  extrapolation: string | undefined;
 }
 
 export function soupStatus(s: SoupInputs): SoupStatus {
@@ -66,5 +69,5 @@ export function soupStatus(s: SoupInputs): SoupStatus {
       blockers.push(messageOf(e));
     }
   }
-  return { spec, report, blockers, plan };
+  return { spec, report, blockers, plan, extrapolation: negativeWeightsWarning(spec.models, spec.normalise) };
 }

@@ -1,3 +1,4 @@
+import { browserCpuWorkers } from '../../merge/cpu/browserSpawner';
 import { useGpuStore } from '../state/gpuStore';
 import { useMergeStore } from '../state/mergeStore';
 import type { BackendChoice as Choice } from './protocol';
@@ -19,14 +20,14 @@ export function useBackendChoice(): { choice: Choice; line: string; available: b
   } else if (choice === 'webgpu') {
     line = gpu.status === 'unavailable' ? `WebGPU is not available: ${gpu.reason}` : 'WebGPU: looking for an adapter…';
   } else {
-    const cores = navigator.hardwareConcurrency || 2;
+    const workers = browserCpuWorkers();
     const why =
       gpu.status === 'unavailable'
         ? gpu.reason.replace(/: the CPU path will be used$/, '')
         : software && chosen === null
           ? `the WebGPU adapter, ${gpu.adapter.name}, is a software renderer and slower; choose WebGPU to use it anyway`
           : 'chosen here';
-    line = `CPU: ${Math.max(1, Math.min(8, cores - 1))} web worker${cores > 2 ? 's' : ''}, the same arithmetic as the GPU kernel (${why})`;
+    line = `CPU: ${workers} web worker${workers > 1 ? 's' : ''}, the same arithmetic as the GPU kernel (${why})`;
   }
   return { choice, line, available };
 }

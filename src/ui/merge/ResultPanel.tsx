@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
-import { entriesOf } from '../ingredients/fsAccess';
+import { storedFiles, type StoredFile } from './browserStorage';
+import { DownloadLinks } from './StoragePanel';
 import { formatBytes, formatInt } from '../ingredients/format';
 import type { MergeDone } from './protocol';
 
@@ -28,40 +29,20 @@ export function ResultPanel({ result }: { result: MergeDone }) {
 }
 
 function Downloads({ dir }: { dir: FileSystemDirectoryHandle }) {
-  const [links, setLinks] = useState<{ name: string; url: string; size: number }[]>([]);
+  const [files, setFiles] = useState<StoredFile[]>([]);
   useEffect(() => {
-    let urls: string[] = [];
     let live = true;
-    void (async () => {
-      const out: { name: string; url: string; size: number }[] = [];
-      for (const [name, h] of await entriesOf(dir)) {
-        if (h.kind !== 'file' || name.endsWith('.crswap')) continue;
-        const file = await (h as FileSystemFileHandle).getFile();
-        out.push({ name, url: URL.createObjectURL(file), size: file.size });
-      }
-      out.sort((a, b) => a.name.localeCompare(b.name));
-      urls = out.map((l) => l.url);
-      if (live) setLinks(out);
-      else urls.forEach((u) => URL.revokeObjectURL(u));
-    })();
+    void storedFiles(dir.name, dir).then((f) => {
+      if (live) setFiles(f);
+    });
     return () => {
       live = false;
-      urls.forEach((u) => URL.revokeObjectURL(u));
     };
   }, [dir]);
   return (
     <div>
       <p className="muted">Kept in this browser's private storage (OPFS). Download each file:</p>
-      <ul className="downloads">
-        {links.map((l) => (
-          <li key={l.name}>
-            <a href={l.url} download={l.name}>
-              {l.name}
-            </a>{' '}
-            <span className="muted">{formatBytes(l.size)}</span>
-          </li>
-        ))}
-      </ul>
+      <DownloadLinks files={files} />
     </div>
   );
 }

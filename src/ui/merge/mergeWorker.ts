@@ -4,7 +4,7 @@
  * afterwards. Cancel arrives as a message and aborts the merge; runMerge then removes what it wrote.
  */
 import { CancelledError, isSoupLabError } from '../../errors';
-import { directoryHandleTarget, fileHandleTarget } from '../../formats/fsaTargets';
+import { directoryHandleTarget, fileHandleTarget, opfsSyncFolderTarget, syncAccessAvailable } from '../../formats/fsaTargets';
 import type { OutputTarget } from '../../formats/writer';
 import { requestAdapter } from '../../gpu/adapter';
 import { createWebGPUSoupBackend } from '../../gpu/webgpuSoupBackend';
@@ -12,6 +12,7 @@ import { createBrowserCpuBackend } from '../../merge/cpu/browserSpawner';
 import type { SoupBackend } from '../../merge/kernel';
 import type { MergeProgress } from '../../merge/runMerge';
 import { sourceOf } from '../ingredients/openIngredient';
+import { OUTPUT_FOLDER } from './browserStorage';
 import { runMergeJob } from './mergeJob';
 import type { FromWorker, StartRequest, ToWorker } from './protocol';
 
@@ -59,12 +60,13 @@ async function openOutput(req: StartRequest): Promise<Output> {
   let discard: (() => Promise<void>) | undefined;
   if (out.kind === 'folder') dir = out.dir;
   else {
-    const parent = await (await scope.navigator.storage.getDirectory()).getDirectoryHandle('souplab-output', { create: true });
+    const parent = await (await scope.navigator.storage.getDirectory()).getDirectoryHandle(OUTPUT_FOLDER, { create: true });
     dir = await parent.getDirectoryHandle(out.folder, { create: true });
     discard = () => parent.removeEntry(out.folder, { recursive: true }).catch(() => undefined);
   }
   return {
-    target: directoryHandleTarget(dir),
+    // A folder of our own in OPFS: written in place through sync access handles (removed if the merge fails).
+    target: out.kind === 'opfs' && syncAccessAvailable() ? opfsSyncFolderTarget(dir) : directoryHandleTarget(dir),
     name: dir.name,
     folder: true,
     readBack: async (name) => sourceOf(await dir.getFileHandle(name), `${dir.name}/${name}`),

@@ -8,7 +8,7 @@ export type BackendChoice = 'webgpu' | 'cpu';
 export type OutputRequest =
   | { kind: 'folder'; dir: FileSystemDirectoryHandle }
   | { kind: 'file'; file: FileSystemFileHandle }
-  /** A new folder of that name under souplab-output/ in the origin private file system. */
+  /** A new folder of that name under souplab-output/ (OUTPUT_FOLDER) in the origin private file system. */
   | { kind: 'opfs'; folder: string };
 
 export interface StartRequest {

@@ -9,6 +9,7 @@ import { isPickerCancel, showDirectoryPicker, showSaveFilePicker } from '../ingr
 import { messageOf } from '../ingredients/openIngredient';
 import type { IngredientInput } from '../ingredients/types';
 import { MergeFailure, startMerge, type RunningMerge } from '../merge/mergeClient';
+import { storageShortfall } from '../merge/browserStorage';
 import { checkOutputFolder } from '../merge/outputChecks';
 import type { BackendChoice, MergeDone, OutputRequest } from '../merge/protocol';
 
@@ -28,11 +29,14 @@ interface MergeState {
   setOutput(o: OutputKind): void;
   setBackend(b: BackendChoice): void;
   /** Call from the Merge button's click: the pickers need that user gesture. */
-  start(args: { ingredients: IngredientInput[]; recipeYaml: string; backend: BackendChoice; suggestedName: string }): Promise<void>;
+  start(args: { ingredients: IngredientInput[]; recipeYaml: string; backend: BackendChoice; suggestedName: string; outputBytes: number }): Promise<void>;
   cancel(): void;
 }
 
 let running: RunningMerge | null = null;
+
+/** 2026-11-27-165801: sorts by time, safe in file names. */
+const timestamp = (d: Date) => d.toISOString().slice(0, 19).replace('T', '-').replace(/:/g, '');
 
 export const useMergeStore = create<MergeState>()(
   persist(
@@ -46,7 +50,7 @@ export const useMergeStore = create<MergeState>()(
       error: null,
       setOutput: (output) => set({ output }),
       setBackend: (backend) => set({ backend }),
-      async start({ ingredients, recipeYaml, backend, suggestedName }) {
+      async start({ ingredients, recipeYaml, backend, suggestedName, outputBytes }) {
         if (get().phase === 'running' || get().phase === 'cancelling') return;
         let output: OutputRequest;
         try {
@@ -60,7 +64,10 @@ export const useMergeStore = create<MergeState>()(
           } else if (kind === 'file') {
             output = { kind: 'file', file: await showSaveFilePicker(`${suggestedName}.safetensors`) };
           } else {
-            output = { kind: 'opfs', folder: `${suggestedName}-${new Date().toISOString().replace(/[:.]/g, '-')}` };
+            // Checked before a byte is written: a full quota would fail the merge near its end.
+            const shortfall = await storageShortfall(outputBytes);
+            if (shortfall) throw new Error(shortfall);
+            output = { kind: 'opfs', folder: `${suggestedName}-${timestamp(new Date())}` };
           }
         } catch (e) {
           if (!isPickerCancel(e)) set({ phase: 'failed', error: messageOf(e), result: null, progress: null });

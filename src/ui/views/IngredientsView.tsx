@@ -33,6 +33,7 @@ export function IngredientsView() {
     return k >= 0 && shares ? shares[k] : undefined;
   };
   const hasDemo = ingredients.some((g) => g.input.demo);
+  const mismatchOf = (name: string) => status.report?.errors.find((e) => e.code === 'different-model' && e.ingredient === name)?.message;
 
   return (
     <div className="ingredients-view">
@@ -62,14 +63,18 @@ export function IngredientsView() {
           {hasDemo && demoNote && <p className="demo-note small">{demoNote}</p>}
           <div className="ingredient-grid">
             {ingredients.map((g) => (
-              <IngredientCard key={g.id} ingredient={g} share={shareOf(g.name)} />
+              <IngredientCard key={g.id} ingredient={g} share={shareOf(g.name)} mismatch={mismatchOf(g.name)} />
             ))}
           </div>
           <PreflightPanel report={status.report} brokenCount={ingredients.filter((g) => g.status === 'error').length} />
           <div className="ingredients-footer">
             <RecipeBar spec={status.spec} />
             <div className="card next">
-              {status.blockers.length === 0 ? (
+              {status.blockers.length === 0 && status.extrapolation ? (
+                <p className="warning" role="status">
+                  {status.extrapolation} You will be asked to confirm before merging.
+                </p>
+              ) : status.blockers.length === 0 ? (
                 <p className="ok">Ready to merge {inSoup.length} ingredient{inSoup.length > 1 ? 's' : ''}.</p>
               ) : (
                 <ul className="blockers">

@@ -1,4 +1,4 @@
-import { useEffect } from 'react';
+import { useEffect, useState } from 'react';
 import { formatBytes, formatInt } from '../ingredients/format';
 import { hasDirectoryPicker, hasSaveFilePicker } from '../ingredients/fsAccess';
 import { recipeYamlOf } from '../ingredients/recipeIO';
@@ -7,6 +7,8 @@ import { sharesOf } from '../ingredients/weights';
 import { BackendChoice, useBackendChoice } from '../merge/BackendChoice';
 import { ProgressPanel } from '../merge/ProgressPanel';
 import { ResultPanel } from '../merge/ResultPanel';
+import { soupNameOf } from '../merge/browserStorage';
+import { StoragePanel } from '../merge/StoragePanel';
 import { useMergeStore, type OutputKind } from '../state/mergeStore';
 import { useNavigationStore } from '../state/navigationStore';
 import { useSoupStore, type OutDtypeChoice } from '../state/soupStore';
@@ -40,6 +42,11 @@ export function MergeView() {
   const shares = status.spec.normalise ? sharesOf(models.map((x) => x.weight)) : models.map((x) => x.weight);
   const inputDtypes = plan ? [...new Set(plan.steps.flatMap((s) => (s.kind === 'soup' ? [s.inputs[0].info.dtype] : [])))] : [];
   const blocked = status.blockers.length > 0;
+  // The storage list is read again after every merge (a soup may have been added, or a failed one removed).
+  const storageVersion = m.phase === 'running' ? -1 : (m.result?.seconds ?? 0);
+  // Confirming an extrapolation holds for exactly the weights it was given for.
+  const [confirmed, setConfirmed] = useState<string | undefined>(undefined);
+  const unconfirmed = status.extrapolation !== undefined && confirmed !== status.extrapolation;
 
   const merge = () => {
     if (m.output !== output.kind) m.setOutput(output.kind);
@@ -48,7 +55,8 @@ export function MergeView() {
       ingredients: ingredients.filter((g) => names.has(g.name)).map((g) => g.input),
       recipeYaml: recipeYamlOf(status.spec),
       backend: choice,
-      suggestedName: 'soup',
+      suggestedName: soupNameOf(models.map((x) => x.name)),
+      outputBytes: plan?.outputBytes ?? 0,
     });
   };
 
@@ -105,6 +113,21 @@ export function MergeView() {
         )}
       </section>
 
+      {status.extrapolation && !blocked && (
+        <section className="card extrapolation" aria-labelledby="extrapolation-h">
+          <h3 id="extrapolation-h" className="warning">
+            This soup extrapolates
+          </h3>
+          <p role="alert" className="warning">
+            {status.extrapolation}
+          </p>
+          <label>
+            <input type="checkbox" checked={!unconfirmed} disabled={active} onChange={(e) => setConfirmed(e.currentTarget.checked ? status.extrapolation : undefined)} /> I mean these
+            negative weights: merge anyway
+          </label>
+        </section>
+      )}
+
       <section className="card" aria-labelledby="run-h">
         <h3 id="run-h">Merge and export</h3>
         <BackendChoice disabled={active} />
@@ -129,13 +152,14 @@ export function MergeView() {
           ))}
         </fieldset>
         <div className="row">
-          <button type="button" className="primary" disabled={blocked || active} onClick={merge}>
+          <button type="button" className="primary" disabled={blocked || active || unconfirmed} onClick={merge}>
             Merge
           </button>
           <button type="button" disabled={!active || m.phase === 'cancelling'} onClick={m.cancel}>
             Cancel
           </button>
         </div>
+        {unconfirmed && !blocked && <p className="warning small">Confirm the negative weights above to merge.</p>}
         <ProgressPanel progress={m.progress} active={active} />
         {m.phase === 'cancelling' && <p role="status">Cancelling; removing what was written…</p>}
         {(m.phase === 'failed' || m.phase === 'cancelled') && m.error && (
@@ -145,6 +169,8 @@ export function MergeView() {
         )}
         {m.phase === 'done' && m.result && <ResultPanel result={m.result} />}
       </section>
+
+      <StoragePanel version={storageVersion} busy={active} />
     </div>
   );
 }

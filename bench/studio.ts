@@ -1,0 +1,172 @@
+/**
+ * `npm run bench -- studio`: the studio's merge against the CLI's on the same files (issue 12 §3).
+ * Generates 3 BF16 checkpoints per size (SOUPLAB_BENCH_STUDIO_MB, default "200,600" MB per model),
+ * merges them with `souplab merge --backend cpu` (the built CLI, a child process) and in the built
+ * studio (dist/app, served by `vite preview`) in Debian's Chromium driven by playwright-core: files
+ * given to the page's file input (disk-backed Files, as picked ones), CPU path, output into browser
+ * storage. Both timings are wall clock for the whole merge, best of SOUPLAB_BENCH_STUDIO_ROUNDS (2),
+ * interleaved. Prints the studio's speed as a ratio of the CLI's. Target: ≥ 0.8 at every size.
+ *
+ * Needs `npm run build` first (the studio) and Chromium (CHROMIUM_PATH or /usr/bin/chromium).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { preview } from 'vite';
+import { generate, layout } from './merge';
+import type { Benchmark } from './registry';
+
+const RATIO_TARGET = 0.8;
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+interface Timing {
+  /** Wall clock. */
+  seconds: number;
+  /** CPU time (user + system) of every process involved: on a busy machine the steadier measure. */
+  cpuSeconds: number;
+}
+
+const TICK = 100; // USER_HZ on Linux
+
+/** user + system seconds of a process, and of its waited-for children when `children`. */
+function procCpu(pid: number | 'self', children = false): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    // After "pid (comm) ": state is field 0; utime 11, stime 12, cutime 13, cstime 14.
+    const own = Number(fields[11]) + Number(fields[12]);
+    return (children ? Number(fields[13]) + Number(fields[14]) : own) / TICK;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of every live descendant of this process (Chromium's browser, renderer, GPU and utility processes). */
+function descendantsCpu(): number {
+  const parent = new Map<number, number>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      parent.set(Number(d), Number(stat.replace(/^.*\) /, '').split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let total = 0;
+  for (const pid of parent.keys()) {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) {
+      if (p === process.pid) {
+        total += procCpu(pid);
+        break;
+      }
+    }
+  }
+  return total;
+}
+
+function cliMerge(recipe: string, out: string): Timing {
+  const c0 = procCpu('self', true);
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [resolve('dist/node/cli.js'), 'merge', recipe, '--out', out, '--backend', 'cpu', '--quiet'], { encoding: 'utf8' });
+  const seconds = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`souplab merge failed: ${r.stderr.trim()}`);
+  return { seconds, cpuSeconds: procCpu('self', true) - c0 };
+}
+
+/** Loads the files into a fresh studio (a new browser context), merges on the CPU into browser storage; from the click to "Verified". */
+async function studioMerge(browser: Browser, baseURL: string, paths: string[]): Promise<Timing> {
+  const context = await browser.newContext({ baseURL, viewport: { width: 1280, height: 800 } });
+  try {
+    return await studioMergeIn(await context.newPage(), paths);
+  } finally {
+    await context.close();
+  }
+}
+
+async function studioMergeIn(page: Page, paths: string[]): Promise<Timing> {
+  await page.goto('/');
+  if (!(await page.evaluate(() => crossOriginIsolated))) console.log('  note: the studio is not cross-origin isolated here: its merge copies between threads');
+  await page.getByRole('tab', { name: 'Ingredients' }).click();
+  const remove = page.getByRole('button', { name: 'Remove all' });
+  await page.getByRole('article').first().waitFor({ timeout: 30_000 });
+  await remove.click();
+  await page.locator('input[accept=".safetensors,.json"]').setInputFiles(paths);
+  await page.getByText('Headers fit together').waitFor({ timeout: 60_000 });
+  await page.getByRole('tab', { name: 'Merge & export' }).click();
+  await page.getByLabel('Run on').selectOption('cpu');
+  await page.getByRole('radio', { name: /Browser storage/ }).check();
+  const c0 = descendantsCpu();
+  const t0 = performance.now();
+  await page.getByRole('button', { name: 'Merge', exact: true }).click();
+  await page.getByText(/^Verified: /).waitFor({ timeout: 600_000 });
+  const seconds = (performance.now() - t0) / 1000;
+  const cpuSeconds = descendantsCpu() - c0;
+  return { seconds, cpuSeconds };
+}
+
+export const studioBenchmark: Benchmark = {
+  name: 'studio',
+  description: `the studio's CPU merge in Chromium (into browser storage) vs \`souplab merge\` on the same 3 BF16 checkpoints, at ${process.env.SOUPLAB_BENCH_STUDIO_MB ?? '200,600'} MB per model (target: studio speed ≥ ${RATIO_TARGET} × the CLI's)`,
+  async run() {
+    if (!existsSync('dist/app/index.html')) {
+      console.log('  skipped: the studio is not built (npm run build)');
+      return false;
+    }
+    if (!existsSync(CHROMIUM)) {
+      console.log(`  skipped: no Chromium at ${CHROMIUM} (set CHROMIUM_PATH)`);
+      return false;
+    }
+    const sizes = (process.env.SOUPLAB_BENCH_STUDIO_MB ?? '200,600').split(',').map(Number).filter((n) => n > 0);
+    const rounds = Math.max(1, Number(process.env.SOUPLAB_BENCH_STUDIO_ROUNDS ?? '2'));
+    const root = await mkdtemp(join(tmpdir(), 'souplab-bench-studio-'));
+    const free = await statfs(root).then((s) => s.bavail * s.bsize).catch(() => Infinity);
+    if (free < Math.max(...sizes) * 1e6 * 5) {
+      console.log(`  not enough space in ${tmpdir()}: ${(free / 1e6).toFixed(0)} MB free`);
+      await rm(root, { recursive: true, force: true });
+      return false;
+    }
+    const port = Number(process.env.SOUPLAB_BENCH_PORT ?? 4390);
+    const server = await preview({ configFile: resolve('vite.config.ts'), logLevel: 'silent', preview: { port, strictPort: true } });
+    let browser: Browser | undefined;
+    let ok = true;
+    try {
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+      for (const mb of sizes) {
+        const specs = layout(mb);
+        const paths = [0, 1, 2].map((k) => join(root, `model-${mb}-${k}.safetensors`));
+        for (const [k, p] of paths.entries()) await generate(p, specs, 31 + k);
+        const recipe = join(root, `recipe-${mb}.yaml`);
+        await writeFile(recipe, `merge_method: linear\nmodels:\n${paths.map((p) => `  - model: ${p}\n    parameters:\n      weight: 1\n`).join('')}dtype: bfloat16\n`);
+        const bytes = specs.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1) * 2, 0);
+        const best = (a: Timing, b: Timing): Timing => ({ seconds: Math.min(a.seconds, b.seconds), cpuSeconds: Math.min(a.cpuSeconds, b.cpuSeconds) });
+        let cli: Timing = { seconds: Infinity, cpuSeconds: Infinity };
+        let studio: Timing = { seconds: Infinity, cpuSeconds: Infinity };
+        try {
+          for (let r = 0; r < rounds; r++) {
+            const out = join(root, 'cli-out.safetensors');
+            cli = best(cli, cliMerge(recipe, out));
+            await rm(out, { force: true });
+            studio = best(studio, await studioMerge(browser, `http://localhost:${port}`, paths));
+          }
+        } finally {
+          for (const p of paths) await rm(p, { force: true });
+        }
+        const ratio = cli.seconds / studio.seconds;
+        const pass = ratio >= RATIO_TARGET;
+        ok &&= pass;
+        console.log(
+          `  3 × ${(bytes / 1e6).toFixed(0)} MB  CLI ${cli.seconds.toFixed(2)} s (${cli.cpuSeconds.toFixed(2)} s CPU), studio ${studio.seconds.toFixed(2)} s (${studio.cpuSeconds.toFixed(2)} s CPU in Chromium's processes, ${((3 * bytes) / studio.seconds / 1e9).toFixed(2)} GB/s of input): studio speed ${ratio.toFixed(2)} × the CLI's (target ≥ ${RATIO_TARGET}) ${pass ? 'PASS' : 'FAIL'}; by CPU time ${(cli.cpuSeconds / studio.cpuSeconds).toFixed(2)} ×`,
+        );
+      }
+    } finally {
+      await browser?.close();
+      await new Promise<void>((res) => server.httpServer.close(() => res()));
+      await rm(root, { recursive: true, force: true });
+    }
+    return ok;
+  },
+};
