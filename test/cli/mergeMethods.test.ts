@@ -50,7 +50,7 @@ const BIG = fineTune(BASE, 30, 34);
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'souplab-cli-methods-'));
-  writeModel(join(dir, 'base'), BASE, { layout: 'sharded', shards: 2, extraFiles: { 'config.json': '{"model_type": "llama", "torch_dtype": "bfloat16"}' } });
+  writeModel(join(dir, 'base'), BASE, { layout: 'sharded', shards: 2, extraFiles: { 'config.json': '{"model_type": "llama", "torch_dtype": "bfloat16", "num_hidden_layers": 2}' } });
   writeModel(join(dir, 'a.safetensors'), A);
   writeModel(join(dir, 'b.safetensors'), B);
   writeModel(join(dir, 'big.safetensors'), BIG);
@@ -144,6 +144,44 @@ describe('souplab merge with the registry methods', () => {
     const r = await cli(['merge', join(dir, 'ties-small.yaml'), '--out', join(dir, 'never.safetensors'), '--backend', 'cpu']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('a.safetensors: vocabulary size 30 differs from big.safetensors\'s 34');
+  });
+
+  test('passthrough with slices: a frankenmerge of layer ranges, renumbered, num_hidden_layers set', async () => {
+    const recipe = 'merge_method: passthrough\nslices:\n  - sources:\n      - model: base\n        layer_range: [0, 2]\n  - sources:\n      - model: a.safetensors\n        layer_range: [1, 2]\n        parameters: {scale: 0.5}\n';
+    await merge('franken.yaml', recipe, 'franken-out');
+    const out = readSafetensors(readFileSync(join(dir, 'franken-out', 'model.safetensors')));
+    expect([...out.tensors.keys()]).toEqual([
+      'model.embed_tokens.weight',
+      'model.layers.0.mlp.up_proj.weight',
+      'model.layers.1.mlp.up_proj.weight',
+      'model.layers.2.mlp.up_proj.weight',
+      'model.counter',
+      'model.norm.weight',
+    ]);
+    const byName = (ts: TestTensor[], n: string) => ts.find((t) => t.name === n)!;
+    expect(out.tensors.get('model.layers.1.mlp.up_proj.weight')!.data).toEqual(byName(BASE, 'model.layers.1.mlp.up_proj.weight').data);
+    // layer 2 is a's layer 1 times its scale; the final norm comes from the last slice's source (a), scaled too
+    expectBits(out.tensors.get('model.layers.2.mlp.up_proj.weight')!, ref.passthroughScaled(f32(byName(A, 'model.layers.1.mlp.up_proj.weight')), 0.5), 'layer 2');
+    expectBits(out.tensors.get('model.norm.weight')!, ref.passthroughScaled(f32(byName(A, 'model.norm.weight')), 0.5), 'norm');
+    expect(out.tensors.get('model.embed_tokens.weight')!.data).toEqual(byName(BASE, 'model.embed_tokens.weight').data);
+    expect(JSON.parse(readFileSync(join(dir, 'franken-out', 'config.json'), 'utf8')).num_hidden_layers).toBe(3);
+    const stored = readFileSync(join(dir, 'franken-out', 'recipe.yaml'), 'utf8');
+    expect(stored).toContain('layer_range: [1, 2]');
+    expect(parseRecipe(stored).recipe.slices?.map((sl) => sl.sources[0].layerRange)).toEqual([[0, 2], [1, 2]]);
+  });
+
+  test('slices with two sources merge them (slerp), as the models form would', async () => {
+    await merge('slerp-slices.yaml', 'merge_method: slerp\nbase_model: base\nslices:\n  - sources:\n      - model: base\n        layer_range: [0, 2]\n      - model: a.safetensors\n        layer_range: [0, 2]\nparameters:\n  t: [0.1, 0.9]\n', 'slerp-slices.safetensors');
+    const a = readSafetensors(readFileSync(join(dir, 'slerp-slices.safetensors')));
+    const b = readSafetensors(readFileSync(join(dir, 'slerp.safetensors')));
+    for (const [name, t] of b.tensors) expect(Buffer.from(a.tensors.get(name)!.data).equals(Buffer.from(t.data)), name).toBe(true);
+  });
+
+  test('a slice whose sources differ in length names its line', async () => {
+    writeFileSync(join(dir, 'bad-slices.yaml'), 'merge_method: linear\nslices:\n  - sources:\n      - model: base\n        layer_range: [0, 2]\n      - model: a.safetensors\n        layer_range: [0, 1]\n');
+    const r = await cli(['merge', join(dir, 'bad-slices.yaml'), '--out', join(dir, 'never.safetensors')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('bad-slices.yaml line 3: the sources of a slice must span the same number of layers, got 2, 1');
   });
 
   test('a parameter slerp does not take names its line and what slerp reads', async () => {
