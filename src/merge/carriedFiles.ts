@@ -10,7 +10,7 @@ const TORCH_DTYPE: Record<string, string> = { F64: 'float64', F32: 'float32', F1
 
 export async function carriedFiles(plan: MergePlan): Promise<ExtraOutputFile[]> {
   const out: ExtraOutputFile[] = [];
-  const outDtypes = new Set(plan.steps.flatMap((s) => (s.kind === 'soup' ? [s.outDtype] : [])));
+  const outDtypes = new Set(plan.steps.flatMap((s) => (s.kind !== 'copy' ? [s.outDtype] : [])));
   for (const [name, source] of plan.reference.checkpoint.extraFiles) {
     if (!CARRIED_FILE.test(name)) continue;
     if (name === 'config.json' && outDtypes.size === 1 && source.size < 10_000_000) {
@@ -20,6 +20,8 @@ export async function carriedFiles(plan: MergePlan): Promise<ExtraOutputFile[]> 
           const dtype = TORCH_DTYPE[[...outDtypes][0]];
           if ('torch_dtype' in config || !('dtype' in config)) config.torch_dtype = dtype;
           if ('dtype' in config) config.dtype = dtype;
+          // A frankenmerge (slices:) has its own number of layers.
+          if (plan.outputLayers !== undefined && 'num_hidden_layers' in config) config.num_hidden_layers = plan.outputLayers;
           out.push({ name, data: new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`) });
           continue;
         }
