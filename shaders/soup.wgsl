@@ -33,7 +33,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> dst: array<vec4<u32>>;
 
 // Block, the loads (loadBf16, loadF16, loadF32) and the decode and encode functions are in
-// shaders/blocks.wgsl, which src/gpu/wgslModules.ts puts before this file.
+// shaders/blocks.wgsl, the stores in shaders/stores.wgsl: src/gpu/wgslModules.ts puts them before this file.
 
 // ---- Arithmetic, element by element.
 
@@ -58,23 +58,6 @@ fn addScaled(acc: Block, c: f32, x: Block) -> Block {
 
 fn minus(x: Block, b: Block) -> Block {
   return Block(x.lo - b.lo, x.hi - b.hi);
-}
-
-// ---- Stores: block `at` of the output (an F32 output's block is dst[2 at], dst[2 at + 1]).
-
-fn storeBf16(at: u32, acc: Block) {
-  dst[at] = f32BitsToBf16(bitcast<vec4<u32>>(acc.lo)) | (f32BitsToBf16(bitcast<vec4<u32>>(acc.hi)) << vec4<u32>(16u));
-}
-
-fn storeF16(at: u32, acc: Block) {
-  dst[at] = f32BitsToF16(bitcast<vec4<u32>>(acc.lo)) | (f32BitsToF16(bitcast<vec4<u32>>(acc.hi)) << vec4<u32>(16u));
-}
-
-fn storeF32(at: u32, acc: Block) {
-  let lo = f32BitsCanonical(bitcast<vec4<u32>>(acc.lo));
-  let hi = f32BitsCanonical(bitcast<vec4<u32>>(acc.hi));
-  dst[2u * at] = vec4<u32>(lo.x, hi.x, lo.y, hi.y);
-  dst[2u * at + 1u] = vec4<u32>(lo.z, hi.z, lo.w, hi.w);
 }
 
 // The block this invocation handles, or blockCount and beyond for the padding of the last workgroup.
