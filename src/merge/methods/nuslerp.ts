@@ -1,0 +1,88 @@
+/**
+ * NuSLERP — mergekit's `nuslerp` (merge_methods/nuslerp.py): SLERP between exactly two models with
+ * t = w₂/(w₁ + w₂) (0.5 when |w₁ + w₂| < 1e-6); with a base model, between their task vectors, added
+ * back to the base. `nuslerp_flatten` (default true) treats the tensor as one vector; otherwise each
+ * row (or with `nuslerp_row_wise` each column) is interpolated on its own.
+ *
+ * Statistics (1 pass, per group): Σv₀², Σv₁², Σv₀v₁ in f64; norms clamped at 1e-7;
+ * cos = f32(Σv₀v₁/(‖v₀‖‖v₁‖)) clamped to [−1, 1], θ = acos, and where |sin θ| < 1e-8 a lerp:
+ * f32(f32(f32(1−t)·v₀) + f32(f32(t)·v₁)); else f32(f32(f32(sin((1−t)θ)·v₀) + f32(sin(tθ)·v₁)) / sin θ).
+ */
+import { fr, modelNumber, booleanOf, WEIGHT } from './common';
+import { groupsOf } from './groups';
+import { copyProgram } from './slerp';
+import type { MergeMethod } from './types';
+
+export const nuslerp: MergeMethod = {
+  name: 'nuslerp',
+  title: 'NuSLERP',
+  description: 'SLERP between two models by their weights, optionally between their task vectors from a base model, by tensor, row or column.',
+  reference: { label: 'mergekit nuslerp', url: 'https://github.com/arcee-ai/mergekit/blob/main/docs/merge_methods.md' },
+  parameters: [
+    WEIGHT,
+    { name: 'nuslerp_flatten', level: 'tensor', kind: 'boolean', required: false, default: true, description: 'interpolate each tensor as one vector (else row by row)' },
+    { name: 'nuslerp_row_wise', level: 'tensor', kind: 'boolean', required: false, default: false, description: 'without flatten: interpolate columns instead of rows' },
+  ],
+  needs: {
+    base: 'optional',
+    models: { min: 2, max: 2 },
+    statistics: ['‖v₀‖², ‖v₁‖², v₀·v₁ per tensor, row or column (1 pass)'],
+    memoryPerTensor: '3 numbers per group (24 bytes × rows or columns when not flattened)',
+    vocabulary: 'common-rows',
+  },
+  program(ctx) {
+    const hasBase = ctx.baseIndex !== undefined;
+    const first = hasBase ? 1 : 0;
+    if (ctx.inputCount - first < 2) return copyProgram();
+    const w0 = modelNumber(ctx, first, 'weight', 1);
+    const w1 = modelNumber(ctx, first + 1, 'weight', 1);
+    const t = Math.abs(w0 + w1) < 1e-6 ? 0.5 : w1 / (w0 + w1);
+    const flatten = booleanOf(ctx, 'nuslerp_flatten', true);
+    const rowWise = booleanOf(ctx, 'nuslerp_row_wise', false);
+    const groups = groupsOf(flatten ? 'tensor' : rowWise ? 'column' : 'row', ctx.shape);
+    const sums = new Float64Array(groups.count * 3);
+    // Per group: [lerp?, a, b, divisor]
+    const coef = new Float32Array(groups.count * 4);
+    const ft = fr(t);
+    const f1t = fr(1 - t);
+    const vectors = (x: Float32Array[], i: number): [number, number] =>
+      hasBase ? [fr(x[1][i] - x[0][i]), fr(x[2][i] - x[0][i])] : [x[0][i], x[1][i]];
+    return {
+      passes: [
+        {
+          kind: 'moments',
+          label: 'nuslerp norms and dot products',
+          accumulate(c) {
+            for (let i = 0; i < c.count; i++) {
+              const g = groups.of(c.offset + i) * 3;
+              const [a, b] = vectors(c.x, i);
+              sums[g] += a * a;
+              sums[g + 1] += b * b;
+              sums[g + 2] += a * b;
+            }
+          },
+          finish() {
+            for (let g = 0; g < groups.count; g++) {
+              const na = Math.max(fr(Math.sqrt(sums[3 * g])), fr(1e-7));
+              const nb = Math.max(fr(Math.sqrt(sums[3 * g + 1])), fr(1e-7));
+              const cos = Math.min(1, Math.max(-1, fr(sums[3 * g + 2] / (na * nb))));
+              const theta = fr(Math.acos(cos));
+              const sin = fr(Math.sin(theta));
+              if (Math.abs(sin) < 1e-8) coef.set([1, f1t, ft, 1], 4 * g);
+              else coef.set([0, fr(Math.sin(fr(f1t * theta))), fr(Math.sin(fr(ft * theta))), sin], 4 * g);
+            }
+          },
+        },
+      ],
+      combine(chunk, out) {
+        for (let i = 0; i < chunk.count; i++) {
+          const g = 4 * groups.of(chunk.offset + i);
+          const [a, b] = vectors(chunk.x, i);
+          const r = coef[g] === 1 ? fr(coef[g + 1] * a) + fr(coef[g + 2] * b) : fr(fr(fr(coef[g + 1] * a) + fr(coef[g + 2] * b)) / coef[g + 3]);
+          out[i] = hasBase ? chunk.x[0][i] + fr(r) : r;
+        }
+      },
+      describe: () => ({ kernel: 'nuslerp', scalars: coef }),
+    };
+  },
+};

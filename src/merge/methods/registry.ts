@@ -1,0 +1,73 @@
+/**
+ * Every merge method SoupLab runs, declared once (as mergekit's merge_methods/registry.py does). The
+ * recipe parser, validator and writer, the plan, the studio's method picker and parameter editors, the
+ * CLI's help and the README read this list; adding a method is adding its file and one line here.
+ */
+import { InputError } from '../../errors';
+import { breadcrumbs } from './breadcrumbs';
+import { breadcrumbsTies } from './breadcrumbsTies';
+import { dareLinear } from './dareLinear';
+import { dareTies } from './dareTies';
+import { della } from './della';
+import { dellaLinear } from './dellaLinear';
+import { karcher } from './karcher';
+import { linear } from './linear';
+import { modelStock } from './modelStock';
+import { multislerp } from './multislerp';
+import { nearswap } from './nearswap';
+import { nuslerp } from './nuslerp';
+import { passthrough } from './passthrough';
+import { ram } from './ram';
+import { sce } from './sce';
+import { slerp } from './slerp';
+import { taskArithmetic } from './taskArithmetic';
+import { ties } from './ties';
+import type { MergeMethod, ParameterSpec } from './types';
+
+export const MERGE_METHODS: readonly MergeMethod[] = [
+  linear,
+  taskArithmetic,
+  ties,
+  dareTies,
+  dareLinear,
+  breadcrumbs,
+  breadcrumbsTies,
+  della,
+  dellaLinear,
+  sce,
+  slerp,
+  nuslerp,
+  multislerp,
+  karcher,
+  modelStock,
+  nearswap,
+  ram,
+  passthrough,
+];
+
+const BY_NAME = new Map(MERGE_METHODS.map((m) => [m.name, m]));
+
+/** mergekit methods SoupLab does not run (they need more than the weights, or are not ported yet). */
+export const UNSUPPORTED_METHODS: Readonly<Record<string, string>> = {
+  arcee_fusion: 'arcee_fusion is not supported yet',
+  ramplus_tl: 'ramplus_tl is not supported yet',
+};
+
+export const METHOD_NAMES: readonly string[] = MERGE_METHODS.map((m) => m.name);
+
+export function findMethod(name: string): MergeMethod | undefined {
+  return BY_NAME.get(name);
+}
+
+export function getMethod(name: string): MergeMethod {
+  const m = BY_NAME.get(name);
+  if (!m) throw new InputError(`unknown merge method '${name}' (SoupLab runs ${METHOD_NAMES.join(', ')})`);
+  return m;
+}
+
+export function parameterOf(method: MergeMethod, name: string): ParameterSpec | undefined {
+  return method.parameters.find((p) => p.name === name);
+}
+
+/** Every parameter name some method reads, with its kind (for parsing values before the method is known). */
+export const ALL_PARAMETERS: ReadonlyMap<string, ParameterSpec> = new Map(MERGE_METHODS.flatMap((m) => m.parameters.map((p) => [p.name, p] as const)));

@@ -1,0 +1,139 @@
+/**
+ * SCE — mergekit's `sce` (merge_methods/sce.py): Select (the elements whose task vectors vary most
+ * across models), Calculate (a weight per model from its mean squared delta), Erase (minority signs).
+ *
+ * Per tensor, δᵢ = f32(xᵢ − b):
+ *   select_topk < 1: var = population variance of the δᵢ over models per element (f32: mean, then
+ *     Σ f32((δᵢ − mean)²)/n); keep the k = ⌊(number of var ≠ 0)·select_topk⌋ largest var (exact radix
+ *     select, stable ties as select.ts) in every model, zero the rest;
+ *   weights ωᵢ = mean(δᵢ²) / Σ mean(δⱼ²) (uniform 1/n when that sum < 1e-6);
+ *   erase: majority sign of Σδᵢ (≥ 0 → +), mᵢ = [sign δᵢ == majority];
+ *   out = b + f32(Σ f32(δᵢ·f32(ωᵢ·mᵢ)) / max(Σ f32(ωᵢ·mᵢ), 1e-6)).
+ * Statistics: 1 pass for the non-zero variance count, 3 for the selection, 1 for the model weights.
+ */
+import { fr, numberOf } from './common';
+import { isBelow, keyBits, RankSelector, type Selection } from './select';
+import type { ElementChunk, MergeMethod, StatisticsPass } from './types';
+
+export const sce: MergeMethod = {
+  name: 'sce',
+  title: 'SCE',
+  description: 'Keeps the parameters whose task vectors vary most across models, weights each model by its mean squared delta and erases minority signs.',
+  reference: { label: 'Wan et al. 2024, FuseChat (SCE)', url: 'https://arxiv.org/abs/2408.07990' },
+  parameters: [
+    { name: 'select_topk', level: 'tensor', kind: 'number', required: false, default: 1, range: { min: 0, max: 1 }, description: 'fraction of the highest-variance elements kept' },
+    { name: 'int8_mask', level: 'tensor', kind: 'boolean', required: false, default: false, description: "mergekit's memory option for its masks; no effect on the result" },
+  ],
+  needs: {
+    base: 'required',
+    models: { min: 1 },
+    statistics: ['the variance across models at the select_topk boundary (radix select, 4 passes)', 'mean(δᵢ²) per model (1 pass)'],
+    memoryPerTensor: '512 KiB of histograms, 1 number per model',
+    vocabulary: 'equal',
+  },
+  program(ctx) {
+    const n = ctx.inputCount - 1;
+    const topk = numberOf(ctx, 'select_topk', 1);
+    const numel = ctx.numel;
+    const d = new Float32Array(Math.max(n, 1));
+    const deltasAt = (c: ElementChunk, e: number) => {
+      for (let i = 0; i < n; i++) d[i] = c.x[i + 1][e] - c.x[0][e];
+    };
+    const varianceBits = (c: ElementChunk, e: number): number => {
+      deltasAt(c, e);
+      let s = d[0];
+      for (let i = 1; i < n; i++) s = fr(s + d[i]);
+      const mean = fr(s / n);
+      let q = 0;
+      for (let i = 0; i < n; i++) {
+        const t = fr(d[i] - mean);
+        q = i === 0 ? fr(t * t) : fr(q + fr(t * t));
+      }
+      return keyBits(fr(q / n));
+    };
+    /** 0: all dropped, 1: all kept, else the selection decides. */
+    let mode: 'all' | 'none' | 'select' = topk >= 1 ? 'all' : topk <= 0 ? 'none' : 'select';
+    let nonzero = 0;
+    let k = 0;
+    const selector = new RankSelector(varianceBits, () => numel - k);
+    let sel: Selection | undefined;
+    const kept = (c: ElementChunk, e: number): boolean => {
+      if (mode === 'all') return true;
+      if (mode === 'none') return false;
+      return !isBelow(sel!, varianceBits(c, e), c.offset + e);
+    };
+    const passes: StatisticsPass[] = [];
+    if (mode === 'select') {
+      passes.push({
+        kind: 'moments',
+        label: 'sce non-zero variances',
+        accumulate(c) {
+          for (let e = 0; e < c.count; e++) if (varianceBits(c, e) !== 0) nonzero++;
+        },
+        finish() {
+          k = Math.floor(nonzero * topk);
+          if (k === 0) mode = 'none';
+        },
+      });
+      const [high, low, tie] = selector.passes('sce variance threshold');
+      const unlessDone = (p: StatisticsPass): StatisticsPass => ({
+        ...p,
+        accumulate: (c) => mode === 'select' && p.accumulate(c),
+        finish: () => {
+          if (mode === 'select') p.finish();
+          if (p === tie && mode === 'select') sel = selector.result;
+        },
+      });
+      passes.push(unlessDone(high), unlessDone(low), unlessDone(tie));
+    }
+    const sq = new Float64Array(Math.max(n, 1));
+    const omega = new Float32Array(Math.max(n, 1));
+    passes.push({
+      kind: 'moments',
+      label: 'sce model weights',
+      accumulate(c) {
+        for (let e = 0; e < c.count; e++) {
+          const keep = kept(c, e);
+          deltasAt(c, e);
+          if (keep) for (let i = 0; i < n; i++) sq[i] += d[i] * d[i];
+        }
+      },
+      finish() {
+        const means = Array.from(sq.subarray(0, n), (s) => fr(s / numel));
+        let total = 0;
+        for (const m of means) total += m;
+        total = fr(total);
+        for (let i = 0; i < n; i++) omega[i] = Math.abs(total) < 1e-6 ? fr(1 / n) : fr(means[i] / total);
+      },
+    });
+    return {
+      passes: n === 0 ? [] : passes,
+      combine(chunk, out) {
+        const b = chunk.x[0];
+        for (let e = 0; e < chunk.count; e++) {
+          if (n === 0) {
+            out[e] = b[e];
+            continue;
+          }
+          const keep = kept(chunk, e);
+          deltasAt(chunk, e);
+          if (!keep) for (let i = 0; i < n; i++) d[i] = d[i] * 0;
+          let s = d[0];
+          for (let i = 1; i < n; i++) s = fr(s + d[i]);
+          const majority = s >= 0 ? 1 : -1;
+          let merged = 0;
+          let wsum = 0;
+          for (let i = 0; i < n; i++) {
+            const agree = (d[i] > 0 && majority === 1) || (d[i] < 0 && majority === -1) ? 1 : 0;
+            const ew = omega[i] * agree;
+            const term = fr(d[i] * ew);
+            merged = i === 0 ? term : fr(merged + term);
+            wsum = i === 0 ? ew : fr(wsum + ew);
+          }
+          out[e] = b[e] + fr(merged / Math.max(wsum, fr(1e-6)));
+        }
+      },
+      describe: () => ({ kernel: 'sce', scalars: omega }),
+    };
+  },
+};

@@ -1,0 +1,146 @@
+/**
+ * Exact rank selection over a stream of non-negative f32 keys (|δ|, a variance), in flat memory:
+ * what mergekit gets from sorting a whole tensor (argsort, topk), done in three streaming passes.
+ *
+ * The order is the stable ascending order of (key, element index); NaN keys sort above +Inf (as
+ * torch's sort puts NaN last). `rank` r (0-based) names the boundary "the r smallest elements": after
+ * the passes, an element is among them iff key < value, or key == value and index < cutIndex.
+ *
+ *   radix-high: a 65536-bin histogram of the key bits' high 16 bits → the bucket holding rank r;
+ *   radix-low:  a 65536-bin histogram of the low 16 bits within that bucket → the exact key value;
+ *   tie-cut:    elements equal to the value, counted in element order → the index where a stable
+ *               sort cuts them (Infinity when every tie is below the boundary).
+ *
+ * Memory: two 256 KiB histograms per selection, whatever the tensor's size. Partial histograms and
+ * tie counts of chunks add up, so a GPU can compute them per workgroup.
+ *
+ * Ties: torch's argsort/topk leave the order of equal keys unspecified; SoupLab fixes it as the stable
+ * ascending order, so "the k largest" (TIES) is the complement of the numel − k smallest and keeps, of
+ * a run of equal keys at the boundary, the ones with the highest indices.
+ */
+import type { ElementChunk, StatisticsPass } from './types';
+
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+
+/** Sort key bits of a non-negative f32 (or NaN): order of bits = order of values; every NaN is one key. */
+export function keyBits(x: number): number {
+  F32[0] = x;
+  const u = U32[0] & 0x7fffffff;
+  return u > 0x7f800000 ? 0x7fc00000 : u;
+}
+
+export interface Selection {
+  /** Key bits at the boundary (see the top of the file). */
+  valueBits: number;
+  /** Elements with key == value and index < cutIndex are below the boundary (all of them: Infinity). */
+  cutIndex: number;
+  /** Elements strictly below the value. */
+  below: number;
+}
+
+/** Selects the boundary of the `rank` smallest keys (0 ≤ rank ≤ count of keyed elements). */
+export class RankSelector {
+  private readonly high = new Float64Array(65536);
+  private readonly low = new Float64Array(65536);
+  private bucket = -1;
+  private belowBucket = 0;
+  private lowValue = -1;
+  private belowValue = 0;
+  private ties = 0;
+  private tiesSeen = 0;
+  result: Selection | undefined;
+
+  constructor(
+    /** Key of element i of the chunk, as keyBits(), or -1 to leave the element out (not counted). */
+    private readonly key: (chunk: ElementChunk, i: number) => number,
+    private readonly rankOf: () => number,
+  ) {}
+
+  passes(label: string): StatisticsPass[] {
+    const rankFn = () => this.rankOf();
+    return [
+      {
+        kind: 'radix-high',
+        label: `${label} (high bits)`,
+        accumulate: (c) => {
+          for (let i = 0; i < c.count; i++) {
+            const k = this.key(c, i);
+            if (k >= 0) this.high[k >>> 16]++;
+          }
+        },
+        finish: () => {
+          const r = rankFn();
+          let acc = 0;
+          for (let b = 0; b < 65536; b++) {
+            if (acc + this.high[b] > r) {
+              this.bucket = b;
+              this.belowBucket = acc;
+              return;
+            }
+            acc += this.high[b];
+          }
+          this.bucket = 65536; // rank == count: the boundary is above every key
+          this.belowBucket = acc;
+        },
+      },
+      {
+        kind: 'radix-low',
+        label: `${label} (low bits)`,
+        accumulate: (c) => {
+          if (this.bucket >= 65536) return;
+          for (let i = 0; i < c.count; i++) {
+            const k = this.key(c, i);
+            if (k >= 0 && k >>> 16 === this.bucket) this.low[k & 0xffff]++;
+          }
+        },
+        finish: () => {
+          if (this.bucket >= 65536) {
+            this.result = { valueBits: 0xffffffff, cutIndex: 0, below: this.belowBucket };
+            return;
+          }
+          const r = rankFn() - this.belowBucket;
+          let acc = 0;
+          for (let b = 0; b < 65536; b++) {
+            if (acc + this.low[b] > r) {
+              this.lowValue = b;
+              this.belowValue = this.belowBucket + acc;
+              this.ties = r - acc; // ties to count below the boundary, in stable order
+              return;
+            }
+            acc += this.low[b];
+          }
+        },
+      },
+      {
+        kind: 'tie-cut',
+        label: `${label} (ties)`,
+        accumulate: (c) => {
+          if (this.result || this.cut !== undefined) return;
+          const value = ((this.bucket << 16) | this.lowValue) >>> 0;
+          for (let i = 0; i < c.count; i++) {
+            if (this.key(c, i) !== value) continue;
+            if (this.tiesSeen === this.ties) {
+              this.cut = c.offset + i;
+              return;
+            }
+            this.tiesSeen++;
+          }
+        },
+        finish: () => {
+          if (this.result) return;
+          const value = ((this.bucket << 16) | this.lowValue) >>> 0;
+          this.result = { valueBits: value, cutIndex: this.cut ?? Infinity, below: this.belowValue };
+        },
+      },
+    ];
+  }
+
+  private cut: number | undefined;
+}
+
+/** Whether element `index` with key bits `k` is among the selected smallest. */
+export function isBelow(sel: Selection, k: number, index: number): boolean {
+  return k < sel.valueBits || (k === sel.valueBits && index < sel.cutIndex);
+}
+
