@@ -20,8 +20,9 @@
  *
  * Tensors are streamed in chunks (TensorChunkSource), so the memory needed is a chunk's, not a tensor's.
  */
-import { bf16ToF32Bits, f16ToF32Bits, f32ToBits } from '../../formats/floatCodecs';
-import type { KernelDtype } from '../kernel';
+import { decodeToF32 } from '../../formats/floatArrays';
+import { f32ToBits } from '../../formats/floatCodecs';
+import { KERNEL_DTYPE_BYTES, type KernelDtype } from '../kernel';
 
 /** Elements per summation group: 64 lanes × 8 consecutive elements (one GPU workgroup). */
 export const STATS_GROUP = 512;
@@ -81,22 +82,9 @@ export function isSelected(sel: MagnitudeSelection, key: number, index: number):
   return sel.order === 'largest' ? key > sel.threshold : key < sel.threshold;
 }
 
-/** Decodes `count` elements of `bytes` (dtype) to f32 values. */
-export function decodeToF32(dtype: KernelDtype, bytes: Uint8Array, count: number): Float32Array {
-  const out = new Float32Array(count);
-  if (dtype === 'F32') {
-    out.set(new Float32Array(bytes.slice(0, count * 4).buffer));
-    return out;
-  }
-  const halves = new Uint16Array(bytes.slice(0, count * 2).buffer);
-  const u = new Uint32Array(out.buffer);
-  for (let i = 0; i < count; i++) u[i] = dtype === 'BF16' ? bf16ToF32Bits(halves[i]) : f16ToF32Bits(halves[i]);
-  return out;
-}
-
 /** The f32 vectors dᵢ of a chunk (xᵢ − base rounded to f32, or xᵢ). */
 export function chunkVectors(dtypes: readonly KernelDtype[], chunk: Uint8Array[], count: number, spec: VectorsSpec): { vectors: number[]; values: Float32Array[] } {
-  const decoded = chunk.map((bytes, i) => decodeToF32(dtypes[i], bytes, count));
+  const decoded = chunk.map((bytes, i) => decodeToF32(dtypes[i], bytes.subarray(0, count * KERNEL_DTYPE_BYTES[dtypes[i]])));
   const vectors: number[] = [];
   const values: Float32Array[] = [];
   decoded.forEach((x, i) => {
@@ -202,12 +190,12 @@ export function tieGroup(groupTies: ArrayLike<number>, q: number): { group: numb
 
 /** The magnitude keys of input `which` (minus input `base`, if any) over one chunk. */
 export function chunkKeys(source: TensorChunkSource, chunk: Uint8Array[], count: number, which: number, base: number | undefined): Uint32Array {
-  const x = decodeToF32(source.dtypes[which], chunk[which], count);
+  const x = decodeToF32(source.dtypes[which], chunk[which].subarray(0, count * KERNEL_DTYPE_BYTES[source.dtypes[which]]));
   const keys = new Uint32Array(count);
   if (base === undefined) {
     for (let e = 0; e < count; e++) keys[e] = magnitudeKey(x[e]);
   } else {
-    const b = decodeToF32(source.dtypes[base], chunk[base], count);
+    const b = decodeToF32(source.dtypes[base], chunk[base].subarray(0, count * KERNEL_DTYPE_BYTES[source.dtypes[base]]));
     for (let e = 0; e < count; e++) keys[e] = magnitudeKey(fr(x[e] - b[e]));
   }
   return keys;
