@@ -92,13 +92,13 @@ async function generate(path: string, specs: OutputTensorSpec[], seed: number): 
  * reads run ahead of the writes (a few chunks in flight), as in runMerge, so this is the I/O's own pace.
  */
 async function ioCeiling(plan: MergePlan, outPath: string, chunkBytes: number): Promise<number> {
-  const specs: OutputTensorSpec[] = plan.steps.map((s) => ({ name: s.name, dtype: s.kind === 'soup' ? s.outDtype : s.dtype, shape: s.shape }));
+  const specs: OutputTensorSpec[] = plan.steps.map((s) => ({ name: s.name, dtype: s.kind === 'copy' ? s.dtype : s.outDtype, shape: s.shape }));
   const t0 = performance.now();
   const writer = await SafetensorsWriter.create(nodeFileTarget(outPath), specs, { maxShardBytes: Infinity });
   let chain: Promise<void> = Promise.resolve();
   const window: Promise<void>[] = [];
   for (const step of plan.steps) {
-    const inputs = step.kind === 'soup' ? step.inputs : [step.source];
+    const inputs = step.kind === 'copy' ? [step.source] : step.inputs;
     const readers = inputs.map((t) => readTensorChunks(t, { chunkBytes }));
     for (;;) {
       const pieces = await Promise.all(readers.map((r) => r.next()));

@@ -10,7 +10,7 @@ const TORCH_DTYPE: Record<string, string> = { F64: 'float64', F32: 'float32', F1
 
 export async function carriedFiles(plan: MergePlan): Promise<ExtraOutputFile[]> {
   const out: ExtraOutputFile[] = [];
-  const outDtypes = new Set(plan.steps.flatMap((s) => (s.kind === 'soup' ? [s.outDtype] : [])));
+  const outDtypes = new Set(plan.steps.flatMap((s) => (s.kind !== 'copy' ? [s.outDtype] : [])));
   for (const [name, source] of plan.reference.checkpoint.extraFiles) {
     if (!CARRIED_FILE.test(name)) continue;
     if (name === 'config.json' && outDtypes.size === 1 && source.size < 10_000_000) {

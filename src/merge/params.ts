@@ -11,9 +11,9 @@
  * Layer position t, as mergekit computes it:
  * - a tensor of layer i (its name holds `layers.i.`, `h.i.`, `blocks.i.` or `layer.i.`) of a model
  *   with n layers has t = i / (n − 1), and t = 1 when n = 1;
- * - tensors outside the layers follow mergekit's pre- and post-weights: embeddings (names with
- *   `embed`, `wte`, `wpe`) come before the layers, t = 0; every other non-layer tensor (final norm,
- *   lm_head) comes after them, t = 1;
+ * - tensors outside the layers — mergekit's pre-weights (embeddings) and post-weights (final norm,
+ *   lm_head) — have t = 0: mergekit's MergePlanner.plan_module reads both with a ConfigReader made
+ *   with t = 0 (mergekit/plan.py at a6e4028; SoupLab had t = 1 for post-weights before);
  * - in a model without numbered layers every tensor has t = 0 (the gradient's first value).
  */
 
@@ -78,14 +78,12 @@ export function layerCountOf(tensorNames: Iterable<string>): number {
   return max + 1;
 }
 
-const EMBEDDING = /embed|(?:^|\.)(?:wte|wpe)(?:\.|$)/;
-
 /** Layer position t ∈ [0, 1] of a tensor, as described at the top of this file. */
 export function layerPositionOf(tensorName: string, layerCount: number): number {
   if (layerCount === 0) return 0;
   const i = layerIndexOf(tensorName);
   if (i !== undefined) return layerCount > 1 ? Math.min(1, i / (layerCount - 1)) : 1;
-  return EMBEDDING.test(tensorName) ? 0 : 1;
+  return 0;
 }
 
 /**

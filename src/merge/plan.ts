@@ -20,6 +20,9 @@ import type { SoupMode } from './kernel';
 import { layerCountOf, layerPositionOf, resolveParameter, type EvaluatedValue } from './params';
 import { preflight, PreflightError, type PreflightReport } from './preflight';
 import { recipeWhere, type ModelRef, type Recipe } from './recipe';
+import { getMethod } from './methods/registry';
+import { tensorKeyOf } from './methods/counterRandom';
+import type { MergeMethod, ParameterSpec, ParameterValues, TensorProgram } from './methods/types';
 
 export interface SoupStep {
   kind: 'soup';
@@ -48,7 +51,21 @@ export interface CopyStep {
   from: string;
 }
 
-export type TensorStep = SoupStep | CopyStep;
+/** A tensor merged by a registry method's TensorProgram (every method but linear and task_arithmetic). */
+export interface MethodStep {
+  kind: 'method';
+  name: string;
+  /** The output's shape (fewer rows than an input's when vocabularies differ). */
+  shape: number[];
+  outDtype: FloatDtype;
+  /** Kernel order: the base first when the method uses one. Each is read for numelOf(shape) elements. */
+  inputs: CheckpointTensor[];
+  inputLabels: string[];
+  program: TensorProgram;
+  t: number;
+}
+
+export type TensorStep = SoupStep | MethodStep | CopyStep;
 
 export interface MergePlan {
   recipe: Recipe;
@@ -78,8 +95,10 @@ export function planMerge(recipe: Recipe, checkpoints: Map<string, Checkpoint>):
   const ingredients = refs.map((r, i) => ({ label: labels[i], path: r.path, checkpoint: checkpoints.get(r.path)! }));
   const byPath = new Map(ingredients.map((g) => [g.path, g]));
   const reference = byPath.get(recipe.baseModel?.path ?? recipe.models[0].model.path)!;
-  const report = preflight(ingredients, ingredients.indexOf(reference));
+  const method = getMethod(recipe.method);
+  const report = preflight(ingredients, ingredients.indexOf(reference), { vocabulary: method.needs.vocabulary });
   if (report.errors.length > 0) throw new PreflightError(report);
+  if (recipe.method !== 'linear' && recipe.method !== 'task_arithmetic') return planMethod(recipe, method, ingredients, reference, report);
 
   // Kernel inputs in order, with the recipe parameters that apply to each.
   const base = recipe.baseModel ? byPath.get(recipe.baseModel.path)! : undefined;
@@ -118,6 +137,127 @@ export function planMerge(recipe: Recipe, checkpoints: Map<string, Checkpoint>):
 
 const BYTES: Record<FloatDtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2 };
 
+type Ingredient = MergePlan['ingredients'][number];
+
+/**
+ * The plan of a registry method: kernel inputs by the method's needs (base first when it uses one;
+ * a base_model not among the models joins them for methods that average every model, as mergekit's
+ * planner adds it), its parameters resolved per tensor with mergekit's precedence and checked against
+ * their declarations, and one TensorProgram per float tensor.
+ */
+function planMethod(recipe: Recipe, method: MergeMethod, ingredients: Ingredient[], reference: Ingredient, report: PreflightReport): MergePlan {
+  const byPath = new Map(ingredients.map((g) => [g.path, g]));
+  const basePath = recipe.baseModel?.path;
+  const others = recipe.models.filter((m) => m.model.path !== basePath);
+  let members: { ingredient: Ingredient; parameters: Recipe['parameters']; ref: ModelRef }[];
+  let baseIndex: number | undefined;
+  const baseEntry = basePath !== undefined ? recipe.models.find((m) => m.model.path === basePath) : undefined;
+  const baseMember = basePath !== undefined ? { ingredient: byPath.get(basePath)!, parameters: baseEntry?.parameters ?? {}, ref: recipe.baseModel! } : undefined;
+  const otherMembers = others.map((m) => ({ ingredient: byPath.get(m.model.path)!, parameters: m.parameters, ref: m.model }));
+  if (method.needs.base === 'ignored') {
+    // Every model is averaged; a base_model that is not listed joins them (mergekit's normalize_config).
+    members = recipe.models.map((m) => ({ ingredient: byPath.get(m.model.path)!, parameters: m.parameters, ref: m.model }));
+    if (baseMember && !baseEntry) members.push(baseMember);
+  } else if (baseMember) {
+    members = [baseMember, ...otherMembers];
+    baseIndex = 0;
+  } else members = otherMembers;
+
+  const seedSetting = recipe.parameters.random_seed;
+  const seed = seedSetting?.kind === 'value' && typeof seedSetting.value === 'number' ? seedSetting.value >>> 0 : 0;
+  const layerCount = layerCountOf(reference.checkpoint.tensors.keys());
+  const steps: TensorStep[] = [];
+  let inputBytes = 0;
+  let outputBytes = 0;
+  for (const [name, refTensor] of reference.checkpoint.tensors) {
+    const info = refTensor.info;
+    if (!isFloatDtype(info.dtype)) {
+      steps.push({ kind: 'copy', name, shape: info.shape, dtype: info.dtype, source: refTensor, from: reference.label });
+      inputBytes += info.byteLength;
+      outputBytes += info.byteLength;
+      continue;
+    }
+    const inputs = members.map((m) => m.ingredient.checkpoint.tensors.get(name)!);
+    const shape = outputShape(method, info.shape, inputs.map((x) => x.info.shape));
+    const numel = numelOf(shape);
+    const t = layerPositionOf(name, layerCount);
+    const params: ParameterValues = {};
+    for (const spec of method.parameters) {
+      if (spec.level === 'model') continue;
+      params[spec.name] = checkedValue(recipe, method, spec, resolveParameter(spec.name, name, t, [recipe.parameters]), name, undefined);
+    }
+    const modelParams = members.map((m, i) => {
+      const values: ParameterValues = {};
+      for (const spec of method.parameters) {
+        if (spec.level !== 'model') continue;
+        const v = resolveParameter(spec.name, name, t, [m.parameters, recipe.parameters]);
+        values[spec.name] = i === baseIndex && v === undefined ? undefined : checkedValue(recipe, method, spec, v, name, m.ref);
+      }
+      return values;
+    });
+    const outDtype = recipe.outDtype ?? recipe.dtype ?? (inputs[0].info.dtype as FloatDtype);
+    let program: TensorProgram;
+    try {
+      program = method.program({
+        name,
+        shape,
+        numel,
+        inputCount: inputs.length,
+        baseIndex,
+        params,
+        modelParams,
+        seed,
+        tensorKey: tensorKeyOf(name),
+        outDtype,
+      });
+    } catch (e) {
+      if (e instanceof InputError) throw new InputError(`${recipeWhere(recipe, recipe.methodLine)}${recipe.method}: ${e.message}`);
+      throw e;
+    }
+    steps.push({ kind: 'method', name, shape, outDtype, inputs, inputLabels: members.map((m) => m.ingredient.label), program, t });
+    // Each statistics pass reads the inputs once more.
+    const reads = program.passes.length + 1;
+    for (const x of inputs) inputBytes += reads * numel * BYTES[x.info.dtype as FloatDtype];
+    outputBytes += numel * BYTES[outDtype];
+  }
+  return { recipe, steps, reference, ingredients, preflight: report, inputBytes, outputBytes };
+}
+
+/** The merged tensor's shape: the reference's, or the rows every input has (mergekit's rectify_embed_sizes). */
+function outputShape(method: MergeMethod, ref: number[], shapes: number[][]): number[] {
+  if (method.needs.vocabulary !== 'common-rows' || ref.length === 0) return ref;
+  const rows = Math.min(...shapes.map((s) => s[0]));
+  return [rows, ...ref.slice(1)];
+}
+
+/** A resolved parameter checked against its declaration; the default when unset. */
+function checkedValue(recipe: Recipe, method: MergeMethod, spec: ParameterSpec, v: EvaluatedValue | undefined, tensor: string, model: ModelRef | undefined): number | boolean | undefined {
+  const where = recipeWhere(recipe, model?.line ?? recipe.parameters[spec.name]?.line ?? recipe.methodLine);
+  const of = model ? ` of ${model.path}` : '';
+  if (v === undefined) {
+    if (spec.default !== undefined) return spec.default;
+    if (spec.required) throw new InputError(`${where}${method.name} needs ${spec.name}${of} (${spec.description}); tensor ${tensor} has none`);
+    return undefined;
+  }
+  if (spec.kind === 'boolean') {
+    if (typeof v !== 'boolean') throw new InputError(`${where}${spec.name}${of} must be true or false, got ${JSON.stringify(v)} for tensor ${tensor}`);
+    return v;
+  }
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new InputError(`${where}${spec.name}${of} for tensor ${tensor} must be a number, got ${JSON.stringify(v)}`);
+  if (spec.kind === 'integer' && !Number.isInteger(v)) throw new InputError(`${where}${spec.name}${of} must be a whole number, got ${v} for tensor ${tensor}`);
+  const r = spec.range;
+  if (r) {
+    const low = r.min !== undefined && (r.minExclusive ? v <= r.min : v < r.min);
+    const high = r.max !== undefined && (r.maxExclusive ? v >= r.max : v > r.max);
+    if (low || high) throw new InputError(`${where}${spec.name}${of} is ${v} for tensor ${tensor}; it must be in ${rangeText(r)}`);
+  }
+  return v;
+}
+
+export function rangeText(r: NonNullable<ParameterSpec['range']>): string {
+  return `${r.min === undefined ? '(−∞' : `${r.minExclusive ? '(' : '['}${r.min}`}, ${r.max === undefined ? '∞)' : `${r.max}${r.maxExclusive ? ')' : ']'}`}`;
+}
+
 /** The kernel mode and f32 coefficients of one tensor: the method-specific part of the plan. */
 function soupStep(
   recipe: Recipe,
@@ -148,6 +288,8 @@ function soupStep(
       checkFinite(recipe, tensor, c);
       return { mode: 'delta', coefficients: c };
     }
+    default:
+      throw new Error(`soupStep: ${recipe.method} is planned by planMethod`);
   }
 }
 

@@ -76,7 +76,11 @@ function findTensor(c: Checkpoint, pattern: RegExp): string | undefined {
  * Checks the ingredients against the reference (ingredients[referenceIndex], default 0). Reads only
  * what the headers already hold.
  */
-export function preflight(ingredients: PreflightIngredient[], referenceIndex = 0): PreflightReport {
+export function preflight(
+  ingredients: PreflightIngredient[],
+  referenceIndex = 0,
+  opts: { vocabulary?: 'equal' | 'cut-to-reference' | 'common-rows' } = {},
+): PreflightReport {
   const errors: PreflightIssue[] = [];
   const warnings: PreflightIssue[] = [];
   const infos: PreflightIssue[] = [];
@@ -157,6 +161,18 @@ export function preflight(ingredients: PreflightIngredient[], referenceIndex = 0
       const b = t.info;
       if (!sameShape(a.shape, b.shape)) {
         const vocab = (EMBEDDING.test(name) || LM_HEAD.test(name)) && a.shape.length === b.shape.length && a.shape.length >= 1 && a.shape[0] !== b.shape[0] && sameShape(a.shape.slice(1), b.shape.slice(1));
+        // The method's vocabulary rule (mergekit's): rows beyond the reference's, or beyond every model's, are left out.
+        const rule = opts.vocabulary ?? 'equal';
+        if (vocab && (rule === 'common-rows' || (rule === 'cut-to-reference' && b.shape[0] > a.shape[0]))) {
+          const rows = rule === 'common-rows' ? Math.min(a.shape[0], b.shape[0]) : a.shape[0];
+          warnings.push({
+            code: 'vocab-size',
+            ingredient: ing.label,
+            tensor: name,
+            message: `${ing.label}: vocabulary size ${b.shape[0]} differs from ${ref.label}'s ${a.shape[0]} (tensor ${name}); as mergekit does, only the first ${rule === 'common-rows' ? 'rows every model has' : `${rows} rows (${ref.label}'s)`} are merged`,
+          });
+          continue;
+        }
         errors.push(
           vocab
             ? {

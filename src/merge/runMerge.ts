@@ -18,7 +18,8 @@ import { readTensorChunks } from '../formats/tensorChunks';
 import type { ByteSource } from '../formats/types';
 import { SafetensorsWriter, type OutputTarget, type OutputTensorSpec } from '../formats/writer';
 import { KERNEL_DTYPE_BYTES, type KernelDtype, type SoupBackend, type SoupJob } from './kernel';
-import type { CopyStep, MergePlan, SoupStep } from './plan';
+import type { CopyStep, MergePlan, MethodStep, SoupStep } from './plan';
+import { runTensorProgram } from './methods/runProgram';
 import { numelOf } from '../formats/dtype';
 
 export interface MergeProgress {
@@ -139,6 +140,7 @@ export async function runMerge(plan: MergePlan, opts: RunMergeOptions): Promise<
     for (const step of plan.steps) {
       throwIfAborted(signal);
       if (step.kind === 'copy') await copyTensor(step, enqueue, signal);
+      else if (step.kind === 'method') await methodTensor(step, maxJobBytes, enqueue, signal);
       else await soupTensor(step, backend, maxJobBytes, enqueue, signal);
     }
     await chain;
@@ -180,6 +182,28 @@ async function copyTensor(step: CopyStep, enqueue: Enqueue, signal: AbortSignal 
   for await (const chunk of readTensorChunks(step.source, { chunkBytes: COPY_CHUNK_BYTES, signal })) {
     done += chunk.length;
     await enqueue(step.name, Promise.resolve(chunk), chunk.length, done === total);
+  }
+}
+
+/**
+ * A registry method's tensor: its statistics passes and output pass run on the CPU here (the soup
+ * backend computes linear and task_arithmetic); output chunks join the same ordered write chain.
+ */
+async function methodTensor(step: MethodStep, maxJobBytes: number, enqueue: Enqueue, signal: AbortSignal | undefined): Promise<void> {
+  const numel = numelOf(step.shape);
+  if (numel === 0) {
+    await enqueue(step.name, Promise.resolve(new Uint8Array(0)), 0, true);
+    return;
+  }
+  // f32 copies of every input plus the output, per element.
+  const perElement = 4 * (step.inputs.length + 1) + INPUT_BYTES[step.outDtype];
+  const maxChunkElements = Math.max(1024, Math.floor(maxJobBytes / perElement));
+  const inputBytesPerElement = step.inputs.reduce((s, t) => s + INPUT_BYTES[t.info.dtype], 0) * (step.program.passes.length + 1);
+  let done = 0;
+  for await (const bytes of runTensorProgram({ name: step.name, numel, outDtype: step.outDtype, inputs: step.inputs, program: step.program }, { maxChunkElements, signal })) {
+    const count = bytes.length / INPUT_BYTES[step.outDtype];
+    done += count;
+    await enqueue(step.name, Promise.resolve(bytes), count * inputBytesPerElement, done === numel);
   }
 }
 

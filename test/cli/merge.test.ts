@@ -214,7 +214,8 @@ describe('souplab merge', () => {
   test.each([
     ['a weight that is not a number', 'merge_method: linear\nmodels:\n  - model: model-a\n    parameters:\n      weight: heavy\n', "souplab merge: bad.yaml line 5: weight must be a number, got 'heavy'"],
     ['an unknown method', 'merge_method: mean\nmodels:\n  - model: model-a\n', "souplab merge: bad.yaml line 1: unknown merge method 'mean'"],
-    ['a method not supported yet', 'merge_method: slerp\nmodels:\n  - model: model-a\n', "souplab merge: bad.yaml line 1: merge method 'slerp' is not supported yet"],
+    ['a method SoupLab does not run', 'merge_method: arcee_fusion\nmodels:\n  - model: model-a\n', "souplab merge: bad.yaml line 1: merge method 'arcee_fusion': arcee_fusion is not supported yet"],
+    ['slerp without its t', 'merge_method: slerp\nbase_model: model-a\nmodels:\n  - model: model-b\n', 'souplab merge: bad.yaml line 1: slerp needs t'],
     ['YAML syntax', 'merge_method: linear\nmodels:\n  - model: [model-a\n', 'souplab merge: bad.yaml line 3: YAML syntax error'],
     ['a missing model path', 'merge_method: linear\nmodels:\n  - model: model-a\n  - model: ./nowhere.safetensors\n', 'souplab merge: bad.yaml line 4: model ./nowhere.safetensors not found ('],
     ['a Hugging Face id', 'merge_method: linear\nmodels:\n  - model: model-a\n  - model: meta-llama/Llama-3.1-8B\n', 'download it first, e.g. huggingface-cli download meta-llama/Llama-3.1-8B --local-dir <folder>'],

@@ -50,8 +50,9 @@ describe('params', () => {
     expect(layerPositionOf('model.layers.0.a', 1)).toBe(1); // one layer: t = 1, as in mergekit
     expect(layerPositionOf('model.embed_tokens.weight', 5)).toBe(0); // before the layers
     expect(layerPositionOf('transformer.wte.weight', 5)).toBe(0);
-    expect(layerPositionOf('model.norm.weight', 5)).toBe(1); // after them
-    expect(layerPositionOf('lm_head.weight', 5)).toBe(1);
+    // After them: mergekit plans post-weights with t = 0 too (plan.py, plan_module's ConfigReader(t=0)).
+    expect(layerPositionOf('model.norm.weight', 5)).toBe(0);
+    expect(layerPositionOf('lm_head.weight', 5)).toBe(0);
     expect(layerPositionOf('conv1.weight', 0)).toBe(0); // no layers at all
   });
 

@@ -108,7 +108,7 @@ parameters:
 
   test('parameters of other methods are kept with a warning that names the line', () => {
     const { recipe, warnings } = parseRecipe('merge_method: linear\nmodels:\n  - model: a\n    parameters:\n      weight: 1\n      density: 0.5\n');
-    expect(warnings).toEqual(["recipe.yaml line 6: parameter 'density' is not used by linear; it is kept in the recipe"]);
+    expect(warnings).toEqual(["recipe.yaml line 6: parameter 'density' is not used by linear; it is kept in the recipe (linear reads weight, normalize)"]);
     expect(recipe.models[0].parameters.density).toMatchObject({ value: 0.5 });
   });
 
@@ -124,12 +124,18 @@ describe('parseRecipe: every error names the file and line', () => {
     ['a weight that is not a number', 'merge_method: linear\nmodels:\n  - model: a\n    parameters:\n      weight: heavy\n', "recipe.yaml line 5: weight must be a number, got 'heavy'"],
     ['a gradient with a word in it', 'merge_method: linear\nmodels:\n  - model: a\n    parameters:\n      weight: [0.1,\n        lots]\n', "recipe.yaml line 6: weight must be a number, got 'lots'"],
     ['an empty weight', 'merge_method: linear\nmodels:\n  - model: a\n    parameters:\n      weight:\n', 'recipe.yaml line 5: weight must be a number, got nothing'],
-    ['an unknown method', 'merge_method: averaging\nmodels:\n  - model: a\n', "recipe.yaml line 1: unknown merge method 'averaging' (SoupLab merges with linear and task_arithmetic)"],
-    ['TIES', 'models:\n  - model: a\nmerge_method: ties\nbase_model: a\n', "recipe.yaml line 3: merge method 'ties' is not supported yet (SoupLab merges with linear and task_arithmetic)"],
-    ['DARE TIES', 'merge_method: dare_ties\nmodels:\n  - model: a\n', "recipe.yaml line 1: merge method 'dare_ties' is not supported yet"],
-    ['DARE linear', 'merge_method: dare_linear\nmodels:\n  - model: a\n', "recipe.yaml line 1: merge method 'dare_linear' is not supported yet"],
-    ['SLERP', 'merge_method: slerp\nmodels:\n  - model: a\n', "recipe.yaml line 1: merge method 'slerp' is not supported yet"],
-    ['no merge_method', 'models:\n  - model: a\n', 'recipe.yaml line 1: merge_method is missing (linear or task_arithmetic)'],
+    ['an unknown method', 'merge_method: averaging\nmodels:\n  - model: a\n', "recipe.yaml line 1: unknown merge method 'averaging' (SoupLab runs linear, task_arithmetic, ties, dare_ties, dare_linear, breadcrumbs, breadcrumbs_ties, della, della_linear, sce, slerp, nuslerp, multislerp, karcher, model_stock, nearswap, ram, passthrough)"],
+    ['a mergekit method SoupLab does not run', 'merge_method: arcee_fusion\nmodels:\n  - model: a\n', "recipe.yaml line 1: merge method 'arcee_fusion': arcee_fusion is not supported yet (SoupLab runs linear, task_arithmetic, ties,"],
+    ['TIES with the base alone', 'models:\n  - model: a\nmerge_method: ties\nbase_model: a\n', 'recipe.yaml line 1: ties needs at least one model besides base_model, got 0'],
+    ['DARE TIES without base', 'merge_method: dare_ties\nmodels:\n  - model: a\n', 'recipe.yaml line 1: dare_ties needs base_model: the model the task vectors are taken from'],
+    ['SLERP with three models', 'merge_method: slerp\nbase_model: a\nmodels:\n  - model: a\n  - model: b\n  - model: c\nparameters:\n  t: 0.5\n', 'recipe.yaml line 3: slerp merges exactly one model besides base_model, got 2'],
+    ['SLERP without t', 'merge_method: slerp\nbase_model: a\nmodels:\n  - model: a\n  - model: b\n', 'recipe.yaml line 1: slerp needs t (interpolation factor: 0 is the base model, 1 the other model) under the top-level parameters:'],
+    ['nuslerp with one model', 'merge_method: nuslerp\nmodels:\n  - model: a\n    parameters:\n      weight: 1\n', 'recipe.yaml line 2: nuslerp needs exactly two models, got 1'],
+    ['model_stock with one fine-tune', 'merge_method: model_stock\nbase_model: b\nmodels:\n  - model: a\n', 'recipe.yaml line 3: model_stock needs at least two models besides base_model, got 1'],
+    ['a TIES parameter on the wrong level', 'merge_method: ties\nbase_model: b\nmodels:\n  - model: a\n    parameters:\n      weight: 1\n      lambda: 2\n', 'recipe.yaml line 7: lambda applies to the whole merge: put it under the top-level parameters:'],
+    ['a parameter no method reads, listing what ties reads', 'merge_method: ties\nbase_model: b\nmodels:\n  - model: a\n    parameters:\n      densty: 0.5\n', "recipe.yaml line 6: unknown parameter 'densty' for ties (ties reads weight, density, normalize, lambda, rescale, int8_mask)"],
+    ['a seed that is a list', 'merge_method: dare_ties\nbase_model: b\nmodels:\n  - model: a\nparameters:\n  random_seed: [1, 2]\n', 'recipe.yaml line 6: random_seed is one value for the whole merge, not a list or a condition'],
+    ['no merge_method', 'models:\n  - model: a\n', 'recipe.yaml line 1: merge_method is missing (linear, task_arithmetic, ties,'],
     ['a method that is not a name', 'merge_method: [linear]\nmodels:\n  - model: a\n', 'recipe.yaml line 1: merge_method must be a name such as linear, got a list'],
     ['a models entry without model', 'merge_method: linear\nmodels:\n  - model: a\n  - parameters:\n      weight: 1\n', 'recipe.yaml line 4: this models entry has no model: path'],
     ['an empty model path', 'merge_method: linear\nmodels:\n  - model: a\n  - model:\n', 'recipe.yaml line 4: model must be a path to a .safetensors file or a model folder, got nothing'],
@@ -140,7 +146,7 @@ describe('parseRecipe: every error names the file and line', () => {
     ['models and slices', 'merge_method: linear\nmodels:\n  - model: a\nslices:\n  - sources: []\n', 'recipe.yaml line 4: give either models or slices, not both'],
     ['an unknown key (a typo)', 'merge_method: linear\nmodel:\n  - model: a\n', "recipe.yaml line 2: unknown key 'model'"],
     ['an unknown key in an entry', 'merge_method: linear\nmodels:\n  - model: a\n    weight: 0.5\n', "recipe.yaml line 4: unknown key 'weight' in a models entry (expected model and parameters)"],
-    ['an unknown parameter', 'merge_method: linear\nmodels:\n  - model: a\n    parameters:\n      wieght: 0.5\n', "recipe.yaml line 5: unknown parameter 'wieght' for linear (it reads weight, normalize)"],
+    ['an unknown parameter', 'merge_method: linear\nmodels:\n  - model: a\n    parameters:\n      wieght: 0.5\n', "recipe.yaml line 5: unknown parameter 'wieght' for linear (linear reads weight, normalize)"],
     ['a bad dtype', 'merge_method: linear\nmodels:\n  - model: a\ndtype: int8\n', "recipe.yaml line 4: dtype must be float32, float16 or bfloat16 (or fp32, fp16, bf16), got 'int8'"],
     ['a bad out_dtype', 'merge_method: linear\nmodels:\n  - model: a\nout_dtype: 16\n', 'recipe.yaml line 4: out_dtype must be float32, float16 or bfloat16 (or fp32, fp16, bf16), got 16'],
     ['task_arithmetic without base', 'merge_method: task_arithmetic\nmodels:\n  - model: a\n', 'recipe.yaml line 1: task_arithmetic needs base_model: the model the task vectors are taken from'],

@@ -123,7 +123,7 @@ export const mergeCommand: Command = {
         extraFiles.push(...(await carriedFiles(plan)));
       }
       const progress = quiet || !io.stderrIsTTY ? undefined : progressLine(io);
-      const soupCount = plan.steps.filter((s) => s.kind === 'soup').length;
+      const soupCount = plan.steps.filter((s) => s.kind !== 'copy').length;
       let result;
       try {
         result = await runMerge(plan, {

@@ -58,7 +58,7 @@ export async function runMergeJob(req: Pick<StartRequest, 'ingredients' | 'recip
     modelFiles: result.files,
     otherFiles: extraFiles.map((f) => f.name),
     tensors: result.tensors,
-    tensorsMerged: plan.steps.filter((s) => s.kind === 'soup').length,
+    tensorsMerged: plan.steps.filter((s) => s.kind !== 'copy').length,
     bytesWritten: result.bytesWritten,
     seconds: result.seconds,
     verified: result.verified,

@@ -38,7 +38,7 @@ export function MergeView() {
   const plan = status.plan;
   const models = status.spec.models;
   const shares = status.spec.normalise ? sharesOf(models.map((x) => x.weight)) : models.map((x) => x.weight);
-  const inputDtypes = plan ? [...new Set(plan.steps.flatMap((s) => (s.kind === 'soup' ? [s.inputs[0].info.dtype] : [])))] : [];
+  const inputDtypes = plan ? [...new Set(plan.steps.flatMap((s) => (s.kind !== 'copy' ? [s.inputs[0].info.dtype] : [])))] : [];
   const blocked = status.blockers.length > 0;
 
   const merge = () => {
@@ -84,7 +84,7 @@ export function MergeView() {
             <dd>linear{status.spec.normalise ? ', normalised' : ''}</dd>
             <dt>Tensors</dt>
             <dd>
-              {formatInt(plan.steps.length)} ({formatInt(plan.steps.filter((s) => s.kind === 'soup').length)} merged, {formatInt(plan.steps.filter((s) => s.kind === 'copy').length)} copied)
+              {formatInt(plan.steps.length)} ({formatInt(plan.steps.filter((s) => s.kind !== 'copy').length)} merged, {formatInt(plan.steps.filter((s) => s.kind === 'copy').length)} copied)
             </dd>
             <dt>Read</dt>
             <dd>{formatBytes(plan.inputBytes)}</dd>
