@@ -19,6 +19,8 @@ import { DeviceLostError, GPUExecutionError } from './errors';
 import { PipelineCache } from './pipelineCache';
 import { blocksPerElementBlock, SOUP_BLOCK_ELEMENTS, SOUP_WORKGROUP_SIZE, soupShaderCode, soupShapeKey, type SoupShape } from './soupShader';
 import { Semaphore } from '../util/semaphore';
+import { runTensorProgramOnGpu } from './runProgramGpu';
+import { createGpuTensorStats, type GpuTensorStats } from './tensorStats';
 
 export interface WebGPUSoupBackendOptions {
   /** Largest job accepted (default: 8 Mi elements, or less where the device's limits require). */
@@ -54,6 +56,8 @@ export interface WebGPUSoupBackend extends SoupBackend {
   runElementwise(job: ElementwiseJob, signal?: AbortSignal): Promise<Uint8Array>;
   /** The device and caches, for the statistics kernels (src/gpu/tensorStats.ts) that run beside the element kernels. */
   readonly shared: { ctx: SoupDevice; pool: GpuBufferPool; pipelines: PipelineCache };
+  /** The whole-tensor statistics kernels on this backend's device. */
+  readonly tensorStats: GpuTensorStats;
   readonly kind: 'webgpu';
   /** The device, for diagnostics and tests (destroying it makes every run fail with DeviceLostError). */
   readonly gpuDevice: GPUDevice;
@@ -277,6 +281,10 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
     maxChunkElements,
     gpuDevice: device,
     shared: { ctx, pool, pipelines },
+    tensorStats: createGpuTensorStats(ctx, pool, pipelines),
+    runProgram(tensor, opts) {
+      return runTensorProgramOnGpu(tensor, { backend, stats: backend.tensorStats, ...opts });
+    },
     async run(job: SoupJob, signal?: AbortSignal): Promise<Uint8Array> {
       failIfUnusable(signal);
       validateSoupJob(job);
