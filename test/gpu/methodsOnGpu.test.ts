@@ -140,8 +140,7 @@ describe('merge methods with --backend webgpu (Dawn): runTensorProgramOnGpu vs t
         const r = compareOutputs('BF16', new Uint8Array(gpu.buffer), new Uint8Array(cpu.out.buffer));
         expect(r.withinOneUlp + r.flushedSubnormals, `beyond 1 ulp: ${JSON.stringify(r.worst)}`).toBe(r.elements);
         expect(r.identical / r.elements).toBeGreaterThanOrEqual(0.999);
-        // Division aside (normalize), the kernel is the CPU's arithmetic: expect every element identical.
-      });
+      }, 240_000); // SwiftShader: slow shader compiles and atomics on a busy machine
     }
   }
 });

@@ -38,7 +38,7 @@ const sameSelection = async (gpu: GpuTensorStats, source: TensorChunkSource, whi
   expect(await gpu.selectByMagnitude(source, which, base, order, count), `${order} ${count}`).toEqual(want);
 };
 
-describe('GPU magnitude selection (Dawn) equals the CPU selection', () => {
+describe('GPU magnitude selection (Dawn) equals the CPU selection', { timeout: 240_000 }, () => {
   it('BF16 deltas over several chunks, streamed and resident, both orders', async () => {
     const dtypes: KernelDtype[] = ['BF16', 'BF16', 'BF16'];
     const n = 20_003;
