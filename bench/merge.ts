@@ -40,7 +40,7 @@ const RATIO_TARGET = 2.5;
 const RSS_TARGET_MB = 512;
 const TORCH_FACTOR_TARGET = 0.5;
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
-const PYTHON = '/usr/bin/python3';
+export const PYTHON = '/usr/bin/python3';
 
 
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
@@ -55,7 +55,7 @@ function fillBf16(out: Uint16Array, seed: number): void {
 }
 
 /** A llama-like layout of about `mb` megabytes of BF16 tensors. */
-function layout(mb: number): OutputTensorSpec[] {
+export function layout(mb: number): OutputTensorSpec[] {
   const hidden = 2048;
   const specs: OutputTensorSpec[] = [{ name: 'model.embed_tokens.weight', dtype: 'BF16', shape: [16384, hidden] }];
   let bytes = 16384 * hidden * 2;
@@ -71,7 +71,7 @@ function layout(mb: number): OutputTensorSpec[] {
   return specs;
 }
 
-async function generate(path: string, specs: OutputTensorSpec[], seed: number): Promise<void> {
+export async function generate(path: string, specs: OutputTensorSpec[], seed: number): Promise<void> {
   const writer = await SafetensorsWriter.create(nodeFileTarget(path), specs, { maxShardBytes: Infinity, metadata: { format: 'pt' } });
   const block = new Uint16Array(4 << 20);
   fillBf16(block, seed);
@@ -200,7 +200,7 @@ import resource
 print(json.dumps({'seconds': t1 - t0, 'import_seconds': t0 - t_import, 'threads': torch.get_num_threads(), 'version': torch.__version__, 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}))
 `;
 
-function torchAvailable(): string | undefined {
+export function torchAvailable(): string | undefined {
   if (!existsSync(PYTHON)) return `${PYTHON} not found`;
   const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
   return r.status === 0 ? undefined : 'python3-torch is not installed (apt-get install python3-torch)';
