@@ -11,25 +11,16 @@
  * while they fit tensorStats' resident budget), whatever the number of tensors.
  */
 import { throwIfAborted } from '../errors';
-import type { CheckpointTensor } from '../formats/checkpoint';
 import type { FloatDtype } from '../formats/dtype';
 import { decodeToF32, encodeFromF32, FLOAT_BYTES } from '../formats/floatArrays';
 import { KERNEL_DTYPE_BYTES, type KernelDtype, type SoupJob } from '../merge/kernel';
 import type { GpuElements, SelectionBoundary } from '../merge/methods/gpuElements';
 import type { MagnitudeSelection, TensorChunkSource } from '../merge/methods/tensorStats';
+import { programChunkElements, runTensorProgram, type ProgramTensor } from '../merge/methods/runProgram';
 import type { ElementChunk, StatisticsPass, TensorProgram } from '../merge/methods/types';
 import { taskArithmeticJob } from './taskArithmeticKernel';
 import type { GpuTensorStats } from './tensorStats';
 import type { WebGPUSoupBackend } from './webgpuSoupBackend';
-
-export interface GpuProgramTensor {
-  name: string;
-  numel: number;
-  outDtype: FloatDtype;
-  /** Read from element 0 for numel elements (a larger vocabulary contributes its first rows). */
-  inputs: CheckpointTensor[];
-  program: TensorProgram;
-}
 
 export interface GpuProgramOptions {
   backend: WebGPUSoupBackend;
@@ -58,26 +49,17 @@ function elementsOf(program: TensorProgram, inputCount: number): GpuElements | u
   return undefined;
 }
 
-/** The elements of a chunk size that the program allows (whole rows), within the backend's limit. */
-function chunkElementsFor(program: TensorProgram, max: number): number {
-  const multiple = Math.max(1, program.combineChunkMultiple ?? 1, ...program.passes.map((p) => p.chunkMultiple ?? 1));
-  // Whole 512-element groups too, so that GPU statistics see the same groups whatever the chunking.
-  const unit = lcm(multiple, 512);
-  return Math.max(unit, Math.floor(max / unit) * unit);
-}
-
-function lcm(a: number, b: number): number {
-  let x = a;
-  let y = b;
-  while (y) [x, y] = [y, x % y];
-  return (a / x) * b;
-}
-
-export async function* runTensorProgramOnGpu(t: GpuProgramTensor, opts: GpuProgramOptions): AsyncGenerator<Uint8Array> {
+export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramOptions): AsyncGenerator<Uint8Array> {
   const { program } = t;
   const dtypes = t.inputs.map((i) => i.info.dtype);
-  const onGpu = KERNEL_DTYPES.has(t.outDtype) && dtypes.every((d) => KERNEL_DTYPES.has(d));
-  const chunkElements = chunkElementsFor(program, Math.min(opts.maxChunkElements, opts.backend.maxChunkElements));
+  // F64 inputs or output: the CPU's runner, all of it.
+  if (!(KERNEL_DTYPES.has(t.outDtype) && dtypes.every((d) => KERNEL_DTYPES.has(d)))) {
+    yield* runTensorProgram(t, opts);
+    return;
+  }
+  const chunkElements = programChunkElements(program, Math.min(opts.maxChunkElements, opts.backend.maxChunkElements));
+  // Whole rows longer than a GPU job (a row-wise program on a huge row): the CPU's element pass.
+  const fitsGpu = chunkElements <= opts.backend.maxChunkElements;
   const readRaw = async (start: number, count: number): Promise<Uint8Array[]> =>
     Promise.all(
       t.inputs.map(async (input) => {
@@ -106,7 +88,7 @@ export async function* runTensorProgramOnGpu(t: GpuProgramTensor, opts: GpuProgr
     }
   }
 
-  const gpuCanTake = (pass: StatisticsPass): boolean => onGpu && pass.gpu !== undefined && pass.gpu.length > 0;
+  const gpuCanTake = (pass: StatisticsPass): boolean => pass.gpu !== undefined && pass.gpu.length > 0;
   for (const pass of program.passes) {
     if (gpuCanTake(pass)) {
       for (const s of pass.gpu!) {
@@ -120,7 +102,7 @@ export async function* runTensorProgramOnGpu(t: GpuProgramTensor, opts: GpuProgr
     pass.finish();
   }
 
-  const elements = onGpu ? elementsOf(program, t.inputs.length) : undefined;
+  const elements = fitsGpu ? elementsOf(program, t.inputs.length) : undefined;
   const outDtype = t.outDtype as KernelDtype;
   const runChunk = (offset: number, raw: Uint8Array[]): Promise<Uint8Array> => {
     const count = raw[0].length / KERNEL_DTYPE_BYTES[dtypes[0] as KernelDtype];
