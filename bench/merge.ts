@@ -40,7 +40,7 @@ const RATIO_TARGET = 2.5;
 const RSS_TARGET_MB = 512;
 const TORCH_FACTOR_TARGET = 0.5;
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
-const PYTHON = '/usr/bin/python3';
+export const PYTHON = '/usr/bin/python3';
 
 
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
@@ -216,7 +216,7 @@ import resource
 print(json.dumps({'seconds': t1 - t0, 'import_seconds': t0 - t_import, 'threads': torch.get_num_threads(), 'version': torch.__version__, 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}))
 `;
 
-function torchAvailable(): string | undefined {
+export function torchAvailable(): string | undefined {
   if (!existsSync(PYTHON)) return `${PYTHON} not found`;
   const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
   return r.status === 0 ? undefined : 'python3-torch is not installed (apt-get install python3-torch)';

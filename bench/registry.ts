@@ -3,6 +3,7 @@ import { kernelsBenchmark } from './kernels';
 import { analysisBenchmark } from './analysis';
 import { mergeBenchmark } from './merge';
 import { studioBenchmark } from './studio';
+import { methodsBenchmark } from './methods';
 
 export interface Benchmark {
   name: string;
@@ -11,4 +12,4 @@ export interface Benchmark {
   run(): Promise<boolean>;
 }
 
-export const benchmarks: Benchmark[] = [ioBenchmark, kernelsBenchmark, analysisBenchmark, mergeBenchmark, studioBenchmark];
+export const benchmarks: Benchmark[] = [ioBenchmark, kernelsBenchmark, analysisBenchmark, mergeBenchmark, studioBenchmark, methodsBenchmark];

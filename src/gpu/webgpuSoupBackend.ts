@@ -10,7 +10,7 @@
  * queued and the previous one is being read back. Buffers come from a pool, pipelines from a cache.
  */
 import { CancelledError } from '../errors';
-import type { SoupBackend, SoupJob } from '../merge/kernel';
+import type { KernelDtype, SoupBackend, SoupInput, SoupJob } from '../merge/kernel';
 import { KERNEL_DTYPE_BYTES, validateSoupJob } from '../merge/kernel';
 import { describeAdapter } from './adapter';
 import { GpuBufferPool } from './bufferPool';
@@ -19,6 +19,8 @@ import { DeviceLostError, GPUExecutionError } from './errors';
 import { PipelineCache } from './pipelineCache';
 import { blocksPerElementBlock, SOUP_BLOCK_ELEMENTS, SOUP_WORKGROUP_SIZE, soupShaderCode, soupShapeKey, type SoupShape } from './soupShader';
 import { Semaphore } from '../util/semaphore';
+import { runTensorProgramOnGpu } from './runProgramGpu';
+import { createGpuTensorStats, type GpuTensorStats } from './tensorStats';
 
 export interface WebGPUSoupBackendOptions {
   /** Largest job accepted (default: 8 Mi elements, or less where the device's limits require). */
@@ -31,7 +33,31 @@ export interface WebGPUSoupBackendOptions {
   maxWorkgroupsPerDimension?: number;
 }
 
+/**
+ * An element-wise kernel over packed inputs (the base first where there is one), for the merge methods
+ * beyond the soup: the backend cuts it into pieces, packs, dispatches and reads back as for a soup job.
+ */
+export interface ElementwiseJob {
+  inputs: SoupInput[];
+  outDtype: KernelDtype;
+  elementCount: number;
+  /** The kernel's module, cached under `shaderKey`; its entry point `main` takes 8 elements per invocation. */
+  shaderKey: string;
+  shaderCode: () => string;
+  /**
+   * The kernel's uniform for the piece that starts at element `pieceStart` of the job; the backend
+   * fills its first 16 bytes (blocks of the piece, 0, invocations per grid row, 0).
+   */
+  params(pieceStart: number): Uint8Array<ArrayBuffer>;
+}
+
 export interface WebGPUSoupBackend extends SoupBackend {
+  /** Runs a method's element kernel (see ElementwiseJob); concurrent calls share the pieces in flight. */
+  runElementwise(job: ElementwiseJob, signal?: AbortSignal): Promise<Uint8Array>;
+  /** The device and caches, for the statistics kernels (src/gpu/tensorStats.ts) that run beside the element kernels. */
+  readonly shared: { ctx: SoupDevice; pool: GpuBufferPool; pipelines: PipelineCache };
+  /** The whole-tensor statistics kernels on this backend's device. */
+  readonly tensorStats: GpuTensorStats;
   readonly kind: 'webgpu';
   /** The device, for diagnostics and tests (destroying it makes every run fail with DeviceLostError). */
   readonly gpuDevice: GPUDevice;
@@ -104,9 +130,8 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
    * Where each input goes in the packed buffer (byte offsets, blocks of 8 elements, the last one padded),
    * the uniform parameters (see Params in soup.wgsl) and the dispatch grid, for `count` elements.
    */
-  function layoutPiece(job: SoupJob, count: number) {
+  function layoutPiece(job: Pick<SoupJob, 'inputs' | 'outDtype'>, count: number, paramsOf: () => Uint8Array<ArrayBuffer>) {
     const blocks = Math.ceil(count / SOUP_BLOCK_ELEMENTS);
-    const n = job.inputs.length;
     const offsets: number[] = [];
     let slots = 0;
     for (const inp of job.inputs) {
@@ -119,11 +144,17 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
     const groups = Math.ceil(blocks / SOUP_WORKGROUP_SIZE);
     const gx = Math.min(groups, maxX);
     const gy = Math.ceil(groups / gx);
-    const params = new ArrayBuffer(16 + 16 * Math.ceil(n / 4));
-    new Uint32Array(params, 0, 4).set([blocks, 0, gx * SOUP_WORKGROUP_SIZE, 0]);
-    new Float32Array(params, 16, n).set(job.coefficients);
-    return { n, offsets, srcBytes, outSize, outBytes, gx, gy, params: new Uint8Array(params) };
+    const params = paramsOf();
+    new Uint32Array(params.buffer, params.byteOffset, 4).set([blocks, 0, gx * SOUP_WORKGROUP_SIZE, 0]);
+    return { offsets, srcBytes, outSize, outBytes, gx, gy, params };
   }
+
+  /** The soup kernel's uniform: the header, then one f32 coefficient per input. */
+  const soupParams = (job: SoupJob) => (): Uint8Array<ArrayBuffer> => {
+    const params = new ArrayBuffer(16 + 16 * Math.ceil(job.inputs.length / 4));
+    new Float32Array(params, 16, job.inputs.length).set(job.coefficients);
+    return new Uint8Array(params);
+  };
 
   /** The parameters hold one coefficient per input: the uniform binding's size bounds the input count. */
   function checkInputCount(job: SoupJob): void {
@@ -133,14 +164,15 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
     }
   }
 
-  async function runPiece(job: SoupJob, start: number, count: number, result: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+  /** One piece of an element-wise job: `pipeline` over elements [start, start + count), into `result`. */
+  async function runPiece(job: Pick<SoupJob, 'inputs' | 'outDtype'>, pipeline: () => GPUComputePipeline, paramsOf: () => Uint8Array<ArrayBuffer>, start: number, count: number, result: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
     await places.acquire();
     const held: GPUBuffer[] = [];
     let staging: GPUBuffer | undefined;
     let healthy = false;
     try {
       failIfUnusable(signal);
-      const { offsets, srcBytes, outSize, outBytes, gx, gy, params } = layoutPiece(job, count);
+      const { offsets, srcBytes, outSize, outBytes, gx, gy, params } = layoutPiece(job, count, paramsOf);
 
       const submitted = ctx.scoped('soup kernel', () => {
         const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
@@ -166,9 +198,9 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
             q.writeBuffer(src, at + whole, tail);
           }
         });
-        const pipeline = pipelineFor(shapeOf(job));
+        const kernel = pipeline();
         const bindGroup = device.createBindGroup({
-          layout: pipeline.getBindGroupLayout(0),
+          layout: kernel.getBindGroupLayout(0),
           entries: [
             { binding: 0, resource: { buffer: meta, size: params.byteLength } },
             { binding: 1, resource: { buffer: src, size: srcBytes } },
@@ -177,7 +209,7 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
         });
         const enc = device.createCommandEncoder({ label: 'soup' });
         const pass = enc.beginComputePass({ label: 'soup' });
-        pass.setPipeline(pipeline);
+        pass.setPipeline(kernel);
         pass.setBindGroup(0, bindGroup);
         pass.dispatchWorkgroups(gx, gy);
         pass.end();
@@ -219,30 +251,51 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
     return p;
   }
 
+  /** Cuts a job into pieces that fit one binding (at least four for large jobs, to overlap transfers and compute). */
+  async function runPieces(
+    job: Pick<SoupJob, 'inputs' | 'outDtype' | 'elementCount'>,
+    pipeline: () => GPUComputePipeline,
+    /** The uniform of the piece starting at element `start` (its header is filled in by layoutPiece). */
+    paramsAt: (start: number) => () => Uint8Array<ArrayBuffer>,
+    signal: AbortSignal | undefined,
+  ): Promise<Uint8Array> {
+    const n = job.elementCount;
+    if (n > maxChunkElements) throw new GPUExecutionError(`soup job of ${n} elements exceeds the backend's chunk limit of ${maxChunkElements}`);
+    const result = new Uint8Array(n * KERNEL_DTYPE_BYTES[job.outDtype]);
+    if (n === 0) return result;
+    const bytesPerElement = job.inputs.reduce((s, inp) => s + KERNEL_DTYPE_BYTES[inp.dtype], 0);
+    const fits = alignDown(maxPieceBytes / Math.max(bytesPerElement, 4));
+    if (fits < PIECE_ALIGN) throw new GPUExecutionError(`${job.inputs.length} inputs do not fit in one GPU binding of ${maxPieceBytes} bytes`);
+    const piece = Math.min(fits, Math.max(1 << 20, alignDown(Math.ceil(n / 4) + PIECE_ALIGN - 1)));
+    const pieces: Promise<void>[] = [];
+    for (let s = 0; s < n; s += piece) pieces.push(track(runPiece(job, pipeline, paramsAt(s), s, Math.min(piece, n - s), result, signal)));
+    const settled = await Promise.allSettled(pieces);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return result;
+  }
+
   const backend: WebGPUSoupBackend = {
     kind: 'webgpu',
     description: `WebGPU on ${describeAdapter(adapter).name}`,
     maxChunkElements,
     gpuDevice: device,
+    shared: { ctx, pool, pipelines },
+    tensorStats: createGpuTensorStats(ctx, pool, pipelines),
+    runProgram(tensor, opts) {
+      return runTensorProgramOnGpu(tensor, { backend, stats: backend.tensorStats, ...opts });
+    },
     async run(job: SoupJob, signal?: AbortSignal): Promise<Uint8Array> {
       failIfUnusable(signal);
       validateSoupJob(job);
       checkInputCount(job);
-      const n = job.elementCount;
-      if (n > maxChunkElements) throw new GPUExecutionError(`soup job of ${n} elements exceeds the backend's chunk limit of ${maxChunkElements}`);
-      const result = new Uint8Array(n * KERNEL_DTYPE_BYTES[job.outDtype]);
-      if (n === 0) return result;
-      const bytesPerElement = job.inputs.reduce((s, inp) => s + KERNEL_DTYPE_BYTES[inp.dtype], 0);
-      const fits = alignDown(maxPieceBytes / Math.max(bytesPerElement, 4));
-      if (fits < PIECE_ALIGN) throw new GPUExecutionError(`${job.inputs.length} inputs do not fit in one GPU binding of ${maxPieceBytes} bytes`);
-      // Large jobs go in at least four pieces so upload, compute and readback overlap within a job.
-      const piece = Math.min(fits, Math.max(1 << 20, alignDown(Math.ceil(n / 4) + PIECE_ALIGN - 1)));
-      const pieces: Promise<void>[] = [];
-      for (let s = 0; s < n; s += piece) pieces.push(track(runPiece(job, s, Math.min(piece, n - s), result, signal)));
-      const settled = await Promise.allSettled(pieces);
-      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
-      return result;
+      return runPieces(job, () => pipelineFor(shapeOf(job)), () => soupParams(job), signal);
+    },
+    async runElementwise(job: ElementwiseJob, signal?: AbortSignal): Promise<Uint8Array> {
+      failIfUnusable(signal);
+      validateSoupJob({ mode: 'linear', coefficients: new Float32Array(job.inputs.length), inputs: job.inputs, outDtype: job.outDtype, elementCount: job.elementCount });
+      const pipeline = () => pipelines.get(job.shaderKey, job.shaderCode);
+      return runPieces(job, pipeline, (start) => () => job.params(start), signal);
     },
     async timeKernel(job: SoupJob, repeats: number) {
       failIfUnusable(undefined);
@@ -250,7 +303,7 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
       checkInputCount(job);
       const bytesPerElement = job.inputs.reduce((sum, inp) => sum + KERNEL_DTYPE_BYTES[inp.dtype], 0);
       if (job.elementCount * Math.max(bytesPerElement, 4) > maxPieceBytes) throw new GPUExecutionError('timeKernel: the job must fit in one piece');
-      const { offsets, srcBytes, outBytes, gx, gy, params } = layoutPiece(job, job.elementCount);
+      const { offsets, srcBytes, outBytes, gx, gy, params } = layoutPiece(job, job.elementCount, soupParams(job));
       const made: GPUBuffer[] = [];
       const buffer = (size: number, usage: GPUBufferUsageFlags): GPUBuffer => {
         const b = device.createBuffer({ size: Math.ceil(size / 16) * 16, usage });

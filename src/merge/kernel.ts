@@ -15,6 +15,7 @@
  * does every decode, encode and NaN test on integer bits (SwiftShader, for one, flushes subnormal BF16 inputs to zero; every other element it computes matches).
  */
 import { InputError } from '../errors';
+import type { ProgramTensor } from './methods/runProgram';
 import { bf16ToF32Bits, bitsToF32, f16ToF32Bits, f32BitsToBf16, f32BitsToF16, f32ToBits } from '../formats/floatCodecs';
 
 export type KernelDtype = 'F32' | 'F16' | 'BF16';
@@ -70,6 +71,12 @@ export interface SoupBackend {
   readonly sharedMemory?: boolean;
   /** May be called concurrently; the backend pipelines. Rejects with CancelledError when `signal` fires. */
   run(job: SoupJob, signal?: AbortSignal): Promise<Uint8Array>;
+  /**
+   * Runs a registry method's tensor (statistics passes, then the output pass), yielding the output in
+   * order; absent, the method runs on the CPU (methods/runProgram.ts). The WebGPU backend's runs the
+   * passes and kernels it has on the GPU.
+   */
+  runProgram?(tensor: ProgramTensor, opts: { maxChunkElements: number; signal?: AbortSignal }): AsyncGenerator<Uint8Array>;
   dispose(): Promise<void>;
 }
 

@@ -145,7 +145,7 @@ export async function runMerge(plan: MergePlan, opts: RunMergeOptions): Promise<
     for (const step of plan.steps) {
       throwIfAborted(signal);
       if (step.kind === 'copy') await copyTensor(step, enqueue, signal);
-      else if (step.kind === 'method') await methodTensor(step, maxJobBytes, enqueue, signal);
+      else if (step.kind === 'method') await methodTensor(step, backend, maxJobBytes, enqueue, signal);
       else if (slabs && inSharedMemory(step)) await soupTensorShared(step, backend, maxJobBytes, slabs, enqueue, signal);
       else await soupTensor(step, backend, maxJobBytes, enqueue, signal);
     }
@@ -193,10 +193,10 @@ async function copyTensor(step: CopyStep, enqueue: Enqueue, signal: AbortSignal 
 }
 
 /**
- * A registry method's tensor: its statistics passes and output pass run on the CPU here (the soup
- * backend computes linear and task_arithmetic); output chunks join the same ordered write chain.
+ * A registry method's tensor: its statistics passes and output pass, on the backend's runProgram where
+ * it has one (WebGPU), else on the CPU here; output chunks join the same ordered write chain.
  */
-async function methodTensor(step: MethodStep, maxJobBytes: number, enqueue: Enqueue, signal: AbortSignal | undefined): Promise<void> {
+async function methodTensor(step: MethodStep, backend: SoupBackend, maxJobBytes: number, enqueue: Enqueue, signal: AbortSignal | undefined): Promise<void> {
   const numel = numelOf(step.shape);
   if (numel === 0) {
     await enqueue(step.name, Promise.resolve(new Uint8Array(0)), 0, true);
@@ -207,7 +207,9 @@ async function methodTensor(step: MethodStep, maxJobBytes: number, enqueue: Enqu
   const maxChunkElements = Math.max(1024, Math.floor(maxJobBytes / perElement));
   const inputBytesPerElement = step.inputs.reduce((s, t) => s + INPUT_BYTES[t.info.dtype], 0) * (step.program.passes.length + 1);
   let done = 0;
-  for await (const bytes of runTensorProgram({ name: step.name, numel, outDtype: step.outDtype, inputs: step.inputs, program: step.program }, { maxChunkElements, signal })) {
+  const tensor = { name: step.name, numel, outDtype: step.outDtype, inputs: step.inputs, program: step.program };
+  const outputs = backend.runProgram ? backend.runProgram(tensor, { maxChunkElements, signal }) : runTensorProgram(tensor, { maxChunkElements, signal });
+  for await (const bytes of outputs) {
     const count = bytes.length / INPUT_BYTES[step.outDtype];
     done += count;
     await enqueue(step.name, Promise.resolve(bytes), count * inputBytesPerElement, done === numel);

@@ -58,6 +58,8 @@ export function zipPasses(lists: StatisticsPass[][]): StatisticsPass[] {
         chunkMultiple: parts.find((x) => x.chunkMultiple)?.chunkMultiple,
         accumulate: (c) => parts.forEach((x) => x.accumulate(c)),
         finish: () => parts.forEach((x) => x.finish()),
+        // A GPU can take the zipped pass only if it can take every part.
+        gpu: parts.every((x) => x.gpu) ? parts.flatMap((x) => x.gpu ?? []) : undefined,
       });
     }
   }

@@ -18,6 +18,7 @@
  * ascending order, so "the k largest" (TIES) is the complement of the numel − k smallest and keeps, of
  * a run of equal keys at the boundary, the ones with the highest indices.
  */
+import type { SelectionBoundary } from './gpuElements';
 import type { ElementChunk, StatisticsPass } from './types';
 
 const F32 = new Float32Array(1);
@@ -55,14 +56,32 @@ export class RankSelector {
     /** Key of element i of the chunk, as keyBits(), or -1 to leave the element out (not counted). */
     private readonly key: (chunk: ElementChunk, i: number) => number,
     private readonly rankOf: () => number,
+    /** The key is |x_input − x_base| (keyBits): a GPU backend may compute the selection itself (gpuElements.ts). */
+    private readonly gpuKey?: { input: number; base: number | undefined },
   ) {}
+
+  /** Set by a GPU backend's answer: the passes' own finish() then leave the result alone. */
+  private answered = false;
 
   passes(label: string): StatisticsPass[] {
     const rankFn = () => this.rankOf();
+    const gpuKey = this.gpuKey;
     return [
       {
         kind: 'radix-high',
         label: `${label} (high bits)`,
+        gpu: gpuKey && [
+          {
+            kind: 'selection',
+            input: gpuKey.input,
+            base: gpuKey.base,
+            rank: rankFn,
+            accept: (b: SelectionBoundary) => {
+              this.result = { valueBits: b.valueBits, cutIndex: b.cutIndex, below: b.below };
+              this.answered = true;
+            },
+          },
+        ],
         accumulate: (c) => {
           for (let i = 0; i < c.count; i++) {
             const k = this.key(c, i);
@@ -70,6 +89,7 @@ export class RankSelector {
           }
         },
         finish: () => {
+          if (this.answered) return;
           const r = rankFn();
           let acc = 0;
           for (let b = 0; b < 65536; b++) {
@@ -87,6 +107,7 @@ export class RankSelector {
       {
         kind: 'radix-low',
         label: `${label} (low bits)`,
+        gpu: gpuKey && [{ kind: 'covered' }],
         accumulate: (c) => {
           if (this.bucket >= 65536) return;
           for (let i = 0; i < c.count; i++) {
@@ -95,6 +116,7 @@ export class RankSelector {
           }
         },
         finish: () => {
+          if (this.answered) return;
           if (this.bucket >= 65536) {
             this.result = { valueBits: 0xffffffff, cutIndex: 0, below: this.belowBucket };
             return;
@@ -115,6 +137,7 @@ export class RankSelector {
       {
         kind: 'tie-cut',
         label: `${label} (ties)`,
+        gpu: gpuKey && [{ kind: 'covered' }],
         accumulate: (c) => {
           if (this.result || this.cut !== undefined) return;
           const value = ((this.bucket << 16) | this.lowValue) >>> 0;

@@ -29,6 +29,7 @@ import { InputError } from '../../errors';
 import { streamKey, uniform24 } from './counterRandom';
 import { deltasOf, DENSITY, fr, modelNumber, NORMALIZE, RANDOM_SEED, rowLength, WEIGHT, zipPasses, booleanOf, numberOf } from './common';
 import { isBelow, keyBits, RankSelector } from './select';
+import type { ModelKeep, TaskArithmeticElements } from './gpuElements';
 import type { ElementChunk, MergeMethod, ParameterSpec, StatisticsPass, TensorContext, TensorProgram } from './types';
 
 export type Sparsification = 'magnitude' | 'random' | 'magnitude_outliers' | 'della_magprune';
@@ -97,6 +98,8 @@ interface ModelPlan {
   /** Zero delta (della with density ≤ 0). */
   zero?: boolean;
   scale: number;
+  /** The mask for a GPU kernel (after the passes); undefined: no GPU kernel reproduces it (della). */
+  gpuKeep?: () => ModelKeep;
 }
 
 function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): TensorProgram {
@@ -108,7 +111,7 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
   const passes: StatisticsPass[][] = [];
   const plans: ModelPlan[] = [];
   for (let j = 1; j <= n; j++) {
-    const plan: ModelPlan = { weight: fr(modelNumber(ctx, j, 'weight', 1)), scale: 1 };
+    const plan: ModelPlan = { weight: fr(modelNumber(ctx, j, 'weight', 1)), scale: 1, gpuKeep: () => ({ kind: 'all' }) };
     plans.push(plan);
     const density = modelNumber(ctx, j, 'density', 1);
     if (!v.sparsification || density >= 1) continue;
@@ -117,7 +120,8 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
       case 'magnitude': {
         const k = Math.floor(density * numel);
         if (k <= 0) throw new InputError(`${where}: density ${density} keeps none of its ${numel} elements (⌊density·n⌋ = 0); raise density for this tensor (a filter), as mergekit refuses it too`);
-        const sel = new RankSelector((c, i) => keyBits(deltaAt(c, j, i)), () => numel - k);
+        const sel = new RankSelector((c, i) => keyBits(deltaAt(c, j, i)), () => numel - k, { input: j, base: 0 });
+        plan.gpuKeep = () => ({ kind: 'largest', below: sel.result! });
         passes.push(sel.passes(`${v.name} magnitude threshold`));
         plan.mask = (c, d) => {
           const m = new Uint8Array(c.count);
@@ -136,8 +140,9 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
           nTop += nBot;
           nBot = 0;
         }
-        const lower = new RankSelector((c, i) => keyBits(deltaAt(c, j, i)), () => nBot);
-        const upper = new RankSelector((c, i) => keyBits(deltaAt(c, j, i)), () => numel - nTop);
+        const lower = new RankSelector((c, i) => keyBits(deltaAt(c, j, i)), () => nBot, { input: j, base: 0 });
+        const upper = new RankSelector((c, i) => keyBits(deltaAt(c, j, i)), () => numel - nTop, { input: j, base: 0 });
+        plan.gpuKeep = () => ({ kind: 'between', below: lower.result!, notAbove: upper.result! });
         passes.push(lower.passes(`${v.name} lower threshold`), upper.passes(`${v.name} outlier threshold`));
         plan.mask = (c, d) => {
           const m = new Uint8Array(c.count);
@@ -154,6 +159,7 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
       case 'random': {
         const stream = streamKey(ctx.seed, ctx.tensorKey, j);
         const p = fr(density);
+        plan.gpuKeep = () => ({ kind: 'random', stream, p });
         plan.mask = (c) => {
           const m = new Uint8Array(c.count);
           for (let i = 0; i < c.count; i++) m[i] = uniform24(stream, c.offset + i) < p ? 1 : 0;
@@ -162,6 +168,7 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
         break;
       }
       case 'della_magprune': {
+        plan.gpuKeep = undefined; // per-row ranks: the CPU's
         if (density <= 0) {
           plan.zero = true;
           continue;
@@ -264,6 +271,17 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
         if (lambda !== 1) mixed = fr(mixed * lam);
         out[i] = b[i] + mixed;
       }
+    },
+    gpuElements: (): TaskArithmeticElements | undefined => {
+      if (plans.some((p) => !p.gpuKeep)) return undefined;
+      return {
+        kernel: 'task_arithmetic',
+        models: plans.map((p) => ({ weight: p.weight, scale: p.scale, keep: p.gpuKeep!() })),
+        consensus: v.consensus,
+        normalize,
+        divisor: linearDivisor,
+        lambda: lam,
+      };
     },
     describe: () => ({
       kernel: v.name,

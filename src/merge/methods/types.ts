@@ -36,6 +36,7 @@
  * tolerance covers.
  */
 import type { FloatDtype } from '../../formats/dtype';
+import type { GpuElements, GpuStatistic } from './gpuElements';
 
 // ---- Declarations ----
 
@@ -159,6 +160,8 @@ export interface StatisticsPass {
   readonly chunkMultiple?: number;
   accumulate(chunk: ElementChunk): void;
   finish(): void;
+  /** What a GPU backend computes instead of accumulate(), one per part of a zipped pass (gpuElements.ts); absent: the CPU runs it. */
+  gpu?: GpuStatistic[];
 }
 
 export interface TensorProgram {
@@ -169,6 +172,8 @@ export interface TensorProgram {
   combineChunkMultiple?: number;
   /** After the passes: the element kernel and its scalars, for GPU backends and diagnostics. */
   describe(): { kernel: string; scalars: Float32Array };
+  /** After the passes: the GPU element kernel that reproduces combine(), if there is one (gpuElements.ts). */
+  gpuElements?(): GpuElements | undefined;
   /** Notes for the person, raised once per merge (e.g. "sce: tensor x has no task vector variance"). */
   notes?: string[];
 }

@@ -1,0 +1,271 @@
+/**
+ * `npm run bench -- methods`: issue 10 §4. TIES and SLERP on 3 generated BF16 checkpoints of
+ * SOUPLAB_BENCH_METHODS_MB each (default 320; the targets are for ≥ 300), per backend (CPU; WebGPU where
+ * an adapter exists — a software adapter is measured on the ⅓-size inputs), time and peak RSS, beside a
+ * PyTorch merge of the same files done the way mergekit does it (its generalized_task_arithmetic.py
+ * with sparsify.magnitude for TIES, slerp.py for SLERP: bf16 tensors, argsort for the top-k, numpy f32
+ * for SLERP; all results kept until the file is written), in the same run. Peak RSS again at ⅓ size:
+ * it should not grow with the model.
+ *
+ * Targets (issue 10): ≤ 0.5 × PyTorch's time, peak RSS ≤ 1 GB and flat as models grow.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describeAdapter, requestAdapter } from '../src/gpu/adapter';
+import { createWebGPUSoupBackend } from '../src/gpu/webgpuSoupBackend';
+import type { SoupBackend } from '../src/merge/kernel';
+import { planMerge, type MergePlan } from '../src/merge/plan';
+import { parseRecipe, recipeToYaml } from '../src/merge/recipe';
+import { runMerge } from '../src/merge/runMerge';
+import { createNodeCpuBackend } from '../src/node/cpuWorkers';
+import { nodeFileSource } from '../src/node/fileSource';
+import { nodeFileTarget } from '../src/node/fileTargets';
+import { openCheckpointPath, type NodeCheckpoint } from '../src/node/openCheckpointPath';
+import { nodeGPU } from '../src/node/webgpu';
+import { generate, layout, PYTHON, torchAvailable } from './merge';
+import { PeakRss } from './peakRss';
+import type { Benchmark } from './registry';
+
+const TORCH_FACTOR_TARGET = 0.5;
+const RSS_TARGET_MB = 1000;
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+const gc = () => (globalThis as { gc?: () => void }).gc?.();
+
+type Method = 'ties' | 'slerp';
+
+function recipeYaml(method: Method, paths: string[]): string {
+  if (method === 'ties') {
+    return `merge_method: ties\nbase_model: ${paths[0]}\nmodels:\n  - model: ${paths[1]}\n    parameters:\n      weight: 1\n      density: 0.5\n  - model: ${paths[2]}\n    parameters:\n      weight: 0.5\n      density: 0.5\ndtype: bfloat16\n`;
+  }
+  return `merge_method: slerp\nbase_model: ${paths[0]}\nmodels:\n  - model: ${paths[0]}\n  - model: ${paths[1]}\nparameters:\n  t: 0.5\ndtype: bfloat16\n`;
+}
+
+async function planFor(method: Method, paths: string[], opened: NodeCheckpoint[]): Promise<MergePlan> {
+  const checkpoints = await Promise.all(paths.map((p) => openCheckpointPath(p)));
+  opened.push(...checkpoints);
+  const { recipe } = parseRecipe(recipeYaml(method, paths), `${method}.yaml`);
+  return planMerge(recipe, new Map(paths.map((p, i) => [p, checkpoints[i]])));
+}
+
+async function timedMerge(plan: MergePlan, backend: SoupBackend, outPath: string): Promise<{ seconds: number; peakMb: number }> {
+  gc();
+  const rss = new PeakRss();
+  const t0 = performance.now();
+  const result = await runMerge(plan, {
+    backend,
+    target: nodeFileTarget(outPath),
+    recipeYaml: recipeToYaml(plan.recipe),
+    maxShardBytes: Infinity,
+    readBack: (name) => nodeFileSource(outPath, name),
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const peakMb = rss.stop() / 1e6;
+  if (!result.verified) throw new Error('output not verified');
+  return { seconds, peakMb };
+}
+
+/** mergekit's TIES and SLERP, their code's arithmetic, over safetensors files read as mergekit's loader does. */
+const TORCH_SCRIPT = String.raw`
+import json, os, struct, sys, time
+t_import = time.time()
+import numpy as np
+import torch
+t0 = time.time()
+DT = {'BF16': torch.bfloat16, 'F16': torch.float16, 'F32': torch.float32}
+def open_st(path):
+    f = open(path, 'rb')
+    n = struct.unpack('<Q', f.read(8))[0]
+    h = json.loads(f.read(n))
+    h.pop('__metadata__', None)
+    return f, 8 + n, h
+def load(f, start, info):
+    a, b = info['data_offsets']
+    f.seek(start + a)
+    buf = bytearray(f.read(b - a))
+    return torch.frombuffer(buf, dtype=DT[info['dtype']]).reshape(info['shape']).to(torch.bfloat16)
+
+# mergekit/sparsify.py: magnitude
+def magnitude(tensor, density):
+    if density >= 1:
+        return tensor
+    k = int(density * tensor.numel())
+    mask = torch.zeros_like(tensor)
+    w = tensor.abs().view(-1)
+    if w.device.type == 'cpu':
+        w = w.float()
+    topk = torch.argsort(w, descending=True)[:k]
+    mask.view(-1)[topk] = 1
+    return tensor * mask
+
+# mergekit/merge_methods/generalized_task_arithmetic.py: get_mask and GTATask.execute (ties: sum consensus, normalize)
+def get_mask(delta, mask_dtype):
+    sign = delta.sign().to(mask_dtype)
+    sign_weight = delta.sum(dim=0)
+    majority_sign = (sign_weight >= 0).to(mask_dtype) * 2 - 1
+    return sign == majority_sign
+
+def ties(base, xs, weights, densities):
+    deltas = [magnitude(x - base, d) for x, d in zip(xs, densities)]
+    deltas = torch.stack(deltas, dim=0)
+    w = torch.tensor(weights, dtype=deltas.dtype)
+    while len(deltas.shape) > len(w.shape):
+        w.unsqueeze_(-1)
+    weighted = deltas * w
+    mask = get_mask(weighted, base.dtype)
+    mixed = (weighted * mask).sum(dim=0)
+    divisor = (w * mask).sum(dim=0)
+    divisor[divisor == 0] = 1
+    mixed /= divisor
+    return (base + mixed).to(base.dtype)
+
+# mergekit/merge_methods/slerp.py
+def normalize(v, eps):
+    n = np.linalg.norm(v)
+    if n > eps:
+        v = v / n
+    return v
+def slerp(t, v0, v1, DOT_THRESHOLD=0.9995, eps=1e-8):
+    v0 = v0.detach().cpu().float().numpy()
+    v1 = v1.detach().cpu().float().numpy()
+    v0_copy = np.copy(v0)
+    v1_copy = np.copy(v1)
+    v0 = normalize(v0, eps)
+    v1 = normalize(v1, eps)
+    dot = np.sum(v0 * v1)
+    if np.abs(dot) > DOT_THRESHOLD:
+        res = (1 - t) * v0_copy + t * v1_copy
+    else:
+        theta_0 = np.arccos(dot)
+        sin_theta_0 = np.sin(theta_0)
+        theta_t = theta_0 * t
+        sin_theta_t = np.sin(theta_t)
+        s0 = np.sin(theta_0 - theta_t) / sin_theta_0
+        s1 = sin_theta_t / sin_theta_0
+        res = s0 * v0_copy + s1 * v1_copy
+    return torch.from_numpy(res).to(torch.bfloat16)
+
+method, out, paths = sys.argv[1], sys.argv[2], sys.argv[3:]
+files = [open_st(p) for p in paths]
+merged = {}
+for name, info in files[0][2].items():
+    tensors = [load(f, s, h[name]) for f, s, h in files]
+    if method == 'ties':
+        merged[name] = ties(tensors[0], tensors[1:], [1.0, 0.5], [0.5, 0.5]).contiguous()
+    else:
+        merged[name] = slerp(0.5, tensors[0], tensors[1]).contiguous()
+    del tensors
+header, offset = {'__metadata__': {'format': 'pt'}}, 0
+for name, t in merged.items():
+    nbytes = t.numel() * 2
+    header[name] = {'dtype': 'BF16', 'shape': list(t.shape), 'data_offsets': [offset, offset + nbytes]}
+    offset += nbytes
+hb = json.dumps(header).encode()
+hb += b' ' * ((8 - len(hb) % 8) % 8)
+with open(out, 'wb') as f:
+    f.write(struct.pack('<Q', len(hb)))
+    f.write(hb)
+    for t in merged.values():
+        f.write(t.view(torch.int16).numpy().tobytes())
+t1 = time.time()
+import resource
+print(json.dumps({'seconds': t1 - t0, 'import_seconds': t0 - t_import, 'threads': torch.get_num_threads(), 'version': torch.__version__, 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}))
+`;
+
+export const methodsBenchmark: Benchmark = {
+  name: 'methods',
+  description: `TIES and SLERP of generated BF16 checkpoints × ${process.env.SOUPLAB_BENCH_METHODS_MB ?? 320} MB, per backend, vs a mergekit-style PyTorch merge (targets: ≤ ${TORCH_FACTOR_TARGET}× PyTorch, peak RSS ≤ ${RSS_TARGET_MB} MB and flat)`,
+  async run() {
+    const mb = Number(process.env.SOUPLAB_BENCH_METHODS_MB ?? '320');
+    const root = await mkdtemp(join(tmpdir(), 'souplab-bench-methods-'));
+    const free = await statfs(root).then((s) => s.bavail * s.bsize).catch(() => Infinity);
+    if (free < mb * 1e6 * 6) {
+      console.log(`  not enough space in ${tmpdir()}: ${(free / 1e6).toFixed(0)} MB free, need ${(mb * 6).toFixed(0)} MB`);
+      await rm(root, { recursive: true, force: true });
+      return false;
+    }
+    let ok = mb >= 300;
+    if (!ok) console.log(`  SOUPLAB_BENCH_METHODS_MB=${mb}: the targets are for ≥ 300 MB models; reported, not judged`);
+    const opened: NodeCheckpoint[] = [];
+    const cpu = createNodeCpuBackend();
+    let gpu: SoupBackend | undefined;
+    let software = false;
+    try {
+      const paths = [0, 1, 2].map((k) => join(root, `model-${k}.safetensors`));
+      const smallPaths = [0, 1, 2].map((k) => join(root, `small-${k}.safetensors`));
+      const g0 = performance.now();
+      for (let k = 0; k < 3; k++) {
+        await generate(paths[k], layout(mb), 11 + k);
+        await generate(smallPaths[k], layout(mb / 3), 21 + k);
+      }
+      console.log(`  inputs       3 × ${mb} MB BF16 and 3 × ${(mb / 3).toFixed(0)} MB (generated in ${((performance.now() - g0) / 1000).toFixed(1)} s in ${tmpdir()})`);
+
+      const hardware = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d'].some((d) => existsSync(d) && readdirSync(d).some((f) => /nvidia|amd_icd|amdvlk/i.test(f)));
+      if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD) && !hardware) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+      try {
+        const adapter = await requestAdapter(await nodeGPU());
+        const summary = describeAdapter(adapter);
+        software = summary.isFallback || /swiftshader|llvmpipe|lavapipe/i.test(summary.name);
+        gpu = await createWebGPUSoupBackend(adapter);
+      } catch (e) {
+        console.log(`  webgpu       not available: ${(e as Error).message}`);
+      }
+      const missing = torchAvailable();
+      if (missing) console.log(`  pytorch      skipped: ${missing}`);
+      const script = join(root, 'mergekit_methods.py');
+      await writeFile(script, TORCH_SCRIPT);
+
+      for (const method of ['ties', 'slerp'] as const) {
+        const inputs = method === 'ties' ? paths : paths.slice(0, 2);
+        const smallInputs = method === 'ties' ? smallPaths : smallPaths.slice(0, 2);
+        const plan = await planFor(method, inputs, opened);
+        const smallPlan = await planFor(method, smallInputs, opened);
+        const out = join(root, `${method}.safetensors`);
+        const full = await timedMerge(plan, cpu, out);
+        await rm(out, { force: true });
+        const third = await timedMerge(smallPlan, cpu, out);
+        await rm(out, { force: true });
+        const inMb = plan.inputBytes / 1e6;
+        console.log(`  ${method.padEnd(6)} cpu     ${full.seconds.toFixed(2)} s (${(inMb / full.seconds).toFixed(0)} MB/s of input), peak RSS ${full.peakMb.toFixed(0)} MB; ⅓ size: ${third.seconds.toFixed(2)} s, peak RSS ${third.peakMb.toFixed(0)} MB`);
+        const rssOk = full.peakMb <= RSS_TARGET_MB && full.peakMb <= third.peakMb * 1.25 + 64;
+        ok &&= rssOk;
+        let gpuSeconds: number | undefined;
+        if (gpu) {
+          const r = await timedMerge(software ? smallPlan : plan, gpu, out);
+          await rm(out, { force: true });
+          gpuSeconds = software ? undefined : r.seconds;
+          console.log(`  ${method.padEnd(6)} webgpu  ${gpu.description}${software ? ', ⅓-size inputs (software adapter: correctness only)' : ''}: ${r.seconds.toFixed(2)} s, peak RSS ${r.peakMb.toFixed(0)} MB`);
+          if (!software) ok &&= r.peakMb <= RSS_TARGET_MB;
+        }
+        if (!missing) {
+          const tOut = join(root, `${method}-torch.safetensors`);
+          const t0 = performance.now();
+          const r = spawnSync(PYTHON, [script, method, tOut, ...inputs], { encoding: 'utf8', maxBuffer: 1 << 20 });
+          const wall = (performance.now() - t0) / 1000;
+          await rm(tOut, { force: true });
+          if (r.status !== 0) {
+            console.log(`  ${method.padEnd(6)} pytorch failed: ${r.stderr.split('\n').filter(Boolean).slice(-1)[0]}`);
+            ok = false;
+            continue;
+          }
+          const t = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { seconds: number; import_seconds: number; threads: number; version: string; peak_rss_mb: number };
+          console.log(`  ${method.padEnd(6)} pytorch torch ${t.version}, ${t.threads} threads: ${t.seconds.toFixed(2)} s merging and writing (+ ${t.import_seconds.toFixed(1)} s import; ${wall.toFixed(1)} s wall), peak RSS ${t.peak_rss_mb.toFixed(0)} MB`);
+          const best = Math.min(full.seconds, gpuSeconds ?? Infinity);
+          const factor = best / t.seconds;
+          const pass = factor <= TORCH_FACTOR_TARGET;
+          ok &&= pass;
+          console.log(`  ${method.padEnd(6)} vs pytorch: SoupLab ${gpuSeconds !== undefined && gpuSeconds < full.seconds ? 'WebGPU' : 'CPU'} takes ${factor.toFixed(2)}× PyTorch's time (target ≤ ${TORCH_FACTOR_TARGET}) ${pass ? 'PASS' : 'FAIL'}; peak RSS ${rssOk ? 'PASS' : 'FAIL'}`);
+        }
+      }
+    } finally {
+      await cpu.dispose();
+      await gpu?.dispose();
+      await Promise.all(opened.map((c) => c.close()));
+      await rm(root, { recursive: true, force: true });
+    }
+    return ok;
+  },
+};

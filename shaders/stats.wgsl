@@ -1,0 +1,162 @@
+// Whole-tensor statistics for the merge methods, defined in src/merge/methods/tensorStats.ts (the CPU
+// twin, to the bit): blocked sums of products and magnitudes, and the radix selection of the elements
+// of largest (or smallest) magnitude. One dispatch covers one chunk of a tensor that starts on a group
+// boundary (STATS_GROUP = 512 elements = one workgroup of 64 lanes × 8 elements), so a tensor larger
+// than a GPU buffer is a sequence of dispatches whose results the host adds up.
+//
+// Inputs are packed as for shaders/soup.wgsl (each input's blocks after the previous input's). This file
+// is completed per input shape by src/gpu/statsShader.ts, which appends `selectedVector` (the vector
+// whose magnitudes are selected on: an input, or an input minus the base) and the entry point `sums`
+// (straight-line over the pairs of vectors). Products are made opaque (see soup.wgsl) so that no
+// compiler fuses them into an addition; a GPU may still flush subnormal f32 values to zero.
+
+struct StatsParams {
+  blockCount: u32,     // blocks of 8 elements per 16-bit input in this chunk (the input stride in `src`)
+  zeroBits: u32,       // always 0; opaque to the compiler
+  blocksPerRow: u32,   // invocations per row of the dispatch grid
+  validElements: u32,  // elements in this chunk; the rest of the last block is padding
+  prefix: u32,         // histogram: count only keys whose bits under prefixMask equal this; ties: the threshold key
+  prefixMask: u32,
+  shift: u32,          // histogram: the digit counted is (key >> shift) & digitMask
+  digitMask: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: StatsParams;
+@group(0) @binding(1) var<storage, read> src: array<vec4<u32>>;
+// histogram: one count per digit value; ties: one count per group (workgroup) of this chunk.
+@group(0) @binding(2) var<storage, read_write> counts: array<atomic<u32>>;
+// sums: STATS_TERMS partial sums per group, group-major.
+@group(0) @binding(3) var<storage, read_write> partials: array<f32>;
+
+const LANES: u32 = 64u;
+const MAX_DIGITS: u32 = 2048u;
+
+var<workgroup> bins: array<atomic<u32>, MAX_DIGITS>;
+var<workgroup> groupTies: atomic<u32>;
+var<workgroup> lanes: array<f32, LANES>;
+
+fn opaque(v: vec4<f32>) -> vec4<f32> {
+  return bitcast<vec4<f32>>(bitcast<vec4<u32>>(v) ^ vec4<u32>(params.zeroBits));
+}
+
+fn minus(x: Block, b: Block) -> Block {
+  return Block(x.lo - b.lo, x.hi - b.hi);
+}
+
+// The order key of |d|: the f32 bits of |d|, every NaN as 0x7fc00000 (above +Inf).
+fn magnitudeKeys(d: vec4<f32>) -> vec4<u32> {
+  let m = bitcast<vec4<u32>>(d) & vec4<u32>(0x7fffffffu);
+  return select(m, vec4<u32>(0x7fc00000u), m > vec4<u32>(0x7f800000u));
+}
+
+fn blockIndex(gid: vec3<u32>) -> u32 {
+  return gid.y * params.blocksPerRow + gid.x;
+}
+
+fn groupIndex(wid: vec3<u32>) -> u32 {
+  return wid.y * (params.blocksPerRow / LANES) + wid.x;
+}
+
+// Which of the 8 elements of block v exist: lo[j] is element 8v + 2j, hi[j] element 8v + 2j + 1.
+fn liveLo(v: u32) -> vec4<bool> {
+  return (vec4<u32>(8u * v) + vec4<u32>(0u, 2u, 4u, 6u)) < vec4<u32>(params.validElements);
+}
+
+fn liveHi(v: u32) -> vec4<bool> {
+  return (vec4<u32>(8u * v) + vec4<u32>(1u, 3u, 5u, 7u)) < vec4<u32>(params.validElements);
+}
+
+// ---- Sums: a lane adds its 8 terms in index order, the workgroup combines its lanes by a tree.
+
+// The lane's f32 sum of the terms (already rounded to f32, padding zeroed), starting from +0.
+fn laneSum(lo: vec4<f32>, hi: vec4<f32>) -> f32 {
+  var s = bitcast<f32>(params.zeroBits);
+  for (var j = 0u; j < 4u; j++) {
+    s = s + lo[j];
+    s = s + hi[j];
+  }
+  return s;
+}
+
+// Products dᵢ·dⱼ of a block, rounded and opaque, padding as +0.
+fn productSum(a: Block, b: Block, v: u32) -> f32 {
+  let zero = vec4<f32>(0.0);
+  return laneSum(select(zero, opaque(a.lo * b.lo), liveLo(v)), select(zero, opaque(a.hi * b.hi), liveHi(v)));
+}
+
+fn magnitudeSum(a: Block, v: u32) -> f32 {
+  let zero = vec4<f32>(0.0);
+  return laneSum(select(zero, abs(a.lo), liveLo(v)), select(zero, abs(a.hi), liveHi(v)));
+}
+
+// The workgroup's sum of every lane's `s` (stride 32, 16, …, 1), written as partial `term` of the group.
+// Called in uniform control flow by every invocation.
+fn groupSum(li: u32, group: u32, term: u32, s: f32) {
+  lanes[li] = s;
+  workgroupBarrier();
+  for (var stride = LANES / 2u; stride >= 1u; stride = stride / 2u) {
+    if (li < stride) {
+      lanes[li] = lanes[li] + lanes[li + stride];
+    }
+    workgroupBarrier();
+  }
+  if (li == 0u) {
+    partials[group * STATS_TERMS + term] = lanes[0];
+  }
+  workgroupBarrier();
+}
+
+// ---- Selection: histogram of one radix digit, and counts of the elements equal to the threshold.
+
+fn countDigits(keys: vec4<u32>, live: vec4<bool>) {
+  for (var j = 0u; j < 4u; j++) {
+    if (live[j] && (keys[j] & params.prefixMask) == params.prefix) {
+      atomicAdd(&bins[(keys[j] >> params.shift) & params.digitMask], 1u);
+    }
+  }
+}
+
+@compute @workgroup_size(64)
+fn histogram(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  for (var i = li; i < MAX_DIGITS; i += LANES) {
+    atomicStore(&bins[i], 0u);
+  }
+  workgroupBarrier();
+  let v = blockIndex(gid);
+  if (v < params.blockCount) {
+    let d = selectedVector(v);
+    countDigits(magnitudeKeys(d.lo), liveLo(v));
+    countDigits(magnitudeKeys(d.hi), liveHi(v));
+  }
+  workgroupBarrier();
+  for (var i = li; i <= params.digitMask; i += LANES) {
+    let c = atomicLoad(&bins[i]);
+    if (c != 0u) {
+      atomicAdd(&counts[i], c);
+    }
+  }
+}
+
+fn countTies(keys: vec4<u32>, live: vec4<bool>) -> u32 {
+  return dot(select(vec4<u32>(0u), vec4<u32>(1u), live & (keys == vec4<u32>(params.prefix))), vec4<u32>(1u));
+}
+
+@compute @workgroup_size(64)
+fn ties(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  if (li == 0u) {
+    atomicStore(&groupTies, 0u);
+  }
+  workgroupBarrier();
+  let v = blockIndex(gid);
+  if (v < params.blockCount) {
+    let d = selectedVector(v);
+    let n = countTies(magnitudeKeys(d.lo), liveLo(v)) + countTies(magnitudeKeys(d.hi), liveHi(v));
+    if (n != 0u) {
+      atomicAdd(&groupTies, n);
+    }
+  }
+  workgroupBarrier();
+  if (li == 0u) {
+    atomicStore(&counts[groupIndex(wid)], atomicLoad(&groupTies));
+  }
+}

@@ -1,0 +1,138 @@
+// The element pass of mergekit's generalised task arithmetic — task_arithmetic, ties, dare_ties,
+// dare_linear, breadcrumbs, breadcrumbs_ties (della's per-row ranks stay on the CPU) — once the
+// whole-tensor statistics are known. The arithmetic, every f32 step in this order, is the CPU's
+// (src/merge/methods/taskArithmeticFamily.ts, `combine`), which the tests hold this kernel to:
+//
+//   δⱼ = f32(xⱼ − b);  kept: x = δⱼ, dropped: x = δⱼ·0;  x = f32(x·scaleⱼ);  wdⱼ = f32(x·wⱼ)
+//   consensus: s = Σ wdⱼ; majority + when s ≥ 0; agreeⱼ = sign(wdⱼ) = majority;
+//              mixed = Σ wdⱼ·agreeⱼ, divisor = Σ wⱼ·agreeⱼ (0 → 1)
+//   otherwise: mixed = Σ wdⱼ, divisor = the host's f32 Σ wⱼ (|·| < 1e-8 → 1)
+//   normalize: mixed = f32(mixed / divisor);  λ ≠ 1: mixed = f32(mixed·λ);  out = round(f32(b + mixed))
+//
+// Which deltas an element keeps: magnitude selections (TIES: not among the numel − k smallest |δ|;
+// breadcrumbs: not among the smallest and among the numel − n_top smallest), given as (key, cut)
+// pairs of src/merge/methods/select.ts — below iff key < value, or key = value and index < cut — and
+// DARE's random masks, u < p with u = the counter hash of src/merge/methods/counterRandom.ts (lowbias32,
+// u32 arithmetic that wraps as Math.imul does) of (stream, 64-bit element index), 24 bits, exact in f32.
+//
+// src/gpu/taskArithmeticShader.ts appends `main` per job shape: the inputs' dtypes, each model's mask
+// kind, consensus, normalize and λ ≠ 1 fixed, straight-line over the models. Products are opaque (see
+// soup.wgsl) so no compiler fuses them into the additions that follow. Division is the one step WGSL
+// does not round correctly (2.5 ulp): normalize's quotient may differ from the CPU's in its last f32
+// bits, which the one rounding to the output dtype hides but for the rare element near a boundary.
+
+struct Model {
+  // weight (f32 bits), scale (f32 bits), keep probability p (f32 bits), random stream
+  a: vec4<u32>,
+  // lower selection: key value, cut index low word, high word, unused
+  low: vec4<u32>,
+  // upper selection (breadcrumbs' outliers), same layout
+  high: vec4<u32>,
+}
+
+struct Params {
+  blockCount: u32,   // blocks of 8 elements (per 16-bit input) in this dispatch
+  zeroBits: u32,     // always 0; opaque to the compiler
+  blocksPerRow: u32,
+  unused: u32,
+  offsetLo: u32,     // tensor index of this dispatch's first element, 64-bit
+  offsetHi: u32,
+  divisor: f32,      // without consensus: the divisor of normalize
+  lambda: f32,
+  models: array<Model, MODELS>,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> src: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read_write> dst: array<vec4<u32>>;
+
+fn opaque(v: vec4<f32>) -> vec4<f32> {
+  return bitcast<vec4<f32>>(bitcast<vec4<u32>>(v) ^ vec4<u32>(params.zeroBits));
+}
+
+fn blockIndex(gid: vec3<u32>) -> u32 {
+  return gid.y * params.blocksPerRow + gid.x;
+}
+
+// Tensor indices of four elements of block v: the even ones (odd = 0) or the odd ones (odd = 1).
+struct Index {
+  lo: vec4<u32>,
+  hi: vec4<u32>,
+}
+
+fn indexOf(v: u32, odd: u32) -> Index {
+  let local = vec4<u32>(8u * v + odd) + vec4<u32>(0u, 2u, 4u, 6u);
+  let lo = local + vec4<u32>(params.offsetLo);
+  let carry = select(vec4<u32>(0u), vec4<u32>(1u), lo < local);
+  return Index(lo, vec4<u32>(params.offsetHi) + carry);
+}
+
+// The order key of |d| (src/merge/methods/select.ts keyBits): the f32 bits of |d|, every NaN one key above +Inf.
+fn keyBits(d: vec4<f32>) -> vec4<u32> {
+  let m = bitcast<vec4<u32>>(d) & vec4<u32>(0x7fffffffu);
+  return select(m, vec4<u32>(0x7fc00000u), m > vec4<u32>(0x7f800000u));
+}
+
+// Among the selected smallest: key < value, or key = value and index < cut (64-bit).
+fn isBelow(keys: vec4<u32>, at: Index, sel: vec4<u32>) -> vec4<bool> {
+  let cutLo = vec4<u32>(sel.y);
+  let cutHi = vec4<u32>(sel.z);
+  let beforeCut = (at.hi < cutHi) | ((at.hi == cutHi) & (at.lo < cutLo));
+  let value = vec4<u32>(sel.x);
+  return (keys < value) | ((keys == value) & beforeCut);
+}
+
+fn lowbias32(x0: vec4<u32>) -> vec4<u32> {
+  var x = x0 ^ (x0 >> vec4<u32>(16u));
+  x = x * vec4<u32>(0x7feb352du);
+  x = x ^ (x >> vec4<u32>(15u));
+  x = x * vec4<u32>(0x846ca68bu);
+  return x ^ (x >> vec4<u32>(16u));
+}
+
+// uniform24 of counterRandom.ts: 24 random bits as a number in [0, 1), exact in f32.
+fn uniform24(stream: u32, at: Index) -> vec4<f32> {
+  let h = lowbias32(lowbias32(vec4<u32>(stream) ^ at.lo) ^ at.hi);
+  return vec4<f32>(h >> vec4<u32>(8u)) * (1.0 / 16777216.0);
+}
+
+// ---- Keep masks, per kind (the generator picks one per model).
+
+fn keepAll(d: vec4<f32>, at: Index, m: Model) -> vec4<bool> {
+  return vec4<bool>(true);
+}
+
+// TIES: not among the numel − k smallest magnitudes.
+fn keepLargest(d: vec4<f32>, at: Index, m: Model) -> vec4<bool> {
+  return !isBelow(keyBits(d), at, m.low);
+}
+
+// Breadcrumbs: not among the smallest, and among the numel − n_top smallest (not an outlier).
+fn keepBetween(d: vec4<f32>, at: Index, m: Model) -> vec4<bool> {
+  let k = keyBits(d);
+  return !isBelow(k, at, m.low) & isBelow(k, at, m.high);
+}
+
+// DARE: kept with probability p.
+fn keepRandom(d: vec4<f32>, at: Index, m: Model) -> vec4<bool> {
+  return uniform24(m.a.w, at) < vec4<f32>(bitcast<f32>(m.a.z));
+}
+
+// f32(f32(kept ? δ : δ·0)·scale)·w, rounded and opaque.
+fn weighted(d: vec4<f32>, keep: vec4<bool>, m: Model) -> vec4<f32> {
+  let zero = bitcast<f32>(params.zeroBits);
+  let x = select(opaque(d * zero), d, keep);
+  let scaled = opaque(x * bitcast<f32>(m.a.y));
+  return opaque(scaled * bitcast<f32>(m.a.x));
+}
+
+// Sign consensus: whether wd agrees with the majority (s ≥ 0: +), as 1 or 0.
+fn agreement(wd: vec4<f32>, s: vec4<f32>) -> vec4<f32> {
+  let positive = s >= vec4<f32>(0.0);
+  let agree = ((wd > vec4<f32>(0.0)) & positive) | ((wd < vec4<f32>(0.0)) & !positive);
+  return select(vec4<f32>(0.0), vec4<f32>(1.0), agree);
+}
+
+fn divisorOrOne(divisor: vec4<f32>) -> vec4<f32> {
+  return select(divisor, vec4<f32>(1.0), divisor == vec4<f32>(0.0));
+}

@@ -1,0 +1,136 @@
+/**
+ * Runs one tensor's TensorProgram (src/merge/methods) with the GPU doing what it can: the statistics
+ * passes that carry a GpuStatistic (magnitude selections: shaders/stats.wgsl through tensorStats.ts),
+ * and the element pass when the program names a GPU element kernel (gpuElements(): the task-arithmetic
+ * family's shaders/taskArithmetic.wgsl, or a linear combination on shaders/soup.wgsl). Every other
+ * pass, and the element pass of a program without a GPU kernel, runs the program's own CPU code on
+ * streamed chunks — so every method runs with `--backend webgpu`, and the GPU results are the CPU's
+ * within the tolerance the tests hold them to (1 ulp of the output dtype, ≥ 99.9 % identical).
+ *
+ * Memory: one chunk of every input in flight (and, for a selection, the tensor's chunks on the GPU
+ * while they fit tensorStats' resident budget), whatever the number of tensors.
+ */
+import { throwIfAborted } from '../errors';
+import type { FloatDtype } from '../formats/dtype';
+import { decodeToF32, encodeFromF32, FLOAT_BYTES } from '../formats/floatArrays';
+import { KERNEL_DTYPE_BYTES, type KernelDtype, type SoupJob } from '../merge/kernel';
+import type { GpuElements, SelectionBoundary } from '../merge/methods/gpuElements';
+import type { MagnitudeSelection, TensorChunkSource } from '../merge/methods/tensorStats';
+import { programChunkElements, runTensorProgram, type ProgramTensor } from '../merge/methods/runProgram';
+import type { ElementChunk, StatisticsPass, TensorProgram } from '../merge/methods/types';
+import { taskArithmeticJob } from './taskArithmeticKernel';
+import type { GpuTensorStats } from './tensorStats';
+import type { WebGPUSoupBackend } from './webgpuSoupBackend';
+
+export interface GpuProgramOptions {
+  backend: WebGPUSoupBackend;
+  stats: GpuTensorStats;
+  maxChunkElements: number;
+  signal?: AbortSignal;
+  /** Counts what ran where, for tests and progress. */
+  counters?: { gpuPasses: number; cpuPasses: number; gpuElementChunks: number; cpuElementChunks: number };
+}
+
+const KERNEL_DTYPES = new Set<string>(['F32', 'F16', 'BF16']);
+
+/** The statistics boundary of a GPU selection ("the r smallest"), as select.ts states it. */
+export function boundaryOf(sel: MagnitudeSelection): SelectionBoundary {
+  if (sel.count === 0) return { valueBits: 0, cutIndex: 0, below: 0 };
+  return { valueBits: sel.threshold, cutIndex: sel.cut >= Number.MAX_SAFE_INTEGER ? Infinity : sel.cut, below: sel.before };
+}
+
+/** A GPU element kernel for the program, from gpuElements() or, for plain linear combinations, from describe(). */
+function elementsOf(program: TensorProgram, inputCount: number): GpuElements | undefined {
+  const e = program.gpuElements?.();
+  if (e) return e;
+  const d = program.describe();
+  // Non-finite coefficients (a tensor with NaN or Inf norms) make every output NaN or worse: the CPU's own code says which.
+  if ((d.kernel === 'linear' || d.kernel === 'pair') && d.scalars.length === inputCount && d.scalars.every(Number.isFinite)) return { kernel: 'linear', coefficients: d.scalars };
+  return undefined;
+}
+
+export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramOptions): AsyncGenerator<Uint8Array> {
+  const { program } = t;
+  const dtypes = t.inputs.map((i) => i.info.dtype);
+  // F64 inputs or output: the CPU's runner, all of it.
+  if (!(KERNEL_DTYPES.has(t.outDtype) && dtypes.every((d) => KERNEL_DTYPES.has(d)))) {
+    yield* runTensorProgram(t, opts);
+    return;
+  }
+  const chunkElements = programChunkElements(program, Math.min(opts.maxChunkElements, opts.backend.maxChunkElements));
+  // Whole rows longer than a GPU job (a row-wise program on a huge row): the CPU's element pass.
+  const fitsGpu = chunkElements <= opts.backend.maxChunkElements;
+  const readRaw = async (start: number, count: number): Promise<Uint8Array[]> =>
+    Promise.all(
+      t.inputs.map(async (input) => {
+        const width = FLOAT_BYTES[input.info.dtype as FloatDtype];
+        const bytes = await input.source.read(input.info.byteOffset + start * width, count * width);
+        if (bytes.length !== count * width) throw new Error(`${input.file}: tensor ${input.info.name}: read ${bytes.length} bytes for ${count} elements at element ${start}`);
+        return bytes;
+      }),
+    );
+  const source: TensorChunkSource = { elementCount: t.numel, dtypes: dtypes as KernelDtype[], read: (s, c) => readRaw(s, c) };
+  const toChunk = (offset: number, raw: Uint8Array[]): ElementChunk => ({
+    offset,
+    count: raw.length ? raw[0].length / FLOAT_BYTES[dtypes[0] as FloatDtype] : 0,
+    x: raw.map((bytes, i) => decodeToF32(dtypes[i] as FloatDtype, bytes)),
+  });
+  async function* rawChunks(): AsyncGenerator<{ offset: number; raw: Uint8Array[] }> {
+    let pending = t.numel > 0 ? readRaw(0, Math.min(chunkElements, t.numel)) : undefined;
+    for (let offset = 0; offset < t.numel && pending; ) {
+      const raw = await pending;
+      throwIfAborted(opts.signal);
+      const here = offset;
+      offset += chunkElements;
+      pending = offset < t.numel ? readRaw(offset, Math.min(chunkElements, t.numel - offset)) : undefined;
+      pending?.catch(() => undefined);
+      yield { offset: here, raw };
+    }
+  }
+
+  const gpuCanTake = (pass: StatisticsPass): boolean => pass.gpu !== undefined && pass.gpu.length > 0;
+  for (const pass of program.passes) {
+    if (gpuCanTake(pass)) {
+      for (const s of pass.gpu!) {
+        if (s.kind === 'selection') s.accept(boundaryOf(await opts.stats.selectByMagnitude(source, s.input, s.base, 'smallest', s.rank(), opts.signal)));
+      }
+      if (opts.counters) opts.counters.gpuPasses++;
+    } else {
+      for await (const { offset, raw } of rawChunks()) pass.accumulate(toChunk(offset, raw));
+      if (opts.counters) opts.counters.cpuPasses++;
+    }
+    pass.finish();
+  }
+
+  const elements = fitsGpu ? elementsOf(program, t.inputs.length) : undefined;
+  const outDtype = t.outDtype as KernelDtype;
+  const runChunk = (offset: number, raw: Uint8Array[]): Promise<Uint8Array> => {
+    const count = raw[0].length / KERNEL_DTYPE_BYTES[dtypes[0] as KernelDtype];
+    const inputs = raw.map((bytes, i) => ({ dtype: dtypes[i] as KernelDtype, bytes }));
+    if (elements!.kernel === 'linear') {
+      const job: SoupJob = { mode: 'linear', coefficients: elements!.coefficients, inputs, outDtype, elementCount: count };
+      return opts.backend.run(job, opts.signal);
+    }
+    return opts.backend.runElementwise(taskArithmeticJob({ inputs, outDtype, elementCount: count, offset, elements: elements! }), opts.signal);
+  };
+  // The GPU computes one chunk while the next is read.
+  let inFlight: Promise<Uint8Array> | undefined;
+  for await (const { offset, raw } of rawChunks()) {
+    if (!elements) {
+      const chunk = toChunk(offset, raw);
+      const out = new Float32Array(chunk.count);
+      program.combine(chunk, out);
+      const bits = new Uint32Array(out.buffer);
+      for (let i = 0; i < out.length; i++) if (out[i] !== out[i]) bits[i] = 0x7fc00000;
+      if (opts.counters) opts.counters.cpuElementChunks++;
+      yield encodeFromF32(t.outDtype, out);
+      continue;
+    }
+    const next = runChunk(offset, raw);
+    next.catch(() => undefined);
+    if (inFlight) yield await inFlight;
+    inFlight = next;
+    if (opts.counters) opts.counters.gpuElementChunks++;
+  }
+  if (inFlight) yield await inFlight;
+}

@@ -1,0 +1,314 @@
+/**
+ * Whole-tensor statistics on the GPU: drives shaders/stats.wgsl (specialised per input shape by
+ * src/gpu/statsShader.ts). The definitions, and the CPU twin the tests hold this to bit for bit, are in
+ * src/merge/methods/tensorStats.ts.
+ *
+ * A tensor is read from its TensorChunkSource a chunk at a time (chunks of whole 512-element groups, at
+ * most one GPU binding each), so tensors larger than a GPU buffer work. A selection runs three radix
+ * passes (and a fourth when the cut falls inside a run of equal magnitudes): when the tensor's chunks
+ * fit in `residentBytes` they are uploaded once and stay on the GPU for all passes, otherwise they are
+ * read and uploaded again for each pass. The histogram of a pass accumulates over all chunks on the GPU
+ * and is read back once; sums come back as one f32 partial per group and term, added in f64 here.
+ */
+import type { KernelDtype } from '../merge/kernel';
+import { KERNEL_DTYPE_BYTES } from '../merge/kernel';
+import {
+  chunkKeys,
+  radixSelect,
+  statsChunkElements,
+  STATS_GROUP,
+  STATS_LANES,
+  tieGroup,
+  type MagnitudeSelection,
+  type SelectionOrder,
+  type TensorChunkSource,
+  type TensorSums,
+  type VectorsSpec,
+} from '../merge/methods/tensorStats';
+import { CancelledError } from '../errors';
+import type { GpuBufferPool } from './bufferPool';
+import type { SoupDevice } from './device';
+import { GPUExecutionError } from './errors';
+import type { PipelineCache } from './pipelineCache';
+import { blocksPerElementBlock, SOUP_BLOCK_ELEMENTS } from './soupShader';
+import { statsShaderCode, statsShapeKey, statsTermCount, statsVectors, type StatsShape } from './statsShader';
+
+export interface GpuTensorStatsOptions {
+  /** Elements per chunk (rounded down to whole groups; default: 8 Mi, or what one binding holds). */
+  chunkElements?: number;
+  /** A selection keeps a tensor's chunks on the GPU between passes when they total at most this (default 512 MiB). */
+  residentBytes?: number;
+}
+
+export interface GpuTensorStats {
+  /** Σ dᵢ·dⱼ and Σ|dᵢ| (see tensorStats.ts), dᵢ = xᵢ − base or xᵢ. */
+  sums(source: TensorChunkSource, spec: VectorsSpec, signal?: AbortSignal): Promise<TensorSums>;
+  /** The first `count` elements of input `which` (minus `base`) by magnitude, ties by index. */
+  selectByMagnitude(source: TensorChunkSource, which: number, base: number | undefined, order: SelectionOrder, count: number, signal?: AbortSignal): Promise<MagnitudeSelection>;
+}
+
+const BLOCK_BYTES = 16;
+const PARAMS_BYTES = 32;
+const MAX_DIGITS = 2048;
+
+interface Uploaded {
+  buffer: GPUBuffer;
+  start: number;
+  count: number;
+  blocks: number;
+  bytes: number;
+}
+
+export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipelines: PipelineCache, opts: GpuTensorStatsOptions = {}): GpuTensorStats {
+  const { device } = ctx;
+  const limits = device.limits;
+  const maxBinding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  const maxX = limits.maxComputeWorkgroupsPerDimension;
+  const residentBytes = opts.residentBytes ?? 512 * 1024 * 1024;
+
+  /** Whole groups, at most one binding of the widest inputs. */
+  function chunkElementsFor(dtypes: readonly KernelDtype[]): number {
+    const slots = dtypes.reduce((s, d) => s + blocksPerElementBlock(d), 0);
+    const fits = Math.floor(maxBinding / (slots * BLOCK_BYTES)) * SOUP_BLOCK_ELEMENTS;
+    return statsChunkElements(Math.min(opts.chunkElements ?? 8 * 1024 * 1024, fits));
+  }
+
+  function pipeline(shape: StatsShape, entry: 'sums' | 'histogram' | 'ties'): GPUComputePipeline {
+    return pipelines.get(`stats.wgsl ${statsShapeKey(shape)}`, () => statsShaderCode(shape), {}, entry);
+  }
+
+  function check(signal: AbortSignal | undefined): void {
+    const lost = ctx.lostError();
+    if (lost) throw lost;
+    if (signal?.aborted) throw new CancelledError();
+  }
+
+  async function upload(source: TensorChunkSource, start: number, count: number, signal: AbortSignal | undefined): Promise<Uploaded> {
+    const chunk = await source.read(start, count, signal);
+    check(signal);
+    const blocks = Math.ceil(count / SOUP_BLOCK_ELEMENTS);
+    const slots = source.dtypes.reduce((s, d) => s + blocksPerElementBlock(d), 0);
+    const bytes = slots * blocks * BLOCK_BYTES;
+    const buffer = pool.acquire(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'stats inputs');
+    let at = 0;
+    source.dtypes.forEach((dtype, i) => {
+      const data = chunk[i];
+      const expected = count * KERNEL_DTYPE_BYTES[dtype];
+      if (data.byteLength !== expected) throw new GPUExecutionError(`tensor statistics: input ${i} gave ${data.byteLength} bytes for ${count} ${dtype} elements`);
+      const whole = data.byteLength & ~3;
+      if (whole > 0) device.queue.writeBuffer(buffer, at, data as Uint8Array<ArrayBuffer>, 0, whole);
+      if (whole < data.byteLength) {
+        const tail = new Uint8Array(4);
+        tail.set(data.subarray(whole));
+        device.queue.writeBuffer(buffer, at + whole, tail);
+      }
+      at += blocksPerElementBlock(dtype) * blocks * BLOCK_BYTES;
+    });
+    return { buffer, start, count, blocks, bytes };
+  }
+
+  function grid(blocks: number): { groups: number; gx: number; gy: number } {
+    const groups = Math.ceil(blocks / STATS_LANES);
+    const gx = Math.min(groups, maxX);
+    return { groups, gx, gy: Math.ceil(groups / gx) };
+  }
+
+  function paramsFor(chunk: Uploaded, gx: number, select: { prefix: number; prefixMask: number; shift: number; digitMask: number }): Uint8Array<ArrayBuffer> {
+    const p = new Uint32Array(PARAMS_BYTES / 4);
+    p.set([chunk.blocks, 0, gx * STATS_LANES, chunk.count, select.prefix, select.prefixMask, select.shift, select.digitMask]);
+    return new Uint8Array(p.buffer as ArrayBuffer);
+  }
+
+  /** Encodes one dispatch of `entry` over `chunk`; `counts` and `partials` are the outputs it uses. */
+  function dispatch(enc: GPUCommandEncoder, shape: StatsShape, entry: 'sums' | 'histogram' | 'ties', chunk: Uploaded, params: Uint8Array<ArrayBuffer>, output: { binding: 2 | 3; buffer: GPUBuffer; size: number }): GPUBuffer {
+    const { gx, gy } = grid(chunk.blocks);
+    const meta = pool.acquire(PARAMS_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'stats params');
+    device.queue.writeBuffer(meta, 0, params);
+    const p = pipeline(shape, entry);
+    const bindGroup = device.createBindGroup({
+      layout: p.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: meta, size: PARAMS_BYTES } },
+        { binding: 1, resource: { buffer: chunk.buffer, size: chunk.bytes } },
+        { binding: output.binding, resource: { buffer: output.buffer, size: output.size } },
+      ],
+    });
+    const pass = enc.beginComputePass({ label: `stats ${entry}` });
+    pass.setPipeline(p);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(gx, gy);
+    pass.end();
+    return meta;
+  }
+
+  /** Runs `encode` in an error scope, submits, and reads `size` bytes of `from` back. */
+  async function submitAndRead(what: string, encode: (enc: GPUCommandEncoder) => GPUBuffer[], from: GPUBuffer, size: number): Promise<ArrayBuffer> {
+    const stage = pool.acquire(size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'stats staging');
+    let temporaries: GPUBuffer[] = [];
+    let healthy = false;
+    try {
+      const submitted = ctx.scoped(what, () => {
+        const enc = device.createCommandEncoder({ label: what });
+        temporaries = encode(enc);
+        enc.copyBufferToBuffer(from, 0, stage, 0, size);
+        device.queue.submit([enc.finish()]);
+      });
+      submitted.errors.catch(() => undefined);
+      await Promise.race([submitted.errors, ctx.lost]);
+      const mapped = stage.mapAsync(GPUMapMode.READ, 0, size);
+      mapped.catch(() => undefined);
+      await Promise.race([mapped, ctx.lost]);
+      const copy = stage.getMappedRange(0, size).slice(0);
+      stage.unmap();
+      healthy = true;
+      return copy;
+    } finally {
+      for (const t of temporaries) pool.release(t);
+      if (healthy) pool.release(stage);
+      else stage.destroy();
+    }
+  }
+
+  const NO_SELECT = { prefix: 0, prefixMask: 0, shift: 0, digitMask: 0 };
+
+  return {
+    async sums(source, spec, signal) {
+      const shape: StatsShape = { inputDtypes: source.dtypes, base: spec.base, selected: 0 };
+      const vectors = statsVectors(shape);
+      const m = vectors.length;
+      const terms = statsTermCount(m);
+      const dots = new Float64Array(m * m);
+      const l1 = new Float64Array(m);
+      const step = chunkElementsFor(source.dtypes);
+      for (let start = 0; start < source.elementCount; start += step) {
+        const chunk = await upload(source, start, Math.min(step, source.elementCount - start), signal);
+        try {
+          const { groups, gx, gy } = grid(chunk.blocks);
+          const size = gx * gy * terms * 4;
+          const partials = pool.acquire(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'stats partials');
+          let out: Float32Array;
+          try {
+            out = new Float32Array(await submitAndRead('tensor sums', (enc) => [dispatch(enc, shape, 'sums', chunk, paramsFor(chunk, gx, NO_SELECT), { binding: 3, buffer: partials, size })], partials, size));
+          } finally {
+            pool.release(partials);
+          }
+          for (let g = 0; g < groups; g++) {
+            let t = g * terms;
+            for (let i = 0; i < m; i++) for (let j = i; j < m; j++) dots[i * m + j] += out[t++];
+            for (let i = 0; i < m; i++) l1[i] += out[t++];
+          }
+        } finally {
+          pool.release(chunk.buffer);
+        }
+        check(signal);
+      }
+      for (let i = 0; i < m; i++) for (let j = 0; j < i; j++) dots[i * m + j] = dots[j * m + i];
+      return { vectors, dots, l1 };
+    },
+
+    async selectByMagnitude(source, which, base, order, count, signal) {
+      const n = source.elementCount;
+      if (!Number.isInteger(count) || count < 0 || count > n) throw new RangeError(`selectByMagnitude: cannot select ${count} of ${n} elements`);
+      if (count === 0) return { order, count, threshold: 0, cut: 0, before: 0, equal: 0 };
+      const shape: StatsShape = { inputDtypes: source.dtypes, base, selected: which };
+      const step = chunkElementsFor(source.dtypes);
+      const slots = source.dtypes.reduce((s, d) => s + blocksPerElementBlock(d), 0);
+      const keep = Math.ceil(n / SOUP_BLOCK_ELEMENTS) * slots * BLOCK_BYTES <= residentBytes;
+      const resident: Uploaded[] = [];
+      /** Every chunk, uploaded now or kept from an earlier pass. */
+      const eachChunk = async (visit: (chunk: Uploaded) => Promise<void>): Promise<void> => {
+        let index = 0;
+        for (let start = 0; start < n; start += step, index++) {
+          const chunk = resident[index] ?? (await upload(source, start, Math.min(step, n - start), signal));
+          if (keep) resident[index] = chunk;
+          try {
+            await visit(chunk);
+          } finally {
+            if (!keep) pool.release(chunk.buffer);
+          }
+          check(signal);
+        }
+      };
+      try {
+        const histogramOf = async (prefix: number, prefixMask: number, shift: number, bits: number): Promise<Uint32Array> => {
+          const size = MAX_DIGITS * 4;
+          const counts = pool.acquire(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'stats histogram');
+          try {
+            const select = { prefix, prefixMask, shift, digitMask: (1 << bits) - 1 };
+            // Every chunk adds to one histogram; all but the last are submitted without a readback.
+            const chunks: Uploaded[] = [];
+            let cleared = false;
+            await eachChunk(async (chunk) => {
+              chunks.push(chunk);
+              const last = chunk.start + chunk.count >= n;
+              if (!last && keep) return; // resident: every chunk's pass in one submission, with the readback
+              const encodeAll = (enc: GPUCommandEncoder): GPUBuffer[] => {
+                if (!cleared) enc.clearBuffer(counts, 0, size);
+                cleared = true;
+                const metas = chunks.map((c) => dispatch(enc, shape, 'histogram', c, paramsFor(c, grid(c.blocks).gx, select), { binding: 2, buffer: counts, size }));
+                chunks.length = 0;
+                return metas;
+              };
+              if (last) {
+                lastHistogram = new Uint32Array(await submitAndRead('magnitude histogram', encodeAll, counts, size));
+              } else {
+                // Streaming: submit this chunk's pass now; its buffer is released after the queue used it.
+                const submitted = ctx.scoped('magnitude histogram', () => {
+                  const enc = device.createCommandEncoder();
+                  const metas = encodeAll(enc);
+                  device.queue.submit([enc.finish()]);
+                  return metas;
+                });
+                await Promise.race([submitted.errors, ctx.lost]);
+                await Promise.race([device.queue.onSubmittedWorkDone(), ctx.lost]);
+                for (const meta of submitted.value) pool.release(meta);
+              }
+            });
+            const h = lastHistogram;
+            lastHistogram = undefined;
+            if (!h) throw new GPUExecutionError('magnitude histogram: no result');
+            return h.subarray(0, 1 << bits);
+          } finally {
+            pool.release(counts);
+          }
+        };
+        let lastHistogram: Uint32Array | undefined;
+        const locateTie = async (threshold: number, q: number): Promise<number> => {
+          let seen = 0;
+          let cut = -1;
+          await eachChunk(async (chunk) => {
+            if (cut >= 0) return;
+            const { groups, gx, gy } = grid(chunk.blocks);
+            const size = gx * gy * 4;
+            const counts = pool.acquire(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'stats ties');
+            let perGroup: Uint32Array;
+            try {
+              perGroup = new Uint32Array(await submitAndRead('magnitude ties', (enc) => [dispatch(enc, shape, 'ties', chunk, paramsFor(chunk, gx, { ...NO_SELECT, prefix: threshold }), { binding: 2, buffer: counts, size })], counts, size)).subarray(0, groups);
+            } finally {
+              pool.release(counts);
+            }
+            const here = perGroup.reduce((s, c) => s + c, 0);
+            if (seen + here < q) {
+              seen += here;
+              return;
+            }
+            // The group that holds the q-th tie: its 512 elements are read again and ranked here.
+            const { group, within } = tieGroup(perGroup, q - seen);
+            const start = chunk.start + group * STATS_GROUP;
+            const c = Math.min(STATS_GROUP, n - start);
+            const keys = chunkKeys(source, await source.read(start, c, signal), c, which, base);
+            let k = 0;
+            for (let e = 0; e < c && cut < 0; e++) if (keys[e] === threshold && ++k === within) cut = start + e + 1;
+            // A GPU that flushed a subnormal difference to zero counts ties the CPU does not: cut after the group.
+            if (cut < 0) cut = start + c;
+          });
+          if (cut < 0) throw new GPUExecutionError(`magnitude selection: tie ${q} of key ${threshold} not found`);
+          return cut;
+        };
+        return await radixSelect(order, count, histogramOf, locateTie);
+      } finally {
+        for (const chunk of resident) pool.release(chunk.buffer);
+      }
+    },
+  };
+}

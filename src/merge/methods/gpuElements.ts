@@ -1,0 +1,52 @@
+/**
+ * What a method's TensorProgram tells a GPU backend, beside its CPU code: which statistics passes a
+ * GPU kernel can compute instead (GpuStatistic, attached to a StatisticsPass), and which element kernel
+ * reproduces `combine` once the passes are done (GpuElements). A program that says nothing runs on the
+ * CPU whatever the backend; the CPU code stays the definition the GPU kernels are tested against.
+ */
+
+/** A selection boundary as select.ts gives it: below iff key < valueBits, or key = valueBits and index < cutIndex. */
+export interface SelectionBoundary {
+  valueBits: number;
+  /** An element index, or Infinity (every tie is below). */
+  cutIndex: number;
+  /** Elements strictly below the value. */
+  below: number;
+}
+
+export type GpuStatistic =
+  /**
+   * The boundary of the `rank()` smallest |x_input − x_base| (stable order, select.ts); the GPU answers
+   * with accept() instead of the pass's accumulate() calls. finish() is still called.
+   */
+  | { kind: 'selection'; input: number; base: number | undefined; rank(): number; accept(boundary: SelectionBoundary): void }
+  /** Computed by the GPU statistic of an earlier pass (the later radix passes of one selection): nothing to do. */
+  | { kind: 'covered' };
+
+export type ModelKeep =
+  | { kind: 'all' }
+  /** TIES: keep what is not below `below` (the numel − k smallest). */
+  | { kind: 'largest'; below: SelectionBoundary }
+  /** Breadcrumbs: keep what is not below `below` and is below `notAbove`. */
+  | { kind: 'between'; below: SelectionBoundary; notAbove: SelectionBoundary }
+  /** DARE: keep when uniform24(stream, index) < p (counterRandom.ts). */
+  | { kind: 'random'; stream: number; p: number };
+
+/** The generalised task arithmetic's element pass (taskArithmeticFamily.ts): inputs are the base, then the models. */
+export interface TaskArithmeticElements {
+  kernel: 'task_arithmetic';
+  models: { weight: number; scale: number; keep: ModelKeep }[];
+  consensus: boolean;
+  normalize: boolean;
+  /** Without consensus: normalize's divisor. */
+  divisor: number;
+  lambda: number;
+}
+
+/** out = Σ cᵢ·xᵢ in input order, f32, from +0 (linear, karcher, SLERP's two coefficients, a copy). */
+export interface LinearElements {
+  kernel: 'linear';
+  coefficients: Float32Array;
+}
+
+export type GpuElements = TaskArithmeticElements | LinearElements;

@@ -1,0 +1,266 @@
+/**
+ * Whole-tensor statistics that merge methods need before they can combine a tensor element by element,
+ * defined here once, exactly, so that the CPU (this file) and the GPU (shaders/stats.wgsl, driven by
+ * src/gpu/tensorStats.ts) compute the same bits:
+ *
+ * - Sums of products (norms, dot products: the SLERP family, model_stock, karcher, sce's weights) and
+ *   sums of magnitudes (the l1 rescale of DARE/DELLA/TIES), over dᵢ = xᵢ − base (or xᵢ). A sum is
+ *   blocked: groups of STATS_GROUP = 512 consecutive elements (from element 0 of the tensor); in a
+ *   group, lane l (0…63) adds the f32 terms of its 8 elements in index order into an f32 sum that
+ *   starts at +0; the 64 lane sums are combined in f32 by a tree (stride 32, 16, …, 1: s[l] += s[l + stride]);
+ *   the group sums are added in f64 in group order (elements past the end of the tensor add +0). Every f32 operation rounds to nearest even and no
+ *   product is fused with an addition. More accurate than one long f32 sum (the error grows with
+ *   log₂ 512 + the f64 tail, not with n), and a fixed order: a GPU can run it bit for bit.
+ * - Magnitude selection: the k elements of largest |dᵢ| (TIES, breadcrumbs' two cuts, DELLA's ranks are
+ *   per row and elsewhere). mergekit sorts with torch.argsort; among equal magnitudes it keeps the
+ *   lower indices first (torch's CPU sort is stable). The order key of |d| is the f32 bit pattern of |d|,
+ *   every NaN as 0x7fc00000, above +Inf (torch sorts NaN as the largest value). A selection is returned
+ *   as (threshold key T, cut index): element e is selected iff key(e) is before T in the order, or
+ *   key(e) = T and e < cut — one comparison per element for the element-wise kernels.
+ *
+ * Tensors are streamed in chunks (TensorChunkSource), so the memory needed is a chunk's, not a tensor's.
+ */
+import { decodeToF32 } from '../../formats/floatArrays';
+import { f32ToBits } from '../../formats/floatCodecs';
+import { KERNEL_DTYPE_BYTES, type KernelDtype } from '../kernel';
+
+/** Elements per summation group: 64 lanes × 8 consecutive elements (one GPU workgroup). */
+export const STATS_GROUP = 512;
+export const STATS_LANES = 64;
+export const STATS_LANE_ELEMENTS = 8;
+
+/** The inputs of one tensor, every model's, read a range at a time (a file, a GPU readback, memory). */
+export interface TensorChunkSource {
+  readonly elementCount: number;
+  readonly dtypes: readonly KernelDtype[];
+  /** The bytes of elements [start, start + count) of every input, in input order. */
+  read(start: number, count: number, signal?: AbortSignal): Promise<Uint8Array[]>;
+}
+
+/** What the sums are over: dᵢ = xᵢ − x_base for the inputs other than the base, or every xᵢ. */
+export interface VectorsSpec {
+  /** Index of the base input, subtracted from the others and not itself a vector; none: vectors are the inputs. */
+  base?: number;
+}
+
+export interface TensorSums {
+  /** Indices of the inputs the vectors are (every input but the base, in order). */
+  vectors: number[];
+  /** dots[i·m + j] = Σ dᵢ·dⱼ (symmetric; the diagonal is the squared l2 norm), m = vectors.length. */
+  dots: Float64Array;
+  /** l1[i] = Σ |dᵢ|. */
+  l1: Float64Array;
+}
+
+/** The order key of a magnitude: the f32 bits of |v|, every NaN as 0x7fc00000 (above +Inf). */
+export function magnitudeKey(v: number): number {
+  if (Number.isNaN(v)) return 0x7fc00000;
+  return (f32ToBits(v) & 0x7fffffff) >>> 0;
+}
+
+export const NAN_KEY = 0x7fc00000;
+
+export type SelectionOrder = 'largest' | 'smallest';
+
+/** The first `count` elements of a tensor in an order: see the top of this file. */
+export interface MagnitudeSelection {
+  order: SelectionOrder;
+  count: number;
+  /** The key of the count-th element (meaningless when count is 0: nothing is selected). */
+  threshold: number;
+  /** Elements with key = threshold are selected iff their index is below this. */
+  cut: number;
+  /** Elements strictly before the threshold in the order, and those equal to it. */
+  before: number;
+  equal: number;
+}
+
+/** Whether element `index` with magnitude key `key` is in `sel`. */
+export function isSelected(sel: MagnitudeSelection, key: number, index: number): boolean {
+  if (sel.count === 0) return false;
+  if (key === sel.threshold) return index < sel.cut;
+  return sel.order === 'largest' ? key > sel.threshold : key < sel.threshold;
+}
+
+/** The f32 vectors dᵢ of a chunk (xᵢ − base rounded to f32, or xᵢ). */
+export function chunkVectors(dtypes: readonly KernelDtype[], chunk: Uint8Array[], count: number, spec: VectorsSpec): { vectors: number[]; values: Float32Array[] } {
+  const decoded = chunk.map((bytes, i) => decodeToF32(dtypes[i], bytes.subarray(0, count * KERNEL_DTYPE_BYTES[dtypes[i]])));
+  const vectors: number[] = [];
+  const values: Float32Array[] = [];
+  decoded.forEach((x, i) => {
+    if (i === spec.base) return;
+    vectors.push(i);
+    if (spec.base === undefined) {
+      values.push(x);
+    } else {
+      const b = decoded[spec.base];
+      const d = new Float32Array(count);
+      for (let e = 0; e < count; e++) d[e] = x[e] - b[e];
+      values.push(d);
+    }
+  });
+  return { vectors, values };
+}
+
+/** Chunk sizes for streaming: whole groups, so that a chunk boundary never splits a summation group. */
+export function statsChunkElements(preferred: number): number {
+  return Math.max(STATS_GROUP, Math.floor(preferred / STATS_GROUP) * STATS_GROUP);
+}
+
+const fr = Math.fround;
+
+/** The blocked sum (see the top of this file) of term(e) over elements [0, count) of one chunk that starts on a group boundary. */
+export function blockedGroupSums(count: number, term: (e: number) => number, into: (groupSum: number) => void): void {
+  const lanes = new Float64Array(STATS_LANES); // holds f32 values
+  for (let g = 0; g < count; g += STATS_GROUP) {
+    for (let l = 0; l < STATS_LANES; l++) {
+      let s = 0;
+      const first = g + l * STATS_LANE_ELEMENTS;
+      // Elements past the end add +0, as on the GPU (which matters only to the sign of a zero sum).
+      for (let j = 0; j < STATS_LANE_ELEMENTS; j++) s = fr(s + (first + j < count ? term(first + j) : 0));
+      lanes[l] = s;
+    }
+    for (let stride = STATS_LANES / 2; stride >= 1; stride /= 2) {
+      for (let l = 0; l < stride; l++) lanes[l] = fr(lanes[l] + lanes[l + stride]);
+    }
+    into(lanes[0]);
+  }
+}
+
+/** Σ dᵢ·dⱼ and Σ |dᵢ| over the whole tensor, streamed in chunks of about `chunkElements`. */
+export async function tensorSums(source: TensorChunkSource, spec: VectorsSpec, chunkElements = 1 << 20, signal?: AbortSignal): Promise<TensorSums> {
+  const vectors = source.dtypes.map((_, i) => i).filter((i) => i !== spec.base);
+  const m = vectors.length;
+  const dots = new Float64Array(m * m);
+  const l1 = new Float64Array(m);
+  const step = statsChunkElements(chunkElements);
+  for (let start = 0; start < source.elementCount; start += step) {
+    const count = Math.min(step, source.elementCount - start);
+    const { values } = chunkVectors(source.dtypes, await source.read(start, count, signal), count, spec);
+    for (let i = 0; i < m; i++) {
+      const di = values[i];
+      for (let j = i; j < m; j++) {
+        const dj = values[j];
+        blockedGroupSums(count, (e) => fr(di[e] * dj[e]), (s) => {
+          dots[i * m + j] += s;
+        });
+      }
+      blockedGroupSums(count, (e) => Math.abs(di[e]), (s) => {
+        l1[i] += s;
+      });
+    }
+  }
+  for (let i = 0; i < m; i++) for (let j = 0; j < i; j++) dots[i * m + j] = dots[j * m + i];
+  return { vectors, dots, l1 };
+}
+
+/** Radix digits of the selection: 11 + 11 + 10 bits, most significant first. */
+export const RADIX_PASSES: readonly { shift: number; bits: number }[] = [
+  { shift: 21, bits: 11 },
+  { shift: 10, bits: 11 },
+  { shift: 0, bits: 10 },
+];
+
+/**
+ * One radix step shared by the CPU and GPU selections: given the histogram of digit values among the
+ * elements whose higher digits equal the prefix chosen so far, the digit of the wanted element and how
+ * many of those elements come before that digit's bin in the order.
+ */
+export function pickDigit(histogram: ArrayLike<number>, order: SelectionOrder, rank: number): { digit: number; before: number; inBin: number } {
+  let before = 0;
+  const n = histogram.length;
+  for (let step = 0; step < n; step++) {
+    const digit = order === 'largest' ? n - 1 - step : step;
+    const c = histogram[digit];
+    if (before + c > rank) return { digit, before, inBin: c };
+    before += c;
+  }
+  throw new Error(`pickDigit: rank ${rank} is beyond the ${before} elements counted`);
+}
+
+/** Index of the q-th (1-based) element with key = threshold, given per-group counts of such elements. */
+export function tieGroup(groupTies: ArrayLike<number>, q: number): { group: number; within: number } {
+  let seen = 0;
+  for (let g = 0; g < groupTies.length; g++) {
+    if (seen + groupTies[g] >= q) return { group: g, within: q - seen };
+    seen += groupTies[g];
+  }
+  throw new Error(`tieGroup: ${q} ties wanted, ${seen} counted`);
+}
+
+/** The magnitude keys of input `which` (minus input `base`, if any) over one chunk. */
+export function chunkKeys(source: TensorChunkSource, chunk: Uint8Array[], count: number, which: number, base: number | undefined): Uint32Array {
+  const x = decodeToF32(source.dtypes[which], chunk[which].subarray(0, count * KERNEL_DTYPE_BYTES[source.dtypes[which]]));
+  const keys = new Uint32Array(count);
+  if (base === undefined) {
+    for (let e = 0; e < count; e++) keys[e] = magnitudeKey(x[e]);
+  } else {
+    const b = decodeToF32(source.dtypes[base], chunk[base].subarray(0, count * KERNEL_DTYPE_BYTES[source.dtypes[base]]));
+    for (let e = 0; e < count; e++) keys[e] = magnitudeKey(fr(x[e] - b[e]));
+  }
+  return keys;
+}
+
+/**
+ * The first `count` elements of input `which` (minus the base input, if any) in order of magnitude,
+ * ties by index: three radix passes over the tensor and, if the cut falls inside a run of equal
+ * magnitudes, one more to find where.
+ */
+export async function selectByMagnitude(source: TensorChunkSource, which: number, base: number | undefined, order: SelectionOrder, count: number, chunkElements = 1 << 20, signal?: AbortSignal): Promise<MagnitudeSelection> {
+  const n = source.elementCount;
+  if (!Number.isInteger(count) || count < 0 || count > n) throw new RangeError(`selectByMagnitude: cannot select ${count} of ${n} elements`);
+  if (count === 0) return { order, count, threshold: 0, cut: 0, before: 0, equal: 0 };
+  const step = statsChunkElements(chunkElements);
+  const eachChunk = async (visit: (keys: Uint32Array, start: number) => void): Promise<void> => {
+    for (let start = 0; start < n; start += step) {
+      const c = Math.min(step, n - start);
+      visit(chunkKeys(source, await source.read(start, c, signal), c, which, base), start);
+    }
+  };
+  const histogramOf = async (prefix: number, prefixMask: number, shift: number, bits: number): Promise<Float64Array> => {
+    const histogram = new Float64Array(1 << bits);
+    const digitMask = (1 << bits) - 1;
+    await eachChunk((keys) => {
+      for (const k of keys) if (((k & prefixMask) >>> 0) === prefix) histogram[(k >>> shift) & digitMask]++;
+    });
+    return histogram;
+  };
+  const locateTie = async (threshold: number, q: number): Promise<number> => {
+    let seen = 0;
+    let cut = -1;
+    await eachChunk((keys, start) => {
+      for (let e = 0; e < keys.length && cut < 0; e++) if (keys[e] === threshold && ++seen === q) cut = start + e + 1;
+    });
+    return cut;
+  };
+  return radixSelect(order, count, histogramOf, locateTie);
+}
+
+/**
+ * The radix selection both backends run: `histogramOf` counts the digit values (bits above `shift`) of
+ * the keys whose masked bits equal `prefix`; `locateTie` gives the index + 1 of the q-th element whose
+ * key is `threshold` (only called when the cut falls inside a run of equal magnitudes).
+ */
+export async function radixSelect(
+  order: SelectionOrder,
+  count: number,
+  histogramOf: (prefix: number, prefixMask: number, shift: number, bits: number) => Promise<ArrayLike<number>>,
+  locateTie: (threshold: number, q: number) => Promise<number>,
+): Promise<MagnitudeSelection> {
+  let prefix = 0;
+  let prefixMask = 0;
+  let rank = count - 1;
+  let before = 0;
+  let equal = 0;
+  for (const { shift, bits } of RADIX_PASSES) {
+    const picked = pickDigit(await histogramOf(prefix, prefixMask, shift, bits), order, rank);
+    rank -= picked.before;
+    before += picked.before;
+    equal = picked.inBin;
+    prefix = (prefix | (picked.digit << shift)) >>> 0;
+    prefixMask = (prefixMask | (((1 << bits) - 1) << shift)) >>> 0;
+  }
+  // Every element equal to the threshold selected: no index needs comparing.
+  const cut = rank + 1 === equal ? Number.MAX_SAFE_INTEGER : await locateTie(prefix, rank + 1);
+  return { order, count, threshold: prefix, before, equal, cut };
+}

@@ -1,0 +1,170 @@
+/**
+ * The task-arithmetic family on the GPU (shaders/taskArithmetic.wgsl fed by the GPU magnitude selection
+ * of shaders/stats.wgsl) against the CPU program of the method registry (src/merge/methods), which is
+ * itself tested against a reference written from mergekit's code: same inputs, same recipe values.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestAdapter } from '../../src/gpu/adapter';
+import { runTensorProgramOnGpu, type GpuProgramOptions } from '../../src/gpu/runProgramGpu';
+import type { CheckpointTensor } from '../../src/formats/checkpoint';
+import { bytesSource } from '../../src/formats/memorySource';
+import { createGpuTensorStats, type GpuTensorStats } from '../../src/gpu/tensorStats';
+import { createWebGPUSoupBackend, type WebGPUSoupBackend } from '../../src/gpu/webgpuSoupBackend';
+import { f32BitsToBf16, f32ToBits } from '../../src/formats/floatCodecs';
+import type { KernelDtype } from '../../src/merge/kernel';
+import { tensorKeyOf } from '../../src/merge/methods/counterRandom';
+import { getMethod } from '../../src/merge/methods/registry';
+import { decodeToF32 } from '../../src/formats/floatArrays';
+import type { ParameterValues, TensorContext } from '../../src/merge/methods/types';
+import { nodeGPU } from '../../src/node/webgpu';
+import { compareOutputs } from './soupCompare';
+import { randomInputs, withoutSubnormals, quantizedInputs } from '../merge/methods/statsTestData';
+
+let backend: WebGPUSoupBackend;
+let stats: GpuTensorStats;
+
+beforeAll(async () => {
+  backend = await createWebGPUSoupBackend(await requestAdapter(await nodeGPU()));
+  const { ctx, pool, pipelines } = backend.shared;
+  stats = createGpuTensorStats(ctx, pool, pipelines, { chunkElements: 8192 });
+});
+afterAll(async () => {
+  await backend?.dispose();
+});
+
+const CHUNK = 4096; // the CPU program and the GPU kernel both see the tensor in chunks of this many
+
+/** The registry's CPU program for one tensor: passes over chunks, then combine, rounded to BF16. */
+function cpuMerge(ctx: TensorContext, dtypes: KernelDtype[], inputs: Uint8Array[]): { out: Uint16Array; scalars: Float32Array } {
+  const program = getMethod(ctx.name.split('/')[0]).program(ctx);
+  const chunkAt = (offset: number) => {
+    const count = Math.min(CHUNK, ctx.numel - offset);
+    const size = (d: KernelDtype) => (d === 'F32' ? 4 : 2);
+    return { offset, count, x: inputs.map((b, i) => decodeToF32(dtypes[i], b.subarray(offset * size(dtypes[i]), (offset + count) * size(dtypes[i])))) };
+  };
+  for (const pass of program.passes) {
+    for (let o = 0; o < ctx.numel; o += CHUNK) pass.accumulate(chunkAt(o));
+    pass.finish();
+  }
+  const out = new Uint16Array(ctx.numel);
+  const f = new Float32Array(CHUNK);
+  for (let o = 0; o < ctx.numel; o += CHUNK) {
+    const c = chunkAt(o);
+    program.combine(c, f);
+    for (let i = 0; i < c.count; i++) out[o + i] = Number.isNaN(f[i]) ? 0x7fc0 : f32BitsToBf16(f32ToBits(f[i]));
+  }
+  return { out, scalars: program.describe().scalars };
+}
+
+interface Case {
+  method: string;
+  models: ParameterValues[];
+  params: ParameterValues;
+  /** Some statistics pass runs on the GPU (magnitude selections). */
+  gpuStatistics?: boolean;
+  /** Whole-tensor norms: NaN or Inf anywhere makes the tensor's coefficients NaN (the CPU then merges it); test on finite data. */
+  finite?: boolean;
+}
+
+/** BF16 data with NaN and ±Inf replaced by ±0. */
+function finiteBf16(bytes: Uint8Array): Uint8Array {
+  const h = new Uint16Array(bytes.slice().buffer);
+  for (let i = 0; i < h.length; i++) if ((h[i] & 0x7f80) === 0x7f80) h[i] &= 0x8000;
+  return new Uint8Array(h.buffer);
+}
+
+/** The same tensor through runTensorProgramOnGpu: GPU statistics and element kernel where the program allows. */
+async function gpuMerge(ctx: TensorContext, dtypes: KernelDtype[], inputs: Uint8Array[], counters: NonNullable<GpuProgramOptions['counters']>): Promise<Uint16Array> {
+  const program = getMethod(ctx.name.split('/')[0]).program(ctx);
+  const tensors: CheckpointTensor[] = inputs.map((bytes, i) => ({
+    info: { name: ctx.name, dtype: dtypes[i], shape: ctx.shape, byteOffset: 0, byteLength: bytes.byteLength },
+    source: bytesSource(bytes, `model-${i}`),
+    file: `model-${i}.safetensors`,
+  }));
+  const parts: Uint8Array[] = [];
+  for await (const part of runTensorProgramOnGpu({ name: ctx.name, numel: ctx.numel, outDtype: 'BF16', inputs: tensors, program }, { backend, stats, maxChunkElements: CHUNK, counters })) parts.push(part);
+  const out = new Uint8Array(ctx.numel * 2);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return new Uint16Array(out.buffer);
+}
+
+function contextFor(c: Case, numel: number, inputCount: number): TensorContext {
+  const name = `${c.method}/model.layers.0.mlp.up_proj.weight`;
+  const params: ParameterValues = { ...c.params };
+  return {
+    name,
+    shape: [numel / 8, 8],
+    numel,
+    inputCount,
+    baseIndex: 0,
+    params,
+    modelParams: [{}, ...c.models],
+    seed: 1234,
+    tensorKey: tensorKeyOf(name),
+    outDtype: 'BF16',
+  };
+}
+
+const CASES: Case[] = [
+  { method: 'task_arithmetic', models: [{ weight: 0.7 }, { weight: 0.4 }, { weight: -0.2 }], params: {} },
+  { method: 'ties', models: [{ weight: 1, density: 0.3 }, { weight: 0.6, density: 0.5 }, { weight: 0.3, density: 0.9 }], params: {}, gpuStatistics: true },
+  { method: 'ties', models: [{ weight: 0.5, density: 0.2 }, { weight: 0.5, density: 0.2 }], params: { normalize: false, lambda: 1.5 }, gpuStatistics: true },
+  { method: 'dare_ties', models: [{ weight: 1, density: 0.4 }, { weight: 0.5, density: 0.7 }], params: {} },
+  { method: 'dare_linear', models: [{ weight: 0.6, density: 0.5 }, { weight: 0.4, density: 0.3 }], params: { rescale: false } },
+  { method: 'breadcrumbs_ties', models: [{ weight: 1, density: 0.6, gamma: 0.05 }, { weight: 0.8, density: 0.5, gamma: 0.02 }], params: {}, gpuStatistics: true },
+  { method: 'breadcrumbs', models: [{ weight: 1, density: 0.6, gamma: 0.05 }, { weight: 0.8, density: 0.7 }], params: {}, gpuStatistics: true },
+  { method: 'slerp', models: [{}], params: { t: 0.3 }, finite: true },
+  { method: 'linear', models: [{ weight: 0.3 }, { weight: 0.5 }], params: {} },
+  { method: 'karcher', models: [{}, {}], params: {}, finite: true },
+];
+
+describe('merge methods with --backend webgpu (Dawn): runTensorProgramOnGpu vs the CPU method programs', () => {
+  for (const c of CASES) {
+    for (const data of ['random', 'ties'] as const) {
+      it(`${c.method} ${JSON.stringify(c.params)} on ${data === 'random' ? `BF16 deltas with ${c.finite ? '' : 'NaN/±Inf/'}±0` : 'quantized values (ties at every threshold)'}, chunked`, async () => {
+        const numel = 24_584; // 6 chunks and an odd tail
+        const dtypes: KernelDtype[] = Array(c.models.length + 1).fill('BF16');
+        const inputs = data === 'random'
+          ? randomInputs(dtypes, numel, 40 + c.models.length, { specials: 0.01 }).map((b) => withoutSubnormals('BF16', c.finite ? finiteBf16(b) : b))
+          : quantizedInputs(dtypes, numel, 41);
+        const ctx = contextFor(c, numel, dtypes.length);
+        const cpu = cpuMerge(ctx, dtypes, inputs);
+        const counters = { gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 };
+        const gpu = await gpuMerge(ctx, dtypes, inputs, counters);
+        expect(counters.cpuElementChunks, 'element pass on the GPU').toBe(0);
+        if (c.gpuStatistics) expect(counters.gpuPasses, 'statistics on the GPU').toBeGreaterThan(0);
+        const r = compareOutputs('BF16', new Uint8Array(gpu.buffer), new Uint8Array(cpu.out.buffer));
+        expect(r.withinOneUlp + r.flushedSubnormals, `beyond 1 ulp: ${JSON.stringify(r.worst)}`).toBe(r.elements);
+        expect(r.identical / r.elements).toBeGreaterThanOrEqual(0.999);
+      }, 240_000); // SwiftShader: slow shader compiles and atomics on a busy machine
+    }
+  }
+});
+
+describe('methods without a GPU kernel yet run their CPU code under the WebGPU runner, to the bit', () => {
+  const FALLBACK: Case[] = [
+    { method: 'della', models: [{ weight: 1, density: 0.5, epsilon: 0.1 }, { weight: 0.5, density: 0.4 }], params: {} },
+    { method: 'sce', models: [{}, {}], params: { select_topk: 0.5 } },
+    { method: 'model_stock', models: [{}, {}], params: {} },
+    { method: 'nearswap', models: [{}], params: { t: 0.01 } },
+    { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: {} },
+    { method: 'multislerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: {} },
+    { method: 'ram', models: [{}, {}], params: {} },
+  ];
+  for (const c of FALLBACK) {
+    it(c.method, async () => {
+      const numel = 8 * 1531;
+      const dtypes: KernelDtype[] = Array(c.models.length + 1).fill('BF16');
+      const inputs = randomInputs(dtypes, numel, 60, { specials: 0.001 }).map((b) => finiteBf16(b));
+      const ctx = contextFor(c, numel, dtypes.length);
+      const cpu = cpuMerge(ctx, dtypes, inputs);
+      const counters = { gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 };
+      const gpu = await gpuMerge(ctx, dtypes, inputs, counters);
+      expect(Array.from(gpu)).toEqual(Array.from(cpu.out));
+    });
+  }
+});

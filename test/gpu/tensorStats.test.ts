@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestAdapter } from '../../src/gpu/adapter';
+import { GpuBufferPool } from '../../src/gpu/bufferPool';
+import { createSoupDevice, type SoupDevice } from '../../src/gpu/device';
+import { PipelineCache } from '../../src/gpu/pipelineCache';
+import { createGpuTensorStats, type GpuTensorStats } from '../../src/gpu/tensorStats';
+import type { KernelDtype } from '../../src/merge/kernel';
+import { selectByMagnitude, tensorSums, type TensorChunkSource } from '../../src/merge/methods/tensorStats';
+import { nodeGPU } from '../../src/node/webgpu';
+import { memorySource, quantizedInputs, randomInputs, withoutSubnormals } from '../merge/methods/statsTestData';
+
+/** Random inputs with NaN, ±Inf, ±0 but no subnormals, which a GPU may flush to zero. */
+const specialInputs = (dtypes: KernelDtype[], n: number, seed: number, specials: number): Uint8Array[] =>
+  randomInputs(dtypes, n, seed, { specials }).map((b, i) => withoutSubnormals(dtypes[i], b));
+
+let ctx: SoupDevice;
+let pool: GpuBufferPool;
+let pipelines: PipelineCache;
+/** Chunks of 4096 elements: every tensor below spans several, as a tensor larger than a GPU buffer does. */
+let streaming: GpuTensorStats;
+/** The same chunks, kept on the GPU between the passes of a selection. */
+let resident: GpuTensorStats;
+
+beforeAll(async () => {
+  ctx = await createSoupDevice(await requestAdapter(await nodeGPU()), 'stats test');
+  pool = new GpuBufferPool(ctx.device, 4);
+  pipelines = new PipelineCache(ctx.device);
+  streaming = createGpuTensorStats(ctx, pool, pipelines, { chunkElements: 4096, residentBytes: 0 });
+  resident = createGpuTensorStats(ctx, pool, pipelines, { chunkElements: 4096 });
+});
+afterAll(() => {
+  pool?.destroy();
+  ctx?.destroy();
+});
+
+const sameSelection = async (gpu: GpuTensorStats, source: TensorChunkSource, which: number, base: number | undefined, order: 'largest' | 'smallest', count: number): Promise<void> => {
+  const want = await selectByMagnitude(source, which, base, order, count, 4096);
+  expect(await gpu.selectByMagnitude(source, which, base, order, count), `${order} ${count}`).toEqual(want);
+};
+
+describe('GPU magnitude selection (Dawn) equals the CPU selection', { timeout: 240_000 }, () => {
+  it('BF16 deltas over several chunks, streamed and resident, both orders', async () => {
+    const dtypes: KernelDtype[] = ['BF16', 'BF16', 'BF16'];
+    const n = 20_003;
+    const source = memorySource(dtypes, specialInputs(dtypes, n, 21, 0.02));
+    for (const count of [1, 10_001, n]) {
+      for (const order of ['largest', 'smallest'] as const) {
+        await sameSelection(streaming, source, 2, 0, order, count);
+        await sameSelection(resident, source, 1, 0, order, count);
+      }
+    }
+  });
+
+  it('resident chunks are read once for all passes; streamed ones once per pass', async () => {
+    const dtypes: KernelDtype[] = ['F32', 'BF16'];
+    const inputs = randomInputs(dtypes, 10_000, 22);
+    const a = memorySource(dtypes, inputs);
+    await resident.selectByMagnitude(a, 1, 0, 'largest', 2000);
+    expect(a.reads).toBe(3); // 3 chunks
+    const b = memorySource(dtypes, inputs);
+    await streaming.selectByMagnitude(b, 1, 0, 'largest', 2000);
+    expect(b.reads).toBe(9); // 3 radix passes × 3 chunks
+  });
+
+  it('ties at the threshold: the cut index among equal magnitudes, found across chunks', async () => {
+    const dtypes: KernelDtype[] = ['BF16', 'F16'];
+    const n = 30_001;
+    const source = memorySource(dtypes, quantizedInputs(dtypes, n, 23));
+    for (const count of [1, 12_345, 29_999]) {
+      for (const order of ['largest', 'smallest'] as const) {
+        const want = await selectByMagnitude(source, 1, 0, order, count);
+        expect(want.equal).toBeGreaterThan(1000); // the cut really falls inside a run of ties
+        expect(await streaming.selectByMagnitude(source, 1, 0, order, count)).toEqual(want);
+        expect(await resident.selectByMagnitude(source, 1, 0, order, count)).toEqual(want);
+      }
+    }
+  });
+
+  it('NaN and ±Inf rank above every finite magnitude; F32 and F16 inputs without a base', async () => {
+    for (const dtype of ['F32', 'F16'] as const) {
+      const source = memorySource([dtype], specialInputs([dtype], 9001, 24, 0.2));
+      for (const count of [1, 900, 4500]) await sameSelection(resident, source, 0, undefined, 'largest', count);
+    }
+  });
+});
+
+describe('GPU blocked sums (Dawn) equal the CPU sums bit for bit', () => {
+  it('dot products, norms and l1 of four deltas over several chunks (mixed dtypes, odd length)', async () => {
+    const dtypes: KernelDtype[] = ['BF16', 'F32', 'BF16', 'F16', 'BF16'];
+    const source = memorySource(dtypes, randomInputs(dtypes, 50_001, 25));
+    const gpu = await streaming.sums(source, { base: 0 });
+    const cpu = await tensorSums(source, { base: 0 });
+    expect(gpu.vectors).toEqual(cpu.vectors);
+    expect(Array.from(gpu.dots)).toEqual(Array.from(cpu.dots));
+    expect(Array.from(gpu.l1)).toEqual(Array.from(cpu.l1));
+  });
+
+  it('the inputs themselves (no base), one chunk; NaN and Inf propagate', async () => {
+    const dtypes: KernelDtype[] = ['BF16', 'BF16'];
+    const inputs = randomInputs(dtypes, 3001, 26);
+    const plain = memorySource(dtypes, inputs);
+    expect(Array.from((await resident.sums(plain, {})).dots)).toEqual(Array.from((await tensorSums(plain, {})).dots));
+    new DataView(inputs[1].buffer).setUint16(2 * 100, 0x7f80, true); // +Inf
+    new DataView(inputs[0].buffer).setUint16(2 * 7, 0x7fc0, true); // NaN
+    const g = await resident.sums(memorySource(dtypes, inputs), {});
+    expect(g.dots[0]).toBeNaN();
+    expect(g.dots[3]).toBe(Infinity);
+    expect(g.l1[1]).toBe(Infinity);
+  });
+});

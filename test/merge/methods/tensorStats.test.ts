@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import type { KernelDtype } from '../../../src/merge/kernel';
+import { chunkKeys, isSelected, selectByMagnitude, tensorSums } from '../../../src/merge/methods/tensorStats';
+import { memorySource, oracleSelection, oracleVectors, quantizedInputs, randomInputs } from './statsTestData';
+
+function selectedSet(sel: Parameters<typeof isSelected>[0], keys: Uint32Array): Set<number> {
+  const s = new Set<number>();
+  keys.forEach((k, i) => {
+    if (isSelected(sel, k, i)) s.add(i);
+  });
+  return s;
+}
+
+describe('magnitude selection (CPU) against a stable argsort of |d|', () => {
+  const cases: { what: string; dtypes: KernelDtype[]; inputs: (n: number) => Uint8Array[]; base?: number }[] = [
+    { what: 'BF16 deltas with NaN, ±Inf, ±0, subnormals', dtypes: ['BF16', 'BF16'], inputs: (n) => randomInputs(['BF16', 'BF16'], n, 1, { specials: 0.05 }), base: 0 },
+    { what: 'F16 minus F32 base', dtypes: ['F32', 'F16'], inputs: (n) => randomInputs(['F32', 'F16'], n, 2, { specials: 0.02 }), base: 0 },
+    { what: 'long runs of equal magnitudes (ties at the threshold)', dtypes: ['BF16', 'F32'], inputs: (n) => quantizedInputs(['BF16', 'F32'], n, 3), base: 0 },
+    { what: 'no base, F32 with specials', dtypes: ['F32'], inputs: (n) => randomInputs(['F32'], n, 4, { specials: 0.1 }) },
+  ];
+  for (const c of cases) {
+    it(c.what, async () => {
+      const n = 5003;
+      const inputs = c.inputs(n);
+      const source = memorySource(c.dtypes, inputs);
+      const which = c.base === undefined ? 0 : 1;
+      const d = oracleVectors(c.dtypes, inputs, c.base)[0];
+      const keys = chunkKeys(source, inputs, n, which, c.base);
+      for (const order of ['largest', 'smallest'] as const) {
+        for (const count of [0, 1, 7, Math.floor(0.2 * n), Math.floor(0.5 * n), n - 1, n]) {
+          // Chunks of 1024 elements: the selection streams.
+          const sel = await selectByMagnitude(source, which, c.base, order, count, 1024);
+          expect(selectedSet(sel, keys), `${order} ${count}`).toEqual(oracleSelection(d, order, count));
+        }
+      }
+    });
+  }
+
+  it('refuses a count outside 0…n', async () => {
+    const source = memorySource(['F32'], randomInputs(['F32'], 10, 5));
+    await expect(selectByMagnitude(source, 0, undefined, 'largest', 11)).rejects.toThrow(/cannot select 11 of 10/);
+  });
+});
+
+describe('blocked sums (CPU) against f64 sums', () => {
+  it('dot products, norms and l1 of deltas over several chunks', async () => {
+    const dtypes: KernelDtype[] = ['BF16', 'BF16', 'F16', 'F32'];
+    const n = 70_001;
+    const inputs = randomInputs(dtypes, n, 9);
+    const sums = await tensorSums(memorySource(dtypes, inputs), { base: 0 }, 8192);
+    const d = oracleVectors(dtypes, inputs, 0);
+    expect(sums.vectors).toEqual([1, 2, 3]);
+    for (let i = 0; i < 3; i++) {
+      let l1 = 0;
+      for (const v of d[i]) l1 += Math.abs(v);
+      expect(Math.abs(sums.l1[i] - l1) / l1).toBeLessThan(1e-6);
+      for (let j = 0; j < 3; j++) {
+        let dot = 0;
+        for (let e = 0; e < n; e++) dot += d[i][e] * d[j][e];
+        expect(Math.abs(sums.dots[i * 3 + j] - dot), `dot ${i},${j}`).toBeLessThan(1e-6 * Math.sqrt(sums.dots[i * 4] * sums.dots[j * 4]));
+      }
+    }
+  });
+
+  it('does not depend on the chunk size (chunks are whole groups)', async () => {
+    const dtypes: KernelDtype[] = ['F32', 'BF16'];
+    const inputs = randomInputs(dtypes, 20_000, 10);
+    const a = await tensorSums(memorySource(dtypes, inputs), {}, 512);
+    const b = await tensorSums(memorySource(dtypes, inputs), {}, 1 << 20);
+    expect(Array.from(a.dots)).toEqual(Array.from(b.dots));
+    expect(Array.from(a.l1)).toEqual(Array.from(b.l1));
+  });
+
+  it('propagates NaN and Inf', async () => {
+    const dtypes: KernelDtype[] = ['F32', 'F32'];
+    const inputs = randomInputs(dtypes, 1000, 11);
+    new DataView(inputs[1].buffer).setFloat32(4 * 17, Infinity, true);
+    const s = await tensorSums(memorySource(dtypes, inputs), {});
+    expect(s.dots[3]).toBe(Infinity);
+    expect(s.dots[1]).not.toBeNaN();
+    new DataView(inputs[0].buffer).setFloat32(4 * 3, NaN, true);
+    const t = await tensorSums(memorySource(dtypes, inputs), {});
+    expect(t.dots[0]).toBeNaN();
+    expect(t.l1[0]).toBeNaN();
+  });
+});
