@@ -60,7 +60,7 @@ async function llamaLogProbs(model: LlamaModel, ids: readonly number[]): Promise
   });
   try {
     const sequence = context.getSequence();
-    const tokens = ids as readonly Token[];
+    const tokens = ids as unknown as readonly Token[];
     const out = await sequence.controlledEvaluate(
       tokens.map((id, t): ControlledEvaluateInputItem => (t + 1 < tokens.length ? [id, { generateNext: { probabilities: true } }] : id)),
     );
