@@ -12,6 +12,7 @@ import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type Token, type 
 import { CpuCausalLM } from '../../src/model/cpu/cpuCausalLM';
 import type { Architecture } from '../../src/model/types';
 import type { GgufFileType } from '../../src/formats/gguf/writeGguf';
+import type { TinyModelOptions } from '../../scripts/tinyModel';
 import { exportGguf, openTinyModel, tempDir } from './helpers';
 
 const TEXT =
@@ -78,8 +79,13 @@ async function llamaLogProbs(model: LlamaModel, ids: readonly number[]): Promise
   }
 }
 
-async function compare(architecture: Architecture, sourceDtype: 'F32' | 'F16' | 'BF16', ggufType: GgufFileType): Promise<Comparison> {
-  const model = await openTinyModel({ architecture, dtype: sourceDtype, seed: 11 });
+async function compare(
+  architecture: Architecture,
+  sourceDtype: 'F32' | 'F16' | 'BF16',
+  ggufType: GgufFileType,
+  shape: Partial<TinyModelOptions> = {},
+): Promise<Comparison> {
+  const model = await openTinyModel({ architecture, dtype: sourceDtype, seed: 11, ...shape });
   const path = await exportGguf(model, dir.path, ggufType);
   const tokenizer = model.tokenizer;
   if (!tokenizer) throw new Error('no tokenizer');
@@ -164,4 +170,14 @@ describe.each(ARCHITECTURES)('%s', (architecture) => {
     expect(q8.meanAbs).toBeLessThan(0.1);
     expect(q8.argmaxAgree).toBeGreaterThanOrEqual(Math.floor(0.85 * q8.positions));
   });
+});
+
+test('qwen3 with head_dim 32 ≠ hidden 48 / 4 heads, one kv head for four, untied output, three layers', async () => {
+  const shape = { hiddenSize: 48, numHeads: 4, numKvHeads: 1, headDim: 32, intermediateSize: 80, numLayers: 3, tieWordEmbeddings: false };
+  const r = await compare('qwen3', 'F32', 'f32', shape);
+  expect(r.maxAbs).toBeLessThan(2e-4);
+  expect(r.argmaxAgree).toBe(r.positions);
+  // Q8_0 keeps the 48-wide rows F16 (not divisible into 32-value blocks), as llama.cpp's converter does.
+  const q8 = await compare('qwen3', 'F32', 'q8_0', shape);
+  expect(q8.maxAbs).toBeLessThan(0.4);
 });
