@@ -164,7 +164,7 @@ export const mergeCommand: Command = {
           const fallbacks = converted.q8Fallbacks.length > 0 ? ` (${converted.q8Fallbacks.length} with rows not divisible by 32 kept F16)` : '';
           io.stdout(
             [
-              `merged ${plan.ingredients.length} models (${recipe.method}) into ${outArg}`,
+              plan.ingredients.length === 1 ? `converted ${plan.reference.label} into ${outArg}` : `merged ${plan.ingredients.length} models (${recipe.method}) into ${outArg}`,
               `  tensors   ${converted.tensors} as GGUF ${g.type}${fallbacks}; norms and biases F32`,
               `  written   ${humanBytes(converted.bytes)}`,
               `  model     ${g.files.config.hfArchitecture}, tokenizer and chat template from ${plan.reference.label}`,
