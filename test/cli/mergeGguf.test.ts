@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, test, vi } from 'vitest';
 import { getLlama, LlamaLogLevel, type Llama, type Token } from 'node-llama-cpp';
 import { tinyModel, type TinyModelOptions } from '../../scripts/tinyModel';
 import type { CliIO } from '../../src/cli/io';
@@ -13,6 +13,9 @@ import { runCli } from '../../src/cli/runCli';
 import { CpuCausalLM } from '../../src/model/cpu/cpuCausalLM';
 import type { WeightSource } from '../../src/model/types';
 import { openTinyModel, tempDir } from '../model/helpers';
+
+// llama.cpp and the CPU model on a 2-core CI machine shared with other test files: generous, not tight.
+vi.setConfig({ testTimeout: 240_000, hookTimeout: 120_000 });
 
 let llama: Llama;
 let dir: { path: string; remove: () => Promise<void> };

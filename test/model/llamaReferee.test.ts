@@ -7,7 +7,7 @@
  * with the CPU twin on the same (16-bit) weights: what remains is llama.cpp rounding its activations (see
  * ../shared/notes/models.md for the expected sizes). Q8_0 is compared with the F32 model.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type Token, type ControlledEvaluateInputItem } from 'node-llama-cpp';
 import { CpuCausalLM } from '../../src/model/cpu/cpuCausalLM';
 import type { Architecture } from '../../src/model/types';
@@ -27,6 +27,9 @@ const TOKENISATION_TEXTS = [
   ' leading space',
   '\n\n\n',
 ];
+
+// llama.cpp and the CPU model on a 2-core CI machine shared with other test files: generous, not tight.
+vi.setConfig({ testTimeout: 240_000, hookTimeout: 120_000 });
 
 let llama: Llama;
 let dir: { path: string; remove: () => Promise<void> };
