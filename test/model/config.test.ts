@@ -45,6 +45,12 @@ describe('parseModelConfig', () => {
     expect(run).toThrow(message);
   });
 
+  test('a sliding window: Mistral always, Qwen only with use_sliding_window', () => {
+    expect(parseModelConfig({ ...LLAMA, architectures: ['MistralForCausalLM'], rope_scaling: null, sliding_window: 4096 }).slidingWindow).toBe(4096);
+    expect(parseModelConfig({ ...LLAMA, architectures: ['Qwen2ForCausalLM'], rope_scaling: null, sliding_window: 4096 }).slidingWindow).toBeNull();
+    expect(parseModelConfig({ ...LLAMA, architectures: ['Qwen2ForCausalLM'], rope_scaling: null, sliding_window: 64, use_sliding_window: true }).slidingWindow).toBe(64);
+  });
+
   test('not JSON', () => {
     expect(() => parseModelConfig('{"architectures": [', 'm/config.json')).toThrow(/^m\/config.json: not valid JSON/);
   });

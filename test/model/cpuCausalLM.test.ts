@@ -58,6 +58,8 @@ describe('CpuCausalLM', () => {
     const lm = await CpuCausalLM.load(m.config, m.weights);
     await expect(lm.scoreTokens([Int32Array.of(1, m.config.vocabSize)])).rejects.toThrow(`token id ${m.config.vocabSize} at position 1 is outside the vocabulary`);
     await expect(lm.scoreTokens([new Int32Array(m.config.maxPositionEmbeddings + 2)])).rejects.toThrow(InputError);
+    const windowed = await CpuCausalLM.load({ ...m.config, slidingWindow: 8 }, m.weights);
+    await expect(windowed.scoreTokens([new Int32Array(10)])).rejects.toThrow('more than the model\'s sliding attention window of 8');
     const controller = new AbortController();
     controller.abort();
     await expect(lm.scoreTokens([Int32Array.of(1, 2, 3)], { signal: controller.signal })).rejects.toBeInstanceOf(CancelledError);

@@ -173,6 +173,10 @@ export class CpuCausalLM implements CausalLM {
     const past = cache.rows;
     const maxPos = c.maxPositionEmbeddings;
     if (past + n > maxPos) throw new InputError(`the sequence has ${past + n} tokens, more than the model's context of ${maxPos}`);
+    const window = c.slidingWindow ?? null;
+    if (window !== null && past + n > window) {
+      throw new InputError(`the sequence has ${past + n} tokens, more than the model's sliding attention window of ${window}, which SoupLab does not implement`);
+    }
 
     const x = embed(w.embed, ids, D);
     const normed = new Float32Array(n * D);
