@@ -19,7 +19,7 @@ import { nodeGPU } from '../../node/webgpu';
 import { parseArgs, UsageError, type CliIO, type Command } from '../io';
 import { humanBytes } from './inspect';
 import { carriedFiles } from '../../merge/carriedFiles';
-import { convertSoupToGguf, isGgufPath, parseGgufType, planGgufOutput, removeSoupFile, type GgufOutputPlan } from './mergeGguf';
+import { convertSoupToGguf, ggufSoupPath, isGgufPath, parseGgufType, planGgufOutput, removeSoupFile, type GgufOutputPlan } from './mergeGguf';
 
 const DEFAULT_SHARD_BYTES = 5e9;
 
@@ -91,6 +91,7 @@ export const mergeCommand: Command = {
     const outStat = await stat(outPath).catch(() => undefined);
     const toGguf = isGgufPath(outPath) && !outStat?.isDirectory();
     const ggufType = parseGgufType(flags.get('gguf-type'), toGguf);
+    const soupPath = toGguf ? ggufSoupPath(outPath) : undefined;
     const toFile = outStat ? !outStat.isDirectory() : /\.safetensors$/i.test(outPath) || toGguf;
     if (toFile && !/\.safetensors$/i.test(outPath) && !toGguf) {
       throw new UsageError(`--out ${outArg} is an existing file that is neither .safetensors nor .gguf; give a .safetensors or .gguf file, or a folder`);
@@ -119,14 +120,14 @@ export const mergeCommand: Command = {
         throw e;
       }
       printReport(io, plan.preflight, quiet);
-      if (toGguf) gguf = await planGgufOutput(plan, outPath, ggufType);
+      if (soupPath) gguf = await planGgufOutput(plan, soupPath, ggufType);
 
       backend = await chooseBackend(backendArg, say);
 
       // No absolute path of this machine goes into the model's metadata: the paths stay as the recipe wrote them.
       const recipeYaml = `# made by souplab merge from ${basename(recipePath)}; model paths are relative to that recipe's folder\n${recipeToYaml(recipe)}`;
       const extraFiles: ExtraOutputFile[] = [];
-      if (!toFile && !gguf) {
+      if (!toFile) {
         extraFiles.push({ name: 'recipe.yaml', data: new TextEncoder().encode(recipeYaml) });
         extraFiles.push(...(await carriedFiles(plan)));
       }
@@ -136,11 +137,11 @@ export const mergeCommand: Command = {
       try {
         result = await runMerge(plan, {
           backend,
-          target: gguf ? nodeFileTarget(gguf.soupPath) : toFile ? nodeFileTarget(outPath) : nodeFolderTarget(outPath),
+          target: soupPath ? nodeFileTarget(soupPath) : toFile ? nodeFileTarget(outPath) : nodeFolderTarget(outPath),
           recipeYaml,
           maxShardBytes,
           extraFiles,
-          readBack: (name) => nodeFileSource(gguf ? gguf.soupPath : toFile ? outPath : join(outPath, name), name),
+          readBack: (name) => nodeFileSource(soupPath ?? (toFile ? outPath : join(outPath, name)), name),
           signal: io.signal,
           onProgress: progress?.update,
         });
@@ -189,7 +190,7 @@ export const mergeCommand: Command = {
       }
       return result.verified ? 0 : 1;
     } finally {
-      if (gguf) await removeSoupFile(gguf);
+      if (soupPath) await removeSoupFile(soupPath);
       await backend?.dispose().catch(() => undefined);
       await Promise.all(opened.map((m) => m.checkpoint.close().catch(() => undefined)));
     }

@@ -33,11 +33,16 @@ export interface GgufOutputPlan {
   soupPath: string;
 }
 
+/** Where the soup is merged before conversion: a hidden file beside the output (same disk, same folder rights). */
+export function ggufSoupPath(outPath: string): string {
+  return join(dirname(outPath), `.${basename(outPath)}.soup-${randomBytes(4).toString('hex')}.safetensors`);
+}
+
 /**
  * Before any merging: the base model must be one the runtime knows (config.json) with a tokenizer llama.cpp
  * can read, or the merge would run for nothing. Without --gguf-type the soup's own float type is kept.
  */
-export async function planGgufOutput(plan: MergePlan, outPath: string, type: GgufFileType | undefined): Promise<GgufOutputPlan> {
+export async function planGgufOutput(plan: MergePlan, soupPath: string, type: GgufFileType | undefined): Promise<GgufOutputPlan> {
   const ref = plan.reference;
   const files = await readModelFiles(ref.label, ref.checkpoint.extraFiles);
   if (files.tokenizerJson === null) throw new InputError(`${ref.label}: no tokenizer.json beside the weights; a GGUF file needs the tokenizer`);
@@ -45,11 +50,7 @@ export async function planGgufOutput(plan: MergePlan, outPath: string, type: Ggu
   await ggufTokenizerMetadata({ name: ref.label, config: files.config, tokenizerJson: withTokenizer.tokenizerJson, tokenizerConfigJson: files.tokenizerConfigJson });
   const outDtypes = new Set(plan.steps.flatMap((s) => (s.kind === 'soup' ? [s.outDtype] : [])));
   const soupType: GgufFileType = outDtypes.size === 1 && outDtypes.has('F32') ? 'f32' : outDtypes.size === 1 && outDtypes.has('BF16') ? 'bf16' : 'f16';
-  return {
-    files: withTokenizer,
-    type: type ?? soupType,
-    soupPath: join(dirname(outPath), `.${basename(outPath)}.soup-${randomBytes(4).toString('hex')}.safetensors`),
-  };
+  return { files: withTokenizer, type: type ?? soupType, soupPath };
 }
 
 /** Converts the merged soup to GGUF at `outPath` and removes the hidden soup file (also on failure). */
@@ -70,10 +71,10 @@ export async function convertSoupToGguf(
       await soup.close();
     }
   } finally {
-    await removeSoupFile(g);
+    await removeSoupFile(g.soupPath);
   }
 }
 
-export async function removeSoupFile(g: GgufOutputPlan): Promise<void> {
-  await unlink(g.soupPath).catch(() => undefined);
+export async function removeSoupFile(soupPath: string): Promise<void> {
+  await unlink(soupPath).catch(() => undefined);
 }
