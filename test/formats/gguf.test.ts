@@ -41,7 +41,7 @@ describe('GGUF structure (read by node-llama-cpp)', () => {
     expect(meta(info, 'llama.rope.dimension_count')).toBe(16);
     expect(meta(info, 'general.file_type')).toBe(7);
     expect(meta(info, 'tokenizer.ggml.model')).toBe('gpt2');
-    expect(meta(info, 'tokenizer.ggml.pre')).toBe('gpt-2');
+    expect(meta(info, 'tokenizer.ggml.pre')).toBe('llama-bpe'); // a new vocabulary on Llama 3's split
     expect(meta(info, 'tokenizer.ggml.add_bos_token')).toBe(true);
     expect(meta(info, 'tokenizer.ggml.bos_token_id')).toBe(model.tokenizer?.bosTokenId);
     expect(meta(info, 'tokenizer.chat_template')).toContain('<|start_header_id|>');
@@ -62,6 +62,7 @@ describe('GGUF structure (read by node-llama-cpp)', () => {
     const info = await readGgufFileInfo(path, { readTensorInfo: true, logWarnings: false });
     expect(meta(info, 'general.architecture')).toBe('qwen3');
     expect(meta(info, 'qwen3.attention.key_length')).toBe(32);
+    expect(meta(info, 'tokenizer.ggml.pre')).toBe('qwen2');
     expect(meta(info, 'tokenizer.ggml.add_bos_token')).toBe(false);
     const tensors = new Map((info.fullTensorInfo ?? []).map((t) => [t.name, t]));
     expect(tensors.has('output.weight')).toBe(false);

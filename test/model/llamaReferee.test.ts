@@ -26,6 +26,7 @@ const TOKENISATION_TEXTS = [
   '',
   ' leading space',
   '\n\n\n',
+  'digits 1 12 123 1234 12345 3.14159 2025-11-27\r\n\r\n  end',
 ];
 
 // llama.cpp and the CPU model on a 2-core CI machine shared with other test files: generous, not tight.
@@ -125,6 +126,7 @@ async function compare(
 const ARCHITECTURES: Architecture[] = ['llama', 'mistral', 'qwen2', 'qwen3'];
 
 describe.each(ARCHITECTURES)('%s', (architecture) => {
+  // llama: Llama 3's split (llama.cpp's "llama-bpe"); qwen2/qwen3: Qwen2's ("qwen2"); mistral: GPT-2's ("gpt-2").
   test('llama.cpp tokenises the exported GGUF exactly as tokenizer.json does', async () => {
     const model = await openTinyModel({ architecture });
     const path = await exportGguf(model, dir.path, 'f32');
