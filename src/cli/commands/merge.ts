@@ -18,6 +18,7 @@ import { openCheckpointPath, type NodeCheckpoint } from '../../node/openCheckpoi
 import { nodeGPU } from '../../node/webgpu';
 import { parseArgs, UsageError, type CliIO, type Command } from '../io';
 import { humanBytes } from './inspect';
+import { convertSoupToGguf, ggufSoupPath, isGgufPath, parseGgufType, planGgufOutput, removeSoupFile, type GgufOutputPlan } from './mergeGguf';
 
 const DEFAULT_SHARD_BYTES = 5e9;
 
@@ -42,25 +43,28 @@ export const mergeCommand: Command = {
   name: 'merge',
   summary: 'merge checkpoints by a mergekit recipe (linear, ties, slerp, … every weights-only method) on WebGPU or the CPU',
   usage: [
-    'souplab merge <recipe.yaml> --out <file.safetensors | folder> [--backend webgpu|cpu] [--shard-size 5GB] [--quiet]',
+    'souplab merge <recipe.yaml> --out <file.safetensors | folder | file.gguf> [--backend webgpu|cpu] [--shard-size 5GB]\n' +
+      '              [--gguf-type f32|f16|bf16|q8_0] [--quiet]',
     '',
     'Runs a mergekit recipe (model paths relative to the recipe). Methods:',
     `  ${METHOD_NAMES.join(', ')}`,
     'Checks every header first and starts',
     'only when the models fit together; writes all or nothing, then re-reads the written headers.',
     '  --out         a .safetensors file, or a folder: the model (sharded when large), recipe.yaml and the',
-    "                base model's config.json, generation_config.json and tokenizer files",
+    "                base model's config.json, generation_config.json and tokenizer files; or a .gguf file for",
+    '                llama.cpp, Ollama, LM Studio (Llama, Mistral, Qwen2, Qwen3 with a byte-level BPE tokenizer)',
     '  --backend     webgpu or cpu (default: WebGPU when a hardware adapter exists, else the CPU)',
     '  --shard-size  largest shard of a folder output (default 5GB; GB = 10^9 bytes, GiB = 2^30)',
+    "  --gguf-type   the weights of a .gguf output (default: the soup's own f32/bf16/f16); norms stay f32",
     '  --quiet       no progress, notes or summary; errors only',
   ].join('\n'),
   async run(args, io) {
-    const { positionals, flags } = parseArgs(args, { booleans: ['quiet'], values: ['out', 'backend', 'shard-size'] });
+    const { positionals, flags } = parseArgs(args, { booleans: ['quiet'], values: ['out', 'backend', 'shard-size', 'gguf-type'] });
     if (positionals.length !== 1) {
       throw new UsageError(positionals.length === 0 ? 'give a recipe file (mergekit YAML)' : `expected one recipe file, got ${positionals.length} arguments`);
     }
     const outArg = flags.get('out');
-    if (typeof outArg !== 'string' || outArg === '') throw new UsageError('--out is required: a .safetensors file or a folder');
+    if (typeof outArg !== 'string' || outArg === '') throw new UsageError('--out is required: a .safetensors file, a folder or a .gguf file');
     const backendArg = flags.get('backend');
     if (backendArg !== undefined && backendArg !== 'webgpu' && backendArg !== 'cpu') {
       throw new UsageError(`--backend must be webgpu or cpu, got '${String(backendArg)}'`);
@@ -84,9 +88,13 @@ export const mergeCommand: Command = {
     // The output.
     const outPath = resolve(outArg);
     const outStat = await stat(outPath).catch(() => undefined);
-    const toFile = outStat ? !outStat.isDirectory() : /\.safetensors$/i.test(outPath);
-    if (toFile && !/\.safetensors$/i.test(outPath)) {
-      throw new UsageError(`--out ${outArg} is an existing file that is not a .safetensors file; give a .safetensors file or a folder`);
+    const toGguf = isGgufPath(outPath) && !outStat?.isDirectory();
+    const ggufType = parseGgufType(flags.get('gguf-type'), toGguf);
+    // A GGUF output is merged into a hidden safetensors file beside it first, then converted.
+    const soupPath = toGguf ? ggufSoupPath(outPath) : undefined;
+    const toFile = outStat ? !outStat.isDirectory() : /\.safetensors$/i.test(outPath) || toGguf;
+    if (toFile && !/\.safetensors$/i.test(outPath) && !toGguf) {
+      throw new UsageError(`--out ${outArg} is an existing file that is neither .safetensors nor .gguf; give a .safetensors or .gguf file, or a folder`);
     }
     const shardArg = flags.get('shard-size');
     if (shardArg !== undefined && toFile) throw new UsageError('--shard-size applies to a folder output; --out names a single .safetensors file');
@@ -95,6 +103,7 @@ export const mergeCommand: Command = {
     const opened: OpenedModel[] = [];
     const progress = quiet || !io.stderrIsTTY ? undefined : progressLine(io);
     let run: RunRecipeResult;
+    let gguf: GgufOutputPlan | undefined;
     try {
       run = await runRecipe({
         text,
@@ -109,14 +118,15 @@ export const mergeCommand: Command = {
           await refuseSameModelTwice(opened, plan.recipe);
           await refuseOverwritingInputs(outPath, toFile, opened, plan.recipe);
           printReport(io, plan.preflight, quiet);
+          if (soupPath) gguf = await planGgufOutput(plan, soupPath, ggufType);
         },
         backend: () => chooseBackend(backendArg, say),
-        target: toFile ? nodeFileTarget(outPath) : nodeFolderTarget(outPath),
+        target: soupPath ? nodeFileTarget(soupPath) : toFile ? nodeFileTarget(outPath) : nodeFolderTarget(outPath),
         folder: !toFile,
         maxShardBytes,
         // No absolute path of this machine goes into the model's metadata: the paths stay as the recipe wrote them.
         recipeComment: `made by souplab merge from ${basename(recipePath)}; model paths are relative to that recipe's folder`,
-        readBack: (name) => nodeFileSource(toFile ? outPath : join(outPath, name), name),
+        readBack: (name) => nodeFileSource(soupPath ?? (toFile ? outPath : join(outPath, name)), name),
         signal: io.signal,
         onProgress: progress?.update,
       });
@@ -126,11 +136,19 @@ export const mergeCommand: Command = {
         io.stderr(`souplab merge: the pre-flight check found ${e.report.errors.length} problems; nothing was read or written\n`);
         return 2;
       }
+      if (soupPath) await removeSoupFile(soupPath);
       throw e;
     } finally {
       progress?.clear();
     }
     const { plan, result } = run;
+    if (gguf && soupPath) {
+      try {
+        return await writeGguf(gguf, plan, outArg, outPath, run.backendDescription, quiet, io);
+      } finally {
+        await removeSoupFile(soupPath);
+      }
+    }
     if (!quiet) {
       const files = result.files.filter((f) => f.endsWith('.safetensors'));
       const merged = plan.steps.filter((s) => s.kind !== 'copy').length;
@@ -149,6 +167,34 @@ export const mergeCommand: Command = {
     return result.verified ? 0 : 1;
   },
 };
+
+/** Converts the merged soup (a hidden safetensors file) into the .gguf output, with progress. */
+async function writeGguf(g: GgufOutputPlan, plan: RunRecipeResult['plan'], outArg: string, outPath: string, backendDescription: string, quiet: boolean, io: CliIO): Promise<number> {
+  const line = quiet || !io.stderrIsTTY ? undefined : progressLine(io);
+  const started = performance.now();
+  const converted = await convertSoupToGguf(g, outPath, {
+    signal: io.signal,
+    onProgress:
+      line &&
+      ((p) => {
+        const rate = p.bytesWritten / Math.max((performance.now() - started) / 1000, 1e-3);
+        line.update({ ...p, bytesDone: p.bytesWritten, bytesPerSecond: rate, etaSeconds: (p.bytesTotal - p.bytesWritten) / rate }, 'writing GGUF');
+      }),
+  }).finally(() => line?.clear());
+  if (!quiet) {
+    const fallbacks = converted.q8Fallbacks.length > 0 ? ` (${converted.q8Fallbacks.length} with rows not divisible by 32 kept F16)` : '';
+    io.stdout(
+      [
+        plan.ingredients.length === 1 ? `converted ${plan.reference.label} into ${outArg}` : `merged ${plan.ingredients.length} models (${plan.recipe.method}) into ${outArg}`,
+        `  tensors   ${converted.tensors} as GGUF ${g.type}${fallbacks}; norms and biases F32`,
+        `  written   ${humanBytes(converted.bytes)}`,
+        `  model     ${g.files.config.hfArchitecture}, tokenizer and chat template from ${plan.reference.label}`,
+        `  backend   ${backendDescription}`,
+      ].join('\n') + '\n',
+    );
+  }
+  return 0;
+}
 
 /** Opens one recipe model; a missing path or a bad file is reported with the recipe line. */
 async function openModel(recipe: Recipe, recipePath: string, ref: ModelRef): Promise<OpenedModel> {
