@@ -1,7 +1,7 @@
 // Causal grouped-query attention, one workgroup per (query token, query head).
 //
 // Q is [tokens, heads, d]; K and V are the cache [rows, kvHeads, d]. Query token t sits at cache row
-// row0 + t and attends to rows tokens[t].y … row0 + t (its sequence so far: sequences of a batch are
+// row0 + t and attends to rows tokens[row0 + t].y … row0 + t (its sequence so far: sequences of a batch are
 // packed one after another, and generation appends rows to the prompt's). Query head h reads kv head
 // h / (heads / kvHeads). Keys are taken 64 at a time: each invocation scores one key, the block's
 // maximum and the running maximum give the rescaling of the running sum and of the output (online
@@ -51,7 +51,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   }
   workgroupBarrier();
 
-  let first = tokens[t].y;
+  let first = tokens[p.row0 + t].y;
   let last = p.row0 + t;  // inclusive
   var runningMax = -3.0e38;
   var runningSum = 0.0;

@@ -1,4 +1,4 @@
-// Token embedding lookup: Y[t, :] = W[ids[t] − firstRow, :], decoded from the checkpoint dtype by
+// Token embedding lookup: Y[t, :] = W[ids[row0 + t] − firstRow, :], decoded from the checkpoint dtype by
 // `loadW` (prepended by src/gpu/model/modelShaders.ts). W is one part of the embedding matrix, rows
 // firstRow … firstRow + partRows − 1 (a large vocabulary is cut into parts that each fit a binding):
 // tokens whose id falls in another part are left to that part's dispatch.
@@ -9,7 +9,7 @@ struct Params {
   firstRow: u32,
   partRows: u32,
   threadsPerRow: u32,
-  unused0: u32,
+  row0: u32,            // KV-cache row of token 0: ids are indexed by cache row
   unused1: u32,
   unused2: u32,
 }
@@ -27,7 +27,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   let t = e / p.dim;
   let i = e % p.dim;
-  let id = ids[t];
+  let id = ids[p.row0 + t];
   if (id < p.firstRow || id - p.firstRow >= p.partRows) {
     return;
   }

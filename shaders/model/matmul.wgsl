@@ -1,18 +1,17 @@
-// Y = X · Wᵀ (+ Y when ACCUMULATE): the linear layers and the LM head of the forward pass.
+// Y = X · Wᵀ (+ Y when accumulate): the linear layers and the LM head of the forward pass.
 //
 // X is [n, k] f32 activations (from row xRow0), W is [m, k] weights in their checkpoint dtype, read
 // through `loadW` (src/gpu/model/modelShaders.ts prepends it: F32 as is, F16 and BF16 decoded from
 // u32 words on the bits, as no shader-f16 is assumed). Y rows start at yRow0, have stride yStride,
 // and this dispatch writes columns [col0, col0 + m): a tensor too large for one binding is cut by
-// rows into parts, each part one dispatch writing its own columns. ACCUMULATE adds to Y instead of
+// rows into parts, each part one dispatch writing its own columns. `accumulate` (a uniform, so one
+// pipeline serves both: compiling this kernel is the slow part of loading on a software adapter) adds to Y instead of
 // overwriting it, which fuses the residual additions after o_proj and down_proj.
 //
 // Tiling: a workgroup of 16×16 invocations computes a 64×64 tile of Y, stepping through k 16 at a
 // time through workgroup memory; each invocation owns 4×4 outputs at stride 16 (rows lid.y + 16i,
 // columns lid.x + 16j), so that loads of the tiles and writes of Y are contiguous across a row of
 // invocations. Sums are f32, in increasing k within each 16-wide step.
-
-override ACCUMULATE: bool = false;
 
 struct Params {
   n: u32,
@@ -22,7 +21,7 @@ struct Params {
   yRow0: u32,
   yStride: u32,
   col0: u32,
-  unused: u32,
+  accumulate: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -91,7 +90,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       let col = colBase + lid.x + 16u * j;
       if (col < p.m) {
         let at = (p.yRow0 + row) * p.yStride + p.col0 + col;
-        if (ACCUMULATE) {
+        if (p.accumulate != 0u) {
           Y[at] = Y[at] + acc[i * 4u + j];
         } else {
           Y[at] = acc[i * 4u + j];

@@ -5,16 +5,16 @@
 // with the angle of position pos and frequency i. cos and sin come from a table [positions, d/2]
 // that the host computes from the f32 angle fround(pos · inv_freq[i]) (inv_freq with Llama 3 scaling
 // where the config has it): GPU sin/cos are only accurate near 0, and the table makes the GPU and the
-// CPU twin use the very same values. In place on X, rows of `heads × d` from row0; the position of
-// row r is positions[r].
+// CPU twin use the very same values. In place on X, rows of `heads × d` from xRow0; the position of
+// row r is tokens[metaRow0 + r].x (per-token arrays are indexed by KV-cache row).
 
 struct Params {
   rows: u32,
   heads: u32,
   halfDim: u32,
-  row0: u32,
+  xRow0: u32,
   threadsPerRow: u32,   // invocations per row of the dispatch grid (grids wider than 65535 fold into y)
-  unused0: u32,
+  metaRow0: u32,
   unused1: u32,
   unused2: u32,
 }
@@ -34,8 +34,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let row = t / perRow;
   let head = (t % perRow) / p.halfDim;
   let i = t % p.halfDim;
-  let cs = table[tokens[row].x * p.halfDim + i];
-  let at = (p.row0 + row) * perRow * 2u + head * p.halfDim * 2u + i;
+  let cs = table[tokens[p.metaRow0 + row].x * p.halfDim + i];
+  let at = (p.xRow0 + row) * perRow * 2u + head * p.halfDim * 2u + i;
   let a = X[at];
   let b = X[at + p.halfDim];
   X[at] = a * cs.x - b * cs.y;
