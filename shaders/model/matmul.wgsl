@@ -99,3 +99,33 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     }
   }
 }
+
+// The same product for a few rows (n ≤ 4: generation's one new token, a last chunk), without workgroup
+// memory or barriers: one invocation per output column c of this part, looping over k with the rows'
+// sums in registers. A 64×64 tile would leave 60+ of its 64 rows idle and still pay its barriers, which
+// software adapters (SwiftShader) charge per invocation; decoding one token is bound by reading W anyway.
+// Grid: columns fold into y past `colsPerRow` (= threads per row of the grid).
+@compute @workgroup_size(64)
+fn matvec(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let col = gid.x + gid.y * groups.x * 64u;
+  if (col >= p.m) {
+    return;
+  }
+  var acc = vec4<f32>(0.0);
+  let rows = min(p.n, 4u);
+  let wBase = col * p.k;
+  for (var kAt = 0u; kAt < p.k; kAt++) {
+    let w = loadW(wBase + kAt);
+    for (var r = 0u; r < rows; r++) {
+      acc[r] = acc[r] + X[(p.xRow0 + r) * p.k + kAt] * w;
+    }
+  }
+  for (var r = 0u; r < rows; r++) {
+    let at = (p.yRow0 + r) * p.yStride + p.col0 + col;
+    if (p.accumulate != 0u) {
+      Y[at] = Y[at] + acc[r];
+    } else {
+      Y[at] = acc[r];
+    }
+  }
+}

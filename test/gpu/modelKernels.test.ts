@@ -1,7 +1,7 @@
 // The WGSL kernels of the forward pass (shaders/model/*.wgsl) on Dawn against their CPU twins
 // (src/model/cpu/ops.ts), on seeded data of awkward sizes (not multiples of the tiles, odd element
 // counts of 16-bit weights, more keys than one attention block, tensors cut into parts).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { requestAdapter } from '../../src/gpu/adapter';
 import { createSoupDevice, type SoupDevice } from '../../src/gpu/device';
 import type { WeightDtype } from '../../src/gpu/model/modelShaders';
@@ -9,6 +9,9 @@ import { planWeightParts } from '../../src/gpu/model/residentWeights';
 import { addBias, causalAttention, embed, logSoftmax, matmul, rmsNorm, rope, ropeInvFreq, swiglu } from '../../src/model/cpu/ops';
 import { nodeGPU } from '../../src/node/webgpu';
 import { asDtype, KernelHarness, maxAbsDiff, randomValues } from './modelHarness';
+
+// Compiling the tiled matmul for a weight dtype takes SwiftShader tens of seconds on a busy machine.
+vi.setConfig({ testTimeout: 240_000 });
 
 let ctx: SoupDevice;
 let h: KernelHarness;
@@ -51,6 +54,24 @@ describe('matmul.wgsl: Y = X·Wᵀ with weights decoded in the shader', () => {
       const expected = base.slice();
       for (let r = 0; r < rows; r++) for (let c = 0; c < m; c++) expected[(r + 5) * 80 + 7 + c] += want[(r + 3) * m + c];
       close(got, expected, 2e-5, `${dtype} accumulate`);
+    });
+  }
+
+  for (const dtype of DTYPES) {
+    it(`${dtype} weights, 1–4 rows (the barrier-free matvec path): from row offsets, accumulated at a column offset`, async () => {
+      const [k, m] = [77, 131];
+      const x = randomValues(6 * k, 70);
+      const wRaw = randomValues(m * k, 71, 0.2);
+      const w = h.weight(wRaw, [m, k], dtype);
+      const wantAll = matmul(x, asDtype(wRaw, dtype), 6, k, m);
+      for (const n of [1, 2, 4]) {
+        const base = randomValues((n + 1) * 140, 72 + n);
+        const y = h.buffer(base);
+        await h.run((rec) => rec.matmul(h.bound(w), h.buffer(x), y, { n, m, k, xRow0: 2, yRow0: 1, yStride: 140, col0: 9, accumulate: true }));
+        const expected = base.slice();
+        for (let r = 0; r < n; r++) for (let c = 0; c < m; c++) expected[(r + 1) * 140 + 9 + c] += wantAll[(r + 2) * m + c];
+        close(await h.read(y, base.length), expected, 2e-5, `${dtype} n=${n}`);
+      }
     });
   }
 

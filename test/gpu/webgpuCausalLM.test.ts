@@ -2,7 +2,7 @@
 // tiny generated models of every architecture and weight dtype: per-token log-probs of whole
 // sequences scored in packed batches, greedy generation, weights reloaded, tensors cut into parts,
 // and the refusal of a model that does not fit.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { TinyModelOptions } from '../../scripts/tinyModel';
 import { requestAdapter } from '../../src/gpu/adapter';
 import { createSoupDevice, type SoupDevice } from '../../src/gpu/device';
@@ -11,7 +11,11 @@ import { CpuCausalLM } from '../../src/model/cpu/cpuCausalLM';
 import { createCausalLM } from '../../src/model/create';
 import type { Architecture } from '../../src/model/types';
 import { nodeGPU } from '../../src/node/webgpu';
-import { openTinyModel } from './modelLoad';
+import { openTinyModel } from '../model/helpers';
+
+// Software WebGPU (SwiftShader) on a busy 2-core CI machine: compiling the kernels for a dtype and a
+// dozen forwards of a tiny model take tens of seconds.
+vi.setConfig({ testTimeout: 300_000 });
 
 let ctx: SoupDevice;
 beforeAll(async () => {

@@ -25,6 +25,8 @@ interface Dispatch {
 }
 
 const PARAM_BYTES = 32;
+/** Matmuls of at most this many rows run matmul.wgsl's barrier-free `matvec` (it keeps 4 sums per invocation). */
+export const MATVEC_ROWS = 4;
 const WG = 64;
 /** Dispatch grids fold into y past this many workgroups in x (the WebGPU minimum of every adapter). */
 const MAX_X = 65535;
@@ -69,16 +71,24 @@ export class ForwardRecorder {
     return this.pipelines.get(modelShaderLabel(kernel, dtype), () => modelShaderCode(kernel, dtype), {}, entryPoint);
   }
 
-  /** Y[yRow0 + r, col0 + c] (=|+=) Σₖ X[xRow0 + r, k] · W[c, k], r < n, c < m (W: this part's m rows). */
+  /**
+   * Y[yRow0 + r, col0 + c] (=|+=) Σₖ X[xRow0 + r, k] · W[c, k], r < n, c < m (W: this part's m rows).
+   * Up to MATVEC_ROWS rows take the barrier-free `matvec` entry point, more the tiled `main`.
+   */
   matmul(w: BoundWeight, x: GPUBuffer, y: GPUBuffer, s: { n: number; m: number; k: number; xRow0?: number; yRow0?: number; yStride: number; col0?: number; accumulate?: boolean }): void {
     if (s.n === 0 || s.m === 0) return;
-    if (Math.ceil(s.n / 64) > MAX_X || Math.ceil(s.m / 64) > MAX_X) throw new RangeError(`matmul of ${s.n}×${s.m} is too large for one dispatch`);
-    this.dispatches.push({
-      pipeline: this.pipeline('matmul', w.dtype),
-      storage: [undefined, w.buffer, x, y],
-      params: params([s.n, s.m, s.k, s.xRow0 ?? 0, s.yRow0 ?? 0, s.yStride, s.col0 ?? 0, s.accumulate ? 1 : 0]),
-      grid: [Math.ceil(s.m / 64), Math.ceil(s.n / 64), 1],
-    });
+    const few = s.n <= MATVEC_ROWS;
+    const tiles: [number, number, number] = [Math.ceil(s.m / 64), Math.ceil(s.n / 64), 1];
+    if (!few && (tiles[0] > MAX_X || tiles[1] > MAX_X)) throw new RangeError(`matmul of ${s.n}×${s.m} is too large for one dispatch`);
+    const p = params([s.n, s.m, s.k, s.xRow0 ?? 0, s.yRow0 ?? 0, s.yStride, s.col0 ?? 0, s.accumulate ? 1 : 0]);
+    const storage = [undefined, w.buffer, x, y];
+    if (few) {
+      // One invocation per column; the shader recomputes the column from the grid's width.
+      const g = flatGrid(s.m);
+      this.dispatches.push({ pipeline: this.pipeline('matmul', w.dtype, 'matvec'), storage, params: p, grid: g.grid });
+    } else {
+      this.dispatches.push({ pipeline: this.pipeline('matmul', w.dtype), storage, params: p, grid: tiles });
+    }
   }
 
   /** Y[row0 + r, :] = w ⊙ X[row0 + r, :] / rms, rows of `dim`; in place on Y when x is null. */

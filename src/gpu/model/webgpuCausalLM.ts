@@ -237,6 +237,7 @@ export class WebGpuCausalLM implements CausalLM {
       for (const dtype of dtypes) {
         const w = { buffer: fake, dtype };
         rec.matmul(w, fake, fake, { n: 1, m: 1, k: 1, yStride: 1 });
+        rec.matmul(w, fake, fake, { n: 64, m: 1, k: 1, yStride: 1 });
         rec.rmsNorm(w, fake, fake, { rows: 1, dim: 1, eps: 1e-6 });
         rec.rmsNorm(w, null, fake, { rows: 1, dim: 1, eps: 1e-6 });
         rec.embed(w, fake, fake, { tokens: 1, dim: 1, firstRow: 0, partRows: 1, row0: 0 });
