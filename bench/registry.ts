@@ -4,6 +4,7 @@ import { analysisBenchmark } from './analysis';
 import { mergeBenchmark } from './merge';
 import { studioBenchmark } from './studio';
 import { methodsBenchmark } from './methods';
+import { modelBenchmark } from './model';
 
 export interface Benchmark {
   name: string;
@@ -12,4 +13,4 @@ export interface Benchmark {
   run(): Promise<boolean>;
 }
 
-export const benchmarks: Benchmark[] = [ioBenchmark, kernelsBenchmark, analysisBenchmark, mergeBenchmark, studioBenchmark, methodsBenchmark];
+export const benchmarks: Benchmark[] = [ioBenchmark, kernelsBenchmark, analysisBenchmark, mergeBenchmark, studioBenchmark, methodsBenchmark, modelBenchmark];
