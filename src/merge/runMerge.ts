@@ -183,7 +183,7 @@ async function copyTensor(step: CopyStep, enqueue: Enqueue, signal: AbortSignal 
   }
 }
 
-const INPUT_BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2 };
+export const INPUT_BYTES: Readonly<Record<string, number>> = { F64: 8, F32: 4, F16: 2, BF16: 2 };
 
 /** The element count of one job: within the backend's limit and the memory budget, a multiple of 4. */
 export function chunkElementsFor(step: SoupStep, backend: SoupBackend, maxJobBytes: number): number {
@@ -196,7 +196,7 @@ export function chunkElementsFor(step: SoupStep, backend: SoupBackend, maxJobByt
   return Math.max(4, n - (n % 4));
 }
 
-function kernelOutDtype(step: SoupStep): KernelDtype {
+export function kernelOutDtype(step: SoupStep): KernelDtype {
   return step.outDtype === 'F64' ? 'F32' : step.outDtype;
 }
 
@@ -227,7 +227,7 @@ async function soupTensor(step: SoupStep, backend: SoupBackend, maxJobBytes: num
   }
 }
 
-function toKernelInput(t: CheckpointTensor, bytes: Uint8Array | undefined, count: number): SoupJob['inputs'][number] {
+export function toKernelInput(t: CheckpointTensor, bytes: Uint8Array | undefined, count: number): SoupJob['inputs'][number] {
   const dtype = t.info.dtype;
   const expected = count * INPUT_BYTES[dtype];
   if (!bytes || bytes.length !== expected) {
