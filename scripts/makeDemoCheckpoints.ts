@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { encodeFromF32 } from '../src/formats/floatArrays';
 import { SafetensorsWriter, type OutputTarget, type OutputTensorSpec } from '../src/formats/writer';
 import { nodeFolderTarget } from '../src/node/fileTargets';
-import { mulberry32 } from '../src/util/random';
+import { seededGaussian as gaussian } from '../src/util/random';
 
 /** The shape of the tiny model: vocabulary, hidden size, MLP size, layers, attention heads. */
 export const DEMO_SHAPE = { vocab: 256, hidden: 64, intermediate: 128, layers: 2, heads: 4, kvHeads: 2 } as const;
@@ -29,13 +29,6 @@ export const DEMO_NOTE =
 export interface DemoTensor {
   spec: OutputTensorSpec;
   bytes: Uint8Array;
-}
-
-/** Normal samples (Box–Muller) from a seeded PRNG; uniforms in (0, 1) so log() stays finite. */
-function gaussian(seed: number): () => number {
-  const next = mulberry32(seed);
-  const uniform = () => (next() + 0.5) / 4294967296;
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
 }
 
 function tensorList(): { name: string; shape: number[]; norm: boolean }[] {

@@ -18,3 +18,10 @@ export function seededUniform(seed: number): () => number {
   const next = mulberry32(seed);
   return () => next() / 4294967296;
 }
+
+/** Standard normal samples (Box–Muller) from a seed; uniforms in (0, 1) so log() stays finite. */
+export function seededGaussian(seed: number): () => number {
+  const next = mulberry32(seed);
+  const uniform = () => (next() + 0.5) / 4294967296;
+  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+}
