@@ -8,7 +8,7 @@
  * The tokenizer is trained here (byte-pair merges learned from a small fixed corpus, GPT-2 byte-to-unicode
  * alphabet, GPT-2 pre-tokenizer regex) and written as Hugging Face tokenizer.json, so that @huggingface/tokenizers
  * and llama.cpp read it as they read a real model's. Weights are seeded normal samples scaled by 1/√fan-in,
- * so activations and logits are O(1) and a bug in the forward pass moves log-probs visibly.
+ * embeddings N(0, 0.25²) (tied ones are the output layer too), so activations and logits are O(1) and a bug in the forward pass moves log-probs visibly.
  * Everything is deterministic: the same options give the same bytes on every machine. No Node APIs: tests
  * write the files where they need them.
  */
@@ -17,6 +17,8 @@ import { encodeFromF32 } from '../src/formats/floatArrays';
 import { MemoryTarget } from '../src/formats/memoryTarget';
 import { SafetensorsWriter } from '../src/formats/writer';
 import { seededGaussian } from '../src/util/random';
+import { parseModelConfig } from '../src/model/config';
+import { modelTensors, type ModelTensor } from '../src/model/weights';
 
 export type TinyDtype = 'F32' | 'F16' | 'BF16';
 
@@ -259,60 +261,15 @@ export function tinyTokenizer(architecture: Architecture, numMerges = 200): Tiny
   return { tokenizerJson, tokenizerConfig, size, bosTokenId, eosTokenId };
 }
 
-export interface TinyTensor {
-  name: string;
-  shape: number[];
-  /** Norm weights (around 1), biases (small), or matrices (N(0, 1/fan-in)). */
-  kind: 'norm' | 'bias' | 'matrix' | 'embedding';
-}
-
-/** The Hugging Face tensor list of a model, in the order transformers saves it. */
-export function tinyTensorList(c: {
-  architecture: Architecture;
-  vocabSize: number;
-  hiddenSize: number;
-  intermediateSize: number;
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  tieWordEmbeddings: boolean;
-}): TinyTensor[] {
-  const q = c.numHeads * c.headDim;
-  const kv = c.numKvHeads * c.headDim;
-  const out: TinyTensor[] = [{ name: 'model.embed_tokens.weight', shape: [c.vocabSize, c.hiddenSize], kind: 'embedding' }];
-  for (let l = 0; l < c.numLayers; l++) {
-    const p = `model.layers.${l}.`;
-    out.push({ name: `${p}input_layernorm.weight`, shape: [c.hiddenSize], kind: 'norm' });
-    for (const [proj, rows] of [['q', q], ['k', kv], ['v', kv]] as const) {
-      out.push({ name: `${p}self_attn.${proj}_proj.weight`, shape: [rows, c.hiddenSize], kind: 'matrix' });
-      if (c.architecture === 'qwen2') out.push({ name: `${p}self_attn.${proj}_proj.bias`, shape: [rows], kind: 'bias' });
-    }
-    if (c.architecture === 'qwen3') {
-      out.push({ name: `${p}self_attn.q_norm.weight`, shape: [c.headDim], kind: 'norm' }, { name: `${p}self_attn.k_norm.weight`, shape: [c.headDim], kind: 'norm' });
-    }
-    out.push(
-      { name: `${p}self_attn.o_proj.weight`, shape: [c.hiddenSize, q], kind: 'matrix' },
-      { name: `${p}post_attention_layernorm.weight`, shape: [c.hiddenSize], kind: 'norm' },
-      { name: `${p}mlp.gate_proj.weight`, shape: [c.intermediateSize, c.hiddenSize], kind: 'matrix' },
-      { name: `${p}mlp.up_proj.weight`, shape: [c.intermediateSize, c.hiddenSize], kind: 'matrix' },
-      { name: `${p}mlp.down_proj.weight`, shape: [c.hiddenSize, c.intermediateSize], kind: 'matrix' },
-    );
-  }
-  out.push({ name: 'model.norm.weight', shape: [c.hiddenSize], kind: 'norm' });
-  if (!c.tieWordEmbeddings) out.push({ name: 'lm_head.weight', shape: [c.vocabSize, c.hiddenSize], kind: 'matrix' });
-  return out;
-}
-
 /** Seeded values for one tensor; `delta` (a second stream) makes a fine-tune of the same base. */
-function tensorValues(t: TinyTensor, base: () => number, delta: (() => number) | null, deltaScale: number): Float32Array {
+function tensorValues(t: ModelTensor, base: () => number, delta: (() => number) | null, deltaScale: number): Float32Array {
   const n = t.shape.reduce((a, b) => a * b, 1);
   const fanIn = t.shape[t.shape.length - 1];
   const v = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const g = base();
-    const x = t.kind === 'norm' ? 1 + 0.1 * g : t.kind === 'bias' ? 0.1 * g : t.kind === 'embedding' ? g : g / Math.sqrt(fanIn);
-    const scale = t.kind === 'norm' || t.kind === 'bias' ? 0.1 : t.kind === 'embedding' ? 1 : 1 / Math.sqrt(fanIn);
+    const x = t.role === 'norm' ? 1 + 0.1 * g : t.role === 'bias' ? 0.1 * g : t.role === 'embedding' ? 0.25 * g : g / Math.sqrt(fanIn);
+    const scale = t.role === 'norm' || t.role === 'bias' ? 0.1 : t.role === 'embedding' ? 0.25 : 1 / Math.sqrt(fanIn);
     v[i] = delta === null ? x : x + deltaScale * scale * delta();
   }
   return v;
@@ -336,17 +293,6 @@ export async function tinyModel(options: TinyModelOptions): Promise<TinyModel> {
   const tie = options.tieWordEmbeddings ?? arch.tie;
   const tokenizer = tinyTokenizer(options.architecture, options.numMerges ?? 200);
   const vocabSize = tokenizer.size + (options.vocabPadding ?? 0);
-  const shape = {
-    architecture: options.architecture,
-    vocabSize,
-    hiddenSize,
-    intermediateSize: options.intermediateSize ?? 2 * hiddenSize,
-    numLayers: options.numLayers ?? 2,
-    numHeads,
-    numKvHeads,
-    headDim,
-    tieWordEmbeddings: tie,
-  };
   const useScaling = options.ropeScaling ?? arch.ropeScaling;
   const torchDtype = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype];
   const config: Record<string, unknown> = {
@@ -354,8 +300,8 @@ export async function tinyModel(options: TinyModelOptions): Promise<TinyModel> {
     model_type: arch.modelType,
     vocab_size: vocabSize,
     hidden_size: hiddenSize,
-    intermediate_size: shape.intermediateSize,
-    num_hidden_layers: shape.numLayers,
+    intermediate_size: options.intermediateSize ?? 2 * hiddenSize,
+    num_hidden_layers: options.numLayers ?? 2,
     num_attention_heads: numHeads,
     num_key_value_heads: numKvHeads,
     ...(headDim !== hiddenSize / numHeads || options.architecture === 'qwen3' ? { head_dim: headDim } : {}),
@@ -374,7 +320,7 @@ export async function tinyModel(options: TinyModelOptions): Promise<TinyModel> {
     ...(options.architecture === 'mistral' ? { sliding_window: null } : {}),
   };
 
-  const tensors = tinyTensorList(shape);
+  const tensors = modelTensors(parseModelConfig(config, `tiny ${options.architecture}/config.json`));
   const base = seededGaussian(seed);
   const delta = options.deltaSeed === undefined ? null : seededGaussian(options.deltaSeed);
   const target = new MemoryTarget('tiny-model');
