@@ -7,15 +7,14 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { InputError } from '../errors';
 import type { Checkpoint } from '../formats/checkpoint';
-import type { ByteSource } from '../formats/types';
 import type { SoupBackend } from '../merge/kernel';
 import { modelRefsOf, planMerge, type MergePlan } from '../merge/plan';
 import { parseRecipe } from '../merge/recipe';
 import { soupWeightSource } from '../merge/soupWeights';
-import { parseModelConfig } from '../model/config';
-import { loadTokenizer } from '../model/tokenizer';
+import { readModelFiles } from '../model/load';
+import { HfTokenizer } from '../model/tokenizer';
 import type { ModelConfig, TextTokenizer, WeightSource } from '../model/types';
-import { checkpointWeightSource } from '../model/weights';
+import { checkpointWeightSource, checkWeights } from '../model/weights';
 import { openCheckpointPath, type NodeCheckpoint } from './openCheckpointPath';
 import { fsInputError } from './fsErrors';
 
@@ -38,6 +37,7 @@ export async function openEvalModel(path: string, backend: () => Promise<SoupBac
     const checkpoint = await openCheckpointPath(path);
     try {
       const { config, tokenizer } = await modelFilesOf(checkpoint, path);
+      checkWeights(config, checkpointWeightSource(checkpoint), path);
       return { name: path, config, tokenizer, weights: checkpointWeightSource(checkpoint), checkpoints: [checkpoint], close: () => checkpoint.close() };
     } catch (e) {
       await checkpoint.close();
@@ -71,17 +71,9 @@ export async function openEvalModel(path: string, backend: () => Promise<SoupBac
   }
 }
 
-/** config.json and the tokenizer files of a checkpoint folder. */
+/** config.json and the tokenizer of a checkpoint folder (the runtime's reader); scoring needs a tokenizer. */
 export async function modelFilesOf(checkpoint: Checkpoint, where: string): Promise<{ config: ModelConfig; tokenizer: TextTokenizer }> {
-  const file = async (name: string, required: boolean): Promise<string | undefined> => {
-    const source: ByteSource | undefined = checkpoint.extraFiles.get(name);
-    if (!source) {
-      if (required) throw new InputError(`${where}: no ${name} beside the weights; a model folder needs config.json and tokenizer.json to be evaluated`);
-      return undefined;
-    }
-    return new TextDecoder().decode(await source.read(0, source.size));
-  };
-  const config = parseModelConfig((await file('config.json', true))!, `${where}/config.json`);
-  const tokenizer = loadTokenizer((await file('tokenizer.json', true))!, await file('tokenizer_config.json', false), `${where}/tokenizer.json`);
-  return { config, tokenizer };
+  const files = await readModelFiles(where, checkpoint.extraFiles);
+  if (files.tokenizerJson === null) throw new InputError(`${where}: no tokenizer.json beside the weights; evaluation needs the model's tokenizer`);
+  return { config: files.config, tokenizer: new HfTokenizer(files.tokenizerJson, files.tokenizerConfigJson, where) };
 }
