@@ -39,7 +39,9 @@ export function encodeItem(tokenizer: TextTokenizer, item: MultipleChoiceItem, m
   const prefix = tokenizer.bosTokenId ?? tokenizer.eosTokenId;
   const choices: EncodedChoice[] = [];
   for (const [i, choice] of item.choices.entries()) {
-    let { context, continuation } = encodePair(tokenizer, item.query, item.delimiter + choice);
+    const pair = encodePair(tokenizer, item.query, item.delimiter + choice);
+    const continuation = pair.continuation;
+    let context = pair.context;
     if (context.length === 0) {
       if (prefix === null) return 'the query is empty and the tokenizer has neither a bos nor an eos token to start from';
       context = [prefix];

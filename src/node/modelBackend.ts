@@ -2,7 +2,6 @@
  * The evaluator's model on the backend asked for: the CPU twin (src/model/cpu) or the WebGPU forward
  * pass. 'auto' takes WebGPU only on a hardware adapter (a software renderer is slower than the CPU path).
  */
-import { availableParallelism } from 'node:os';
 import { CpuCausalLM } from '../model/cpu/cpuCausalLM';
 import type { CausalLM, ModelConfig, WeightSource } from '../model/types';
 import { InputError } from '../errors';
@@ -25,7 +24,6 @@ export async function createCausalLM(
   if (choice === 'webgpu') {
     throw new InputError('--backend webgpu: the WebGPU forward pass is not part of this build yet; use --backend cpu');
   }
-  void availableParallelism;
   const model = await CpuCausalLM.load(config, weights, { signal: options.signal, name: options.name });
   return { model, description: 'CPU (f32 reference runtime)', dispose: async () => undefined };
 }

@@ -99,11 +99,11 @@ export function searchEvidence(
     gain: best && bestSingle ? { tune: best.objective - bestSingle.objective, heldOut: best.heldOutObjective - bestSingle.heldOutObjective } : null,
     shapley: { players: shapleyPlayers.map((p) => models[p]), values, missing: missing.filter((m) => m !== 0).map(memberNames) },
     consistency: { ingredients, soups, meanIngredients: meanOffDiagonal(ingredients), meanSoups: meanOffDiagonal(soups) },
-    items: best ? itemNotes(best, trials, n, tasks, at) : { solvedOnlyBySoup: [], lostBySoup: [] },
+    items: best ? itemNotes(best, n, tasks, at) : { solvedOnlyBySoup: [], lostBySoup: [] },
   };
 }
 
-function itemNotes(best: TrialRecord, trials: TrialRecord[], n: number, tasks: PreparedTask[], at: (w: number[]) => TrialRecord | undefined): SearchEvidence['items'] {
+function itemNotes(best: TrialRecord, n: number, tasks: PreparedTask[], at: (w: number[]) => TrialRecord | undefined): SearchEvidence['items'] {
   const ingredients = best.weights.flatMap((w, i) => (w > 0 ? [at(uniformOf([i], n))] : []));
   const solvedOnlyBySoup: ItemNote[] = [];
   const lostBySoup: ItemNote[] = [];

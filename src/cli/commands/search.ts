@@ -53,6 +53,8 @@ analyze --trials), held-out.csv, best.yaml, report.md and evidence.json.
   --seed 0              seed of the held-out split
   --tune-share 0.5      share of each task's items tuned on (1: no held-out split)
   --max-length N        the context in tokens (default: the model's)
+  --shapley all|experts|none   whose uniform coalitions are evaluated for exact Shapley values (default:
+                        all models when at most 5, else the experts when at most 5)
   --stream              read every point from the files even when the models fit in memory
   --export <file.safetensors | folder>   write the best soup (or --export-trial's) with the evidence in its metadata
   --export-trial <id>   a row of trials.csv to export instead of the best
@@ -60,7 +62,7 @@ ${ANALYSIS_OPTIONS_HELP}`,
   async run(args, io) {
     const { positionals, flags } = parseArgs(args, {
       booleans: [...ANALYSIS_BOOLEAN_FLAGS, 'resume', 'stream', 'quiet'],
-      values: [...ANALYSIS_VALUE_FLAGS, 'models', 'tasks', 'plan', 'out', 'backend', 'metric', 'seed', 'tune-share', 'max-length', 'export', 'export-trial'],
+      values: [...ANALYSIS_VALUE_FLAGS, 'models', 'tasks', 'plan', 'out', 'backend', 'metric', 'seed', 'tune-share', 'max-length', 'export', 'export-trial', 'shapley'],
     });
     const str = (k: string): string | undefined => (typeof flags.get(k) === 'string' ? (flags.get(k) as string) : undefined);
     const modelsFlag = str('models');
@@ -169,7 +171,10 @@ ${ANALYSIS_OPTIONS_HELP}`,
       const stored = (await store.load()).length;
       if (stored > 0) say(`resume: ${stored} trials already evaluated are reused`);
 
-      const spec: SearchSpec = { models: names, experts, plan, metric, splitSeed: seed, tuneShare };
+      const shapleyArg = str('shapley');
+      if (shapleyArg !== undefined && !['all', 'experts', 'none'].includes(shapleyArg)) throw new UsageError(`--shapley must be all, experts or none, got '${shapleyArg}'`);
+      const shapleyPlayers = shapleyArg === 'all' ? names.map((_, i) => i) : shapleyArg === 'experts' ? experts : shapleyArg === 'none' ? [] : undefined;
+      const spec: SearchSpec = { models: names, experts, plan, metric, splitSeed: seed, tuneShare, shapleyPlayers };
       const started = performance.now();
       const trialsSoFar: TrialRecord[] = await store.load();
       const writeOutputs = async (trials: TrialRecord[], planKeys: Set<string>, players: number[], info: { evaluated: number; planPoints: number; cancelled: boolean }): Promise<SearchEvidence> => {
