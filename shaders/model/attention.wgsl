@@ -1,0 +1,116 @@
+// Causal grouped-query attention, one workgroup per (query token, query head).
+//
+// Q is [tokens, heads, d]; K and V are the cache [rows, kvHeads, d]. Query token t sits at cache row
+// row0 + t and attends to rows tokens[row0 + t].y … row0 + t (its sequence so far: sequences of a batch are
+// packed one after another, and generation appends rows to the prompt's). Query head h reads kv head
+// h / (heads / kvHeads). Keys are taken 64 at a time: each invocation scores one key, the block's
+// maximum and the running maximum give the rescaling of the running sum and of the output (online
+// softmax, so no score array of the sequence's length is kept), then each invocation accumulates its
+// share of the d output values. All in f32.
+
+struct Params {
+  tokens: u32,
+  heads: u32,
+  kvHeads: u32,
+  headDim: u32,
+  row0: u32,
+  scale: f32,
+  unused0: u32,
+  unused1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> Q: array<f32>;
+@group(0) @binding(2) var<storage, read> K: array<f32>;
+@group(0) @binding(3) var<storage, read> V: array<f32>;
+@group(0) @binding(4) var<storage, read> tokens: array<vec2<u32>>;  // (position, first attended row)
+@group(0) @binding(5) var<storage, read_write> O: array<f32>;
+
+const WG: u32 = 64u;
+const MAX_HEAD_DIM: u32 = 256u;
+const PER_INVOCATION: u32 = MAX_HEAD_DIM / WG;
+
+var<workgroup> q: array<f32, MAX_HEAD_DIM>;
+var<workgroup> weight: array<f32, WG>;
+var<workgroup> blockMax: array<f32, WG>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+  let lid = lid3.x;
+  let head = wg.x;
+  let t = wg.y + wg.z * 65535u;
+  if (t >= p.tokens) {
+    return;
+  }
+  let d = p.headDim;
+  let kvHead = head / (p.heads / p.kvHeads);
+  let kvStride = p.kvHeads * d;
+  let qBase = (t * p.heads + head) * d;
+  for (var i = lid; i < d; i += WG) {
+    q[i] = Q[qBase + i] * p.scale;
+  }
+  workgroupBarrier();
+
+  let first = tokens[p.row0 + t].y;
+  let last = p.row0 + t;  // inclusive
+  var runningMax = -3.0e38;
+  var runningSum = 0.0;
+  var acc: array<f32, PER_INVOCATION>;
+  for (var i = 0u; i < PER_INVOCATION; i++) {
+    acc[i] = 0.0;
+  }
+  for (var b = first; b <= last; b += WG) {
+    let j = b + lid;
+    var score = -3.0e38;
+    if (j <= last) {
+      let kBase = j * kvStride + kvHead * d;
+      var s = 0.0;
+      for (var i = 0u; i < d; i++) {
+        s = s + q[i] * K[kBase + i];
+      }
+      score = s;
+    }
+    blockMax[lid] = score;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
+      if (lid < stride) {
+        blockMax[lid] = max(blockMax[lid], blockMax[lid + stride]);
+      }
+      workgroupBarrier();
+    }
+    let newMax = max(runningMax, blockMax[0]);
+    let rescale = exp(runningMax - newMax);
+    var w = 0.0;
+    if (j <= last) {
+      w = exp(score - newMax);
+    }
+    weight[lid] = w;
+    workgroupBarrier();
+    let count = min(WG, last + 1u - b);
+    var blockSum = 0.0;
+    for (var jj = 0u; jj < count; jj++) {
+      blockSum = blockSum + weight[jj];
+    }
+    runningSum = runningSum * rescale + blockSum;
+    for (var i = 0u; i < PER_INVOCATION; i++) {
+      let dim = lid + i * WG;
+      if (dim < d) {
+        var s = 0.0;
+        for (var jj = 0u; jj < count; jj++) {
+          s = s + weight[jj] * V[(b + jj) * kvStride + kvHead * d + dim];
+        }
+        acc[i] = acc[i] * rescale + s;
+      }
+    }
+    runningMax = newMax;
+    // blockMax and weight are rewritten by the next block.
+    workgroupBarrier();
+  }
+  let oBase = (t * p.heads + head) * d;
+  for (var i = 0u; i < PER_INVOCATION; i++) {
+    let dim = lid + i * WG;
+    if (dim < d) {
+      O[oBase + dim] = acc[i] / runningSum;
+    }
+  }
+}

@@ -1,0 +1,80 @@
+// Log-softmax of each logit row, gathered at the next token, and the row's argmax: what scoring and
+// greedy generation read back instead of the logits (a row is the vocabulary, up to 150 k+ values).
+//
+// One workgroup per row of L (rows of a chunk of the LM head's output, `vocab` apart). For row r the
+// target is targets[row0 + r] (0xffffffff: none, the last token of a sequence); R[2(row0 + r)] gets
+// the bits of log p(target) = L[target] − max − log Σ exp(L − max) (f32), R[2(row0 + r) + 1] the
+// index of the largest logit (the smallest such index on ties, as argmax does).
+
+struct Params {
+  rows: u32,
+  vocab: u32,
+  row0: u32,
+  unused: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> L: array<f32>;
+@group(0) @binding(2) var<storage, read> targets: array<u32>;
+@group(0) @binding(3) var<storage, read_write> R: array<u32>;
+
+const WG: u32 = 256u;
+var<workgroup> best: array<f32, 256>;
+var<workgroup> bestAt: array<u32, 256>;
+var<workgroup> sums: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+  let lid = lid3.x;
+  let r = wg.x + wg.y * 65535u;
+  if (r >= p.rows) {
+    return;
+  }
+  let base = r * p.vocab;
+  var m = -3.4e38;
+  var at = 0xffffffffu;
+  for (var i = lid; i < p.vocab; i += WG) {
+    let v = L[base + i];
+    if (v > m || at == 0xffffffffu) {
+      m = v;
+      at = i;
+    }
+  }
+  best[lid] = m;
+  bestAt[lid] = at;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
+    if (lid < stride) {
+      let v = best[lid + stride];
+      let j = bestAt[lid + stride];
+      if (j != 0xffffffffu && (bestAt[lid] == 0xffffffffu || v > best[lid] || (v == best[lid] && j < bestAt[lid]))) {
+        best[lid] = v;
+        bestAt[lid] = j;
+      }
+    }
+    workgroupBarrier();
+  }
+  let rowMax = workgroupUniformLoad(&best[0]);
+  var s = 0.0;
+  for (var i = lid; i < p.vocab; i += WG) {
+    s = s + exp(L[base + i] - rowMax);
+  }
+  sums[lid] = s;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
+    if (lid < stride) {
+      sums[lid] = sums[lid] + sums[lid + stride];
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    let out = 2u * (p.row0 + r);
+    let want = targets[p.row0 + r];
+    var logProb = 0.0;
+    if (want < p.vocab) {
+      logProb = L[base + want] - rowMax - log(sums[0]);
+    }
+    R[out] = bitcast<u32>(logProb);
+    R[out + 1u] = bestAt[0];
+  }
+}

@@ -1,0 +1,72 @@
+// RMSNorm as Hugging Face computes it, in f32: y = w · x · 1/sqrt(mean(x²) + eps).
+//
+// One workgroup per row of `dim` values; rows start at row0 and are `dim` apart. `main` reads X and
+// writes Y (the norms before attention, before the MLP and at the end); `inPlace` normalises Y itself
+// (Qwen3's per-head q_norm / k_norm, rows = tokens × heads of head_dim). W is the norm weight in its
+// checkpoint dtype, through `loadW` (prepended by src/gpu/model/modelShaders.ts).
+
+struct Params {
+  rows: u32,
+  dim: u32,
+  row0: u32,
+  eps: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> W: array<u32>;
+@group(0) @binding(2) var<storage, read> X: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+
+const WG: u32 = 64u;
+var<workgroup> partial: array<f32, 64>;
+
+// The sum of `value` over the workgroup, returned to every invocation.
+fn reduce(lid: u32, value: f32) -> f32 {
+  partial[lid] = value;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
+    if (lid < stride) {
+      partial[lid] = partial[lid] + partial[lid + stride];
+    }
+    workgroupBarrier();
+  }
+  return workgroupUniformLoad(&partial[0]);
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let row = wg.x + wg.y * 65535u;
+  if (row >= p.rows) {
+    return;
+  }
+  let base = (p.row0 + row) * p.dim;
+  var s = 0.0;
+  for (var i = lid.x; i < p.dim; i += WG) {
+    let v = X[base + i];
+    s = s + v * v;
+  }
+  let scale = inverseSqrt(reduce(lid.x, s) / f32(p.dim) + p.eps);
+  for (var i = lid.x; i < p.dim; i += WG) {
+    Y[base + i] = loadW(i) * (X[base + i] * scale);
+  }
+}
+
+@group(0) @binding(3) var<storage, read_write> Z: array<f32>;
+
+@compute @workgroup_size(64)
+fn inPlace(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let row = wg.x + wg.y * 65535u;
+  if (row >= p.rows) {
+    return;
+  }
+  let base = (p.row0 + row) * p.dim;
+  var s = 0.0;
+  for (var i = lid.x; i < p.dim; i += WG) {
+    let v = Z[base + i];
+    s = s + v * v;
+  }
+  let scale = inverseSqrt(reduce(lid.x, s) / f32(p.dim) + p.eps);
+  for (var i = lid.x; i < p.dim; i += WG) {
+    Z[base + i] = loadW(i) * (Z[base + i] * scale);
+  }
+}
