@@ -14,6 +14,7 @@ import { parseRecipe } from '../merge/recipe';
 import { soupWeightSource } from '../merge/soupWeights';
 import type { CausalLM } from '../model/types';
 import { throwIfAborted } from '../errors';
+import type { GpuIngredients } from '../gpu/residentSoup';
 import type { SoupLoader } from './runSearch';
 
 export interface PlannedModel {
@@ -42,6 +43,18 @@ export function planSoupLoader(model: CausalLM, models: PlannedModel[], backend:
       throwIfAborted(signal);
       const plan = planPoint(models, weights);
       await model.reloadWeights(soupWeightSource(plan, backend), { signal });
+    },
+  };
+}
+
+/** Souping on the GPU, straight into the WebGPU model's weight buffers, from ingredients resident there. */
+export function gpuSoupLoader(ingredients: GpuIngredients, models: PlannedModel[], description: string): SoupLoader {
+  return {
+    description,
+    async load(weights, signal) {
+      throwIfAborted(signal);
+      const used = models.flatMap((_, i) => (weights[i] > 0 ? [i] : []));
+      await ingredients.soupInto(planPoint(models, weights), used, signal);
     },
   };
 }

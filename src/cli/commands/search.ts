@@ -19,7 +19,8 @@ import { openResultsFolder, writeAtomically, type SearchManifest } from '../../n
 import { searchEvidence, type SearchEvidence } from '../../search/evidence';
 import { heldOutCsv, pointRecipeYaml, reportMarkdown, trialIds, trialsCsv, weightsText } from '../../search/outputs';
 import { listPoints, uniformOf } from '../../search/points';
-import { checkpointBytes, inMemoryCheckpoint, planPoint, planSoupLoader, type PlannedModel } from '../../search/soupLoader';
+import { checkpointBytes, gpuSoupLoader, inMemoryCheckpoint, planPoint, planSoupLoader, type PlannedModel } from '../../search/soupLoader';
+import { gpuIngredientBytes, uploadGpuIngredients, type GpuIngredients } from '../../gpu/residentSoup';
 import { runSearch, type SearchEvent, type SearchPlan, type SearchSpec, type TrialRecord } from '../../search/runSearch';
 import { humanBytes } from './inspect';
 import { metricFlag, maxLengthFlag } from './eval';
@@ -111,6 +112,7 @@ ${ANALYSIS_OPTIONS_HELP}`,
     const opened: NodeCheckpoint[] = [];
     let soupBackend: SoupBackend | undefined;
     let lm: LoadedModel | undefined;
+    let gpuIngredients: GpuIngredients | undefined;
     try {
       for (const p of paths) {
         if (!(await stat(p.path).catch(() => undefined))) throw new InputError(`--models: ${p.name}: ${p.path}: no such file or folder`);
@@ -156,7 +158,20 @@ ${ANALYSIS_OPTIONS_HELP}`,
       const first = planPoint(loaderModels, uniformOf([0], names.length));
       const { soupWeightSource } = await import('../../merge/soupWeights');
       lm = await createCausalLM((backendArg as ModelBackendChoice | undefined) ?? 'auto', config, soupWeightSource(first, soupBackend), { signal: io.signal, say });
-      const loader = planSoupLoader(lm.model, loaderModels, soupBackend, `${inMemory ? 'in memory' : 'streamed from the files'}; souped on ${soupBackend.description}; evaluated on ${lm.description}`);
+      let loader = planSoupLoader(lm.model, loaderModels, soupBackend, `${inMemory ? 'in memory' : 'streamed from the files'}; souped on ${soupBackend.description}, loaded into the model per point; evaluated on ${lm.description}`);
+      if (lm.gpu) {
+        // The GPU path: k ingredients + 1 soup resident on the device, each point souped into the model's weight buffers.
+        const gpuBytes = gpuIngredientBytes(lm.gpu.model, loaderModels.map((m) => m.checkpoint));
+        const line = `${names.length} models on the GPU (${humanBytes(gpuBytes)}) + the model and its workspace (${humanBytes(lm.gpu.model.fit.totalBytes)}) = ${humanBytes(gpuBytes + lm.gpu.model.fit.totalBytes)}`;
+        try {
+          gpuIngredients = await uploadGpuIngredients(lm.gpu.device, lm.gpu.model, loaderModels.map((m) => m.checkpoint), io.signal);
+          loader = gpuSoupLoader(gpuIngredients, loaderModels, `on the GPU: ${line}; each point souped by shaders/soup.wgsl straight into the model's weight buffers; evaluated on ${lm.description}`);
+          say(`fit (GPU): ${line}: resident; nothing crosses the bus per point`);
+        } catch (e) {
+          if (e instanceof CancelledError) throw e;
+          say(`fit (GPU): no: ${line} did not fit (${e instanceof Error ? e.message : String(e)}); each point is souped on the CPU and uploaded (${humanBytes(soupBytes / 2)}–${humanBytes(soupBytes)} per point)`);
+        }
+      }
 
       const manifest: SearchManifest = {
         souplab: 'search',
@@ -244,6 +259,7 @@ ${ANALYSIS_OPTIONS_HELP}`,
       }
       return problems.length > 0 ? 2 : 0;
     } finally {
+      gpuIngredients?.dispose();
       lm?.model.dispose();
       await lm?.dispose();
       await soupBackend?.dispose().catch(() => undefined);
