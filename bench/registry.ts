@@ -2,6 +2,7 @@ import { ioBenchmark } from './io';
 import { kernelsBenchmark } from './kernels';
 import { analysisBenchmark } from './analysis';
 import { mergeBenchmark } from './merge';
+import { searchBenchmark } from './search';
 
 export interface Benchmark {
   name: string;
@@ -10,4 +11,4 @@ export interface Benchmark {
   run(): Promise<boolean>;
 }
 
-export const benchmarks: Benchmark[] = [ioBenchmark, kernelsBenchmark, analysisBenchmark, mergeBenchmark];
+export const benchmarks: Benchmark[] = [ioBenchmark, kernelsBenchmark, analysisBenchmark, mergeBenchmark, searchBenchmark];

@@ -92,3 +92,16 @@ describe('task files', () => {
     expect(taskNameOf('C:\\x\\wiki.txt')).toBe('wiki');
   });
 });
+
+describe('the demo task set', () => {
+  it('parses without a problem: three multiple-choice categories and a text', async () => {
+    const { readTaskFiles } = await import('../../src/node/taskFiles');
+    const { files } = readTaskFiles([new URL('../../public/demo/tasks', import.meta.url).pathname]);
+    expect(files.map((f) => [f.name, f.kind, f.problems])).toEqual([
+      ['arithmetic', 'multiple_choice', []],
+      ['facts', 'multiple_choice', []],
+      ['prose', 'perplexity', []],
+      ['tool-calls', 'multiple_choice', []],
+    ]);
+  });
+});
