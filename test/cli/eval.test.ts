@@ -79,4 +79,12 @@ describe('souplab eval', () => {
     expect(await runCli(['eval', join(dir, 'base')], usage)).toBe(2);
     expect(usage.err()).toMatch(/--tasks is required/);
   });
+
+  it('Ctrl-C cancels: exit 130, nothing printed as a result', async () => {
+    const io = captureIO();
+    io.controller.abort();
+    expect(await runCli(['eval', join(dir, 'recipe.yaml'), '--tasks', join(dir, 'facts.jsonl'), '--backend', 'cpu', '--json'], io)).toBe(130);
+    expect(io.out()).toBe('');
+    expect(io.err()).toMatch(/souplab eval: cancelled/);
+  });
 });

@@ -118,4 +118,35 @@ describe('souplab search', () => {
     expect(points(adaptive)).toBeLessThan(37);
     expect(existsSync(join(dir, 'ppl-adaptive', 'best.yaml'))).toBe(true);
   }, 300_000);
+
+  it('with a score table: the analysis picks the experts and the grid is over them; the baselines still cover every model', async () => {
+    // By clusters: alpha leads chat, gamma the tools/math cluster; beta is not an expert.
+    writeFileSync(join(dir, 'scores.csv'), 'Model,chat,tools,math\nalpha,90,10,50\nbeta,50,50,52\ngamma,10,90,51\nother-1,40,45,49\nother-2,60,20,48\n');
+    const io = captureIO();
+    expect(await runCli(['search', join(dir, 'scores.csv'), '--models', models, '--tasks', join(dir, 'prose.jsonl'), '--backend', 'cpu', '--out', join(dir, 'table'), '--tau', '0.5', '--mode', 'clusters', '--shapley', 'none'], io)).toBe(0);
+    expect(io.err()).toMatch(/experts \(clusters mode, τ = 0\.5\): alpha, gamma/);
+    // 2 experts: 9 lattice points + the uniform soup, which is also the lattice point 0.5/0.5: 9 distinct soups.
+    expect(io.out()).toMatch(/searched 9 points \(grid\) over alpha, gamma/);
+    const rows = readFileSync(join(dir, 'table', 'trials.csv'), 'utf8').trim().split('\n').slice(1);
+    // 3 singles + the uniform soup of all + 9 grid soups.
+    expect(rows.length).toBe(3 + 1 + 9);
+    expect(rows.every((r) => r.split(',')[3] === '0' || /single|uniform-all/.test(r.split(',')[1]))).toBe(true);
+  }, 300_000);
+
+  it('--backend webgpu (Dawn): the points are souped on the GPU into the model and score as on the CPU', async () => {
+    const list = join(dir, 'list.csv');
+    writeFileSync(list, 'recipe,weight: alpha,weight: beta,weight: gamma\nmix,0.5,0.3,0.2\n');
+    const args = ['search', '--models', models, '--tasks', join(dir, 'prose.jsonl'), '--plan', list, '--shapley', 'none'];
+    const gpu = captureIO();
+    expect(await runCli([...args, '--backend', 'webgpu', '--out', join(dir, 'gpu')], gpu)).toBe(0);
+    expect(gpu.err()).toMatch(/fit \(GPU\): 3 models on the GPU .* resident/);
+    const cpu = captureIO();
+    expect(await runCli([...args, '--backend', 'cpu', '--out', join(dir, 'cpu')], cpu)).toBe(0);
+    const objectives = (d: string) => readFileSync(join(dir, d, 'trials.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { key: string; objective: number }));
+    const g = objectives('gpu');
+    const c = objectives('cpu');
+    expect(g.map((t) => t.key)).toEqual(c.map((t) => t.key));
+    g.forEach((t, i) => expect(t.objective).toBeCloseTo(c[i].objective, 2));
+  }, 300_000);
 });
+
