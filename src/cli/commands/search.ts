@@ -21,7 +21,8 @@ import { heldOutCsv, pointRecipeYaml, reportMarkdown, trialIds, trialsCsv, weigh
 import { listPoints, uniformOf } from '../../search/points';
 import { checkpointBytes, gpuSoupLoader, inMemoryCheckpoint, planPoint, planSoupLoader, type PlannedModel } from '../../search/soupLoader';
 import { gpuIngredientBytes, uploadGpuIngredients, type GpuIngredients } from '../../gpu/residentSoup';
-import { runSearch, type SearchEvent, type SearchPlan, type SearchSpec, type TrialRecord } from '../../search/runSearch';
+import { runSearch, type SearchEvent, type SearchPlan, type SearchSpec, type SoupLoader, type TrialRecord } from '../../search/runSearch';
+import { soupWeightSource } from '../../merge/soupWeights';
 import { humanBytes } from './inspect';
 import { metricFlag, maxLengthFlag } from './eval';
 import { parseModelPaths } from './grid';
@@ -137,40 +138,41 @@ ${ANALYSIS_OPTIONS_HELP}`,
       for (const p of problems) io.stderr(`${p}\n`);
       if (tasks.length === 0) throw new InputError('no task has anything to score');
 
-      // Do k models + 1 soup fit? Then hold the models in memory; else stream each point from the files.
-      const modelBytes = opened.map(checkpointBytes);
-      const total = modelBytes.reduce((a, b) => a + b, 0);
-      const soupBytes = numelOfModel(opened[0]) * 4;
-      const needed = total + 2 * soupBytes; // the models, the loaded f32 model, one soup being built
-      const budget = Math.min(totalmem() * 0.75, freemem() + 0.25 * totalmem());
-      const inMemory = needed <= budget && flags.get('stream') !== true;
-      const fitLine = `${names.length} models (${humanBytes(total)}) + the soup (${humanBytes(soupBytes)} as f32, twice while it is replaced) = ${humanBytes(needed)} of ${humanBytes(budget)} this machine can give`;
-      let loaderModels = fileModels;
-      if (inMemory) {
-        say(`fit: ${fitLine}: the models are held in memory and each point is souped there, nothing read or written per point`);
-        loaderModels = [];
-        for (const m of fileModels) loaderModels.push({ ...m, checkpoint: await inMemoryCheckpoint(m.checkpoint, io.signal) });
-      } else {
-        say(`fit: ${flags.get('stream') === true ? '--stream' : `no: ${fitLine}`}: each point streams its models from the files (${humanBytes(total)} read per point)`);
-      }
-
+      // The evaluator's model, loaded with the first model's weights (read from its files).
       soupBackend = createNodeCpuBackend();
-      const first = planPoint(loaderModels, uniformOf([0], names.length));
-      const { soupWeightSource } = await import('../../merge/soupWeights');
-      lm = await createCausalLM((backendArg as ModelBackendChoice | undefined) ?? 'auto', config, soupWeightSource(first, soupBackend), { signal: io.signal, say });
-      let loader = planSoupLoader(lm.model, loaderModels, soupBackend, `${inMemory ? 'in memory' : 'streamed from the files'}; souped on ${soupBackend.description}, loaded into the model per point; evaluated on ${lm.description}`);
-      if (lm.gpu) {
-        // The GPU path: k ingredients + 1 soup resident on the device, each point souped into the model's weight buffers.
-        const gpuBytes = gpuIngredientBytes(lm.gpu.model, loaderModels.map((m) => m.checkpoint));
+      lm = await createCausalLM((backendArg as ModelBackendChoice | undefined) ?? 'auto', config, soupWeightSource(planPoint(fileModels, uniformOf([0], names.length)), soupBackend), { signal: io.signal, say });
+
+      // Do k models + 1 soup fit? On the GPU: upload the models once and soup into the model's weight
+      // buffers. On the CPU (or when the GPU has no room): hold the models in memory, else stream each point.
+      const total = opened.map(checkpointBytes).reduce((a, b) => a + b, 0);
+      const soupBytes = numelOfModel(opened[0]) * 4;
+      let loader: SoupLoader | undefined;
+      if (lm.gpu && flags.get('stream') !== true) {
+        const gpuBytes = gpuIngredientBytes(lm.gpu.model, opened);
         const line = `${names.length} models on the GPU (${humanBytes(gpuBytes)}) + the model and its workspace (${humanBytes(lm.gpu.model.fit.totalBytes)}) = ${humanBytes(gpuBytes + lm.gpu.model.fit.totalBytes)}`;
         try {
-          gpuIngredients = await uploadGpuIngredients(lm.gpu.device, lm.gpu.model, loaderModels.map((m) => m.checkpoint), io.signal);
-          loader = gpuSoupLoader(gpuIngredients, loaderModels, `on the GPU: ${line}; each point souped by shaders/soup.wgsl straight into the model's weight buffers; evaluated on ${lm.description}`);
+          gpuIngredients = await uploadGpuIngredients(lm.gpu.device, lm.gpu.model, opened, io.signal);
+          loader = gpuSoupLoader(gpuIngredients, fileModels, `on the GPU: ${line}; each point souped by shaders/soup.wgsl straight into the model's weight buffers; evaluated on ${lm.description}`);
           say(`fit (GPU): ${line}: resident; nothing crosses the bus per point`);
         } catch (e) {
           if (e instanceof CancelledError) throw e;
           say(`fit (GPU): no: ${line} did not fit (${e instanceof Error ? e.message : String(e)}); each point is souped on the CPU and uploaded (${humanBytes(soupBytes / 2)}–${humanBytes(soupBytes)} per point)`);
         }
+      }
+      if (!loader) {
+        const needed = total + 2 * soupBytes; // the models, the loaded f32 model, one soup being built
+        const budget = Math.min(totalmem() * 0.75, freemem() + 0.25 * totalmem());
+        const inMemory = needed <= budget && flags.get('stream') !== true;
+        const fitLine = `${names.length} models (${humanBytes(total)}) + the soup (${humanBytes(soupBytes)} as f32, twice while it is replaced) = ${humanBytes(needed)} of ${humanBytes(budget)} this machine can give`;
+        let loaderModels = fileModels;
+        if (inMemory) {
+          say(`fit: ${fitLine}: the models are held in memory and each point is souped there, nothing read or written per point`);
+          loaderModels = [];
+          for (const m of fileModels) loaderModels.push({ ...m, checkpoint: await inMemoryCheckpoint(m.checkpoint, io.signal) });
+        } else {
+          say(`fit: ${flags.get('stream') === true ? '--stream' : `no: ${fitLine}`}: each point streams its models from the files (${humanBytes(total)} read per point)`);
+        }
+        loader = planSoupLoader(lm.model, loaderModels, soupBackend, `${inMemory ? 'in memory' : 'streamed from the files'}; souped on ${soupBackend.description}, loaded into the model per point; evaluated on ${lm.description}`);
       }
 
       const manifest: SearchManifest = {
@@ -226,12 +228,11 @@ ${ANALYSIS_OPTIONS_HELP}`,
           },
         });
       } catch (e) {
-        if (e instanceof CancelledError || io.signal.aborted) {
-          io.stderr(`${io.stderrIsTTY ? '\r\x1b[K' : ''}cancelled: ${trialsSoFar.length} trials are kept in ${out}; run again with --resume to continue\n`);
-          await writeOutputs(trialsSoFar, new Set(), [], { evaluated: trialsSoFar.length - stored, planPoints: 0, cancelled: true });
-          throw new CancelledError();
-        }
-        throw e;
+        // Cancelled, or failed (a device lost, a bad file): the finished trials are on disk; say so and write what they show.
+        const cancelled = e instanceof CancelledError || io.signal.aborted;
+        io.stderr(`${io.stderrIsTTY ? '\r\x1b[K' : ''}${cancelled ? 'cancelled' : 'stopped by an error'}: ${trialsSoFar.length} trials are kept in ${out}; run again with --resume to continue\n`);
+        await writeOutputs(trialsSoFar, new Set(), [], { evaluated: trialsSoFar.length - stored, planPoints: 0, cancelled: true }).catch(() => undefined);
+        throw cancelled ? new CancelledError() : e;
       }
       if (io.stderrIsTTY && !quiet) io.stderr('\r\x1b[K');
       const evidence = await writeOutputs(outcome.trials, planKeysOf(outcome.trials, plan), outcome.shapleyPlayers, { ...outcome, cancelled: false });
