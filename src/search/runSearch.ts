@@ -111,11 +111,15 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchOutcome> 
   let done = 0;
   let planned = 0;
   let spent = 0; // seconds spent on points evaluated in this run
+  const visited = new Set<string>();
 
   const visit = async (point: SearchPoint): Promise<TrialRecord> => {
     throwIfAborted(signal);
     const key = pointKey(point.weights);
     const have = known.get(key);
+    // A point visited again in this run (the adaptive search retracing, two plans sharing it) is not news.
+    if (have && visited.has(key)) return have;
+    visited.add(key);
     if (have) {
       if (!have.kinds.includes(point.kind)) have.kinds.push(point.kind);
       if (point.label && !have.label) have.label = point.label;
@@ -144,7 +148,7 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchOutcome> 
   // Seconds left at this run's pace, over the points known to be planned and not yet done.
   const eta = (): number | undefined => (evaluated > 0 ? (spent / evaluated) * Math.max(0, planned - done) : undefined);
   const visitAll = async (phase: 'baselines' | 'plan' | 'coalitions', points: SearchPoint[]) => {
-    const fresh = dedupe(points);
+    const fresh = dedupe(points).filter((p) => !visited.has(pointKey(p.weights)));
     planned += fresh.length;
     onEvent?.({ type: 'phase', phase, planned });
     for (const p of fresh) await visit(p);
@@ -164,7 +168,7 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchOutcome> 
     onEvent?.({ type: 'phase', phase: 'plan', planned });
     const uniform = gridPoints(spec.experts, modelCount, spec.plan.step).find((p) => p.kind === 'uniform-experts')!;
     planKeys.add(pointKey(uniform.weights));
-    planned++;
+    if (!visited.has(pointKey(uniform.weights))) planned++;
     await visit(uniform);
     await patternSearch(
       spec.experts.length,
@@ -173,7 +177,7 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchOutcome> 
         const key = pointKey(weights);
         if (!planKeys.has(key)) {
           planKeys.add(key);
-          planned++;
+          if (!visited.has(key)) planned++;
         }
         return (await visit({ weights, kind: 'adaptive' })).objective;
       },
