@@ -87,4 +87,18 @@ describe('souplab eval', () => {
     expect(io.out()).toBe('');
     expect(io.err()).toMatch(/souplab eval: cancelled/);
   });
+
+  it('--backend webgpu (Dawn) scores as the CPU does', async () => {
+    const args = ['eval', join(dir, 'recipe.yaml'), '--tasks', `${join(dir, 'facts.jsonl')},${join(dir, 'prose.txt')}`, '--json'];
+    const gpu = captureIO();
+    expect(await runCli([...args, '--backend', 'webgpu'], gpu)).toBe(0);
+    const cpu = captureIO();
+    expect(await runCli([...args, '--backend', 'cpu'], cpu)).toBe(0);
+    type Out = { backend: string; tasks: { items?: { loglikelihoods: number[] }[]; nll?: number }[] };
+    const g = JSON.parse(gpu.out()) as Out;
+    const c = JSON.parse(cpu.out()) as Out;
+    expect(g.backend).toBe('webgpu');
+    g.tasks[0].items!.forEach((it, i) => it.loglikelihoods.forEach((ll, k) => expect(ll).toBeCloseTo(c.tasks[0].items![i].loglikelihoods[k], 2)));
+    expect(g.tasks[1].nll!).toBeCloseTo(c.tasks[1].nll!, 1);
+  }, 300_000);
 });
