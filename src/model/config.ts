@@ -4,6 +4,7 @@
  * than scored wrongly.
  */
 import { InputError } from '../errors';
+import { parseJsonObject } from './json';
 import type { Architecture, ModelConfig, RopeScaling } from './types';
 
 /** Hugging Face `architectures[0]` → the runtime's architecture. */
@@ -20,16 +21,7 @@ type Json = Record<string, unknown>;
 
 /** Parses config.json's text (or an already-parsed object); `name` names the file in messages. */
 export function parseModelConfig(input: string | unknown, name = 'config.json'): ModelConfig {
-  let json: unknown = input;
-  if (typeof input === 'string') {
-    try {
-      json = JSON.parse(input);
-    } catch (e) {
-      throw new InputError(`${name}: not valid JSON (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
-    }
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InputError(`${name}: expected a JSON object`);
-  const c = json as Json;
+  const c = parseJsonObject(input, name);
   const fail = (why: string): never => {
     throw new InputError(`${name}: ${why}`);
   };

@@ -7,6 +7,7 @@ import { InputError } from '../errors';
 import type { Checkpoint } from '../formats/checkpoint';
 import type { ByteSource } from '../formats/types';
 import { parseModelConfig } from './config';
+import { parseJsonObject } from './json';
 import { HfTokenizer } from './tokenizer';
 import type { ModelConfig, WeightSource } from './types';
 import { checkpointWeightSource, checkWeights } from './weights';
@@ -31,15 +32,14 @@ const MAX_JSON_BYTES = 200_000_000;
 
 async function readJson(source: ByteSource, name: string): Promise<Record<string, unknown>> {
   if (source.size > MAX_JSON_BYTES) throw new InputError(`${name}: ${source.size} bytes is too large for a JSON file of a model`);
-  let parsed: unknown;
+  let text: string;
   try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await source.read(0, source.size)));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(await source.read(0, source.size));
   } catch (e) {
     if (e instanceof InputError) throw e;
-    throw new InputError(`${name}: not valid JSON (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+    throw new InputError(`${name}: not UTF-8 text`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InputError(`${name}: expected a JSON object`);
-  return parsed as Record<string, unknown>;
+  return parseJsonObject(text, name);
 }
 
 /** Reads config.json, tokenizer.json and tokenizer_config.json of a model folder's extra files. */

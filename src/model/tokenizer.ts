@@ -6,6 +6,7 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
 import { InputError } from '../errors';
+import { parseJsonObject } from './json';
 import type { TextTokenizer } from './types';
 
 export interface ChatMessage {
@@ -14,19 +15,6 @@ export interface ChatMessage {
 }
 
 type Json = Record<string, unknown>;
-
-function parseJsonObject(input: string | unknown, name: string): Json {
-  let json: unknown = input;
-  if (typeof input === 'string') {
-    try {
-      json = JSON.parse(input);
-    } catch (e) {
-      throw new InputError(`${name}: not valid JSON (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
-    }
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InputError(`${name}: expected a JSON object`);
-  return json as Json;
-}
 
 /** tokenizer_config.json names special tokens as strings or as {content: …} objects. */
 function tokenContent(v: unknown): string | null {
@@ -54,10 +42,9 @@ export class HfTokenizer implements TextTokenizer {
     if (typeof model !== 'object' || model === null || typeof model.type !== 'string') {
       throw new InputError(`${name}/tokenizer.json: no "model" section with a type (BPE, Unigram, WordPiece)`);
     }
-    if (!Array.isArray(json.added_tokens)) json.added_tokens = [];
     try {
       // The library keeps (and may change) what it is given; the caller's objects stay theirs.
-      this.tokenizer = new Tokenizer(structuredClone(json), structuredClone(config));
+      this.tokenizer = new Tokenizer({ ...structuredClone(json), added_tokens: Array.isArray(json.added_tokens) ? structuredClone(json.added_tokens) : [] }, structuredClone(config));
     } catch (e) {
       throw new InputError(`${name}/tokenizer.json: cannot be read (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
     }

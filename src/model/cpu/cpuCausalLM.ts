@@ -102,14 +102,13 @@ export class CpuCausalLM implements CausalLM {
     const total = sequences.reduce((s, q) => s + q.length, 0);
     let done = 0;
     const results: Float32Array[] = [];
+    for (const ids of sequences) this.checkIds(ids);
     for (const ids of sequences) {
-      this.checkIds(ids);
       const n = ids.length;
       const out = new Float32Array(Math.max(0, n - 1));
       if (n >= 2) {
-        const logits = await this.forward(ids, this.newCache(), 0, n - 1, options.signal);
         const V = this.config.vocabSize;
-        const logProbs = logSoftmax(logits, n - 1, V);
+        const logProbs = logSoftmax(await this.logits(ids.subarray(0, n - 1), options), n - 1, V);
         for (let t = 0; t + 1 < n; t++) out[t] = logProbs[t * V + ids[t + 1]];
       }
       results.push(out);
@@ -117,6 +116,13 @@ export class CpuCausalLM implements CausalLM {
       options.onProgress?.(done, total);
     }
     return results;
+  }
+
+  /** The next-token logits after every prefix of `ids`: [ids.length, vocabSize] (for tests and the GPU twin). */
+  async logits(ids: Int32Array, options: Pick<ScoreOptions, 'signal'> = {}): Promise<Float32Array> {
+    this.checkIds(ids);
+    if (ids.length === 0) return new Float32Array(0);
+    return this.forward(ids, this.newCache(), 0, ids.length, options.signal);
   }
 
   async generate(ids: Int32Array, maxNewTokens: number, options: ScoreOptions = {}): Promise<Int32Array> {

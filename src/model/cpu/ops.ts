@@ -50,33 +50,44 @@ export function addBias(x: Float32Array, bias: Float32Array, rows: number): Floa
   return x;
 }
 
-/**
- * RoPE inverse frequencies 1/θ^(2i/d), i < d/2, with Llama 3's rescaling when given: wavelengths longer than
- * original_max/low_freq_factor are divided by `factor`, shorter than original_max/high_freq_factor kept, and
- * the band between interpolated (transformers' _compute_llama3_parameters).
- */
-export function ropeInvFreq(headDim: number, theta: number, scaling: RopeScaling | null): Float32Array {
-  const half = headDim / 2;
-  const out: Float32Array = new Float32Array(half);
-  for (let i = 0; i < half; i++) {
-    // transformers: 1 / base ** (arange(0, dim, 2).float() / dim), in f32.
-    const invFreq = Math.fround(1 / Math.fround(theta ** Math.fround((2 * i) / headDim)));
-    if (scaling === null) {
-      out[i] = invFreq;
-      continue;
-    }
-    const { factor, lowFreqFactor, highFreqFactor, originalMaxPositionEmbeddings: oldCtx } = scaling;
-    const lowFreqWavelen = oldCtx / lowFreqFactor;
-    const highFreqWavelen = oldCtx / highFreqFactor;
-    const wavelen = (2 * Math.PI) / invFreq;
-    if (wavelen < highFreqWavelen) out[i] = invFreq;
-    else if (wavelen > lowFreqWavelen) out[i] = invFreq / factor;
-    else {
-      const smooth = (oldCtx / wavelen - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
-      out[i] = (1 - smooth) * (invFreq / factor) + smooth * invFreq;
-    }
-  }
+/** RoPE's unscaled inverse frequencies 1/θ^(2i/d), i < d/2, in f32 as transformers computes them. */
+function baseInvFreq(headDim: number, theta: number): Float32Array {
+  const out = new Float32Array(headDim / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Math.fround(1 / Math.fround(theta ** Math.fround((2 * i) / headDim)));
   return out;
+}
+
+/**
+ * Llama 3's rescaling of frequency i: the factor its inverse frequency is divided by. Wavelengths shorter
+ * than original_max/high_freq_factor keep theirs (1), longer than original_max/low_freq_factor are divided by
+ * `factor`, and the band between is interpolated (transformers' _compute_llama3_parameters; llama.cpp's
+ * converter stores these divisors as rope_freqs.weight).
+ */
+export function llama3RopeFactors(headDim: number, theta: number, scaling: RopeScaling): Float32Array {
+  const { factor, lowFreqFactor, highFreqFactor, originalMaxPositionEmbeddings: oldCtx } = scaling;
+  const lowFreqWavelen = oldCtx / lowFreqFactor;
+  const highFreqWavelen = oldCtx / highFreqFactor;
+  return baseInvFreq(headDim, theta).map((invFreq) => {
+    const wavelen = (2 * Math.PI) / invFreq;
+    if (wavelen < highFreqWavelen) return 1;
+    if (wavelen > lowFreqWavelen) return factor;
+    const smooth = (oldCtx / wavelen - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
+    return 1 / ((1 - smooth) / factor + smooth);
+  });
+}
+
+/** RoPE inverse frequencies, with Llama 3's rescaling when given (as transformers computes them). */
+export function ropeInvFreq(headDim: number, theta: number, scaling: RopeScaling | null): Float32Array {
+  const invFreq = baseInvFreq(headDim, theta);
+  if (scaling === null) return invFreq;
+  const { factor, lowFreqFactor, highFreqFactor, originalMaxPositionEmbeddings: oldCtx } = scaling;
+  return invFreq.map((f) => {
+    const wavelen = (2 * Math.PI) / f;
+    if (wavelen < oldCtx / highFreqFactor) return f;
+    if (wavelen > oldCtx / lowFreqFactor) return f / factor;
+    const smooth = (oldCtx / wavelen - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
+    return (1 - smooth) * (f / factor) + smooth * f;
+  });
 }
 
 /**
