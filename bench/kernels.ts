@@ -16,10 +16,10 @@ import type { Benchmark } from './registry';
 import { PeakRss } from './peakRss';
 
 const RSS_TARGET_MB = 512;
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 /** An NVIDIA, AMD (proprietary) or other vendor ICD that Dawn accepts; Mesa's software and Intel/Radeon stubs do not count. */
-function hasHardwareVulkanDriver(): boolean {
+export function hasHardwareVulkanDriver(): boolean {
   return ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d'].some((dir) => existsSync(dir) && readdirSync(dir).some((f) => /nvidia|amd_icd|amdvlk/i.test(f)));
 }
 

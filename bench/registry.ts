@@ -2,6 +2,7 @@ import { ioBenchmark } from './io';
 import { kernelsBenchmark } from './kernels';
 import { analysisBenchmark } from './analysis';
 import { mergeBenchmark } from './merge';
+import { modelBenchmark } from './model';
 import { searchBenchmark } from './search';
 
 export interface Benchmark {
@@ -11,4 +12,4 @@ export interface Benchmark {
   run(): Promise<boolean>;
 }
 
-export const benchmarks: Benchmark[] = [ioBenchmark, kernelsBenchmark, analysisBenchmark, mergeBenchmark, searchBenchmark];
+export const benchmarks: Benchmark[] = [ioBenchmark, kernelsBenchmark, analysisBenchmark, mergeBenchmark, modelBenchmark, searchBenchmark];

@@ -6,7 +6,9 @@
 // h / (heads / kvHeads). Keys are taken 64 at a time: each invocation scores one key, the block's
 // maximum and the running maximum give the rescaling of the running sum and of the output (online
 // softmax, so no score array of the sequence's length is kept), then each invocation accumulates its
-// share of the d output values. All in f32.
+// share of the d output values. All in f32. Three barriers per block of keys: every invocation scans
+// the block's 64 scores for the maximum rather than a tree reduction (barriers are what software
+// adapters pay most for).
 
 struct Params {
   tokens: u32,
@@ -31,8 +33,8 @@ const MAX_HEAD_DIM: u32 = 256u;
 const PER_INVOCATION: u32 = MAX_HEAD_DIM / WG;
 
 var<workgroup> q: array<f32, MAX_HEAD_DIM>;
+var<workgroup> scores: array<f32, WG>;
 var<workgroup> weight: array<f32, WG>;
-var<workgroup> blockMax: array<f32, WG>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
@@ -70,15 +72,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
       }
       score = s;
     }
-    blockMax[lid] = score;
+    scores[lid] = score;
     workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-      if (lid < stride) {
-        blockMax[lid] = max(blockMax[lid], blockMax[lid + stride]);
-      }
-      workgroupBarrier();
+    // Every invocation finds the block's maximum itself: cheaper than a tree of barriers.
+    let count = min(WG, last + 1u - b);
+    var m = runningMax;
+    for (var jj = 0u; jj < count; jj++) {
+      m = max(m, scores[jj]);
     }
-    let newMax = max(runningMax, blockMax[0]);
+    let newMax = m;
     let rescale = exp(runningMax - newMax);
     var w = 0.0;
     if (j <= last) {
@@ -86,7 +88,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     }
     weight[lid] = w;
     workgroupBarrier();
-    let count = min(WG, last + 1u - b);
     var blockSum = 0.0;
     for (var jj = 0u; jj < count; jj++) {
       blockSum = blockSum + weight[jj];
@@ -103,7 +104,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
       }
     }
     runningMax = newMax;
-    // blockMax and weight are rewritten by the next block.
+    // scores and weight are rewritten by the next block.
     workgroupBarrier();
   }
   let oBase = (t * p.heads + head) * d;

@@ -18,12 +18,15 @@ struct Params {
 @group(0) @binding(2) var<storage, read> targets: array<u32>;
 @group(0) @binding(3) var<storage, read_write> R: array<u32>;
 
-const WG: u32 = 256u;
-var<workgroup> best: array<f32, 256>;
-var<workgroup> bestAt: array<u32, 256>;
-var<workgroup> sums: array<f32, 256>;
+const WG: u32 = 64u;
+var<workgroup> best: array<f32, 64>;
+var<workgroup> bestAt: array<u32, 64>;
+var<workgroup> sums: array<f32, 64>;
 
-@compute @workgroup_size(256)
+// Two barriers per row: each invocation reduces its stride of the row, then every invocation combines
+// the 64 partial maxima itself (in index order, so ties go to the smallest index) and invocation 0
+// adds the partial sums. Trees of barriers cost more than these reads on software adapters.
+@compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
   let lid = lid3.x;
   let r = wg.x + wg.y * 65535u;
@@ -43,38 +46,33 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   best[lid] = m;
   bestAt[lid] = at;
   workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-    if (lid < stride) {
-      let v = best[lid + stride];
-      let j = bestAt[lid + stride];
-      if (j != 0xffffffffu && (bestAt[lid] == 0xffffffffu || v > best[lid] || (v == best[lid] && j < bestAt[lid]))) {
-        best[lid] = v;
-        bestAt[lid] = j;
-      }
+  var rowMax = -3.4e38;
+  var arg = 0xffffffffu;
+  for (var j = 0u; j < WG; j++) {
+    let a = bestAt[j];
+    if (a != 0xffffffffu && (arg == 0xffffffffu || best[j] > rowMax || (best[j] == rowMax && a < arg))) {
+      rowMax = best[j];
+      arg = a;
     }
-    workgroupBarrier();
   }
-  let rowMax = workgroupUniformLoad(&best[0]);
   var s = 0.0;
   for (var i = lid; i < p.vocab; i += WG) {
     s = s + exp(L[base + i] - rowMax);
   }
   sums[lid] = s;
   workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-    if (lid < stride) {
-      sums[lid] = sums[lid] + sums[lid + stride];
-    }
-    workgroupBarrier();
-  }
   if (lid == 0u) {
+    var total = 0.0;
+    for (var j = 0u; j < WG; j++) {
+      total = total + sums[j];
+    }
     let out = 2u * (p.row0 + r);
     let want = targets[p.row0 + r];
     var logProb = 0.0;
     if (want < p.vocab) {
-      logProb = L[base + want] - rowMax - log(sums[0]);
+      logProb = L[base + want] - rowMax - log(total);
     }
     R[out] = bitcast<u32>(logProb);
-    R[out + 1u] = bestAt[0];
+    R[out + 1u] = arg;
   }
 }

@@ -20,17 +20,17 @@ struct Params {
 const WG: u32 = 64u;
 var<workgroup> partial: array<f32, 64>;
 
-// The sum of `value` over the workgroup, returned to every invocation.
+// The sum of `value` over the workgroup, returned to every invocation: one barrier, then every
+// invocation adds the 64 partial sums itself (in the same order). A tree of barriers costs more than
+// 64 reads: software adapters (SwiftShader) switch every invocation at each barrier.
 fn reduce(lid: u32, value: f32) -> f32 {
   partial[lid] = value;
   workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-    if (lid < stride) {
-      partial[lid] = partial[lid] + partial[lid + stride];
-    }
-    workgroupBarrier();
+  var total = 0.0;
+  for (var i = 0u; i < WG; i++) {
+    total = total + partial[i];
   }
-  return workgroupUniformLoad(&partial[0]);
+  return total;
 }
 
 @compute @workgroup_size(64)

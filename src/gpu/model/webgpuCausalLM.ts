@@ -12,7 +12,9 @@
  * ids are read back between submits (to stop at eos and honour cancel).
  */
 import { CancelledError, InputError, SoupLabError, throwIfAborted } from '../../errors';
+import { ropeInvFreq } from '../../model/cpu/ops';
 import type { CausalLM, ModelConfig, ScoreOptions, WeightSource } from '../../model/types';
+import { checkWeights, EMBED_TOKENS, FINAL_NORM, LM_HEAD, layerTensorNames, modelTensors } from '../../model/weights';
 import { describeAdapter } from '../adapter';
 import { createSoupDevice, type SoupDevice } from '../device';
 import { DeviceLostError, GPUExecutionError } from '../errors';
@@ -20,9 +22,7 @@ import { PipelineCache } from '../pipelineCache';
 import { checkModelFit, logitRowsFor, maxBatchTokensFor, mib, type FitLimits, type ModelFit, type TensorInfo, type WorkspaceShape } from './fit';
 import { ForwardRecorder, type BoundWeight } from './forwardRecorder';
 import type { WeightDtype } from './modelShaders';
-import { modelTensorShapes } from './modelTensors';
 import { allocateWeight, writeWeight, type ResidentWeight, type WeightPart } from './residentWeights';
-import { ropeInverseFrequencies } from './rope';
 
 /** The model does not fit the adapter: `fit` has the numbers. */
 export class ModelDoesNotFitError extends SoupLabError {
@@ -46,6 +46,10 @@ export interface WebGpuCausalLMOptions {
   signal?: AbortSignal;
   /** Upload progress, in tensors. */
   onProgress?: (done: number, total: number) => void;
+  /** The model's name in messages. */
+  name?: string;
+  /** Cut tensors and size batches as if one binding held at most this many bytes (default: the device's limits). */
+  maxBindingBytes?: number;
 }
 
 const NO_TARGET = 0xffffffff;
@@ -69,32 +73,32 @@ interface Workspace {
   results: GPUBuffer;
 }
 
-/** The tensors of `config`, with the dtypes the source has them in: what the fit check and the upload need. */
-function tensorInfos(config: ModelConfig, source: WeightSource): TensorInfo[] {
-  const expected = modelTensorShapes(config);
-  const have = new Set(source.names());
-  const missing = [...expected.keys()].filter((n) => !have.has(n));
-  if (missing.length > 0) {
-    throw new InputError(`the weights lack ${missing.length === 1 ? 'tensor' : `${missing.length} tensors:`} ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''} (needed by ${config.hfArchitecture})`);
-  }
-  const out: TensorInfo[] = [];
-  for (const [name, shape] of expected) {
-    const got = source.shape(name);
-    if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
-      throw new InputError(`tensor ${name} has shape ${JSON.stringify(got)}, the config implies ${JSON.stringify(shape)}`);
-    }
-    out.push({ name, shape, dtype: source.dtype(name) });
-  }
-  return out;
+/** The tensors of `config` (checked against the source: all there, right shapes) with the source's dtypes. */
+function tensorInfos(config: ModelConfig, source: WeightSource, name: string): TensorInfo[] {
+  checkWeights(config, source, name);
+  return modelTensors(config).map((t) => ({ name: t.name, shape: t.shape, dtype: source.dtype(t.name) }));
 }
 
-function limitsOf(device: GPUDevice): FitLimits {
-  return { maxBufferSize: device.limits.maxBufferSize, maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize };
+/** One pipeline cache per device: compiling the kernels is the slow part of loading, models on a device share them. */
+const PIPELINES = new WeakMap<GPUDevice, PipelineCache>();
+function pipelinesFor(device: GPUDevice): PipelineCache {
+  let cache = PIPELINES.get(device);
+  if (!cache) PIPELINES.set(device, (cache = new PipelineCache(device)));
+  return cache;
+}
+
+function limitsOf(d: GPUDevice | GPUAdapter): FitLimits {
+  return { maxBufferSize: d.limits.maxBufferSize, maxStorageBufferBindingSize: d.limits.maxStorageBufferBindingSize };
+}
+
+function capLimits(l: FitLimits, maxBindingBytes: number | undefined): FitLimits {
+  if (maxBindingBytes === undefined) return l;
+  return { maxBufferSize: Math.min(l.maxBufferSize, maxBindingBytes), maxStorageBufferBindingSize: Math.min(l.maxStorageBufferBindingSize, maxBindingBytes) };
 }
 
 /** Whether `config` with `source`'s weights fits `adapter` (before opening a device or uploading anything). */
 export function checkFitOnAdapter(config: ModelConfig, source: WeightSource, adapter: GPUAdapter, opts: { batchTokens?: number; memoryBudgetBytes?: number } = {}): ModelFit {
-  return checkModelFit(config, tensorInfos(config, source), { maxBufferSize: adapter.limits.maxBufferSize, maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize }, { batchTokens: opts.batchTokens ?? 512, memoryBudgetBytes: opts.memoryBudgetBytes });
+  return checkModelFit(config, tensorInfos(config, source, 'model'), limitsOf(adapter), { batchTokens: opts.batchTokens ?? 512, memoryBudgetBytes: opts.memoryBudgetBytes });
 }
 
 export class WebGpuCausalLM implements CausalLM {
@@ -116,23 +120,24 @@ export class WebGpuCausalLM implements CausalLM {
     private readonly ctx: SoupDevice,
     private readonly ownsDevice: boolean,
     readonly fit: ModelFit,
+    private readonly limits: FitLimits,
   ) {
-    this.pipelines = new PipelineCache(ctx.device);
-    this.invFreq = ropeInverseFrequencies(config);
+    this.pipelines = pipelinesFor(ctx.device);
+    this.invFreq = ropeInvFreq(config.headDim, config.ropeTheta, config.ropeScaling);
     this.batchTokens = fit.batchTokens;
-    this.maxTokens = maxBatchTokensFor(config, limitsOf(ctx.device));
+    this.maxTokens = maxBatchTokensFor(config, limits);
     this.description = `WebGPU on ${describeAdapter(ctx.adapter).name}`;
   }
 
   /** Checks the fit, opens the device (unless given), uploads every weight. */
   static async create(config: ModelConfig, source: WeightSource, opts: WebGpuCausalLMOptions = {}): Promise<WebGpuCausalLM> {
-    const tensors = tensorInfos(config, source);
+    const tensors = tensorInfos(config, source, opts.name ?? 'model');
     if (!opts.device && !opts.adapter) throw new GPUExecutionError('WebGpuCausalLM needs a GPU adapter or device');
-    const limits = opts.device ? limitsOf(opts.device.device) : { maxBufferSize: opts.adapter!.limits.maxBufferSize, maxStorageBufferBindingSize: opts.adapter!.limits.maxStorageBufferBindingSize };
+    const limits = capLimits(opts.device ? limitsOf(opts.device.device) : limitsOf(opts.adapter!), opts.maxBindingBytes);
     const fit = checkModelFit(config, tensors, limits, { batchTokens: opts.batchTokens ?? 512, memoryBudgetBytes: opts.memoryBudgetBytes });
     if (!fit.fits) throw new ModelDoesNotFitError(`the model does not fit this GPU: ${fit.problems.join('; ')} (${fit.summary})`, fit);
     const ctx = opts.device ?? (await createSoupDevice(opts.adapter!, 'souplab model'));
-    const model = new WebGpuCausalLM(config, ctx, !opts.device, fit);
+    const model = new WebGpuCausalLM(config, ctx, !opts.device, fit, limits);
     try {
       await model.compile(new Set(tensors.map((t) => t.dtype)));
       model.allocate(tensors);
@@ -176,7 +181,7 @@ export class WebGpuCausalLM implements CausalLM {
 
   reloadWeights(source: WeightSource, options: ScoreOptions = {}): Promise<void> {
     return this.serial(async () => {
-      const tensors = tensorInfos(this.config, source);
+      const tensors = tensorInfos(this.config, source, 'new weights');
       for (const t of tensors) {
         const have = this.weight(t.name);
         if (have.shape.length !== t.shape.length || have.shape.some((d, i) => d !== t.shape[i])) {
@@ -247,7 +252,7 @@ export class WebGpuCausalLM implements CausalLM {
   }
 
   private allocate(tensors: readonly TensorInfo[]): void {
-    const binding = Math.min(this.ctx.device.limits.maxBufferSize, this.ctx.device.limits.maxStorageBufferBindingSize);
+    const binding = Math.min(this.limits.maxBufferSize, this.limits.maxStorageBufferBindingSize);
     const scoped = this.ctx.scoped('allocating the weights', () => {
       for (const t of tensors) this.weights.set(t.name, allocateWeight(this.ctx.device, t.name, t.shape, t.dtype, binding));
     });
@@ -380,37 +385,37 @@ export class WebGpuCausalLM implements CausalLM {
   private recordForward(rec: ForwardRecorder, ws: Workspace, n: number, row0: number, cachePerLayer: boolean, lm: { from: number; count: number }, table: GPUBuffer): void {
     const c = this.config;
     const D = c.headDim;
-    const embed = this.weight('model.embed_tokens.weight');
+    const embed = this.weight(EMBED_TOKENS);
     for (const part of embed.parts) rec.embed(this.bound(embed, part), ws.ids, ws.h, { tokens: n, dim: c.hiddenSize, firstRow: part.firstRow, partRows: part.rows, row0 });
     for (let l = 0; l < c.numLayers; l++) {
-      const p = `model.layers.${l}.`;
+      const t = layerTensorNames(l);
       const k = ws.k[cachePerLayer ? l : 0];
       const v = ws.v[cachePerLayer ? l : 0];
-      rec.rmsNorm(this.bound(this.weight(`${p}input_layernorm.weight`)), ws.h, ws.x, { rows: n, dim: c.hiddenSize, eps: c.rmsNormEps });
-      this.linear(rec, `${p}self_attn.q_proj.weight`, ws.x, ws.q, { n });
-      this.linear(rec, `${p}self_attn.k_proj.weight`, ws.x, k, { n, yRow0: row0 });
-      this.linear(rec, `${p}self_attn.v_proj.weight`, ws.x, v, { n, yRow0: row0 });
+      rec.rmsNorm(this.bound(this.weight(t.inputNorm)), ws.h, ws.x, { rows: n, dim: c.hiddenSize, eps: c.rmsNormEps });
+      this.linear(rec, t.q, ws.x, ws.q, { n });
+      this.linear(rec, t.k, ws.x, k, { n, yRow0: row0 });
+      this.linear(rec, t.v, ws.x, v, { n, yRow0: row0 });
       if (c.attentionBias) {
-        rec.addBias(this.bound(this.weight(`${p}self_attn.q_proj.bias`)), ws.q, { rows: n, cols: c.numHeads * D, row0: 0 });
-        rec.addBias(this.bound(this.weight(`${p}self_attn.k_proj.bias`)), k, { rows: n, cols: c.numKvHeads * D, row0 });
-        rec.addBias(this.bound(this.weight(`${p}self_attn.v_proj.bias`)), v, { rows: n, cols: c.numKvHeads * D, row0 });
+        rec.addBias(this.bound(this.weight(t.qBias)), ws.q, { rows: n, cols: c.numHeads * D, row0: 0 });
+        rec.addBias(this.bound(this.weight(t.kBias)), k, { rows: n, cols: c.numKvHeads * D, row0 });
+        rec.addBias(this.bound(this.weight(t.vBias)), v, { rows: n, cols: c.numKvHeads * D, row0 });
       }
       if (c.qkNorm) {
-        rec.rmsNorm(this.bound(this.weight(`${p}self_attn.q_norm.weight`)), null, ws.q, { rows: n * c.numHeads, dim: D, eps: c.rmsNormEps });
-        rec.rmsNorm(this.bound(this.weight(`${p}self_attn.k_norm.weight`)), null, k, { rows: n * c.numKvHeads, dim: D, row0: row0 * c.numKvHeads, eps: c.rmsNormEps });
+        rec.rmsNorm(this.bound(this.weight(t.qNorm)), null, ws.q, { rows: n * c.numHeads, dim: D, eps: c.rmsNormEps });
+        rec.rmsNorm(this.bound(this.weight(t.kNorm)), null, k, { rows: n * c.numKvHeads, dim: D, row0: row0 * c.numKvHeads, eps: c.rmsNormEps });
       }
       rec.rope(table, ws.meta, ws.q, { rows: n, heads: c.numHeads, halfDim: D / 2, xRow0: 0, metaRow0: row0 });
       rec.rope(table, ws.meta, k, { rows: n, heads: c.numKvHeads, halfDim: D / 2, xRow0: row0, metaRow0: row0 });
       rec.attention(ws.q, k, v, ws.meta, ws.attn, { tokens: n, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: D, row0 });
-      this.linear(rec, `${p}self_attn.o_proj.weight`, ws.attn, ws.h, { n, accumulate: true });
-      rec.rmsNorm(this.bound(this.weight(`${p}post_attention_layernorm.weight`)), ws.h, ws.x, { rows: n, dim: c.hiddenSize, eps: c.rmsNormEps });
-      this.linear(rec, `${p}mlp.gate_proj.weight`, ws.x, ws.gate, { n });
-      this.linear(rec, `${p}mlp.up_proj.weight`, ws.x, ws.up, { n });
+      this.linear(rec, t.o, ws.attn, ws.h, { n, accumulate: true });
+      rec.rmsNorm(this.bound(this.weight(t.postNorm)), ws.h, ws.x, { rows: n, dim: c.hiddenSize, eps: c.rmsNormEps });
+      this.linear(rec, t.gate, ws.x, ws.gate, { n });
+      this.linear(rec, t.up, ws.x, ws.up, { n });
       rec.swiglu(ws.gate, ws.up, n * c.intermediateSize);
-      this.linear(rec, `${p}mlp.down_proj.weight`, ws.gate, ws.h, { n, accumulate: true });
+      this.linear(rec, t.down, ws.gate, ws.h, { n, accumulate: true });
     }
-    rec.rmsNorm(this.bound(this.weight('model.norm.weight')), ws.h, ws.x, { rows: n, dim: c.hiddenSize, eps: c.rmsNormEps });
-    const head = c.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
+    rec.rmsNorm(this.bound(this.weight(FINAL_NORM)), ws.h, ws.x, { rows: n, dim: c.hiddenSize, eps: c.rmsNormEps });
+    const head = c.tieWordEmbeddings ? EMBED_TOKENS : LM_HEAD;
     const chunk = ws.shape.logitRows;
     for (let r = 0; r < lm.count; r += chunk) {
       const rows = Math.min(chunk, lm.count - r);
@@ -460,6 +465,9 @@ export class WebGpuCausalLM implements CausalLM {
     let tokens = 0;
     sequences.forEach((s, i) => {
       if (s.length < 2) return;
+      if (s.length > this.config.maxPositionEmbeddings) {
+        throw new InputError(`sequence ${i} has ${s.length} tokens, more than the model's context of ${this.config.maxPositionEmbeddings}`);
+      }
       if (s.length > this.maxTokens) {
         throw new InputError(`sequence ${i} has ${s.length} tokens; this GPU's binding limit allows at most ${this.maxTokens} in one pass`);
       }
@@ -478,7 +486,7 @@ export class WebGpuCausalLM implements CausalLM {
       this.usable(options.signal);
       const N = batch.reduce((sum, i) => sum + sequences[i].length, 0);
       const longest = Math.max(...batch.map((i) => sequences[i].length));
-      const ws = this.workspace({ tokens: N, cacheRows: N, cacheLayers: 1, logitRows: logitRowsFor(this.config, limitsOf(this.ctx.device), N) });
+      const ws = this.workspace({ tokens: N, cacheRows: N, cacheLayers: 1, logitRows: logitRowsFor(this.config, this.limits, N) });
       const ids = new Uint32Array(N);
       const meta = new Uint32Array(2 * N);
       const targets = new Uint32Array(N).fill(NO_TARGET);
@@ -526,9 +534,12 @@ export class WebGpuCausalLM implements CausalLM {
   private async greedy(prompt: Int32Array, maxNewTokens: number, options: ScoreOptions): Promise<Int32Array> {
     this.checkIds(prompt, 'prompt');
     if (prompt.length === 0) throw new InputError('generation needs a prompt of at least one token');
-    const wanted = Math.max(0, Math.floor(maxNewTokens));
-    if (wanted === 0) return new Int32Array(0);
     const L = prompt.length;
+    const context = this.config.maxPositionEmbeddings;
+    if (L > context) throw new InputError(`the prompt has ${L} tokens, more than the model's context of ${context}`);
+    // Generation stops where the context ends.
+    const wanted = Math.max(0, Math.min(Math.floor(maxNewTokens), context - L + 1));
+    if (wanted === 0) return new Int32Array(0);
     const rows = L + wanted - 1;
     const c = this.config;
     const prefill = Math.min(L, this.batchTokens);

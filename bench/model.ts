@@ -1,0 +1,236 @@
+/**
+ * `npm run bench -- model`: issue 9 §6. Scoring speed of the model runtime on a generated Llama of
+ * ≥ 100 M parameters (scripts/tinyModel.ts at larger dims, BF16 weights, a 32 k vocabulary), in one run:
+ *
+ * - the CPU backend (CpuCausalLM) and the WebGPU backend (WebGpuCausalLM) scoring the same sequences
+ *   (log-prob of every next token): tokens/s and peak RSS of each, and their largest log-prob difference;
+ * - llama.cpp (node-llama-cpp, CPU, F32 KV cache) scoring the same tokens of the same model exported as
+ *   BF16 GGUF by SoupLab's writer, the way an evaluator reads log-probs from it (controlledEvaluate with
+ *   the next-token probabilities at every position), and its forward alone (evaluateWithoutGenerating-
+ *   NewTokens): tokens/s, and each backend's speed as a ratio of both;
+ * - on a hardware GPU: the achieved FLOP/s and weight-read bandwidth, and their share of the GPU's peak
+ *   when it is known (SOUPLAB_GPU_PEAK_TFLOPS / SOUPLAB_GPU_PEAK_GBPS, or the table below for a few
+ *   data-centre GPUs; the kernels compute in f32, so the f32 peak is the one that applies).
+ *
+ * Sizes: SOUPLAB_BENCH_MODEL_LAYERS (12), _HIDDEN (768), _INTERMEDIATE (2048), _VOCAB (32000),
+ * SOUPLAB_BENCH_MODEL_SEQS × SOUPLAB_BENCH_MODEL_SEQ_LEN tokens (4 × 128; a software adapter gets 1 × 16
+ * unless the variables are set: SwiftShader is for correctness, not speed). Reported, no targets.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tinyModel, tinyTokenizer } from '../scripts/tinyModel';
+import { openCheckpoint } from '../src/formats/checkpoint';
+import { writeGguf } from '../src/formats/gguf/writeGguf';
+import { bytesSource } from '../src/formats/memorySource';
+import { describeAdapter, requestAdapter } from '../src/gpu/adapter';
+import { describeFit, WebGpuCausalLM } from '../src/gpu/model/webgpuCausalLM';
+import { CpuCausalLM } from '../src/model/cpu/cpuCausalLM';
+import { openModel, type OpenedModel } from '../src/model/load';
+import type { CausalLM, ModelConfig } from '../src/model/types';
+import { modelTensors } from '../src/model/weights';
+import { nodeFileTarget } from '../src/node/fileTargets';
+import { nodeGPU } from '../src/node/webgpu';
+import { hasHardwareVulkanDriver, SWIFTSHADER_ICD } from './kernels';
+import { PeakRss } from './peakRss';
+import type { Benchmark } from './registry';
+
+const env = (name: string, fallback: number): number => Number(process.env[`SOUPLAB_BENCH_MODEL_${name}`] ?? fallback);
+
+/** Peak dense f32 FLOP/s (TFLOPS) and memory bandwidth (GB/s) of GPUs we may meet, by adapter name. */
+const KNOWN_GPUS: { pattern: RegExp; tflopsF32: number; gbps: number }[] = [
+  { pattern: /H200/i, tflopsF32: 67, gbps: 4800 },
+  { pattern: /H100.*PCIe/i, tflopsF32: 51, gbps: 2000 },
+  { pattern: /H100/i, tflopsF32: 67, gbps: 3350 },
+  { pattern: /A100/i, tflopsF32: 19.5, gbps: 2039 },
+  { pattern: /L4\b/i, tflopsF32: 30, gbps: 300 },
+  { pattern: /RTX 4090/i, tflopsF32: 82.6, gbps: 1008 },
+];
+
+/** Deterministic token sequences over the whole vocabulary. */
+function sequences(count: number, length: number, vocab: number): Int32Array[] {
+  let s = 12345;
+  return Array.from({ length: count }, () =>
+    Int32Array.from({ length }, () => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return s % vocab;
+    }),
+  );
+}
+
+/** Matmul FLOPs of scoring one sequence of `n` tokens: 2 per weight per token, plus attention (QKᵀ and PV). */
+function scoringFlops(c: ModelConfig, n: number): number {
+  const linear = modelTensors(c).filter((t) => t.shape.length === 2 && t.name !== 'model.embed_tokens.weight').reduce((s, t) => s + t.shape[0] * t.shape[1], 0);
+  const head = c.tieWordEmbeddings ? c.vocabSize * c.hiddenSize : 0;
+  const attention = c.numLayers * 2 * 2 * c.numHeads * c.headDim * ((n * (n + 1)) / 2);
+  return 2 * (linear + head) * n + attention;
+}
+
+interface Measured {
+  seconds: number;
+  tokensPerSecond: number;
+  peakRssMb: number;
+  logProbs: Float32Array[];
+}
+
+async function measure(model: CausalLM, seqs: Int32Array[]): Promise<Measured> {
+  await model.scoreTokens([seqs[0].subarray(0, 8)]); // warm-up: first use of every kernel
+  (globalThis as { gc?: () => void }).gc?.();
+  const rss = new PeakRss();
+  const t0 = performance.now();
+  const logProbs = await model.scoreTokens(seqs);
+  const seconds = (performance.now() - t0) / 1000;
+  const tokens = seqs.reduce((s, q) => s + q.length, 0);
+  return { seconds, tokensPerSecond: tokens / seconds, peakRssMb: rss.stop() / 1e6, logProbs };
+}
+
+function maxDiff(a: Float32Array[], b: Float32Array[] | number[][]): number {
+  let m = 0;
+  a.forEach((x, i) => x.forEach((v, t) => (m = Math.max(m, Math.abs(v - b[i][t])))));
+  return m;
+}
+
+/** llama.cpp scoring the same sequences from a GGUF of the model: tokens/s and its log-probs. */
+async function measureLlamaCpp(model: OpenedModel, seqs: Int32Array[]): Promise<{ tokensPerSecond: number; forwardTokensPerSecond: number; peakRssMb: number; logProbs: number[][]; fileMb: number } | string> {
+  let llamaCpp: typeof import('node-llama-cpp');
+  try {
+    llamaCpp = await import('node-llama-cpp');
+  } catch (e) {
+    return `node-llama-cpp could not load: ${(e as Error).message}`;
+  }
+  if (!model.tokenizerJson) return 'the generated model has no tokenizer.json';
+  const dir = await mkdtemp(join(tmpdir(), 'souplab-bench-model-'));
+  const llama = await llamaCpp.getLlama({ gpu: false, build: 'never', logLevel: llamaCpp.LlamaLogLevel.error });
+  try {
+    const path = join(dir, 'bench-model-bf16.gguf');
+    const written = await writeGguf({ ...model, tokenizerJson: model.tokenizerJson }, nodeFileTarget(path), { type: 'bf16' });
+    const loaded = await llama.loadModel({ modelPath: path });
+    const longest = Math.max(...seqs.map((s) => s.length));
+    const context = await loaded.createContext({
+      contextSize: Math.max(256, longest),
+      batchSize: longest,
+      sequences: 1,
+      // One thread, as the CPU backend uses: on a shared machine llama.cpp's spinning worker threads
+      // lose to whoever else runs (SOUPLAB_BENCH_LLAMA_THREADS to change).
+      threads: Number(process.env.SOUPLAB_BENCH_LLAMA_THREADS ?? 1),
+      experimentalKvCacheKeyType: 'F32',
+      experimentalKvCacheValueType: 'F32',
+      flashAttention: false,
+    });
+    try {
+      const sequence = context.getSequence();
+      const score = async (ids: Int32Array): Promise<number[]> => {
+        await sequence.clearHistory();
+        const tokens = Array.from(ids) as import('node-llama-cpp').Token[];
+        const out = await sequence.controlledEvaluate(tokens.map((id, t): import('node-llama-cpp').ControlledEvaluateInputItem => (t + 1 < tokens.length ? [id, { generateNext: { probabilities: true } }] : id)));
+        return tokens.slice(1).map((next, t) => Math.log(out[t]?.next?.probabilities?.get(next) ?? 0));
+      };
+      await score(seqs[0].subarray(0, 8));
+      const rss = new PeakRss();
+      const t0 = performance.now();
+      const logProbs: number[][] = [];
+      for (const s of seqs) logProbs.push(await score(s));
+      const seconds = (performance.now() - t0) / 1000;
+      const peakRssMb = rss.stop() / 1e6;
+      // llama.cpp's forward alone (prompt processing, no probabilities handed to JavaScript).
+      const t1 = performance.now();
+      for (const s of seqs) {
+        await sequence.clearHistory();
+        await sequence.evaluateWithoutGeneratingNewTokens(Array.from(s) as import('node-llama-cpp').Token[]);
+      }
+      const forwardSeconds = (performance.now() - t1) / 1000;
+      const tokens = seqs.reduce((n, q) => n + q.length, 0);
+      return { tokensPerSecond: tokens / seconds, forwardTokensPerSecond: tokens / forwardSeconds, peakRssMb, logProbs, fileMb: written.bytes / 1e6 };
+    } finally {
+      await context.dispose();
+      await loaded.dispose();
+    }
+  } finally {
+    await llama.dispose();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export const modelBenchmark: Benchmark = {
+  name: 'model',
+  description: 'model runtime: tokens scored per second and peak memory on a generated ≥ 100 M-parameter Llama (BF16), CPU and WebGPU backends, and llama.cpp (CPU) on the same model as GGUF',
+  async run() {
+    const layers = env('LAYERS', 12);
+    const hidden = env('HIDDEN', 768);
+    // The vocabulary padded to a realistic size: the tokenizer's ids stay the first rows.
+    const vocab = env('VOCAB', 32000);
+    const merges = 200;
+    const { files } = await tinyModel({
+      architecture: 'llama',
+      dtype: 'BF16',
+      seed: 1,
+      hiddenSize: hidden,
+      intermediateSize: env('INTERMEDIATE', 2048),
+      numLayers: layers,
+      numHeads: hidden / 64,
+      numKvHeads: Math.max(1, hidden / 256),
+      numMerges: merges,
+      vocabPadding: Math.max(0, vocab - tinyTokenizer('llama', merges).size),
+    });
+    const model = await openModel(await openCheckpoint(new Map([...files].map(([k, v]) => [k, bytesSource(v, k)])), 'bench-llama'));
+    const c = model.config;
+    const params = modelTensors(c).reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
+    console.log(`model   llama, ${layers} layers, hidden ${c.hiddenSize}, intermediate ${c.intermediateSize}, ${c.numHeads} heads / ${c.numKvHeads} kv heads, vocab ${c.vocabSize}: ${(params / 1e6).toFixed(1)} M parameters, BF16 (${((params * 2) / 1e6).toFixed(0)} MB)`);
+
+    // GPU first decides the sequence sizes (a software adapter gets few tokens).
+    if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD) && !hasHardwareVulkanDriver()) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+    let adapter: GPUAdapter | undefined;
+    try {
+      adapter = await requestAdapter(await nodeGPU());
+    } catch (e) {
+      console.log(`webgpu  not available: ${(e as Error).message}`);
+    }
+    const software = adapter ? describeAdapter(adapter).software : true;
+    const sized = process.env.SOUPLAB_BENCH_MODEL_SEQS !== undefined || process.env.SOUPLAB_BENCH_MODEL_SEQ_LEN !== undefined;
+    const seqs = sequences(env('SEQS', sized || !software ? 4 : 1), env('SEQ_LEN', sized || !software ? 128 : 16), c.vocabSize);
+    const tokens = seqs.reduce((s, q) => s + q.length, 0);
+    console.log(`tokens  ${seqs.length} sequences × ${seqs[0].length} tokens = ${tokens} tokens scored per backend (log-prob of every next token)`);
+
+    const cpu = await CpuCausalLM.load(c, model.weights);
+    const onCpu = await measure(cpu, seqs);
+    cpu.dispose();
+    console.log(`cpu     CpuCausalLM (f32, one thread): ${onCpu.tokensPerSecond.toFixed(1)} tokens/s (${onCpu.seconds.toFixed(1)} s), peak RSS ${onCpu.peakRssMb.toFixed(0)} MB`);
+
+    let onGpu: Measured | undefined;
+    if (adapter) {
+      const gpu = await WebGpuCausalLM.create(c, model.weights, { adapter });
+      try {
+        console.log(`webgpu  ${gpu.description}: ${describeFit(gpu.fit)}`);
+        onGpu = await measure(gpu, seqs);
+        console.log(`webgpu  WebGpuCausalLM: ${onGpu.tokensPerSecond.toFixed(1)} tokens/s (${onGpu.seconds.toFixed(1)} s), peak RSS ${onGpu.peakRssMb.toFixed(0)} MB, GPU memory ~${(gpu.fit.totalBytes / 1e6).toFixed(0)} MB; max |Δ log-prob| vs CPU ${maxDiff(onGpu.logProbs, onCpu.logProbs).toExponential(2)}`);
+        const flops = seqs.reduce((s, q) => s + scoringFlops(c, q.length), 0);
+        const batches = Math.ceil(tokens / gpu.fit.batchTokens);
+        const weightBytes = gpu.fit.weightBytes * batches;
+        const achievedTflops = flops / onGpu.seconds / 1e12;
+        const achievedGbps = weightBytes / onGpu.seconds / 1e9;
+        const name = describeAdapter(adapter).name;
+        const known = KNOWN_GPUS.find((g) => g.pattern.test(name));
+        const peakTflops = Number(process.env.SOUPLAB_GPU_PEAK_TFLOPS ?? known?.tflopsF32 ?? NaN);
+        const peakGbps = Number(process.env.SOUPLAB_GPU_PEAK_GBPS ?? known?.gbps ?? NaN);
+        console.log(
+          `webgpu  ${achievedTflops.toFixed(3)} TFLOP/s of matmul and attention (${(flops / 1e9).toFixed(1)} GFLOP), weights read at ≥ ${achievedGbps.toFixed(1)} GB/s (${batches} batch${batches > 1 ? 'es' : ''} × ${(gpu.fit.weightBytes / 1e6).toFixed(0)} MB)` +
+            (software ? ' — a software adapter: these say nothing about a GPU' : '') +
+            (Number.isFinite(peakTflops) ? `; ${((100 * achievedTflops) / peakTflops).toFixed(1)} % of ${peakTflops} TFLOP/s f32 peak` : '; peak FLOP/s unknown (set SOUPLAB_GPU_PEAK_TFLOPS)') +
+            (Number.isFinite(peakGbps) ? `, ${((100 * achievedGbps) / peakGbps).toFixed(1)} % of ${peakGbps} GB/s` : ', peak bandwidth unknown (set SOUPLAB_GPU_PEAK_GBPS)'),
+        );
+      } finally {
+        gpu.dispose();
+      }
+    }
+
+    const ref = await measureLlamaCpp(model, seqs);
+    if (typeof ref === 'string') console.log(`llama.cpp not measured: ${ref}`);
+    else {
+      console.log(`llama.cpp node-llama-cpp 3.21.1, CPU (${process.env.SOUPLAB_BENCH_LLAMA_THREADS ?? 1} thread(s)), BF16 GGUF (${ref.fileMb.toFixed(0)} MB, written by SoupLab), F32 KV cache: ${ref.tokensPerSecond.toFixed(1)} tokens/s scored (next-token probabilities at every position, as an evaluator reads them), ${ref.forwardTokensPerSecond.toFixed(1)} tokens/s for its forward alone (no probabilities), peak RSS ${ref.peakRssMb.toFixed(0)} MB; max |Δ log-prob| vs the CPU twin ${maxDiff(onCpu.logProbs, ref.logProbs).toExponential(2)} (llama.cpp rounds activations for BF16 matmuls)`);
+      const ratio = (x: number): string => `${(x / ref.tokensPerSecond).toFixed(3)} (vs its forward alone ${(x / ref.forwardTokensPerSecond).toFixed(3)})`;
+      console.log(`ratio   tokens/s over llama.cpp's scoring: CPU backend ${ratio(onCpu.tokensPerSecond)}` + (onGpu ? `, WebGPU backend ${ratio(onGpu.tokensPerSecond)}` : ''));
+    }
+    return true;
+  },
+};
