@@ -29,7 +29,7 @@ import { openModel } from '../src/model/load';
 import { createNodeCpuBackend } from '../src/node/cpuWorkers';
 import { modelFilesOf } from '../src/node/evalModel';
 import { nodeFolderTarget } from '../src/node/fileTargets';
-import { createCausalLM, type LoadedModel } from '../src/node/modelBackend';
+import { loadEvaluator, type LoadedModel } from '../src/node/modelBackend';
 import { openCheckpointPath, type NodeCheckpoint } from '../src/node/openCheckpointPath';
 import { mayHaveGpuDevice } from '../src/node/webgpu';
 import { uploadGpuIngredients } from '../src/gpu/residentSoup';
@@ -95,7 +95,7 @@ export const searchBenchmark: Benchmark = {
         try {
           const inMemory = await Promise.all(fileModels.map(async (m) => ({ ...m, checkpoint: await inMemoryCheckpoint(m.checkpoint) })));
           const t0 = performance.now();
-          lm = await createCausalLM(kind, config, soupWeightSource(planPoint(inMemory, [1, 0, 0]), soupBackend), { name: 'bench' });
+          lm = await loadEvaluator(kind, config, soupWeightSource(planPoint(inMemory, [1, 0, 0]), soupBackend), { name: 'bench' });
           const loadSeconds = (performance.now() - t0) / 1000;
           if (kind === 'webgpu' && !lm.gpu) {
             console.log('webgpu: no hardware adapter; skipped');
@@ -125,7 +125,7 @@ export const searchBenchmark: Benchmark = {
             let fresh: LoadedModel | undefined;
             try {
               const m = await openModel(c);
-              fresh = await createCausalLM(kind, m.config, m.weights);
+              fresh = await loadEvaluator(kind, m.config, m.weights);
               const d = performance.now();
               await scoreTasks(fresh.model, tasks);
               return { soup: (b - a) / 1000, load: (d - b) / 1000, eval: (performance.now() - d) / 1000 };

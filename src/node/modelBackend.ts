@@ -1,12 +1,13 @@
 /**
- * The evaluator's model on the backend asked for: the CPU twin (src/model/cpu) or the WebGPU forward
- * pass (src/gpu/model). 'auto' takes WebGPU only on a hardware adapter (a software renderer is slower
- * than the CPU path) and says why when it does not.
+ * The evaluator's model on the backend asked for (the runtime's createCausalLM), with the Node-side choice:
+ * 'auto' takes WebGPU only on a hardware adapter (a software renderer is slower
+ * than the CPU path) and says why when it does not. On WebGPU the device is ours, so that the search can
+ * soup straight into the model's weights on it.
  */
 import { describeAdapter, isSoftwareAdapter, requestAdapter } from '../gpu/adapter';
 import { createSoupDevice, type SoupDevice } from '../gpu/device';
 import { WebGpuCausalLM } from '../gpu/model/webgpuCausalLM';
-import { CpuCausalLM } from '../model/cpu/cpuCausalLM';
+import { createCausalLM } from '../model/create';
 import type { CausalLM, ModelConfig, WeightSource } from '../model/types';
 import { mayHaveGpuDevice, nodeGPU } from './webgpu';
 
@@ -21,7 +22,7 @@ export interface LoadedModel {
   dispose(): Promise<void>;
 }
 
-export async function createCausalLM(
+export async function loadEvaluator(
   choice: ModelBackendChoice,
   config: ModelConfig,
   weights: WeightSource,
@@ -42,13 +43,13 @@ export async function createCausalLM(
   if (adapter) {
     const device = await createSoupDevice(adapter, 'souplab model');
     try {
-      const model = await WebGpuCausalLM.create(config, weights, { device, signal: options.signal });
+      const model = (await createCausalLM(config, weights, { backend: 'webgpu', device, signal: options.signal, name: options.name })) as WebGpuCausalLM;
       return { model, description: model.description, gpu: { model, device }, dispose: async () => device.destroy() };
     } catch (e) {
       device.destroy();
       throw e;
     }
   }
-  const model = await CpuCausalLM.load(config, weights, { signal: options.signal, name: options.name });
+  const model = await createCausalLM(config, weights, { backend: 'cpu', signal: options.signal, name: options.name });
   return { model, description: 'CPU (f32 reference runtime)', dispose: async () => undefined };
 }

@@ -1,25 +1,20 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { CliIO } from '../../src/cli/io';
-import { openModel } from '../../src/model/load';
 import { CpuCausalLM } from '../../src/model/cpu/cpuCausalLM';
-import { openCheckpointPath } from '../../src/node/openCheckpointPath';
-import { tinyModel, type TinyModelOptions } from '../../scripts/tinyModel';
+import { openModelPath } from '../../src/node/openModelPath';
+import { writeTinyModel as writeTinyModelFiles } from '../../scripts/writeTinyModel';
+import type { TinyModelOptions } from '../../scripts/tinyModel';
 
-/** Writes a generated tiny model (config, safetensors, a real tokenizer.json) into `dir`. */
+/** Writes a generated tiny model (config, safetensors, a real tokenizer.json) into `dir`; returns `dir`. */
 export async function writeTinyModel(dir: string, options: TinyModelOptions): Promise<string> {
-  const m = await tinyModel(options);
-  mkdirSync(dir, { recursive: true });
-  for (const [name, bytes] of m.files) writeFileSync(join(dir, name), bytes);
+  await writeTinyModelFiles(dir, options);
   return dir;
 }
 
 /** The runtime's CPU model and tokenizer of a model folder. */
 export async function loadCpuModel(dir: string) {
-  const checkpoint = await openCheckpointPath(dir);
-  const opened = await openModel(checkpoint);
+  const opened = await openModelPath(dir);
   const model = await CpuCausalLM.load(opened.config, opened.weights);
-  await checkpoint.close();
+  await opened.close();
   return { model, tokenizer: opened.tokenizer!, config: opened.config };
 }
 

@@ -4,7 +4,7 @@ import { categoryScore, formatScore, scoreTableCsv, type ChoiceMetric } from '..
 import type { SoupBackend } from '../../merge/kernel';
 import { createNodeCpuBackend } from '../../node/cpuWorkers';
 import { openEvalModel } from '../../node/evalModel';
-import { createCausalLM, type ModelBackendChoice } from '../../node/modelBackend';
+import { loadEvaluator, type ModelBackendChoice } from '../../node/modelBackend';
 import { readTaskFiles } from '../../node/taskFiles';
 import { parseArgs, UsageError, type CliIO, type Command } from '../io';
 
@@ -41,13 +41,13 @@ export const evalCommand: Command = {
     const { files } = readTaskFiles(tasksArg.split(',').map((s) => s.trim()).filter(Boolean));
     let soupBackend: SoupBackend | undefined;
     const model = await openEvalModel(positionals[0], async () => (soupBackend ??= createNodeCpuBackend()));
-    let lm: Awaited<ReturnType<typeof createCausalLM>> | undefined;
+    let lm: Awaited<ReturnType<typeof loadEvaluator>> | undefined;
     try {
       const maxLength = maxLengthFlag(flags.get('max-length'), model.config.maxPositionEmbeddings);
       const { tasks, problems } = prepareTasks(model.tokenizer, files, maxLength);
       for (const p of problems) io.stderr(`${p}\n`);
       if (model.plan) say(`souping ${model.plan.ingredients.length} models in memory (${model.plan.recipe.method}); nothing is written`);
-      lm = await createCausalLM((backendArg as ModelBackendChoice | undefined) ?? 'auto', model.config, model.weights, { signal: io.signal, say });
+      lm = await loadEvaluator((backendArg as ModelBackendChoice | undefined) ?? 'auto', model.config, model.weights, { signal: io.signal, say });
       const progress = json || !io.stderrIsTTY || flags.get('quiet') === true ? undefined : progressLine(io);
       let results: TaskResult[];
       try {

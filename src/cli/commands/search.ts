@@ -12,7 +12,7 @@ import { createNodeCpuBackend } from '../../node/cpuWorkers';
 import { modelFilesOf } from '../../node/evalModel';
 import { nodeFileSource } from '../../node/fileSource';
 import { nodeFileTarget, nodeFolderTarget } from '../../node/fileTargets';
-import { createCausalLM, type LoadedModel, type ModelBackendChoice } from '../../node/modelBackend';
+import { loadEvaluator, type LoadedModel, type ModelBackendChoice } from '../../node/modelBackend';
 import { openCheckpointPath, type NodeCheckpoint } from '../../node/openCheckpointPath';
 import { readTaskFiles } from '../../node/taskFiles';
 import { openResultsFolder, writeAtomically, type SearchManifest } from '../../node/trialStore';
@@ -140,7 +140,7 @@ ${ANALYSIS_OPTIONS_HELP}`,
 
       // The evaluator's model, loaded with the first model's weights (read from its files).
       soupBackend = createNodeCpuBackend();
-      lm = await createCausalLM((backendArg as ModelBackendChoice | undefined) ?? 'auto', config, soupWeightSource(planPoint(fileModels, uniformOf([0], names.length)), soupBackend), { signal: io.signal, say });
+      lm = await loadEvaluator((backendArg as ModelBackendChoice | undefined) ?? 'auto', config, soupWeightSource(planPoint(fileModels, uniformOf([0], names.length)), soupBackend), { signal: io.signal, say });
 
       // Do k models + 1 soup fit? On the GPU: upload the models once and soup into the model's weight
       // buffers. On the CPU (or when the GPU has no room): hold the models in memory, else stream each point.
