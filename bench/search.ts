@@ -11,7 +11,8 @@
  *   SOUPLAB_BENCH_SEARCH_POINTS = 37, else the measured points' mean × 37, and said so).
  *
  * WebGPU runs only on a hardware adapter (SwiftShader is for correctness). Knobs: SOUPLAB_BENCH_SEARCH_HIDDEN,
- * _LAYERS, _MLP (model size), SOUPLAB_BENCH_SEARCH_POINTS (default 3 on the CPU, 37 on a GPU).
+ * _LAYERS, _MLP (model size), SOUPLAB_BENCH_SEARCH_POINTS (default 3 on the CPU, 37 on a GPU),
+ * SOUPLAB_BENCH_SEARCH_TASKS=tiny (one multiple-choice item instead of the task set: the souping cost alone).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -77,7 +78,8 @@ export const searchBenchmark: Benchmark = {
       }
       for (const t of opened[0].tensors.values()) params += t.info.shape.reduce((a, b) => a * b, 1);
       const { config, tokenizer } = await modelFilesOf(opened[0], 'ft-0');
-      const { tasks } = prepareTasks(tokenizer, TASKS, config.maxPositionEmbeddings);
+      const taskFiles = process.env.SOUPLAB_BENCH_SEARCH_TASKS === 'tiny' ? [parseTaskFile('one.jsonl', JSON.stringify({ query: 'Two plus two is', choices: ['four', 'five'], gold: 0 }))] : TASKS;
+      const { tasks } = prepareTasks(tokenizer, taskFiles, config.maxPositionEmbeddings);
       const tokens = tasks.reduce((s, t) => s + (t.kind === 'multiple_choice' ? t.items.reduce((a, it) => a + it.choices.reduce((b, c) => b + c.sequence.length - 1, 0), 0) : t.documents.reduce((a, d) => a + d.tokens, 0)), 0);
       console.log(`model: Llama layout, hidden ${hidden}, ${layers} layers, MLP ${mlp}: ${(params / 1e6).toFixed(1)} M parameters, BF16; 3 fine-tunes of one base`);
       console.log(`tasks: ${tasks.map((t) => t.name).join(', ')} (${tokens} tokens scored per point)`);
