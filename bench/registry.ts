@@ -5,6 +5,7 @@ import { mergeBenchmark } from './merge';
 import { studioBenchmark } from './studio';
 import { methodsBenchmark } from './methods';
 import { modelBenchmark } from './model';
+import { searchBenchmark } from './search';
 
 export interface Benchmark {
   name: string;
@@ -13,4 +14,4 @@ export interface Benchmark {
   run(): Promise<boolean>;
 }
 
-export const benchmarks: Benchmark[] = [ioBenchmark, kernelsBenchmark, analysisBenchmark, mergeBenchmark, studioBenchmark, methodsBenchmark, modelBenchmark];
+export const benchmarks: Benchmark[] = [ioBenchmark, kernelsBenchmark, analysisBenchmark, mergeBenchmark, studioBenchmark, methodsBenchmark, modelBenchmark, searchBenchmark];

@@ -3,6 +3,8 @@ import { inspectCommand } from './commands/inspect';
 import { mergeCommand } from './commands/merge';
 import { analyzeCommand } from './commands/analyze';
 import { gridCommand } from './commands/grid';
+import { evalCommand } from './commands/eval';
+import { searchCommand } from './commands/search';
 
 /** Every `souplab` command, in the order `souplab --help` lists them. */
-export const commands: Command[] = [inspectCommand, mergeCommand, analyzeCommand, gridCommand];
+export const commands: Command[] = [inspectCommand, mergeCommand, analyzeCommand, gridCommand, evalCommand, searchCommand];

@@ -216,7 +216,7 @@ async function methodTensor(step: MethodStep, backend: SoupBackend, maxJobBytes:
   }
 }
 
-const INPUT_BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2 };
+export const INPUT_BYTES: Readonly<Record<string, number>> = { F64: 8, F32: 4, F16: 2, BF16: 2 };
 
 /** The element count of one job: within the backend's limit and the memory budget, a multiple of 4. */
 export function chunkElementsFor(step: SoupStep, backend: SoupBackend, maxJobBytes: number): number {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -49,4 +49,17 @@ function privateRuntimeDir(): string {
   const dir = join(tmpdir(), `souplab-runtime-${process.getuid?.() ?? 'user'}`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   return dir;
+}
+
+/** False only on Linux when no device node a GPU driver would use exists. */
+export function mayHaveGpuDevice(): boolean {
+  if (process.platform !== 'linux') return true;
+  const has = (dir: string, pattern: RegExp) => {
+    try {
+      return readdirSync(dir).some((f) => pattern.test(f));
+    } catch {
+      return false;
+    }
+  };
+  return has('/dev/dri', /^renderD\d+$/) || has('/dev', /^(nvidia\d+|dxg)$/);
 }

@@ -1,4 +1,3 @@
-import { readdirSync } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { InputError } from '../../errors';
@@ -15,7 +14,7 @@ import { createNodeCpuBackend } from '../../node/cpuWorkers';
 import { nodeFileSource } from '../../node/fileSource';
 import { nodeFileTarget, nodeFolderTarget } from '../../node/fileTargets';
 import { openCheckpointPath, type NodeCheckpoint } from '../../node/openCheckpointPath';
-import { nodeGPU } from '../../node/webgpu';
+import { mayHaveGpuDevice, nodeGPU } from '../../node/webgpu';
 import { parseArgs, UsageError, type CliIO, type Command } from '../io';
 import { humanBytes } from './inspect';
 import { convertSoupToGguf, ggufSoupPath, isGgufPath, parseGgufType, planGgufOutput, removeSoupFile, type GgufOutputPlan } from './mergeGguf';
@@ -290,18 +289,6 @@ async function chooseBackend(forced: string | true | undefined, say: (line: stri
   return cpu;
 }
 
-/** False only on Linux when no device node a GPU driver would use exists. */
-function mayHaveGpuDevice(): boolean {
-  if (process.platform !== 'linux') return true;
-  const has = (dir: string, pattern: RegExp) => {
-    try {
-      return readdirSync(dir).some((f) => pattern.test(f));
-    } catch {
-      return false;
-    }
-  };
-  return has('/dev/dri', /^renderD\d+$/) || has('/dev', /^(nvidia\d+|dxg)$/);
-}
 
 function printReport(io: CliIO, report: PreflightReport, quiet: boolean): void {
   const shown = 20;

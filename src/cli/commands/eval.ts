@@ -1,0 +1,131 @@
+import { InputError } from '../../errors';
+import { prepareTasks, scoreTasks, type EvalProgress, type TaskResult } from '../../eval/evaluate';
+import { categoryScore, formatScore, scoreTableCsv, type ChoiceMetric } from '../../eval/scores';
+import type { SoupBackend } from '../../merge/kernel';
+import { createNodeCpuBackend } from '../../node/cpuWorkers';
+import { openEvalModel } from '../../node/evalModel';
+import { loadEvaluator, type ModelBackendChoice } from '../../node/modelBackend';
+import { readTaskFiles } from '../../node/taskFiles';
+import { parseArgs, UsageError, type CliIO, type Command } from '../io';
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'evaluate a model folder or a recipe (souped in memory) on task files: multiple choice and perplexity',
+  usage: [
+    'souplab eval <model folder | recipe.yaml> --tasks <files or folders> [--backend webgpu|cpu] [--json] [--metric acc_norm|acc] [--max-length N]',
+    '',
+    'Scores multiple-choice JSONL ({"query","choices","gold"}, or ARC / HellaSwag / PIQA / MMLU fields) the way',
+    'lm-evaluation-harness does (acc, and acc_norm divided by the choice\'s UTF-8 byte length), and perplexity over',
+    '.txt files or JSONL with a "text" field (rolling windows; per token, byte and word). A recipe is souped in',
+    'memory, tensor by tensor, and never written. Bad items are reported one per line (exit 2); the rest are scored.',
+    '  --tasks       task files or folders of them (.jsonl, .txt); each file is one category',
+    '  --backend     webgpu or cpu (default: WebGPU when a hardware adapter exists, else the CPU)',
+    '  --json        print {"model","backend","tasks":[…]} with per-item log-likelihoods',
+    '  --metric      the multiple-choice score in the summary and score table (default acc_norm)',
+    '  --max-length  the context in tokens (default: the model\'s max_position_embeddings)',
+    '  --scores-csv  also write the result as a one-row score table (Model, one column per task)',
+  ].join('\n'),
+  async run(args, io) {
+    const { positionals, flags } = parseArgs(args, { booleans: ['json', 'quiet'], values: ['tasks', 'backend', 'metric', 'max-length', 'scores-csv'] });
+    if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'give a model folder or a recipe.yaml' : `expected one model, got ${positionals.length} arguments`);
+    const tasksArg = flags.get('tasks');
+    if (typeof tasksArg !== 'string' || tasksArg === '') throw new UsageError('--tasks is required: task files or folders (comma-separated)');
+    const backendArg = flags.get('backend');
+    if (backendArg !== undefined && backendArg !== 'webgpu' && backendArg !== 'cpu') throw new UsageError(`--backend must be webgpu or cpu, got '${String(backendArg)}'`);
+    const metric = metricFlag(flags.get('metric'));
+    const json = flags.get('json') === true;
+    const say = (line: string) => {
+      if (flags.get('quiet') !== true) io.stderr(`${line}\n`);
+    };
+
+    const { files } = readTaskFiles(tasksArg.split(',').map((s) => s.trim()).filter(Boolean));
+    let soupBackend: SoupBackend | undefined;
+    const model = await openEvalModel(positionals[0], async () => (soupBackend ??= createNodeCpuBackend()));
+    let lm: Awaited<ReturnType<typeof loadEvaluator>> | undefined;
+    try {
+      const maxLength = maxLengthFlag(flags.get('max-length'), model.config.maxPositionEmbeddings);
+      const { tasks, problems } = prepareTasks(model.tokenizer, files, maxLength);
+      for (const p of problems) io.stderr(`${p}\n`);
+      if (model.plan) say(`souping ${model.plan.ingredients.length} models in memory (${model.plan.recipe.method}); nothing is written`);
+      lm = await loadEvaluator((backendArg as ModelBackendChoice | undefined) ?? 'auto', model.config, model.weights, { signal: io.signal, say });
+      const progress = json || !io.stderrIsTTY || flags.get('quiet') === true ? undefined : progressLine(io);
+      let results: TaskResult[];
+      try {
+        results = await scoreTasks(lm.model, tasks, { signal: io.signal, onProgress: progress?.update });
+      } finally {
+        progress?.clear();
+      }
+      if (json) io.stdout(`${JSON.stringify(evalJson(positionals[0], lm.model.backend, results))}\n`);
+      else io.stdout(summary(positionals[0], lm.description, results, metric));
+      const csv = flags.get('scores-csv');
+      if (typeof csv === 'string') {
+        const { writeAtomically } = await import('../../node/trialStore');
+        await writeAtomically(csv, scoreTableCsv([{ model: positionals[0], scores: Object.fromEntries(results.map((r) => [r.name, categoryScore(r, metric)])) }], results.map((r) => r.name)));
+      }
+      if (results.length === 0 && problems.length === 0) throw new InputError('nothing to score');
+      return problems.length > 0 ? 2 : 0;
+    } finally {
+      lm?.model.dispose();
+      await lm?.dispose();
+      await soupBackend?.dispose().catch(() => undefined);
+      await model.close();
+    }
+  },
+};
+
+export function metricFlag(v: string | true | undefined): ChoiceMetric {
+  if (v === undefined) return 'acc_norm';
+  if (v === 'acc' || v === 'acc_norm') return v;
+  throw new UsageError(`--metric must be acc or acc_norm, got '${String(v)}'`);
+}
+
+export function maxLengthFlag(v: string | true | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (typeof v !== 'string' || !Number.isInteger(n) || n < 1) throw new UsageError(`--max-length must be a whole number of tokens ≥ 1, got '${String(v)}'`);
+  return n;
+}
+
+/** The --json shape (scripts use these names): exactly these fields. */
+export function evalJson(model: string, backend: string, results: TaskResult[]): unknown {
+  return {
+    model,
+    backend,
+    tasks: results.map((r) =>
+      r.kind === 'multiple_choice'
+        ? { name: r.name, kind: r.kind, acc: r.acc, acc_norm: r.acc_norm, items: r.items.map((i) => ({ loglikelihoods: i.loglikelihoods, gold: i.gold, pred: i.pred, pred_norm: i.pred_norm })) }
+        : { name: r.name, kind: r.kind, perplexity: r.perplexity, tokens: r.tokens, nll: r.nll },
+    ),
+  };
+}
+
+function summary(model: string, backend: string, results: TaskResult[], metric: ChoiceMetric): string {
+  const lines = [`${model} (${backend})`];
+  for (const r of results) {
+    if (r.kind === 'multiple_choice') lines.push(`  ${r.name.padEnd(24)} acc ${formatScore(100 * r.acc)} %  acc_norm ${formatScore(100 * r.acc_norm)} %  (${r.items.length} items)`);
+    else lines.push(`  ${r.name.padEnd(24)} perplexity ${formatScore(r.perplexity)} per token, ${formatScore(r.byte_perplexity)} per byte, ${formatScore(r.word_perplexity)} per word; ${formatScore(r.bits_per_byte)} bits/byte (${r.tokens} tokens)`);
+  }
+  lines.push(`  score table row (${metric} %, perplexity as −bits/byte): ${results.map((r) => `${r.name} ${formatScore(categoryScore(r, metric))}`).join(', ')}`);
+  return lines.join('\n') + '\n';
+}
+
+function progressLine(io: CliIO): { update: (p: EvalProgress) => void; clear: () => void } {
+  let last = 0;
+  let drawn = false;
+  const started = performance.now();
+  return {
+    update(p) {
+      const now = performance.now();
+      if (now - last < 100 && p.tokensDone < p.tokensTotal) return;
+      last = now;
+      const s = (now - started) / 1000;
+      const rate = p.tokensDone / Math.max(s, 1e-9);
+      const eta = p.tokensDone > 0 ? Math.round((p.tokensTotal - p.tokensDone) / rate) : undefined;
+      io.stderr(`\rscoring ${p.task}: ${p.tokensDone}/${p.tokensTotal} tokens  ${Math.round(rate)} tokens/s  ETA ${eta === undefined ? '--' : `${eta} s`}\x1b[K`);
+      drawn = true;
+    },
+    clear() {
+      if (drawn) io.stderr('\r\x1b[K');
+    },
+  };
+}

@@ -1,0 +1,350 @@
+import { freemem, totalmem } from 'node:os';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { matchName } from '../../analysis/names';
+import { CancelledError, InputError, throwIfAborted } from '../../errors';
+import { prepareTasks } from '../../eval/evaluate';
+import { carriedFiles } from '../../merge/carriedFiles';
+import type { SoupBackend } from '../../merge/kernel';
+import { PreflightError } from '../../merge/preflight';
+import { runMerge } from '../../merge/runMerge';
+import { createNodeCpuBackend } from '../../node/cpuWorkers';
+import { modelFilesOf } from '../../node/evalModel';
+import { nodeFileSource } from '../../node/fileSource';
+import { nodeFileTarget, nodeFolderTarget } from '../../node/fileTargets';
+import { loadEvaluator, type LoadedModel, type ModelBackendChoice } from '../../node/modelBackend';
+import { openCheckpointPath, type NodeCheckpoint } from '../../node/openCheckpointPath';
+import { readTaskFiles } from '../../node/taskFiles';
+import { openResultsFolder, writeAtomically, type SearchManifest } from '../../node/trialStore';
+import { searchEvidence, type SearchEvidence } from '../../search/evidence';
+import { heldOutCsv, pointRecipeYaml, reportMarkdown, trialIds, trialsCsv, weightsText } from '../../search/outputs';
+import { listPoints, uniformOf } from '../../search/points';
+import { checkpointBytes, gpuSoupLoader, inMemoryCheckpoint, planPoint, planSoupLoader, type PlannedModel } from '../../search/soupLoader';
+import { gpuIngredientBytes, uploadGpuIngredients, type GpuIngredients } from '../../gpu/residentSoup';
+import { runSearch, type SearchEvent, type SearchPlan, type SearchSpec, type SoupLoader, type TrialRecord } from '../../search/runSearch';
+import { soupWeightSource } from '../../merge/soupWeights';
+import { humanBytes } from './inspect';
+import { metricFlag, maxLengthFlag } from './eval';
+import { parseModelPaths } from './grid';
+import { ANALYSIS_BOOLEAN_FLAGS, ANALYSIS_OPTIONS_HELP, ANALYSIS_VALUE_FLAGS, runAnalysis } from './analyze';
+import { parseArgs, UsageError, type CliIO, type Command } from '../io';
+import { readFileSync } from 'node:fs';
+
+export const searchCommand: Command = {
+  name: 'search',
+  summary: 'the SoCE loop: soup the experts at every weight point in memory, evaluate on task files, report the best soup',
+  usage: `souplab search [<score table…>] --models "name=path;…" --tasks <files or folders> --out <results folder> [options]
+
+Picks the experts from the score table (as souplab analyze; without a table every model is an expert),
+then for each weight point soups the models in memory into the loaded model and evaluates it on the task
+files (one category each) — nothing is written per point. Evaluated first: each model alone, the uniform
+soup of all models and of the experts; then the plan; then every uniform coalition (exact Shapley values).
+Trials are tuned on a seeded 50/50 split of each task file and reported on the held-out half too.
+The results folder keeps every finished trial as it comes (trials.jsonl); --resume continues a stopped
+search without evaluating anything twice. At the end (or on Ctrl-C) it writes trials.csv (for souplab
+analyze --trials), held-out.csv, best.yaml, report.md and evidence.json.
+
+  --models "a=/ckpt/a;b=/ckpt/b"  the checkpoints (folders with config.json and tokenizer.json)
+  --tasks a.jsonl,b.txt  task files or folders (comma-separated)
+  --plan grid|adaptive|<index.csv>   the paper's grid (default), the adaptive pattern search, or a list
+                        of points (souplab grid's index.csv: "weight: <model>" columns)
+  --out <folder>        the results folder
+  --resume              continue the search in --out
+  --backend webgpu|cpu  the evaluator (default: WebGPU on a hardware adapter, else the CPU)
+  --metric acc_norm|acc the multiple-choice score (default acc_norm); perplexity tasks score −bits/byte
+  --seed 0              seed of the held-out split
+  --tune-share 0.5      share of each task's items tuned on (1: no held-out split)
+  --max-length N        the context in tokens (default: the model's)
+  --shapley all|experts|none   whose uniform coalitions are evaluated for exact Shapley values (default:
+                        all models when at most 5, else the experts when at most 5)
+  --stream              read every point from the files even when the models fit in memory
+  --export <file.safetensors | folder>   write the best soup (or --export-trial's) with the evidence in its metadata
+  --export-trial <id>   a row of trials.csv to export instead of the best
+${ANALYSIS_OPTIONS_HELP}`,
+  async run(args, io) {
+    const { positionals, flags } = parseArgs(args, {
+      booleans: [...ANALYSIS_BOOLEAN_FLAGS, 'resume', 'stream', 'quiet'],
+      values: [...ANALYSIS_VALUE_FLAGS, 'models', 'tasks', 'plan', 'out', 'backend', 'metric', 'seed', 'tune-share', 'max-length', 'export', 'export-trial', 'shapley'],
+    });
+    const str = (k: string): string | undefined => (typeof flags.get(k) === 'string' ? (flags.get(k) as string) : undefined);
+    const modelsFlag = str('models');
+    const tasksFlag = str('tasks');
+    const out = str('out');
+    if (!modelsFlag) throw new UsageError('--models "name=path;…" is required: the checkpoints to soup');
+    if (!tasksFlag) throw new UsageError('--tasks is required: the task files that score each soup');
+    if (!out) throw new UsageError('--out <folder> is required: where the results are kept');
+    const backendArg = str('backend');
+    if (backendArg !== undefined && backendArg !== 'webgpu' && backendArg !== 'cpu') throw new UsageError(`--backend must be webgpu or cpu, got '${backendArg}'`);
+    const metric = metricFlag(flags.get('metric'));
+    const seed = wholeNumber(str('seed') ?? '0', '--seed');
+    const tuneShare = Number(str('tune-share') ?? '0.5');
+    if (!(tuneShare > 0 && tuneShare <= 1)) throw new UsageError(`--tune-share must be in (0, 1], got '${str('tune-share')}'`);
+    const quiet = flags.get('quiet') === true;
+    const say = (line: string) => {
+      if (!quiet) io.stderr(`${line}\n`);
+    };
+    const paths = parseModelPaths(modelsFlag);
+    const names = paths.map((p) => p.name);
+
+    // The experts.
+    let experts = names.map((_, i) => i);
+    let step = Number(str('step') ?? '0.1');
+    if (positionals.length > 0) {
+      const overrides = flags.has('candidates') ? {} : { candidates: names };
+      const { result } = runAnalysis(positionals, flags, overrides);
+      if (result.expertSet.length === 0) throw new InputError(`the analysis selected no experts (${result.warnings.join('; ') || 'empty'})`);
+      experts = result.expertSet.map((e) => {
+        const hit = matchName(e, names);
+        if (hit === undefined) throw new InputError(`no checkpoint for expert "${e}": add "${e}=/path/to/checkpoint" to --models`);
+        return names.indexOf(hit);
+      });
+      step = result.grid.step;
+      say(`experts (${result.mode} mode, τ = ${result.tau}): ${experts.map((e) => names[e]).join(', ')}`);
+    }
+    const planArg = str('plan') ?? 'grid';
+    const plan: SearchPlan =
+      planArg === 'grid' || planArg === 'adaptive'
+        ? { kind: planArg, step }
+        : { kind: 'list', points: listPoints(planArg, readText(planArg), names) };
+
+    // Tasks (bad items are reported, the rest scored; exit 2 at the end when there were any).
+    const taskFiles = readTaskFiles(tasksFlag.split(',').map((s) => s.trim()).filter(Boolean));
+
+    const opened: NodeCheckpoint[] = [];
+    let soupBackend: SoupBackend | undefined;
+    let lm: LoadedModel | undefined;
+    let gpuIngredients: GpuIngredients | undefined;
+    try {
+      for (const p of paths) {
+        if (!(await stat(p.path).catch(() => undefined))) throw new InputError(`--models: ${p.name}: ${p.path}: no such file or folder`);
+        opened.push(await openCheckpointPath(p.path));
+      }
+      const outAbs = resolve(out);
+      const recipePaths = paths.map((p) => relativePath(outAbs, resolve(p.path)));
+      const fileModels: PlannedModel[] = paths.map((p, i) => ({ name: p.name, path: recipePaths[i], checkpoint: opened[i] }));
+      // Pre-flight: every model against the first, from the headers alone.
+      try {
+        planPoint(fileModels, uniformOf(names.map((_, i) => i), names.length));
+      } catch (e) {
+        if (e instanceof PreflightError) {
+          for (const x of e.report.errors.slice(0, 20)) io.stderr(`error: ${x.message}\n`);
+          throw new InputError(`the models do not fit together (${e.report.errors.length} problem${e.report.errors.length > 1 ? 's' : ''}); nothing was evaluated`);
+        }
+        throw e;
+      }
+      const { config, tokenizer } = await modelFilesOf(opened[0], paths[0].path);
+      const maxLength = maxLengthFlag(flags.get('max-length'), config.maxPositionEmbeddings);
+      const { tasks, problems } = prepareTasks(tokenizer, taskFiles.files, maxLength);
+      for (const p of problems) io.stderr(`${p}\n`);
+      if (tasks.length === 0) throw new InputError('no task has anything to score');
+
+      // The evaluator's model, loaded with the first model's weights (read from its files).
+      soupBackend = createNodeCpuBackend();
+      lm = await loadEvaluator((backendArg as ModelBackendChoice | undefined) ?? 'auto', config, soupWeightSource(planPoint(fileModels, uniformOf([0], names.length)), soupBackend), { signal: io.signal, say });
+
+      // Do k models + 1 soup fit? On the GPU: upload the models once and soup into the model's weight
+      // buffers. On the CPU (or when the GPU has no room): hold the models in memory, else stream each point.
+      const total = opened.map(checkpointBytes).reduce((a, b) => a + b, 0);
+      const soupBytes = numelOfModel(opened[0]) * 4;
+      let loader: SoupLoader | undefined;
+      if (lm.gpu && flags.get('stream') !== true) {
+        const gpuBytes = gpuIngredientBytes(lm.gpu.model, opened);
+        const line = `${names.length} models on the GPU (${humanBytes(gpuBytes)}) + the model and its workspace (${humanBytes(lm.gpu.model.fit.totalBytes)}) = ${humanBytes(gpuBytes + lm.gpu.model.fit.totalBytes)}`;
+        try {
+          gpuIngredients = await uploadGpuIngredients(lm.gpu.device, lm.gpu.model, opened, io.signal);
+          loader = gpuSoupLoader(gpuIngredients, fileModels, `on the GPU: ${line}; each point souped by shaders/soup.wgsl straight into the model's weight buffers; evaluated on ${lm.description}`);
+          say(`fit (GPU): ${line}: resident; nothing crosses the bus per point`);
+        } catch (e) {
+          if (e instanceof CancelledError) throw e;
+          say(`fit (GPU): no: ${line} did not fit (${e instanceof Error ? e.message : String(e)}); each point is souped on the CPU and uploaded (${humanBytes(soupBytes / 2)}–${humanBytes(soupBytes)} per point)`);
+        }
+      }
+      if (!loader) {
+        const needed = total + 2 * soupBytes; // the models, the loaded f32 model, one soup being built
+        const budget = Math.min(totalmem() * 0.75, freemem() + 0.25 * totalmem());
+        const inMemory = needed <= budget && flags.get('stream') !== true;
+        const fitLine = `${names.length} models (${humanBytes(total)}) + the soup (${humanBytes(soupBytes)} as f32, twice while it is replaced) = ${humanBytes(needed)} of ${humanBytes(budget)} this machine can give`;
+        let loaderModels = fileModels;
+        if (inMemory) {
+          say(`fit: ${fitLine}: the models are held in memory and each point is souped there, nothing read or written per point`);
+          loaderModels = [];
+          for (const m of fileModels) loaderModels.push({ ...m, checkpoint: await inMemoryCheckpoint(m.checkpoint, io.signal) });
+        } else {
+          say(`fit: ${flags.get('stream') === true ? '--stream' : `no: ${fitLine}`}: each point streams its models from the files (${humanBytes(total)} read per point)`);
+        }
+        loader = planSoupLoader(lm.model, loaderModels, soupBackend, `${inMemory ? 'in memory' : 'streamed from the files'}; souped on ${soupBackend.description}, loaded into the model per point; evaluated on ${lm.description}`);
+      }
+
+      const manifest: SearchManifest = {
+        souplab: 'search',
+        models: paths,
+        tasks: taskFiles.files.map((f, i) => ({ name: f.name, sha256: taskFiles.hashes[i] })),
+        metric,
+        splitSeed: seed,
+        tuneShare,
+      };
+      const store = await openResultsFolder(out, manifest, flags.get('resume') === true);
+      if (store.dropped > 0) say(`resume: dropped ${store.dropped} unfinished trial record${store.dropped > 1 ? 's' : ''} (a stop mid-write)`);
+      const stored = (await store.load()).length;
+      if (stored > 0) say(`resume: ${stored} trials already evaluated are reused`);
+
+      const shapleyArg = str('shapley');
+      if (shapleyArg !== undefined && !['all', 'experts', 'none'].includes(shapleyArg)) throw new UsageError(`--shapley must be all, experts or none, got '${shapleyArg}'`);
+      const shapleyPlayers = shapleyArg === 'all' ? names.map((_, i) => i) : shapleyArg === 'experts' ? experts : shapleyArg === 'none' ? [] : undefined;
+      const spec: SearchSpec = { models: names, experts, plan, metric, splitSeed: seed, tuneShare, shapleyPlayers };
+      const started = performance.now();
+      const trialsSoFar: TrialRecord[] = await store.load();
+      const writeOutputs = async (trials: TrialRecord[], planKeys: Set<string>, players: number[], info: { evaluated: number; planPoints: number; cancelled: boolean }): Promise<SearchEvidence> => {
+        const categories = tasks.map((t) => t.name);
+        const evidence = searchEvidence(trials, names, experts, planKeys, players, tasks);
+        await writeAtomically(join(out, 'trials.csv'), trialsCsv(trials, names, categories));
+        await writeAtomically(join(out, 'held-out.csv'), heldOutCsv(trials, names, categories));
+        await writeAtomically(join(out, 'evidence.json'), `${JSON.stringify(evidence, null, 2)}\n`);
+        const planText = plan.kind === 'list' ? `list ${planArg}` : `${plan.kind}, step ${plan.step}`;
+        await writeAtomically(
+          join(out, 'report.md'),
+          reportMarkdown(evidence, { plan: planText, metric, splitSeed: seed, loader: loader.description, evaluated: info.evaluated, trials: trials.length, planPoints: info.planPoints, seconds: (performance.now() - started) / 1000, cancelled: info.cancelled }),
+        );
+        if (evidence.best) {
+          const comment = `SoupLab search: best of ${info.planPoints} points (${planText}); objective ${evidence.best.objective} (tune), ${evidence.best.heldOutObjective} (held-out); paths relative to this file`;
+          await writeAtomically(join(out, 'best.yaml'), pointRecipeYaml(evidence.best, names, recipePaths, comment));
+        }
+        return evidence;
+      };
+
+      const progress = quiet ? undefined : searchProgress(io, names);
+      let outcome;
+      try {
+        outcome = await runSearch({
+          spec,
+          tasks,
+          model: lm.model,
+          loader,
+          store,
+          signal: io.signal,
+          onEvent: (e) => {
+            progress?.(e);
+            if (e.type === 'trial' && !e.reused) trialsSoFar.push(e.record);
+          },
+        });
+      } catch (e) {
+        // Cancelled, or failed (a device lost, a bad file): the finished trials are on disk; say so and write what they show.
+        const cancelled = e instanceof CancelledError || io.signal.aborted;
+        io.stderr(`${io.stderrIsTTY ? '\r\x1b[K' : ''}${cancelled ? 'cancelled' : 'stopped by an error'}: ${trialsSoFar.length} trials are kept in ${out}; run again with --resume to continue\n`);
+        await writeOutputs(trialsSoFar, new Set(), [], { evaluated: trialsSoFar.length - stored, planPoints: 0, cancelled: true }).catch(() => undefined);
+        throw cancelled ? new CancelledError() : e;
+      }
+      if (io.stderrIsTTY && !quiet) io.stderr('\r\x1b[K');
+      const evidence = await writeOutputs(outcome.trials, planKeysOf(outcome.trials, plan), outcome.shapleyPlayers, { ...outcome, cancelled: false });
+      const b = evidence.best;
+      io.stdout(
+        [
+          `searched ${outcome.planPoints} points (${plan.kind}) over ${experts.map((e) => names[e]).join(', ')}: ${outcome.trials.length} soups in ${out} (${outcome.evaluated} evaluated now)`,
+          b ? `  best soup   ${weightsText(b.weights, names)}: objective ${fmt(b.objective)} (tune), ${fmt(b.heldOutObjective)} (held-out)` : '  best soup   none',
+          evidence.baselines.bestSingle ? `  best single ${evidence.baselines.bestSingle.model}: ${fmt(evidence.baselines.bestSingle.objective)} (tune), ${fmt(evidence.baselines.bestSingle.heldOutObjective)} (held-out)` : '',
+          evidence.gain ? `  gain        ${fmt(evidence.gain.tune)} (tune), ${fmt(evidence.gain.heldOut)} (held-out)` : '',
+          `  wrote       trials.csv, held-out.csv, best.yaml, report.md, evidence.json`,
+        ]
+          .filter(Boolean)
+          .join('\n') + '\n',
+      );
+
+      const exportPath = str('export');
+      if (exportPath) {
+        throwIfAborted(io.signal);
+        const wanted = str('export-trial');
+        const ids = trialIds(outcome.trials);
+        const chosen = wanted ? outcome.trials[ids.indexOf(wanted)] : outcome.trials.find((t) => t.key === b?.key);
+        if (!chosen) throw new InputError(wanted ? `--export-trial: no trial "${wanted}" in trials.csv` : 'no best soup to export');
+        await exportSoup(exportPath, fileModels, chosen, evidence, soupBackend, io, say);
+      }
+      return problems.length > 0 ? 2 : 0;
+    } finally {
+      gpuIngredients?.dispose();
+      lm?.model.dispose();
+      await lm?.dispose();
+      await soupBackend?.dispose().catch(() => undefined);
+      await Promise.all(opened.map((c) => c.close().catch(() => undefined)));
+    }
+  },
+};
+
+function planKeysOf(trials: TrialRecord[], plan: SearchPlan): Set<string> {
+  const kinds = plan.kind === 'list' ? ['list'] : plan.kind === 'grid' ? ['grid', 'uniform-experts'] : ['adaptive', 'uniform-experts'];
+  return new Set(trials.filter((t) => t.kinds.some((k) => kinds.includes(k))).map((t) => t.key));
+}
+
+/** Writes a soup with the search's evidence in its safetensors metadata ("souplab.search"). */
+async function exportSoup(path: string, models: PlannedModel[], trial: TrialRecord, evidence: SearchEvidence, backend: SoupBackend, io: CliIO, say: (l: string) => void): Promise<void> {
+  const plan = planPoint(models, trial.weights);
+  const toFile = /\.safetensors$/i.test(path);
+  const provenance = {
+    weights: Object.fromEntries(evidence.models.map((m, i) => [m, trial.weights[i]])),
+    objective: trial.objective,
+    heldOutObjective: trial.heldOutObjective,
+    scores: trial.tune,
+    heldOutScores: trial.heldOut,
+    baselines: evidence.baselines,
+    shapley: evidence.shapley,
+    categories: evidence.categories,
+  };
+  const recipeYaml = pointRecipeYaml({ ...trial }, evidence.models, models.map((m) => m.path), 'made by souplab search');
+  const extraFiles = toFile ? [] : [{ name: 'recipe.yaml', data: new TextEncoder().encode(recipeYaml) }, ...(await carriedFiles(plan))];
+  const result = await runMerge(plan, {
+    backend,
+    target: toFile ? nodeFileTarget(path) : nodeFolderTarget(path),
+    recipeYaml,
+    metadata: { 'souplab.search': JSON.stringify(provenance) },
+    extraFiles,
+    readBack: (name) => nodeFileSource(toFile ? path : join(path, name), name),
+    signal: io.signal,
+  });
+  say(`exported ${weightsText(trial.weights, evidence.models)} to ${path} (${result.files.length} file${result.files.length > 1 ? 's' : ''}); the search's evidence is in its metadata as "souplab.search"`);
+}
+
+function searchProgress(io: CliIO, names: string[]): (e: SearchEvent) => void {
+  let last = 0;
+  return (e) => {
+    if (e.type === 'phase') return;
+    if (e.type === 'scoring') {
+      if (!io.stderrIsTTY) return;
+      const now = performance.now();
+      if (now - last < 200) return;
+      last = now;
+      io.stderr(`\rscoring a soup: ${e.tokensDone}/${e.tokensTotal} tokens\x1b[K`);
+      return;
+    }
+    const eta = e.etaSeconds === undefined ? '' : `, ETA ${Math.round(e.etaSeconds)} s`;
+    const line = `point ${e.done}/${e.planned}${eta}: ${weightsText(e.record.weights, names)} → ${fmt(e.record.objective)} (held-out ${fmt(e.record.heldOutObjective)})${e.reused ? ' [from the results]' : `, ${(e.record.soupSeconds + e.record.evalSeconds).toFixed(1)} s`}`;
+    io.stderr(io.stderrIsTTY ? `\r${line}\x1b[K\n` : `${line}\n`);
+  };
+}
+
+const fmt = (v: number) => String(Math.round(v * 1e4) / 1e4);
+
+function wholeNumber(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} must be a whole number ≥ 0, got '${v}'`);
+  return n;
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`--plan ${path}: ${code === 'ENOENT' ? 'no such file (the plan is grid, adaptive or an index.csv)' : (e as Error).message}`);
+  }
+}
+
+function relativePath(fromDir: string, to: string): string {
+  const r = relative(fromDir, to);
+  return r === '' ? '.' : isAbsolute(r) ? r : r.split('\\').join('/');
+}
+
+function numelOfModel(c: NodeCheckpoint): number {
+  let n = 0;
+  for (const t of c.tensors.values()) n += t.info.shape.reduce((a, b) => a * b, 1);
+  return n;
+}
+

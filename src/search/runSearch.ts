@@ -1,0 +1,238 @@
+/**
+ * The SoCE search loop, for the CLI and the studio alike: for each point, soup the models into the
+ * loaded model (SoupLoader), score the prepared tasks, record the trial (TrialStore) — baselines first,
+ * then the plan (grid, a list, or the adaptive pattern search), then the coalitions Shapley values need.
+ *
+ * Nothing is evaluated twice: a point whose key is already in the store (a resumed search, or a point
+ * two plans share) is taken from it. Cancelling stops between or inside points; every finished trial
+ * is already stored.
+ *
+ * Scores: every task is scored on all its items at every point; each category's score is then taken
+ * on the tune split (what the objective sums and the plan optimises) and on the held-out split (what
+ * is reported beside it: weights chosen on some items look better on those items than they are).
+ */
+import { throwIfAborted } from '../errors';
+import type { CausalLM } from '../model/types';
+import { scoreTasks, type PreparedTask, type TaskResult } from '../eval/evaluate';
+import { linesOf, splitTask, subsetScore, type ChoiceMetric, type TaskSplit } from '../eval/scores';
+import { patternSearch } from './adaptive';
+import { baselinePoints, coalitionPoints, gridPoints, onModels, pointKey, type PointKind, type SearchPoint } from './points';
+
+/** Puts the soup of a weight vector (aligned with the search's models) into the evaluator's model. */
+export interface SoupLoader {
+  /** How points are souped, for people: "in memory: 3 models (1.2 GB) + the soup". */
+  readonly description: string;
+  load(weights: number[], signal?: AbortSignal): Promise<void>;
+}
+
+export interface TrialRecord {
+  key: string;
+  /** Aligned with the search's models, summing to 1. */
+  weights: number[];
+  /** Why it was evaluated (a point can be a baseline and a grid point). */
+  kinds: PointKind[];
+  label?: string;
+  /** Category → score on the tune split. */
+  tune: Record<string, number>;
+  /** Category → score on the held-out split. */
+  heldOut: Record<string, number>;
+  objective: number;
+  heldOutObjective: number;
+  soupSeconds: number;
+  evalSeconds: number;
+  /** Per multiple-choice category: one character per item in file order, '1' solved (pred under the metric is gold), '0' not. */
+  solved: Record<string, string>;
+}
+
+export interface TrialStore {
+  load(): Promise<TrialRecord[]>;
+  append(record: TrialRecord): Promise<void>;
+}
+
+export type SearchPlan = { kind: 'grid'; step: number } | { kind: 'adaptive'; step: number } | { kind: 'list'; points: SearchPoint[] };
+
+export interface SearchSpec {
+  models: string[];
+  /** Indices of the experts among models: the plan's ingredients. */
+  experts: number[];
+  plan: SearchPlan;
+  metric: ChoiceMetric;
+  /** Seed of the per-task 50/50 split. */
+  splitSeed: number;
+  /** Share of each task's items used to tune (default 0.5; 1 = no held-out split). */
+  tuneShare?: number;
+  /** Players of the Shapley game (indices into models; default: all models when at most 5, else the experts; [] for none). */
+  shapleyPlayers?: number[];
+}
+
+export type SearchEvent =
+  | { type: 'trial'; record: TrialRecord; reused: boolean; done: number; planned: number; etaSeconds: number | undefined }
+  | { type: 'phase'; phase: 'baselines' | 'plan' | 'coalitions'; planned: number }
+  | { type: 'scoring'; key: string; tokensDone: number; tokensTotal: number };
+
+export interface RunSearchOptions {
+  spec: SearchSpec;
+  tasks: PreparedTask[];
+  model: CausalLM;
+  loader: SoupLoader;
+  store: TrialStore;
+  signal?: AbortSignal;
+  onEvent?: (e: SearchEvent) => void;
+}
+
+export interface SearchOutcome {
+  trials: TrialRecord[];
+  /** Points evaluated in this run (not taken from the store). */
+  evaluated: number;
+  /** Distinct points the plan asked for (adaptive: the points its path visited). */
+  planPoints: number;
+  splits: TaskSplit[];
+  shapleyPlayers: number[];
+}
+
+export function defaultShapleyPlayers(spec: SearchSpec): number[] {
+  if (spec.shapleyPlayers) return spec.shapleyPlayers;
+  return spec.models.length <= 5 ? [...spec.models.keys()] : spec.experts.length <= 5 ? spec.experts : [];
+}
+
+export function splitsFor(tasks: PreparedTask[], spec: SearchSpec): TaskSplit[] {
+  return tasks.map((t) => {
+    const lines = t.kind === 'multiple_choice' ? t.items.map((i) => i.item.line) : t.documents.map((d) => d.line);
+    return splitTask(t.name, lines, spec.splitSeed, spec.tuneShare ?? 0.5);
+  });
+}
+
+export async function runSearch(opts: RunSearchOptions): Promise<SearchOutcome> {
+  const { spec, tasks, model, loader, store, signal, onEvent } = opts;
+  const splits = splitsFor(tasks, spec);
+  const known = new Map<string, TrialRecord>((await store.load()).map((r) => [r.key, r]));
+  const modelCount = spec.models.length;
+  let evaluated = 0;
+  let done = 0;
+  let planned = 0;
+  let spent = 0; // seconds spent on points evaluated in this run
+  const visited = new Set<string>();
+
+  const visit = async (point: SearchPoint): Promise<TrialRecord> => {
+    throwIfAborted(signal);
+    const key = pointKey(point.weights);
+    const have = known.get(key);
+    // A point visited again in this run (the adaptive search retracing, two plans sharing it) is not news.
+    if (have && visited.has(key)) return have;
+    visited.add(key);
+    if (have) {
+      if (!have.kinds.includes(point.kind)) have.kinds.push(point.kind);
+      if (point.label && !have.label) have.label = point.label;
+      done++;
+      onEvent?.({ type: 'trial', record: have, reused: true, done, planned, etaSeconds: eta() });
+      return have;
+    }
+    const t0 = performance.now();
+    await loader.load(point.weights, signal);
+    const t1 = performance.now();
+    const results = await scoreTasks(model, tasks, {
+      signal,
+      onProgress: (p) => onEvent?.({ type: 'scoring', key, tokensDone: p.tokensDone, tokensTotal: p.tokensTotal }),
+    });
+    const t2 = performance.now();
+    const record = recordOf(key, point, results, splits, spec.metric, (t1 - t0) / 1000, (t2 - t1) / 1000);
+    throwIfAborted(signal);
+    await store.append(record);
+    known.set(key, record);
+    evaluated++;
+    done++;
+    spent += (t2 - t0) / 1000;
+    onEvent?.({ type: 'trial', record, reused: false, done, planned, etaSeconds: eta() });
+    return record;
+  };
+  // Seconds left at this run's pace, over the points known to be planned and not yet done.
+  const eta = (): number | undefined => (evaluated > 0 ? (spent / evaluated) * Math.max(0, planned - done) : undefined);
+  const visitAll = async (phase: 'baselines' | 'plan' | 'coalitions', points: SearchPoint[]) => {
+    const fresh = dedupe(points).filter((p) => !visited.has(pointKey(p.weights)));
+    planned += fresh.length;
+    onEvent?.({ type: 'phase', phase, planned });
+    for (const p of fresh) await visit(p);
+  };
+
+  // Baselines first: they are what every later number is compared with.
+  await visitAll('baselines', baselinePoints(spec.experts, modelCount));
+
+  // The plan.
+  const planKeys = new Set<string>();
+  if (spec.plan.kind === 'grid' || spec.plan.kind === 'list') {
+    const points = spec.plan.kind === 'grid' ? gridPoints(spec.experts, modelCount, spec.plan.step) : spec.plan.points;
+    points.forEach((p) => planKeys.add(pointKey(p.weights)));
+    await visitAll('plan', points);
+  } else {
+    const steps = Math.round(1 / spec.plan.step);
+    onEvent?.({ type: 'phase', phase: 'plan', planned });
+    const uniform = gridPoints(spec.experts, modelCount, spec.plan.step).find((p) => p.kind === 'uniform-experts')!;
+    planKeys.add(pointKey(uniform.weights));
+    if (!visited.has(pointKey(uniform.weights))) planned++;
+    await visit(uniform);
+    await patternSearch(
+      spec.experts.length,
+      async (units) => {
+        const weights = onModels(units.map((u) => u / steps), spec.experts, modelCount);
+        const key = pointKey(weights);
+        if (!planKeys.has(key)) {
+          planKeys.add(key);
+          if (!visited.has(key)) planned++;
+        }
+        return (await visit({ weights, kind: 'adaptive' })).objective;
+      },
+      { steps },
+    );
+  }
+
+  // Every uniform coalition of the players, so that their Shapley values are exact.
+  const players = defaultShapleyPlayers(spec);
+  if (players.length >= 2) await visitAll('coalitions', coalitionPoints(players, modelCount));
+
+  return { trials: [...known.values()], evaluated, planPoints: planKeys.size, splits, shapleyPlayers: players };
+}
+
+function dedupe(points: SearchPoint[]): SearchPoint[] {
+  const seen = new Set<string>();
+  return points.filter((p) => {
+    const k = pointKey(p.weights);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** A trial from one point's task results. */
+export function recordOf(
+  key: string,
+  point: SearchPoint,
+  results: TaskResult[],
+  splits: TaskSplit[],
+  metric: ChoiceMetric,
+  soupSeconds: number,
+  evalSeconds: number,
+): TrialRecord {
+  const tune: Record<string, number> = {};
+  const heldOut: Record<string, number> = {};
+  const solved: Record<string, string> = {};
+  results.forEach((r, i) => {
+    const split = splits[i] ?? splitTask(r.name, linesOf(r), 0);
+    tune[r.name] = subsetScore(r, split.tune, metric);
+    heldOut[r.name] = subsetScore(r, split.heldOut, metric);
+    if (r.kind === 'multiple_choice') solved[r.name] = r.items.map((it) => ((metric === 'acc' ? it.pred : it.pred_norm) === it.gold ? '1' : '0')).join('');
+  });
+  const sum = (m: Record<string, number>) => Object.values(m).reduce((a, b) => a + b, 0);
+  return {
+    key,
+    weights: point.weights,
+    kinds: [point.kind],
+    label: point.label,
+    tune,
+    heldOut,
+    objective: sum(tune),
+    heldOutObjective: sum(heldOut),
+    soupSeconds,
+    evalSeconds,
+    solved,
+  };
+}

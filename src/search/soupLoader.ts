@@ -1,0 +1,88 @@
+/**
+ * Souping a search point into the loaded model, through the merge engine: a linear recipe over the
+ * models with a positive weight → planMerge (pre-flight, coefficients, dtypes) → the in-memory soup
+ * WeightSource → CausalLM.reloadWeights. With the models held in memory (inMemoryCheckpoint) nothing
+ * touches the disk per point; with checkpoints backed by files each point streams its inputs from them.
+ */
+import { linearRecipeYaml } from '../analysis/recipes';
+import type { Checkpoint } from '../formats/checkpoint';
+import { bytesSource } from '../formats/memorySource';
+import type { ByteSource } from '../formats/types';
+import type { SoupBackend } from '../merge/kernel';
+import { planMerge, type MergePlan } from '../merge/plan';
+import { parseRecipe } from '../merge/recipe';
+import { soupWeightSource } from '../merge/soupWeights';
+import type { CausalLM } from '../model/types';
+import { throwIfAborted } from '../errors';
+import type { GpuIngredients } from '../gpu/residentSoup';
+import type { SoupLoader } from './runSearch';
+
+export interface PlannedModel {
+  /** As the search names it. */
+  name: string;
+  /** As a recipe refers to it (a path, relative to where best.yaml is written). */
+  path: string;
+  checkpoint: Checkpoint;
+}
+
+/** The merge plan of a weight vector over the models (models with weight 0 are left out of the recipe). */
+export function planPoint(models: PlannedModel[], weights: number[]): MergePlan {
+  const used = models.flatMap((m, i) => (weights[i] > 0 ? [{ m, w: weights[i] }] : []));
+  const yaml = linearRecipeYaml(
+    used.map(({ m }) => ({ name: m.name, checkpoint: m.path })),
+    used.map(({ w }) => w),
+  );
+  const { recipe } = parseRecipe(yaml, 'search point');
+  return planMerge(recipe, new Map(used.map(({ m }) => [m.path, m.checkpoint])));
+}
+
+export function planSoupLoader(model: CausalLM, models: PlannedModel[], backend: SoupBackend, description: string): SoupLoader {
+  return {
+    description,
+    async load(weights, signal) {
+      throwIfAborted(signal);
+      const plan = planPoint(models, weights);
+      await model.reloadWeights(soupWeightSource(plan, backend), { signal });
+    },
+  };
+}
+
+/** Souping on the GPU, straight into the WebGPU model's weight buffers, from ingredients resident there. */
+export function gpuSoupLoader(ingredients: GpuIngredients, models: PlannedModel[], description: string): SoupLoader {
+  return {
+    description,
+    async load(weights, signal) {
+      throwIfAborted(signal);
+      const used = models.flatMap((_, i) => (weights[i] > 0 ? [i] : []));
+      await ingredients.soupInto(planPoint(models, weights), used, signal);
+    },
+  };
+}
+
+/** A checkpoint whose files are read whole into memory once: the same names, headers and tensors, no disk reads after. */
+export async function inMemoryCheckpoint(checkpoint: Checkpoint, signal?: AbortSignal): Promise<Checkpoint> {
+  const files = new Map<string, ByteSource>();
+  const piece = 256 << 20;
+  for (const f of checkpoint.files) {
+    const bytes = new Uint8Array(f.source.size);
+    for (let at = 0; at < bytes.length; at += piece) {
+      throwIfAborted(signal);
+      bytes.set(await f.source.read(at, Math.min(piece, bytes.length - at)), at);
+    }
+    files.set(f.name, bytesSource(bytes, f.source.name));
+  }
+  return { ...checkpoint, files: checkpoint.files.map((f) => ({ ...f, source: files.get(f.name)! })), tensors: retarget(checkpoint, files) };
+}
+
+function retarget(checkpoint: Checkpoint, files: Map<string, ByteSource>): Checkpoint['tensors'] {
+  const out: Checkpoint['tensors'] = new Map();
+  for (const [name, t] of checkpoint.tensors) out.set(name, { ...t, source: files.get(t.file)! });
+  return out;
+}
+
+/** Bytes of tensor data a checkpoint holds. */
+export function checkpointBytes(checkpoint: Checkpoint): number {
+  let n = 0;
+  for (const t of checkpoint.tensors.values()) n += t.info.byteLength;
+  return n;
+}

@@ -1,0 +1,71 @@
+/**
+ * A search killed mid-run (SIGKILL: no cleanup at all) and restarted with --resume: nothing finished is
+ * evaluated again and the results equal an uninterrupted run's. The built `souplab` binary runs in a
+ * child process (the CLI bundle is built into this test's own folder, as merge-binary.test.ts does).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { runCli } from '../../src/cli/runCli';
+import { captureIO, MC_ITEMS, writeTinyModel } from '../eval/helpers';
+
+const repo = resolve(__dirname, '../..');
+const buildRoot = join(repo, 'node_modules', '.cache', `souplab-search-kill-${process.pid}`);
+const bin = join(buildRoot, 'bin', 'souplab.js');
+let dir: string;
+let models: string;
+let tasks: string;
+
+beforeAll(async () => {
+  const build = spawnSync(process.execPath, [join(repo, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'vite.cli.config.ts', '--outDir', join(buildRoot, 'dist', 'node'), '--emptyOutDir', '--logLevel', 'error'], {
+    cwd: repo,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  if (build.status !== 0) throw new Error(`build:cli failed: ${build.stderr}`);
+  mkdirSync(join(buildRoot, 'bin'), { recursive: true });
+  copyFileSync(join(repo, 'bin', 'souplab.js'), bin);
+  dir = mkdtempSync(join(tmpdir(), 'souplab-search-kill-'));
+  for (const [name, delta] of [['a', 51], ['b', 52], ['c', 53]] as const) {
+    await writeTinyModel(join(dir, name), { architecture: 'qwen3', seed: 14, deltaSeed: delta, deltaScale: 0.3, dtype: 'F16', hiddenSize: 32, intermediateSize: 48 });
+  }
+  models = ['a', 'b', 'c'].map((m) => `${m}=${join(dir, m)}`).join(';');
+  writeFileSync(join(dir, 'facts.jsonl'), MC_ITEMS.map((i) => JSON.stringify(i)).join('\n') + '\n');
+  tasks = join(dir, 'facts.jsonl');
+}, 300_000);
+
+afterAll(() => {
+  rmSync(buildRoot, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const trialLines = (out: string): string[] => (existsSync(join(out, 'trials.jsonl')) ? readFileSync(join(out, 'trials.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '') : []);
+
+test('killed with SIGKILL mid-search, resumed: no point evaluated twice, the same results as an uninterrupted run', async () => {
+  const killed = join(dir, 'killed');
+  const child = spawn(process.execPath, [bin, 'search', '--models', models, '--tasks', tasks, '--backend', 'cpu', '--out', killed, '--quiet'], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code, signal) => r(signal ? -1 : code)));
+  // Kill it once some trials are on disk (polling the file the search appends to).
+  const deadline = Date.now() + 240_000;
+  while (trialLines(killed).length < 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  child.kill('SIGKILL');
+  expect(await exited).toBe(-1);
+  const before = trialLines(killed).filter((l) => l.endsWith('}')).length;
+  expect(before).toBeGreaterThanOrEqual(8);
+  expect(before).toBeLessThan(43);
+
+  const resumed = captureIO();
+  expect(await runCli(['search', '--models', models, '--tasks', tasks, '--backend', 'cpu', '--out', killed, '--resume'], resumed)).toBe(0);
+  expect(resumed.err()).toContain(`resume: ${before} trials already evaluated are reused`);
+  expect(resumed.out()).toContain(`(${43 - before} evaluated now)`);
+  const keys = trialLines(killed).map((l) => (JSON.parse(l) as { key: string }).key);
+  expect(keys.length).toBe(43);
+  expect(new Set(keys).size).toBe(43);
+
+  const full = captureIO();
+  expect(await runCli(['search', '--models', models, '--tasks', tasks, '--backend', 'cpu', '--out', join(dir, 'full')], full)).toBe(0);
+  const withoutTime = (csv: string) => csv.split('\n').map((l) => l.split(',').slice(0, -1).join(','));
+  expect(withoutTime(readFileSync(join(killed, 'trials.csv'), 'utf8'))).toEqual(withoutTime(readFileSync(join(dir, 'full', 'trials.csv'), 'utf8')));
+}, 600_000);
