@@ -202,18 +202,25 @@ async function methodTensor(step: MethodStep, backend: SoupBackend, maxJobBytes:
     await enqueue(step.name, Promise.resolve(new Uint8Array(0)), 0, true);
     return;
   }
-  // f32 copies of every input plus the output, per element.
-  const perElement = 4 * (step.inputs.length + 1) + INPUT_BYTES[step.outDtype];
-  const maxChunkElements = Math.max(1024, Math.floor(maxJobBytes / perElement));
   const inputBytesPerElement = step.inputs.reduce((s, t) => s + INPUT_BYTES[t.info.dtype], 0) * (step.program.passes.length + 1);
   let done = 0;
-  const tensor = { name: step.name, numel, outDtype: step.outDtype, inputs: step.inputs, program: step.program };
-  const outputs = backend.runProgram ? backend.runProgram(tensor, { maxChunkElements, signal }) : runTensorProgram(tensor, { maxChunkElements, signal });
-  for await (const bytes of outputs) {
+  for await (const bytes of methodOutputs(step, backend, maxJobBytes, signal)) {
     const count = bytes.length / INPUT_BYTES[step.outDtype];
     done += count;
     await enqueue(step.name, Promise.resolve(bytes), count * inputBytesPerElement, done === numel);
   }
+}
+
+/**
+ * A method step's output bytes, chunk by chunk in element order: the backend's runProgram where it has
+ * one (WebGPU), else the CPU program. Also what the in-memory soup (soupWeights.ts) decodes.
+ */
+export function methodOutputs(step: MethodStep, backend: SoupBackend, maxJobBytes: number, signal: AbortSignal | undefined): AsyncIterable<Uint8Array> {
+  // f32 copies of every input plus the output, per element.
+  const perElement = 4 * (step.inputs.length + 1) + INPUT_BYTES[step.outDtype];
+  const maxChunkElements = Math.max(1024, Math.floor(maxJobBytes / perElement));
+  const tensor = { name: step.name, numel: numelOf(step.shape), outDtype: step.outDtype, inputs: step.inputs, program: step.program };
+  return backend.runProgram ? backend.runProgram(tensor, { maxChunkElements, signal }) : runTensorProgram(tensor, { maxChunkElements, signal });
 }
 
 export const INPUT_BYTES: Readonly<Record<string, number>> = { F64: 8, F32: 4, F16: 2, BF16: 2 };
@@ -313,7 +320,7 @@ async function soupTensorShared(step: SoupStep, backend: SoupBackend, maxJobByte
   }
 }
 
-function checkedChunk(t: CheckpointTensor, bytes: Uint8Array | undefined, count: number): Uint8Array {
+export function checkedChunk(t: CheckpointTensor, bytes: Uint8Array | undefined, count: number): Uint8Array {
   const expected = count * INPUT_BYTES[t.info.dtype];
   if (!bytes || bytes.length !== expected) {
     throw new Error(`${t.file}: tensor ${t.info.name}: read ${bytes?.length ?? 0} bytes for a chunk of ${count} ${t.info.dtype} elements, expected ${expected}`);
@@ -322,7 +329,7 @@ function checkedChunk(t: CheckpointTensor, bytes: Uint8Array | undefined, count:
 }
 
 /** An F64 input to an f32/f16/bf16 output is rounded to f32 first (the output holds less anyway). */
-function toKernelInput(t: CheckpointTensor, bytes: Uint8Array): SoupJob['inputs'][number] {
+export function toKernelInput(t: CheckpointTensor, bytes: Uint8Array): SoupJob['inputs'][number] {
   const dtype = t.info.dtype;
   if (dtype === 'F64') {
     const f32 = decodeToF32('F64', bytes);

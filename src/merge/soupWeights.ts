@@ -11,9 +11,9 @@ import { isFloatDtype, numelOf, type FloatDtype } from '../formats/dtype';
 import { decodeToF32 } from '../formats/floatArrays';
 import { readTensorChunks } from '../formats/tensorChunks';
 import type { WeightSource } from '../model/types';
-import type { SoupBackend, SoupJob } from './kernel';
-import type { MergePlan, SoupStep, TensorStep } from './plan';
-import { chunkElementsFor, INPUT_BYTES, kernelOutDtype, toKernelInput } from './runMerge';
+import type { KernelDtype, SoupBackend, SoupJob } from './kernel';
+import type { MergePlan, MethodStep, SoupStep, TensorStep } from './plan';
+import { checkedChunk, chunkElementsFor, INPUT_BYTES, methodOutputs, toKernelInput } from './runMerge';
 
 export interface SoupWeightOptions {
   /** Bytes one job holds (inputs + output), default 16 MiB, as runMerge. */
@@ -38,7 +38,7 @@ export function soupWeightSource(plan: MergePlan, backend: SoupBackend, options:
     shape: (name) => stepOf(name).shape,
     dtype: (name): WeightDtype => {
       const s = stepOf(name);
-      const d = s.kind === 'soup' ? s.outDtype : s.dtype;
+      const d = s.kind === 'copy' ? s.dtype : s.outDtype;
       return d === 'F16' || d === 'BF16' ? d : 'F32';
     },
     async readF32(name, signal) {
@@ -48,6 +48,8 @@ export function soupWeightSource(plan: MergePlan, backend: SoupBackend, options:
         const bytes = await step.source.source.read(step.source.info.byteOffset, step.source.info.byteLength);
         return decodeToF32(step.dtype as FloatDtype, bytes);
       }
+      if (step.outDtype === 'F64') throw new InputError(`tensor ${name} would be F64: the model runtime loads F32, F16 and BF16 weights (set the recipe's dtype)`);
+      if (step.kind === 'method') return methodTensorF32(step, backend, maxJobBytes, signal);
       return soupTensorF32(step, backend, maxJobBytes, inFlight, signal);
     },
   };
@@ -57,7 +59,7 @@ async function soupTensorF32(step: SoupStep, backend: SoupBackend, maxJobBytes: 
   const numel = numelOf(step.shape);
   const out = new Float32Array(numel);
   if (numel === 0) return out;
-  const outKernel = kernelOutDtype(step);
+  const outKernel = step.outDtype as KernelDtype;
   const chunk = chunkElementsFor(step, backend, maxJobBytes);
   const readers = step.inputs.map((t) => readTensorChunks(t, { chunkBytes: chunk * INPUT_BYTES[t.info.dtype], signal }));
   const pending = new Set<Promise<void>>();
@@ -66,7 +68,7 @@ async function soupTensorF32(step: SoupStep, backend: SoupBackend, maxJobBytes: 
       throwIfAborted(signal);
       const pieces = await Promise.all(readers.map((r) => r.next()));
       const count = Math.min(chunk, numel - done);
-      const inputs = pieces.map((p, i) => toKernelInput(step.inputs[i], p.done ? undefined : p.value, count));
+      const inputs = pieces.map((p, i) => toKernelInput(step.inputs[i], checkedChunk(step.inputs[i], p.done ? undefined : p.value, count)));
       const job: SoupJob = { mode: step.mode, coefficients: step.coefficients, inputs, outDtype: outKernel, elementCount: count };
       const at = done;
       const work = backend.run(job, signal).then((bytes) => void decodeToF32(outKernel, bytes, out.subarray(at, at + count)));
@@ -80,6 +82,19 @@ async function soupTensorF32(step: SoupStep, backend: SoupBackend, maxJobBytes: 
   } finally {
     await Promise.allSettled(pending);
     await Promise.all(readers.map((r) => r.return(undefined)));
+  }
+  return out;
+}
+
+/** A registry method's tensor (ties, slerp, …), computed as runMerge computes it, decoded to f32. */
+async function methodTensorF32(step: MethodStep, backend: SoupBackend, maxJobBytes: number, signal: AbortSignal | undefined): Promise<Float32Array> {
+  const out = new Float32Array(numelOf(step.shape));
+  const outDtype = step.outDtype as KernelDtype;
+  let at = 0;
+  for await (const bytes of methodOutputs(step, backend, maxJobBytes, signal)) {
+    const count = bytes.length / INPUT_BYTES[outDtype];
+    decodeToF32(outDtype, bytes, out.subarray(at, at + count));
+    at += count;
   }
   return out;
 }

@@ -300,16 +300,16 @@ function printReport(io: CliIO, report: PreflightReport, quiet: boolean): void {
 }
 
 /** One updating stderr line: tensors, bytes, MB/s, ETA; redrawn at most ten times a second. */
-function progressLine(io: CliIO): { update: (p: MergeProgress) => void; clear: () => void } {
+function progressLine(io: CliIO): { update: (p: Pick<MergeProgress, 'tensorsDone' | 'tensorsTotal' | 'bytesDone' | 'bytesTotal' | 'bytesPerSecond' | 'etaSeconds'>, label?: string) => void; clear: () => void } {
   let last = 0;
   let drawn = false;
   return {
-    update(p) {
+    update(p, label = 'merging') {
       const now = performance.now();
       if (now - last < 100 && p.tensorsDone < p.tensorsTotal) return;
       last = now;
       const eta = p.etaSeconds === undefined ? '--:--' : formatDuration(p.etaSeconds);
-      const line = `merging ${p.tensorsDone}/${p.tensorsTotal} tensors  ${humanBytes(p.bytesDone)} of ${humanBytes(p.bytesTotal)}  ${humanBytes(p.bytesPerSecond)}/s  ETA ${eta}`;
+      const line = `${label} ${p.tensorsDone}/${p.tensorsTotal} tensors  ${humanBytes(p.bytesDone)} of ${humanBytes(p.bytesTotal)}  ${humanBytes(p.bytesPerSecond)}/s  ETA ${eta}`;
       const width = (process.stderr.columns ?? 100) - 1;
       io.stderr(`\r${line.slice(0, width)}\x1b[K`);
       drawn = true;
