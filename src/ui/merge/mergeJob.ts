@@ -14,8 +14,6 @@ import { openInput } from '../ingredients/openIngredient';
 import { carriedFiles } from '../../merge/carriedFiles';
 import type { StartRequest } from './protocol';
 
-const READ_AHEAD_BYTES = 32 << 20;
-
 export interface MergeJobDeps {
   backend: SoupBackend;
   target: OutputTarget;
@@ -39,8 +37,7 @@ export interface MergeJobResult {
 export async function runMergeJob(req: Pick<StartRequest, 'ingredients' | 'recipeYaml' | 'maxShardBytes'>, deps: MergeJobDeps): Promise<MergeJobResult> {
   const { recipe } = parseRecipe(req.recipeYaml, 'recipe.yaml');
   const checkpoints = new Map<string, Checkpoint>();
-  // Tensors stream through in large reads (see BlobSourceOptions): 3 inputs × 2 blocks in memory at most.
-  for (const input of req.ingredients) checkpoints.set(input.name, await openInput(input, { readAheadBytes: READ_AHEAD_BYTES }));
+  for (const input of req.ingredients) checkpoints.set(input.name, await openInput(input));
   const plan = planMerge(recipe, checkpoints);
   const extraFiles: ExtraOutputFile[] = [];
   if (deps.folder) {
