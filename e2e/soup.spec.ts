@@ -376,8 +376,10 @@ test('the page stays responsive during a merge; Cancel leaves no output; OPFS ou
 
   await page.getByRole('button', { name: 'Merge', exact: true }).click();
   await expect(page.getByText(/Verified: 1 file, 3 tensors/)).toBeVisible({ timeout: 300_000 });
-  const link = page.getByRole('link', { name: 'model.safetensors' });
-  await expect(link).toHaveAttribute('download', 'model.safetensors');
+  // Downloads are named after the soup (its models, then when it was made), not model.safetensors.
+  const soupFile = /^soup-big-\d\+big-\d\+big-\d-\d{4}-\d\d-\d\d-\d{6}\.safetensors$/;
+  const link = page.getByRole('status').filter({ hasText: 'Verified' }).getByRole('link', { name: soupFile });
+  await expect(link).toHaveAttribute('download', soupFile);
   await page.screenshot({ path: testInfo.outputPath('merge-opfs.png'), fullPage: true });
 });
 

@@ -49,6 +49,31 @@ describe('CPU backend on real Node worker threads (the bundled cpuWorker.js)', (
     }
   });
 
+  it('works in shared memory in place: inputs and output in SharedArrayBuffers, split over two workers, bit-exact', async () => {
+    const backend = createNodeCpuBackend({ workers: 2, workerUrl, minPartElements: 4096 });
+    const toShared = (bytes: Uint8Array, pad: number) => {
+      const view = new Uint8Array(new SharedArrayBuffer(bytes.length + pad), pad, bytes.length);
+      view.set(bytes);
+      return view;
+    };
+    try {
+      const jobs = [makeJob('linear', ['BF16', 'F16', 'F32'], 'BF16', 40_003, 300, { specials: 0.05, ties: 0.1 }), makeJob('delta', ['BF16', 'BF16', 'BF16'], 'F32', 25_000, 301, { specials: 0.05 })];
+      const shared = jobs.map((j, k) => ({
+        ...j,
+        // Odd offsets in the slabs: the kernel copes with unaligned views.
+        inputs: j.inputs.map((inp, i) => ({ ...inp, bytes: toShared(inp.bytes, 8 * i + k + 1) })),
+        output: toShared(new Uint8Array(j.elementCount * KERNEL_DTYPE_BYTES[j.outDtype]), 3),
+      }));
+      const outs = await Promise.all(shared.map((j) => backend.run(j)));
+      shared.forEach((j, k) => {
+        expect(outs[k], 'the result is the offered output, written in place').toBe(j.output);
+        expect(firstDifference(outs[k], independentSoup(jobs[k]), KERNEL_DTYPE_BYTES[j.outDtype]), `job ${k}`).toBe(-1);
+      });
+    } finally {
+      await backend.dispose();
+    }
+  });
+
   it('reports a worker that cannot start as CpuWorkerError instead of hanging', async () => {
     const broken = join(dir, 'broken.js');
     writeFileSync(broken, "throw new Error('boom at load');\n");

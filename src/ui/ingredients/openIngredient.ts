@@ -1,13 +1,13 @@
 /** Opens an ingredient input as a Checkpoint (headers only) and summarises it for its card. */
 import { InputError } from '../../errors';
-import { blobSource, type BlobSourceOptions } from '../../formats/browserSources';
+import { blobSource } from '../../formats/browserSources';
 import { openCheckpoint, type Checkpoint } from '../../formats/checkpoint';
 import type { ByteSource } from '../../formats/types';
 import type { IngredientInput, IngredientSummary, SourceItem } from './types';
 
 /** A ByteSource named `label` in messages; a handle is read through a snapshot File. */
-export async function sourceOf(item: SourceItem, label: string, opts?: BlobSourceOptions): Promise<ByteSource> {
-  if (item instanceof Blob) return blobSource(item, label, opts);
+export async function sourceOf(item: SourceItem, label: string): Promise<ByteSource> {
+  if (item instanceof Blob) return blobSource(item, label);
   let file: File;
   try {
     file = await item.getFile();
@@ -15,17 +15,17 @@ export async function sourceOf(item: SourceItem, label: string, opts?: BlobSourc
     const why = e instanceof DOMException && e.name === 'NotAllowedError' ? 'permission to read it was not granted (or was revoked)' : e instanceof Error ? e.message : String(e);
     throw new InputError(`${label}: cannot be opened: ${why}`);
   }
-  return blobSource(file, label, opts);
+  return blobSource(file, label);
 }
 
 /** Opens the checkpoint: a single file, or a folder's files by name (sharded or single). */
-export async function openInput(input: IngredientInput, opts?: BlobSourceOptions): Promise<Checkpoint> {
+export async function openInput(input: IngredientInput): Promise<Checkpoint> {
   if (input.kind === 'file') {
     const [name, item] = input.files[0];
-    return openCheckpoint(await sourceOf(item, name, opts), input.name);
+    return openCheckpoint(await sourceOf(item, name), input.name);
   }
   const files = new Map<string, ByteSource>();
-  for (const [name, item] of input.files) files.set(name, await sourceOf(item, `${input.name}/${name}`, opts));
+  for (const [name, item] of input.files) files.set(name, await sourceOf(item, `${input.name}/${name}`));
   return openCheckpoint(files, input.name);
 }
 

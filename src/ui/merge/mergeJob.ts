@@ -13,8 +13,6 @@ import type { MergeProgress } from '../../merge/runMerge';
 import { openInput } from '../ingredients/openIngredient';
 import type { StartRequest } from './protocol';
 
-const READ_AHEAD_BYTES = 32 << 20;
-
 export interface MergeJobDeps {
   /** Made once the recipe is planned; runRecipe disposes it. */
   backend: () => Promise<SoupBackend>;
@@ -45,8 +43,7 @@ export async function runMergeJob(req: Pick<StartRequest, 'ingredients' | 'recip
     openModel: async (ref, recipe) => {
       const input = req.ingredients.find((i) => i.name === ref.path);
       if (!input) throw new InputError(`${recipeWhere(recipe, ref.line)}model ${ref.path} is not among the ingredients (${req.ingredients.map((i) => i.name).join(', ')})`);
-      // Tensors stream through in large reads (see BlobSourceOptions): 3 inputs × 2 blocks in memory at most.
-      return openInput(input, { readAheadBytes: READ_AHEAD_BYTES });
+      return openInput(input);
     },
     backend: deps.backend,
     target: deps.target,
