@@ -20,6 +20,8 @@ export async function carriedFiles(plan: MergePlan): Promise<ExtraOutputFile[]> 
           const dtype = TORCH_DTYPE[[...outDtypes][0]];
           if ('torch_dtype' in config || !('dtype' in config)) config.torch_dtype = dtype;
           if ('dtype' in config) config.dtype = dtype;
+          // A frankenmerge (slices:) has its own number of layers.
+          if (plan.outputLayers !== undefined && 'num_hidden_layers' in config) config.num_hidden_layers = plan.outputLayers;
           out.push({ name, data: new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`) });
           continue;
         }

@@ -17,9 +17,9 @@ import type { Checkpoint, CheckpointTensor } from '../formats/checkpoint';
 import { isFloatDtype, numelOf, type Dtype, type FloatDtype } from '../formats/dtype';
 import { InputError } from '../errors';
 import type { SoupMode } from './kernel';
-import { layerCountOf, layerPositionOf, resolveParameter, type EvaluatedValue } from './params';
+import { layerCountOf, layerIndexOf, layerPositionOf, resolveParameter, type EvaluatedValue } from './params';
 import { preflight, PreflightError, type PreflightReport } from './preflight';
-import { recipeWhere, type ModelRef, type Recipe } from './recipe';
+import { recipeWhere, type ModelRef, type Recipe, type RecipeSlice } from './recipe';
 import { getMethod } from './methods/registry';
 import { tensorKeyOf } from './methods/counterRandom';
 import type { MergeMethod, ParameterSpec, ParameterValues, TensorProgram } from './methods/types';
@@ -79,6 +79,8 @@ export interface MergePlan {
   /** Bytes read from the inputs, and written as tensor data. */
   inputBytes: number;
   outputBytes: number;
+  /** The output's number of layers when it differs from the reference's (a `slices:` recipe). */
+  outputLayers?: number;
 }
 
 /**
@@ -94,8 +96,9 @@ export function planMerge(recipe: Recipe, checkpoints: Map<string, Checkpoint>):
   }));
   const ingredients = refs.map((r, i) => ({ label: labels[i], path: r.path, checkpoint: checkpoints.get(r.path)! }));
   const byPath = new Map(ingredients.map((g) => [g.path, g]));
-  const reference = byPath.get(recipe.baseModel?.path ?? recipe.models[0].model.path)!;
   const method = getMethod(recipe.method);
+  if (recipe.slices) return planSlices(recipe, method, ingredients);
+  const reference = byPath.get(recipe.baseModel?.path ?? recipe.models[0].model.path)!;
   const report = preflight(ingredients, ingredients.indexOf(reference), { vocabulary: method.needs.vocabulary });
   if (report.errors.length > 0) throw new PreflightError(report);
   if (recipe.method !== 'linear' && recipe.method !== 'task_arithmetic') return planMethod(recipe, method, ingredients, reference, report);
@@ -178,49 +181,160 @@ function planMethod(recipe: Recipe, method: MergeMethod, ingredients: Ingredient
       continue;
     }
     const inputs = members.map((m) => m.ingredient.checkpoint.tensors.get(name)!);
-    const shape = outputShape(method, info.shape, inputs.map((x) => x.info.shape));
-    const numel = numelOf(shape);
-    const t = layerPositionOf(name, layerCount);
-    const params: ParameterValues = {};
-    for (const spec of method.parameters) {
-      if (spec.level === 'model') continue;
-      params[spec.name] = checkedValue(recipe, method, spec, resolveParameter(spec.name, name, t, [recipe.parameters]), name, undefined);
-    }
-    const modelParams = members.map((m, i) => {
-      const values: ParameterValues = {};
-      for (const spec of method.parameters) {
-        if (spec.level !== 'model') continue;
-        const v = resolveParameter(spec.name, name, t, [m.parameters, recipe.parameters]);
-        values[spec.name] = i === baseIndex && v === undefined ? undefined : checkedValue(recipe, method, spec, v, name, m.ref);
-      }
-      return values;
+    const step = buildMethodStep(recipe, method, {
+      name,
+      refShape: info.shape,
+      t: layerPositionOf(name, layerCount),
+      seed,
+      baseIndex,
+      members: members.map((m, i) => ({ tensor: inputs[i], label: m.ingredient.label, ref: m.ref, levels: [m.parameters, recipe.parameters] })),
+      tensorLevels: [recipe.parameters],
     });
-    const outDtype = recipe.outDtype ?? recipe.dtype ?? (inputs[0].info.dtype as FloatDtype);
-    let program: TensorProgram;
-    try {
-      program = method.program({
-        name,
-        shape,
-        numel,
-        inputCount: inputs.length,
-        baseIndex,
-        params,
-        modelParams,
-        seed,
-        tensorKey: tensorKeyOf(name),
-        outDtype,
-      });
-    } catch (e) {
-      if (e instanceof InputError) throw new InputError(`${recipeWhere(recipe, recipe.methodLine)}${recipe.method}: ${e.message}`);
-      throw e;
-    }
-    steps.push({ kind: 'method', name, shape, outDtype, inputs, inputLabels: members.map((m) => m.ingredient.label), program, t });
-    // Each statistics pass reads the inputs once more.
-    const reads = program.passes.length + 1;
+    steps.push(step);
+    const reads = step.program.passes.length + 1;
+    const numel = numelOf(step.shape);
     for (const x of inputs) inputBytes += reads * numel * BYTES[x.info.dtype as FloatDtype];
-    outputBytes += numel * BYTES[outDtype];
+    outputBytes += numel * BYTES[step.outDtype];
   }
   return { recipe, steps, reference, ingredients, preflight: report, inputBytes, outputBytes };
+}
+
+const PRE_WEIGHT = /embed|(?:^|\.)(?:wte|wpe)(?:\.|$)/;
+const LAYER_NAME = /((?:^|\.)(?:layers|layer|h|blocks|block)\.)(\d+)(?=\.|$)/;
+
+/**
+ * A `slices:` recipe (a frankenmerge), as mergekit's MergePlanner.plan_module lays it out: the
+ * embeddings from the first slice's sources, then each slice's layers in order, renumbered from 0
+ * (layer i of a slice reads layer first + i of each source; t = i/(n − 1) within the slice, 1 for a
+ * one-layer slice), then the final norm and lm_head from the last slice's sources; every tensor merged
+ * by the method over the slice's sources (passthrough: copied, or scaled). Parameters: the source's
+ * own, then the slice's, then the recipe's.
+ */
+function planSlices(recipe: Recipe, method: MergeMethod, ingredients: Ingredient[]): MergePlan {
+  const byPath = new Map(ingredients.map((g) => [g.path, g]));
+  const slices = recipe.slices!;
+  const reference = byPath.get(slices[0].sources[0].model.path)!;
+  const report: PreflightReport = { errors: [], warnings: [], infos: [], reference: reference.label };
+  const seedSetting = recipe.parameters.random_seed;
+  const seed = seedSetting?.kind === 'value' && typeof seedSetting.value === 'number' ? seedSetting.value >>> 0 : 0;
+  const basePath = recipe.baseModel?.path;
+  const steps: TensorStep[] = [];
+  let inputBytes = 0;
+  let outputBytes = 0;
+
+  const add = (outName: string, slice: RecipeSlice, sourceNames: string[], t: number) => {
+    const order = slice.sources.map((src, i) => ({ src, name: sourceNames[i] }));
+    let baseIndex: number | undefined;
+    if (method.needs.base !== 'ignored' && basePath !== undefined) {
+      const b = order.findIndex((o) => o.src.model.path === basePath);
+      if (b >= 0) {
+        order.unshift(...order.splice(b, 1));
+        baseIndex = 0;
+      }
+    }
+    const tensors = order.map((o) => {
+      const g = byPath.get(o.src.model.path)!;
+      const tensor = g.checkpoint.tensors.get(o.name);
+      if (!tensor) throw new InputError(`${recipeWhere(recipe, o.src.line ?? slice.line)}model ${o.src.model.path} has no tensor ${o.name} (layer_range [${o.src.layerRange.join(', ')}])`);
+      return tensor;
+    });
+    const first = tensors[0].info;
+    tensors.forEach((x, i) => {
+      if (x.info.shape.join() !== first.shape.join()) {
+        throw new InputError(`${recipeWhere(recipe, order[i].src.line ?? slice.line)}${order[i].src.model.path}: tensor ${order[i].name} has shape [${x.info.shape.join(', ')}], ${order[0].src.model.path} has [${first.shape.join(', ')}] (${order[0].name})`);
+      }
+    });
+    if (!isFloatDtype(first.dtype)) {
+      steps.push({ kind: 'copy', name: outName, shape: first.shape, dtype: first.dtype, source: tensors[0], from: byPath.get(order[0].src.model.path)!.label });
+      inputBytes += first.byteLength;
+      outputBytes += first.byteLength;
+      return;
+    }
+    const step = buildMethodStep(recipe, method, {
+      name: outName,
+      refShape: first.shape,
+      t,
+      seed,
+      baseIndex,
+      members: order.map((o, i) => ({ tensor: tensors[i], label: byPath.get(o.src.model.path)!.label, ref: o.src.model, levels: [o.src.parameters, slice.parameters, recipe.parameters] })),
+      tensorLevels: [slice.parameters, recipe.parameters],
+    });
+    steps.push(step);
+    const numel = numelOf(step.shape);
+    for (const x of tensors) inputBytes += (step.program.passes.length + 1) * numel * BYTES[x.info.dtype as FloatDtype];
+    outputBytes += numel * BYTES[step.outDtype];
+  };
+
+  const outside = [...reference.checkpoint.tensors.keys()].filter((n) => layerIndexOf(n) === undefined);
+  for (const name of outside.filter((n) => PRE_WEIGHT.test(n))) add(name, slices[0], slices[0].sources.map(() => name), 0);
+  let outLayer = 0;
+  for (const slice of slices) {
+    const n = slice.sources[0].layerRange[1] - slice.sources[0].layerRange[0];
+    const firstModel = byPath.get(slice.sources[0].model.path)!.checkpoint;
+    const layerNames = (i: number) => [...firstModel.tensors.keys()].filter((k) => layerIndexOf(k) === i);
+    for (let idx = 0; idx < n; idx++) {
+      const t = n > 1 ? idx / (n - 1) : 1;
+      const names = layerNames(slice.sources[0].layerRange[0] + idx);
+      if (names.length === 0) {
+        throw new InputError(`${recipeWhere(recipe, slice.sources[0].line ?? slice.line)}model ${slice.sources[0].model.path} has no layer ${slice.sources[0].layerRange[0] + idx} (layer_range [${slice.sources[0].layerRange.join(', ')}])`);
+      }
+      for (const name of names) {
+        add(withLayer(name, outLayer), slice, slice.sources.map((src) => withLayer(name, src.layerRange[0] + idx)), t);
+      }
+      outLayer++;
+    }
+  }
+  const last = slices[slices.length - 1];
+  for (const name of outside.filter((n) => !PRE_WEIGHT.test(n))) add(name, last, last.sources.map(() => name), 0);
+  return { recipe, steps, reference, ingredients, preflight: report, inputBytes, outputBytes, outputLayers: outLayer };
+}
+
+function withLayer(name: string, layer: number): string {
+  return name.replace(LAYER_NAME, (_m, prefix: string) => `${prefix}${layer}`);
+}
+
+interface StepSpec {
+  /** The output tensor's name. */
+  name: string;
+  refShape: number[];
+  t: number;
+  seed: number;
+  baseIndex: number | undefined;
+  /** Kernel inputs in order, each with the parameter maps it reads, most specific first. */
+  members: { tensor: CheckpointTensor; label: string; ref: ModelRef; levels: (Recipe['parameters'] | undefined)[] }[];
+  /** Where tensor-level parameters are read, most specific first. */
+  tensorLevels: (Recipe['parameters'] | undefined)[];
+}
+
+/** One float tensor of a registry method: parameters resolved and checked, the method's TensorProgram. */
+function buildMethodStep(recipe: Recipe, method: MergeMethod, spec: StepSpec): MethodStep {
+  const { name, t } = spec;
+  const inputs = spec.members.map((m) => m.tensor);
+  const shape = outputShape(method, spec.refShape, inputs.map((x) => x.info.shape));
+  const numel = numelOf(shape);
+  const params: ParameterValues = {};
+  for (const p of method.parameters) {
+    if (p.level === 'model') continue;
+    params[p.name] = checkedValue(recipe, method, p, resolveParameter(p.name, name, t, spec.tensorLevels), name, undefined);
+  }
+  const modelParams = spec.members.map((m, i) => {
+    const values: ParameterValues = {};
+    for (const p of method.parameters) {
+      if (p.level !== 'model') continue;
+      const v = resolveParameter(p.name, name, t, m.levels);
+      values[p.name] = i === spec.baseIndex && v === undefined ? undefined : checkedValue(recipe, method, p, v, name, m.ref);
+    }
+    return values;
+  });
+  const outDtype = recipe.outDtype ?? recipe.dtype ?? (inputs[0].info.dtype as FloatDtype);
+  let program: TensorProgram;
+  try {
+    program = method.program({ name, shape, numel, inputCount: inputs.length, baseIndex: spec.baseIndex, params, modelParams, seed: spec.seed, tensorKey: tensorKeyOf(name), outDtype });
+  } catch (e) {
+    if (e instanceof InputError) throw new InputError(`${recipeWhere(recipe, recipe.methodLine)}${recipe.method}: ${e.message}`);
+    throw e;
+  }
+  return { kind: 'method', name, shape, outDtype, inputs, inputLabels: spec.members.map((m) => m.label), program, t };
 }
 
 /** The merged tensor's shape: the reference's, or the rows every input has (mergekit's rectify_embed_sizes). */
@@ -329,7 +443,7 @@ function linearMembers(recipe: Recipe): Recipe['models'] {
 export function modelRefsOf(recipe: Recipe): ModelRef[] {
   const out: ModelRef[] = [];
   const seen = new Set<string>();
-  for (const r of [recipe.baseModel, ...recipe.models.map((m) => m.model)]) {
+  for (const r of [recipe.baseModel, ...recipe.models.map((m) => m.model), ...(recipe.slices ?? []).flatMap((sl) => sl.sources.map((s) => s.model))]) {
     if (r && !seen.has(r.path)) {
       seen.add(r.path);
       out.push(r);

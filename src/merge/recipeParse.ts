@@ -9,7 +9,7 @@ import type { Node as YamlNode, Pair, YAMLMap } from 'yaml';
 import { parseFloatDtypeName, type FloatDtype } from '../formats/dtype';
 import { ALL_PARAMETERS, METHOD_NAMES } from './methods/registry';
 import type { ConditionalEntry, ParameterMap, ParameterSetting, SettingValue } from './params';
-import { formatWhere, PASSTHROUGH_KEYS, RecipeError, type ModelRef, type Recipe, type RecipeModel, type RecipeProblem } from './recipeTypes';
+import { formatWhere, PASSTHROUGH_KEYS, RecipeError, type ModelRef, type Recipe, type RecipeModel, type RecipeProblem, type RecipeSlice, type SliceSource } from './recipeTypes';
 
 const KNOWN_TOP_LEVEL = new Set([
   'merge_method', 'base_model', 'models', 'slices', 'modules', 'parameters', 'dtype', 'out_dtype', 'tokenizer_source',
@@ -96,10 +96,12 @@ export function parseRecipeDraft(text: string, fileName = 'recipe.yaml'): Recipe
   }
 
   // models / slices / modules
+  let slices: RecipeSlice[] | undefined;
   if (entries.has('slices') || entries.has('modules')) {
     const key = entries.has('slices') ? 'slices' : 'modules';
     if (entries.has('models')) fail(entries.get(key)!.key, `give either models or ${key}, not both`);
-    else fail(entries.get(key)!.key, `${key} are not supported yet: list whole models under models:`);
+    else if (key === 'modules') fail(entries.get(key)!.key, 'modules are not supported yet: list whole models under models:, or layer ranges under slices:');
+    else slices = parseSlices(valueOf('slices'), entries.get('slices')!.key);
   }
   const models: RecipeModel[] = [];
   const modelsNode = valueOf('models');
@@ -155,6 +157,7 @@ export function parseRecipeDraft(text: string, fileName = 'recipe.yaml'): Recipe
       passthrough,
       fileName,
       methodLine: methodValueLine ?? methodLine,
+      ...(slices ? { slices } : {}),
     },
     warnings,
     problems,
@@ -163,6 +166,64 @@ export function parseRecipeDraft(text: string, fileName = 'recipe.yaml'): Recipe
   };
 
   // ---- helpers that record problems ----
+
+  function parseSlices(node: YamlNode | undefined, keyNode: unknown): RecipeSlice[] | undefined {
+    if (!isSeq(node) || node.items.length === 0) {
+      fail(node ?? keyNode, `slices must be a list of '- sources: [...]' entries, got ${describeNode(node)}`);
+      return undefined;
+    }
+    const out: RecipeSlice[] = [];
+    for (const item of node.items) {
+      if (!isMap(item)) {
+        fail(item, `each entry of slices is '- sources: [...]', got ${describeNode(item as YamlNode)}`);
+        continue;
+      }
+      const slice: RecipeSlice = { sources: [], parameters: {}, line: lineOf(item) };
+      let hasSources = false;
+      for (const pair of item.items) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : '';
+        const value = pair.value as YamlNode;
+        if (key === 'parameters') slice.parameters = parseParameterMap(value, pair.key) ?? {};
+        else if (key === 'sources') {
+          hasSources = true;
+          if (!isSeq(value) || value.items.length === 0) fail(value ?? pair.key, `sources must be a list of '- model: <path>' entries with a layer_range, got ${describeNode(value)}`);
+          else for (const src of value.items) {
+            const s = parseSource(src as YamlNode);
+            if (s) slice.sources.push(s);
+          }
+        } else fail(pair.key, `unknown key '${key}' in a slice (expected sources and parameters)`);
+      }
+      if (!hasSources) fail(item, 'this slice has no sources:');
+      out.push(slice);
+    }
+    return out;
+  }
+
+  function parseSource(item: YamlNode): SliceSource | undefined {
+    if (!isMap(item)) {
+      fail(item, `each source is '- model: <path>' with a layer_range, got ${describeNode(item)}`);
+      return undefined;
+    }
+    let ref: ModelRef | undefined;
+    let range: [number, number] | undefined;
+    let params: ParameterMap = {};
+    let hasRange = false;
+    for (const pair of item.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : '';
+      const value = pair.value as YamlNode;
+      if (key === 'model') ref = parseModelRef(value, pair.key, 'model');
+      else if (key === 'parameters') params = parseParameterMap(value, pair.key) ?? {};
+      else if (key === 'layer_range') {
+        hasRange = true;
+        const v = isSeq(value) ? value.items.map((i) => (isScalar(i) ? i.value : undefined)) : [];
+        if (v.length === 2 && v.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0) && (v[0] as number) < (v[1] as number)) range = [v[0] as number, v[1] as number];
+        else fail(value ?? pair.key, `layer_range must be [first, end) such as [0, 16], got ${describeNode(value)}`);
+      } else fail(pair.key, `unknown key '${key}' in a slice source (expected model, layer_range and parameters)`);
+    }
+    if (!hasRange) fail(item, 'this source has no layer_range: [first, end)');
+    if (!ref || !range) return undefined;
+    return { model: ref, layerRange: range, parameters: params, line: lineOf(item) };
+  }
 
   function parseModelEntry(item: YamlNode): RecipeModel | undefined {
     if (isScalar(item) && typeof item.value === 'string') {

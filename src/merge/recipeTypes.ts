@@ -21,11 +21,28 @@ export interface RecipeModel {
   line?: number;
 }
 
+/** One source of an output slice: a model's layers [from, to). */
+export interface SliceSource {
+  model: ModelRef;
+  layerRange: [number, number];
+  parameters: ParameterMap;
+  line?: number;
+}
+
+/** An output slice of a `slices:` recipe (a frankenmerge): its layers come from the sources, merged by the method. */
+export interface RecipeSlice {
+  sources: SliceSource[];
+  parameters: ParameterMap;
+  line?: number;
+}
+
 export interface Recipe {
   /** A registered method's name (src/merge/methods/registry.ts), once validated. */
   method: string;
   baseModel?: ModelRef;
   models: RecipeModel[];
+  /** A `slices:` recipe's output slices (then `models` is empty). */
+  slices?: RecipeSlice[];
   /** Recipe-wide `parameters:` (lower precedence than a model's own). */
   parameters: ParameterMap;
   /** mergekit's load dtype; SoupLab computes in f32 and uses it only as the default output dtype. */

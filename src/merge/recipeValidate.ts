@@ -28,7 +28,8 @@ export function validateRecipe(draft: RecipeDraft): void {
     });
     return;
   }
-  checkModels(recipe, method, problems, draft.modelsLine);
+  if (recipe.slices) checkSlices(recipe, method, problems);
+  else checkModels(recipe, method, problems, draft.modelsLine);
   checkParameters(recipe, method, problems, warnings, fileName);
   if (recipe.method === 'linear' && recipe.baseModel && !recipe.models.some((m) => m.model.path === recipe.baseModel!.path) && !recipe.parameters.weight) {
     warnings.push(
@@ -58,6 +59,30 @@ function checkModels(recipe: Recipe, method: MergeMethod, problems: RecipeProble
   }
 }
 
+/** A `slices:` recipe: every slice's sources span the same number of layers and fit the method's model count. */
+function checkSlices(recipe: Recipe, method: MergeMethod, problems: RecipeProblem[]): void {
+  const base = recipe.baseModel;
+  if (method.needs.base === 'required' && !base) {
+    problems.push({ line: recipe.methodLine, message: `${method.name} needs base_model: the model the task vectors are taken from` });
+    return;
+  }
+  for (const slice of recipe.slices ?? []) {
+    const lengths = slice.sources.map((s) => s.layerRange[1] - s.layerRange[0]);
+    if (lengths.some((l) => l !== lengths[0])) {
+      problems.push({ line: slice.line, message: `the sources of a slice must span the same number of layers, got ${lengths.join(', ')}` });
+    }
+    if (method.needs.base === 'required' && base && !slice.sources.some((s) => s.model.path === base.path)) {
+      problems.push({ line: slice.line, message: `${method.name} takes task vectors from base_model ${base.path}: list it among this slice's sources` });
+    }
+    const count = slice.sources.filter((s) => method.needs.base === 'ignored' || s.model.path !== base?.path).length;
+    const { min, max } = method.needs.models;
+    if (slice.sources.length > 0 && (count < min || (max !== undefined && count > max))) {
+      const want = max === min ? `exactly ${numberWord(min)}` : max === undefined ? `at least ${numberWord(min)}` : `${min} to ${max}`;
+      problems.push({ line: slice.line, message: `${method.name} merges ${want} source${min === 1 && max === 1 ? '' : 's'}${method.needs.base === 'ignored' ? '' : ' besides base_model'} per slice, this one has ${count}` });
+    }
+  }
+}
+
 function numberWord(n: number): string {
   return ['no', 'one', 'two', 'three'][n] ?? String(n);
 }
@@ -83,9 +108,16 @@ function checkParameters(recipe: Recipe, method: MergeMethod, problems: RecipePr
   };
   for (const [name, s] of Object.entries(recipe.parameters)) note(name, s, false);
   for (const m of recipe.models) for (const [name, s] of Object.entries(m.parameters)) note(name, s, true);
+  for (const slice of recipe.slices ?? []) {
+    for (const [name, s] of Object.entries(slice.parameters)) note(name, s, false);
+    for (const src of slice.sources) for (const [name, s] of Object.entries(src.parameters)) note(name, s, true);
+  }
   for (const spec of method.parameters) {
     if (!spec.required || spec.default !== undefined) continue;
-    const given = spec.level === 'model' ? recipe.parameters[spec.name] || recipe.models.every((m) => m.model.path === recipe.baseModel?.path || m.parameters[spec.name]) : recipe.parameters[spec.name];
+    const given =
+      spec.level === 'model'
+        ? recipe.parameters[spec.name] || recipe.models.every((m) => m.model.path === recipe.baseModel?.path || m.parameters[spec.name])
+        : recipe.parameters[spec.name] || (recipe.slices !== undefined && recipe.slices.every((sl) => sl.parameters[spec.name]));
     if (!given) problems.push({ line: recipe.methodLine, message: `${method.name} needs ${spec.name} (${spec.description})${spec.level === 'model' ? '' : ' under the top-level parameters:'}` });
   }
 }

@@ -40,6 +40,21 @@ export function recipeToYaml(recipe: Recipe): string {
     }
     return Object.keys(params).length > 0 ? { model: m.model.path, parameters: params } : { model: m.model.path };
   });
+  if (recipe.slices) {
+    delete plain.models;
+    plain.slices = recipe.slices.map((sl) => {
+      const out: Record<string, unknown> = {
+        sources: sl.sources.map((src) => {
+          const params = mapToPlain(src.parameters);
+          const entry: Record<string, unknown> = { model: src.model.path, layer_range: [...src.layerRange] };
+          if (Object.keys(params).length > 0) entry.parameters = params;
+          return entry;
+        }),
+      };
+      if (Object.keys(sl.parameters).length > 0) out.parameters = mapToPlain(sl.parameters);
+      return out;
+    });
+  }
   if (Object.keys(recipe.parameters).length > 0) plain.parameters = mapToPlain(recipe.parameters);
   if (recipe.dtype) plain.dtype = DTYPE_NAMES[recipe.dtype];
   if (recipe.outDtype) plain.out_dtype = DTYPE_NAMES[recipe.outDtype];

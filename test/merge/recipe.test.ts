@@ -142,7 +142,11 @@ describe('parseRecipe: every error names the file and line', () => {
     ['a bare model string', 'merge_method: linear\nmodels:\n  - a.safetensors\n', "recipe.yaml line 3: each entry of models is '- model: <path>', got the bare string 'a.safetensors'"],
     ['no models', 'merge_method: linear\n', 'recipe.yaml line 1: models is missing: list the models to merge under models:'],
     ['an empty models list', 'merge_method: linear\nmodels: []\n', "recipe.yaml line 2: models must be a list of '- model: <path>' entries, got a list"],
-    ['slices', 'merge_method: linear\nslices:\n  - sources: []\n', 'recipe.yaml line 2: slices are not supported yet: list whole models under models:'],
+    ['a slice without sources', 'merge_method: linear\nslices:\n  - sources: []\n', "recipe.yaml line 3: sources must be a list of '- model: <path>' entries with a layer_range, got a list"],
+    ['a source without layer_range', 'merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n', 'recipe.yaml line 4: this source has no layer_range: [first, end)'],
+    ['a backwards layer_range', 'merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n        layer_range: [4, 2]\n', 'recipe.yaml line 5: layer_range must be [first, end) such as [0, 16], got a list'],
+    ['passthrough with two sources in a slice', 'merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n        layer_range: [0, 2]\n      - model: b\n        layer_range: [0, 2]\n', 'recipe.yaml line 3: passthrough merges exactly one source per slice, this one has 2'],
+    ['modules', 'merge_method: linear\nmodules:\n  text: {}\n', 'recipe.yaml line 2: modules are not supported yet'],
     ['models and slices', 'merge_method: linear\nmodels:\n  - model: a\nslices:\n  - sources: []\n', 'recipe.yaml line 4: give either models or slices, not both'],
     ['an unknown key (a typo)', 'merge_method: linear\nmodel:\n  - model: a\n', "recipe.yaml line 2: unknown key 'model'"],
     ['an unknown key in an entry', 'merge_method: linear\nmodels:\n  - model: a\n    weight: 0.5\n', "recipe.yaml line 4: unknown key 'weight' in a models entry (expected model and parameters)"],
@@ -210,6 +214,13 @@ tokenizer_source: base
 name: soup
 `;
     const once = parseRecipe(text).recipe;
+    expect(semantic(roundTrip(text))).toEqual(semantic(once));
+  });
+
+  test('a slices recipe round-trips with its layer ranges and parameters', () => {
+    const text = 'merge_method: passthrough\nslices:\n  - sources:\n      - model: ./a\n        layer_range: [0, 16]\n  - sources:\n      - model: ./b\n        layer_range: [8, 24]\n        parameters:\n          scale: [{filter: o_proj, value: 0.5}, {value: 1}]\ndtype: bfloat16\n';
+    const once = parseRecipe(text).recipe;
+    expect(once.slices?.map((s) => [s.sources[0].model.path, s.sources[0].layerRange])).toEqual([['./a', [0, 16]], ['./b', [8, 24]]]);
     expect(semantic(roundTrip(text))).toEqual(semantic(once));
   });
 

@@ -96,7 +96,7 @@ describe('recipes as mergekit YAML', () => {
     expect(() => importRecipe('merge_method: task_arithmetic\nbase_model: b\nmodels:\n  - model: a\n', 't.yaml', ['a', 'b'])).toThrow(
       /^t\.yaml line 1: merge_method task_arithmetic: the studio edits linear soups/,
     );
-    expect(() => importRecipe('merge_method: slerp\n', 's.yaml', [])).toThrow(/^s\.yaml line 1: merge method 'slerp' is not supported yet/);
+    expect(() => importRecipe('merge_method: arcee_fusion\nmodels:\n  - model: a\n', 's.yaml', [])).toThrow(/^s\.yaml line 1: merge method 'arcee_fusion': arcee_fusion is not supported yet/);
   });
 });
 

@@ -6,7 +6,7 @@ import { SafetensorsWriter } from '../../src/formats/writer';
 import { createCpuSoupBackend } from '../../src/merge/cpu/cpuBackend';
 import { inThreadSpawner } from '../../src/merge/cpu/protocol';
 import { runSoupJobReference, type KernelDtype } from '../../src/merge/kernel';
-import { parseRecipe } from '../../src/merge/recipe';
+import { parseRecipe, recipeToYaml } from '../../src/merge/recipe';
 import { openInput, summarise } from '../../src/ui/ingredients/openIngredient';
 import { recipeYamlOf } from '../../src/ui/ingredients/recipeIO';
 import { soupStatus } from '../../src/ui/ingredients/soup';
@@ -99,7 +99,7 @@ describe('the studio soup on real (generated) checkpoints', () => {
     const r = await runMergeJob(
       { ingredients: inputs, recipeYaml },
       {
-        backend,
+        backend: async () => backend,
         target,
         folder: true,
         readBack: async (name) => target.sources().get(name)!,
@@ -112,7 +112,10 @@ describe('the studio soup on real (generated) checkpoints', () => {
     expect(r.tensors).toBe(21);
     expect(lastProgress).toBe(21);
     expect([...target.committed.keys()].sort()).toEqual(['config.json', 'model.safetensors', 'recipe.yaml', 'tokenizer_config.json']);
-    expect(new TextDecoder().decode(target.committed.get('recipe.yaml'))).toBe(recipeYaml);
+    // The stored recipe is the normalised one, as souplab merge stores it (one engine entry, runRecipe).
+    expect(new TextDecoder().decode(target.committed.get('recipe.yaml'))).toBe(
+      `# SoupLab soup (mergekit recipe); model paths are the checkpoint names in the studio\n${recipeToYaml(parseRecipe(recipeYaml).recipe)}`,
+    );
     expect(parseRecipe(recipeYaml).recipe.outDtype).toBe('BF16');
     const config = JSON.parse(new TextDecoder().decode(target.committed.get('config.json'))) as Record<string, unknown>;
     expect(config.torch_dtype).toBe('bfloat16');
@@ -145,7 +148,7 @@ describe('the studio soup on real (generated) checkpoints', () => {
     const job = runMergeJob(
       { ingredients: inputs, recipeYaml },
       {
-        backend,
+        backend: async () => backend,
         target,
         folder: true,
         readBack: async (name) => target.sources().get(name)!,

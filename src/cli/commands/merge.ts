@@ -2,15 +2,15 @@ import { readdirSync } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { InputError } from '../../errors';
-import type { Checkpoint } from '../../formats/checkpoint';
 import type { ByteSource } from '../../formats/types';
 import { describeAdapter, requestAdapter } from '../../gpu/adapter';
 import { createWebGPUSoupBackend } from '../../gpu/webgpuSoupBackend';
 import type { SoupBackend } from '../../merge/kernel';
-import { modelRefsOf, planMerge, type MergePlan } from '../../merge/plan';
+import { METHOD_NAMES } from '../../merge/methods/registry';
 import { PreflightError, type PreflightReport } from '../../merge/preflight';
-import { parseRecipe, recipeToYaml, type ModelRef, type Recipe } from '../../merge/recipe';
-import { runMerge, type MergeProgress, type ExtraOutputFile } from '../../merge/runMerge';
+import type { ModelRef, Recipe } from '../../merge/recipe';
+import { runRecipe, type RunRecipeResult } from '../../merge/runRecipe';
+import type { MergeProgress } from '../../merge/runMerge';
 import { createNodeCpuBackend } from '../../node/cpuWorkers';
 import { nodeFileSource } from '../../node/fileSource';
 import { nodeFileTarget, nodeFolderTarget } from '../../node/fileTargets';
@@ -18,7 +18,6 @@ import { openCheckpointPath, type NodeCheckpoint } from '../../node/openCheckpoi
 import { nodeGPU } from '../../node/webgpu';
 import { parseArgs, UsageError, type CliIO, type Command } from '../io';
 import { humanBytes } from './inspect';
-import { carriedFiles } from '../../merge/carriedFiles';
 
 const DEFAULT_SHARD_BYTES = 5e9;
 
@@ -41,11 +40,13 @@ interface OpenedModel {
 
 export const mergeCommand: Command = {
   name: 'merge',
-  summary: 'merge checkpoints by a mergekit recipe (linear, task_arithmetic) on WebGPU or the CPU',
+  summary: 'merge checkpoints by a mergekit recipe (linear, ties, slerp, … every weights-only method) on WebGPU or the CPU',
   usage: [
     'souplab merge <recipe.yaml> --out <file.safetensors | folder> [--backend webgpu|cpu] [--shard-size 5GB] [--quiet]',
     '',
-    'Runs a mergekit recipe (model paths relative to the recipe). Checks every header first and starts',
+    'Runs a mergekit recipe (model paths relative to the recipe). Methods:',
+    `  ${METHOD_NAMES.join(', ')}`,
+    'Checks every header first and starts',
     'only when the models fit together; writes all or nothing, then re-reads the written headers.',
     '  --out         a .safetensors file, or a folder: the model (sharded when large), recipe.yaml and the',
     "                base model's config.json, generation_config.json and tokenizer files",
@@ -79,8 +80,6 @@ export const mergeCommand: Command = {
       const code = (e as NodeJS.ErrnoException).code;
       throw new InputError(`${recipeName}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a recipe file' : (e as Error).message}`);
     }
-    const { recipe, warnings } = parseRecipe(text, recipeName);
-    for (const w of warnings) say(`warning: ${w}`);
 
     // The output.
     const outPath = resolve(outArg);
@@ -93,70 +92,60 @@ export const mergeCommand: Command = {
     if (shardArg !== undefined && toFile) throw new UsageError('--shard-size applies to a folder output; --out names a single .safetensors file');
     const maxShardBytes = toFile ? Infinity : typeof shardArg === 'string' ? parseSize(shardArg) : DEFAULT_SHARD_BYTES;
 
-    // The models, opened (headers only).
     const opened: OpenedModel[] = [];
-    let backend: SoupBackend | undefined;
+    const progress = quiet || !io.stderrIsTTY ? undefined : progressLine(io);
+    let run: RunRecipeResult;
     try {
-      for (const ref of modelRefsOf(recipe)) opened.push(await openModel(recipe, recipePath, ref));
-      await refuseOverwritingInputs(outPath, toFile, opened, recipe);
-
-      let plan: MergePlan;
-      try {
-        plan = planMerge(recipe, new Map<string, Checkpoint>(opened.map((m) => [m.ref.path, m.checkpoint])));
-      } catch (e) {
-        if (e instanceof PreflightError && e.report.errors.length > 1) {
-          printReport(io, e.report, quiet);
-          io.stderr(`souplab merge: the pre-flight check found ${e.report.errors.length} problems; nothing was read or written\n`);
-          return 2;
-        }
-        throw e;
+      run = await runRecipe({
+        text,
+        fileName: recipeName,
+        openModel: async (ref, recipe) => {
+          const m = await openModel(recipe, recipePath, ref);
+          opened.push(m);
+          return m.checkpoint;
+        },
+        beforeWrite: async (plan, warnings) => {
+          for (const w of warnings) say(`warning: ${w}`);
+          await refuseOverwritingInputs(outPath, toFile, opened, plan.recipe);
+          printReport(io, plan.preflight, quiet);
+        },
+        backend: () => chooseBackend(backendArg, say),
+        target: toFile ? nodeFileTarget(outPath) : nodeFolderTarget(outPath),
+        folder: !toFile,
+        maxShardBytes,
+        // No absolute path of this machine goes into the model's metadata: the paths stay as the recipe wrote them.
+        recipeComment: `made by souplab merge from ${basename(recipePath)}; model paths are relative to that recipe's folder`,
+        readBack: (name) => nodeFileSource(toFile ? outPath : join(outPath, name), name),
+        signal: io.signal,
+        onProgress: progress?.update,
+      });
+    } catch (e) {
+      if (e instanceof PreflightError && e.report.errors.length > 1) {
+        printReport(io, e.report, quiet);
+        io.stderr(`souplab merge: the pre-flight check found ${e.report.errors.length} problems; nothing was read or written\n`);
+        return 2;
       }
-      printReport(io, plan.preflight, quiet);
-
-      backend = await chooseBackend(backendArg, say);
-
-      // No absolute path of this machine goes into the model's metadata: the paths stay as the recipe wrote them.
-      const recipeYaml = `# made by souplab merge from ${basename(recipePath)}; model paths are relative to that recipe's folder\n${recipeToYaml(recipe)}`;
-      const extraFiles: ExtraOutputFile[] = [];
-      if (!toFile) {
-        extraFiles.push({ name: 'recipe.yaml', data: new TextEncoder().encode(recipeYaml) });
-        extraFiles.push(...(await carriedFiles(plan)));
-      }
-      const progress = quiet || !io.stderrIsTTY ? undefined : progressLine(io);
-      const soupCount = plan.steps.filter((s) => s.kind !== 'copy').length;
-      let result;
-      try {
-        result = await runMerge(plan, {
-          backend,
-          target: toFile ? nodeFileTarget(outPath) : nodeFolderTarget(outPath),
-          recipeYaml,
-          maxShardBytes,
-          extraFiles,
-          readBack: (name) => nodeFileSource(toFile ? outPath : join(outPath, name), name),
-          signal: io.signal,
-          onProgress: progress?.update,
-        });
-      } finally {
-        progress?.clear();
-      }
-      if (!quiet) {
-        const files = result.files.filter((f) => f.endsWith('.safetensors'));
-        io.stdout(
-          [
-            `merged ${plan.ingredients.length} models (${recipe.method}) into ${outArg}`,
-            `  tensors   ${plan.steps.length} (${soupCount} merged, ${plan.steps.length - soupCount} copied from ${plan.reference.label})`,
-            `  written   ${humanBytes(plan.outputBytes)} in ${files.length} file${files.length > 1 ? 's' : ''}${extraFiles.length > 0 ? ` + ${extraFiles.map((f) => f.name).join(', ')}` : ''}`,
-            `  time      ${result.seconds.toFixed(1)} s, ${humanBytes(plan.inputBytes / Math.max(result.seconds, 1e-9))}/s of input`,
-            `  backend   ${backend.description}`,
-            `  verified  every written header re-read and checked`,
-          ].join('\n') + '\n',
-        );
-      }
-      return result.verified ? 0 : 1;
+      throw e;
     } finally {
-      await backend?.dispose().catch(() => undefined);
-      await Promise.all(opened.map((m) => m.checkpoint.close().catch(() => undefined)));
+      progress?.clear();
     }
+    const { plan, result } = run;
+    if (!quiet) {
+      const files = result.files.filter((f) => f.endsWith('.safetensors'));
+      const merged = plan.steps.filter((s) => s.kind !== 'copy').length;
+      io.stdout(
+        [
+          `merged ${plan.ingredients.length} models (${plan.recipe.method}) into ${outArg}`,
+          `  tensors   ${plan.steps.length} (${merged} merged, ${plan.steps.length - merged} copied from ${plan.reference.label})`,
+          `  written   ${humanBytes(plan.outputBytes)} in ${files.length} file${files.length > 1 ? 's' : ''}${run.extraFiles.length > 0 ? ` + ${run.extraFiles.join(', ')}` : ''}`,
+          ...(run.randomSeed !== undefined ? [`  seed      ${run.randomSeed} (random_seed, recorded in the output)`] : []),
+          `  time      ${result.seconds.toFixed(1)} s, ${humanBytes(plan.inputBytes / Math.max(result.seconds, 1e-9))}/s of input`,
+          `  backend   ${run.backendDescription}`,
+          `  verified  every written header re-read and checked`,
+        ].join('\n') + '\n',
+      );
+    }
+    return result.verified ? 0 : 1;
   },
 };
 

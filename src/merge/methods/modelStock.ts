@@ -40,7 +40,7 @@ export const modelStock: MergeMethod = {
               const base = groups.of(c.offset + e) * pairs;
               for (let i = 0; i < N; i++) o[i] = c.x[i + 1][e] - c.x[0][e];
               let p = 0;
-              for (let i = 0; i < N; i++) for (let j = i; j < N; j++) sums[base + p++] += o[i] * o[j];
+              for (let i = 0; i < N; i++) for (let j = i; j < N; j++) sums[base + p++] += i === j ? o[i] * o[j] : fr(o[i] * o[j]); // norms: exact squares; (oᵢ*oⱼ).sum(): f32 products
             }
           },
           finish() {

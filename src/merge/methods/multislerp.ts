@@ -129,7 +129,7 @@ export const multislerp: MergeMethod = {
             for (let i = 0; i < c.count; i++) {
               load(c.x, i);
               const mhat = fr(unitsAndMean() / meanNorm);
-              for (let k = 0; k < n; k++) acc[k] += u[k] * mhat;
+              for (let k = 0; k < n; k++) acc[k] += fr(u[k] * mhat);
             }
           },
           finish() {

@@ -4,8 +4,8 @@
  * back to the base. `nuslerp_flatten` (default true) treats the tensor as one vector; otherwise each
  * row (or with `nuslerp_row_wise` each column) is interpolated on its own.
  *
- * Statistics (1 pass, per group): Σv₀², Σv₁², Σv₀v₁ in f64; norms clamped at 1e-7;
- * cos = f32(Σv₀v₁/(‖v₀‖‖v₁‖)) clamped to [−1, 1], θ = acos, and where |sin θ| < 1e-8 a lerp:
+ * Statistics (2 passes, per group): the norms (clamped at 1e-7), then cos = Σ f32(v̂₀·v̂₁) of the
+ * vectors normalised in f32, clamped to [−1, 1]; θ = acos, and where |sin θ| < 1e-8 a lerp:
  * f32(f32(f32(1−t)·v₀) + f32(f32(t)·v₁)); else f32(f32(f32(sin((1−t)θ)·v₀) + f32(sin(tθ)·v₁)) / sin θ).
  */
 import { fr, modelNumber, booleanOf, WEIGHT } from './common';
@@ -26,7 +26,7 @@ export const nuslerp: MergeMethod = {
   needs: {
     base: 'optional',
     models: { min: 2, max: 2 },
-    statistics: ['‖v₀‖², ‖v₁‖², v₀·v₁ per tensor, row or column (1 pass)'],
+    statistics: ['‖v₀‖, ‖v₁‖, then v̂₀·v̂₁, per tensor, row or column (2 passes)'],
     memoryPerTensor: '3 numbers per group (24 bytes × rows or columns when not flattened)',
     vocabulary: 'common-rows',
   },
@@ -51,21 +51,35 @@ export const nuslerp: MergeMethod = {
       passes: [
         {
           kind: 'moments',
-          label: 'nuslerp norms and dot products',
+          label: 'nuslerp norms',
           accumulate(c) {
             for (let i = 0; i < c.count; i++) {
               const g = groups.of(c.offset + i) * 3;
               const [a, b] = vectors(c.x, i);
               sums[g] += a * a;
               sums[g + 1] += b * b;
-              sums[g + 2] += a * b;
             }
           },
           finish() {
             for (let g = 0; g < groups.count; g++) {
-              const na = Math.max(fr(Math.sqrt(sums[3 * g])), fr(1e-7));
-              const nb = Math.max(fr(Math.sqrt(sums[3 * g + 1])), fr(1e-7));
-              const cos = Math.min(1, Math.max(-1, fr(sums[3 * g + 2] / (na * nb))));
+              sums[3 * g] = Math.max(fr(Math.sqrt(sums[3 * g])), fr(1e-7));
+              sums[3 * g + 1] = Math.max(fr(Math.sqrt(sums[3 * g + 1])), fr(1e-7));
+            }
+          },
+        },
+        {
+          kind: 'moments',
+          label: 'nuslerp dot products',
+          accumulate(c) {
+            for (let i = 0; i < c.count; i++) {
+              const g = groups.of(c.offset + i) * 3;
+              const [a, b] = vectors(c.x, i);
+              sums[g + 2] += fr(fr(a / sums[g]) * fr(b / sums[g + 1]));
+            }
+          },
+          finish() {
+            for (let g = 0; g < groups.count; g++) {
+              const cos = Math.min(1, Math.max(-1, fr(sums[3 * g + 2])));
               const theta = fr(Math.acos(cos));
               const sin = fr(Math.sin(theta));
               if (Math.abs(sin) < 1e-8) coef.set([1, f1t, ft, 1], 4 * g);

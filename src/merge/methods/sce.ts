@@ -95,7 +95,7 @@ export const sce: MergeMethod = {
         for (let e = 0; e < c.count; e++) {
           const keep = kept(c, e);
           deltasAt(c, e);
-          if (keep) for (let i = 0; i < n; i++) sq[i] += d[i] * d[i];
+          if (keep) for (let i = 0; i < n; i++) sq[i] += fr(d[i] * d[i]); // tvs**2 is an f32 tensor
         }
       },
       finish() {

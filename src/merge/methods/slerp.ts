@@ -2,8 +2,8 @@
  * SLERP — mergekit's `slerp` (merge_methods/slerp.py): spherical interpolation between the base (a,
  * t = 0) and the other model (b, t = 1), over the whole tensor flattened.
  *
- * Statistics (1 pass): Σa², Σb², Σab in f64. Then, as mergekit's numpy code in f32: each vector is
- * normalised when its norm exceeds 1e-8; dot = f32(Σab / (‖a‖‖b‖)); |dot| > 0.9995 → lerp:
+ * Statistics (2 passes): the norms, then dot = Σ f32(â·b̂) of the vectors normalised in f32 (when
+ * their norm exceeds 1e-8), as mergekit's numpy code does in f32. |dot| > 0.9995 → lerp:
  * out = f32(f32(f32(1−t)·a) + f32(f32(t)·b)); else θ = acos(dot), s₀ = sin(θ − θt)/sin θ,
  * s₁ = sin(θt)/sin θ (each step rounded to f32) and out = f32(f32(s₀·a) + f32(s₁·b)).
  */
@@ -19,7 +19,7 @@ export const slerp: MergeMethod = {
   needs: {
     base: 'required',
     models: { min: 1, max: 1 },
-    statistics: ['‖a‖², ‖b‖², a·b (1 pass)'],
+    statistics: ['‖a‖, ‖b‖ (1 pass), then â·b̂ (1 pass)'],
     memoryPerTensor: '3 numbers',
     vocabulary: 'common-rows',
   },
@@ -27,25 +27,40 @@ export const slerp: MergeMethod = {
     const t = numberOf(ctx, 't');
     if (ctx.inputCount === 1) return copyProgram();
     const sums = new Float64Array(3);
+    let na = 0;
+    let nb = 0;
     let c0 = 0;
     let c1 = 0;
     return {
       passes: [
         {
           kind: 'moments',
-          label: 'slerp norms and dot product',
+          label: 'slerp norms',
           accumulate(c) {
             const [a, b] = c.x;
             for (let i = 0; i < c.count; i++) {
               sums[0] += a[i] * a[i];
               sums[1] += b[i] * b[i];
-              sums[2] += a[i] * b[i];
             }
           },
           finish() {
-            const na = Math.sqrt(sums[0]);
-            const nb = Math.sqrt(sums[1]);
-            const dot = fr(sums[2] / ((na > 1e-8 ? na : 1) * (nb > 1e-8 ? nb : 1)));
+            na = fr(Math.sqrt(sums[0]));
+            nb = fr(Math.sqrt(sums[1]));
+          },
+        },
+        {
+          kind: 'moments',
+          label: 'slerp dot product',
+          accumulate(c) {
+            const [a, b] = c.x;
+            for (let i = 0; i < c.count; i++) {
+              const ua = na > 1e-8 ? fr(a[i] / na) : a[i];
+              const ub = nb > 1e-8 ? fr(b[i] / nb) : b[i];
+              sums[2] += fr(ua * ub);
+            }
+          },
+          finish() {
+            const dot = fr(sums[2]);
             if (Math.abs(dot) > 0.9995) {
               c0 = fr(1 - t);
               c1 = fr(t);

@@ -9,8 +9,8 @@
  *      magnitude_outliers:        drop the ⌊γ·n⌋ largest and the n − ⌊d·n⌋ − ⌊γ·n⌋ smallest |δ|
  *      random (dare):             keep each element with probability d (seeded counter RNG)
  *      della_magprune (della):    keep with probability (d − ε) + 2ε·(rank in its row − 1)/(row length − 1)
- *      then, with `rescale`, multiply the kept elements by f32(Σ|δ| / Σ|kept δ|) (L1; not when either
- *      sum is below 1e-7).
+ *      then, with `rescale`, multiply the kept elements by f32(f32(Σ|δ|) / f32(Σ|kept δ|)) (L1; not
+ *      when either sum is below 1e-7).
  *   2. wdⱼ = f32(δ'ⱼ · wⱼ)
  *   3. consensus (ties family): s = Σⱼ wdⱼ (in model order, f32); the majority sign is +1 when s ≥ 0,
  *      else −1; mⱼ = [sign(wdⱼ) == majority]; mixed = Σ f32(wdⱼ·mⱼ), divisor = Σ f32(wⱼ·mⱼ) (0 → 1).
@@ -203,7 +203,10 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
             }
           },
           finish: () => {
-            plan.scale = sums[0] < 1e-7 || sums[1] < 1e-7 ? 1 : fr(sums[0] / sums[1]);
+            // torch: two f32 sums, then an f32 division
+            const before = fr(sums[0]);
+            const after = fr(sums[1]);
+            plan.scale = before < 1e-7 || after < 1e-7 ? 1 : fr(before / after);
           },
         },
       ]);

@@ -1,21 +1,21 @@
 /**
- * One merge as the studio runs it, inside the merge worker: opens the ingredients (headers), plans the
- * recipe, and streams the soup into the output target through runMerge, which re-reads the written
- * headers. Free of worker plumbing so that it is tested in Node.
+ * One merge as the studio runs it, inside the merge worker: the engine's runRecipe with the studio's
+ * platform parts — recipe model paths are the names of the ingredients the page sent, opened from
+ * their files or handles. Free of worker plumbing so that it is tested in Node.
  */
-import type { Checkpoint } from '../../formats/checkpoint';
+import { InputError } from '../../errors';
 import type { ByteSource } from '../../formats/types';
 import type { OutputTarget } from '../../formats/writer';
 import type { SoupBackend } from '../../merge/kernel';
-import { planMerge } from '../../merge/plan';
-import { parseRecipe } from '../../merge/recipe';
-import { runMerge, type ExtraOutputFile, type MergeProgress } from '../../merge/runMerge';
+import { recipeWhere } from '../../merge/recipe';
+import { runRecipe } from '../../merge/runRecipe';
+import type { MergeProgress } from '../../merge/runMerge';
 import { openInput } from '../ingredients/openIngredient';
-import { carriedFiles } from '../../merge/carriedFiles';
 import type { StartRequest } from './protocol';
 
 export interface MergeJobDeps {
-  backend: SoupBackend;
+  /** Made once the recipe is planned; runRecipe disposes it. */
+  backend: () => Promise<SoupBackend>;
   target: OutputTarget;
   /** A folder output gets recipe.yaml and the base model's config and tokenizer files. */
   folder: boolean;
@@ -32,35 +32,36 @@ export interface MergeJobResult {
   bytesWritten: number;
   seconds: number;
   verified: boolean;
+  /** The seed of the random masks (DARE, DELLA), recorded in the output. */
+  randomSeed?: number;
 }
 
 export async function runMergeJob(req: Pick<StartRequest, 'ingredients' | 'recipeYaml' | 'maxShardBytes'>, deps: MergeJobDeps): Promise<MergeJobResult> {
-  const { recipe } = parseRecipe(req.recipeYaml, 'recipe.yaml');
-  const checkpoints = new Map<string, Checkpoint>();
-  for (const input of req.ingredients) checkpoints.set(input.name, await openInput(input));
-  const plan = planMerge(recipe, checkpoints);
-  const extraFiles: ExtraOutputFile[] = [];
-  if (deps.folder) {
-    extraFiles.push({ name: 'recipe.yaml', data: new TextEncoder().encode(req.recipeYaml) });
-    extraFiles.push(...(await carriedFiles(plan)));
-  }
-  const result = await runMerge(plan, {
+  const run = await runRecipe({
+    text: req.recipeYaml,
+    fileName: 'recipe.yaml',
+    openModel: async (ref, recipe) => {
+      const input = req.ingredients.find((i) => i.name === ref.path);
+      if (!input) throw new InputError(`${recipeWhere(recipe, ref.line)}model ${ref.path} is not among the ingredients (${req.ingredients.map((i) => i.name).join(', ')})`);
+      return openInput(input);
+    },
     backend: deps.backend,
     target: deps.target,
-    recipeYaml: req.recipeYaml,
-    maxShardBytes: deps.folder ? req.maxShardBytes : Infinity,
-    extraFiles,
+    folder: deps.folder,
+    maxShardBytes: req.maxShardBytes,
+    recipeComment: 'SoupLab soup (mergekit recipe); model paths are the checkpoint names in the studio',
     readBack: deps.readBack,
     signal: deps.signal,
     onProgress: deps.onProgress,
   });
   return {
-    modelFiles: result.files,
-    otherFiles: extraFiles.map((f) => f.name),
-    tensors: result.tensors,
-    tensorsMerged: plan.steps.filter((s) => s.kind !== 'copy').length,
-    bytesWritten: result.bytesWritten,
-    seconds: result.seconds,
-    verified: result.verified,
+    modelFiles: run.result.files,
+    otherFiles: run.extraFiles,
+    tensors: run.result.tensors,
+    tensorsMerged: run.plan.steps.filter((s) => s.kind !== 'copy').length,
+    bytesWritten: run.result.bytesWritten,
+    seconds: run.result.seconds,
+    verified: run.result.verified,
+    randomSeed: run.randomSeed,
   };
 }

@@ -74,7 +74,6 @@ async function openOutput(req: StartRequest): Promise<Output> {
 }
 
 async function run(req: StartRequest): Promise<void> {
-  let backend: SoupBackend | undefined;
   let output: Output | undefined;
   let lastPost = 0;
   let pending: MergeProgress | undefined;
@@ -87,12 +86,16 @@ async function run(req: StartRequest): Promise<void> {
       pending = undefined;
     }
   };
+  let backendDescription = '';
   try {
-    backend = await makeBackend(req.backend);
-    scope.postMessage({ type: 'backend', description: backend.description, kind: backend.kind });
     output = await openOutput(req);
     const r = await runMergeJob(req, {
-      backend,
+      backend: async () => {
+        const made = await makeBackend(req.backend);
+        backendDescription = made.description;
+        scope.postMessage({ type: 'backend', description: made.description, kind: made.kind });
+        return made;
+      },
       target: output.target,
       folder: output.folder,
       readBack: output.readBack,
@@ -102,7 +105,7 @@ async function run(req: StartRequest): Promise<void> {
     if (pending) scope.postMessage({ type: 'progress', progress: pending });
     scope.postMessage({
       type: 'done',
-      done: { ...r, backend: backend.description, outputName: output.name, outputKind: req.output.kind, dir: output.dir, file: output.file },
+      done: { ...r, backend: backendDescription, outputName: output.name, outputKind: req.output.kind, dir: output.dir, file: output.file },
     });
   } catch (e) {
     await output?.discard?.();
@@ -115,7 +118,5 @@ async function run(req: StartRequest): Promise<void> {
           ? `${e.name}: ${e.message}`
           : `Unexpected error (a bug in SoupLab): ${e instanceof Error ? e.message : String(e)}`;
     scope.postMessage({ type: 'failed', message, cancelled });
-  } finally {
-    await backend?.dispose().catch(() => undefined);
   }
 }

@@ -1,0 +1,120 @@
+/**
+ * The one engine entry that runs a recipe, for `souplab merge` and the studio's merge worker alike:
+ * parse → open the models → pre-flight and plan → write the model, the recipe and the carried files →
+ * verify. What differs between the platforms comes in as parameters: how a recipe's model path is
+ * opened, where the output goes, which backend computes.
+ *
+ * The recipe stored in the output (its __metadata__ "souplab.recipe" and, for a folder, recipe.yaml)
+ * is the normalised mergekit YAML (recipeToYaml: runs unchanged in mergekit, model paths as written),
+ * with the random seed filled in when the method draws masks and the recipe gave none.
+ */
+import type { Checkpoint } from '../formats/checkpoint';
+import type { ByteSource } from '../formats/types';
+import type { OutputTarget } from '../formats/writer';
+import { carriedFiles } from './carriedFiles';
+import type { SoupBackend } from './kernel';
+import { getMethod } from './methods/registry';
+import { modelRefsOf, planMerge, type MergePlan } from './plan';
+import { parseRecipe, recipeToYaml, type ModelRef, type Recipe } from './recipe';
+import { runMerge, type ExtraOutputFile, type MergeProgress, type MergeResult } from './runMerge';
+
+export interface RunRecipeOptions {
+  /** The recipe's YAML, and the name its messages use ("soup.yaml line 4: …"). */
+  text: string;
+  fileName: string;
+  /** Opens one model of the recipe (headers only). Errors should name the recipe line (ref.line). */
+  openModel: (ref: ModelRef, recipe: Recipe) => Promise<Checkpoint>;
+  /**
+   * Called once the plan stands and before anything is written: the place to refuse an output that
+   * would overwrite an input, and to show the pre-flight report and the recipe's warnings.
+   */
+  beforeWrite?: (plan: MergePlan, warnings: string[]) => Promise<void> | void;
+  /** Made after the plan (so that a bad recipe fails before a GPU starts); disposed at the end. */
+  backend: () => Promise<SoupBackend>;
+  target: OutputTarget;
+  /** A folder gets recipe.yaml and the reference model's config and tokenizer files beside the model. */
+  folder: boolean;
+  maxShardBytes?: number;
+  readBack?: (fileName: string) => Promise<ByteSource>;
+  /** A comment line written above the stored recipe (without "# "). */
+  recipeComment?: string;
+  /** Seed for methods with random masks when the recipe has no random_seed (default: a random one). */
+  drawSeed?: () => number;
+  signal?: AbortSignal;
+  onProgress?: (p: MergeProgress) => void;
+  /** Passed on to runMerge (tests and benchmarks). */
+  maxJobBytes?: number;
+}
+
+export interface RunRecipeResult {
+  plan: MergePlan;
+  result: MergeResult;
+  recipe: Recipe;
+  warnings: string[];
+  /** The recipe as stored in the output. */
+  recipeYaml: string;
+  /** Files written beside the model (folder outputs). */
+  extraFiles: string[];
+  backendDescription: string;
+  /** The seed of the random masks, when the method draws them. */
+  randomSeed?: number;
+}
+
+export async function runRecipe(opts: RunRecipeOptions): Promise<RunRecipeResult> {
+  const { recipe, warnings } = parseRecipe(opts.text, opts.fileName);
+  const method = getMethod(recipe.method);
+  let randomSeed: number | undefined;
+  if (method.needs.random) {
+    const given = recipe.parameters.random_seed;
+    if (given?.kind === 'value' && typeof given.value === 'number') randomSeed = given.value;
+    else {
+      randomSeed = (opts.drawSeed ?? drawSeed)() >>> 0;
+      recipe.parameters.random_seed = { kind: 'value', value: randomSeed };
+    }
+  }
+
+  const opened: Checkpoint[] = [];
+  let backend: SoupBackend | undefined;
+  try {
+    const checkpoints = new Map<string, Checkpoint>();
+    for (const ref of modelRefsOf(recipe)) {
+      const c = await opts.openModel(ref, recipe);
+      opened.push(c);
+      checkpoints.set(ref.path, c);
+    }
+    const plan = planMerge(recipe, checkpoints);
+    await opts.beforeWrite?.(plan, warnings);
+
+    const recipeYaml = `${opts.recipeComment ? `# ${opts.recipeComment}\n` : ''}${recipeToYaml(recipe)}`;
+    const extraFiles: ExtraOutputFile[] = [];
+    if (opts.folder) {
+      extraFiles.push({ name: 'recipe.yaml', data: new TextEncoder().encode(recipeYaml) });
+      extraFiles.push(...(await carriedFiles(plan)));
+    }
+    backend = await opts.backend();
+    const metadata: Record<string, string> = {};
+    if (randomSeed !== undefined) metadata['souplab.random_seed'] = String(randomSeed);
+    const result = await runMerge(plan, {
+      backend,
+      target: opts.target,
+      recipeYaml,
+      metadata,
+      maxShardBytes: opts.folder ? opts.maxShardBytes : Infinity,
+      extraFiles,
+      readBack: opts.readBack,
+      signal: opts.signal,
+      onProgress: opts.onProgress,
+      maxJobBytes: opts.maxJobBytes,
+    });
+    return { plan, result, recipe, warnings, recipeYaml, extraFiles: extraFiles.map((f) => f.name), backendDescription: backend.description, randomSeed };
+  } finally {
+    await backend?.dispose().catch(() => undefined);
+    await Promise.all(opened.map((c) => (c as Checkpoint & { close?: () => Promise<void> }).close?.().catch(() => undefined)));
+  }
+}
+
+function drawSeed(): number {
+  const a = new Uint32Array(1);
+  globalThis.crypto.getRandomValues(a);
+  return a[0];
+}
