@@ -233,7 +233,9 @@ export const methodsBenchmark: Benchmark = {
         const rssOk = full.peakMb <= RSS_TARGET_MB && full.peakMb <= third.peakMb * 1.25 + 64;
         ok &&= rssOk;
         let gpuSeconds: number | undefined;
-        if (gpu) {
+        if (gpu && software && process.env.SOUPLAB_BENCH_METHODS_SOFTWARE_GPU !== '1') {
+          console.log(`  ${method.padEnd(6)} webgpu  ${gpu.description}: a software adapter, skipped (its time says nothing of a GPU; SOUPLAB_BENCH_METHODS_SOFTWARE_GPU=1 runs it on the ⅓-size inputs)`);
+        } else if (gpu) {
           const r = await timedMerge(software ? smallPlan : plan, gpu, out);
           await rm(out, { force: true });
           gpuSeconds = software ? undefined : r.seconds;
