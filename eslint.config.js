@@ -26,4 +26,11 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: ['react', 'react-dom', 'react/*', 'zustand', 'recharts', '**/ui/**'] }],
     },
   },
+  {
+    // The model runtime and the GGUF writer run in the browser too: no React, no Node APIs.
+    files: ['src/model/**', 'src/formats/gguf/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['react', 'react-dom', 'react/*', 'zustand', 'recharts', '**/ui/**', 'node:*', '**/node/**'] }],
+    },
+  },
 );

@@ -16,6 +16,7 @@ export default defineConfig({
         bench: 'bench/index.ts',
         cpuWorker: 'src/node/cpuWorker.ts',
         makeDemoCheckpoints: 'scripts/makeDemoCheckpoints.ts',
+        writeTinyModel: 'scripts/writeTinyModel.ts',
       },
       output: { entryFileNames: '[name].js', format: 'es' },
     },

@@ -19,6 +19,7 @@ import { SafetensorsWriter } from '../src/formats/writer';
 import { seededGaussian } from '../src/util/random';
 import { parseModelConfig } from '../src/model/config';
 import { modelTensors, type ModelTensor } from '../src/model/weights';
+import { LLAMA3_SPLIT_REGEX, QWEN2_SPLIT_REGEX } from '../src/formats/gguf/vocab';
 
 export type TinyDtype = 'F32' | 'F16' | 'BF16';
 
@@ -199,7 +200,21 @@ export interface TinyTokenizer {
   eosTokenId: number;
 }
 
-/** A byte-level BPE tokenizer.json for `architecture`'s special tokens and chat template. */
+/** Llama: Llama 3's split; Qwen: Qwen2's (with NFC, as Qwen's files have); Mistral: GPT-2's ByteLevel regex. */
+function preTokenizer(architecture: Architecture): Record<string, unknown> {
+  const split = (regex: string) => ({
+    type: 'Sequence',
+    pretokenizers: [
+      { type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated', invert: false },
+      { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+    ],
+  });
+  if (architecture === 'llama') return split(LLAMA3_SPLIT_REGEX);
+  if (architecture === 'qwen2' || architecture === 'qwen3') return split(QWEN2_SPLIT_REGEX);
+  return { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
+}
+
+/** A byte-level BPE tokenizer.json for `architecture`'s special tokens, pre-tokenizer and chat template. */
 export function tinyTokenizer(architecture: Architecture, numMerges = 200): TinyTokenizer {
   const arch = ARCH[architecture];
   const byteChar = bytesToUnicode();
@@ -228,8 +243,8 @@ export function tinyTokenizer(architecture: Architecture, numMerges = 200): Tiny
     truncation: null,
     padding: null,
     added_tokens: added,
-    normalizer: null,
-    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    normalizer: architecture === 'qwen2' || architecture === 'qwen3' ? { type: 'NFC' } : null,
+    pre_tokenizer: preTokenizer(architecture),
     post_processor: postProcessor,
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
     model: {

@@ -94,6 +94,7 @@ export function parseModelConfig(input: string | unknown, name = 'config.json'):
     qkNorm: architecture === 'qwen3',
     bosTokenId: tokenId('bos_token_id'),
     eosTokenId: tokenId('eos_token_id'),
+    slidingWindow: slidingWindow(c, architecture),
   };
 }
 
@@ -120,4 +121,13 @@ function parseRopeScaling(v: unknown, fail: (why: string) => never): RopeScaling
     fail(`rope_scaling.high_freq_factor (${scaling.highFreqFactor}) must be larger than low_freq_factor (${scaling.lowFreqFactor})`);
   }
   return scaling;
+}
+
+/** The window Hugging Face applies: Mistral's sliding_window; Qwen2/3's only with use_sliding_window. */
+function slidingWindow(c: Json, architecture: Architecture): number | null {
+  const w = c.sliding_window;
+  if (typeof w !== 'number' || !Number.isSafeInteger(w) || w <= 0) return null;
+  if (architecture === 'mistral') return w;
+  if ((architecture === 'qwen2' || architecture === 'qwen3') && c.use_sliding_window === true) return w;
+  return null;
 }

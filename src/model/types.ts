@@ -37,6 +37,11 @@ export interface ModelConfig {
   qkNorm: boolean;
   bosTokenId: number | null;
   eosTokenId: number | null;
+  /**
+   * Mistral v0.1's (and Qwen2's use_sliding_window) attention window: positions further back are masked.
+   * The runtime computes full causal attention, so it refuses sequences longer than this. Absent or null: none.
+   */
+  slidingWindow?: number | null;
 }
 
 /** Where weights come from: a checkpoint, or a soup computed in memory. Names are Hugging Face tensor names. */

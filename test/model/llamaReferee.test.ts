@@ -7,11 +7,12 @@
  * with the CPU twin on the same (16-bit) weights: what remains is llama.cpp rounding its activations (see
  * ../shared/notes/models.md for the expected sizes). Q8_0 is compared with the F32 model.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type Token, type ControlledEvaluateInputItem } from 'node-llama-cpp';
 import { CpuCausalLM } from '../../src/model/cpu/cpuCausalLM';
 import type { Architecture } from '../../src/model/types';
 import type { GgufFileType } from '../../src/formats/gguf/writeGguf';
+import type { TinyModelOptions } from '../../scripts/tinyModel';
 import { exportGguf, openTinyModel, tempDir } from './helpers';
 
 const TEXT =
@@ -25,7 +26,11 @@ const TOKENISATION_TEXTS = [
   '',
   ' leading space',
   '\n\n\n',
+  'digits 1 12 123 1234 12345 3.14159 2025-11-27\r\n\r\n  end',
 ];
+
+// llama.cpp and the CPU model on a 2-core CI machine shared with other test files: generous, not tight.
+vi.setConfig({ testTimeout: 240_000, hookTimeout: 120_000 });
 
 let llama: Llama;
 let dir: { path: string; remove: () => Promise<void> };
@@ -60,7 +65,7 @@ async function llamaLogProbs(model: LlamaModel, ids: readonly number[]): Promise
   });
   try {
     const sequence = context.getSequence();
-    const tokens = ids as readonly Token[];
+    const tokens = ids as unknown as readonly Token[];
     const out = await sequence.controlledEvaluate(
       tokens.map((id, t): ControlledEvaluateInputItem => (t + 1 < tokens.length ? [id, { generateNext: { probabilities: true } }] : id)),
     );
@@ -78,8 +83,13 @@ async function llamaLogProbs(model: LlamaModel, ids: readonly number[]): Promise
   }
 }
 
-async function compare(architecture: Architecture, sourceDtype: 'F32' | 'F16' | 'BF16', ggufType: GgufFileType): Promise<Comparison> {
-  const model = await openTinyModel({ architecture, dtype: sourceDtype, seed: 11 });
+async function compare(
+  architecture: Architecture,
+  sourceDtype: 'F32' | 'F16' | 'BF16',
+  ggufType: GgufFileType,
+  shape: Partial<TinyModelOptions> = {},
+): Promise<Comparison> {
+  const model = await openTinyModel({ architecture, dtype: sourceDtype, seed: 11, ...shape });
   const path = await exportGguf(model, dir.path, ggufType);
   const tokenizer = model.tokenizer;
   if (!tokenizer) throw new Error('no tokenizer');
@@ -116,6 +126,7 @@ async function compare(architecture: Architecture, sourceDtype: 'F32' | 'F16' | 
 const ARCHITECTURES: Architecture[] = ['llama', 'mistral', 'qwen2', 'qwen3'];
 
 describe.each(ARCHITECTURES)('%s', (architecture) => {
+  // llama: Llama 3's split (llama.cpp's "llama-bpe"); qwen2/qwen3: Qwen2's ("qwen2"); mistral: GPT-2's ("gpt-2").
   test('llama.cpp tokenises the exported GGUF exactly as tokenizer.json does', async () => {
     const model = await openTinyModel({ architecture });
     const path = await exportGguf(model, dir.path, 'f32');
@@ -164,4 +175,14 @@ describe.each(ARCHITECTURES)('%s', (architecture) => {
     expect(q8.meanAbs).toBeLessThan(0.1);
     expect(q8.argmaxAgree).toBeGreaterThanOrEqual(Math.floor(0.85 * q8.positions));
   });
+});
+
+test('qwen3 with head_dim 32 ≠ hidden 48 / 4 heads, one kv head for four, untied output, three layers', async () => {
+  const shape = { hiddenSize: 48, numHeads: 4, numKvHeads: 1, headDim: 32, intermediateSize: 80, numLayers: 3, tieWordEmbeddings: false };
+  const r = await compare('qwen3', 'F32', 'f32', shape);
+  expect(r.maxAbs).toBeLessThan(2e-4);
+  expect(r.argmaxAgree).toBe(r.positions);
+  // Q8_0 keeps the 48-wide rows F16 (not divisible into 32-value blocks), as llama.cpp's converter does.
+  const q8 = await compare('qwen3', 'F32', 'q8_0', shape);
+  expect(q8.maxAbs).toBeLessThan(0.4);
 });

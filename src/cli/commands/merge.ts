@@ -19,6 +19,7 @@ import { nodeGPU } from '../../node/webgpu';
 import { parseArgs, UsageError, type CliIO, type Command } from '../io';
 import { humanBytes } from './inspect';
 import { carriedFiles } from '../../merge/carriedFiles';
+import { convertSoupToGguf, ggufSoupPath, isGgufPath, parseGgufType, planGgufOutput, removeSoupFile, type GgufOutputPlan } from './mergeGguf';
 
 const DEFAULT_SHARD_BYTES = 5e9;
 
@@ -43,23 +44,26 @@ export const mergeCommand: Command = {
   name: 'merge',
   summary: 'merge checkpoints by a mergekit recipe (linear, task_arithmetic) on WebGPU or the CPU',
   usage: [
-    'souplab merge <recipe.yaml> --out <file.safetensors | folder> [--backend webgpu|cpu] [--shard-size 5GB] [--quiet]',
+    'souplab merge <recipe.yaml> --out <file.safetensors | folder | file.gguf> [--backend webgpu|cpu] [--shard-size 5GB]\n' +
+      '              [--gguf-type f32|f16|bf16|q8_0] [--quiet]',
     '',
     'Runs a mergekit recipe (model paths relative to the recipe). Checks every header first and starts',
     'only when the models fit together; writes all or nothing, then re-reads the written headers.',
     '  --out         a .safetensors file, or a folder: the model (sharded when large), recipe.yaml and the',
-    "                base model's config.json, generation_config.json and tokenizer files",
+    "                base model's config.json, generation_config.json and tokenizer files; or a .gguf file for",
+    '                llama.cpp, Ollama, LM Studio (Llama, Mistral, Qwen2, Qwen3 with a byte-level BPE tokenizer)',
     '  --backend     webgpu or cpu (default: WebGPU when a hardware adapter exists, else the CPU)',
     '  --shard-size  largest shard of a folder output (default 5GB; GB = 10^9 bytes, GiB = 2^30)',
+    "  --gguf-type   the weights of a .gguf output (default: the soup's own f32/bf16/f16); norms stay f32",
     '  --quiet       no progress, notes or summary; errors only',
   ].join('\n'),
   async run(args, io) {
-    const { positionals, flags } = parseArgs(args, { booleans: ['quiet'], values: ['out', 'backend', 'shard-size'] });
+    const { positionals, flags } = parseArgs(args, { booleans: ['quiet'], values: ['out', 'backend', 'shard-size', 'gguf-type'] });
     if (positionals.length !== 1) {
       throw new UsageError(positionals.length === 0 ? 'give a recipe file (mergekit YAML)' : `expected one recipe file, got ${positionals.length} arguments`);
     }
     const outArg = flags.get('out');
-    if (typeof outArg !== 'string' || outArg === '') throw new UsageError('--out is required: a .safetensors file or a folder');
+    if (typeof outArg !== 'string' || outArg === '') throw new UsageError('--out is required: a .safetensors file, a folder or a .gguf file');
     const backendArg = flags.get('backend');
     if (backendArg !== undefined && backendArg !== 'webgpu' && backendArg !== 'cpu') {
       throw new UsageError(`--backend must be webgpu or cpu, got '${String(backendArg)}'`);
@@ -85,9 +89,12 @@ export const mergeCommand: Command = {
     // The output.
     const outPath = resolve(outArg);
     const outStat = await stat(outPath).catch(() => undefined);
-    const toFile = outStat ? !outStat.isDirectory() : /\.safetensors$/i.test(outPath);
-    if (toFile && !/\.safetensors$/i.test(outPath)) {
-      throw new UsageError(`--out ${outArg} is an existing file that is not a .safetensors file; give a .safetensors file or a folder`);
+    const toGguf = isGgufPath(outPath) && !outStat?.isDirectory();
+    const ggufType = parseGgufType(flags.get('gguf-type'), toGguf);
+    const soupPath = toGguf ? ggufSoupPath(outPath) : undefined;
+    const toFile = outStat ? !outStat.isDirectory() : /\.safetensors$/i.test(outPath) || toGguf;
+    if (toFile && !/\.safetensors$/i.test(outPath) && !toGguf) {
+      throw new UsageError(`--out ${outArg} is an existing file that is neither .safetensors nor .gguf; give a .safetensors or .gguf file, or a folder`);
     }
     const shardArg = flags.get('shard-size');
     if (shardArg !== undefined && toFile) throw new UsageError('--shard-size applies to a folder output; --out names a single .safetensors file');
@@ -96,6 +103,7 @@ export const mergeCommand: Command = {
     // The models, opened (headers only).
     const opened: OpenedModel[] = [];
     let backend: SoupBackend | undefined;
+    let gguf: GgufOutputPlan | undefined;
     try {
       for (const ref of modelRefsOf(recipe)) opened.push(await openModel(recipe, recipePath, ref));
       await refuseOverwritingInputs(outPath, toFile, opened, recipe);
@@ -112,6 +120,7 @@ export const mergeCommand: Command = {
         throw e;
       }
       printReport(io, plan.preflight, quiet);
+      if (soupPath) gguf = await planGgufOutput(plan, soupPath, ggufType);
 
       backend = await chooseBackend(backendArg, say);
 
@@ -128,16 +137,43 @@ export const mergeCommand: Command = {
       try {
         result = await runMerge(plan, {
           backend,
-          target: toFile ? nodeFileTarget(outPath) : nodeFolderTarget(outPath),
+          target: soupPath ? nodeFileTarget(soupPath) : toFile ? nodeFileTarget(outPath) : nodeFolderTarget(outPath),
           recipeYaml,
           maxShardBytes,
           extraFiles,
-          readBack: (name) => nodeFileSource(toFile ? outPath : join(outPath, name), name),
+          readBack: (name) => nodeFileSource(soupPath ?? (toFile ? outPath : join(outPath, name)), name),
           signal: io.signal,
           onProgress: progress?.update,
         });
       } finally {
         progress?.clear();
+      }
+      if (gguf) {
+        const g = gguf;
+        const line = quiet || !io.stderrIsTTY ? undefined : progressLine(io);
+        const started = performance.now();
+        const converted = await convertSoupToGguf(g, outPath, {
+          signal: io.signal,
+          onProgress:
+            line &&
+            ((p) => {
+              const rate = p.bytesWritten / Math.max((performance.now() - started) / 1000, 1e-3);
+              line.update({ ...p, bytesDone: p.bytesWritten, bytesPerSecond: rate, etaSeconds: (p.bytesTotal - p.bytesWritten) / rate }, 'writing GGUF');
+            }),
+        }).finally(() => line?.clear());
+        if (!quiet) {
+          const fallbacks = converted.q8Fallbacks.length > 0 ? ` (${converted.q8Fallbacks.length} with rows not divisible by 32 kept F16)` : '';
+          io.stdout(
+            [
+              plan.ingredients.length === 1 ? `converted ${plan.reference.label} into ${outArg}` : `merged ${plan.ingredients.length} models (${recipe.method}) into ${outArg}`,
+              `  tensors   ${converted.tensors} as GGUF ${g.type}${fallbacks}; norms and biases F32`,
+              `  written   ${humanBytes(converted.bytes)}`,
+              `  model     ${g.files.config.hfArchitecture}, tokenizer and chat template from ${plan.reference.label}`,
+              `  backend   ${backend.description}`,
+            ].join('\n') + '\n',
+          );
+        }
+        return 0;
       }
       if (!quiet) {
         const files = result.files.filter((f) => f.endsWith('.safetensors'));
@@ -154,6 +190,7 @@ export const mergeCommand: Command = {
       }
       return result.verified ? 0 : 1;
     } finally {
+      if (soupPath) await removeSoupFile(soupPath);
       await backend?.dispose().catch(() => undefined);
       await Promise.all(opened.map((m) => m.checkpoint.close().catch(() => undefined)));
     }
@@ -253,16 +290,16 @@ function printReport(io: CliIO, report: PreflightReport, quiet: boolean): void {
 }
 
 /** One updating stderr line: tensors, bytes, MB/s, ETA; redrawn at most ten times a second. */
-function progressLine(io: CliIO): { update: (p: MergeProgress) => void; clear: () => void } {
+function progressLine(io: CliIO): { update: (p: Pick<MergeProgress, 'tensorsDone' | 'tensorsTotal' | 'bytesDone' | 'bytesTotal' | 'bytesPerSecond' | 'etaSeconds'>, label?: string) => void; clear: () => void } {
   let last = 0;
   let drawn = false;
   return {
-    update(p) {
+    update(p, label = 'merging') {
       const now = performance.now();
       if (now - last < 100 && p.tensorsDone < p.tensorsTotal) return;
       last = now;
       const eta = p.etaSeconds === undefined ? '--:--' : formatDuration(p.etaSeconds);
-      const line = `merging ${p.tensorsDone}/${p.tensorsTotal} tensors  ${humanBytes(p.bytesDone)} of ${humanBytes(p.bytesTotal)}  ${humanBytes(p.bytesPerSecond)}/s  ETA ${eta}`;
+      const line = `${label} ${p.tensorsDone}/${p.tensorsTotal} tensors  ${humanBytes(p.bytesDone)} of ${humanBytes(p.bytesTotal)}  ${humanBytes(p.bytesPerSecond)}/s  ETA ${eta}`;
       const width = (process.stderr.columns ?? 100) - 1;
       io.stderr(`\r${line.slice(0, width)}\x1b[K`);
       drawn = true;

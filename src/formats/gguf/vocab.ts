@@ -54,6 +54,15 @@ function usesByteLevel(component: unknown): boolean {
   return Array.isArray(list) && list.some(usesByteLevel);
 }
 
+/** The pre-tokenizer split of Llama 3's tokenizer.json (digits in threes) and of Qwen2's (digits one by one). */
+export const LLAMA3_SPLIT_REGEX =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+export const QWEN2_SPLIT_REGEX =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+/** Splits that llama.cpp implements under these names (llama-vocab.cpp). */
+const PRE_TOKENIZER_BY_REGEX: Readonly<Record<string, string>> = { [LLAMA3_SPLIT_REGEX]: 'llama-bpe', [QWEN2_SPLIT_REGEX]: 'qwen2' };
+
 async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
@@ -72,6 +81,26 @@ async function preTokenizerName(tokenizer: HfTokenizer, json: Json, name: string
   const pre = json.pre_tokenizer;
   if (isObject(pre) && pre.type === 'ByteLevel' && pre.use_regex !== false && pre.add_prefix_space !== true && json.normalizer === null) {
     return 'gpt-2';
+  }
+  // A new vocabulary on a known split: Split(regex, Isolated) then ByteLevel without its own regex.
+  const steps = isObject(pre) && pre.type === 'Sequence' && Array.isArray(pre.pretokenizers) ? pre.pretokenizers : [];
+  const [split, byteLevel] = steps;
+  if (
+    steps.length === 2 &&
+    isObject(split) &&
+    split.type === 'Split' &&
+    split.behavior === 'Isolated' &&
+    split.invert !== true &&
+    isObject(split.pattern) &&
+    isObject(byteLevel) &&
+    byteLevel.type === 'ByteLevel' &&
+    byteLevel.use_regex === false &&
+    byteLevel.add_prefix_space !== true
+  ) {
+    const byRegex = PRE_TOKENIZER_BY_REGEX[String(split.pattern.Regex)];
+    const normalizer = json.normalizer;
+    const normalizerOk = normalizer === null || normalizer === undefined || (isObject(normalizer) && normalizer.type === 'NFC' && byRegex === 'qwen2');
+    if (byRegex !== undefined && normalizerOk) return byRegex;
   }
   throw new InputError(
     `${name}/tokenizer.json: llama.cpp does not know this pre-tokenizer (check hash ${hash.slice(0, 16)}…), so a GGUF of it would tokenise differently; SoupLab exports tokenizers that llama.cpp's converter recognises`,

@@ -102,6 +102,7 @@ export class CpuCausalLM implements CausalLM {
     const total = sequences.reduce((s, q) => s + q.length, 0);
     let done = 0;
     const results: Float32Array[] = [];
+    for (const ids of sequences) this.checkIds(ids);
     for (const ids of sequences) {
       const n = ids.length;
       const out = new Float32Array(Math.max(0, n - 1));
@@ -109,7 +110,7 @@ export class CpuCausalLM implements CausalLM {
         const V = this.config.vocabSize;
         const logProbs = logSoftmax(await this.logits(ids.subarray(0, n - 1), options), n - 1, V);
         for (let t = 0; t + 1 < n; t++) out[t] = logProbs[t * V + ids[t + 1]];
-      } else this.checkIds(ids);
+      }
       results.push(out);
       done += n;
       options.onProgress?.(done, total);
@@ -172,6 +173,10 @@ export class CpuCausalLM implements CausalLM {
     const past = cache.rows;
     const maxPos = c.maxPositionEmbeddings;
     if (past + n > maxPos) throw new InputError(`the sequence has ${past + n} tokens, more than the model's context of ${maxPos}`);
+    const window = c.slidingWindow ?? null;
+    if (window !== null && past + n > window) {
+      throw new InputError(`the sequence has ${past + n} tokens, more than the model's sliding attention window of ${window}, which SoupLab does not implement`);
+    }
 
     const x = embed(w.embed, ids, D);
     const normed = new Float32Array(n * D);

@@ -1,0 +1,116 @@
+/**
+ * `souplab merge recipe.yaml --out soup.gguf`: a soup of two tiny Qwen2 fine-tunes written as GGUF, loaded by
+ * llama.cpp (node-llama-cpp), gives the log-probs of SoupLab's CPU forward pass over the same soup averaged
+ * here in the test; bad input is refused before merging and leaves nothing behind.
+ */
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test, vi } from 'vitest';
+import { getLlama, LlamaLogLevel, type Llama, type Token } from 'node-llama-cpp';
+import { tinyModel, type TinyModelOptions } from '../../scripts/tinyModel';
+import type { CliIO } from '../../src/cli/io';
+import { runCli } from '../../src/cli/runCli';
+import { CpuCausalLM } from '../../src/model/cpu/cpuCausalLM';
+import type { WeightSource } from '../../src/model/types';
+import { openTinyModel, tempDir } from '../model/helpers';
+
+// llama.cpp and the CPU model on a 2-core CI machine shared with other test files: generous, not tight.
+vi.setConfig({ testTimeout: 240_000, hookTimeout: 120_000 });
+
+let llama: Llama;
+let dir: { path: string; remove: () => Promise<void> };
+
+const BASE: TinyModelOptions = { architecture: 'qwen2', seed: 5 };
+const TUNED: TinyModelOptions = { architecture: 'qwen2', seed: 5, deltaSeed: 77, deltaScale: 0.5 };
+
+async function writeFolder(path: string, options: TinyModelOptions, edit?: (files: Map<string, Uint8Array>) => void): Promise<void> {
+  const { files } = await tinyModel(options);
+  edit?.(files);
+  mkdirSync(path, { recursive: true });
+  for (const [name, bytes] of files) writeFileSync(join(path, name), bytes);
+}
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIO = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), stderrIsTTY: false, signal: new AbortController().signal };
+  return { code: await runCli(args, io), stdout, stderr };
+}
+
+beforeAll(async () => {
+  dir = await tempDir();
+  llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
+  await writeFolder(join(dir.path, 'base'), BASE);
+  await writeFolder(join(dir.path, 'tuned'), TUNED);
+  await writeFolder(join(dir.path, 'gpt2'), BASE, (files) => {
+    const config = JSON.parse(new TextDecoder().decode(files.get('config.json'))) as Record<string, unknown>;
+    files.set('config.json', new TextEncoder().encode(JSON.stringify({ ...config, architectures: ['GPT2LMHeadModel'] })));
+  });
+  const recipe = (a: string, b: string) =>
+    `merge_method: linear\nbase_model: ${a}\nmodels:\n  - model: ${a}\n    parameters:\n      weight: 0.5\n  - model: ${b}\n    parameters:\n      weight: 0.5\ndtype: float32\n`;
+  writeFileSync(join(dir.path, 'soup.yaml'), recipe('base', 'tuned'));
+  writeFileSync(join(dir.path, 'gpt2.yaml'), recipe('gpt2', 'tuned'));
+});
+
+afterAll(async () => {
+  await llama?.dispose();
+  await dir?.remove();
+});
+
+test('merge --out soup.gguf: llama.cpp scores the soup as the CPU runtime scores the same average', async () => {
+  const out = join(dir.path, 'soup.gguf');
+  const run = await cli(['merge', join(dir.path, 'soup.yaml'), '--out', out, '--gguf-type', 'f32', '--backend', 'cpu']);
+  expect(run.stderr).not.toMatch(/error/);
+  expect(run.code).toBe(0);
+  expect(run.stdout).toMatch(/as GGUF f32/);
+  expect(readdirSync(dir.path).filter((f) => f.startsWith('.'))).toEqual([]);
+
+  // The soup, averaged here from the two models' weights.
+  const a = await openTinyModel(BASE);
+  const b = await openTinyModel(TUNED);
+  const soup: WeightSource = {
+    ...a.weights,
+    async readF32(name) {
+      const [x, y] = [await a.weights.readF32(name), await b.weights.readF32(name)];
+      return x.map((v, i) => 0.5 * v + 0.5 * y[i]);
+    },
+  };
+  const lm = await CpuCausalLM.load(a.config, soup);
+  const ids = a.tokenizer!.encode('A soup of models is the average of their weights, and it often beats each of them.');
+  const [ours] = await lm.scoreTokens([Int32Array.from(ids)]);
+
+  const model = await llama.loadModel({ modelPath: out });
+  try {
+    const context = await model.createContext({ contextSize: 128, threads: 2, flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' });
+    const tokens = ids as unknown as readonly Token[];
+    const evaluated = await context.getSequence().controlledEvaluate(tokens.map((t) => [t, { generateNext: { probabilities: true } }]));
+    let maxAbs = 0;
+    for (let t = 0; t + 1 < tokens.length; t++) {
+      const p = evaluated[t]?.next?.probabilities?.get(tokens[t + 1]) ?? 0;
+      maxAbs = Math.max(maxAbs, Math.abs(Math.log(p) - ours[t]));
+    }
+    await context.dispose();
+    expect(maxAbs).toBeLessThan(2e-4);
+  } finally {
+    await model.dispose();
+  }
+});
+
+test('merge --out x.gguf refuses an unsupported architecture before merging, and writes nothing', async () => {
+  const out = join(dir.path, 'gpt2.gguf');
+  const run = await cli(['merge', join(dir.path, 'gpt2.yaml'), '--out', out, '--backend', 'cpu', '--quiet']);
+  expect(run.code).toBe(2);
+  expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  expect(run.stderr).toMatch(/architecture GPT2LMHeadModel is not supported; SoupLab runs LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM/);
+  expect(existsSync(out)).toBe(false);
+  expect(readdirSync(dir.path).filter((f) => f.startsWith('.'))).toEqual([]);
+});
+
+test('--gguf-type is checked', async () => {
+  const bad = await cli(['merge', join(dir.path, 'soup.yaml'), '--out', join(dir.path, 'x.gguf'), '--gguf-type', 'q4_k']);
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toMatch(/--gguf-type must be one of f32, f16, bf16, q8_0/);
+  const notGguf = await cli(['merge', join(dir.path, 'soup.yaml'), '--out', join(dir.path, 'x.safetensors'), '--gguf-type', 'f16']);
+  expect(notGguf.code).toBe(2);
+  expect(notGguf.stderr).toMatch(/--gguf-type applies to a \.gguf output/);
+});
