@@ -148,6 +148,12 @@ describe('WebGpuCausalLM: weights, parts, fit', () => {
     expect([gpu.backend, cpu.backend]).toEqual(['webgpu', 'cpu']);
     await expect(gpu.scoreTokens([Int32Array.of(1, m.config.vocabSize)])).rejects.toThrow(/token id \d+ at position 1 is outside the vocabulary/);
     await expect(gpu.generate(new Int32Array(0), 3)).rejects.toThrow(/at least one token/);
+    const long = Int32Array.from({ length: m.config.maxPositionEmbeddings + 1 }, (_, i) => i % 50);
+    await expect(gpu.scoreTokens([long])).rejects.toThrow(/sequence 0 has \d+ tokens, more than the model's context of \d+/);
+    const windowed = await createCausalLM({ ...m.config, slidingWindow: 16 }, m.weights, { backend: 'webgpu', device: ctx });
+    await expect(windowed.scoreTokens([long.subarray(0, 17)])).rejects.toThrow(/more than the model's sliding attention window of 16/);
+    expect((await windowed.generate(long.subarray(0, 14), 10)).length).toBeLessThanOrEqual(3);
+    windowed.dispose();
     const cancelled = new AbortController();
     cancelled.abort();
     await expect(gpu.scoreTokens([Int32Array.of(1, 2, 3)], { signal: cancelled.signal })).rejects.toThrow(/cancelled/);

@@ -449,6 +449,16 @@ export class WebGpuCausalLM implements CausalLM {
     }
   }
 
+  /** The model's context, and Mistral's / Qwen2's sliding window (not implemented: longer is refused, as on the CPU). */
+  private checkContext(tokens: number, what: string): void {
+    const c = this.config;
+    if (tokens > c.maxPositionEmbeddings) throw new InputError(`${what} has ${tokens} tokens, more than the model's context of ${c.maxPositionEmbeddings}`);
+    const window = c.slidingWindow ?? null;
+    if (window !== null && tokens > window) {
+      throw new InputError(`${what} has ${tokens} tokens, more than the model's sliding attention window of ${window}, which SoupLab does not implement`);
+    }
+  }
+
   private checkIds(ids: Int32Array, what: string): void {
     const V = this.config.vocabSize;
     for (let i = 0; i < ids.length; i++) {
@@ -466,9 +476,7 @@ export class WebGpuCausalLM implements CausalLM {
     let tokens = 0;
     sequences.forEach((s, i) => {
       if (s.length < 2) return;
-      if (s.length > this.config.maxPositionEmbeddings) {
-        throw new InputError(`sequence ${i} has ${s.length} tokens, more than the model's context of ${this.config.maxPositionEmbeddings}`);
-      }
+      this.checkContext(s.length, `sequence ${i}`);
       if (s.length > this.maxTokens) {
         throw new InputError(`sequence ${i} has ${s.length} tokens; this GPU's binding limit allows at most ${this.maxTokens} in one pass`);
       }
@@ -536,9 +544,9 @@ export class WebGpuCausalLM implements CausalLM {
     this.checkIds(prompt, 'prompt');
     if (prompt.length === 0) throw new InputError('generation needs a prompt of at least one token');
     const L = prompt.length;
-    const context = this.config.maxPositionEmbeddings;
-    if (L > context) throw new InputError(`the prompt has ${L} tokens, more than the model's context of ${context}`);
-    // Generation stops where the context ends.
+    this.checkContext(L, 'the prompt');
+    // Generation stops where the context (or the sliding window) ends.
+    const context = Math.min(this.config.maxPositionEmbeddings, this.config.slidingWindow ?? Infinity);
     const wanted = Math.max(0, Math.min(Math.floor(maxNewTokens), context - L + 1));
     if (wanted === 0) return new Int32Array(0);
     const rows = L + wanted - 1;
