@@ -12,8 +12,8 @@ import type { SoupBackend } from '../merge/kernel';
 import { planMerge, type MergePlan } from '../merge/plan';
 import { parseRecipe } from '../merge/recipe';
 import { soupWeightSource } from '../merge/soupWeights';
-import type { CausalLM } from '../model/types';
-import { throwIfAborted } from '../errors';
+import type { CausalLM, WeightSource } from '../model/types';
+import { InputError, throwIfAborted } from '../errors';
 import type { GpuIngredients } from '../gpu/residentSoup';
 import type { SoupLoader } from './runSearch';
 
@@ -41,8 +41,33 @@ export function planSoupLoader(model: CausalLM, models: PlannedModel[], backend:
     description,
     async load(weights, signal) {
       throwIfAborted(signal);
-      const plan = planPoint(models, weights);
-      await model.reloadWeights(soupWeightSource(plan, backend), { signal });
+      const source = soupWeightSource(planPoint(models, weights), backend);
+      // The model reads tensors one at a time; computing several at once keeps every soup worker busy.
+      await model.reloadWeights(await prefetched(source, 4, signal), { signal });
+    },
+  };
+}
+
+/** The source's tensors computed `concurrency` at a time, then served from memory (the soup, once, as f32; the model keeps these arrays). */
+async function prefetched(source: WeightSource, concurrency: number, signal?: AbortSignal): Promise<WeightSource> {
+  const names = source.names();
+  const values = new Map<string, Float32Array>();
+  let next = 0;
+  const worker = async () => {
+    while (next < names.length) {
+      const name = names[next++];
+      values.set(name, await source.readF32(name, signal));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, names.length) }, worker));
+  return {
+    names: () => names,
+    shape: (name) => source.shape(name),
+    dtype: (name) => source.dtype(name),
+    readF32: async (name) => {
+      const v = values.get(name);
+      if (!v) throw new InputError(`the soup has no tensor ${name}`);
+      return v;
     },
   };
 }
