@@ -76,7 +76,7 @@ test('three dropped checkpoints, weights typed, merged on WebGPU into an OPFS fo
   await expect(page.getByRole('article')).toHaveCount(3);
   for (const n of NAMES) {
     const card = page.getByRole('article', { name: n });
-    await expect(card).toContainText('106.8 K');
+    await expect(card).toContainText('133.1 K');
     await expect(card).toContainText('BF16 ×16, F32 ×5');
   }
   await expect(page.getByText('Headers fit together')).toBeVisible();
@@ -245,7 +245,7 @@ test('the session survives a reload: weights, and checkpoints picked as file han
   await page.reload();
   await page.getByRole('tab', { name: 'Ingredients' }).click();
   await expect(page.getByRole('article')).toHaveCount(2);
-  await expect(page.getByRole('article', { name: 'expert-alpha' })).toContainText('106.8 K');
+  await expect(page.getByRole('article', { name: 'expert-alpha' })).toContainText('133.1 K');
   await expect(page.getByRole('spinbutton', { name: 'Weight of expert-beta' })).toHaveValue('0.7');
   await expect(page.getByLabel('Normalise weights')).not.toBeChecked();
   await expect(page.getByText('Sum of weights: 1.7 (not 1: the soup is scaled)')).toBeVisible();
@@ -298,9 +298,9 @@ test('export to one .safetensors file through the save picker, merged on the CPU
   await expect(page.getByText(/^Written to single\.safetensors$/)).toBeVisible();
   await expect(page.getByRole('status').filter({ hasText: 'Verified' })).toContainText(/on CPU, \d+ web workers?\./);
   const size = await page.evaluate(async () => (await (await (await navigator.storage.getDirectory()).getFileHandle('single.safetensors')).getFile()).size);
-  // F32 output: 106,816 parameters × 4 bytes, plus the header.
-  expect(size).toBeGreaterThan(106_816 * 4);
-  expect(size).toBeLessThan(106_816 * 4 + 8192);
+  // F32 output: 133,056 parameters × 4 bytes, plus the header.
+  expect(size).toBeGreaterThan(133_056 * 4);
+  expect(size).toBeLessThan(133_056 * 4 + 8192);
 });
 
 test('the page stays responsive during a merge; Cancel leaves no output; OPFS output comes with download links', async ({ page }, testInfo) => {
@@ -402,7 +402,7 @@ test('a folder export of the demo checkpoints carries the base model\'s config a
     const config = JSON.parse(await (await (await d.getFileHandle('config.json')).getFile()).text()) as Record<string, unknown>;
     return { names: names.sort(), torchDtype: config.torch_dtype, model: config.model_type };
   });
-  expect(out.names).toEqual(['config.json', 'model.safetensors', 'recipe.yaml', 'tokenizer_config.json']);
+  expect(out.names).toEqual(['config.json', 'model.safetensors', 'recipe.yaml', 'tokenizer.json', 'tokenizer_config.json']);
   expect(out.torchDtype).toBe('float16');
   expect(out.model).toBe('llama');
 });

@@ -3,11 +3,13 @@
  * after the 70B function-calling experts of the SoCE paper and labelled as demo data. They let every
  * view of the studio work with no file of the user's; their numbers mean nothing.
  *
- *   npm run demo:checkpoints            → public/demo/checkpoints/<name>/{model.safetensors, config.json, tokenizer_config.json}
+ *   npm run demo:checkpoints            → public/demo/checkpoints/<name>/{model.safetensors, config.json, tokenizer.json, tokenizer_config.json}
  *   node dist/node/makeDemoCheckpoints.js <folder>
  *
  * Written with the engine's SafetensorsWriter through the Node folder target (all or nothing), with
- * deterministic seeded values: the same bytes on every run and machine.
+ * deterministic seeded values: the same bytes on every run and machine. The tokenizer is the tiny test
+ * models' real byte-level BPE (scripts/tinyModel.ts), so the model runtime can score the demo checkpoints
+ * on the demo tasks (the studio's Taste step, `souplab eval`).
  */
 import { writeFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -16,9 +18,13 @@ import { encodeFromF32 } from '../src/formats/floatArrays';
 import { SafetensorsWriter, type OutputTarget, type OutputTensorSpec } from '../src/formats/writer';
 import { nodeFolderTarget } from '../src/node/fileTargets';
 import { seededGaussian as gaussian } from '../src/util/random';
+import { tinyTokenizer } from './tinyModel';
+
+/** The demo models' tokenizer: a byte-level BPE of 200 merges with Llama 3's special tokens (461 ids). */
+export const DEMO_TOKENIZER = tinyTokenizer('llama', 200);
 
 /** The shape of the tiny model: vocabulary, hidden size, MLP size, layers, attention heads. */
-export const DEMO_SHAPE = { vocab: 256, hidden: 64, intermediate: 128, layers: 2, heads: 4, kvHeads: 2 } as const;
+export const DEMO_SHAPE = { vocab: DEMO_TOKENIZER.size, hidden: 64, intermediate: 128, layers: 2, heads: 4, kvHeads: 2 } as const;
 
 /** The paper's function-calling experts (BFCL v3), as demo stand-ins. */
 export const DEMO_EXPERTS = ['xLAM-2-70b-fc-r', 'watt-tool-70B', 'CoALM-70B'] as const;
@@ -85,8 +91,10 @@ function configJson(): string {
       num_hidden_layers: layers,
       num_attention_heads: heads,
       num_key_value_heads: kvHeads,
-      max_position_embeddings: 128,
+      max_position_embeddings: 512,
       rms_norm_eps: 1e-5,
+      bos_token_id: DEMO_TOKENIZER.bosTokenId,
+      eos_token_id: DEMO_TOKENIZER.eosTokenId,
       tie_word_embeddings: false,
       torch_dtype: 'bfloat16',
       souplab_demo: DEMO_NOTE,
@@ -96,7 +104,11 @@ function configJson(): string {
   )}\n`;
 }
 
-const TOKENIZER_CONFIG = `${JSON.stringify({ tokenizer_class: 'PreTrainedTokenizerFast', model_max_length: 128, bos_token: '<s>', eos_token: '</s>', souplab_demo: 'demo data' }, null, 2)}\n`;
+const json = (o: unknown) => `${JSON.stringify(o, null, 2)}\n`;
+const TOKENIZER_JSON = json(DEMO_TOKENIZER.tokenizerJson);
+const TOKENIZER_CONFIG = json({ ...DEMO_TOKENIZER.tokenizerConfig, souplab_demo: 'demo data' });
+/** The files of a demo checkpoint folder, in the manifest's order. */
+export const DEMO_FILES = ['model.safetensors', 'config.json', 'tokenizer.json', 'tokenizer_config.json'];
 
 async function writeText(target: OutputTarget, name: string, text: string): Promise<void> {
   const sink = await target.createFile(name);
@@ -104,7 +116,7 @@ async function writeText(target: OutputTarget, name: string, text: string): Prom
   await sink.close();
 }
 
-/** Writes one demo checkpoint folder (model.safetensors, config.json, tokenizer_config.json). */
+/** Writes one demo checkpoint folder (model.safetensors, config.json, tokenizer.json, tokenizer_config.json). */
 export async function writeDemoCheckpoint(target: OutputTarget, variant: number, name: string): Promise<void> {
   const tensors = demoCheckpointTensors(variant);
   const writer = await SafetensorsWriter.create(
@@ -115,6 +127,7 @@ export async function writeDemoCheckpoint(target: OutputTarget, variant: number,
   try {
     for (const t of tensors) await writer.append(t.spec.name, t.bytes);
     await writeText(target, 'config.json', configJson());
+    await writeText(target, 'tokenizer.json', TOKENIZER_JSON);
     await writeText(target, 'tokenizer_config.json', TOKENIZER_CONFIG);
   } catch (e) {
     await writer.abort();
@@ -134,7 +147,7 @@ export async function makeDemoCheckpoints(outDir: string): Promise<DemoManifest>
   for (const [i, expert] of DEMO_EXPERTS.entries()) {
     const name = `${DEMO_PREFIX}${expert}`;
     await writeDemoCheckpoint(nodeFolderTarget(join(outDir, name)), i, name);
-    manifest.checkpoints.push({ name, expert, files: ['model.safetensors', 'config.json', 'tokenizer_config.json'] });
+    manifest.checkpoints.push({ name, expert, files: [...DEMO_FILES] });
   }
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, 'index.json'), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -7,11 +7,13 @@ import { useNavigationStore, VIEW_LABELS, type ViewName } from './state/navigati
 import { IngredientsView } from './views/IngredientsView';
 import { MergeView } from './views/MergeView';
 import { ScoresView } from './views/ScoresView';
+import { TasteView } from './views/TasteView';
 import { TrialsView } from './views/TrialsView';
 
 const PANELS: Record<ViewName, ComponentType> = {
   scores: ScoresView,
   ingredients: IngredientsView,
+  taste: TasteView,
   merge: MergeView,
   trials: TrialsView,
 };

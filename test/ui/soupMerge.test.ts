@@ -49,21 +49,21 @@ describe('the studio soup on real (generated) checkpoints', () => {
     const first = ingredients[0];
     expect(first.status).toBe('ready');
     if (first.status !== 'ready') return;
-    expect(first.summary.parameters).toBe(106_816);
+    expect(first.summary.parameters).toBe(133_056);
     expect(first.summary.tensors).toBe(21);
     expect(first.summary.dtypes.map((d) => [d.dtype, d.tensors])).toEqual([['BF16', 16], ['F32', 5]]);
-    expect(first.summary.extraFiles).toEqual(['config.json', 'tokenizer_config.json']);
+    expect(first.summary.extraFiles).toEqual(['config.json', 'tokenizer.json', 'tokenizer_config.json']);
 
     const s = soupStatus({ ingredients, weights: {}, normalise: true, outDtype: 'auto' });
     expect(s.blockers).toEqual([]);
     expect(s.report?.errors).toEqual([]);
     expect(s.plan?.steps).toHaveLength(21);
-    expect(s.plan?.outputBytes).toBe(106_496 * 2 + 320 * 4);
+    expect(s.plan?.outputBytes).toBe(132_736 * 2 + 320 * 4);
 
     // Weight 0 leaves an ingredient out; all 0 blocks.
     const two = soupStatus({ ingredients, weights: { [NAMES[2]]: 0 }, normalise: true, outDtype: 'F32' });
     expect(two.spec.models.map((m) => m.name)).toEqual(NAMES.slice(0, 2));
-    expect(two.plan?.outputBytes).toBe(106_816 * 4);
+    expect(two.plan?.outputBytes).toBe(133_056 * 4);
     const none = soupStatus({ ingredients, weights: Object.fromEntries(NAMES.map((n) => [n, 0])), normalise: true, outDtype: 'auto' });
     expect(none.blockers).toEqual(['Every weight is 0: give at least one ingredient a weight.']);
   });
@@ -108,10 +108,10 @@ describe('the studio soup on real (generated) checkpoints', () => {
     ).finally(() => backend.dispose());
     expect(r.verified).toBe(true);
     expect(r.modelFiles).toEqual(['model.safetensors']);
-    expect(r.otherFiles).toEqual(['recipe.yaml', 'config.json', 'tokenizer_config.json']);
+    expect(r.otherFiles).toEqual(['recipe.yaml', 'config.json', 'tokenizer.json', 'tokenizer_config.json']);
     expect(r.tensors).toBe(21);
     expect(lastProgress).toBe(21);
-    expect([...target.committed.keys()].sort()).toEqual(['config.json', 'model.safetensors', 'recipe.yaml', 'tokenizer_config.json']);
+    expect([...target.committed.keys()].sort()).toEqual(['config.json', 'model.safetensors', 'recipe.yaml', 'tokenizer.json', 'tokenizer_config.json']);
     // The stored recipe is the normalised one, as souplab merge stores it (one engine entry, runRecipe).
     expect(new TextDecoder().decode(target.committed.get('recipe.yaml'))).toBe(
       `# SoupLab soup (mergekit recipe); model paths are the checkpoint names in the studio\n${recipeToYaml(parseRecipe(recipeYaml).recipe)}`,

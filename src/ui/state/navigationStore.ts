@@ -1,12 +1,13 @@
 import { create } from 'zustand';
 import { persist } from 'zustand/middleware';
 
-export const VIEWS = ['scores', 'ingredients', 'merge', 'trials'] as const;
+export const VIEWS = ['scores', 'ingredients', 'taste', 'merge', 'trials'] as const;
 export type ViewName = (typeof VIEWS)[number];
 
 export const VIEW_LABELS: Record<ViewName, string> = {
   scores: 'Scores',
   ingredients: 'Ingredients',
+  taste: 'Taste',
   merge: 'Merge & export',
   trials: 'Trials',
 };

@@ -1,0 +1,170 @@
+/**
+ * The Taste step: the task files (their text in IndexedDB; the demo set on a first visit), one run at a
+ * time in the Taste worker with progress and Cancel, and the results of the last run (kept in IndexedDB:
+ * a reload shows them again). Models scored before a cancel or a failure are kept.
+ */
+import { create } from 'zustand';
+import { createJSONStorage, persist } from 'zustand/middleware';
+import { parseTaskFile } from '../../eval/taskFile';
+import type { ChoiceMetric } from '../../eval/scores';
+import { messageOf } from '../ingredients/openIngredient';
+import { fetchDemoTasks } from '../taste/demoTasks';
+import type { ModelResult, TasteBackend, TasteProgress, TasteRequest, TaskText } from '../taste/protocol';
+import { startTaste, TasteFailure, type RunningTaste } from '../taste/tasteClient';
+import { idbGet, idbSet } from './idb';
+
+const TASKS_KEY = 'souplab.taste.tasks';
+const RESULTS_KEY = 'souplab.taste.results';
+/** Task files are items, not weights: anything larger is almost surely the wrong file. */
+const MAX_TASK_BYTES = 32 * 1024 * 1024;
+
+export interface TasteRun {
+  results: ModelResult[];
+  /** The soup's weights by ingredient name, as given (for Send to Trials). */
+  soupWeights: Record<string, number>;
+  soupName: string;
+  backend: string;
+  problems: string[];
+  at: number;
+}
+
+type Phase = 'idle' | 'running' | 'done' | 'failed' | 'cancelled';
+
+interface TasteState {
+  tasks: TaskText[];
+  tasksSource: 'demo' | 'user' | null;
+  metric: ChoiceMetric;
+  /** null: WebGPU on a hardware adapter, else the CPU. */
+  backend: TasteBackend | null;
+  phase: Phase;
+  progress: TasteProgress | null;
+  run: TasteRun | null;
+  message: string | null;
+  init(): Promise<void>;
+  addTaskFiles(files: File[]): Promise<void>;
+  useDemoTasks(): Promise<void>;
+  removeTask(file: string): void;
+  setMetric(metric: ChoiceMetric): void;
+  setBackend(backend: TasteBackend): void;
+  start(req: Omit<TasteRequest, 'type' | 'tasks'>, soupWeights: Record<string, number>): void;
+  cancel(): void;
+}
+
+let initPromise: Promise<void> | undefined;
+let running: RunningTaste | null = null;
+
+export const useTasteStore = create<TasteState>()(
+  persist(
+    (set, get) => {
+      const saveTasks = (tasks: TaskText[]) => void idbSet(TASKS_KEY, tasks).catch(() => undefined);
+      const saveRun = (run: TasteRun | null) => void idbSet(RESULTS_KEY, run).catch(() => undefined);
+      return {
+        tasks: [],
+        tasksSource: null,
+        metric: 'acc_norm',
+        backend: null,
+        phase: 'idle',
+        progress: null,
+        run: null,
+        message: null,
+        init() {
+          initPromise ??= (async () => {
+            try {
+              const [tasks, run] = await Promise.all([idbGet<TaskText[]>(TASKS_KEY), idbGet<TasteRun | null>(RESULTS_KEY)]);
+              if (run) set({ run, phase: get().phase === 'idle' ? 'done' : get().phase });
+              if (tasks && tasks.length > 0) {
+                set({ tasks, tasksSource: get().tasksSource ?? 'user' });
+                return;
+              }
+            } catch {
+              // IndexedDB unavailable (private window…): start from the demo tasks.
+            }
+            await get().useDemoTasks();
+          })();
+          return initPromise;
+        },
+        async addTaskFiles(files) {
+          const added: TaskText[] = [];
+          const skipped: string[] = [];
+          for (const f of files) {
+            if (!/\.(jsonl|ndjson|txt)$/i.test(f.name)) skipped.push(`${f.name}: not a task file (multiple choice .jsonl, or perplexity .txt / .jsonl with a "text" field)`);
+            else if (f.size > MAX_TASK_BYTES) skipped.push(`${f.name}: ${(f.size / 1024 / 1024).toFixed(0)} MB is too large for a task file (at most ${MAX_TASK_BYTES / 1024 / 1024} MB)`);
+            else added.push({ file: f.name, text: await f.text() });
+          }
+          if (added.length > 0) {
+            // The demo tasks give way to the user's own; a file of the same name replaces the older one.
+            const kept = get().tasksSource === 'demo' ? [] : get().tasks.filter((t) => !added.some((a) => a.file === t.file));
+            const tasks = [...kept, ...added];
+            set({ tasks, tasksSource: 'user' });
+            saveTasks(tasks);
+          }
+          set({ message: skipped.length > 0 ? skipped.join('\n') : null });
+        },
+        async useDemoTasks() {
+          try {
+            const tasks = await fetchDemoTasks();
+            set({ tasks, tasksSource: 'demo', message: null });
+            saveTasks(tasks);
+          } catch (e) {
+            set({ message: messageOf(e) });
+          }
+        },
+        removeTask(file) {
+          const tasks = get().tasks.filter((t) => t.file !== file);
+          set({ tasks, tasksSource: tasks.length === 0 ? null : get().tasksSource });
+          saveTasks(tasks);
+        },
+        setMetric: (metric) => set({ metric }),
+        setBackend: (backend) => set({ backend }),
+        start(req, soupWeights) {
+          if (running) return;
+          const run: TasteRun = { results: [], soupWeights, soupName: req.soupName, backend: '', problems: [], at: Date.now() };
+          set({ phase: 'running', progress: null, message: null, run });
+          const update = (patch: Partial<TasteRun>) => {
+            const current = get().run;
+            if (current) set({ run: { ...current, ...patch } });
+          };
+          running = startTaste(
+            { ...req, type: 'start', tasks: get().tasks },
+            {
+              started: (info) => update({ backend: info.backend, problems: info.problems }),
+              progress: (progress) => set({ progress }),
+              model: (r) => update({ results: [...(get().run?.results ?? []), r] }),
+            },
+          );
+          running.done.then(
+            () => {
+              running = null;
+              set({ phase: 'done', progress: null });
+              saveRun(get().run);
+            },
+            (e: unknown) => {
+              running = null;
+              const cancelled = e instanceof TasteFailure && e.cancelled;
+              set({ phase: cancelled ? 'cancelled' : 'failed', progress: null, message: e instanceof Error ? e.message : String(e) });
+              saveRun(get().run);
+            },
+          );
+        },
+        cancel() {
+          running?.cancel();
+        },
+      };
+    },
+    {
+      name: 'souplab.taste',
+      storage: createJSONStorage(() => localStorage),
+      partialize: (s) => ({ metric: s.metric, backend: s.backend, tasksSource: s.tasksSource }),
+    },
+  ),
+);
+
+/** Parsed task files for the list (kind, item counts, problems), without scoring. */
+export function describeTasks(tasks: TaskText[]): { file: string; name: string; kind: string; count: number; problems: string[] }[] {
+  return tasks.map((t) => {
+    const f = parseTaskFile(t.file, t.text);
+    return f.kind === 'multiple_choice'
+      ? { file: t.file, name: f.name, kind: 'multiple choice', count: f.items.length, problems: f.problems }
+      : { file: t.file, name: f.name, kind: 'perplexity', count: f.documents.length, problems: f.problems };
+  });
+}

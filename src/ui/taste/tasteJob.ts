@@ -1,0 +1,88 @@
+/**
+ * One Taste run, as the Taste worker does it: the soup (the Ingredients view's recipe, souped in memory
+ * through the merge engine, nothing written) and each of its ingredients as they are, scored on the task
+ * files with the model runtime. Tasks are encoded once (the tokens do not depend on the weights); one
+ * model is loaded and each next one reloads its weights into it. Free of worker plumbing so that Node
+ * tests run it.
+ */
+import { InputError, throwIfAborted } from '../../errors';
+import { prepareTasks, scoreTasks } from '../../eval/evaluate';
+import { parseTaskFile } from '../../eval/taskFile';
+import type { Checkpoint } from '../../formats/checkpoint';
+import type { SoupBackend } from '../../merge/kernel';
+import { planMerge } from '../../merge/plan';
+import { parseRecipe } from '../../merge/recipe';
+import { soupWeightSource } from '../../merge/soupWeights';
+import { readModelFiles } from '../../model/load';
+import { HfTokenizer } from '../../model/tokenizer';
+import type { CausalLM, ModelConfig, WeightSource } from '../../model/types';
+import { checkpointWeightSource, checkWeights } from '../../model/weights';
+import { openInput } from '../ingredients/openIngredient';
+import type { ModelResult, TasteProgress, TasteRequest } from './protocol';
+
+export interface TasteJobDeps {
+  /** Soups the recipe (the merge engine's backend; the CPU one in the studio). */
+  soupBackend: SoupBackend;
+  /** Loads the first model (on the chosen backend); the others are reloaded into it. */
+  createModel(config: ModelConfig, weights: WeightSource, signal: AbortSignal | undefined): Promise<{ model: CausalLM; description: string }>;
+  signal?: AbortSignal;
+  onStart?(info: { backend: string; models: string[]; problems: string[] }): void;
+  onProgress?(p: TasteProgress): void;
+  onModel?(r: ModelResult): void;
+}
+
+export async function runTasteJob(req: Omit<TasteRequest, 'type' | 'backend'>, deps: TasteJobDeps): Promise<ModelResult[]> {
+  const { signal } = deps;
+  if (req.tasks.length === 0) throw new InputError('Add task files to taste the soup on.');
+  const files = req.tasks.map((t) => parseTaskFile(t.file, t.text));
+  const checkpoints = new Map<string, Checkpoint>();
+  for (const input of req.ingredients) {
+    throwIfAborted(signal);
+    checkpoints.set(input.name, await openInput(input));
+  }
+  const { recipe } = parseRecipe(req.recipeYaml, 'recipe.yaml');
+  const plan = planMerge(recipe, checkpoints);
+  // The soup's config and tokenizer are its reference model's, as a merge carries them.
+  const where = plan.reference.label;
+  const modelFiles = await readModelFiles(where, plan.reference.checkpoint.extraFiles);
+  if (modelFiles.tokenizerJson === null) throw new InputError(`${where}: no tokenizer.json beside the weights; tasting needs the model's tokenizer (add the whole model folder)`);
+  const tokenizer = new HfTokenizer(modelFiles.tokenizerJson, modelFiles.tokenizerConfigJson, where);
+  const { config } = modelFiles;
+  const { tasks, problems } = prepareTasks(tokenizer, files, config.maxPositionEmbeddings);
+  if (tasks.length === 0) throw new InputError(problems.length > 0 ? `Nothing to score: ${problems.join('; ')}` : 'Nothing to score in the task files.');
+
+  const soupWeights = soupWeightSource(plan, deps.soupBackend);
+  checkWeights(config, soupWeights, req.soupName);
+  const models: { name: string; role: ModelResult['role']; weights: WeightSource }[] = [{ name: req.soupName, role: 'soup', weights: soupWeights }];
+  for (const input of req.ingredients) {
+    const weights = checkpointWeightSource(checkpoints.get(input.name)!);
+    checkWeights(config, weights, input.name);
+    models.push({ name: input.name, role: 'ingredient', weights });
+  }
+
+  const progress = (i: number, phase: TasteProgress['phase'], task: string, tokensDone: number, tokensTotal: number) =>
+    deps.onProgress?.({ modelIndex: i, models: models.length, model: models[i].name, phase, task, tokensDone, tokensTotal });
+  let lm: CausalLM | undefined;
+  const out: ModelResult[] = [];
+  try {
+    for (const [i, m] of models.entries()) {
+      throwIfAborted(signal);
+      const started = performance.now();
+      progress(i, 'loading', '', 0, 0);
+      if (lm === undefined) {
+        const created = await deps.createModel(config, m.weights, signal);
+        lm = created.model;
+        deps.onStart?.({ backend: created.description, models: models.map((x) => x.name), problems });
+      } else {
+        await lm.reloadWeights(m.weights, { signal });
+      }
+      const results = await scoreTasks(lm, tasks, { signal, onProgress: (p) => progress(i, 'scoring', p.task, p.tokensDone, p.tokensTotal) });
+      const r: ModelResult = { model: m.name, role: m.role, results, seconds: (performance.now() - started) / 1000 };
+      out.push(r);
+      deps.onModel?.(r);
+    }
+  } finally {
+    lm?.dispose();
+  }
+  return out;
+}

@@ -1,0 +1,90 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { writeDemoCheckpoint } from '../../scripts/makeDemoCheckpoints';
+import { CancelledError } from '../../src/errors';
+import { createCpuSoupBackend } from '../../src/merge/cpu/cpuBackend';
+import { inThreadSpawner } from '../../src/merge/cpu/protocol';
+import { CpuCausalLM } from '../../src/model/cpu/cpuCausalLM';
+import type { IngredientInput } from '../../src/ui/ingredients/types';
+import type { TaskText } from '../../src/ui/taste/protocol';
+import { runTasteJob } from '../../src/ui/taste/tasteJob';
+import { MemoryTarget } from '../formats/helpers';
+
+// The Taste job in Node, on the demo checkpoints (real tokenizer) and the demo tasks.
+async function demoFolder(variant: number, name: string, withTokenizer = true): Promise<Pick<IngredientInput, 'name' | 'kind' | 'files'>> {
+  const target = new MemoryTarget(name);
+  await writeDemoCheckpoint(target, variant, name);
+  const files = [...target.committed].filter(([f]) => withTokenizer || f !== 'tokenizer.json');
+  return { name, kind: 'folder', files: files.map(([f, bytes]) => [f, new File([bytes as Uint8Array<ArrayBuffer>], f)]) };
+}
+
+const TASKS: TaskText[] = ['facts.jsonl', 'prose.txt'].map((file) => ({ file, text: readFileSync(`public/demo/tasks/${file}`, 'utf8') }));
+
+const deps = (signal?: AbortSignal) => ({
+  soupBackend: createCpuSoupBackend({ workers: 1, spawn: inThreadSpawner }),
+  createModel: async (config: Parameters<typeof CpuCausalLM.load>[0], weights: Parameters<typeof CpuCausalLM.load>[1]) => ({ model: await CpuCausalLM.load(config, weights), description: 'CPU' }),
+  signal,
+});
+
+const recipe = (a: string, b: string, wa: number, wb: number) =>
+  `merge_method: linear\nparameters:\n  normalize: true\nmodels:\n  - model: ${a}\n    parameters:\n      weight: ${wa}\n  - model: ${b}\n    parameters:\n      weight: ${wb}\n`;
+
+describe('runTasteJob', () => {
+  it('scores the soup first, then each ingredient; a soup of a model with itself tastes as that model', async () => {
+    // Two names for the same weights: the soup 0.7·x + 0.3·x is x again (BF16 weights exactly; F32 norms within an ulp).
+    const ingredients = [await demoFolder(0, 'twin-a'), await demoFolder(0, 'twin-b')];
+    const seen: string[] = [];
+    const d = deps();
+    const out = await runTasteJob({ ingredients, recipeYaml: recipe('twin-a', 'twin-b', 0.7, 0.3), tasks: TASKS, soupName: 'soup' }, { ...d, onModel: (r) => seen.push(r.model) }).finally(() =>
+      d.soupBackend.dispose(),
+    );
+    expect(out.map((r) => [r.model, r.role])).toEqual([
+      ['soup', 'soup'],
+      ['twin-a', 'ingredient'],
+      ['twin-b', 'ingredient'],
+    ]);
+    expect(seen).toEqual(['soup', 'twin-a', 'twin-b']);
+    const [soup, a, b] = out;
+    expect(a.results).toEqual(b.results);
+    for (const [i, t] of soup.results.entries()) {
+      const u = a.results[i];
+      expect(t.name).toBe(u.name);
+      if (t.kind === 'multiple_choice' && u.kind === 'multiple_choice') {
+        expect(t.items.map((x) => x.pred)).toEqual(u.items.map((x) => x.pred));
+        t.items.forEach((x, k) => x.loglikelihoods.forEach((ll, c) => expect(ll).toBeCloseTo(u.items[k].loglikelihoods[c], 4)));
+      } else if (t.kind === 'perplexity' && u.kind === 'perplexity') {
+        expect(Math.abs(t.perplexity - u.perplexity) / u.perplexity).toBeLessThan(1e-5);
+      } else throw new Error('kinds differ');
+    }
+  }, 60_000);
+
+  it('a different ingredient makes a different soup: its scores are not any ingredient\'s', async () => {
+    const ingredients = [await demoFolder(0, 'x'), await demoFolder(1, 'y')];
+    const d = deps();
+    const out = await runTasteJob({ ingredients, recipeYaml: recipe('x', 'y', 1, 1), tasks: TASKS.slice(1), soupName: 'soup' }, d).finally(() => d.soupBackend.dispose());
+    const ppl = out.map((r) => (r.results[0].kind === 'perplexity' ? r.results[0].perplexity : NaN));
+    expect(new Set(ppl).size).toBe(3);
+  }, 60_000);
+
+  it('refuses a model folder without tokenizer.json in one line, and stops when cancelled', async () => {
+    const d = deps();
+    try {
+      const noTok = [await demoFolder(0, 'p', false), await demoFolder(1, 'q', false)];
+      await expect(runTasteJob({ ingredients: noTok, recipeYaml: recipe('p', 'q', 1, 1), tasks: TASKS, soupName: 'soup' }, d)).rejects.toThrow(
+        /^p: no tokenizer\.json beside the weights; tasting needs the model's tokenizer/,
+      );
+      await expect(runTasteJob({ ingredients: noTok, recipeYaml: recipe('p', 'q', 1, 1), tasks: [], soupName: 'soup' }, d)).rejects.toThrow('Add task files');
+      const ok = [await demoFolder(0, 'p'), await demoFolder(1, 'q')];
+      const ac = new AbortController();
+      const models: string[] = [];
+      const run = runTasteJob(
+        { ingredients: ok, recipeYaml: recipe('p', 'q', 1, 1), tasks: TASKS, soupName: 'soup' },
+        { ...d, signal: ac.signal, onModel: (r) => (models.push(r.model), ac.abort()) },
+      );
+      await expect(run).rejects.toBeInstanceOf(CancelledError);
+      expect(models).toEqual(['soup']);
+    } finally {
+      await d.soupBackend.dispose();
+    }
+  }, 60_000);
+});
