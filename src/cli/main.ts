@@ -1,13 +1,22 @@
+import { removeTemporariesNow } from '../node/fileTargets';
 import type { CliIO } from './io';
 import { runCli } from './runCli';
 
 // The `souplab` binary (bin/souplab.js loads the bundle of this file).
 const controller = new AbortController();
-process.on('SIGINT', () => {
-  // A second Ctrl-C quits at once; the first lets the command clean up (no partial output).
-  if (controller.signal.aborted) process.exit(130);
-  controller.abort();
-});
+// Ctrl-C, and what `timeout`, Docker, Slurm and a closed terminal send: the first lets the command
+// cancel and clean up (no partial output); a second quits at once, removing this process's
+// temporaries on the way out (the 'exit' handler below).
+const EXIT_CODES: Record<string, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+let received: string | undefined;
+for (const [signal, code] of Object.entries(EXIT_CODES)) {
+  process.on(signal, () => {
+    if (controller.signal.aborted) process.exit(code);
+    received = signal;
+    controller.abort();
+  });
+}
+process.on('exit', removeTemporariesNow);
 const io: CliIO = {
   stdout: (t) => void process.stdout.write(t),
   stderr: (t) => void process.stderr.write(t),
@@ -16,6 +25,7 @@ const io: CliIO = {
 };
 runCli(process.argv.slice(2), io).then(
   // Dawn keeps handles alive: exit explicitly once stdout is flushed.
-  (code) => void process.stdout.write('', () => process.exit(code)),
+  // A cancelled command says 130 (Ctrl-C); after SIGTERM or SIGHUP the shell's code for that signal.
+  (code) => void process.stdout.write('', () => process.exit(code === 130 && received ? EXIT_CODES[received] : code)),
   () => process.exit(1),
 );

@@ -367,11 +367,19 @@ async function verifyOutput(
   plan: MergePlan,
   specs: OutputTensorSpec[],
   files: string[],
-  readBack: (fileName: string) => Promise<ByteSource>,
+  readBackFile: (fileName: string) => Promise<ByteSource>,
   metadata: Record<string, string>,
 ): Promise<void> {
   const expected = new Map(specs.map((s) => [s.name, s]));
   const found = new Map<string, string>();
+  // The file was committed a moment ago: if it cannot be opened now, something else moved it, most
+  // likely another merge into the same output (whose own output then replaced this one).
+  const readBack = (file: string) =>
+    readBackFile(file).catch((e: unknown) => {
+      throw new OutputVerificationError(
+        `${file}: the output was replaced by another process before it could be checked (${e instanceof Error ? e.message : String(e)}); is another merge writing to the same place?`,
+      );
+    });
   for (const file of files.filter((f) => f.endsWith('.safetensors'))) {
     const source = await readBack(file);
     const header = await readHeader(source).finally(() => closeSource(source));

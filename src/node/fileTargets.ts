@@ -1,6 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { rmdirSync, unlinkSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { hostname } from 'node:os';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { InputError } from '../errors';
 import type { OutputTarget } from '../formats/writer';
 import type { ByteSink } from '../formats/types';
@@ -9,6 +11,74 @@ import { fsInputError } from './fsErrors';
 export interface NodeTargetOptions {
   /** Replace files that already exist at the target when committing (default true). Never before commit. */
   overwrite?: boolean;
+}
+
+/**
+ * Temporaries are named `.<name>.partial-<host>-<pid>-<random>`: the host (a hash of its name) and the
+ * process that writes them. A process killed outright (kill -9, power loss) cannot remove its own;
+ * the next target writing into the same folder removes those whose process on this host is gone.
+ */
+const HOST = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+const TEMP_NAME = /^\..+\.partial-([0-9a-f]{8})-(\d+)-[0-9a-f]{8}$/;
+
+function tempPathFor(finalPath: string): string {
+  return join(dirname(finalPath), `.${basename(finalPath)}.partial-${HOST}-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+function processIsGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** Removes the temporaries in `dir` left by SoupLab processes of this host that no longer run. */
+export async function removeStaleTemporaries(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const m = TEMP_NAME.exec(name);
+    if (!m || m[1] !== HOST || Number(m[2]) === process.pid || !processIsGone(Number(m[2]))) continue;
+    await unlink(join(dir, name)).then(
+      () => removed.push(name),
+      () => undefined,
+    );
+  }
+  return removed;
+}
+
+/**
+ * What this process is writing now: temporaries, and the folders it created for them (deepest last).
+ * removeTemporariesNow() clears them synchronously, for a process about to exit on a second signal.
+ */
+const liveTemporaries = new Set<string>();
+const createdFolders: string[][] = [];
+
+function forgetFolders(chain: string[]): void {
+  const i = createdFolders.indexOf(chain);
+  if (i >= 0) createdFolders.splice(i, 1);
+}
+
+export function removeTemporariesNow(): void {
+  for (const p of liveTemporaries) {
+    try {
+      unlinkSync(p);
+    } catch {
+      // already gone
+    }
+  }
+  liveTemporaries.clear();
+  for (const chain of createdFolders) {
+    for (const d of [...chain].reverse()) {
+      try {
+        rmdirSync(d);
+      } catch {
+        break; // not empty (or gone): its parents are not ours to remove
+      }
+    }
+  }
+  createdFolders.length = 0;
 }
 
 /** A file being written under a temporary name beside its final name. */
@@ -27,10 +97,13 @@ class TempFile implements ByteSink {
   }
 
   static async create(name: string, finalPath: string): Promise<TempFile> {
-    const tempPath = join(dirname(finalPath), `.${basename(finalPath)}.partial-${randomBytes(4).toString('hex')}`);
+    const tempPath = tempPathFor(finalPath);
+    await removeStaleTemporaries(dirname(finalPath));
     try {
       // 'wx': a new file only; an existing file, the target included, is never opened for writing.
-      return new TempFile(name, finalPath, tempPath, await open(tempPath, 'wx'));
+      const handle = await open(tempPath, 'wx');
+      liveTemporaries.add(tempPath);
+      return new TempFile(name, finalPath, tempPath, handle);
     } catch (e) {
       throw fsInputError(finalPath, e, 'cannot create a file there');
     }
@@ -70,6 +143,12 @@ class TempFile implements ByteSink {
     this.handle = undefined;
     await h?.close().catch(() => undefined);
     await unlink(this.tempPath).catch(() => undefined);
+    liveTemporaries.delete(this.tempPath);
+  }
+
+  /** Renamed into place: no longer a temporary. */
+  placed(): void {
+    liveTemporaries.delete(this.tempPath);
   }
 }
 
@@ -96,12 +175,13 @@ async function commitAll(files: TempFile[], overwrite: boolean): Promise<void> {
     }
     for (const f of files) {
       await rename(f.tempPath, f.finalPath);
+      f.placed();
       placed.push(f.finalPath);
     }
   } catch (e) {
     for (const p of placed) await unlink(p).catch(() => undefined);
     for (const b of backups) await rename(b.backup, b.finalPath).catch(() => undefined);
-    for (const f of files) await unlink(f.tempPath).catch(() => undefined);
+    for (const f of files) await f.abort();
     throw fsInputError(files[0]?.finalPath ?? '', e, 'could not move the finished output into place');
   }
   for (const b of backups) await unlink(b.backup).catch(() => undefined);
@@ -152,7 +232,8 @@ const CHECKPOINT_FILE = /^(model(-\d{5}-of-\d{5})?\.safetensors|model\.safetenso
 export function nodeFolderTarget(dir: string, opts: NodeTargetOptions = {}): OutputTarget {
   const overwrite = opts.overwrite ?? true;
   const files: TempFile[] = [];
-  let createdDir = false;
+  /** The folders this target created, outermost first: abort() removes them again when empty. */
+  let created: string[] = [];
   let ready: Promise<void> | undefined;
   let done = false;
 
@@ -160,12 +241,18 @@ export function nodeFolderTarget(dir: string, opts: NodeTargetOptions = {}): Out
     const s = await stat(dir).catch(() => undefined);
     if (s && !s.isDirectory()) throw new InputError(`${dir}: is a file, not a folder`);
     if (!s) {
+      let first: string | undefined;
       try {
-        await mkdir(dir, { recursive: true });
+        first = await mkdir(dir, { recursive: true });
       } catch (e) {
         throw fsInputError(dir, e, 'cannot create the folder');
       }
-      createdDir = true;
+      if (first !== undefined) {
+        // mkdir gives the outermost folder it made; the chain runs from there down to `dir`.
+        const steps = relative(first, dir).split(sep).filter((x) => x !== '');
+        created = [first, ...steps.map((_, i) => join(first, ...steps.slice(0, i + 1)))];
+        createdFolders.push(created);
+      }
     }
   };
 
@@ -195,6 +282,7 @@ export function nodeFolderTarget(dir: string, opts: NodeTargetOptions = {}): Out
         await cleanup();
         throw e;
       }
+      forgetFolders(created);
       const written = new Set(files.map((f) => f.name));
       if (overwrite && files.some((f) => CHECKPOINT_FILE.test(f.name))) {
         for (const old of await readdir(dir).catch(() => [] as string[])) {
@@ -210,6 +298,10 @@ export function nodeFolderTarget(dir: string, opts: NodeTargetOptions = {}): Out
 
   async function cleanup(): Promise<void> {
     for (const f of files) await f.abort();
-    if (createdDir) await rmdir(dir).catch(() => undefined); // only succeeds when empty
+    // Innermost first; rmdir only succeeds on an empty folder, so nothing else is ever removed.
+    for (const d of [...created].reverse()) {
+      if (!(await rmdir(d).then(() => true, () => false))) break;
+    }
+    forgetFolders(created);
   }
 }

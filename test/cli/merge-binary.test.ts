@@ -102,29 +102,63 @@ describe('node bin/souplab.js merge', () => {
     for (const [name, t] of c.tensors) expect(firstDifference(g.tensors.get(name)!.data, t.data), name).toBeUndefined();
   });
 
-  test('Ctrl-C (SIGINT) mid-merge: exit 130 and no output left', async () => {
-    writeModel(join(dir, 'big-a.safetensors'), model(10, true));
-    writeModel(join(dir, 'big-b.safetensors'), model(20, true));
-    writeFileSync(join(dir, 'big.yaml'), 'merge_method: linear\nmodels:\n  - model: big-a.safetensors\n  - model: big-b.safetensors\n');
-    const out = join(dir, 'big-out');
-    // Small shards: every shard is synced to disk on close, which keeps the merge running long enough.
+  /**
+   * Starts a merge of two 3 MB models into `out` (small shards: every shard is synced to disk on close,
+   * which keeps the merge running long enough), sends `signals` once a temporary exists in the output
+   * folder, and waits for the exit.
+   */
+  async function interruptedMerge(out: string, signals: NodeJS.Signals[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+    if (!existsSync(join(dir, 'big.yaml'))) {
+      writeModel(join(dir, 'big-a.safetensors'), model(10, true));
+      writeModel(join(dir, 'big-b.safetensors'), model(20, true));
+      writeFileSync(join(dir, 'big.yaml'), 'merge_method: linear\nmodels:\n  - model: big-a.safetensors\n  - model: big-b.safetensors\n');
+    }
     const child = spawn(process.execPath, [bin, 'merge', 'big.yaml', '--out', out, '--shard-size', '256KB', '--backend', 'cpu'], { cwd: dir });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on('exit', (code, signal) => res({ code, signal })));
     let signalled = false;
     const started = Date.now();
     while (!signalled && Date.now() - started < 60_000) {
       if (existsSync(out) && readdirSync(out).length > 0) {
-        child.kill('SIGINT');
+        for (const s of signals) child.kill(s);
         signalled = true;
       }
       await new Promise((r) => setTimeout(r, 2));
     }
-    const code = await exited;
     expect(signalled).toBe(true);
-    expect(stderr).toContain('souplab merge: cancelled');
-    expect(code).toBe(130);
-    expect(existsSync(out)).toBe(false);
-  });
+    return { ...(await exited), stderr };
+  }
+
+  test.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const)('%s mid-merge: cancelled, exit %i, nothing left: no output, no temporaries, no created parents', async (signal, expected) => {
+    // Into a folder whose parents do not exist either: the merge creates them, and must remove them.
+    const out = join(dir, `parents-${signal}`, 'x', 'big-out');
+    const r = await interruptedMerge(out, [signal]);
+    expect(r.stderr).toContain('souplab merge: cancelled');
+    expect(r.code).toBe(expected);
+    expect(existsSync(join(dir, `parents-${signal}`))).toBe(false);
+  }, 180_000);
+
+  test('a second Ctrl-C quits at once, and still leaves no temporary', async () => {
+    const out = join(dir, 'twice-out');
+    mkdirSync(out);
+    const r = await interruptedMerge(out, ['SIGINT', 'SIGINT']);
+    expect(r.code).toBe(130);
+    expect(readdirSync(out)).toEqual([]);
+  }, 180_000);
+
+  test('after kill -9, the next merge into the folder removes the dead process\'s temporaries', async () => {
+    const out = join(dir, 'killed-out');
+    const r = await interruptedMerge(out, ['SIGKILL']);
+    expect(r.signal).toBe('SIGKILL');
+    const left = readdirSync(out);
+    expect(left.some((f) => /^\..*\.partial-/.test(f))).toBe(true); // nothing can clean up after kill -9 …
+    const again = run(['merge', 'big.yaml', '--out', out, '--shard-size', '256KB', '--backend', 'cpu', '--quiet']);
+    expect(again.code).toBe(0);
+    expect(readdirSync(out).filter((f) => f.startsWith('.'))).toEqual([]); // … but the next run does
+  }, 180_000);
 });

@@ -23,8 +23,10 @@ beforeAll(async () => {
   page = await browser.newPage();
   const address = server.httpServer?.address();
   const port = typeof address === 'object' && address ? address.port : 5391;
-  // 127.0.0.1 is a secure context, as OPFS requires.
-  await page.goto(`http://127.0.0.1:${port}/`);
+  // 127.0.0.1 is a secure context, as OPFS requires. A small static file, not the studio's page: the
+  // tests import only the formats modules, and the whole studio through the dev server can take
+  // longer than a navigation timeout on a busy machine.
+  await page.goto(`http://127.0.0.1:${port}/demo/bfcl-v3/SOURCE.md`, { timeout: 110_000 });
 }, 120_000);
 
 afterAll(async () => {

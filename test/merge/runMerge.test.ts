@@ -288,6 +288,22 @@ out_dtype: float16
     expect(readFileSync(join(out, 'config.json'), 'utf8')).toBe('{"torch_dtype":"bfloat16"}');
   });
 
+  test('an output replaced by another process before it is checked: said so, not "no such file"', async () => {
+    const models = makeModels('raced', ['F32', 'F32']);
+    const p = writeModel(join(dir, 'raced-a.safetensors'), models[0]);
+    const q = writeModel(join(dir, 'raced-b.safetensors'), models[1]);
+    const plan = await planFor('merge_method: linear\nmodels:\n  - model: p\n  - model: q\n', { p, q });
+    const out = join(dir, 'raced-out');
+    // What a concurrent merge's commit does to this one's shard between its commit and its check.
+    const readBack = (n: string) => {
+      rmSync(join(out, n), { force: true });
+      return nodeFileSource(join(out, n), n);
+    };
+    await expect(runMerge(plan, { backend: cpuBackend(), target: nodeFolderTarget(out), readBack })).rejects.toThrow(
+      /^model\.safetensors: the output was replaced by another process before it could be checked \(.*no such file or folder\); is another merge writing to the same place\?$/,
+    );
+  });
+
   test('verification catches an output that does not match the plan', async () => {
     const models = makeModels('verify', ['F32', 'F32']);
     const p = writeModel(join(dir, 'verify-a.safetensors'), models[0]);
