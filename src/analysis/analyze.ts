@@ -8,6 +8,12 @@ import { checkCompatibility, type Compatibility } from './lineage';
 import { didYouMean, listNames, matchName } from './names';
 import type { ScoreTable } from './scoreTable';
 
+/**
+ * The most categories one analysis takes. Correlations and clustering are O(k²) in time and memory
+ * (k² ρ, plus O(k²) clustering state): 2,000 take a few seconds and ~100 MB; 10,000 would take 25 × that.
+ */
+export const MAX_CATEGORIES = 2000;
+
 /** `paper`: one expert per category of L. `clusters`: one expert per cluster, on the cluster's mean score. */
 export type ExpertMode = 'paper' | 'clusters';
 
@@ -100,6 +106,8 @@ export function analyze(table: ScoreTable, options: AnalyzeOptions = {}): Analys
   });
   if (new Set(categories).size !== categories.length) throw new InputError('a category is listed twice');
   if (categories.length < 2) throw new InputError(`need at least 2 categories to correlate, have ${categories.length}`);
+  if (categories.length > MAX_CATEGORIES)
+    throw new InputError(`${categories.length} categories, more than the ${MAX_CATEGORIES} the analysis handles; choose some with --categories or --exclude`);
   const rowIdx = resolveModels(table, options.rows, 'rows');
   const candIdx = resolveModels(table, options.candidates, 'candidates');
   const warnings: string[] = [];

@@ -37,82 +37,156 @@ export interface CategoryCluster {
   meanCorrelation: number | null;
 }
 
-/** Builds the full dendrogram from a symmetric correlation matrix (null = undefined). */
+/** A join found by the chain: node ids of its sides (earliest category left), mean ρ, tie-break, size. */
+interface Join {
+  a: number;
+  b: number;
+  corr: number;
+  link: number;
+  size: number;
+}
+
+/**
+ * Builds the full dendrogram from a symmetric correlation matrix (null = undefined).
+ *
+ * The result is the greedy one — at each step join the two clusters with the highest mean ρ, ties to
+ * the pair whose first linked pair of categories comes first in table order (the linked pairs are
+ * those with a defined ρ; when every ρ is defined this is the pair whose earliest categories come
+ * first) — computed in O(k²) time and memory with the nearest-neighbour chain. The chain is exact for
+ * this linkage because that order is reducible: the mean ρ of A∪B with C is a count-weighted mean of
+ * those of A and B, and its first linked pair is A's or B's with C. (Tying on the clusters' earliest
+ * categories instead is not reducible: A∪B may take its earliest category from a side with no evidence
+ * about C.) The chain finds the greedy tree; the greedy order of its joins is then replayed from it.
+ */
 export function averageLinkage(r: (number | null)[][]): Dendrogram {
   const k = r.length;
   if (k === 0) return { merges: [], leafOrder: [] };
-  // Active clusters: node id, member indices, smallest member (for deterministic order).
-  interface Active {
-    node: number;
-    members: number[];
-    first: number;
-  }
-  let active: Active[] = Array.from({ length: k }, (_, i) => ({ node: i, members: [i], first: i }));
-  // Sum of defined ρ and count of defined pairs between active clusters, keyed by node ids.
-  const sum = new Map<string, number>();
-  const count = new Map<string, number>();
-  const key = (a: number, b: number): string => (a < b ? `${a},${b}` : `${b},${a}`);
+  // Sum of defined ρ and count of defined pairs between clusters, by slot (a cluster lives in the slot
+  // of one of its members; Lance–Williams: the sums of a join are the sums of its sides).
+  const sum = new Float64Array(k * k);
+  const count = new Int32Array(k * k);
+  // The first linked pair of categories between two clusters, as i·k + j with i < j (the tie-break).
+  const link = new Int32Array(k * k).fill(2147483647);
   for (let i = 0; i < k; i++)
-    for (let j = i + 1; j < k; j++) {
-      const v = r[i][j];
-      sum.set(key(i, j), v ?? 0);
-      count.set(key(i, j), v === null ? 0 : 1);
-    }
-  const merges: DendrogramMerge[] = [];
-  const children = new Map<number, [number, number]>();
-  while (active.length > 1) {
-    let best: [number, number] | null = null;
-    let bestCorr = -Infinity;
-    for (let a = 0; a < active.length; a++)
-      for (let b = a + 1; b < active.length; b++) {
-        const kk = key(active[a].node, active[b].node);
-        const c = count.get(kk)!;
-        if (c === 0) continue;
-        const corr = sum.get(kk)! / c;
-        // Ties keep the earliest pair in table order, so results do not depend on iteration details.
-        if (corr > bestCorr) {
-          bestCorr = corr;
-          best = [a, b];
-        }
+    for (let j = 0; j < k; j++) {
+      const v = i === j ? null : r[i][j];
+      if (v !== null) {
+        sum[i * k + j] = v;
+        count[i * k + j] = 1;
+        link[i * k + j] = Math.min(i, j) * k + Math.max(i, j);
       }
-    let linked = true;
-    if (best === null) {
-      linked = false;
-      best = [0, 1];
     }
-    const [ia, ib] = best;
-    const A = active[ia];
-    const B = active[ib];
-    const [L, R] = A.first < B.first ? [A, B] : [B, A];
-    const node = k + merges.length;
-    merges.push({
-      left: L.node,
-      right: R.node,
-      distance: linked ? 1 - bestCorr : null,
-      correlation: linked ? bestCorr : null,
-      size: A.members.length + B.members.length,
-    });
-    children.set(node, [L.node, R.node]);
-    const merged: Active = { node, members: [...L.members, ...R.members], first: Math.min(A.first, B.first) };
-    const rest = active.filter((_, i) => i !== ia && i !== ib);
-    for (const o of rest) {
-      const s = sum.get(key(A.node, o.node))! + sum.get(key(B.node, o.node))!;
-      const c = count.get(key(A.node, o.node))! + count.get(key(B.node, o.node))!;
-      sum.set(key(node, o.node), s);
-      count.set(key(node, o.node), c);
+  const first = Array.from({ length: k }, (_, i) => i);
+  const node = Array.from({ length: k }, (_, i) => i);
+  const size = new Array<number>(k).fill(1);
+  // 0: active, 1: joined into another slot, 2: active but with no defined pair left (joined last, at null).
+  const state = new Uint8Array(k);
+  // Tree joins in the order the chain finds them; nodes k + index.
+  const found: Join[] = [];
+  const chain: number[] = [];
+  for (;;) {
+    if (chain.length === 0) {
+      let start = -1;
+      for (let i = 0; i < k && start < 0; i++) if (state[i] === 0) start = i;
+      if (start < 0) break;
+      chain.push(start);
     }
-    active = [...rest, merged].sort((x, y) => x.first - y.first);
+    const x = chain[chain.length - 1];
+    let best = -1;
+    let bc = -Infinity;
+    let bl = 0;
+    for (let y = 0; y < k; y++) {
+      if (y === x || state[y] !== 0 || count[x * k + y] === 0) continue;
+      const c = sum[x * k + y] / count[x * k + y];
+      const l = link[x * k + y];
+      if (best < 0 || c > bc || (c === bc && l < bl)) {
+        best = y;
+        bc = c;
+        bl = l;
+      }
+    }
+    if (best < 0) {
+      // No evidence with any active cluster: a root of the linked forest (the chain holds only x here,
+      // since x entered it as someone's nearest neighbour through a defined pair otherwise).
+      state[x] = 2;
+      chain.pop();
+      continue;
+    }
+    if (chain.length >= 2 && chain[chain.length - 2] === best) {
+      // Reciprocal nearest neighbours: the greedy join makes this join too.
+      chain.length -= 2;
+      const [a, b] = first[x] < first[best] ? [x, best] : [best, x];
+      found.push({ a: node[a], b: node[b], corr: bc, link: bl, size: size[a] + size[b] });
+      for (let o = 0; o < k; o++) {
+        if (o === a || o === b) continue;
+        sum[a * k + o] = sum[o * k + a] = sum[a * k + o] + sum[b * k + o];
+        count[a * k + o] = count[o * k + a] = count[a * k + o] + count[b * k + o];
+        link[a * k + o] = link[o * k + a] = Math.min(link[a * k + o], link[b * k + o]);
+      }
+      node[a] = k + found.length - 1;
+      size[a] += size[b];
+      state[b] = 1;
+    } else chain.push(best);
+  }
+  return replayGreedy(k, found, first, node, state);
+}
+
+/**
+ * The greedy order of the tree's joins: at each step, of the joins whose sides both exist, the one of
+ * highest mean ρ (ties: first linked pair first) — the join the greedy algorithm makes at that step.
+ * Then the clusters with no defined pair between them are joined at null, earliest first, as the
+ * greedy algorithm does once no defined pair is left. O(k²), like the chain.
+ */
+function replayGreedy(
+  k: number,
+  found: Join[],
+  first: number[],
+  node: number[],
+  state: Uint8Array,
+): Dendrogram {
+  const pending = found.map((j) => (j.a >= k ? 1 : 0) + (j.b >= k ? 1 : 0));
+  const parent = new Array<number>(found.length).fill(-1);
+  found.forEach((j, i) => {
+    if (j.a >= k) parent[j.a - k] = i;
+    if (j.b >= k) parent[j.b - k] = i;
+  });
+  const renamed = new Map<number, number>();
+  const rename = (id: number): number => (id < k ? id : renamed.get(id)!);
+  const merges: DendrogramMerge[] = [];
+  const ready = found.flatMap((_, i) => (pending[i] === 0 ? [i] : []));
+  while (ready.length > 0) {
+    let at = 0;
+    for (let i = 1; i < ready.length; i++) {
+      const c = found[ready[i]];
+      const b = found[ready[at]];
+      if (c.corr > b.corr || (c.corr === b.corr && c.link < b.link)) at = i;
+    }
+    const i = ready[at];
+    ready[at] = ready[ready.length - 1];
+    ready.pop();
+    const j = found[i];
+    merges.push({ left: rename(j.a), right: rename(j.b), distance: 1 - j.corr, correlation: j.corr, size: j.size });
+    renamed.set(k + i, k + merges.length - 1);
+    const p = parent[i];
+    if (p >= 0 && --pending[p] === 0) ready.push(p);
+  }
+  const roots: { id: number; first: number }[] = [];
+  for (let s = 0; s < k; s++) if (state[s] === 2) roots.push({ id: rename(node[s]), first: first[s] });
+  roots.sort((x, y) => x.first - y.first);
+  const sizeOf = (id: number): number => (id < k ? 1 : merges[id - k].size);
+  let top = roots[0].id;
+  for (const root of roots.slice(1)) {
+    merges.push({ left: top, right: root.id, distance: null, correlation: null, size: sizeOf(top) + sizeOf(root.id) });
+    top = k + merges.length - 1;
   }
   const leafOrder: number[] = [];
-  const walk = (id: number): void => {
-    const ch = children.get(id);
-    if (!ch) leafOrder.push(id);
-    else {
-      walk(ch[0]);
-      walk(ch[1]);
-    }
-  };
-  walk(active[0].node);
+  // Iterative walk (left before right): a deep tree must not overflow the stack.
+  const stack = [top];
+  while (stack.length > 0) {
+    const id = stack.pop()!;
+    if (id < k) leafOrder.push(id);
+    else stack.push(merges[id - k].right, merges[id - k].left);
+  }
   return { merges, leafOrder };
 }
 

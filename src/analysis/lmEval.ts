@@ -34,6 +34,11 @@ export function isLmEvalResults(value: unknown): boolean {
   return isPlainObject(value) && isPlainObject(value.results) && Object.values(value.results).some(isPlainObject);
 }
 
+/** The error for JSON that is not a results file for want of its "results" object (or one of tasks). */
+export function noResultsObject(fileName: string): string {
+  return `${fileName}: no "results" object — not an lm-evaluation-harness results file`;
+}
+
 /** The model an lm-eval results file is about: `pretrained=` in model_args, else model_name, else the file. */
 export function lmEvalModelName(value: Record<string, unknown>, fileName: string): string {
   const config = isPlainObject(value.config) ? value.config : {};
@@ -81,7 +86,7 @@ export function lmEvalToRawTable(files: { name: string; value: unknown }[], opti
   const groups = new Set<string>();
   const metricsByTask = new Map<string, Set<string>>();
   for (const { name, value } of files) {
-    if (!isLmEvalResults(value)) throw new InputError(`${name}: not an lm-evaluation-harness results file (no "results" object)`);
+    if (!isLmEvalResults(value)) throw new InputError(noResultsObject(name));
     const doc = value as Record<string, unknown>;
     const model = lmEvalModelName(doc, name);
     if (!scores.has(model)) {

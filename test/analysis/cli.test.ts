@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { MAX_CATEGORIES } from '../../src/analysis/analyze';
 import { runCli } from '../../src/cli/runCli';
 import type { CliIO } from '../../src/cli/io';
 import { BFCL_V4_LEAVES, BFCL_V4_LOWER_IS_BETTER, bfclV4Csv, openLlmLeaderboardCsv } from './leaderboards';
@@ -308,5 +309,51 @@ describe('souplab grid and what can be souped', () => {
     expect(code).toBe(0);
     expect(stderr).toMatch(/^souplab grid: warning: the experts come from different base models \("Base Model": org\/base-a \("ft-13"\); org\/base-b \("ft-21", "ft-19"\)\)/);
     expect(stdout).toContain('wrote 37 recipes');
+  });
+});
+
+describe('souplab analyze on tables it cannot analyse: one line naming the file and the problem, exit 2', () => {
+  const dir = join(tmp, 'unusable');
+  mkdirSync(dir, { recursive: true });
+  const write = (name: string, data: string | Uint8Array): string => {
+    const p = join(dir, name);
+    writeFileSync(p, data);
+    return p;
+  };
+  const oneLine = async (argv: string[]): Promise<string> => {
+    const { code, stdout, stderr } = await run(argv);
+    expect(stdout).toBe('');
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^souplab analyze: [^\n]+\n$/);
+    expect(stderr).not.toMatch(/need at least 2 categories|\bat \S+:\d+/);
+    return stderr;
+  };
+
+  it('a header-only CSV', async () => {
+    expect(await oneLine(['analyze', write('scores.csv', 'model,math,code\n')])).toMatch(/^souplab analyze: \S*scores\.csv: a header and no rows\n$/);
+  });
+
+  it('lm-eval-like JSON without "results", alone and in a folder', async () => {
+    const json = JSON.stringify({ config: { model_args: 'pretrained=org/m' }, versions: {} });
+    const file = write('results_x.json', json);
+    expect(await oneLine(['analyze', file])).toMatch(/^souplab analyze: \S*results_x\.json: no "results" object — not an lm-evaluation-harness results file\n$/);
+    mkdirSync(join(dir, 'runs', 'm1'), { recursive: true });
+    writeFileSync(join(dir, 'runs', 'm1', 'results_2025.json'), json);
+    expect(await oneLine(['analyze', join(dir, 'runs')])).toMatch(/results_2025\.json: no "results" object — not an lm-evaluation-harness results file\n$/);
+  });
+
+  it('a binary file', async () => {
+    const bytes = new Uint8Array(4096).map((_, i) => (i * 2654435761) >>> 24);
+    expect(await oneLine(['analyze', write('model.bin', bytes)])).toMatch(/^souplab analyze: \S*model\.bin: not a text table \(binary data\)\n$/);
+  });
+
+  it(`a table wider than the category limit (${MAX_CATEGORIES}) is refused up front, naming the count and the limit`, async () => {
+    // 30 models × 10,000 score columns, as a wide benchmark export looks: the analysis would need 10⁸ correlations.
+    const header = ['model', ...Array.from({ length: 10_000 }, (_, j) => `task_${j}`)].join(',');
+    const rows = Array.from({ length: 30 }, (_, i) => [`m${i}`, ...Array.from({ length: 10_000 }, (_, j) => (((i + 1) * (j + 7) * 7919) % 1000) / 10)].join(','));
+    const file = write('wide.csv', [header, ...rows].join('\n') + '\n');
+    expect(await oneLine(['analyze', file])).toBe(
+      `souplab analyze: 10000 categories, more than the ${MAX_CATEGORIES} the analysis handles; choose some with --categories or --exclude\n`,
+    );
   });
 });
