@@ -40,6 +40,27 @@ const RATIO_TARGET = 2.5;
 const RSS_TARGET_MB = 512;
 const TORCH_FACTOR_TARGET = 0.5;
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+/**
+ * The end of both PyTorch comparison scripts (merge, methods): write the merged BF16 tensors as one
+ * safetensors file, as torch's own writer lays it out, then print the timing and peak RSS as JSON.
+ */
+export const TORCH_WRITE_BF16_AND_REPORT = `header, offset = {'__metadata__': {'format': 'pt'}}, 0
+for name, t in merged.items():
+    nbytes = t.numel() * 2
+    header[name] = {'dtype': 'BF16', 'shape': list(t.shape), 'data_offsets': [offset, offset + nbytes]}
+    offset += nbytes
+hb = json.dumps(header).encode()
+hb += b' ' * ((8 - len(hb) % 8) % 8)
+with open(out, 'wb') as f:
+    f.write(struct.pack('<Q', len(hb)))
+    f.write(hb)
+    for t in merged.values():
+        f.write(t.view(torch.int16).numpy().tobytes())
+t1 = time.time()
+import resource
+print(json.dumps({'seconds': t1 - t0, 'import_seconds': t0 - t_import, 'threads': torch.get_num_threads(), 'version': torch.__version__, 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}))
+`;
+
 export const PYTHON = '/usr/bin/python3';
 
 
@@ -199,22 +220,7 @@ for name, info in files[0][2].items():
     res = res / w.sum(dim=0)
     merged[name] = res.contiguous()
     del tensors, stacked
-header, offset = {'__metadata__': {'format': 'pt'}}, 0
-for name, t in merged.items():
-    nbytes = t.numel() * 2
-    header[name] = {'dtype': 'BF16', 'shape': list(t.shape), 'data_offsets': [offset, offset + nbytes]}
-    offset += nbytes
-hb = json.dumps(header).encode()
-hb += b' ' * ((8 - len(hb) % 8) % 8)
-with open(out, 'wb') as f:
-    f.write(struct.pack('<Q', len(hb)))
-    f.write(hb)
-    for t in merged.values():
-        f.write(t.view(torch.int16).numpy().tobytes())
-t1 = time.time()
-import resource
-print(json.dumps({'seconds': t1 - t0, 'import_seconds': t0 - t_import, 'threads': torch.get_num_threads(), 'version': torch.__version__, 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}))
-`;
+${TORCH_WRITE_BF16_AND_REPORT}`;
 
 export function torchAvailable(): string | undefined {
   if (!existsSync(PYTHON)) return `${PYTHON} not found`;

@@ -25,7 +25,7 @@ import { nodeFileSource } from '../src/node/fileSource';
 import { nodeFileTarget } from '../src/node/fileTargets';
 import { openCheckpointPath, type NodeCheckpoint } from '../src/node/openCheckpointPath';
 import { nodeGPU } from '../src/node/webgpu';
-import { generate, layout, PYTHON, torchAvailable } from './merge';
+import { generate, layout, PYTHON, TORCH_WRITE_BF16_AND_REPORT, torchAvailable } from './merge';
 import { PeakRss } from './peakRss';
 import type { Benchmark } from './registry';
 
@@ -158,22 +158,7 @@ for name, info in files[0][2].items():
     else:
         merged[name] = slerp(0.5, tensors[0], tensors[1]).contiguous()
     del tensors
-header, offset = {'__metadata__': {'format': 'pt'}}, 0
-for name, t in merged.items():
-    nbytes = t.numel() * 2
-    header[name] = {'dtype': 'BF16', 'shape': list(t.shape), 'data_offsets': [offset, offset + nbytes]}
-    offset += nbytes
-hb = json.dumps(header).encode()
-hb += b' ' * ((8 - len(hb) % 8) % 8)
-with open(out, 'wb') as f:
-    f.write(struct.pack('<Q', len(hb)))
-    f.write(hb)
-    for t in merged.values():
-        f.write(t.view(torch.int16).numpy().tobytes())
-t1 = time.time()
-import resource
-print(json.dumps({'seconds': t1 - t0, 'import_seconds': t0 - t_import, 'threads': torch.get_num_threads(), 'version': torch.__version__, 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}))
-`;
+${TORCH_WRITE_BF16_AND_REPORT}`;
 
 export const methodsBenchmark: Benchmark = {
   name: 'methods',
