@@ -61,7 +61,8 @@ import resource
 print(json.dumps({'seconds': t1 - t0, 'import_seconds': t0 - t_import, 'threads': torch.get_num_threads(), 'version': torch.__version__, 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}))
 `;
 
-export const PYTHON = '/usr/bin/python3';
+/** The Python with torch: SOUPLAB_PYTHON, else Debian's (python3-torch). */
+export const PYTHON = process.env.SOUPLAB_PYTHON ?? '/usr/bin/python3';
 
 
 const gc = () => (globalThis as { gc?: () => void }).gc?.();

@@ -37,6 +37,9 @@ import { hasHardwareVulkanDriver, SWIFTSHADER_ICD } from './kernels';
 import { PeakRss } from './peakRss';
 import type { Benchmark } from './registry';
 
+/** SOUPLAB_BENCH_BACKENDS=cpu,webgpu (default both) limits the backends a benchmark measures. */
+export const wantBackend = (kind: 'cpu' | 'webgpu'): boolean => (process.env.SOUPLAB_BENCH_BACKENDS ?? 'cpu,webgpu').split(',').includes(kind);
+
 const env = (name: string, fallback: number): number => Number(process.env[`SOUPLAB_BENCH_MODEL_${name}`] ?? fallback);
 
 /** Peak dense f32 FLOP/s (TFLOPS) and memory bandwidth (GB/s) of GPUs we may meet, by adapter name. */
@@ -193,10 +196,14 @@ export const modelBenchmark: Benchmark = {
     const tokens = seqs.reduce((s, q) => s + q.length, 0);
     console.log(`tokens  ${seqs.length} sequences × ${seqs[0].length} tokens = ${tokens} tokens scored per backend (log-prob of every next token)`);
 
-    const cpu = await CpuCausalLM.load(c, model.weights);
-    const onCpu = await measure(cpu, seqs);
-    cpu.dispose();
-    console.log(`cpu     CpuCausalLM (f32, one thread): ${onCpu.tokensPerSecond.toFixed(1)} tokens/s (${onCpu.seconds.toFixed(1)} s), peak RSS ${onCpu.peakRssMb.toFixed(0)} MB`);
+    // SOUPLAB_BENCH_BACKENDS=webgpu skips the one-threaded CPU twin (minutes on long sequences).
+    let onCpu: Measured | undefined;
+    if (wantBackend('cpu')) {
+      const cpu = await CpuCausalLM.load(c, model.weights);
+      onCpu = await measure(cpu, seqs);
+      cpu.dispose();
+      console.log(`cpu     CpuCausalLM (f32, one thread): ${onCpu.tokensPerSecond.toFixed(1)} tokens/s (${onCpu.seconds.toFixed(1)} s), peak RSS ${onCpu.peakRssMb.toFixed(0)} MB`);
+    } else console.log('cpu     skipped (SOUPLAB_BENCH_BACKENDS)');
 
     let onGpu: Measured | undefined;
     if (adapter && software && process.env.SOUPLAB_BENCH_MODEL_SOFTWARE !== '1') {
@@ -206,7 +213,7 @@ export const modelBenchmark: Benchmark = {
       try {
         console.log(`webgpu  ${gpu.description}: ${describeFit(gpu.fit)}`);
         onGpu = await measure(gpu, seqs);
-        console.log(`webgpu  WebGpuCausalLM: ${onGpu.tokensPerSecond.toFixed(1)} tokens/s (${onGpu.seconds.toFixed(1)} s), peak RSS ${onGpu.peakRssMb.toFixed(0)} MB, GPU memory ~${(gpu.fit.totalBytes / 1e6).toFixed(0)} MB; max |Δ log-prob| vs CPU ${maxDiff(onGpu.logProbs, onCpu.logProbs).toExponential(2)}`);
+        console.log(`webgpu  WebGpuCausalLM: ${onGpu.tokensPerSecond.toFixed(1)} tokens/s (${onGpu.seconds.toFixed(1)} s), peak RSS ${onGpu.peakRssMb.toFixed(0)} MB, GPU memory ~${(gpu.fit.totalBytes / 1e6).toFixed(0)} MB` + (onCpu ? `; max |Δ log-prob| vs CPU ${maxDiff(onGpu.logProbs, onCpu.logProbs).toExponential(2)}` : ''));
         const flops = seqs.reduce((s, q) => s + scoringFlops(c, q.length), 0);
         const batches = Math.ceil(tokens / gpu.fit.batchTokens);
         const weightBytes = gpu.fit.weightBytes * batches;
@@ -230,9 +237,9 @@ export const modelBenchmark: Benchmark = {
     const ref = await measureLlamaCpp(model, seqs);
     if (typeof ref === 'string') console.log(`llama.cpp not measured: ${ref}`);
     else {
-      console.log(`llama.cpp node-llama-cpp 3.21.1, CPU (${process.env.SOUPLAB_BENCH_LLAMA_THREADS ?? 1} thread(s)), BF16 GGUF (${ref.fileMb.toFixed(0)} MB, written by SoupLab), F32 KV cache: ${ref.tokensPerSecond.toFixed(1)} tokens/s scored (next-token probabilities at every position, as an evaluator reads them), ${ref.forwardTokensPerSecond.toFixed(1)} tokens/s for its forward alone (no probabilities), peak RSS ${ref.peakRssMb.toFixed(0)} MB; max |Δ log-prob| vs the CPU twin ${maxDiff(onCpu.logProbs, ref.logProbs).toExponential(2)} (llama.cpp rounds activations for BF16 matmuls)`);
+      console.log(`llama.cpp node-llama-cpp 3.21.1, CPU (${process.env.SOUPLAB_BENCH_LLAMA_THREADS ?? 1} thread(s)), BF16 GGUF (${ref.fileMb.toFixed(0)} MB, written by SoupLab), F32 KV cache: ${ref.tokensPerSecond.toFixed(1)} tokens/s scored (next-token probabilities at every position, as an evaluator reads them), ${ref.forwardTokensPerSecond.toFixed(1)} tokens/s for its forward alone (no probabilities), peak RSS ${ref.peakRssMb.toFixed(0)} MB; max |Δ log-prob| vs ${onCpu ? 'the CPU twin' : 'the WebGPU backend'} ${maxDiff((onCpu ?? onGpu)?.logProbs ?? [], ref.logProbs).toExponential(2)} (llama.cpp rounds activations for BF16 matmuls)`);
       const ratio = (x: number): string => `${(x / ref.tokensPerSecond).toFixed(3)} (vs its forward alone ${(x / ref.forwardTokensPerSecond).toFixed(3)})`;
-      console.log(`ratio   tokens/s over llama.cpp's scoring: CPU backend ${ratio(onCpu.tokensPerSecond)}` + (onGpu ? `, WebGPU backend ${ratio(onGpu.tokensPerSecond)}` : ''));
+      console.log(`ratio   tokens/s over llama.cpp's scoring:` + (onCpu ? ` CPU backend ${ratio(onCpu.tokensPerSecond)}` : '') + (onGpu ? ` WebGPU backend ${ratio(onGpu.tokensPerSecond)}` : ''));
     }
     return true;
   },

@@ -36,6 +36,7 @@ import { mayHaveGpuDevice } from '../src/node/webgpu';
 import { uploadGpuIngredients } from '../src/gpu/residentSoup';
 import { gpuSoupLoader, inMemoryCheckpoint, planPoint, planSoupLoader, type PlannedModel } from '../src/search/soupLoader';
 import type { SoupLoader } from '../src/search/runSearch';
+import { wantBackend } from './model';
 import { PeakRss } from './peakRss';
 import type { Benchmark } from './registry';
 
@@ -86,8 +87,9 @@ export const searchBenchmark: Benchmark = {
 
       const fileModels: PlannedModel[] = opened.map((c, i) => ({ name: `ft-${i}`, path: join(dir, `ft-${i}`), checkpoint: c }));
       const grid = weightGrid(3).points;
-      const backends: ('cpu' | 'webgpu')[] = ['cpu'];
-      if (mayHaveGpuDevice()) backends.push('webgpu');
+      const backends: ('cpu' | 'webgpu')[] = wantBackend('cpu') ? ['cpu'] : [];
+      if (!wantBackend('webgpu')) console.log('webgpu: skipped (SOUPLAB_BENCH_BACKENDS)');
+      else if (mayHaveGpuDevice()) backends.push('webgpu');
       else console.log('webgpu: skipped (no GPU device here; SwiftShader is for correctness, not speed)');
       for (const kind of backends) {
         const points = grid.slice(0, Math.min(37, env('POINTS', kind === 'cpu' ? 3 : 37)));
