@@ -45,7 +45,11 @@ export interface TinyModelOptions {
   /** A fine-tune of the same base: the `seed` weights plus deltaScale (default 0.1) × noise of this seed, per tensor's scale. */
   deltaSeed?: number;
   deltaScale?: number;
+  /** 'byte-level' (default: GPT-2 style BPE) or 'sentencepiece' (Llama 2 / Mistral 7B style: ▁ for spaces, byte fallback). */
+  tokenizerKind?: TokenizerKind;
 }
+
+export type TokenizerKind = 'byte-level' | 'sentencepiece';
 
 interface ArchDefaults {
   hfArchitecture: string;
@@ -150,10 +154,18 @@ const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+
 /** Byte-pair merges learned from `corpus`: the most frequent adjacent pair each round (ties: first in code-unit order). */
 export function learnMerges(corpus: string, numMerges: number): [string, string][] {
   const byteChar = bytesToUnicode();
+  return learnPairMerges(
+    (corpus.match(GPT2_SPLIT) ?? []).map((piece) => [...new TextEncoder().encode(piece)].map((b) => byteChar[b])),
+    numMerges,
+  );
+}
+
+/** Merges learned over words given as symbol lists (BPE training: the most frequent adjacent pair each round). */
+function learnPairMerges(pieces: string[][], numMerges: number): [string, string][] {
   const counts = new Map<string, number>();
-  for (const piece of corpus.match(GPT2_SPLIT) ?? []) {
-    const mapped = [...new TextEncoder().encode(piece)].map((b) => byteChar[b]).join('\u0000');
-    counts.set(mapped, (counts.get(mapped) ?? 0) + 1);
+  for (const piece of pieces) {
+    const key = piece.join('\u0000');
+    counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   const words = [...counts].map(([w, c]) => ({ symbols: w.split('\u0000'), count: c }));
   const merges: [string, string][] = [];
@@ -276,6 +288,73 @@ export function tinyTokenizer(architecture: Architecture, numMerges = 200): Tiny
   return { tokenizerJson, tokenizerConfig, size, bosTokenId, eosTokenId };
 }
 
+/** SentencePiece's word boundary mark: a space, as Llama 2's and Mistral's tokenizers write it. */
+const SPM_SPACE = '\u2581';
+
+/**
+ * A SentencePiece-style BPE tokenizer.json, as transformers converts Llama 2's and Mistral 7B's
+ * tokenizer.model: <unk> <s> </s>, the 256 byte-fallback tokens <0x00>…<0xFF>, the corpus' Latin characters,
+ * then pieces merged within ▁-words; spaces become ▁ with one prepended (normalizer), characters outside the
+ * vocabulary (newlines, tabs, CJK, emoji…) fall back to their UTF-8 bytes.
+ */
+export function sentencePieceTokenizer(architecture: Architecture, numMerges = 200): TinyTokenizer {
+  if (architecture !== 'llama' && architecture !== 'mistral') throw new Error(`SentencePiece-style tokenizers are for llama and mistral, not ${architecture}`);
+  const vocab: Record<string, number> = {};
+  let size = 0;
+  for (const t of ['<unk>', '<s>', '</s>']) vocab[t] = size++;
+  for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = size++;
+  const inAlphabet = (c: string) => c === SPM_SPACE || ((c.codePointAt(0) as number) < 0x250 && !'\n\t\r'.includes(c));
+  const normalized = SPM_SPACE + TINY_CORPUS.replace(/ /g, SPM_SPACE);
+  const alphabet = [...new Set([...normalized].filter(inAlphabet))].sort();
+  for (const c of alphabet) vocab[c] = size++;
+  // Words start at each ▁; characters outside the alphabet break a word (they can only be bytes).
+  const words: string[][] = [[]];
+  for (const c of normalized) {
+    if (c === SPM_SPACE || !inAlphabet(c)) words.push([]);
+    if (inAlphabet(c)) words[words.length - 1].push(c);
+  }
+  const merges = learnPairMerges(words.filter((w) => w.length > 0), numMerges);
+  for (const [a, b] of merges) if (!(a + b in vocab)) vocab[a + b] = size++;
+  const extra = architecture === 'mistral' ? ARCH.mistral.specials.extra : [];
+  const special = (content: string, id: number) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const added = [special('<unk>', 0), special('<s>', 1), special('</s>', 2), ...extra.map((c) => special(c, size++))];
+  const tokenizerJson = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: added,
+    normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: SPM_SPACE }, { type: 'Replace', pattern: { String: ' ' }, content: SPM_SPACE }] },
+    pre_tokenizer: null,
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '<s>', type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
+    },
+    decoder: {
+      type: 'Sequence',
+      decoders: [{ type: 'Replace', pattern: { String: SPM_SPACE }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }],
+    },
+    model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab, merges },
+  };
+  const addedTokensDecoder: Record<string, unknown> = {};
+  for (const a of added) addedTokensDecoder[String(a.id)] = { content: a.content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true };
+  const tokenizerConfig = {
+    add_bos_token: true,
+    add_eos_token: false,
+    added_tokens_decoder: addedTokensDecoder,
+    bos_token: '<s>',
+    eos_token: '</s>',
+    unk_token: '<unk>',
+    chat_template: MISTRAL_TEMPLATE,
+    clean_up_tokenization_spaces: false,
+    legacy: true,
+    model_max_length: 512,
+    tokenizer_class: 'LlamaTokenizerFast',
+  };
+  return { tokenizerJson, tokenizerConfig, size, bosTokenId: 1, eosTokenId: 2 };
+}
+
 /** Seeded values for one tensor; `delta` (a second stream) makes a fine-tune of the same base. */
 function tensorValues(t: ModelTensor, base: () => number, delta: (() => number) | null, deltaScale: number): Float32Array {
   const n = t.shape.reduce((a, b) => a * b, 1);
@@ -306,7 +385,8 @@ export async function tinyModel(options: TinyModelOptions): Promise<TinyModel> {
   const numKvHeads = options.numKvHeads ?? 2;
   const headDim = options.headDim ?? arch.headDim ?? hiddenSize / numHeads;
   const tie = options.tieWordEmbeddings ?? arch.tie;
-  const tokenizer = tinyTokenizer(options.architecture, options.numMerges ?? 200);
+  const tokenizer =
+    options.tokenizerKind === 'sentencepiece' ? sentencePieceTokenizer(options.architecture, options.numMerges ?? 200) : tinyTokenizer(options.architecture, options.numMerges ?? 200);
   const vocabSize = tokenizer.size + (options.vocabPadding ?? 0);
   const useScaling = options.ropeScaling ?? arch.ropeScaling;
   const torchDtype = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype];

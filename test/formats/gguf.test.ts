@@ -133,9 +133,12 @@ describe('all or nothing', () => {
 
   test('a tokenizer llama.cpp cannot read is refused before anything is written', async () => {
     const model = await openTinyModel({ architecture: 'llama' });
-    const tokenizerJson = { ...model.tokenizerJson!, model: { ...(model.tokenizerJson!.model as object), byte_fallback: true } };
-    const path = join(dir.path, 'spm.gguf');
-    await expect(writeGguf({ ...model, tokenizerJson }, nodeFileTarget(path), { type: 'f32' })).rejects.toThrow(/SentencePiece-style/);
+    const path = join(dir.path, 'refused.gguf');
+    // A WordPiece vocabulary (BERT's), and byte fallback without SentencePiece's decoder: llama.cpp's converter knows neither.
+    const wordPiece = { ...model.tokenizerJson!, model: { ...(model.tokenizerJson!.model as object), type: 'WordPiece' } };
+    await expect(writeGguf({ ...model, tokenizerJson: wordPiece }, nodeFileTarget(path), { type: 'f32' })).rejects.toThrow(/this one is WordPiece/);
+    const oddFallback = { ...model.tokenizerJson!, model: { ...(model.tokenizerJson!.model as object), byte_fallback: true } };
+    await expect(writeGguf({ ...model, tokenizerJson: oddFallback }, nodeFileTarget(path), { type: 'f32' })).rejects.toThrow(/not SentencePiece's decoder/);
     expect(existsSync(path)).toBe(false);
   });
 });

@@ -123,38 +123,60 @@ async function compare(
   }
 }
 
+/**
+ * Words on which merge order decides the tokens: x·y·z where both "xy" and "yz" are merges and "yz" ranks
+ * first — BPE makes x + yz, a tokenizer that merges left to right makes xy + z.
+ */
+function mergeOrderText(tokenizerJson: Record<string, unknown> | null): string {
+  const model = tokenizerJson?.model as { merges: [string, string][] };
+  const rank = new Map(model.merges.map(([a, b], i) => [`${a} ${b}`, i]));
+  const single = (t: string) => [...t].length === 1 && t !== '\u2581';
+  const words: string[] = [];
+  for (const [x, y] of model.merges) {
+    if (!single(x) || !single(y)) continue;
+    for (const [y2, z] of model.merges) {
+      if (y2 === y && single(z) && (rank.get(`${y} ${z}`) as number) < (rank.get(`${x} ${y}`) as number)) words.push(x + y + z);
+    }
+  }
+  expect(words.length).toBeGreaterThan(5);
+  return words.join(' ');
+}
+
+/** llama.cpp's tokens for texts and a chat equal tokenizer.json's; BOS and EOS agree; detokenising round-trips. */
+async function expectSameTokenisation(architecture: Architecture, options: Partial<TinyModelOptions> = {}): Promise<void> {
+  const model = await openTinyModel({ architecture, ...options });
+  const path = await exportGguf(model, dir.path, 'f32');
+  const tokenizer = model.tokenizer;
+  if (!tokenizer) throw new Error('no tokenizer');
+  const llamaModel = await llama.loadModel({ modelPath: path });
+  try {
+    const chat = tokenizer.applyChatTemplate(
+      [
+        { role: 'user', content: 'What is a soup of models?' },
+        { role: 'assistant', content: 'An average of fine-tunes.' },
+      ],
+      { addGenerationPrompt: architecture !== 'mistral' },
+    );
+    for (const text of [...TOKENISATION_TEXTS, chat, ...(options.tokenizerKind === 'sentencepiece' ? [mergeOrderText(model.tokenizerJson)] : [])]) {
+      expect(llamaModel.tokenize(text, true), JSON.stringify(text)).toEqual(tokenizer.encode(text, { addSpecialTokens: false }));
+    }
+    // BOS: added by both or by neither, and the same token.
+    const withSpecials = tokenizer.encode('hello');
+    const bosAdded = withSpecials.length > tokenizer.encode('hello', { addSpecialTokens: false }).length;
+    expect(llamaModel.tokens.shouldPrependBosToken).toBe(bosAdded);
+    if (bosAdded) expect(llamaModel.tokens.bos).toBe(withSpecials[0]);
+    expect(llamaModel.tokens.eos).toBe(tokenizer.eosTokenId);
+    expect(llamaModel.detokenize(llamaModel.tokenize(TOKENISATION_TEXTS[2]))).toBe(TOKENISATION_TEXTS[2]);
+  } finally {
+    await llamaModel.dispose();
+  }
+}
+
 const ARCHITECTURES: Architecture[] = ['llama', 'mistral', 'qwen2', 'qwen3'];
 
 describe.each(ARCHITECTURES)('%s', (architecture) => {
   // llama: Llama 3's split (llama.cpp's "llama-bpe"); qwen2/qwen3: Qwen2's ("qwen2"); mistral: GPT-2's ("gpt-2").
-  test('llama.cpp tokenises the exported GGUF exactly as tokenizer.json does', async () => {
-    const model = await openTinyModel({ architecture });
-    const path = await exportGguf(model, dir.path, 'f32');
-    const tokenizer = model.tokenizer;
-    if (!tokenizer) throw new Error('no tokenizer');
-    const llamaModel = await llama.loadModel({ modelPath: path });
-    try {
-      const chat = tokenizer.applyChatTemplate(
-        [
-          { role: 'user', content: 'What is a soup of models?' },
-          { role: 'assistant', content: 'An average of fine-tunes.' },
-        ],
-        { addGenerationPrompt: architecture !== 'mistral' },
-      );
-      for (const text of [...TOKENISATION_TEXTS, chat]) {
-        expect(llamaModel.tokenize(text, true), JSON.stringify(text)).toEqual(tokenizer.encode(text, { addSpecialTokens: false }));
-      }
-      // BOS: added by both or by neither, and the same token.
-      const withSpecials = tokenizer.encode('hello');
-      const bosAdded = withSpecials.length > tokenizer.encode('hello', { addSpecialTokens: false }).length;
-      expect(llamaModel.tokens.shouldPrependBosToken).toBe(bosAdded);
-      if (bosAdded) expect(llamaModel.tokens.bos).toBe(withSpecials[0]);
-      expect(llamaModel.tokens.eos).toBe(tokenizer.eosTokenId);
-      expect(llamaModel.detokenize(llamaModel.tokenize(TOKENISATION_TEXTS[2]))).toBe(TOKENISATION_TEXTS[2]);
-    } finally {
-      await llamaModel.dispose();
-    }
-  });
+  test('llama.cpp tokenises the exported GGUF exactly as tokenizer.json does', () => expectSameTokenisation(architecture));
 
   test('F32: the CPU forward pass gives llama.cpp\'s log-probs within 2e-4, the same argmax', async () => {
     const r = await compare(architecture, 'F32', 'f32');
@@ -185,4 +207,16 @@ test('qwen3 with head_dim 32 ≠ hidden 48 / 4 heads, one kv head for four, unti
   // Q8_0 keeps the 48-wide rows F16 (not divisible into 32-value blocks), as llama.cpp's converter does.
   const q8 = await compare('qwen3', 'F32', 'q8_0', shape);
   expect(q8.maxAbs).toBeLessThan(0.4);
+});
+
+// Llama 2 and Mistral 7B v0.1–v0.3 ship SentencePiece-converted tokenizer.json files (▁ for spaces, byte fallback):
+// exported as llama.cpp's "llama" tokenizer, with scores that reproduce the BPE merge order.
+describe.each(['mistral', 'llama'] as const)('%s with a SentencePiece-style tokenizer', (architecture) => {
+  test('llama.cpp tokenises the exported GGUF exactly as tokenizer.json does', () => expectSameTokenisation(architecture, { tokenizerKind: 'sentencepiece' }));
+
+  test('F32: the CPU forward pass gives llama.cpp\'s log-probs within 2e-4, the same argmax', async () => {
+    const r = await compare(architecture, 'F32', 'f32', { tokenizerKind: 'sentencepiece' });
+    expect(r.maxAbs).toBeLessThan(2e-4);
+    expect(r.argmaxAgree).toBe(r.positions);
+  });
 });

@@ -121,12 +121,15 @@ export async function ggufTokenizerMetadata(input: GgufVocabInput): Promise<Gguf
   const tc = input.tokenizerConfigJson ?? {};
   const model = json.model;
   if (!isObject(model) || model.type !== 'BPE' || !isObject(model.vocab)) {
-    throw new InputError(`${name}/tokenizer.json: GGUF export supports byte-level BPE tokenizers (Llama 3, Qwen, SmolLM…); this one is ${isObject(model) ? String(model.type) : 'not readable'}`);
+    throw new InputError(`${name}/tokenizer.json: GGUF export supports BPE tokenizers, byte-level (Llama 3, Qwen, SmolLM…) or SentencePiece-style (Llama 2, Mistral 7B); this one is ${isObject(model) ? String(model.type) : 'not readable'}`);
   }
-  if (model.byte_fallback === true || !(usesByteLevel(json.pre_tokenizer) || usesByteLevel(json.decoder))) {
-    throw new InputError(
-      `${name}/tokenizer.json: a SentencePiece-style BPE tokenizer (byte fallback, as in Llama 2 and Mistral 7B v0.1–v0.3); GGUF export supports byte-level BPE tokenizers (Llama 3, Qwen, SmolLM…) for now`,
-    );
+  const sentencePiece = model.byte_fallback === true;
+  if (sentencePiece && !(isObject(json.decoder) && json.decoder.type === 'Sequence')) {
+    // The converter's test for a Llama-style (SentencePiece-converted) tokenizer.json.
+    throw new InputError(`${name}/tokenizer.json: a BPE tokenizer with byte fallback but not SentencePiece's decoder; llama.cpp's converter does not know it, so SoupLab does not export it`);
+  }
+  if (!sentencePiece && !(usesByteLevel(json.pre_tokenizer) || usesByteLevel(json.decoder))) {
+    throw new InputError(`${name}/tokenizer.json: a BPE tokenizer that is neither byte-level (Llama 3, Qwen…) nor SentencePiece-style (Llama 2, Mistral 7B); llama.cpp's converter does not know it`);
   }
 
   // Tokens by id: the BPE vocabulary, then the added tokens; holes and the padding up to vocab_size are [PADn].
@@ -135,6 +138,7 @@ export async function ggufTokenizerMetadata(input: GgufVocabInput): Promise<Gguf
     if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) throw new InputError(`${name}/tokenizer.json: token ${JSON.stringify(token)} has id ${JSON.stringify(id)}`);
     byId.set(id, token);
   }
+  const baseIds = new Set(byId.keys());
   const added: AddedToken[] = [];
   for (const a of Array.isArray(json.added_tokens) ? json.added_tokens : []) {
     if (isObject(a) && typeof a.id === 'number' && typeof a.content === 'string') {
@@ -147,6 +151,7 @@ export async function ggufTokenizerMetadata(input: GgufVocabInput): Promise<Gguf
     throw new InputError(`${name}: tokenizer.json has token id ${maxId}, but config.json's vocab_size is ${config.vocabSize}`);
   }
   const addedById = new Map(added.map((a) => [a.id, a]));
+  const namedSpecialIds = new Set(namedSpecialTokens(tc).flatMap((c) => added.filter((a) => a.content === c).map((a) => a.id)));
   const tokens: string[] = [];
   const types = new Int32Array(config.vocabSize);
   for (let i = 0; i < config.vocabSize; i++) {
@@ -158,7 +163,8 @@ export async function ggufTokenizerMetadata(input: GgufVocabInput): Promise<Gguf
     }
     tokens.push(token);
     const a = addedById.get(i);
-    types[i] = a === undefined ? TOKEN_TYPE.NORMAL : a.special || looksSpecial(token) ? TOKEN_TYPE.CONTROL : TOKEN_TYPE.USER_DEFINED;
+    if (sentencePiece) types[i] = sentencePieceTokenType(token, i, baseIds.has(i), namedSpecialIds);
+    else types[i] = a === undefined ? TOKEN_TYPE.NORMAL : a.special || looksSpecial(token) ? TOKEN_TYPE.CONTROL : TOKEN_TYPE.USER_DEFINED;
   }
 
   const merges = Array.isArray(model.merges) ? model.merges : [];
@@ -173,7 +179,7 @@ export async function ggufTokenizerMetadata(input: GgufVocabInput): Promise<Gguf
   });
 
   const tokenizer = new HfTokenizer(json, tc, name);
-  const pre = await preTokenizerName(tokenizer, json, name);
+  const pre = sentencePiece ? 'default' : await preTokenizerName(tokenizer, json, name);
 
   // Special tokens: tokenizer_config.json names them (resolved among the added tokens), config.json fills gaps.
   const special = new Map<(typeof SPECIAL_TYPES)[number], number>();
@@ -198,13 +204,23 @@ export async function ggufTokenizerMetadata(input: GgufVocabInput): Promise<Gguf
   if (!special.has('bos') && config.bosTokenId !== null) special.set('bos', config.bosTokenId);
   if (!special.has('eos') && config.eosTokenId !== null) special.set('eos', config.eosTokenId);
 
-  const metadata: GgufMetadata = [
-    ['tokenizer.ggml.model', { type: 'string', value: 'gpt2' }],
-    ['tokenizer.ggml.pre', { type: 'string', value: pre }],
-    ['tokenizer.ggml.tokens', { type: 'string[]', value: tokens }],
-    ['tokenizer.ggml.token_type', { type: 'i32[]', value: types }],
-    ['tokenizer.ggml.merges', { type: 'string[]', value: mergeStrings }],
-  ];
+  const metadata: GgufMetadata = sentencePiece
+    ? [
+        // The converter's _set_vocab_llama_hf: llama.cpp's SentencePiece tokenizer, no merges.
+        ['tokenizer.ggml.model', { type: 'string', value: 'llama' }],
+        ['tokenizer.ggml.pre', { type: 'string', value: pre }],
+        ['tokenizer.ggml.tokens', { type: 'string[]', value: tokens }],
+        ['tokenizer.ggml.scores', { type: 'f32[]', value: mergeRankScores(tokens, mergeStrings, (id) => baseIds.has(id)) }],
+        ['tokenizer.ggml.token_type', { type: 'i32[]', value: types }],
+        ...(prependsSpace(json) ? [] : [['tokenizer.ggml.add_space_prefix', { type: 'bool', value: false }] as GgufMetadata[number]]),
+      ]
+    : [
+        ['tokenizer.ggml.model', { type: 'string', value: 'gpt2' }],
+        ['tokenizer.ggml.pre', { type: 'string', value: pre }],
+        ['tokenizer.ggml.tokens', { type: 'string[]', value: tokens }],
+        ['tokenizer.ggml.token_type', { type: 'i32[]', value: types }],
+        ['tokenizer.ggml.merges', { type: 'string[]', value: mergeStrings }],
+      ];
   for (const [typ, id] of special) metadata.push([`tokenizer.ggml.${SPECIAL_KEY[typ]}`, { type: 'u32', value: id }]);
   for (const [typ, on] of addSpecial) metadata.push([`tokenizer.ggml.add_${typ}_token`, { type: 'bool', value: on }]);
   const template = tc.chat_template;
@@ -223,4 +239,51 @@ export async function ggufTokenizerMetadata(input: GgufVocabInput): Promise<Gguf
     if (names.length > 0) metadata.push(['tokenizer.chat_templates', { type: 'string[]', value: names }]);
   }
   return metadata;
+}
+
+/** The tokens tokenizer_config.json names as special (transformers' all_special_tokens). */
+function namedSpecialTokens(tc: Json): string[] {
+  const content = (v: unknown): string | null => (typeof v === 'string' ? v : isObject(v) && typeof v.content === 'string' ? v.content : null);
+  const named = SPECIAL_TYPES.map((t) => content(tc[`${t}_token`]));
+  const extra = Array.isArray(tc.additional_special_tokens) ? tc.additional_special_tokens.map(content) : [];
+  return [...named, ...extra].filter((c): c is string => c !== null);
+}
+
+/** gguf-py's LlamaHfVocab token types: bytes, the named special tokens as control, tokens added beyond the BPE vocabulary as user-defined. */
+function sentencePieceTokenType(token: string, id: number, inBaseVocab: boolean, namedSpecialIds: ReadonlySet<number>): number {
+  if (/^<0x[0-9A-Fa-f]{2}>$/.test(token)) return TOKEN_TYPE.BYTE;
+  if (namedSpecialIds.has(id)) return TOKEN_TYPE.CONTROL;
+  return inBaseVocab ? TOKEN_TYPE.NORMAL : TOKEN_TYPE.USER_DEFINED;
+}
+
+/**
+ * Scores for llama.cpp's SentencePiece tokenizer, which merges the adjacent pair whose joined token scores
+ * highest. The converter writes -1000 for every token (its LlamaHfVocab has no scores to read), and then
+ * llama.cpp merges left to right and tokenises differently from tokenizer.json. Scoring each token by the rank
+ * of the first merge that makes it (−1 for the first, −2 for the second…) makes "highest score first" the BPE
+ * merge order, so llama.cpp's ids equal tokenizer.json's (the referee test checks it). Tokens no merge makes
+ * score 0, as bytes and control pieces do in a SentencePiece model; tokens added beyond the vocabulary −1000,
+ * as the converter writes them.
+ */
+function mergeRankScores(tokens: readonly string[], merges: readonly string[], inBaseVocab: (id: number) => boolean): Float32Array {
+  const rankOf = new Map<string, number>();
+  merges.forEach((m, rank) => {
+    const space = m.indexOf(' ');
+    const joined = m.slice(0, space) + m.slice(space + 1);
+    if (!rankOf.has(joined)) rankOf.set(joined, rank);
+  });
+  return Float32Array.from(tokens, (t, id) => {
+    if (!inBaseVocab(id)) return -1000;
+    const rank = rankOf.get(t);
+    return rank === undefined ? 0 : -(rank + 1);
+  });
+}
+
+/** Whether the tokenizer puts ▁ before the text (llama.cpp's add_space_prefix, on unless said otherwise). */
+function prependsSpace(json: Json): boolean {
+  const normalizers = isObject(json.normalizer) ? (Array.isArray(json.normalizer.normalizers) ? json.normalizer.normalizers : [json.normalizer]) : [];
+  if (normalizers.some((n) => isObject(n) && n.type === 'Prepend')) return true;
+  const pre = json.pre_tokenizer;
+  const steps = isObject(pre) ? (Array.isArray(pre.pretokenizers) ? pre.pretokenizers : [pre]) : [];
+  return steps.some((p) => isObject(p) && p.type === 'Metaspace' && (p.prepend_scheme === undefined ? p.add_prefix_space !== false : p.prepend_scheme !== 'never'));
 }
