@@ -4,16 +4,16 @@
  * `node bin/souplab.js merge …` in a child process.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { buildCli, type BuiltCli } from '../support/builtCli';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { firstDifference, int64Tensor, randomTensor, readSafetensors, referenceSoup, writeModel, type TestTensor } from '../merge/models';
 
-const repo = resolve(__dirname, '../..');
 // Inside the repository's node_modules, so that the bundle's external imports (yaml, webgpu) resolve.
-const buildRoot = join(repo, 'node_modules', '.cache', `souplab-merge-e2e-${process.pid}`);
-const bin = join(buildRoot, 'bin', 'souplab.js');
+let cli: BuiltCli | undefined;
+let bin: string;
 let dir: string;
 
 function run(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
@@ -22,19 +22,13 @@ function run(args: string[], env: Record<string, string> = {}): { code: number |
 }
 
 beforeAll(() => {
-  const build = spawnSync(process.execPath, [join(repo, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'vite.cli.config.ts', '--outDir', join(buildRoot, 'dist', 'node'), '--emptyOutDir', '--logLevel', 'error'], {
-    cwd: repo,
-    encoding: 'utf8',
-    timeout: 300_000,
-  });
-  if (build.status !== 0) throw new Error(`build:cli failed: ${build.stderr}`);
-  mkdirSync(join(buildRoot, 'bin'), { recursive: true });
-  copyFileSync(join(repo, 'bin', 'souplab.js'), bin);
+  cli = buildCli('souplab-merge-e2e');
+  bin = cli.bin;
   dir = mkdtempSync(join(tmpdir(), 'souplab-merge-bin-'));
 }, 300_000);
 
 afterAll(() => {
-  rmSync(buildRoot, { recursive: true, force: true });
+  cli?.remove();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -3,30 +3,24 @@
  * evaluated again and the results equal an uninterrupted run's. The built `souplab` binary runs in a
  * child process (the CLI bundle is built into this test's own folder, as merge-binary.test.ts does).
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { buildCli, type BuiltCli } from '../support/builtCli';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { runCli } from '../../src/cli/runCli';
 import { captureIO, MC_ITEMS, writeTinyModel } from '../eval/helpers';
 
-const repo = resolve(__dirname, '../..');
-const buildRoot = join(repo, 'node_modules', '.cache', `souplab-search-kill-${process.pid}`);
-const bin = join(buildRoot, 'bin', 'souplab.js');
+let cli: BuiltCli | undefined;
+let bin: string;
 let dir: string;
 let models: string;
 let tasks: string;
 
 beforeAll(async () => {
-  const build = spawnSync(process.execPath, [join(repo, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'vite.cli.config.ts', '--outDir', join(buildRoot, 'dist', 'node'), '--emptyOutDir', '--logLevel', 'error'], {
-    cwd: repo,
-    encoding: 'utf8',
-    timeout: 300_000,
-  });
-  if (build.status !== 0) throw new Error(`build:cli failed: ${build.stderr}`);
-  mkdirSync(join(buildRoot, 'bin'), { recursive: true });
-  copyFileSync(join(repo, 'bin', 'souplab.js'), bin);
+  cli = buildCli('souplab-search-kill');
+  bin = cli.bin;
   dir = mkdtempSync(join(tmpdir(), 'souplab-search-kill-'));
   for (const [name, delta] of [['a', 51], ['b', 52], ['c', 53]] as const) {
     await writeTinyModel(join(dir, name), { architecture: 'qwen3', seed: 14, deltaSeed: delta, deltaScale: 0.3, dtype: 'F16', hiddenSize: 32, intermediateSize: 48 });
@@ -37,7 +31,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(() => {
-  rmSync(buildRoot, { recursive: true, force: true });
+  cli?.remove();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
