@@ -44,6 +44,8 @@ export interface GgufModel {
 }
 
 export interface GgufProgress {
+  /** The Hugging Face tensor just written (null for generated ones: rope_freqs), or null before the first. */
+  source: string | null;
   tensorsDone: number;
   tensorsTotal: number;
   bytesWritten: number;
@@ -185,6 +187,8 @@ export interface GgufWriteResult {
   tensors: number;
   /** Tensors written F16 instead of Q8_0 because their rows do not split into 32-value blocks. */
   q8Fallbacks: string[];
+  /** The bytes before the tensor data (metadata and tensor infos): what a re-read of the file must find. */
+  header: Uint8Array;
 }
 
 /** Writes `model` as one GGUF file to `target`; nothing is left at the target unless it all succeeds. */
@@ -203,7 +207,7 @@ export async function writeGguf(model: GgufModel, target: OutputTarget, options:
     await sink.write(header);
     let bytesWritten = header.length;
     let done = 0;
-    options.onProgress?.({ tensorsDone: 0, tensorsTotal: tensors.length, bytesWritten, bytesTotal });
+    options.onProgress?.({ source: null, tensorsDone: 0, tensorsTotal: tensors.length, bytesWritten, bytesTotal });
     for (const t of tensors) {
       throwIfAborted(options.signal);
       let values = t.source === null ? llama3RopeFactors(c.headDim, c.ropeTheta, c.ropeScaling as RopeScaling) : await model.weights.readF32(t.source, options.signal);
@@ -214,7 +218,7 @@ export async function writeGguf(model: GgufModel, target: OutputTarget, options:
       const pad = alignmentPadding(bytes.length);
       if (pad > 0) await sink.write(new Uint8Array(pad));
       bytesWritten += bytes.length + pad;
-      options.onProgress?.({ tensorsDone: ++done, tensorsTotal: tensors.length, bytesWritten, bytesTotal });
+      options.onProgress?.({ source: t.source, tensorsDone: ++done, tensorsTotal: tensors.length, bytesWritten, bytesTotal });
     }
     throwIfAborted(options.signal);
     const s = sink;
@@ -225,6 +229,7 @@ export async function writeGguf(model: GgufModel, target: OutputTarget, options:
       bytes: bytesWritten,
       tensors: tensors.length,
       q8Fallbacks: options.type === 'q8_0' ? tensors.filter((t) => t.type === 'F16').map((t) => t.name) : [],
+      header,
     };
   } catch (e) {
     await sink?.abort().catch(() => undefined);
