@@ -138,3 +138,52 @@ test('a checkpoint without its tokenizer: one line before starting, and Merge st
   await expect(merge).toBeEnabled();
   await expect(page.getByTestId('gguf-check')).toHaveCount(0);
 });
+
+test('GGUF into a picked folder (named after the soup, replacing only after asking) and into a picked file (named as the file)', async ({ page }) => {
+  await openFreshStudio(page);
+  await page.getByRole('tab', { name: 'Merge & export' }).click();
+  await expect(page.getByTestId('estimated-size')).toHaveText(/KB$/, { timeout: 30_000 });
+  await page.evaluate(() => {
+    const w = window as unknown as { showDirectoryPicker: () => Promise<FileSystemDirectoryHandle>; showSaveFilePicker: () => Promise<FileSystemFileHandle> };
+    w.showDirectoryPicker = async () => (await navigator.storage.getDirectory()).getDirectoryHandle('picked', { create: true });
+    w.showSaveFilePicker = async () => (await navigator.storage.getDirectory()).getFileHandle('my-soup.gguf', { create: true });
+  });
+  await page.getByLabel('Run on').selectOption('cpu');
+  await page.getByRole('radio', { name: /^GGUF/ }).check();
+  await expect(page.getByTestId('estimated-size')).toHaveText(/KB \(GGUF BF16\)$/);
+  const folderNames = () =>
+    page.evaluate(async () => {
+      const d = await (await navigator.storage.getDirectory()).getDirectoryHandle('picked');
+      const names: string[] = [];
+      for await (const k of (d as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(k);
+      return names.sort();
+    });
+  const soupFile = 'soup-demo-xLAM-2-70b-fc-r+demo-watt-tool-70B+demo-CoALM-70B.gguf';
+
+  await page.getByRole('radio', { name: /^A folder/ }).check();
+  await expect(page.getByRole('radio', { name: /^A folder/ })).toHaveAccessibleName(/the soup as one \.gguf file named after its models/);
+  const merge = page.getByRole('button', { name: 'Merge', exact: true });
+  await merge.click();
+  await expect(page.getByRole('status').filter({ hasText: 'Verified: GGUF BF16' })).toContainText(`Written to picked: ${soupFile}`, { timeout: 90_000 });
+  expect(await folderNames()).toEqual([soupFile]);
+  // Again into the same folder: asked first; declining writes nothing.
+  let asked = '';
+  page.once('dialog', (d) => {
+    asked = d.message();
+    void d.dismiss();
+  });
+  await merge.click();
+  await expect.poll(() => asked).toBe(`picked already holds ${soupFile}. Replace that model with the soup?`);
+  expect(await folderNames()).toEqual([soupFile]);
+
+  await page.getByRole('radio', { name: /^One \.gguf file/ }).check();
+  await merge.click();
+  await expect(page.getByText(/^Written to my-soup\.gguf$/)).toBeVisible({ timeout: 90_000 });
+  const head = await page.evaluate(async () => {
+    const f = await (await (await navigator.storage.getDirectory()).getFileHandle('my-soup.gguf')).getFile();
+    return new TextDecoder('latin1').decode(new Uint8Array(await f.slice(0, 4096).arrayBuffer()));
+  });
+  expect(head.slice(0, 4)).toBe('GGUF');
+  // general.name is the file's name, as `souplab merge --out my-soup.gguf` writes it.
+  expect(head).toContain('general.name\u0008\u0000\u0000\u0000\u0007\u0000\u0000\u0000\u0000\u0000\u0000\u0000my-soup');
+});
