@@ -59,7 +59,7 @@ async function exportAndDownload(page: Page, type: string, dir: string): Promise
   return { name, bytes: readFileSync(path) };
 }
 
-test('a GGUF exported in the page is byte for byte the CLI\'s for the same soup, and llama.cpp reads it', async ({ page }) => {
+test('a GGUF exported in the page is byte for byte the CLI\'s for the same soup, and llama.cpp reads it', async ({ page }, testInfo) => {
   const dir = mkdtempSync(join(tmpdir(), 'souplab-gguf-e2e-'));
   try {
     await openGgufExport(page);
@@ -78,6 +78,7 @@ test('a GGUF exported in the page is byte for byte the CLI\'s for the same soup,
     await page.getByLabel('GGUF type').selectOption('q8_0');
     await expect(page.locator('.gguf-type-hint')).toContainText('8-bit quantised, blocks of 32 weights');
     const q8 = await exportAndDownload(page, 'q8_0', dir);
+    await page.screenshot({ path: testInfo.outputPath('gguf-export.png'), fullPage: true });
     const cliQ8 = cliGguf(dir, q8.name, 'q8_0');
     expect(q8.bytes.equals(cliQ8)).toBe(true);
     expect(q8.bytes.length).toBeLessThan(bf16.bytes.length);
