@@ -3,12 +3,11 @@
  * and the studio's GGUF export alike (both through runRecipe).
  *
  * No temporary safetensors file: the GGUF writer needs every tensor's name, shape and type before the first
- * byte (its header), and those follow from the plan and the base model's config.json; it then asks for one
- * tensor at a time, which soupWeightSource computes as runMerge would (same plan, same backend jobs, the
- * soup's own dtype) and hands over as f32. So the GGUF holds bit for bit what converting the merged
- * safetensors would give, without writing the soup twice. Memory: one tensor in f32 (plus its encoded copy)
- * at a time; the largest is usually the embedding (2.1 GB in f32 for Llama 3 8B's 128,256 × 4,096), the
- * same bound the model runtime has when it loads weights.
+ * byte (its header), and those follow from the plan and the base model's config.json; it then takes one
+ * tensor at a time, chunk by chunk, which soupWeightSource.streamF32 computes as runMerge would (same plan,
+ * same backend jobs, the soup's own dtype) and hands over as f32. So the GGUF holds bit for bit what
+ * converting the merged safetensors would give, without writing the soup twice. Memory: the backend's jobs
+ * in flight and one piece of about 16 MB being encoded (writeGguf), whatever the model's size.
  *
  * The config and tokenizer are the reference model's, as a folder export carries them: config.json for the
  * architecture and hparams, tokenizer.json for tokenizer.ggml.*, tokenizer_config.json for the chat template.
