@@ -8,6 +8,7 @@
  * Run against the production build: npm run build && npx playwright test e2e/merge-storage.spec.ts
  */
 import { expect, test, type Page } from '@playwright/test';
+import { storedFolders } from './browserStorage';
 
 const FIXTURES = new URL('../../shared/fixtures/', import.meta.url).pathname;
 const DEMO = ['demo-xLAM-2-70b-fc-r', 'demo-watt-tool-70B', 'demo-CoALM-70B'];
@@ -29,15 +30,6 @@ async function mergeIntoStorage(page: Page): Promise<void> {
   await page.getByRole('radio', { name: /Browser storage/ }).check();
   await page.getByRole('button', { name: 'Merge', exact: true }).click();
 }
-
-const storedFolders = (page: Page) =>
-  page.evaluate(async () => {
-    const root = await navigator.storage.getDirectory();
-    const out = await root.getDirectoryHandle('souplab-output').catch(() => undefined);
-    const names: string[] = [];
-    if (out) for await (const k of (out as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(k);
-    return names.sort();
-  });
 
 test('soups in browser storage: listed with sizes, downloads named after the soup, deleted on request; the page has no 404', async ({ page }) => {
   const missing: string[] = [];

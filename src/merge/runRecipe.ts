@@ -4,6 +4,9 @@
  * verify. What differs between the platforms comes in as parameters: how a recipe's model path is
  * opened, where the output goes, which backend computes.
  *
+ * The output is a safetensors checkpoint (runMerge), or with `gguf` one GGUF file for llama.cpp, streamed
+ * from the soup without a safetensors file in between (soupGguf.ts).
+ *
  * The recipe stored in the output (its __metadata__ "souplab.recipe" and, for a folder, recipe.yaml)
  * is the normalised mergekit YAML (recipeToYaml: runs unchanged in mergekit, model paths as written),
  * with the random seed filled in when the method draws masks and the recipe gave none.
@@ -17,6 +20,8 @@ import { getMethod } from './methods/registry';
 import { modelRefsOf, planMerge, type MergePlan } from './plan';
 import { parseRecipe, recipeToYaml, type ModelRef, type Recipe } from './recipe';
 import { runMerge, type ExtraOutputFile, type MergeProgress, type MergeResult } from './runMerge';
+import { ggufSoupInputs, writeSoupGguf, type GgufOutput, type GgufSoupInputs } from './soupGguf';
+import type { GgufFileType } from '../formats/gguf/writeGguf';
 
 export interface RunRecipeOptions {
   /** The recipe's YAML, and the name its messages use ("soup.yaml line 4: …"). */
@@ -34,6 +39,11 @@ export interface RunRecipeOptions {
   target: OutputTarget;
   /** A folder gets recipe.yaml and the reference model's config and tokenizer files beside the model. */
   folder: boolean;
+  /**
+   * Write one GGUF file instead of safetensors (folder and maxShardBytes do not apply). Its inputs (the
+   * reference model's config.json and tokenizer.json) are checked right after beforeWrite, before a backend starts.
+   */
+  gguf?: GgufOutput;
   maxShardBytes?: number;
   readBack?: (fileName: string) => Promise<ByteSource>;
   /** A comment line written above the stored recipe (without "# "). */
@@ -58,6 +68,8 @@ export interface RunRecipeResult {
   backendDescription: string;
   /** The seed of the random masks, when the method draws them. */
   randomSeed?: number;
+  /** For a GGUF output: its weight type, the tensors a Q8_0 file kept F16, and notes (no chat template…). */
+  gguf?: { type: GgufFileType; q8Fallbacks: string[]; notes: string[]; architecture: string };
 }
 
 export async function runRecipe(opts: RunRecipeOptions): Promise<RunRecipeResult> {
@@ -84,9 +96,24 @@ export async function runRecipe(opts: RunRecipeOptions): Promise<RunRecipeResult
     }
     const plan = planMerge(recipe, checkpoints);
     await opts.beforeWrite?.(plan, warnings);
+    const ggufInputs: GgufSoupInputs | undefined = opts.gguf ? await ggufSoupInputs(plan) : undefined;
 
     const recipeYaml = `${opts.recipeComment ? `# ${opts.recipeComment}\n` : ''}${recipeToYaml(recipe)}`;
     const extraFiles: ExtraOutputFile[] = [];
+    if (opts.gguf && ggufInputs) {
+      backend = await opts.backend();
+      const written = await writeSoupGguf(plan, ggufInputs, {
+        backend,
+        target: opts.target,
+        output: opts.gguf,
+        readBack: opts.readBack,
+        signal: opts.signal,
+        onProgress: opts.onProgress,
+      });
+      const { type, q8Fallbacks, ...result } = written;
+      const gguf = { type, q8Fallbacks, notes: ggufInputs.notes, architecture: ggufInputs.files.config.hfArchitecture };
+      return { plan, result, recipe, warnings, recipeYaml, extraFiles: [], backendDescription: backend.description, randomSeed, gguf };
+    }
     if (opts.folder) {
       extraFiles.push({ name: 'recipe.yaml', data: new TextEncoder().encode(recipeYaml) });
       extraFiles.push(...(await carriedFiles(plan)));

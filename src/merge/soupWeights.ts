@@ -5,10 +5,12 @@
  * Each tensor is computed exactly as runMerge computes it for a file — the same plan (coefficients,
  * input order, output dtype) and the same backend jobs — and then decoded to f32. So the weights the
  * evaluator sees are bit for bit those of the soup `souplab merge` writes with the same recipe and backend.
+ * streamF32 gives the same values chunk by chunk (the GGUF export writes them so, never holding a tensor whole).
  */
 import { InputError, throwIfAborted } from '../errors';
 import { isFloatDtype, numelOf, type FloatDtype } from '../formats/dtype';
 import { decodeToF32 } from '../formats/floatArrays';
+import type { CheckpointTensor } from '../formats/checkpoint';
 import { readTensorChunks } from '../formats/tensorChunks';
 import type { WeightSource } from '../model/types';
 import type { KernelDtype, SoupBackend, SoupJob } from './kernel';
@@ -33,6 +35,16 @@ export function soupWeightSource(plan: MergePlan, backend: SoupBackend, options:
   };
   const maxJobBytes = options.maxJobBytes ?? 16 << 20;
   const inFlight = Math.max(1, options.maxJobsInFlight ?? 4);
+  const stream = (name: string, signal?: AbortSignal): AsyncIterable<Float32Array> => {
+    const step = stepOf(name);
+    if (step.kind === 'copy') {
+      if (!isFloatDtype(step.dtype)) throw new InputError(`tensor ${name} is ${step.dtype}, not a float tensor a model can load`);
+      return copyTensorF32(step.source, step.dtype as FloatDtype, signal);
+    }
+    if (step.outDtype === 'F64') throw new InputError(`tensor ${name} would be F64: the model runtime loads F32, F16 and BF16 weights (set the recipe's dtype)`);
+    if (step.kind === 'method') return methodTensorF32(step, backend, maxJobBytes, signal);
+    return soupTensorF32(step, backend, maxJobBytes, inFlight, signal);
+  };
   return {
     names: () => [...steps.keys()],
     shape: (name) => stepOf(name).shape,
@@ -42,27 +54,30 @@ export function soupWeightSource(plan: MergePlan, backend: SoupBackend, options:
       return d === 'F16' || d === 'BF16' ? d : 'F32';
     },
     async readF32(name, signal) {
-      const step = stepOf(name);
-      if (step.kind === 'copy') {
-        if (!isFloatDtype(step.dtype)) throw new InputError(`tensor ${name} is ${step.dtype}, not a float tensor a model can load`);
-        const bytes = await step.source.source.read(step.source.info.byteOffset, step.source.info.byteLength);
-        return decodeToF32(step.dtype as FloatDtype, bytes);
+      const out = new Float32Array(numelOf(stepOf(name).shape));
+      let at = 0;
+      for await (const piece of stream(name, signal)) {
+        out.set(piece, at);
+        at += piece.length;
       }
-      if (step.outDtype === 'F64') throw new InputError(`tensor ${name} would be F64: the model runtime loads F32, F16 and BF16 weights (set the recipe's dtype)`);
-      if (step.kind === 'method') return methodTensorF32(step, backend, maxJobBytes, signal);
-      return soupTensorF32(step, backend, maxJobBytes, inFlight, signal);
+      return out;
     },
+    streamF32: stream,
   };
 }
 
-async function soupTensorF32(step: SoupStep, backend: SoupBackend, maxJobBytes: number, inFlight: number, signal: AbortSignal | undefined): Promise<Float32Array> {
+async function* copyTensorF32(t: CheckpointTensor, dtype: FloatDtype, signal: AbortSignal | undefined): AsyncGenerator<Float32Array> {
+  for await (const bytes of readTensorChunks(t, { chunkBytes: 16 << 20, signal })) yield decodeToF32(dtype, bytes);
+}
+
+/** A soup step's values, chunk by chunk in order, `inFlight` backend jobs ahead of the reader. */
+async function* soupTensorF32(step: SoupStep, backend: SoupBackend, maxJobBytes: number, inFlight: number, signal: AbortSignal | undefined): AsyncGenerator<Float32Array> {
   const numel = numelOf(step.shape);
-  const out = new Float32Array(numel);
-  if (numel === 0) return out;
+  if (numel === 0) return;
   const outKernel = step.outDtype as KernelDtype;
   const chunk = chunkElementsFor(step, backend, maxJobBytes);
   const readers = step.inputs.map((t) => readTensorChunks(t, { chunkBytes: chunk * INPUT_BYTES[t.info.dtype], signal }));
-  const pending = new Set<Promise<void>>();
+  const queue: Promise<Float32Array>[] = [];
   try {
     for (let done = 0; done < numel; ) {
       throwIfAborted(signal);
@@ -70,31 +85,21 @@ async function soupTensorF32(step: SoupStep, backend: SoupBackend, maxJobBytes: 
       const count = Math.min(chunk, numel - done);
       const inputs = pieces.map((p, i) => toKernelInput(step.inputs[i], checkedChunk(step.inputs[i], p.done ? undefined : p.value, count)));
       const job: SoupJob = { mode: step.mode, coefficients: step.coefficients, inputs, outDtype: outKernel, elementCount: count };
-      const at = done;
-      const work = backend.run(job, signal).then((bytes) => void decodeToF32(outKernel, bytes, out.subarray(at, at + count)));
-      const tracked: Promise<void> = work.finally(() => pending.delete(tracked));
-      tracked.catch(() => undefined);
-      pending.add(tracked);
+      const work = backend.run(job, signal).then((bytes) => decodeToF32(outKernel, bytes));
+      work.catch(() => undefined); // awaited in order below; a rejection must not go unhandled meanwhile
+      queue.push(work);
       done += count;
-      if (pending.size >= inFlight) await Promise.race(pending);
+      if (queue.length >= inFlight) yield await queue.shift()!;
     }
-    await Promise.all(pending);
+    while (queue.length > 0) yield await queue.shift()!;
   } finally {
-    await Promise.allSettled(pending);
+    await Promise.allSettled(queue);
     await Promise.all(readers.map((r) => r.return(undefined)));
   }
-  return out;
 }
 
-/** A registry method's tensor (ties, slerp, …), computed as runMerge computes it, decoded to f32. */
-async function methodTensorF32(step: MethodStep, backend: SoupBackend, maxJobBytes: number, signal: AbortSignal | undefined): Promise<Float32Array> {
-  const out = new Float32Array(numelOf(step.shape));
+/** A registry method's tensor (ties, slerp, …), computed as runMerge computes it, decoded to f32 chunk by chunk. */
+async function* methodTensorF32(step: MethodStep, backend: SoupBackend, maxJobBytes: number, signal: AbortSignal | undefined): AsyncGenerator<Float32Array> {
   const outDtype = step.outDtype as KernelDtype;
-  let at = 0;
-  for await (const bytes of methodOutputs(step, backend, maxJobBytes, signal)) {
-    const count = bytes.length / INPUT_BYTES[outDtype];
-    decodeToF32(outDtype, bytes, out.subarray(at, at + count));
-    at += count;
-  }
-  return out;
+  for await (const bytes of methodOutputs(step, backend, maxJobBytes, signal)) yield decodeToF32(outDtype, bytes);
 }

@@ -51,6 +51,11 @@ export interface WeightSource {
   dtype(name: string): 'F32' | 'F16' | 'BF16';
   /** The tensor decoded to f32. */
   readF32(name: string, signal?: AbortSignal): Promise<Float32Array>;
+  /**
+   * Optional: the same values in pieces of any size, in order, so that a writer (GGUF export) never holds a
+   * large tensor whole. Without it, readers take readF32's one piece.
+   */
+  streamF32?(name: string, signal?: AbortSignal): AsyncIterable<Float32Array>;
 }
 
 export interface ScoreOptions {

@@ -128,5 +128,9 @@ export function checkpointWeightSource(checkpoint: Checkpoint): WeightSource {
       throwIfAborted(signal);
       return out;
     },
+    async *streamF32(name, signal) {
+      const d = dtype(name);
+      for await (const chunk of readTensorChunks(get(name), { chunkBytes: CHUNK_BYTES, signal })) yield decodeToF32(d, chunk);
+    },
   };
 }

@@ -48,8 +48,16 @@ beforeAll(async () => {
   });
   const recipe = (a: string, b: string) =>
     `merge_method: linear\nbase_model: ${a}\nmodels:\n  - model: ${a}\n    parameters:\n      weight: 0.5\n  - model: ${b}\n    parameters:\n      weight: 0.5\ndtype: float32\n`;
+  await writeFolder(join(dir.path, 'bare'), BASE, (files) => {
+    files.delete('tokenizer.json');
+    files.delete('tokenizer_config.json');
+  });
+  await writeFolder(join(dir.path, 'no-template'), BASE, (files) => files.delete('tokenizer_config.json'));
   writeFileSync(join(dir.path, 'soup.yaml'), recipe('base', 'tuned'));
   writeFileSync(join(dir.path, 'gpt2.yaml'), recipe('gpt2', 'tuned'));
+  writeFileSync(join(dir.path, 'bare.yaml'), recipe('bare', 'tuned'));
+  writeFileSync(join(dir.path, 'no-template.yaml'), recipe('no-template', 'tuned'));
+  writeFileSync(join(dir.path, 'f64.yaml'), recipe('base', 'tuned').replace('dtype: float32', 'dtype: float64'));
 });
 
 afterAll(async () => {
@@ -113,4 +121,35 @@ test('--gguf-type is checked', async () => {
   const notGguf = await cli(['merge', join(dir.path, 'soup.yaml'), '--out', join(dir.path, 'x.safetensors'), '--gguf-type', 'f16']);
   expect(notGguf.code).toBe(2);
   expect(notGguf.stderr).toMatch(/--gguf-type applies to a \.gguf output/);
+});
+
+test('merge --out x.gguf: a base model without tokenizer.json, or an F64 soup, is refused in one line before merging; nothing written', async () => {
+  for (const [recipe, message] of [
+    ['bare.yaml', /^souplab merge: bare: no tokenizer\.json beside the weights; a GGUF file needs the base model's config\.json and tokenizer\.json \(add the checkpoint's whole folder, not only its \.safetensors\)$/],
+    ['f64.yaml', /^souplab merge: tensor .+ would be F64, which GGUF does not hold; set the recipe's dtype \(float32, bfloat16 or float16\)$/],
+  ] as const) {
+    const out = join(dir.path, `${recipe}.gguf`);
+    const run = await cli(['merge', join(dir.path, recipe), '--out', out, '--backend', 'cpu', '--quiet']);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr.trim()).toMatch(message);
+    expect(existsSync(out)).toBe(false);
+  }
+  expect(readdirSync(dir.path).filter((f) => f.startsWith('.'))).toEqual([]);
+});
+
+test('merge --out x.gguf without tokenizer_config.json: written, with a note that it has no chat template', async () => {
+  const out = join(dir.path, 'no-template.gguf');
+  const run = await cli(['merge', join(dir.path, 'no-template.yaml'), '--out', out, '--backend', 'cpu']);
+  expect(run.code).toBe(0);
+  expect(run.stderr).toMatch(/^note: no-template has no tokenizer_config\.json: the GGUF gets no chat template$/m);
+  expect(run.stdout).toMatch(/as GGUF f32/);
+  expect(run.stdout).toMatch(/verified {2}the written header re-read and checked/);
+  const model = await llama.loadModel({ modelPath: out });
+  try {
+    expect(model.fileInfo.metadata.general.name).toBe('no-template');
+    expect(model.fileInfo.metadata.tokenizer?.chat_template).toBeUndefined();
+  } finally {
+    await model.dispose();
+  }
 });

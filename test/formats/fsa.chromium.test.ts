@@ -148,3 +148,99 @@ describe.skipIf(!existsSync(chromiumPath))('File System Access targets in Chromi
     expect(r.tensors).toEqual(['a', 'b']);
   });
 });
+
+/**
+ * The studio's GGUF export (runRecipe's gguf output, as the merge worker runs it, in a dedicated worker as
+ * there) cancelled half-way, into each kind of place the studio writes to: the folder a person picked, the
+ * file they picked (each holding an older file of that name), and a new browser-storage folder through sync
+ * access handles. The cancel comes from the progress callback after a given tensor, so it lands mid-file
+ * every time, whatever the machine.
+ */
+async function cancelledGgufExport(target: 'folder' | 'file' | 'opfs', cancelAfter: number): Promise<{ error: string; tensorsSeen: number; names: string[]; old: string | null }> {
+  const worker = `
+    const at = (path) => import(self.origin + path);
+    const { tinyModel } = await at('/scripts/tinyModel.ts');
+    const { bytesSource } = await at('/src/formats/memorySource.ts');
+    const { openCheckpoint } = await at('/src/formats/checkpoint.ts');
+    const { directoryHandleTarget, fileHandleTarget, opfsSyncFolderTarget } = await at('/src/formats/fsaTargets.ts');
+    const { runRecipe } = await at('/src/merge/runRecipe.ts');
+    const { createCpuSoupBackend } = await at('/src/merge/cpu/cpuBackend.ts');
+    const { inThreadSpawner } = await at('/src/merge/cpu/protocol.ts');
+    const root = await navigator.storage.getDirectory();
+    for await (const name of root.keys()) await root.removeEntry(name, { recursive: true });
+    const models = new Map();
+    for (const [name, deltaSeed] of [['base', undefined], ['tuned', 9]]) {
+      const { files } = await tinyModel({ architecture: 'llama', seed: 3, deltaSeed, numLayers: 4 });
+      models.set(name, await openCheckpoint(new Map([...files].map(([f, b]) => [f, bytesSource(b, name + '/' + f)])), name));
+    }
+    const dir = await root.getDirectoryHandle('out', { create: true });
+    if (${JSON.stringify(target)} !== 'opfs') {
+      const old = await (await dir.getFileHandle('soup.gguf', { create: true })).createWritable();
+      await old.write('previous'); await old.close();
+    }
+    const targets = { folder: () => directoryHandleTarget(dir), opfs: () => opfsSyncFolderTarget(dir), file: async () => fileHandleTarget(await dir.getFileHandle('soup.gguf')) };
+    const controller = new AbortController();
+    let tensorsSeen = 0;
+    let error = 'none';
+    try {
+      await runRecipe({
+        text: 'merge_method: linear\\nmodels:\\n  - model: base\\n    parameters:\\n      weight: 0.5\\n  - model: tuned\\n    parameters:\\n      weight: 0.5\\n',
+        fileName: 'recipe.yaml',
+        openModel: async (ref) => models.get(ref.path),
+        backend: async () => createCpuSoupBackend({ workers: 1, spawn: inThreadSpawner }),
+        target: await targets[${JSON.stringify(target)}](),
+        folder: false,
+        gguf: { fileName: 'soup.gguf', name: 'soup', type: 'q8_0' },
+        signal: controller.signal,
+        onProgress: (p) => {
+          tensorsSeen = p.tensorsDone;
+          if (p.tensorsDone === ${cancelAfter}) controller.abort();
+        },
+      });
+    } catch (e) {
+      error = e.name + ': ' + e.message;
+    }
+    const names = [];
+    for await (const k of dir.keys()) names.push(k);
+    names.sort();
+    const old = names.includes('soup.gguf') ? await (await (await dir.getFileHandle('soup.gguf')).getFile()).text() : null;
+    self.postMessage({ error, tensorsSeen, names, old: old && old.slice(0, 8) });
+  `;
+  return page.evaluate(
+    (code) =>
+      new Promise((resolve, reject) => {
+        const w = new Worker(URL.createObjectURL(new Blob([code], { type: 'text/javascript' })), { type: 'module' });
+        w.onmessage = (e) => {
+          resolve(e.data);
+          w.terminate();
+        };
+        w.onerror = (e) => reject(new Error(`the test worker failed: ${e.message}`));
+      }),
+    worker,
+  ) as Promise<{ error: string; tensorsSeen: number; names: string[]; old: string | null }>;
+}
+
+describe.skipIf(!existsSync(chromiumPath))('a cancelled GGUF export in Chromium leaves nothing', () => {
+  for (const target of ['folder', 'file', 'opfs'] as const) {
+    it(`${target === 'opfs' ? 'a new browser-storage folder' : `a picked ${target}`}: cancelled after the header and some tensors, nothing new is left`, async () => {
+      const r = await cancelledGgufExport(target, 5);
+      expect(r.error).toMatch(/^CancelledError/);
+      // Cancelled where asked: mid-file (the tiny llama has 40 GGUF tensors: rope_freqs, the embedding, 4 layers × 9, the norm, the output).
+      expect(r.tensorsSeen).toBe(5);
+      if (target === 'opfs') {
+        expect(r.names).toEqual([]);
+      } else {
+        expect(r.names).toEqual(['soup.gguf']);
+        expect(r.old).toBe('previous');
+      }
+    });
+  }
+
+  it('the same export, not cancelled, writes the whole GGUF in place of the older file', async () => {
+    const r = await cancelledGgufExport('folder', -1);
+    expect(r.error).toBe('none');
+    expect(r.names).toEqual(['soup.gguf']);
+    expect(r.old?.slice(0, 4)).toBe('GGUF');
+    expect(r.tensorsSeen).toBe(40);
+  });
+});

@@ -97,20 +97,52 @@ describe('Q8_0', () => {
   });
 });
 
+describe('streaming in pieces', () => {
+  // Pieces of whole rows (whole heads where llama's Q/K rows are permuted), joined from source chunks of
+  // any size: the same bytes as writing each tensor whole, whatever the piece and chunk sizes.
+  const wholeAndPieces = async (model: Awaited<ReturnType<typeof openTinyModel>>, type: 'q8_0' | 'f16', pieceValues: number, chunk: number) => {
+    const whole: WeightSource = { ...model.weights, streamF32: undefined };
+    const odd: WeightSource = {
+      ...model.weights,
+      async *streamF32(name, signal) {
+        const values = await model.weights.readF32(name, signal);
+        for (let at = 0; at < values.length; at += chunk) yield values.slice(at, at + chunk);
+      },
+    };
+    const paths = [join(dir.path, `whole-${type}.gguf`), join(dir.path, `pieces-${type}.gguf`)];
+    await writeGguf({ ...model, tokenizerJson: model.tokenizerJson!, weights: whole }, nodeFileTarget(paths[0]), { type });
+    await writeGguf({ ...model, tokenizerJson: model.tokenizerJson!, weights: odd }, nodeFileTarget(paths[1]), { type, pieceValues });
+    return paths.map((p) => readFileSync(p));
+  };
+
+  test('llama (Q/K permuted per head) and qwen2 (biases): pieces and odd chunks give the bytes of whole tensors', async () => {
+    for (const options of [{ architecture: 'llama' as const }, { architecture: 'qwen2' as const }]) {
+      const model = await openTinyModel(options);
+      for (const [type, pieceValues, chunk] of [['q8_0', 64 * 16 + 5, 37], ['f16', 1, 1000]] as const) {
+        const [whole, pieces] = await wholeAndPieces(model, type, pieceValues, chunk);
+        expect(pieces.length).toBe(whole.length);
+        expect(pieces.equals(whole)).toBe(true);
+      }
+    }
+  });
+});
+
 describe('all or nothing', () => {
-  test('a failing read mid-way leaves no file and an existing file untouched', async () => {
+  test('a read failing in the middle of a tensor leaves no file and an existing file untouched', async () => {
     const model = await openTinyModel({ architecture: 'qwen2' });
     const path = join(dir.path, 'existing.gguf');
     writeFileSync(path, 'previous content');
     let reads = 0;
     const failing: WeightSource = {
       ...model.weights,
-      async readF32(name, signal) {
+      async *streamF32(name, signal) {
+        const values = await model.weights.readF32(name, signal);
+        yield values.subarray(0, values.length >> 1);
         if (++reads === 5) throw new InputError(`${name}: read failed (disk gone)`);
-        return model.weights.readF32(name, signal);
+        yield values.subarray(values.length >> 1);
       },
     };
-    await expect(writeGguf({ ...model, tokenizerJson: model.tokenizerJson!, weights: failing }, nodeFileTarget(path), { type: 'f16' })).rejects.toThrow(/disk gone/);
+    await expect(writeGguf({ ...model, tokenizerJson: model.tokenizerJson!, weights: failing }, nodeFileTarget(path), { type: 'f16', pieceValues: 256 })).rejects.toThrow(/disk gone/);
     expect(readFileSync(path, 'utf8')).toBe('previous content');
     expect(readdirSync(dir.path).filter((f) => f.includes('partial'))).toEqual([]);
   });

@@ -17,7 +17,7 @@ import { openCheckpointPath, type NodeCheckpoint } from '../../node/openCheckpoi
 import { mayHaveGpuDevice, nodeGPU } from '../../node/webgpu';
 import { parseArgs, UsageError, type CliIO, type Command } from '../io';
 import { humanBytes } from './inspect';
-import { convertSoupToGguf, ggufSoupPath, isGgufPath, parseGgufType, planGgufOutput, removeSoupFile, type GgufOutputPlan } from './mergeGguf';
+import { isGgufPath, parseGgufType } from './mergeGguf';
 
 const DEFAULT_SHARD_BYTES = 5e9;
 
@@ -89,8 +89,6 @@ export const mergeCommand: Command = {
     const outStat = await stat(outPath).catch(() => undefined);
     const toGguf = isGgufPath(outPath) && !outStat?.isDirectory();
     const ggufType = parseGgufType(flags.get('gguf-type'), toGguf);
-    // A GGUF output is merged into a hidden safetensors file beside it first, then converted.
-    const soupPath = toGguf ? ggufSoupPath(outPath) : undefined;
     const toFile = outStat ? !outStat.isDirectory() : /\.safetensors$/i.test(outPath) || toGguf;
     if (toFile && !/\.safetensors$/i.test(outPath) && !toGguf) {
       throw new UsageError(`--out ${outArg} is an existing file that is neither .safetensors nor .gguf; give a .safetensors or .gguf file, or a folder`);
@@ -102,7 +100,6 @@ export const mergeCommand: Command = {
     const opened: OpenedModel[] = [];
     const progress = quiet || !io.stderrIsTTY ? undefined : progressLine(io);
     let run: RunRecipeResult;
-    let gguf: GgufOutputPlan | undefined;
     try {
       run = await runRecipe({
         text,
@@ -117,17 +114,18 @@ export const mergeCommand: Command = {
           await refuseSameModelTwice(opened, plan.recipe);
           await refuseOverwritingInputs(outPath, toFile, opened, plan.recipe);
           printReport(io, plan.preflight, quiet);
-          if (soupPath) gguf = await planGgufOutput(plan, soupPath, ggufType);
         },
         backend: () => chooseBackend(backendArg, say),
-        target: soupPath ? nodeFileTarget(soupPath) : toFile ? nodeFileTarget(outPath) : nodeFolderTarget(outPath),
+        target: toFile ? nodeFileTarget(outPath) : nodeFolderTarget(outPath),
         folder: !toFile,
+        // general.name is the file's name, as the studio names its GGUF after the file it writes.
+        gguf: toGguf ? { fileName: basename(outPath), name: basename(outPath).replace(/\.gguf$/i, ''), type: ggufType } : undefined,
         maxShardBytes,
         // No absolute path of this machine goes into the model's metadata: the paths stay as the recipe wrote them.
         recipeComment: `made by souplab merge from ${basename(recipePath)}; model paths are relative to that recipe's folder`,
-        readBack: (name) => nodeFileSource(soupPath ?? (toFile ? outPath : join(outPath, name)), name),
+        readBack: (name) => nodeFileSource(toFile ? outPath : join(outPath, name), name),
         signal: io.signal,
-        onProgress: progress?.update,
+        onProgress: progress && ((p) => progress.update(p, toGguf ? 'writing GGUF' : 'merging')),
       });
     } catch (e) {
       if (e instanceof PreflightError && e.report.errors.length > 1) {
@@ -135,18 +133,14 @@ export const mergeCommand: Command = {
         io.stderr(`souplab merge: the pre-flight check found ${e.report.errors.length} problems; nothing was read or written\n`);
         return 2;
       }
-      if (soupPath) await removeSoupFile(soupPath);
       throw e;
     } finally {
       progress?.clear();
     }
     const { plan, result } = run;
-    if (gguf && soupPath) {
-      try {
-        return await writeGguf(gguf, plan, outArg, outPath, run.backendDescription, quiet, io);
-      } finally {
-        await removeSoupFile(soupPath);
-      }
+    if (run.gguf) {
+      if (!quiet) printGgufSummary(run, outArg, io);
+      return result.verified ? 0 : 1;
     }
     if (!quiet) {
       const files = result.files.filter((f) => f.endsWith('.safetensors'));
@@ -167,32 +161,23 @@ export const mergeCommand: Command = {
   },
 };
 
-/** Converts the merged soup (a hidden safetensors file) into the .gguf output, with progress. */
-async function writeGguf(g: GgufOutputPlan, plan: RunRecipeResult['plan'], outArg: string, outPath: string, backendDescription: string, quiet: boolean, io: CliIO): Promise<number> {
-  const line = quiet || !io.stderrIsTTY ? undefined : progressLine(io);
-  const started = performance.now();
-  const converted = await convertSoupToGguf(g, outPath, {
-    signal: io.signal,
-    onProgress:
-      line &&
-      ((p) => {
-        const rate = p.bytesWritten / Math.max((performance.now() - started) / 1000, 1e-3);
-        line.update({ ...p, bytesDone: p.bytesWritten, bytesPerSecond: rate, etaSeconds: (p.bytesTotal - p.bytesWritten) / rate }, 'writing GGUF');
-      }),
-  }).finally(() => line?.clear());
-  if (!quiet) {
-    const fallbacks = converted.q8Fallbacks.length > 0 ? ` (${converted.q8Fallbacks.length} with rows not divisible by 32 kept F16)` : '';
-    io.stdout(
-      [
-        plan.ingredients.length === 1 ? `converted ${plan.reference.label} into ${outArg}` : `merged ${plan.ingredients.length} models (${plan.recipe.method}) into ${outArg}`,
-        `  tensors   ${converted.tensors} as GGUF ${g.type}${fallbacks}; norms and biases F32`,
-        `  written   ${humanBytes(converted.bytes)}`,
-        `  model     ${g.files.config.hfArchitecture}, tokenizer and chat template from ${plan.reference.label}`,
-        `  backend   ${backendDescription}`,
-      ].join('\n') + '\n',
-    );
-  }
-  return 0;
+/** What a GGUF output holds: tensors and their type, size, where the tokenizer came from. */
+function printGgufSummary(run: RunRecipeResult, outArg: string, io: CliIO): void {
+  const { plan, result } = run;
+  const g = run.gguf!;
+  const fallbacks = g.q8Fallbacks.length > 0 ? ` (${g.q8Fallbacks.length} with rows not divisible by 32 kept F16)` : '';
+  for (const note of g.notes) io.stderr(`note: ${note}\n`);
+  io.stdout(
+    [
+      plan.ingredients.length === 1 ? `converted ${plan.reference.label} into ${outArg}` : `merged ${plan.ingredients.length} models (${plan.recipe.method}) into ${outArg}`,
+      `  tensors   ${result.tensors} as GGUF ${g.type}${fallbacks}; norms and biases F32`,
+      `  written   ${humanBytes(result.bytesWritten)} in ${result.seconds.toFixed(1)} s`,
+      `  model     ${g.architecture}, tokenizer and chat template from ${plan.reference.label}`,
+      ...(run.randomSeed !== undefined ? [`  seed      ${run.randomSeed} (random_seed of the recipe's masks)`] : []),
+      `  backend   ${run.backendDescription}`,
+      `  verified  the written header re-read and checked`,
+    ].join('\n') + '\n',
+  );
 }
 
 /** Opens one recipe model; a missing path or a bad file is reported with the recipe line. */

@@ -6,8 +6,9 @@
  * 1-D tensors and norms stay F32; a Q8_0 tensor whose rows do not divide into 32-value blocks falls back to
  * F16, as in the converter.
  *
- * Streaming and all or nothing: the header is computed from the shapes up front, then one tensor at a time is
- * read, converted and appended; any failure (or cancel) aborts the target, which leaves no file behind.
+ * Streaming and all or nothing: the header is computed from the shapes up front, then each tensor is read,
+ * converted and appended in pieces of whole rows (the weights' streamF32 where they have it, so no tensor is
+ * held whole); any failure (or cancel) aborts the target, which leaves no file behind.
  */
 import { CancelledError, throwIfAborted } from '../../errors';
 import { encodeFromF32 } from '../floatArrays';
@@ -44,6 +45,8 @@ export interface GgufModel {
 }
 
 export interface GgufProgress {
+  /** The Hugging Face tensor just written (null for generated ones: rope_freqs), or null before the first. */
+  source: string | null;
   tensorsDone: number;
   tensorsTotal: number;
   bytesWritten: number;
@@ -56,6 +59,8 @@ export interface GgufWriteOptions {
   fileName?: string;
   signal?: AbortSignal;
   onProgress?: (p: GgufProgress) => void;
+  /** Values a tensor is written in at most (rounded to whole rows or heads); default 4 Mi (16 MB of f32). */
+  pieceValues?: number;
 }
 
 interface PlannedTensor extends GgufTensorInfo {
@@ -180,11 +185,60 @@ function encodeTensor(type: GgmlType, values: Float32Array): Uint8Array {
   }
 }
 
+/** Values per piece a tensor is written in (16 MB of f32): what the writer holds of a tensor at once. */
+const PIECE_VALUES = 4 << 20;
+
+/**
+ * A tensor's f32 values in pieces of whole rows, at most `maxValues` each (or one unit), ready to encode: Q8_0 blocks never
+ * straddle rows, and a tensor permuted for llama's RoPE comes in whole heads, permuted (the permutation
+ * stays inside a head). The source's pieces (streamF32, or readF32 whole) are cut and joined to fit.
+ */
+async function* tensorPieces(model: GgufModel, t: PlannedTensor, maxValues: number, signal: AbortSignal | undefined): AsyncGenerator<Float32Array> {
+  const c = model.config;
+  if (t.source === null) {
+    yield llama3RopeFactors(c.headDim, c.ropeTheta, c.ropeScaling as RopeScaling);
+    return;
+  }
+  const numel = numelOf(t.shape);
+  // Rows as the permutation sees them (a 1-D bias: rows of one value); a piece holds whole units of rows.
+  const cols = t.permuteHeads > 0 ? numel / t.shape[0] : (t.shape[t.shape.length - 1] ?? 1);
+  const rowsPerHead = t.permuteHeads > 0 ? t.shape[0] / t.permuteHeads : 1;
+  const unit = cols * rowsPerHead;
+  const pieceValues = Math.min(numel, Math.max(1, Math.floor(maxValues / unit)) * unit);
+  const finish = (piece: Float32Array) => (t.permuteHeads > 0 ? permuteForLlamaRope(piece, piece.length / cols, piece.length / unit) : piece);
+  const source = model.weights.streamF32?.(t.source, signal) ?? readWhole(model.weights, t.source, signal);
+  let piece = new Float32Array(pieceValues);
+  let filled = 0;
+  let left = numel;
+  for await (const chunk of source) {
+    for (let at = 0; at < chunk.length; ) {
+      const n = Math.min(piece.length - filled, chunk.length - at);
+      if (n <= 0) throw new Error(`${t.name}: the weights gave more than its ${numel} values`);
+      piece.set(chunk.subarray(at, at + n), filled);
+      filled += n;
+      at += n;
+      if (filled === piece.length) {
+        yield finish(piece);
+        left -= filled;
+        filled = 0;
+        piece = new Float32Array(Math.min(pieceValues, left));
+      }
+    }
+  }
+  if (left !== 0) throw new Error(`${t.name}: the weights gave ${numel - left + filled} of its ${numel} values`);
+}
+
+async function* readWhole(weights: WeightSource, name: string, signal: AbortSignal | undefined): AsyncGenerator<Float32Array> {
+  yield await weights.readF32(name, signal);
+}
+
 export interface GgufWriteResult {
   bytes: number;
   tensors: number;
   /** Tensors written F16 instead of Q8_0 because their rows do not split into 32-value blocks. */
   q8Fallbacks: string[];
+  /** The bytes before the tensor data (metadata and tensor infos): what a re-read of the file must find. */
+  header: Uint8Array;
 }
 
 /** Writes `model` as one GGUF file to `target`; nothing is left at the target unless it all succeeds. */
@@ -203,18 +257,20 @@ export async function writeGguf(model: GgufModel, target: OutputTarget, options:
     await sink.write(header);
     let bytesWritten = header.length;
     let done = 0;
-    options.onProgress?.({ tensorsDone: 0, tensorsTotal: tensors.length, bytesWritten, bytesTotal });
+    options.onProgress?.({ source: null, tensorsDone: 0, tensorsTotal: tensors.length, bytesWritten, bytesTotal });
     for (const t of tensors) {
       throwIfAborted(options.signal);
-      let values = t.source === null ? llama3RopeFactors(c.headDim, c.ropeTheta, c.ropeScaling as RopeScaling) : await model.weights.readF32(t.source, options.signal);
-      if (t.permuteHeads > 0) values = permuteForLlamaRope(values, t.shape[0], t.permuteHeads);
-      const bytes = encodeTensor(t.type, values);
-      if (bytes.length !== t.byteLength) throw new Error(`${t.name}: encoded ${bytes.length} bytes, planned ${t.byteLength}`);
-      await sink.write(bytes);
-      const pad = alignmentPadding(bytes.length);
+      let written = 0;
+      for await (const values of tensorPieces(model, t, options.pieceValues ?? PIECE_VALUES, options.signal)) {
+        const bytes = encodeTensor(t.type, values);
+        await sink.write(bytes);
+        written += bytes.length;
+      }
+      if (written !== t.byteLength) throw new Error(`${t.name}: encoded ${written} bytes, planned ${t.byteLength}`);
+      const pad = alignmentPadding(written);
       if (pad > 0) await sink.write(new Uint8Array(pad));
-      bytesWritten += bytes.length + pad;
-      options.onProgress?.({ tensorsDone: ++done, tensorsTotal: tensors.length, bytesWritten, bytesTotal });
+      bytesWritten += written + pad;
+      options.onProgress?.({ source: t.source, tensorsDone: ++done, tensorsTotal: tensors.length, bytesWritten, bytesTotal });
     }
     throwIfAborted(options.signal);
     const s = sink;
@@ -225,6 +281,7 @@ export async function writeGguf(model: GgufModel, target: OutputTarget, options:
       bytes: bytesWritten,
       tensors: tensors.length,
       q8Fallbacks: options.type === 'q8_0' ? tensors.filter((t) => t.type === 'F16').map((t) => t.name) : [],
+      header,
     };
   } catch (e) {
     await sink?.abort().catch(() => undefined);

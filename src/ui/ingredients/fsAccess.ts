@@ -30,6 +30,7 @@ export const hasDirectoryPicker = (): boolean => typeof w().showDirectoryPicker 
 export const hasSaveFilePicker = (): boolean => typeof w().showSaveFilePicker === 'function';
 
 export const SAFETENSORS_TYPES = [{ description: 'safetensors checkpoints', accept: { 'application/octet-stream': ['.safetensors'] } }];
+export const GGUF_TYPES = [{ description: 'GGUF models (llama.cpp)', accept: { 'application/octet-stream': ['.gguf'] } }];
 
 export function showOpenFilePicker(): Promise<FileSystemFileHandle[]> {
   return w().showOpenFilePicker!({ multiple: true, types: SAFETENSORS_TYPES });
@@ -39,8 +40,8 @@ export function showDirectoryPicker(mode: PermissionMode, id: string): Promise<F
   return w().showDirectoryPicker!({ mode, id });
 }
 
-export function showSaveFilePicker(suggestedName: string): Promise<FileSystemFileHandle> {
-  return w().showSaveFilePicker!({ suggestedName, types: SAFETENSORS_TYPES });
+export function showSaveFilePicker(suggestedName: string, types = SAFETENSORS_TYPES): Promise<FileSystemFileHandle> {
+  return w().showSaveFilePicker!({ suggestedName, types });
 }
 
 /** 'granted' where the API has no permission model (OPFS handles, older builds). */

@@ -1,4 +1,5 @@
 import { browserCpuWorkers } from '../../merge/cpu/browserSpawner';
+import { BackendSelect } from '../components/BackendSelect';
 import { useGpuStore } from '../state/gpuStore';
 import { useMergeStore } from '../state/mergeStore';
 import type { BackendChoice as Choice } from './protocol';
@@ -38,19 +39,13 @@ export function BackendChoice({ disabled }: { disabled: boolean }) {
   const running = useMergeStore((s) => s.backendDescription);
   const phase = useMergeStore((s) => s.phase);
   return (
-    <div className="backend">
-      <label>
-        Run on{' '}
-        <select value={choice} disabled={disabled} onChange={(e) => setBackend(e.currentTarget.value as Choice)}>
-          <option value="webgpu" disabled={!available}>
-            WebGPU
-          </option>
-          <option value="cpu">CPU (web workers)</option>
-        </select>
-      </label>
-      <p className="backend-line" data-backend={choice}>
-        {phase === 'running' && running ? `Merging on ${running}` : line}
-      </p>
-    </div>
+    <BackendSelect
+      choice={choice}
+      line={phase === 'running' && running ? `Merging on ${running}` : line}
+      available={available}
+      disabled={disabled}
+      cpuLabel="CPU (web workers)"
+      onChange={setBackend}
+    />
   );
 }

@@ -7,6 +7,7 @@ import type { MergeDone } from './protocol';
 /** What was written and checked; download links for an output in the browser's private storage. */
 export function ResultPanel({ result }: { result: MergeDone }) {
   const n = result.modelFiles.length;
+  if (result.gguf) return <GgufResult result={result} gguf={result.gguf} />;
   return (
     <div className="card result" role="status">
       <p className={result.verified ? 'ok' : 'warning'}>
@@ -22,6 +23,37 @@ export function ResultPanel({ result }: { result: MergeDone }) {
       <p>
         Written to <strong>{result.outputName}</strong>
         {result.file ? '' : `: ${[...result.modelFiles, ...result.otherFiles].join(', ')}`}
+      </p>
+      {result.outputKind === 'opfs' && result.dir && <Downloads dir={result.dir} />}
+    </div>
+  );
+}
+
+/** A GGUF export: one file, its type, what was checked; the Q8_0 fallbacks and notes. */
+function GgufResult({ result, gguf }: { result: MergeDone; gguf: NonNullable<MergeDone['gguf']> }) {
+  const fallbacks = gguf.q8Fallbacks.length;
+  return (
+    <div className="card result" role="status">
+      <p className={result.verified ? 'ok' : 'warning'}>
+        <strong>
+          {result.verified ? 'Verified' : 'Written, not verified'}: GGUF {gguf.type.toUpperCase()}, {formatInt(result.tensors)} tensors
+        </strong>{' '}
+        — {result.verified ? 'the header was re-read and matches the plan. ' : ''}
+        {gguf.architecture} for llama.cpp; {formatInt(result.tensorsMerged)} tensors merged; {formatBytes(result.bytesWritten)} in {result.seconds.toFixed(1)} s on {result.backend}.
+      </p>
+      {fallbacks > 0 && (
+        <p className="muted">
+          {fallbacks} tensor{fallbacks > 1 ? 's' : ''} kept F16: {fallbacks > 1 ? 'their' : 'its'} rows do not split into Q8_0 blocks of 32 (as llama.cpp’s converter does).
+        </p>
+      )}
+      {gguf.notes.map((note) => (
+        <p key={note} className="warning">
+          Note: {note}.
+        </p>
+      ))}
+      <p>
+        Written to <strong>{result.outputName}</strong>
+        {result.file ? '' : `: ${result.modelFiles.join(', ')}`}
       </p>
       {result.outputKind === 'opfs' && result.dir && <Downloads dir={result.dir} />}
     </div>

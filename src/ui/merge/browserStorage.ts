@@ -7,6 +7,8 @@ import { entriesOf } from '../ingredients/fsAccess';
 import { formatBytes } from '../ingredients/format';
 
 export const OUTPUT_FOLDER = 'souplab-output';
+/** A GGUF export's file in its browser-storage folder (downloaded as "<soup>.gguf"). */
+export const GGUF_FILE = 'model.gguf';
 
 export interface StoredFile {
   name: string;
@@ -28,9 +30,10 @@ async function outputRoot(create: boolean): Promise<FileSystemDirectoryHandle | 
   return root.getDirectoryHandle(OUTPUT_FOLDER, { create }).catch(() => undefined);
 }
 
-/** model.safetensors of soup "alpha+beta-2026-…" downloads as "alpha+beta-2026-….safetensors"; recipe.yaml as "….recipe.yaml". */
+/** model.safetensors of soup "alpha+beta-2026-…" downloads as "alpha+beta-2026-….safetensors" (model.gguf as "….gguf"); recipe.yaml as "….recipe.yaml". */
 export function downloadNameOf(soup: string, file: string): string {
   if (file === 'model.safetensors') return `${soup}.safetensors`;
+  if (file === GGUF_FILE) return `${soup}.gguf`;
   const shard = /^model-(\d{5}-of-\d{5}\.safetensors)$/.exec(file);
   if (shard) return `${soup}-${shard[1]}`;
   if (file === 'model.safetensors.index.json') return `${soup}.safetensors.index.json`;

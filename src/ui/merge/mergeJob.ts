@@ -8,7 +8,7 @@ import type { ByteSource } from '../../formats/types';
 import type { OutputTarget } from '../../formats/writer';
 import type { SoupBackend } from '../../merge/kernel';
 import { recipeWhere } from '../../merge/recipe';
-import { runRecipe } from '../../merge/runRecipe';
+import { runRecipe, type RunRecipeResult } from '../../merge/runRecipe';
 import type { MergeProgress } from '../../merge/runMerge';
 import { openInput } from '../ingredients/openIngredient';
 import type { StartRequest } from './protocol';
@@ -25,6 +25,8 @@ export interface MergeJobDeps {
 }
 
 export interface MergeJobResult {
+  /** A GGUF export: its weight type, tensors a Q8_0 file kept F16, notes (no chat template…). */
+  gguf?: RunRecipeResult['gguf'];
   modelFiles: string[];
   otherFiles: string[];
   tensors: number;
@@ -36,7 +38,7 @@ export interface MergeJobResult {
   randomSeed?: number;
 }
 
-export async function runMergeJob(req: Pick<StartRequest, 'ingredients' | 'recipeYaml' | 'maxShardBytes'>, deps: MergeJobDeps): Promise<MergeJobResult> {
+export async function runMergeJob(req: Pick<StartRequest, 'ingredients' | 'recipeYaml' | 'maxShardBytes' | 'gguf'>, deps: MergeJobDeps): Promise<MergeJobResult> {
   const run = await runRecipe({
     text: req.recipeYaml,
     fileName: 'recipe.yaml',
@@ -47,7 +49,8 @@ export async function runMergeJob(req: Pick<StartRequest, 'ingredients' | 'recip
     },
     backend: deps.backend,
     target: deps.target,
-    folder: deps.folder,
+    folder: deps.folder && !req.gguf,
+    gguf: req.gguf,
     maxShardBytes: req.maxShardBytes,
     recipeComment: 'SoupLab soup (mergekit recipe); model paths are the checkpoint names in the studio',
     readBack: deps.readBack,
@@ -63,5 +66,6 @@ export async function runMergeJob(req: Pick<StartRequest, 'ingredients' | 'recip
     seconds: run.result.seconds,
     verified: run.result.verified,
     randomSeed: run.randomSeed,
+    gguf: run.gguf,
   };
 }

@@ -4,8 +4,11 @@ import type { IngredientInput } from '../ingredients/types';
 
 const MODEL_FILE = /^(model(-\d{5}-of-\d{5})?\.safetensors|model\.safetensors\.index\.json)$/;
 
-/** A reason not to write there, 'declined' when the person said no, or undefined to go ahead. */
-export async function checkOutputFolder(dir: FileSystemDirectoryHandle, inputs: IngredientInput[]): Promise<string | 'declined' | undefined> {
+/**
+ * A reason not to write there, 'declined' when the person said no, or undefined to go ahead. `ggufFile`:
+ * the export is that one GGUF file, and only a file of that name would be replaced.
+ */
+export async function checkOutputFolder(dir: FileSystemDirectoryHandle, inputs: IngredientInput[], ggufFile?: string): Promise<string | 'declined' | undefined> {
   for (const input of inputs) {
     if (input.handle?.kind === 'directory' && (await dir.isSameEntry(input.handle))) {
       return `${dir.name} is the folder of ingredient ${input.name}; writing there would replace it. Choose another folder.`;
@@ -16,7 +19,7 @@ export async function checkOutputFolder(dir: FileSystemDirectoryHandle, inputs: 
       }
     }
   }
-  const existing = (await entriesOf(dir)).map(([n]) => n).filter((n) => MODEL_FILE.test(n));
+  const existing = (await entriesOf(dir)).map(([n]) => n).filter((n) => (ggufFile === undefined ? MODEL_FILE.test(n) : n === ggufFile));
   if (existing.length > 0 && !window.confirm(`${dir.name} already holds ${existing.join(', ')}. Replace that model with the soup?`)) return 'declined';
   return undefined;
 }

@@ -1,4 +1,5 @@
 /** Messages between the studio page and its merge worker (structured clone: Files and handles travel as they are). */
+import type { GgufFileType } from '../../formats/gguf/writeGguf';
 import type { MergeProgress } from '../../merge/runMerge';
 import type { MergeJobResult } from './mergeJob';
 import type { IngredientInput } from '../ingredients/types';
@@ -20,6 +21,16 @@ export interface StartRequest {
   backend: BackendChoice;
   /** Shard limit for folder outputs (default 5 GB). */
   maxShardBytes?: number;
+  /** Export one GGUF file instead of safetensors (into a folder, the file, or browser storage). */
+  gguf?: GgufRequest;
+}
+
+export interface GgufRequest {
+  type: GgufFileType;
+  /** Its name in the folder (the picked file's own name for a file output). */
+  fileName: string;
+  /** general.name: the file's name without .gguf, as `souplab merge --out NAME.gguf` writes it. */
+  name: string;
 }
 
 export interface CancelRequest {

@@ -4,21 +4,27 @@
  */
 import { create } from 'zustand';
 import { createJSONStorage, persist } from 'zustand/middleware';
+import type { GgufFileType } from '../../formats/gguf/writeGguf';
 import type { MergeProgress } from '../../merge/runMerge';
-import { isPickerCancel, showDirectoryPicker, showSaveFilePicker } from '../ingredients/fsAccess';
+import { GGUF_TYPES, isPickerCancel, showDirectoryPicker, showSaveFilePicker } from '../ingredients/fsAccess';
 import { messageOf } from '../ingredients/openIngredient';
 import type { IngredientInput } from '../ingredients/types';
 import { MergeFailure, startMerge, type RunningMerge } from '../merge/mergeClient';
-import { storageShortfall } from '../merge/browserStorage';
+import { GGUF_FILE, storageShortfall } from '../merge/browserStorage';
 import { checkOutputFolder } from '../merge/outputChecks';
-import type { BackendChoice, MergeDone, OutputRequest } from '../merge/protocol';
+import type { BackendChoice, GgufRequest, MergeDone, OutputRequest } from '../merge/protocol';
 
 export type OutputKind = 'folder' | 'file' | 'opfs';
+/** A Hugging Face checkpoint (safetensors), or one GGUF file for llama.cpp, Ollama, LM Studio. */
+export type OutputFormat = 'safetensors' | 'gguf';
 
 type Phase = 'idle' | 'running' | 'cancelling' | 'done' | 'failed' | 'cancelled';
 
 interface MergeState {
   output: OutputKind;
+  format: OutputFormat;
+  /** The GGUF's weight type; null: the soup's own (BF16 for BF16 fine-tunes). */
+  ggufType: GgufFileType | null;
   /** null: WebGPU when an adapter exists, else the CPU. */
   backend: BackendChoice | null;
   phase: Phase;
@@ -27,9 +33,19 @@ interface MergeState {
   result: MergeDone | null;
   error: string | null;
   setOutput(o: OutputKind): void;
+  setFormat(f: OutputFormat): void;
+  setGgufType(t: GgufFileType | null): void;
   setBackend(b: BackendChoice): void;
   /** Call from the Merge button's click: the pickers need that user gesture. */
-  start(args: { ingredients: IngredientInput[]; recipeYaml: string; backend: BackendChoice; suggestedName: string; outputBytes: number }): Promise<void>;
+  start(args: {
+    ingredients: IngredientInput[];
+    recipeYaml: string;
+    backend: BackendChoice;
+    suggestedName: string;
+    outputBytes: number;
+    /** Export GGUF of this type (the format chosen is GGUF). */
+    ggufType?: GgufFileType;
+  }): Promise<void>;
   cancel(): void;
 }
 
@@ -42,6 +58,8 @@ export const useMergeStore = create<MergeState>()(
   persist(
     (set, get) => ({
       output: 'folder',
+      format: 'safetensors',
+      ggufType: null,
       backend: null,
       phase: 'idle',
       progress: null,
@@ -49,25 +67,35 @@ export const useMergeStore = create<MergeState>()(
       result: null,
       error: null,
       setOutput: (output) => set({ output }),
+      setFormat: (format) => set({ format }),
+      setGgufType: (ggufType) => set({ ggufType }),
       setBackend: (backend) => set({ backend }),
-      async start({ ingredients, recipeYaml, backend, suggestedName, outputBytes }) {
+      async start({ ingredients, recipeYaml, backend, suggestedName, outputBytes, ggufType }) {
         if (get().phase === 'running' || get().phase === 'cancelling') return;
         let output: OutputRequest;
+        // A GGUF is named after its file (general.name), as `souplab merge --out NAME.gguf` names it.
+        const gguf = (fileName: string, name: string): GgufRequest | undefined => (ggufType ? { type: ggufType, fileName, name } : undefined);
+        let ggufRequest: GgufRequest | undefined;
         try {
           const kind = get().output;
           if (kind === 'folder') {
             const dir = await showDirectoryPicker('readwrite', 'souplab-output');
-            const problem = await checkOutputFolder(dir, ingredients);
+            ggufRequest = gguf(`${suggestedName}.gguf`, suggestedName);
+            const problem = await checkOutputFolder(dir, ingredients, ggufRequest?.fileName);
             if (problem === 'declined') return;
             if (problem) throw new Error(problem);
             output = { kind: 'folder', dir };
           } else if (kind === 'file') {
-            output = { kind: 'file', file: await showSaveFilePicker(`${suggestedName}.safetensors`) };
+            const file = ggufType ? await showSaveFilePicker(`${suggestedName}.gguf`, GGUF_TYPES) : await showSaveFilePicker(`${suggestedName}.safetensors`);
+            ggufRequest = gguf(file.name, file.name.replace(/\.gguf$/i, ''));
+            output = { kind: 'file', file };
           } else {
             // Checked before a byte is written: a full quota would fail the merge near its end.
             const shortfall = await storageShortfall(outputBytes);
             if (shortfall) throw new Error(shortfall);
-            output = { kind: 'opfs', folder: `${suggestedName}-${timestamp(new Date())}` };
+            const folder = `${suggestedName}-${timestamp(new Date())}`;
+            ggufRequest = gguf(GGUF_FILE, folder);
+            output = { kind: 'opfs', folder };
           }
         } catch (e) {
           if (!isPickerCancel(e)) set({ phase: 'failed', error: messageOf(e), result: null, progress: null });
@@ -76,7 +104,7 @@ export const useMergeStore = create<MergeState>()(
         set({ phase: 'running', progress: null, result: null, error: null, backendDescription: null });
         const files = ingredients.map((i) => ({ name: i.name, kind: i.kind, files: i.files }));
         running = startMerge(
-          { type: 'start', ingredients: files, recipeYaml, output, backend },
+          { type: 'start', ingredients: files, recipeYaml, output, backend, gguf: ggufRequest },
           { progress: (progress) => set({ progress }), backend: (backendDescription) => set({ backendDescription }) },
         );
         try {
@@ -95,6 +123,6 @@ export const useMergeStore = create<MergeState>()(
         running.cancel();
       },
     }),
-    { name: 'souplab.merge', storage: createJSONStorage(() => localStorage), partialize: (s) => ({ output: s.output, backend: s.backend }) },
+    { name: 'souplab.merge', storage: createJSONStorage(() => localStorage), partialize: (s) => ({ output: s.output, backend: s.backend, format: s.format, ggufType: s.ggufType }) },
   ),
 );

@@ -1,3 +1,4 @@
+import { BackendSelect } from '../components/BackendSelect';
 import { useGpuStore } from '../state/gpuStore';
 import { useTasteStore } from '../state/tasteStore';
 import type { TasteBackend } from './protocol';
@@ -29,20 +30,5 @@ export function useTasteBackend(): { choice: TasteBackend; line: string; availab
 export function TasteBackendChoice({ disabled }: { disabled: boolean }) {
   const { choice, line, available } = useTasteBackend();
   const setBackend = useTasteStore((s) => s.setBackend);
-  return (
-    <div className="backend">
-      <label>
-        Run on{' '}
-        <select value={choice} disabled={disabled} onChange={(e) => setBackend(e.currentTarget.value as TasteBackend)}>
-          <option value="webgpu" disabled={!available}>
-            WebGPU
-          </option>
-          <option value="cpu">CPU (web worker)</option>
-        </select>
-      </label>
-      <p className="backend-line" data-backend={choice}>
-        {line}
-      </p>
-    </div>
-  );
+  return <BackendSelect choice={choice} line={line} available={available} disabled={disabled} cpuLabel="CPU (web worker)" onChange={setBackend} />;
 }

@@ -4,7 +4,9 @@ import { hasDirectoryPicker, hasSaveFilePicker } from '../ingredients/fsAccess';
 import { recipeYamlOf } from '../ingredients/recipeIO';
 import { useSoupStatus } from '../ingredients/useSoupStatus';
 import { sharesOf } from '../ingredients/weights';
+import { estimateGgufBytes } from '../../merge/soupGguf';
 import { BackendChoice, useBackendChoice } from '../merge/BackendChoice';
+import { FormatChoice, ggufTypeOf, useGgufCheck } from '../merge/FormatChoice';
 import { ProgressPanel } from '../merge/ProgressPanel';
 import { ResultPanel } from '../merge/ResultPanel';
 import { soupNameOf } from '../merge/browserStorage';
@@ -19,6 +21,12 @@ const OUTPUTS: { kind: OutputKind; label: string; hint: string; available: () =>
   { kind: 'file', label: 'One .safetensors file', hint: 'the model only, in a single file', available: hasSaveFilePicker },
   { kind: 'opfs', label: 'Browser storage, then download', hint: 'for browsers without file pickers (Firefox, Safari)', available: () => true },
 ];
+/** The same places for a GGUF export, which is always one file. */
+const GGUF_OUTPUTS: Record<OutputKind, { label: string; hint: string }> = {
+  folder: { label: 'A folder', hint: 'the soup as one .gguf file named after its models' },
+  file: { label: 'One .gguf file', hint: 'where and under which name you choose' },
+  opfs: OUTPUTS[2],
+};
 
 /** The Merge view: built on the engine modules; no merge or analysis logic here. */
 export function MergeView() {
@@ -30,6 +38,9 @@ export function MergeView() {
   const { choice } = useBackendChoice();
   const m = useMergeStore();
   const show = useNavigationStore((s) => s.show);
+  const gguf = m.format === 'gguf';
+  const ggufCheck = useGgufCheck(status.plan, gguf);
+  const ggufType = ggufTypeOf(status.plan, m.ggufType);
   useEffect(() => {
     void init();
   }, [init]);
@@ -42,6 +53,8 @@ export function MergeView() {
   const shares = status.spec.normalise ? sharesOf(models.map((x) => x.weight)) : models.map((x) => x.weight);
   const inputDtypes = plan ? [...new Set(plan.steps.flatMap((s) => (s.kind !== 'copy' ? [s.inputs[0].info.dtype] : [])))] : [];
   const blocked = status.blockers.length > 0;
+  const ggufRefused = ggufCheck?.state === 'problem';
+  const outputBytes = plan ? (gguf ? estimateGgufBytes(plan, ggufType) : plan.outputBytes) : 0;
   // The storage list is read again after every merge (a soup may have been added, or a failed one removed).
   const storageVersion = m.phase === 'running' ? -1 : (m.result?.seconds ?? 0);
   // Confirming an extrapolation holds for exactly the weights it was given for.
@@ -56,7 +69,8 @@ export function MergeView() {
       recipeYaml: recipeYamlOf(status.spec),
       backend: choice,
       suggestedName: soupNameOf(models.map((x) => x.name)),
-      outputBytes: plan?.outputBytes ?? 0,
+      outputBytes,
+      ggufType: gguf ? ggufType : undefined,
     });
   };
 
@@ -97,7 +111,10 @@ export function MergeView() {
             <dt>Read</dt>
             <dd>{formatBytes(plan.inputBytes)}</dd>
             <dt>Estimated output</dt>
-            <dd data-testid="estimated-size">{formatBytes(plan.outputBytes)}</dd>
+            <dd data-testid="estimated-size">
+              {formatBytes(outputBytes)}
+              {gguf ? ` (GGUF ${ggufType.toUpperCase()})` : ''}
+            </dd>
           </dl>
         )}
         {blocked && (
@@ -142,17 +159,18 @@ export function MergeView() {
             </select>
           </label>
         </div>
+        <FormatChoice disabled={active} plan={plan} check={ggufCheck} />
         <fieldset className="outputs" disabled={active}>
           <legend>Export to</legend>
           {outputs.map((o) => (
             <label key={o.kind} className={o.ok ? '' : 'muted'}>
               <input type="radio" name="output" value={o.kind} checked={output.kind === o.kind} disabled={!o.ok} onChange={() => m.setOutput(o.kind)} />{' '}
-              {o.label} <span className="muted small">— {o.ok ? o.hint : 'not available in this browser'}</span>
+              {(gguf ? GGUF_OUTPUTS[o.kind] : o).label} <span className="muted small">— {o.ok ? (gguf ? GGUF_OUTPUTS[o.kind] : o).hint : 'not available in this browser'}</span>
             </label>
           ))}
         </fieldset>
         <div className="row">
-          <button type="button" className="primary" disabled={blocked || active || unconfirmed} onClick={merge}>
+          <button type="button" className="primary" disabled={blocked || active || unconfirmed || ggufRefused} onClick={merge}>
             Merge
           </button>
           <button type="button" disabled={!active || m.phase === 'cancelling'} onClick={m.cancel}>
