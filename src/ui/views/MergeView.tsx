@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { formatBytes, formatInt } from '../ingredients/format';
 import { hasDirectoryPicker, hasSaveFilePicker } from '../ingredients/fsAccess';
 import { recipeYamlOf } from '../ingredients/recipeIO';
+import { namesInMerge } from '../ingredients/soup';
 import { useSoupStatus } from '../ingredients/useSoupStatus';
 import { sharesOf } from '../ingredients/weights';
 import { BackendChoice, useBackendChoice } from '../merge/BackendChoice';
@@ -50,7 +51,7 @@ export function MergeView() {
 
   const merge = () => {
     if (m.output !== output.kind) m.setOutput(output.kind);
-    const names = new Set(models.map((x) => x.name));
+    const names = new Set(namesInMerge(status.spec));
     void m.start({
       ingredients: ingredients.filter((g) => names.has(g.name)).map((g) => g.input),
       recipeYaml: recipeYamlOf(status.spec),
