@@ -13,7 +13,7 @@ import type { ParameterMap } from '../../merge/params';
 import { parseRecipe, recipeToYaml, type Recipe } from '../../merge/recipe';
 import { checkParamInput, paramInputOf, type ParamInput } from '../merge/method/paramInput';
 import { DEFAULT_SETUP, takesBase, type MethodSetup } from '../merge/method/methodSetup';
-import { ingredientOfPath, modelPathOf } from './modelPaths';
+import { ingredientOfPath } from './modelPaths';
 import { matchExperts } from './names';
 import type { IngredientInput } from './types';
 

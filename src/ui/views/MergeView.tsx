@@ -6,6 +6,8 @@ import { namesInMerge } from '../ingredients/soup';
 import { useSoupStatus } from '../ingredients/useSoupStatus';
 import { sharesOf } from '../ingredients/weights';
 import { BackendChoice, useBackendChoice } from '../merge/BackendChoice';
+import { GpuNote } from '../merge/method/GpuNote';
+import { DEFAULT_SETUP, methodOf } from '../merge/method/methodSetup';
 import { ProgressPanel } from '../merge/ProgressPanel';
 import { ResultPanel } from '../merge/ResultPanel';
 import { soupNameOf } from '../merge/browserStorage';
@@ -40,7 +42,9 @@ export function MergeView() {
   const output = outputs.find((o) => o.kind === m.output && o.ok) ?? outputs.find((o) => o.ok)!;
   const plan = status.plan;
   const models = status.spec.models;
-  const shares = status.spec.normalise ? sharesOf(models.map((x) => x.weight)) : models.map((x) => x.weight);
+  const method = methodOf(status.spec.method ?? DEFAULT_SETUP);
+  const linear = method.name === 'linear';
+  const shares = !linear ? undefined : status.spec.normalise ? sharesOf(models.map((x) => x.weight)) : models.map((x) => x.weight);
   const inputDtypes = plan ? [...new Set(plan.steps.flatMap((s) => (s.kind !== 'copy' ? [s.inputs[0].info.dtype] : [])))] : [];
   const blocked = status.blockers.length > 0;
   // The storage list is read again after every merge (a soup may have been added, or a failed one removed).
@@ -90,7 +94,9 @@ export function MergeView() {
         {plan && (
           <dl className="facts merge-facts">
             <dt>Method</dt>
-            <dd>linear{status.spec.normalise ? ', normalised' : ''}</dd>
+            <dd data-testid="merge-method">
+              {linear ? `linear${status.spec.normalise ? ', normalised' : ''}` : `${method.title} (${method.name})${status.spec.base ? `, base model ${status.spec.base.name}` : ''}`}
+            </dd>
             <dt>Tensors</dt>
             <dd>
               {formatInt(plan.steps.length)} ({formatInt(plan.steps.filter((s) => s.kind !== 'copy').length)} merged, {formatInt(plan.steps.filter((s) => s.kind === 'copy').length)} copied)
@@ -132,6 +138,7 @@ export function MergeView() {
       <section className="card" aria-labelledby="run-h">
         <h3 id="run-h">Merge and export</h3>
         <BackendChoice disabled={active} />
+        {choice === 'webgpu' && <GpuNote method={method.name} />}
         <div className="row options">
           <label>
             Output dtype{' '}
