@@ -38,10 +38,12 @@ export function WeightsBar() {
           <input type="checkbox" checked={normalise} onChange={(e) => setNormalise(e.currentTarget.checked)} /> Normalise weights
         </label>
       )}
-      <span className={`num${!linear || normalise || Math.abs(sum - 1) < 1e-9 ? '' : ' warning'}`} aria-live="polite">
-        Sum of weights: {roundWeight(sum)}
-        {!linear ? '' : normalise ? ' (divided by the sum)' : Math.abs(sum - 1) < 1e-9 ? '' : ' (not 1: the soup is scaled)'}
-      </span>
+      {linear && (
+        <span className={`num${normalise || Math.abs(sum - 1) < 1e-9 ? '' : ' warning'}`} aria-live="polite">
+          Sum of weights: {roundWeight(sum)}
+          {normalise ? ' (divided by the sum)' : Math.abs(sum - 1) < 1e-9 ? '' : ' (not 1: the soup is scaled)'}
+        </span>
+      )}
       <button type="button" onClick={uniform} disabled={names.length === 0}>Uniform</button>
       {bestTrial && (
         <button type="button" onClick={useBest} disabled={bestMatched === 0} title={`objective ${bestTrial.objective}`}>

@@ -12,8 +12,8 @@ export function GpuNote({ method }: { method: string }) {
   const cpu = [...(c.cpuPasses.length > 0 ? [`${c.cpuPasses.join(', ')}`] : []), ...(c.elementsOnGpu ? [] : ['the element pass'])];
   let text: string;
   if (gpu.length === 0) text = `${method} has no WebGPU kernels yet: on WebGPU its arithmetic runs on the CPU inside the merge worker, with the same results.`;
-  else if (cpu.length === 0) text = `On WebGPU, ${gpu.join(' and ')} run on the GPU.`;
-  else text = `On WebGPU, ${gpu.join(' and ')} run on the GPU; ${cpu.join(', ')} on the CPU inside the merge worker (same results).`;
+  else if (cpu.length === 0) text = `On WebGPU, ${gpu.join(' and ')} ${gpu.length > 1 ? 'run' : 'runs'} on the GPU.`;
+  else text = `On WebGPU, ${gpu.join(' and ')} ${gpu.length > 1 ? 'run' : 'runs'} on the GPU; ${cpu.join(', ')} on the CPU inside the merge worker (same results).`;
   return (
     <p className="muted small gpu-note" data-testid="gpu-note" data-gpu={gpu.length === 0 ? 'none' : cpu.length === 0 ? 'all' : 'part'}>
       {text}

@@ -47,7 +47,8 @@ export function MethodPanel({ members }: { members: number }) {
               label={p.name}
               value={setup.params[p.name]}
               required={requiredAtTop(p)}
-              unsetText={p.level === 'model' ? `${defaultText(p)} (every model; a card's own value wins)` : defaultText(p)}
+              unsetText={defaultText(p)}
+              scope={p.level === 'model' ? "for every model (a card's own value wins)" : undefined}
               onChange={(v) => setup.setParam(p.name, v)}
             />
           ))}

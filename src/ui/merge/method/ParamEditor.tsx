@@ -14,6 +14,8 @@ interface Props {
   /** What an empty field means: "default 1", "the global value". */
   unsetText: string;
   disabled?: boolean;
+  /** Said before the description: "for every model (a card's own value wins)". */
+  scope?: string;
 }
 
 /**
@@ -21,10 +23,10 @@ interface Props {
  * field for numbers (a comma list is a layer gradient where the parameter allows one), conditions
  * from a recipe shown whole. The error, when there is one, is said under the field and blocks the merge.
  */
-export function ParamEditor({ spec, value, onChange, required, id, label, unsetText, disabled }: Props) {
+export function ParamEditor({ spec, value, onChange, required, id, label, unsetText, disabled, scope }: Props) {
   const { error } = checkParamInput(spec, value, required);
   const errorId = `${id}-error`;
-  const hint = `${spec.description}${spec.level === 'recipe' || spec.kind === 'boolean' ? '' : ' — a comma list is a gradient over the layers'}`;
+  const hint = `${scope ? `${scope}: ` : ''}${spec.description}${spec.level === 'recipe' || spec.kind === 'boolean' ? '' : ' — a comma list is a gradient over the layers'}`;
   let field;
   if (value !== undefined && typeof value !== 'string') {
     field = (
