@@ -102,6 +102,22 @@ describe('a recipe of every method, through the studio and back', () => {
   });
 });
 
+describe('recipes the studio reads with care', () => {
+  it('a base_model of a method that averages every model joins the models, with a warning', () => {
+    const r = importRecipe('merge_method: karcher\nbase_model: ./base\nmodels:\n  - model: ./a\n  - model: ./b\n', 'k.yaml', ['base', 'a', 'b', 'c']);
+    expect(r.weights).toEqual({ base: 1, a: 1, b: 1, c: 0 });
+    expect(r.setup.base).toBeNull();
+    expect(r.warnings).toContain('base_model ./base is merged with the models by karcher: the studio lists it as one of them');
+  });
+
+  it('top-level weights reach every model; unmatched paths are listed', () => {
+    const r = importRecipe('merge_method: ties\nbase_model: ./base\nmodels:\n  - model: ./a\n  - model: ./gone\nparameters: {weight: 0.5, density: 0.7}\n', 't.yaml', ['base', 'a']);
+    expect(r.weights).toEqual({ base: 0, a: 0.5 });
+    expect(r.setup.params).toEqual({ density: '0.7' });
+    expect(r.unmatched).toEqual(['./gone']);
+  });
+});
+
 describe('model paths in exported recipes', () => {
   it('are paths beside the recipe: ./folder and ./file.safetensors, never bare names', async () => {
     const list = await ingredients();

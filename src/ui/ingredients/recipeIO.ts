@@ -152,6 +152,16 @@ export function importRecipe(text: string, fileName: string, ingredients: readon
     if (Object.keys(own).length > 0) modelParams[target] = own;
   });
   if (base !== null) weights[base] = 0;
+  // Methods that average every model (karcher, passthrough) count a base_model that is not listed among them, as mergekit does.
+  if (recipe.baseModel && !takesBase(method) && method.name !== 'linear' && !recipe.models.some((m) => m.model.path === recipe.baseModel!.path)) {
+    const joined = ingredientOfPath(recipe.baseModel.path, inputs)?.name;
+    if (joined === undefined) unmatched.push(recipe.baseModel.path);
+    else {
+      const w = recipe.parameters.weight;
+      weights[joined] = w?.kind === 'value' && typeof w.value === 'number' ? w.value : 1;
+      warnings.push(`base_model ${recipe.baseModel.path} is merged with the models by ${method.name}: the studio lists it as one of them`);
+    }
+  }
   return {
     weights,
     normalise,
