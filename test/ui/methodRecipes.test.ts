@@ -102,6 +102,30 @@ describe('a recipe of every method, through the studio and back', () => {
   });
 });
 
+describe('slices: recipes (frankenmerges), kept whole', () => {
+  const SLICES: Record<string, string> = {
+    passthrough:
+      'merge_method: passthrough\nslices:\n  - sources:\n      - model: ./a\n        layer_range: [0, 2]\n  - sources:\n      - model: ./c.safetensors\n        layer_range: [1, 2]\n        parameters: {scale: 0.5}\ndtype: bfloat16\n',
+    slerp:
+      'merge_method: slerp\nbase_model: ./base\nslices:\n  - sources:\n      - model: ./base\n        layer_range: [0, 2]\n      - model: ./b\n        layer_range: [0, 2]\nparameters:\n  t: [0.1, 0.9]\n',
+  };
+  it.each(Object.keys(SLICES))('%s: imported, planned, exported as the same slices', async (name) => {
+    const list = await ingredients();
+    const original = parseRecipe(SLICES[name]).recipe;
+    const imported = importRecipe(SLICES[name], 's.yaml', list.map((g) => g.input));
+    expect(imported.unmatched).toEqual([]);
+    expect(imported.setup.slices?.map((sl) => sl.sources.map((src) => src.model.path))).toEqual(original.slices!.map((sl) => sl.sources.map((src) => src.model.path.replace(/^\.\/|\.safetensors$/g, ''))));
+    // The cards' weights do not matter to slices.
+    const weights = Object.fromEntries(list.map((g) => [g.name, 0]));
+    const status = soupStatus({ ingredients: list, weights, normalise: true, outDtype: imported.outDtype === 'BF16' ? 'BF16' : 'auto', method: imported.setup });
+    expect(status.blockers).toEqual([]);
+    const back = parseRecipe(recipeYamlOf(status.spec)).recipe;
+    const strip = (r: Recipe) => JSON.parse(JSON.stringify({ slices: r.slices, parameters: r.parameters, base: r.baseModel?.path, out: r.outDtype ?? r.dtype }, (k, v: unknown) => (k === 'line' ? undefined : v))) as unknown;
+    expect(strip(back)).toEqual(strip(original));
+    expect(back.models).toEqual([]);
+  });
+});
+
 describe('recipes the studio reads with care', () => {
   it('a base_model of a method that averages every model joins the models, with a warning', () => {
     const r = importRecipe('merge_method: karcher\nbase_model: ./base\nmodels:\n  - model: ./a\n  - model: ./b\n', 'k.yaml', ['base', 'a', 'b', 'c']);

@@ -90,15 +90,14 @@ describe('recipes as mergekit YAML', () => {
     expect(r.normalise).toBe(true);
   });
 
-  it('keeps a weight gradient and other methods; refuses what it cannot edit, naming the line', () => {
+  it('keeps a weight gradient, other methods and slices; refuses what it cannot run, naming the line', () => {
     const g = importRecipe('merge_method: linear\nmodels:\n  - model: a\n    parameters:\n      weight: [0, 1]\n', 'g.yaml', ['a']);
     expect(g.setup.modelParams).toEqual({ a: { weight: '0, 1' } });
     const t = importRecipe('merge_method: task_arithmetic\nbase_model: b\nmodels:\n  - model: a\n', 't.yaml', ['a', 'b']);
     expect(t.setup).toMatchObject({ method: 'task_arithmetic', base: 'b' });
     expect(t.weights).toEqual({ a: 1, b: 0 });
-    expect(() => importRecipe('merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n        layer_range: [0, 2]\n', 's.yaml', ['a'])).toThrow(
-      /^s\.yaml line 1: a slices: recipe .* is not edited in the studio; run it with souplab merge/,
-    );
+    const sl = importRecipe('merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n        layer_range: [0, 2]\n', 's.yaml', ['a']);
+    expect(sl.setup.slices?.[0].sources[0]).toMatchObject({ model: { path: 'a' }, layerRange: [0, 2] });
     expect(() => importRecipe('merge_method: arcee_fusion\nmodels:\n  - model: a\n', 's.yaml', [])).toThrow(/^s\.yaml line 1: merge method 'arcee_fusion': arcee_fusion is not supported yet/);
   });
 });

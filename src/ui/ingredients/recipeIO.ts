@@ -61,10 +61,14 @@ export function recipeOf(spec: SoupSpec): Recipe {
   const parameters: ParameterMap =
     method.name === 'linear' ? { normalize: { kind: 'value', value: spec.normalise } } : settingsOf(method, setup.params, 'top', (n) => n === 'weight');
   const out = spec.outDtype ?? spec.inputDtype;
+  // Slices name their models by ingredient name in the studio: written as those ingredients' paths.
+  const pathByName = new Map([...spec.models, ...(spec.base ? [spec.base] : [])].map((m) => [m.name, pathOf(m)]));
+  const slices = setup.slices?.map((sl) => ({ ...sl, sources: sl.sources.map((src) => ({ ...src, model: { path: pathByName.get(src.model.path) ?? `./${src.model.path}` } })) }));
   return {
     method: method.name,
     ...(base ? { baseModel: { path: pathOf(base) } } : {}),
-    models,
+    models: slices ? [] : models,
+    ...(slices ? { slices } : {}),
     parameters,
     // dtype float32: mergekit then computes in f32 as SoupLab does, and rounds once to out_dtype.
     ...(out ? { dtype: 'F32' as const, outDtype: out } : {}),
@@ -100,13 +104,10 @@ type Named = Pick<IngredientInput, 'name' | 'kind' | 'files'>;
 /**
  * Reads a mergekit recipe onto the ingredients: each model path finds its ingredient (modelPaths.ts,
  * then by name as the experts are matched). Throws InputError (naming the line) for a recipe that is
- * not valid, and for `slices:` recipes, which the studio does not edit.
+ * not valid. A `slices:` recipe's layer ranges are kept as they are (shown, not edited).
  */
 export function importRecipe(text: string, fileName: string, ingredients: readonly (string | Named)[]): ImportedRecipe {
   const { recipe, warnings } = parseRecipe(text, fileName);
-  if (recipe.slices) {
-    throw new InputError(`${fileName} line ${recipe.methodLine ?? 1}: a slices: recipe (layer ranges, a frankenmerge) is not edited in the studio; run it with souplab merge`);
-  }
   const inputs: Named[] = ingredients.map((i) => (typeof i === 'string' ? { name: i, kind: 'folder', files: [] } : i));
   const names = inputs.map((i) => i.name);
   const method = getMethod(recipe.method);
@@ -151,6 +152,16 @@ export function importRecipe(text: string, fileName: string, ingredients: readon
     }
     if (Object.keys(own).length > 0) modelParams[target] = own;
   });
+  // A slices recipe: its layer ranges are kept whole, each source named by its ingredient.
+  const slices = recipe.slices?.map((sl) => ({
+    ...sl,
+    sources: sl.sources.map((src) => {
+      const target = ingredientOfPath(src.model.path, inputs)?.name ?? matchExperts([src.model.path], names)[0];
+      if (target === undefined) unmatched.push(src.model.path);
+      else weights[target] = 1;
+      return { ...src, model: { path: target ?? src.model.path } };
+    }),
+  }));
   if (base !== null) weights[base] = 0;
   // Methods that average every model (karcher, passthrough) count a base_model that is not listed among them, as mergekit does.
   if (recipe.baseModel && !takesBase(method) && method.name !== 'linear' && !recipe.models.some((m) => m.model.path === recipe.baseModel!.path)) {
@@ -166,7 +177,7 @@ export function importRecipe(text: string, fileName: string, ingredients: readon
     weights,
     normalise,
     outDtype: recipe.outDtype ?? recipe.dtype,
-    setup: { method: method.name, base, params, modelParams },
+    setup: { method: method.name, base, params, modelParams, ...(slices ? { slices } : {}) },
     unmatched,
     warnings,
   };

@@ -36,7 +36,9 @@ export function soupSpecOf(s: SoupInputs): SoupSpec {
   const readyOnes = s.ingredients.filter((g): g is Extract<Ingredient, { status: 'ready' }> => g.status === 'ready');
   const baseName = takesBase(method) ? setup.base : null;
   const base = readyOnes.find((g) => g.name === baseName);
-  const members = readyOnes.filter((g) => g.name !== baseName && weightOf(s.weights, g.name) !== 0);
+  // A slices recipe reads the models its slices name, whatever the cards' weights.
+  const inSlices = setup.slices ? new Set(setup.slices.flatMap((sl) => sl.sources.map((src) => src.model.path))) : undefined;
+  const members = readyOnes.filter((g) => g.name !== baseName && (inSlices ? inSlices.has(g.name) : weightOf(s.weights, g.name) !== 0));
   return {
     models: members.map((g) => ({ name: g.name, weight: weightOf(s.weights, g.name), path: modelPathOf(g.input) })),
     ...(base ? { base: { name: base.name, path: modelPathOf(base.input) } } : {}),

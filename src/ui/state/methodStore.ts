@@ -19,6 +19,8 @@ interface MethodState extends MethodSetup {
   setModelParam(ingredient: string, name: string, value: ParamInput): void;
   /** Everything at once: a recipe read in. */
   replace(setup: MethodSetup): void;
+  /** Back to the models list (the cards' weights). */
+  dropSlices(): void;
 }
 
 const without = <T>(map: Record<string, T>, key: string): Record<string, T> => {
@@ -33,7 +35,7 @@ export const useMethodStore = create<MethodState>()(
       ...DEFAULT_SETUP,
       setMethod: (method) => {
         if (!findMethod(method)) return;
-        set((s) => (s.method === method ? s : { method, params: {}, modelParams: {} }));
+        set((s) => (s.method === method ? s : { method, params: {}, modelParams: {}, slices: undefined }));
       },
       setBase: (base) => set({ base }),
       setParam: (name, value) => set((s) => ({ params: value === '' ? without(s.params, name) : { ...s.params, [name]: value } })),
@@ -42,12 +44,13 @@ export const useMethodStore = create<MethodState>()(
           const own = value === '' ? without(s.modelParams[ingredient] ?? {}, name) : { ...(s.modelParams[ingredient] ?? {}), [name]: value };
           return { modelParams: Object.keys(own).length === 0 ? without(s.modelParams, ingredient) : { ...s.modelParams, [ingredient]: own } };
         }),
-      replace: (setup) => set({ method: setup.method, base: setup.base, params: setup.params, modelParams: setup.modelParams }),
+      replace: (setup) => set({ method: setup.method, base: setup.base, params: setup.params, modelParams: setup.modelParams, slices: setup.slices }),
+      dropSlices: () => set({ slices: undefined }),
     }),
     {
       name: 'souplab.method',
       storage: createJSONStorage(() => localStorage),
-      partialize: (s) => ({ method: s.method, base: s.base, params: s.params, modelParams: s.modelParams }),
+      partialize: (s) => ({ method: s.method, base: s.base, params: s.params, modelParams: s.modelParams, slices: s.slices }),
     },
   ),
 );

@@ -2,6 +2,7 @@ import './method.css';
 import { readyNames, useSoupStore } from '../../state/soupStore';
 import { useMethodStore } from '../../state/methodStore';
 import { GpuNote } from './GpuNote';
+import { SlicesView } from './SlicesView';
 import { MethodPicker } from './MethodPicker';
 import { methodOf, modelCountProblem, panelParameters, requiredAtTop, takesBase } from './methodSetup';
 import { defaultText, ParamEditor } from './ParamEditor';
@@ -13,7 +14,7 @@ export function MethodPanel({ members }: { members: number }) {
   const method = methodOf(setup);
   const ready = readyNames(ingredients);
   const params = panelParameters(method);
-  const countProblem = modelCountProblem(method, members, takesBase(method) ? setup.base : null);
+  const countProblem = setup.slices ? undefined : modelCountProblem(method, members, takesBase(method) ? setup.base : null);
   return (
     <section className="card method" aria-labelledby="method-h">
       <h3 id="method-h">Method</h3>
@@ -31,6 +32,7 @@ export function MethodPanel({ members }: { members: number }) {
           </select>
         </label>
       )}
+      {setup.slices && <SlicesView slices={setup.slices} onDrop={setup.dropSlices} />}
       {countProblem && (
         <p className="error small" role="status" data-testid="method-count">
           {countProblem}

@@ -6,6 +6,7 @@
  */
 import { findMethod, getMethod } from '../../../merge/methods/registry';
 import type { MergeMethod, ParameterSpec } from '../../../merge/methods/types';
+import type { RecipeSlice } from '../../../merge/recipeTypes';
 import { checkParamInput, type ParamInput } from './paramInput';
 
 export interface MethodSetup {
@@ -20,6 +21,11 @@ export interface MethodSetup {
    * a weight here is one that varies by layer or tensor, kept from a recipe.
    */
   modelParams: Record<string, Record<string, ParamInput>>;
+  /**
+   * A `slices:` recipe's layer ranges (a frankenmerge), as read from a recipe: shown and written back
+   * as they are, source models named by ingredient name. While set, they replace the models list.
+   */
+  slices?: RecipeSlice[];
 }
 
 export const DEFAULT_SETUP: MethodSetup = { method: 'linear', base: null, params: {}, modelParams: {} };
@@ -75,14 +81,18 @@ export function setupProblems(setup: MethodSetup, members: string[], ready: stri
       if (method.needs.base === 'required') problems.push(`${method.title} needs a base model (the model the others are compared with): choose it under Method.`);
     } else if (!ready.includes(setup.base)) problems.push(`The base model ${setup.base} is not among the readable checkpoints: choose another under Method.`);
   }
-  const countProblem = modelCountProblem(method, members.length, takesBase(method) ? setup.base : null);
+  // A slices recipe's counts are per slice: the recipe's validator says them.
+  const countProblem = setup.slices ? undefined : modelCountProblem(method, members.length, takesBase(method) ? setup.base : null);
   if (countProblem) problems.push(countProblem);
+  for (const slice of setup.slices ?? []) {
+    for (const src of slice.sources) if (!ready.includes(src.model.path)) problems.push(`The slices name ${src.model.path}, which is not among the readable checkpoints.`);
+  }
   for (const spec of panelParameters(method)) {
     const error = checkParamInput(spec, setup.params[spec.name], requiredAtTop(spec)).error;
     if (error) problems.push(`${method.title}: ${error}.`);
   }
   const weight = method.parameters.find((p) => p.name === 'weight');
-  for (const name of members) {
+  for (const name of setup.slices ? [] : members) {
     const own = setup.modelParams[name] ?? {};
     for (const spec of [...(weight ? [weight] : []), ...cardParameters(method)]) {
       const error = checkParamInput(spec, own[spec.name], false).error;
