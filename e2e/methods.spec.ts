@@ -3,7 +3,8 @@
  * picked in the page, parameters set in the fields made from the registry (global, per model, a layer
  * gradient), the recipe exported as mergekit YAML, the merge run in the page, and its output compared
  * with `souplab merge` of the exported YAML put beside copies of the same checkpoint folders. Then an
- * invalid parameter: its inline error, and a blocked Merge.
+ * invalid parameter: its inline error, and a blocked Merge. And model_stock, which has no WebGPU
+ * kernels: the page says so, and a WebGPU merge runs it on the CPU of the merge worker.
  *
  * The two outputs differ only in the comment line of the recipe stored in __metadata__ (the studio's
  * and the command's say where their model paths point), which shifts the header: so the headers are
@@ -214,4 +215,18 @@ test('an invalid parameter shows its error at the field and blocks the merge', a
   await expect(page.getByRole('alert')).toHaveCount(0);
   await page.getByRole('tab', { name: 'Merge & export' }).click();
   await expect(page.getByRole('button', { name: 'Merge', exact: true })).toBeEnabled();
+});
+
+test('a method without WebGPU kernels says so and merges on a WebGPU choice, on the CPU of the merge worker: the same model as souplab merge', async ({ page }) => {
+  await demoIngredients(page);
+  await page.getByRole('combobox', { name: 'Merge method' }).selectOption('model_stock');
+  await page.getByRole('combobox', { name: 'Base model' }).selectOption(BASE);
+  await expect(page.getByTestId('gpu-note')).toHaveText(/^model_stock has no WebGPU kernels yet: on WebGPU its arithmetic runs on the CPU inside the merge worker/);
+  await page.getByLabel('filter_wise').selectOption('true');
+  await expect(page.getByText('Ready to merge 2 ingredients.')).toBeVisible();
+  const yaml = await exportRecipe(page);
+  expect(parseRecipe(yaml).recipe.parameters.filter_wise).toMatchObject({ value: true });
+  const fromPage = await mergeInPage(page, 'webgpu', 'e2e-stock');
+  await expect(page.getByRole('status').filter({ hasText: 'Verified' })).toContainText('on WebGPU');
+  expectSameModel(fromPage, await mergeWithCli(yaml, 'stock'));
 });
