@@ -28,6 +28,9 @@ const WATT = 'demo-watt-tool-70B';
 const COALM = 'demo-CoALM-70B';
 let dir: string;
 
+// Each test merges in the page and runs the CLI: room for a busy 2-core CI machine.
+test.describe.configure({ timeout: 240_000 });
+
 test.beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'souplab-e2e-methods-'));
   // The exported recipe is put beside the checkpoint folders, as a person would run it.
