@@ -134,6 +134,18 @@ describe('recipes the studio reads with care', () => {
     expect(r.warnings).toContain('base_model ./base is merged with the models by karcher: the studio lists it as one of them');
   });
 
+  it("the recipe's model order is kept (f32 sums depend on it), whatever the cards' order", async () => {
+    const list = await ingredients();
+    const text = 'merge_method: linear\nmodels:\n  - model: ./c.safetensors\n    parameters: {weight: 1}\n  - model: ./a\n    parameters: {weight: 2}\n';
+    const r = importRecipe(text, 'o.yaml', list.map((g) => g.input));
+    expect(r.setup.order).toEqual(['c', 'a']);
+    const status = soupStatus({ ingredients: list, weights: r.weights, normalise: r.normalise, outDtype: 'auto', method: r.setup });
+    expect(parseRecipe(recipeYamlOf(status.spec)).recipe.models.map((m) => m.model.path)).toEqual(['./c.safetensors', './a']);
+    // Without an order, card order.
+    const cards = soupStatus({ ingredients: list, weights: r.weights, normalise: true, outDtype: 'auto', method: { ...r.setup, order: undefined } });
+    expect(cards.spec.models.map((m) => m.name)).toEqual(['a', 'c']);
+  });
+
   it('top-level weights reach every model; unmatched paths are listed', () => {
     const r = importRecipe('merge_method: ties\nbase_model: ./base\nmodels:\n  - model: ./a\n  - model: ./gone\nparameters: {weight: 0.5, density: 0.7}\n', 't.yaml', ['base', 'a']);
     expect(r.weights).toEqual({ base: 0, a: 0.5 });

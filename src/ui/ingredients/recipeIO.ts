@@ -134,6 +134,7 @@ export function importRecipe(text: string, fileName: string, ingredients: readon
   }
   const weights: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
   const modelParams: Record<string, Record<string, ParamInput>> = {};
+  const order: string[] = [];
   recipe.models.forEach((m, i) => {
     if (base !== null && recipe.baseModel?.path === m.model.path) return;
     const target = place(i);
@@ -141,6 +142,7 @@ export function importRecipe(text: string, fileName: string, ingredients: readon
       unmatched.push(m.model.path);
       return;
     }
+    order.push(target);
     const own: Record<string, ParamInput> = {};
     for (const [key, setting] of Object.entries(m.parameters)) if (key !== 'weight') own[key] = paramInputOf(setting);
     const w = m.parameters.weight ?? recipe.parameters.weight;
@@ -170,6 +172,7 @@ export function importRecipe(text: string, fileName: string, ingredients: readon
     else {
       const w = recipe.parameters.weight;
       weights[joined] = w?.kind === 'value' && typeof w.value === 'number' ? w.value : 1;
+      order.push(joined);
       warnings.push(`base_model ${recipe.baseModel.path} is merged with the models by ${method.name}: the studio lists it as one of them`);
     }
   }
@@ -177,7 +180,7 @@ export function importRecipe(text: string, fileName: string, ingredients: readon
     weights,
     normalise,
     outDtype: recipe.outDtype ?? recipe.dtype,
-    setup: { method: method.name, base, params, modelParams, ...(slices ? { slices } : {}) },
+    setup: { method: method.name, base, params, modelParams, order, ...(slices ? { slices } : {}) },
     unmatched,
     warnings,
   };

@@ -38,7 +38,15 @@ export function soupSpecOf(s: SoupInputs): SoupSpec {
   const base = readyOnes.find((g) => g.name === baseName);
   // A slices recipe reads the models its slices name, whatever the cards' weights.
   const inSlices = setup.slices ? new Set(setup.slices.flatMap((sl) => sl.sources.map((src) => src.model.path))) : undefined;
-  const members = readyOnes.filter((g) => g.name !== baseName && (inSlices ? inSlices.has(g.name) : weightOf(s.weights, g.name) !== 0));
+  const rank = (name: string) => {
+    const i = setup.order?.indexOf(name) ?? -1;
+    return i < 0 ? Infinity : i;
+  };
+  const members = readyOnes
+    .filter((g) => g.name !== baseName && (inSlices ? inSlices.has(g.name) : weightOf(s.weights, g.name) !== 0))
+    .map((g, i) => ({ g, i }))
+    .sort((a, b) => rank(a.g.name) - rank(b.g.name) || a.i - b.i)
+    .map(({ g }) => g);
   return {
     models: members.map((g) => ({ name: g.name, weight: weightOf(s.weights, g.name), path: modelPathOf(g.input) })),
     ...(base ? { base: { name: base.name, path: modelPathOf(base.input) } } : {}),

@@ -13,8 +13,10 @@ export function useSoupStatus(): SoupStatus {
   const base = useMethodStore((s) => s.base);
   const params = useMethodStore((s) => s.params);
   const modelParams = useMethodStore((s) => s.modelParams);
+  const slices = useMethodStore((s) => s.slices);
+  const order = useMethodStore((s) => s.order);
   return useMemo(
-    () => soupStatus({ ingredients, weights, normalise, outDtype, method: { method, base, params, modelParams } }),
-    [ingredients, weights, normalise, outDtype, method, base, params, modelParams],
+    () => soupStatus({ ingredients, weights, normalise, outDtype, method: { method, base, params, modelParams, slices, order } }),
+    [ingredients, weights, normalise, outDtype, method, base, params, modelParams, slices, order],
   );
 }

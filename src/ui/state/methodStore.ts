@@ -44,13 +44,13 @@ export const useMethodStore = create<MethodState>()(
           const own = value === '' ? without(s.modelParams[ingredient] ?? {}, name) : { ...(s.modelParams[ingredient] ?? {}), [name]: value };
           return { modelParams: Object.keys(own).length === 0 ? without(s.modelParams, ingredient) : { ...s.modelParams, [ingredient]: own } };
         }),
-      replace: (setup) => set({ method: setup.method, base: setup.base, params: setup.params, modelParams: setup.modelParams, slices: setup.slices }),
+      replace: (setup) => set({ method: setup.method, base: setup.base, params: setup.params, modelParams: setup.modelParams, slices: setup.slices, order: setup.order }),
       dropSlices: () => set({ slices: undefined }),
     }),
     {
       name: 'souplab.method',
       storage: createJSONStorage(() => localStorage),
-      partialize: (s) => ({ method: s.method, base: s.base, params: s.params, modelParams: s.modelParams, slices: s.slices }),
+      partialize: (s) => ({ method: s.method, base: s.base, params: s.params, modelParams: s.modelParams, slices: s.slices, order: s.order }),
     },
   ),
 );

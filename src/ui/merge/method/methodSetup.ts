@@ -26,6 +26,11 @@ export interface MethodSetup {
    * as they are, source models named by ingredient name. While set, they replace the models list.
    */
   slices?: RecipeSlice[];
+  /**
+   * The models' order in an imported recipe (ingredient names): the merge sums in this order, as
+   * mergekit and `souplab merge` do for that recipe (f32 sums depend on it); others follow in card order.
+   */
+  order?: string[];
 }
 
 export const DEFAULT_SETUP: MethodSetup = { method: 'linear', base: null, params: {}, modelParams: {} };
