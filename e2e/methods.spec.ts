@@ -233,3 +233,19 @@ test('a method without WebGPU kernels says so and merges on a WebGPU choice, on 
   await expect(page.getByRole('status').filter({ hasText: 'Verified' })).toContainText('on WebGPU');
   expectSameModel(fromPage, await mergeWithCli(yaml, 'stock'));
 });
+
+test('a slices: recipe (a frankenmerge) read in shows its layer ranges and is written back as it was', async ({ page }) => {
+  await demoIngredients(page);
+  const text = `merge_method: passthrough\nslices:\n  - sources:\n      - model: ./${BASE}\n        layer_range: [0, 2]\n  - sources:\n      - model: ./${WATT}\n        layer_range: [1, 2]\n        parameters:\n          scale: 0.5\ndtype: float32\nout_dtype: bfloat16\n`;
+  await page.locator('input[type=file][accept*=".yaml"]').setInputFiles({ name: 'franken.yaml', mimeType: 'application/yaml', buffer: Buffer.from(text) });
+  await expect(page.getByRole('combobox', { name: 'Merge method' })).toHaveValue('passthrough');
+  const slices = page.getByRole('group', { name: 'Layer slices' });
+  await expect(slices.getByRole('listitem')).toHaveText([`${BASE} layers [0, 2)`, `${WATT} layers [1, 2) (scale 0.5)`]);
+  await expect(page.getByText('Ready to merge 2 ingredients.')).toBeVisible();
+  const back = parseRecipe(await exportRecipe(page)).recipe;
+  const strip = (r: typeof back) => JSON.parse(JSON.stringify(r, (k, v: unknown) => (k === 'line' || k === 'methodLine' || k === 'fileName' ? undefined : v))) as unknown;
+  expect(strip(back)).toEqual(strip(parseRecipe(text).recipe));
+  // Back to the models list.
+  await slices.getByRole('button', { name: 'Use the models list' }).click();
+  await expect(page.getByRole('group', { name: 'Layer slices' })).toHaveCount(0);
+});
