@@ -127,12 +127,13 @@ test('three dropped checkpoints, weights typed, merged on WebGPU into an OPFS fo
   // The recipe holds the weights typed in the page.
   const { recipe } = parseRecipe(out.recipe);
   expect(recipe.method).toBe('linear');
-  expect(recipe.models.map((m) => [m.model.path, m.parameters.weight])).toEqual(NAMES.map((n, i) => [n, { kind: 'value', value: WEIGHTS[i], line: expect.any(Number) }]));
+  // Model paths are the dropped files' paths beside the recipe (mergekit would take bare names for hub ids).
+  expect(recipe.models.map((m) => [m.model.path, m.parameters.weight])).toEqual(NAMES.map((n, i) => [`./${n}.safetensors`, { kind: 'value', value: WEIGHTS[i], line: expect.any(Number) }]));
 
   // The same recipe merged in Node on the CPU engine gives the same bytes.
   const checkpoints = new Map<string, Checkpoint>();
   const opened = await Promise.all(NAMES.map((n) => openCheckpointPath(join(dir, `${n}.safetensors`))));
-  NAMES.forEach((n, i) => checkpoints.set(n, opened[i]));
+  NAMES.forEach((n, i) => checkpoints.set(`./${n}.safetensors`, opened[i]));
   const refPath = join(dir, 'reference.safetensors');
   const backend = createCpuSoupBackend({ workers: 1, spawn: inThreadSpawner });
   try {

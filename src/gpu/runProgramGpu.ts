@@ -40,7 +40,7 @@ export function boundaryOf(sel: MagnitudeSelection): SelectionBoundary {
 }
 
 /** A GPU element kernel for the program, from gpuElements() or, for plain linear combinations, from describe(). */
-function elementsOf(program: TensorProgram, inputCount: number): GpuElements | undefined {
+export function elementsOf(program: TensorProgram, inputCount: number): GpuElements | undefined {
   const e = program.gpuElements?.();
   if (e) return e;
   const d = program.describe();

@@ -22,6 +22,7 @@ import { preflight, PreflightError, type PreflightReport } from './preflight';
 import { recipeWhere, type ModelRef, type Recipe, type RecipeSlice } from './recipe';
 import { getMethod } from './methods/registry';
 import { tensorKeyOf } from './methods/counterRandom';
+import { numberProblem } from './methods/parameterChecks';
 import type { MergeMethod, ParameterSpec, ParameterValues, TensorProgram } from './methods/types';
 
 export interface SoupStep {
@@ -364,17 +365,9 @@ function checkedValue(recipe: Recipe, method: MergeMethod, spec: ParameterSpec, 
   }
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new InputError(`${where}${spec.name}${of} for tensor ${tensor} must be a number, got ${JSON.stringify(v)}`);
   if (spec.kind === 'integer' && !Number.isInteger(v)) throw new InputError(`${where}${spec.name}${of} must be a whole number, got ${v} for tensor ${tensor}`);
-  const r = spec.range;
-  if (r) {
-    const low = r.min !== undefined && (r.minExclusive ? v <= r.min : v < r.min);
-    const high = r.max !== undefined && (r.maxExclusive ? v >= r.max : v > r.max);
-    if (low || high) throw new InputError(`${where}${spec.name}${of} is ${v} for tensor ${tensor}; it must be in ${rangeText(r)}`);
-  }
+  const problem = numberProblem(spec, v);
+  if (problem) throw new InputError(`${where}${spec.name}${of} is ${v} for tensor ${tensor}; it ${problem}`);
   return v;
-}
-
-export function rangeText(r: NonNullable<ParameterSpec['range']>): string {
-  return `${r.min === undefined ? '(−∞' : `${r.minExclusive ? '(' : '['}${r.min}`}, ${r.max === undefined ? '∞)' : `${r.max}${r.maxExclusive ? ')' : ']'}`}`;
 }
 
 /** The kernel mode and f32 coefficients of one tensor: the method-specific part of the plan. */

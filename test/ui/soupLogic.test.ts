@@ -64,7 +64,8 @@ describe('recipes as mergekit YAML', () => {
     expect(yaml).toContain('merge_method: linear');
     expect(yaml).toContain('out_dtype: bfloat16');
     const { recipe } = parseRecipe(yaml);
-    expect(recipe.models.map((m) => m.model.path)).toEqual(['demo-CoALM-70B', 'demo-watt-tool-70B']);
+    // Paths, not bare names (which mergekit would take for Hugging Face ids).
+    expect(recipe.models.map((m) => m.model.path)).toEqual(['./demo-CoALM-70B', './demo-watt-tool-70B']);
     const back = importRecipe(yaml, 'r.yaml', ['demo-watt-tool-70B', 'demo-CoALM-70B', 'demo-xLAM-2-70b-fc-r']);
     expect(back.weights).toEqual({ 'demo-watt-tool-70B': 0.8, 'demo-CoALM-70B': 0.2, 'demo-xLAM-2-70b-fc-r': 0 });
     expect(back.normalise).toBe(false);
@@ -89,13 +90,14 @@ describe('recipes as mergekit YAML', () => {
     expect(r.normalise).toBe(true);
   });
 
-  it('refuses what one weight per model cannot show, naming the line', () => {
-    expect(() => importRecipe('merge_method: linear\nmodels:\n  - model: a\n    parameters:\n      weight: [0, 1]\n', 'g.yaml', ['a'])).toThrow(
-      /^g\.yaml line 5: the weight of a varies by layer/,
-    );
-    expect(() => importRecipe('merge_method: task_arithmetic\nbase_model: b\nmodels:\n  - model: a\n', 't.yaml', ['a', 'b'])).toThrow(
-      /^t\.yaml line 1: merge_method task_arithmetic: the studio edits linear soups/,
-    );
+  it('keeps a weight gradient, other methods and slices; refuses what it cannot run, naming the line', () => {
+    const g = importRecipe('merge_method: linear\nmodels:\n  - model: a\n    parameters:\n      weight: [0, 1]\n', 'g.yaml', ['a']);
+    expect(g.setup.modelParams).toEqual({ a: { weight: '0, 1' } });
+    const t = importRecipe('merge_method: task_arithmetic\nbase_model: b\nmodels:\n  - model: a\n', 't.yaml', ['a', 'b']);
+    expect(t.setup).toMatchObject({ method: 'task_arithmetic', base: 'b' });
+    expect(t.weights).toEqual({ a: 1, b: 0 });
+    const sl = importRecipe('merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n        layer_range: [0, 2]\n', 's.yaml', ['a']);
+    expect(sl.setup.slices?.[0].sources[0]).toMatchObject({ model: { path: 'a' }, layerRange: [0, 2] });
     expect(() => importRecipe('merge_method: arcee_fusion\nmodels:\n  - model: a\n', 's.yaml', [])).toThrow(/^s\.yaml line 1: merge method 'arcee_fusion': arcee_fusion is not supported yet/);
   });
 });

@@ -114,7 +114,7 @@ describe('the studio soup on real (generated) checkpoints', () => {
     expect([...target.committed.keys()].sort()).toEqual(['config.json', 'model.safetensors', 'recipe.yaml', 'tokenizer.json', 'tokenizer_config.json']);
     // The stored recipe is the normalised one, as souplab merge stores it (one engine entry, runRecipe).
     expect(new TextDecoder().decode(target.committed.get('recipe.yaml'))).toBe(
-      `# SoupLab soup (mergekit recipe); model paths are the checkpoint names in the studio\n${recipeToYaml(parseRecipe(recipeYaml).recipe)}`,
+      `# SoupLab soup (mergekit recipe); model paths are relative to the folder that holds the checkpoints\n${recipeToYaml(parseRecipe(recipeYaml).recipe)}`,
     );
     expect(parseRecipe(recipeYaml).recipe.outDtype).toBe('BF16');
     const config = JSON.parse(new TextDecoder().decode(target.committed.get('config.json'))) as Record<string, unknown>;

@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { CardControls } from '../merge/method/CardControls';
 import { useSoupStore } from '../state/soupStore';
 import { formatBytes, formatCount, formatInt, formatWeight } from './format';
 import { weightOf } from './soup';
@@ -61,7 +62,7 @@ export function IngredientCard({ ingredient, share, mismatch }: { ingredient: In
               ))}
             </ul>
           </details>
-          <WeightControls id={`${g.id}-weight`} name={g.name} share={share} />
+          <CardControls id={g.id} name={g.name} weightControls={<WeightControls id={`${g.id}-weight`} name={g.name} share={share} />} />
         </>
       )}
     </article>

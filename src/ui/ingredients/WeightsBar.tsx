@@ -1,3 +1,4 @@
+import { useMethodStore } from '../state/methodStore';
 import { readyNames, useSoupStore } from '../state/soupStore';
 import { useTrialsStore } from '../state/trialsStore';
 import { matchExperts } from './names';
@@ -13,6 +14,8 @@ export function WeightsBar() {
   const uniform = useSoupStore((s) => s.uniform);
   const setWeights = useSoupStore((s) => s.setWeights);
   const bestTrial = useTrialsStore((s) => s.bestTrial);
+  // The Normalise switch and the sum's meaning belong to the linear soup; other methods read normalize from their parameters.
+  const linear = useMethodStore((s) => s.method) === 'linear';
   const names = readyNames(ingredients);
   const sum = sumOf(names.map((n) => weightOf(weights, n)));
 
@@ -30,13 +33,17 @@ export function WeightsBar() {
 
   return (
     <div className="weights-bar" role="group" aria-label="Weights">
-      <label className="switch">
-        <input type="checkbox" checked={normalise} onChange={(e) => setNormalise(e.currentTarget.checked)} /> Normalise weights
-      </label>
-      <span className={`num${normalise || Math.abs(sum - 1) < 1e-9 ? '' : ' warning'}`} aria-live="polite">
-        Sum of weights: {roundWeight(sum)}
-        {normalise ? ' (divided by the sum)' : Math.abs(sum - 1) < 1e-9 ? '' : ' (not 1: the soup is scaled)'}
-      </span>
+      {linear && (
+        <label className="switch">
+          <input type="checkbox" checked={normalise} onChange={(e) => setNormalise(e.currentTarget.checked)} /> Normalise weights
+        </label>
+      )}
+      {linear && (
+        <span className={`num${normalise || Math.abs(sum - 1) < 1e-9 ? '' : ' warning'}`} aria-live="polite">
+          Sum of weights: {roundWeight(sum)}
+          {normalise ? ' (divided by the sum)' : Math.abs(sum - 1) < 1e-9 ? '' : ' (not 1: the soup is scaled)'}
+        </span>
+      )}
       <button type="button" onClick={uniform} disabled={names.length === 0}>Uniform</button>
       {bestTrial && (
         <button type="button" onClick={useBest} disabled={bestMatched === 0} title={`objective ${bestTrial.objective}`}>

@@ -1,6 +1,6 @@
 /**
  * One merge as the studio runs it, inside the merge worker: the engine's runRecipe with the studio's
- * platform parts — recipe model paths are the names of the ingredients the page sent, opened from
+ * platform parts — recipe model paths name the ingredients the page sent (modelPaths.ts), opened from
  * their files or handles. Free of worker plumbing so that it is tested in Node.
  */
 import { InputError } from '../../errors';
@@ -10,6 +10,7 @@ import type { SoupBackend } from '../../merge/kernel';
 import { recipeWhere } from '../../merge/recipe';
 import { runRecipe, type RunRecipeResult } from '../../merge/runRecipe';
 import type { MergeProgress } from '../../merge/runMerge';
+import { ingredientOfPath } from '../ingredients/modelPaths';
 import { openInput } from '../ingredients/openIngredient';
 import type { StartRequest } from './protocol';
 
@@ -43,7 +44,7 @@ export async function runMergeJob(req: Pick<StartRequest, 'ingredients' | 'recip
     text: req.recipeYaml,
     fileName: 'recipe.yaml',
     openModel: async (ref, recipe) => {
-      const input = req.ingredients.find((i) => i.name === ref.path);
+      const input = ingredientOfPath(ref.path, req.ingredients);
       if (!input) throw new InputError(`${recipeWhere(recipe, ref.line)}model ${ref.path} is not among the ingredients (${req.ingredients.map((i) => i.name).join(', ')})`);
       return openInput(input);
     },
@@ -52,7 +53,7 @@ export async function runMergeJob(req: Pick<StartRequest, 'ingredients' | 'recip
     folder: deps.folder && !req.gguf,
     gguf: req.gguf,
     maxShardBytes: req.maxShardBytes,
-    recipeComment: 'SoupLab soup (mergekit recipe); model paths are the checkpoint names in the studio',
+    recipeComment: 'SoupLab soup (mergekit recipe); model paths are relative to the folder that holds the checkpoints',
     readBack: deps.readBack,
     signal: deps.signal,
     onProgress: deps.onProgress,

@@ -9,6 +9,7 @@ import type { Collected } from '../ingredients/collect';
 import { loadDemoInputs } from '../ingredients/demo';
 import { messageOf, openInput, summarise } from '../ingredients/openIngredient';
 import { importRecipe } from '../ingredients/recipeIO';
+import { useMethodStore } from './methodStore';
 import { loadSession, permissionOf, reopenHandle, saveSession, savedFormOf, type SavedIngredient } from '../ingredients/session';
 import { uniqueName } from '../ingredients/names';
 import { roundWeight, uniformWeights } from '../ingredients/weights';
@@ -251,11 +252,13 @@ export const useSoupStore = create<SoupState>()(
         setOutDtype: (outDtype) => set({ outDtype }),
         importRecipeText(text, fileName) {
           try {
-            const names = readyNames(get().ingredients);
-            const r = importRecipe(text, fileName, names);
+            const ready = get().ingredients.filter((g) => g.status === 'ready').map((g) => g.input);
+            const r = importRecipe(text, fileName, ready);
             set((s) => ({ weights: { ...s.weights, ...r.weights }, normalise: r.normalise, outDtype: r.outDtype === 'F64' || !r.outDtype ? s.outDtype : r.outDtype }));
+            useMethodStore.getState().replace(r.setup);
             const used = Object.values(r.weights).filter((w) => w !== 0).length;
-            notify({ kind: 'info', text: `${fileName}: weights set from the recipe (${used} ingredient${used === 1 ? '' : 's'} in the soup)` });
+            const method = r.setup.method === 'linear' ? '' : `method ${r.setup.method}${r.setup.base ? ` on base ${r.setup.base}` : ''}, `;
+            notify({ kind: 'info', text: `${fileName}: ${method}weights set from the recipe (${used} ingredient${used === 1 ? '' : 's'} in the soup)` });
             if (r.unmatched.length > 0) notify({ kind: 'warning', text: `${fileName}: no ingredient matches ${r.unmatched.join(', ')}; add ${r.unmatched.length > 1 ? 'them' : 'it'} and import again` });
             for (const w of r.warnings) notify({ kind: 'warning', text: `${fileName}: ${w}` });
           } catch (e) {

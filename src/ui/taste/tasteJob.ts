@@ -10,13 +10,14 @@ import { prepareTasks, scoreTasks } from '../../eval/evaluate';
 import { parseTaskFile } from '../../eval/taskFile';
 import type { Checkpoint } from '../../formats/checkpoint';
 import type { SoupBackend } from '../../merge/kernel';
-import { planMerge } from '../../merge/plan';
+import { modelRefsOf, planMerge } from '../../merge/plan';
 import { parseRecipe } from '../../merge/recipe';
 import { soupWeightSource } from '../../merge/soupWeights';
 import { readModelFiles } from '../../model/load';
 import { HfTokenizer } from '../../model/tokenizer';
 import type { CausalLM, ModelConfig, WeightSource } from '../../model/types';
 import { checkpointWeightSource, checkWeights } from '../../model/weights';
+import { ingredientOfPath } from '../ingredients/modelPaths';
 import { openInput } from '../ingredients/openIngredient';
 import type { ModelResult, TasteProgress, TasteRequest } from './protocol';
 
@@ -35,12 +36,18 @@ export async function runTasteJob(req: Omit<TasteRequest, 'type' | 'backend'>, d
   const { signal } = deps;
   if (req.tasks.length === 0) throw new InputError('Add task files to taste the soup on.');
   const files = req.tasks.map((t) => parseTaskFile(t.file, t.text));
-  const checkpoints = new Map<string, Checkpoint>();
+  const opened = new Map<string, Checkpoint>();
   for (const input of req.ingredients) {
     throwIfAborted(signal);
-    checkpoints.set(input.name, await openInput(input));
+    opened.set(input.name, await openInput(input));
   }
   const { recipe } = parseRecipe(req.recipeYaml, 'recipe.yaml');
+  // The recipe's model paths name the ingredients (modelPaths.ts).
+  const checkpoints = new Map<string, Checkpoint>();
+  for (const ref of modelRefsOf(recipe)) {
+    const input = ingredientOfPath(ref.path, req.ingredients);
+    if (input) checkpoints.set(ref.path, opened.get(input.name)!);
+  }
   const plan = planMerge(recipe, checkpoints);
   // The soup's config and tokenizer are its reference model's, as a merge carries them.
   const where = plan.reference.label;
@@ -55,7 +62,7 @@ export async function runTasteJob(req: Omit<TasteRequest, 'type' | 'backend'>, d
   checkWeights(config, soupWeights, req.soupName);
   const models: { name: string; role: ModelResult['role']; weights: WeightSource }[] = [{ name: req.soupName, role: 'soup', weights: soupWeights }];
   for (const input of req.ingredients) {
-    const weights = checkpointWeightSource(checkpoints.get(input.name)!);
+    const weights = checkpointWeightSource(opened.get(input.name)!);
     checkWeights(config, weights, input.name);
     models.push({ name: input.name, role: 'ingredient', weights });
   }

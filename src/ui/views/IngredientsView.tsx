@@ -8,6 +8,7 @@ import { RecipeBar } from '../ingredients/RecipeBar';
 import { useSoupStatus } from '../ingredients/useSoupStatus';
 import { WeightsBar } from '../ingredients/WeightsBar';
 import { sharesOf } from '../ingredients/weights';
+import { MethodPanel } from '../merge/method/MethodPanel';
 import { useNavigationStore } from '../state/navigationStore';
 import { useSoupStore } from '../state/soupStore';
 import './ingredients.css';
@@ -27,7 +28,9 @@ export function IngredientsView() {
   }, [init]);
 
   const inSoup = status.spec.models;
-  const shares = status.spec.normalise ? sharesOf(inSoup.map((m) => m.weight)) : undefined;
+  // Shares of the sum are what a linear soup does with the weights; other methods use them otherwise.
+  const linear = (status.spec.method?.method ?? 'linear') === 'linear';
+  const shares = linear && status.spec.normalise ? sharesOf(inSoup.map((m) => m.weight)) : undefined;
   const shareOf = (name: string) => {
     const k = inSoup.findIndex((m) => m.name === name);
     return k >= 0 && shares ? shares[k] : undefined;
@@ -61,6 +64,7 @@ export function IngredientsView() {
             <button type="button" onClick={clear}>Remove all</button>
           </div>
           {hasDemo && demoNote && <p className="demo-note small">{demoNote}</p>}
+          <MethodPanel members={inSoup.length} />
           <div className="ingredient-grid">
             {ingredients.map((g) => (
               <IngredientCard key={g.id} ingredient={g} share={shareOf(g.name)} mismatch={mismatchOf(g.name)} />

@@ -2,11 +2,14 @@ import { useEffect, useState } from 'react';
 import { formatBytes, formatInt } from '../ingredients/format';
 import { hasDirectoryPicker, hasSaveFilePicker } from '../ingredients/fsAccess';
 import { recipeYamlOf } from '../ingredients/recipeIO';
+import { namesInMerge } from '../ingredients/soup';
 import { useSoupStatus } from '../ingredients/useSoupStatus';
 import { sharesOf } from '../ingredients/weights';
 import { estimateGgufBytes } from '../../merge/soupGguf';
 import { BackendChoice, useBackendChoice } from '../merge/BackendChoice';
 import { FormatChoice, ggufTypeOf, useGgufCheck } from '../merge/FormatChoice';
+import { GpuNote } from '../merge/method/GpuNote';
+import { DEFAULT_SETUP, methodOf } from '../merge/method/methodSetup';
 import { ProgressPanel } from '../merge/ProgressPanel';
 import { ResultPanel } from '../merge/ResultPanel';
 import { soupNameOf } from '../merge/browserStorage';
@@ -50,7 +53,9 @@ export function MergeView() {
   const output = outputs.find((o) => o.kind === m.output && o.ok) ?? outputs.find((o) => o.ok)!;
   const plan = status.plan;
   const models = status.spec.models;
-  const shares = status.spec.normalise ? sharesOf(models.map((x) => x.weight)) : models.map((x) => x.weight);
+  const method = methodOf(status.spec.method ?? DEFAULT_SETUP);
+  const linear = method.name === 'linear';
+  const shares = !linear ? undefined : status.spec.normalise ? sharesOf(models.map((x) => x.weight)) : models.map((x) => x.weight);
   const inputDtypes = plan ? [...new Set(plan.steps.flatMap((s) => (s.kind !== 'copy' ? [s.inputs[0].info.dtype] : [])))] : [];
   const blocked = status.blockers.length > 0;
   const ggufRefused = ggufCheck?.state === 'problem';
@@ -63,7 +68,7 @@ export function MergeView() {
 
   const merge = () => {
     if (m.output !== output.kind) m.setOutput(output.kind);
-    const names = new Set(models.map((x) => x.name));
+    const names = new Set(namesInMerge(status.spec));
     void m.start({
       ingredients: ingredients.filter((g) => names.has(g.name)).map((g) => g.input),
       recipeYaml: recipeYamlOf(status.spec),
@@ -103,7 +108,9 @@ export function MergeView() {
         {plan && (
           <dl className="facts merge-facts">
             <dt>Method</dt>
-            <dd>linear{status.spec.normalise ? ', normalised' : ''}</dd>
+            <dd data-testid="merge-method">
+              {linear ? `linear${status.spec.normalise ? ', normalised' : ''}` : `${method.title} (${method.name})${status.spec.base ? `, base model ${status.spec.base.name}` : ''}`}
+            </dd>
             <dt>Tensors</dt>
             <dd>
               {formatInt(plan.steps.length)} ({formatInt(plan.steps.filter((s) => s.kind !== 'copy').length)} merged, {formatInt(plan.steps.filter((s) => s.kind === 'copy').length)} copied)
@@ -148,6 +155,7 @@ export function MergeView() {
       <section className="card" aria-labelledby="run-h">
         <h3 id="run-h">Merge and export</h3>
         <BackendChoice disabled={active} />
+        {choice === 'webgpu' && <GpuNote method={method.name} />}
         <div className="row options">
           <label>
             Output dtype{' '}

@@ -2,6 +2,7 @@ import { useEffect, useMemo } from 'react';
 import type { ChoiceMetric } from '../../eval/scores';
 import { useSoupStatus } from '../ingredients/useSoupStatus';
 import { recipeYamlOf } from '../ingredients/recipeIO';
+import { namesInMerge } from '../ingredients/soup';
 import { uniqueName } from '../ingredients/names';
 import { DropArea } from '../scores/DropArea';
 import { useNavigationStore } from '../state/navigationStore';
@@ -34,7 +35,7 @@ export function TasteView() {
   if (t.tasks.length === 0) blockers.push('Add task files (or use the demo tasks).');
 
   const start = () => {
-    const names = status.spec.models.map((m) => m.name);
+    const names = namesInMerge(status.spec);
     const inputs = ingredients.filter((g) => names.includes(g.name)).map((g) => ({ name: g.name, kind: g.input.kind, files: g.input.files }));
     t.start(
       { ingredients: inputs, recipeYaml: recipeYamlOf(status.spec), backend: choice, soupName: uniqueName('soup', names) },

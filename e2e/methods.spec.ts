@@ -1,0 +1,251 @@
+/**
+ * Merge methods in the studio, end to end, on the demo checkpoints the studio ships: TIES and SLERP
+ * picked in the page, parameters set in the fields made from the registry (global, per model, a layer
+ * gradient), the recipe exported as mergekit YAML, the merge run in the page, and its output compared
+ * with `souplab merge` of the exported YAML put beside copies of the same checkpoint folders. Then an
+ * invalid parameter: its inline error, and a blocked Merge. And model_stock, which has no WebGPU
+ * kernels: the page says so, and a WebGPU merge runs it on the CPU of the merge worker.
+ *
+ * The two outputs differ only in the comment line of the recipe stored in __metadata__ (the studio's
+ * and the command's say where their model paths point), which shifts the header: so the headers are
+ * compared entry by entry (every tensor's dtype, shape and offsets, the metadata's recipes parsed),
+ * and the tensor data byte for byte.
+ *
+ * Run against the production build: npm run build && npx playwright test e2e/methods.spec.ts
+ */
+import { expect, test, type Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseRecipe } from '../src/merge/recipe';
+import { browserAdapter } from './adapter';
+import { openFreshStudio } from './freshSession';
+
+const DEMO = 'public/demo/checkpoints';
+const BASE = 'demo-xLAM-2-70b-fc-r';
+const WATT = 'demo-watt-tool-70B';
+const COALM = 'demo-CoALM-70B';
+let dir: string;
+
+// Each test merges in the page and runs the CLI: room for a busy 2-core CI machine.
+test.describe.configure({ timeout: 240_000 });
+
+test.beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'souplab-e2e-methods-'));
+  // The exported recipe is put beside the checkpoint folders, as a person would run it.
+  for (const name of [BASE, WATT, COALM]) await cp(join(DEMO, name), join(dir, name), { recursive: true });
+});
+
+test.afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function demoIngredients(page: Page): Promise<void> {
+  await openFreshStudio(page);
+  await page.getByRole('tab', { name: 'Ingredients' }).click();
+  await expect(page.getByRole('article')).toHaveCount(3, { timeout: 30_000 });
+}
+
+/** The recipe the Export button downloads. */
+async function exportRecipe(page: Page): Promise<string> {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export recipe' }).click()]);
+  expect(download.suggestedFilename()).toBe('recipe.yaml');
+  return readFile((await download.path())!, 'utf8');
+}
+
+/** Merges in the page into a folder of the origin private file system (the picker stubbed); returns model.safetensors. */
+async function mergeInPage(page: Page, backend: 'cpu' | 'webgpu', folder: string): Promise<Buffer> {
+  await page.getByRole('tab', { name: 'Merge & export' }).click();
+  await page.getByLabel('Run on').selectOption(backend);
+  await page.evaluate((name) => {
+    (window as unknown as { showDirectoryPicker: () => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker = async () =>
+      (await navigator.storage.getDirectory()).getDirectoryHandle(name, { create: true });
+  }, folder);
+  await page.getByRole('radio', { name: /A folder/ }).check();
+  await page.getByRole('button', { name: 'Merge', exact: true }).click();
+  await expect(page.getByText(/Verified: 1 file, 21 tensors/)).toBeVisible({ timeout: 90_000 });
+  const base64 = await page.evaluate(async (name) => {
+    const d = await (await navigator.storage.getDirectory()).getDirectoryHandle(name);
+    const model = new Uint8Array(await (await (await d.getFileHandle('model.safetensors')).getFile()).arrayBuffer());
+    let bin = '';
+    for (let i = 0; i < model.length; i += 0x8000) bin += String.fromCharCode(...model.subarray(i, i + 0x8000));
+    return btoa(bin);
+  }, folder);
+  return Buffer.from(base64, 'base64');
+}
+
+/** `souplab merge` of the exported recipe, on the CPU, beside the checkpoint folders. */
+function mergeWithCli(recipe: string, name: string): Promise<Buffer> {
+  return (async () => {
+    const recipePath = join(dir, `${name}.yaml`);
+    const out = join(dir, `${name}.safetensors`);
+    await writeFile(recipePath, recipe);
+    execFileSync(process.execPath, ['bin/souplab.js', 'merge', recipePath, '--out', out, '--backend', 'cpu', '--quiet'], { encoding: 'utf8', timeout: 120_000 });
+    return readFile(out);
+  })();
+}
+
+function split(file: Buffer): { header: Record<string, unknown>; data: Buffer } {
+  const n = Number(file.readBigUInt64LE(0));
+  return { header: JSON.parse(file.subarray(8, 8 + n).toString('utf8')) as Record<string, unknown>, data: file.subarray(8 + n) };
+}
+
+/** Same tensors (entries and bytes), same recipe; only the stored recipe's comment line may differ. */
+function expectSameModel(fromPage: Buffer, fromCli: Buffer): void {
+  const a = split(fromPage);
+  const b = split(fromCli);
+  const { __metadata__: ma, ...ta } = a.header as { __metadata__: Record<string, string> };
+  const { __metadata__: mb, ...tb } = b.header as { __metadata__: Record<string, string> };
+  expect(Object.keys(ta)).toHaveLength(21);
+  expect(ta).toEqual(tb);
+  expect(a.data.length).toBe(b.data.length);
+  expect(a.data.equals(b.data), 'tensor data byte for byte').toBe(true);
+  const body = (yaml: string) => yaml.replace(/^#.*\n/, '');
+  expect(body(ma['souplab.recipe'])).toBe(body(mb['souplab.recipe']));
+  expect({ ...ma, 'souplab.recipe': '' }).toEqual({ ...mb, 'souplab.recipe': '' });
+}
+
+test('TIES picked and set in the page, exported, merged: the same model as souplab merge of the export; the export imports back', async ({ page }, testInfo) => {
+  await demoIngredients(page);
+  // Output dtype BF16 (the demo mixes BF16 weights and F32 norms): written into the recipe.
+  await page.getByRole('tab', { name: 'Merge & export' }).click();
+  await page.getByLabel('Output dtype').selectOption('BF16');
+  await page.getByRole('tab', { name: 'Ingredients' }).click();
+
+  await page.getByRole('combobox', { name: 'Merge method' }).selectOption('ties');
+  await expect(page.getByTestId('method-description')).toContainText('elects a sign');
+  await expect(page.getByRole('link', { name: /TIES-Merging/ })).toHaveAttribute('href', 'https://arxiv.org/abs/2306.01708');
+  // No base yet: said, and it blocks.
+  await expect(page.locator('.next .blockers')).toContainText('TIES needs a base model');
+  await page.getByRole('combobox', { name: 'Base model' }).selectOption(BASE);
+  await expect(page.getByRole('article', { name: BASE })).toContainText('base model');
+  await page.getByRole('spinbutton', { name: `Weight of ${WATT}` }).fill('0.7');
+  await page.getByRole('spinbutton', { name: `Weight of ${COALM}` }).fill('0.3');
+  await page.getByRole('textbox', { name: 'density', exact: true }).fill('0.6');
+  await page.getByRole('textbox', { name: `density of ${COALM}` }).fill('0.4, 0.8');
+  await page.getByRole('textbox', { name: 'lambda', exact: true }).fill('1.1');
+  await expect(page.getByText('Ready to merge 2 ingredients.')).toBeVisible();
+  await page.screenshot({ path: testInfo.outputPath('ties-ingredients.png'), fullPage: true });
+
+  const yaml = await exportRecipe(page);
+  const { recipe } = parseRecipe(yaml);
+  expect(recipe.method).toBe('ties');
+  // Paths as paths (mergekit would take bare names for Hugging Face ids), dtype included.
+  expect(recipe.baseModel?.path).toBe(`./${BASE}`);
+  expect(recipe.models.map((m) => m.model.path)).toEqual([`./${WATT}`, `./${COALM}`]);
+  expect(recipe.models[1].parameters.density).toMatchObject({ kind: 'value', value: [0.4, 0.8] });
+  expect(recipe.parameters.density).toMatchObject({ value: 0.6 });
+  expect(recipe.dtype).toBe('F32');
+  expect(recipe.outDtype).toBe('BF16');
+
+  const fromPage = await mergeInPage(page, 'cpu', 'e2e-ties');
+  await expect(page.getByTestId('merge-method')).toHaveText(`TIES (ties), base model ${BASE}`);
+  expectSameModel(fromPage, await mergeWithCli(yaml, 'ties'));
+
+  // The export read back after switching to linear fills the picker and the fields again.
+  await page.getByRole('tab', { name: 'Ingredients' }).click();
+  await page.getByRole('combobox', { name: 'Merge method' }).selectOption('linear');
+  await expect(page.getByRole('textbox', { name: 'lambda', exact: true })).toHaveCount(0);
+  await page.locator('input[type=file][accept*=".yaml"]').setInputFiles({ name: 'ties.yaml', mimeType: 'application/yaml', buffer: Buffer.from(yaml) });
+  await expect(page.getByRole('combobox', { name: 'Merge method' })).toHaveValue('ties');
+  await expect(page.getByRole('combobox', { name: 'Base model' })).toHaveValue(BASE);
+  await expect(page.getByRole('textbox', { name: 'lambda', exact: true })).toHaveValue('1.1');
+  await expect(page.getByRole('textbox', { name: `density of ${COALM}` })).toHaveValue('0.4, 0.8');
+  await expect(page.getByRole('spinbutton', { name: `Weight of ${WATT}` })).toHaveValue('0.7');
+  expect(parseRecipe(await exportRecipe(page)).recipe).toEqual(parseRecipe(yaml).recipe);
+});
+
+test('SLERP needs exactly one model besides the base; with a t gradient, merged on WebGPU: the same model as souplab merge', async ({ page }, testInfo) => {
+  await demoIngredients(page);
+  await page.getByRole('tab', { name: 'Merge & export' }).click();
+  await page.getByLabel('Output dtype').selectOption('BF16');
+  await page.getByRole('tab', { name: 'Ingredients' }).click();
+  await page.getByRole('combobox', { name: 'Merge method' }).selectOption('slerp');
+  await page.getByRole('combobox', { name: 'Base model' }).selectOption(BASE);
+  // Two models besides the base: SLERP takes one; t is required.
+  await expect(page.getByTestId('method-count')).toHaveText(/^SLERP merges exactly one model besides the base model; two models are in the merge besides the base model/);
+  await expect(page.locator('.param[data-param="t"] .param-error')).toHaveText(/^t is required/);
+  await page.getByRole('article', { name: COALM }).getByRole('checkbox', { name: 'In the merge' }).uncheck();
+  await expect(page.getByTestId('method-count')).toHaveCount(0);
+  await page.getByRole('textbox', { name: 't', exact: true }).fill('0.2, 0.8');
+  await expect(page.getByText('Ready to merge 1 ingredient.')).toBeVisible();
+  await page.screenshot({ path: testInfo.outputPath('slerp-ingredients.png'), fullPage: true });
+
+  const yaml = await exportRecipe(page);
+  const { recipe } = parseRecipe(yaml);
+  expect(recipe.method).toBe('slerp');
+  // mergekit's slerp reads the base among its two inputs: it is listed with the other model.
+  expect(recipe.models.map((m) => m.model.path)).toEqual([`./${BASE}`, `./${WATT}`]);
+  expect(recipe.parameters.t).toMatchObject({ kind: 'value', value: [0.2, 0.8] });
+
+  const adapter = await browserAdapter(page);
+  expect(adapter, 'this spec merges on WebGPU: the browser must give an adapter').not.toBeNull();
+  await page.getByRole('tab', { name: 'Merge & export' }).click();
+  await page.getByLabel('Run on').selectOption('webgpu');
+  // SLERP's norms and dot product run on the CPU of the merge worker, its final combination on the GPU: said.
+  await expect(page.getByTestId('gpu-note')).toHaveAttribute('data-gpu', 'part');
+  const fromPage = await mergeInPage(page, 'webgpu', 'e2e-slerp');
+  await expect(page.getByRole('status').filter({ hasText: 'Verified' })).toContainText('on WebGPU');
+  expectSameModel(fromPage, await mergeWithCli(yaml, 'slerp'));
+});
+
+test('an invalid parameter shows its error at the field and blocks the merge', async ({ page }, testInfo) => {
+  await demoIngredients(page);
+  await page.getByRole('combobox', { name: 'Merge method' }).selectOption('dare_ties');
+  await page.getByRole('combobox', { name: 'Base model' }).selectOption(BASE);
+  await page.getByRole('textbox', { name: 'random_seed', exact: true }).fill('1234');
+  await expect(page.getByText('Ready to merge 2 ingredients.')).toBeVisible();
+
+  const density = page.getByRole('textbox', { name: `density of ${WATT}` });
+  await density.fill('1.5');
+  await expect(density).toHaveAttribute('aria-invalid', 'true');
+  const error = page.getByRole('article', { name: WATT }).getByRole('alert');
+  await expect(error).toHaveText('density must be in [0, 1], got 1.5');
+  await expect(page.locator('.next .blockers')).toContainText(`${WATT}: density must be in [0, 1], got 1.5.`);
+  await page.getByRole('textbox', { name: 'random_seed', exact: true }).fill('12.5');
+  await expect(page.locator('.param[data-param="random_seed"]').getByRole('alert')).toHaveText('random_seed must be a whole number, got 12.5');
+  await page.screenshot({ path: testInfo.outputPath('invalid-parameter.png'), fullPage: true });
+
+  await page.getByRole('tab', { name: 'Merge & export' }).click();
+  await expect(page.getByRole('button', { name: 'Merge', exact: true })).toBeDisabled();
+  await expect(page.locator('.blocked')).toContainText('density must be in [0, 1], got 1.5');
+
+  // Corrected, the merge may start.
+  await page.getByRole('tab', { name: 'Ingredients' }).click();
+  await density.fill('0.5');
+  await page.getByRole('textbox', { name: 'random_seed', exact: true }).fill('1234');
+  await expect(page.getByRole('alert')).toHaveCount(0);
+  await page.getByRole('tab', { name: 'Merge & export' }).click();
+  await expect(page.getByRole('button', { name: 'Merge', exact: true })).toBeEnabled();
+});
+
+test('a method without WebGPU kernels says so and merges on a WebGPU choice, on the CPU of the merge worker: the same model as souplab merge', async ({ page }) => {
+  await demoIngredients(page);
+  await page.getByRole('combobox', { name: 'Merge method' }).selectOption('model_stock');
+  await page.getByRole('combobox', { name: 'Base model' }).selectOption(BASE);
+  await expect(page.getByTestId('gpu-note')).toHaveText(/^model_stock has no WebGPU kernels yet: on WebGPU its arithmetic runs on the CPU inside the merge worker/);
+  await page.getByLabel('filter_wise').selectOption('true');
+  await expect(page.getByText('Ready to merge 2 ingredients.')).toBeVisible();
+  const yaml = await exportRecipe(page);
+  expect(parseRecipe(yaml).recipe.parameters.filter_wise).toMatchObject({ value: true });
+  const fromPage = await mergeInPage(page, 'webgpu', 'e2e-stock');
+  await expect(page.getByRole('status').filter({ hasText: 'Verified' })).toContainText('on WebGPU');
+  expectSameModel(fromPage, await mergeWithCli(yaml, 'stock'));
+});
+
+test('a slices: recipe (a frankenmerge) read in shows its layer ranges and is written back as it was', async ({ page }) => {
+  await demoIngredients(page);
+  const text = `merge_method: passthrough\nslices:\n  - sources:\n      - model: ./${BASE}\n        layer_range: [0, 2]\n  - sources:\n      - model: ./${WATT}\n        layer_range: [1, 2]\n        parameters:\n          scale: 0.5\ndtype: float32\nout_dtype: bfloat16\n`;
+  await page.locator('input[type=file][accept*=".yaml"]').setInputFiles({ name: 'franken.yaml', mimeType: 'application/yaml', buffer: Buffer.from(text) });
+  await expect(page.getByRole('combobox', { name: 'Merge method' })).toHaveValue('passthrough');
+  const slices = page.getByRole('group', { name: 'Layer slices' });
+  await expect(slices.getByRole('listitem')).toHaveText([`${BASE} layers [0, 2)`, `${WATT} layers [1, 2) (scale 0.5)`]);
+  await expect(page.getByText('Ready to merge 2 ingredients.')).toBeVisible();
+  const back = parseRecipe(await exportRecipe(page)).recipe;
+  const strip = (r: typeof back) => JSON.parse(JSON.stringify(r, (k, v: unknown) => (k === 'line' || k === 'methodLine' || k === 'fileName' ? undefined : v))) as unknown;
+  expect(strip(back)).toEqual(strip(parseRecipe(text).recipe));
+  // Back to the models list.
+  await slices.getByRole('button', { name: 'Use the models list' }).click();
+  await expect(page.getByRole('group', { name: 'Layer slices' })).toHaveCount(0);
+});
