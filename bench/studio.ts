@@ -111,7 +111,8 @@ class ThreadSampler {
           const id = `${pid}/${tid}`;
           if (initial) this.first.set(id, cpu);
           else if (!this.first.has(id) && !this.last.has(id)) this.first.set(id, 0);
-          this.last.set(id, { key: `${role}/${name}`, cpu });
+          // Each web worker apart (the merge worker, the soup workers): they share one thread name.
+          this.last.set(id, { key: `${role}/${name}${name === 'DedicatedWorker' ? ` ${tid}` : ''}`, cpu });
         } catch {
           // ended meanwhile
         }

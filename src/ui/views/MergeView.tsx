@@ -5,10 +5,11 @@ import { recipeYamlOf } from '../ingredients/recipeIO';
 import { useSoupStatus } from '../ingredients/useSoupStatus';
 import { sharesOf } from '../ingredients/weights';
 import { BackendChoice, useBackendChoice } from '../merge/BackendChoice';
-import { ProgressPanel } from '../merge/ProgressPanel';
+import { LiveProgressPanel } from '../merge/ProgressPanel';
 import { ResultPanel } from '../merge/ResultPanel';
 import { soupNameOf } from '../merge/browserStorage';
 import { StoragePanel } from '../merge/StoragePanel';
+import { useShallow } from 'zustand/react/shallow';
 import { useMergeStore, type OutputKind } from '../state/mergeStore';
 import { useNavigationStore } from '../state/navigationStore';
 import { useSoupStore, type OutDtypeChoice } from '../state/soupStore';
@@ -28,7 +29,9 @@ export function MergeView() {
   const setOutDtype = useSoupStore((s) => s.setOutDtype);
   const status = useSoupStatus();
   const { choice } = useBackendChoice();
-  const m = useMergeStore();
+  // Everything but the progress, which only the progress panel reads: its updates (10 a second) must
+  // not re-render the whole view (measured: most of the page's main-thread time during a merge).
+  const m = useMergeStore(useShallow((s) => ({ ...s, progress: null })));
   const show = useNavigationStore((s) => s.show);
   useEffect(() => {
     void init();
@@ -160,7 +163,7 @@ export function MergeView() {
           </button>
         </div>
         {unconfirmed && !blocked && <p className="warning small">Confirm the negative weights above to merge.</p>}
-        <ProgressPanel progress={m.progress} active={active} />
+        <LiveProgressPanel active={active} />
         {m.phase === 'cancelling' && <p role="status">Cancelling; removing what was written…</p>}
         {(m.phase === 'failed' || m.phase === 'cancelled') && m.error && (
           <p role="alert" className={m.phase === 'failed' ? 'error' : 'warning'}>
