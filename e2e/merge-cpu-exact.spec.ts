@@ -3,8 +3,8 @@
  * writes browser storage through sync access handles. Here three checkpoints on disk (tens of MB, so
  * tensors span several reads and several jobs; one file lists its tensors in another order, so the
  * streams jump) are given to the page's file input as a picker gives them, merged on the CPU web
- * workers into browser storage, and the output must equal, byte for byte, the same recipe merged in
- * Node by the CPU engine.
+ * workers into browser storage and into a picked folder (writable streams), and the output must
+ * equal, byte for byte, the same recipe merged in Node by the CPU engine.
  *
  * Run against the production build: npm run build && npx playwright test e2e/merge-cpu-exact.spec.ts
  */
@@ -64,43 +64,9 @@ test.afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test('picked checkpoints merged on the CPU into browser storage equal the CPU engine in Node, byte for byte', async ({ page }) => {
-  test.slow();
-  await page.goto('/');
-  expect(await page.evaluate(() => crossOriginIsolated), 'the studio is served cross-origin isolated (shared slabs)').toBe(true);
-  await page.getByRole('tab', { name: 'Ingredients' }).click();
-  await expect(page.getByRole('article')).toHaveCount(3, { timeout: 30_000 });
-  await page.getByRole('button', { name: 'Remove all' }).click();
-  await expect(page.getByRole('article')).toHaveCount(0);
-  await page.locator('input[accept=".safetensors,.json"]').setInputFiles(NAMES.map((n) => join(dir, `${n}.safetensors`)));
-  await expect(page.getByRole('article')).toHaveCount(3);
-  await expect(page.getByText('Headers fit together')).toBeVisible();
-  for (const [i, n] of NAMES.entries()) await page.getByRole('spinbutton', { name: `Weight of ${n}` }).fill(String([0.5, 0.3, 0.2][i]));
-
-  await page.getByRole('tab', { name: 'Merge & export' }).click();
-  await page.getByLabel('Run on').selectOption('cpu');
-  await page.getByRole('radio', { name: /Browser storage/ }).check();
-  await page.getByRole('button', { name: 'Merge', exact: true }).click();
-  await expect(page.getByText(/Verified: 1 file, 4 tensors/)).toBeVisible({ timeout: 180_000 });
-  await expect(page.getByRole('status').filter({ hasText: 'Verified' })).toContainText(/on CPU, \d+ web workers?\./);
-
-  const out = await page.evaluate(async () => {
-    const stored = await (await navigator.storage.getDirectory()).getDirectoryHandle('souplab-output');
-    const folders: string[] = [];
-    for await (const k of (stored as unknown as { keys(): AsyncIterable<string> }).keys()) folders.push(k);
-    const soup = await stored.getDirectoryHandle(folders[0]);
-    const model = await (await soup.getFileHandle('model.safetensors')).getFile();
-    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await model.arrayBuffer()));
-    return {
-      folders,
-      size: model.size,
-      sha256: [...digest].map((b) => b.toString(16).padStart(2, '0')).join(''),
-      recipe: await (await (await soup.getFileHandle('recipe.yaml')).getFile()).text(),
-    };
-  });
-  expect(out.folders).toHaveLength(1);
-
-  const { recipe } = parseRecipe(out.recipe);
+/** The same recipe merged in Node by the CPU engine: its bytes' SHA-256 and size. */
+async function reference(recipeYaml: string): Promise<{ sha256: string; size: number }> {
+  const { recipe } = parseRecipe(recipeYaml);
   expect(recipe.models.map((m) => m.model.path)).toEqual(NAMES);
   const checkpoints = new Map<string, Checkpoint>();
   const opened = await Promise.all(NAMES.map((n) => openCheckpointPath(join(dir, `${n}.safetensors`))));
@@ -111,7 +77,7 @@ test('picked checkpoints merged on the CPU into browser storage equal the CPU en
     await runMerge(planMerge(recipe, checkpoints), {
       backend,
       target: nodeFileTarget(refPath),
-      recipeYaml: out.recipe,
+      recipeYaml,
       maxShardBytes: Infinity,
       readBack: (name) => nodeFileSource(refPath, name),
     });
@@ -119,9 +85,63 @@ test('picked checkpoints merged on the CPU into browser storage equal the CPU en
     await backend.dispose();
     await Promise.all(opened.map((c) => c.close()));
   }
-  const reference = await readFile(refPath);
-  expect(out.size).toBe(reference.length);
-  expect(out.sha256).toBe(createHash('sha256').update(reference).digest('hex'));
-  // The soup is none of its ingredients.
-  expect(out.sha256).not.toBe(createHash('sha256').update(await readFile(join(dir, `${NAMES[0]}.safetensors`))).digest('hex'));
-});
+  const bytes = await readFile(refPath);
+  return { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
+}
+
+// Browser storage is written through sync access handles; a picked folder through writable streams,
+// which take no shared memory (the slabs are copied through a reused buffer).
+for (const output of [
+  { label: /Browser storage/, folder: 'souplab-output', what: 'browser storage' },
+  { label: /A folder/, folder: 'e2e-cpu-folder', what: 'a picked folder' },
+]) {
+  test(`picked checkpoints merged on the CPU into ${output.what} equal the CPU engine in Node, byte for byte`, async ({ page }) => {
+    test.slow();
+    await page.goto('/');
+    expect(await page.evaluate(() => crossOriginIsolated), 'the studio is served cross-origin isolated (shared slabs)').toBe(true);
+    await page.getByRole('tab', { name: 'Ingredients' }).click();
+    await expect(page.getByRole('article')).toHaveCount(3, { timeout: 30_000 });
+    await page.getByRole('button', { name: 'Remove all' }).click();
+    await expect(page.getByRole('article')).toHaveCount(0);
+    await page.locator('input[accept=".safetensors,.json"]').setInputFiles(NAMES.map((n) => join(dir, `${n}.safetensors`)));
+    await expect(page.getByRole('article')).toHaveCount(3);
+    await expect(page.getByText('Headers fit together')).toBeVisible();
+    for (const [i, n] of NAMES.entries()) await page.getByRole('spinbutton', { name: `Weight of ${n}` }).fill(String([0.5, 0.3, 0.2][i]));
+
+    await page.getByRole('tab', { name: 'Merge & export' }).click();
+    await page.getByLabel('Run on').selectOption('cpu');
+    // The folder picker returns a folder in the origin private file system.
+    await page.evaluate((name) => {
+      (window as unknown as { showDirectoryPicker: () => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker = async () =>
+        (await navigator.storage.getDirectory()).getDirectoryHandle(name, { create: true });
+    }, output.folder);
+    await page.getByRole('radio', { name: output.label }).check();
+    await page.getByRole('button', { name: 'Merge', exact: true }).click();
+    await expect(page.getByText(/Verified: 1 file, 4 tensors/)).toBeVisible({ timeout: 180_000 });
+    await expect(page.getByRole('status').filter({ hasText: 'Verified' })).toContainText(/on CPU, \d+ web workers?\./);
+
+    const out = await page.evaluate(async (name) => {
+      let soup = await (await navigator.storage.getDirectory()).getDirectoryHandle(name);
+      const entries: string[] = [];
+      for await (const k of (soup as unknown as { keys(): AsyncIterable<string> }).keys()) entries.push(k);
+      // Browser storage keeps each soup in a folder of its own.
+      if (name === 'souplab-output') soup = await soup.getDirectoryHandle(entries[0]);
+      const model = await (await soup.getFileHandle('model.safetensors')).getFile();
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await model.arrayBuffer()));
+      return {
+        entries: entries.sort(),
+        size: model.size,
+        sha256: [...digest].map((b) => b.toString(16).padStart(2, '0')).join(''),
+        recipe: await (await (await soup.getFileHandle('recipe.yaml')).getFile()).text(),
+      };
+    }, output.folder);
+    if (output.folder === 'souplab-output') expect(out.entries).toHaveLength(1);
+    else expect(out.entries).toEqual(['model.safetensors', 'recipe.yaml']);
+
+    const ref = await reference(out.recipe);
+    expect(out.size).toBe(ref.size);
+    expect(out.sha256).toBe(ref.sha256);
+    // The soup is none of its ingredients.
+    expect(out.sha256).not.toBe(createHash('sha256').update(await readFile(join(dir, `${NAMES[0]}.safetensors`))).digest('hex'));
+  });
+}
