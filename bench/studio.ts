@@ -12,14 +12,15 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { preview } from 'vite';
 import { generate, layout } from './merge';
 import type { Benchmark } from './registry';
 
 const RATIO_TARGET = 0.8;
+const INCOGNITO = process.env.SOUPLAB_BENCH_STUDIO_INCOGNITO === '1';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
@@ -28,6 +29,10 @@ interface Timing {
   seconds: number;
   /** CPU time (user + system) of every process involved: on a busy machine the steadier measure. */
   cpuSeconds: number;
+  /** The studio's CPU seconds per Chromium process role. */
+  byRole?: Map<string, number>;
+  /** … and per thread (role/thread name). */
+  byThread?: Map<string, number>;
 }
 
 const TICK = 100; // USER_HZ on Linux
@@ -44,28 +49,103 @@ function procCpu(pid: number | 'self', children = false): number {
   }
 }
 
-/** CPU seconds of every live descendant of this process (Chromium's browser, renderer, GPU and utility processes). */
-function descendantsCpu(): number {
+/** Chromium's role for a process: its --type= switch (renderer, gpu-process, utility…), or "browser". */
+function roleOf(pid: number): string {
+  try {
+    // Zygote-forked children rewrite their title into one string: split on spaces too.
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split(/[\0 ]/);
+    const type = args.find((a) => a.startsWith('--type='))?.slice('--type='.length);
+    if (type) return type === 'utility' ? `utility ${args.find((a) => a.startsWith('--utility-sub-type='))?.split('.').pop() ?? ''}`.trim() : type;
+    return /chrom/i.test(args[0] ?? '') ? 'browser' : (args[0]?.split('/').pop() ?? String(pid));
+  } catch {
+    return 'gone';
+  }
+}
+
+/** Every live descendant process of this one. */
+function descendants(): number[] {
   const parent = new Map<number, number>();
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      parent.set(Number(d), Number(stat.replace(/^.*\) /, '').split(' ')[1]));
+      parent.set(Number(d), Number(readFileSync(`/proc/${d}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]));
     } catch {
       // gone meanwhile
     }
   }
-  let total = 0;
-  for (const pid of parent.keys()) {
-    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) {
-      if (p === process.pid) {
-        total += procCpu(pid);
-        break;
+  return [...parent.keys()].filter((pid) => {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === process.pid) return true;
+    return false;
+  });
+}
+
+/**
+ * Samples the CPU time of every thread of Chromium's processes while a merge runs, so that threads that
+ * end before it does (the merge's workers) are counted too: CPU seconds per "role/thread name".
+ */
+class ThreadSampler {
+  private readonly first = new Map<string, number>();
+  private readonly last = new Map<string, { key: string; cpu: number }>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor() {
+    this.sample(true);
+    this.timer = setInterval(() => this.sample(false), 200);
+  }
+
+  private sample(initial: boolean): void {
+    for (const pid of descendants()) {
+      const role = roleOf(pid);
+      let tids: string[];
+      try {
+        tids = readdirSync(`/proc/${pid}/task`);
+      } catch {
+        continue;
+      }
+      for (const tid of tids) {
+        try {
+          const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+          const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+          const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+          const cpu = (Number(f[11]) + Number(f[12])) / TICK;
+          const id = `${pid}/${tid}`;
+          if (initial) this.first.set(id, cpu);
+          else if (!this.first.has(id) && !this.last.has(id)) this.first.set(id, 0);
+          // Each web worker apart (the merge worker, the soup workers): they share one thread name.
+          this.last.set(id, { key: `${role}/${name}${name === 'DedicatedWorker' ? ` ${tid}` : ''}`, cpu });
+        } catch {
+          // ended meanwhile
+        }
       }
     }
   }
-  return total;
+
+  stop(): Map<string, number> {
+    clearInterval(this.timer);
+    this.sample(false);
+    const out = new Map<string, number>();
+    for (const [id, { key, cpu }] of this.last) out.set(key, (out.get(key) ?? 0) + cpu - (this.first.get(id) ?? 0));
+    return out;
+  }
+}
+
+/** CPU seconds of every live descendant of this process (Chromium's browser, renderer, GPU and utility processes), by role. */
+function descendantsCpu(): Map<string, number> {
+  const byRole = new Map<string, number>();
+  for (const pid of descendants()) {
+    const role = roleOf(pid);
+    byRole.set(role, (byRole.get(role) ?? 0) + procCpu(pid));
+  }
+  return byRole;
+}
+
+const sum = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
+
+/** CPU seconds per role spent between two descendantsCpu() samples (processes that ended meanwhile are lost). */
+function cpuSince(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [role, s] of after) out.set(role, s - (before.get(role) ?? 0));
+  return out;
 }
 
 function cliMerge(recipe: string, out: string): Timing {
@@ -77,13 +157,33 @@ function cliMerge(recipe: string, out: string): Timing {
   return { seconds, cpuSeconds: procCpu('self', true) - c0 };
 }
 
-/** Loads the files into a fresh studio (a new browser context), merges on the CPU into browser storage; from the click to "Verified". */
-async function studioMerge(browser: Browser, baseURL: string, paths: string[]): Promise<Timing> {
-  const context = await browser.newContext({ baseURL, viewport: { width: 1280, height: 800 } });
+/**
+ * Loads the files into a fresh studio and merges on the CPU into browser storage; from the click to
+ * "Verified". By default in a fresh browser profile of its own, as a user's browser is; with
+ * SOUPLAB_BENCH_STUDIO_INCOGNITO=1 in a new context of one browser, which Chromium treats as an
+ * incognito window: there OPFS lives in the browser process's memory and every write of the output
+ * goes through it (several seconds of CPU per 256 MB written, measured).
+ */
+async function studioMerge(baseURL: string, paths: string[]): Promise<Timing> {
+  const contextOptions = { baseURL, viewport: { width: 1280, height: 800 } };
+  if (INCOGNITO) {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    try {
+      return await studioMergeIn(await (await browser.newContext(contextOptions)).newPage(), paths);
+    } finally {
+      await browser.close();
+    }
+  }
+  const profile = await mkdtemp(join(tmpdir(), 'souplab-bench-profile-'));
   try {
-    return await studioMergeIn(await context.newPage(), paths);
+    const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, ...contextOptions });
+    try {
+      return await studioMergeIn(context.pages()[0] ?? (await context.newPage()), paths);
+    } finally {
+      await context.close();
+    }
   } finally {
-    await context.close();
+    await rm(profile, { recursive: true, force: true });
   }
 }
 
@@ -100,12 +200,13 @@ async function studioMergeIn(page: Page, paths: string[]): Promise<Timing> {
   await page.getByLabel('Run on').selectOption('cpu');
   await page.getByRole('radio', { name: /Browser storage/ }).check();
   const c0 = descendantsCpu();
+  const threads = new ThreadSampler();
   const t0 = performance.now();
   await page.getByRole('button', { name: 'Merge', exact: true }).click();
   await page.getByText(/^Verified: /).waitFor({ timeout: 600_000 });
   const seconds = (performance.now() - t0) / 1000;
-  const cpuSeconds = descendantsCpu() - c0;
-  return { seconds, cpuSeconds };
+  const byRole = cpuSince(c0, descendantsCpu());
+  return { seconds, cpuSeconds: sum(byRole), byRole, byThread: threads.stop() };
 }
 
 export const studioBenchmark: Benchmark = {
@@ -131,10 +232,8 @@ export const studioBenchmark: Benchmark = {
     }
     const port = Number(process.env.SOUPLAB_BENCH_PORT ?? 4390);
     const server = await preview({ configFile: resolve('vite.config.ts'), logLevel: 'silent', preview: { port, strictPort: true } });
-    let browser: Browser | undefined;
     let ok = true;
     try {
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
       for (const mb of sizes) {
         const specs = layout(mb);
         const paths = [0, 1, 2].map((k) => join(root, `model-${mb}-${k}.safetensors`));
@@ -148,9 +247,21 @@ export const studioBenchmark: Benchmark = {
         try {
           for (let r = 0; r < rounds; r++) {
             const out = join(root, 'cli-out.safetensors');
-            cli = best(cli, cliMerge(recipe, out));
+            const cliRound = cliMerge(recipe, out);
+            cli = best(cli, cliRound);
             await rm(out, { force: true });
-            studio = best(studio, await studioMerge(browser, `http://localhost:${port}`, paths));
+            const round = await studioMerge(`http://localhost:${port}`, paths);
+            studio = best(studio, round);
+            const top = (m: Map<string, number> | undefined, n: number) =>
+              [...(m ?? [])]
+                .filter(([, v]) => v >= 0.05)
+                .sort((a, b) => b[1] - a[1])
+                .slice(0, n)
+                .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+                .join(', ');
+            console.log(
+              `    round ${r + 1} (load ${loadavg()[0].toFixed(1)}): CLI ${cliRound.seconds.toFixed(2)} s / ${cliRound.cpuSeconds.toFixed(2)} s CPU; studio ${round.seconds.toFixed(2)} s / ${round.cpuSeconds.toFixed(2)} s CPU (${top(round.byRole, 6)})\n      threads: ${top(round.byThread, 8)}`,
+            );
           }
         } finally {
           for (const p of paths) await rm(p, { force: true });
@@ -163,7 +274,6 @@ export const studioBenchmark: Benchmark = {
         );
       }
     } finally {
-      await browser?.close();
       await new Promise<void>((res) => server.httpServer.close(() => res()));
       await rm(root, { recursive: true, force: true });
     }

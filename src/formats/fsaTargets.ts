@@ -57,19 +57,35 @@ async function removeWhenReleased(dir: FileSystemDirectoryHandle, names: string[
   }
 }
 
-const unshared = (data: Uint8Array): Uint8Array<ArrayBuffer> =>
-  (typeof SharedArrayBuffer !== 'undefined' && data.buffer instanceof SharedArrayBuffer ? data.slice() : data) as Uint8Array<ArrayBuffer>;
+const isShared = (data: Uint8Array): boolean => typeof SharedArrayBuffer !== 'undefined' && data.buffer instanceof SharedArrayBuffer;
 
 function sinkFor(label: string, file: StreamFile): ByteSink {
+  // A writable stream takes no view on shared memory (the merge's slabs): those are copied into one
+  // reused buffer, free again once its write has resolved. A fresh copy per write cost the worker
+  // ≈ 1.4 s more CPU per 256 MB written (page faults of new memory), measured in Chromium.
+  let bounce: ArrayBuffer | undefined;
+  let bounceBusy = false;
   return {
     name: file.name,
     async write(data: Uint8Array): Promise<void> {
       if (file.closed) throw new Error(`${label}: write after close`);
+      let chunk = data as Uint8Array<ArrayBuffer>;
+      let borrowed = false;
+      if (isShared(data)) {
+        if (bounceBusy) chunk = data.slice() as Uint8Array<ArrayBuffer>;
+        else {
+          if (!bounce || bounce.byteLength < data.length) bounce = new ArrayBuffer(data.length);
+          chunk = new Uint8Array(bounce, 0, data.length);
+          chunk.set(data);
+          bounceBusy = borrowed = true;
+        }
+      }
       try {
-        // A writable stream takes no view on shared memory (the merge's slabs): copy those.
-        await file.stream.write(unshared(data));
+        await file.stream.write(chunk);
       } catch (e) {
         throw new InputError(`${label}: write failed: ${e instanceof Error ? e.message : String(e)}`);
+      } finally {
+        if (borrowed) bounceBusy = false;
       }
     },
     // The swap file becomes the real file in the target's commit(), together with the others.

@@ -1,12 +1,12 @@
 /** Opens an ingredient input as a Checkpoint (headers only) and summarises it for its card. */
 import { InputError } from '../../errors';
-import { blobSource } from '../../formats/browserSources';
+import { blobSource, type BlobByteSource } from '../../formats/browserSources';
 import { openCheckpoint, type Checkpoint } from '../../formats/checkpoint';
 import type { ByteSource } from '../../formats/types';
 import type { IngredientInput, IngredientSummary, SourceItem } from './types';
 
 /** A ByteSource named `label` in messages; a handle is read through a snapshot File. */
-export async function sourceOf(item: SourceItem, label: string): Promise<ByteSource> {
+export async function sourceOf(item: SourceItem, label: string): Promise<BlobByteSource> {
   if (item instanceof Blob) return blobSource(item, label);
   let file: File;
   try {
@@ -18,15 +18,27 @@ export async function sourceOf(item: SourceItem, label: string): Promise<ByteSou
   return blobSource(file, label);
 }
 
-/** Opens the checkpoint: a single file, or a folder's files by name (sharded or single). */
-export async function openInput(input: IngredientInput): Promise<Checkpoint> {
+/**
+ * Opens the checkpoint: a single file, or a folder's files by name (sharded or single). close() ends
+ * the streams its sources keep open for the merge's reads.
+ */
+export async function openInput(input: IngredientInput): Promise<Checkpoint & { close(): Promise<void> }> {
+  const sources: BlobByteSource[] = [];
+  const open = async (item: SourceItem, label: string) => {
+    const s = await sourceOf(item, label);
+    sources.push(s);
+    return s;
+  };
+  const close = async () => {
+    await Promise.all(sources.map((s) => s.close()));
+  };
   if (input.kind === 'file') {
     const [name, item] = input.files[0];
-    return openCheckpoint(await sourceOf(item, name), input.name);
+    return Object.assign(await openCheckpoint(await open(item, name), input.name), { close });
   }
   const files = new Map<string, ByteSource>();
-  for (const [name, item] of input.files) files.set(name, await sourceOf(item, `${input.name}/${name}`));
-  return openCheckpoint(files, input.name);
+  for (const [name, item] of input.files) files.set(name, await open(item, `${input.name}/${name}`));
+  return Object.assign(await openCheckpoint(files, input.name), { close });
 }
 
 export function summarise(c: Checkpoint): IngredientSummary {

@@ -1,5 +1,6 @@
 import { formatBytes, formatDuration, formatInt } from '../ingredients/format';
 import type { MergeProgress } from '../../merge/runMerge';
+import { useMergeStore } from '../state/mergeStore';
 
 /** Tensors and bytes done, speed and time left, as a progressbar people and screen readers can read. */
 export function ProgressPanel({ progress, active }: { progress: MergeProgress | null; active: boolean }) {
@@ -32,4 +33,10 @@ export function ProgressPanel({ progress, active }: { progress: MergeProgress | 
       </p>
     </div>
   );
+}
+
+/** The merge's progress as the store holds it: only this re-renders on each update. */
+export function LiveProgressPanel({ active }: { active: boolean }) {
+  const progress = useMergeStore((s) => s.progress);
+  return <ProgressPanel progress={progress} active={active} />;
 }
