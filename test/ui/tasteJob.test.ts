@@ -71,7 +71,7 @@ describe('runTasteJob', () => {
     try {
       const noTok = [await demoFolder(0, 'p', false), await demoFolder(1, 'q', false)];
       await expect(runTasteJob({ ingredients: noTok, recipeYaml: recipe('p', 'q', 1, 1), tasks: TASKS, soupName: 'soup' }, d)).rejects.toThrow(
-        /^p: no tokenizer\.json beside the weights; tasting needs the model's tokenizer/,
+        /^p: no tokenizer\.json beside the weights; scoring needs the model's tokenizer/,
       );
       await expect(runTasteJob({ ingredients: noTok, recipeYaml: recipe('p', 'q', 1, 1), tasks: [], soupName: 'soup' }, d)).rejects.toThrow('Add task files');
       const ok = [await demoFolder(0, 'p'), await demoFolder(1, 'q')];
