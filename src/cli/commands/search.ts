@@ -17,7 +17,7 @@ import { openCheckpointPath, type NodeCheckpoint } from '../../node/openCheckpoi
 import { readTaskFiles } from '../../node/taskFiles';
 import { openResultsFolder, writeAtomically, type SearchManifest } from '../../node/trialStore';
 import { planKeysOf, searchEvidence, type SearchEvidence } from '../../search/evidence';
-import { heldOutCsv, pointRecipeYaml, reportMarkdown, trialIds, trialsCsv, weightsText } from '../../search/outputs';
+import { heldOutCsv, pointRecipeYaml, searchProvenance, reportMarkdown, trialIds, trialsCsv, weightsText } from '../../search/outputs';
 import { listPoints, uniformOf } from '../../search/points';
 import { planPoint, type PlannedModel } from '../../search/soupLoader';
 import { fitSoupLoader } from '../../search/fitLoader';
@@ -255,23 +255,13 @@ ${ANALYSIS_OPTIONS_HELP}`,
 async function exportSoup(path: string, models: PlannedModel[], trial: TrialRecord, evidence: SearchEvidence, backend: SoupBackend, io: CliIO, say: (l: string) => void): Promise<void> {
   const plan = planPoint(models, trial.weights);
   const toFile = /\.safetensors$/i.test(path);
-  const provenance = {
-    weights: Object.fromEntries(evidence.models.map((m, i) => [m, trial.weights[i]])),
-    objective: trial.objective,
-    heldOutObjective: trial.heldOutObjective,
-    scores: trial.tune,
-    heldOutScores: trial.heldOut,
-    baselines: evidence.baselines,
-    shapley: evidence.shapley,
-    categories: evidence.categories,
-  };
   const recipeYaml = pointRecipeYaml({ ...trial }, evidence.models, models.map((m) => m.path), 'made by souplab search');
   const extraFiles = toFile ? [] : [{ name: 'recipe.yaml', data: new TextEncoder().encode(recipeYaml) }, ...(await carriedFiles(plan))];
   const result = await runMerge(plan, {
     backend,
     target: toFile ? nodeFileTarget(path) : nodeFolderTarget(path),
     recipeYaml,
-    metadata: { 'souplab.search': JSON.stringify(provenance) },
+    metadata: searchProvenance(trial, evidence),
     extraFiles,
     readBack: (name) => nodeFileSource(toFile ? path : join(path, name), name),
     signal: io.signal,

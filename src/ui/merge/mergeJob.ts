@@ -36,7 +36,7 @@ export interface MergeJobResult {
   randomSeed?: number;
 }
 
-export async function runMergeJob(req: Pick<StartRequest, 'ingredients' | 'recipeYaml' | 'maxShardBytes'>, deps: MergeJobDeps): Promise<MergeJobResult> {
+export async function runMergeJob(req: Pick<StartRequest, 'ingredients' | 'recipeYaml' | 'maxShardBytes' | 'metadata'>, deps: MergeJobDeps): Promise<MergeJobResult> {
   const run = await runRecipe({
     text: req.recipeYaml,
     fileName: 'recipe.yaml',
@@ -50,6 +50,7 @@ export async function runMergeJob(req: Pick<StartRequest, 'ingredients' | 'recip
     folder: deps.folder,
     maxShardBytes: req.maxShardBytes,
     recipeComment: 'SoupLab soup (mergekit recipe); model paths are the checkpoint names in the studio',
+    metadata: req.metadata,
     readBack: deps.readBack,
     signal: deps.signal,
     onProgress: deps.onProgress,

@@ -20,6 +20,8 @@ export interface StartRequest {
   backend: BackendChoice;
   /** Shard limit for folder outputs (default 5 GB). */
   maxShardBytes?: number;
+  /** More __metadata__ entries for the output (a search's evidence when a search row is exported). */
+  metadata?: Record<string, string>;
 }
 
 export interface CancelRequest {

@@ -4,16 +4,11 @@
  * the search's state and evidence beside them: a reload, a closed tab or a crash loses at most the
  * point being evaluated, and the next start with the same models, tasks and split resumes.
  */
+import { browserMemoryBudget } from '../../browser/memory';
 import { getSearch, idbTrialStore, putSearch, updateSearch, type StoredSearchState } from '../../browser/searchDb';
 import { failureMessage, serveOneJob, throttle } from '../evalWorker/host';
 import type { FromSearchWorker, SearchRequest, SearchSettings } from './protocol';
 import { runSearchJob } from './searchJob';
-
-/** What this worker may hold in memory: a quarter of the device's memory (navigator.deviceMemory, capped at 8 GB by browsers), at most 4 GB. */
-function memoryBudget(): number {
-  const gb = (self.navigator as Navigator & { deviceMemory?: number }).deviceMemory ?? 4;
-  return Math.min(4e9, gb * 0.25 * 2 ** 30);
-}
 
 const CANCELLED = 'Search cancelled; every finished point is kept. Start it again to resume.';
 
@@ -42,7 +37,7 @@ serveOneJob<SearchRequest, FromSearchWorker>(
         soupBackend: ctx.soupBackend,
         createModel: async (config, weights, signal) => ctx.createModel(req.settings.backend, config, weights, { name: 'soup', signal, ownDevice: true }),
         store: idbTrialStore(id),
-        memoryBudget: memoryBudget(),
+        memoryBudget: browserMemoryBudget(),
         signal: ctx.signal,
         onStarted: (info) => {
           void updateSearch(id, { loader: info.fit, backend: info.backend }).catch(() => undefined);

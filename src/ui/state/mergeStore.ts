@@ -29,7 +29,7 @@ interface MergeState {
   setOutput(o: OutputKind): void;
   setBackend(b: BackendChoice): void;
   /** Call from the Merge button's click: the pickers need that user gesture. */
-  start(args: { ingredients: IngredientInput[]; recipeYaml: string; backend: BackendChoice; suggestedName: string; outputBytes: number }): Promise<void>;
+  start(args: { ingredients: IngredientInput[]; recipeYaml: string; backend: BackendChoice; suggestedName: string; outputBytes: number; metadata?: Record<string, string> }): Promise<void>;
   cancel(): void;
 }
 
@@ -50,7 +50,7 @@ export const useMergeStore = create<MergeState>()(
       error: null,
       setOutput: (output) => set({ output }),
       setBackend: (backend) => set({ backend }),
-      async start({ ingredients, recipeYaml, backend, suggestedName, outputBytes }) {
+      async start({ ingredients, recipeYaml, backend, suggestedName, outputBytes, metadata }) {
         if (get().phase === 'running' || get().phase === 'cancelling') return;
         let output: OutputRequest;
         try {
@@ -76,7 +76,7 @@ export const useMergeStore = create<MergeState>()(
         set({ phase: 'running', progress: null, result: null, error: null, backendDescription: null });
         const files = ingredients.map((i) => ({ name: i.name, kind: i.kind, files: i.files }));
         running = startMerge(
-          { type: 'start', ingredients: files, recipeYaml, output, backend },
+          { type: 'start', ingredients: files, recipeYaml, output, backend, metadata },
           { progress: (progress) => set({ progress }), backend: (backendDescription) => set({ backendDescription }) },
         );
         try {
