@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import type { ItemNote, SearchEvidence, ScoredPoint } from '../../search/evidence';
 import type { TrialRecord } from '../../search/runSearch';
 import { weightsText } from '../../search/outputs';
@@ -100,15 +101,20 @@ export function SearchTrialsTable({
   );
 }
 
-/** The paper's evidence for the best soup: baselines and gain, Shapley bars, consistency, items. */
-export function EvidencePanel({ evidence, trials }: { evidence: SearchEvidence; trials: TrialRecord[] }) {
+/** The paper's evidence for the best soup: the objective chart beside the Shapley bars, baselines and gain, consistency, items. */
+export function EvidencePanel({ evidence, trials, chart }: { evidence: SearchEvidence; trials: TrialRecord[]; chart: ReactNode }) {
   return (
-    <div className="search-evidence">
+    <>
+      <div className="search-grid">
+        {chart}
+        {evidence.shapley.players.length >= 2 ? <ShapleyChart shapley={shapleyResultOf(evidence, trials)} /> : <p className="muted">Shapley values need two players or more.</p>}
+      </div>
       <SearchBaselines evidence={evidence} />
-      {evidence.shapley.players.length >= 2 ? <ShapleyChart shapley={shapleyResultOf(evidence, trials)} /> : null}
-      <Consistency evidence={evidence} />
-      <Items evidence={evidence} />
-    </div>
+      <div className="search-grid">
+        <Consistency evidence={evidence} />
+        <Items evidence={evidence} />
+      </div>
+    </>
   );
 }
 

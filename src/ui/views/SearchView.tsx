@@ -198,10 +198,14 @@ function Results({ trials, exportDisabled }: { trials: TrialRecord[]; exportDisa
         {search.loader && <p className="muted small">{search.loader}</p>}
         {missing.length > 0 && <p className="warning small">Not among the ingredients now: {missing.join(', ')} (export needs them; add them again in the Ingredients view).</p>}
       </section>
-      <div className="search-grid">
-        <ObjectiveChart ranking={chart.ranking} models={chart.experts} />
-        {evidence ? <EvidencePanel evidence={evidence} trials={trials} /> : <p className="muted">The evidence appears with the first evaluated point.</p>}
-      </div>
+      {evidence ? (
+        <EvidencePanel evidence={evidence} trials={trials} chart={<ObjectiveChart ranking={chart.ranking} models={chart.experts} />} />
+      ) : (
+        <div className="search-grid">
+          <ObjectiveChart ranking={chart.ranking} models={chart.experts} />
+          <p className="muted">The evidence appears with the first point evaluated in this run.</p>
+        </div>
+      )}
       <SearchTrialsTable
         trials={trials}
         ids={ids}
