@@ -188,3 +188,25 @@ test('a grid search in the studio: trials as the CLI computes them; cancel, relo
   expect(provenance.objective).toBe(bestTrial.objective);
   expect(metadata['souplab.recipe']).toContain('merge_method: linear');
 });
+
+test('a page closed mid-search: the finished points are kept, the search is shown as interrupted and resumes', async ({ page }) => {
+  await setUpSearch(page);
+  await page.getByRole('button', { name: 'Start the search' }).click();
+  const rows = page.getByRole('table', { name: 'Search trials' }).locator('tbody tr');
+  await expect(rows).not.toHaveCount(0, { timeout: 120_000 });
+  // No cancel: the page goes away with the worker in the middle of a point.
+  await page.reload();
+  await expect(page.getByTestId('search-message')).toContainText('This search was interrupted (the page was closed or reloaded while it ran)', { timeout: 30_000 });
+  const kept = await storedTrials(page);
+  expect(kept.length).toBeGreaterThanOrEqual(1);
+  expect(kept.length).toBeLessThan(TOTAL);
+  await expect(rows).toHaveCount(kept.length);
+  await expect(page.getByTestId('search-preview')).toContainText(`; ${kept.length} already evaluated`, { timeout: 30_000 });
+  await page.getByRole('button', { name: 'Resume the search' }).click();
+  await expect(page.getByTestId('search-message')).toHaveText(`Search done: 9 plan points; ${TOTAL - kept.length} evaluated in this run, ${kept.length} taken from the stored results.`, {
+    timeout: 120_000,
+  });
+  const all = await storedTrials(page);
+  expect(all).toHaveLength(TOTAL);
+  for (const k of kept) expect(all.find((t) => t.key === k.key)).toEqual(k);
+});
