@@ -38,6 +38,7 @@ interface Trial {
 test.describe.configure({ timeout: 300_000 });
 
 let expected: Trial[];
+let expectedCsv: string;
 
 test.beforeAll(() => {
   const out = mkdtempSync(join(tmpdir(), 'souplab-search-e2e-'));
@@ -63,6 +64,7 @@ test.beforeAll(() => {
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as Trial);
+    expectedCsv = readFileSync(join(out, 'results', 'trials.csv'), 'utf8');
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
@@ -162,6 +164,12 @@ test('a grid search in the studio: trials as the CLI computes them; cancel, relo
   await expect(page.locator('section[data-chart="line"]')).toBeVisible();
   await expect(page.getByRole('table', { name: 'Category correlations across the single models' })).toBeVisible();
 
+  // trials.csv as the CLI writes it (the times aside: the last column).
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download trials.csv' }).click()]);
+  const csv = readFileSync((await download.path())!, 'utf8');
+  const withoutTime = (text: string) => text.trim().split('\n').map((l) => l.slice(0, l.lastIndexOf(',')));
+  expect(withoutTime(csv)).toEqual(withoutTime(expectedCsv));
+
   // Export the best row: the soup on screen becomes it, and the output carries the search's evidence.
   const best = page.locator('tr[data-best]');
   await expect(best).toHaveCount(1);
@@ -187,6 +195,11 @@ test('a grid search in the studio: trials as the CLI computes them; cancel, relo
   expect(provenance.weights).toEqual(Object.fromEntries(MODELS.map((m, i) => [m, bestTrial.weights[i]])));
   expect(provenance.objective).toBe(bestTrial.objective);
   expect(metadata['souplab.recipe']).toContain('merge_method: linear');
+
+  // The trials open in the Trials view.
+  await page.getByRole('tab', { name: 'Search' }).click();
+  await page.getByRole('button', { name: 'Open in Trials' }).click();
+  await expect(page.locator('.trials-summary')).toContainText(`${TOTAL} trials over 2 ingredients (${MODELS.join(', ')})`);
 });
 
 test('a page closed mid-search: the finished points are kept, the search is shown as interrupted and resumes', async ({ page }) => {

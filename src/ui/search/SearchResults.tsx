@@ -1,7 +1,14 @@
 import type { ReactNode } from 'react';
 import type { ItemNote, SearchEvidence, ScoredPoint } from '../../search/evidence';
 import type { TrialRecord } from '../../search/runSearch';
-import { weightsText } from '../../search/outputs';
+import { heldOutCsv, reportMarkdown, trialsCsv, weightsText } from '../../search/outputs';
+import { planKeysOf } from '../../search/evidence';
+import type { StoredSearch } from '../../browser/searchDb';
+import { downloadText } from '../components/download';
+import { useNavigationStore } from '../state/navigationStore';
+import { useTrialsStore } from '../state/trialsStore';
+import type { SearchSettings } from './protocol';
+import { specOf } from './searchJob';
 import { formatScore } from '../../eval/scores';
 import type { CorrelationMatrix } from '../../analysis/correlation';
 import { correlationColor, inkOn } from '../scores/colorScale';
@@ -257,5 +264,47 @@ function Items({ evidence: e }: { evidence: SearchEvidence }) {
       <ItemList title="Solved by the best soup, failed by every one of its ingredients" notes={e.items.solvedOnlyBySoup} testId="items-gained" />
       <ItemList title="Failed by the best soup, solved by every one of its ingredients" notes={e.items.lostBySoup} testId="items-lost" />
     </section>
+  );
+}
+
+/** The search's results as the CLI writes them (trials.csv, held-out.csv, report.md, evidence.json), and the trials into the Trials view. */
+export function SearchDownloads({ search, trials }: { search: StoredSearch<SearchSettings>; trials: TrialRecord[] }) {
+  const loadTrials = useTrialsStore((s) => s.loadFile);
+  const show = useNavigationStore((s) => s.show);
+  const { settings, evidence } = search;
+  const categories = evidence?.categories ?? Object.keys(trials[0]?.tune ?? {});
+  const csv = () => trialsCsv(trials, settings.models, categories);
+  const report = () => {
+    const p = settings.plan;
+    return reportMarkdown(evidence!, {
+      plan: p.kind === 'list' ? `list ${p.file}` : `${p.kind}, step ${p.step}`,
+      metric: settings.metric,
+      splitSeed: settings.splitSeed,
+      loader: search.loader ?? '—',
+      evaluated: trials.length,
+      trials: trials.length,
+      planPoints: planKeysOf(trials, specOf(settings).plan).size,
+      seconds: trials.reduce((a, t) => a + t.soupSeconds + t.evalSeconds, 0),
+      cancelled: search.state !== 'done',
+    });
+  };
+  return (
+    <div className="taste-actions" role="group" aria-label="Search results as files">
+      <button type="button" onClick={() => downloadText('trials.csv', csv(), 'text/csv')}>
+        Download trials.csv
+      </button>
+      <button type="button" onClick={() => downloadText('held-out.csv', heldOutCsv(trials, settings.models, categories), 'text/csv')}>
+        held-out.csv
+      </button>
+      <button type="button" disabled={!evidence} onClick={() => downloadText('report.md', report(), 'text/markdown')}>
+        report.md
+      </button>
+      <button type="button" disabled={!evidence} onClick={() => downloadText('evidence.json', `${JSON.stringify(evidence, null, 2)}\n`, 'application/json')}>
+        evidence.json
+      </button>
+      <button type="button" onClick={() => void loadTrials({ name: 'search-trials.csv', text: csv() }).then(() => show('trials'))}>
+        Open in Trials
+      </button>
+    </div>
   );
 }

@@ -5,7 +5,7 @@ import type { TrialRecord } from '../../search/runSearch';
 import { chartRanking, manifestOf, planPreview, trialIds, type PlanPreview } from '../search/derive';
 import type { SearchSettings } from '../search/protocol';
 import { specOf } from '../search/searchJob';
-import { EvidencePanel, SearchTrialsTable } from '../search/SearchResults';
+import { EvidencePanel, SearchDownloads, SearchTrialsTable } from '../search/SearchResults';
 import { identityOf, SearchSetup, type ReadyIngredient } from '../search/SearchSetup';
 import { messageOf } from '../ingredients/openIngredient';
 import { useNavigationStore } from '../state/navigationStore';
@@ -196,6 +196,7 @@ function Results({ trials, exportDisabled }: { trials: TrialRecord[]; exportDisa
           {settings.plan.kind === 'list' ? `list ${settings.plan.file}` : `${settings.plan.kind}, step ${settings.plan.step}`}. {trials.length} trials kept in this browser.
         </p>
         {search.loader && <p className="muted small">{search.loader}</p>}
+        <SearchDownloads search={search} trials={trials} />
         {missing.length > 0 && <p className="warning small">Not among the ingredients now: {missing.join(', ')} (export needs them; add them again in the Ingredients view).</p>}
       </section>
       {evidence ? (
