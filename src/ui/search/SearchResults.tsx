@@ -137,6 +137,7 @@ function SearchBaselines({ evidence: e }: { evidence: SearchEvidence }) {
   return (
     <section className="card" aria-labelledby="search-baselines-h">
       <h3 id="search-baselines-h">Best soup and baselines</h3>
+      <div className="table-scroll">
       <table className="baselines-table" aria-label="Search baselines">
         <thead>
           <tr>
@@ -173,6 +174,7 @@ function SearchBaselines({ evidence: e }: { evidence: SearchEvidence }) {
           ))}
         </tbody>
       </table>
+      </div>
       {e.gain && (
         <p data-testid="search-gain">
           Gain of the best soup over the best single model: <strong>{signed(e.gain.tune)}</strong> on the tune split, <strong>{signed(e.gain.heldOut)}</strong> held out.
