@@ -138,42 +138,42 @@ function SearchBaselines({ evidence: e }: { evidence: SearchEvidence }) {
     <section className="card" aria-labelledby="search-baselines-h">
       <h3 id="search-baselines-h">Best soup and baselines</h3>
       <div className="table-scroll">
-      <table className="baselines-table" aria-label="Search baselines">
-        <thead>
-          <tr>
-            <th scope="col">Soup</th>
-            <th scope="col">Weights</th>
-            <th scope="col" className="num">
-              Objective (tune)
-            </th>
-            <th scope="col" className="num">
-              Held-out
-            </th>
-            <th scope="col" className="num">
-              Δ best (tune)
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map(([label, p]) => (
-            <tr key={label}>
-              <th scope="row">{label}</th>
-              {p ? (
-                <>
-                  <td className="small">{weightsText(p.weights, e.models)}</td>
-                  <td className="num">{num(p.objective)}</td>
-                  <td className="num">{num(p.heldOutObjective)}</td>
-                  <td className="num">{best && p !== best ? signed(p.objective - best.objective) : ''}</td>
-                </>
-              ) : (
-                <td colSpan={4} className="muted">
-                  not evaluated yet
-                </td>
-              )}
+        <table className="baselines-table" aria-label="Search baselines">
+          <thead>
+            <tr>
+              <th scope="col">Soup</th>
+              <th scope="col">Weights</th>
+              <th scope="col" className="num">
+                Objective (tune)
+              </th>
+              <th scope="col" className="num">
+                Held-out
+              </th>
+              <th scope="col" className="num">
+                Δ best (tune)
+              </th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {rows.map(([label, p]) => (
+              <tr key={label}>
+                <th scope="row">{label}</th>
+                {p ? (
+                  <>
+                    <td className="small">{weightsText(p.weights, e.models)}</td>
+                    <td className="num">{num(p.objective)}</td>
+                    <td className="num">{num(p.heldOutObjective)}</td>
+                    <td className="num">{best && p !== best ? signed(p.objective - best.objective) : ''}</td>
+                  </>
+                ) : (
+                  <td colSpan={4} className="muted">
+                    not evaluated yet
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
       </div>
       {e.gain && (
         <p data-testid="search-gain">
