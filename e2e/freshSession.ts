@@ -5,10 +5,12 @@ export async function openFreshStudio(page: Page): Promise<void> {
   await page.goto('/');
   await page.evaluate(async () => {
     localStorage.clear();
-    await new Promise<void>((resolve) => {
-      const req = indexedDB.deleteDatabase('souplab');
-      req.onsuccess = req.onerror = req.onblocked = () => resolve();
-    });
+    for (const name of ['souplab', 'souplab-search']) {
+      await new Promise<void>((resolve) => {
+        const req = indexedDB.deleteDatabase(name);
+        req.onsuccess = req.onerror = req.onblocked = () => resolve();
+      });
+    }
   });
   await page.reload();
 }

@@ -48,6 +48,8 @@ export interface RunRecipeOptions {
   readBack?: (fileName: string) => Promise<ByteSource>;
   /** A comment line written above the stored recipe (without "# "). */
   recipeComment?: string;
+  /** More __metadata__ entries (a search's evidence, "souplab.search"). */
+  metadata?: Record<string, string>;
   /** Seed for methods with random masks when the recipe has no random_seed (default: a random one). */
   drawSeed?: () => number;
   signal?: AbortSignal;
@@ -119,7 +121,7 @@ export async function runRecipe(opts: RunRecipeOptions): Promise<RunRecipeResult
       extraFiles.push(...(await carriedFiles(plan)));
     }
     backend = await opts.backend();
-    const metadata: Record<string, string> = {};
+    const metadata: Record<string, string> = { ...(opts.metadata ?? {}) };
     if (randomSeed !== undefined) metadata['souplab.random_seed'] = String(randomSeed);
     const result = await runMerge(plan, {
       backend,

@@ -8,21 +8,14 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../errors';
+import { manifestDifference, type SearchManifest } from '../search/manifest';
 import type { TrialRecord, TrialStore } from '../search/runSearch';
+
+export type { SearchManifest };
 import { fsInputError } from './fsErrors';
 
 export const TRIALS_FILE = 'trials.jsonl';
 export const MANIFEST_FILE = 'search.json';
-
-/** What must be the same for stored trials to be reused. */
-export interface SearchManifest {
-  souplab: 'search';
-  models: { name: string; path: string }[];
-  tasks: { name: string; sha256: string }[];
-  metric: string;
-  splitSeed: number;
-  tuneShare: number;
-}
 
 /**
  * Opens (resume) or creates the folder. Without `resume`, a folder that already holds results is
@@ -87,16 +80,6 @@ export async function openResultsFolder(dir: string, manifest: SearchManifest, r
       }
     },
   };
-}
-
-function manifestDifference(a: SearchManifest, b: SearchManifest): string | null {
-  const names = (m: SearchManifest) => m.models.map((x) => x.name).join(', ');
-  if (names(a) !== names(b)) return `other models (${names(a)})`;
-  const tasks = (m: SearchManifest) => m.tasks.map((t) => `${t.name}:${t.sha256}`).join(',');
-  if (tasks(a) !== tasks(b)) return `other task files, or task files changed since (${a.tasks.map((t) => t.name).join(', ')})`;
-  if (a.metric !== b.metric) return `metric ${a.metric}`;
-  if (a.splitSeed !== b.splitSeed || a.tuneShare !== b.tuneShare) return `split seed ${a.splitSeed}, tune share ${a.tuneShare}`;
-  return null;
 }
 
 /** Writes through a temporary file renamed into place: a reader never sees half a file. */

@@ -9,7 +9,7 @@ import { correlationMatrix, type CorrelationMatrix } from '../analysis/correlati
 import { shapleyExact } from '../analysis/shapley';
 import type { PreparedTask } from '../eval/evaluate';
 import { pointKey, uniformOf } from './points';
-import type { TrialRecord } from './runSearch';
+import type { SearchPlan, TrialRecord } from './runSearch';
 
 export interface ScoredPoint {
   key: string;
@@ -135,4 +135,10 @@ export function meanOffDiagonal(m: CorrelationMatrix): number | null {
       }
     }
   return count > 0 ? sum / count : null;
+}
+
+/** The trials the plan asked for (by the kinds each trial records), among which the best soup is chosen. */
+export function planKeysOf(trials: TrialRecord[], plan: SearchPlan): Set<string> {
+  const kinds = plan.kind === 'list' ? ['list'] : plan.kind === 'grid' ? ['grid', 'uniform-experts'] : ['adaptive', 'uniform-experts'];
+  return new Set(trials.filter((t) => t.kinds.some((k) => kinds.includes(k))).map((t) => t.key));
 }

@@ -119,3 +119,23 @@ function oneLine(s: string): string {
   const t = s.replace(/\s+/g, ' ').trim();
   return t.length > 160 ? `${t.slice(0, 157)}…` : t;
 }
+
+/**
+ * What an exported soup stores about the search that chose it (safetensors __metadata__ "souplab.search",
+ * as JSON): its weights, scores and objective, the baselines, the Shapley values and the categories.
+ */
+export const PROVENANCE_KEY = 'souplab.search';
+
+export function searchProvenance(trial: TrialRecord, evidence: SearchEvidence): Record<string, string> {
+  const provenance = {
+    weights: Object.fromEntries(evidence.models.map((m, i) => [m, trial.weights[i]])),
+    objective: trial.objective,
+    heldOutObjective: trial.heldOutObjective,
+    scores: trial.tune,
+    heldOutScores: trial.heldOut,
+    baselines: evidence.baselines,
+    shapley: evidence.shapley,
+    categories: evidence.categories,
+  };
+  return { [PROVENANCE_KEY]: JSON.stringify(provenance) };
+}

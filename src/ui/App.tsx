@@ -7,6 +7,7 @@ import { useNavigationStore, VIEW_LABELS, type ViewName } from './state/navigati
 import { IngredientsView } from './views/IngredientsView';
 import { MergeView } from './views/MergeView';
 import { ScoresView } from './views/ScoresView';
+import { SearchView } from './views/SearchView';
 import { TasteView } from './views/TasteView';
 import { TrialsView } from './views/TrialsView';
 
@@ -14,6 +15,7 @@ const PANELS: Record<ViewName, ComponentType> = {
   scores: ScoresView,
   ingredients: IngredientsView,
   taste: TasteView,
+  search: SearchView,
   merge: MergeView,
   trials: TrialsView,
 };

@@ -1,23 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { writeDemoCheckpoint } from '../../scripts/makeDemoCheckpoints';
 import { CancelledError } from '../../src/errors';
 import { createCpuSoupBackend } from '../../src/merge/cpu/cpuBackend';
 import { inThreadSpawner } from '../../src/merge/cpu/protocol';
 import { CpuCausalLM } from '../../src/model/cpu/cpuCausalLM';
-import type { IngredientInput } from '../../src/ui/ingredients/types';
 import type { TaskText } from '../../src/ui/taste/protocol';
 import { runTasteJob } from '../../src/ui/taste/tasteJob';
-import { MemoryTarget } from '../formats/helpers';
+import { demoFolder } from './demoFolder';
 
 // The Taste job in Node, on the demo checkpoints (real tokenizer) and the demo tasks.
-async function demoFolder(variant: number, name: string, withTokenizer = true): Promise<Pick<IngredientInput, 'name' | 'kind' | 'files'>> {
-  const target = new MemoryTarget(name);
-  await writeDemoCheckpoint(target, variant, name);
-  const files = [...target.committed].filter(([f]) => withTokenizer || f !== 'tokenizer.json');
-  return { name, kind: 'folder', files: files.map(([f, bytes]) => [f, new File([bytes as Uint8Array<ArrayBuffer>], f)]) };
-}
-
 const TASKS: TaskText[] = ['facts.jsonl', 'prose.txt'].map((file) => ({ file, text: readFileSync(`public/demo/tasks/${file}`, 'utf8') }));
 
 const deps = (signal?: AbortSignal) => ({
@@ -71,7 +62,7 @@ describe('runTasteJob', () => {
     try {
       const noTok = [await demoFolder(0, 'p', false), await demoFolder(1, 'q', false)];
       await expect(runTasteJob({ ingredients: noTok, recipeYaml: recipe('p', 'q', 1, 1), tasks: TASKS, soupName: 'soup' }, d)).rejects.toThrow(
-        /^p: no tokenizer\.json beside the weights; tasting needs the model's tokenizer/,
+        /^p: no tokenizer\.json beside the weights; scoring needs the model's tokenizer/,
       );
       await expect(runTasteJob({ ingredients: noTok, recipeYaml: recipe('p', 'q', 1, 1), tasks: [], soupName: 'soup' }, d)).rejects.toThrow('Add task files');
       const ok = [await demoFolder(0, 'p'), await demoFolder(1, 'q')];

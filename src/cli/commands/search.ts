@@ -16,12 +16,13 @@ import { loadEvaluator, type LoadedModel, type ModelBackendChoice } from '../../
 import { openCheckpointPath, type NodeCheckpoint } from '../../node/openCheckpointPath';
 import { readTaskFiles } from '../../node/taskFiles';
 import { openResultsFolder, writeAtomically, type SearchManifest } from '../../node/trialStore';
-import { searchEvidence, type SearchEvidence } from '../../search/evidence';
-import { heldOutCsv, pointRecipeYaml, reportMarkdown, trialIds, trialsCsv, weightsText } from '../../search/outputs';
+import { planKeysOf, searchEvidence, type SearchEvidence } from '../../search/evidence';
+import { heldOutCsv, pointRecipeYaml, searchProvenance, reportMarkdown, trialIds, trialsCsv, weightsText } from '../../search/outputs';
 import { listPoints, uniformOf } from '../../search/points';
-import { checkpointBytes, gpuSoupLoader, inMemoryCheckpoint, planPoint, planSoupLoader, type PlannedModel } from '../../search/soupLoader';
-import { gpuIngredientBytes, uploadGpuIngredients, type GpuIngredients } from '../../gpu/residentSoup';
-import { runSearch, type SearchEvent, type SearchPlan, type SearchSpec, type SoupLoader, type TrialRecord } from '../../search/runSearch';
+import { planPoint, type PlannedModel } from '../../search/soupLoader';
+import { fitSoupLoader } from '../../search/fitLoader';
+import type { GpuIngredients } from '../../gpu/residentSoup';
+import { runSearch, type SearchEvent, type SearchPlan, type SearchSpec, type TrialRecord } from '../../search/runSearch';
 import { soupWeightSource } from '../../merge/soupWeights';
 import { humanBytes } from './inspect';
 import { metricFlag, maxLengthFlag } from './eval';
@@ -142,38 +143,19 @@ ${ANALYSIS_OPTIONS_HELP}`,
       soupBackend = createNodeCpuBackend();
       lm = await loadEvaluator((backendArg as ModelBackendChoice | undefined) ?? 'auto', config, soupWeightSource(planPoint(fileModels, uniformOf([0], names.length)), soupBackend), { signal: io.signal, say });
 
-      // Do k models + 1 soup fit? On the GPU: upload the models once and soup into the model's weight
-      // buffers. On the CPU (or when the GPU has no room): hold the models in memory, else stream each point.
-      const total = opened.map(checkpointBytes).reduce((a, b) => a + b, 0);
-      const soupBytes = numelOfModel(opened[0]) * 4;
-      let loader: SoupLoader | undefined;
-      if (lm.gpu && flags.get('stream') !== true) {
-        const gpuBytes = gpuIngredientBytes(lm.gpu.model, opened);
-        const line = `${names.length} models on the GPU (${humanBytes(gpuBytes)}) + the model and its workspace (${humanBytes(lm.gpu.model.fit.totalBytes)}) = ${humanBytes(gpuBytes + lm.gpu.model.fit.totalBytes)}`;
-        try {
-          gpuIngredients = await uploadGpuIngredients(lm.gpu.device, lm.gpu.model, opened, io.signal);
-          loader = gpuSoupLoader(gpuIngredients, fileModels, `on the GPU: ${line}; each point souped by shaders/soup.wgsl straight into the model's weight buffers; evaluated on ${lm.description}`);
-          say(`fit (GPU): ${line}: resident; nothing crosses the bus per point`);
-        } catch (e) {
-          if (e instanceof CancelledError) throw e;
-          say(`fit (GPU): no: ${line} did not fit (${e instanceof Error ? e.message : String(e)}); each point is souped on the CPU and uploaded (${humanBytes(soupBytes / 2)}–${humanBytes(soupBytes)} per point)`);
-        }
-      }
-      if (!loader) {
-        const needed = total + 2 * soupBytes; // the models, the loaded f32 model, one soup being built
-        const budget = Math.min(totalmem() * 0.75, freemem() + 0.25 * totalmem());
-        const inMemory = needed <= budget && flags.get('stream') !== true;
-        const fitLine = `${names.length} models (${humanBytes(total)}) + the soup (${humanBytes(soupBytes)} as f32, twice while it is replaced) = ${humanBytes(needed)} of ${humanBytes(budget)} this machine can give`;
-        let loaderModels = fileModels;
-        if (inMemory) {
-          say(`fit: ${fitLine}: the models are held in memory and each point is souped there, nothing read or written per point`);
-          loaderModels = [];
-          for (const m of fileModels) loaderModels.push({ ...m, checkpoint: await inMemoryCheckpoint(m.checkpoint, io.signal) });
-        } else {
-          say(`fit: ${flags.get('stream') === true ? '--stream' : `no: ${fitLine}`}: each point streams its models from the files (${humanBytes(total)} read per point)`);
-        }
-        loader = planSoupLoader(lm.model, loaderModels, soupBackend, `${inMemory ? 'in memory' : 'streamed from the files'}; souped on ${soupBackend.description}, loaded into the model per point; evaluated on ${lm.description}`);
-      }
+      // Do k models + 1 soup fit? (the GPU, else memory, else streaming from the files)
+      const fitted = await fitSoupLoader({
+        models: fileModels,
+        lm,
+        soupBackend,
+        memoryBudget: Math.min(totalmem() * 0.75, freemem() + 0.25 * totalmem()),
+        stream: flags.get('stream') === true,
+        bytes: humanBytes,
+        say,
+        signal: io.signal,
+      });
+      gpuIngredients = fitted.gpuIngredients;
+      const loader = fitted.loader;
 
       const manifest: SearchManifest = {
         souplab: 'search',
@@ -269,32 +251,17 @@ ${ANALYSIS_OPTIONS_HELP}`,
   },
 };
 
-function planKeysOf(trials: TrialRecord[], plan: SearchPlan): Set<string> {
-  const kinds = plan.kind === 'list' ? ['list'] : plan.kind === 'grid' ? ['grid', 'uniform-experts'] : ['adaptive', 'uniform-experts'];
-  return new Set(trials.filter((t) => t.kinds.some((k) => kinds.includes(k))).map((t) => t.key));
-}
-
 /** Writes a soup with the search's evidence in its safetensors metadata ("souplab.search"). */
 async function exportSoup(path: string, models: PlannedModel[], trial: TrialRecord, evidence: SearchEvidence, backend: SoupBackend, io: CliIO, say: (l: string) => void): Promise<void> {
   const plan = planPoint(models, trial.weights);
   const toFile = /\.safetensors$/i.test(path);
-  const provenance = {
-    weights: Object.fromEntries(evidence.models.map((m, i) => [m, trial.weights[i]])),
-    objective: trial.objective,
-    heldOutObjective: trial.heldOutObjective,
-    scores: trial.tune,
-    heldOutScores: trial.heldOut,
-    baselines: evidence.baselines,
-    shapley: evidence.shapley,
-    categories: evidence.categories,
-  };
   const recipeYaml = pointRecipeYaml({ ...trial }, evidence.models, models.map((m) => m.path), 'made by souplab search');
   const extraFiles = toFile ? [] : [{ name: 'recipe.yaml', data: new TextEncoder().encode(recipeYaml) }, ...(await carriedFiles(plan))];
   const result = await runMerge(plan, {
     backend,
     target: toFile ? nodeFileTarget(path) : nodeFolderTarget(path),
     recipeYaml,
-    metadata: { 'souplab.search': JSON.stringify(provenance) },
+    metadata: searchProvenance(trial, evidence),
     extraFiles,
     readBack: (name) => nodeFileSource(toFile ? path : join(path, name), name),
     signal: io.signal,
@@ -340,11 +307,5 @@ function readText(path: string): string {
 function relativePath(fromDir: string, to: string): string {
   const r = relative(fromDir, to);
   return r === '' ? '.' : isAbsolute(r) ? r : r.split('\\').join('/');
-}
-
-function numelOfModel(c: NodeCheckpoint): number {
-  let n = 0;
-  for (const t of c.tensors.values()) n += t.info.shape.reduce((a, b) => a * b, 1);
-  return n;
 }
 

@@ -39,7 +39,7 @@ export interface MergeJobResult {
   randomSeed?: number;
 }
 
-export async function runMergeJob(req: Pick<StartRequest, 'ingredients' | 'recipeYaml' | 'maxShardBytes' | 'gguf'>, deps: MergeJobDeps): Promise<MergeJobResult> {
+export async function runMergeJob(req: Pick<StartRequest, 'ingredients' | 'recipeYaml' | 'maxShardBytes' | 'gguf' | 'metadata'>, deps: MergeJobDeps): Promise<MergeJobResult> {
   const run = await runRecipe({
     text: req.recipeYaml,
     fileName: 'recipe.yaml',
@@ -54,6 +54,7 @@ export async function runMergeJob(req: Pick<StartRequest, 'ingredients' | 'recip
     gguf: req.gguf,
     maxShardBytes: req.maxShardBytes,
     recipeComment: 'SoupLab soup (mergekit recipe); model paths are relative to the folder that holds the checkpoints',
+    metadata: req.metadata,
     readBack: deps.readBack,
     signal: deps.signal,
     onProgress: deps.onProgress,

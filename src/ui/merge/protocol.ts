@@ -23,6 +23,8 @@ export interface StartRequest {
   maxShardBytes?: number;
   /** Export one GGUF file instead of safetensors (into a folder, the file, or browser storage). */
   gguf?: GgufRequest;
+  /** More __metadata__ entries for the output (a search's evidence when a search row is exported). */
+  metadata?: Record<string, string>;
 }
 
 export interface GgufRequest {

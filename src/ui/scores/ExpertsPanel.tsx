@@ -1,18 +1,10 @@
 import { useState } from 'react';
 import { gridRecipes, type AnalysisResult } from '../../analysis';
+import { downloadText } from '../components/download';
 import { useNavigationStore } from '../state/navigationStore';
 import { useSoupStore } from '../state/soupStore';
 import { useTrialsStore } from '../state/trialsStore';
 import { proposedWeights } from './proposal';
-
-function downloadText(name: string, text: string, type: string): void {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
 
 const fmtScore = (v: number | null) => (v === null ? '—' : v.toFixed(2));
 

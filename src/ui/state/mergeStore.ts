@@ -45,6 +45,8 @@ interface MergeState {
     outputBytes: number;
     /** Export GGUF of this type (the format chosen is GGUF). */
     ggufType?: GgufFileType;
+    /** More __metadata__ entries for the output (a search's evidence). */
+    metadata?: Record<string, string>;
   }): Promise<void>;
   cancel(): void;
 }
@@ -70,7 +72,7 @@ export const useMergeStore = create<MergeState>()(
       setFormat: (format) => set({ format }),
       setGgufType: (ggufType) => set({ ggufType }),
       setBackend: (backend) => set({ backend }),
-      async start({ ingredients, recipeYaml, backend, suggestedName, outputBytes, ggufType }) {
+      async start({ ingredients, recipeYaml, backend, suggestedName, outputBytes, ggufType, metadata }) {
         if (get().phase === 'running' || get().phase === 'cancelling') return;
         let output: OutputRequest;
         // A GGUF is named after its file (general.name), as `souplab merge --out NAME.gguf` names it.
@@ -104,7 +106,7 @@ export const useMergeStore = create<MergeState>()(
         set({ phase: 'running', progress: null, result: null, error: null, backendDescription: null });
         const files = ingredients.map((i) => ({ name: i.name, kind: i.kind, files: i.files }));
         running = startMerge(
-          { type: 'start', ingredients: files, recipeYaml, output, backend, gguf: ggufRequest },
+          { type: 'start', ingredients: files, recipeYaml, output, backend, gguf: ggufRequest, metadata },
           { progress: (progress) => set({ progress }), backend: (backendDescription) => set({ backendDescription }) },
         );
         try {

@@ -5,18 +5,16 @@
  * model is loaded and each next one reloads its weights into it. Free of worker plumbing so that Node
  * tests run it.
  */
-import { InputError, throwIfAborted } from '../../errors';
-import { prepareTasks, scoreTasks } from '../../eval/evaluate';
-import { parseTaskFile } from '../../eval/taskFile';
+import { throwIfAborted } from '../../errors';
+import { scoreTasks } from '../../eval/evaluate';
 import type { Checkpoint } from '../../formats/checkpoint';
 import type { SoupBackend } from '../../merge/kernel';
 import { modelRefsOf, planMerge } from '../../merge/plan';
 import { parseRecipe } from '../../merge/recipe';
 import { soupWeightSource } from '../../merge/soupWeights';
-import { readModelFiles } from '../../model/load';
-import { HfTokenizer } from '../../model/tokenizer';
 import type { CausalLM, ModelConfig, WeightSource } from '../../model/types';
 import { checkpointWeightSource, checkWeights } from '../../model/weights';
+import { prepareEvaluation } from '../evalWorker/prepare';
 import { ingredientOfPath } from '../ingredients/modelPaths';
 import { openInput } from '../ingredients/openIngredient';
 import type { ModelResult, TasteProgress, TasteRequest } from './protocol';
@@ -34,8 +32,6 @@ export interface TasteJobDeps {
 
 export async function runTasteJob(req: Omit<TasteRequest, 'type' | 'backend'>, deps: TasteJobDeps): Promise<ModelResult[]> {
   const { signal } = deps;
-  if (req.tasks.length === 0) throw new InputError('Add task files to taste the soup on.');
-  const files = req.tasks.map((t) => parseTaskFile(t.file, t.text));
   const opened = new Map<string, Checkpoint>();
   for (const input of req.ingredients) {
     throwIfAborted(signal);
@@ -50,13 +46,7 @@ export async function runTasteJob(req: Omit<TasteRequest, 'type' | 'backend'>, d
   }
   const plan = planMerge(recipe, checkpoints);
   // The soup's config and tokenizer are its reference model's, as a merge carries them.
-  const where = plan.reference.label;
-  const modelFiles = await readModelFiles(where, plan.reference.checkpoint.extraFiles);
-  if (modelFiles.tokenizerJson === null) throw new InputError(`${where}: no tokenizer.json beside the weights; tasting needs the model's tokenizer (add the whole model folder)`);
-  const tokenizer = new HfTokenizer(modelFiles.tokenizerJson, modelFiles.tokenizerConfigJson, where);
-  const { config } = modelFiles;
-  const { tasks, problems } = prepareTasks(tokenizer, files, config.maxPositionEmbeddings);
-  if (tasks.length === 0) throw new InputError(problems.length > 0 ? `Nothing to score: ${problems.join('; ')}` : 'Nothing to score in the task files.');
+  const { config, tasks, problems } = await prepareEvaluation(plan.reference, req.tasks, 'Add task files to taste the soup on.');
 
   const soupWeights = soupWeightSource(plan, deps.soupBackend);
   checkWeights(config, soupWeights, req.soupName);

@@ -17,6 +17,7 @@ import { StoragePanel } from '../merge/StoragePanel';
 import { useShallow } from 'zustand/react/shallow';
 import { useMergeStore, type OutputKind } from '../state/mergeStore';
 import { useNavigationStore } from '../state/navigationStore';
+import { provenanceFor, useSearchStore } from '../state/searchStore';
 import { useSoupStore, type OutDtypeChoice } from '../state/soupStore';
 import './merge.css';
 
@@ -67,6 +68,8 @@ export function MergeView() {
   const storageVersion = m.phase === 'running' ? -1 : (m.result?.seconds ?? 0);
   // Confirming an extrapolation holds for exactly the weights it was given for.
   const [confirmed, setConfirmed] = useState<string | undefined>(undefined);
+  // A row exported from the Search step: its evidence goes into the output's metadata while the soup is that row's.
+  const provenance = provenanceFor(useSearchStore((s) => s.exported), models);
   const unconfirmed = status.extrapolation !== undefined && confirmed !== status.extrapolation;
 
   const merge = () => {
@@ -79,6 +82,7 @@ export function MergeView() {
       suggestedName: soupNameOf(models.map((x) => x.name)),
       outputBytes,
       ggufType: gguf ? ggufType : undefined,
+      metadata: provenance?.metadata,
     });
   };
 
@@ -107,6 +111,11 @@ export function MergeView() {
               ))}
             </tbody>
           </table>
+        )}
+        {provenance && (
+          <p className="muted small" data-testid="search-provenance">
+            This soup is {provenance.trialId} of the search: its weights, objective, baselines and Shapley values go into the output’s metadata (“souplab.search”).
+          </p>
         )}
         {plan && (
           <dl className="facts merge-facts">

@@ -1,0 +1,117 @@
+/**
+ * One search as the studio runs it, inside the Search worker: the ingredients opened from their files,
+ * pre-flight, the tasks encoded once, the evaluator loaded, the fit check (fitSoupLoader: resident on
+ * the GPU, in memory, or streamed), then the engine's runSearch over the given TrialStore, with the
+ * evidence (src/search/evidence.ts) recomputed as trials arrive. Free of worker plumbing so that Node
+ * tests run it.
+ */
+import { InputError, throwIfAborted } from '../../errors';
+import type { PreparedTask } from '../../eval/evaluate';
+import type { Checkpoint } from '../../formats/checkpoint';
+import type { SoupBackend } from '../../merge/kernel';
+import { PreflightError } from '../../merge/preflight';
+import { soupWeightSource } from '../../merge/soupWeights';
+import type { ModelConfig, WeightSource } from '../../model/types';
+import { planKeysOf, searchEvidence, type SearchEvidence } from '../../search/evidence';
+import { fitSoupLoader, type FitLoaderOptions } from '../../search/fitLoader';
+import { listPoints, uniformOf } from '../../search/points';
+import { defaultShapleyPlayers, runSearch, type SearchEvent, type SearchOutcome, type SearchPlan, type SearchSpec, type TrialRecord, type TrialStore } from '../../search/runSearch';
+import { planPoint, type PlannedModel } from '../../search/soupLoader';
+import { prepareEvaluation } from '../evalWorker/prepare';
+import { formatBytes } from '../ingredients/format';
+import { openInput } from '../ingredients/openIngredient';
+import type { SearchRequest, SearchSettings, SearchStarted } from './protocol';
+
+export interface SearchJobDeps {
+  soupBackend: SoupBackend;
+  /** Loads the evaluator (with `gpu` on WebGPU, to soup into its weight buffers); the job disposes it. */
+  createModel(config: ModelConfig, weights: WeightSource, signal?: AbortSignal): Promise<FitLoaderOptions['lm'] & { dispose(): void }>;
+  store: TrialStore;
+  /** Bytes the page can give to hold the models in memory. */
+  memoryBudget: number;
+  signal?: AbortSignal;
+  onStarted?(info: SearchStarted): void;
+  onEvent?(e: SearchEvent): void;
+  /** The evidence after each newly evaluated trial. */
+  onEvidence?(e: SearchEvidence): void;
+}
+
+export interface SearchJobResult {
+  outcome: SearchOutcome;
+  evidence: SearchEvidence;
+}
+
+/** The engine's spec of the studio's settings (names → indices into settings.models). */
+export function specOf(settings: SearchSettings): SearchSpec {
+  const { models } = settings;
+  const experts = settings.experts.map((e) => {
+    const i = models.indexOf(e);
+    if (i < 0) throw new InputError(`the expert ${e} is not among the models of the search (${models.join(', ')})`);
+    return i;
+  });
+  if (experts.length === 0) throw new InputError('Choose at least one expert: the plan weighs the experts.');
+  const p = settings.plan;
+  const plan: SearchPlan = p.kind === 'list' ? { kind: 'list', points: listPoints(p.file, p.text, models) } : p;
+  return { models, experts, plan, metric: settings.metric, splitSeed: settings.splitSeed, tuneShare: settings.tuneShare };
+}
+
+/** The evidence of a search's trials (also of a stopped one: its plan points are known by their kinds). */
+export function evidenceOf(trials: TrialRecord[], spec: SearchSpec, players: number[], tasks: PreparedTask[]): SearchEvidence {
+  return searchEvidence(trials, spec.models, spec.experts, planKeysOf(trials, spec.plan), players, tasks);
+}
+
+export async function runSearchJob(req: Pick<SearchRequest, 'settings' | 'ingredients' | 'tasks'>, deps: SearchJobDeps): Promise<SearchJobResult> {
+  const { settings } = req;
+  const { signal } = deps;
+  const spec = specOf(settings);
+  if (req.ingredients.map((i) => i.name).join('\n') !== settings.models.join('\n')) throw new InputError('the ingredients sent do not match the models of the search');
+  const opened: Checkpoint[] = [];
+  for (const input of req.ingredients) {
+    throwIfAborted(signal);
+    opened.push(await openInput(input));
+  }
+  const models: PlannedModel[] = req.ingredients.map((input, i) => ({ name: input.name, path: input.name, checkpoint: opened[i] }));
+  // Pre-flight: every model against the first, from the headers alone, before anything is loaded.
+  try {
+    planPoint(models, uniformOf([...models.keys()], models.length));
+  } catch (e) {
+    if (e instanceof PreflightError) {
+      const errors = e.report.errors;
+      throw new InputError(`The models do not fit together; nothing was evaluated:\n${errors.slice(0, 10).map((x) => x.message).join('\n')}${errors.length > 10 ? `\n… and ${errors.length - 10} more` : ''}`);
+    }
+    throw e;
+  }
+  const { config, tasks, problems } = await prepareEvaluation({ label: models[0].name, checkpoint: opened[0] }, req.tasks, 'Choose task files to score the soups on (the Taste step holds them).');
+
+  const lm = await deps.createModel(config, soupWeightSource(planPoint(models, uniformOf([0], models.length)), deps.soupBackend), signal);
+  let gpuIngredients: { dispose(): void } | undefined;
+  try {
+    const fitted = await fitSoupLoader({ models, lm, soupBackend: deps.soupBackend, memoryBudget: deps.memoryBudget, bytes: formatBytes, say: () => undefined, signal });
+    gpuIngredients = fitted.gpuIngredients;
+    const stored = (await deps.store.load()).length;
+    deps.onStarted?.({ fit: fitted.line, where: fitted.where, backend: lm.description, problems, stored });
+
+    const trials = new Map<string, TrialRecord>((await deps.store.load()).map((t) => [t.key, t]));
+    const players = defaultShapleyPlayers(spec);
+    const outcome = await runSearch({
+      spec,
+      tasks,
+      model: lm.model,
+      loader: fitted.loader,
+      store: deps.store,
+      signal,
+      onEvent: (e) => {
+        deps.onEvent?.(e);
+        if (e.type === 'trial' && !e.reused) {
+          trials.set(e.record.key, e.record);
+          deps.onEvidence?.(evidenceOf([...trials.values()], spec, players, tasks));
+        }
+      },
+    });
+    return { outcome, evidence: evidenceOf(outcome.trials, spec, outcome.shapleyPlayers, tasks) };
+  } finally {
+    gpuIngredients?.dispose();
+    lm.dispose();
+    await Promise.all(opened.map((c) => (c as Checkpoint & { close?: () => Promise<void> }).close?.().catch(() => undefined)));
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The studio's Search worker: runs one search (searchJob) through the evaluation workers' shared host,
+ * keeping every finished trial in IndexedDB (src/browser/searchDb.ts) before the page hears of it, and
+ * the search's state and evidence beside them: a reload, a closed tab or a crash loses at most the
+ * point being evaluated, and the next start with the same models, tasks and split resumes.
+ */
+import { browserMemoryBudget } from '../../browser/memory';
+import { getSearch, idbTrialStore, putSearch, updateSearch, type StoredSearchState } from '../../browser/searchDb';
+import { failureMessage, serveOneJob, throttle } from '../evalWorker/host';
+import type { FromSearchWorker, SearchRequest, SearchSettings } from './protocol';
+import { runSearchJob } from './searchJob';
+
+const CANCELLED = 'Search cancelled; every finished point is kept. Start it again to resume.';
+
+serveOneJob<SearchRequest, FromSearchWorker>(
+  async (req, ctx) => {
+    const id = req.searchId;
+    const now = Date.now();
+    const old = await getSearch<SearchSettings>(id);
+    await putSearch<SearchSettings>({
+      id,
+      manifest: req.manifest,
+      settings: req.settings,
+      state: 'running',
+      message: null,
+      planned: old?.planned ?? 0,
+      evidence: old?.evidence ?? null,
+      loader: old?.loader ?? null,
+      backend: old?.backend ?? null,
+      createdAt: old?.createdAt ?? now,
+      updatedAt: now,
+    });
+    const scoring = throttle((m: FromSearchWorker) => ctx.post(m), 100);
+    const end = (state: StoredSearchState, message: string | null) => updateSearch(id, { state, message }).catch(() => undefined);
+    try {
+      const { outcome, evidence } = await runSearchJob(req, {
+        soupBackend: ctx.soupBackend,
+        createModel: async (config, weights, signal) => ctx.createModel(req.settings.backend, config, weights, { name: 'soup', signal, ownDevice: true }),
+        store: idbTrialStore(id),
+        memoryBudget: browserMemoryBudget(),
+        signal: ctx.signal,
+        onStarted: (info) => {
+          void updateSearch(id, { loader: info.fit, backend: info.backend }).catch(() => undefined);
+          ctx.post({ type: 'started', ...info });
+        },
+        onEvent: (e) => {
+          if (e.type === 'scoring') scoring({ ...e }, e.tokensDone >= e.tokensTotal);
+          else {
+            if (e.type === 'trial' || e.type === 'phase') void updateSearch(id, { planned: e.planned }).catch(() => undefined);
+            ctx.post({ ...e });
+          }
+        },
+        onEvidence: (evidence) => {
+          void updateSearch(id, { evidence }).catch(() => undefined);
+          ctx.post({ type: 'evidence', evidence });
+        },
+      });
+      await updateSearch(id, { state: 'done', message: null, evidence });
+      return { type: 'done', evaluated: outcome.evaluated, planPoints: outcome.planPoints, evidence };
+    } catch (e) {
+      // The message is made by the host; the state is kept here so that a reload shows why it stopped.
+      await end(ctx.signal.aborted ? 'cancelled' : 'failed', ctx.signal.aborted ? CANCELLED : failureMessage(e));
+      throw e;
+    }
+  },
+  (message, cancelled) => ({ type: 'failed', message, cancelled }),
+  CANCELLED,
+);
