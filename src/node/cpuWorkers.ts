@@ -1,5 +1,6 @@
 /**
- * The CPU soup backend on Node worker threads. The worker script is the CLI bundle's
+ * The CPU soup backend on Node worker threads: soup jobs, and method tensors (one per worker, the
+ * worker reading the input files itself). The worker script is the CLI bundle's
  * dist/node/cpuWorker.js, found beside the running bundle; when it is absent (tests running the
  * TypeScript sources) the kernel runs in-thread and the description says so.
  */
@@ -11,6 +12,8 @@ import { createCpuSoupBackend } from '../merge/cpu/cpuBackend';
 import type { SoupWorkerPort, SoupWorkerResponse, WorkerSpawner } from '../merge/cpu/protocol';
 import { inThreadSpawner } from '../merge/cpu/protocol';
 import type { SoupBackend } from '../merge/kernel';
+import { ProgramPool, type ProgramWorkerPort, type ProgramWorkerSpawner } from '../merge/cpu/programPool';
+import type { ProgramWorkerResponse } from '../merge/cpu/programProtocol';
 
 export interface NodeCpuBackendOptions {
   /** Worker threads; default: the number of cores the process may use. */
@@ -58,6 +61,33 @@ export function nodeWorkerSpawner(script: URL): WorkerSpawner {
   };
 }
 
+/** Program workers (programPool.ts) on the same script: it answers both kinds of message. */
+export function nodeProgramSpawner(script: URL): ProgramWorkerSpawner {
+  return (): ProgramWorkerPort => {
+    const worker = new Worker(script);
+    worker.unref();
+    return {
+      post(req) {
+        worker.postMessage(req);
+      },
+      listen(onResponse, onFailure) {
+        worker.on('message', (r: ProgramWorkerResponse) => onResponse(r));
+        worker.on('error', (e: Error) => onFailure(e));
+        worker.on('exit', (code) => {
+          if (code !== 0) onFailure(new Error(`worker exited with code ${code}`));
+        });
+      },
+      setBusy(busy) {
+        if (busy) worker.ref();
+        else worker.unref();
+      },
+      async terminate() {
+        await worker.terminate();
+      },
+    };
+  };
+}
+
 export function createNodeCpuBackend(opts: NodeCpuBackendOptions = {}): SoupBackend {
   const workers = Math.max(1, Math.floor(opts.workers ?? availableParallelism()));
   const script = opts.workerUrl ?? findCpuWorkerScript();
@@ -65,5 +95,5 @@ export function createNodeCpuBackend(opts: NodeCpuBackendOptions = {}): SoupBack
   if (!script) {
     return createCpuSoupBackend({ ...common, workers: 1, spawn: inThreadSpawner, description: `CPU, in-thread (no ${WORKER_FILE} beside the bundle)` });
   }
-  return createCpuSoupBackend({ ...common, spawn: nodeWorkerSpawner(script) });
+  return createCpuSoupBackend({ ...common, spawn: nodeWorkerSpawner(script), programs: new ProgramPool(workers, nodeProgramSpawner(script)) });
 }
