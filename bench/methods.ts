@@ -77,6 +77,8 @@ import json, os, struct, sys, time
 t_import = time.time()
 import numpy as np
 import torch
+if os.environ.get('SOUPLAB_TORCH_THREADS'):
+    torch.set_num_threads(int(os.environ['SOUPLAB_TORCH_THREADS']))
 t0 = time.time()
 c0 = os.times()
 DT = {'BF16': torch.bfloat16, 'F16': torch.float16, 'F32': torch.float32}
@@ -235,7 +237,8 @@ export const methodsBenchmark: Benchmark = {
         if (!missing) {
           const tOut = join(root, `${method}-torch.safetensors`);
           const t0 = performance.now();
-          const r = spawnSync(PYTHON, [script, method, tOut, ...inputs], { encoding: 'utf8', maxBuffer: 1 << 20 });
+          // Every core (torch's default here is 1 thread: OpenMP sees one): the strongest baseline.
+          const r = spawnSync(PYTHON, [script, method, tOut, ...inputs], { encoding: 'utf8', maxBuffer: 1 << 20, env: { ...process.env, SOUPLAB_TORCH_THREADS: String(availableParallelism()) } });
           const wall = (performance.now() - t0) / 1000;
           await rm(tOut, { force: true });
           if (r.status !== 0) {

@@ -105,18 +105,39 @@ export async function* runTensorProgram(
   opts: { maxChunkElements: number; signal?: AbortSignal },
 ): AsyncGenerator<Uint8Array> {
   const chunkElements = programChunkElements(t.program, opts.maxChunkElements);
+  const blockElements = programChunkElements(t.program, BLOCK_ELEMENTS);
   const reader = new ChunkReader(t, chunkElements);
   for (const pass of t.program.passes) {
-    for await (const chunk of reader.chunks(opts.signal)) pass.accumulate(chunk);
+    for await (const chunk of reader.chunks(opts.signal)) for (const block of blocksOf(chunk, blockElements)) pass.accumulate(block);
     pass.finish();
   }
   const scratch = new Float32Array(Math.min(chunkElements, t.numel));
   for await (const chunk of reader.chunks(opts.signal)) {
     const out = scratch.subarray(0, chunk.count);
     out.fill(0);
-    t.program.combine(chunk, out);
+    for (const block of blocksOf(chunk, blockElements)) t.program.combine(block, out.subarray(block.offset - chunk.offset, block.offset - chunk.offset + block.count));
     canonicalNaNs(out);
     yield encodeFromF32(t.outDtype, out);
+  }
+}
+
+/**
+ * Elements a pass or the output pass handles at a time: chunks are read large (few reads), but the
+ * arithmetic goes over them in blocks whose arrays — the inputs', the method's scratch, the output's —
+ * stay in the core's cache between the loops of a method (a method's loops go over a whole block one
+ * after another). Results do not depend on it: passes see elements in order whatever the chunking.
+ */
+const BLOCK_ELEMENTS = 16384;
+
+/** The chunk as consecutive blocks of `block` elements (views, no copies). */
+function* blocksOf(chunk: ElementChunk, block: number): Generator<ElementChunk> {
+  if (chunk.count <= block) {
+    yield chunk;
+    return;
+  }
+  for (let s = 0; s < chunk.count; s += block) {
+    const count = Math.min(block, chunk.count - s);
+    yield { offset: chunk.offset + s, count, x: chunk.x.map((a) => a.subarray(s, s + count)) };
   }
 }
 

@@ -28,7 +28,7 @@
 import { InputError } from '../../errors';
 import { streamKey, uniform24 } from './counterRandom';
 import { DENSITY, fr, modelNumber, NORMALIZE, RANDOM_SEED, rowLength, WEIGHT, zipPasses, booleanOf, numberOf } from './common';
-import { deltaKeys, isBelow, keyBits, keysOf, KeyScratch, RankSelector } from './select';
+import { deltaKeys, keyBits, keysOf, KeyScratch, RankSelector } from './select';
 import type { ModelKeep, TaskArithmeticElements } from './gpuElements';
 import type { ElementChunk, MergeMethod, ParameterSpec, StatisticsPass, TensorContext, TensorProgram } from './types';
 
@@ -125,10 +125,15 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
         plan.gpuKeep = () => ({ kind: 'largest', below: sel.result! });
         passes.push(sel.passes(`${v.name} magnitude threshold`));
         plan.mask = (c, d, m) => {
-          const s = sel.result!;
           const key = keys.take(c.count).bits;
           keysOf(d, key);
-          for (let i = 0; i < c.count; i++) m[i] = isBelow(s, key[i], c.offset + i) ? 0 : 1;
+          // kept: not among the numel − k smallest
+          const { valueBits, cutIndex } = sel.result!;
+          const cut = cutIndex - c.offset;
+          for (let i = 0; i < c.count; i++) {
+            const k = key[i];
+            m[i] = k < valueBits || (k === valueBits && i < cut) ? 0 : 1;
+          }
         };
         break;
       }
@@ -147,11 +152,21 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
         plan.gpuKeep = () => ({ kind: 'between', below: lower.result!, notAbove: upper.result! });
         passes.push(lower.passes(`${v.name} lower threshold`), upper.passes(`${v.name} outlier threshold`));
         plan.mask = (c, d, m) => {
-          const lo = lower.result!;
-          const hi = upper.result!;
           const key = keys.take(c.count).bits;
           keysOf(d, key);
-          for (let i = 0; i < c.count; i++) m[i] = !isBelow(lo, key[i], c.offset + i) && isBelow(hi, key[i], c.offset + i) ? 1 : 0;
+          // kept: not below the lower boundary, and below the upper one
+          const lo = lower.result!;
+          const hi = upper.result!;
+          const loValue = lo.valueBits;
+          const loCut = lo.cutIndex - c.offset;
+          const hiValue = hi.valueBits;
+          const hiCut = hi.cutIndex - c.offset;
+          for (let i = 0; i < c.count; i++) {
+            const k = key[i];
+            const belowLo = k < loValue || (k === loValue && i < loCut);
+            const belowHi = k < hiValue || (k === hiValue && i < hiCut);
+            m[i] = !belowLo && belowHi ? 1 : 0;
+          }
         };
         break;
       }
@@ -270,17 +285,20 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
         for (let j = 0; j < n; j++) {
           const d = deltas[j];
           const w = weights[j];
-          for (let i = 0; i < count; i++) {
-            const wd = d[i];
-            const agree = (wd > 0 && positive[i] === 1) || (wd < 0 && positive[i] === 0) ? 1 : 0;
-            const term = wd * agree;
-            const wterm = w * agree;
-            if (j === 0) {
-              mixed[i] = term;
-              divisor[i] = wterm;
-            } else {
-              mixed[i] = mixed[i] + term;
-              divisor[i] = divisor[i] + wterm;
+          // agree = [sign(wd) == majority]; term = wd·agree and wterm = w·agree, summed in model order
+          if (j === 0) {
+            for (let i = 0; i < count; i++) {
+              const wd = d[i];
+              const agree = positive[i] === 1 ? (wd > 0 ? 1 : 0) : wd < 0 ? 1 : 0;
+              mixed[i] = wd * agree;
+              divisor[i] = w * agree;
+            }
+          } else {
+            for (let i = 0; i < count; i++) {
+              const wd = d[i];
+              const agree = positive[i] === 1 ? (wd > 0 ? 1 : 0) : wd < 0 ? 1 : 0;
+              mixed[i] = mixed[i] + wd * agree;
+              divisor[i] = divisor[i] + w * agree;
             }
           }
         }
