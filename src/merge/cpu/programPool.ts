@@ -52,6 +52,8 @@ export class ProgramPool {
   private readonly queue: Task[] = [];
   private nextId = 1;
   private disposed = false;
+  /** Tensors handed to the workers so far (for progress reports and tests). */
+  tensorsStarted = 0;
 
   constructor(
     readonly workers: number,
@@ -68,6 +70,7 @@ export class ProgramPool {
     const inputs = programInputRefs(t);
     if (!inputs || t.method === undefined || t.context === undefined || this.disposed) return undefined;
     const id = this.nextId++;
+    this.tensorsStarted++;
     const chunkBytes = Math.max(1, Math.min(opts.maxChunkElements, t.numel)) * OUT_BYTES[t.outDtype];
     const credit = Math.max(2, Math.floor(AHEAD_BYTES / chunkBytes));
     const task: Task = {
