@@ -57,7 +57,7 @@ export const sce: MergeMethod = {
     let k = 0;
     const keyScratch = new KeyScratch();
     const varianceKeys = (c: ElementChunk): Uint32Array => {
-      const { bits } = keyScratch.take(c.count);
+      const bits = keyScratch.bits(c.count);
       for (let e = 0; e < c.count; e++) bits[e] = varianceBits(c, e);
       return bits;
     };

@@ -54,23 +54,38 @@ export class KeyScratch {
   private f32 = new Float32Array(0);
   private u32 = new Uint32Array(0);
 
-  /** The first `count` values, and their bits (the same memory). */
-  take(count: number): { values: Float32Array; bits: Uint32Array } {
-    if (this.f32.length < count) {
-      this.f32 = new Float32Array(count);
-      this.u32 = new Uint32Array(this.f32.buffer);
-    }
-    return { values: this.f32.subarray(0, count), bits: this.u32.subarray(0, count) };
+  private grow(count: number): void {
+    if (this.f32.length >= count) return;
+    this.f32 = new Float32Array(count);
+    this.u32 = new Uint32Array(this.f32.buffer);
+  }
+
+  /** The first `count` values (the memory bits() views). */
+  values(count: number): Float32Array {
+    this.grow(count);
+    return this.f32.subarray(0, count);
+  }
+
+  bits(count: number): Uint32Array {
+    this.grow(count);
+    return this.u32.subarray(0, count);
   }
 }
 
 /** The keys of |f32(x_input − x_base)| over a chunk (magnitudes of a task vector), in `scratch`. */
 export function deltaKeys(c: ElementChunk, input: number, base: number, scratch: KeyScratch): Uint32Array {
-  const { values, bits } = scratch.take(c.count);
+  const count = c.count;
+  const values = scratch.values(count);
+  const bits = scratch.bits(count);
   const x = c.x[input];
   const b = c.x[base];
-  for (let i = 0; i < c.count; i++) values[i] = x[i] - b[i];
-  keysOf(values, bits);
+  // One loop: the f32 delta stored (rounded), its bits read back as the key. (With two loops V8
+  // compiled the first on the fly and threw the code away at the second, call after call.)
+  for (let i = 0; i < count; i++) {
+    values[i] = x[i] - b[i];
+    const u = bits[i] & 0x7fffffff;
+    bits[i] = u > 0x7f800000 ? 0x7fc00000 : u;
+  }
   return bits;
 }
 

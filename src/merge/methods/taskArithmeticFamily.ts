@@ -111,7 +111,8 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
   const passes: StatisticsPass[][] = [];
   const plans: ModelPlan[] = [];
   for (let j = 1; j <= n; j++) {
-    const plan: ModelPlan = { weight: fr(modelNumber(ctx, j, 'weight', 1)), scale: 1, gpuKeep: () => ({ kind: 'all' }) };
+    // Every field set here, in one order: the plans share one shape, and the loops over them stay fast.
+    const plan: ModelPlan = { weight: fr(modelNumber(ctx, j, 'weight', 1)), mask: undefined, zero: false, scale: 1, gpuKeep: () => ({ kind: 'all' }) };
     plans.push(plan);
     const density = modelNumber(ctx, j, 'density', 1);
     if (!v.sparsification || density >= 1) continue;
@@ -125,7 +126,7 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
         plan.gpuKeep = () => ({ kind: 'largest', below: sel.result! });
         passes.push(sel.passes(`${v.name} magnitude threshold`));
         plan.mask = (c, d, m) => {
-          const key = keys.take(c.count).bits;
+          const key = keys.bits(c.count);
           keysOf(d, key);
           // kept: not among the numel − k smallest
           const { valueBits, cutIndex } = sel.result!;
@@ -152,7 +153,7 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
         plan.gpuKeep = () => ({ kind: 'between', below: lower.result!, notAbove: upper.result! });
         passes.push(lower.passes(`${v.name} lower threshold`), upper.passes(`${v.name} outlier threshold`));
         plan.mask = (c, d, m) => {
-          const key = keys.take(c.count).bits;
+          const key = keys.bits(c.count);
           keysOf(d, key);
           // kept: not below the lower boundary, and below the upper one
           const lo = lower.result!;
@@ -280,23 +281,26 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
           const d = deltas[j];
           for (let i = 0; i < count; i++) s[i] = s[i] + d[i];
         }
-        const positive = scratch.mask(count);
-        for (let i = 0; i < count; i++) positive[i] = s[i] >= 0 ? 1 : 0;
+        // The sign tests run on the bits, without branches (the signs of deltas are a coin toss: a
+        // branch per element would be mispredicted half the time). negative[i] = 1 where the majority
+        // is −1 (s < 0 or NaN); agree = [wd ≠ 0, not NaN, and its sign bit is the majority's].
+        const negative = scratch.mask(count);
+        for (let i = 0; i < count; i++) negative[i] = s[i] >= 0 ? 0 : 1;
         for (let j = 0; j < n; j++) {
           const d = deltas[j];
+          const bits = new Uint32Array(d.buffer, d.byteOffset, count);
           const w = weights[j];
           // agree = [sign(wd) == majority]; term = wd·agree and wterm = w·agree, summed in model order
-          if (j === 0) {
-            for (let i = 0; i < count; i++) {
-              const wd = d[i];
-              const agree = positive[i] === 1 ? (wd > 0 ? 1 : 0) : wd < 0 ? 1 : 0;
+          for (let i = 0; i < count; i++) {
+            const u = bits[i];
+            const mag = u & 0x7fffffff;
+            const signed = ((mag - 0x7f800001) & -mag) >>> 31; // 1 ≤ mag ≤ +Inf: a non-zero, non-NaN value
+            const agree = signed & (1 ^ (u >>> 31) ^ negative[i]);
+            const wd = d[i];
+            if (j === 0) {
               mixed[i] = wd * agree;
               divisor[i] = w * agree;
-            }
-          } else {
-            for (let i = 0; i < count; i++) {
-              const wd = d[i];
-              const agree = positive[i] === 1 ? (wd > 0 ? 1 : 0) : wd < 0 ? 1 : 0;
+            } else {
               mixed[i] = mixed[i] + wd * agree;
               divisor[i] = divisor[i] + w * agree;
             }
