@@ -9,11 +9,11 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { createCpuSoupBackend } from '../merge/cpu/cpuBackend';
-import type { SoupWorkerPort, SoupWorkerResponse, WorkerSpawner } from '../merge/cpu/protocol';
+import type { SoupWorkerPort, SoupWorkerRequest, SoupWorkerResponse, WorkerSpawner } from '../merge/cpu/protocol';
 import { inThreadSpawner } from '../merge/cpu/protocol';
 import type { SoupBackend } from '../merge/kernel';
 import { ProgramPool, type ProgramWorkerPort, type ProgramWorkerSpawner } from '../merge/cpu/programPool';
-import type { ProgramWorkerResponse } from '../merge/cpu/programProtocol';
+import type { ProgramWorkerRequest, ProgramWorkerResponse } from '../merge/cpu/programProtocol';
 
 export interface NodeCpuBackendOptions {
   /** Worker threads; default: the number of cores the process may use. */
@@ -35,57 +35,43 @@ export function findCpuWorkerScript(): URL | undefined {
   return undefined;
 }
 
-export function nodeWorkerSpawner(script: URL): WorkerSpawner {
-  return (): SoupWorkerPort => {
-    const worker = new Worker(script);
-    worker.unref();
-    return {
-      post(req, transfer) {
-        worker.postMessage(req, transfer);
-      },
-      listen(onResponse, onFailure) {
-        worker.on('message', (r: SoupWorkerResponse) => onResponse(r));
-        worker.on('error', (e: Error) => onFailure(e));
-        worker.on('exit', (code) => {
-          if (code !== 0) onFailure(new Error(`worker exited with code ${code}`));
-        });
-      },
-      setBusy(busy) {
-        if (busy) worker.ref();
-        else worker.unref();
-      },
-      async terminate() {
-        await worker.terminate();
-      },
-    };
+/** A worker thread on `script`, as either kind of port (soup jobs, programs): the script answers both. */
+function workerPort<Request, Response>(script: URL): {
+  post(req: Request, transfer?: ArrayBuffer[]): void;
+  listen(onResponse: (r: Response) => void, onFailure: (e: Error) => void): void;
+  setBusy(busy: boolean): void;
+  terminate(): Promise<void>;
+} {
+  const worker = new Worker(script);
+  worker.unref();
+  return {
+    post(req, transfer) {
+      worker.postMessage(req, transfer);
+    },
+    listen(onResponse, onFailure) {
+      worker.on('message', (r: Response) => onResponse(r));
+      worker.on('error', (e: Error) => onFailure(e));
+      worker.on('exit', (code) => {
+        if (code !== 0) onFailure(new Error(`worker exited with code ${code}`));
+      });
+    },
+    setBusy(busy) {
+      if (busy) worker.ref();
+      else worker.unref();
+    },
+    async terminate() {
+      await worker.terminate();
+    },
   };
 }
 
-/** Program workers (programPool.ts) on the same script: it answers both kinds of message. */
+export function nodeWorkerSpawner(script: URL): WorkerSpawner {
+  return (): SoupWorkerPort => workerPort<SoupWorkerRequest, SoupWorkerResponse>(script);
+}
+
+/** Program workers (programPool.ts) on the same script. */
 export function nodeProgramSpawner(script: URL): ProgramWorkerSpawner {
-  return (): ProgramWorkerPort => {
-    const worker = new Worker(script);
-    worker.unref();
-    return {
-      post(req) {
-        worker.postMessage(req);
-      },
-      listen(onResponse, onFailure) {
-        worker.on('message', (r: ProgramWorkerResponse) => onResponse(r));
-        worker.on('error', (e: Error) => onFailure(e));
-        worker.on('exit', (code) => {
-          if (code !== 0) onFailure(new Error(`worker exited with code ${code}`));
-        });
-      },
-      setBusy(busy) {
-        if (busy) worker.ref();
-        else worker.unref();
-      },
-      async terminate() {
-        await worker.terminate();
-      },
-    };
-  };
+  return (): ProgramWorkerPort => workerPort<ProgramWorkerRequest, ProgramWorkerResponse>(script);
 }
 
 export function createNodeCpuBackend(opts: NodeCpuBackendOptions = {}): SoupBackend {
