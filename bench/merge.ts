@@ -57,8 +57,9 @@ with open(out, 'wb') as f:
     for t in merged.values():
         f.write(t.view(torch.int16).numpy().tobytes())
 t1 = time.time()
+c1 = os.times()
 import resource
-print(json.dumps({'seconds': t1 - t0, 'import_seconds': t0 - t_import, 'threads': torch.get_num_threads(), 'version': torch.__version__, 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}))
+print(json.dumps({'seconds': t1 - t0, 'cpu_seconds': (c1.user + c1.system) - (c0.user + c0.system), 'import_seconds': t0 - t_import, 'threads': torch.get_num_threads(), 'version': torch.__version__, 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}))
 `;
 
 /** The Python with torch: SOUPLAB_PYTHON, else Debian's (python3-torch). */
@@ -195,6 +196,7 @@ import torch
 if os.environ.get('SOUPLAB_TORCH_THREADS'):
     torch.set_num_threads(int(os.environ['SOUPLAB_TORCH_THREADS']))
 t0 = time.time()
+c0 = os.times()
 DT = {'BF16': torch.bfloat16, 'F16': torch.float16, 'F32': torch.float32}
 def open_st(path):
     f = open(path, 'rb')

@@ -12,7 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeAdapter, requestAdapter } from '../src/gpu/adapter';
 import { createWebGPUSoupBackend } from '../src/gpu/webgpuSoupBackend';
@@ -51,9 +51,11 @@ async function planFor(method: Method, paths: string[], opened: NodeCheckpoint[]
   return planMerge(recipe, new Map(paths.map((p, i) => [p, checkpoints[i]])));
 }
 
-async function timedMerge(plan: MergePlan, backend: SoupBackend, outPath: string): Promise<{ seconds: number; peakMb: number }> {
+/** Wall time, CPU time of the whole process (every thread: user + system) and peak RSS of one merge. */
+async function timedMerge(plan: MergePlan, backend: SoupBackend, outPath: string): Promise<{ seconds: number; cpuSeconds: number; peakMb: number }> {
   gc();
   const rss = new PeakRss();
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const result = await runMerge(plan, {
     backend,
@@ -63,9 +65,10 @@ async function timedMerge(plan: MergePlan, backend: SoupBackend, outPath: string
     readBack: (name) => nodeFileSource(outPath, name),
   });
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   const peakMb = rss.stop() / 1e6;
   if (!result.verified) throw new Error('output not verified');
-  return { seconds, peakMb };
+  return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakMb };
 }
 
 /** mergekit's TIES and SLERP, their code's arithmetic, over safetensors files read as mergekit's loader does. */
@@ -74,7 +77,10 @@ import json, os, struct, sys, time
 t_import = time.time()
 import numpy as np
 import torch
+if os.environ.get('SOUPLAB_TORCH_THREADS'):
+    torch.set_num_threads(int(os.environ['SOUPLAB_TORCH_THREADS']))
 t0 = time.time()
+c0 = os.times()
 DT = {'BF16': torch.bfloat16, 'F16': torch.float16, 'F32': torch.float32}
 def open_st(path):
     f = open(path, 'rb')
@@ -186,6 +192,7 @@ export const methodsBenchmark: Benchmark = {
         await generate(paths[k], layout(mb), 11 + k);
         await generate(smallPaths[k], layout(mb / 3), 21 + k);
       }
+      console.log(`  load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} (1, 5, 15 min) on ${availableParallelism()} cores before the run`);
       console.log(`  inputs       3 × ${mb} MB BF16 and 3 × ${(mb / 3).toFixed(0)} MB (generated in ${((performance.now() - g0) / 1000).toFixed(1)} s in ${tmpdir()})`);
 
       const hardware = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d'].some((d) => existsSync(d) && readdirSync(d).some((f) => /nvidia|amd_icd|amdvlk/i.test(f)));
@@ -214,7 +221,7 @@ export const methodsBenchmark: Benchmark = {
         const third = await timedMerge(smallPlan, cpu, out);
         await rm(out, { force: true });
         const inMb = plan.inputBytes / 1e6;
-        console.log(`  ${method.padEnd(6)} cpu     ${full.seconds.toFixed(2)} s (${(inMb / full.seconds).toFixed(0)} MB/s of input), peak RSS ${full.peakMb.toFixed(0)} MB; ⅓ size: ${third.seconds.toFixed(2)} s, peak RSS ${third.peakMb.toFixed(0)} MB`);
+        console.log(`  ${method.padEnd(6)} cpu     ${full.seconds.toFixed(2)} s wall, ${full.cpuSeconds.toFixed(2)} s CPU (${(inMb / full.seconds).toFixed(0)} MB/s of input), peak RSS ${full.peakMb.toFixed(0)} MB; ⅓ size: ${third.seconds.toFixed(2)} s, peak RSS ${third.peakMb.toFixed(0)} MB`);
         const rssOk = full.peakMb <= RSS_TARGET_MB && full.peakMb <= third.peakMb * 1.25 + 64;
         ok &&= rssOk;
         let gpuSeconds: number | undefined;
@@ -230,7 +237,8 @@ export const methodsBenchmark: Benchmark = {
         if (!missing) {
           const tOut = join(root, `${method}-torch.safetensors`);
           const t0 = performance.now();
-          const r = spawnSync(PYTHON, [script, method, tOut, ...inputs], { encoding: 'utf8', maxBuffer: 1 << 20 });
+          // Every core (torch's default here is 1 thread: OpenMP sees one): the strongest baseline.
+          const r = spawnSync(PYTHON, [script, method, tOut, ...inputs], { encoding: 'utf8', maxBuffer: 1 << 20, env: { ...process.env, SOUPLAB_TORCH_THREADS: String(availableParallelism()) } });
           const wall = (performance.now() - t0) / 1000;
           await rm(tOut, { force: true });
           if (r.status !== 0) {
@@ -238,13 +246,13 @@ export const methodsBenchmark: Benchmark = {
             ok = false;
             continue;
           }
-          const t = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { seconds: number; import_seconds: number; threads: number; version: string; peak_rss_mb: number };
-          console.log(`  ${method.padEnd(6)} pytorch torch ${t.version}, ${t.threads} threads: ${t.seconds.toFixed(2)} s merging and writing (+ ${t.import_seconds.toFixed(1)} s import; ${wall.toFixed(1)} s wall), peak RSS ${t.peak_rss_mb.toFixed(0)} MB`);
+          const t = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { seconds: number; cpu_seconds: number; import_seconds: number; threads: number; version: string; peak_rss_mb: number };
+          console.log(`  ${method.padEnd(6)} pytorch torch ${t.version}, ${t.threads} threads: ${t.seconds.toFixed(2)} s wall, ${t.cpu_seconds.toFixed(2)} s CPU merging and writing (+ ${t.import_seconds.toFixed(1)} s import; ${wall.toFixed(1)} s wall), peak RSS ${t.peak_rss_mb.toFixed(0)} MB`);
           const best = Math.min(full.seconds, gpuSeconds ?? Infinity);
           const factor = best / t.seconds;
           const pass = factor <= TORCH_FACTOR_TARGET;
           ok &&= pass;
-          console.log(`  ${method.padEnd(6)} vs pytorch: SoupLab ${gpuSeconds !== undefined && gpuSeconds < full.seconds ? 'WebGPU' : 'CPU'} takes ${factor.toFixed(2)}× PyTorch's time (target ≤ ${TORCH_FACTOR_TARGET}) ${pass ? 'PASS' : 'FAIL'}; peak RSS ${rssOk ? 'PASS' : 'FAIL'}`);
+          console.log(`  ${method.padEnd(6)} vs pytorch: SoupLab ${gpuSeconds !== undefined && gpuSeconds < full.seconds ? 'WebGPU' : 'CPU'} takes ${factor.toFixed(2)}× PyTorch's time (target ≤ ${TORCH_FACTOR_TARGET}) ${pass ? 'PASS' : 'FAIL'}; CPU time ${(full.cpuSeconds / t.cpu_seconds).toFixed(2)}× PyTorch's; peak RSS ${rssOk ? 'PASS' : 'FAIL'}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
         }
       }
     } finally {

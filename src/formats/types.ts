@@ -12,6 +12,11 @@ export interface ByteSource {
    * SharedArrayBuffer), so a caller can reuse its buffers. Without it, callers copy what read() returns.
    */
   readInto?(offset: number, target: Uint8Array): Promise<void>;
+  /**
+   * Optional: a file path by which another thread of this process can open the same bytes (Node
+   * files), so the CPU backend's worker threads read method tensors themselves.
+   */
+  readonly path?: string;
 }
 
 /** Where a writer appends bytes. Nothing is visible under the final name until close() succeeds. */

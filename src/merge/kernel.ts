@@ -76,7 +76,13 @@ export interface SoupBackend {
    * order; absent, the method runs on the CPU (methods/runProgram.ts). The WebGPU backend's runs the
    * passes and kernels it has on the GPU.
    */
-  runProgram?(tensor: ProgramTensor, opts: { maxChunkElements: number; signal?: AbortSignal }): AsyncGenerator<Uint8Array>;
+  runProgram?(tensor: ProgramTensor, opts: { maxChunkElements: number; signal?: AbortSignal }): AsyncIterableIterator<Uint8Array>;
+  /**
+   * Set where runProgram() starts its work at once (on other threads) rather than when first iterated:
+   * how many method tensors after the one being written runMerge may start early, so that several
+   * tensors compute at a time. Their iterators are drained in order, or closed (return()) on failure.
+   */
+  readonly programsAhead?: number;
   dispose(): Promise<void>;
 }
 

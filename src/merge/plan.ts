@@ -23,7 +23,7 @@ import { recipeWhere, type ModelRef, type Recipe, type RecipeSlice } from './rec
 import { getMethod } from './methods/registry';
 import { tensorKeyOf } from './methods/counterRandom';
 import { numberProblem } from './methods/parameterChecks';
-import type { MergeMethod, ParameterSpec, ParameterValues, TensorProgram } from './methods/types';
+import type { MergeMethod, ParameterSpec, ParameterValues, TensorContext, TensorProgram } from './methods/types';
 
 export interface SoupStep {
   kind: 'soup';
@@ -65,6 +65,12 @@ export interface MethodStep {
   inputs: CheckpointTensor[];
   inputLabels: string[];
   program: TensorProgram;
+  /**
+   * What built `program`: the registry method's name and the tensor's context, plain data from which
+   * another thread rebuilds the same program (getMethod(method).program(context)) to run it there.
+   */
+  method: string;
+  context: TensorContext;
   t: number;
 }
 
@@ -334,13 +340,14 @@ function buildMethodStep(recipe: Recipe, method: MergeMethod, spec: StepSpec): M
   });
   const outDtype = recipe.outDtype ?? recipe.dtype ?? (inputs[0].info.dtype as FloatDtype);
   let program: TensorProgram;
+  const context: TensorContext = { name, shape, numel, inputCount: inputs.length, baseIndex: spec.baseIndex, params, modelParams, seed: spec.seed, tensorKey: tensorKeyOf(name), outDtype };
   try {
-    program = method.program({ name, shape, numel, inputCount: inputs.length, baseIndex: spec.baseIndex, params, modelParams, seed: spec.seed, tensorKey: tensorKeyOf(name), outDtype });
+    program = method.program(context);
   } catch (e) {
     if (e instanceof InputError) throw new InputError(`${recipeWhere(recipe, recipe.methodLine)}${recipe.method}: ${e.message}`);
     throw e;
   }
-  return { kind: 'method', name, shape, outDtype, inputs, inputLabels: spec.members.map((m) => m.label), program, t };
+  return { kind: 'method', name, shape, outDtype, inputs, inputLabels: spec.members.map((m) => m.label), program, method: method.name, context, t };
 }
 
 /** The merged tensor's shape: the reference's, or the rows every input has (mergekit's rectify_embed_sizes). */

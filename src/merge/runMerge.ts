@@ -141,11 +141,24 @@ export async function runMerge(plan: MergePlan, opts: RunMergeOptions): Promise<
 
   // Shared slabs where the backend works in shared memory: one per job in flight, reused.
   const slabs = backend.sharedMemory && sharedMemoryUsable() ? new SlabPool(maxJobBytes + 64 * 8) : undefined;
+  // Method tensors started ahead of the one being written, where the backend runs them elsewhere
+  // (programsAhead): while the main thread writes tensor k, workers compute k + 1, k + 2….
+  const ahead = Math.max(0, Math.floor(backend.programsAhead ?? 0));
+  const startedEarly = new Map<MethodStep, AsyncIterableIterator<Uint8Array>>();
   try {
-    for (const step of plan.steps) {
+    for (let s = 0; s < plan.steps.length; s++) {
+      const step = plan.steps[s];
       throwIfAborted(signal);
+      for (let k = s; ahead > 0 && k < plan.steps.length && k <= s + ahead; k++) {
+        const next = plan.steps[k];
+        if (next.kind === 'method' && !startedEarly.has(next)) startedEarly.set(next, methodOutputs(next, backend, maxJobBytes, signal));
+      }
       if (step.kind === 'copy') await copyTensor(step, enqueue, signal);
-      else if (step.kind === 'method') await methodTensor(step, backend, maxJobBytes, enqueue, signal);
+      else if (step.kind === 'method') {
+        const outputs = startedEarly.get(step);
+        startedEarly.delete(step);
+        await methodTensor(step, outputs ?? methodOutputs(step, backend, maxJobBytes, signal), enqueue);
+      }
       else if (slabs && inSharedMemory(step)) await soupTensorShared(step, backend, maxJobBytes, slabs, enqueue, signal);
       else await soupTensor(step, backend, maxJobBytes, enqueue, signal);
     }
@@ -155,6 +168,7 @@ export async function runMerge(plan: MergePlan, opts: RunMergeOptions): Promise<
     throwIfAborted(signal);
     await writer.finish();
   } catch (e) {
+    await Promise.allSettled([...startedEarly.values()].map((it) => it.return?.()));
     await Promise.allSettled(window);
     await writer.abort().catch(() => undefined);
     if (signal?.aborted) throw e instanceof CancelledError ? e : new CancelledError();
@@ -196,7 +210,7 @@ async function copyTensor(step: CopyStep, enqueue: Enqueue, signal: AbortSignal 
  * A registry method's tensor: its statistics passes and output pass, on the backend's runProgram where
  * it has one (WebGPU), else on the CPU here; output chunks join the same ordered write chain.
  */
-async function methodTensor(step: MethodStep, backend: SoupBackend, maxJobBytes: number, enqueue: Enqueue, signal: AbortSignal | undefined): Promise<void> {
+async function methodTensor(step: MethodStep, outputs: AsyncIterable<Uint8Array>, enqueue: Enqueue): Promise<void> {
   const numel = numelOf(step.shape);
   if (numel === 0) {
     await enqueue(step.name, Promise.resolve(new Uint8Array(0)), 0, true);
@@ -204,7 +218,7 @@ async function methodTensor(step: MethodStep, backend: SoupBackend, maxJobBytes:
   }
   const inputBytesPerElement = step.inputs.reduce((s, t) => s + INPUT_BYTES[t.info.dtype], 0) * (step.program.passes.length + 1);
   let done = 0;
-  for await (const bytes of methodOutputs(step, backend, maxJobBytes, signal)) {
+  for await (const bytes of outputs) {
     const count = bytes.length / INPUT_BYTES[step.outDtype];
     done += count;
     await enqueue(step.name, Promise.resolve(bytes), count * inputBytesPerElement, done === numel);
@@ -215,11 +229,11 @@ async function methodTensor(step: MethodStep, backend: SoupBackend, maxJobBytes:
  * A method step's output bytes, chunk by chunk in element order: the backend's runProgram where it has
  * one (WebGPU), else the CPU program. Also what the in-memory soup (soupWeights.ts) decodes.
  */
-export function methodOutputs(step: MethodStep, backend: SoupBackend, maxJobBytes: number, signal: AbortSignal | undefined): AsyncIterable<Uint8Array> {
+export function methodOutputs(step: MethodStep, backend: SoupBackend, maxJobBytes: number, signal: AbortSignal | undefined): AsyncIterableIterator<Uint8Array> {
   // f32 copies of every input plus the output, per element.
   const perElement = 4 * (step.inputs.length + 1) + INPUT_BYTES[step.outDtype];
   const maxChunkElements = Math.max(1024, Math.floor(maxJobBytes / perElement));
-  const tensor = { name: step.name, numel: numelOf(step.shape), outDtype: step.outDtype, inputs: step.inputs, program: step.program };
+  const tensor = { name: step.name, numel: numelOf(step.shape), outDtype: step.outDtype, inputs: step.inputs, program: step.program, method: step.method, context: step.context };
   return backend.runProgram ? backend.runProgram(tensor, { maxChunkElements, signal }) : runTensorProgram(tensor, { maxChunkElements, signal });
 }
 

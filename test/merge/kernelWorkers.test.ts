@@ -1,39 +1,22 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpuWorkerError } from '../../src/merge/cpu/cpuBackend';
 import { KERNEL_DTYPE_BYTES, type KernelDtype } from '../../src/merge/kernel';
 import { createNodeCpuBackend, findCpuWorkerScript } from '../../src/node/cpuWorkers';
+import { buildCpuWorker } from './cpuWorkerBuild';
 import { firstDifference, independentSoup, makeJob } from './kernelTestData';
 
-// Real worker threads need compiled JavaScript: build src/node/cpuWorker.ts the way vite.cli.config.ts
-// does (an SSR bundle), into a temporary folder.
 let dir: string;
 let workerUrl: URL;
+let remove: () => void;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'souplab-cpuworker-'));
-  await build({
-    configFile: false,
-    logLevel: 'silent',
-    publicDir: false,
-    build: {
-      ssr: true,
-      outDir: dir,
-      emptyOutDir: false,
-      target: 'node20',
-      rollupOptions: { input: { cpuWorker: 'src/node/cpuWorker.ts' }, output: { entryFileNames: '[name].js', format: 'es' } },
-    },
-  });
-  workerUrl = pathToFileURL(join(dir, 'cpuWorker.js'));
+  ({ url: workerUrl, dir, remove } = await buildCpuWorker());
 }, 120_000);
 
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => remove());
 
 describe('CPU backend on real Node worker threads (the bundled cpuWorker.js)', () => {
   it('gives results bit-exact to the independent reference, jobs split over two workers, concurrently', async () => {

@@ -10,6 +10,8 @@ import type { SoupBackend, SoupJob } from '../kernel';
 import { KERNEL_DTYPE_BYTES, validateSoupJob } from '../kernel';
 import type { SoupWorkerPort, SoupWorkerRequest, SoupWorkerResponse, WorkerSpawner } from './protocol';
 import { Semaphore } from '../../util/semaphore';
+import { runTensorProgram } from '../methods/runProgram';
+import type { ProgramPool } from './programPool';
 
 export interface CpuSoupBackendOptions {
   workers: number;
@@ -19,6 +21,11 @@ export interface CpuSoupBackendOptions {
   /** Jobs smaller than this go to one worker whole; default 256 Ki elements. */
   minPartElements?: number;
   description?: string;
+  /**
+   * Workers for method tensors (registry methods' programs), when the platform has them: each tensor
+   * runs whole on one worker, several tensors at once. Without, programs run on the calling thread.
+   */
+  programs?: ProgramPool;
 }
 
 /** A worker failed (crashed, or its script could not load): the merge cannot go on. */
@@ -191,6 +198,12 @@ export function createCpuSoupBackend(opts: CpuSoupBackendOptions): SoupBackend {
     description: opts.description ?? `CPU, ${workerCount} worker thread${workerCount === 1 ? '' : 's'}`,
     maxChunkElements,
     sharedMemory: typeof SharedArrayBuffer !== 'undefined',
+    ...(opts.programs && {
+      programsAhead: opts.programs.workers,
+      runProgram(tensor, o) {
+        return opts.programs?.start(tensor, o) ?? runTensorProgram(tensor, o);
+      },
+    }),
     async run(job: SoupJob, signal?: AbortSignal): Promise<Uint8Array> {
       if (disposed) throw new CpuWorkerError('the CPU backend was disposed');
       if (signal?.aborted) throw new CancelledError();
@@ -222,6 +235,7 @@ export function createCpuSoupBackend(opts: CpuSoupBackendOptions): SoupBackend {
     },
     async dispose(): Promise<void> {
       disposed = true;
+      await opts.programs?.dispose();
       await Promise.all(
         slots.map(async (s) => {
           for (const p of s.pending.values()) p.reject(new CpuWorkerError('the CPU backend was disposed'));

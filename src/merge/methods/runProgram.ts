@@ -1,7 +1,8 @@
 /**
  * Runs one tensor's TensorProgram on the CPU: streams the inputs through each statistics pass, then
  * through the output pass, yielding the output in the output dtype chunk by chunk. Memory: two chunks
- * of every input (the current one and the one being read) plus the output chunk, whatever the tensor.
+ * of every input (the current one and the one being read), raw and decoded, plus the output chunk,
+ * whatever the tensor; allocated once per tensor and reused by every pass.
  *
  * The inputs are read from element 0 for `numel` elements: a model whose embedding has more rows than
  * the output contributes its first rows (mergekit's vocabulary rule), the rest is never read.
@@ -10,7 +11,7 @@ import { throwIfAborted } from '../../errors';
 import type { CheckpointTensor } from '../../formats/checkpoint';
 import { decodeToF32, encodeFromF32, FLOAT_BYTES } from '../../formats/floatArrays';
 import type { FloatDtype } from '../../formats/dtype';
-import type { ElementChunk, TensorProgram } from './types';
+import type { ElementChunk, TensorContext, TensorProgram } from './types';
 
 export interface ProgramTensor {
   name: string;
@@ -18,6 +19,9 @@ export interface ProgramTensor {
   outDtype: FloatDtype;
   inputs: CheckpointTensor[];
   program: TensorProgram;
+  /** The registry method and context `program` was built from: another thread rebuilds it from these. */
+  method?: string;
+  context?: TensorContext;
 }
 
 /** Elements per chunk: within `maxElements`, a multiple of `multiple` (whole rows) and of 4. */
@@ -34,34 +38,64 @@ function lcm(a: number, b: number): number {
   return (a / x) * b;
 }
 
-/** The f32 chunks of every input, in element order; the next chunk is read while one is used. */
-async function* chunksOf(t: ProgramTensor, chunkElements: number, signal: AbortSignal | undefined): AsyncGenerator<ElementChunk> {
-  const read = (offset: number): Promise<ElementChunk> => {
-    const count = Math.min(chunkElements, t.numel - offset);
-    return Promise.all(
-      t.inputs.map(async (input) => {
+/**
+ * The f32 chunks of every input, in element order; the next chunk is read while one is used. Two sets
+ * of buffers (raw bytes and f32 values, per input) serve every pass of the tensor in turn: a chunk's
+ * arrays are valid until the consumer asks for the chunk after next, and fresh large buffers would
+ * cost page faults and collections comparable to the arithmetic itself.
+ */
+class ChunkReader {
+  private readonly sets: { raw: Uint8Array[]; f32: Float32Array[] }[];
+
+  constructor(
+    private readonly t: ProgramTensor,
+    private readonly chunkElements: number,
+  ) {
+    const count = Math.min(chunkElements, t.numel);
+    this.sets = [0, 1].map(() => ({
+      raw: t.inputs.map((input) => new Uint8Array(count * FLOAT_BYTES[input.info.dtype as FloatDtype])),
+      f32: t.inputs.map(() => new Float32Array(count)),
+    }));
+  }
+
+  private async read(offset: number, set: number): Promise<ElementChunk> {
+    const { t } = this;
+    const count = Math.min(this.chunkElements, t.numel - offset);
+    const buffers = this.sets[set];
+    const x = await Promise.all(
+      t.inputs.map(async (input, i) => {
         const dtype = input.info.dtype as FloatDtype;
         const width = FLOAT_BYTES[dtype];
-        const bytes = await input.source.read(input.info.byteOffset + offset * width, count * width);
+        const at = input.info.byteOffset + offset * width;
+        let bytes = buffers.raw[i].subarray(0, count * width);
+        if (input.source.readInto) await input.source.readInto(at, bytes);
+        else bytes = await input.source.read(at, count * width);
         if (bytes.length !== count * width) {
           throw new Error(`${input.file}: tensor ${input.info.name}: read ${bytes.length} bytes for ${count} ${dtype} elements at element ${offset}`);
         }
-        return decodeToF32(dtype, bytes);
+        return decodeToF32(dtype, bytes, buffers.f32[i].subarray(0, count));
       }),
-    ).then((x) => ({ offset, count, x }));
-  };
-  if (t.numel === 0) return;
-  let pending = read(0);
-  try {
-    for (let offset = 0; offset < t.numel; ) {
-      const chunk = await pending;
-      throwIfAborted(signal);
-      offset += chunk.count;
-      pending = offset < t.numel ? read(offset) : Promise.resolve({ offset, count: 0, x: [] });
-      yield chunk;
+    );
+    return { offset, count, x };
+  }
+
+  async *chunks(signal: AbortSignal | undefined): AsyncGenerator<ElementChunk> {
+    const { t } = this;
+    if (t.numel === 0) return;
+    let set = 0;
+    let pending = this.read(0, set);
+    try {
+      for (let offset = 0; offset < t.numel; ) {
+        const chunk = await pending;
+        throwIfAborted(signal);
+        offset += chunk.count;
+        set ^= 1;
+        pending = offset < t.numel ? this.read(offset, set) : Promise.resolve({ offset, count: 0, x: [] });
+        yield chunk;
+      }
+    } finally {
+      pending.catch(() => undefined);
     }
-  } finally {
-    pending.catch(() => undefined);
   }
 }
 
@@ -71,15 +105,39 @@ export async function* runTensorProgram(
   opts: { maxChunkElements: number; signal?: AbortSignal },
 ): AsyncGenerator<Uint8Array> {
   const chunkElements = programChunkElements(t.program, opts.maxChunkElements);
+  const blockElements = programChunkElements(t.program, BLOCK_ELEMENTS);
+  const reader = new ChunkReader(t, chunkElements);
   for (const pass of t.program.passes) {
-    for await (const chunk of chunksOf(t, chunkElements, opts.signal)) pass.accumulate(chunk);
+    for await (const chunk of reader.chunks(opts.signal)) for (const block of blocksOf(chunk, blockElements)) pass.accumulate(block);
     pass.finish();
   }
-  for await (const chunk of chunksOf(t, chunkElements, opts.signal)) {
-    const out = new Float32Array(chunk.count);
-    t.program.combine(chunk, out);
+  const scratch = new Float32Array(Math.min(chunkElements, t.numel));
+  for await (const chunk of reader.chunks(opts.signal)) {
+    const out = scratch.subarray(0, chunk.count);
+    out.fill(0);
+    for (const block of blocksOf(chunk, blockElements)) t.program.combine(block, out.subarray(block.offset - chunk.offset, block.offset - chunk.offset + block.count));
     canonicalNaNs(out);
     yield encodeFromF32(t.outDtype, out);
+  }
+}
+
+/**
+ * Elements a pass or the output pass handles at a time: chunks are read large (few reads), but the
+ * arithmetic goes over them in blocks whose arrays — the inputs', the method's scratch, the output's —
+ * stay in the core's cache between the loops of a method (a method's loops go over a whole block one
+ * after another). Results do not depend on it: passes see elements in order whatever the chunking.
+ */
+const BLOCK_ELEMENTS = 16384;
+
+/** The chunk as consecutive blocks of `block` elements (views, no copies). */
+function* blocksOf(chunk: ElementChunk, block: number): Generator<ElementChunk> {
+  if (chunk.count <= block) {
+    yield chunk;
+    return;
+  }
+  for (let s = 0; s < chunk.count; s += block) {
+    const count = Math.min(block, chunk.count - s);
+    yield { offset: chunk.offset + s, count, x: chunk.x.map((a) => a.subarray(s, s + count)) };
   }
 }
 

@@ -12,7 +12,7 @@
  * Statistics: 1 pass for the non-zero variance count, 3 for the selection, 1 for the model weights.
  */
 import { fr, numberOf } from './common';
-import { isBelow, keyBits, RankSelector, type Selection } from './select';
+import { isBelow, keyBits, KeyScratch, RankSelector, type Selection } from './select';
 import type { ElementChunk, MergeMethod, StatisticsPass } from './types';
 
 export const sce: MergeMethod = {
@@ -55,7 +55,13 @@ export const sce: MergeMethod = {
     let mode: 'all' | 'none' | 'select' = topk >= 1 ? 'all' : topk <= 0 ? 'none' : 'select';
     let nonzero = 0;
     let k = 0;
-    const selector = new RankSelector(varianceBits, () => numel - k);
+    const keyScratch = new KeyScratch();
+    const varianceKeys = (c: ElementChunk): Uint32Array => {
+      const bits = keyScratch.bits(c.count);
+      for (let e = 0; e < c.count; e++) bits[e] = varianceBits(c, e);
+      return bits;
+    };
+    const selector = new RankSelector(varianceKeys, () => numel - k);
     let sel: Selection | undefined;
     const kept = (c: ElementChunk, e: number): boolean => {
       if (mode === 'all') return true;

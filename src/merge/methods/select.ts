@@ -40,7 +40,56 @@ export interface Selection {
   below: number;
 }
 
-/** Selects the boundary of the `rank` smallest keys (0 ≤ rank ≤ count of keyed elements). */
+/** keyBits() of every value, into `into` (which may view the same memory as `values`: in place). */
+export function keysOf(values: Float32Array, into: Uint32Array): void {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < values.length; i++) {
+    const u = bits[i] & 0x7fffffff;
+    into[i] = u > 0x7f800000 ? 0x7fc00000 : u;
+  }
+}
+
+/** A Float32Array and a Uint32Array on the same memory, grown as chunks need: one per key stream. */
+export class KeyScratch {
+  private f32 = new Float32Array(0);
+  private u32 = new Uint32Array(0);
+
+  private grow(count: number): void {
+    if (this.f32.length >= count) return;
+    this.f32 = new Float32Array(count);
+    this.u32 = new Uint32Array(this.f32.buffer);
+  }
+
+  /** The first `count` values (the memory bits() views). */
+  values(count: number): Float32Array {
+    this.grow(count);
+    return this.f32.subarray(0, count);
+  }
+
+  bits(count: number): Uint32Array {
+    this.grow(count);
+    return this.u32.subarray(0, count);
+  }
+}
+
+/** The keys of |f32(x_input − x_base)| over a chunk (magnitudes of a task vector), in `scratch`. */
+export function deltaKeys(c: ElementChunk, input: number, base: number, scratch: KeyScratch): Uint32Array {
+  const count = c.count;
+  const values = scratch.values(count);
+  const bits = scratch.bits(count);
+  const x = c.x[input];
+  const b = c.x[base];
+  // One loop: the f32 delta stored (rounded), its bits read back as the key. (With two loops V8
+  // compiled the first on the fly and threw the code away at the second, call after call.)
+  for (let i = 0; i < count; i++) {
+    values[i] = x[i] - b[i];
+    const u = bits[i] & 0x7fffffff;
+    bits[i] = u > 0x7f800000 ? 0x7fc00000 : u;
+  }
+  return bits;
+}
+
+/** Selects the boundary of the `rank` smallest keys (0 ≤ rank ≤ count of elements). */
 export class RankSelector {
   private readonly high = new Float64Array(65536);
   private readonly low = new Float64Array(65536);
@@ -53,8 +102,8 @@ export class RankSelector {
   result: Selection | undefined;
 
   constructor(
-    /** Key of element i of the chunk, as keyBits(), or -1 to leave the element out (not counted). */
-    private readonly key: (chunk: ElementChunk, i: number) => number,
+    /** The keys (keyBits()) of elements [0, chunk.count) of the chunk; the array may be reused by the next call. */
+    private readonly keys: (chunk: ElementChunk) => Uint32Array,
     private readonly rankOf: () => number,
     /** The key is |x_input − x_base| (keyBits): a GPU backend may compute the selection itself (gpuElements.ts). */
     private readonly gpuKey?: { input: number; base: number | undefined },
@@ -83,10 +132,9 @@ export class RankSelector {
           },
         ],
         accumulate: (c) => {
-          for (let i = 0; i < c.count; i++) {
-            const k = this.key(c, i);
-            if (k >= 0) this.high[k >>> 16]++;
-          }
+          const keys = this.keys(c);
+          const high = this.high;
+          for (let i = 0; i < c.count; i++) high[keys[i] >>> 16]++;
         },
         finish: () => {
           if (this.answered) return;
@@ -110,9 +158,11 @@ export class RankSelector {
         gpu: gpuKey && [{ kind: 'covered' }],
         accumulate: (c) => {
           if (this.bucket >= 65536) return;
+          const keys = this.keys(c);
+          const { low, bucket } = this;
           for (let i = 0; i < c.count; i++) {
-            const k = this.key(c, i);
-            if (k >= 0 && k >>> 16 === this.bucket) this.low[k & 0xffff]++;
+            const k = keys[i];
+            if (k >>> 16 === bucket) low[k & 0xffff]++;
           }
         },
         finish: () => {
@@ -141,8 +191,9 @@ export class RankSelector {
         accumulate: (c) => {
           if (this.result || this.cut !== undefined) return;
           const value = ((this.bucket << 16) | this.lowValue) >>> 0;
+          const keys = this.keys(c);
           for (let i = 0; i < c.count; i++) {
-            if (this.key(c, i) !== value) continue;
+            if (keys[i] !== value) continue;
             if (this.tiesSeen === this.ties) {
               this.cut = c.offset + i;
               return;

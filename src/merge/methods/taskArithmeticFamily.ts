@@ -27,8 +27,8 @@
  */
 import { InputError } from '../../errors';
 import { streamKey, uniform24 } from './counterRandom';
-import { deltasOf, DENSITY, fr, modelNumber, NORMALIZE, RANDOM_SEED, rowLength, WEIGHT, zipPasses, booleanOf, numberOf } from './common';
-import { isBelow, keyBits, RankSelector } from './select';
+import { DENSITY, fr, modelNumber, NORMALIZE, RANDOM_SEED, rowLength, WEIGHT, zipPasses, booleanOf, numberOf } from './common';
+import { deltaKeys, keyBits, keysOf, KeyScratch, RankSelector } from './select';
 import type { ModelKeep, TaskArithmeticElements } from './gpuElements';
 import type { ElementChunk, MergeMethod, ParameterSpec, StatisticsPass, TensorContext, TensorProgram } from './types';
 
@@ -93,8 +93,8 @@ export function taskArithmeticMethod(v: TaskArithmeticVariant): MergeMethod {
 
 interface ModelPlan {
   weight: number;
-  /** Keep mask of a chunk (1 = kept), or undefined when the whole delta is kept. */
-  mask?: (chunk: ElementChunk, delta: Float32Array) => Uint8Array;
+  /** Writes the keep mask of a chunk (1 = kept) into `into`; undefined when the whole delta is kept. */
+  mask?: (chunk: ElementChunk, delta: Float32Array, into: Uint8Array) => void;
   /** Zero delta (della with density ≤ 0). */
   zero?: boolean;
   scale: number;
@@ -111,7 +111,8 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
   const passes: StatisticsPass[][] = [];
   const plans: ModelPlan[] = [];
   for (let j = 1; j <= n; j++) {
-    const plan: ModelPlan = { weight: fr(modelNumber(ctx, j, 'weight', 1)), scale: 1, gpuKeep: () => ({ kind: 'all' }) };
+    // Every field set here, in one order: the plans share one shape, and the loops over them stay fast.
+    const plan: ModelPlan = { weight: fr(modelNumber(ctx, j, 'weight', 1)), mask: undefined, zero: false, scale: 1, gpuKeep: () => ({ kind: 'all' }) };
     plans.push(plan);
     const density = modelNumber(ctx, j, 'density', 1);
     if (!v.sparsification || density >= 1) continue;
@@ -120,14 +121,20 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
       case 'magnitude': {
         const k = Math.floor(density * numel);
         if (k <= 0) throw new InputError(`${where}: density ${density} keeps none of its ${numel} elements (⌊density·n⌋ = 0); raise density for this tensor (a filter), as mergekit refuses it too`);
-        const sel = new RankSelector((c, i) => keyBits(deltaAt(c, j, i)), () => numel - k, { input: j, base: 0 });
+        const keys = new KeyScratch();
+        const sel = new RankSelector((c) => deltaKeys(c, j, 0, keys), () => numel - k, { input: j, base: 0 });
         plan.gpuKeep = () => ({ kind: 'largest', below: sel.result! });
         passes.push(sel.passes(`${v.name} magnitude threshold`));
-        plan.mask = (c, d) => {
-          const m = new Uint8Array(c.count);
-          const s = sel.result!;
-          for (let i = 0; i < c.count; i++) m[i] = isBelow(s, keyBits(d[i]), c.offset + i) ? 0 : 1;
-          return m;
+        plan.mask = (c, d, m) => {
+          const key = keys.bits(c.count);
+          keysOf(d, key);
+          // kept: not among the numel − k smallest
+          const { valueBits, cutIndex } = sel.result!;
+          const cut = cutIndex - c.offset;
+          for (let i = 0; i < c.count; i++) {
+            const k = key[i];
+            m[i] = k < valueBits || (k === valueBits && i < cut) ? 0 : 1;
+          }
         };
         break;
       }
@@ -140,19 +147,27 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
           nTop += nBot;
           nBot = 0;
         }
-        const lower = new RankSelector((c, i) => keyBits(deltaAt(c, j, i)), () => nBot, { input: j, base: 0 });
-        const upper = new RankSelector((c, i) => keyBits(deltaAt(c, j, i)), () => numel - nTop, { input: j, base: 0 });
+        const keys = new KeyScratch();
+        const lower = new RankSelector((c) => deltaKeys(c, j, 0, keys), () => nBot, { input: j, base: 0 });
+        const upper = new RankSelector((c) => deltaKeys(c, j, 0, keys), () => numel - nTop, { input: j, base: 0 });
         plan.gpuKeep = () => ({ kind: 'between', below: lower.result!, notAbove: upper.result! });
         passes.push(lower.passes(`${v.name} lower threshold`), upper.passes(`${v.name} outlier threshold`));
-        plan.mask = (c, d) => {
-          const m = new Uint8Array(c.count);
+        plan.mask = (c, d, m) => {
+          const key = keys.bits(c.count);
+          keysOf(d, key);
+          // kept: not below the lower boundary, and below the upper one
           const lo = lower.result!;
           const hi = upper.result!;
+          const loValue = lo.valueBits;
+          const loCut = lo.cutIndex - c.offset;
+          const hiValue = hi.valueBits;
+          const hiCut = hi.cutIndex - c.offset;
           for (let i = 0; i < c.count; i++) {
-            const key = keyBits(d[i]);
-            m[i] = !isBelow(lo, key, c.offset + i) && isBelow(hi, key, c.offset + i) ? 1 : 0;
+            const k = key[i];
+            const belowLo = k < loValue || (k === loValue && i < loCut);
+            const belowHi = k < hiValue || (k === hiValue && i < hiCut);
+            m[i] = !belowLo && belowHi ? 1 : 0;
           }
-          return m;
         };
         break;
       }
@@ -160,10 +175,8 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
         const stream = streamKey(ctx.seed, ctx.tensorKey, j);
         const p = fr(density);
         plan.gpuKeep = () => ({ kind: 'random', stream, p });
-        plan.mask = (c) => {
-          const m = new Uint8Array(c.count);
+        plan.mask = (c, _d, m) => {
           for (let i = 0; i < c.count; i++) m[i] = uniform24(stream, c.offset + i) < p ? 1 : 0;
-          return m;
         };
         break;
       }
@@ -182,20 +195,22 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
         const row = rowLength(ctx.shape);
         const low = fr(density - epsilon);
         const eps = fr(epsilon);
-        plan.mask = (c, d) => dellaMask(c, d, row, stream, low, eps);
+        plan.mask = (c, d, m) => dellaMask(c, d, m, row, stream, low, eps);
         break;
       }
     }
     if (rescale) {
       const sums = new Float64Array(2);
+      const scratch = new ChunkScratch(1);
       passes.push([
         {
           kind: 'moments',
           label: `${v.name} rescale norms`,
           chunkMultiple: v.sparsification === 'della_magprune' ? rowLength(ctx.shape) : undefined,
           accumulate: (c) => {
-            const d = deltaOf(c, j);
-            const m = plan.mask!(c, d);
+            const d = scratch.deltas(c, [j])[0];
+            const m = scratch.mask(c.count);
+            plan.mask!(c, d, m);
             for (let i = 0; i < c.count; i++) {
               const a = Math.abs(d[i]);
               sums[0] += a;
@@ -217,13 +232,16 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
   const linearDivisor = Math.abs(weightSum) < 1e-8 ? 1 : weightSum;
   const lam = fr(lambda);
   const della = v.sparsification === 'della_magprune';
+  const models = plans.map((_, j) => j + 1);
+  const weights = Float64Array.from(plans, (p) => p.weight);
+  const scratch = new ChunkScratch(n);
 
   return {
     passes: allPasses,
     combineChunkMultiple: della ? rowLength(ctx.shape) : undefined,
     combine(chunk, out) {
       const b = chunk.x[0];
-      const deltas = deltasOf(chunk);
+      const deltas = scratch.deltas(chunk, models);
       // δ'ⱼ·wⱼ for every model, in place.
       for (let j = 0; j < n; j++) {
         const p = plans[j];
@@ -232,44 +250,76 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
           d.fill(0);
           continue;
         }
-        const m = p.mask?.(chunk, d);
-        for (let i = 0; i < chunk.count; i++) {
-          let x = d[i];
-          if (m && !m[i]) x = x * 0;
-          if (m && p.scale !== 1) x = fr(x * p.scale);
-          d[i] = x * p.weight;
-        }
-      }
-      for (let i = 0; i < chunk.count; i++) {
-        let mixed: number;
-        let divisor: number;
-        if (n === 0) {
-          out[i] = b[i];
+        const weight = p.weight;
+        if (!p.mask) {
+          for (let i = 0; i < chunk.count; i++) d[i] = d[i] * weight;
           continue;
         }
-        if (v.consensus) {
-          let s = deltas[0][i];
-          for (let j = 1; j < n; j++) s = fr(s + deltas[j][i]);
-          const majority = s >= 0 ? 1 : -1;
-          mixed = 0;
-          divisor = 0;
-          for (let j = 0; j < n; j++) {
-            const wd = deltas[j][i];
-            const agree = (wd > 0 && majority === 1) || (wd < 0 && majority === -1) ? 1 : 0;
-            const term = wd * agree;
-            const wterm = plans[j].weight * agree;
-            mixed = j === 0 ? term : fr(mixed + term);
-            divisor = j === 0 ? wterm : fr(divisor + wterm);
-          }
-          if (divisor === 0) divisor = 1;
-        } else {
-          mixed = deltas[0][i];
-          for (let j = 1; j < n; j++) mixed = fr(mixed + deltas[j][i]);
-          divisor = linearDivisor;
+        const m = scratch.mask(chunk.count);
+        p.mask(chunk, d, m);
+        const scale = p.scale;
+        for (let i = 0; i < chunk.count; i++) {
+          let x = d[i];
+          if (!m[i]) x = x * 0;
+          if (scale !== 1) x = fr(x * scale);
+          d[i] = x * weight;
         }
-        if (normalize) mixed = fr(mixed / divisor);
-        if (lambda !== 1) mixed = fr(mixed * lam);
-        out[i] = b[i] + mixed;
+      }
+      const count = chunk.count;
+      if (n === 0) {
+        out.set(b.subarray(0, count));
+        return;
+      }
+      // Model by model over the chunk (each Float32Array store is one f32 rounding, as fr() would be):
+      // mixed and divisor per element, then the output.
+      const { mixed, divisor } = scratch.sums(count);
+      if (v.consensus) {
+        // s = Σⱼ wdⱼ in model order; majority sign +1 where s ≥ 0 (NaN: −1).
+        const s = divisor;
+        s.set(deltas[0]);
+        for (let j = 1; j < n; j++) {
+          const d = deltas[j];
+          for (let i = 0; i < count; i++) s[i] = s[i] + d[i];
+        }
+        // The sign tests run on the bits, without branches (the signs of deltas are a coin toss: a
+        // branch per element would be mispredicted half the time). negative[i] = 1 where the majority
+        // is −1 (s < 0 or NaN); agree = [wd ≠ 0, not NaN, and its sign bit is the majority's].
+        const negative = scratch.mask(count);
+        for (let i = 0; i < count; i++) negative[i] = s[i] >= 0 ? 0 : 1;
+        for (let j = 0; j < n; j++) {
+          const d = deltas[j];
+          const bits = new Uint32Array(d.buffer, d.byteOffset, count);
+          const w = weights[j];
+          // agree = [sign(wd) == majority]; term = wd·agree and wterm = w·agree, summed in model order
+          for (let i = 0; i < count; i++) {
+            const u = bits[i];
+            const mag = u & 0x7fffffff;
+            const signed = ((mag - 0x7f800001) & -mag) >>> 31; // 1 ≤ mag ≤ +Inf: a non-zero, non-NaN value
+            const agree = signed & (1 ^ (u >>> 31) ^ negative[i]);
+            const wd = d[i];
+            if (j === 0) {
+              mixed[i] = wd * agree;
+              divisor[i] = w * agree;
+            } else {
+              mixed[i] = mixed[i] + wd * agree;
+              divisor[i] = divisor[i] + w * agree;
+            }
+          }
+        }
+        for (let i = 0; i < count; i++) if (divisor[i] === 0) divisor[i] = 1;
+      } else {
+        mixed.set(deltas[0]);
+        for (let j = 1; j < n; j++) {
+          const d = deltas[j];
+          for (let i = 0; i < count; i++) mixed[i] = mixed[i] + d[i];
+        }
+        divisor.fill(linearDivisor);
+      }
+      for (let i = 0; i < count; i++) {
+        let m = mixed[i];
+        if (normalize) m = fr(m / divisor[i]);
+        if (lambda !== 1) m = fr(m * lam);
+        out[i] = b[i] + m;
       }
     },
     gpuElements: (): TaskArithmeticElements | undefined => {
@@ -290,16 +340,45 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
   };
 }
 
-function deltaAt(c: ElementChunk, j: number, i: number): number {
-  return fr(c.x[j][i] - c.x[0][i]);
-}
+/**
+ * Buffers a program reuses from chunk to chunk: the task vectors of some models and one keep mask,
+ * grown to the largest chunk seen (fresh arrays per chunk cost page faults and collections).
+ */
+class ChunkScratch {
+  private d: Float32Array[];
+  private m = new Uint8Array(0);
+  private mixed = new Float32Array(0);
+  private divisor = new Float32Array(0);
 
-function deltaOf(c: ElementChunk, j: number): Float32Array {
-  const d = new Float32Array(c.count);
-  const x = c.x[j];
-  const b = c.x[0];
-  for (let i = 0; i < c.count; i++) d[i] = x[i] - b[i];
-  return d;
+  constructor(models: number) {
+    this.d = Array.from({ length: models }, () => new Float32Array(0));
+  }
+
+  /** δⱼ = f32(xⱼ − base) of the given inputs over the chunk. */
+  deltas(c: ElementChunk, inputs: number[]): Float32Array[] {
+    const b = c.x[0];
+    return inputs.map((input, k) => {
+      if (this.d[k].length < c.count) this.d[k] = new Float32Array(c.count);
+      const d = this.d[k].subarray(0, c.count);
+      const x = c.x[input];
+      for (let i = 0; i < c.count; i++) d[i] = x[i] - b[i];
+      return d;
+    });
+  }
+
+  mask(count: number): Uint8Array {
+    if (this.m.length < count) this.m = new Uint8Array(count);
+    return this.m.subarray(0, count);
+  }
+
+  /** Two f32 accumulators of the output pass: the mixed delta and its divisor. */
+  sums(count: number): { mixed: Float32Array; divisor: Float32Array } {
+    if (this.mixed.length < count) {
+      this.mixed = new Float32Array(count);
+      this.divisor = new Float32Array(count);
+    }
+    return { mixed: this.mixed.subarray(0, count), divisor: this.divisor.subarray(0, count) };
+  }
 }
 
 /**
@@ -320,8 +399,7 @@ function stagedPasses(lists: StatisticsPass[][]): StatisticsPass[] {
  * DELLA's keep mask of whole rows: within each row, elements ranked by |δ| (stable ascending), keep
  * probability p = f32(f32(d − ε) + f32(f32(rank_norm·2)·ε)), rank_norm = f32((rank − 1)/(row − 1)).
  */
-function dellaMask(c: ElementChunk, d: Float32Array, row: number, stream: number, low: number, eps: number): Uint8Array {
-  const m = new Uint8Array(c.count);
+function dellaMask(c: ElementChunk, d: Float32Array, m: Uint8Array, row: number, stream: number, low: number, eps: number): void {
   const order = new Uint32Array(row);
   const keys = new Uint32Array(row);
   for (let r0 = 0; r0 < c.count; r0 += row) {
@@ -338,5 +416,4 @@ function dellaMask(c: ElementChunk, d: Float32Array, row: number, stream: number
       m[r0 + i] = uniform24(stream, c.offset + r0 + i) < p ? 1 : 0;
     }
   }
-  return m;
 }
