@@ -120,7 +120,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
   }
 
   /** Encodes one dispatch of `entry` over `chunk`; `counts` and `partials` are the outputs it uses. */
-  function dispatch(enc: GPUCommandEncoder, shape: StatsShape, entry: 'sums' | 'histogram' | 'ties', chunk: Uploaded, params: Uint8Array<ArrayBuffer>, output: { binding: 2 | 3; buffer: GPUBuffer; size: number }): GPUBuffer {
+  function dispatch(enc: GPUCommandEncoder, shape: StatsShape, entry: 'sums' | 'histogram' | 'ties', chunk: Uploaded, params: Uint8Array<ArrayBuffer>, output: { binding: 2 | 3; buffer: GPUBuffer; size: number }, divisors?: GPUBuffer): GPUBuffer {
     const { gx, gy } = grid(chunk.blocks);
     const meta = pool.acquire(PARAMS_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'stats params');
     device.queue.writeBuffer(meta, 0, params);
@@ -131,6 +131,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
         { binding: 0, resource: { buffer: meta, size: PARAMS_BYTES } },
         { binding: 1, resource: { buffer: chunk.buffer, size: chunk.bytes } },
         { binding: output.binding, resource: { buffer: output.buffer, size: output.size } },
+        ...(divisors ? [{ binding: 4, resource: { buffer: divisors } }] : []),
       ],
     });
     const pass = enc.beginComputePass({ label: `stats ${entry}` });
@@ -173,34 +174,45 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
 
   return {
     async sums(source, spec, signal) {
-      const shape: StatsShape = { inputDtypes: source.dtypes, base: spec.base, selected: 0 };
+      const divided = spec.divisors?.some((d) => Math.fround(d) !== 1) ?? false;
+      const shape: StatsShape = { inputDtypes: source.dtypes, base: spec.base, selected: 0, divided };
       const vectors = statsVectors(shape);
       const m = vectors.length;
+      let divisors: GPUBuffer | undefined;
+      if (divided) {
+        const values = Float32Array.from(vectors, (_, k) => spec.divisors?.[k] ?? 1);
+        divisors = pool.acquire(Math.max(16, values.byteLength), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'stats divisors');
+        device.queue.writeBuffer(divisors, 0, values);
+      }
       const terms = statsTermCount(m);
       const dots = new Float64Array(m * m);
       const l1 = new Float64Array(m);
-      const step = chunkElementsFor(source.dtypes);
-      for (let start = 0; start < source.elementCount; start += step) {
-        const chunk = await upload(source, start, Math.min(step, source.elementCount - start), signal);
-        try {
-          const { groups, gx, gy } = grid(chunk.blocks);
-          const size = gx * gy * terms * 4;
-          const partials = pool.acquire(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'stats partials');
-          let out: Float32Array;
+      try {
+        const step = chunkElementsFor(source.dtypes);
+        for (let start = 0; start < source.elementCount; start += step) {
+          const chunk = await upload(source, start, Math.min(step, source.elementCount - start), signal);
           try {
-            out = new Float32Array(await submitAndRead('tensor sums', (enc) => [dispatch(enc, shape, 'sums', chunk, paramsFor(chunk, gx, NO_SELECT), { binding: 3, buffer: partials, size })], partials, size));
+            const { groups, gx, gy } = grid(chunk.blocks);
+            const size = gx * gy * terms * 4;
+            const partials = pool.acquire(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'stats partials');
+            let out: Float32Array;
+            try {
+              out = new Float32Array(await submitAndRead('tensor sums', (enc) => [dispatch(enc, shape, 'sums', chunk, paramsFor(chunk, gx, NO_SELECT), { binding: 3, buffer: partials, size }, divisors)], partials, size));
+            } finally {
+              pool.release(partials);
+            }
+            for (let g = 0; g < groups; g++) {
+              let t = g * terms;
+              for (let i = 0; i < m; i++) for (let j = i; j < m; j++) dots[i * m + j] += out[t++];
+              for (let i = 0; i < m; i++) l1[i] += out[t++];
+            }
           } finally {
-            pool.release(partials);
+            pool.release(chunk.buffer);
           }
-          for (let g = 0; g < groups; g++) {
-            let t = g * terms;
-            for (let i = 0; i < m; i++) for (let j = i; j < m; j++) dots[i * m + j] += out[t++];
-            for (let i = 0; i < m; i++) l1[i] += out[t++];
-          }
-        } finally {
-          pool.release(chunk.buffer);
+          check(signal);
         }
-        check(signal);
+      } finally {
+        if (divisors) pool.release(divisors);
       }
       for (let i = 0; i < m; i++) for (let j = 0; j < i; j++) dots[i * m + j] = dots[j * m + i];
       return { vectors, dots, l1 };

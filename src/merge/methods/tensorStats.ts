@@ -41,6 +41,11 @@ export interface TensorChunkSource {
 export interface VectorsSpec {
   /** Index of the base input, subtracted from the others and not itself a vector; none: vectors are the inputs. */
   base?: number;
+  /**
+   * One f32 divisor per vector: the vectors are f32(dᵢ / divisorᵢ), correctly rounded (the SLERP family
+   * normalises by norms; 1 leaves a vector as it is, exactly).
+   */
+  divisors?: readonly number[];
 }
 
 export interface TensorSums {
@@ -82,22 +87,27 @@ export function isSelected(sel: MagnitudeSelection, key: number, index: number):
   return sel.order === 'largest' ? key > sel.threshold : key < sel.threshold;
 }
 
+const fr = Math.fround;
+
 /** The f32 vectors dᵢ of a chunk (xᵢ − base rounded to f32, or xᵢ). */
 export function chunkVectors(dtypes: readonly KernelDtype[], chunk: Uint8Array[], count: number, spec: VectorsSpec): { vectors: number[]; values: Float32Array[] } {
   const decoded = chunk.map((bytes, i) => decodeToF32(dtypes[i], bytes.subarray(0, count * KERNEL_DTYPE_BYTES[dtypes[i]])));
   const vectors: number[] = [];
   const values: Float32Array[] = [];
+  const b = spec.base === undefined ? undefined : decoded[spec.base];
   decoded.forEach((x, i) => {
     if (i === spec.base) return;
-    vectors.push(i);
-    if (spec.base === undefined) {
+    const divisor = fr(spec.divisors?.[vectors.push(i) - 1] ?? 1);
+    if (!b && divisor === 1) {
       values.push(x);
-    } else {
-      const b = decoded[spec.base];
-      const d = new Float32Array(count);
-      for (let e = 0; e < count; e++) d[e] = x[e] - b[e];
-      values.push(d);
+      return;
     }
+    const d = new Float32Array(count);
+    for (let e = 0; e < count; e++) {
+      const v = b ? fr(x[e] - b[e]) : x[e];
+      d[e] = divisor === 1 ? v : v / divisor; // the f64 quotient of two f32 values, rounded once: correctly rounded
+    }
+    values.push(d);
   });
   return { vectors, values };
 }
@@ -107,23 +117,51 @@ export function statsChunkElements(preferred: number): number {
   return Math.max(STATS_GROUP, Math.floor(preferred / STATS_GROUP) * STATS_GROUP);
 }
 
-const fr = Math.fround;
 
-/** The blocked sum (see the top of this file) of term(e) over elements [0, count) of one chunk that starts on a group boundary. */
-export function blockedGroupSums(count: number, term: (e: number) => number, into: (groupSum: number) => void): void {
-  const lanes = new Float64Array(STATS_LANES); // holds f32 values
-  for (let g = 0; g < count; g += STATS_GROUP) {
-    for (let l = 0; l < STATS_LANES; l++) {
-      let s = 0;
-      const first = g + l * STATS_LANE_ELEMENTS;
-      // Elements past the end add +0, as on the GPU (which matters only to the sign of a zero sum).
-      for (let j = 0; j < STATS_LANE_ELEMENTS; j++) s = fr(s + (first + j < count ? term(first + j) : 0));
-      lanes[l] = s;
+/**
+ * The blocked sum (see the top of this file) of f32 terms fed in element order from element 0, in
+ * pieces of any length: a method's statistics pass sees the runner's chunks, the GPU whole groups, and
+ * both get the same bits.
+ */
+export class BlockedSum {
+  private readonly lanes = new Float64Array(STATS_LANES); // holds f32 values
+  /** Elements of the current group fed so far. */
+  private at = 0;
+  /** f64 sum of the closed groups, in group order. */
+  private total = 0;
+
+  /** Adds terms[0 .. count) (f32 values) as the next elements. */
+  add(terms: ArrayLike<number>, count = terms.length): void {
+    const lanes = this.lanes;
+    let at = this.at;
+    for (let e = 0; e < count; e++) {
+      const l = at >> 3; // STATS_LANE_ELEMENTS consecutive elements per lane
+      lanes[l] = fr(lanes[l] + terms[e]);
+      if (++at === STATS_GROUP) {
+        this.closeGroup();
+        at = 0;
+      }
     }
+    this.at = at;
+  }
+
+  /** The sum of everything fed; a partial last group is padded with +0 (which matters only to the sign of a zero sum), as on the GPU. */
+  sum(): number {
+    if (this.at > 0) {
+      for (let at = this.at; at < STATS_GROUP; at++) this.lanes[at >> 3] = fr(this.lanes[at >> 3] + 0);
+      this.closeGroup();
+      this.at = 0;
+    }
+    return this.total;
+  }
+
+  private closeGroup(): void {
+    const lanes = this.lanes;
     for (let stride = STATS_LANES / 2; stride >= 1; stride /= 2) {
       for (let l = 0; l < stride; l++) lanes[l] = fr(lanes[l] + lanes[l + stride]);
     }
-    into(lanes[0]);
+    this.total += lanes[0];
+    lanes.fill(0);
   }
 }
 
@@ -131,9 +169,10 @@ export function blockedGroupSums(count: number, term: (e: number) => number, int
 export async function tensorSums(source: TensorChunkSource, spec: VectorsSpec, chunkElements = 1 << 20, signal?: AbortSignal): Promise<TensorSums> {
   const vectors = source.dtypes.map((_, i) => i).filter((i) => i !== spec.base);
   const m = vectors.length;
-  const dots = new Float64Array(m * m);
-  const l1 = new Float64Array(m);
+  const dotSums = Array.from({ length: m * m }, () => new BlockedSum());
+  const l1Sums = Array.from({ length: m }, () => new BlockedSum());
   const step = statsChunkElements(chunkElements);
+  const terms = new Float32Array(Math.min(step, source.elementCount));
   for (let start = 0; start < source.elementCount; start += step) {
     const count = Math.min(step, source.elementCount - start);
     const { values } = chunkVectors(source.dtypes, await source.read(start, count, signal), count, spec);
@@ -141,17 +180,16 @@ export async function tensorSums(source: TensorChunkSource, spec: VectorsSpec, c
       const di = values[i];
       for (let j = i; j < m; j++) {
         const dj = values[j];
-        blockedGroupSums(count, (e) => fr(di[e] * dj[e]), (s) => {
-          dots[i * m + j] += s;
-        });
+        for (let e = 0; e < count; e++) terms[e] = di[e] * dj[e];
+        dotSums[i * m + j].add(terms, count);
       }
-      blockedGroupSums(count, (e) => Math.abs(di[e]), (s) => {
-        l1[i] += s;
-      });
+      for (let e = 0; e < count; e++) terms[e] = Math.abs(di[e]);
+      l1Sums[i].add(terms, count);
     }
   }
-  for (let i = 0; i < m; i++) for (let j = 0; j < i; j++) dots[i * m + j] = dots[j * m + i];
-  return { vectors, dots, l1 };
+  const dots = new Float64Array(m * m);
+  for (let i = 0; i < m; i++) for (let j = i; j < m; j++) dots[i * m + j] = dots[j * m + i] = dotSums[i * m + j].sum();
+  return { vectors, dots, l1: Float64Array.from(l1Sums, (s) => s.sum()) };
 }
 
 /** Radix digits of the selection: 11 + 11 + 10 bits, most significant first. */
