@@ -42,18 +42,6 @@ struct Params {
   models: array<Model, MODELS>,
 }
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> src: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read_write> dst: array<vec4<u32>>;
-
-fn opaque(v: vec4<f32>) -> vec4<f32> {
-  return bitcast<vec4<f32>>(bitcast<vec4<u32>>(v) ^ vec4<u32>(params.zeroBits));
-}
-
-fn blockIndex(gid: vec3<u32>) -> u32 {
-  return gid.y * params.blocksPerRow + gid.x;
-}
-
 // Tensor indices of four elements of block v: the even ones (odd = 0) or the odd ones (odd = 1).
 struct Index {
   lo: vec4<u32>,

@@ -18,6 +18,7 @@ import type { GpuElements, SelectionBoundary } from '../merge/methods/gpuElement
 import type { MagnitudeSelection, TensorChunkSource } from '../merge/methods/tensorStats';
 import { programChunkElements, runTensorProgram, type ProgramTensor } from '../merge/methods/runProgram';
 import type { ElementChunk, StatisticsPass, TensorProgram } from '../merge/methods/types';
+import { methodElementsJob } from './methodElementsKernel';
 import { taskArithmeticJob } from './taskArithmeticKernel';
 import type { GpuTensorStats } from './tensorStats';
 import type { WebGPUSoupBackend } from './webgpuSoupBackend';
@@ -93,6 +94,7 @@ export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramO
     if (gpuCanTake(pass)) {
       for (const s of pass.gpu!) {
         if (s.kind === 'selection') s.accept(boundaryOf(await opts.stats.selectByMagnitude(source, s.input, s.base, 'smallest', s.rank(), opts.signal)));
+        else if (s.kind === 'sums') s.accept(await opts.stats.sums(source, s.spec(), opts.signal));
       }
       if (opts.counters) opts.counters.gpuPasses++;
     } else {
@@ -111,7 +113,8 @@ export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramO
       const job: SoupJob = { mode: 'linear', coefficients: elements!.coefficients, inputs, outDtype, elementCount: count };
       return opts.backend.run(job, opts.signal);
     }
-    return opts.backend.runElementwise(taskArithmeticJob({ inputs, outDtype, elementCount: count, offset, elements: elements! }), opts.signal);
+    if (elements!.kernel === 'task_arithmetic') return opts.backend.runElementwise(taskArithmeticJob({ inputs, outDtype, elementCount: count, offset, elements: elements! }), opts.signal);
+    return opts.backend.runElementwise(methodElementsJob({ inputs, outDtype, elementCount: count, elements: elements! }), opts.signal);
   };
   // The GPU computes one chunk while the next is read.
   let inFlight: Promise<Uint8Array> | undefined;

@@ -8,12 +8,14 @@
  * passes (and a fourth when the cut falls inside a run of equal magnitudes): when the tensor's chunks
  * fit in `residentBytes` they are uploaded once and stay on the GPU for all passes, otherwise they are
  * read and uploaded again for each pass. The histogram of a pass accumulates over all chunks on the GPU
- * and is read back once; sums come back as one f32 partial per group and term, added in f64 here.
+ * and is read back once; sums come back as one f32 (sum, compensation) pair per group and term, added
+ * in f64 here.
  */
 import type { KernelDtype } from '../merge/kernel';
 import { KERNEL_DTYPE_BYTES } from '../merge/kernel';
 import {
   chunkKeys,
+  groupValue,
   radixSelect,
   statsChunkElements,
   STATS_GROUP,
@@ -193,7 +195,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
           const chunk = await upload(source, start, Math.min(step, source.elementCount - start), signal);
           try {
             const { groups, gx, gy } = grid(chunk.blocks);
-            const size = gx * gy * terms * 4;
+            const size = gx * gy * terms * 8; // a (sum, compensation) pair per group and term
             const partials = pool.acquire(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'stats partials');
             let out: Float32Array;
             try {
@@ -202,9 +204,9 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
               pool.release(partials);
             }
             for (let g = 0; g < groups; g++) {
-              let t = g * terms;
-              for (let i = 0; i < m; i++) for (let j = i; j < m; j++) dots[i * m + j] += out[t++];
-              for (let i = 0; i < m; i++) l1[i] += out[t++];
+              let t = 2 * g * terms;
+              for (let i = 0; i < m; i++) for (let j = i; j < m; j++, t += 2) dots[i * m + j] += groupValue(out[t], out[t + 1]);
+              for (let i = 0; i < m; i++, t += 2) l1[i] += groupValue(out[t], out[t + 1]);
             }
           } finally {
             pool.release(chunk.buffer);

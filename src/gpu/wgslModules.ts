@@ -18,7 +18,7 @@ export function withBlocks(kernel: string, modules: WgslModules = {}): string {
   return `${blocksWgsl}\n${modules.divide ? `${divideWgsl}\n` : ''}${kernel}`;
 }
 
-/** `kernel` preceded by shaders/blocks.wgsl and shaders/stores.wgsl (it declares `dst`). */
+/** `kernel` preceded by shaders/blocks.wgsl and shaders/stores.wgsl (the bindings, blockIndex, opaque and the stores; the kernel declares `struct Params`). */
 export function withBlocksAndStores(kernel: string, modules: WgslModules = {}): string {
   return `${blocksWgsl}\n${storesWgsl}\n${modules.divide ? `${divideWgsl}\n` : ''}${kernel}`;
 }

@@ -22,12 +22,9 @@ afterAll(async () => {
 // A test entry point over the module under test: out[e] = divide(a[e], b[e]), two F32 inputs.
 const QUOTIENT_KERNEL = withBlocksAndStores(
   `struct Params { blockCount: u32, zeroBits: u32, blocksPerRow: u32, unused: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> src: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read_write> dst: array<vec4<u32>>;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let v = gid.y * params.blocksPerRow + gid.x;
+  let v = blockIndex(gid);
   let n = params.blockCount;
   if (v >= n) { return; }
   let a = loadF32(2u * v);

@@ -60,8 +60,12 @@ interface Case {
   method: string;
   models: ParameterValues[];
   params: ParameterValues;
-  /** Some statistics pass runs on the GPU (magnitude selections). */
+  /** Some statistics pass runs on the GPU (magnitude selections, blocked sums). */
   gpuStatistics?: boolean;
+  /** Every statistics pass runs on the GPU, in the CPU's arithmetic order: the element kernel's scalars are the CPU's to the bit. */
+  sameScalars?: boolean;
+  /** The element kernel does the CPU's f32 steps in the CPU's order: every element identical but where a GPU flushes a subnormal. */
+  bitIdentical?: boolean;
   /** Whole-tensor norms: NaN or Inf anywhere makes the tensor's coefficients NaN (the CPU then merges it); test on finite data. */
   finite?: boolean;
 }
@@ -74,7 +78,7 @@ function finiteBf16(bytes: Uint8Array): Uint8Array {
 }
 
 /** The same tensor through runTensorProgramOnGpu: GPU statistics and element kernel where the program allows. */
-async function gpuMerge(ctx: TensorContext, dtypes: KernelDtype[], inputs: Uint8Array[], counters: NonNullable<GpuProgramOptions['counters']>): Promise<Uint16Array> {
+async function gpuMerge(ctx: TensorContext, dtypes: KernelDtype[], inputs: Uint8Array[], counters: NonNullable<GpuProgramOptions['counters']>): Promise<{ out: Uint16Array; scalars: Float32Array }> {
   const program = getMethod(ctx.name.split('/')[0]).program(ctx);
   const tensors: CheckpointTensor[] = inputs.map((bytes, i) => ({
     info: { name: ctx.name, dtype: dtypes[i], shape: ctx.shape, byteOffset: 0, byteLength: bytes.byteLength },
@@ -89,7 +93,7 @@ async function gpuMerge(ctx: TensorContext, dtypes: KernelDtype[], inputs: Uint8
     out.set(p, at);
     at += p.length;
   }
-  return new Uint16Array(out.buffer);
+  return { out: new Uint16Array(out.buffer), scalars: program.describe().scalars };
 }
 
 function contextFor(c: Case, numel: number, inputCount: number): TensorContext {
@@ -117,7 +121,14 @@ const CASES: Case[] = [
   { method: 'dare_linear', models: [{ weight: 0.6, density: 0.5 }, { weight: 0.4, density: 0.3 }], params: { rescale: false } },
   { method: 'breadcrumbs_ties', models: [{ weight: 1, density: 0.6, gamma: 0.05 }, { weight: 0.8, density: 0.5, gamma: 0.02 }], params: {}, gpuStatistics: true },
   { method: 'breadcrumbs', models: [{ weight: 1, density: 0.6, gamma: 0.05 }, { weight: 0.8, density: 0.7 }], params: {}, gpuStatistics: true },
-  { method: 'slerp', models: [{}], params: { t: 0.3 }, finite: true },
+  { method: 'slerp', models: [{}], params: { t: 0.3 }, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true },
+  { method: 'slerp', models: [{}], params: { t: 0.75 }, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true },
+  { method: 'model_stock', models: [{}, {}], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true },
+  { method: 'model_stock', models: [{}, {}, {}], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true },
+  { method: 'nearswap', models: [{}], params: { t: 0.01 }, bitIdentical: true },
+  { method: 'nearswap', models: [{}], params: { t: 0.5 }, bitIdentical: true },
+  { method: 'ram', models: [{}, {}, {}], params: {}, bitIdentical: true },
+  { method: 'ram', models: [{}, {}], params: { epsilon: 0.05 }, bitIdentical: true },
   { method: 'linear', models: [{ weight: 0.3 }, { weight: 0.5 }], params: {} },
   { method: 'karcher', models: [{}, {}], params: {}, finite: true },
 ];
@@ -134,12 +145,18 @@ describe('merge methods with --backend webgpu (Dawn): runTensorProgramOnGpu vs t
         const ctx = contextFor(c, numel, dtypes.length);
         const cpu = cpuMerge(ctx, dtypes, inputs);
         const counters = { gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 };
-        const gpu = await gpuMerge(ctx, dtypes, inputs, counters);
+        const { out: gpu, scalars } = await gpuMerge(ctx, dtypes, inputs, counters);
         expect(counters.cpuElementChunks, 'element pass on the GPU').toBe(0);
+        expect(counters.gpuElementChunks, 'element pass in several chunks').toBeGreaterThan(1);
         if (c.gpuStatistics) expect(counters.gpuPasses, 'statistics on the GPU').toBeGreaterThan(0);
+        if (c.sameScalars) {
+          expect(counters.cpuPasses, 'every statistics pass on the GPU').toBe(0);
+          expect(Array.from(scalars), 'statistics to the bit').toEqual(Array.from(cpu.scalars));
+        }
         const r = compareOutputs('BF16', new Uint8Array(gpu.buffer), new Uint8Array(cpu.out.buffer));
         expect(r.withinOneUlp + r.flushedSubnormals, `beyond 1 ulp: ${JSON.stringify(r.worst)}`).toBe(r.elements);
         expect(r.identical / r.elements).toBeGreaterThanOrEqual(0.999);
+        if (c.bitIdentical) expect(r.identical + r.flushedSubnormals, `not identical: ${JSON.stringify(r.worst)}`).toBe(r.elements);
       }, 240_000); // SwiftShader: slow shader compiles and atomics on a busy machine
     }
   }
@@ -149,11 +166,9 @@ describe('methods without a GPU kernel yet run their CPU code under the WebGPU r
   const FALLBACK: Case[] = [
     { method: 'della', models: [{ weight: 1, density: 0.5, epsilon: 0.1 }, { weight: 0.5, density: 0.4 }], params: {} },
     { method: 'sce', models: [{}, {}], params: { select_topk: 0.5 } },
-    { method: 'model_stock', models: [{}, {}], params: {} },
-    { method: 'nearswap', models: [{}], params: { t: 0.01 } },
+    { method: 'model_stock', models: [{}, {}], params: { filter_wise: true } },
     { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: {} },
     { method: 'multislerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: {} },
-    { method: 'ram', models: [{}, {}], params: {} },
   ];
   for (const c of FALLBACK) {
     it(c.method, async () => {
@@ -163,7 +178,7 @@ describe('methods without a GPU kernel yet run their CPU code under the WebGPU r
       const ctx = contextFor(c, numel, dtypes.length);
       const cpu = cpuMerge(ctx, dtypes, inputs);
       const counters = { gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 };
-      const gpu = await gpuMerge(ctx, dtypes, inputs, counters);
+      const { out: gpu } = await gpuMerge(ctx, dtypes, inputs, counters);
       expect(Array.from(gpu)).toEqual(Array.from(cpu.out));
     });
   }

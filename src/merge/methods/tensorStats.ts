@@ -4,13 +4,18 @@
  * src/gpu/tensorStats.ts) compute the same bits:
  *
  * - Sums of products (norms, dot products: the SLERP family, model_stock, karcher, sce's weights) and
- *   sums of magnitudes (the l1 rescale of DARE/DELLA/TIES), over dᵢ = xᵢ − base (or xᵢ). A sum is
- *   blocked: groups of STATS_GROUP = 512 consecutive elements (from element 0 of the tensor); in a
- *   group, lane l (0…63) adds the f32 terms of its 8 elements in index order into an f32 sum that
- *   starts at +0; the 64 lane sums are combined in f32 by a tree (stride 32, 16, …, 1: s[l] += s[l + stride]);
- *   the group sums are added in f64 in group order (elements past the end of the tensor add +0). Every f32 operation rounds to nearest even and no
- *   product is fused with an addition. More accurate than one long f32 sum (the error grows with
- *   log₂ 512 + the f64 tail, not with n), and a fixed order: a GPU can run it bit for bit.
+ *   sums of magnitudes (the l1 rescale of DARE/DELLA/TIES), over dᵢ = xᵢ − base (or xᵢ), or over
+ *   f32(dᵢ / divisorᵢ). A sum is blocked and compensated: groups of STATS_GROUP = 512 consecutive
+ *   elements (from element 0 of the tensor); in a group, lane l (0…63) adds the f32 terms of its 8
+ *   elements in index order into an f32 pair (s, c) that starts at (+0, +0), by Knuth's TwoSum:
+ *   t = s + x, b = t − s, c = c + (((s − (t − b)) + (x − b)) + low), s = t (low: the exact remainder
+ *   of a square term, else 0: norms sum exact squares); the 64 lane pairs are combined by a
+ *   tree (stride 32, 16, …, 1) of the same TwoSum on the s parts, with c = (c₁ + c₂) + error; a group's
+ *   value is s + c in f64 (s alone when s is ±Inf or NaN), and the group values are added in f64 in
+ *   group order (elements past the end of the tensor add +0). Every f32 operation rounds to nearest
+ *   even, and nothing is fused or reassociated. The compensation keeps the error of a group near one
+ *   f32 rounding of its result even where the terms cancel (nearly orthogonal task vectors: model_stock's
+ *   cosines), and the order is fixed: a GPU runs it bit for bit.
  * - Magnitude selection: the k elements of largest |dᵢ| (TIES, breadcrumbs' two cuts, DELLA's ranks are
  *   per row and elsewhere). mergekit sorts with torch.argsort; among equal magnitudes it keeps the
  *   lower indices first (torch's CPU sort is stable). The order key of |d| is the f32 bit pattern of |d|,
@@ -51,7 +56,10 @@ export interface VectorsSpec {
 export interface TensorSums {
   /** Indices of the inputs the vectors are (every input but the base, in order). */
   vectors: number[];
-  /** dots[i·m + j] = Σ dᵢ·dⱼ (symmetric; the diagonal is the squared l2 norm), m = vectors.length. */
+  /**
+   * dots[i·m + j] = Σ f32(dᵢ·dⱼ) (symmetric), m = vectors.length; the diagonal, the squared l2 norm,
+   * sums exact squares dᵢ² (exactSquares).
+   */
   dots: Float64Array;
   /** l1[i] = Σ |dᵢ|. */
   l1: Float64Array;
@@ -119,24 +127,34 @@ export function statsChunkElements(preferred: number): number {
 
 
 /**
- * The blocked sum (see the top of this file) of f32 terms fed in element order from element 0, in
- * pieces of any length: a method's statistics pass sees the runner's chunks, the GPU whole groups, and
- * both get the same bits.
+ * The blocked, compensated sum (see the top of this file) of f32 terms fed in element order from
+ * element 0, in pieces of any length: a method's statistics pass sees the runner's chunks, the GPU
+ * whole groups, and both get the same bits.
  */
 export class BlockedSum {
-  private readonly lanes = new Float64Array(STATS_LANES); // holds f32 values
+  // f32 values: each lane's running sum and its compensation.
+  private readonly s = new Float64Array(STATS_LANES);
+  private readonly c = new Float64Array(STATS_LANES);
   /** Elements of the current group fed so far. */
   private at = 0;
   /** f64 sum of the closed groups, in group order. */
   private total = 0;
 
-  /** Adds terms[0 .. count) (f32 values) as the next elements. */
-  add(terms: ArrayLike<number>, count = terms.length): void {
-    const lanes = this.lanes;
+  /**
+   * Adds terms[0 .. count) (f32 values) as the next elements; `lows`, when given, are the exact
+   * remainders of the terms (an exact square: term + low), added to the compensation.
+   */
+  add(terms: ArrayLike<number>, count = terms.length, lows?: ArrayLike<number>): void {
+    const { s, c } = this;
     let at = this.at;
     for (let e = 0; e < count; e++) {
       const l = at >> 3; // STATS_LANE_ELEMENTS consecutive elements per lane
-      lanes[l] = fr(lanes[l] + terms[e]);
+      const a = s[l];
+      const x = terms[e];
+      const t = fr(a + x);
+      const b = fr(t - a);
+      c[l] = fr(c[l] + fr(fr(fr(a - fr(t - b)) + fr(x - b)) + (lows ? lows[e] : 0)));
+      s[l] = t;
       if (++at === STATS_GROUP) {
         this.closeGroup();
         at = 0;
@@ -145,24 +163,54 @@ export class BlockedSum {
     this.at = at;
   }
 
-  /** The sum of everything fed; a partial last group is padded with +0 (which matters only to the sign of a zero sum), as on the GPU. */
+  /** The sum of everything fed; a partial last group is padded with +0 terms, as on the GPU. */
   sum(): number {
     if (this.at > 0) {
-      for (let at = this.at; at < STATS_GROUP; at++) this.lanes[at >> 3] = fr(this.lanes[at >> 3] + 0);
-      this.closeGroup();
-      this.at = 0;
+      const pad = new Float32Array(STATS_GROUP - this.at);
+      this.add(pad);
     }
     return this.total;
   }
 
   private closeGroup(): void {
-    const lanes = this.lanes;
+    const { s, c } = this;
     for (let stride = STATS_LANES / 2; stride >= 1; stride /= 2) {
-      for (let l = 0; l < stride; l++) lanes[l] = fr(lanes[l] + lanes[l + stride]);
+      for (let l = 0; l < stride; l++) {
+        const a = s[l];
+        const x = s[l + stride];
+        const t = fr(a + x);
+        const b = fr(t - a);
+        c[l] = fr(fr(c[l] + c[l + stride]) + fr(fr(a - fr(t - b)) + fr(x - b)));
+        s[l] = t;
+      }
     }
-    this.total += lanes[0];
-    lanes.fill(0);
+    this.total += groupValue(s[0], c[0]);
+    s.fill(0);
+    c.fill(0);
   }
+}
+
+/**
+ * The exact squares of values[0 .. count): hi = f32(v²), lo = v² − hi exactly (Dekker's product with
+ * Veltkamp's split, f32 operations only — what a GPU computes without f64), for the norms: the sums of
+ * squares are exact-square sums, as the reference norms are.
+ */
+export function exactSquares(values: ArrayLike<number>, count: number, hi: Float32Array, lo: Float32Array): void {
+  for (let e = 0; e < count; e++) {
+    const v = values[e];
+    const p = fr(v * v);
+    const k = fr(v * 4097);
+    const h = fr(k - fr(k - v));
+    const r = fr(v - h);
+    const hr = fr(h * r);
+    hi[e] = p;
+    lo[e] = fr(fr(fr(fr(h * h) - p) + hr) + hr) + fr(r * r);
+  }
+}
+
+/** A group's value from its sum and compensation (both f32): s + c in f64, or s alone when it is not finite. */
+export function groupValue(s: number, c: number): number {
+  return Number.isFinite(s) ? s + c : s;
 }
 
 /** Σ dᵢ·dⱼ and Σ |dᵢ| over the whole tensor, streamed in chunks of about `chunkElements`. */
@@ -173,12 +221,15 @@ export async function tensorSums(source: TensorChunkSource, spec: VectorsSpec, c
   const l1Sums = Array.from({ length: m }, () => new BlockedSum());
   const step = statsChunkElements(chunkElements);
   const terms = new Float32Array(Math.min(step, source.elementCount));
+  const lows = new Float32Array(terms.length);
   for (let start = 0; start < source.elementCount; start += step) {
     const count = Math.min(step, source.elementCount - start);
     const { values } = chunkVectors(source.dtypes, await source.read(start, count, signal), count, spec);
     for (let i = 0; i < m; i++) {
       const di = values[i];
-      for (let j = i; j < m; j++) {
+      exactSquares(di, count, terms, lows);
+      dotSums[i * m + i].add(terms, count, lows);
+      for (let j = i + 1; j < m; j++) {
         const dj = values[j];
         for (let e = 0; e < count; e++) terms[e] = di[e] * dj[e];
         dotSums[i * m + j].add(terms, count);

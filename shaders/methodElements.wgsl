@@ -1,0 +1,80 @@
+// The element passes of the merge methods that have neither the task-arithmetic kernel
+// (taskArithmetic.wgsl) nor a linear combination (soup.wgsl): slerp, model_stock, nearswap, ram — once their
+// whole-tensor statistics are known. Each function is the twin of its method file's `combine`
+// (src/merge/methods/<method>.ts), every f32 step in the same order, and the tests hold the kernel to
+// it. Products are opaque (see soup.wgsl) so that no compiler fuses them into the additions that
+// follow; quotients are correctly rounded (shaders/divide.wgsl), as the CPU's are. A GPU may flush
+// subnormal f32 values to zero.
+//
+// src/gpu/methodElementsShader.ts appends `main` per job shape (the method, the inputs' dtypes — the
+// base first —, the output dtype), straight-line over the models.
+
+struct Params {
+  blockCount: u32,   // blocks of 8 elements (per 16-bit input) in this dispatch
+  zeroBits: u32,     // always 0; opaque to the compiler
+  blocksPerRow: u32,
+  unused: u32,
+  // The method's scalars as f32 bits, four to a vector (the method's comment says which).
+  scalars: array<vec4<u32>, SCALAR_VECTORS>,
+}
+
+fn scalar(i: u32) -> vec4<f32> {
+  return vec4<f32>(bitcast<f32>(params.scalars[i / 4u][i % 4u]));
+}
+
+// +0, which no compiler may drop from an addition (0 + −0 is +0).
+fn positiveZero() -> vec4<f32> {
+  return vec4<f32>(bitcast<f32>(params.zeroBits));
+}
+
+// ---- slerp's two coefficients (slerp.ts): scalars c₀, c₁; out = f32(c₀·a) + f32(c₁·b).
+fn pair(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
+  return opaque(scalar(0u) * a) + opaque(scalar(1u) * b);
+}
+
+// ---- model_stock (modelStock.ts): scalars t, f32(1 − t), N. `sum` = Σ xᵢ from +0 in model order.
+// avg = f32(sum / N); out = f32(t·avg) + f32((1 − t)·w₀).
+fn modelStock(w0: vec4<f32>, sum: vec4<f32>) -> vec4<f32> {
+  let avg = divide(sum, scalar(2u));
+  return opaque(scalar(0u) * avg) + opaque(scalar(1u) * w0);
+}
+
+// ---- nearswap (nearswap.ts): scalars t, 1e-6 (f32). a the base, b the other model.
+// w = clamp(f32(t / max(|a − b|, 1e-6)), 0, 1) (NaN stays NaN, as torch.clamp keeps it);
+// out = f32(w·b) + f32(f32(1 − w)·a).
+fn nearswap(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
+  let d = abs(a - b);
+  let floor = scalar(1u);
+  let c = select(d, floor, d < floor);
+  let q = divide(scalar(0u), c);
+  let w = select(select(q, vec4<f32>(1.0), q > vec4<f32>(1.0)), vec4<f32>(0.0), q < vec4<f32>(0.0));
+  return weightTimes(w, b) + opaque((vec4<f32>(1.0) - w) * a);
+}
+
+// f32(w·b) for a weight w in [0, 1] (or NaN), also where w is subnormal — t / |a − b| is, for
+// |a − b| > t·2¹²⁶ — and a GPU would flush it to zero before multiplying (a huge b makes the product
+// normal: the CPU's result). w·2⁶⁴ is normal and exact (the integer significand times 2⁻⁸⁵), and the
+// product scaled back by 2⁻⁶⁴ is exact wherever it is normal.
+fn weightTimes(w: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
+  let bits = bitcast<vec4<u32>>(w);
+  let subnormal = ((bits & vec4<u32>(0x7f800000u)) == vec4<u32>(0u)) & ((bits & vec4<u32>(0x7fffffu)) != vec4<u32>(0u));
+  let scaled = opaque(opaque(vec4<f32>(bits & vec4<u32>(0x7fffffu)) * 0x1p-85f) * b) * 0x1p-64f;
+  return select(opaque(w * b), scaled, subnormal);
+}
+
+// ---- ram (ram.ts): scalar ε. For each model j: δⱼ = f32(xⱼ − b), changed where |δⱼ| > ε (else δⱼ·0);
+// with c the number of changed models, termⱼ = f32(δⱼ·[c = 1]) + f32(f32(δⱼ·[c > 1]) / max(c, 1));
+// out = f32(b + Σ termⱼ), the sum in model order. The generator calls these per model.
+fn ramChanged(d: vec4<f32>) -> vec4<bool> {
+  return abs(d) > scalar(0u);
+}
+
+fn ramKept(d: vec4<f32>, changed: vec4<bool>) -> vec4<f32> {
+  return select(opaque(d * positiveZero()), d, changed);
+}
+
+fn ramTerm(tv: vec4<f32>, count: vec4<f32>) -> vec4<f32> {
+  let unique = select(vec4<f32>(0.0), vec4<f32>(1.0), count == vec4<f32>(1.0));
+  let overlap = select(vec4<f32>(0.0), vec4<f32>(1.0), count > vec4<f32>(1.0));
+  return opaque(tv * unique) + divide(opaque(tv * overlap), max(count, vec4<f32>(1.0)));
+}
