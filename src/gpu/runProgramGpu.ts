@@ -16,7 +16,7 @@ import { decodeToF32, encodeFromF32, FLOAT_BYTES } from '../formats/floatArrays'
 import { KERNEL_DTYPE_BYTES, type KernelDtype, type SoupJob } from '../merge/kernel';
 import type { GpuElements, SelectionBoundary } from '../merge/methods/gpuElements';
 import type { MagnitudeSelection, TensorChunkSource } from '../merge/methods/tensorStats';
-import { programChunkElements, runTensorProgram, type ProgramTensor } from '../merge/methods/runProgram';
+import { canonicalNaNs, programChunkElements, readInputRange, runTensorProgram, type ProgramTensor } from '../merge/methods/runProgram';
 import type { ElementChunk, StatisticsPass, TensorProgram } from '../merge/methods/types';
 import { methodElementsJob } from './methodElementsKernel';
 import { taskArithmeticJob } from './taskArithmeticKernel';
@@ -61,15 +61,7 @@ export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramO
   const chunkElements = programChunkElements(program, Math.min(opts.maxChunkElements, opts.backend.maxChunkElements));
   // Whole rows longer than a GPU job (a row-wise program on a huge row): the CPU's element pass.
   const fitsGpu = chunkElements <= opts.backend.maxChunkElements;
-  const readRaw = async (start: number, count: number): Promise<Uint8Array[]> =>
-    Promise.all(
-      t.inputs.map(async (input) => {
-        const width = FLOAT_BYTES[input.info.dtype as FloatDtype];
-        const bytes = await input.source.read(input.info.byteOffset + start * width, count * width);
-        if (bytes.length !== count * width) throw new Error(`${input.file}: tensor ${input.info.name}: read ${bytes.length} bytes for ${count} elements at element ${start}`);
-        return bytes;
-      }),
-    );
+  const readRaw = (start: number, count: number): Promise<Uint8Array[]> => readInputRange(t, start, count);
   const source: TensorChunkSource = { elementCount: t.numel, dtypes: dtypes as KernelDtype[], read: (s, c) => readRaw(s, c) };
   const toChunk = (offset: number, raw: Uint8Array[]): ElementChunk => ({
     offset,
@@ -123,8 +115,7 @@ export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramO
       const chunk = toChunk(offset, raw);
       const out = new Float32Array(chunk.count);
       program.combine(chunk, out);
-      const bits = new Uint32Array(out.buffer);
-      for (let i = 0; i < out.length; i++) if (out[i] !== out[i]) bits[i] = 0x7fc00000;
+      canonicalNaNs(out);
       if (opts.counters) opts.counters.cpuElementChunks++;
       yield encodeFromF32(t.outDtype, out);
       continue;

@@ -34,21 +34,26 @@ function lcm(a: number, b: number): number {
   return (a / x) * b;
 }
 
+/** The bytes of elements [offset, offset + count) of every input, as stored (the CPU and GPU runners read alike). */
+export function readInputRange(t: ProgramTensor, offset: number, count: number): Promise<Uint8Array[]> {
+  return Promise.all(
+    t.inputs.map(async (input) => {
+      const dtype = input.info.dtype as FloatDtype;
+      const width = FLOAT_BYTES[dtype];
+      const bytes = await input.source.read(input.info.byteOffset + offset * width, count * width);
+      if (bytes.length !== count * width) {
+        throw new Error(`${input.file}: tensor ${input.info.name}: read ${bytes.length} bytes for ${count} ${dtype} elements at element ${offset}`);
+      }
+      return bytes;
+    }),
+  );
+}
+
 /** The f32 chunks of every input, in element order; the next chunk is read while one is used. */
 async function* chunksOf(t: ProgramTensor, chunkElements: number, signal: AbortSignal | undefined): AsyncGenerator<ElementChunk> {
   const read = (offset: number): Promise<ElementChunk> => {
     const count = Math.min(chunkElements, t.numel - offset);
-    return Promise.all(
-      t.inputs.map(async (input) => {
-        const dtype = input.info.dtype as FloatDtype;
-        const width = FLOAT_BYTES[dtype];
-        const bytes = await input.source.read(input.info.byteOffset + offset * width, count * width);
-        if (bytes.length !== count * width) {
-          throw new Error(`${input.file}: tensor ${input.info.name}: read ${bytes.length} bytes for ${count} ${dtype} elements at element ${offset}`);
-        }
-        return decodeToF32(dtype, bytes);
-      }),
-    ).then((x) => ({ offset, count, x }));
+    return readInputRange(t, offset, count).then((raw) => ({ offset, count, x: raw.map((bytes, i) => decodeToF32(t.inputs[i].info.dtype as FloatDtype, bytes)) }));
   };
   if (t.numel === 0) return;
   let pending = read(0);
@@ -84,7 +89,7 @@ export async function* runTensorProgram(
 }
 
 /** NaN → the canonical quiet NaN 0x7fc00000 (as the soup kernel writes), whatever payload came in. */
-function canonicalNaNs(out: Float32Array): void {
+export function canonicalNaNs(out: Float32Array): void {
   const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
   for (let i = 0; i < out.length; i++) if (out[i] !== out[i]) bits[i] = 0x7fc00000;
 }
