@@ -1,5 +1,5 @@
 // The element passes of the merge methods that have neither the task-arithmetic kernel
-// (taskArithmetic.wgsl) nor a linear combination (soup.wgsl): slerp, model_stock, nearswap, ram — once their
+// (taskArithmetic.wgsl) nor a linear combination (soup.wgsl): slerp, model_stock, nearswap, ram, sce — once their
 // whole-tensor statistics are known. Each function is the twin of its method file's `combine`
 // (src/merge/methods/<method>.ts), every f32 step in the same order, and the tests hold the kernel to
 // it. Products are opaque (see soup.wgsl) so that no compiler fuses them into the additions that
@@ -14,12 +14,21 @@ struct Params {
   zeroBits: u32,     // always 0; opaque to the compiler
   blocksPerRow: u32,
   unused: u32,
-  // The method's scalars as f32 bits, four to a vector (the method's comment says which).
+  offsetLo: u32,     // tensor index of this dispatch's first element, 64-bit (selection.wgsl)
+  offsetHi: u32,
+  unused2: u32,
+  unused3: u32,
+  // The method's scalars as f32 bits, then its selection boundary (key, cut low, cut high), four to a
+  // vector (the method's comment says which).
   scalars: array<vec4<u32>, SCALAR_VECTORS>,
 }
 
+fn word(i: u32) -> u32 {
+  return params.scalars[i / 4u][i % 4u];
+}
+
 fn scalar(i: u32) -> vec4<f32> {
-  return vec4<f32>(bitcast<f32>(params.scalars[i / 4u][i % 4u]));
+  return vec4<f32>(bitcast<f32>(word(i)));
 }
 
 // +0, which no compiler may drop from an addition (0 + −0 is +0).
@@ -77,4 +86,32 @@ fn ramTerm(tv: vec4<f32>, count: vec4<f32>) -> vec4<f32> {
   let unique = select(vec4<f32>(0.0), vec4<f32>(1.0), count == vec4<f32>(1.0));
   let overlap = select(vec4<f32>(0.0), vec4<f32>(1.0), count > vec4<f32>(1.0));
   return opaque(tv * unique) + divide(opaque(tv * overlap), max(count, vec4<f32>(1.0)));
+}
+
+// ---- sce (sce.ts): scalars ω₀ … ωₙ₋₁, 1e-6, n; selecting, the boundary (key, cut low, cut high) after
+// them. δⱼ = f32(xⱼ − b). Selecting: var = f32(Σ f32((δⱼ − mean)²) / n), mean = f32(Σ δⱼ / n), sums
+// in model order; an element keeps its deltas iff its variance key is not below the boundary. Dropped:
+// δⱼ·0. Majority sign of s = Σ δⱼ (s ≥ 0: +); eⱼ = f32(ωⱼ·[sign δⱼ = majority]);
+// out = f32(b + f32(Σ f32(δⱼ·eⱼ) / max(Σ eⱼ, 1e-6))). The generator calls these per model.
+fn sceVarianceTerm(d: vec4<f32>, mean: vec4<f32>) -> vec4<f32> {
+  let t = d - mean;
+  return opaque(t * t);
+}
+
+fn sceKept(variance: vec4<f32>, at: Index, boundaryAt: u32) -> vec4<bool> {
+  return !isBelow(keyBits(variance), at, vec4<u32>(word(boundaryAt), word(boundaryAt + 1u), word(boundaryAt + 2u), 0u));
+}
+
+fn sceMasked(d: vec4<f32>, keep: vec4<bool>) -> vec4<f32> {
+  return select(opaque(d * positiveZero()), d, keep);
+}
+
+fn sceWeight(d: vec4<f32>, s: vec4<f32>, omega: vec4<f32>) -> vec4<f32> {
+  let positive = s >= vec4<f32>(0.0);
+  let agree = ((d > vec4<f32>(0.0)) & positive) | ((d < vec4<f32>(0.0)) & !positive);
+  return opaque(omega * select(vec4<f32>(0.0), vec4<f32>(1.0), agree));
+}
+
+fn sceMerged(b: vec4<f32>, merged: vec4<f32>, weights: vec4<f32>, floor: vec4<f32>) -> vec4<f32> {
+  return b + divide(merged, select(floor, weights, weights > floor));
 }

@@ -14,21 +14,39 @@ export interface MethodElementsShape {
   /** The base first, then one input per model. */
   inputDtypes: readonly KernelDtype[];
   outDtype: KernelDtype;
-  /** Scalars in the uniform. */
+  /** Scalars in the uniform (with the words of a selection boundary). */
   scalarCount: number;
+  /** sce: which elements keep their deltas. */
+  keep?: 'all' | 'none' | 'select';
 }
 
 export const METHOD_ELEMENTS_WORKGROUP_SIZE = 64;
 
 
 export function methodElementsShapeKey(s: MethodElementsShape): string {
-  return `${s.kernel} ${s.inputDtypes.join(',')}->${s.outDtype} scalars=${s.scalarCount}`;
+  return `${s.kernel} ${s.inputDtypes.join(',')}->${s.outDtype} scalars=${s.scalarCount}${s.keep ? ` keep=${s.keep}` : ''}`;
 }
 
 /** The body of `merged(b, x0, …)`: the method's arithmetic over the base b and the models xⱼ. */
-function mergedBody(kernel: MethodElements['kernel'], n: number): string[] {
+function mergedBody(kernel: MethodElements['kernel'], n: number, keep: MethodElementsShape['keep']): string[] {
   const models = Array.from({ length: n }, (_, j) => j);
+  const sum = (name: string, terms: (j: number) => string): string[] => [`  var ${name} = ${terms(0)};`, ...models.slice(1).map((j) => `  ${name} = ${name} + ${terms(j)};`)];
   switch (kernel) {
+    case 'sce': {
+      const body = models.map((j) => `  let e${j} = x${j} - b;`);
+      if (keep === 'select') {
+        body.push(...sum('deltaSum', (j) => `e${j}`), `  let mean = divide(deltaSum, scalar(${n + 1}u));`);
+        body.push(...sum('squares', (j) => `sceVarianceTerm(e${j}, mean)`), `  let keep = sceKept(divide(squares, scalar(${n + 1}u)), at, ${n + 2}u);`);
+      } else {
+        body.push(`  let keep = vec4<bool>(${keep === 'all'});`);
+      }
+      body.push(...models.map((j) => `  let d${j} = sceMasked(e${j}, keep);`));
+      body.push(...sum('s', (j) => `d${j}`));
+      body.push(...models.map((j) => `  let w${j} = sceWeight(d${j}, s, scalar(${j}u));`));
+      body.push(...sum('merged', (j) => `opaque(d${j} * w${j})`), ...sum('weights', (j) => `w${j}`));
+      body.push(`  return sceMerged(b, merged, weights, scalar(${n}u));`);
+      return body;
+    }
     case 'model_stock':
       return ['  var sum = positiveZero();', ...models.map((j) => `  sum = sum + x${j};`), '  return modelStock(b, sum);'];
     case 'nearswap':
@@ -56,11 +74,11 @@ export function methodElementsShaderCode(s: MethodElementsShape): string {
 
 const SCALAR_VECTORS: u32 = ${Math.max(1, Math.ceil(s.scalarCount / 4))}u;
 
-fn merged(b: vec4<f32>, ${models.map((j) => `x${j}: vec4<f32>`).join(', ')}) -> vec4<f32> {
-${mergedBody(s.kernel, n).join('\n')}
+fn merged(b: vec4<f32>, ${models.map((j) => `x${j}: vec4<f32>`).join(', ')}, at: Index) -> vec4<f32> {
+${mergedBody(s.kernel, n, s.keep).join('\n')}
 }
 
-${elementKernelMain(METHOD_ELEMENTS_WORKGROUP_SIZE, s.inputDtypes, s.outDtype, (part) => `merged(${halves(n, part)})`)}`,
-    { divide: true },
+${elementKernelMain(METHOD_ELEMENTS_WORKGROUP_SIZE, s.inputDtypes, s.outDtype, (part, odd) => `merged(${halves(n, part)}, indexOf(v, ${odd}u))`)}`,
+    { divide: true, selection: true },
   );
 }

@@ -106,7 +106,7 @@ export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramO
       return opts.backend.run(job, opts.signal);
     }
     if (elements!.kernel === 'task_arithmetic') return opts.backend.runElementwise(taskArithmeticJob({ inputs, outDtype, elementCount: count, offset, elements: elements! }), opts.signal);
-    return opts.backend.runElementwise(methodElementsJob({ inputs, outDtype, elementCount: count, elements: elements! }), opts.signal);
+    return opts.backend.runElementwise(methodElementsJob({ inputs, outDtype, elementCount: count, offset, elements: elements! }), opts.signal);
   };
   // The GPU computes one chunk while the next is read.
   let inFlight: Promise<Uint8Array> | undefined;

@@ -177,7 +177,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
   return {
     async sums(source, spec, signal) {
       const divided = spec.divisors?.some((d) => Math.fround(d) !== 1) ?? false;
-      const shape: StatsShape = { inputDtypes: source.dtypes, base: spec.base, selected: 0, divided };
+      const shape: StatsShape = { inputDtypes: source.dtypes, base: spec.base, selected: 0, divided, roundedSquares: spec.roundedSquares };
       const vectors = statsVectors(shape);
       const m = vectors.length;
       let divisors: GPUBuffer | undefined;

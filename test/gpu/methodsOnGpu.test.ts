@@ -129,6 +129,9 @@ const CASES: Case[] = [
   { method: 'nearswap', models: [{}], params: { t: 0.5 }, bitIdentical: true },
   { method: 'ram', models: [{}, {}, {}], params: {}, bitIdentical: true },
   { method: 'ram', models: [{}, {}], params: { epsilon: 0.05 }, bitIdentical: true },
+  { method: 'sce', models: [{}, {}, {}], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true },
+  { method: 'sce', models: [{}, {}], params: { select_topk: 0.5 }, bitIdentical: true },
+  { method: 'sce', models: [{}, {}, {}], params: { select_topk: 0.1 }, bitIdentical: true },
   { method: 'linear', models: [{ weight: 0.3 }, { weight: 0.5 }], params: {} },
   { method: 'karcher', models: [{}, {}], params: {}, finite: true },
 ];
@@ -165,7 +168,6 @@ describe('merge methods with --backend webgpu (Dawn): runTensorProgramOnGpu vs t
 describe('methods without a GPU kernel yet run their CPU code under the WebGPU runner, to the bit', () => {
   const FALLBACK: Case[] = [
     { method: 'della', models: [{ weight: 1, density: 0.5, epsilon: 0.1 }, { weight: 0.5, density: 0.4 }], params: {} },
-    { method: 'sce', models: [{}, {}], params: { select_topk: 0.5 } },
     { method: 'model_stock', models: [{}, {}], params: { filter_wise: true } },
     { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: {} },
     { method: 'multislerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: {} },

@@ -95,10 +95,10 @@ describe('GPU blocked sums (Dawn) equal the CPU sums bit for bit', () => {
     expect(Array.from(gpu.l1)).toEqual(Array.from(cpu.l1));
   });
 
-  it('vectors divided by one divisor each (the SLERP family\'s normalised dot product), streamed over several chunks', async () => {
+  it('vectors divided by one divisor each (the SLERP family\'s normalised dot product), and f32-rounded squares (sce), streamed over several chunks', async () => {
     const dtypes: KernelDtype[] = ['BF16', 'BF16', 'F16'];
     const source = memorySource(dtypes, specialInputs(dtypes, 20_001, 27, 0));
-    for (const spec of [{ divisors: [1.5e-3, 7.25, 1] }, { base: 0, divisors: [0.3, 1e-8] }]) {
+    for (const spec of [{ divisors: [1.5e-3, 7.25, 1] }, { base: 0, divisors: [0.3, 1e-8] }, { base: 0, roundedSquares: true }]) {
       const gpu = await streaming.sums(source, spec);
       const cpu = await tensorSums(source, spec);
       expect(Array.from(gpu.dots)).toEqual(Array.from(cpu.dots));

@@ -9,10 +9,13 @@
  *   weights ωᵢ = mean(δᵢ²) / Σ mean(δⱼ²) (uniform 1/n when that sum < 1e-6);
  *   erase: majority sign of Σδᵢ (≥ 0 → +), mᵢ = [sign δᵢ == majority];
  *   out = b + f32(Σ f32(δᵢ·f32(ωᵢ·mᵢ)) / max(Σ f32(ωᵢ·mᵢ), 1e-6)).
- * Statistics: 1 pass for the non-zero variance count, 3 for the selection, 1 for the model weights.
+ * Statistics: 1 pass for the non-zero variance count, 3 for the selection, 1 for the model weights
+ * (tensorStats.ts' blocked sums; on the GPU when select_topk ≥ 1). The element pass runs on the GPU too
+ * (shaders/methodElements.wgsl).
  */
 import { fr, numberOf } from './common';
 import { isBelow, keyBits, RankSelector, type Selection } from './select';
+import { BlockedSum, type TensorSums } from './tensorStats';
 import type { ElementChunk, MergeMethod, StatisticsPass } from './types';
 
 export const sce: MergeMethod = {
@@ -86,24 +89,39 @@ export const sce: MergeMethod = {
       });
       passes.push(unlessDone(high), unlessDone(low), unlessDone(tie));
     }
-    const sq = new Float64Array(Math.max(n, 1));
+    // Σ f32(δᵢ²) over the kept elements (dropped ones add +0): blocked sums, on the CPU or, when every
+    // element is kept, the GPU (accept).
+    const squares = Array.from({ length: n }, () => new BlockedSum());
+    let gpuSquares: Float64Array | undefined;
+    let terms = new Float32Array(0);
+    let keepMask = new Uint8Array(0);
     const omega = new Float32Array(Math.max(n, 1));
     passes.push({
       kind: 'moments',
       label: 'sce model weights',
       accumulate(c) {
-        for (let e = 0; e < c.count; e++) {
-          const keep = kept(c, e);
-          deltasAt(c, e);
-          if (keep) for (let i = 0; i < n; i++) sq[i] += fr(d[i] * d[i]); // tvs**2 is an f32 tensor
+        if (terms.length < c.count) [terms, keepMask] = [new Float32Array(c.count), new Uint8Array(c.count)];
+        for (let e = 0; e < c.count; e++) keepMask[e] = kept(c, e) ? 1 : 0;
+        for (let i = 0; i < n; i++) {
+          const x = c.x[i + 1];
+          const b = c.x[0];
+          for (let e = 0; e < c.count; e++) {
+            const di = fr(x[e] - b[e]);
+            terms[e] = keepMask[e] ? di * di : 0; // tvs**2 is an f32 tensor
+          }
+          squares[i].add(terms, c.count);
         }
       },
       finish() {
-        const means = Array.from(sq.subarray(0, n), (s) => fr(s / numel));
+        const means = Array.from({ length: n }, (_, i) => fr((gpuSquares ? gpuSquares[i * n + i] : squares[i].sum()) / numel));
         let total = 0;
         for (const m of means) total += m;
         total = fr(total);
         for (let i = 0; i < n; i++) omega[i] = Math.abs(total) < 1e-6 ? fr(1 / n) : fr(means[i] / total);
+      },
+      // Asked after the selection passes: with every element kept, these are plain sums of f32 squares.
+      get gpu() {
+        return mode === 'all' ? [{ kind: 'sums' as const, spec: () => ({ base: 0, roundedSquares: true }), accept: (sums: TensorSums) => void (gpuSquares = sums.dots) }] : undefined;
       },
     });
     return {
@@ -134,6 +152,8 @@ export const sce: MergeMethod = {
         }
       },
       describe: () => ({ kernel: 'sce', scalars: omega }),
+      // shaders/methodElements.wgsl `sce*`, with the variance selection's boundary when selecting.
+      gpuElements: () => (n === 0 ? undefined : { kernel: 'sce', scalars: [...omega.subarray(0, n), fr(1e-6), n], keep: mode, boundary: mode === 'select' ? sel : undefined }),
     };
   },
 };

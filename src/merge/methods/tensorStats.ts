@@ -51,6 +51,8 @@ export interface VectorsSpec {
    * normalises by norms; 1 leaves a vector as it is, exactly).
    */
   divisors?: readonly number[];
+  /** The diagonal sums f32(dᵢ²), rounded like the other products (sce's mean squares), instead of exact squares. */
+  roundedSquares?: boolean;
 }
 
 export interface TensorSums {
@@ -58,7 +60,7 @@ export interface TensorSums {
   vectors: number[];
   /**
    * dots[i·m + j] = Σ f32(dᵢ·dⱼ) (symmetric), m = vectors.length; the diagonal, the squared l2 norm,
-   * sums exact squares dᵢ² (exactSquares).
+   * sums exact squares dᵢ² (exactSquares), or f32(dᵢ²) with `roundedSquares`.
    */
   dots: Float64Array;
   /** l1[i] = Σ |dᵢ|. */
@@ -227,8 +229,13 @@ export async function tensorSums(source: TensorChunkSource, spec: VectorsSpec, c
     const { values } = chunkVectors(source.dtypes, await source.read(start, count, signal), count, spec);
     for (let i = 0; i < m; i++) {
       const di = values[i];
-      exactSquares(di, count, terms, lows);
-      dotSums[i * m + i].add(terms, count, lows);
+      if (spec.roundedSquares) {
+        for (let e = 0; e < count; e++) terms[e] = di[e] * di[e];
+        dotSums[i * m + i].add(terms, count);
+      } else {
+        exactSquares(di, count, terms, lows);
+        dotSums[i * m + i].add(terms, count, lows);
+      }
       for (let j = i + 1; j < m; j++) {
         const dj = values[j];
         for (let e = 0; e < count; e++) terms[e] = di[e] * dj[e];
