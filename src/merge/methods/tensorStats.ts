@@ -149,15 +149,25 @@ export class BlockedSum {
   add(terms: ArrayLike<number>, count = terms.length, lows?: ArrayLike<number>): void {
     const { s, c } = this;
     let at = this.at;
-    for (let e = 0; e < count; e++) {
-      const l = at >> 3; // STATS_LANE_ELEMENTS consecutive elements per lane
-      const a = s[l];
-      const x = terms[e];
-      const t = fr(a + x);
-      const b = fr(t - a);
-      c[l] = fr(c[l] + fr(fr(fr(a - fr(t - b)) + fr(x - b)) + (lows ? lows[e] : 0)));
-      s[l] = t;
-      if (++at === STATS_GROUP) {
+    let e = 0;
+    while (e < count) {
+      // One lane's run of consecutive elements (up to STATS_LANE_ELEMENTS), in locals.
+      const l = at >> 3;
+      const run = Math.min(STATS_LANE_ELEMENTS - (at & 7), count - e);
+      let sv = s[l];
+      let cv = c[l];
+      for (const end = e + run; e < end; e++) {
+        const x = terms[e];
+        const t = fr(sv + x);
+        const b = fr(t - sv);
+        const err = fr(fr(sv - fr(t - b)) + fr(x - b));
+        cv = fr(cv + (lows ? fr(err + lows[e]) : fr(err + 0)));
+        sv = t;
+      }
+      s[l] = sv;
+      c[l] = cv;
+      at += run;
+      if (at === STATS_GROUP) {
         this.closeGroup();
         at = 0;
       }
