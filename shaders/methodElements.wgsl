@@ -1,5 +1,6 @@
 // The element passes of the merge methods that have neither the task-arithmetic kernel
-// (taskArithmetic.wgsl) nor a linear combination (soup.wgsl): slerp, model_stock, nearswap, ram, sce — once their
+// (taskArithmetic.wgsl) nor a linear combination (soup.wgsl): slerp, nuslerp, model_stock, nearswap, ram,
+// sce — once their
 // whole-tensor statistics are known. Each function is the twin of its method file's `combine`
 // (src/merge/methods/<method>.ts), every f32 step in the same order, and the tests hold the kernel to
 // it. Products are opaque (see soup.wgsl) so that no compiler fuses them into the additions that
@@ -39,6 +40,13 @@ fn positiveZero() -> vec4<f32> {
 // ---- slerp's two coefficients (slerp.ts): scalars c₀, c₁; out = f32(c₀·a) + f32(c₁·b).
 fn pair(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
   return opaque(scalar(0u) * a) + opaque(scalar(1u) * b);
+}
+
+// ---- nuslerp (nuslerp.ts, flattened): scalars lerp (1 or 0), a, b, divisor.
+// r = f32(a·v₀) + f32(b·v₁), divided by the divisor (sin θ) unless lerping.
+fn nuslerpPair(v0: vec4<f32>, v1: vec4<f32>) -> vec4<f32> {
+  let r = opaque(scalar(1u) * v0) + opaque(scalar(2u) * v1);
+  return select(divide(r, scalar(3u)), r, scalar(0u) == vec4<f32>(1.0));
 }
 
 // ---- model_stock (modelStock.ts): scalars t, f32(1 − t), N. `sum` = Σ xᵢ from +0 in model order.

@@ -1,5 +1,5 @@
 /**
- * The element pass of slerp, model_stock, nearswap, ram and sce as a WebGPU job (shaders/methodElements.wgsl): the
+ * The element pass of slerp, nuslerp, model_stock, nearswap, ram and sce as a WebGPU job (shaders/methodElements.wgsl): the
  * inputs of one chunk of a tensor (the base first) and the method's scalars, packed into the kernel's
  * uniform after the header the backend fills.
  */
@@ -22,9 +22,9 @@ export interface MethodElementsChunk {
 const HEADER_WORDS = 8;
 
 export function methodElementsJob(chunk: MethodElementsChunk): ElementwiseJob {
-  const { scalars, keep, boundary } = chunk.elements;
+  const { scalars, keep, boundary, base } = chunk.elements;
   const count = scalars.length + (boundary ? 3 : 0);
-  const shape: MethodElementsShape = { kernel: chunk.elements.kernel, inputDtypes: chunk.inputs.map((i) => i.dtype), outDtype: chunk.outDtype, scalarCount: count, keep };
+  const shape: MethodElementsShape = { kernel: chunk.elements.kernel, inputDtypes: chunk.inputs.map((i) => i.dtype), outDtype: chunk.outDtype, scalarCount: count, keep, base };
   const vectors = Math.max(1, Math.ceil(count / 4));
   const template = new ArrayBuffer(4 * (HEADER_WORDS + 4 * vectors));
   new Float32Array(template, 4 * HEADER_WORDS).set(scalars);

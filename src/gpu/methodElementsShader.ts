@@ -18,17 +18,19 @@ export interface MethodElementsShape {
   scalarCount: number;
   /** sce: which elements keep their deltas. */
   keep?: 'all' | 'none' | 'select';
+  /** nuslerp: input 0 is the base. */
+  base?: boolean;
 }
 
 export const METHOD_ELEMENTS_WORKGROUP_SIZE = 64;
 
 
 export function methodElementsShapeKey(s: MethodElementsShape): string {
-  return `${s.kernel} ${s.inputDtypes.join(',')}->${s.outDtype} scalars=${s.scalarCount}${s.keep ? ` keep=${s.keep}` : ''}`;
+  return `${s.kernel} ${s.inputDtypes.join(',')}->${s.outDtype} scalars=${s.scalarCount}${s.keep ? ` keep=${s.keep}` : ''}${s.base ? ' base' : ''}`;
 }
 
 /** The body of `merged(b, x0, …)`: the method's arithmetic over the base b and the models xⱼ. */
-function mergedBody(kernel: MethodElements['kernel'], n: number, keep: MethodElementsShape['keep']): string[] {
+function mergedBody(kernel: MethodElements['kernel'], n: number, keep: MethodElementsShape['keep'], base: boolean): string[] {
   const models = Array.from({ length: n }, (_, j) => j);
   const sum = (name: string, terms: (j: number) => string): string[] => [`  var ${name} = ${terms(0)};`, ...models.slice(1).map((j) => `  ${name} = ${name} + ${terms(j)};`)];
   switch (kernel) {
@@ -53,6 +55,8 @@ function mergedBody(kernel: MethodElements['kernel'], n: number, keep: MethodEle
       return ['  return nearswap(b, x0);'];
     case 'pair':
       return ['  return pair(b, x0);'];
+    case 'nuslerp':
+      return base ? ['  return b + nuslerpPair(x0 - b, x1 - b);'] : ['  return nuslerpPair(b, x0);'];
     case 'ram':
       return [
         ...models.map((j) => `  let d${j} = x${j} - b;\n  let changed${j} = ramChanged(d${j});\n  let tv${j} = ramKept(d${j}, changed${j});`),
@@ -75,7 +79,7 @@ export function methodElementsShaderCode(s: MethodElementsShape): string {
 const SCALAR_VECTORS: u32 = ${Math.max(1, Math.ceil(s.scalarCount / 4))}u;
 
 fn merged(b: vec4<f32>, ${models.map((j) => `x${j}: vec4<f32>`).join(', ')}, at: Index) -> vec4<f32> {
-${mergedBody(s.kernel, n, s.keep).join('\n')}
+${mergedBody(s.kernel, n, s.keep, s.base ?? false).join('\n')}
 }
 
 ${elementKernelMain(METHOD_ELEMENTS_WORKGROUP_SIZE, s.inputDtypes, s.outDtype, (part, odd) => `merged(${halves(n, part)}, indexOf(v, ${odd}u))`)}`,

@@ -66,6 +66,8 @@ interface Case {
   sameScalars?: boolean;
   /** The element kernel does the CPU's f32 steps in the CPU's order: every element identical but where a GPU flushes a subnormal. */
   bitIdentical?: boolean;
+  /** The method merges the models without a base (its inputs are the models alone). */
+  noBase?: boolean;
   /** Whole-tensor norms: NaN or Inf anywhere makes the tensor's coefficients NaN (the CPU then merges it); test on finite data. */
   finite?: boolean;
 }
@@ -104,9 +106,9 @@ function contextFor(c: Case, numel: number, inputCount: number): TensorContext {
     shape: [numel / 8, 8],
     numel,
     inputCount,
-    baseIndex: 0,
+    baseIndex: c.noBase ? undefined : 0,
     params,
-    modelParams: [{}, ...c.models],
+    modelParams: c.noBase ? c.models : [{}, ...c.models],
     seed: 1234,
     tensorKey: tensorKeyOf(name),
     outDtype: 'BF16',
@@ -130,6 +132,8 @@ const CASES: Case[] = [
   { method: 'ram', models: [{}, {}, {}], params: {}, bitIdentical: true },
   { method: 'ram', models: [{}, {}], params: { epsilon: 0.05 }, bitIdentical: true },
   { method: 'sce', models: [{}, {}, {}], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true },
+  { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true },
+  { method: 'nuslerp', models: [{ weight: 1 }, { weight: 3 }], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true, noBase: true },
   { method: 'sce', models: [{}, {}], params: { select_topk: 0.5 }, bitIdentical: true },
   { method: 'sce', models: [{}, {}, {}], params: { select_topk: 0.1 }, bitIdentical: true },
   { method: 'linear', models: [{ weight: 0.3 }, { weight: 0.5 }], params: {} },
@@ -139,9 +143,9 @@ const CASES: Case[] = [
 describe('merge methods with --backend webgpu (Dawn): runTensorProgramOnGpu vs the CPU method programs', () => {
   for (const c of CASES) {
     for (const data of ['random', 'ties'] as const) {
-      it(`${c.method} ${JSON.stringify(c.params)} on ${data === 'random' ? `BF16 deltas with ${c.finite ? '' : 'NaN/±Inf/'}±0` : 'quantized values (ties at every threshold)'}, chunked`, async () => {
+      it(`${c.method} ${JSON.stringify(c.params)}${c.noBase ? ' without a base' : ''} on ${data === 'random' ? `BF16 deltas with ${c.finite ? '' : 'NaN/±Inf/'}±0` : 'quantized values (ties at every threshold)'}, chunked`, async () => {
         const numel = 24_584; // 6 chunks and an odd tail
-        const dtypes: KernelDtype[] = Array(c.models.length + 1).fill('BF16');
+        const dtypes: KernelDtype[] = Array(c.models.length + (c.noBase ? 0 : 1)).fill('BF16');
         const inputs = data === 'random'
           ? randomInputs(dtypes, numel, 40 + c.models.length, { specials: 0.01 }).map((b) => withoutSubnormals('BF16', c.finite ? finiteBf16(b) : b))
           : quantizedInputs(dtypes, numel, 41);
@@ -169,7 +173,7 @@ describe('methods without a GPU kernel yet run their CPU code under the WebGPU r
   const FALLBACK: Case[] = [
     { method: 'della', models: [{ weight: 1, density: 0.5, epsilon: 0.1 }, { weight: 0.5, density: 0.4 }], params: {} },
     { method: 'model_stock', models: [{}, {}], params: { filter_wise: true } },
-    { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: {} },
+    { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: { nuslerp_flatten: false } },
     { method: 'multislerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: {} },
   ];
   for (const c of FALLBACK) {

@@ -59,11 +59,14 @@ export interface LinearElements {
 /**
  * A method with its own element kernel in shaders/methodElements.wgsl, and that kernel's f32 scalars:
  * slerp's pair [c₀, c₁] (out = f32(c₀·a) + f32(c₁·b), the signs of zeros as the CPU's);
- * model_stock [t, f32(1 − t), N]; nearswap [t, 1e-6]; ram [ε]; sce [ω₀ … ωₙ₋₁, 1e-6, n].
+ * model_stock [t, f32(1 − t), N]; nearswap [t, 1e-6]; ram [ε]; sce [ω₀ … ωₙ₋₁, 1e-6, n];
+ * nuslerp [lerp (1 or 0), a, b, divisor].
  */
 export interface MethodElements {
-  kernel: 'pair' | 'model_stock' | 'nearswap' | 'ram' | 'sce';
+  kernel: 'pair' | 'model_stock' | 'nearswap' | 'ram' | 'sce' | 'nuslerp';
   scalars: number[];
+  /** nuslerp: the inputs are the base, then the two models (task vectors, added back to the base). */
+  base?: boolean;
   /** sce: which elements keep their deltas — all, none, or those not below `boundary` (variance keys). */
   keep?: 'all' | 'none' | 'select';
   boundary?: SelectionBoundary;
