@@ -23,7 +23,14 @@ export const karcher: MergeMethod = {
     { name: 'max_iter', level: 'tensor', kind: 'integer', required: false, default: 10, range: { min: 0 }, description: 'iterations at most' },
     { name: 'tol', level: 'tensor', kind: 'number', required: false, default: 1e-5, range: { min: 0 }, description: 'convergence tolerance' },
   ],
-  needs: { base: 'ignored', models: { min: 1 }, statistics: ['Gram matrix xᵢ·xⱼ of the models (1 pass, on the GPU too)'], memoryPerTensor: 'n(n+1)/2 running sums (0.5 KiB each, n models)', vocabulary: 'common-rows' },
+  needs: {
+    base: 'ignored',
+    models: { min: 1 },
+    statistics: ['Gram matrix xᵢ·xⱼ of the models (1 pass)'],
+    memoryPerTensor: 'n(n+1)/2 running sums (0.5 KiB each, n models)',
+    gpu: 'all (the iteration on n × n numbers on the host)',
+    vocabulary: 'common-rows',
+  },
   program(ctx) {
     const n = ctx.inputCount;
     if (n === 1) return copyProgram();

@@ -23,8 +23,9 @@ export const modelStock: MergeMethod = {
   needs: {
     base: 'required',
     models: { min: 2 },
-    statistics: ['oᵢ·oⱼ for every pair of task vectors, per tensor (1 pass, on the GPU too) or per row (CPU)'],
+    statistics: ['oᵢ·oⱼ for every pair of task vectors, per tensor or row (1 pass)'],
     memoryPerTensor: 'N(N+1)/2 running sums (0.5 KiB each), or N(N+1)/2 numbers per row with filter_wise',
+    gpu: 'all; with filter_wise none',
     vocabulary: 'common-rows',
   },
   program(ctx) {

@@ -29,8 +29,9 @@ export const nuslerp: MergeMethod = {
   needs: {
     base: 'optional',
     models: { min: 2, max: 2 },
-    statistics: ['‖v₀‖, ‖v₁‖, then v̂₀·v̂₁, per tensor (2 passes, on the GPU too), row or column (CPU)'],
+    statistics: ['‖v₀‖, ‖v₁‖, then v̂₀·v̂₁, per tensor, row or column (2 passes)'],
     memoryPerTensor: 'flattened: 3 running sums (1.5 KiB); else 3 numbers per group (24 bytes × rows or columns)',
+    gpu: 'all when flattened (the default); by row or column none',
     vocabulary: 'common-rows',
   },
   program(ctx) {

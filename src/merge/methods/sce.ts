@@ -32,6 +32,7 @@ export const sce: MergeMethod = {
     models: { min: 1 },
     statistics: ['the variance across models at the select_topk boundary (radix select, 4 passes)', 'mean(δᵢ²) per model (1 pass)'],
     memoryPerTensor: '512 KiB of histograms, 1 number per model',
+    gpu: 'the model weights and the element pass; with select_topk < 1 the variance selection (4 passes) runs on the CPU',
     vocabulary: 'equal',
   },
   program(ctx) {

@@ -21,8 +21,9 @@ export const slerp: MergeMethod = {
   needs: {
     base: 'required',
     models: { min: 1, max: 1 },
-    statistics: ['‖a‖, ‖b‖ (1 pass), then â·b̂ (1 pass); on the GPU too'],
+    statistics: ['‖a‖, ‖b‖ (1 pass), then â·b̂ (1 pass)'],
     memoryPerTensor: '3 running sums (1.5 KiB)',
+    gpu: 'all',
     vocabulary: 'common-rows',
   },
   program(ctx) {
