@@ -5,8 +5,9 @@
 // than a GPU buffer is a sequence of dispatches whose results the host adds up.
 //
 // Inputs are packed as for shaders/soup.wgsl (each input's blocks after the previous input's). This file
-// is completed per input shape by src/gpu/statsShader.ts, which appends `selectedVector` (the vector
-// whose magnitudes are selected on: an input, or an input minus the base) and the entry point `sums`
+// is completed per input shape by src/gpu/statsShader.ts, which appends `selectedKeys` (the keys a
+// selection ranks: the magnitudes of an input, or of an input minus the base, or sce's variances across
+// the inputs minus the base) and the entry point `sums`
 // (straight-line over the pairs of vectors). Products are made opaque (see soup.wgsl) so that no
 // compiler fuses them into an addition; a GPU may still flush subnormal f32 values to zero.
 
@@ -42,6 +43,12 @@ fn opaque(v: vec4<f32>) -> vec4<f32> {
 
 fn minus(x: Block, b: Block) -> Block {
   return Block(x.lo - b.lo, x.hi - b.hi);
+}
+
+// The order keys of a block's elements (selectedKeys, generated: magnitudes or sce's variances).
+struct Keys {
+  lo: vec4<u32>,
+  hi: vec4<u32>,
 }
 
 // The order key of |d|: the f32 bits of |d|, every NaN as 0x7fc00000 (above +Inf).
@@ -173,9 +180,9 @@ fn histogram(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invoc
   workgroupBarrier();
   let v = blockIndex(gid);
   if (v < params.blockCount) {
-    let d = selectedVector(v);
-    countDigits(magnitudeKeys(d.lo), liveLo(v));
-    countDigits(magnitudeKeys(d.hi), liveHi(v));
+    let keys = selectedKeys(v);
+    countDigits(keys.lo, liveLo(v));
+    countDigits(keys.hi, liveHi(v));
   }
   workgroupBarrier();
   for (var i = li; i <= params.digitMask; i += LANES) {
@@ -198,8 +205,8 @@ fn ties(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation
   workgroupBarrier();
   let v = blockIndex(gid);
   if (v < params.blockCount) {
-    let d = selectedVector(v);
-    let n = countTies(magnitudeKeys(d.lo), liveLo(v)) + countTies(magnitudeKeys(d.hi), liveHi(v));
+    let keys = selectedKeys(v);
+    let n = countTies(keys.lo, liveLo(v)) + countTies(keys.hi, liveHi(v));
     if (n != 0u) {
       atomicAdd(&groupTies, n);
     }

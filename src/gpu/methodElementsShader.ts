@@ -7,6 +7,7 @@ import methodElementsWgsl from '../../shaders/methodElements.wgsl?raw';
 import type { KernelDtype } from '../merge/kernel';
 import type { MethodElements } from '../merge/methods/gpuElements';
 import { elementKernelMain, halves } from './elementKernelMain';
+import { varianceFunction } from './varianceWgsl';
 import { withBlocksAndStores } from './wgslModules';
 
 export interface MethodElementsShape {
@@ -37,8 +38,7 @@ function mergedBody(kernel: MethodElements['kernel'], n: number, keep: MethodEle
     case 'sce': {
       const body = models.map((j) => `  let e${j} = x${j} - b;`);
       if (keep === 'select') {
-        body.push(...sum('deltaSum', (j) => `e${j}`), `  let mean = divide(deltaSum, scalar(${n + 1}u));`);
-        body.push(...sum('squares', (j) => `sceVarianceTerm(e${j}, mean)`), `  let keep = sceKept(divide(squares, scalar(${n + 1}u)), at, ${n + 2}u);`);
+        body.push(`  let keep = sceKept(variance(${models.map((j) => `e${j}`).join(', ')}), at, ${n + 2}u);`);
       } else {
         body.push(`  let keep = vec4<bool>(${keep === 'all'});`);
       }
@@ -78,6 +78,7 @@ export function methodElementsShaderCode(s: MethodElementsShape): string {
 
 const SCALAR_VECTORS: u32 = ${Math.max(1, Math.ceil(s.scalarCount / 4))}u;
 
+${s.kernel === 'sce' && s.keep === 'select' ? varianceFunction(n) : ''}
 fn merged(b: vec4<f32>, ${models.map((j) => `x${j}: vec4<f32>`).join(', ')}, at: Index) -> vec4<f32> {
 ${mergedBody(s.kernel, n, s.keep, s.base ?? false).join('\n')}
 }

@@ -1,8 +1,9 @@
 /**
  * Runs one tensor's TensorProgram (src/merge/methods) with the GPU doing what it can: the statistics
- * passes that carry a GpuStatistic (magnitude selections: shaders/stats.wgsl through tensorStats.ts),
+ * passes that carry a GpuStatistic (selections, counts and sums: shaders/stats.wgsl through tensorStats.ts),
  * and the element pass when the program names a GPU element kernel (gpuElements(): the task-arithmetic
- * family's shaders/taskArithmetic.wgsl, or a linear combination on shaders/soup.wgsl). Every other
+ * family's shaders/taskArithmetic.wgsl, the other methods' shaders/methodElements.wgsl, or a linear
+ * combination on shaders/soup.wgsl). Every other
  * pass, and the element pass of a program without a GPU kernel, runs the program's own CPU code on
  * streamed chunks — so every method runs with `--backend webgpu`, and the GPU results are the CPU's
  * within the tolerance the tests hold them to (1 ulp of the output dtype, ≥ 99.9 % identical).
@@ -15,7 +16,7 @@ import type { FloatDtype } from '../formats/dtype';
 import { decodeToF32, encodeFromF32, FLOAT_BYTES } from '../formats/floatArrays';
 import { KERNEL_DTYPE_BYTES, type KernelDtype, type SoupJob } from '../merge/kernel';
 import type { GpuElements, SelectionBoundary } from '../merge/methods/gpuElements';
-import type { MagnitudeSelection, TensorChunkSource } from '../merge/methods/tensorStats';
+import type { MagnitudeSelection, SelectionKey, TensorChunkSource } from '../merge/methods/tensorStats';
 import { canonicalNaNs, programChunkElements, readInputRange, runTensorProgram, type ProgramTensor } from '../merge/methods/runProgram';
 import type { ElementChunk, StatisticsPass, TensorProgram } from '../merge/methods/types';
 import { methodElementsJob } from './methodElementsKernel';
@@ -85,8 +86,11 @@ export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramO
   for (const pass of program.passes) {
     if (gpuCanTake(pass)) {
       for (const s of pass.gpu!) {
-        if (s.kind === 'selection') s.accept(boundaryOf(await opts.stats.selectByMagnitude(source, s.input, s.base, 'smallest', s.rank(), opts.signal)));
-        else if (s.kind === 'sums') s.accept(await opts.stats.sums(source, s.spec(), opts.signal));
+        if (s.kind === 'selection') {
+          const key: SelectionKey = s.variance ? { kind: 'variance', base: s.base ?? 0 } : { kind: 'magnitude', input: s.input, base: s.base };
+          s.accept(boundaryOf(await opts.stats.selectByKey(source, key, 'smallest', s.rank(), opts.signal)));
+        } else if (s.kind === 'sums') s.accept(await opts.stats.sums(source, s.spec(), opts.signal));
+        else if (s.kind === 'count') s.accept(await opts.stats.countKeys(source, s.key, s.value, opts.signal));
       }
       if (opts.counters) opts.counters.gpuPasses++;
     } else {

@@ -1,30 +1,33 @@
 /**
  * shaders/stats.wgsl completed for one input shape: the inputs' loads (dtype and position in the packed
- * buffer fixed, as in soupShader.ts), `selectedVector` (the input whose magnitudes a selection ranks,
- * minus the base if there is one) and the entry point `sums` (straight-line over every pair of vectors,
+ * buffer fixed, as in soupShader.ts), `selectedKeys` (the magnitudes of the input a selection ranks,
+ * minus the base if there is one, or sce's variances) and the entry point `sums` (straight-line over every pair of vectors,
  * then every vector's magnitude sum; the vectors divided by one divisor each when the shape says so). The arithmetic is in stats.wgsl.
  */
 import statsWgsl from '../../shaders/stats.wgsl?raw';
 import type { KernelDtype } from '../merge/kernel';
 import { blocksPerElementBlock } from './soupShader';
+import { varianceFunction } from './varianceWgsl';
 import { withBlocks } from './wgslModules';
 
 export interface StatsShape {
   inputDtypes: readonly KernelDtype[];
   /** The input subtracted from the others (dᵢ = xᵢ − base); none: the vectors are the inputs. */
   base?: number;
-  /** The input `selectedVector` returns (minus the base). */
+  /** The input whose magnitudes `selectedKeys` returns (minus the base). */
   selected: number;
   /** The sums' vectors are divided by `divisors[k]` (binding 4), correctly rounded (shaders/divide.wgsl). */
   divided?: boolean;
   /** The diagonal sums f32-rounded squares, not exact ones. */
   roundedSquares?: boolean;
+  /** A selection ranks the variance across the vectors (sce) instead of the magnitudes of `selected`. */
+  variance?: boolean;
 }
 
 const LOAD: Record<KernelDtype, string> = { F32: 'loadF32', F16: 'loadF16', BF16: 'loadBf16' };
 
 export function statsShapeKey(shape: StatsShape): string {
-  return `${shape.inputDtypes.join(',')} base=${shape.base ?? '-'} selected=${shape.selected}${shape.divided ? ' divided' : ''}${shape.roundedSquares ? ' rounded-squares' : ''}`;
+  return `${shape.inputDtypes.join(',')} base=${shape.base ?? '-'} selected=${shape.selected}${shape.divided ? ' divided' : ''}${shape.roundedSquares ? ' rounded-squares' : ''}${shape.variance ? ' variance' : ''}`;
 }
 
 /** The vectors the sums are over: every input but the base. */
@@ -70,9 +73,14 @@ fn dividedBy(x: Block, divisor: f32) -> Block {
 ` : ''}
 ${loads.join('\n\n')}
 
-fn selectedVector(v: u32) -> Block {
-${base === undefined ? `  return input${selected}(v);` : `  let b = input${base}(v);\n  return minus(input${selected}(v), b);`}
-}
+${shape.variance ? `${varianceFunction(vectors.length)}
+fn selectedKeys(v: u32) -> Keys {
+${base === undefined ? '' : `  let b = input${base}(v);\n`}${vectors.map((i, k) => `  let e${k} = ${base === undefined ? `input${i}(v)` : `minus(input${i}(v), b)`};`).join('\n')}
+  return Keys(magnitudeKeys(variance(${vectors.map((_, k) => `e${k}.lo`).join(', ')})), magnitudeKeys(variance(${vectors.map((_, k) => `e${k}.hi`).join(', ')})));
+}` : `fn selectedKeys(v: u32) -> Keys {
+${base === undefined ? `  let d = input${selected}(v);` : `  let d = minus(input${selected}(v), input${base}(v));`}
+  return Keys(magnitudeKeys(d.lo), magnitudeKeys(d.hi));
+}`}
 
 @compute @workgroup_size(64)
 fn sums(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -80,5 +88,5 @@ fn sums(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation
   let group = groupIndex(wid);
 ${body.join('\n')}
 }
-`, { divide: shape.divided });
+`, { divide: shape.divided || shape.variance });
 }

@@ -134,8 +134,8 @@ const CASES: Case[] = [
   { method: 'sce', models: [{}, {}, {}], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true },
   { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true },
   { method: 'nuslerp', models: [{ weight: 1 }, { weight: 3 }], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true, noBase: true },
-  { method: 'sce', models: [{}, {}], params: { select_topk: 0.5 }, bitIdentical: true },
-  { method: 'sce', models: [{}, {}, {}], params: { select_topk: 0.1 }, bitIdentical: true },
+  { method: 'sce', models: [{}, {}], params: { select_topk: 0.5 }, gpuStatistics: true, bitIdentical: true },
+  { method: 'sce', models: [{}, {}, {}], params: { select_topk: 0.1 }, gpuStatistics: true, bitIdentical: true },
   { method: 'linear', models: [{ weight: 0.3 }, { weight: 0.5 }], params: {} },
   { method: 'karcher', models: [{}, {}], params: {}, gpuStatistics: true, sameScalars: true, finite: true },
 ];

@@ -5,7 +5,7 @@ import { createSoupDevice, type SoupDevice } from '../../src/gpu/device';
 import { PipelineCache } from '../../src/gpu/pipelineCache';
 import { createGpuTensorStats, type GpuTensorStats } from '../../src/gpu/tensorStats';
 import type { KernelDtype } from '../../src/merge/kernel';
-import { selectByMagnitude, tensorSums, type TensorChunkSource } from '../../src/merge/methods/tensorStats';
+import { chunkSelectionKeys, selectByKey, selectByMagnitude, tensorSums, type TensorChunkSource } from '../../src/merge/methods/tensorStats';
 import { nodeGPU } from '../../src/node/webgpu';
 import { memorySource, quantizedInputs, randomInputs, withoutSubnormals } from '../merge/methods/statsTestData';
 
@@ -80,6 +80,25 @@ describe('GPU magnitude selection (Dawn) equals the CPU selection', { timeout: 2
     for (const dtype of ['F32', 'F16'] as const) {
       const source = memorySource([dtype], specialInputs([dtype], 9001, 24, 0.2));
       for (const count of [1, 900, 4500]) await sameSelection(resident, source, 0, undefined, 'largest', count);
+    }
+  });
+});
+
+describe('GPU variance selection (sce, Dawn) equals the CPU selection', { timeout: 240_000 }, () => {
+  it('variances across three deltas, streamed over several chunks, and on quantized data (ties); the count of zero variances', async () => {
+    const dtypes: KernelDtype[] = ['BF16', 'BF16', 'F16', 'BF16'];
+    for (const [data, inputs] of [['random', specialInputs(dtypes, 20_003, 28, 0.01)], ['quantized', quantizedInputs(dtypes, 20_003, 29, 3)]] as const) {
+      const source = memorySource(dtypes, inputs);
+      const key = { kind: 'variance', base: 0 } as const;
+      for (const count of [1, 7_001, 20_003]) {
+        const want = await selectByKey(source, key, 'smallest', count, 4096);
+        expect(await streaming.selectByKey(source, key, 'smallest', count)).toEqual(want);
+        expect(await resident.selectByKey(source, key, 'largest', count)).toEqual(await selectByKey(source, key, 'largest', count, 4096));
+      }
+      let counted = 0;
+      for (let s = 0; s < 20_003; s += 4096) counted += chunkSelectionKeys(source, await source.read(s, Math.min(4096, 20_003 - s)), Math.min(4096, 20_003 - s), key).filter((k) => k === 0).length;
+      expect(await streaming.countKeys(source, key, 0)).toBe(counted);
+      if (data === 'quantized') expect(counted, 'equal deltas: zero variances').toBeGreaterThan(1000);
     }
   });
 });

@@ -4,7 +4,7 @@
  * reproduces `combine` once the passes are done (GpuElements). A program that says nothing runs on the
  * CPU whatever the backend; the CPU code stays the definition the GPU kernels are tested against.
  */
-import type { TensorSums, VectorsSpec } from './tensorStats';
+import type { SelectionKey, TensorSums, VectorsSpec } from './tensorStats';
 
 /** A selection boundary as select.ts gives it: below iff key < valueBits, or key = valueBits and index < cutIndex. */
 export interface SelectionBoundary {
@@ -17,10 +17,13 @@ export interface SelectionBoundary {
 
 export type GpuStatistic =
   /**
-   * The boundary of the `rank()` smallest |x_input − x_base| (stable order, select.ts); the GPU answers
+   * The boundary of the `rank()` smallest |x_input − x_base| — or, with `variance`, of the variances across
+   * every input but the base (sce) — (stable order, select.ts); the GPU answers
    * with accept() instead of the pass's accumulate() calls. finish() is still called.
    */
-  | { kind: 'selection'; input: number; base: number | undefined; rank(): number; accept(boundary: SelectionBoundary): void }
+  | { kind: 'selection'; input: number; base: number | undefined; variance?: boolean; rank(): number; accept(boundary: SelectionBoundary): void }
+  /** How many elements have `value` as their key (sce: zero variances); the GPU answers with accept(). */
+  | { kind: 'count'; key: SelectionKey; value: number; accept(count: number): void }
   /**
    * Blocked sums Σ dᵢ·dⱼ and Σ|dᵢ| (tensorStats.ts) of the vectors `spec()` names (called after the
    * earlier passes: divisors may be their norms); the pass's accumulate() computes the same sums to the

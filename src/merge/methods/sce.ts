@@ -10,12 +10,13 @@
  *   erase: majority sign of Σδᵢ (≥ 0 → +), mᵢ = [sign δᵢ == majority];
  *   out = b + f32(Σ f32(δᵢ·f32(ωᵢ·mᵢ)) / max(Σ f32(ωᵢ·mᵢ), 1e-6)).
  * Statistics: 1 pass for the non-zero variance count, 3 for the selection, 1 for the model weights
- * (tensorStats.ts' blocked sums; on the GPU when select_topk ≥ 1). The element pass runs on the GPU too
- * (shaders/methodElements.wgsl).
+ * (tensorStats.ts' blocked sums; on the GPU when select_topk ≥ 1). The variance count and selection
+ * (tensorStats.ts varianceOf, selectByKey) and the element pass (shaders/methodElements.wgsl) run on
+ * the GPU too.
  */
 import { fr, numberOf } from './common';
 import { isBelow, keyBits, RankSelector, type Selection } from './select';
-import { BlockedSum, type TensorSums } from './tensorStats';
+import { BlockedSum, varianceOf, type TensorSums } from './tensorStats';
 import type { ElementChunk, MergeMethod, StatisticsPass } from './types';
 
 export const sce: MergeMethod = {
@@ -32,7 +33,7 @@ export const sce: MergeMethod = {
     models: { min: 1 },
     statistics: ['the variance across models at the select_topk boundary (radix select, 4 passes)', 'mean(δᵢ²) per model (1 pass)'],
     memoryPerTensor: '512 KiB of histograms, 1 number per model',
-    gpu: 'the model weights and the element pass; with select_topk < 1 the variance selection (4 passes) runs on the CPU',
+    gpu: 'all; with select_topk < 1 the model weights on the CPU',
     vocabulary: 'equal',
   },
   program(ctx) {
@@ -45,21 +46,13 @@ export const sce: MergeMethod = {
     };
     const varianceBits = (c: ElementChunk, e: number): number => {
       deltasAt(c, e);
-      let s = d[0];
-      for (let i = 1; i < n; i++) s = fr(s + d[i]);
-      const mean = fr(s / n);
-      let q = 0;
-      for (let i = 0; i < n; i++) {
-        const t = fr(d[i] - mean);
-        q = i === 0 ? fr(t * t) : fr(q + fr(t * t));
-      }
-      return keyBits(fr(q / n));
+      return keyBits(varianceOf(d, n));
     };
     /** 0: all dropped, 1: all kept, else the selection decides. */
     let mode: 'all' | 'none' | 'select' = topk >= 1 ? 'all' : topk <= 0 ? 'none' : 'select';
     let nonzero = 0;
     let k = 0;
-    const selector = new RankSelector(varianceBits, () => numel - k);
+    const selector = new RankSelector(varianceBits, () => numel - k, { variance: true, base: 0 });
     let sel: Selection | undefined;
     const kept = (c: ElementChunk, e: number): boolean => {
       if (mode === 'all') return true;
@@ -74,6 +67,7 @@ export const sce: MergeMethod = {
         accumulate(c) {
           for (let e = 0; e < c.count; e++) if (varianceBits(c, e) !== 0) nonzero++;
         },
+        gpu: [{ kind: 'count', key: { kind: 'variance', base: 0 }, value: 0, accept: (zeros) => void (nonzero = numel - zeros) }],
         finish() {
           k = Math.floor(nonzero * topk);
           if (k === 0) mode = 'none';

@@ -56,8 +56,11 @@ export class RankSelector {
     /** Key of element i of the chunk, as keyBits(), or -1 to leave the element out (not counted). */
     private readonly key: (chunk: ElementChunk, i: number) => number,
     private readonly rankOf: () => number,
-    /** The key is |x_input − x_base| (keyBits): a GPU backend may compute the selection itself (gpuElements.ts). */
-    private readonly gpuKey?: { input: number; base: number | undefined },
+    /**
+     * The key is |x_input − x_base| (keyBits), or with `variance` the variance across every input but the
+     * base (tensorStats.ts varianceOf): a GPU backend may compute the selection itself (gpuElements.ts).
+     */
+    private readonly gpuKey?: { input: number; base: number | undefined } | { variance: true; base: number },
   ) {}
 
   /** Set by a GPU backend's answer: the passes' own finish() then leave the result alone. */
@@ -73,8 +76,7 @@ export class RankSelector {
         gpu: gpuKey && [
           {
             kind: 'selection',
-            input: gpuKey.input,
-            base: gpuKey.base,
+            ...('variance' in gpuKey ? { input: 0, base: gpuKey.base, variance: true } : { input: gpuKey.input, base: gpuKey.base }),
             rank: rankFn,
             accept: (b: SelectionBoundary) => {
               this.result = { valueBits: b.valueBits, cutIndex: b.cutIndex, below: b.below };

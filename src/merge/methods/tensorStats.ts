@@ -308,11 +308,49 @@ export function chunkKeys(source: TensorChunkSource, chunk: Uint8Array[], count:
 }
 
 /**
+ * sce's variance across n task vectors dᵢ (d[0 .. n)), as mergekit's torch.var(unbiased=False) in f32:
+ * mean = f32(Σ dᵢ / n), var = f32(Σ f32((dᵢ − mean)²) / n), both sums in model order.
+ */
+export function varianceOf(d: ArrayLike<number>, n: number): number {
+  let s = d[0];
+  for (let i = 1; i < n; i++) s = fr(s + d[i]);
+  const mean = fr(s / n);
+  let q = 0;
+  for (let i = 0; i < n; i++) {
+    const t = fr(d[i] - mean);
+    q = i === 0 ? fr(t * t) : fr(q + fr(t * t));
+  }
+  return fr(q / n);
+}
+
+/** What a selection ranks: |x_input − x_base| (or |x_input|), or the variance across every input but the base (sce). */
+export type SelectionKey = { kind: 'magnitude'; input: number; base: number | undefined } | { kind: 'variance'; base: number };
+
+/** The order keys of `key` over one chunk. */
+export function chunkSelectionKeys(source: TensorChunkSource, chunk: Uint8Array[], count: number, key: SelectionKey): Uint32Array {
+  if (key.kind === 'magnitude') return chunkKeys(source, chunk, count, key.input, key.base);
+  const { values } = chunkVectors(source.dtypes, chunk, count, { base: key.base });
+  const n = values.length;
+  const d = new Float32Array(n);
+  const keys = new Uint32Array(count);
+  for (let e = 0; e < count; e++) {
+    for (let i = 0; i < n; i++) d[i] = values[i][e];
+    keys[e] = magnitudeKey(varianceOf(d, n));
+  }
+  return keys;
+}
+
+/**
  * The first `count` elements of input `which` (minus the base input, if any) in order of magnitude,
  * ties by index: three radix passes over the tensor and, if the cut falls inside a run of equal
  * magnitudes, one more to find where.
  */
 export async function selectByMagnitude(source: TensorChunkSource, which: number, base: number | undefined, order: SelectionOrder, count: number, chunkElements = 1 << 20, signal?: AbortSignal): Promise<MagnitudeSelection> {
+  return selectByKey(source, { kind: 'magnitude', input: which, base }, order, count, chunkElements, signal);
+}
+
+/** The first `count` elements in the order of `key`, ties by index (the CPU twin of the GPU's selection). */
+export async function selectByKey(source: TensorChunkSource, key: SelectionKey, order: SelectionOrder, count: number, chunkElements = 1 << 20, signal?: AbortSignal): Promise<MagnitudeSelection> {
   const n = source.elementCount;
   if (!Number.isInteger(count) || count < 0 || count > n) throw new RangeError(`selectByMagnitude: cannot select ${count} of ${n} elements`);
   if (count === 0) return { order, count, threshold: 0, cut: 0, before: 0, equal: 0 };
@@ -320,7 +358,7 @@ export async function selectByMagnitude(source: TensorChunkSource, which: number
   const eachChunk = async (visit: (keys: Uint32Array, start: number) => void): Promise<void> => {
     for (let start = 0; start < n; start += step) {
       const c = Math.min(step, n - start);
-      visit(chunkKeys(source, await source.read(start, c, signal), c, which, base), start);
+      visit(chunkSelectionKeys(source, await source.read(start, c, signal), c, key), start);
     }
   };
   const histogramOf = async (prefix: number, prefixMask: number, shift: number, bits: number): Promise<Float64Array> => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { KernelDtype } from '../../../src/merge/kernel';
-import { BlockedSum, chunkKeys, isSelected, selectByMagnitude, tensorSums } from '../../../src/merge/methods/tensorStats';
+import { BlockedSum, chunkKeys, chunkSelectionKeys, isSelected, selectByKey, selectByMagnitude, tensorSums } from '../../../src/merge/methods/tensorStats';
 import { seededUniform } from '../../../src/util/random';
 import { memorySource, oracleSelection, oracleVectors, quantizedInputs, randomInputs } from './statsTestData';
 
@@ -40,6 +40,31 @@ describe('magnitude selection (CPU) against a stable argsort of |d|', () => {
   it('refuses a count outside 0…n', async () => {
     const source = memorySource(['F32'], randomInputs(['F32'], 10, 5));
     await expect(selectByMagnitude(source, 0, undefined, 'largest', 11)).rejects.toThrow(/cannot select 11 of 10/);
+  });
+});
+
+describe('variance selection (sce, CPU) against a stable sort of variances computed here', () => {
+  it('three deltas with specials, and quantized ones (ties), both orders, streamed', async () => {
+    const dtypes: KernelDtype[] = ['BF16', 'BF16', 'F32', 'BF16'];
+    const n = 5003;
+    for (const inputs of [randomInputs(dtypes, n, 14, { specials: 0.02 }), quantizedInputs(dtypes, n, 15, 3)]) {
+      const source = memorySource(dtypes, inputs);
+      const d = oracleVectors(dtypes, inputs, 0);
+      // torch.var(unbiased=False) in f32, one operation at a time.
+      const variances = d[0].map((_, e) => {
+        const f = Math.fround;
+        const mean = f(f(f(d[0][e] + d[1][e]) + d[2][e]) / 3);
+        const sq = (x: number) => f(f(x - mean) * f(x - mean));
+        return f(f(f(sq(d[0][e]) + sq(d[1][e])) + sq(d[2][e])) / 3);
+      });
+      const keys = chunkSelectionKeys(source, inputs, n, { kind: 'variance', base: 0 });
+      for (const order of ['largest', 'smallest'] as const) {
+        for (const count of [1, Math.floor(0.3 * n), n]) {
+          const sel = await selectByKey(source, { kind: 'variance', base: 0 }, order, count, 1024);
+          expect(selectedSet(sel, keys), `${order} ${count}`).toEqual(oracleSelection(variances, order, count));
+        }
+      }
+    }
   });
 });
 
