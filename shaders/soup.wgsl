@@ -28,12 +28,9 @@ struct Params {
   coefficients: array<vec4<f32>, COEFFICIENT_VEC4S>,  // cᵢ = coefficients[i / 4][i % 4]
 }
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> src: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read_write> dst: array<vec4<u32>>;
-
 // Block, the loads (loadBf16, loadF16, loadF32) and the decode and encode functions are in
-// shaders/blocks.wgsl, the stores in shaders/stores.wgsl: src/gpu/wgslModules.ts puts them before this file.
+// shaders/blocks.wgsl; the bindings, blockIndex, opaque and the stores in shaders/stores.wgsl:
+// src/gpu/wgslModules.ts puts them before this file.
 
 // ---- Arithmetic, element by element.
 
@@ -47,10 +44,6 @@ fn zeroBlock() -> Block {
   return Block(zero, zero);
 }
 
-fn opaque(v: vec4<f32>) -> vec4<f32> {
-  return bitcast<vec4<f32>>(bitcast<vec4<u32>>(v) ^ vec4<u32>(params.zeroBits));
-}
-
 // acc + c·x, the product rounded to f32 and made opaque so it cannot be fused with the addition.
 fn addScaled(acc: Block, c: f32, x: Block) -> Block {
   return Block(acc.lo + opaque(c * x.lo), acc.hi + opaque(c * x.hi));
@@ -60,7 +53,3 @@ fn minus(x: Block, b: Block) -> Block {
   return Block(x.lo - b.lo, x.hi - b.hi);
 }
 
-// The block this invocation handles, or blockCount and beyond for the padding of the last workgroup.
-fn blockIndex(gid: vec3<u32>) -> u32 {
-  return gid.y * params.blocksPerRow + gid.x;
-}

@@ -1,12 +1,13 @@
 // Whole-tensor statistics for the merge methods, defined in src/merge/methods/tensorStats.ts (the CPU
-// twin, to the bit): blocked sums of products and magnitudes, and the radix selection of the elements
+// twin, to the bit): blocked, compensated sums of products and magnitudes, and the radix selection of the elements
 // of largest (or smallest) magnitude. One dispatch covers one chunk of a tensor that starts on a group
 // boundary (STATS_GROUP = 512 elements = one workgroup of 64 lanes × 8 elements), so a tensor larger
 // than a GPU buffer is a sequence of dispatches whose results the host adds up.
 //
 // Inputs are packed as for shaders/soup.wgsl (each input's blocks after the previous input's). This file
-// is completed per input shape by src/gpu/statsShader.ts, which appends `selectedVector` (the vector
-// whose magnitudes are selected on: an input, or an input minus the base) and the entry point `sums`
+// is completed per input shape by src/gpu/statsShader.ts, which appends `selectedKeys` (the keys a
+// selection ranks: the magnitudes of an input, or of an input minus the base, or sce's variances across
+// the inputs minus the base) and the entry point `sums`
 // (straight-line over the pairs of vectors). Products are made opaque (see soup.wgsl) so that no
 // compiler fuses them into an addition; a GPU may still flush subnormal f32 values to zero.
 
@@ -25,7 +26,7 @@ struct StatsParams {
 @group(0) @binding(1) var<storage, read> src: array<vec4<u32>>;
 // histogram: one count per digit value; ties: one count per group (workgroup) of this chunk.
 @group(0) @binding(2) var<storage, read_write> counts: array<atomic<u32>>;
-// sums: STATS_TERMS partial sums per group, group-major.
+// sums: STATS_TERMS (sum, compensation) pairs per group, group-major.
 @group(0) @binding(3) var<storage, read_write> partials: array<f32>;
 
 const LANES: u32 = 64u;
@@ -34,6 +35,7 @@ const MAX_DIGITS: u32 = 2048u;
 var<workgroup> bins: array<atomic<u32>, MAX_DIGITS>;
 var<workgroup> groupTies: atomic<u32>;
 var<workgroup> lanes: array<f32, LANES>;
+var<workgroup> lanesC: array<f32, LANES>;
 
 fn opaque(v: vec4<f32>) -> vec4<f32> {
   return bitcast<vec4<f32>>(bitcast<vec4<u32>>(v) ^ vec4<u32>(params.zeroBits));
@@ -41,6 +43,12 @@ fn opaque(v: vec4<f32>) -> vec4<f32> {
 
 fn minus(x: Block, b: Block) -> Block {
   return Block(x.lo - b.lo, x.hi - b.hi);
+}
+
+// The order keys of a block's elements (selectedKeys, generated: magnitudes or sce's variances).
+struct Keys {
+  lo: vec4<u32>,
+  hi: vec4<u32>,
 }
 
 // The order key of |d|: the f32 bits of |d|, every NaN as 0x7fc00000 (above +Inf).
@@ -66,42 +74,90 @@ fn liveHi(v: u32) -> vec4<bool> {
   return (vec4<u32>(8u * v) + vec4<u32>(1u, 3u, 5u, 7u)) < vec4<u32>(params.validElements);
 }
 
-// ---- Sums: a lane adds its 8 terms in index order, the workgroup combines its lanes by a tree.
+// ---- Sums: a lane adds its 8 terms in index order, the workgroup combines its lanes by a tree, all
+// compensated (TwoSum: see src/merge/methods/tensorStats.ts). Every step is made opaque so that no
+// compiler simplifies the error terms away.
 
-// The lane's f32 sum of the terms (already rounded to f32, padding zeroed), starting from +0.
-fn laneSum(lo: vec4<f32>, hi: vec4<f32>) -> f32 {
-  var s = bitcast<f32>(params.zeroBits);
+fn opaque1(x: f32) -> f32 {
+  return bitcast<f32>(bitcast<u32>(x) ^ params.zeroBits);
+}
+
+// A running sum and its compensation.
+struct Compensated {
+  s: f32,
+  c: f32,
+}
+
+// TwoSum of a + x: the rounded sum and its rounding error.
+fn twoSum(a: f32, x: f32) -> Compensated {
+  let t = opaque1(a + x);
+  let b = opaque1(t - a);
+  return Compensated(t, opaque1(opaque1(a - opaque1(t - b)) + opaque1(x - b)));
+}
+
+// The lane's compensated sum of its 8 terms (rounded to f32, padding +0) and their exact remainders
+// (squares; else +0), from (+0, +0). A block's element 2j is lo[j], element 2j + 1 hi[j].
+fn laneSum(terms: Block, rests: Block) -> Compensated {
+  var acc = Compensated(bitcast<f32>(params.zeroBits), bitcast<f32>(params.zeroBits));
   for (var j = 0u; j < 4u; j++) {
-    s = s + lo[j];
-    s = s + hi[j];
+    var r = twoSum(acc.s, terms.lo[j]);
+    acc = Compensated(r.s, opaque1(acc.c + opaque1(r.c + rests.lo[j])));
+    r = twoSum(acc.s, terms.hi[j]);
+    acc = Compensated(r.s, opaque1(acc.c + opaque1(r.c + rests.hi[j])));
   }
-  return s;
+  return acc;
+}
+
+fn live(x: Block, v: u32) -> Block {
+  let zero = vec4<f32>(0.0);
+  return Block(select(zero, x.lo, liveLo(v)), select(zero, x.hi, liveHi(v)));
+}
+
+fn noRests() -> Block {
+  return Block(vec4<f32>(0.0), vec4<f32>(0.0));
 }
 
 // Products dᵢ·dⱼ of a block, rounded and opaque, padding as +0.
-fn productSum(a: Block, b: Block, v: u32) -> f32 {
-  let zero = vec4<f32>(0.0);
-  return laneSum(select(zero, opaque(a.lo * b.lo), liveLo(v)), select(zero, opaque(a.hi * b.hi), liveHi(v)));
+fn productSum(a: Block, b: Block, v: u32) -> Compensated {
+  return laneSum(live(Block(opaque(a.lo * b.lo), opaque(a.hi * b.hi)), v), noRests());
 }
 
-fn magnitudeSum(a: Block, v: u32) -> f32 {
-  let zero = vec4<f32>(0.0);
-  return laneSum(select(zero, abs(a.lo), liveLo(v)), select(zero, abs(a.hi), liveHi(v)));
+// v² − f32(v²) exactly: Dekker's product with Veltkamp's split (src/merge/methods/tensorStats.ts exactSquares).
+fn squareRest(x: vec4<f32>, p: vec4<f32>) -> vec4<f32> {
+  let k = opaque(x * 4097.0);
+  let h = opaque(k - opaque(k - x));
+  let r = opaque(x - h);
+  let hr = opaque(h * r);
+  return opaque(opaque(opaque(opaque(opaque(h * h) - p) + hr) + hr) + opaque(r * r));
 }
 
-// The workgroup's sum of every lane's `s` (stride 32, 16, …, 1), written as partial `term` of the group.
-// Called in uniform control flow by every invocation.
-fn groupSum(li: u32, group: u32, term: u32, s: f32) {
-  lanes[li] = s;
+// Exact squares dᵢ² of a block (the norms), padding as +0.
+fn squareSum(a: Block, v: u32) -> Compensated {
+  let p = Block(opaque(a.lo * a.lo), opaque(a.hi * a.hi));
+  return laneSum(live(p, v), live(Block(squareRest(a.lo, p.lo), squareRest(a.hi, p.hi)), v));
+}
+
+fn magnitudeSum(a: Block, v: u32) -> Compensated {
+  return laneSum(live(Block(abs(a.lo), abs(a.hi)), v), noRests());
+}
+
+// The workgroup's sum of every lane's pair (stride 32, 16, …, 1), written as partials 2·term (sum) and
+// 2·term + 1 (compensation) of the group. Called in uniform control flow by every invocation.
+fn groupSum(li: u32, group: u32, term: u32, acc: Compensated) {
+  lanes[li] = acc.s;
+  lanesC[li] = acc.c;
   workgroupBarrier();
   for (var stride = LANES / 2u; stride >= 1u; stride = stride / 2u) {
     if (li < stride) {
-      lanes[li] = lanes[li] + lanes[li + stride];
+      let r = twoSum(lanes[li], lanes[li + stride]);
+      lanesC[li] = opaque1(opaque1(lanesC[li] + lanesC[li + stride]) + r.c);
+      lanes[li] = r.s;
     }
     workgroupBarrier();
   }
   if (li == 0u) {
-    partials[group * STATS_TERMS + term] = lanes[0];
+    partials[(group * STATS_TERMS + term) * 2u] = lanes[0];
+    partials[(group * STATS_TERMS + term) * 2u + 1u] = lanesC[0];
   }
   workgroupBarrier();
 }
@@ -124,9 +180,9 @@ fn histogram(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invoc
   workgroupBarrier();
   let v = blockIndex(gid);
   if (v < params.blockCount) {
-    let d = selectedVector(v);
-    countDigits(magnitudeKeys(d.lo), liveLo(v));
-    countDigits(magnitudeKeys(d.hi), liveHi(v));
+    let keys = selectedKeys(v);
+    countDigits(keys.lo, liveLo(v));
+    countDigits(keys.hi, liveHi(v));
   }
   workgroupBarrier();
   for (var i = li; i <= params.digitMask; i += LANES) {
@@ -149,8 +205,8 @@ fn ties(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation
   workgroupBarrier();
   let v = blockIndex(gid);
   if (v < params.blockCount) {
-    let d = selectedVector(v);
-    let n = countTies(magnitudeKeys(d.lo), liveLo(v)) + countTies(magnitudeKeys(d.hi), liveHi(v));
+    let keys = selectedKeys(v);
+    let n = countTies(keys.lo, liveLo(v)) + countTies(keys.hi, liveHi(v));
     if (n != 0u) {
       atomicAdd(&groupTies, n);
     }

@@ -1,6 +1,23 @@
-// Stores of 8-element blocks to a kernel's `dst` binding (array<vec4<u32>>, declared by the kernel),
-// with the one rounding to the output dtype (shaders/blocks.wgsl's encoders). For the kernels that
-// write merged tensors; src/gpu/wgslModules.ts includes this file for them.
+// What the kernels that write merged tensors share (soup.wgsl, taskArithmetic.wgsl, methodElements.wgsl;
+// src/gpu/wgslModules.ts includes this file for them): their bindings — the kernel declares `struct
+// Params`, whose first words are blockCount, zeroBits (always 0), blocksPerRow —, the invocation's
+// block, the opaque products, and the stores of 8-element blocks to `dst` with the one rounding to the
+// output dtype (shaders/blocks.wgsl's encoders).
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> src: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read_write> dst: array<vec4<u32>>;
+
+// The block this invocation handles, or blockCount and beyond for the padding of the last workgroup.
+fn blockIndex(gid: vec3<u32>) -> u32 {
+  return gid.y * params.blocksPerRow + gid.x;
+}
+
+// v made opaque to the compiler (XOR with the uniform zero): a product passed through it is rounded
+// to f32 and cannot be fused with the addition that follows.
+fn opaque(v: vec4<f32>) -> vec4<f32> {
+  return bitcast<vec4<f32>>(bitcast<vec4<u32>>(v) ^ vec4<u32>(params.zeroBits));
+}
 
 // Block `at` of the output (an F32 output's block is dst[2 at], dst[2 at + 1]).
 

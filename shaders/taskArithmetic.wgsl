@@ -42,45 +42,7 @@ struct Params {
   models: array<Model, MODELS>,
 }
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> src: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read_write> dst: array<vec4<u32>>;
-
-fn opaque(v: vec4<f32>) -> vec4<f32> {
-  return bitcast<vec4<f32>>(bitcast<vec4<u32>>(v) ^ vec4<u32>(params.zeroBits));
-}
-
-fn blockIndex(gid: vec3<u32>) -> u32 {
-  return gid.y * params.blocksPerRow + gid.x;
-}
-
-// Tensor indices of four elements of block v: the even ones (odd = 0) or the odd ones (odd = 1).
-struct Index {
-  lo: vec4<u32>,
-  hi: vec4<u32>,
-}
-
-fn indexOf(v: u32, odd: u32) -> Index {
-  let local = vec4<u32>(8u * v + odd) + vec4<u32>(0u, 2u, 4u, 6u);
-  let lo = local + vec4<u32>(params.offsetLo);
-  let carry = select(vec4<u32>(0u), vec4<u32>(1u), lo < local);
-  return Index(lo, vec4<u32>(params.offsetHi) + carry);
-}
-
-// The order key of |d| (src/merge/methods/select.ts keyBits): the f32 bits of |d|, every NaN one key above +Inf.
-fn keyBits(d: vec4<f32>) -> vec4<u32> {
-  let m = bitcast<vec4<u32>>(d) & vec4<u32>(0x7fffffffu);
-  return select(m, vec4<u32>(0x7fc00000u), m > vec4<u32>(0x7f800000u));
-}
-
-// Among the selected smallest: key < value, or key = value and index < cut (64-bit).
-fn isBelow(keys: vec4<u32>, at: Index, sel: vec4<u32>) -> vec4<bool> {
-  let cutLo = vec4<u32>(sel.y);
-  let cutHi = vec4<u32>(sel.z);
-  let beforeCut = (at.hi < cutHi) | ((at.hi == cutHi) & (at.lo < cutLo));
-  let value = vec4<u32>(sel.x);
-  return (keys < value) | ((keys == value) & beforeCut);
-}
+// Index, indexOf, keyBits and isBelow: shaders/selection.wgsl.
 
 fn lowbias32(x0: vec4<u32>) -> vec4<u32> {
   var x = x0 ^ (x0 >> vec4<u32>(16u));

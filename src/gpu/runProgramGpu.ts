@@ -1,8 +1,9 @@
 /**
  * Runs one tensor's TensorProgram (src/merge/methods) with the GPU doing what it can: the statistics
- * passes that carry a GpuStatistic (magnitude selections: shaders/stats.wgsl through tensorStats.ts),
+ * passes that carry a GpuStatistic (selections, counts and sums: shaders/stats.wgsl through tensorStats.ts),
  * and the element pass when the program names a GPU element kernel (gpuElements(): the task-arithmetic
- * family's shaders/taskArithmetic.wgsl, or a linear combination on shaders/soup.wgsl). Every other
+ * family's shaders/taskArithmetic.wgsl, the other methods' shaders/methodElements.wgsl, or a linear
+ * combination on shaders/soup.wgsl). Every other
  * pass, and the element pass of a program without a GPU kernel, runs the program's own CPU code on
  * streamed chunks — so every method runs with `--backend webgpu`, and the GPU results are the CPU's
  * within the tolerance the tests hold them to (1 ulp of the output dtype, ≥ 99.9 % identical).
@@ -15,9 +16,10 @@ import type { FloatDtype } from '../formats/dtype';
 import { decodeToF32, encodeFromF32, FLOAT_BYTES } from '../formats/floatArrays';
 import { KERNEL_DTYPE_BYTES, type KernelDtype, type SoupJob } from '../merge/kernel';
 import type { GpuElements, SelectionBoundary } from '../merge/methods/gpuElements';
-import type { MagnitudeSelection, TensorChunkSource } from '../merge/methods/tensorStats';
-import { programChunkElements, runTensorProgram, type ProgramTensor } from '../merge/methods/runProgram';
+import type { MagnitudeSelection, SelectionKey, TensorChunkSource } from '../merge/methods/tensorStats';
+import { canonicalNaNs, programChunkElements, readInputRange, runTensorProgram, type ProgramTensor } from '../merge/methods/runProgram';
 import type { ElementChunk, StatisticsPass, TensorProgram } from '../merge/methods/types';
+import { methodElementsJob } from './methodElementsKernel';
 import { taskArithmeticJob } from './taskArithmeticKernel';
 import type { GpuTensorStats } from './tensorStats';
 import type { WebGPUSoupBackend } from './webgpuSoupBackend';
@@ -60,15 +62,7 @@ export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramO
   const chunkElements = programChunkElements(program, Math.min(opts.maxChunkElements, opts.backend.maxChunkElements));
   // Whole rows longer than a GPU job (a row-wise program on a huge row): the CPU's element pass.
   const fitsGpu = chunkElements <= opts.backend.maxChunkElements;
-  const readRaw = async (start: number, count: number): Promise<Uint8Array[]> =>
-    Promise.all(
-      t.inputs.map(async (input) => {
-        const width = FLOAT_BYTES[input.info.dtype as FloatDtype];
-        const bytes = await input.source.read(input.info.byteOffset + start * width, count * width);
-        if (bytes.length !== count * width) throw new Error(`${input.file}: tensor ${input.info.name}: read ${bytes.length} bytes for ${count} elements at element ${start}`);
-        return bytes;
-      }),
-    );
+  const readRaw = (start: number, count: number): Promise<Uint8Array[]> => readInputRange(t, start, count);
   const source: TensorChunkSource = { elementCount: t.numel, dtypes: dtypes as KernelDtype[], read: (s, c) => readRaw(s, c) };
   const toChunk = (offset: number, raw: Uint8Array[]): ElementChunk => ({
     offset,
@@ -92,7 +86,11 @@ export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramO
   for (const pass of program.passes) {
     if (gpuCanTake(pass)) {
       for (const s of pass.gpu!) {
-        if (s.kind === 'selection') s.accept(boundaryOf(await opts.stats.selectByMagnitude(source, s.input, s.base, 'smallest', s.rank(), opts.signal)));
+        if (s.kind === 'selection') {
+          const key: SelectionKey = s.variance ? { kind: 'variance', base: s.base ?? 0 } : { kind: 'magnitude', input: s.input, base: s.base };
+          s.accept(boundaryOf(await opts.stats.selectByKey(source, key, 'smallest', s.rank(), opts.signal)));
+        } else if (s.kind === 'sums') s.accept(await opts.stats.sums(source, s.spec(), opts.signal));
+        else if (s.kind === 'count') s.accept(await opts.stats.countKeys(source, s.key, s.value, opts.signal));
       }
       if (opts.counters) opts.counters.gpuPasses++;
     } else {
@@ -111,7 +109,8 @@ export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramO
       const job: SoupJob = { mode: 'linear', coefficients: elements!.coefficients, inputs, outDtype, elementCount: count };
       return opts.backend.run(job, opts.signal);
     }
-    return opts.backend.runElementwise(taskArithmeticJob({ inputs, outDtype, elementCount: count, offset, elements: elements! }), opts.signal);
+    if (elements!.kernel === 'task_arithmetic') return opts.backend.runElementwise(taskArithmeticJob({ inputs, outDtype, elementCount: count, offset, elements: elements! }), opts.signal);
+    return opts.backend.runElementwise(methodElementsJob({ inputs, outDtype, elementCount: count, offset, elements: elements! }), opts.signal);
   };
   // The GPU computes one chunk while the next is read.
   let inFlight: Promise<Uint8Array> | undefined;
@@ -120,8 +119,7 @@ export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramO
       const chunk = toChunk(offset, raw);
       const out = new Float32Array(chunk.count);
       program.combine(chunk, out);
-      const bits = new Uint32Array(out.buffer);
-      for (let i = 0; i < out.length; i++) if (out[i] !== out[i]) bits[i] = 0x7fc00000;
+      canonicalNaNs(out);
       if (opts.counters) opts.counters.cpuElementChunks++;
       yield encodeFromF32(t.outDtype, out);
       continue;

@@ -22,7 +22,8 @@ export interface TaskArithmeticChunk {
 const HEADER_WORDS = 8;
 const MODEL_WORDS = 12;
 
-function putBoundary(words: Uint32Array, at: number, b: SelectionBoundary): void {
+/** A selection boundary as shaders/selection.wgsl's isBelow reads it: key value, cut index low and high words. */
+export function putBoundary(words: Uint32Array, at: number, b: SelectionBoundary): void {
   words[at] = b.valueBits >>> 0;
   if (b.cutIndex === Infinity || b.cutIndex >= 2 ** 53) {
     words[at + 1] = 0xffffffff;

@@ -8,18 +8,21 @@
  * passes (and a fourth when the cut falls inside a run of equal magnitudes): when the tensor's chunks
  * fit in `residentBytes` they are uploaded once and stay on the GPU for all passes, otherwise they are
  * read and uploaded again for each pass. The histogram of a pass accumulates over all chunks on the GPU
- * and is read back once; sums come back as one f32 partial per group and term, added in f64 here.
+ * and is read back once; sums come back as one f32 (sum, compensation) pair per group and term, added
+ * in f64 here.
  */
 import type { KernelDtype } from '../merge/kernel';
 import { KERNEL_DTYPE_BYTES } from '../merge/kernel';
 import {
-  chunkKeys,
+  chunkSelectionKeys,
+  groupValue,
   radixSelect,
   statsChunkElements,
   STATS_GROUP,
   STATS_LANES,
   tieGroup,
   type MagnitudeSelection,
+  type SelectionKey,
   type SelectionOrder,
   type TensorChunkSource,
   type TensorSums,
@@ -45,6 +48,10 @@ export interface GpuTensorStats {
   sums(source: TensorChunkSource, spec: VectorsSpec, signal?: AbortSignal): Promise<TensorSums>;
   /** The first `count` elements of input `which` (minus `base`) by magnitude, ties by index. */
   selectByMagnitude(source: TensorChunkSource, which: number, base: number | undefined, order: SelectionOrder, count: number, signal?: AbortSignal): Promise<MagnitudeSelection>;
+  /** The first `count` elements in the order of `key` (magnitudes, or sce's variances), ties by index. */
+  selectByKey(source: TensorChunkSource, key: SelectionKey, order: SelectionOrder, count: number, signal?: AbortSignal): Promise<MagnitudeSelection>;
+  /** How many elements have the key `value` (sce: zero variances). */
+  countKeys(source: TensorChunkSource, key: SelectionKey, value: number, signal?: AbortSignal): Promise<number>;
 }
 
 const BLOCK_BYTES = 16;
@@ -120,7 +127,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
   }
 
   /** Encodes one dispatch of `entry` over `chunk`; `counts` and `partials` are the outputs it uses. */
-  function dispatch(enc: GPUCommandEncoder, shape: StatsShape, entry: 'sums' | 'histogram' | 'ties', chunk: Uploaded, params: Uint8Array<ArrayBuffer>, output: { binding: 2 | 3; buffer: GPUBuffer; size: number }): GPUBuffer {
+  function dispatch(enc: GPUCommandEncoder, shape: StatsShape, entry: 'sums' | 'histogram' | 'ties', chunk: Uploaded, params: Uint8Array<ArrayBuffer>, output: { binding: 2 | 3; buffer: GPUBuffer; size: number }, divisors?: GPUBuffer): GPUBuffer {
     const { gx, gy } = grid(chunk.blocks);
     const meta = pool.acquire(PARAMS_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'stats params');
     device.queue.writeBuffer(meta, 0, params);
@@ -131,6 +138,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
         { binding: 0, resource: { buffer: meta, size: PARAMS_BYTES } },
         { binding: 1, resource: { buffer: chunk.buffer, size: chunk.bytes } },
         { binding: output.binding, resource: { buffer: output.buffer, size: output.size } },
+        ...(divisors ? [{ binding: 4, resource: { buffer: divisors } }] : []),
       ],
     });
     const pass = enc.beginComputePass({ label: `stats ${entry}` });
@@ -173,142 +181,184 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
 
   return {
     async sums(source, spec, signal) {
-      const shape: StatsShape = { inputDtypes: source.dtypes, base: spec.base, selected: 0 };
+      const divided = spec.divisors?.some((d) => Math.fround(d) !== 1) ?? false;
+      const shape: StatsShape = { inputDtypes: source.dtypes, base: spec.base, selected: 0, divided, roundedSquares: spec.roundedSquares };
       const vectors = statsVectors(shape);
       const m = vectors.length;
+      let divisors: GPUBuffer | undefined;
+      if (divided) {
+        const values = Float32Array.from(vectors, (_, k) => spec.divisors?.[k] ?? 1);
+        divisors = pool.acquire(Math.max(16, values.byteLength), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'stats divisors');
+        device.queue.writeBuffer(divisors, 0, values);
+      }
       const terms = statsTermCount(m);
       const dots = new Float64Array(m * m);
       const l1 = new Float64Array(m);
-      const step = chunkElementsFor(source.dtypes);
-      for (let start = 0; start < source.elementCount; start += step) {
-        const chunk = await upload(source, start, Math.min(step, source.elementCount - start), signal);
-        try {
-          const { groups, gx, gy } = grid(chunk.blocks);
-          const size = gx * gy * terms * 4;
-          const partials = pool.acquire(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'stats partials');
-          let out: Float32Array;
+      try {
+        const step = chunkElementsFor(source.dtypes);
+        for (let start = 0; start < source.elementCount; start += step) {
+          const chunk = await upload(source, start, Math.min(step, source.elementCount - start), signal);
           try {
-            out = new Float32Array(await submitAndRead('tensor sums', (enc) => [dispatch(enc, shape, 'sums', chunk, paramsFor(chunk, gx, NO_SELECT), { binding: 3, buffer: partials, size })], partials, size));
+            const { groups, gx, gy } = grid(chunk.blocks);
+            const size = gx * gy * terms * 8; // a (sum, compensation) pair per group and term
+            const partials = pool.acquire(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'stats partials');
+            let out: Float32Array;
+            try {
+              out = new Float32Array(await submitAndRead('tensor sums', (enc) => [dispatch(enc, shape, 'sums', chunk, paramsFor(chunk, gx, NO_SELECT), { binding: 3, buffer: partials, size }, divisors)], partials, size));
+            } finally {
+              pool.release(partials);
+            }
+            for (let g = 0; g < groups; g++) {
+              let t = 2 * g * terms;
+              for (let i = 0; i < m; i++) for (let j = i; j < m; j++, t += 2) dots[i * m + j] += groupValue(out[t], out[t + 1]);
+              for (let i = 0; i < m; i++, t += 2) l1[i] += groupValue(out[t], out[t + 1]);
+            }
           } finally {
-            pool.release(partials);
+            pool.release(chunk.buffer);
           }
-          for (let g = 0; g < groups; g++) {
-            let t = g * terms;
-            for (let i = 0; i < m; i++) for (let j = i; j < m; j++) dots[i * m + j] += out[t++];
-            for (let i = 0; i < m; i++) l1[i] += out[t++];
-          }
-        } finally {
-          pool.release(chunk.buffer);
+          check(signal);
         }
-        check(signal);
+      } finally {
+        if (divisors) pool.release(divisors);
       }
       for (let i = 0; i < m; i++) for (let j = 0; j < i; j++) dots[i * m + j] = dots[j * m + i];
       return { vectors, dots, l1 };
     },
 
-    async selectByMagnitude(source, which, base, order, count, signal) {
-      const n = source.elementCount;
-      if (!Number.isInteger(count) || count < 0 || count > n) throw new RangeError(`selectByMagnitude: cannot select ${count} of ${n} elements`);
-      if (count === 0) return { order, count, threshold: 0, cut: 0, before: 0, equal: 0 };
-      const shape: StatsShape = { inputDtypes: source.dtypes, base, selected: which };
+    selectByMagnitude(source, which, base, order, count, signal) {
+      return selectByKey(source, { kind: 'magnitude', input: which, base }, order, count, signal);
+    },
+
+    selectByKey,
+
+    async countKeys(source, key, value, signal) {
+      const shape = shapeOfKey(source, key);
       const step = chunkElementsFor(source.dtypes);
-      const slots = source.dtypes.reduce((s, d) => s + blocksPerElementBlock(d), 0);
-      const keep = Math.ceil(n / SOUP_BLOCK_ELEMENTS) * slots * BLOCK_BYTES <= residentBytes;
-      const resident: Uploaded[] = [];
-      /** Every chunk, uploaded now or kept from an earlier pass. */
-      const eachChunk = async (visit: (chunk: Uploaded) => Promise<void>): Promise<void> => {
-        let index = 0;
-        for (let start = 0; start < n; start += step, index++) {
-          const chunk = resident[index] ?? (await upload(source, start, Math.min(step, n - start), signal));
-          if (keep) resident[index] = chunk;
-          try {
-            await visit(chunk);
-          } finally {
-            if (!keep) pool.release(chunk.buffer);
-          }
-          check(signal);
+      let total = 0;
+      for (let start = 0; start < source.elementCount; start += step) {
+        const chunk = await upload(source, start, Math.min(step, source.elementCount - start), signal);
+        try {
+          total += (await tieCounts(shape, chunk, value)).reduce((s, c) => s + c, 0);
+        } finally {
+          pool.release(chunk.buffer);
         }
-      };
-      try {
-        const histogramOf = async (prefix: number, prefixMask: number, shift: number, bits: number): Promise<Uint32Array> => {
-          const size = MAX_DIGITS * 4;
-          const counts = pool.acquire(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'stats histogram');
-          try {
-            const select = { prefix, prefixMask, shift, digitMask: (1 << bits) - 1 };
-            // Every chunk adds to one histogram; all but the last are submitted without a readback.
-            const chunks: Uploaded[] = [];
-            let cleared = false;
-            await eachChunk(async (chunk) => {
-              chunks.push(chunk);
-              const last = chunk.start + chunk.count >= n;
-              if (!last && keep) return; // resident: every chunk's pass in one submission, with the readback
-              const encodeAll = (enc: GPUCommandEncoder): GPUBuffer[] => {
-                if (!cleared) enc.clearBuffer(counts, 0, size);
-                cleared = true;
-                const metas = chunks.map((c) => dispatch(enc, shape, 'histogram', c, paramsFor(c, grid(c.blocks).gx, select), { binding: 2, buffer: counts, size }));
-                chunks.length = 0;
-                return metas;
-              };
-              if (last) {
-                lastHistogram = new Uint32Array(await submitAndRead('magnitude histogram', encodeAll, counts, size));
-              } else {
-                // Streaming: submit this chunk's pass now; its buffer is released after the queue used it.
-                const submitted = ctx.scoped('magnitude histogram', () => {
-                  const enc = device.createCommandEncoder();
-                  const metas = encodeAll(enc);
-                  device.queue.submit([enc.finish()]);
-                  return metas;
-                });
-                await Promise.race([submitted.errors, ctx.lost]);
-                await Promise.race([device.queue.onSubmittedWorkDone(), ctx.lost]);
-                for (const meta of submitted.value) pool.release(meta);
-              }
-            });
-            const h = lastHistogram;
-            lastHistogram = undefined;
-            if (!h) throw new GPUExecutionError('magnitude histogram: no result');
-            return h.subarray(0, 1 << bits);
-          } finally {
-            pool.release(counts);
-          }
-        };
-        let lastHistogram: Uint32Array | undefined;
-        const locateTie = async (threshold: number, q: number): Promise<number> => {
-          let seen = 0;
-          let cut = -1;
-          await eachChunk(async (chunk) => {
-            if (cut >= 0) return;
-            const { groups, gx, gy } = grid(chunk.blocks);
-            const size = gx * gy * 4;
-            const counts = pool.acquire(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'stats ties');
-            let perGroup: Uint32Array;
-            try {
-              perGroup = new Uint32Array(await submitAndRead('magnitude ties', (enc) => [dispatch(enc, shape, 'ties', chunk, paramsFor(chunk, gx, { ...NO_SELECT, prefix: threshold }), { binding: 2, buffer: counts, size })], counts, size)).subarray(0, groups);
-            } finally {
-              pool.release(counts);
-            }
-            const here = perGroup.reduce((s, c) => s + c, 0);
-            if (seen + here < q) {
-              seen += here;
-              return;
-            }
-            // The group that holds the q-th tie: its 512 elements are read again and ranked here.
-            const { group, within } = tieGroup(perGroup, q - seen);
-            const start = chunk.start + group * STATS_GROUP;
-            const c = Math.min(STATS_GROUP, n - start);
-            const keys = chunkKeys(source, await source.read(start, c, signal), c, which, base);
-            let k = 0;
-            for (let e = 0; e < c && cut < 0; e++) if (keys[e] === threshold && ++k === within) cut = start + e + 1;
-            // A GPU that flushed a subnormal difference to zero counts ties the CPU does not: cut after the group.
-            if (cut < 0) cut = start + c;
-          });
-          if (cut < 0) throw new GPUExecutionError(`magnitude selection: tie ${q} of key ${threshold} not found`);
-          return cut;
-        };
-        return await radixSelect(order, count, histogramOf, locateTie);
-      } finally {
-        for (const chunk of resident) pool.release(chunk.buffer);
+        check(signal);
       }
+      return total;
     },
   };
+
+  /** The statistics kernel's shape for the keys of `key`. */
+  function shapeOfKey(source: TensorChunkSource, key: SelectionKey): StatsShape {
+    return key.kind === 'magnitude' ? { inputDtypes: source.dtypes, base: key.base, selected: key.input } : { inputDtypes: source.dtypes, base: key.base, selected: 0, variance: true };
+  }
+
+  /** Per group of `chunk`, how many of its elements have the key `value`. */
+  async function tieCounts(shape: StatsShape, chunk: Uploaded, value: number): Promise<Uint32Array> {
+    const { groups, gx, gy } = grid(chunk.blocks);
+    const size = gx * gy * 4;
+    const counts = pool.acquire(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'stats ties');
+    try {
+      return new Uint32Array(await submitAndRead('selection ties', (enc) => [dispatch(enc, shape, 'ties', chunk, paramsFor(chunk, gx, { ...NO_SELECT, prefix: value }), { binding: 2, buffer: counts, size })], counts, size)).subarray(0, groups);
+    } finally {
+      pool.release(counts);
+    }
+  }
+
+  async function selectByKey(source: TensorChunkSource, key: SelectionKey, order: SelectionOrder, count: number, signal?: AbortSignal): Promise<MagnitudeSelection> {
+    const n = source.elementCount;
+    if (!Number.isInteger(count) || count < 0 || count > n) throw new RangeError(`selectByMagnitude: cannot select ${count} of ${n} elements`);
+    if (count === 0) return { order, count, threshold: 0, cut: 0, before: 0, equal: 0 };
+    const shape = shapeOfKey(source, key);
+    const step = chunkElementsFor(source.dtypes);
+    const slots = source.dtypes.reduce((s, d) => s + blocksPerElementBlock(d), 0);
+    const keep = Math.ceil(n / SOUP_BLOCK_ELEMENTS) * slots * BLOCK_BYTES <= residentBytes;
+    const resident: Uploaded[] = [];
+    /** Every chunk, uploaded now or kept from an earlier pass. */
+    const eachChunk = async (visit: (chunk: Uploaded) => Promise<void>): Promise<void> => {
+      let index = 0;
+      for (let start = 0; start < n; start += step, index++) {
+        const chunk = resident[index] ?? (await upload(source, start, Math.min(step, n - start), signal));
+        if (keep) resident[index] = chunk;
+        try {
+          await visit(chunk);
+        } finally {
+          if (!keep) pool.release(chunk.buffer);
+        }
+        check(signal);
+      }
+    };
+    try {
+      const histogramOf = async (prefix: number, prefixMask: number, shift: number, bits: number): Promise<Uint32Array> => {
+        const size = MAX_DIGITS * 4;
+        const counts = pool.acquire(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'stats histogram');
+        try {
+          const select = { prefix, prefixMask, shift, digitMask: (1 << bits) - 1 };
+          // Every chunk adds to one histogram; all but the last are submitted without a readback.
+          const chunks: Uploaded[] = [];
+          let cleared = false;
+          await eachChunk(async (chunk) => {
+            chunks.push(chunk);
+            const last = chunk.start + chunk.count >= n;
+            if (!last && keep) return; // resident: every chunk's pass in one submission, with the readback
+            const encodeAll = (enc: GPUCommandEncoder): GPUBuffer[] => {
+              if (!cleared) enc.clearBuffer(counts, 0, size);
+              cleared = true;
+              const metas = chunks.map((c) => dispatch(enc, shape, 'histogram', c, paramsFor(c, grid(c.blocks).gx, select), { binding: 2, buffer: counts, size }));
+              chunks.length = 0;
+              return metas;
+            };
+            if (last) {
+              lastHistogram = new Uint32Array(await submitAndRead('magnitude histogram', encodeAll, counts, size));
+            } else {
+              // Streaming: submit this chunk's pass now; its buffer is released after the queue used it.
+              const submitted = ctx.scoped('magnitude histogram', () => {
+                const enc = device.createCommandEncoder();
+                const metas = encodeAll(enc);
+                device.queue.submit([enc.finish()]);
+                return metas;
+              });
+              await Promise.race([submitted.errors, ctx.lost]);
+              await Promise.race([device.queue.onSubmittedWorkDone(), ctx.lost]);
+              for (const meta of submitted.value) pool.release(meta);
+            }
+          });
+          const h = lastHistogram;
+          lastHistogram = undefined;
+          if (!h) throw new GPUExecutionError('magnitude histogram: no result');
+          return h.subarray(0, 1 << bits);
+        } finally {
+          pool.release(counts);
+        }
+      };
+      let lastHistogram: Uint32Array | undefined;
+      const locateTie = async (threshold: number, q: number): Promise<number> => {
+        let seen = 0;
+        let cut = -1;
+        await eachChunk(async (chunk) => {
+          if (cut >= 0) return;
+          const perGroup = await tieCounts(shape, chunk, threshold);
+          const here = perGroup.reduce((s, c) => s + c, 0);
+          if (seen + here < q) {
+            seen += here;
+            return;
+          }
+          // The group that holds the q-th tie: its 512 elements are read again and ranked here.
+          const { group, within } = tieGroup(perGroup, q - seen);
+          const start = chunk.start + group * STATS_GROUP;
+          const c = Math.min(STATS_GROUP, n - start);
+          const keys = chunkSelectionKeys(source, await source.read(start, c, signal), c, key);
+          let k = 0;
+          for (let e = 0; e < c && cut < 0; e++) if (keys[e] === threshold && ++k === within) cut = start + e + 1;
+          // A GPU that flushed a subnormal difference to zero counts ties the CPU does not: cut after the group.
+          if (cut < 0) cut = start + c;
+        });
+        if (cut < 0) throw new GPUExecutionError(`magnitude selection: tie ${q} of key ${threshold} not found`);
+        return cut;
+      };
+      return await radixSelect(order, count, histogramOf, locateTie);
+    } finally {
+      for (const chunk of resident) pool.release(chunk.buffer);
+    }
+  }
 }

@@ -1,18 +1,32 @@
 /**
  * WGSL has no imports: a kernel's module is shaders/blocks.wgsl (the 8-element blocks, their loads and
  * the f32 ⇄ F16/BF16 bit conversions every kernel shares), shaders/stores.wgsl for kernels that write
- * a merged tensor, then the kernel's own file and the entry point its generator appends. One copy of
- * the conversions, for every kernel.
+ * a merged tensor, shaders/divide.wgsl for kernels whose CPU twin divides, shaders/selection.wgsl for
+ * kernels that test selection boundaries, then the kernel's own file
+ * and the entry point its generator appends. One copy of each, for every kernel.
  */
 import blocksWgsl from '../../shaders/blocks.wgsl?raw';
+import divideWgsl from '../../shaders/divide.wgsl?raw';
+import selectionWgsl from '../../shaders/selection.wgsl?raw';
 import storesWgsl from '../../shaders/stores.wgsl?raw';
 
-/** `kernel` (a file of shaders/, possibly completed by its generator) preceded by shaders/blocks.wgsl. */
-export function withBlocks(kernel: string): string {
-  return `${blocksWgsl}\n${kernel}`;
+export interface WgslModules {
+  /** shaders/divide.wgsl: `divide(a, b)`, correctly rounded f32 division. */
+  divide?: boolean;
+  /** shaders/selection.wgsl: element indices and selection boundaries (Params has offsetLo, offsetHi). */
+  selection?: boolean;
 }
 
-/** `kernel` preceded by shaders/blocks.wgsl and shaders/stores.wgsl (it declares `dst`). */
-export function withBlocksAndStores(kernel: string): string {
-  return `${blocksWgsl}\n${storesWgsl}\n${kernel}`;
+function extras(modules: WgslModules): string {
+  return `${modules.divide ? `${divideWgsl}\n` : ''}${modules.selection ? `${selectionWgsl}\n` : ''}`;
+}
+
+/** `kernel` (a file of shaders/, possibly completed by its generator) preceded by shaders/blocks.wgsl. */
+export function withBlocks(kernel: string, modules: WgslModules = {}): string {
+  return `${blocksWgsl}\n${extras(modules)}${kernel}`;
+}
+
+/** `kernel` preceded by shaders/blocks.wgsl and shaders/stores.wgsl (the bindings, blockIndex, opaque and the stores; the kernel declares `struct Params`). */
+export function withBlocksAndStores(kernel: string, modules: WgslModules = {}): string {
+  return `${blocksWgsl}\n${storesWgsl}\n${extras(modules)}${kernel}`;
 }

@@ -60,21 +60,27 @@ interface Case {
   method: string;
   models: ParameterValues[];
   params: ParameterValues;
-  /** Some statistics pass runs on the GPU (magnitude selections). */
+  /** Some statistics pass runs on the GPU (magnitude selections, blocked sums). */
   gpuStatistics?: boolean;
-  /** Whole-tensor norms: NaN or Inf anywhere makes the tensor's coefficients NaN (the CPU then merges it); test on finite data. */
+  /** Every statistics pass runs on the GPU, in the CPU's arithmetic order: the element kernel's scalars are the CPU's to the bit. */
+  sameScalars?: boolean;
+  /** The element kernel does the CPU's f32 steps in the CPU's order: every element identical but where a GPU flushes a subnormal. */
+  bitIdentical?: boolean;
+  /** The method merges the models without a base (its inputs are the models alone). */
+  noBase?: boolean;
+  /** Whole-tensor norms: NaN, Inf or squares beyond f32 anywhere make the tensor's coefficients NaN (the CPU then merges it); test on finite data. */
   finite?: boolean;
 }
 
-/** BF16 data with NaN and ±Inf replaced by ±0. */
+/** BF16 data with NaN, ±Inf and magnitudes ≥ 2⁶³ (whose squares overflow the f32 sums of the norms) replaced by ±0. */
 function finiteBf16(bytes: Uint8Array): Uint8Array {
   const h = new Uint16Array(bytes.slice().buffer);
-  for (let i = 0; i < h.length; i++) if ((h[i] & 0x7f80) === 0x7f80) h[i] &= 0x8000;
+  for (let i = 0; i < h.length; i++) if ((h[i] & 0x7f80) >= 0x5f00) h[i] &= 0x8000;
   return new Uint8Array(h.buffer);
 }
 
 /** The same tensor through runTensorProgramOnGpu: GPU statistics and element kernel where the program allows. */
-async function gpuMerge(ctx: TensorContext, dtypes: KernelDtype[], inputs: Uint8Array[], counters: NonNullable<GpuProgramOptions['counters']>): Promise<Uint16Array> {
+async function gpuMerge(ctx: TensorContext, dtypes: KernelDtype[], inputs: Uint8Array[], counters: NonNullable<GpuProgramOptions['counters']>): Promise<{ out: Uint16Array; scalars: Float32Array }> {
   const program = getMethod(ctx.name.split('/')[0]).program(ctx);
   const tensors: CheckpointTensor[] = inputs.map((bytes, i) => ({
     info: { name: ctx.name, dtype: dtypes[i], shape: ctx.shape, byteOffset: 0, byteLength: bytes.byteLength },
@@ -89,7 +95,7 @@ async function gpuMerge(ctx: TensorContext, dtypes: KernelDtype[], inputs: Uint8
     out.set(p, at);
     at += p.length;
   }
-  return new Uint16Array(out.buffer);
+  return { out: new Uint16Array(out.buffer), scalars: program.describe().scalars };
 }
 
 function contextFor(c: Case, numel: number, inputCount: number): TensorContext {
@@ -100,9 +106,9 @@ function contextFor(c: Case, numel: number, inputCount: number): TensorContext {
     shape: [numel / 8, 8],
     numel,
     inputCount,
-    baseIndex: 0,
+    baseIndex: c.noBase ? undefined : 0,
     params,
-    modelParams: [{}, ...c.models],
+    modelParams: c.noBase ? c.models : [{}, ...c.models],
     seed: 1234,
     tensorKey: tensorKeyOf(name),
     outDtype: 'BF16',
@@ -117,29 +123,48 @@ const CASES: Case[] = [
   { method: 'dare_linear', models: [{ weight: 0.6, density: 0.5 }, { weight: 0.4, density: 0.3 }], params: { rescale: false } },
   { method: 'breadcrumbs_ties', models: [{ weight: 1, density: 0.6, gamma: 0.05 }, { weight: 0.8, density: 0.5, gamma: 0.02 }], params: {}, gpuStatistics: true },
   { method: 'breadcrumbs', models: [{ weight: 1, density: 0.6, gamma: 0.05 }, { weight: 0.8, density: 0.7 }], params: {}, gpuStatistics: true },
-  { method: 'slerp', models: [{}], params: { t: 0.3 }, finite: true },
+  { method: 'slerp', models: [{}], params: { t: 0.3 }, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true },
+  { method: 'slerp', models: [{}], params: { t: 0.75 }, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true },
+  { method: 'model_stock', models: [{}, {}], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true },
+  { method: 'model_stock', models: [{}, {}, {}], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true },
+  { method: 'nearswap', models: [{}], params: { t: 0.01 }, bitIdentical: true },
+  { method: 'nearswap', models: [{}], params: { t: 0.5 }, bitIdentical: true },
+  { method: 'ram', models: [{}, {}, {}], params: {}, bitIdentical: true },
+  { method: 'ram', models: [{}, {}], params: { epsilon: 0.05 }, bitIdentical: true },
+  { method: 'sce', models: [{}, {}, {}], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true },
+  { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true },
+  { method: 'nuslerp', models: [{ weight: 1 }, { weight: 3 }], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true, noBase: true },
+  { method: 'sce', models: [{}, {}], params: { select_topk: 0.5 }, gpuStatistics: true, bitIdentical: true },
+  { method: 'sce', models: [{}, {}, {}], params: { select_topk: 0.1 }, gpuStatistics: true, bitIdentical: true },
   { method: 'linear', models: [{ weight: 0.3 }, { weight: 0.5 }], params: {} },
-  { method: 'karcher', models: [{}, {}], params: {}, finite: true },
+  { method: 'karcher', models: [{}, {}], params: {}, gpuStatistics: true, sameScalars: true, finite: true },
 ];
 
 describe('merge methods with --backend webgpu (Dawn): runTensorProgramOnGpu vs the CPU method programs', () => {
   for (const c of CASES) {
     for (const data of ['random', 'ties'] as const) {
-      it(`${c.method} ${JSON.stringify(c.params)} on ${data === 'random' ? `BF16 deltas with ${c.finite ? '' : 'NaN/±Inf/'}±0` : 'quantized values (ties at every threshold)'}, chunked`, async () => {
+      it(`${c.method} ${JSON.stringify(c.params)}${c.noBase ? ' without a base' : ''} on ${data === 'random' ? `BF16 deltas with ${c.finite ? '' : 'NaN/±Inf/'}±0` : 'quantized values (ties at every threshold)'}, chunked`, async () => {
         const numel = 24_584; // 6 chunks and an odd tail
-        const dtypes: KernelDtype[] = Array(c.models.length + 1).fill('BF16');
+        const dtypes: KernelDtype[] = Array(c.models.length + (c.noBase ? 0 : 1)).fill('BF16');
         const inputs = data === 'random'
           ? randomInputs(dtypes, numel, 40 + c.models.length, { specials: 0.01 }).map((b) => withoutSubnormals('BF16', c.finite ? finiteBf16(b) : b))
           : quantizedInputs(dtypes, numel, 41);
         const ctx = contextFor(c, numel, dtypes.length);
         const cpu = cpuMerge(ctx, dtypes, inputs);
         const counters = { gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 };
-        const gpu = await gpuMerge(ctx, dtypes, inputs, counters);
+        const { out: gpu, scalars } = await gpuMerge(ctx, dtypes, inputs, counters);
         expect(counters.cpuElementChunks, 'element pass on the GPU').toBe(0);
+        expect(counters.gpuElementChunks, 'element pass in several chunks').toBeGreaterThan(1);
         if (c.gpuStatistics) expect(counters.gpuPasses, 'statistics on the GPU').toBeGreaterThan(0);
+        if (c.sameScalars) {
+          expect(counters.cpuPasses, 'every statistics pass on the GPU').toBe(0);
+          expect(Array.from(scalars), 'statistics to the bit').toEqual(Array.from(cpu.scalars));
+          if (c.finite) expect(Array.from(scalars).every(Number.isFinite), 'finite statistics').toBe(true);
+        }
         const r = compareOutputs('BF16', new Uint8Array(gpu.buffer), new Uint8Array(cpu.out.buffer));
         expect(r.withinOneUlp + r.flushedSubnormals, `beyond 1 ulp: ${JSON.stringify(r.worst)}`).toBe(r.elements);
         expect(r.identical / r.elements).toBeGreaterThanOrEqual(0.999);
+        if (c.bitIdentical) expect(r.identical + r.flushedSubnormals, `not identical: ${JSON.stringify(r.worst)}`).toBe(r.elements);
       }, 240_000); // SwiftShader: slow shader compiles and atomics on a busy machine
     }
   }
@@ -148,12 +173,9 @@ describe('merge methods with --backend webgpu (Dawn): runTensorProgramOnGpu vs t
 describe('methods without a GPU kernel yet run their CPU code under the WebGPU runner, to the bit', () => {
   const FALLBACK: Case[] = [
     { method: 'della', models: [{ weight: 1, density: 0.5, epsilon: 0.1 }, { weight: 0.5, density: 0.4 }], params: {} },
-    { method: 'sce', models: [{}, {}], params: { select_topk: 0.5 } },
-    { method: 'model_stock', models: [{}, {}], params: {} },
-    { method: 'nearswap', models: [{}], params: { t: 0.01 } },
-    { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: {} },
+    { method: 'model_stock', models: [{}, {}], params: { filter_wise: true } },
+    { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: { nuslerp_flatten: false } },
     { method: 'multislerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: {} },
-    { method: 'ram', models: [{}, {}], params: {} },
   ];
   for (const c of FALLBACK) {
     it(c.method, async () => {
@@ -163,7 +185,7 @@ describe('methods without a GPU kernel yet run their CPU code under the WebGPU r
       const ctx = contextFor(c, numel, dtypes.length);
       const cpu = cpuMerge(ctx, dtypes, inputs);
       const counters = { gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 };
-      const gpu = await gpuMerge(ctx, dtypes, inputs, counters);
+      const { out: gpu } = await gpuMerge(ctx, dtypes, inputs, counters);
       expect(Array.from(gpu)).toEqual(Array.from(cpu.out));
     });
   }

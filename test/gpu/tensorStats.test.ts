@@ -5,7 +5,7 @@ import { createSoupDevice, type SoupDevice } from '../../src/gpu/device';
 import { PipelineCache } from '../../src/gpu/pipelineCache';
 import { createGpuTensorStats, type GpuTensorStats } from '../../src/gpu/tensorStats';
 import type { KernelDtype } from '../../src/merge/kernel';
-import { selectByMagnitude, tensorSums, type TensorChunkSource } from '../../src/merge/methods/tensorStats';
+import { chunkSelectionKeys, selectByKey, selectByMagnitude, tensorSums, type TensorChunkSource } from '../../src/merge/methods/tensorStats';
 import { nodeGPU } from '../../src/node/webgpu';
 import { memorySource, quantizedInputs, randomInputs, withoutSubnormals } from '../merge/methods/statsTestData';
 
@@ -84,6 +84,25 @@ describe('GPU magnitude selection (Dawn) equals the CPU selection', { timeout: 2
   });
 });
 
+describe('GPU variance selection (sce, Dawn) equals the CPU selection', { timeout: 240_000 }, () => {
+  it('variances across three deltas, streamed over several chunks, and on quantized data (ties); the count of zero variances', async () => {
+    const dtypes: KernelDtype[] = ['BF16', 'BF16', 'F16', 'BF16'];
+    for (const [data, inputs] of [['random', specialInputs(dtypes, 20_003, 28, 0.01)], ['quantized', quantizedInputs(dtypes, 20_003, 29, 3)]] as const) {
+      const source = memorySource(dtypes, inputs);
+      const key = { kind: 'variance', base: 0 } as const;
+      for (const count of [1, 7_001, 20_003]) {
+        const want = await selectByKey(source, key, 'smallest', count, 4096);
+        expect(await streaming.selectByKey(source, key, 'smallest', count)).toEqual(want);
+        expect(await resident.selectByKey(source, key, 'largest', count)).toEqual(await selectByKey(source, key, 'largest', count, 4096));
+      }
+      let counted = 0;
+      for (let s = 0; s < 20_003; s += 4096) counted += chunkSelectionKeys(source, await source.read(s, Math.min(4096, 20_003 - s)), Math.min(4096, 20_003 - s), key).filter((k) => k === 0).length;
+      expect(await streaming.countKeys(source, key, 0)).toBe(counted);
+      if (data === 'quantized') expect(counted, 'equal deltas: zero variances').toBeGreaterThan(1000);
+    }
+  });
+});
+
 describe('GPU blocked sums (Dawn) equal the CPU sums bit for bit', () => {
   it('dot products, norms and l1 of four deltas over several chunks (mixed dtypes, odd length)', async () => {
     const dtypes: KernelDtype[] = ['BF16', 'F32', 'BF16', 'F16', 'BF16'];
@@ -93,6 +112,17 @@ describe('GPU blocked sums (Dawn) equal the CPU sums bit for bit', () => {
     expect(gpu.vectors).toEqual(cpu.vectors);
     expect(Array.from(gpu.dots)).toEqual(Array.from(cpu.dots));
     expect(Array.from(gpu.l1)).toEqual(Array.from(cpu.l1));
+  });
+
+  it('vectors divided by one divisor each (the SLERP family\'s normalised dot product), and f32-rounded squares (sce), streamed over several chunks', async () => {
+    const dtypes: KernelDtype[] = ['BF16', 'BF16', 'F16'];
+    const source = memorySource(dtypes, specialInputs(dtypes, 20_001, 27, 0));
+    for (const spec of [{ divisors: [1.5e-3, 7.25, 1] }, { base: 0, divisors: [0.3, 1e-8] }, { base: 0, roundedSquares: true }]) {
+      const gpu = await streaming.sums(source, spec);
+      const cpu = await tensorSums(source, spec);
+      expect(Array.from(gpu.dots)).toEqual(Array.from(cpu.dots));
+      expect(Array.from(gpu.l1)).toEqual(Array.from(cpu.l1));
+    }
   });
 
   it('the inputs themselves (no base), one chunk; NaN and Inf propagate', async () => {

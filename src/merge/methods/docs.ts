@@ -34,12 +34,12 @@ export const METHODS_TABLE_END = '<!-- end of methods table -->';
 export function methodsMarkdown(): string {
   const rows = MERGE_METHODS.map((m) => {
     const stats = m.needs.statistics.length > 0 ? m.needs.statistics.join('; ') : 'none (element-wise)';
-    return `| \`${m.name}\` | [${m.title}](${m.reference.url}) | ${baseText(m)} | ${modelsText(m)} | ${m.parameters.map(parameterText).join(', ')} | ${stats} | ${m.needs.memoryPerTensor} |`;
+    return `| \`${m.name}\` | [${m.title}](${m.reference.url}) | ${baseText(m)} | ${modelsText(m)} | ${m.parameters.map(parameterText).join(', ')} | ${stats} | ${m.needs.memoryPerTensor} | ${m.needs.gpu} |`;
   });
   return [
     METHODS_TABLE_START,
-    '| method | what | base_model | models besides the base | parameters (default) | statistics before the element pass | memory per tensor |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| method | what | base_model | models besides the base | parameters (default) | statistics before the element pass | memory per tensor | on the GPU (WebGPU backend) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     METHODS_TABLE_END,
   ].join('\n');

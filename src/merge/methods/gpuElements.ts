@@ -4,6 +4,7 @@
  * reproduces `combine` once the passes are done (GpuElements). A program that says nothing runs on the
  * CPU whatever the backend; the CPU code stays the definition the GPU kernels are tested against.
  */
+import type { SelectionKey, TensorSums, VectorsSpec } from './tensorStats';
 
 /** A selection boundary as select.ts gives it: below iff key < valueBits, or key = valueBits and index < cutIndex. */
 export interface SelectionBoundary {
@@ -16,10 +17,19 @@ export interface SelectionBoundary {
 
 export type GpuStatistic =
   /**
-   * The boundary of the `rank()` smallest |x_input − x_base| (stable order, select.ts); the GPU answers
+   * The boundary of the `rank()` smallest |x_input − x_base| — or, with `variance`, of the variances across
+   * every input but the base (sce) — (stable order, select.ts); the GPU answers
    * with accept() instead of the pass's accumulate() calls. finish() is still called.
    */
-  | { kind: 'selection'; input: number; base: number | undefined; rank(): number; accept(boundary: SelectionBoundary): void }
+  | { kind: 'selection'; input: number; base: number | undefined; variance?: boolean; rank(): number; accept(boundary: SelectionBoundary): void }
+  /** How many elements have `value` as their key (sce: zero variances); the GPU answers with accept(). */
+  | { kind: 'count'; key: SelectionKey; value: number; accept(count: number): void }
+  /**
+   * Blocked sums Σ dᵢ·dⱼ and Σ|dᵢ| (tensorStats.ts) of the vectors `spec()` names (called after the
+   * earlier passes: divisors may be their norms); the pass's accumulate() computes the same sums to the
+   * same bits on the CPU. The GPU answers with accept(); finish() is still called.
+   */
+  | { kind: 'sums'; spec(): VectorsSpec; accept(sums: TensorSums): void }
   /** Computed by the GPU statistic of an earlier pass (the later radix passes of one selection): nothing to do. */
   | { kind: 'covered' };
 
@@ -49,4 +59,20 @@ export interface LinearElements {
   coefficients: Float32Array;
 }
 
-export type GpuElements = TaskArithmeticElements | LinearElements;
+/**
+ * A method with its own element kernel in shaders/methodElements.wgsl, and that kernel's f32 scalars:
+ * slerp's pair [c₀, c₁] (out = f32(c₀·a) + f32(c₁·b), the signs of zeros as the CPU's);
+ * model_stock [t, f32(1 − t), N]; nearswap [t, 1e-6]; ram [ε]; sce [ω₀ … ωₙ₋₁, 1e-6, n];
+ * nuslerp [lerp (1 or 0), a, b, divisor].
+ */
+export interface MethodElements {
+  kernel: 'pair' | 'model_stock' | 'nearswap' | 'ram' | 'sce' | 'nuslerp';
+  scalars: number[];
+  /** nuslerp: the inputs are the base, then the two models (task vectors, added back to the base). */
+  base?: boolean;
+  /** sce: which elements keep their deltas — all, none, or those not below `boundary` (variance keys). */
+  keep?: 'all' | 'none' | 'select';
+  boundary?: SelectionBoundary;
+}
+
+export type GpuElements = TaskArithmeticElements | LinearElements | MethodElements;

@@ -5,12 +5,13 @@
  *
  * mergekit iterates on tensor-sized unit vectors. Every iterate u stays in the span of the units
  * uᵢ = xᵢ/‖xᵢ‖, so SoupLab carries u as coefficients over them: one pass gathers the Gram matrix
- * Gᵢⱼ = xᵢ·xⱼ (f64), the iteration (same steps, tolerances and stopping rule as mergekit) runs on
+ * Gᵢⱼ = xᵢ·xⱼ (tensorStats.ts' blocked sums: exact squares, f32 products; on the GPU too), the iteration (same steps, tolerances and stopping rule as mergekit) runs on
  * n×n numbers, and the output is one element-wise linear combination out = Σ f32(kᵢ·xᵢ). Memory:
  * n² numbers. Results equal mergekit's f32 iteration to its rounding noise (see the README's parity table).
  */
 import { fr, numberOf } from './common';
 import { copyProgram } from './slerp';
+import { BlockedSum, exactSquares } from './tensorStats';
 import type { MergeMethod } from './types';
 
 export const karcher: MergeMethod = {
@@ -22,13 +23,25 @@ export const karcher: MergeMethod = {
     { name: 'max_iter', level: 'tensor', kind: 'integer', required: false, default: 10, range: { min: 0 }, description: 'iterations at most' },
     { name: 'tol', level: 'tensor', kind: 'number', required: false, default: 1e-5, range: { min: 0 }, description: 'convergence tolerance' },
   ],
-  needs: { base: 'ignored', models: { min: 1 }, statistics: ['Gram matrix xᵢ·xⱼ of the models (1 pass)'], memoryPerTensor: 'n² numbers (n models)', vocabulary: 'common-rows' },
+  needs: {
+    base: 'ignored',
+    models: { min: 1 },
+    statistics: ['Gram matrix xᵢ·xⱼ of the models (1 pass)'],
+    memoryPerTensor: 'n(n+1)/2 running sums (0.5 KiB each, n models)',
+    gpu: 'all (the iteration on n × n numbers on the host)',
+    vocabulary: 'common-rows',
+  },
   program(ctx) {
     const n = ctx.inputCount;
     if (n === 1) return copyProgram();
     const maxIter = numberOf(ctx, 'max_iter', 10);
     const tol = numberOf(ctx, 'tol', 1e-5);
     const gram = new Float64Array(n * n);
+    // Gᵢⱼ: blocked sums (exact squares on the diagonal, f32 products elsewhere), on the CPU or the GPU (accept).
+    const blocked = Array.from({ length: n * n }, () => new BlockedSum());
+    let gpuGram: Float64Array | undefined;
+    let terms = new Float32Array(0);
+    let lows = new Float32Array(0);
     const k = new Float32Array(n);
     return {
       passes: [
@@ -36,17 +49,24 @@ export const karcher: MergeMethod = {
           kind: 'moments',
           label: 'karcher Gram matrix',
           accumulate(c) {
-            for (let e = 0; e < c.count; e++) {
-              for (let i = 0; i < n; i++) {
-                const xi = c.x[i][e];
-                for (let j = i; j < n; j++) gram[i * n + j] += xi * c.x[j][e];
+            if (terms.length < c.count) [terms, lows] = [new Float32Array(c.count), new Float32Array(c.count)];
+            for (let i = 0; i < n; i++) {
+              const xi = c.x[i];
+              exactSquares(xi, c.count, terms, lows);
+              blocked[i * n + i].add(terms, c.count, lows);
+              for (let j = i + 1; j < n; j++) {
+                const xj = c.x[j];
+                for (let e = 0; e < c.count; e++) terms[e] = xi[e] * xj[e];
+                blocked[i * n + j].add(terms, c.count);
               }
             }
           },
           finish() {
+            for (let i = 0; i < n; i++) for (let j = i; j < n; j++) gram[i * n + j] = gpuGram ? gpuGram[i * n + j] : blocked[i * n + j].sum();
             for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) gram[i * n + j] = gram[j * n + i];
             k.set(karcherCoefficients(gram, n, maxIter, tol));
           },
+          gpu: [{ kind: 'sums', spec: () => ({}), accept: (s) => void (gpuGram = s.dots) }],
         },
       ],
       combine(chunk, out) {

@@ -3,10 +3,14 @@
  * pulled towards the base by a ratio from the angle between their task vectors.
  *
  * Statistics (1 pass, per tensor, or per row with filter_wise): oᵢ = f32(wᵢ − w₀) for N ≥ 2 models,
- * f64 sums oᵢ·oⱼ (i ≤ j). cos = mean over pairs of clamp(oᵢ·oⱼ / max(‖oᵢ‖‖oⱼ‖, 1e-6), −1, 1);
- * t = N·cos / (1 + (N − 1)·cos). Element-wise, f32: avg = (Σ wᵢ)/N, out = f32(t·avg) + f32((1 − t)·w₀).
+ * sums oᵢ·oⱼ (i ≤ j), norms of exact squares, dot products of f32 products: per tensor tensorStats.ts'
+ * blocked, compensated sums (the GPU computes them to the same bits), per row f64 sums (the CPU's).
+ * cos = mean over pairs of clamp(oᵢ·oⱼ / max(‖oᵢ‖‖oⱼ‖, 1e-6), −1, 1); t = N·cos / (1 + (N − 1)·cos).
+ * Element-wise, f32: avg = f32((Σ wᵢ from +0) / N), out = f32(t·avg) + f32(f32(1 − t)·w₀) — per tensor
+ * also on the GPU (shaders/methodElements.wgsl).
  */
-import { booleanOf, fr } from './common';
+import { booleanOf, deltasOf, fr } from './common';
+import { BlockedSum, exactSquares, type TensorSums } from './tensorStats';
 import { groupsOf } from './groups';
 import type { MergeMethod } from './types';
 
@@ -20,7 +24,8 @@ export const modelStock: MergeMethod = {
     base: 'required',
     models: { min: 2 },
     statistics: ['oᵢ·oⱼ for every pair of task vectors, per tensor or row (1 pass)'],
-    memoryPerTensor: 'N(N+1)/2 numbers per tensor, or per row with filter_wise',
+    memoryPerTensor: 'N(N+1)/2 running sums (0.5 KiB each), or N(N+1)/2 numbers per row with filter_wise',
+    gpu: 'all; with filter_wise none',
     vocabulary: 'common-rows',
   },
   program(ctx) {
@@ -30,12 +35,32 @@ export const modelStock: MergeMethod = {
     const sums = new Float64Array(groups.count * pairs);
     const ratio = new Float32Array(groups.count);
     const o = new Float32Array(N);
+    const idx = (i: number, j: number) => i * N - (i * (i - 1)) / 2 + (j - i);
+    // One ratio for the whole tensor: blocked sums, on the CPU or the GPU (accept).
+    const whole = groups.count === 1;
+    const blocked = whole ? Array.from({ length: pairs }, () => new BlockedSum()) : [];
+    let gpuSums: TensorSums | undefined;
+    let terms = new Float32Array(0);
+    let lows = new Float32Array(0);
     return {
       passes: [
         {
           kind: 'moments',
           label: 'model_stock task vector angles',
           accumulate(c) {
+            if (whole) {
+              const d = deltasOf(c);
+              if (terms.length < c.count) [terms, lows] = [new Float32Array(c.count), new Float32Array(c.count)];
+              for (let i = 0; i < N; i++) {
+                exactSquares(d[i], c.count, terms, lows); // norms: exact squares
+                blocked[idx(i, i)].add(terms, c.count, lows);
+                for (let j = i + 1; j < N; j++) {
+                  for (let e = 0; e < c.count; e++) terms[e] = d[i][e] * d[j][e];
+                  blocked[idx(i, j)].add(terms, c.count);
+                }
+              }
+              return;
+            }
             for (let e = 0; e < c.count; e++) {
               const base = groups.of(c.offset + e) * pairs;
               for (let i = 0; i < N; i++) o[i] = c.x[i + 1][e] - c.x[0][e];
@@ -44,7 +69,7 @@ export const modelStock: MergeMethod = {
             }
           },
           finish() {
-            const idx = (i: number, j: number) => i * N - (i * (i - 1)) / 2 + (j - i);
+            if (whole) for (let i = 0; i < N; i++) for (let j = i; j < N; j++) sums[idx(i, j)] = gpuSums ? gpuSums.dots[i * N + j] : blocked[idx(i, j)].sum();
             for (let g = 0; g < groups.count; g++) {
               const s = (i: number, j: number) => sums[g * pairs + idx(i, j)];
               let total = 0;
@@ -61,6 +86,7 @@ export const modelStock: MergeMethod = {
               ratio[g] = fr(fr(N * cos) / fr(1 + fr((N - 1) * cos)));
             }
           },
+          gpu: whole ? [{ kind: 'sums', spec: () => ({ base: 0 }), accept: (s) => (gpuSums = s) }] : undefined,
         },
       ],
       combine(chunk, out) {
@@ -73,6 +99,8 @@ export const modelStock: MergeMethod = {
         }
       },
       describe: () => ({ kernel: 'model_stock', scalars: ratio }),
+      // Per-row ratios (filter_wise) stay with the CPU's combine.
+      gpuElements: () => (whole ? { kernel: 'model_stock', scalars: [ratio[0], fr(1 - ratio[0]), N] } : undefined),
     };
   },
 };

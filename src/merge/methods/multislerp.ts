@@ -30,6 +30,7 @@ export const multislerp: MergeMethod = {
     models: { min: 1 },
     statistics: ['‖vᵢ‖, ‖mean‖, uᵢ·mean, ‖tangent‖ (4 passes)'],
     memoryPerTensor: '2 numbers per model',
+    gpu: 'none',
     vocabulary: 'equal',
   },
   program(ctx) {

@@ -4,14 +4,17 @@
  * back to the base. `nuslerp_flatten` (default true) treats the tensor as one vector; otherwise each
  * row (or with `nuslerp_row_wise` each column) is interpolated on its own.
  *
- * Statistics (2 passes, per group): the norms (clamped at 1e-7), then cos = Σ f32(v̂₀·v̂₁) of the
- * vectors normalised in f32, clamped to [−1, 1]; θ = acos, and where |sin θ| < 1e-8 a lerp:
+ * Statistics (2 passes, per group): the norms (exact squares, clamped at 1e-7), then cos = Σ f32(v̂₀·v̂₁)
+ * of the vectors normalised in f32, clamped to [−1, 1] — flattened, tensorStats.ts' blocked sums, which
+ * the GPU computes to the same bits (and the element pass runs on the GPU too); per row or column, f64
+ * sums on the CPU; θ = acos, and where |sin θ| < 1e-8 a lerp:
  * f32(f32(f32(1−t)·v₀) + f32(f32(t)·v₁)); else f32(f32(f32(sin((1−t)θ)·v₀) + f32(sin(tθ)·v₁)) / sin θ).
  */
-import { fr, modelNumber, booleanOf, WEIGHT } from './common';
+import { deltasOf, fr, modelNumber, booleanOf, WEIGHT } from './common';
 import { groupsOf } from './groups';
 import { copyProgram } from './slerp';
-import type { MergeMethod } from './types';
+import { BlockedSum, exactSquares, type VectorsSpec } from './tensorStats';
+import type { ElementChunk, MergeMethod } from './types';
 
 export const nuslerp: MergeMethod = {
   name: 'nuslerp',
@@ -27,7 +30,8 @@ export const nuslerp: MergeMethod = {
     base: 'optional',
     models: { min: 2, max: 2 },
     statistics: ['‖v₀‖, ‖v₁‖, then v̂₀·v̂₁, per tensor, row or column (2 passes)'],
-    memoryPerTensor: '3 numbers per group (24 bytes × rows or columns when not flattened)',
+    memoryPerTensor: 'flattened: 3 running sums (1.5 KiB); else 3 numbers per group (24 bytes × rows or columns)',
+    gpu: 'all when flattened (the default); by row or column none',
     vocabulary: 'common-rows',
   },
   program(ctx) {
@@ -41,6 +45,14 @@ export const nuslerp: MergeMethod = {
     const rowWise = booleanOf(ctx, 'nuslerp_row_wise', false);
     const groups = groupsOf(flatten ? 'tensor' : rowWise ? 'column' : 'row', ctx.shape);
     const sums = new Float64Array(groups.count * 3);
+    // One group (flattened): blocked sums — ‖v₀‖², ‖v₁‖², then v̂₀·v̂₁ — on the CPU or the GPU (accept).
+    const whole = groups.count === 1;
+    const blocked = [new BlockedSum(), new BlockedSum(), new BlockedSum()];
+    let gpuSums: number[] | undefined;
+    let terms = new Float32Array(0);
+    let lows = new Float32Array(0);
+    const vectorsOf = (c: ElementChunk): [Float32Array, Float32Array] => (hasBase ? (deltasOf(c) as [Float32Array, Float32Array]) : [c.x[0], c.x[1]]);
+    const spec = (): VectorsSpec => ({ base: hasBase ? 0 : undefined });
     // Per group: [lerp?, a, b, divisor]
     const coef = new Float32Array(groups.count * 4);
     const ft = fr(t);
@@ -53,6 +65,14 @@ export const nuslerp: MergeMethod = {
           kind: 'moments',
           label: 'nuslerp norms',
           accumulate(c) {
+            if (whole) {
+              if (terms.length < c.count) [terms, lows] = [new Float32Array(c.count), new Float32Array(c.count)];
+              vectorsOf(c).forEach((v, k) => {
+                exactSquares(v, c.count, terms, lows);
+                blocked[k].add(terms, c.count, lows);
+              });
+              return;
+            }
             for (let i = 0; i < c.count; i++) {
               const g = groups.of(c.offset + i) * 3;
               const [a, b] = vectors(c.x, i);
@@ -61,16 +81,24 @@ export const nuslerp: MergeMethod = {
             }
           },
           finish() {
+            if (whole) [sums[0], sums[1]] = gpuSums ?? [blocked[0].sum(), blocked[1].sum()];
             for (let g = 0; g < groups.count; g++) {
               sums[3 * g] = Math.max(fr(Math.sqrt(sums[3 * g])), fr(1e-7));
               sums[3 * g + 1] = Math.max(fr(Math.sqrt(sums[3 * g + 1])), fr(1e-7));
             }
           },
+          gpu: whole ? [{ kind: 'sums', spec, accept: (s) => void (gpuSums = [s.dots[0], s.dots[3]]) }] : undefined,
         },
         {
           kind: 'moments',
           label: 'nuslerp dot products',
           accumulate(c) {
+            if (whole) {
+              const [a, b] = vectorsOf(c);
+              for (let i = 0; i < c.count; i++) terms[i] = fr(a[i] / sums[0]) * fr(b[i] / sums[1]);
+              blocked[2].add(terms, c.count);
+              return;
+            }
             for (let i = 0; i < c.count; i++) {
               const g = groups.of(c.offset + i) * 3;
               const [a, b] = vectors(c.x, i);
@@ -78,6 +106,7 @@ export const nuslerp: MergeMethod = {
             }
           },
           finish() {
+            if (whole) sums[2] = gpuSums ? gpuSums[2] : blocked[2].sum();
             for (let g = 0; g < groups.count; g++) {
               const cos = Math.min(1, Math.max(-1, fr(sums[3 * g + 2])));
               const theta = fr(Math.acos(cos));
@@ -86,6 +115,7 @@ export const nuslerp: MergeMethod = {
               else coef.set([0, fr(Math.sin(fr(f1t * theta))), fr(Math.sin(fr(ft * theta))), sin], 4 * g);
             }
           },
+          gpu: whole ? [{ kind: 'sums', spec: () => ({ ...spec(), divisors: [sums[0], sums[1]] }), accept: (s) => void (gpuSums = [0, 0, s.dots[1]]) }] : undefined,
         },
       ],
       combine(chunk, out) {
@@ -97,6 +127,8 @@ export const nuslerp: MergeMethod = {
         }
       },
       describe: () => ({ kernel: 'nuslerp', scalars: coef }),
+      // shaders/methodElements.wgsl `nuslerp` (flattened: one set of coefficients).
+      gpuElements: () => (whole ? { kernel: 'nuslerp', scalars: Array.from(coef.subarray(0, 4)), base: hasBase } : undefined),
     };
   },
 };

@@ -39,6 +39,30 @@ function lcm(a: number, b: number): number {
 }
 
 /**
+ * The bytes of elements [offset, offset + count) of every input, as stored (the CPU and GPU runners read
+ * alike); read into `into[i]` when given and the source can, else into fresh buffers.
+ */
+export function readInputRange(t: ProgramTensor, offset: number, count: number, into?: readonly Uint8Array[]): Promise<Uint8Array[]> {
+  return Promise.all(
+    t.inputs.map(async (input, i) => {
+      const dtype = input.info.dtype as FloatDtype;
+      const width = FLOAT_BYTES[dtype];
+      const at = input.info.byteOffset + offset * width;
+      const target = into?.[i].subarray(0, count * width);
+      let bytes: Uint8Array;
+      if (target && input.source.readInto) {
+        await input.source.readInto(at, target);
+        bytes = target;
+      } else bytes = await input.source.read(at, count * width);
+      if (bytes.length !== count * width) {
+        throw new Error(`${input.file}: tensor ${input.info.name}: read ${bytes.length} bytes for ${count} ${dtype} elements at element ${offset}`);
+      }
+      return bytes;
+    }),
+  );
+}
+
+/**
  * The f32 chunks of every input, in element order; the next chunk is read while one is used. Two sets
  * of buffers (raw bytes and f32 values, per input) serve every pass of the tensor in turn: a chunk's
  * arrays are valid until the consumer asks for the chunk after next, and fresh large buffers would
@@ -62,20 +86,8 @@ class ChunkReader {
     const { t } = this;
     const count = Math.min(this.chunkElements, t.numel - offset);
     const buffers = this.sets[set];
-    const x = await Promise.all(
-      t.inputs.map(async (input, i) => {
-        const dtype = input.info.dtype as FloatDtype;
-        const width = FLOAT_BYTES[dtype];
-        const at = input.info.byteOffset + offset * width;
-        let bytes = buffers.raw[i].subarray(0, count * width);
-        if (input.source.readInto) await input.source.readInto(at, bytes);
-        else bytes = await input.source.read(at, count * width);
-        if (bytes.length !== count * width) {
-          throw new Error(`${input.file}: tensor ${input.info.name}: read ${bytes.length} bytes for ${count} ${dtype} elements at element ${offset}`);
-        }
-        return decodeToF32(dtype, bytes, buffers.f32[i].subarray(0, count));
-      }),
-    );
+    const raw = await readInputRange(t, offset, count, buffers.raw);
+    const x = raw.map((bytes, i) => decodeToF32(t.inputs[i].info.dtype as FloatDtype, bytes, buffers.f32[i].subarray(0, count)));
     return { offset, count, x };
   }
 
@@ -142,7 +154,7 @@ function* blocksOf(chunk: ElementChunk, block: number): Generator<ElementChunk> 
 }
 
 /** NaN → the canonical quiet NaN 0x7fc00000 (as the soup kernel writes), whatever payload came in. */
-function canonicalNaNs(out: Float32Array): void {
+export function canonicalNaNs(out: Float32Array): void {
   const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
   for (let i = 0; i < out.length; i++) if (out[i] !== out[i]) bits[i] = 0x7fc00000;
 }

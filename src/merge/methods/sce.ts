@@ -9,10 +9,14 @@
  *   weights ωᵢ = mean(δᵢ²) / Σ mean(δⱼ²) (uniform 1/n when that sum < 1e-6);
  *   erase: majority sign of Σδᵢ (≥ 0 → +), mᵢ = [sign δᵢ == majority];
  *   out = b + f32(Σ f32(δᵢ·f32(ωᵢ·mᵢ)) / max(Σ f32(ωᵢ·mᵢ), 1e-6)).
- * Statistics: 1 pass for the non-zero variance count, 3 for the selection, 1 for the model weights.
+ * Statistics: 1 pass for the non-zero variance count, 3 for the selection, 1 for the model weights
+ * (tensorStats.ts' blocked sums; on the GPU when select_topk ≥ 1). The variance count and selection
+ * (tensorStats.ts varianceOf, selectByKey) and the element pass (shaders/methodElements.wgsl) run on
+ * the GPU too.
  */
 import { fr, numberOf } from './common';
 import { isBelow, keyBits, KeyScratch, RankSelector, type Selection } from './select';
+import { BlockedSum, varianceOf, type TensorSums } from './tensorStats';
 import type { ElementChunk, MergeMethod, StatisticsPass } from './types';
 
 export const sce: MergeMethod = {
@@ -29,6 +33,7 @@ export const sce: MergeMethod = {
     models: { min: 1 },
     statistics: ['the variance across models at the select_topk boundary (radix select, 4 passes)', 'mean(δᵢ²) per model (1 pass)'],
     memoryPerTensor: '512 KiB of histograms, 1 number per model',
+    gpu: 'all; with select_topk < 1 the model weights on the CPU',
     vocabulary: 'equal',
   },
   program(ctx) {
@@ -41,15 +46,7 @@ export const sce: MergeMethod = {
     };
     const varianceBits = (c: ElementChunk, e: number): number => {
       deltasAt(c, e);
-      let s = d[0];
-      for (let i = 1; i < n; i++) s = fr(s + d[i]);
-      const mean = fr(s / n);
-      let q = 0;
-      for (let i = 0; i < n; i++) {
-        const t = fr(d[i] - mean);
-        q = i === 0 ? fr(t * t) : fr(q + fr(t * t));
-      }
-      return keyBits(fr(q / n));
+      return keyBits(varianceOf(d, n));
     };
     /** 0: all dropped, 1: all kept, else the selection decides. */
     let mode: 'all' | 'none' | 'select' = topk >= 1 ? 'all' : topk <= 0 ? 'none' : 'select';
@@ -61,7 +58,7 @@ export const sce: MergeMethod = {
       for (let e = 0; e < c.count; e++) bits[e] = varianceBits(c, e);
       return bits;
     };
-    const selector = new RankSelector(varianceKeys, () => numel - k);
+    const selector = new RankSelector(varianceKeys, () => numel - k, { variance: true, base: 0 });
     let sel: Selection | undefined;
     const kept = (c: ElementChunk, e: number): boolean => {
       if (mode === 'all') return true;
@@ -76,6 +73,7 @@ export const sce: MergeMethod = {
         accumulate(c) {
           for (let e = 0; e < c.count; e++) if (varianceBits(c, e) !== 0) nonzero++;
         },
+        gpu: [{ kind: 'count', key: { kind: 'variance', base: 0 }, value: 0, accept: (zeros) => void (nonzero = numel - zeros) }],
         finish() {
           k = Math.floor(nonzero * topk);
           if (k === 0) mode = 'none';
@@ -92,24 +90,39 @@ export const sce: MergeMethod = {
       });
       passes.push(unlessDone(high), unlessDone(low), unlessDone(tie));
     }
-    const sq = new Float64Array(Math.max(n, 1));
+    // Σ f32(δᵢ²) over the kept elements (dropped ones add +0): blocked sums, on the CPU or, when every
+    // element is kept, the GPU (accept).
+    const squares = Array.from({ length: n }, () => new BlockedSum());
+    let gpuSquares: Float64Array | undefined;
+    let terms = new Float32Array(0);
+    let keepMask = new Uint8Array(0);
     const omega = new Float32Array(Math.max(n, 1));
     passes.push({
       kind: 'moments',
       label: 'sce model weights',
       accumulate(c) {
-        for (let e = 0; e < c.count; e++) {
-          const keep = kept(c, e);
-          deltasAt(c, e);
-          if (keep) for (let i = 0; i < n; i++) sq[i] += fr(d[i] * d[i]); // tvs**2 is an f32 tensor
+        if (terms.length < c.count) [terms, keepMask] = [new Float32Array(c.count), new Uint8Array(c.count)];
+        for (let e = 0; e < c.count; e++) keepMask[e] = kept(c, e) ? 1 : 0;
+        for (let i = 0; i < n; i++) {
+          const x = c.x[i + 1];
+          const b = c.x[0];
+          for (let e = 0; e < c.count; e++) {
+            const di = fr(x[e] - b[e]);
+            terms[e] = keepMask[e] ? di * di : 0; // tvs**2 is an f32 tensor
+          }
+          squares[i].add(terms, c.count);
         }
       },
       finish() {
-        const means = Array.from(sq.subarray(0, n), (s) => fr(s / numel));
+        const means = Array.from({ length: n }, (_, i) => fr((gpuSquares ? gpuSquares[i * n + i] : squares[i].sum()) / numel));
         let total = 0;
         for (const m of means) total += m;
         total = fr(total);
         for (let i = 0; i < n; i++) omega[i] = Math.abs(total) < 1e-6 ? fr(1 / n) : fr(means[i] / total);
+      },
+      // Asked after the selection passes: with every element kept, these are plain sums of f32 squares.
+      get gpu() {
+        return mode === 'all' ? [{ kind: 'sums' as const, spec: () => ({ base: 0, roundedSquares: true }), accept: (sums: TensorSums) => void (gpuSquares = sums.dots) }] : undefined;
       },
     });
     return {
@@ -140,6 +153,8 @@ export const sce: MergeMethod = {
         }
       },
       describe: () => ({ kernel: 'sce', scalars: omega }),
+      // shaders/methodElements.wgsl `sce*`, with the variance selection's boundary when selecting.
+      gpuElements: () => (n === 0 ? undefined : { kernel: 'sce', scalars: [...omega.subarray(0, n), fr(1e-6), n], keep: mode, boundary: mode === 'select' ? sel : undefined }),
     };
   },
 };

@@ -105,8 +105,11 @@ export class RankSelector {
     /** The keys (keyBits()) of elements [0, chunk.count) of the chunk; the array may be reused by the next call. */
     private readonly keys: (chunk: ElementChunk) => Uint32Array,
     private readonly rankOf: () => number,
-    /** The key is |x_input − x_base| (keyBits): a GPU backend may compute the selection itself (gpuElements.ts). */
-    private readonly gpuKey?: { input: number; base: number | undefined },
+    /**
+     * The key is |x_input − x_base| (keyBits), or with `variance` the variance across every input but the
+     * base (tensorStats.ts varianceOf): a GPU backend may compute the selection itself (gpuElements.ts).
+     */
+    private readonly gpuKey?: { input: number; base: number | undefined } | { variance: true; base: number },
   ) {}
 
   /** Set by a GPU backend's answer: the passes' own finish() then leave the result alone. */
@@ -122,8 +125,7 @@ export class RankSelector {
         gpu: gpuKey && [
           {
             kind: 'selection',
-            input: gpuKey.input,
-            base: gpuKey.base,
+            ...('variance' in gpuKey ? { input: 0, base: gpuKey.base, variance: true } : { input: gpuKey.input, base: gpuKey.base }),
             rank: rankFn,
             accept: (b: SelectionBoundary) => {
               this.result = { valueBits: b.valueBits, cutIndex: b.cutIndex, below: b.below };

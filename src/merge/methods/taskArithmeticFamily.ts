@@ -52,6 +52,14 @@ const STATISTICS: Record<Sparsification, string> = {
   della_magprune: 'per row: the ranks of |delta| (rows sorted one at a time); with rescale (the default) Σ|delta| before and after (1 pass)',
 };
 
+const GPU: Record<Sparsification | 'none', string> = {
+  none: 'all',
+  magnitude: 'all; with rescale, the Σ|delta| pass on the CPU',
+  magnitude_outliers: 'all; with rescale, the Σ|delta| pass on the CPU',
+  random: 'the element pass; the rescale pass (on by default) on the CPU',
+  della_magprune: 'none (per-row ranks)',
+};
+
 export function taskArithmeticMethod(v: TaskArithmeticVariant): MergeMethod {
   const params: ParameterSpec[] = [
     WEIGHT,
@@ -84,6 +92,7 @@ export function taskArithmeticMethod(v: TaskArithmeticVariant): MergeMethod {
         : v.sparsification === 'della_magprune'
           ? 'one row of indices per model (8 bytes × row length)'
           : 'none',
+      gpu: GPU[v.sparsification ?? 'none'],
       vocabulary: 'cut-to-reference',
       random,
     },

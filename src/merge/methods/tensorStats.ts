@@ -4,13 +4,18 @@
  * src/gpu/tensorStats.ts) compute the same bits:
  *
  * - Sums of products (norms, dot products: the SLERP family, model_stock, karcher, sce's weights) and
- *   sums of magnitudes (the l1 rescale of DARE/DELLA/TIES), over dᵢ = xᵢ − base (or xᵢ). A sum is
- *   blocked: groups of STATS_GROUP = 512 consecutive elements (from element 0 of the tensor); in a
- *   group, lane l (0…63) adds the f32 terms of its 8 elements in index order into an f32 sum that
- *   starts at +0; the 64 lane sums are combined in f32 by a tree (stride 32, 16, …, 1: s[l] += s[l + stride]);
- *   the group sums are added in f64 in group order (elements past the end of the tensor add +0). Every f32 operation rounds to nearest even and no
- *   product is fused with an addition. More accurate than one long f32 sum (the error grows with
- *   log₂ 512 + the f64 tail, not with n), and a fixed order: a GPU can run it bit for bit.
+ *   sums of magnitudes (the l1 rescale of DARE/DELLA/TIES), over dᵢ = xᵢ − base (or xᵢ), or over
+ *   f32(dᵢ / divisorᵢ). A sum is blocked and compensated: groups of STATS_GROUP = 512 consecutive
+ *   elements (from element 0 of the tensor); in a group, lane l (0…63) adds the f32 terms of its 8
+ *   elements in index order into an f32 pair (s, c) that starts at (+0, +0), by Knuth's TwoSum:
+ *   t = s + x, b = t − s, c = c + (((s − (t − b)) + (x − b)) + low), s = t (low: the exact remainder
+ *   of a square term, else 0: norms sum exact squares); the 64 lane pairs are combined by a
+ *   tree (stride 32, 16, …, 1) of the same TwoSum on the s parts, with c = (c₁ + c₂) + error; a group's
+ *   value is s + c in f64 (s alone when s is ±Inf or NaN), and the group values are added in f64 in
+ *   group order (elements past the end of the tensor add +0). Every f32 operation rounds to nearest
+ *   even, and nothing is fused or reassociated. The compensation keeps the error of a group near one
+ *   f32 rounding of its result even where the terms cancel (nearly orthogonal task vectors: model_stock's
+ *   cosines), and the order is fixed: a GPU runs it bit for bit.
  * - Magnitude selection: the k elements of largest |dᵢ| (TIES, breadcrumbs' two cuts, DELLA's ranks are
  *   per row and elsewhere). mergekit sorts with torch.argsort; among equal magnitudes it keeps the
  *   lower indices first (torch's CPU sort is stable). The order key of |d| is the f32 bit pattern of |d|,
@@ -41,12 +46,22 @@ export interface TensorChunkSource {
 export interface VectorsSpec {
   /** Index of the base input, subtracted from the others and not itself a vector; none: vectors are the inputs. */
   base?: number;
+  /**
+   * One f32 divisor per vector: the vectors are f32(dᵢ / divisorᵢ), correctly rounded (the SLERP family
+   * normalises by norms; 1 leaves a vector as it is, exactly).
+   */
+  divisors?: readonly number[];
+  /** The diagonal sums f32(dᵢ²), rounded like the other products (sce's mean squares), instead of exact squares. */
+  roundedSquares?: boolean;
 }
 
 export interface TensorSums {
   /** Indices of the inputs the vectors are (every input but the base, in order). */
   vectors: number[];
-  /** dots[i·m + j] = Σ dᵢ·dⱼ (symmetric; the diagonal is the squared l2 norm), m = vectors.length. */
+  /**
+   * dots[i·m + j] = Σ f32(dᵢ·dⱼ) (symmetric), m = vectors.length; the diagonal, the squared l2 norm,
+   * sums exact squares dᵢ² (exactSquares), or f32(dᵢ²) with `roundedSquares`.
+   */
   dots: Float64Array;
   /** l1[i] = Σ |dᵢ|. */
   l1: Float64Array;
@@ -82,22 +97,27 @@ export function isSelected(sel: MagnitudeSelection, key: number, index: number):
   return sel.order === 'largest' ? key > sel.threshold : key < sel.threshold;
 }
 
+const fr = Math.fround;
+
 /** The f32 vectors dᵢ of a chunk (xᵢ − base rounded to f32, or xᵢ). */
 export function chunkVectors(dtypes: readonly KernelDtype[], chunk: Uint8Array[], count: number, spec: VectorsSpec): { vectors: number[]; values: Float32Array[] } {
   const decoded = chunk.map((bytes, i) => decodeToF32(dtypes[i], bytes.subarray(0, count * KERNEL_DTYPE_BYTES[dtypes[i]])));
   const vectors: number[] = [];
   const values: Float32Array[] = [];
+  const b = spec.base === undefined ? undefined : decoded[spec.base];
   decoded.forEach((x, i) => {
     if (i === spec.base) return;
-    vectors.push(i);
-    if (spec.base === undefined) {
+    const divisor = fr(spec.divisors?.[vectors.push(i) - 1] ?? 1);
+    if (!b && divisor === 1) {
       values.push(x);
-    } else {
-      const b = decoded[spec.base];
-      const d = new Float32Array(count);
-      for (let e = 0; e < count; e++) d[e] = x[e] - b[e];
-      values.push(d);
+      return;
     }
+    const d = new Float32Array(count);
+    for (let e = 0; e < count; e++) {
+      const v = b ? fr(x[e] - b[e]) : x[e];
+      d[e] = divisor === 1 ? v : v / divisor; // the f64 quotient of two f32 values, rounded once: correctly rounded
+    }
+    values.push(d);
   });
   return { vectors, values };
 }
@@ -107,51 +127,137 @@ export function statsChunkElements(preferred: number): number {
   return Math.max(STATS_GROUP, Math.floor(preferred / STATS_GROUP) * STATS_GROUP);
 }
 
-const fr = Math.fround;
 
-/** The blocked sum (see the top of this file) of term(e) over elements [0, count) of one chunk that starts on a group boundary. */
-export function blockedGroupSums(count: number, term: (e: number) => number, into: (groupSum: number) => void): void {
-  const lanes = new Float64Array(STATS_LANES); // holds f32 values
-  for (let g = 0; g < count; g += STATS_GROUP) {
-    for (let l = 0; l < STATS_LANES; l++) {
-      let s = 0;
-      const first = g + l * STATS_LANE_ELEMENTS;
-      // Elements past the end add +0, as on the GPU (which matters only to the sign of a zero sum).
-      for (let j = 0; j < STATS_LANE_ELEMENTS; j++) s = fr(s + (first + j < count ? term(first + j) : 0));
-      lanes[l] = s;
+/**
+ * The blocked, compensated sum (see the top of this file) of f32 terms fed in element order from
+ * element 0, in pieces of any length: a method's statistics pass sees the runner's chunks, the GPU
+ * whole groups, and both get the same bits.
+ */
+export class BlockedSum {
+  // f32 values: each lane's running sum and its compensation.
+  private readonly s = new Float64Array(STATS_LANES);
+  private readonly c = new Float64Array(STATS_LANES);
+  /** Elements of the current group fed so far. */
+  private at = 0;
+  /** f64 sum of the closed groups, in group order. */
+  private total = 0;
+
+  /**
+   * Adds terms[0 .. count) (f32 values) as the next elements; `lows`, when given, are the exact
+   * remainders of the terms (an exact square: term + low), added to the compensation.
+   */
+  add(terms: ArrayLike<number>, count = terms.length, lows?: ArrayLike<number>): void {
+    const { s, c } = this;
+    let at = this.at;
+    let e = 0;
+    while (e < count) {
+      // One lane's run of consecutive elements (up to STATS_LANE_ELEMENTS), in locals.
+      const l = at >> 3;
+      const run = Math.min(STATS_LANE_ELEMENTS - (at & 7), count - e);
+      let sv = s[l];
+      let cv = c[l];
+      for (const end = e + run; e < end; e++) {
+        const x = terms[e];
+        const t = fr(sv + x);
+        const b = fr(t - sv);
+        const err = fr(fr(sv - fr(t - b)) + fr(x - b));
+        cv = fr(cv + (lows ? fr(err + lows[e]) : fr(err + 0)));
+        sv = t;
+      }
+      s[l] = sv;
+      c[l] = cv;
+      at += run;
+      if (at === STATS_GROUP) {
+        this.closeGroup();
+        at = 0;
+      }
     }
-    for (let stride = STATS_LANES / 2; stride >= 1; stride /= 2) {
-      for (let l = 0; l < stride; l++) lanes[l] = fr(lanes[l] + lanes[l + stride]);
-    }
-    into(lanes[0]);
+    this.at = at;
   }
+
+  /** The sum of everything fed; a partial last group is padded with +0 terms, as on the GPU. */
+  sum(): number {
+    if (this.at > 0) {
+      const pad = new Float32Array(STATS_GROUP - this.at);
+      this.add(pad);
+    }
+    return this.total;
+  }
+
+  private closeGroup(): void {
+    const { s, c } = this;
+    for (let stride = STATS_LANES / 2; stride >= 1; stride /= 2) {
+      for (let l = 0; l < stride; l++) {
+        const a = s[l];
+        const x = s[l + stride];
+        const t = fr(a + x);
+        const b = fr(t - a);
+        c[l] = fr(fr(c[l] + c[l + stride]) + fr(fr(a - fr(t - b)) + fr(x - b)));
+        s[l] = t;
+      }
+    }
+    this.total += groupValue(s[0], c[0]);
+    s.fill(0);
+    c.fill(0);
+  }
+}
+
+/**
+ * The exact squares of values[0 .. count): hi = f32(v²), lo = v² − hi exactly (Dekker's product with
+ * Veltkamp's split, f32 operations only — what a GPU computes without f64), for the norms: the sums of
+ * squares are exact-square sums, as the reference norms are.
+ */
+export function exactSquares(values: ArrayLike<number>, count: number, hi: Float32Array, lo: Float32Array): void {
+  for (let e = 0; e < count; e++) {
+    const v = values[e];
+    const p = fr(v * v);
+    const k = fr(v * 4097);
+    const h = fr(k - fr(k - v));
+    const r = fr(v - h);
+    const hr = fr(h * r);
+    hi[e] = p;
+    lo[e] = fr(fr(fr(fr(h * h) - p) + hr) + hr) + fr(r * r);
+  }
+}
+
+/** A group's value from its sum and compensation (both f32): s + c in f64, or s alone when it is not finite. */
+export function groupValue(s: number, c: number): number {
+  return Number.isFinite(s) ? s + c : s;
 }
 
 /** Σ dᵢ·dⱼ and Σ |dᵢ| over the whole tensor, streamed in chunks of about `chunkElements`. */
 export async function tensorSums(source: TensorChunkSource, spec: VectorsSpec, chunkElements = 1 << 20, signal?: AbortSignal): Promise<TensorSums> {
   const vectors = source.dtypes.map((_, i) => i).filter((i) => i !== spec.base);
   const m = vectors.length;
-  const dots = new Float64Array(m * m);
-  const l1 = new Float64Array(m);
+  const dotSums = Array.from({ length: m * m }, () => new BlockedSum());
+  const l1Sums = Array.from({ length: m }, () => new BlockedSum());
   const step = statsChunkElements(chunkElements);
+  const terms = new Float32Array(Math.min(step, source.elementCount));
+  const lows = new Float32Array(terms.length);
   for (let start = 0; start < source.elementCount; start += step) {
     const count = Math.min(step, source.elementCount - start);
     const { values } = chunkVectors(source.dtypes, await source.read(start, count, signal), count, spec);
     for (let i = 0; i < m; i++) {
       const di = values[i];
-      for (let j = i; j < m; j++) {
-        const dj = values[j];
-        blockedGroupSums(count, (e) => fr(di[e] * dj[e]), (s) => {
-          dots[i * m + j] += s;
-        });
+      if (spec.roundedSquares) {
+        for (let e = 0; e < count; e++) terms[e] = di[e] * di[e];
+        dotSums[i * m + i].add(terms, count);
+      } else {
+        exactSquares(di, count, terms, lows);
+        dotSums[i * m + i].add(terms, count, lows);
       }
-      blockedGroupSums(count, (e) => Math.abs(di[e]), (s) => {
-        l1[i] += s;
-      });
+      for (let j = i + 1; j < m; j++) {
+        const dj = values[j];
+        for (let e = 0; e < count; e++) terms[e] = di[e] * dj[e];
+        dotSums[i * m + j].add(terms, count);
+      }
+      for (let e = 0; e < count; e++) terms[e] = Math.abs(di[e]);
+      l1Sums[i].add(terms, count);
     }
   }
-  for (let i = 0; i < m; i++) for (let j = 0; j < i; j++) dots[i * m + j] = dots[j * m + i];
-  return { vectors, dots, l1 };
+  const dots = new Float64Array(m * m);
+  for (let i = 0; i < m; i++) for (let j = i; j < m; j++) dots[i * m + j] = dots[j * m + i] = dotSums[i * m + j].sum();
+  return { vectors, dots, l1: Float64Array.from(l1Sums, (s) => s.sum()) };
 }
 
 /** Radix digits of the selection: 11 + 11 + 10 bits, most significant first. */
@@ -202,11 +308,49 @@ export function chunkKeys(source: TensorChunkSource, chunk: Uint8Array[], count:
 }
 
 /**
+ * sce's variance across n task vectors dᵢ (d[0 .. n)), as mergekit's torch.var(unbiased=False) in f32:
+ * mean = f32(Σ dᵢ / n), var = f32(Σ f32((dᵢ − mean)²) / n), both sums in model order.
+ */
+export function varianceOf(d: ArrayLike<number>, n: number): number {
+  let s = d[0];
+  for (let i = 1; i < n; i++) s = fr(s + d[i]);
+  const mean = fr(s / n);
+  let q = 0;
+  for (let i = 0; i < n; i++) {
+    const t = fr(d[i] - mean);
+    q = i === 0 ? fr(t * t) : fr(q + fr(t * t));
+  }
+  return fr(q / n);
+}
+
+/** What a selection ranks: |x_input − x_base| (or |x_input|), or the variance across every input but the base (sce). */
+export type SelectionKey = { kind: 'magnitude'; input: number; base: number | undefined } | { kind: 'variance'; base: number };
+
+/** The order keys of `key` over one chunk. */
+export function chunkSelectionKeys(source: TensorChunkSource, chunk: Uint8Array[], count: number, key: SelectionKey): Uint32Array {
+  if (key.kind === 'magnitude') return chunkKeys(source, chunk, count, key.input, key.base);
+  const { values } = chunkVectors(source.dtypes, chunk, count, { base: key.base });
+  const n = values.length;
+  const d = new Float32Array(n);
+  const keys = new Uint32Array(count);
+  for (let e = 0; e < count; e++) {
+    for (let i = 0; i < n; i++) d[i] = values[i][e];
+    keys[e] = magnitudeKey(varianceOf(d, n));
+  }
+  return keys;
+}
+
+/**
  * The first `count` elements of input `which` (minus the base input, if any) in order of magnitude,
  * ties by index: three radix passes over the tensor and, if the cut falls inside a run of equal
  * magnitudes, one more to find where.
  */
 export async function selectByMagnitude(source: TensorChunkSource, which: number, base: number | undefined, order: SelectionOrder, count: number, chunkElements = 1 << 20, signal?: AbortSignal): Promise<MagnitudeSelection> {
+  return selectByKey(source, { kind: 'magnitude', input: which, base }, order, count, chunkElements, signal);
+}
+
+/** The first `count` elements in the order of `key`, ties by index (the CPU twin of the GPU's selection). */
+export async function selectByKey(source: TensorChunkSource, key: SelectionKey, order: SelectionOrder, count: number, chunkElements = 1 << 20, signal?: AbortSignal): Promise<MagnitudeSelection> {
   const n = source.elementCount;
   if (!Number.isInteger(count) || count < 0 || count > n) throw new RangeError(`selectByMagnitude: cannot select ${count} of ${n} elements`);
   if (count === 0) return { order, count, threshold: 0, cut: 0, before: 0, equal: 0 };
@@ -214,7 +358,7 @@ export async function selectByMagnitude(source: TensorChunkSource, which: number
   const eachChunk = async (visit: (keys: Uint32Array, start: number) => void): Promise<void> => {
     for (let start = 0; start < n; start += step) {
       const c = Math.min(step, n - start);
-      visit(chunkKeys(source, await source.read(start, c, signal), c, which, base), start);
+      visit(chunkSelectionKeys(source, await source.read(start, c, signal), c, key), start);
     }
   };
   const histogramOf = async (prefix: number, prefixMask: number, shift: number, bits: number): Promise<Float64Array> => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KernelDtype } from '../../../src/merge/kernel';
-import { chunkKeys, isSelected, selectByMagnitude, tensorSums } from '../../../src/merge/methods/tensorStats';
+import { BlockedSum, chunkKeys, chunkSelectionKeys, isSelected, selectByKey, selectByMagnitude, tensorSums } from '../../../src/merge/methods/tensorStats';
+import { seededUniform } from '../../../src/util/random';
 import { memorySource, oracleSelection, oracleVectors, quantizedInputs, randomInputs } from './statsTestData';
 
 function selectedSet(sel: Parameters<typeof isSelected>[0], keys: Uint32Array): Set<number> {
@@ -42,6 +43,31 @@ describe('magnitude selection (CPU) against a stable argsort of |d|', () => {
   });
 });
 
+describe('variance selection (sce, CPU) against a stable sort of variances computed here', () => {
+  it('three deltas with specials, and quantized ones (ties), both orders, streamed', async () => {
+    const dtypes: KernelDtype[] = ['BF16', 'BF16', 'F32', 'BF16'];
+    const n = 5003;
+    for (const inputs of [randomInputs(dtypes, n, 14, { specials: 0.02 }), quantizedInputs(dtypes, n, 15, 3)]) {
+      const source = memorySource(dtypes, inputs);
+      const d = oracleVectors(dtypes, inputs, 0);
+      // torch.var(unbiased=False) in f32, one operation at a time.
+      const variances = d[0].map((_, e) => {
+        const f = Math.fround;
+        const mean = f(f(f(d[0][e] + d[1][e]) + d[2][e]) / 3);
+        const sq = (x: number) => f(f(x - mean) * f(x - mean));
+        return f(f(f(sq(d[0][e]) + sq(d[1][e])) + sq(d[2][e])) / 3);
+      });
+      const keys = chunkSelectionKeys(source, inputs, n, { kind: 'variance', base: 0 });
+      for (const order of ['largest', 'smallest'] as const) {
+        for (const count of [1, Math.floor(0.3 * n), n]) {
+          const sel = await selectByKey(source, { kind: 'variance', base: 0 }, order, count, 1024);
+          expect(selectedSet(sel, keys), `${order} ${count}`).toEqual(oracleSelection(variances, order, count));
+        }
+      }
+    }
+  });
+});
+
 describe('blocked sums (CPU) against f64 sums', () => {
   it('dot products, norms and l1 of deltas over several chunks', async () => {
     const dtypes: KernelDtype[] = ['BF16', 'BF16', 'F16', 'F32'];
@@ -69,6 +95,43 @@ describe('blocked sums (CPU) against f64 sums', () => {
     const b = await tensorSums(memorySource(dtypes, inputs), {}, 1 << 20);
     expect(Array.from(a.dots)).toEqual(Array.from(b.dots));
     expect(Array.from(a.l1)).toEqual(Array.from(b.l1));
+  });
+
+  it('divided vectors: dot products of f32(dᵢ / divisorᵢ), each quotient rounded once (the SLERP family)', async () => {
+    const dtypes: KernelDtype[] = ['BF16', 'F32', 'F16'];
+    const n = 30_011;
+    const inputs = randomInputs(dtypes, n, 12);
+    const divisors = [3.7, 1];
+    const sums = await tensorSums(memorySource(dtypes, inputs), { base: 0, divisors }, 4096);
+    const d = oracleVectors(dtypes, inputs, 0).map((v, k) => v.map((x) => Math.fround(x / Math.fround(divisors[k]))));
+    for (let i = 0; i < 2; i++) {
+      for (let j = 0; j < 2; j++) {
+        let dot = 0;
+        for (let e = 0; e < n; e++) dot += Math.fround(d[i][e] * d[j][e]);
+        expect(Math.abs(sums.dots[i * 2 + j] - dot), `dot ${i},${j}`).toBeLessThan(1e-6 * Math.sqrt(sums.dots[0] * sums.dots[3]));
+      }
+    }
+    // Divisor 1 is the vector itself, exactly.
+    const plain = await tensorSums(memorySource(dtypes, inputs), { base: 0 }, 4096);
+    expect(sums.dots[3]).toBe(plain.dots[3]);
+  });
+
+  it('BlockedSum: pieces of any length give the bits of whole groups; terms that cancel keep their sum', () => {
+    const r = seededUniform(13);
+    const terms = Float32Array.from({ length: 5000 }, () => (r() - 0.5) * 2 ** Math.floor(r() * 40 - 20));
+    const whole = new BlockedSum();
+    whole.add(terms);
+    const pieces = new BlockedSum();
+    for (let at = 0; at < terms.length; ) {
+      const len = Math.min(terms.length - at, 1 + Math.floor(r() * 700));
+      pieces.add(terms.subarray(at, at + len));
+      at += len;
+    }
+    expect(pieces.sum()).toBe(whole.sum());
+    let f64 = 0;
+    for (const t of terms) f64 += t;
+    // Compensated: the error is about one f64 rounding per group, not f32 roundings of the running sums.
+    expect(Math.abs(whole.sum() - f64)).toBeLessThan(1e-12 * terms.reduce((s, t) => s + Math.abs(t), 0));
   });
 
   it('propagates NaN and Inf', async () => {

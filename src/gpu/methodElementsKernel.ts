@@ -1,0 +1,47 @@
+/**
+ * The element pass of slerp, nuslerp, model_stock, nearswap, ram and sce as a WebGPU job (shaders/methodElements.wgsl): the
+ * inputs of one chunk of a tensor (the base first) and the method's scalars, packed into the kernel's
+ * uniform after the header the backend fills.
+ */
+import type { KernelDtype, SoupInput } from '../merge/kernel';
+import type { MethodElements } from '../merge/methods/gpuElements';
+import { methodElementsShaderCode, methodElementsShapeKey, type MethodElementsShape } from './methodElementsShader';
+import { putBoundary } from './taskArithmeticKernel';
+import type { ElementwiseJob } from './webgpuSoupBackend';
+
+export interface MethodElementsChunk {
+  /** The base, then one input per model, `elementCount` elements each. */
+  inputs: SoupInput[];
+  outDtype: KernelDtype;
+  elementCount: number;
+  /** The tensor index of the chunk's first element (selections are by tensor index). */
+  offset: number;
+  elements: MethodElements;
+}
+
+const HEADER_WORDS = 8;
+
+export function methodElementsJob(chunk: MethodElementsChunk): ElementwiseJob {
+  const { scalars, keep, boundary, base } = chunk.elements;
+  const count = scalars.length + (boundary ? 3 : 0);
+  const shape: MethodElementsShape = { kernel: chunk.elements.kernel, inputDtypes: chunk.inputs.map((i) => i.dtype), outDtype: chunk.outDtype, scalarCount: count, keep, base };
+  const vectors = Math.max(1, Math.ceil(count / 4));
+  const template = new ArrayBuffer(4 * (HEADER_WORDS + 4 * vectors));
+  new Float32Array(template, 4 * HEADER_WORDS).set(scalars);
+  if (boundary) putBoundary(new Uint32Array(template), HEADER_WORDS + scalars.length, boundary);
+  return {
+    inputs: chunk.inputs,
+    outDtype: chunk.outDtype,
+    elementCount: chunk.elementCount,
+    shaderKey: `methodElements.wgsl ${methodElementsShapeKey(shape)}`,
+    shaderCode: () => methodElementsShaderCode(shape),
+    params(pieceStart) {
+      const buf = template.slice(0);
+      const words = new Uint32Array(buf);
+      const offset = chunk.offset + pieceStart;
+      words[4] = offset >>> 0;
+      words[5] = Math.floor(offset / 4294967296) >>> 0;
+      return new Uint8Array(buf);
+    },
+  };
+}
