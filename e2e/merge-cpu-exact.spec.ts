@@ -67,10 +67,12 @@ test.afterAll(async () => {
 /** The same recipe merged in Node by the CPU engine: its bytes' SHA-256 and size. */
 async function reference(recipeYaml: string): Promise<{ sha256: string; size: number }> {
   const { recipe } = parseRecipe(recipeYaml);
-  expect(recipe.models.map((m) => m.model.path)).toEqual(NAMES);
+  // The studio writes each model as a path beside the recipe (modelPaths.ts), as mergekit reads it.
+  const paths = NAMES.map((n) => `./${n}.safetensors`);
+  expect(recipe.models.map((m) => m.model.path)).toEqual(paths);
   const checkpoints = new Map<string, Checkpoint>();
   const opened = await Promise.all(NAMES.map((n) => openCheckpointPath(join(dir, `${n}.safetensors`))));
-  NAMES.forEach((n, i) => checkpoints.set(n, opened[i]));
+  paths.forEach((p, i) => checkpoints.set(p, opened[i]));
   const refPath = join(dir, 'reference.safetensors');
   const backend = createCpuSoupBackend({ workers: 1, spawn: inThreadSpawner });
   try {
