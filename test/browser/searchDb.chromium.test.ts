@@ -1,39 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright';
-import { createServer, type ViteDevServer } from 'vite';
+import type { Page } from 'playwright';
+import { chromiumPath, openChromiumPage, type ChromiumPage } from '../support/chromiumPage';
 
 // The studio's IndexedDB store of search results (src/browser/searchDb.ts) in real Chromium, served by
 // Vite from localhost: the engine's TrialStore contract (load what was appended, in order; a point
 // appended twice keeps its place), trials kept per search, a store opened again after the page reloads
 // (a new database connection) continuing the order, and a search deleted with its trials only.
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const repo = fileURLToPath(new URL('../../', import.meta.url));
-
-let server: ViteDevServer;
-let browser: Browser;
+let chromium: ChromiumPage | undefined;
 let page: Page;
-let origin: string;
 
 beforeAll(async () => {
-  server = await createServer({ root: repo, configFile: `${repo}vite.config.ts`, logLevel: 'error', server: { port: 5393, strictPort: false, host: '127.0.0.1' } });
-  await server.listen();
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  page = await browser.newPage();
-  const address = server.httpServer?.address();
-  origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 5393}`;
-  // A small static file of the origin, not the studio: the test imports only the module under test.
-  await page.goto(`${origin}/demo/bfcl-v3/SOURCE.md`, { timeout: 110_000 });
+  chromium = await openChromiumPage(5393);
+  page = chromium.page;
   await page.evaluate(() => new Promise((resolve) => Object.assign(indexedDB.deleteDatabase('souplab-search'), { onsuccess: resolve, onerror: resolve, onblocked: resolve })));
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await chromium?.close();
 });
 
 /** Runs `body` (an async function body) in the page with the module's exports in scope. */

@@ -1,37 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright';
-import { createServer, type ViteDevServer } from 'vite';
+import type { Page } from 'playwright';
+import { chromiumPath, openChromiumPage, type ChromiumPage } from '../support/chromiumPage';
 
 // The File System Access targets and sources run in real Chromium against OPFS (real
 // FileSystemFileHandles and FileSystemWritableFileStreams), served by Vite from localhost.
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const repo = fileURLToPath(new URL('../../', import.meta.url));
-
-let server: ViteDevServer;
-let browser: Browser;
+let chromium: ChromiumPage | undefined;
 let page: Page;
 
 beforeAll(async () => {
-  server = await createServer({ root: repo, configFile: `${repo}vite.config.ts`, logLevel: 'error', server: { port: 5391, strictPort: false, host: '127.0.0.1' } });
-  await server.listen();
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  page = await browser.newPage();
-  const address = server.httpServer?.address();
-  const port = typeof address === 'object' && address ? address.port : 5391;
-  // 127.0.0.1 is a secure context, as OPFS requires. A small static file, not the studio's page: the
-  // tests import only the formats modules, and the whole studio through the dev server can take
-  // longer than a navigation timeout on a busy machine.
-  await page.goto(`http://127.0.0.1:${port}/demo/bfcl-v3/SOURCE.md`, { timeout: 110_000 });
+  chromium = await openChromiumPage(5391);
+  page = chromium.page;
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await chromium?.close();
 });
 
 /** Runs `body` (an async function body) in the page with the formats modules and a clean OPFS folder. */
