@@ -3,7 +3,7 @@
  * picked in the page, parameters set in the fields made from the registry (global, per model, a layer
  * gradient), the recipe exported as mergekit YAML, the merge run in the page, and its output compared
  * with `souplab merge` of the exported YAML put beside copies of the same checkpoint folders. Then an
- * invalid parameter: its inline error, and a blocked Merge. And model_stock, which has no WebGPU
+ * invalid parameter: its inline error, and a blocked Merge. And multislerp, which has no WebGPU
  * kernels: the page says so, and a WebGPU merge runs it on the CPU of the merge worker.
  *
  * The two outputs differ only in the comment line of the recipe stored in __metadata__ (the studio's
@@ -183,8 +183,8 @@ test('SLERP needs exactly one model besides the base; with a t gradient, merged 
   expect(adapter, 'this spec merges on WebGPU: the browser must give an adapter').not.toBeNull();
   await page.getByRole('tab', { name: 'Merge & export' }).click();
   await page.getByLabel('Run on').selectOption('webgpu');
-  // SLERP's norms and dot product run on the CPU of the merge worker, its final combination on the GPU: said.
-  await expect(page.getByTestId('gpu-note')).toHaveAttribute('data-gpu', 'part');
+  // SLERP's norms, dot product and final combination all run on the GPU: said.
+  await expect(page.getByTestId('gpu-note')).toHaveAttribute('data-gpu', 'all');
   const fromPage = await mergeInPage(page, 'webgpu', 'e2e-slerp');
   await expect(page.getByRole('status').filter({ hasText: 'Verified' })).toContainText('on WebGPU');
   expectSameModel(fromPage, await mergeWithCli(yaml, 'slerp'));
@@ -222,16 +222,16 @@ test('an invalid parameter shows its error at the field and blocks the merge', a
 
 test('a method without WebGPU kernels says so and merges on a WebGPU choice, on the CPU of the merge worker: the same model as souplab merge', async ({ page }) => {
   await demoIngredients(page);
-  await page.getByRole('combobox', { name: 'Merge method' }).selectOption('model_stock');
+  await page.getByRole('combobox', { name: 'Merge method' }).selectOption('multislerp');
   await page.getByRole('combobox', { name: 'Base model' }).selectOption(BASE);
-  await expect(page.getByTestId('gpu-note')).toHaveText(/^model_stock has no WebGPU kernels yet: on WebGPU its arithmetic runs on the CPU inside the merge worker/);
-  await page.getByLabel('filter_wise').selectOption('true');
+  await expect(page.getByTestId('gpu-note')).toHaveText(/^multislerp has no WebGPU kernels yet: on WebGPU its arithmetic runs on the CPU inside the merge worker/);
+  await page.getByLabel('normalize_weights').selectOption('false');
   await expect(page.getByText('Ready to merge 2 ingredients.')).toBeVisible();
   const yaml = await exportRecipe(page);
-  expect(parseRecipe(yaml).recipe.parameters.filter_wise).toMatchObject({ value: true });
-  const fromPage = await mergeInPage(page, 'webgpu', 'e2e-stock');
+  expect(parseRecipe(yaml).recipe.parameters.normalize_weights).toMatchObject({ value: false });
+  const fromPage = await mergeInPage(page, 'webgpu', 'e2e-multislerp');
   await expect(page.getByRole('status').filter({ hasText: 'Verified' })).toContainText('on WebGPU');
-  expectSameModel(fromPage, await mergeWithCli(yaml, 'stock'));
+  expectSameModel(fromPage, await mergeWithCli(yaml, 'multislerp'));
 });
 
 test('a slices: recipe (a frankenmerge) read in shows its layer ranges and is written back as it was', async ({ page }) => {
