@@ -9,7 +9,11 @@
  */
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type Token, type ControlledEvaluateInputItem } from 'node-llama-cpp';
+import { requestAdapter } from '../../src/gpu/adapter';
+import { createSoupDevice, type SoupDevice } from '../../src/gpu/device';
+import { WebGpuCausalLM } from '../../src/gpu/model/webgpuCausalLM';
 import { CpuCausalLM } from '../../src/model/cpu/cpuCausalLM';
+import { nodeGPU } from '../../src/node/webgpu';
 import type { Architecture } from '../../src/model/types';
 import type { GgufFileType } from '../../src/formats/gguf/writeGguf';
 import type { TinyModelOptions } from '../../scripts/tinyModel';
@@ -33,6 +37,13 @@ const TOKENISATION_TEXTS = [
 vi.setConfig({ testTimeout: 240_000, hookTimeout: 120_000 });
 
 let llama: Llama;
+let device: SoupDevice | undefined;
+
+/** One WebGPU device for the file (Dawn; SwiftShader where no GPU is). */
+async function gpuDevice(): Promise<SoupDevice> {
+  device ??= await createSoupDevice(await requestAdapter(await nodeGPU()), 'llama.cpp referee');
+  return device;
+}
 let dir: { path: string; remove: () => Promise<void> };
 
 beforeAll(async () => {
@@ -41,6 +52,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  device?.destroy();
   await llama?.dispose();
   await dir?.remove();
 });
@@ -50,6 +62,8 @@ interface Comparison {
   meanAbs: number;
   argmaxAgree: number;
   positions: number;
+  /** The WGSL forward pass's (Dawn) largest difference from llama.cpp, when it was run. */
+  wgslMaxAbs?: number;
 }
 
 /** llama.cpp's log p(ids[t+1] | ids[0..t]) for every t, and its argmax at every position (F32 KV cache). */
@@ -88,6 +102,7 @@ async function compare(
   sourceDtype: 'F32' | 'F16' | 'BF16',
   ggufType: GgufFileType,
   shape: Partial<TinyModelOptions> = {},
+  withWgsl = false,
 ): Promise<Comparison> {
   const model = await openTinyModel({ architecture, dtype: sourceDtype, seed: 11, ...shape });
   const path = await exportGguf(model, dir.path, ggufType);
@@ -96,6 +111,15 @@ async function compare(
   const ids = tokenizer.encode(TEXT);
   const lm = await CpuCausalLM.load(model.config, model.weights);
   const [ours] = await lm.scoreTokens([Int32Array.from(ids)]);
+  let wgsl: Float32Array | undefined;
+  if (withWgsl) {
+    const gpu = await WebGpuCausalLM.create(model.config, model.weights, { device: await gpuDevice() });
+    try {
+      [wgsl] = await gpu.scoreTokens([Int32Array.from(ids)]);
+    } finally {
+      gpu.dispose();
+    }
+  }
   const V = model.config.vocabSize;
   const logits = await lm.logits(Int32Array.from(ids.slice(0, -1)));
   const oursArgmax = ours.map((_, t) => {
@@ -115,8 +139,9 @@ async function compare(
       sum += d;
       if (oursArgmax[t] === theirs.argmax[t]) agree++;
     }
-    const result = { maxAbs, meanAbs: sum / ours.length, argmaxAgree: agree, positions: ours.length };
-    console.log(`${architecture} ${sourceDtype} weights → GGUF ${ggufType}: max |Δ log p| ${maxAbs.toExponential(2)}, mean ${result.meanAbs.toExponential(2)}, argmax ${agree}/${ours.length}`);
+    const wgslMaxAbs = wgsl ? Math.max(...Array.from(wgsl, (v, t) => Math.abs(v - theirs.logProbs[t]))) : undefined;
+    const result = { maxAbs, meanAbs: sum / ours.length, argmaxAgree: agree, positions: ours.length, wgslMaxAbs };
+    console.log(`${architecture} ${sourceDtype} weights → GGUF ${ggufType}: max |Δ log p| ${maxAbs.toExponential(2)}, mean ${result.meanAbs.toExponential(2)}, argmax ${agree}/${ours.length}` + (wgslMaxAbs === undefined ? '' : `; WGSL max |Δ log p| ${wgslMaxAbs.toExponential(2)}`));
     return result;
   } finally {
     await llamaModel.dispose();
@@ -178,10 +203,11 @@ describe.each(ARCHITECTURES)('%s', (architecture) => {
   // llama: Llama 3's split (llama.cpp's "llama-bpe"); qwen2/qwen3: Qwen2's ("qwen2"); mistral: GPT-2's ("gpt-2").
   test('llama.cpp tokenises the exported GGUF exactly as tokenizer.json does', () => expectSameTokenisation(architecture));
 
-  test('F32: the CPU forward pass gives llama.cpp\'s log-probs within 2e-4, the same argmax', async () => {
-    const r = await compare(architecture, 'F32', 'f32');
+  test('F32: the CPU forward pass and the WGSL one (Dawn) give llama.cpp\'s log-probs within 2e-4, the same argmax', async () => {
+    const r = await compare(architecture, 'F32', 'f32', {}, true);
     expect(r.maxAbs).toBeLessThan(2e-4);
     expect(r.argmaxAgree).toBe(r.positions);
+    expect(r.wgslMaxAbs).toBeLessThan(2e-4);
   });
 
   test('F16 and BF16 weights: within the activation rounding llama.cpp adds', async () => {
