@@ -51,28 +51,27 @@ class ByteBuilder {
     this.view = new DataView(next.buffer);
   }
 
+  /** Reserves `width` bytes at the end and lets `write` fill them (little-endian, through the view). */
+  private put(width: number, write: (view: DataView, at: number) => void): void {
+    this.reserve(width);
+    write(this.view, this.length);
+    this.length += width;
+  }
+
   u32(v: number): void {
-    this.reserve(4);
-    this.view.setUint32(this.length, v, true);
-    this.length += 4;
+    this.put(4, (view, at) => view.setUint32(at, v, true));
   }
 
   i32(v: number): void {
-    this.reserve(4);
-    this.view.setInt32(this.length, v, true);
-    this.length += 4;
+    this.put(4, (view, at) => view.setInt32(at, v, true));
   }
 
   u64(v: number): void {
-    this.reserve(8);
-    this.view.setBigUint64(this.length, BigInt(v), true);
-    this.length += 8;
+    this.put(8, (view, at) => view.setBigUint64(at, BigInt(v), true));
   }
 
   f32(v: number): void {
-    this.reserve(4);
-    this.view.setFloat32(this.length, v, true);
-    this.length += 4;
+    this.put(4, (view, at) => view.setFloat32(at, v, true));
   }
 
   u8(v: number): void {
