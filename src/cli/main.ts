@@ -1,9 +1,13 @@
+import { setMaxListeners } from 'node:events';
 import { removeTemporariesNow } from '../node/fileTargets';
 import type { CliIO } from './io';
 import { runCli } from './runCli';
 
 // The `souplab` binary (bin/souplab.js loads the bundle of this file).
 const controller = new AbortController();
+// Every job in flight listens for the cancel (two per worker thread, and more with --threads): not
+// the leak Node's default warning at 11 listeners suspects, and its message must not reach the user.
+setMaxListeners(0, controller.signal);
 // Ctrl-C, and what `timeout`, Docker, Slurm and a closed terminal send: the first lets the command
 // cancel and clean up (no partial output); a second quits at once, removing this process's
 // temporaries on the way out (the 'exit' handler below).

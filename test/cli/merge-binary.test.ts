@@ -66,6 +66,27 @@ describe('node bin/souplab.js merge', () => {
     });
   });
 
+  test('--threads 16: every job in flight listens for Ctrl-C, and no Node warning about it reaches the user', () => {
+    // 16 workers take 32 parts at once: more than the 10 abort listeners after which Node warns of a leak.
+    const a = model(11, true);
+    const b = model(12, true);
+    writeModel(join(dir, 'ta.safetensors'), a);
+    writeModel(join(dir, 'tb.safetensors'), b);
+    writeFileSync(join(dir, 'rt.yaml'), 'merge_method: linear\nmodels:\n  - model: ta.safetensors\n  - model: tb.safetensors\n');
+    const r = run(['merge', 'rt.yaml', '--out', 'threads.safetensors', '--backend', 'cpu', '--threads', '16']);
+    expect(r.stderr).toBe(nonFloatNote.replace('from a,', 'from ta.safetensors,'));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('CPU, 16 worker threads');
+    const out = readSafetensors(readFileSync(join(dir, 'threads.safetensors')));
+    a.forEach((t, i) => {
+      if (t.dtype !== 'I64') expect(firstDifference(out.tensors.get(t.name)!.data, referenceSoup('linear', [0.5, 0.5], [t, b[i]], 'BF16')), t.name).toBeUndefined();
+    });
+    const bad = run(['merge', 'rt.yaml', '--out', 'never.safetensors', '--threads', '0']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe("souplab merge: --threads must be a whole number from 1 to 256, got '0'\n");
+    expect(existsSync(join(dir, 'never.safetensors'))).toBe(false);
+  });
+
   test('a recipe error names the line; exit 2', () => {
     writeFileSync(join(dir, 'bad.yaml'), 'merge_method: linear\nmodels:\n  - model: a\n    parameters:\n      weight: heavy\n');
     const r = run(['merge', 'bad.yaml', '--out', 'x.safetensors']);

@@ -10,7 +10,7 @@ import { PreflightError, type PreflightReport } from '../../merge/preflight';
 import type { ModelRef, Recipe } from '../../merge/recipe';
 import { runRecipe, type RunRecipeResult } from '../../merge/runRecipe';
 import type { MergeProgress } from '../../merge/runMerge';
-import { createNodeCpuBackend } from '../../node/cpuWorkers';
+import { createNodeCpuBackend, DEFAULT_MAX_CPU_WORKERS } from '../../node/cpuWorkers';
 import { nodeFileSource } from '../../node/fileSource';
 import { nodeFileTarget, nodeFolderTarget } from '../../node/fileTargets';
 import { openCheckpointPath, type NodeCheckpoint } from '../../node/openCheckpointPath';
@@ -43,7 +43,7 @@ export const mergeCommand: Command = {
   summary: 'merge checkpoints by a mergekit recipe (linear, ties, slerp, … every weights-only method) on WebGPU or the CPU',
   usage: [
     'souplab merge <recipe.yaml> --out <file.safetensors | folder | file.gguf> [--backend webgpu|cpu] [--shard-size 5GB]\n' +
-      '              [--gguf-type f32|f16|bf16|q8_0] [--quiet]',
+      '              [--gguf-type f32|f16|bf16|q8_0] [--threads N] [--quiet]',
     '',
     'Runs a mergekit recipe (model paths relative to the recipe). Methods:',
     `  ${METHOD_NAMES.join(', ')}`,
@@ -55,10 +55,11 @@ export const mergeCommand: Command = {
     '  --backend     webgpu or cpu (default: WebGPU when a hardware adapter exists, else the CPU)',
     '  --shard-size  largest shard of a folder output (default 5GB; GB = 10^9 bytes, GiB = 2^30)',
     "  --gguf-type   the weights of a .gguf output (default: the soup's own f32/bf16/f16); norms stay f32",
+    `  --threads     CPU worker threads (default: the cores this process may use, at most ${DEFAULT_MAX_CPU_WORKERS})`,
     '  --quiet       no progress, notes or summary; errors only',
   ].join('\n'),
   async run(args, io) {
-    const { positionals, flags } = parseArgs(args, { booleans: ['quiet'], values: ['out', 'backend', 'shard-size', 'gguf-type'] });
+    const { positionals, flags } = parseArgs(args, { booleans: ['quiet'], values: ['out', 'backend', 'shard-size', 'gguf-type', 'threads'] });
     if (positionals.length !== 1) {
       throw new UsageError(positionals.length === 0 ? 'give a recipe file (mergekit YAML)' : `expected one recipe file, got ${positionals.length} arguments`);
     }
@@ -68,6 +69,7 @@ export const mergeCommand: Command = {
     if (backendArg !== undefined && backendArg !== 'webgpu' && backendArg !== 'cpu') {
       throw new UsageError(`--backend must be webgpu or cpu, got '${String(backendArg)}'`);
     }
+    const threads = parseThreads(flags.get('threads'));
     const quiet = flags.has('quiet');
     const say = (line: string) => {
       if (!quiet) io.stderr(`${line}\n`);
@@ -115,7 +117,7 @@ export const mergeCommand: Command = {
           await refuseOverwritingInputs(outPath, toFile, opened, plan.recipe);
           printReport(io, plan.preflight, quiet);
         },
-        backend: () => chooseBackend(backendArg, say),
+        backend: () => chooseBackend(backendArg, say, threads),
         target: toFile ? nodeFileTarget(outPath) : nodeFolderTarget(outPath),
         folder: !toFile,
         // general.name is the file's name, as the studio names its GGUF after the file it writes.
@@ -249,8 +251,16 @@ async function refuseOverwritingInputs(outPath: string, toFile: boolean, models:
   }
 }
 
-async function chooseBackend(forced: string | true | undefined, say: (line: string) => void): Promise<SoupBackend> {
-  if (forced === 'cpu') return createNodeCpuBackend();
+/** --threads N: a whole number of worker threads, 1 to 256. */
+export function parseThreads(value: string | true | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : NaN;
+  if (!(n >= 1 && n <= 256)) throw new UsageError(`--threads must be a whole number from 1 to 256, got '${String(value)}'`);
+  return n;
+}
+
+async function chooseBackend(forced: string | true | undefined, say: (line: string) => void, threads: number | undefined): Promise<SoupBackend> {
+  if (forced === 'cpu') return createNodeCpuBackend({ workers: threads });
   if (forced === 'webgpu') {
     const adapter = await requestAdapter(await nodeGPU()); // throws WebGPUNotAvailableError: no fallback when forced
     return createWebGPUSoupBackend(adapter);
@@ -269,7 +279,7 @@ async function chooseBackend(forced: string | true | undefined, say: (line: stri
   } catch (e) {
     reason = e instanceof Error ? e.message.replace(/: the CPU path will be used$/, '') : String(e);
   }
-  const cpu = createNodeCpuBackend();
+  const cpu = createNodeCpuBackend({ workers: threads });
   say(`note: ${reason}; merging on the CPU (${cpu.description})`);
   return cpu;
 }
