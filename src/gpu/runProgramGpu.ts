@@ -17,7 +17,7 @@ import { decodeToF32, encodeFromF32, FLOAT_BYTES } from '../formats/floatArrays'
 import { KERNEL_DTYPE_BYTES, type KernelDtype, type SoupJob } from '../merge/kernel';
 import type { GpuElements, SelectionBoundary } from '../merge/methods/gpuElements';
 import type { MagnitudeSelection, SelectionKey, TensorChunkSource } from '../merge/methods/tensorStats';
-import { canonicalNaNs, programChunkElements, readInputRange, runTensorProgram, type ProgramTensor } from '../merge/methods/runProgram';
+import { canonicalNaNs, programChunkElements, programScratch, readInputRange, runTensorProgram, withScratch, type ProgramTensor } from '../merge/methods/runProgram';
 import type { ElementChunk, StatisticsPass, TensorProgram } from '../merge/methods/types';
 import { methodElementsJob } from './methodElementsKernel';
 import { taskArithmeticJob } from './taskArithmeticKernel';
@@ -64,11 +64,16 @@ export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramO
   const fitsGpu = chunkElements <= opts.backend.maxChunkElements;
   const readRaw = (start: number, count: number): Promise<Uint8Array[]> => readInputRange(t, start, count);
   const source: TensorChunkSource = { elementCount: t.numel, dtypes: dtypes as KernelDtype[], read: (s, c) => readRaw(s, c) };
-  const toChunk = (offset: number, raw: Uint8Array[]): ElementChunk => ({
-    offset,
-    count: raw.length ? raw[0].length / FLOAT_BYTES[dtypes[0] as FloatDtype] : 0,
-    x: raw.map((bytes, i) => decodeToF32(dtypes[i] as FloatDtype, bytes)),
-  });
+  const scratch = programScratch(t);
+  const toChunk = (offset: number, raw: Uint8Array[]): ElementChunk =>
+    withScratch(
+      {
+        offset,
+        count: raw.length ? raw[0].length / FLOAT_BYTES[dtypes[0] as FloatDtype] : 0,
+        x: raw.map((bytes, i) => decodeToF32(dtypes[i] as FloatDtype, bytes)),
+      },
+      scratch,
+    );
   async function* rawChunks(): AsyncGenerator<{ offset: number; raw: Uint8Array[] }> {
     let pending = t.numel > 0 ? readRaw(0, Math.min(chunkElements, t.numel)) : undefined;
     for (let offset = 0; offset < t.numel && pending; ) {
@@ -84,6 +89,7 @@ export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramO
 
   const gpuCanTake = (pass: StatisticsPass): boolean => pass.gpu !== undefined && pass.gpu.length > 0;
   for (const pass of program.passes) {
+    if (pass.skip?.()) continue;
     if (gpuCanTake(pass)) {
       for (const s of pass.gpu!) {
         if (s.kind === 'selection') {

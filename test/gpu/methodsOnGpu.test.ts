@@ -37,12 +37,14 @@ const CHUNK = 4096; // the CPU program and the GPU kernel both see the tensor in
 /** The registry's CPU program for one tensor: passes over chunks, then combine, rounded to BF16. */
 function cpuMerge(ctx: TensorContext, dtypes: KernelDtype[], inputs: Uint8Array[]): { out: Uint16Array; scalars: Float32Array } {
   const program = getMethod(ctx.name.split('/')[0]).program(ctx);
+  const scratch = program.scratch ? new Float32Array(ctx.numel) : undefined;
   const chunkAt = (offset: number) => {
     const count = Math.min(CHUNK, ctx.numel - offset);
     const size = (d: KernelDtype) => (d === 'F32' ? 4 : 2);
-    return { offset, count, x: inputs.map((b, i) => decodeToF32(dtypes[i], b.subarray(offset * size(dtypes[i]), (offset + count) * size(dtypes[i])))) };
+    return { offset, count, x: inputs.map((b, i) => decodeToF32(dtypes[i], b.subarray(offset * size(dtypes[i]), (offset + count) * size(dtypes[i])))), scratch: scratch?.subarray(offset, offset + count) };
   };
   for (const pass of program.passes) {
+    if (pass.skip?.()) continue;
     for (let o = 0; o < ctx.numel; o += CHUNK) pass.accumulate(chunkAt(o));
     pass.finish();
   }

@@ -140,6 +140,11 @@ export interface ElementChunk {
   offset: number;
   count: number;
   x: Float32Array[];
+  /**
+   * The program's scratch (TensorProgram.scratch) over the same elements, read and written in place:
+   * what a pass writes there, the later passes and `combine` read. Absent for programs without one.
+   */
+  scratch?: Float32Array;
 }
 
 /**
@@ -162,12 +167,25 @@ export interface StatisticsPass {
   readonly chunkMultiple?: number;
   accumulate(chunk: ElementChunk): void;
   finish(): void;
+  /**
+   * Asked by the runner just before the pass would run (after the earlier passes' finish()): true
+   * leaves it out, neither accumulate() nor finish() is called — an iteration that has converged
+   * (karcher) skips the passes of the iterations it no longer needs.
+   */
+  skip?(): boolean;
   /** What a GPU backend computes instead of accumulate(), one per part of a zipped pass (gpuElements.ts); absent: the CPU runs it. */
   gpu?: GpuStatistic[];
 }
 
 export interface TensorProgram {
   passes: StatisticsPass[];
+  /**
+   * One f32 number per element that the runner keeps for this program while it runs the tensor
+   * (karcher's tensor-sized iterate): allocated zeroed when the tensor starts, handed to every pass
+   * and to `combine` as ElementChunk.scratch, dropped when the tensor is written. 4 bytes per
+   * element, which the method's needs.memoryPerTensor states.
+   */
+  scratch?: boolean;
   /** The output pass: writes out[0 .. chunk.count) in f32. */
   combine(chunk: ElementChunk, out: Float32Array): void;
   /** Chunks of the output pass must be whole multiples of this (per-row scalars). */
