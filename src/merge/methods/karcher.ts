@@ -25,7 +25,8 @@
  */
 import { fr, numberOf } from './common';
 import { copyProgram } from './slerp';
-import { BlockedSum, exactSquares } from './tensorStats';
+import type { GpuStatistic, MethodElements } from './gpuElements';
+import { BlockedSum, exactSquares, type TensorSums } from './tensorStats';
 import type { ElementChunk, MergeMethod, StatisticsPass, TensorProgram } from './types';
 
 export const karcher: MergeMethod = {
@@ -40,9 +41,9 @@ export const karcher: MergeMethod = {
   needs: {
     base: 'ignored',
     models: { min: 1 },
-    statistics: ['‖xᵢ‖ (1 pass), the initial mean direction and its norm (1 pass), then per iteration until ‖T‖ < tol (max_iter at most) u·uᵢ, ‖T‖, the step and its norm (3 passes)'],
-    memoryPerTensor: 'the iterate u: 4 bytes per element (f32), and n + 1 running sums',
-    gpu: 'the norms; the iteration on the CPU',
+    statistics: ['‖xᵢ‖ (1 pass), the initial direction u = Σ aᵢ·uᵢ and ‖u‖ (1 pass), then per iteration until ‖T‖ < tol (max_iter at most): u·uᵢ, ‖T‖, the step and its norm (3 passes)'],
+    memoryPerTensor: 'the iterate u: 4 bytes per element (f32), and n + 1 running sums (0.5 KiB each)',
+    gpu: 'all (the iterate stays in host memory: the kernels read it as one more input, the step writes it back)',
     vocabulary: 'common-rows',
   },
   program(ctx) {
@@ -75,6 +76,9 @@ class KarcherIteration {
   /** s = Σ ‖xᵢ‖/n, rounded to f32. */
   private scale = 0;
   private readonly sums: BlockedSum[];
+  /** What a GPU computed instead of the CPU's sums: a vector's Σ v² (one pass), or the dots' sums. */
+  private gpuSquares: number | undefined;
+  private gpuDots: TensorSums | undefined;
   private terms = new Float32Array(0);
   private lows = new Float32Array(0);
   private u = new Float32Array(0);
@@ -95,7 +99,7 @@ class KarcherIteration {
   program(): TensorProgram {
     const running = () => this.valid.length > 0 && !this.stopped;
     // Σ xᵢ² from a GPU (the diagonal of its sums), when one computes them.
-    let gpuSquares: number[] | undefined;
+    let gpuNorms: number[] | undefined;
     const norms: StatisticsPass = {
       kind: 'moments',
       label: 'karcher norms',
@@ -103,14 +107,15 @@ class KarcherIteration {
         this.buffers(c.count);
         c.x.forEach((x, i) => this.addSquares(i, x, c.count));
       },
-      finish: () => this.setNorms(gpuSquares ?? this.sums.map((s) => s.sum())),
-      gpu: [{ kind: 'sums', spec: () => ({}), accept: (s) => void (gpuSquares = Array.from({ length: this.n }, (_, i) => s.dots[i * this.n + i])) }],
+      finish: () => this.setNorms(gpuNorms ?? this.sums.map((s) => s.sum())),
+      gpu: [{ kind: 'sums', spec: () => ({}), accept: (s) => void (gpuNorms = Array.from({ length: this.n }, (_, i) => s.dots[i * this.n + i])) }],
     };
     const initial: StatisticsPass = {
       kind: 'moments',
       label: 'karcher initial direction',
       skip: () => this.valid.length === 0,
       accumulate: (c) => this.initialDirection(c),
+      gpu: [this.gpuVector('karcher_start', true)],
       finish: () => {
         const norm = this.normOf(0);
         this.firstUnit = norm < this.tol;
@@ -136,6 +141,8 @@ class KarcherIteration {
       skip: () => !running(),
       accumulate: (c) => this.accumulateDots(c),
       finish: () => this.finishDots(),
+      // u·uᵢ: the sums of the models and the scratch divided by their norms (the GPU computes every pair; the dots are the scratch's column).
+      gpu: [{ kind: 'sums', scratch: true, spec: () => ({ divisors: [...this.norms.map((x, i) => (this.valid.includes(i) ? x : 1)), this.uDivisor] }), accept: (sums) => void (this.gpuDots = sums) }],
     };
     const tangent: StatisticsPass = {
       kind: 'moments',
@@ -146,6 +153,7 @@ class KarcherIteration {
         this.tangentOf(c, u);
         this.addSquares(0, this.tangent, c.count);
       },
+      gpu: [this.gpuVector('karcher_tangent', false)],
       finish: () => {
         const norm = this.normOf(0);
         this.tangentNorm = norm;
@@ -159,6 +167,7 @@ class KarcherIteration {
       label: 'karcher step',
       skip: () => !running(),
       accumulate: (c) => this.accumulateStep(c),
+      gpu: [this.gpuVector('karcher_step', true)],
       finish: () => {
         const norm = this.normOf(0);
         this.uDivisor = norm > this.tol ? norm : 1;
@@ -172,7 +181,24 @@ class KarcherIteration {
       scratch: true,
       combine: (chunk, out) => this.combine(chunk, out),
       describe: () => ({ kernel: 'karcher', scalars: Float32Array.of(this.uDivisor, this.scale) }),
+      // Nothing valid: zeros, which the CPU writes.
+      gpuElements: () => (this.valid.length > 0 ? this.gpuElements('karcher', 'alone') : undefined),
     };
+  }
+
+  /** A GPU kernel's vector (the initial direction, the tangent, the step) and its Σ v², instead of the pass's accumulate(). */
+  private gpuVector(kernel: 'karcher_start' | 'karcher_tangent' | 'karcher_step', store: boolean): GpuStatistic {
+    return { kind: 'vector', store, elements: () => this.gpuElements(kernel, kernel === 'karcher_start' ? undefined : 'after'), accept: (sums) => void (this.gpuSquares = sums.dots[0]) };
+  }
+
+  /** The scalars of karcher's kernels (shaders/methodElements.wgsl states the layout). */
+  private gpuElements(kernel: MethodElements['kernel'], scratch: MethodElements['scratch']): MethodElements {
+    const scalars = [this.uDivisor, this.cosT, this.sinT, this.tangentNorm, this.scale];
+    for (let i = 0; i < this.n; i++) {
+      const p = this.valid.indexOf(i);
+      scalars.push(this.norms[i], p >= 0 ? 1 : 0, p >= 0 ? this.weights[p] : 0, p >= 0 && this.moving[p] ? 1 : 0, p >= 0 ? this.dots[p] : 0, p >= 0 ? this.coefficients[p] : 0);
+    }
+    return { kernel, scalars, scratch };
   }
 
   private buffers(count: number): void {
@@ -190,10 +216,11 @@ class KarcherIteration {
     this.sums[k].add(this.terms, count, this.lows);
   }
 
-  /** f32(√sums[k]), and a fresh sums[k] for the next pass. */
+  /** f32(√sums[k]) (or of the GPU's sum), and a fresh sums[k] for the next pass. */
   private normOf(k: number): number {
-    const norm = fr(Math.sqrt(this.sums[k].sum()));
+    const norm = fr(Math.sqrt(this.gpuSquares ?? this.sums[k].sum()));
     this.sums[k] = new BlockedSum();
+    this.gpuSquares = undefined;
     return norm;
   }
 
@@ -252,10 +279,13 @@ class KarcherIteration {
   }
 
   private finishDots(): void {
-    this.valid.forEach((_, p) => {
-      this.setDot(p, this.sums[p].sum());
+    const gpu = this.gpuDots;
+    const m = this.n + 1;
+    this.valid.forEach((i, p) => {
+      this.setDot(p, gpu ? gpu.dots[i * m + this.n] : this.sums[p].sum());
       this.sums[p] = new BlockedSum();
     });
+    this.gpuDots = undefined;
   }
 
   /** dᵢ from the sum Σ f32(u·uᵢ): clamped (NaN stays NaN, as torch.clamp keeps it), θᵢ, and cᵢ. */
