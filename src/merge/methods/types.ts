@@ -15,7 +15,10 @@
  *      pass in order, in chunks (ElementChunk: f32 values of every input for elements
  *      [offset, offset + count)), calls `accumulate` on each chunk in element order, then `finish`.
  *      A pass's accumulators are a fixed size whatever the tensor's length (a 65536-bin histogram, a
- *      few f64 sums, at most one number per row or column), so memory stays flat.
+ *      few f64 sums, at most one number per row or column), so memory stays flat — but for a program
+ *      that asks for a `scratch` (one f32 per element, which its passes write and read: karcher's
+ *      iterate, as mergekit keeps it). A pass may `skip()` itself once it is not needed (an iteration
+ *      that has converged), so the number of passes that run depends on the data.
  *   2. `combine`: the output pass. For each chunk, out[e] is a pure function of the inputs' values at
  *      element e, the element's index (offset + e: random masks, tie cuts), its row/column (per-row
  *      statistics), and the scalars the passes produced. f32 arithmetic, in the order the method file
