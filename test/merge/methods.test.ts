@@ -263,12 +263,15 @@ describe('every method against the independent reference of mergekit', () => {
       reference: (x) => ref.slerp(0.35, x.base, x.c),
     };
     for (const c of [...CASES.filter((x) => ['ties', 'model_stock', 'sce', 'breadcrumbs_ties', 'nuslerp', 'karcher'].includes(x.method)), slerpFixed]) {
-      const plan = await planOf(c.recipe('BF16'), models);
-      for (const step of plan.steps) {
-        const s = step as MethodStep;
-        const p = compare(`${c.method} (fixture)`, 'BF16', await run(s, 4096), c.reference(inputsOf(models, s.name), s.name));
-        expect(p.maxUlp, `${c.method} ${s.name}`).toBeLessThanOrEqual(1);
-        expect(p.identical / p.total).toBeGreaterThanOrEqual(0.999);
+      // karcher into F32 too: its f32 iterate shows there, as mergekit's does
+      for (const out of c.method === 'karcher' ? (['BF16', 'F32'] as const) : (['BF16'] as const)) {
+        const plan = await planOf(c.recipe(out), models);
+        for (const step of plan.steps) {
+          const s = step as MethodStep;
+          const p = compare(`${c.method} (fixture) → ${out}`, out, await run(s, 4096), c.reference(inputsOf(models, s.name), s.name));
+          expect(p.maxUlp, `${c.method} ${s.name}`).toBeLessThanOrEqual(1);
+          expect(p.identical / p.total).toBeGreaterThanOrEqual(0.999);
+        }
       }
     }
   });
