@@ -118,3 +118,36 @@ fn sceWeight(d: vec4<f32>, s: vec4<f32>, omega: vec4<f32>) -> vec4<f32> {
 fn sceMerged(b: vec4<f32>, merged: vec4<f32>, weights: vec4<f32>, floor: vec4<f32>) -> vec4<f32> {
   return b + divide(merged, select(floor, weights, weights > floor));
 }
+
+// ---- karcher (karcher.ts), its iteration's vectors and its output. The program's scratch s is the last
+// input (F32); the iterate is u = f32(s / uDivisor), a model's unit f32(xᵢ / ‖xᵢ‖). Scalars: uDivisor,
+// cos‖T‖, sin‖T‖, ‖T‖, the output's scale, then KARCHER_PER_MODEL per model i from KARCHER_MODELS:
+// ‖xᵢ‖, valid (1: ‖xᵢ‖ > tol), f32(aᵢ), moving (1: θᵢ ≥ tol), dᵢ, cᵢ. A model's term is added where its
+// flag is 1 (else +0, which leaves a sum that started from +0 as it is). The generator calls these per model.
+const KARCHER_MODELS: u32 = 5u;
+const KARCHER_PER_MODEL: u32 = 6u;
+
+fn karcherScalar(i: u32, k: u32) -> vec4<f32> {
+  return scalar(KARCHER_MODELS + KARCHER_PER_MODEL * i + k);
+}
+
+fn karcherU(s: vec4<f32>) -> vec4<f32> {
+  return divide(s, scalar(0u));
+}
+
+// The initial direction's term of model i: f32(aᵢ·uᵢ).
+fn karcherStart(acc: vec4<f32>, x: vec4<f32>, i: u32) -> vec4<f32> {
+  let term = opaque(karcherScalar(i, 2u) * divide(x, karcherScalar(i, 0u)));
+  return select(acc, acc + term, karcherScalar(i, 1u) == vec4<f32>(1.0));
+}
+
+// The tangent's term of model i: f32(cᵢ·f32(uᵢ − f32(dᵢ·u))).
+fn karcherTangent(acc: vec4<f32>, x: vec4<f32>, u: vec4<f32>, i: u32) -> vec4<f32> {
+  let diff = divide(x, karcherScalar(i, 0u)) - opaque(karcherScalar(i, 4u) * u);
+  return select(acc, acc + opaque(diff * karcherScalar(i, 5u)), karcherScalar(i, 3u) == vec4<f32>(1.0));
+}
+
+// The step: f32(f32(cos‖T‖·u) + f32(f32(T / ‖T‖)·sin‖T‖)).
+fn karcherStep(u: vec4<f32>, t: vec4<f32>) -> vec4<f32> {
+  return opaque(u * scalar(1u)) + opaque(divide(t, scalar(3u)) * scalar(2u));
+}

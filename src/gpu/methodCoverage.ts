@@ -58,9 +58,13 @@ export function methodGpuCoverage(methodOrName: MergeMethod | string): MethodGpu
   const program = method.program(ctx);
   const gpuPasses: string[] = [];
   const cpuPasses: string[] = [];
+  const scratch = program.scratch ? new Float32Array(numel) : undefined;
   for (const pass of program.passes) {
-    (pass.gpu !== undefined && pass.gpu.length > 0 ? gpuPasses : cpuPasses).push(pass.label);
-    pass.accumulate({ offset: 0, count: numel, x });
+    if (pass.skip?.()) continue;
+    const list = pass.gpu !== undefined && pass.gpu.length > 0 ? gpuPasses : cpuPasses;
+    // An iteration's passes repeat: each label once.
+    if (!list.includes(pass.label)) list.push(pass.label);
+    pass.accumulate({ offset: 0, count: numel, x, scratch });
     pass.finish();
   }
   return { gpuPasses, cpuPasses, elementsOnGpu: elementsOf(program, inputCount) !== undefined };

@@ -1,5 +1,6 @@
 /**
- * shaders/methodElements.wgsl completed for one job shape: the method, the inputs' dtypes (the base
+ * shaders/methodElements.wgsl completed for one job shape (karcher's kernels: the models, then the
+ * program's scratch — the output kernel reads the scratch alone): the method, the inputs' dtypes (the base
  * first) and the output dtype are fixed, and `main` is a straight line over the models (as
  * taskArithmeticShader.ts does). The arithmetic is in the .wgsl.
  */
@@ -34,7 +35,21 @@ export function methodElementsShapeKey(s: MethodElementsShape): string {
 function mergedBody(kernel: MethodElements['kernel'], n: number, keep: MethodElementsShape['keep'], base: boolean): string[] {
   const models = Array.from({ length: n }, (_, j) => j);
   const sum = (name: string, terms: (j: number) => string): string[] => [`  var ${name} = ${terms(0)};`, ...models.slice(1).map((j) => `  ${name} = ${name} + ${terms(j)};`)];
+  // karcher's kernels: the models are every input (b, x0, …), then — but for the start — the scratch.
+  const input = (i: number): string => (i === 0 ? 'b' : `x${i - 1}`);
+  const karcherModels = (count: number, term: (i: number) => string): string[] => ['  var acc = positiveZero();', ...Array.from({ length: count }, (_, i) => `  acc = ${term(i)};`)];
   switch (kernel) {
+    case 'karcher_start':
+      return [...karcherModels(n + 1, (i) => `karcherStart(acc, ${input(i)}, ${i}u)`), '  return acc;'];
+    case 'karcher_tangent':
+    case 'karcher_step':
+      return [
+        `  let u = karcherU(${input(n)});`,
+        ...karcherModels(n, (i) => `karcherTangent(acc, ${input(i)}, u, ${i}u)`),
+        kernel === 'karcher_step' ? '  return karcherStep(u, acc);' : '  return acc;',
+      ];
+    case 'karcher':
+      return ['  return karcherU(b) * scalar(4u);'];
     case 'sce': {
       const body = models.map((j) => `  let e${j} = x${j} - b;`);
       if (keep === 'select') {
@@ -70,7 +85,7 @@ function mergedBody(kernel: MethodElements['kernel'], n: number, keep: MethodEle
 
 export function methodElementsShaderCode(s: MethodElementsShape): string {
   const n = s.inputDtypes.length - 1;
-  if (n < 1) throw new Error(`methodElementsShaderCode: ${s.kernel} needs the base and at least one model, got ${s.inputDtypes.length} inputs`);
+  if (n < 1 && s.kernel !== 'karcher') throw new Error(`methodElementsShaderCode: ${s.kernel} needs the base and at least one model, got ${s.inputDtypes.length} inputs`);
   const models = Array.from({ length: n }, (_, j) => j);
   return withBlocksAndStores(
     `${methodElementsWgsl}
@@ -79,7 +94,7 @@ export function methodElementsShaderCode(s: MethodElementsShape): string {
 const SCALAR_VECTORS: u32 = ${Math.max(1, Math.ceil(s.scalarCount / 4))}u;
 
 ${s.kernel === 'sce' && s.keep === 'select' ? varianceFunction(n) : ''}
-fn merged(b: vec4<f32>, ${models.map((j) => `x${j}: vec4<f32>`).join(', ')}, at: Index) -> vec4<f32> {
+fn merged(b: vec4<f32>, ${models.map((j) => `x${j}: vec4<f32>, `).join('')}at: Index) -> vec4<f32> {
 ${mergedBody(s.kernel, n, s.keep, s.base ?? false).join('\n')}
 }
 

@@ -9,15 +9,17 @@
  * within the tolerance the tests hold them to (1 ulp of the output dtype, ≥ 99.9 % identical).
  *
  * Memory: one chunk of every input in flight (and, for a selection, the tensor's chunks on the GPU
- * while they fit tensorStats' resident budget), whatever the number of tensors.
+ * while they fit tensorStats' resident budget), whatever the number of tensors; a program's scratch
+ * (karcher's iterate) stays here, 4 bytes per element, and goes to the kernels that read it as one
+ * more F32 input — a 'vector' statistic's kernel writes it back chunk by chunk.
  */
 import { throwIfAborted } from '../errors';
 import type { FloatDtype } from '../formats/dtype';
 import { decodeToF32, encodeFromF32, FLOAT_BYTES } from '../formats/floatArrays';
-import { KERNEL_DTYPE_BYTES, type KernelDtype, type SoupJob } from '../merge/kernel';
-import type { GpuElements, SelectionBoundary } from '../merge/methods/gpuElements';
+import { KERNEL_DTYPE_BYTES, type KernelDtype, type SoupInput, type SoupJob } from '../merge/kernel';
+import type { GpuElements, MethodElements, SelectionBoundary } from '../merge/methods/gpuElements';
 import type { MagnitudeSelection, SelectionKey, TensorChunkSource } from '../merge/methods/tensorStats';
-import { canonicalNaNs, programChunkElements, readInputRange, runTensorProgram, type ProgramTensor } from '../merge/methods/runProgram';
+import { canonicalNaNs, programChunkElements, programScratch, readInputRange, runTensorProgram, withScratch, type ProgramTensor } from '../merge/methods/runProgram';
 import type { ElementChunk, StatisticsPass, TensorProgram } from '../merge/methods/types';
 import { methodElementsJob } from './methodElementsKernel';
 import { taskArithmeticJob } from './taskArithmeticKernel';
@@ -64,11 +66,16 @@ export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramO
   const fitsGpu = chunkElements <= opts.backend.maxChunkElements;
   const readRaw = (start: number, count: number): Promise<Uint8Array[]> => readInputRange(t, start, count);
   const source: TensorChunkSource = { elementCount: t.numel, dtypes: dtypes as KernelDtype[], read: (s, c) => readRaw(s, c) };
-  const toChunk = (offset: number, raw: Uint8Array[]): ElementChunk => ({
-    offset,
-    count: raw.length ? raw[0].length / FLOAT_BYTES[dtypes[0] as FloatDtype] : 0,
-    x: raw.map((bytes, i) => decodeToF32(dtypes[i] as FloatDtype, bytes)),
-  });
+  const scratch = programScratch(t);
+  const toChunk = (offset: number, raw: Uint8Array[]): ElementChunk =>
+    withScratch(
+      {
+        offset,
+        count: raw.length ? raw[0].length / FLOAT_BYTES[dtypes[0] as FloatDtype] : 0,
+        x: raw.map((bytes, i) => decodeToF32(dtypes[i] as FloatDtype, bytes)),
+      },
+      scratch,
+    );
   async function* rawChunks(): AsyncGenerator<{ offset: number; raw: Uint8Array[] }> {
     let pending = t.numel > 0 ? readRaw(0, Math.min(chunkElements, t.numel)) : undefined;
     for (let offset = 0; offset < t.numel && pending; ) {
@@ -82,14 +89,34 @@ export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramO
     }
   }
 
+  // The program's scratch as one more F32 input of a statistic or an element kernel.
+  const scratchBytes = (start: number, count: number): Uint8Array => new Uint8Array(scratch!.buffer, start * 4, count * 4);
+  const withScratchInput: TensorChunkSource = { elementCount: t.numel, dtypes: [...source.dtypes, 'F32'], read: async (s, c) => [...(await readRaw(s, c)), scratchBytes(s, c)] };
+  const elementInputs = (raw: Uint8Array[], offset: number, count: number, scratchAt: MethodElements['scratch']): SoupInput[] => {
+    const inputs = scratchAt === 'alone' ? [] : raw.map((bytes, i) => ({ dtype: dtypes[i] as KernelDtype, bytes }));
+    return scratchAt ? [...inputs, { dtype: 'F32', bytes: scratchBytes(offset, count) }] : inputs;
+  };
+  /** The vector an element kernel computes, as a source for the sums (each range computed when the sums read it, stored to the scratch if asked). */
+  const vectorSource = (elements: MethodElements, store: boolean): TensorChunkSource => ({
+    elementCount: t.numel,
+    dtypes: ['F32'],
+    read: async (start, count) => {
+      const inputs = elementInputs(await readRaw(start, count), start, count, elements.scratch);
+      const bytes = await opts.backend.runElementwise(methodElementsJob({ inputs, outDtype: 'F32', elementCount: count, offset: start, elements }), opts.signal);
+      if (store) new Uint8Array(scratch!.buffer, start * 4, count * 4).set(bytes);
+      return [bytes];
+    },
+  });
   const gpuCanTake = (pass: StatisticsPass): boolean => pass.gpu !== undefined && pass.gpu.length > 0;
   for (const pass of program.passes) {
+    if (pass.skip?.()) continue;
     if (gpuCanTake(pass)) {
       for (const s of pass.gpu!) {
         if (s.kind === 'selection') {
           const key: SelectionKey = s.variance ? { kind: 'variance', base: s.base ?? 0 } : { kind: 'magnitude', input: s.input, base: s.base };
           s.accept(boundaryOf(await opts.stats.selectByKey(source, key, 'smallest', s.rank(), opts.signal)));
-        } else if (s.kind === 'sums') s.accept(await opts.stats.sums(source, s.spec(), opts.signal));
+        } else if (s.kind === 'sums') s.accept(await opts.stats.sums(s.scratch ? withScratchInput : source, s.spec(), opts.signal));
+        else if (s.kind === 'vector') s.accept(await opts.stats.sums(vectorSource(s.elements(), s.store), {}, opts.signal));
         else if (s.kind === 'count') s.accept(await opts.stats.countKeys(source, s.key, s.value, opts.signal));
       }
       if (opts.counters) opts.counters.gpuPasses++;
@@ -104,7 +131,7 @@ export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramO
   const outDtype = t.outDtype as KernelDtype;
   const runChunk = (offset: number, raw: Uint8Array[]): Promise<Uint8Array> => {
     const count = raw[0].length / KERNEL_DTYPE_BYTES[dtypes[0] as KernelDtype];
-    const inputs = raw.map((bytes, i) => ({ dtype: dtypes[i] as KernelDtype, bytes }));
+    const inputs = elementInputs(raw, offset, count, elements!.kernel === 'linear' || elements!.kernel === 'task_arithmetic' ? undefined : elements!.scratch);
     if (elements!.kernel === 'linear') {
       const job: SoupJob = { mode: 'linear', coefficients: elements!.coefficients, inputs, outDtype, elementCount: count };
       return opts.backend.run(job, opts.signal);

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestAdapter } from '../../src/gpu/adapter';
 import { runTensorProgramOnGpu, type GpuProgramOptions } from '../../src/gpu/runProgramGpu';
+import { runTensorProgram, type ProgramTensor } from '../../src/merge/methods/runProgram';
 import type { CheckpointTensor } from '../../src/formats/checkpoint';
 import { bytesSource } from '../../src/formats/memorySource';
 import { createGpuTensorStats, type GpuTensorStats } from '../../src/gpu/tensorStats';
@@ -37,12 +38,14 @@ const CHUNK = 4096; // the CPU program and the GPU kernel both see the tensor in
 /** The registry's CPU program for one tensor: passes over chunks, then combine, rounded to BF16. */
 function cpuMerge(ctx: TensorContext, dtypes: KernelDtype[], inputs: Uint8Array[]): { out: Uint16Array; scalars: Float32Array } {
   const program = getMethod(ctx.name.split('/')[0]).program(ctx);
+  const scratch = program.scratch ? new Float32Array(ctx.numel) : undefined;
   const chunkAt = (offset: number) => {
     const count = Math.min(CHUNK, ctx.numel - offset);
     const size = (d: KernelDtype) => (d === 'F32' ? 4 : 2);
-    return { offset, count, x: inputs.map((b, i) => decodeToF32(dtypes[i], b.subarray(offset * size(dtypes[i]), (offset + count) * size(dtypes[i])))) };
+    return { offset, count, x: inputs.map((b, i) => decodeToF32(dtypes[i], b.subarray(offset * size(dtypes[i]), (offset + count) * size(dtypes[i])))), scratch: scratch?.subarray(offset, offset + count) };
   };
   for (const pass of program.passes) {
+    if (pass.skip?.()) continue;
     for (let o = 0; o < ctx.numel; o += CHUNK) pass.accumulate(chunkAt(o));
     pass.finish();
   }
@@ -137,7 +140,8 @@ const CASES: Case[] = [
   { method: 'sce', models: [{}, {}], params: { select_topk: 0.5 }, gpuStatistics: true, bitIdentical: true },
   { method: 'sce', models: [{}, {}, {}], params: { select_topk: 0.1 }, gpuStatistics: true, bitIdentical: true },
   { method: 'linear', models: [{ weight: 0.3 }, { weight: 0.5 }], params: {} },
-  { method: 'karcher', models: [{}, {}], params: {}, gpuStatistics: true, sameScalars: true, finite: true },
+  { method: 'karcher', models: [{}, {}], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true, noBase: true },
+  { method: 'karcher', models: [{}, {}, {}], params: { max_iter: 4, tol: 1e-7 }, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true, noBase: true },
 ];
 
 describe('merge methods with --backend webgpu (Dawn): runTensorProgramOnGpu vs the CPU method programs', () => {
@@ -189,4 +193,59 @@ describe('methods without a GPU kernel yet run their CPU code under the WebGPU r
       expect(Array.from(gpu)).toEqual(Array.from(cpu.out));
     });
   }
+});
+
+describe("karcher's tensor-sized f32 iterate on the GPU (its kernels and sums), to the bit into F32", () => {
+  /** Three F32 fine-tunes of one random tensor (normal values only): base + noise of different sizes. */
+  function fineTunes(numel: number, flip = false): Uint8Array[] {
+    let s = 12345;
+    const r = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296) * 2 - 1;
+    const base = Float32Array.from({ length: numel }, () => r() * 0.05);
+    return [0.002, 0.01, 0.03].map((noise, k) => {
+      const x = Float32Array.from(base, (v) => (flip && k === 1 ? -1 : 1) * (v + r() * noise));
+      return withoutSubnormals('F32', new Uint8Array(x.buffer));
+    });
+  }
+
+  async function both(inputs: Uint8Array[], params: ParameterValues, numel: number) {
+    const c: Case = { method: 'karcher', models: inputs.map(() => ({})), params, noBase: true };
+    const ctx = { ...contextFor(c, numel, inputs.length), outDtype: 'F32' as const };
+    const tensorOf = (): ProgramTensor => ({
+      name: ctx.name,
+      numel,
+      outDtype: 'F32',
+      program: getMethod('karcher').program(ctx),
+      inputs: inputs.map((bytes, i) => ({ info: { name: ctx.name, dtype: 'F32', shape: ctx.shape, byteOffset: 0, byteLength: bytes.byteLength }, source: bytesSource(bytes, `model-${i}`), file: `model-${i}.safetensors` })),
+    });
+    const collect = async (parts: AsyncIterable<Uint8Array>) => {
+      const chunks: Uint8Array[] = [];
+      for await (const p of parts) chunks.push(p.slice());
+      return new Uint32Array(Uint8Array.from(chunks.flatMap((p) => Array.from(p))).buffer);
+    };
+    const cpuTensor = tensorOf();
+    const cpu = await collect(runTensorProgram(cpuTensor, { maxChunkElements: CHUNK }));
+    const counters = { gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 };
+    const gpuTensor = tensorOf();
+    const gpu = await collect(runTensorProgramOnGpu(gpuTensor, { backend, stats, maxChunkElements: CHUNK, counters }));
+    return { cpu, gpu, counters, scalars: [Array.from(cpuTensor.program.describe().scalars), Array.from(gpuTensor.program.describe().scalars)] };
+  }
+
+  it('three models, iterating to tol 1e-7 (statistics over several chunks, an odd tail)', async () => {
+    const numel = 8 * 2500 + 3;
+    const { cpu, gpu, counters, scalars } = await both(fineTunes(numel), { tol: 1e-7 }, numel);
+    expect(counters.cpuPasses, 'every statistics pass on the GPU').toBe(0);
+    expect(counters.gpuPasses, 'norms, initial direction and at least two iterations').toBeGreaterThanOrEqual(2 + 2 * 3);
+    expect(counters.cpuElementChunks).toBe(0);
+    expect(scalars[1]).toEqual(scalars[0]);
+    expect(Array.from(gpu)).toEqual(Array.from(cpu));
+  }, 240_000);
+
+  it('opposite models: the initial mean is 0 and the first unit replaces it (that pass on the CPU, inside the GPU run)', async () => {
+    const numel = 8 * 700 + 5;
+    const inputs = fineTunes(numel);
+    const flipped = [inputs[0], new Uint8Array(Float32Array.from(new Float32Array(inputs[0].slice().buffer), (v) => -v).buffer)];
+    const { cpu, gpu, counters } = await both(flipped, {}, numel);
+    expect(counters.cpuPasses, 'the first-unit pass').toBe(1);
+    expect(Array.from(gpu)).toEqual(Array.from(cpu));
+  }, 240_000);
 });

@@ -5,7 +5,9 @@
  * the returned iterator, and each chunk taken lets the worker send one more.
  *
  * Memory: per tensor started, at most AHEAD_BYTES of output wait here, plus what its worker holds
- * (two chunks of every input, raw and decoded, and one output chunk).
+ * (two chunks of every input, raw and decoded, and one output chunk, and — for a program with a
+ * scratch, karcher — 4 bytes per element of the tensor, allocated by the worker's runner and dropped
+ * when the tensor ends).
  */
 import { CancelledError } from '../../errors';
 import type { ProgramTensor } from '../methods/runProgram';

@@ -27,9 +27,16 @@ export type GpuStatistic =
   /**
    * Blocked sums Σ dᵢ·dⱼ and Σ|dᵢ| (tensorStats.ts) of the vectors `spec()` names (called after the
    * earlier passes: divisors may be their norms); the pass's accumulate() computes the same sums to the
-   * same bits on the CPU. The GPU answers with accept(); finish() is still called.
+   * same bits on the CPU. The GPU answers with accept(); finish() is still called. With `scratch`, the
+   * program's scratch is one more F32 input, after the inputs (the spec's vectors count it).
    */
-  | { kind: 'sums'; spec(): VectorsSpec; accept(sums: TensorSums): void }
+  | { kind: 'sums'; spec(): VectorsSpec; accept(sums: TensorSums): void; scratch?: boolean }
+  /**
+   * A vector an element kernel computes (`elements()`, called after the earlier passes), chunk by chunk:
+   * written to the program's scratch when `store` says so, and its blocked sums (one vector: Σ v² of exact
+   * squares, Σ|v|) given to accept(). finish() is still called.
+   */
+  | { kind: 'vector'; elements(): MethodElements; store: boolean; accept(sums: TensorSums): void }
   /** Computed by the GPU statistic of an earlier pass (the later radix passes of one selection): nothing to do. */
   | { kind: 'covered' };
 
@@ -63,11 +70,14 @@ export interface LinearElements {
  * A method with its own element kernel in shaders/methodElements.wgsl, and that kernel's f32 scalars:
  * slerp's pair [c₀, c₁] (out = f32(c₀·a) + f32(c₁·b), the signs of zeros as the CPU's);
  * model_stock [t, f32(1 − t), N]; nearswap [t, 1e-6]; ram [ε]; sce [ω₀ … ωₙ₋₁, 1e-6, n];
- * nuslerp [lerp (1 or 0), a, b, divisor].
+ * nuslerp [lerp (1 or 0), a, b, divisor]; karcher's four kernels (its iteration's vectors and its
+ * output), the layout methodElements.wgsl states.
  */
 export interface MethodElements {
-  kernel: 'pair' | 'model_stock' | 'nearswap' | 'ram' | 'sce' | 'nuslerp';
+  kernel: 'pair' | 'model_stock' | 'nearswap' | 'ram' | 'sce' | 'nuslerp' | 'karcher_start' | 'karcher_tangent' | 'karcher_step' | 'karcher';
   scalars: number[];
+  /** The program's scratch (TensorProgram.scratch) is one more F32 input: after the inputs, or alone. */
+  scratch?: 'after' | 'alone';
   /** nuslerp: the inputs are the base, then the two models (task vectors, added back to the base). */
   base?: boolean;
   /** sce: which elements keep their deltas — all, none, or those not below `boundary` (variance keys). */

@@ -2,7 +2,9 @@
  * Runs one tensor's TensorProgram on the CPU: streams the inputs through each statistics pass, then
  * through the output pass, yielding the output in the output dtype chunk by chunk. Memory: two chunks
  * of every input (the current one and the one being read), raw and decoded, plus the output chunk,
- * whatever the tensor; allocated once per tensor and reused by every pass.
+ * whatever the tensor; allocated once per tensor and reused by every pass. A program that keeps a
+ * tensor-sized scratch (TensorProgram.scratch: karcher's iterate) adds 4 bytes per element while its
+ * tensor runs.
  *
  * The inputs are read from element 0 for `numel` elements: a model whose embedding has more rows than
  * the output contributes its first rows (mergekit's vocabulary rule), the rest is never read.
@@ -74,6 +76,7 @@ class ChunkReader {
   constructor(
     private readonly t: ProgramTensor,
     private readonly chunkElements: number,
+    private readonly scratch: Float32Array | undefined,
   ) {
     const count = Math.min(chunkElements, t.numel);
     this.sets = [0, 1].map(() => ({
@@ -88,7 +91,7 @@ class ChunkReader {
     const buffers = this.sets[set];
     const raw = await readInputRange(t, offset, count, buffers.raw);
     const x = raw.map((bytes, i) => decodeToF32(t.inputs[i].info.dtype as FloatDtype, bytes, buffers.f32[i].subarray(0, count)));
-    return { offset, count, x };
+    return withScratch({ offset, count, x }, this.scratch);
   }
 
   async *chunks(signal: AbortSignal | undefined): AsyncGenerator<ElementChunk> {
@@ -118,8 +121,9 @@ export async function* runTensorProgram(
 ): AsyncGenerator<Uint8Array> {
   const chunkElements = programChunkElements(t.program, opts.maxChunkElements);
   const blockElements = programChunkElements(t.program, BLOCK_ELEMENTS);
-  const reader = new ChunkReader(t, chunkElements);
+  const reader = new ChunkReader(t, chunkElements, programScratch(t));
   for (const pass of t.program.passes) {
+    if (pass.skip?.()) continue;
     for await (const chunk of reader.chunks(opts.signal)) for (const block of blocksOf(chunk, blockElements)) pass.accumulate(block);
     pass.finish();
   }
@@ -149,8 +153,19 @@ function* blocksOf(chunk: ElementChunk, block: number): Generator<ElementChunk> 
   }
   for (let s = 0; s < chunk.count; s += block) {
     const count = Math.min(block, chunk.count - s);
-    yield { offset: chunk.offset + s, count, x: chunk.x.map((a) => a.subarray(s, s + count)) };
+    yield { offset: chunk.offset + s, count, x: chunk.x.map((a) => a.subarray(s, s + count)), scratch: chunk.scratch?.subarray(s, s + count) };
   }
+}
+
+/** The tensor-sized scratch a program asks for (TensorProgram.scratch), zeroed; one per run of the tensor. */
+export function programScratch(t: ProgramTensor): Float32Array | undefined {
+  return t.program.scratch ? new Float32Array(t.numel) : undefined;
+}
+
+/** The chunk with its view of the program's scratch, if there is one. */
+export function withScratch(chunk: ElementChunk, scratch: Float32Array | undefined): ElementChunk {
+  if (scratch) chunk.scratch = scratch.subarray(chunk.offset, chunk.offset + chunk.count);
+  return chunk;
 }
 
 /** NaN → the canonical quiet NaN 0x7fc00000 (as the soup kernel writes), whatever payload came in. */

@@ -15,7 +15,10 @@
  *      pass in order, in chunks (ElementChunk: f32 values of every input for elements
  *      [offset, offset + count)), calls `accumulate` on each chunk in element order, then `finish`.
  *      A pass's accumulators are a fixed size whatever the tensor's length (a 65536-bin histogram, a
- *      few f64 sums, at most one number per row or column), so memory stays flat.
+ *      few f64 sums, at most one number per row or column), so memory stays flat — but for a program
+ *      that asks for a `scratch` (one f32 per element, which its passes write and read: karcher's
+ *      iterate, as mergekit keeps it). A pass may `skip()` itself once it is not needed (an iteration
+ *      that has converged), so the number of passes that run depends on the data.
  *   2. `combine`: the output pass. For each chunk, out[e] is a pure function of the inputs' values at
  *      element e, the element's index (offset + e: random masks, tie cuts), its row/column (per-row
  *      statistics), and the scalars the passes produced. f32 arithmetic, in the order the method file
@@ -140,6 +143,11 @@ export interface ElementChunk {
   offset: number;
   count: number;
   x: Float32Array[];
+  /**
+   * The program's scratch (TensorProgram.scratch) over the same elements, read and written in place:
+   * what a pass writes there, the later passes and `combine` read. Absent for programs without one.
+   */
+  scratch?: Float32Array;
 }
 
 /**
@@ -162,12 +170,25 @@ export interface StatisticsPass {
   readonly chunkMultiple?: number;
   accumulate(chunk: ElementChunk): void;
   finish(): void;
+  /**
+   * Asked by the runner just before the pass would run (after the earlier passes' finish()): true
+   * leaves it out, neither accumulate() nor finish() is called — an iteration that has converged
+   * (karcher) skips the passes of the iterations it no longer needs.
+   */
+  skip?(): boolean;
   /** What a GPU backend computes instead of accumulate(), one per part of a zipped pass (gpuElements.ts); absent: the CPU runs it. */
   gpu?: GpuStatistic[];
 }
 
 export interface TensorProgram {
   passes: StatisticsPass[];
+  /**
+   * One f32 number per element that the runner keeps for this program while it runs the tensor
+   * (karcher's tensor-sized iterate): allocated zeroed when the tensor starts, handed to every pass
+   * and to `combine` as ElementChunk.scratch, dropped when the tensor is written. 4 bytes per
+   * element, which the method's needs.memoryPerTensor states.
+   */
+  scratch?: boolean;
   /** The output pass: writes out[0 .. chunk.count) in f32. */
   combine(chunk: ElementChunk, out: Float32Array): void;
   /** Chunks of the output pass must be whole multiples of this (per-row scalars). */
