@@ -20,6 +20,11 @@ import { generate, layout } from './merge';
 import type { Benchmark } from './registry';
 
 const RATIO_TARGET = 0.8;
+/**
+ * Another build of the studio (a folder like dist/app, e.g. main's before a change) merged in every
+ * round beside this one: on a busy machine, A/B in the same rounds is the comparison that holds.
+ */
+const BASELINE_APP = process.env.SOUPLAB_BENCH_STUDIO_BASELINE;
 const INCOGNITO = process.env.SOUPLAB_BENCH_STUDIO_INCOGNITO === '1';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -209,6 +214,46 @@ async function studioMergeIn(page: Page, paths: string[]): Promise<Timing> {
   return { seconds, cpuSeconds: sum(byRole), byRole, byThread: threads.stop() };
 }
 
+/**
+ * What Chromium itself allows: the same files read in a dedicated worker through Blob streams into a
+ * reused buffer, as the studio's merge reads them (browserSources.ts), with `lanes` streams per file
+ * over contiguous parts. Nothing else happens: the studio's merge cannot be faster than one lane.
+ */
+async function browserReadSeconds(baseURL: string, paths: string[], lanes: number): Promise<number> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  try {
+    const page = await (await browser.newContext({ baseURL })).newPage();
+    await page.route('**/__read-ceiling', (route) => route.fulfill({ contentType: 'text/html', body: '<input type="file" multiple>' }));
+    await page.goto('/__read-ceiling');
+    await page.locator('input').setInputFiles(paths);
+    return await page.evaluate(async (lanes) => {
+      const code = `onmessage = async (e) => {
+        const t0 = performance.now();
+        await Promise.all(e.data.files.flatMap((f) => Array.from({ length: e.data.lanes }, async (_, k) => {
+          const part = Math.ceil(f.size / e.data.lanes);
+          const reader = f.slice(k * part, Math.min(f.size, (k + 1) * part)).stream().getReader({ mode: 'byob' });
+          let buffer = new ArrayBuffer(4 << 20);
+          for (;;) {
+            const { done, value } = await reader.read(new Uint8Array(buffer));
+            if (value) buffer = value.buffer;
+            if (done) break;
+          }
+        })));
+        postMessage((performance.now() - t0) / 1000);
+      };`;
+      const worker = new Worker(URL.createObjectURL(new Blob([code], { type: 'text/javascript' })));
+      const files = [...(document.querySelector('input') as HTMLInputElement).files!];
+      return new Promise<number>((resolve, reject) => {
+        worker.onmessage = (e: MessageEvent<number>) => resolve(e.data);
+        worker.onerror = (e) => reject(new Error(e.message));
+        worker.postMessage({ files, lanes });
+      });
+    }, lanes);
+  } finally {
+    await browser.close();
+  }
+}
+
 export const studioBenchmark: Benchmark = {
   name: 'studio',
   description: `the studio's CPU merge in Chromium (into browser storage) vs \`souplab merge\` on the same 3 BF16 checkpoints, at ${process.env.SOUPLAB_BENCH_STUDIO_MB ?? '200,600'} MB per model (target: studio speed ≥ ${RATIO_TARGET} × the CLI's)`,
@@ -232,6 +277,10 @@ export const studioBenchmark: Benchmark = {
     }
     const port = Number(process.env.SOUPLAB_BENCH_PORT ?? 4390);
     const server = await preview({ configFile: resolve('vite.config.ts'), logLevel: 'silent', preview: { port, strictPort: true } });
+    const baselineServer = BASELINE_APP
+      ? await preview({ configFile: resolve('vite.config.ts'), logLevel: 'silent', build: { outDir: resolve(BASELINE_APP) }, preview: { port: port + 1, strictPort: true } })
+      : undefined;
+    let baselineSeconds = Infinity;
     let ok = true;
     try {
       for (const mb of sizes) {
@@ -244,6 +293,8 @@ export const studioBenchmark: Benchmark = {
         const best = (a: Timing, b: Timing): Timing => ({ seconds: Math.min(a.seconds, b.seconds), cpuSeconds: Math.min(a.cpuSeconds, b.cpuSeconds) });
         let cli: Timing = { seconds: Infinity, cpuSeconds: Infinity };
         let studio: Timing = { seconds: Infinity, cpuSeconds: Infinity };
+        let readOne = Infinity;
+        let readTwo = Infinity;
         try {
           for (let r = 0; r < rounds; r++) {
             const out = join(root, 'cli-out.safetensors');
@@ -252,6 +303,13 @@ export const studioBenchmark: Benchmark = {
             await rm(out, { force: true });
             const round = await studioMerge(`http://localhost:${port}`, paths);
             studio = best(studio, round);
+            if (baselineServer) {
+              const base = await studioMerge(`http://localhost:${port + 1}`, paths);
+              baselineSeconds = Math.min(baselineSeconds, base.seconds);
+              console.log(`    round ${r + 1}: baseline studio (${BASELINE_APP}) ${base.seconds.toFixed(2)} s / ${base.cpuSeconds.toFixed(2)} s CPU`);
+            }
+            readOne = Math.min(readOne, await browserReadSeconds(`http://localhost:${port}`, paths, 1));
+            readTwo = Math.min(readTwo, await browserReadSeconds(`http://localhost:${port}`, paths, 2));
             const top = (m: Map<string, number> | undefined, n: number) =>
               [...(m ?? [])]
                 .filter(([, v]) => v >= 0.05)
@@ -272,9 +330,15 @@ export const studioBenchmark: Benchmark = {
         console.log(
           `  3 × ${(bytes / 1e6).toFixed(0)} MB  CLI ${cli.seconds.toFixed(2)} s (${cli.cpuSeconds.toFixed(2)} s CPU), studio ${studio.seconds.toFixed(2)} s (${studio.cpuSeconds.toFixed(2)} s CPU in Chromium's processes, ${((3 * bytes) / studio.seconds / 1e9).toFixed(2)} GB/s of input): studio speed ${ratio.toFixed(2)} × the CLI's (target ≥ ${RATIO_TARGET}) ${pass ? 'PASS' : 'FAIL'}; by CPU time ${(cli.cpuSeconds / studio.cpuSeconds).toFixed(2)} ×`,
         );
+        if (baselineServer) console.log(`    baseline studio ${baselineSeconds.toFixed(2)} s: this build is ${(baselineSeconds / studio.seconds).toFixed(2)} × as fast`);
+        baselineSeconds = Infinity;
+        console.log(
+          `    Chromium alone reading the 3 files in a worker through Blob streams (nothing else): ${readOne.toFixed(2)} s with one stream per file as the studio reads (${((3 * bytes) / readOne / 1e9).toFixed(2)} GB/s; = ${(cli.seconds / readOne).toFixed(2)} × the CLI's merge time as the best the studio could reach), ${readTwo.toFixed(2)} s with two`,
+        );
       }
     } finally {
       await new Promise<void>((res) => server.httpServer.close(() => res()));
+      if (baselineServer) await new Promise<void>((res) => baselineServer.httpServer.close(() => res()));
       await rm(root, { recursive: true, force: true });
     }
     return ok;
