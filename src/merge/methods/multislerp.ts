@@ -34,7 +34,7 @@ export const multislerp: MergeMethod = {
     base: 'optional',
     models: { min: 1 },
     statistics: ['‖vᵢ‖, ‖mean‖, uᵢ·mean, ‖tangent‖ (4 passes)'],
-    memoryPerTensor: 'n + 1 running sums (0.5 KiB each, n models)',
+    memoryPerTensor: 'n + 1 running sums (1 KiB each, n models)',
     gpu: 'all',
     vocabulary: 'equal',
   },

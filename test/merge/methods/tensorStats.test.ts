@@ -149,7 +149,7 @@ describe('blocked sums (CPU) against f64 sums', () => {
       return k === 0 ? term : fr(acc + term);
     }, 0));
     const r2 = r.reduce((s, x) => s + x * x, 0);
-    const tangent = await tensorSums(memorySource(dtypes, inputs), { base: 0, divisors: den, chain: { weights: w, meanNorm: norm, projections: dirSums.dots.filter((_, i) => i % 4 === 3).slice(0, 3).map(fr) } }, 4096);
+    const tangent = await tensorSums(memorySource(dtypes, inputs), { base: 0, divisors: den, chain: { weights: w, meanNorm: norm, projections: Array.from(dirSums.dots.filter((_, i) => i % 4 === 3).slice(0, 3), fr) } }, 4096);
     within(tangent.dots[15], r2, r2, '‖r‖²');
   });
 
