@@ -4,7 +4,8 @@
  * gradient), the recipe exported as mergekit YAML, the merge run in the page, and its output compared
  * with `souplab merge` of the exported YAML put beside copies of the same checkpoint folders. Then an
  * invalid parameter: its inline error, and a blocked Merge. And della_linear, which has no WebGPU
- * kernels (per-row ranks): the page says so, and a WebGPU merge runs it on the CPU of the merge worker.
+ * kernels (per-row ranks): the page says so, and a WebGPU merge runs it on the CPU of the merge worker;
+ * and multislerp, whose passes all run on the GPU, to the bit of the CLI's CPU merge.
  *
  * The two outputs differ only in the comment line of the recipe stored in __metadata__ (the studio's
  * and the command's say where their model paths point), which shifts the header: so the headers are
@@ -233,6 +234,21 @@ test('a method without WebGPU kernels says so and merges on a WebGPU choice, on 
   const fromPage = await mergeInPage(page, 'webgpu', 'e2e-della');
   await expect(page.getByRole('status').filter({ hasText: 'Verified' })).toContainText('on WebGPU');
   expectSameModel(fromPage, await mergeWithCli(yaml, 'della_linear'));
+});
+
+test('multislerp runs whole on the GPU on a WebGPU choice (its four statistics passes and its element pass): the same model as souplab merge on the CPU', async ({ page }) => {
+  await demoIngredients(page);
+  await page.getByRole('combobox', { name: 'Merge method' }).selectOption('multislerp');
+  await page.getByRole('combobox', { name: 'Base model' }).selectOption(BASE);
+  await expect(page.getByTestId('gpu-note')).toHaveAttribute('data-gpu', 'all');
+  await expect(page.getByTestId('gpu-note')).toContainText('4 statistics passes');
+  await page.getByLabel('normalize_weights').selectOption('false');
+  await expect(page.getByText('Ready to merge 2 ingredients.')).toBeVisible();
+  const yaml = await exportRecipe(page);
+  expect(parseRecipe(yaml).recipe.parameters.normalize_weights).toMatchObject({ value: false });
+  const fromPage = await mergeInPage(page, 'webgpu', 'e2e-multislerp');
+  await expect(page.getByRole('status').filter({ hasText: 'Verified' })).toContainText('on WebGPU');
+  expectSameModel(fromPage, await mergeWithCli(yaml, 'multislerp'));
 });
 
 test('a slices: recipe (a frankenmerge) read in shows its layer ranges and is written back as it was', async ({ page }) => {

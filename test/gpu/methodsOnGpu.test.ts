@@ -1,7 +1,10 @@
 /**
- * The task-arithmetic family on the GPU (shaders/taskArithmetic.wgsl fed by the GPU magnitude selection
- * of shaders/stats.wgsl) against the CPU program of the method registry (src/merge/methods), which is
- * itself tested against a reference written from mergekit's code: same inputs, same recipe values.
+ * The merge methods on the GPU — statistics in shaders/stats.wgsl (magnitude and variance selections,
+ * blocked sums: the SLERP family's norms, multislerp's chain, the rescale's Σ|δ|), element passes in
+ * shaders/taskArithmetic.wgsl, methodElements.wgsl and soup.wgsl — run by runTensorProgramOnGpu against
+ * the CPU program of the method registry (src/merge/methods), which is itself tested against a reference
+ * written from mergekit's code: same inputs, same recipe values. The counters say what ran where, so a
+ * pass that silently fell back to the CPU fails the cases that ask for the GPU.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestAdapter } from '../../src/gpu/adapter';
