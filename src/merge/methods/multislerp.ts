@@ -15,7 +15,7 @@
 import { InputError } from '../../errors';
 import { booleanOf, fr, modelNumber, numberOf, WEIGHT } from './common';
 import type { GpuStatistic } from './gpuElements';
-import { chainMean, chainTangent, chainVector, type MultislerpChain } from './multislerpChain';
+import { chainMean, chainTangent, chainVector, type ChainStage, type MultislerpChain } from './multislerpChain';
 import { copyProgram } from './slerp';
 import { BlockedSum, exactSquares, type VectorsSpec } from './tensorStats';
 import type { ElementChunk, MergeMethod } from './types';
@@ -82,13 +82,13 @@ export const multislerp: MergeMethod = {
       }
       return v;
     };
-    const chain = (stage: 'mean' | 'direction' | 'tangent'): MultislerpChain => ({
+    const chain = (stage: ChainStage): MultislerpChain => ({
       weights: w,
       meanNorm: stage === 'mean' ? undefined : meanNorm,
       projections: stage === 'tangent' ? Array.from(dots) : undefined,
     });
     const base = hasBase ? 0 : undefined;
-    const chainSpec = (stage: 'mean' | 'direction' | 'tangent'): VectorsSpec => ({ base, divisors: Array.from(den), chain: chain(stage) });
+    const chainSpec = (stage: ChainStage): VectorsSpec => ({ base, divisors: Array.from(den), chain: chain(stage) });
     /** Σ c² of the chain's vector c over a chunk. */
     const addChainSquares = (c: ElementChunk, stage: 'mean' | 'tangent'): void => {
       const { terms, lows } = scratch.terms(c.count);
@@ -96,7 +96,7 @@ export const multislerp: MergeMethod = {
       exactSquares(terms, c.count, terms, lows);
       blocked[n].add(terms, c.count, lows);
     };
-    const chainGpu = (stage: 'mean' | 'direction' | 'tangent'): GpuStatistic[] => [
+    const chainGpu = (stage: ChainStage): GpuStatistic[] => [
       { kind: 'sums', spec: () => chainSpec(stage), accept: (s) => void (gpuSums = Array.from({ length: n + 1 }, (_, k) => s.dots[k * (n + 1) + n])) },
     ];
     const scalars = (): Float32Array => Float32Array.from([...w, ...den, ...dots, meanNorm, cosR, sinRatio, avgNorm, fallback ? 1 : 0]);
