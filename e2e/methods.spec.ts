@@ -3,8 +3,9 @@
  * picked in the page, parameters set in the fields made from the registry (global, per model, a layer
  * gradient), the recipe exported as mergekit YAML, the merge run in the page, and its output compared
  * with `souplab merge` of the exported YAML put beside copies of the same checkpoint folders. Then an
- * invalid parameter: its inline error, and a blocked Merge. And multislerp, which has no WebGPU
- * kernels: the page says so, and a WebGPU merge runs it on the CPU of the merge worker.
+ * invalid parameter: its inline error, and a blocked Merge. And della_linear, which has no WebGPU
+ * kernels (per-row ranks): the page says so, and a WebGPU merge runs it on the CPU of the merge worker;
+ * and multislerp, whose passes all run on the GPU, to the bit of the CLI's CPU merge.
  *
  * The two outputs differ only in the comment line of the recipe stored in __metadata__ (the studio's
  * and the command's say where their model paths point), which shifts the header: so the headers are
@@ -222,9 +223,25 @@ test('an invalid parameter shows its error at the field and blocks the merge', a
 
 test('a method without WebGPU kernels says so and merges on a WebGPU choice, on the CPU of the merge worker: the same model as souplab merge', async ({ page }) => {
   await demoIngredients(page);
+  await page.getByRole('combobox', { name: 'Merge method' }).selectOption('della_linear');
+  await page.getByRole('combobox', { name: 'Base model' }).selectOption(BASE);
+  await expect(page.getByTestId('gpu-note')).toHaveText(/^della_linear has no WebGPU kernels yet: on WebGPU its arithmetic runs on the CPU inside the merge worker/);
+  await page.getByRole('textbox', { name: 'density', exact: true }).fill('0.5');
+  await page.getByRole('textbox', { name: 'random_seed', exact: true }).fill('1234');
+  await expect(page.getByText('Ready to merge 2 ingredients.')).toBeVisible();
+  const yaml = await exportRecipe(page);
+  expect(parseRecipe(yaml).recipe.parameters.density).toMatchObject({ value: 0.5 });
+  const fromPage = await mergeInPage(page, 'webgpu', 'e2e-della');
+  await expect(page.getByRole('status').filter({ hasText: 'Verified' })).toContainText('on WebGPU');
+  expectSameModel(fromPage, await mergeWithCli(yaml, 'della_linear'));
+});
+
+test('multislerp runs whole on the GPU on a WebGPU choice (its four statistics passes and its element pass): the same model as souplab merge on the CPU', async ({ page }) => {
+  await demoIngredients(page);
   await page.getByRole('combobox', { name: 'Merge method' }).selectOption('multislerp');
   await page.getByRole('combobox', { name: 'Base model' }).selectOption(BASE);
-  await expect(page.getByTestId('gpu-note')).toHaveText(/^multislerp has no WebGPU kernels yet: on WebGPU its arithmetic runs on the CPU inside the merge worker/);
+  await expect(page.getByTestId('gpu-note')).toHaveAttribute('data-gpu', 'all');
+  await expect(page.getByTestId('gpu-note')).toContainText('4 statistics passes');
   await page.getByLabel('normalize_weights').selectOption('false');
   await expect(page.getByText('Ready to merge 2 ingredients.')).toBeVisible();
   const yaml = await exportRecipe(page);

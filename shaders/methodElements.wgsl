@@ -1,5 +1,5 @@
 // The element passes of the merge methods that have neither the task-arithmetic kernel
-// (taskArithmetic.wgsl) nor a linear combination (soup.wgsl): slerp, nuslerp, model_stock, nearswap, ram,
+// (taskArithmetic.wgsl) nor a linear combination (soup.wgsl): slerp, nuslerp, multislerp, model_stock, nearswap, ram,
 // sce — once their
 // whole-tensor statistics are known. Each function is the twin of its method file's `combine`
 // (src/merge/methods/<method>.ts), every f32 step in the same order, and the tests hold the kernel to
@@ -48,6 +48,10 @@ fn nuslerpPair(v0: vec4<f32>, v1: vec4<f32>) -> vec4<f32> {
   let r = opaque(scalar(1u) * v0) + opaque(scalar(2u) * v1);
   return select(divide(r, scalar(3u)), r, scalar(0u) == vec4<f32>(1.0));
 }
+
+// ---- multislerp (multislerp.ts): shaders/multislerp.wgsl's multislerpMerged; scalars w₀…, den₀…, p₀…,
+// ‖m‖, cos ρ, sin ρ/ρ, Σ‖vᵢ‖wᵢ, lerp (1: the 2-model fallback). The generator passes the task vectors
+// and adds the base back, or the models themselves.
 
 // ---- model_stock (modelStock.ts): scalars t, f32(1 − t), N. `sum` = Σ xᵢ from +0 in model order.
 // avg = f32(sum / N); out = f32(t·avg) + f32((1 − t)·w₀).

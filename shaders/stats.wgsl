@@ -7,8 +7,9 @@
 // Inputs are packed as for shaders/soup.wgsl (each input's blocks after the previous input's). This file
 // is completed per input shape by src/gpu/statsShader.ts, which appends `selectedKeys` (the keys a
 // selection ranks: the magnitudes of an input, or of an input minus the base, or sce's variances across
-// the inputs minus the base) and the entry point `sums`
-// (straight-line over the pairs of vectors). Products are made opaque (see soup.wgsl) so that no
+// the inputs minus the base) and the entry point `sums` (straight-line over the sums the spec asks for:
+// src/merge/methods/tensorStats.ts sumTerms — the pairs of vectors, multislerp's chain through
+// shaders/multislerp.wgsl, or the rescale's magnitudes through the keep masks of shaders/keep.wgsl). Products are made opaque (see soup.wgsl) so that no
 // compiler fuses them into an addition; a GPU may still flush subnormal f32 values to zero.
 
 struct StatsParams {
@@ -20,6 +21,10 @@ struct StatsParams {
   prefixMask: u32,
   shift: u32,          // histogram: the digit counted is (key >> shift) & digitMask
   digitMask: u32,
+  offsetLo: u32,       // tensor index of this chunk's first element, 64-bit (shaders/selection.wgsl: the keep masks)
+  offsetHi: u32,
+  unused0: u32,
+  unused1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: StatsParams;
@@ -139,6 +144,12 @@ fn squareSum(a: Block, v: u32) -> Compensated {
 
 fn magnitudeSum(a: Block, v: u32) -> Compensated {
   return laneSum(live(Block(abs(a.lo), abs(a.hi)), v), noRests());
+}
+
+// The elements a keep mask keeps (shaders/keep.wgsl), the others +0: the rescale's Σ|kept δ|.
+fn keptOnly(a: Block, keepLo: vec4<bool>, keepHi: vec4<bool>) -> Block {
+  let zero = vec4<f32>(0.0);
+  return Block(select(zero, a.lo, keepLo), select(zero, a.hi, keepHi));
 }
 
 // The workgroup's sum of every lane's pair (stride 32, 16, …, 1), written as partials 2·term (sum) and

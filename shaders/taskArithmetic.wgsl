@@ -15,20 +15,13 @@
 // DARE's random masks, u < p with u = the counter hash of src/merge/methods/counterRandom.ts (lowbias32,
 // u32 arithmetic that wraps as Math.imul does) of (stream, 64-bit element index), 24 bits, exact in f32.
 //
+// The keep masks are shaders/keep.wgsl's, which the statistics kernel applies too (the rescale sums).
+//
 // src/gpu/taskArithmeticShader.ts appends `main` per job shape: the inputs' dtypes, each model's mask
 // kind, consensus, normalize and λ ≠ 1 fixed, straight-line over the models. Products are opaque (see
 // soup.wgsl) so no compiler fuses them into the additions that follow. Division is the one step WGSL
 // does not round correctly (2.5 ulp): normalize's quotient may differ from the CPU's in its last f32
 // bits, which the one rounding to the output dtype hides but for the rare element near a boundary.
-
-struct Model {
-  // weight (f32 bits), scale (f32 bits), keep probability p (f32 bits), random stream
-  a: vec4<u32>,
-  // lower selection: key value, cut index low word, high word, unused
-  low: vec4<u32>,
-  // upper selection (breadcrumbs' outliers), same layout
-  high: vec4<u32>,
-}
 
 struct Params {
   blockCount: u32,   // blocks of 8 elements (per 16-bit input) in this dispatch
@@ -42,43 +35,8 @@ struct Params {
   models: array<Model, MODELS>,
 }
 
-// Index, indexOf, keyBits and isBelow: shaders/selection.wgsl.
-
-fn lowbias32(x0: vec4<u32>) -> vec4<u32> {
-  var x = x0 ^ (x0 >> vec4<u32>(16u));
-  x = x * vec4<u32>(0x7feb352du);
-  x = x ^ (x >> vec4<u32>(15u));
-  x = x * vec4<u32>(0x846ca68bu);
-  return x ^ (x >> vec4<u32>(16u));
-}
-
-// uniform24 of counterRandom.ts: 24 random bits as a number in [0, 1), exact in f32.
-fn uniform24(stream: u32, at: Index) -> vec4<f32> {
-  let h = lowbias32(lowbias32(vec4<u32>(stream) ^ at.lo) ^ at.hi);
-  return vec4<f32>(h >> vec4<u32>(8u)) * (1.0 / 16777216.0);
-}
-
-// ---- Keep masks, per kind (the generator picks one per model).
-
-fn keepAll(d: vec4<f32>, at: Index, m: Model) -> vec4<bool> {
-  return vec4<bool>(true);
-}
-
-// TIES: not among the numel − k smallest magnitudes.
-fn keepLargest(d: vec4<f32>, at: Index, m: Model) -> vec4<bool> {
-  return !isBelow(keyBits(d), at, m.low);
-}
-
-// Breadcrumbs: not among the smallest, and among the numel − n_top smallest (not an outlier).
-fn keepBetween(d: vec4<f32>, at: Index, m: Model) -> vec4<bool> {
-  let k = keyBits(d);
-  return !isBelow(k, at, m.low) & isBelow(k, at, m.high);
-}
-
-// DARE: kept with probability p.
-fn keepRandom(d: vec4<f32>, at: Index, m: Model) -> vec4<bool> {
-  return uniform24(m.a.w, at) < vec4<f32>(bitcast<f32>(m.a.z));
-}
+// Index, indexOf, keyBits and isBelow: shaders/selection.wgsl; Model, lowbias32, uniform24 and the keep
+// masks (keepAll, keepLargest, keepBetween, keepRandom): shaders/keep.wgsl.
 
 // f32(f32(kept ? δ : δ·0)·scale)·w, rounded and opaque.
 fn weighted(d: vec4<f32>, keep: vec4<bool>, m: Model) -> vec4<f32> {

@@ -1,5 +1,5 @@
 /**
- * The element pass of slerp, nuslerp, model_stock, nearswap, ram and sce as a WebGPU job (shaders/methodElements.wgsl): the
+ * The element pass of slerp, nuslerp, multislerp, model_stock, nearswap, ram and sce as a WebGPU job (shaders/methodElements.wgsl): the
  * inputs of one chunk of a tensor (the base first) and the method's scalars, packed into the kernel's
  * uniform after the header the backend fills.
  */

@@ -1,6 +1,7 @@
 /**
- * shaders/methodElements.wgsl completed for one job shape (karcher's kernels: the models, then the
- * program's scratch — the output kernel reads the scratch alone): the method, the inputs' dtypes (the base
+ * shaders/methodElements.wgsl (and multislerp's shaders/multislerp.wgsl) completed for one job shape
+ * (karcher's kernels: the models, then the program's scratch — the output kernel reads the scratch
+ * alone): the method, the inputs' dtypes (the base
  * first) and the output dtype are fixed, and `main` is a straight line over the models (as
  * taskArithmeticShader.ts does). The arithmetic is in the .wgsl.
  */
@@ -72,6 +73,15 @@ function mergedBody(kernel: MethodElements['kernel'], n: number, keep: MethodEle
       return ['  return pair(b, x0);'];
     case 'nuslerp':
       return base ? ['  return b + nuslerpPair(x0 - b, x1 - b);'] : ['  return nuslerpPair(b, x0);'];
+    case 'multislerp': {
+      // Scalars: w₀…, den₀…, p₀…, ‖m‖, cos ρ, sin ρ/ρ, Σ‖vᵢ‖wᵢ, lerp (methods/gpuElements.ts).
+      const vectors = base ? models.map((j) => `x${j} - b`) : ['b', ...models.map((j) => `x${j}`)];
+      const count = vectors.length;
+      const f = (i: number): string => `bitcast<f32>(word(${i}u))`;
+      const scalars = (from: number): string => `MultislerpScalars(${vectors.map((_, k) => f(from + k)).join(', ')})`;
+      const call = `multislerpMerged(MultislerpVectors(${vectors.join(', ')}), ${scalars(0)}, ${scalars(count)}, ${scalars(2 * count)}, ${[0, 1, 2, 3].map((k) => f(3 * count + k)).join(', ')}, ${f(3 * count + 4)} == 1.0)`;
+      return [`  let r = ${call};`, base ? '  return b + r;' : '  return r;'];
+    }
     case 'ram':
       return [
         ...models.map((j) => `  let d${j} = x${j} - b;\n  let changed${j} = ramChanged(d${j});\n  let tv${j} = ramKept(d${j}, changed${j});`),
@@ -99,6 +109,6 @@ ${mergedBody(s.kernel, n, s.keep, s.base ?? false).join('\n')}
 }
 
 ${elementKernelMain(METHOD_ELEMENTS_WORKGROUP_SIZE, s.inputDtypes, s.outDtype, (part, odd) => `merged(${halves(n, part)}, indexOf(v, ${odd}u))`)}`,
-    { divide: true, selection: true },
+    { divide: true, selection: true, multislerpModels: s.kernel === 'multislerp' ? n + (s.base ? 0 : 1) : undefined },
   );
 }

@@ -1,11 +1,16 @@
 /**
  * shaders/stats.wgsl completed for one input shape: the inputs' loads (dtype and position in the packed
  * buffer fixed, as in soupShader.ts), `selectedKeys` (the magnitudes of the input a selection ranks,
- * minus the base if there is one, or sce's variances) and the entry point `sums` (straight-line over every pair of vectors,
- * then every vector's magnitude sum; the vectors divided by one divisor each when the shape says so). The arithmetic is in stats.wgsl.
+ * minus the base if there is one, or sce's variances) and the entry point `sums` (straight-line over the
+ * sums of tensorStats.ts sumTerms: every pair of vectors, then every vector's magnitude sum; or
+ * multislerp's chain; or the rescale's magnitudes, kept or not; the vectors divided by one divisor each
+ * when the shape says so). The arithmetic is in stats.wgsl (and multislerp.wgsl, keep.wgsl).
  */
 import statsWgsl from '../../shaders/stats.wgsl?raw';
 import type { KernelDtype } from '../merge/kernel';
+import type { ModelKeep } from '../merge/methods/gpuElements';
+import type { ChainStage } from '../merge/methods/multislerpChain';
+import { sumTerms, type SumTerm } from '../merge/methods/tensorStats';
 import { blocksPerElementBlock } from './soupShader';
 import { varianceFunction } from './varianceWgsl';
 import { withBlocks } from './wgslModules';
@@ -22,12 +27,19 @@ export interface StatsShape {
   roundedSquares?: boolean;
   /** A selection ranks the variance across the vectors (sce) instead of the magnitudes of `selected`. */
   variance?: boolean;
+  /**
+   * The sums are multislerp's chain (shaders/multislerp.wgsl) up to this stage over the divided vectors;
+   * binding 4 holds the divisors, then the weights, ‖m‖ and the projections.
+   */
+  chain?: ChainStage;
+  /** The sums are the rescale's magnitudes, with one keep mask of this kind per vector (binding 5: shaders/keep.wgsl's Models). */
+  keeps?: readonly ModelKeep['kind'][];
 }
 
 const LOAD: Record<KernelDtype, string> = { F32: 'loadF32', F16: 'loadF16', BF16: 'loadBf16' };
 
 export function statsShapeKey(shape: StatsShape): string {
-  return `${shape.inputDtypes.join(',')} base=${shape.base ?? '-'} selected=${shape.selected}${shape.divided ? ' divided' : ''}${shape.roundedSquares ? ' rounded-squares' : ''}${shape.variance ? ' variance' : ''}`;
+  return `${shape.inputDtypes.join(',')} base=${shape.base ?? '-'} selected=${shape.selected}${shape.divided ? ' divided' : ''}${shape.roundedSquares ? ' rounded-squares' : ''}${shape.variance ? ' variance' : ''}${shape.chain ? ` chain=${shape.chain}` : ''}${shape.keeps ? ` keeps=${shape.keeps.join(',')}` : ''}`;
 }
 
 /** The vectors the sums are over: every input but the base. */
@@ -35,10 +47,14 @@ export function statsVectors(shape: Pick<StatsShape, 'inputDtypes' | 'base'>): n
   return shape.inputDtypes.map((_, i) => i).filter((i) => i !== shape.base);
 }
 
-/** Partial sums per group: one per pair i ≤ j of vectors (row-major), then one per vector (Σ|dᵢ|). */
-export function statsTermCount(vectorCount: number): number {
-  return (vectorCount * (vectorCount + 1)) / 2 + vectorCount;
+/** The sums of a shape, in the order of its partials (tensorStats.ts sumTerms; with a chain, its vector is the last). */
+export function statsTerms(shape: StatsShape): SumTerm[] {
+  const m = statsVectors(shape).length + (shape.chain ? 1 : 0);
+  return sumTerms({ chain: shape.chain ? { weights: [] } : undefined, keeps: shape.keeps ? [] : undefined }, m);
 }
+
+const KEEP: Record<ModelKeep['kind'], string> = { all: 'keepAll', largest: 'keepLargest', between: 'keepBetween', random: 'keepRandom' };
+const CHAIN_STAGE: Record<ChainStage, number> = { mean: 0, direction: 1, tangent: 2 };
 
 export function statsShaderCode(shape: StatsShape): string {
   const { inputDtypes, base, selected } = shape;
@@ -51,21 +67,33 @@ export function statsShaderCode(shape: StatsShape): string {
   const vectors = statsVectors(shape);
   const vectorOf = (i: number, k: number): string => {
     const d = base === undefined ? `input${i}(v)` : `minus(input${i}(v), b)`;
-    return shape.divided ? `dividedBy(${d}, divisors[${k}u])` : d;
+    return shape.divided ? `dividedBy(${d}, vectorScalars[${k}u])` : d;
   };
   const body: string[] = [];
   if (base !== undefined) body.push(`  let b = input${base}(v);`);
   vectors.forEach((i, k) => body.push(`  let d${k} = ${vectorOf(i, k)};`));
-  let term = 0;
-  for (let i = 0; i < vectors.length; i++) for (let j = i; j < vectors.length; j++) body.push(`  groupSum(li, group, ${term++}u, ${i === j && !shape.roundedSquares ? `squareSum(d${i}, v)` : `productSum(d${i}, d${j}, v)`});`);
-  for (let i = 0; i < vectors.length; i++) body.push(`  groupSum(li, group, ${term++}u, magnitudeSum(d${i}, v));`);
+  const m = vectors.length;
+  if (shape.chain) {
+    const at = (from: number): string => `MultislerpScalars(${vectors.map((_, k) => `vectorScalars[${from + k}u]`).join(', ')})`;
+    const chain = (part: 'lo' | 'hi'): string =>
+      `multislerpChain(MultislerpVectors(${vectors.map((_, k) => `d${k}.${part}`).join(', ')}), ${CHAIN_STAGE[shape.chain!]}u, ${at(m)}, vectorScalars[${2 * m}u], ${at(2 * m + 1)})`;
+    body.push(`  let d${m} = Block(${chain('lo')}, ${chain('hi')});`);
+  }
+  shape.keeps?.forEach((kind, k) => {
+    const keep = (part: 'lo' | 'hi', odd: number): string => `${KEEP[kind]}(d${k}.${part}, indexOf(v, ${odd}u), vectorKeeps[${k}u])`;
+    body.push(`  let kept${k} = keptOnly(d${k}, ${keep('lo', 0)}, ${keep('hi', 1)});`);
+  });
+  statsTerms(shape).forEach((term, t) => {
+    const sum = term.kind === 'l1' ? `magnitudeSum(d${term.i}, v)` : term.kind === 'kept-l1' ? `magnitudeSum(kept${term.i}, v)` : term.i === term.j && !shape.roundedSquares ? `squareSum(d${term.i}, v)` : `productSum(d${term.i}, d${term.j}, v)`;
+    body.push(`  groupSum(li, group, ${t}u, ${sum});`);
+  });
   return withBlocks(`${statsWgsl}
 // ---- Generated by src/gpu/statsShader.ts for ${statsShapeKey(shape)}
 
-const STATS_TERMS: u32 = ${Math.max(1, statsTermCount(vectors.length))}u;
+const STATS_TERMS: u32 = ${Math.max(1, statsTerms(shape).length)}u;
 ${shape.divided ? `
-// One divisor per vector (1: the vector as it is).
-@group(0) @binding(4) var<storage, read> divisors: array<f32>;
+// One divisor per vector (1: the vector as it is); with a chain, then its weights, ‖m‖ and projections.
+@group(0) @binding(4) var<storage, read> vectorScalars: array<f32>;
 
 fn dividedBy(x: Block, divisor: f32) -> Block {
   return Block(divide(x.lo, vec4<f32>(divisor)), divide(x.hi, vec4<f32>(divisor)));
@@ -82,11 +110,14 @@ ${base === undefined ? `  let d = input${selected}(v);` : `  let d = minus(input
   return Keys(magnitudeKeys(d.lo), magnitudeKeys(d.hi));
 }`}
 
+${shape.keeps ? `// One keep mask per vector (shaders/keep.wgsl).
+@group(0) @binding(5) var<storage, read> vectorKeeps: array<Model>;
+` : ''}
 @compute @workgroup_size(64)
 fn sums(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let v = blockIndex(gid);
   let group = groupIndex(wid);
 ${body.join('\n')}
 }
-`, { divide: shape.divided || shape.variance });
+`, { divide: shape.divided || shape.variance, selection: shape.keeps !== undefined, keep: shape.keeps !== undefined, multislerpModels: shape.chain ? vectors.length : undefined });
 }

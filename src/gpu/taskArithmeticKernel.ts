@@ -4,7 +4,7 @@
  * (magnitude selections, rescale factors) and the method's switches, packed into the kernel's uniform.
  */
 import type { KernelDtype, SoupInput } from '../merge/kernel';
-import type { SelectionBoundary, TaskArithmeticElements } from '../merge/methods/gpuElements';
+import type { ModelKeep, SelectionBoundary, TaskArithmeticElements } from '../merge/methods/gpuElements';
 import { taskArithmeticShaderCode, taskArithmeticShapeKey, type KeepKind, type TaskArithmeticShape } from './taskArithmeticShader';
 import type { ElementwiseJob } from './webgpuSoupBackend';
 
@@ -20,7 +20,8 @@ export interface TaskArithmeticChunk {
 }
 
 const HEADER_WORDS = 8;
-const MODEL_WORDS = 12;
+/** Words of shaders/keep.wgsl's `Model`. */
+export const MODEL_WORDS = 12;
 
 /** A selection boundary as shaders/selection.wgsl's isBelow reads it: key value, cut index low and high words. */
 export function putBoundary(words: Uint32Array, at: number, b: SelectionBoundary): void {
@@ -32,6 +33,16 @@ export function putBoundary(words: Uint32Array, at: number, b: SelectionBoundary
     words[at + 1] = b.cutIndex >>> 0;
     words[at + 2] = Math.floor(b.cutIndex / 4294967296) >>> 0;
   }
+}
+
+/** The words of shaders/keep.wgsl's `Model` (MODEL_WORDS from `at`) that say what `keep` keeps; weight and scale are the caller's. */
+export function putKeep(words: Uint32Array, at: number, keep: ModelKeep): void {
+  if (keep.kind === 'random') {
+    new Float32Array(words.buffer, words.byteOffset + 4 * (at + 2), 1)[0] = keep.p;
+    words[at + 3] = keep.stream >>> 0;
+  }
+  if (keep.kind === 'largest' || keep.kind === 'between') putBoundary(words, at + 4, keep.below);
+  if (keep.kind === 'between') putBoundary(words, at + 8, keep.notAbove);
 }
 
 export function taskArithmeticJob(chunk: TaskArithmeticChunk): ElementwiseJob {
@@ -64,12 +75,7 @@ export function taskArithmeticJob(chunk: TaskArithmeticChunk): ElementwiseJob {
         const at = HEADER_WORDS + MODEL_WORDS * j;
         floats[at] = m.weight;
         floats[at + 1] = m.scale;
-        if (m.keep.kind === 'random') {
-          floats[at + 2] = m.keep.p;
-          words[at + 3] = m.keep.stream >>> 0;
-        }
-        if (m.keep.kind === 'largest' || m.keep.kind === 'between') putBoundary(words, at + 4, m.keep.below);
-        if (m.keep.kind === 'between') putBoundary(words, at + 8, m.keep.notAbove);
+        putKeep(words, at, m.keep);
       });
       return new Uint8Array(buf);
     },

@@ -67,6 +67,6 @@ ${body.join('\n')}
 }
 
 ${elementKernelMain(TASK_ARITHMETIC_WORKGROUP_SIZE, s.inputDtypes, s.outDtype, half)}`,
-    { selection: true },
+    { selection: true, keep: true },
   );
 }

@@ -27,14 +27,18 @@ import {
   type TensorChunkSource,
   type TensorSums,
   type VectorsSpec,
+  addTerm,
+  CHAIN_VECTOR,
 } from '../merge/methods/tensorStats';
+import { chainStage } from '../merge/methods/multislerpChain';
 import { CancelledError } from '../errors';
 import type { GpuBufferPool } from './bufferPool';
 import type { SoupDevice } from './device';
 import { GPUExecutionError } from './errors';
 import type { PipelineCache } from './pipelineCache';
 import { blocksPerElementBlock, SOUP_BLOCK_ELEMENTS } from './soupShader';
-import { statsShaderCode, statsShapeKey, statsTermCount, statsVectors, type StatsShape } from './statsShader';
+import { statsShaderCode, statsShapeKey, statsTerms, statsVectors, type StatsShape } from './statsShader';
+import { MODEL_WORDS, putKeep } from './taskArithmeticKernel';
 
 export interface GpuTensorStatsOptions {
   /** Elements per chunk (rounded down to whole groups; default: 8 Mi, or what one binding holds). */
@@ -55,7 +59,7 @@ export interface GpuTensorStats {
 }
 
 const BLOCK_BYTES = 16;
-const PARAMS_BYTES = 32;
+const PARAMS_BYTES = 48;
 const MAX_DIGITS = 2048;
 
 interface Uploaded {
@@ -122,12 +126,12 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
 
   function paramsFor(chunk: Uploaded, gx: number, select: { prefix: number; prefixMask: number; shift: number; digitMask: number }): Uint8Array<ArrayBuffer> {
     const p = new Uint32Array(PARAMS_BYTES / 4);
-    p.set([chunk.blocks, 0, gx * STATS_LANES, chunk.count, select.prefix, select.prefixMask, select.shift, select.digitMask]);
+    p.set([chunk.blocks, 0, gx * STATS_LANES, chunk.count, select.prefix, select.prefixMask, select.shift, select.digitMask, chunk.start >>> 0, Math.floor(chunk.start / 4294967296) >>> 0]);
     return new Uint8Array(p.buffer as ArrayBuffer);
   }
 
   /** Encodes one dispatch of `entry` over `chunk`; `counts` and `partials` are the outputs it uses. */
-  function dispatch(enc: GPUCommandEncoder, shape: StatsShape, entry: 'sums' | 'histogram' | 'ties', chunk: Uploaded, params: Uint8Array<ArrayBuffer>, output: { binding: 2 | 3; buffer: GPUBuffer; size: number }, divisors?: GPUBuffer): GPUBuffer {
+  function dispatch(enc: GPUCommandEncoder, shape: StatsShape, entry: 'sums' | 'histogram' | 'ties', chunk: Uploaded, params: Uint8Array<ArrayBuffer>, output: { binding: 2 | 3; buffer: GPUBuffer; size: number }, divisors?: GPUBuffer, keeps?: GPUBuffer): GPUBuffer {
     const { gx, gy } = grid(chunk.blocks);
     const meta = pool.acquire(PARAMS_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'stats params');
     device.queue.writeBuffer(meta, 0, params);
@@ -139,6 +143,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
         { binding: 1, resource: { buffer: chunk.buffer, size: chunk.bytes } },
         { binding: output.binding, resource: { buffer: output.buffer, size: output.size } },
         ...(divisors ? [{ binding: 4, resource: { buffer: divisors } }] : []),
+        ...(keeps ? [{ binding: 5, resource: { buffer: keeps } }] : []),
       ],
     });
     const pass = enc.beginComputePass({ label: `stats ${entry}` });
@@ -181,37 +186,67 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
 
   return {
     async sums(source, spec, signal) {
-      const divided = spec.divisors?.some((d) => Math.fround(d) !== 1) ?? false;
-      const shape: StatsShape = { inputDtypes: source.dtypes, base: spec.base, selected: 0, divided, roundedSquares: spec.roundedSquares };
-      const vectors = statsVectors(shape);
+      const { chain, keeps } = spec;
+      const divided = chain !== undefined || (spec.divisors?.some((d) => Math.fround(d) !== 1) ?? false);
+      const shape: StatsShape = {
+        inputDtypes: source.dtypes,
+        base: spec.base,
+        selected: 0,
+        divided,
+        roundedSquares: spec.roundedSquares,
+        chain: chain ? chainStage(chain) : undefined,
+        keeps: keeps?.map((k) => k.kind),
+      };
+      const inputs = statsVectors(shape);
+      const vectors = chain ? [...inputs, CHAIN_VECTOR] : inputs;
       const m = vectors.length;
+      if (keeps && keeps.length !== m) throw new RangeError(`tensor sums: ${keeps.length} keep masks for ${m} vectors`);
+      const temporaries: GPUBuffer[] = [];
+      const storage = (values: ArrayBufferView<ArrayBuffer>, label: string): GPUBuffer => {
+        const buffer = pool.acquire(Math.max(16, values.byteLength), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, label);
+        temporaries.push(buffer);
+        device.queue.writeBuffer(buffer, 0, values);
+        return buffer;
+      };
       let divisors: GPUBuffer | undefined;
+      let keepModels: GPUBuffer | undefined;
       if (divided) {
-        const values = Float32Array.from(vectors, (_, k) => spec.divisors?.[k] ?? 1);
-        divisors = pool.acquire(Math.max(16, values.byteLength), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'stats divisors');
-        device.queue.writeBuffer(divisors, 0, values);
+        const n = inputs.length;
+        const values = new Float32Array(chain ? 3 * n + 1 : n);
+        inputs.forEach((_, k) => (values[k] = spec.divisors?.[k] ?? 1));
+        if (chain) {
+          values.set(chain.weights, n);
+          values[2 * n] = chain.meanNorm ?? 1;
+          values.set(chain.projections ?? [], 2 * n + 1);
+        }
+        divisors = storage(values, 'stats vector scalars');
       }
-      const terms = statsTermCount(m);
-      const dots = new Float64Array(m * m);
-      const l1 = new Float64Array(m);
+      if (keeps) {
+        const words = new Uint32Array(MODEL_WORDS * m);
+        keeps.forEach((keep, k) => putKeep(words, MODEL_WORDS * k, keep));
+        keepModels = storage(words, 'stats keep masks');
+      }
+      const terms = statsTerms(shape);
+      const sums: TensorSums = { vectors, dots: new Float64Array(m * m), l1: new Float64Array(m), keptL1: new Float64Array(m) };
       try {
         const step = chunkElementsFor(source.dtypes);
         for (let start = 0; start < source.elementCount; start += step) {
           const chunk = await upload(source, start, Math.min(step, source.elementCount - start), signal);
           try {
             const { groups, gx, gy } = grid(chunk.blocks);
-            const size = gx * gy * terms * 8; // a (sum, compensation) pair per group and term
+            const size = gx * gy * terms.length * 8; // a (sum, compensation) pair per group and term
             const partials = pool.acquire(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'stats partials');
             let out: Float32Array;
             try {
-              out = new Float32Array(await submitAndRead('tensor sums', (enc) => [dispatch(enc, shape, 'sums', chunk, paramsFor(chunk, gx, NO_SELECT), { binding: 3, buffer: partials, size }, divisors)], partials, size));
+              out = new Float32Array(await submitAndRead('tensor sums', (enc) => [dispatch(enc, shape, 'sums', chunk, paramsFor(chunk, gx, NO_SELECT), { binding: 3, buffer: partials, size }, divisors, keepModels)], partials, size));
             } finally {
               pool.release(partials);
             }
             for (let g = 0; g < groups; g++) {
-              let t = 2 * g * terms;
-              for (let i = 0; i < m; i++) for (let j = i; j < m; j++, t += 2) dots[i * m + j] += groupValue(out[t], out[t + 1]);
-              for (let i = 0; i < m; i++, t += 2) l1[i] += groupValue(out[t], out[t + 1]);
+              terms.forEach((term, t) => {
+                const at = 2 * (g * terms.length + t);
+                addTerm(sums, term, groupValue(out[at], out[at + 1]));
+              });
             }
           } finally {
             pool.release(chunk.buffer);
@@ -219,10 +254,9 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
           check(signal);
         }
       } finally {
-        if (divisors) pool.release(divisors);
+        for (const t of temporaries) pool.release(t);
       }
-      for (let i = 0; i < m; i++) for (let j = 0; j < i; j++) dots[i * m + j] = dots[j * m + i];
-      return { vectors, dots, l1 };
+      return sums;
     },
 
     selectByMagnitude(source, which, base, order, count, signal) {

@@ -2,11 +2,14 @@
  * WGSL has no imports: a kernel's module is shaders/blocks.wgsl (the 8-element blocks, their loads and
  * the f32 ⇄ F16/BF16 bit conversions every kernel shares), shaders/stores.wgsl for kernels that write
  * a merged tensor, shaders/divide.wgsl for kernels whose CPU twin divides, shaders/selection.wgsl for
- * kernels that test selection boundaries, then the kernel's own file
+ * kernels that test selection boundaries, shaders/keep.wgsl for kernels that apply the task-arithmetic
+ * family's keep masks, shaders/multislerp.wgsl for multislerp's element chain, then the kernel's own file
  * and the entry point its generator appends. One copy of each, for every kernel.
  */
 import blocksWgsl from '../../shaders/blocks.wgsl?raw';
 import divideWgsl from '../../shaders/divide.wgsl?raw';
+import keepWgsl from '../../shaders/keep.wgsl?raw';
+import multislerpWgsl from '../../shaders/multislerp.wgsl?raw';
 import selectionWgsl from '../../shaders/selection.wgsl?raw';
 import storesWgsl from '../../shaders/stores.wgsl?raw';
 
@@ -15,10 +18,15 @@ export interface WgslModules {
   divide?: boolean;
   /** shaders/selection.wgsl: element indices and selection boundaries (Params has offsetLo, offsetHi). */
   selection?: boolean;
+  /** shaders/keep.wgsl (with selection): the task-arithmetic family's keep masks. */
+  keep?: boolean;
+  /** shaders/multislerp.wgsl (with divide): multislerp's element chain over this many models. */
+  multislerpModels?: number;
 }
 
 function extras(modules: WgslModules): string {
-  return `${modules.divide ? `${divideWgsl}\n` : ''}${modules.selection ? `${selectionWgsl}\n` : ''}`;
+  const multislerp = modules.multislerpModels ? `const MULTISLERP_MODELS: u32 = ${modules.multislerpModels}u;\n${multislerpWgsl}\n` : '';
+  return `${modules.divide ? `${divideWgsl}\n` : ''}${modules.selection ? `${selectionWgsl}\n` : ''}${modules.keep ? `${keepWgsl}\n` : ''}${multislerp}`;
 }
 
 /** `kernel` (a file of shaders/, possibly completed by its generator) preceded by shaders/blocks.wgsl. */

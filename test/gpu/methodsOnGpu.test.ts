@@ -1,7 +1,10 @@
 /**
- * The task-arithmetic family on the GPU (shaders/taskArithmetic.wgsl fed by the GPU magnitude selection
- * of shaders/stats.wgsl) against the CPU program of the method registry (src/merge/methods), which is
- * itself tested against a reference written from mergekit's code: same inputs, same recipe values.
+ * The merge methods on the GPU — statistics in shaders/stats.wgsl (magnitude and variance selections,
+ * blocked sums: the SLERP family's norms, multislerp's chain, the rescale's Σ|δ|), element passes in
+ * shaders/taskArithmetic.wgsl, methodElements.wgsl and soup.wgsl — run by runTensorProgramOnGpu against
+ * the CPU program of the method registry (src/merge/methods), which is itself tested against a reference
+ * written from mergekit's code: same inputs, same recipe values. The counters say what ran where, so a
+ * pass that silently fell back to the CPU fails the cases that ask for the GPU.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestAdapter } from '../../src/gpu/adapter';
@@ -20,6 +23,8 @@ import type { ParameterValues, TensorContext } from '../../src/merge/methods/typ
 import { nodeGPU } from '../../src/node/webgpu';
 import { compareOutputs } from './soupCompare';
 import { randomInputs, withoutSubnormals, quantizedInputs } from '../merge/methods/statsTestData';
+import { methodGpuCoverage } from '../../src/gpu/methodCoverage';
+import { valueToBf16Bits } from '../merge/kernelTestData';
 
 let backend: WebGPUSoupBackend;
 let stats: GpuTensorStats;
@@ -73,6 +78,19 @@ interface Case {
   noBase?: boolean;
   /** Whole-tensor norms: NaN, Inf or squares beyond f32 anywhere make the tensor's coefficients NaN (the CPU then merges it); test on finite data. */
   finite?: boolean;
+  /**
+   * The element chain divides by the norms and multiplies back (multislerp): an element below ‖v‖·2⁻¹²⁶
+   * passes through subnormal f32 values, which a GPU may flush (README), and comes back above 2⁻¹²⁶ on the
+   * CPU; test on data without magnitudes below 2⁻¹⁰⁰ (±0 stays).
+   */
+  noTiny?: boolean;
+}
+
+/** BF16 data with magnitudes below 2⁻¹⁰⁰ replaced by ±0. */
+function withoutTiny(bytes: Uint8Array): Uint8Array {
+  const h = new Uint16Array(bytes.slice().buffer);
+  for (let i = 0; i < h.length; i++) if (((h[i] >> 7) & 0xff) < 127 - 100) h[i] &= 0x8000;
+  return new Uint8Array(h.buffer);
 }
 
 /** BF16 data with NaN, ±Inf and magnitudes ≥ 2⁶³ (whose squares overflow the f32 sums of the norms) replaced by ±0. */
@@ -122,8 +140,12 @@ const CASES: Case[] = [
   { method: 'task_arithmetic', models: [{ weight: 0.7 }, { weight: 0.4 }, { weight: -0.2 }], params: {} },
   { method: 'ties', models: [{ weight: 1, density: 0.3 }, { weight: 0.6, density: 0.5 }, { weight: 0.3, density: 0.9 }], params: {}, gpuStatistics: true },
   { method: 'ties', models: [{ weight: 0.5, density: 0.2 }, { weight: 0.5, density: 0.2 }], params: { normalize: false, lambda: 1.5 }, gpuStatistics: true },
-  { method: 'dare_ties', models: [{ weight: 1, density: 0.4 }, { weight: 0.5, density: 0.7 }], params: {} },
+  // DARE rescales by default: Σ|δ| and Σ|kept δ| on the GPU (the element kernel's random masks), the CPU's scales to the bit.
+  { method: 'dare_ties', models: [{ weight: 1, density: 0.4 }, { weight: 0.5, density: 0.7 }], params: {}, gpuStatistics: true, sameScalars: true },
   { method: 'dare_linear', models: [{ weight: 0.6, density: 0.5 }, { weight: 0.4, density: 0.3 }], params: { rescale: false } },
+  { method: 'dare_linear', models: [{ weight: 0.6, density: 0.5 }, { weight: 0.4, density: 1 }, { weight: 0.3, density: 0.2 }], params: {}, gpuStatistics: true, sameScalars: true },
+  { method: 'ties', models: [{ weight: 1, density: 0.3 }, { weight: 0.6, density: 0.5 }], params: { rescale: true }, gpuStatistics: true, sameScalars: true },
+  { method: 'breadcrumbs_ties', models: [{ weight: 1, density: 0.6, gamma: 0.05 }, { weight: 0.8, density: 0.5, gamma: 0.02 }], params: { rescale: true }, gpuStatistics: true, sameScalars: true },
   { method: 'breadcrumbs_ties', models: [{ weight: 1, density: 0.6, gamma: 0.05 }, { weight: 0.8, density: 0.5, gamma: 0.02 }], params: {}, gpuStatistics: true },
   { method: 'breadcrumbs', models: [{ weight: 1, density: 0.6, gamma: 0.05 }, { weight: 0.8, density: 0.7 }], params: {}, gpuStatistics: true },
   { method: 'slerp', models: [{}], params: { t: 0.3 }, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true },
@@ -142,16 +164,19 @@ const CASES: Case[] = [
   { method: 'linear', models: [{ weight: 0.3 }, { weight: 0.5 }], params: {} },
   { method: 'karcher', models: [{}, {}], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true, noBase: true },
   { method: 'karcher', models: [{}, {}, {}], params: { max_iter: 4, tol: 1e-7 }, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true, noBase: true },
+  { method: 'multislerp', models: [{ weight: 0.5 }, { weight: 0.3 }, { weight: 0.2 }], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true, noTiny: true },
+  { method: 'multislerp', models: [{ weight: 1 }, { weight: 2.5 }], params: { normalize_weights: false }, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true, noTiny: true, noBase: true },
+  { method: 'multislerp', models: [{ weight: 0.7 }, { weight: 0.4 }, { weight: 0.9 }, { weight: 0.2 }], params: { normalize_weights: false, eps: 1e-6 }, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true, noTiny: true },
 ];
 
 describe('merge methods with --backend webgpu (Dawn): runTensorProgramOnGpu vs the CPU method programs', () => {
   for (const c of CASES) {
     for (const data of ['random', 'ties'] as const) {
-      it(`${c.method} ${JSON.stringify(c.params)}${c.noBase ? ' without a base' : ''} on ${data === 'random' ? `BF16 deltas with ${c.finite ? '' : 'NaN/±Inf/'}±0` : 'quantized values (ties at every threshold)'}, chunked`, async () => {
+      it(`${c.method} ${JSON.stringify(c.params)}${c.noBase ? ' without a base' : ''} on ${data === 'random' ? `BF16 deltas with ${c.finite ? '' : 'NaN/±Inf/'}±0${c.noTiny ? ' (none below 2⁻¹⁰⁰)' : ''}` : 'quantized values (ties at every threshold)'}, chunked`, async () => {
         const numel = 24_584; // 6 chunks and an odd tail
         const dtypes: KernelDtype[] = Array(c.models.length + (c.noBase ? 0 : 1)).fill('BF16');
         const inputs = data === 'random'
-          ? randomInputs(dtypes, numel, 40 + c.models.length, { specials: 0.01 }).map((b) => withoutSubnormals('BF16', c.finite ? finiteBf16(b) : b))
+          ? randomInputs(dtypes, numel, 40 + c.models.length, { specials: 0.01 }).map((b) => withoutSubnormals('BF16', c.finite ? finiteBf16(b) : b)).map((b) => (c.noTiny ? withoutTiny(b) : b))
           : quantizedInputs(dtypes, numel, 41);
         const ctx = contextFor(c, numel, dtypes.length);
         const cpu = cpuMerge(ctx, dtypes, inputs);
@@ -179,7 +204,7 @@ describe('methods without a GPU kernel yet run their CPU code under the WebGPU r
     { method: 'della', models: [{ weight: 1, density: 0.5, epsilon: 0.1 }, { weight: 0.5, density: 0.4 }], params: {} },
     { method: 'model_stock', models: [{}, {}], params: { filter_wise: true } },
     { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: { nuslerp_flatten: false } },
-    { method: 'multislerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: {} },
+    { method: 'della', models: [{ weight: 1, density: 0.5, epsilon: 0.1 }, { weight: 0.5, density: 0.4 }], params: { rescale: true } },
   ];
   for (const c of FALLBACK) {
     it(c.method, async () => {
@@ -247,5 +272,60 @@ describe("karcher's tensor-sized f32 iterate on the GPU (its kernels and sums), 
     const { cpu, gpu, counters } = await both(flipped, {}, numel);
     expect(counters.cpuPasses, 'the first-unit pass').toBe(1);
     expect(Array.from(gpu)).toEqual(Array.from(cpu));
+  }, 240_000);
+});
+
+describe('multislerp and the rescale sums on the GPU, beyond the common cases', () => {
+  const counters = () => ({ gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 });
+
+  it('the programs say every pass of multislerp and of DARE\'s rescale runs on the GPU (methodCoverage)', () => {
+    for (const m of ['multislerp', 'dare_ties', 'dare_linear']) {
+      const c = methodGpuCoverage(m);
+      expect(c.cpuPasses, m).toEqual([]);
+      expect(c.gpuPasses.length, m).toBeGreaterThan(0);
+      expect(c.elementsOnGpu, m).toBe(true);
+    }
+    expect(methodGpuCoverage('multislerp').gpuPasses).toEqual(['multislerp norms', 'multislerp mean direction', 'multislerp tangent projections', 'multislerp tangent norm']);
+    expect(methodGpuCoverage('dare_ties').gpuPasses).toEqual(['dare_ties rescale norms']);
+  });
+
+  /** BF16 bits of small multiples of 1/16: sums and differences of them stay exact. */
+  const sixteenths = (values: number[]): Uint8Array => new Uint8Array(Uint16Array.from(values, (v) => valueToBf16Bits(v / 16)).buffer);
+
+  for (const withBase of [false, true]) {
+    it(`2 antipodal models${withBase ? ' (task vectors from a base)' : ''}: the fallback f32(v₀w₀) + f32(v₁w₁), bit for bit, its statistics on the GPU`, async () => {
+      const numel = 8 * 2003;
+      let seed = 7;
+      const next = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) % 101 - 50;
+      const base = Array.from({ length: numel }, () => (withBase ? next() : 0));
+      const delta = Array.from({ length: numel }, () => next());
+      const models = [base.map((b, i) => b + delta[i]), base.map((b, i) => b - delta[i])];
+      const inputs = [...(withBase ? [sixteenths(base)] : []), ...models.map(sixteenths)];
+      const dtypes: KernelDtype[] = inputs.map(() => 'BF16');
+      const c: Case = { method: 'multislerp', models: [{ weight: 2 }, { weight: 2 }], params: {}, noBase: !withBase };
+      const ctx = contextFor(c, numel, dtypes.length);
+      const cpu = cpuMerge(ctx, dtypes, inputs);
+      expect(cpu.scalars[cpu.scalars.length - 1], 'the CPU falls back').toBe(1);
+      const n = counters();
+      const gpu = await gpuMerge(ctx, dtypes, inputs, n);
+      expect(n).toMatchObject({ cpuPasses: 0, gpuPasses: 4, cpuElementChunks: 0 });
+      expect(Array.from(gpu.scalars)).toEqual(Array.from(cpu.scalars));
+      expect(Array.from(gpu.out)).toEqual(Array.from(cpu.out));
+    }, 240_000);
+  }
+
+  it('multislerp over NaN and ±Inf: statistics on the GPU (to the bit), the non-finite element pass on the CPU, the same output', async () => {
+    const numel = 8 * 1531;
+    const dtypes: KernelDtype[] = ['BF16', 'BF16', 'BF16'];
+    const inputs = randomInputs(dtypes, numel, 61, { specials: 0.001 }).map((b) => withoutSubnormals('BF16', b));
+    const c: Case = { method: 'multislerp', models: [{ weight: 0.3 }, { weight: 0.6 }, { weight: 0.1 }], params: {}, noBase: true };
+    const ctx = contextFor(c, numel, dtypes.length);
+    const cpu = cpuMerge(ctx, dtypes, inputs);
+    const n = counters();
+    const gpu = await gpuMerge(ctx, dtypes, inputs, n);
+    expect(n.cpuPasses).toBe(0);
+    expect(Array.from(gpu.scalars)).toEqual(Array.from(cpu.scalars));
+    expect(Array.from(cpu.scalars).every(Number.isFinite)).toBe(false);
+    expect(Array.from(gpu.out)).toEqual(Array.from(cpu.out));
   }, 240_000);
 });

@@ -5,7 +5,8 @@ import { createSoupDevice, type SoupDevice } from '../../src/gpu/device';
 import { PipelineCache } from '../../src/gpu/pipelineCache';
 import { createGpuTensorStats, type GpuTensorStats } from '../../src/gpu/tensorStats';
 import type { KernelDtype } from '../../src/merge/kernel';
-import { chunkSelectionKeys, selectByKey, selectByMagnitude, tensorSums, type TensorChunkSource } from '../../src/merge/methods/tensorStats';
+import { chunkSelectionKeys, selectByKey, selectByMagnitude, tensorSums, type TensorChunkSource, type VectorsSpec } from '../../src/merge/methods/tensorStats';
+import type { ModelKeep, SelectionBoundary } from '../../src/merge/methods/gpuElements';
 import { nodeGPU } from '../../src/node/webgpu';
 import { memorySource, quantizedInputs, randomInputs, withoutSubnormals } from '../merge/methods/statsTestData';
 
@@ -122,6 +123,50 @@ describe('GPU blocked sums (Dawn) equal the CPU sums bit for bit', () => {
       const cpu = await tensorSums(source, spec);
       expect(Array.from(gpu.dots)).toEqual(Array.from(cpu.dots));
       expect(Array.from(gpu.l1)).toEqual(Array.from(cpu.l1));
+    }
+  });
+
+  it("multislerp's chain (m, m̂, the tangent r) over divided vectors, with and without a base, streamed over several chunks", async () => {
+    const dtypes: KernelDtype[] = ['BF16', 'F32', 'BF16', 'F16'];
+    const source = memorySource(dtypes, specialInputs(dtypes, 20_001, 28, 0));
+    const weights = [0.5, 0.25, 0.125].map(Math.fround);
+    const specs: VectorsSpec[] = [
+      { base: 0, divisors: [3.25, 0.75, 1.5], chain: { weights } },
+      { base: 0, divisors: [3.25, 0.75, 1.5], chain: { weights, meanNorm: 0.625 } },
+      { base: 0, divisors: [3.25, 0.75, 1.5], chain: { weights, meanNorm: 0.625, projections: [0.5, -0.25, 0.875] } },
+      { divisors: [1, 1, 1, 1], chain: { weights: [0.3, 0.2, 0.4, 0.1].map(Math.fround), meanNorm: 1.5, projections: [0.1, 0.2, 0.3, 0.4].map(Math.fround) } },
+    ];
+    for (const spec of specs) {
+      const gpu = await streaming.sums(source, spec);
+      const cpu = await tensorSums(source, spec);
+      expect(gpu.vectors).toEqual(cpu.vectors);
+      expect(Array.from(gpu.dots), JSON.stringify(spec)).toEqual(Array.from(cpu.dots));
+      expect(gpu.dots.some((x) => x !== 0)).toBe(true);
+    }
+  });
+
+  it('the rescale: Σ|d| and Σ|kept d| with the element kernels\' keep masks (TIES, breadcrumbs, DARE, all), streamed over several chunks', async () => {
+    const dtypes: KernelDtype[] = ['BF16', 'BF16', 'BF16', 'F16', 'BF16'];
+    for (const data of ['random', 'quantized'] as const) {
+      const inputs = data === 'random' ? specialInputs(dtypes, 30_001, 29, 0.01) : quantizedInputs(dtypes, 30_001, 29);
+      const source = memorySource(dtypes, inputs);
+      const n = source.elementCount;
+      const boundary = async (which: number, count: number): Promise<SelectionBoundary> => {
+        const s = await selectByMagnitude(source, which, 0, 'smallest', count, 4096);
+        return { valueBits: s.threshold, cutIndex: s.cut >= Number.MAX_SAFE_INTEGER ? Infinity : s.cut, below: s.before };
+      };
+      const keeps: ModelKeep[] = [
+        { kind: 'largest', below: await boundary(1, Math.floor(0.7 * n)) },
+        { kind: 'between', below: await boundary(2, Math.floor(0.3 * n)), notAbove: await boundary(2, Math.floor(0.95 * n)) },
+        { kind: 'random', stream: 0x9e3779b9, p: Math.fround(0.35) },
+        { kind: 'all' },
+      ];
+      const gpu = await streaming.sums(source, { base: 0, keeps });
+      const cpu = await tensorSums(source, { base: 0, keeps });
+      expect(Array.from(gpu.l1), data).toEqual(Array.from(cpu.l1));
+      expect(Array.from(gpu.keptL1), data).toEqual(Array.from(cpu.keptL1));
+      // NaN and Inf (the random data's specials) are in the sums; on the quantized data each mask drops some.
+      if (data === 'quantized') for (let i = 0; i < 3; i++) expect(cpu.keptL1[i], `${data}: model ${i} dropped some`).toBeLessThan(cpu.l1[i]);
     }
   });
 

@@ -218,13 +218,13 @@ describe('parameter fields, checked against the registry', () => {
 describe('what runs on WebGPU, as each method program says', () => {
   it('matches the kernels the README lists, and every method answers', () => {
     const onGpu = (m: string) => methodGpuCoverage(m);
-    for (const m of ['ties', 'breadcrumbs', 'breadcrumbs_ties', 'sce', 'slerp', 'nuslerp', 'karcher', 'model_stock']) expect(onGpu(m).gpuPasses.length, m).toBeGreaterThan(0);
-    for (const m of ['linear', 'task_arithmetic', 'ties', 'dare_ties', 'dare_linear', 'breadcrumbs', 'breadcrumbs_ties', 'sce', 'slerp', 'nuslerp', 'karcher', 'model_stock', 'nearswap', 'ram']) {
+    for (const m of ['ties', 'breadcrumbs', 'breadcrumbs_ties', 'dare_ties', 'dare_linear', 'sce', 'slerp', 'nuslerp', 'multislerp', 'karcher', 'model_stock']) expect(onGpu(m).gpuPasses.length, m).toBeGreaterThan(0);
+    for (const m of ['linear', 'task_arithmetic', 'ties', 'dare_ties', 'dare_linear', 'breadcrumbs', 'breadcrumbs_ties', 'sce', 'slerp', 'nuslerp', 'multislerp', 'karcher', 'model_stock', 'nearswap', 'ram']) {
       expect(onGpu(m).elementsOnGpu, m).toBe(true);
     }
-    for (const m of ['della', 'della_linear', 'multislerp', 'passthrough']) expect(onGpu(m).elementsOnGpu, m).toBe(false);
-    expect(onGpu('slerp').cpuPasses).toEqual([]);
-    expect(onGpu('multislerp').cpuPasses.length).toBeGreaterThan(0);
+    for (const m of ['della', 'della_linear', 'passthrough']) expect(onGpu(m).elementsOnGpu, m).toBe(false);
+    for (const m of ['slerp', 'multislerp', 'dare_ties', 'dare_linear']) expect(onGpu(m).cpuPasses, m).toEqual([]);
+    expect(onGpu('della').cpuPasses.length).toBeGreaterThan(0);
   });
 
   it("agrees with each method's declared GPU coverage (the README's column)", () => {

@@ -4,6 +4,8 @@
  * reproduces `combine` once the passes are done (GpuElements). A program that says nothing runs on the
  * CPU whatever the backend; the CPU code stays the definition the GPU kernels are tested against.
  */
+import { uniform24 } from './counterRandom';
+import { keyBits } from './select';
 import type { SelectionKey, TensorSums, VectorsSpec } from './tensorStats';
 
 /** A selection boundary as select.ts gives it: below iff key < valueBits, or key = valueBits and index < cutIndex. */
@@ -25,7 +27,7 @@ export type GpuStatistic =
   /** How many elements have `value` as their key (sce: zero variances); the GPU answers with accept(). */
   | { kind: 'count'; key: SelectionKey; value: number; accept(count: number): void }
   /**
-   * Blocked sums Σ dᵢ·dⱼ and Σ|dᵢ| (tensorStats.ts) of the vectors `spec()` names (called after the
+   * Blocked sums Σ dᵢ·dⱼ and Σ|dᵢ| (or what the spec's chain or keeps ask for: tensorStats.ts sumTerms) of the vectors `spec()` names (called after the
    * earlier passes: divisors may be their norms); the pass's accumulate() computes the same sums to the
    * same bits on the CPU. The GPU answers with accept(); finish() is still called. With `scratch`, the
    * program's scratch is one more F32 input, after the inputs (the spec's vectors count it).
@@ -49,6 +51,27 @@ export type ModelKeep =
   /** DARE: keep when uniform24(stream, index) < p (counterRandom.ts). */
   | { kind: 'random'; stream: number; p: number };
 
+/** Whether a boundary holds element `index` of key `key` below it (select.ts). */
+function isBelow(b: SelectionBoundary, key: number, index: number): boolean {
+  return key < b.valueBits || (key === b.valueBits && index < b.cutIndex);
+}
+
+/** Whether `keep` keeps element `index` of the delta d (the CPU reading of the masks the element kernels apply). */
+export function isKept(keep: ModelKeep, d: number, index: number): boolean {
+  switch (keep.kind) {
+    case 'all':
+      return true;
+    case 'largest':
+      return !isBelow(keep.below, keyBits(d), index);
+    case 'between': {
+      const key = keyBits(d);
+      return !isBelow(keep.below, key, index) && isBelow(keep.notAbove, key, index);
+    }
+    case 'random':
+      return uniform24(keep.stream, index) < keep.p;
+  }
+}
+
 /** The generalised task arithmetic's element pass (taskArithmeticFamily.ts): inputs are the base, then the models. */
 export interface TaskArithmeticElements {
   kernel: 'task_arithmetic';
@@ -70,15 +93,16 @@ export interface LinearElements {
  * A method with its own element kernel in shaders/methodElements.wgsl, and that kernel's f32 scalars:
  * slerp's pair [c₀, c₁] (out = f32(c₀·a) + f32(c₁·b), the signs of zeros as the CPU's);
  * model_stock [t, f32(1 − t), N]; nearswap [t, 1e-6]; ram [ε]; sce [ω₀ … ωₙ₋₁, 1e-6, n];
- * nuslerp [lerp (1 or 0), a, b, divisor]; karcher's four kernels (its iteration's vectors and its
- * output), the layout methodElements.wgsl states.
+ * nuslerp [lerp (1 or 0), a, b, divisor];
+ * multislerp [w₀ … wₙ₋₁, den₀ … denₙ₋₁, p₀ … pₙ₋₁, ‖m‖, cos ρ, sin ρ/ρ, Σ‖vᵢ‖wᵢ, lerp (1: the 2-model fallback, or 0)];
+ * karcher's four kernels (its iteration's vectors and its output), the layout methodElements.wgsl states.
  */
 export interface MethodElements {
-  kernel: 'pair' | 'model_stock' | 'nearswap' | 'ram' | 'sce' | 'nuslerp' | 'karcher_start' | 'karcher_tangent' | 'karcher_step' | 'karcher';
+  kernel: 'pair' | 'model_stock' | 'nearswap' | 'ram' | 'sce' | 'nuslerp' | 'multislerp' | 'karcher_start' | 'karcher_tangent' | 'karcher_step' | 'karcher';
   scalars: number[];
   /** The program's scratch (TensorProgram.scratch) is one more F32 input: after the inputs, or alone. */
   scratch?: 'after' | 'alone';
-  /** nuslerp: the inputs are the base, then the two models (task vectors, added back to the base). */
+  /** nuslerp, multislerp: the inputs are the base, then the models (task vectors, added back to the base). */
   base?: boolean;
   /** sce: which elements keep their deltas — all, none, or those not below `boundary` (variance keys). */
   keep?: 'all' | 'none' | 'select';

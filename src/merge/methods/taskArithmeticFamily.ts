@@ -10,7 +10,7 @@
  *      random (dare):             keep each element with probability d (seeded counter RNG)
  *      della_magprune (della):    keep with probability (d − ε) + 2ε·(rank in its row − 1)/(row length − 1)
  *      then, with `rescale`, multiply the kept elements by f32(f32(Σ|δ|) / f32(Σ|kept δ|)) (L1; not
- *      when either sum is below 1e-7).
+ *      when either sum is below 1e-7; the sums are tensorStats.ts' blocked sums, on the GPU too but for della).
  *   2. wdⱼ = f32(δ'ⱼ · wⱼ)
  *   3. consensus (ties family): s = Σⱼ wdⱼ (in model order, f32); the majority sign is +1 when s ≥ 0,
  *      else −1; mⱼ = [sign(wdⱼ) == majority]; mixed = Σ f32(wdⱼ·mⱼ), divisor = Σ f32(wⱼ·mⱼ) (0 → 1).
@@ -30,6 +30,7 @@ import { streamKey, uniform24 } from './counterRandom';
 import { DENSITY, fr, modelNumber, NORMALIZE, RANDOM_SEED, rowLength, WEIGHT, zipPasses, booleanOf, numberOf } from './common';
 import { deltaKeys, keyBits, keysOf, KeyScratch, RankSelector } from './select';
 import type { ModelKeep, TaskArithmeticElements } from './gpuElements';
+import { BlockedSum, type TensorSums, type VectorsSpec } from './tensorStats';
 import type { ElementChunk, MergeMethod, ParameterSpec, StatisticsPass, TensorContext, TensorProgram } from './types';
 
 export type Sparsification = 'magnitude' | 'random' | 'magnitude_outliers' | 'della_magprune';
@@ -54,9 +55,9 @@ const STATISTICS: Record<Sparsification, string> = {
 
 const GPU: Record<Sparsification | 'none', string> = {
   none: 'all',
-  magnitude: 'all; with rescale, the Σ|delta| pass on the CPU',
-  magnitude_outliers: 'all; with rescale, the Σ|delta| pass on the CPU',
-  random: 'the element pass; the rescale pass (on by default) on the CPU',
+  magnitude: 'all',
+  magnitude_outliers: 'all',
+  random: 'all',
   della_magprune: 'none (per-row ranks)',
 };
 
@@ -119,6 +120,8 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
   const lambda = numberOf(ctx, 'lambda', 1);
   const passes: StatisticsPass[][] = [];
   const plans: ModelPlan[] = [];
+  /** The models (input indices) whose kept delta is rescaled. */
+  const rescaled: number[] = [];
   for (let j = 1; j <= n; j++) {
     // Every field set here, in one order: the plans share one shape, and the loops over them stay fast.
     const plan: ModelPlan = { weight: fr(modelNumber(ctx, j, 'weight', 1)), mask: undefined, zero: false, scale: 1, gpuKeep: () => ({ kind: 'all' }) };
@@ -208,35 +211,10 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
         break;
       }
     }
-    if (rescale) {
-      const sums = new Float64Array(2);
-      const scratch = new ChunkScratch(1);
-      passes.push([
-        {
-          kind: 'moments',
-          label: `${v.name} rescale norms`,
-          chunkMultiple: v.sparsification === 'della_magprune' ? rowLength(ctx.shape) : undefined,
-          accumulate: (c) => {
-            const d = scratch.deltas(c, [j])[0];
-            const m = scratch.mask(c.count);
-            plan.mask!(c, d, m);
-            for (let i = 0; i < c.count; i++) {
-              const a = Math.abs(d[i]);
-              sums[0] += a;
-              if (m[i]) sums[1] += a;
-            }
-          },
-          finish: () => {
-            // torch: two f32 sums, then an f32 division
-            const before = fr(sums[0]);
-            const after = fr(sums[1]);
-            plan.scale = before < 1e-7 || after < 1e-7 ? 1 : fr(before / after);
-          },
-        },
-      ]);
-    }
+    if (rescale) rescaled.push(j);
   }
   const allPasses = stagedPasses(passes);
+  if (rescaled.length > 0) allPasses.push(rescalePass(v, ctx, plans, rescaled));
   const weightSum = plans.reduce((s, p, i) => (i === 0 ? p.weight : fr(s + p.weight)), 0);
   const linearDivisor = Math.abs(weightSum) < 1e-8 ? 1 : weightSum;
   const lam = fr(lambda);
@@ -390,18 +368,56 @@ class ChunkScratch {
   }
 }
 
-/**
- * Each model contributes stage lists (3 selection passes, then a rescale pass); the selection passes of
- * all models run together, then the rescale passes (which need the selections).
- */
+/** The selection passes of every model (3 each) run together, zipped stage by stage. */
 function stagedPasses(lists: StatisticsPass[][]): StatisticsPass[] {
-  const selection = lists.filter((l) => l[0].kind !== 'moments');
-  const rescale = lists.filter((l) => l[0].kind === 'moments');
   const join = (stage: StatisticsPass[]) => zipPasses(stage.map((p) => [p]))[0];
   const out: StatisticsPass[] = [];
-  if (selection.length > 0) for (let s = 0; s < 3; s++) out.push(join(selection.map((l) => l[s])));
-  if (rescale.length > 0) out.push(join(rescale.map((l) => l[0])));
+  if (lists.length > 0) for (let s = 0; s < 3; s++) out.push(join(lists.map((l) => l[s])));
   return out;
+}
+
+/**
+ * The rescale of the models in `rescaled` (after the selections, which their masks need): per model,
+ * Σ|δ| and Σ|kept δ| as tensorStats.ts' blocked sums (dropped elements add +0) — on the GPU too, with
+ * the element kernels' keep masks (a VectorsSpec with `keeps`), where every mask has a GPU form (not
+ * DELLA's per-row ranks) — then, as torch does, two f32 sums and an f32 division.
+ */
+function rescalePass(v: TaskArithmeticVariant, ctx: TensorContext, plans: ModelPlan[], rescaled: number[]): StatisticsPass {
+  const before = rescaled.map(() => new BlockedSum());
+  const after = rescaled.map(() => new BlockedSum());
+  let gpuSums: TensorSums | undefined;
+  const scratch = new ChunkScratch(1);
+  let terms = new Float32Array(0);
+  return {
+    kind: 'moments',
+    label: `${v.name} rescale norms`,
+    chunkMultiple: v.sparsification === 'della_magprune' ? rowLength(ctx.shape) : undefined,
+    accumulate: (c) => {
+      if (terms.length < c.count) terms = new Float32Array(c.count);
+      const t = terms.subarray(0, c.count);
+      rescaled.forEach((j, r) => {
+        const d = scratch.deltas(c, [j])[0];
+        const m = scratch.mask(c.count);
+        plans[j - 1].mask!(c, d, m);
+        for (let i = 0; i < c.count; i++) t[i] = Math.abs(d[i]);
+        before[r].add(t, c.count);
+        for (let i = 0; i < c.count; i++) if (!m[i]) t[i] = 0;
+        after[r].add(t, c.count);
+      });
+    },
+    finish: () => {
+      rescaled.forEach((j, r) => {
+        const [whole, kept] = gpuSums ? [gpuSums.l1[j - 1], gpuSums.keptL1[j - 1]] : [before[r].sum(), after[r].sum()];
+        // torch: two f32 sums, then an f32 division
+        const b = fr(whole);
+        const a = fr(kept);
+        plans[j - 1].scale = b < 1e-7 || a < 1e-7 ? 1 : fr(b / a);
+      });
+    },
+    gpu: plans.every((p) => p.gpuKeep)
+      ? [{ kind: 'sums', spec: (): VectorsSpec => ({ base: 0, keeps: plans.map((p) => p.gpuKeep!()) }), accept: (s) => void (gpuSums = s) }]
+      : undefined,
+  };
 }
 
 /**

@@ -28,6 +28,8 @@
 import { decodeToF32 } from '../../formats/floatArrays';
 import { f32ToBits } from '../../formats/floatCodecs';
 import { KERNEL_DTYPE_BYTES, type KernelDtype } from '../kernel';
+import { isKept, type ModelKeep } from './gpuElements';
+import { chainVector, type MultislerpChain } from './multislerpChain';
 
 /** Elements per summation group: 64 lanes × 8 consecutive elements (one GPU workgroup). */
 export const STATS_GROUP = 512;
@@ -53,10 +55,39 @@ export interface VectorsSpec {
   divisors?: readonly number[];
   /** The diagonal sums f32(dᵢ²), rounded like the other products (sce's mean squares), instead of exact squares. */
   roundedSquares?: boolean;
+  /**
+   * multislerp's element chain (multislerpChain.ts) over the vectors (its unit vectors: `divisors` are
+   * f32(‖vᵢ‖ + eps)): one more vector c after them — m, m̂ or r — and only its sums: Σ f32(dᵢ·c) and
+   * Σ c² (exact squares).
+   */
+  chain?: MultislerpChain;
+  /**
+   * One keep mask per vector (gpuElements.ts; kept elements as the task-arithmetic family's element
+   * pass keeps them): only the magnitude sums, Σ|dᵢ| and Σ|dᵢ| over the kept elements (the rescale).
+   */
+  keeps?: readonly ModelKeep[];
 }
 
+/** One sum of a spec: Σ dᵢ·dⱼ (exact squares on the diagonal, unless roundedSquares), Σ|dᵢ|, or Σ|dᵢ| over the kept elements. */
+export type SumTerm = { kind: 'dot'; i: number; j: number } | { kind: 'l1'; i: number } | { kind: 'kept-l1'; i: number };
+
+/**
+ * The sums a spec asks for over m vectors (with a chain: m − 1 vectors and c = vector m − 1), in the
+ * order the GPU writes its partials: every pair i ≤ j then every l1 by default; (i, c) for every i ≤ c
+ * with a chain; every l1 then every kept l1 with keeps.
+ */
+export function sumTerms(spec: Pick<VectorsSpec, 'chain' | 'keeps'>, m: number): SumTerm[] {
+  const all = Array.from({ length: m }, (_, i) => i);
+  if (spec.chain) return all.map((i) => ({ kind: 'dot', i, j: m - 1 }));
+  if (spec.keeps) return [...all.map((i): SumTerm => ({ kind: 'l1', i })), ...all.map((i): SumTerm => ({ kind: 'kept-l1', i }))];
+  return [...all.flatMap((i) => all.slice(i).map((j): SumTerm => ({ kind: 'dot', i, j }))), ...all.map((i): SumTerm => ({ kind: 'l1', i }))];
+}
+
+/** Index of the chain's vector among TensorSums.vectors (it is no input). */
+export const CHAIN_VECTOR = -1;
+
 export interface TensorSums {
-  /** Indices of the inputs the vectors are (every input but the base, in order). */
+  /** Indices of the inputs the vectors are (every input but the base, in order; then CHAIN_VECTOR with a chain). */
   vectors: number[];
   /**
    * dots[i·m + j] = Σ f32(dᵢ·dⱼ) (symmetric), m = vectors.length; the diagonal, the squared l2 norm,
@@ -65,6 +96,8 @@ export interface TensorSums {
   dots: Float64Array;
   /** l1[i] = Σ |dᵢ|. */
   l1: Float64Array;
+  /** With keeps: keptL1[i] = Σ |dᵢ| over the elements keeps[i] keeps (dropped ones add +0); else zeros. */
+  keptL1: Float64Array;
 }
 
 /** The order key of a magnitude: the f32 bits of |v|, every NaN as 0x7fc00000 (above +Inf). */
@@ -119,6 +152,12 @@ export function chunkVectors(dtypes: readonly KernelDtype[], chunk: Uint8Array[]
     }
     values.push(d);
   });
+  if (spec.chain) {
+    const c = new Float32Array(count);
+    chainVector(values, count, spec.chain, c);
+    vectors.push(CHAIN_VECTOR);
+    values.push(c);
+  }
   return { vectors, values };
 }
 
@@ -225,39 +264,52 @@ export function groupValue(s: number, c: number): number {
   return Number.isFinite(s) ? s + c : s;
 }
 
-/** Σ dᵢ·dⱼ and Σ |dᵢ| over the whole tensor, streamed in chunks of about `chunkElements`. */
+/** The sums `spec` asks for (sumTerms) over the whole tensor, streamed in chunks of about `chunkElements`. */
 export async function tensorSums(source: TensorChunkSource, spec: VectorsSpec, chunkElements = 1 << 20, signal?: AbortSignal): Promise<TensorSums> {
   const vectors = source.dtypes.map((_, i) => i).filter((i) => i !== spec.base);
+  if (spec.chain) vectors.push(CHAIN_VECTOR);
   const m = vectors.length;
-  const dotSums = Array.from({ length: m * m }, () => new BlockedSum());
-  const l1Sums = Array.from({ length: m }, () => new BlockedSum());
+  const terms = sumTerms(spec, m);
+  const blocked = terms.map(() => new BlockedSum());
   const step = statsChunkElements(chunkElements);
-  const terms = new Float32Array(Math.min(step, source.elementCount));
-  const lows = new Float32Array(terms.length);
+  const t = new Float32Array(Math.min(step, source.elementCount));
+  const lows = new Float32Array(t.length);
   for (let start = 0; start < source.elementCount; start += step) {
     const count = Math.min(step, source.elementCount - start);
     const { values } = chunkVectors(source.dtypes, await source.read(start, count, signal), count, spec);
-    for (let i = 0; i < m; i++) {
-      const di = values[i];
-      if (spec.roundedSquares) {
-        for (let e = 0; e < count; e++) terms[e] = di[e] * di[e];
-        dotSums[i * m + i].add(terms, count);
+    terms.forEach((term, k) => {
+      const di = values[term.i];
+      if (term.kind === 'dot' && term.i === term.j && !spec.roundedSquares) {
+        exactSquares(di, count, t, lows);
+        blocked[k].add(t, count, lows);
+        return;
+      }
+      if (term.kind === 'dot') {
+        const dj = values[term.j];
+        for (let e = 0; e < count; e++) t[e] = di[e] * dj[e];
+      } else if (term.kind === 'l1') {
+        for (let e = 0; e < count; e++) t[e] = Math.abs(di[e]);
       } else {
-        exactSquares(di, count, terms, lows);
-        dotSums[i * m + i].add(terms, count, lows);
+        const keep = spec.keeps![term.i];
+        for (let e = 0; e < count; e++) t[e] = isKept(keep, di[e], start + e) ? Math.abs(di[e]) : 0;
       }
-      for (let j = i + 1; j < m; j++) {
-        const dj = values[j];
-        for (let e = 0; e < count; e++) terms[e] = di[e] * dj[e];
-        dotSums[i * m + j].add(terms, count);
-      }
-      for (let e = 0; e < count; e++) terms[e] = Math.abs(di[e]);
-      l1Sums[i].add(terms, count);
-    }
+      blocked[k].add(t, count);
+    });
   }
-  const dots = new Float64Array(m * m);
-  for (let i = 0; i < m; i++) for (let j = i; j < m; j++) dots[i * m + j] = dots[j * m + i] = dotSums[i * m + j].sum();
-  return { vectors, dots, l1: Float64Array.from(l1Sums, (s) => s.sum()) };
+  const sums: TensorSums = { vectors, dots: new Float64Array(m * m), l1: new Float64Array(m), keptL1: new Float64Array(m) };
+  terms.forEach((term, k) => addTerm(sums, term, blocked[k].sum()));
+  return sums;
+}
+
+/** Adds one term's value to `sums` (both triangles of a dot product). */
+export function addTerm(sums: TensorSums, term: SumTerm, value: number): void {
+  const m = sums.vectors.length;
+  if (term.kind === 'l1') sums.l1[term.i] += value;
+  else if (term.kind === 'kept-l1') sums.keptL1[term.i] += value;
+  else {
+    sums.dots[term.i * m + term.j] += value;
+    if (term.i !== term.j) sums.dots[term.j * m + term.i] += value;
+  }
 }
 
 /** Radix digits of the selection: 11 + 11 + 10 bits, most significant first. */

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { KernelDtype } from '../../../src/merge/kernel';
 import { BlockedSum, chunkKeys, chunkSelectionKeys, isSelected, selectByKey, selectByMagnitude, tensorSums } from '../../../src/merge/methods/tensorStats';
 import { seededUniform } from '../../../src/util/random';
+import { uniform24 } from '../../../src/merge/methods/counterRandom';
 import { memorySource, oracleSelection, oracleVectors, quantizedInputs, randomInputs } from './statsTestData';
 
 function selectedSet(sel: Parameters<typeof isSelected>[0], keys: Uint32Array): Set<number> {
@@ -114,6 +115,69 @@ describe('blocked sums (CPU) against f64 sums', () => {
     // Divisor 1 is the vector itself, exactly.
     const plain = await tensorSums(memorySource(dtypes, inputs), { base: 0 }, 4096);
     expect(sums.dots[3]).toBe(plain.dots[3]);
+  });
+
+  it("multislerp's chain: Σ f32(uᵢ·c) and Σ c² for c = m, m̂ and the tangent r (an oracle written from multislerp.py's steps)", async () => {
+    const dtypes: KernelDtype[] = ['BF16', 'BF16', 'F32', 'F16'];
+    const n = 20_011;
+    const inputs = randomInputs(dtypes, n, 14);
+    const fr = Math.fround;
+    const d = oracleVectors(dtypes, inputs, 0);
+    const den = d.map((v) => fr(fr(Math.sqrt(v.reduce((s, x) => s + x * x, 0))) + 1e-8));
+    const u = d.map((v, k) => v.map((x) => fr(x / den[k])));
+    const w = [0.5, 0.3, 0.2].map(fr);
+    const mean = (e: number): number => u.reduce((m, uk, k) => (k === 0 ? fr(uk[e] * w[k]) : fr(m + fr(uk[e] * w[k]))), 0);
+    const within = (got: number, want: number, scale: number, what: string) => expect(Math.abs(got - want), what).toBeLessThan(1e-6 * scale);
+    // m: Σ m² only matters.
+    const m = Array.from({ length: n }, (_, e) => mean(e));
+    const sq = m.reduce((s, x) => s + x * x, 0);
+    const meanSums = await tensorSums(memorySource(dtypes, inputs), { base: 0, divisors: den, chain: { weights: w } }, 4096);
+    expect(meanSums.vectors).toEqual([1, 2, 3, -1]);
+    within(meanSums.dots[15], sq, sq, '‖m‖²');
+    // m̂: the projections Σ f32(uᵢ·m̂).
+    const norm = fr(Math.sqrt(sq));
+    const mhat = m.map((x) => fr(x / norm));
+    const dirSums = await tensorSums(memorySource(dtypes, inputs), { base: 0, divisors: den, chain: { weights: w, meanNorm: norm } }, 4096);
+    const p = u.map((uk) => fr(uk.reduce((s, x, e) => s + fr(x * mhat[e]), 0)));
+    p.forEach((pk, k) => {
+      within(dirSums.dots[k * 4 + 3], pk, 1, `u${k}·m̂`);
+      expect(dirSums.dots[3 * 4 + k]).toBe(dirSums.dots[k * 4 + 3]);
+    });
+    // r: Σ r².
+    const r = mhat.map((h, e) => u.reduce((acc, uk, k) => {
+      const term = fr(fr(uk[e] - fr(p[k] * h)) * w[k]);
+      return k === 0 ? term : fr(acc + term);
+    }, 0));
+    const r2 = r.reduce((s, x) => s + x * x, 0);
+    const tangent = await tensorSums(memorySource(dtypes, inputs), { base: 0, divisors: den, chain: { weights: w, meanNorm: norm, projections: Array.from(dirSums.dots.filter((_, i) => i % 4 === 3).slice(0, 3), fr) } }, 4096);
+    within(tangent.dots[15], r2, r2, '‖r‖²');
+  });
+
+  it('the rescale: Σ|dᵢ| and Σ|dᵢ| over the elements a keep mask keeps (a stable sort, the DARE hash), nothing else', async () => {
+    const dtypes: KernelDtype[] = ['BF16', 'BF16', 'BF16', 'F32'];
+    const n = 30_007;
+    const inputs = randomInputs(dtypes, n, 15, { specials: 0 });
+    const d = oracleVectors(dtypes, inputs, 0);
+    // Model 1: the 40 % largest |d| (TIES); model 2: DARE, p = 0.3; model 3: all.
+    const k = Math.floor(0.4 * n);
+    const smallest = oracleSelection(d[0], 'smallest', n - k);
+    const below = await selectByMagnitude(memorySource(dtypes, inputs), 1, 0, 'smallest', n - k);
+    const keeps = [
+      { kind: 'largest' as const, below: { valueBits: below.threshold, cutIndex: below.cut, below: below.before } },
+      { kind: 'random' as const, stream: 0x1234567, p: Math.fround(0.3) },
+      { kind: 'all' as const },
+    ];
+    const sums = await tensorSums(memorySource(dtypes, inputs), { base: 0, keeps }, 4096);
+    const kept = [(e: number) => !smallest.has(e), (e: number) => uniform24(0x1234567, e) < Math.fround(0.3), () => true];
+    d.forEach((v, i) => {
+      const l1 = v.reduce((s, x) => s + Math.abs(x), 0);
+      const keptL1 = v.reduce((s, x, e) => s + (kept[i](e) ? Math.abs(x) : 0), 0);
+      expect(Math.abs(sums.l1[i] - l1) / l1, `l1 ${i}`).toBeLessThan(1e-6);
+      expect(Math.abs(sums.keptL1[i] - keptL1) / keptL1, `kept l1 ${i}`).toBeLessThan(1e-6);
+    });
+    expect(sums.keptL1[2]).toBe(sums.l1[2]);
+    expect(sums.keptL1[0]).toBeLessThan(sums.l1[0]);
+    expect(Array.from(sums.dots).every((x) => x === 0), 'no dot products asked for').toBe(true);
   });
 
   it('BlockedSum: pieces of any length give the bits of whole groups; terms that cancel keep their sum', () => {
