@@ -31,6 +31,33 @@ const RATIO_TARGET = 2.5;
 const RSS_TARGET_MB = 512;
 const TORCH_FACTOR_TARGET = 0.5;
 /**
+ * The start of both PyTorch comparison scripts (merge, methods): the imports (timed apart from the
+ * merge), the thread count (SOUPLAB_TORCH_THREADS), the clocks started, and safetensors tensors read
+ * as mergekit's loader reads them, into bf16 (open_st, load).
+ */
+export const TORCH_START_AND_LOAD = String.raw`import json, os, struct, sys, time
+t_import = time.time()
+import numpy as np
+import torch
+if os.environ.get('SOUPLAB_TORCH_THREADS'):
+    torch.set_num_threads(int(os.environ['SOUPLAB_TORCH_THREADS']))
+t0 = time.time()
+c0 = os.times()
+DT = {'BF16': torch.bfloat16, 'F16': torch.float16, 'F32': torch.float32}
+def open_st(path):
+    f = open(path, 'rb')
+    n = struct.unpack('<Q', f.read(8))[0]
+    h = json.loads(f.read(n))
+    h.pop('__metadata__', None)
+    return f, 8 + n, h
+def load(f, start, info):
+    a, b = info['data_offsets']
+    f.seek(start + a)
+    buf = bytearray(f.read(b - a))
+    return torch.frombuffer(buf, dtype=DT[info['dtype']]).reshape(info['shape']).to(torch.bfloat16)
+`;
+
+/**
  * The end of both PyTorch comparison scripts (merge, methods): write the merged BF16 tensors as one
  * safetensors file, as torch's own writer lays it out, then print the timing and peak RSS as JSON.
  */
@@ -114,26 +141,7 @@ async function spotCheck(plan: MergePlan, outPath: string): Promise<boolean> {
   }
 }
 
-const TORCH_SCRIPT = String.raw`
-import json, os, struct, sys, time
-t_import = time.time()
-import torch
-if os.environ.get('SOUPLAB_TORCH_THREADS'):
-    torch.set_num_threads(int(os.environ['SOUPLAB_TORCH_THREADS']))
-t0 = time.time()
-c0 = os.times()
-DT = {'BF16': torch.bfloat16, 'F16': torch.float16, 'F32': torch.float32}
-def open_st(path):
-    f = open(path, 'rb')
-    n = struct.unpack('<Q', f.read(8))[0]
-    h = json.loads(f.read(n))
-    h.pop('__metadata__', None)
-    return f, 8 + n, h
-def load(f, start, info):
-    a, b = info['data_offsets']
-    f.seek(start + a)
-    buf = bytearray(f.read(b - a))
-    return torch.frombuffer(buf, dtype=DT[info['dtype']]).reshape(info['shape']).to(torch.bfloat16)
+const TORCH_SCRIPT = String.raw`${TORCH_START_AND_LOAD}
 paths, out = sys.argv[1:-1], sys.argv[-1]
 files = [open_st(p) for p in paths]
 weights = [1.0] * len(paths)

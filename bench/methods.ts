@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { SoupBackend } from '../src/merge/kernel';
 import { createNodeCpuBackend } from '../src/node/cpuWorkers';
 import type { NodeCheckpoint } from '../src/node/openCheckpointPath';
-import { PYTHON, TORCH_WRITE_BF16_AND_REPORT, torchAvailable } from './merge';
+import { PYTHON, TORCH_START_AND_LOAD, TORCH_WRITE_BF16_AND_REPORT, torchAvailable } from './merge';
 import { benchScratch, generateInputs, openGpuSoupBackend, planRecipe, timedMerge } from './mergeSetup';
 import type { Benchmark } from './registry';
 
@@ -33,27 +33,7 @@ function recipeYaml(method: Method, paths: string[]): string {
 }
 
 /** mergekit's TIES and SLERP, their code's arithmetic, over safetensors files read as mergekit's loader does. */
-const TORCH_SCRIPT = String.raw`
-import json, os, struct, sys, time
-t_import = time.time()
-import numpy as np
-import torch
-if os.environ.get('SOUPLAB_TORCH_THREADS'):
-    torch.set_num_threads(int(os.environ['SOUPLAB_TORCH_THREADS']))
-t0 = time.time()
-c0 = os.times()
-DT = {'BF16': torch.bfloat16, 'F16': torch.float16, 'F32': torch.float32}
-def open_st(path):
-    f = open(path, 'rb')
-    n = struct.unpack('<Q', f.read(8))[0]
-    h = json.loads(f.read(n))
-    h.pop('__metadata__', None)
-    return f, 8 + n, h
-def load(f, start, info):
-    a, b = info['data_offsets']
-    f.seek(start + a)
-    buf = bytearray(f.read(b - a))
-    return torch.frombuffer(buf, dtype=DT[info['dtype']]).reshape(info['shape']).to(torch.bfloat16)
+const TORCH_SCRIPT = String.raw`${TORCH_START_AND_LOAD}
 
 # mergekit/sparsify.py: magnitude
 def magnitude(tensor, density):
