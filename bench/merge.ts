@@ -16,30 +16,47 @@
  * ≤ 512 MB.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, open, rm, statfs, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { open, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeAdapter, requestAdapter } from '../src/gpu/adapter';
-import { createWebGPUSoupBackend } from '../src/gpu/webgpuSoupBackend';
-import type { Checkpoint } from '../src/formats/checkpoint';
-import { SafetensorsWriter, type OutputTensorSpec } from '../src/formats/writer';
 import { runSoupJobReference, type SoupBackend } from '../src/merge/kernel';
-import { planMerge, type MergePlan, type SoupStep } from '../src/merge/plan';
-import { parseRecipe, recipeToYaml } from '../src/merge/recipe';
-import { runMerge } from '../src/merge/runMerge';
+import type { MergePlan, SoupStep } from '../src/merge/plan';
 import { createNodeCpuBackend } from '../src/node/cpuWorkers';
-import { nodeFileSource } from '../src/node/fileSource';
-import { nodeFileTarget } from '../src/node/fileTargets';
 import { openCheckpointPath, type NodeCheckpoint } from '../src/node/openCheckpointPath';
-import { nodeGPU } from '../src/node/webgpu';
+import { benchScratch, generateInputs, openGpuSoupBackend, planRecipe, timedMerge } from './mergeSetup';
 import type { Benchmark } from './registry';
-import { PeakRss } from './peakRss';
 
 const RATIO_TARGET = 2.5;
 const RSS_TARGET_MB = 512;
 const TORCH_FACTOR_TARGET = 0.5;
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+/**
+ * The start of both PyTorch comparison scripts (merge, methods): the imports (timed apart from the
+ * merge), the thread count (SOUPLAB_TORCH_THREADS), the clocks started, and safetensors tensors read
+ * as mergekit's loader reads them, into bf16 (open_st, load).
+ */
+export const TORCH_START_AND_LOAD = String.raw`import json, os, struct, sys, time
+t_import = time.time()
+import numpy as np
+import torch
+if os.environ.get('SOUPLAB_TORCH_THREADS'):
+    torch.set_num_threads(int(os.environ['SOUPLAB_TORCH_THREADS']))
+t0 = time.time()
+c0 = os.times()
+DT = {'BF16': torch.bfloat16, 'F16': torch.float16, 'F32': torch.float32}
+def open_st(path):
+    f = open(path, 'rb')
+    n = struct.unpack('<Q', f.read(8))[0]
+    h = json.loads(f.read(n))
+    h.pop('__metadata__', None)
+    return f, 8 + n, h
+def load(f, start, info):
+    a, b = info['data_offsets']
+    f.seek(start + a)
+    buf = bytearray(f.read(b - a))
+    return torch.frombuffer(buf, dtype=DT[info['dtype']]).reshape(info['shape']).to(torch.bfloat16)
+`;
+
 /**
  * The end of both PyTorch comparison scripts (merge, methods): write the merged BF16 tensors as one
  * safetensors file, as torch's own writer lays it out, then print the timing and peak RSS as JSON.
@@ -65,51 +82,6 @@ print(json.dumps({'seconds': t1 - t0, 'cpu_seconds': (c1.user + c1.system) - (c0
 /** The Python with torch: SOUPLAB_PYTHON, else Debian's (python3-torch). */
 export const PYTHON = process.env.SOUPLAB_PYTHON ?? '/usr/bin/python3';
 
-
-const gc = () => (globalThis as { gc?: () => void }).gc?.();
-
-/** Plausible BF16 weights (magnitudes around 0.01–0.03, both signs), different per seed. */
-function fillBf16(out: Uint16Array, seed: number): void {
-  let s = seed >>> 0;
-  for (let i = 0; i < out.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = 0x3c00 + (s >>> 23) + ((s & 1) << 15);
-  }
-}
-
-/** A llama-like layout of about `mb` megabytes of BF16 tensors. */
-export function layout(mb: number): OutputTensorSpec[] {
-  const hidden = 2048;
-  const specs: OutputTensorSpec[] = [{ name: 'model.embed_tokens.weight', dtype: 'BF16', shape: [16384, hidden] }];
-  let bytes = 16384 * hidden * 2;
-  for (let i = 0; bytes < mb * 1e6; i++) {
-    for (const [name, rows] of [['self_attn.q_proj', hidden], ['self_attn.o_proj', hidden], ['mlp.up_proj', 5632], ['mlp.down_proj', 5632]] as const) {
-      specs.push({ name: `model.layers.${i}.${name}.weight`, dtype: 'BF16', shape: [rows, hidden] });
-      bytes += rows * hidden * 2;
-    }
-    specs.push({ name: `model.layers.${i}.input_layernorm.weight`, dtype: 'BF16', shape: [hidden] });
-    bytes += hidden * 2;
-  }
-  specs.push({ name: 'model.norm.weight', dtype: 'BF16', shape: [hidden] });
-  return specs;
-}
-
-/** Writes a BF16 checkpoint of `specs`, its values seeded by `seed`. */
-export async function generate(path: string, specs: OutputTensorSpec[], seed: number): Promise<void> {
-  const writer = await SafetensorsWriter.create(nodeFileTarget(path), specs, { maxShardBytes: Infinity, metadata: { format: 'pt' } });
-  const block = new Uint16Array(4 << 20);
-  fillBf16(block, seed);
-  let k = 0;
-  for (const s of specs) {
-    const n = s.shape.reduce((a, b) => a * b, 1);
-    for (let o = 0; o < n; o += block.length) {
-      const count = Math.min(block.length, n - o);
-      block[0] = (block[0] + 1 + k++) & 0x3fff; // no two chunks alike
-      await writer.append(s.name, new Uint8Array(block.buffer, 0, count * 2));
-    }
-  }
-  await writer.finish();
-}
 
 /**
  * The durable I/O ceiling: every input file read whole and one output of the merge's size written and
@@ -153,26 +125,6 @@ async function durableCeiling(inputs: string[], outBytes: number, outPath: strin
   return seconds;
 }
 
-async function timedMerge(plan: MergePlan, backend: SoupBackend, outPath: string): Promise<{ seconds: number; peakMb: number }> {
-  gc();
-  const rss = new PeakRss();
-  const t0 = performance.now();
-  const result = await runMerge(plan, {
-    backend,
-    target: nodeFileTarget(outPath),
-    recipeYaml: recipeToYaml(plan.recipe),
-    maxShardBytes: Infinity,
-    readBack: (name) => nodeFileSource(outPath, name),
-    // Tuning knobs for experiments; the defaults are runMerge's.
-    maxJobBytes: process.env.SOUPLAB_BENCH_JOB_MB ? Number(process.env.SOUPLAB_BENCH_JOB_MB) * 2 ** 20 : undefined,
-    maxJobsInFlight: process.env.SOUPLAB_BENCH_IN_FLIGHT ? Number(process.env.SOUPLAB_BENCH_IN_FLIGHT) : undefined,
-  });
-  const seconds = (performance.now() - t0) / 1000;
-  const peakMb = rss.stop() / 1e6;
-  if (!result.verified) throw new Error('output not verified');
-  return { seconds, peakMb };
-}
-
 /** The merged output of one tensor's first elements equals the reference arithmetic. */
 async function spotCheck(plan: MergePlan, outPath: string): Promise<boolean> {
   const out = await openCheckpointPath(outPath);
@@ -189,26 +141,7 @@ async function spotCheck(plan: MergePlan, outPath: string): Promise<boolean> {
   }
 }
 
-const TORCH_SCRIPT = String.raw`
-import json, os, struct, sys, time
-t_import = time.time()
-import torch
-if os.environ.get('SOUPLAB_TORCH_THREADS'):
-    torch.set_num_threads(int(os.environ['SOUPLAB_TORCH_THREADS']))
-t0 = time.time()
-c0 = os.times()
-DT = {'BF16': torch.bfloat16, 'F16': torch.float16, 'F32': torch.float32}
-def open_st(path):
-    f = open(path, 'rb')
-    n = struct.unpack('<Q', f.read(8))[0]
-    h = json.loads(f.read(n))
-    h.pop('__metadata__', None)
-    return f, 8 + n, h
-def load(f, start, info):
-    a, b = info['data_offsets']
-    f.seek(start + a)
-    buf = bytearray(f.read(b - a))
-    return torch.frombuffer(buf, dtype=DT[info['dtype']]).reshape(info['shape']).to(torch.bfloat16)
+const TORCH_SCRIPT = String.raw`${TORCH_START_AND_LOAD}
 paths, out = sys.argv[1:-1], sys.argv[-1]
 files = [open_st(p) for p in paths]
 weights = [1.0] * len(paths)
@@ -231,53 +164,37 @@ export function torchAvailable(): string | undefined {
   return r.status === 0 ? undefined : 'python3-torch is not installed (apt-get install python3-torch)';
 }
 
-async function openAll(paths: string[]): Promise<NodeCheckpoint[]> {
-  return Promise.all(paths.map((p) => openCheckpointPath(p)));
+/** The benchmark's recipe: an equal-weight linear soup of `paths` into BF16. */
+function linearRecipe(paths: string[]): string {
+  return `merge_method: linear\nmodels:\n${paths.map((p) => `  - model: ${p}\n    parameters:\n      weight: 1\n`).join('')}dtype: bfloat16\n`;
 }
 
-async function planFor(paths: string[], checkpoints: Checkpoint[]): Promise<MergePlan> {
-  const yaml = `merge_method: linear\nmodels:\n${paths.map((p) => `  - model: ${p}\n    parameters:\n      weight: 1\n`).join('')}dtype: bfloat16\n`;
-  const { recipe } = parseRecipe(yaml, 'bench.yaml');
-  return planMerge(recipe, new Map(paths.map((p, i) => [p, checkpoints[i]])));
-}
+/** Tuning knobs for experiments (SOUPLAB_BENCH_JOB_MB, SOUPLAB_BENCH_IN_FLIGHT); the defaults are runMerge's. */
+const tuning = {
+  maxJobBytes: process.env.SOUPLAB_BENCH_JOB_MB ? Number(process.env.SOUPLAB_BENCH_JOB_MB) * 2 ** 20 : undefined,
+  maxJobsInFlight: process.env.SOUPLAB_BENCH_IN_FLIGHT ? Number(process.env.SOUPLAB_BENCH_IN_FLIGHT) : undefined,
+};
 
 export const mergeBenchmark: Benchmark = {
   name: 'merge',
   description: `linear soup of 3 generated BF16 checkpoints × ${process.env.SOUPLAB_BENCH_MERGE_MB ?? 320} MB on disk, per backend, vs the I/O ceiling and a mergekit-style PyTorch merge (targets: CPU ≤ ${RATIO_TARGET}× ceiling, ≤ ${TORCH_FACTOR_TARGET}× PyTorch, peak RSS ≤ ${RSS_TARGET_MB} MB)`,
   async run() {
     const mb = Math.max(300, Number(process.env.SOUPLAB_BENCH_MERGE_MB ?? '320'));
-    const root = await mkdtemp(join(tmpdir(), 'souplab-bench-merge-'));
-    const free = await statfs(root).then((s) => s.bavail * s.bsize).catch(() => Infinity);
-    if (free < mb * 1e6 * 6) {
-      console.log(`  not enough space in ${tmpdir()}: ${(free / 1e6).toFixed(0)} MB free, need ${(mb * 6).toFixed(0)} MB`);
-      await rm(root, { recursive: true, force: true });
-      return false;
-    }
+    const root = await benchScratch('souplab-bench-merge-', mb);
+    if (!root) return false;
     let ok = true;
     const opened: NodeCheckpoint[] = [];
     try {
       // Inputs, large and a third of the size.
-      const big = layout(mb);
-      const small = layout(mb / 3);
-      const paths = [0, 1, 2].map((k) => join(root, `model-${k}.safetensors`));
-      const smallPaths = [0, 1, 2].map((k) => join(root, `small-${k}.safetensors`));
-      const g0 = performance.now();
-      for (let k = 0; k < 3; k++) {
-        await generate(paths[k], big, 11 + k);
-        await generate(smallPaths[k], small, 21 + k);
-      }
-      const checkpoints = await openAll(paths);
-      opened.push(...checkpoints);
-      const plan = await planFor(paths, checkpoints);
+      const { paths, smallPaths, seconds: generateSeconds } = await generateInputs(root, mb);
+      const plan = await planRecipe(linearRecipe(paths), 'bench.yaml', paths, opened);
       const inputMb = plan.inputBytes / 1e6;
-      console.log(`  inputs       3 × ${(plan.inputBytes / 3 / 1e6).toFixed(0)} MB BF16, ${plan.steps.length} tensors each (generated in ${((performance.now() - g0) / 1000).toFixed(1)} s, in ${tmpdir()}; the files sit in the page cache for every run below)`);
+      console.log(`  inputs       3 × ${(plan.inputBytes / 3 / 1e6).toFixed(0)} MB BF16, ${plan.steps.length} tensors each (generated in ${generateSeconds.toFixed(1)} s, in ${tmpdir()}; the files sit in the page cache for every run below)`);
 
       // The ceiling, the no-op merge and the CPU merge, interleaved over a few rounds, best time of
       // each: on a shared machine a neighbour's burst then hits all three alike.
       const rounds = Math.max(1, Number(process.env.SOUPLAB_BENCH_MERGE_ROUNDS ?? '3'));
-      const smallCheckpoints = await openAll(smallPaths);
-      opened.push(...smallCheckpoints);
-      const smallPlan = await planFor(smallPaths, smallCheckpoints);
+      const smallPlan = await planRecipe(linearRecipe(smallPaths), 'bench.yaml', smallPaths, opened);
       const scratch = join(root, 'out.safetensors');
       // The orchestration alone: a backend that returns its first input (no arithmetic).
       const passThrough: SoupBackend = {
@@ -299,14 +216,14 @@ export const mergeBenchmark: Benchmark = {
         for (let round = 0; round < rounds; round++) {
           ceiling = Math.min(ceiling, await durableCeiling(paths, plan.outputBytes, scratch));
           await rm(scratch, { force: true });
-          nop = best(nop, await timedMerge(plan, passThrough, scratch));
+          nop = best(nop, await timedMerge(plan, passThrough, scratch, tuning));
           await rm(scratch, { force: true });
-          full = best(full, await timedMerge(plan, cpu, scratch));
+          full = best(full, await timedMerge(plan, cpu, scratch, tuning));
           if (round === 0) exact = await spotCheck(plan, scratch);
           await rm(scratch, { force: true });
           smallCeiling = Math.min(smallCeiling, await durableCeiling(smallPaths, smallPlan.outputBytes, scratch));
           await rm(scratch, { force: true });
-          third = best(third, await timedMerge(smallPlan, cpu, scratch));
+          third = best(third, await timedMerge(smallPlan, cpu, scratch, tuning));
           await rm(scratch, { force: true });
         }
       } finally {
@@ -327,25 +244,14 @@ export const mergeBenchmark: Benchmark = {
       );
 
       // WebGPU, where an adapter exists (SwiftShader here: correctness only, its speed says nothing of a GPU).
-      const hardware = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d'].some((d) => existsSync(d) && readdirSync(d).some((f) => /nvidia|amd_icd|amdvlk/i.test(f)));
-      if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD) && !hardware) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-      let gpu: SoupBackend | undefined;
-      let software = false;
-      try {
-        const adapter = await requestAdapter(await nodeGPU());
-        const summary = describeAdapter(adapter);
-        software = summary.isFallback || /swiftshader|llvmpipe|lavapipe/i.test(summary.name);
-        gpu = await createWebGPUSoupBackend(adapter);
-      } catch (e) {
-        console.log(`  webgpu       not available: ${(e as Error).message}`);
-      }
+      const { gpu, software } = await openGpuSoupBackend();
       if (gpu) {
         try {
           // A software adapter merges ~100× slower than the CPU path: measured on the ⅓-size inputs.
           const gpuPlan = software ? smallPlan : plan;
           const gpuCeiling = software ? smallCeiling : ceiling;
           const out = join(root, 'merged-gpu.safetensors');
-          const r = await timedMerge(gpuPlan, gpu, out);
+          const r = await timedMerge(gpuPlan, gpu, out, tuning);
           const exact = await spotCheck(gpuPlan, out);
           await rm(out, { force: true });
           const gpuMb = gpuPlan.inputBytes / 1e6;

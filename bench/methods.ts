@@ -10,30 +10,18 @@
  * Targets (issue 10): ≤ 0.5 × PyTorch's time, peak RSS ≤ 1 GB and flat as models grow.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeAdapter, requestAdapter } from '../src/gpu/adapter';
-import { createWebGPUSoupBackend } from '../src/gpu/webgpuSoupBackend';
 import type { SoupBackend } from '../src/merge/kernel';
-import { planMerge, type MergePlan } from '../src/merge/plan';
-import { parseRecipe, recipeToYaml } from '../src/merge/recipe';
-import { runMerge } from '../src/merge/runMerge';
 import { createNodeCpuBackend } from '../src/node/cpuWorkers';
-import { nodeFileSource } from '../src/node/fileSource';
-import { nodeFileTarget } from '../src/node/fileTargets';
-import { openCheckpointPath, type NodeCheckpoint } from '../src/node/openCheckpointPath';
-import { nodeGPU } from '../src/node/webgpu';
-import { generate, layout, PYTHON, TORCH_WRITE_BF16_AND_REPORT, torchAvailable } from './merge';
-import { PeakRss } from './peakRss';
+import type { NodeCheckpoint } from '../src/node/openCheckpointPath';
+import { PYTHON, TORCH_START_AND_LOAD, TORCH_WRITE_BF16_AND_REPORT, torchAvailable } from './merge';
+import { benchScratch, generateInputs, openGpuSoupBackend, planRecipe, timedMerge } from './mergeSetup';
 import type { Benchmark } from './registry';
 
 const TORCH_FACTOR_TARGET = 0.5;
 const RSS_TARGET_MB = 1000;
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
-
-const gc = () => (globalThis as { gc?: () => void }).gc?.();
 
 type Method = 'ties' | 'slerp';
 
@@ -44,55 +32,8 @@ function recipeYaml(method: Method, paths: string[]): string {
   return `merge_method: slerp\nbase_model: ${paths[0]}\nmodels:\n  - model: ${paths[0]}\n  - model: ${paths[1]}\nparameters:\n  t: 0.5\ndtype: bfloat16\n`;
 }
 
-async function planFor(method: Method, paths: string[], opened: NodeCheckpoint[]): Promise<MergePlan> {
-  const checkpoints = await Promise.all(paths.map((p) => openCheckpointPath(p)));
-  opened.push(...checkpoints);
-  const { recipe } = parseRecipe(recipeYaml(method, paths), `${method}.yaml`);
-  return planMerge(recipe, new Map(paths.map((p, i) => [p, checkpoints[i]])));
-}
-
-/** Wall time, CPU time of the whole process (every thread: user + system) and peak RSS of one merge. */
-async function timedMerge(plan: MergePlan, backend: SoupBackend, outPath: string): Promise<{ seconds: number; cpuSeconds: number; peakMb: number }> {
-  gc();
-  const rss = new PeakRss();
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  const result = await runMerge(plan, {
-    backend,
-    target: nodeFileTarget(outPath),
-    recipeYaml: recipeToYaml(plan.recipe),
-    maxShardBytes: Infinity,
-    readBack: (name) => nodeFileSource(outPath, name),
-  });
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  const peakMb = rss.stop() / 1e6;
-  if (!result.verified) throw new Error('output not verified');
-  return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakMb };
-}
-
 /** mergekit's TIES and SLERP, their code's arithmetic, over safetensors files read as mergekit's loader does. */
-const TORCH_SCRIPT = String.raw`
-import json, os, struct, sys, time
-t_import = time.time()
-import numpy as np
-import torch
-if os.environ.get('SOUPLAB_TORCH_THREADS'):
-    torch.set_num_threads(int(os.environ['SOUPLAB_TORCH_THREADS']))
-t0 = time.time()
-c0 = os.times()
-DT = {'BF16': torch.bfloat16, 'F16': torch.float16, 'F32': torch.float32}
-def open_st(path):
-    f = open(path, 'rb')
-    n = struct.unpack('<Q', f.read(8))[0]
-    h = json.loads(f.read(n))
-    h.pop('__metadata__', None)
-    return f, 8 + n, h
-def load(f, start, info):
-    a, b = info['data_offsets']
-    f.seek(start + a)
-    buf = bytearray(f.read(b - a))
-    return torch.frombuffer(buf, dtype=DT[info['dtype']]).reshape(info['shape']).to(torch.bfloat16)
+const TORCH_SCRIPT = String.raw`${TORCH_START_AND_LOAD}
 
 # mergekit/sparsify.py: magnitude
 def magnitude(tensor, density):
@@ -171,40 +112,21 @@ export const methodsBenchmark: Benchmark = {
   description: `TIES and SLERP of generated BF16 checkpoints × ${process.env.SOUPLAB_BENCH_METHODS_MB ?? 320} MB, per backend, vs a mergekit-style PyTorch merge (targets: ≤ ${TORCH_FACTOR_TARGET}× PyTorch, peak RSS ≤ ${RSS_TARGET_MB} MB and flat)`,
   async run() {
     const mb = Number(process.env.SOUPLAB_BENCH_METHODS_MB ?? '320');
-    const root = await mkdtemp(join(tmpdir(), 'souplab-bench-methods-'));
-    const free = await statfs(root).then((s) => s.bavail * s.bsize).catch(() => Infinity);
-    if (free < mb * 1e6 * 6) {
-      console.log(`  not enough space in ${tmpdir()}: ${(free / 1e6).toFixed(0)} MB free, need ${(mb * 6).toFixed(0)} MB`);
-      await rm(root, { recursive: true, force: true });
-      return false;
-    }
+    const root = await benchScratch('souplab-bench-methods-', mb);
+    if (!root) return false;
     let ok = mb >= 300;
     if (!ok) console.log(`  SOUPLAB_BENCH_METHODS_MB=${mb}: the targets are for ≥ 300 MB models; reported, not judged`);
     const opened: NodeCheckpoint[] = [];
     const cpu = createNodeCpuBackend();
     let gpu: SoupBackend | undefined;
-    let software = false;
     try {
-      const paths = [0, 1, 2].map((k) => join(root, `model-${k}.safetensors`));
-      const smallPaths = [0, 1, 2].map((k) => join(root, `small-${k}.safetensors`));
-      const g0 = performance.now();
-      for (let k = 0; k < 3; k++) {
-        await generate(paths[k], layout(mb), 11 + k);
-        await generate(smallPaths[k], layout(mb / 3), 21 + k);
-      }
+      const { paths, smallPaths, seconds: generateSeconds } = await generateInputs(root, mb);
       console.log(`  load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} (1, 5, 15 min) on ${availableParallelism()} cores before the run`);
-      console.log(`  inputs       3 × ${mb} MB BF16 and 3 × ${(mb / 3).toFixed(0)} MB (generated in ${((performance.now() - g0) / 1000).toFixed(1)} s in ${tmpdir()})`);
+      console.log(`  inputs       3 × ${mb} MB BF16 and 3 × ${(mb / 3).toFixed(0)} MB (generated in ${generateSeconds.toFixed(1)} s in ${tmpdir()})`);
 
-      const hardware = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d'].some((d) => existsSync(d) && readdirSync(d).some((f) => /nvidia|amd_icd|amdvlk/i.test(f)));
-      if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD) && !hardware) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-      try {
-        const adapter = await requestAdapter(await nodeGPU());
-        const summary = describeAdapter(adapter);
-        software = summary.isFallback || /swiftshader|llvmpipe|lavapipe/i.test(summary.name);
-        gpu = await createWebGPUSoupBackend(adapter);
-      } catch (e) {
-        console.log(`  webgpu       not available: ${(e as Error).message}`);
-      }
+      const webgpu = await openGpuSoupBackend();
+      gpu = webgpu.gpu;
+      const software = webgpu.software;
       const missing = torchAvailable();
       if (missing) console.log(`  pytorch      skipped: ${missing}`);
       const script = join(root, 'mergekit_methods.py');
@@ -213,8 +135,8 @@ export const methodsBenchmark: Benchmark = {
       for (const method of ['ties', 'slerp'] as const) {
         const inputs = method === 'ties' ? paths : paths.slice(0, 2);
         const smallInputs = method === 'ties' ? smallPaths : smallPaths.slice(0, 2);
-        const plan = await planFor(method, inputs, opened);
-        const smallPlan = await planFor(method, smallInputs, opened);
+        const plan = await planRecipe(recipeYaml(method, inputs), `${method}.yaml`, inputs, opened);
+        const smallPlan = await planRecipe(recipeYaml(method, smallInputs), `${method}.yaml`, smallInputs, opened);
         const out = join(root, `${method}.safetensors`);
         const full = await timedMerge(plan, cpu, out);
         await rm(out, { force: true });

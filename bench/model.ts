@@ -21,7 +21,6 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tinyModel, tinyTokenizer } from '../scripts/tinyModel';
 import { openCheckpoint } from '../src/formats/checkpoint';
 import { writeGguf } from '../src/formats/gguf/writeGguf';
 import { bytesSource } from '../src/formats/memorySource';
@@ -33,6 +32,7 @@ import type { CausalLM, ModelConfig } from '../src/model/types';
 import { modelTensors } from '../src/model/weights';
 import { nodeFileTarget } from '../src/node/fileTargets';
 import { nodeGPU } from '../src/node/webgpu';
+import { generatedLlama } from './generatedLlama';
 import { hasHardwareVulkanDriver, SWIFTSHADER_ICD } from './kernels';
 import { PeakRss } from './peakRss';
 import type { Benchmark } from './registry';
@@ -162,21 +162,8 @@ export const modelBenchmark: Benchmark = {
   async run() {
     const layers = env('LAYERS', 12);
     const hidden = env('HIDDEN', 768);
-    // The vocabulary padded to a realistic size: the tokenizer's ids stay the first rows.
-    const vocab = env('VOCAB', 32000);
-    const merges = 200;
-    const { files } = await tinyModel({
-      architecture: 'llama',
-      dtype: 'BF16',
-      seed: 1,
-      hiddenSize: hidden,
-      intermediateSize: env('INTERMEDIATE', 2048),
-      numLayers: layers,
-      numHeads: hidden / 64,
-      numKvHeads: Math.max(1, hidden / 256),
-      numMerges: merges,
-      vocabPadding: Math.max(0, vocab - tinyTokenizer('llama', merges).size),
-    });
+    // The vocabulary padded to a realistic size.
+    const { files } = await generatedLlama({ hidden, layers, intermediate: env('INTERMEDIATE', 2048), kvHeads: Math.max(1, hidden / 256), vocab: env('VOCAB', 32000) }, { seed: 1 });
     const model = await openModel(await openCheckpoint(new Map([...files].map(([k, v]) => [k, bytesSource(v, k)])), 'bench-llama'));
     const c = model.config;
     const params = modelTensors(c).reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);

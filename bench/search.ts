@@ -18,7 +18,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tinyModel } from '../scripts/tinyModel';
 import { prepareTasks, scoreTasks } from '../src/eval/evaluate';
 import { parseTaskFile } from '../src/eval/taskFile';
 import { weightGrid } from '../src/analysis/grid';
@@ -36,6 +35,7 @@ import { mayHaveGpuDevice } from '../src/node/webgpu';
 import { uploadGpuIngredients } from '../src/gpu/residentSoup';
 import { gpuSoupLoader, inMemoryCheckpoint, planPoint, planSoupLoader, type PlannedModel } from '../src/search/soupLoader';
 import type { SoupLoader } from '../src/search/runSearch';
+import { generatedLlama } from './generatedLlama';
 import { wantBackend } from './model';
 import { PeakRss } from './peakRss';
 import type { Benchmark } from './registry';
@@ -71,7 +71,7 @@ export const searchBenchmark: Benchmark = {
     try {
       let params = 0;
       for (const [i, delta] of [101, 102, 103].entries()) {
-        const m = await tinyModel({ architecture: 'llama', dtype: 'BF16', seed: 100, deltaSeed: delta, hiddenSize: hidden, intermediateSize: mlp, numLayers: layers, numHeads: hidden / 64, numKvHeads: hidden / 192 });
+        const m = await generatedLlama({ hidden, layers, intermediate: mlp, kvHeads: hidden / 192 }, { seed: 100, deltaSeed: delta });
         const folder = join(dir, `ft-${i}`);
         mkdirSync(folder);
         for (const [name, bytes] of m.files) writeFileSync(join(folder, name), bytes);

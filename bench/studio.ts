@@ -16,7 +16,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { preview } from 'vite';
-import { generate, layout } from './merge';
+import { generate, layout } from './mergeSetup';
 import type { Benchmark } from './registry';
 
 const RATIO_TARGET = 0.8;

@@ -9,20 +9,14 @@
  * Run against the production build: npm run build && npx playwright test e2e/merge-cpu-exact.spec.ts
  */
 import { expect, test } from '@playwright/test';
-import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Checkpoint } from '../src/formats/checkpoint';
 import { SafetensorsWriter, type OutputTensorSpec } from '../src/formats/writer';
-import { createCpuSoupBackend } from '../src/merge/cpu/cpuBackend';
-import { inThreadSpawner } from '../src/merge/cpu/protocol';
-import { planMerge } from '../src/merge/plan';
 import { parseRecipe } from '../src/merge/recipe';
-import { runMerge } from '../src/merge/runMerge';
-import { nodeFileSource } from '../src/node/fileSource';
 import { nodeFileTarget } from '../src/node/fileTargets';
-import { openCheckpointPath } from '../src/node/openCheckpointPath';
+import { readExportedSoup } from './browserStorage';
+import { mergeInNode, sha256Hex } from './nodeReference';
 
 const NAMES = ['tuned-a', 'tuned-b', 'tuned-c'];
 /** 10 MB, an odd shape, 8 MB and a small F32 norm: each BF16 tensor is several 4 MiB reads and 16 MiB jobs. */
@@ -64,33 +58,6 @@ test.afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** The same recipe merged in Node by the CPU engine: its bytes' SHA-256 and size. */
-async function reference(recipeYaml: string): Promise<{ sha256: string; size: number }> {
-  const { recipe } = parseRecipe(recipeYaml);
-  // The studio writes each model as a path beside the recipe (modelPaths.ts), as mergekit reads it.
-  const paths = NAMES.map((n) => `./${n}.safetensors`);
-  expect(recipe.models.map((m) => m.model.path)).toEqual(paths);
-  const checkpoints = new Map<string, Checkpoint>();
-  const opened = await Promise.all(NAMES.map((n) => openCheckpointPath(join(dir, `${n}.safetensors`))));
-  paths.forEach((p, i) => checkpoints.set(p, opened[i]));
-  const refPath = join(dir, 'reference.safetensors');
-  const backend = createCpuSoupBackend({ workers: 1, spawn: inThreadSpawner });
-  try {
-    await runMerge(planMerge(recipe, checkpoints), {
-      backend,
-      target: nodeFileTarget(refPath),
-      recipeYaml,
-      maxShardBytes: Infinity,
-      readBack: (name) => nodeFileSource(refPath, name),
-    });
-  } finally {
-    await backend.dispose();
-    await Promise.all(opened.map((c) => c.close()));
-  }
-  const bytes = await readFile(refPath);
-  return { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
-}
-
 // Browser storage is written through sync access handles; a picked folder through writable streams,
 // which take no shared memory (the slabs are copied through a reused buffer).
 for (const output of [
@@ -122,28 +89,16 @@ for (const output of [
     await expect(page.getByText(/Verified: 1 file, 4 tensors/)).toBeVisible({ timeout: 180_000 });
     await expect(page.getByRole('status').filter({ hasText: 'Verified' })).toContainText(/on CPU, \d+ web workers?\./);
 
-    const out = await page.evaluate(async (name) => {
-      let soup = await (await navigator.storage.getDirectory()).getDirectoryHandle(name);
-      const entries: string[] = [];
-      for await (const k of (soup as unknown as { keys(): AsyncIterable<string> }).keys()) entries.push(k);
-      // Browser storage keeps each soup in a folder of its own.
-      if (name === 'souplab-output') soup = await soup.getDirectoryHandle(entries[0]);
-      const model = await (await soup.getFileHandle('model.safetensors')).getFile();
-      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await model.arrayBuffer()));
-      return {
-        entries: entries.sort(),
-        size: model.size,
-        sha256: [...digest].map((b) => b.toString(16).padStart(2, '0')).join(''),
-        recipe: await (await (await soup.getFileHandle('recipe.yaml')).getFile()).text(),
-      };
-    }, output.folder);
+    const out = await readExportedSoup(page, output.folder);
     if (output.folder === 'souplab-output') expect(out.entries).toHaveLength(1);
     else expect(out.entries).toEqual(['model.safetensors', 'recipe.yaml']);
 
-    const ref = await reference(out.recipe);
-    expect(out.size).toBe(ref.size);
-    expect(out.sha256).toBe(ref.sha256);
+    // The studio writes each model as a path beside the recipe (modelPaths.ts), as mergekit reads it.
+    expect(parseRecipe(out.recipe).recipe.models.map((m) => m.model.path)).toEqual(NAMES.map((n) => `./${n}.safetensors`));
+    const ref = await mergeInNode(out.recipe, dir, NAMES);
+    expect(out.size).toBe(ref.length);
+    expect(out.sha256).toBe(sha256Hex(ref));
     // The soup is none of its ingredients.
-    expect(out.sha256).not.toBe(createHash('sha256').update(await readFile(join(dir, `${NAMES[0]}.safetensors`))).digest('hex'));
+    expect(out.sha256).not.toBe(sha256Hex(await readFile(join(dir, `${NAMES[0]}.safetensors`))));
   });
 }

@@ -12,7 +12,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { openFreshStudio } from './freshSession';
+import type { TrialRecord } from '../src/search/runSearch';
+import { openDemoSearch, storedTrials } from './searchStorage';
 
 const CHECKPOINTS = resolve('public/demo/checkpoints');
 const TASKS = resolve('public/demo/tasks');
@@ -23,16 +24,8 @@ const TASK_FILES = ['arithmetic.jsonl', 'facts.jsonl', 'prose.txt'];
 const SKIPPED_TASK = 'tool-calls';
 const TOTAL = 11;
 
-interface Trial {
-  key: string;
-  weights: number[];
-  kinds: string[];
-  tune: Record<string, number>;
-  heldOut: Record<string, number>;
-  objective: number;
-  heldOutObjective: number;
-  solved: Record<string, string>;
-}
+/** trials.jsonl holds the records the studio stores. */
+type Trial = TrialRecord;
 
 // A busy 2-core CI machine: the CLI runs once (11 points), the page evaluates 11 points in two runs.
 test.describe.configure({ timeout: 300_000 });
@@ -72,35 +65,10 @@ test.beforeAll(() => {
   expect(expected).toHaveLength(TOTAL);
 });
 
-/** The trials the page keeps in IndexedDB, by key. */
-const storedTrials = (page: Page) =>
-  page.evaluate(
-    () =>
-      new Promise<Trial[]>((resolve, reject) => {
-        const open = indexedDB.open('souplab-search');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const req = open.result.transaction('trials').objectStore('trials').getAll();
-          req.onsuccess = () => {
-            open.result.close();
-            resolve((req.result as { record: Trial }[]).map((r) => r.record));
-          };
-          req.onerror = () => reject(req.error);
-        };
-      }),
-  );
-
 async function setUpSearch(page: Page): Promise<void> {
-  await openFreshStudio(page);
-  await page.getByRole('tab', { name: 'Ingredients' }).click();
-  await expect(page.getByRole('article')).toHaveCount(3, { timeout: 30_000 });
-  await page.getByRole('tab', { name: 'Search' }).click();
-  const models = page.locator('.search-models');
-  await expect(models.locator('tbody tr')).toHaveCount(3, { timeout: 30_000 });
-  await page.getByLabel(`${LEFT_OUT} in the search`).uncheck();
+  await openDemoSearch(page, LEFT_OUT, [SKIPPED_TASK]);
   for (const m of MODELS) await expect(page.getByLabel(`${m} is an expert`)).toBeChecked();
   await expect(page.getByLabel('Grid step')).toHaveValue('0.1');
-  await page.locator('.search-task', { hasText: SKIPPED_TASK }).getByRole('checkbox').uncheck();
   await page.getByLabel('Run on').selectOption('cpu');
   await expect(page.getByTestId('search-preview')).toHaveText('11 points: 3 baselines, 8 more in the plan, 0 coalitions.');
   await expect(page.getByTestId('search-fit')).toContainText('Fit check: 2 models');

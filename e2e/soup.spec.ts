@@ -1,8 +1,8 @@
 /**
  * The soup in the studio, end to end, in Debian's Chromium with WebGPU on SwiftShader: three generated
  * checkpoints dropped as files, weights typed into the labelled inputs, merged on WebGPU in the merge
- * worker, exported to an OPFS folder (the folder picker stubbed), read back, and compared byte for byte
- * with the same recipe merged in Node by the CPU engine. Then a broken file: its error and a disabled
+ * worker, exported to an OPFS folder (the folder picker stubbed), read back and compared byte for byte
+ * (size and SHA-256) with the same recipe merged in Node by the CPU engine. Then a broken file: its error and a disabled
  * Merge. Screenshots of each state go to the test output.
  *
  * Run against the production build: npx vite build && npx playwright test e2e/soup.spec.ts
@@ -12,17 +12,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoCheckpointTensors } from '../scripts/makeDemoCheckpoints';
-import type { Checkpoint } from '../src/formats/checkpoint';
 import { SafetensorsWriter } from '../src/formats/writer';
-import { createCpuSoupBackend } from '../src/merge/cpu/cpuBackend';
-import { inThreadSpawner } from '../src/merge/cpu/protocol';
-import { planMerge } from '../src/merge/plan';
 import { parseRecipe } from '../src/merge/recipe';
-import { runMerge } from '../src/merge/runMerge';
-import { nodeFileSource } from '../src/node/fileSource';
 import { nodeFileTarget } from '../src/node/fileTargets';
-import { openCheckpointPath } from '../src/node/openCheckpointPath';
 import { browserAdapter } from './adapter';
+import { readExportedSoup } from './browserStorage';
+import { mergeInNode, sha256Hex } from './nodeReference';
 
 const NAMES = ['expert-alpha', 'expert-beta', 'expert-gamma'];
 const WEIGHTS = [0.5, 0.3, 0.2];
@@ -112,17 +107,8 @@ test('three dropped checkpoints, weights typed, merged on WebGPU into an OPFS fo
   await expect(bar).toHaveAttribute('aria-valuenow', '100');
   await page.screenshot({ path: testInfo.outputPath('merge.png'), fullPage: true });
 
-  const out = await page.evaluate(async () => {
-    const d = await (await navigator.storage.getDirectory()).getDirectoryHandle('e2e-out');
-    const names: string[] = [];
-    for await (const k of (d as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(k);
-    const model = new Uint8Array(await (await (await d.getFileHandle('model.safetensors')).getFile()).arrayBuffer());
-    let bin = '';
-    for (let i = 0; i < model.length; i += 0x8000) bin += String.fromCharCode(...model.subarray(i, i + 0x8000));
-    const recipe = await (await (await d.getFileHandle('recipe.yaml')).getFile()).text();
-    return { names: names.sort(), model: btoa(bin), recipe };
-  });
-  expect(out.names).toEqual(['model.safetensors', 'recipe.yaml']);
+  const out = await readExportedSoup(page, 'e2e-out');
+  expect(out.entries).toEqual(['model.safetensors', 'recipe.yaml']);
 
   // The recipe holds the weights typed in the page.
   const { recipe } = parseRecipe(out.recipe);
@@ -131,29 +117,11 @@ test('three dropped checkpoints, weights typed, merged on WebGPU into an OPFS fo
   expect(recipe.models.map((m) => [m.model.path, m.parameters.weight])).toEqual(NAMES.map((n, i) => [`./${n}.safetensors`, { kind: 'value', value: WEIGHTS[i], line: expect.any(Number) }]));
 
   // The same recipe merged in Node on the CPU engine gives the same bytes.
-  const checkpoints = new Map<string, Checkpoint>();
-  const opened = await Promise.all(NAMES.map((n) => openCheckpointPath(join(dir, `${n}.safetensors`))));
-  NAMES.forEach((n, i) => checkpoints.set(`./${n}.safetensors`, opened[i]));
-  const refPath = join(dir, 'reference.safetensors');
-  const backend = createCpuSoupBackend({ workers: 1, spawn: inThreadSpawner });
-  try {
-    await runMerge(planMerge(recipe, checkpoints), {
-      backend,
-      target: nodeFileTarget(refPath),
-      recipeYaml: out.recipe,
-      maxShardBytes: Infinity,
-      readBack: (name) => nodeFileSource(refPath, name),
-    });
-  } finally {
-    await backend.dispose();
-    await Promise.all(opened.map((c) => c.close()));
-  }
-  const reference = await readFile(refPath);
-  const fromBrowser = Buffer.from(out.model, 'base64');
-  expect(fromBrowser.length).toBe(reference.length);
-  expect(fromBrowser.equals(reference)).toBe(true);
+  const reference = await mergeInNode(out.recipe, dir, NAMES);
+  expect(out.size).toBe(reference.length);
+  expect(out.sha256).toBe(sha256Hex(reference));
   // And the soup is not one of its ingredients.
-  expect(fromBrowser.equals(await readFile(join(dir, `${NAMES[0]}.safetensors`)))).toBe(false);
+  expect(out.sha256).not.toBe(sha256Hex(await readFile(join(dir, `${NAMES[0]}.safetensors`))));
 });
 
 test('a broken file shows its error, and Merge is disabled until it is removed', async ({ page }, testInfo) => {

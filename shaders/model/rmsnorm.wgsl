@@ -33,9 +33,23 @@ fn reduce(lid: u32, value: f32) -> f32 {
   return total;
 }
 
+// 1/sqrt(mean(x²) + eps) of this workgroup's row, from each invocation's share of the row's sum of
+// squares: the row reduction both entry points share. The loops over the row stay in each entry point:
+// they read different bindings (X, or Y in place), and WGSL takes no pointer to a storage buffer as an
+// argument (without unrestricted_pointer_parameters), nor X read-only and Y read-write through one.
+fn inverseRms(lid: u32, sumOfSquares: f32) -> f32 {
+  return inverseSqrt(reduce(lid, sumOfSquares) / f32(p.dim) + p.eps);
+}
+
+// This workgroup's row, counted from row0: the grid is 65535 workgroups wide and continues in y, so the
+// last rows of the grid may lie past p.rows.
+fn workgroupRow(wg: vec3<u32>) -> u32 {
+  return wg.x + wg.y * 65535u;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row = wg.x + wg.y * 65535u;
+  let row = workgroupRow(wg);
   if (row >= p.rows) {
     return;
   }
@@ -45,28 +59,27 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     let v = X[base + i];
     s = s + v * v;
   }
-  let scale = inverseSqrt(reduce(lid.x, s) / f32(p.dim) + p.eps);
+  let scale = inverseRms(lid.x, s);
   for (var i = lid.x; i < p.dim; i += WG) {
     Y[base + i] = loadW(i) * (X[base + i] * scale);
   }
 }
 
-@group(0) @binding(3) var<storage, read_write> Z: array<f32>;
-
+// Y normalised in place: X is not bound.
 @compute @workgroup_size(64)
 fn inPlace(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row = wg.x + wg.y * 65535u;
+  let row = workgroupRow(wg);
   if (row >= p.rows) {
     return;
   }
   let base = (p.row0 + row) * p.dim;
   var s = 0.0;
   for (var i = lid.x; i < p.dim; i += WG) {
-    let v = Z[base + i];
+    let v = Y[base + i];
     s = s + v * v;
   }
-  let scale = inverseSqrt(reduce(lid.x, s) / f32(p.dim) + p.eps);
+  let scale = inverseRms(lid.x, s);
   for (var i = lid.x; i < p.dim; i += WG) {
-    Z[base + i] = loadW(i) * (Z[base + i] * scale);
+    Y[base + i] = loadW(i) * (Y[base + i] * scale);
   }
 }

@@ -5,22 +5,13 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { MAX_CATEGORIES } from '../../src/analysis/analyze';
-import { runCli } from '../../src/cli/runCli';
-import type { CliIO } from '../../src/cli/io';
 import { BFCL_V4_LEAVES, BFCL_V4_LOWER_IS_BETTER, bfclV4Csv, openLlmLeaderboardCsv } from './leaderboards';
+import { cli as run } from '../support/cliInProcess';
 
 const bfcl = fileURLToPath(new URL('../../../shared/data/bfcl-v3/data_overall.csv', import.meta.url));
 const CANDIDATES = 'xLAM-2-70b-fc-r (FC);watt-tool-70B (FC);CoALM-70B';
 const tmp = mkdtempSync(join(tmpdir(), 'souplab-analysis-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-async function run(argv: string[], signal = new AbortController().signal): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIO = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), stderrIsTTY: false, signal };
-  const code = await runCli(argv, io);
-  return { code, stdout, stderr };
-}
 
 describe('souplab analyze', () => {
   it('--json has the documented keys first, aligned matrices and the paper result on BFCL', async () => {

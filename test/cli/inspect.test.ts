@@ -2,19 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../../src/cli/runCli';
-import type { CliIO } from '../../src/cli/io';
 import { badInputs, writeBadInputs, writeMissingShardFolder } from './inspectCases';
+import { cli } from '../support/cliInProcess';
 
 const fixtures = new URL('../../../shared/fixtures/', import.meta.url).pathname;
 
-async function run(...argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIO = { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), stderrIsTTY: false, signal: new AbortController().signal };
-  const code = await runCli(argv, io);
-  return { code, stdout, stderr };
-}
+const run = (...argv: string[]) => cli(argv);
 
 let root: string;
 beforeAll(async () => {

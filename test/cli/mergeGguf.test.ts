@@ -8,11 +8,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test, vi } from 'vitest';
 import { getLlama, LlamaLogLevel, type Llama, type Token } from 'node-llama-cpp';
 import { tinyModel, type TinyModelOptions } from '../../scripts/tinyModel';
-import type { CliIO } from '../../src/cli/io';
-import { runCli } from '../../src/cli/runCli';
 import { CpuCausalLM } from '../../src/model/cpu/cpuCausalLM';
 import type { WeightSource } from '../../src/model/types';
 import { openTinyModel, tempDir } from '../model/helpers';
+import { cli } from '../support/cliInProcess';
 
 // llama.cpp and the CPU model on a 2-core CI machine shared with other test files: generous, not tight.
 vi.setConfig({ testTimeout: 240_000, hookTimeout: 120_000 });
@@ -28,13 +27,6 @@ async function writeFolder(path: string, options: TinyModelOptions, edit?: (file
   edit?.(files);
   mkdirSync(path, { recursive: true });
   for (const [name, bytes] of files) writeFileSync(join(path, name), bytes);
-}
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIO = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), stderrIsTTY: false, signal: new AbortController().signal };
-  return { code: await runCli(args, io), stdout, stderr };
 }
 
 beforeAll(async () => {

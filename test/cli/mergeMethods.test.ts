@@ -8,11 +8,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { CliIO } from '../../src/cli/io';
-import { runCli } from '../../src/cli/runCli';
 import { parseRecipe } from '../../src/merge/recipe';
 import * as ref from '../merge/methodReference';
 import { decodeFloats, encodeFloats, int64Tensor, randomTensor, readSafetensors, writeModel, type TestTensor } from '../merge/models';
+import { cli } from '../support/cliInProcess';
 
 let dir: string;
 
@@ -57,14 +56,6 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIO = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), stderrIsTTY: false, signal: new AbortController().signal };
-  const code = await runCli(args, io);
-  return { code, stdout, stderr };
-}
-
 async function merge(name: string, recipe: string, out: string) {
   writeFileSync(join(dir, name), recipe);
   const r = await cli(['merge', join(dir, name), '--out', join(dir, out), '--backend', 'cpu']);
@@ -79,6 +70,11 @@ const bf16Bits = (v: Float32Array) => encodeFloats('BF16', v);
 function expectBits(got: TestTensor, expected: Float32Array, name: string) {
   expect(got.dtype).toBe('BF16');
   expect(Buffer.from(got.data).equals(Buffer.from(bf16Bits(expected))), name).toBe(true);
+}
+
+/** Every tensor of `expected` is in `got` with the same bytes. */
+function expectSameBits(got: Map<string, TestTensor>, expected: Map<string, TestTensor>) {
+  for (const [name, t] of expected) expect(Buffer.from(got.get(name)!.data).equals(Buffer.from(t.data)), name).toBe(true);
 }
 
 describe('souplab merge with the registry methods', () => {
@@ -123,7 +119,7 @@ describe('souplab merge with the registry methods', () => {
     expect(parseRecipe(recorded).recipe.parameters.random_seed).toMatchObject({ value: Number(seed) });
     await merge('dare-again.yaml', recorded, 'dare-again.safetensors');
     const again = readSafetensors(readFileSync(join(dir, 'dare-again.safetensors')));
-    for (const [name, t] of first.tensors) expect(Buffer.from(again.tensors.get(name)!.data).equals(Buffer.from(t.data)), name).toBe(true);
+    expectSameBits(again.tensors, first.tensors);
   });
 
   test('model_stock and a larger vocabulary: rows beyond the base are left out, with a warning', async () => {
@@ -174,7 +170,7 @@ describe('souplab merge with the registry methods', () => {
     await merge('slerp-slices.yaml', 'merge_method: slerp\nbase_model: base\nslices:\n  - sources:\n      - model: base\n        layer_range: [0, 2]\n      - model: a.safetensors\n        layer_range: [0, 2]\nparameters:\n  t: [0.1, 0.9]\n', 'slerp-slices.safetensors');
     const a = readSafetensors(readFileSync(join(dir, 'slerp-slices.safetensors')));
     const b = readSafetensors(readFileSync(join(dir, 'slerp.safetensors')));
-    for (const [name, t] of b.tensors) expect(Buffer.from(a.tensors.get(name)!.data).equals(Buffer.from(t.data)), name).toBe(true);
+    expectSameBits(a.tensors, b.tensors);
   });
 
   test('a slice whose sources differ in length names its line', async () => {

@@ -7,10 +7,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { CliIO } from '../../src/cli/io';
-import { runCli } from '../../src/cli/runCli';
 import { compareOutputs } from '../gpu/soupCompare';
 import { randomTensor, readSafetensors, writeModel, type TestTensor } from '../merge/models';
+import { cli } from '../support/cliInProcess';
 
 let dir: string;
 
@@ -29,14 +28,6 @@ beforeAll(() => {
   for (const [k, seed] of [['a', 10], ['b', 20], ['c', 30]] as const) writeModel(join(dir, `model-${k}.safetensors`), model(seed));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIO = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), stderrIsTTY: false, signal: new AbortController().signal };
-  const code = await runCli(args, io);
-  return { code, stdout, stderr };
-}
 
 const RECIPES: Record<string, string> = {
   ties: 'merge_method: ties\nbase_model: ./model-a.safetensors\nmodels:\n  - model: ./model-b.safetensors\n    parameters:\n      weight: 1\n      density: 0.4\n  - model: ./model-c.safetensors\n    parameters:\n      weight: 0.5\n      density: 0.7\ndtype: bfloat16\n',
