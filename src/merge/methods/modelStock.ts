@@ -12,6 +12,7 @@
 import { booleanOf, deltasOf, fr } from './common';
 import { BlockedSum, exactSquares, type TensorSums } from './tensorStats';
 import { groupsOf } from './groups';
+import { lineOf, LineSums, linesOf } from './lineSums';
 import type { MergeMethod } from './types';
 
 export const modelStock: MergeMethod = {
@@ -40,6 +41,12 @@ export const modelStock: MergeMethod = {
     const whole = groups.count === 1;
     const blocked = whole ? Array.from({ length: pairs }, () => new BlockedSum()) : [];
     let gpuSums: TensorSums | undefined;
+    // One ratio per row (filter_wise): blocked sums per row (lineSums.ts), on the CPU or the GPU, which
+    // sums every term of the spec per row (the pairs in this order, then N magnitude sums).
+    const lines = whole ? undefined : linesOf('row', ctx.shape);
+    const perRow = lines && new LineSums(lines, pairs);
+    const rowTerms = pairs + N;
+    let gpuRows: Float64Array | undefined;
     let terms = new Float32Array(0);
     let lows = new Float32Array(0);
     return {
@@ -62,14 +69,18 @@ export const modelStock: MergeMethod = {
               return;
             }
             for (let e = 0; e < c.count; e++) {
-              const base = groups.of(c.offset + e) * pairs;
+              const { line, at } = lineOf(lines!, c.offset + e);
               for (let i = 0; i < N; i++) o[i] = c.x[i + 1][e] - c.x[0][e];
               let p = 0;
-              for (let i = 0; i < N; i++) for (let j = i; j < N; j++) sums[base + p++] += i === j ? o[i] * o[j] : fr(o[i] * o[j]); // norms: exact squares; (oᵢ*oⱼ).sum(): f32 products
+              for (let i = 0; i < N; i++) {
+                perRow!.addSquare(line, p++, at, o[i]); // norms: exact squares
+                for (let j = i + 1; j < N; j++) perRow!.add(line, p++, at, fr(o[i] * o[j])); // (oᵢ*oⱼ).sum(): f32 products
+              }
             }
           },
           finish() {
             if (whole) for (let i = 0; i < N; i++) for (let j = i; j < N; j++) sums[idx(i, j)] = gpuSums ? gpuSums.dots[i * N + j] : blocked[idx(i, j)].sum();
+            else for (let g = 0; g < groups.count; g++) for (let p = 0; p < pairs; p++) sums[g * pairs + p] = gpuRows ? gpuRows[g * rowTerms + p] : perRow!.value(g, p);
             for (let g = 0; g < groups.count; g++) {
               const s = (i: number, j: number) => sums[g * pairs + idx(i, j)];
               let total = 0;
@@ -86,7 +97,7 @@ export const modelStock: MergeMethod = {
               ratio[g] = fr(fr(N * cos) / fr(1 + fr((N - 1) * cos)));
             }
           },
-          gpu: whole ? [{ kind: 'sums', spec: () => ({ base: 0 }), accept: (s) => (gpuSums = s) }] : undefined,
+          gpu: whole ? [{ kind: 'sums', spec: () => ({ base: 0 }), accept: (s) => (gpuSums = s) }] : [{ kind: 'line-sums', lines: lines!, spec: () => ({ base: 0 }), accept: (v) => void (gpuRows = v) }],
         },
       ],
       combine(chunk, out) {
