@@ -32,8 +32,6 @@ struct StatsParams {
   elementStride: u32,
   firstLine: u32,
   unused0: u32,
-  unused1: u32,
-  unused2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: StatsParams;
