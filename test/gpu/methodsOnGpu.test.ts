@@ -159,6 +159,11 @@ const CASES: Case[] = [
   { method: 'sce', models: [{}, {}, {}], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true },
   { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true },
   { method: 'nuslerp', models: [{ weight: 1 }, { weight: 3 }], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true, noBase: true },
+  // Per row (rows of 8) and per column (8 columns of 3073): the sums per line on the GPU, coefficients per line in the element kernel.
+  { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: { nuslerp_flatten: false }, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true },
+  { method: 'nuslerp', models: [{ weight: 1 }, { weight: 3 }], params: { nuslerp_flatten: false, nuslerp_row_wise: true }, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true, noBase: true },
+  { method: 'nuslerp', models: [{ weight: 0.7 }, { weight: 0.2 }], params: { nuslerp_flatten: false, nuslerp_row_wise: true }, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true },
+  { method: 'model_stock', models: [{}, {}, {}], params: { filter_wise: true }, gpuStatistics: true, sameScalars: true, bitIdentical: true },
   { method: 'sce', models: [{}, {}], params: { select_topk: 0.5 }, gpuStatistics: true, bitIdentical: true },
   { method: 'sce', models: [{}, {}, {}], params: { select_topk: 0.1 }, gpuStatistics: true, bitIdentical: true },
   { method: 'linear', models: [{ weight: 0.3 }, { weight: 0.5 }], params: {} },
@@ -202,8 +207,6 @@ describe('merge methods with --backend webgpu (Dawn): runTensorProgramOnGpu vs t
 describe('methods without a GPU kernel yet run their CPU code under the WebGPU runner, to the bit', () => {
   const FALLBACK: Case[] = [
     { method: 'della', models: [{ weight: 1, density: 0.5, epsilon: 0.1 }, { weight: 0.5, density: 0.4 }], params: {} },
-    { method: 'model_stock', models: [{}, {}], params: { filter_wise: true } },
-    { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: { nuslerp_flatten: false } },
     { method: 'della', models: [{ weight: 1, density: 0.5, epsilon: 0.1 }, { weight: 0.5, density: 0.4 }], params: { rescale: true } },
   ];
   for (const c of FALLBACK) {
@@ -273,6 +276,28 @@ describe("karcher's tensor-sized f32 iterate on the GPU (its kernels and sums), 
     expect(counters.cpuPasses, 'the first-unit pass').toBe(1);
     expect(Array.from(gpu)).toEqual(Array.from(cpu));
   }, 240_000);
+});
+
+describe('per-row statistics on the GPU: rows longer than one chunk', () => {
+  for (const c of [
+    { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: { nuslerp_flatten: false } },
+    { method: 'model_stock', models: [{}, {}], params: { filter_wise: true } },
+  ] as Case[]) {
+    it(`${c.method} ${JSON.stringify(c.params)}: 3 rows of 9001 (the statistics' chunks are 8192 elements, the element pass's 4096), to the bit`, async () => {
+      const numel = 3 * 9001;
+      const dtypes: KernelDtype[] = Array(c.models.length + 1).fill('BF16');
+      const inputs = randomInputs(dtypes, numel, 62, { specials: 0.001 }).map((b) => withoutSubnormals('BF16', finiteBf16(b)));
+      const ctx = { ...contextFor(c, 8, dtypes.length), shape: [3, 9001], numel };
+      const cpu = cpuMerge(ctx, dtypes, inputs);
+      const counters = { gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 };
+      const gpu = await gpuMerge(ctx, dtypes, inputs, counters);
+      expect(counters).toMatchObject({ cpuPasses: 0, cpuElementChunks: 0 });
+      expect(counters.gpuPasses).toBeGreaterThan(0);
+      expect(Array.from(gpu.scalars)).toEqual(Array.from(cpu.scalars));
+      expect(Array.from(gpu.scalars).every(Number.isFinite)).toBe(true);
+      expect(Array.from(gpu.out)).toEqual(Array.from(cpu.out));
+    }, 240_000);
+  }
 });
 
 describe('multislerp and the rescale sums on the GPU, beyond the common cases', () => {

@@ -110,8 +110,11 @@ export const modelStock: MergeMethod = {
         }
       },
       describe: () => ({ kernel: 'model_stock', scalars: ratio }),
-      // Per-row ratios (filter_wise) stay with the CPU's combine.
-      gpuElements: () => (whole ? { kernel: 'model_stock', scalars: [ratio[0], fr(1 - ratio[0]), N] } : undefined),
+      // filter_wise: the ratios per row, t and f32(1 − t), in the kernel's per-line buffer (N stays a scalar).
+      gpuElements: () =>
+        whole
+          ? { kernel: 'model_stock', scalars: [ratio[0], fr(1 - ratio[0]), N] }
+          : { kernel: 'model_stock', scalars: [0, 0, N], lines: { lines: lines!, perLine: 2, values: Float32Array.from({ length: 2 * groups.count }, (_, k) => (k & 1 ? fr(1 - ratio[k >> 1]) : ratio[k >> 1])) } },
     };
   },
 };

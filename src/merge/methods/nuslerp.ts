@@ -144,8 +144,8 @@ export const nuslerp: MergeMethod = {
         }
       },
       describe: () => ({ kernel: 'nuslerp', scalars: coef }),
-      // shaders/methodElements.wgsl `nuslerp` (flattened: one set of coefficients).
-      gpuElements: () => (whole ? { kernel: 'nuslerp', scalars: Array.from(coef.subarray(0, 4)), base: hasBase } : undefined),
+      // shaders/methodElements.wgsl `nuslerp`: one set of coefficients (flattened), or one per row or column.
+      gpuElements: () => (whole ? { kernel: 'nuslerp', scalars: Array.from(coef.subarray(0, 4)), base: hasBase } : { kernel: 'nuslerp', scalars: [], base: hasBase, lines: { lines: lines!, perLine: 4, values: coef } }),
     };
   },
 };
