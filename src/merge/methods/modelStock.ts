@@ -4,10 +4,10 @@
  *
  * Statistics (1 pass, per tensor, or per row with filter_wise): oᵢ = f32(wᵢ − w₀) for N ≥ 2 models,
  * sums oᵢ·oⱼ (i ≤ j), norms of exact squares, dot products of f32 products: per tensor tensorStats.ts'
- * blocked, compensated sums (the GPU computes them to the same bits), per row f64 sums (the CPU's).
+ * blocked, compensated sums, per row the same sums per row (lineSums.ts); the GPU computes both to the same bits.
  * cos = mean over pairs of clamp(oᵢ·oⱼ / max(‖oᵢ‖‖oⱼ‖, 1e-6), −1, 1); t = N·cos / (1 + (N − 1)·cos).
- * Element-wise, f32: avg = f32((Σ wᵢ from +0) / N), out = f32(t·avg) + f32(f32(1 − t)·w₀) — per tensor
- * also on the GPU (shaders/methodElements.wgsl).
+ * Element-wise, f32: avg = f32((Σ wᵢ from +0) / N), out = f32(t·avg) + f32(f32(1 − t)·w₀) — also on the
+ * GPU (shaders/methodElements.wgsl; filter_wise: t per row).
  */
 import { booleanOf, deltasOf, fr } from './common';
 import { BlockedSum, exactSquares, type TensorSums } from './tensorStats';
@@ -25,8 +25,8 @@ export const modelStock: MergeMethod = {
     base: 'required',
     models: { min: 2 },
     statistics: ['oᵢ·oⱼ for every pair of task vectors, per tensor or row (1 pass)'],
-    memoryPerTensor: 'N(N+1)/2 running sums (0.5 KiB each), or N(N+1)/2 numbers per row with filter_wise',
-    gpu: 'all; with filter_wise none',
+    memoryPerTensor: 'N(N+1)/2 running sums (0.5 KiB each); with filter_wise N(N+1)/2 numbers per row and one row\'s running sums',
+    gpu: 'all',
     vocabulary: 'common-rows',
   },
   program(ctx) {

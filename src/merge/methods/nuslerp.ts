@@ -5,9 +5,9 @@
  * row (or with `nuslerp_row_wise` each column) is interpolated on its own.
  *
  * Statistics (2 passes, per group): the norms (exact squares, clamped at 1e-7), then cos = Σ f32(v̂₀·v̂₁)
- * of the vectors normalised in f32, clamped to [−1, 1] — flattened, tensorStats.ts' blocked sums, which
- * the GPU computes to the same bits (and the element pass runs on the GPU too); per row or column, f64
- * sums on the CPU; θ = acos, and where |sin θ| < 1e-8 a lerp:
+ * of the vectors normalised in f32, clamped to [−1, 1] — flattened, tensorStats.ts' blocked sums; per row
+ * or column, the same blocked sums per line (lineSums.ts); the GPU computes both to the same bits, and
+ * the element pass runs on the GPU too (per line: coefficients per line); θ = acos, and where |sin θ| < 1e-8 a lerp:
  * f32(f32(f32(1−t)·v₀) + f32(f32(t)·v₁)); else f32(f32(f32(sin((1−t)θ)·v₀) + f32(sin(tθ)·v₁)) / sin θ).
  */
 import { deltasOf, fr, modelNumber, booleanOf, WEIGHT } from './common';
@@ -34,8 +34,8 @@ export const nuslerp: MergeMethod = {
     base: 'optional',
     models: { min: 2, max: 2 },
     statistics: ['‖v₀‖, ‖v₁‖, then v̂₀·v̂₁, per tensor, row or column (2 passes)'],
-    memoryPerTensor: 'flattened: 3 running sums (1.5 KiB); else 3 numbers per group (24 bytes × rows or columns)',
-    gpu: 'all when flattened (the default); by row or column none',
+    memoryPerTensor: 'flattened: 3 running sums (1.5 KiB); by row: 3 numbers per row (24 bytes × rows) and one row\'s running sums; by column: 3 numbers and 3 running sums per column (1.5 KiB × columns)',
+    gpu: 'all (by column over more than 16 384 columns, the statistics on the CPU)',
     vocabulary: 'common-rows',
   },
   program(ctx) {
