@@ -312,6 +312,13 @@ describe('multislerp and the rescale sums on the GPU, beyond the common cases', 
     }
     expect(methodGpuCoverage('multislerp').gpuPasses).toEqual(['multislerp norms', 'multislerp mean direction', 'multislerp tangent projections', 'multislerp tangent norm']);
     expect(methodGpuCoverage('dare_ties').gpuPasses).toEqual(['dare_ties rescale norms']);
+    // The per-row and per-column forms too (rows and columns of the probe's 4 × 16 tensor).
+    for (const [m, params] of [['nuslerp', { nuslerp_flatten: false }], ['nuslerp', { nuslerp_flatten: false, nuslerp_row_wise: true }], ['model_stock', { filter_wise: true }]] as const) {
+      const c = methodGpuCoverage(m, params);
+      expect(c.cpuPasses, `${m} ${JSON.stringify(params)}`).toEqual([]);
+      expect(c.gpuPasses.length).toBeGreaterThan(0);
+      expect(c.elementsOnGpu).toBe(true);
+    }
   });
 
   /** BF16 bits of small multiples of 1/16: sums and differences of them stay exact. */
