@@ -39,6 +39,22 @@ export function lineOf(lines: Lines, e: number): { line: number; at: number } {
   return lines.grouping === 'row' ? { line: Math.floor(e / lines.length), at: e % lines.length } : { line: e % lines.count, at: Math.floor(e / lines.count) };
 }
 
+/** visit(i, line, position in line) for elements offset … offset + count − 1 of the tensor, in order. */
+export function forEachInLines(lines: Lines, offset: number, count: number, visit: (i: number, line: number, at: number) => void): void {
+  const row = lines.grouping === 'row';
+  const period = row ? lines.length : lines.count;
+  let q = Math.floor(offset / period);
+  let r = offset - q * period;
+  for (let i = 0; i < count; i++) {
+    if (row) visit(i, q, r);
+    else visit(i, r, q);
+    if (++r === period) {
+      r = 0;
+      q++;
+    }
+  }
+}
+
 const fr = Math.fround;
 
 /**

@@ -12,7 +12,7 @@
 import { booleanOf, deltasOf, fr } from './common';
 import { BlockedSum, exactSquares, type TensorSums } from './tensorStats';
 import { groupsOf } from './groups';
-import { lineOf, LineSums, linesOf } from './lineSums';
+import { forEachInLines, LineSums, linesOf } from './lineSums';
 import type { MergeMethod } from './types';
 
 export const modelStock: MergeMethod = {
@@ -68,15 +68,14 @@ export const modelStock: MergeMethod = {
               }
               return;
             }
-            for (let e = 0; e < c.count; e++) {
-              const { line, at } = lineOf(lines!, c.offset + e);
+            forEachInLines(lines!, c.offset, c.count, (e, line, at) => {
               for (let i = 0; i < N; i++) o[i] = c.x[i + 1][e] - c.x[0][e];
               let p = 0;
               for (let i = 0; i < N; i++) {
                 perRow!.addSquare(line, p++, at, o[i]); // norms: exact squares
                 for (let j = i + 1; j < N; j++) perRow!.add(line, p++, at, fr(o[i] * o[j])); // (oᵢ*oⱼ).sum(): f32 products
               }
-            }
+            });
           },
           finish() {
             if (whole) for (let i = 0; i < N; i++) for (let j = i; j < N; j++) sums[idx(i, j)] = gpuSums ? gpuSums.dots[i * N + j] : blocked[idx(i, j)].sum();

@@ -12,7 +12,7 @@
  */
 import { deltasOf, fr, modelNumber, booleanOf, WEIGHT } from './common';
 import { groupsOf } from './groups';
-import { lineOf, LineSums, linesOf } from './lineSums';
+import { forEachInLines, LineSums, linesOf } from './lineSums';
 import { copyProgram } from './slerp';
 import { BlockedSum, exactSquares, type VectorsSpec } from './tensorStats';
 import type { ElementChunk, MergeMethod } from './types';
@@ -58,12 +58,7 @@ export const nuslerp: MergeMethod = {
     const lines = whole ? undefined : linesOf(rowWise ? 'column' : 'row', ctx.shape);
     const perLine = lines && new LineSums(lines, 3);
     let gpuLines: Float64Array | undefined;
-    const forLines = (c: ElementChunk, visit: (i: number, line: number, at: number) => void): void => {
-      for (let i = 0; i < c.count; i++) {
-        const { line, at } = lineOf(lines!, c.offset + i);
-        visit(i, line, at);
-      }
-    };
+    const forLines = (c: ElementChunk, visit: (i: number, line: number, at: number) => void): void => forEachInLines(lines!, c.offset, c.count, visit);
     let terms = new Float32Array(0);
     let lows = new Float32Array(0);
     const vectorsOf = (c: ElementChunk): [Float32Array, Float32Array] => (hasBase ? (deltasOf(c) as [Float32Array, Float32Array]) : [c.x[0], c.x[1]]);

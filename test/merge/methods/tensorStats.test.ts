@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KernelDtype } from '../../../src/merge/kernel';
 import { BlockedSum, chunkKeys, chunkSelectionKeys, chunkVectors, isSelected, selectByKey, selectByMagnitude, tensorSums } from '../../../src/merge/methods/tensorStats';
-import { lineOf, LineSums, linesOf } from '../../../src/merge/methods/lineSums';
+import { forEachInLines, lineOf, LineSums, linesOf } from '../../../src/merge/methods/lineSums';
 import { seededUniform } from '../../../src/util/random';
 import { uniform24 } from '../../../src/merge/methods/counterRandom';
 import { lineInputs, memorySource, oracleSelection, oracleVectors, quantizedInputs, randomInputs } from './statsTestData';
@@ -233,6 +233,12 @@ describe('per-line blocked sums (CPU, lineSums.ts): each row or column summed as
         sums.addSquare(line, 0, at, values[0][e]);
         sums.add(line, 1, at, Math.fround(values[0][e] * values[1][e]));
         sums.addSquare(line, 2, at, values[1][e]);
+      }
+      // The runners' chunks: forEachInLines from any offset gives lineOf's lines and positions.
+      for (const [offset, count] of [[0, numel], [5, 37], [numel - 9, 9]]) {
+        const seen: [number, number][] = [];
+        forEachInLines(lines, offset, count, (i, line, at) => seen.push([line, at]));
+        expect(seen).toEqual(Array.from({ length: count }, (_, i) => Object.values(lineOf(lines, offset + i))));
       }
       for (let l = 0; l < lines.count; l++) {
         const alone = await tensorSums(memorySource(dtypes, lineInputs(dtypes, inputs, lines, l)), { base: 0 }, 512);
