@@ -109,6 +109,7 @@ export const nuslerp: MergeMethod = {
               blocked[2].add(terms, c.count);
               return;
             }
+            gpuLines = undefined; // this pass on the CPU: none of the GPU's values apply
             forLines(c, (i, line, at) => {
               const [a, b] = vectors(c.x, i);
               perLine!.add(line, 2, at, fr(fr(a / sums[3 * line]) * fr(b / sums[3 * line + 1])));
