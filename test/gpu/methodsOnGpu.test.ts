@@ -300,6 +300,22 @@ describe('per-row statistics on the GPU: rows longer than one chunk', () => {
   }
 });
 
+describe('nuslerp by column over more columns than 512 rows of which fit a statistics chunk', () => {
+  it('its statistics run on the CPU inside the GPU run (40 columns × 512 > 8192), its element pass on the GPU, to the bit', async () => {
+    const c: Case = { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: { nuslerp_flatten: false, nuslerp_row_wise: true } };
+    const numel = 600 * 40;
+    const dtypes: KernelDtype[] = ['BF16', 'BF16', 'BF16'];
+    const inputs = randomInputs(dtypes, numel, 63, { specials: 0.001 }).map((b) => withoutSubnormals('BF16', finiteBf16(b)));
+    const ctx = { ...contextFor(c, 8, dtypes.length), shape: [600, 40], numel };
+    const cpu = cpuMerge(ctx, dtypes, inputs);
+    const counters = { gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 };
+    const gpu = await gpuMerge(ctx, dtypes, inputs, counters);
+    expect(counters).toMatchObject({ gpuPasses: 0, cpuPasses: 2, cpuElementChunks: 0 });
+    expect(Array.from(gpu.scalars)).toEqual(Array.from(cpu.scalars));
+    expect(Array.from(gpu.out)).toEqual(Array.from(cpu.out));
+  }, 240_000);
+});
+
 describe('multislerp and the rescale sums on the GPU, beyond the common cases', () => {
   const counters = () => ({ gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 });
 
