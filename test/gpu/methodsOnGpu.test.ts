@@ -101,7 +101,7 @@ function finiteBf16(bytes: Uint8Array): Uint8Array {
 }
 
 /** The same tensor through runTensorProgramOnGpu: GPU statistics and element kernel where the program allows. */
-async function gpuMerge(ctx: TensorContext, dtypes: KernelDtype[], inputs: Uint8Array[], counters: NonNullable<GpuProgramOptions['counters']>): Promise<{ out: Uint16Array; scalars: Float32Array }> {
+async function gpuMerge(ctx: TensorContext, dtypes: KernelDtype[], inputs: Uint8Array[], counters: NonNullable<GpuProgramOptions['counters']>, on: WebGPUSoupBackend = backend): Promise<{ out: Uint16Array; scalars: Float32Array }> {
   const program = getMethod(ctx.name.split('/')[0]).program(ctx);
   const tensors: CheckpointTensor[] = inputs.map((bytes, i) => ({
     info: { name: ctx.name, dtype: dtypes[i], shape: ctx.shape, byteOffset: 0, byteLength: bytes.byteLength },
@@ -109,7 +109,7 @@ async function gpuMerge(ctx: TensorContext, dtypes: KernelDtype[], inputs: Uint8
     file: `model-${i}.safetensors`,
   }));
   const parts: Uint8Array[] = [];
-  for await (const part of runTensorProgramOnGpu({ name: ctx.name, numel: ctx.numel, outDtype: 'BF16', inputs: tensors, program }, { backend, stats, maxChunkElements: CHUNK, counters })) parts.push(part);
+  for await (const part of runTensorProgramOnGpu({ name: ctx.name, numel: ctx.numel, outDtype: 'BF16', inputs: tensors, program }, { backend: on, stats, maxChunkElements: CHUNK, counters })) parts.push(part);
   const out = new Uint8Array(ctx.numel * 2);
   let at = 0;
   for (const p of parts) {
@@ -279,11 +279,19 @@ describe("karcher's tensor-sized f32 iterate on the GPU (its kernels and sums), 
 });
 
 describe('per-row statistics on the GPU: rows longer than one chunk', () => {
+  /** Pieces of 2560 elements (16 KiB of three BF16 inputs): each element job spans two bindings, with the rows' coefficients sliced per piece. */
+  let pieces: WebGPUSoupBackend;
+  beforeAll(async () => {
+    pieces = await createWebGPUSoupBackend(await requestAdapter(await nodeGPU()), { maxPieceBytes: 16 * 1024 });
+  });
+  afterAll(async () => {
+    await pieces?.dispose();
+  });
   for (const c of [
     { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: { nuslerp_flatten: false } },
     { method: 'model_stock', models: [{}, {}], params: { filter_wise: true } },
   ] as Case[]) {
-    it(`${c.method} ${JSON.stringify(c.params)}: 3 rows of 9001 (the statistics' chunks are 8192 elements, the element pass's 4096), to the bit`, async () => {
+    it(`${c.method} ${JSON.stringify(c.params)}: 3 rows of 9001 (the statistics' chunks are 8192 elements, the element pass's 4096, and again in GPU pieces of 2560), to the bit`, async () => {
       const numel = 3 * 9001;
       const dtypes: KernelDtype[] = Array(c.models.length + 1).fill('BF16');
       const inputs = randomInputs(dtypes, numel, 62, { specials: 0.001 }).map((b) => withoutSubnormals('BF16', finiteBf16(b)));
@@ -296,6 +304,10 @@ describe('per-row statistics on the GPU: rows longer than one chunk', () => {
       expect(Array.from(gpu.scalars)).toEqual(Array.from(cpu.scalars));
       expect(Array.from(gpu.scalars).every(Number.isFinite)).toBe(true);
       expect(Array.from(gpu.out)).toEqual(Array.from(cpu.out));
+      const split = { gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 };
+      const before = pieces.stats().piecesRun;
+      expect(Array.from((await gpuMerge(ctx, dtypes, inputs, split, pieces)).out), 'in pieces of 2560 elements').toEqual(Array.from(cpu.out));
+      expect(pieces.stats().piecesRun - before).toBeGreaterThan(split.gpuElementChunks);
     }, 240_000);
   }
 });
