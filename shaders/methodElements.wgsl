@@ -17,8 +17,8 @@ struct Params {
   unused: u32,
   offsetLo: u32,     // tensor index of this dispatch's first element, 64-bit (selection.wgsl)
   offsetHi: u32,
-  unused2: u32,
-  unused3: u32,
+  linePeriod: u32,   // per-line coefficients: the row length (or the column count)
+  lineOffset: u32,   // and this dispatch's first element's position in that period (offset mod linePeriod)
   // The method's scalars as f32 bits, then its selection boundary (key, cut low, cut high), four to a
   // vector (the method's comment says which).
   scalars: array<vec4<u32>, SCALAR_VECTORS>,
@@ -42,22 +42,23 @@ fn pair(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
   return opaque(scalar(0u) * a) + opaque(scalar(1u) * b);
 }
 
-// ---- nuslerp (nuslerp.ts, flattened): scalars lerp (1 or 0), a, b, divisor.
-// r = f32(a·v₀) + f32(b·v₁), divided by the divisor (sin θ) unless lerping.
-fn nuslerpPair(v0: vec4<f32>, v1: vec4<f32>) -> vec4<f32> {
-  let r = opaque(scalar(1u) * v0) + opaque(scalar(2u) * v1);
-  return select(divide(r, scalar(3u)), r, scalar(0u) == vec4<f32>(1.0));
+// ---- nuslerp (nuslerp.ts): coefficients lerp (1 or 0), a, b, divisor — the scalars (flattened) or the
+// element's row's or column's (lineScalar, generated). r = f32(a·v₀) + f32(b·v₁), divided by the divisor
+// (sin θ) unless lerping.
+fn nuslerpPair(v0: vec4<f32>, v1: vec4<f32>, lerp: vec4<f32>, a: vec4<f32>, b: vec4<f32>, divisor: vec4<f32>) -> vec4<f32> {
+  let r = opaque(a * v0) + opaque(b * v1);
+  return select(divide(r, divisor), r, lerp == vec4<f32>(1.0));
 }
 
 // ---- multislerp (multislerp.ts): shaders/multislerp.wgsl's multislerpMerged; scalars w₀…, den₀…, p₀…,
 // ‖m‖, cos ρ, sin ρ/ρ, Σ‖vᵢ‖wᵢ, lerp (1: the 2-model fallback). The generator passes the task vectors
 // and adds the base back, or the models themselves.
 
-// ---- model_stock (modelStock.ts): scalars t, f32(1 − t), N. `sum` = Σ xᵢ from +0 in model order.
-// avg = f32(sum / N); out = f32(t·avg) + f32((1 − t)·w₀).
-fn modelStock(w0: vec4<f32>, sum: vec4<f32>) -> vec4<f32> {
+// ---- model_stock (modelStock.ts): scalars t, f32(1 − t), N (filter_wise: t and 1 − t the element's
+// row's, lineScalar). `sum` = Σ xᵢ from +0 in model order. avg = f32(sum / N); out = f32(t·avg) + f32((1 − t)·w₀).
+fn modelStock(w0: vec4<f32>, sum: vec4<f32>, t: vec4<f32>, oneMinusT: vec4<f32>) -> vec4<f32> {
   let avg = divide(sum, scalar(2u));
-  return opaque(scalar(0u) * avg) + opaque(scalar(1u) * w0);
+  return opaque(t * avg) + opaque(oneMinusT * w0);
 }
 
 // ---- nearswap (nearswap.ts): scalars t, 1e-6 (f32). a the base, b the other model.

@@ -9,22 +9,31 @@
 // selection ranks: the magnitudes of an input, or of an input minus the base, or sce's variances across
 // the inputs minus the base) and the entry point `sums` (straight-line over the sums the spec asks for:
 // src/merge/methods/tensorStats.ts sumTerms — the pairs of vectors, multislerp's chain through
-// shaders/multislerp.wgsl, or the rescale's magnitudes through the keep masks of shaders/keep.wgsl). Products are made opaque (see soup.wgsl) so that no
+// shaders/multislerp.wgsl, or the rescale's magnitudes through the keep masks of shaders/keep.wgsl), and
+// `lineSums`, the same sums per row or column (src/merge/methods/lineSums.ts: one workgroup per group of a
+// line, its lanes' elements gathered by position). Products are made opaque (see soup.wgsl) so that no
 // compiler fuses them into an addition; a GPU may still flush subnormal f32 values to zero.
 
 struct StatsParams {
   blockCount: u32,     // blocks of 8 elements per 16-bit input in this chunk (the input stride in `src`)
   zeroBits: u32,       // always 0; opaque to the compiler
   blocksPerRow: u32,   // invocations per row of the dispatch grid
-  validElements: u32,  // elements in this chunk; the rest of the last block is padding
+  validElements: u32,  // elements in this chunk; the rest of the last block is padding (lineSums: lines in this chunk)
   prefix: u32,         // histogram: count only keys whose bits under prefixMask equal this; ties: the threshold key
   prefixMask: u32,
   shift: u32,          // histogram: the digit counted is (key >> shift) & digitMask
   digitMask: u32,
   offsetLo: u32,       // tensor index of this chunk's first element, 64-bit (shaders/selection.wgsl: the keep masks)
   offsetHi: u32,
+  // lineSums: the chunk holds lines (rows or columns) of lineLength elements each (their parts in this
+  // chunk); element k of line l is at l·lineStride + k·elementStride in the chunk; each line's groups are
+  // groupsPerLine workgroups; line l of the chunk is line firstLine + l of the tensor (its divisors).
+  groupsPerLine: u32,
+  lineLength: u32,
+  lineStride: u32,
+  elementStride: u32,
+  firstLine: u32,
   unused0: u32,
-  unused1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: StatsParams;
@@ -113,9 +122,19 @@ fn laneSum(terms: Block, rests: Block) -> Compensated {
   return acc;
 }
 
-fn live(x: Block, v: u32) -> Block {
+// Which of a lane's 8 elements exist (lo: elements 0, 2, 4, 6; hi: 1, 3, 5, 7).
+struct Live {
+  lo: vec4<bool>,
+  hi: vec4<bool>,
+}
+
+fn liveBlock(v: u32) -> Live {
+  return Live(liveLo(v), liveHi(v));
+}
+
+fn live(x: Block, m: Live) -> Block {
   let zero = vec4<f32>(0.0);
-  return Block(select(zero, x.lo, liveLo(v)), select(zero, x.hi, liveHi(v)));
+  return Block(select(zero, x.lo, m.lo), select(zero, x.hi, m.hi));
 }
 
 fn noRests() -> Block {
@@ -123,7 +142,7 @@ fn noRests() -> Block {
 }
 
 // Products dᵢ·dⱼ of a block, rounded and opaque, padding as +0.
-fn productSum(a: Block, b: Block, v: u32) -> Compensated {
+fn productSum(a: Block, b: Block, v: Live) -> Compensated {
   return laneSum(live(Block(opaque(a.lo * b.lo), opaque(a.hi * b.hi)), v), noRests());
 }
 
@@ -137,13 +156,68 @@ fn squareRest(x: vec4<f32>, p: vec4<f32>) -> vec4<f32> {
 }
 
 // Exact squares dᵢ² of a block (the norms), padding as +0.
-fn squareSum(a: Block, v: u32) -> Compensated {
+fn squareSum(a: Block, v: Live) -> Compensated {
   let p = Block(opaque(a.lo * a.lo), opaque(a.hi * a.hi));
   return laneSum(live(p, v), live(Block(squareRest(a.lo, p.lo), squareRest(a.hi, p.hi)), v));
 }
 
-fn magnitudeSum(a: Block, v: u32) -> Compensated {
+fn magnitudeSum(a: Block, v: Live) -> Compensated {
   return laneSum(live(Block(abs(a.lo), abs(a.hi)), v), noRests());
+}
+
+// ---- lineSums: a workgroup sums one group of one line, its lane's 8 elements gathered one by one.
+
+// The lane's 8 elements of a line group: their positions in the line (lo: 0, 2, 4, 6; hi: 1, 3, 5, 7).
+struct LinePositions {
+  lo: vec4<u32>,
+  hi: vec4<u32>,
+}
+
+fn linePositions(group: u32, li: u32) -> LinePositions {
+  let first = (group % params.groupsPerLine) * 512u + 8u * li;
+  return LinePositions(vec4<u32>(first) + vec4<u32>(0u, 2u, 4u, 6u), vec4<u32>(first) + vec4<u32>(1u, 3u, 5u, 7u));
+}
+
+// Positions in the line (and lines in the chunk: validElements counts them here) that exist.
+fn lineHas(line: u32, p: vec4<u32>) -> vec4<bool> {
+  return (p < vec4<u32>(params.lineLength)) & vec4<bool>(line < params.validElements);
+}
+
+fn lineLive(line: u32, p: LinePositions) -> Live {
+  return Live(lineHas(line, p.lo), lineHas(line, p.hi));
+}
+
+// Chunk indices of four positions of line `line` (those that do not exist: element 0, never summed).
+fn lineElements(line: u32, p: vec4<u32>) -> vec4<u32> {
+  let e = vec4<u32>(line * params.lineStride) + p * vec4<u32>(params.elementStride);
+  return select(vec4<u32>(0u), e, lineHas(line, p));
+}
+
+// Four elements of an input whose blocks start at src[first]: 32-bit words, or 16-bit halves (low half first).
+fn gatherF32(first: u32, e: vec4<u32>) -> vec4<f32> {
+  var out: vec4<f32>;
+  for (var j = 0u; j < 4u; j++) {
+    let w = 4u * first + e[j];
+    out[j] = bitcast<f32>(src[w / 4u][w % 4u]);
+  }
+  return out;
+}
+
+fn gatherHalves(first: u32, e: vec4<u32>) -> vec4<u32> {
+  var out: vec4<u32>;
+  for (var j = 0u; j < 4u; j++) {
+    let w = 4u * first + e[j] / 2u;
+    out[j] = (src[w / 4u][w % 4u] >> (16u * (e[j] % 2u))) & 0xffffu;
+  }
+  return out;
+}
+
+fn gatherBf16(first: u32, e: vec4<u32>) -> vec4<f32> {
+  return bitcast<vec4<f32>>(gatherHalves(first, e) << vec4<u32>(16u));
+}
+
+fn gatherF16(first: u32, e: vec4<u32>) -> vec4<f32> {
+  return f16BitsToF32(gatherHalves(first, e));
 }
 
 // The elements a keep mask keeps (shaders/keep.wgsl), the others +0: the rescale's Σ|kept δ|.

@@ -32,7 +32,8 @@ function probeValue(p: ParameterSpec): number | boolean | undefined {
   return r?.min !== undefined && r.max !== undefined ? (r.min + r.max) / 2 : 0.5;
 }
 
-export function methodGpuCoverage(methodOrName: MergeMethod | string): MethodGpuCoverage {
+/** `overrides`: recipe-level parameter values instead of the probe's (nuslerp_flatten: false, filter_wise: true, …). */
+export function methodGpuCoverage(methodOrName: MergeMethod | string, overrides: ParameterValues = {}): MethodGpuCoverage {
   const method = typeof methodOrName === 'string' ? getMethod(methodOrName) : methodOrName;
   const usesBase = method.needs.base !== 'ignored';
   const models = method.needs.models.max ?? Math.max(2, method.needs.models.min);
@@ -40,6 +41,7 @@ export function methodGpuCoverage(methodOrName: MergeMethod | string): MethodGpu
   const params: ParameterValues = {};
   const modelValues: ParameterValues = {};
   for (const p of method.parameters) (p.level === 'model' ? modelValues : params)[p.name] = probeValue(p);
+  Object.assign(params, overrides);
   const numel = ROWS * COLS;
   const ctx: TensorContext = {
     name: 'model.layers.0.mlp.up_proj.weight',

@@ -110,15 +110,23 @@ export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramO
   const gpuCanTake = (pass: StatisticsPass): boolean => pass.gpu !== undefined && pass.gpu.length > 0;
   for (const pass of program.passes) {
     if (pass.skip?.()) continue;
-    if (gpuCanTake(pass)) {
+    // Per-line sums the GPU cannot chunk (a column group larger than one binding): the CPU's pass.
+    let onGpu = gpuCanTake(pass);
+    if (onGpu) {
       for (const s of pass.gpu!) {
-        if (s.kind === 'selection') {
+        if (s.kind === 'line-sums') {
+          const values = await opts.stats.lineSums(source, s.lines, s.spec(), s.lineDivisors?.(), opts.signal);
+          if (values) s.accept(values);
+          else onGpu = false;
+        } else if (s.kind === 'selection') {
           const key: SelectionKey = s.variance ? { kind: 'variance', base: s.base ?? 0 } : { kind: 'magnitude', input: s.input, base: s.base };
           s.accept(boundaryOf(await opts.stats.selectByKey(source, key, 'smallest', s.rank(), opts.signal)));
         } else if (s.kind === 'sums') s.accept(await opts.stats.sums(s.scratch ? withScratchInput : source, s.spec(), opts.signal));
         else if (s.kind === 'vector') s.accept(await opts.stats.sums(vectorSource(s.elements(), s.store), {}, opts.signal));
         else if (s.kind === 'count') s.accept(await opts.stats.countKeys(source, s.key, s.value, opts.signal));
       }
+    }
+    if (onGpu) {
       if (opts.counters) opts.counters.gpuPasses++;
     } else {
       for await (const { offset, raw } of rawChunks()) pass.accumulate(toChunk(offset, raw));

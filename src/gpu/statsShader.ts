@@ -1,8 +1,8 @@
 /**
  * shaders/stats.wgsl completed for one input shape: the inputs' loads (dtype and position in the packed
  * buffer fixed, as in soupShader.ts), `selectedKeys` (the magnitudes of the input a selection ranks,
- * minus the base if there is one, or sce's variances) and the entry point `sums` (straight-line over the
- * sums of tensorStats.ts sumTerms: every pair of vectors, then every vector's magnitude sum; or
+ * minus the base if there is one, or sce's variances) and the entry points `sums` and `lineSums` (the same sums per row or column:
+ * lineSums.ts), straight-line over the sums of tensorStats.ts sumTerms: every pair of vectors, then every vector's magnitude sum; or
  * multislerp's chain; or the rescale's magnitudes, kept or not; the vectors divided by one divisor each
  * when the shape says so). The arithmetic is in stats.wgsl (and multislerp.wgsl, keep.wgsl).
  */
@@ -37,6 +37,7 @@ export interface StatsShape {
 }
 
 const LOAD: Record<KernelDtype, string> = { F32: 'loadF32', F16: 'loadF16', BF16: 'loadBf16' };
+const GATHER: Record<KernelDtype, string> = { F32: 'gatherF32', F16: 'gatherF16', BF16: 'gatherBf16' };
 
 export function statsShapeKey(shape: StatsShape): string {
   return `${shape.inputDtypes.join(',')} base=${shape.base ?? '-'} selected=${shape.selected}${shape.divided ? ' divided' : ''}${shape.roundedSquares ? ' rounded-squares' : ''}${shape.variance ? ' variance' : ''}${shape.chain ? ` chain=${shape.chain}` : ''}${shape.keeps ? ` keeps=${shape.keeps.join(',')}` : ''}`;
@@ -60,19 +61,26 @@ export function statsShaderCode(shape: StatsShape): string {
   const { inputDtypes, base, selected } = shape;
   let slot = 0;
   const loads = inputDtypes.map((dtype, i) => {
+    const first = slot === 0 ? '0u' : `${slot}u * params.blockCount`;
     const at = `${slot === 0 ? '' : `${slot}u * params.blockCount + `}${dtype === 'F32' ? '2u * v' : 'v'}`;
     slot += blocksPerElementBlock(dtype);
-    return `fn input${i}(v: u32) -> Block {\n  return ${LOAD[dtype]}(${at});\n}`;
+    return `fn input${i}(v: u32) -> Block {\n  return ${LOAD[dtype]}(${at});\n}\n\nfn lineInput${i}(line: u32, p: LinePositions) -> Block {\n  return Block(${GATHER[dtype]}(${first}, lineElements(line, p.lo)), ${GATHER[dtype]}(${first}, lineElements(line, p.hi)));\n}`;
   });
   const vectors = statsVectors(shape);
-  const vectorOf = (i: number, k: number): string => {
-    const d = base === undefined ? `input${i}(v)` : `minus(input${i}(v), b)`;
-    return shape.divided ? `dividedBy(${d}, vectorScalars[${k}u])` : d;
-  };
-  const body: string[] = [];
-  if (base !== undefined) body.push(`  let b = input${base}(v);`);
-  vectors.forEach((i, k) => body.push(`  let d${k} = ${vectorOf(i, k)};`));
   const m = vectors.length;
+  /** The straight line of `sums` (or `lineSums`: `load` the lane's elements of an input, the divisors from `divisorAt`). */
+  const sumsBody = (load: (i: number) => string, divisorAt: string): string[] => {
+    const vectorOf = (i: number, k: number): string => {
+      const d = base === undefined ? load(i) : `minus(${load(i)}, b)`;
+      return shape.divided ? `dividedBy(${d}, vectorScalars[${divisorAt}${k}u])` : d;
+    };
+    const body: string[] = [];
+    if (base !== undefined) body.push(`  let b = ${load(base)};`);
+    vectors.forEach((i, k) => body.push(`  let d${k} = ${vectorOf(i, k)};`));
+    return body;
+  };
+  const body = sumsBody((i) => `input${i}(v)`, '');
+  body.push('  let alive = liveBlock(v);');
   if (shape.chain) {
     const at = (from: number): string => `MultislerpScalars(${vectors.map((_, k) => `vectorScalars[${from + k}u]`).join(', ')})`;
     const chain = (part: 'lo' | 'hi'): string =>
@@ -83,10 +91,13 @@ export function statsShaderCode(shape: StatsShape): string {
     const keep = (part: 'lo' | 'hi', odd: number): string => `${KEEP[kind]}(d${k}.${part}, indexOf(v, ${odd}u), vectorKeeps[${k}u])`;
     body.push(`  let kept${k} = keptOnly(d${k}, ${keep('lo', 0)}, ${keep('hi', 1)});`);
   });
-  statsTerms(shape).forEach((term, t) => {
-    const sum = term.kind === 'l1' ? `magnitudeSum(d${term.i}, v)` : term.kind === 'kept-l1' ? `magnitudeSum(kept${term.i}, v)` : term.i === term.j && !shape.roundedSquares ? `squareSum(d${term.i}, v)` : `productSum(d${term.i}, d${term.j}, v)`;
-    body.push(`  groupSum(li, group, ${t}u, ${sum});`);
+  const sumCalls = statsTerms(shape).map((term, t) => {
+    const sum = term.kind === 'l1' ? `magnitudeSum(d${term.i}, alive)` : term.kind === 'kept-l1' ? `magnitudeSum(kept${term.i}, alive)` : term.i === term.j && !shape.roundedSquares ? `squareSum(d${term.i}, alive)` : `productSum(d${term.i}, d${term.j}, alive)`;
+    return `  groupSum(li, group, ${t}u, ${sum});`;
   });
+  body.push(...sumCalls);
+  // Per line (lineSums.ts): plain vectors only (no chain, no keeps), the divisors per line.
+  const lineBody = shape.chain || shape.keeps ? [] : [...sumsBody((i) => `lineInput${i}(line, p)`, `(params.firstLine + line) * ${m}u + `), '  let alive = lineLive(line, p);', ...sumCalls];
   return withBlocks(`${statsWgsl}
 // ---- Generated by src/gpu/statsShader.ts for ${statsShapeKey(shape)}
 
@@ -119,5 +130,14 @@ fn sums(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation
   let group = groupIndex(wid);
 ${body.join('\n')}
 }
-`, { divide: shape.divided || shape.variance, selection: shape.keeps !== undefined, keep: shape.keeps !== undefined, multislerpModels: shape.chain ? vectors.length : undefined });
+${lineBody.length ? `
+// One group of one line per workgroup: group g of line g / groupsPerLine of the chunk.
+@compute @workgroup_size(64)
+fn lineSums(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let group = groupIndex(wid);
+  let line = group / params.groupsPerLine;
+  let p = linePositions(group, li);
+${lineBody.join('\n')}
+}
+` : ''}`, { divide: shape.divided || shape.variance, selection: shape.keeps !== undefined, keep: shape.keeps !== undefined, multislerpModels: shape.chain ? vectors.length : undefined });
 }

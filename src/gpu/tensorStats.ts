@@ -31,6 +31,7 @@ import {
   CHAIN_VECTOR,
 } from '../merge/methods/tensorStats';
 import { chainStage } from '../merge/methods/multislerpChain';
+import type { Lines } from '../merge/methods/lineSums';
 import { CancelledError } from '../errors';
 import type { GpuBufferPool } from './bufferPool';
 import type { SoupDevice } from './device';
@@ -56,11 +57,58 @@ export interface GpuTensorStats {
   selectByKey(source: TensorChunkSource, key: SelectionKey, order: SelectionOrder, count: number, signal?: AbortSignal): Promise<MagnitudeSelection>;
   /** How many elements have the key `value` (sce: zero variances). */
   countKeys(source: TensorChunkSource, key: SelectionKey, value: number, signal?: AbortSignal): Promise<number>;
+  /**
+   * The sums of `spec` (no chain, no keeps) per row or column (lineSums.ts): values[l·terms + t] for the
+   * terms of tensorStats.ts sumTerms; the vectors of line l divided by lineDivisors[l·m + k] when given.
+   * Undefined when 512 rows of the matrix (a column group) do not fit one GPU binding: the CPU's then.
+   */
+  lineSums(source: TensorChunkSource, lines: Lines, spec: VectorsSpec, lineDivisors?: Float32Array, signal?: AbortSignal): Promise<Float64Array | undefined>;
+}
+
+/** One dispatch of lineSums: elements [start, start + count) of the tensor hold `lineCount` lines' parts of `lineLength` elements. */
+interface LineChunk {
+  start: number;
+  count: number;
+  lineCount: number;
+  lineLength: number;
+  firstLine: number;
+}
+
+/** The chunks of lineSums, at most `step` elements each (a multiple of STATS_GROUP), in the order each line's groups come. */
+export function lineChunks(lines: Lines, step: number): LineChunk[] | undefined {
+  const chunks: LineChunk[] = [];
+  if (lines.grouping === 'row') {
+    const { length, count } = lines;
+    if (length <= step) {
+      const per = Math.floor(step / length);
+      for (let r = 0; r < count; r += per) {
+        const n = Math.min(per, count - r);
+        chunks.push({ start: r * length, count: n * length, lineCount: n, lineLength: length, firstLine: r });
+      }
+    } else {
+      // A row longer than a chunk: its pieces start on group boundaries of the row.
+      for (let r = 0; r < count; r++) {
+        for (let at = 0; at < length; at += step) chunks.push({ start: r * length + at, count: Math.min(step, length - at), lineCount: 1, lineLength: Math.min(step, length - at), firstLine: r });
+      }
+    }
+    return chunks;
+  }
+  // Columns: whole groups of 512 rows of the matrix, every column in each chunk.
+  const stride = lines.count;
+  const per = Math.floor(step / (stride * STATS_GROUP)) * STATS_GROUP;
+  if (per === 0) return undefined;
+  for (let k = 0; k < lines.length; k += per) {
+    const n = Math.min(per, lines.length - k);
+    chunks.push({ start: k * stride, count: n * stride, lineCount: stride, lineLength: n, firstLine: 0 });
+  }
+  return chunks;
 }
 
 const BLOCK_BYTES = 16;
-const PARAMS_BYTES = 48;
+const PARAMS_BYTES = 64;
 const MAX_DIGITS = 2048;
+
+type Entry = 'sums' | 'lineSums' | 'histogram' | 'ties';
 
 interface Uploaded {
   buffer: GPUBuffer;
@@ -84,7 +132,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
     return statsChunkElements(Math.min(opts.chunkElements ?? 8 * 1024 * 1024, fits));
   }
 
-  function pipeline(shape: StatsShape, entry: 'sums' | 'histogram' | 'ties'): GPUComputePipeline {
+  function pipeline(shape: StatsShape, entry: Entry): GPUComputePipeline {
     return pipelines.get(`stats.wgsl ${statsShapeKey(shape)}`, () => statsShaderCode(shape), {}, entry);
   }
 
@@ -131,8 +179,8 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
   }
 
   /** Encodes one dispatch of `entry` over `chunk`; `counts` and `partials` are the outputs it uses. */
-  function dispatch(enc: GPUCommandEncoder, shape: StatsShape, entry: 'sums' | 'histogram' | 'ties', chunk: Uploaded, params: Uint8Array<ArrayBuffer>, output: { binding: 2 | 3; buffer: GPUBuffer; size: number }, divisors?: GPUBuffer, keeps?: GPUBuffer): GPUBuffer {
-    const { gx, gy } = grid(chunk.blocks);
+  function dispatch(enc: GPUCommandEncoder, shape: StatsShape, entry: Entry, chunk: Uploaded, params: Uint8Array<ArrayBuffer>, output: { binding: 2 | 3; buffer: GPUBuffer; size: number }, divisors?: GPUBuffer, keeps?: GPUBuffer, workgroups?: { gx: number; gy: number }): GPUBuffer {
+    const { gx, gy } = workgroups ?? grid(chunk.blocks);
     const meta = pool.acquire(PARAMS_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'stats params');
     device.queue.writeBuffer(meta, 0, params);
     const p = pipeline(shape, entry);
@@ -257,6 +305,55 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
         for (const t of temporaries) pool.release(t);
       }
       return sums;
+    },
+
+    async lineSums(source, lines, spec, lineDivisors, signal) {
+      if (spec.chain || spec.keeps) throw new RangeError('line sums: a chain or keep masks are whole-tensor sums only');
+      const chunks = lineChunks(lines, chunkElementsFor(source.dtypes));
+      if (!chunks) return undefined;
+      const shape: StatsShape = { inputDtypes: source.dtypes, base: spec.base, selected: 0, divided: lineDivisors !== undefined, roundedSquares: spec.roundedSquares };
+      const m = statsVectors(shape).length;
+      if (lineDivisors && lineDivisors.length !== lines.count * m) throw new RangeError(`line sums: ${lineDivisors.length} divisors for ${lines.count} lines of ${m} vectors`);
+      const terms = statsTerms(shape);
+      const values = new Float64Array(lines.count * terms.length);
+      let divisors: GPUBuffer | undefined;
+      if (lineDivisors) {
+        divisors = pool.acquire(Math.max(16, lineDivisors.byteLength), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'stats line divisors');
+        device.queue.writeBuffer(divisors, 0, lineDivisors as Float32Array<ArrayBuffer>);
+      }
+      try {
+        for (const lc of chunks) {
+          const chunk = await upload(source, lc.start, lc.count, signal);
+          try {
+            const groupsPerLine = Math.ceil(lc.lineLength / STATS_GROUP);
+            const groups = lc.lineCount * groupsPerLine;
+            const gx = Math.min(groups, maxX);
+            const gy = Math.ceil(groups / gx);
+            const p = new Uint32Array(PARAMS_BYTES / 4);
+            p.set([chunk.blocks, 0, gx * STATS_LANES, lc.lineCount, 0, 0, 0, 0, chunk.start >>> 0, Math.floor(chunk.start / 4294967296) >>> 0, groupsPerLine, lc.lineLength, lines.lineStride, lines.elementStride, lc.firstLine]);
+            const size = gx * gy * terms.length * 8;
+            const partials = pool.acquire(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'stats partials');
+            let out: Float32Array;
+            try {
+              const params = new Uint8Array(p.buffer as ArrayBuffer);
+              out = new Float32Array(await submitAndRead('line sums', (enc) => [dispatch(enc, shape, 'lineSums', chunk, params, { binding: 3, buffer: partials, size }, divisors, undefined, { gx, gy })], partials, size));
+            } finally {
+              pool.release(partials);
+            }
+            // Each line's groups in order: the f64 sum in group order.
+            for (let g = 0; g < groups; g++) {
+              const line = lc.firstLine + Math.floor(g / groupsPerLine);
+              for (let t = 0; t < terms.length; t++) values[line * terms.length + t] += groupValue(out[2 * (g * terms.length + t)], out[2 * (g * terms.length + t) + 1]);
+            }
+          } finally {
+            pool.release(chunk.buffer);
+          }
+          check(signal);
+        }
+      } finally {
+        if (divisors) pool.release(divisors);
+      }
+      return values;
     },
 
     selectByMagnitude(source, which, base, order, count, signal) {

@@ -49,6 +49,8 @@ export interface ElementwiseJob {
    * fills its first 16 bytes (blocks of the piece, 0, invocations per grid row, 0).
    */
   params(pieceStart: number): Uint8Array<ArrayBuffer>;
+  /** A read-only storage buffer (binding 3) for the piece of `count` elements from `pieceStart`: per-line coefficients. */
+  storage?(pieceStart: number, count: number): Float32Array<ArrayBuffer>;
 }
 
 export interface WebGPUSoupBackend extends SoupBackend {
@@ -165,7 +167,7 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
   }
 
   /** One piece of an element-wise job: `pipeline` over elements [start, start + count), into `result`. */
-  async function runPiece(job: Pick<SoupJob, 'inputs' | 'outDtype'>, pipeline: () => GPUComputePipeline, paramsOf: () => Uint8Array<ArrayBuffer>, start: number, count: number, result: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+  async function runPiece(job: Pick<SoupJob, 'inputs' | 'outDtype'>, pipeline: () => GPUComputePipeline, paramsOf: () => Uint8Array<ArrayBuffer>, start: number, count: number, result: Uint8Array, signal: AbortSignal | undefined, storageOf?: () => Float32Array<ArrayBuffer>): Promise<void> {
     await places.acquire();
     const held: GPUBuffer[] = [];
     let staging: GPUBuffer | undefined;
@@ -198,6 +200,13 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
             q.writeBuffer(src, at + whole, tail);
           }
         });
+        const extra = storageOf?.();
+        let lines: GPUBuffer | undefined;
+        if (extra) {
+          lines = pool.acquire(Math.max(16, extra.byteLength), STORAGE, 'soup line scalars');
+          held.push(lines);
+          q.writeBuffer(lines, 0, extra);
+        }
         const kernel = pipeline();
         const bindGroup = device.createBindGroup({
           layout: kernel.getBindGroupLayout(0),
@@ -205,6 +214,7 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
             { binding: 0, resource: { buffer: meta, size: params.byteLength } },
             { binding: 1, resource: { buffer: src, size: srcBytes } },
             { binding: 2, resource: { buffer: dst, size: outBytes } },
+            ...(lines ? [{ binding: 3, resource: { buffer: lines } }] : []),
           ],
         });
         const enc = device.createCommandEncoder({ label: 'soup' });
@@ -258,6 +268,7 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
     /** The uniform of the piece starting at element `start` (its header is filled in by layoutPiece). */
     paramsAt: (start: number) => () => Uint8Array<ArrayBuffer>,
     signal: AbortSignal | undefined,
+    storageAt?: (start: number, count: number) => Float32Array<ArrayBuffer>,
   ): Promise<Uint8Array> {
     const n = job.elementCount;
     if (n > maxChunkElements) throw new GPUExecutionError(`soup job of ${n} elements exceeds the backend's chunk limit of ${maxChunkElements}`);
@@ -268,7 +279,10 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
     if (fits < PIECE_ALIGN) throw new GPUExecutionError(`${job.inputs.length} inputs do not fit in one GPU binding of ${maxPieceBytes} bytes`);
     const piece = Math.min(fits, Math.max(1 << 20, alignDown(Math.ceil(n / 4) + PIECE_ALIGN - 1)));
     const pieces: Promise<void>[] = [];
-    for (let s = 0; s < n; s += piece) pieces.push(track(runPiece(job, pipeline, paramsAt(s), s, Math.min(piece, n - s), result, signal)));
+    for (let s = 0; s < n; s += piece) {
+      const count = Math.min(piece, n - s);
+      pieces.push(track(runPiece(job, pipeline, paramsAt(s), s, count, result, signal, storageAt && (() => storageAt(s, count)))));
+    }
     const settled = await Promise.allSettled(pieces);
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -295,7 +309,7 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
       failIfUnusable(signal);
       validateSoupJob({ mode: 'linear', coefficients: new Float32Array(job.inputs.length), inputs: job.inputs, outDtype: job.outDtype, elementCount: job.elementCount });
       const pipeline = () => pipelines.get(job.shaderKey, job.shaderCode);
-      return runPieces(job, pipeline, (start) => () => job.params(start), signal);
+      return runPieces(job, pipeline, (start) => () => job.params(start), signal, job.storage && ((start, count) => job.storage!(start, count)));
     },
     async timeKernel(job: SoupJob, repeats: number) {
       failIfUnusable(undefined);

@@ -101,7 +101,7 @@ function finiteBf16(bytes: Uint8Array): Uint8Array {
 }
 
 /** The same tensor through runTensorProgramOnGpu: GPU statistics and element kernel where the program allows. */
-async function gpuMerge(ctx: TensorContext, dtypes: KernelDtype[], inputs: Uint8Array[], counters: NonNullable<GpuProgramOptions['counters']>): Promise<{ out: Uint16Array; scalars: Float32Array }> {
+async function gpuMerge(ctx: TensorContext, dtypes: KernelDtype[], inputs: Uint8Array[], counters: NonNullable<GpuProgramOptions['counters']>, on: WebGPUSoupBackend = backend): Promise<{ out: Uint16Array; scalars: Float32Array }> {
   const program = getMethod(ctx.name.split('/')[0]).program(ctx);
   const tensors: CheckpointTensor[] = inputs.map((bytes, i) => ({
     info: { name: ctx.name, dtype: dtypes[i], shape: ctx.shape, byteOffset: 0, byteLength: bytes.byteLength },
@@ -109,7 +109,7 @@ async function gpuMerge(ctx: TensorContext, dtypes: KernelDtype[], inputs: Uint8
     file: `model-${i}.safetensors`,
   }));
   const parts: Uint8Array[] = [];
-  for await (const part of runTensorProgramOnGpu({ name: ctx.name, numel: ctx.numel, outDtype: 'BF16', inputs: tensors, program }, { backend, stats, maxChunkElements: CHUNK, counters })) parts.push(part);
+  for await (const part of runTensorProgramOnGpu({ name: ctx.name, numel: ctx.numel, outDtype: 'BF16', inputs: tensors, program }, { backend: on, stats, maxChunkElements: CHUNK, counters })) parts.push(part);
   const out = new Uint8Array(ctx.numel * 2);
   let at = 0;
   for (const p of parts) {
@@ -159,6 +159,11 @@ const CASES: Case[] = [
   { method: 'sce', models: [{}, {}, {}], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true },
   { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true },
   { method: 'nuslerp', models: [{ weight: 1 }, { weight: 3 }], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true, noBase: true },
+  // Per row (rows of 8) and per column (8 columns of 3073): the sums per line on the GPU, coefficients per line in the element kernel.
+  { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: { nuslerp_flatten: false }, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true },
+  { method: 'nuslerp', models: [{ weight: 1 }, { weight: 3 }], params: { nuslerp_flatten: false, nuslerp_row_wise: true }, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true, noBase: true },
+  { method: 'nuslerp', models: [{ weight: 0.7 }, { weight: 0.2 }], params: { nuslerp_flatten: false, nuslerp_row_wise: true }, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true },
+  { method: 'model_stock', models: [{}, {}, {}], params: { filter_wise: true }, gpuStatistics: true, sameScalars: true, bitIdentical: true },
   { method: 'sce', models: [{}, {}], params: { select_topk: 0.5 }, gpuStatistics: true, bitIdentical: true },
   { method: 'sce', models: [{}, {}, {}], params: { select_topk: 0.1 }, gpuStatistics: true, bitIdentical: true },
   { method: 'linear', models: [{ weight: 0.3 }, { weight: 0.5 }], params: {} },
@@ -202,8 +207,6 @@ describe('merge methods with --backend webgpu (Dawn): runTensorProgramOnGpu vs t
 describe('methods without a GPU kernel yet run their CPU code under the WebGPU runner, to the bit', () => {
   const FALLBACK: Case[] = [
     { method: 'della', models: [{ weight: 1, density: 0.5, epsilon: 0.1 }, { weight: 0.5, density: 0.4 }], params: {} },
-    { method: 'model_stock', models: [{}, {}], params: { filter_wise: true } },
-    { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: { nuslerp_flatten: false } },
     { method: 'della', models: [{ weight: 1, density: 0.5, epsilon: 0.1 }, { weight: 0.5, density: 0.4 }], params: { rescale: true } },
   ];
   for (const c of FALLBACK) {
@@ -275,6 +278,56 @@ describe("karcher's tensor-sized f32 iterate on the GPU (its kernels and sums), 
   }, 240_000);
 });
 
+describe('per-row statistics on the GPU: rows longer than one chunk', () => {
+  /** Pieces of 2560 elements (16 KiB of three BF16 inputs): each element job spans two bindings, with the rows' coefficients sliced per piece. */
+  let pieces: WebGPUSoupBackend;
+  beforeAll(async () => {
+    pieces = await createWebGPUSoupBackend(await requestAdapter(await nodeGPU()), { maxPieceBytes: 16 * 1024 });
+  });
+  afterAll(async () => {
+    await pieces?.dispose();
+  });
+  for (const c of [
+    { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: { nuslerp_flatten: false } },
+    { method: 'model_stock', models: [{}, {}], params: { filter_wise: true } },
+  ] as Case[]) {
+    it(`${c.method} ${JSON.stringify(c.params)}: 3 rows of 9001 (the statistics' chunks are 8192 elements, the element pass's 4096, and again in GPU pieces of 2560), to the bit`, async () => {
+      const numel = 3 * 9001;
+      const dtypes: KernelDtype[] = Array(c.models.length + 1).fill('BF16');
+      const inputs = randomInputs(dtypes, numel, 62, { specials: 0.001 }).map((b) => withoutSubnormals('BF16', finiteBf16(b)));
+      const ctx = { ...contextFor(c, 8, dtypes.length), shape: [3, 9001], numel };
+      const cpu = cpuMerge(ctx, dtypes, inputs);
+      const counters = { gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 };
+      const gpu = await gpuMerge(ctx, dtypes, inputs, counters);
+      expect(counters).toMatchObject({ cpuPasses: 0, cpuElementChunks: 0 });
+      expect(counters.gpuPasses).toBeGreaterThan(0);
+      expect(Array.from(gpu.scalars)).toEqual(Array.from(cpu.scalars));
+      expect(Array.from(gpu.scalars).every(Number.isFinite)).toBe(true);
+      expect(Array.from(gpu.out)).toEqual(Array.from(cpu.out));
+      const split = { gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 };
+      const before = pieces.stats().piecesRun;
+      expect(Array.from((await gpuMerge(ctx, dtypes, inputs, split, pieces)).out), 'in pieces of 2560 elements').toEqual(Array.from(cpu.out));
+      expect(pieces.stats().piecesRun - before).toBeGreaterThan(split.gpuElementChunks);
+    }, 240_000);
+  }
+});
+
+describe('nuslerp by column over more columns than 512 rows of which fit a statistics chunk', () => {
+  it('its statistics run on the CPU inside the GPU run (40 columns × 512 > 8192), its element pass on the GPU, to the bit', async () => {
+    const c: Case = { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: { nuslerp_flatten: false, nuslerp_row_wise: true } };
+    const numel = 600 * 40;
+    const dtypes: KernelDtype[] = ['BF16', 'BF16', 'BF16'];
+    const inputs = randomInputs(dtypes, numel, 63, { specials: 0.001 }).map((b) => withoutSubnormals('BF16', finiteBf16(b)));
+    const ctx = { ...contextFor(c, 8, dtypes.length), shape: [600, 40], numel };
+    const cpu = cpuMerge(ctx, dtypes, inputs);
+    const counters = { gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 };
+    const gpu = await gpuMerge(ctx, dtypes, inputs, counters);
+    expect(counters).toMatchObject({ gpuPasses: 0, cpuPasses: 2, cpuElementChunks: 0 });
+    expect(Array.from(gpu.scalars)).toEqual(Array.from(cpu.scalars));
+    expect(Array.from(gpu.out)).toEqual(Array.from(cpu.out));
+  }, 240_000);
+});
+
 describe('multislerp and the rescale sums on the GPU, beyond the common cases', () => {
   const counters = () => ({ gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 });
 
@@ -287,6 +340,13 @@ describe('multislerp and the rescale sums on the GPU, beyond the common cases', 
     }
     expect(methodGpuCoverage('multislerp').gpuPasses).toEqual(['multislerp norms', 'multislerp mean direction', 'multislerp tangent projections', 'multislerp tangent norm']);
     expect(methodGpuCoverage('dare_ties').gpuPasses).toEqual(['dare_ties rescale norms']);
+    // The per-row and per-column forms too (rows and columns of the probe's 4 × 16 tensor).
+    for (const [m, params] of [['nuslerp', { nuslerp_flatten: false }], ['nuslerp', { nuslerp_flatten: false, nuslerp_row_wise: true }], ['model_stock', { filter_wise: true }]] as const) {
+      const c = methodGpuCoverage(m, params);
+      expect(c.cpuPasses, `${m} ${JSON.stringify(params)}`).toEqual([]);
+      expect(c.gpuPasses.length).toBeGreaterThan(0);
+      expect(c.elementsOnGpu).toBe(true);
+    }
   });
 
   /** BF16 bits of small multiples of 1/16: sums and differences of them stay exact. */

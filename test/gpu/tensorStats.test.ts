@@ -3,12 +3,13 @@ import { requestAdapter } from '../../src/gpu/adapter';
 import { GpuBufferPool } from '../../src/gpu/bufferPool';
 import { createSoupDevice, type SoupDevice } from '../../src/gpu/device';
 import { PipelineCache } from '../../src/gpu/pipelineCache';
-import { createGpuTensorStats, type GpuTensorStats } from '../../src/gpu/tensorStats';
+import { createGpuTensorStats, lineChunks, type GpuTensorStats } from '../../src/gpu/tensorStats';
+import { linesOf, type Lines } from '../../src/merge/methods/lineSums';
 import type { KernelDtype } from '../../src/merge/kernel';
-import { chunkSelectionKeys, selectByKey, selectByMagnitude, tensorSums, type TensorChunkSource, type VectorsSpec } from '../../src/merge/methods/tensorStats';
+import { chunkSelectionKeys, selectByKey, selectByMagnitude, sumTerms, tensorSums, type TensorChunkSource, type VectorsSpec } from '../../src/merge/methods/tensorStats';
 import type { ModelKeep, SelectionBoundary } from '../../src/merge/methods/gpuElements';
 import { nodeGPU } from '../../src/node/webgpu';
-import { memorySource, quantizedInputs, randomInputs, withoutSubnormals } from '../merge/methods/statsTestData';
+import { lineInputs, memorySource, quantizedInputs, randomInputs, withoutSubnormals } from '../merge/methods/statsTestData';
 
 /** Random inputs with NaN, ±Inf, ±0 but no subnormals, which a GPU may flush to zero. */
 const specialInputs = (dtypes: KernelDtype[], n: number, seed: number, specials: number): Uint8Array[] =>
@@ -181,5 +182,43 @@ describe('GPU blocked sums (Dawn) equal the CPU sums bit for bit', () => {
     expect(g.dots[0]).toBeNaN();
     expect(g.dots[3]).toBe(Infinity);
     expect(g.l1[1]).toBe(Infinity);
+  });
+});
+
+describe('GPU per-line sums (Dawn, lineSums) equal the CPU sums of each row or column alone, bit for bit', () => {
+  /** The CPU's sums of line l alone (tensorSums over its elements, its own divisors), in sumTerms order. */
+  async function alone(dtypes: KernelDtype[], inputs: Uint8Array[], lines: Lines, spec: VectorsSpec, l: number, divisors?: Float32Array): Promise<number[]> {
+    const m = dtypes.length - (spec.base === undefined ? 0 : 1);
+    const s = await tensorSums(memorySource(dtypes, lineInputs(dtypes, inputs, lines, l)), { ...spec, divisors: divisors ? Array.from(divisors.subarray(l * m, (l + 1) * m)) : undefined }, 512);
+    return sumTerms({}, m).map((t) => (t.kind === 'dot' ? s.dots[t.i * m + t.j] : s.l1[t.i]));
+  }
+
+  const cases: { shape: number[]; grouping: 'row' | 'column'; dtypes: KernelDtype[]; base?: number; divided?: boolean }[] = [
+    { shape: [40, 13], grouping: 'row', dtypes: ['BF16', 'BF16', 'BF16'], base: 0 },
+    { shape: [7, 1100], grouping: 'row', dtypes: ['F32', 'BF16', 'F16'], base: 0, divided: true },
+    // Rows longer than one chunk (4096 elements): each row in pieces on its group boundaries.
+    { shape: [3, 9001], grouping: 'row', dtypes: ['BF16', 'BF16'], divided: true },
+    { shape: [1100, 5], grouping: 'column', dtypes: ['BF16', 'F32', 'BF16'], base: 0 },
+    { shape: [1030, 3], grouping: 'column', dtypes: ['F16', 'BF16', 'BF16'], base: 0, divided: true },
+  ];
+  for (const c of cases) {
+    it(`${c.grouping}s of ${c.shape.join('×')} (${c.dtypes.join(', ')}${c.base === undefined ? '' : ', base'}${c.divided ? ', divided per line' : ''}), streamed in chunks of 4096`, async () => {
+      const numel = c.shape.reduce((a, b) => a * b, 1);
+      const inputs = specialInputs(c.dtypes, numel, 40 + numel, 0.005);
+      const lines = linesOf(c.grouping, c.shape);
+      const spec: VectorsSpec = { base: c.base };
+      const m = c.dtypes.length - (c.base === undefined ? 0 : 1);
+      const divisors = c.divided ? Float32Array.from({ length: lines.count * m }, (_, k) => 0.25 + ((k * 37) % 11) / 3) : undefined;
+      const gpu = await streaming.lineSums(memorySource(c.dtypes, inputs), lines, spec, divisors);
+      expect(gpu).toBeDefined();
+      const terms = sumTerms({}, m).length;
+      for (let l = 0; l < lines.count; l++) expect(Array.from(gpu!.subarray(l * terms, (l + 1) * terms)), `line ${l}`).toEqual(await alone(c.dtypes, inputs, lines, spec, l, divisors));
+    }, 240_000);
+  }
+
+  it('columns whose 512-row group is larger than one binding are left to the CPU (undefined)', async () => {
+    expect(lineChunks(linesOf('column', [600, 5000]), 4096)).toBeUndefined();
+    expect(lineChunks(linesOf('column', [600, 8]), 4096)?.map((c) => c.lineLength)).toEqual([512, 88]);
+    expect(lineChunks(linesOf('row', [2, 5000]), 4096)?.map((c) => [c.start, c.count, c.firstLine])).toEqual([[0, 4096, 0], [4096, 904, 0], [5000, 4096, 1], [9096, 904, 1]]);
   });
 });

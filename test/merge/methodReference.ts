@@ -156,6 +156,26 @@ export function nuslerp(w: [number, number], a: V, b: V, base?: V): V {
   return base ? add(base, res) : res;
 }
 
+/**
+ * A method applied to each row (the last dimension) or each column (torch's transpose(0, −1), then the
+ * last dimension: every index but the first) of a tensor on its own, as nuslerp without flatten and
+ * model_stock's filter_wise do; a 1-D tensor is one line.
+ */
+export function byLines(shape: number[], grouping: 'row' | 'column', xs: V[], f: (lines: V[]) => V): V {
+  const numel = xs[0].length;
+  if (shape.length < 2) return f(xs);
+  const [count, length, at] =
+    grouping === 'row'
+      ? [numel / shape[shape.length - 1], shape[shape.length - 1], (l: number, k: number) => l * shape[shape.length - 1] + k]
+      : [numel / shape[0], shape[0], (l: number, k: number) => l + k * (numel / shape[0])];
+  const out = new Float32Array(numel);
+  for (let l = 0; l < count; l++) {
+    const r = f(xs.map((x) => map(length, (k) => x[at(l, k)])));
+    for (let k = 0; k < length; k++) out[at(l, k)] = r[k];
+  }
+  return out;
+}
+
 // ---- multislerp.py ----
 
 export function multislerp(xs: V[], weight: number[], base?: V, normalizeWeights = true, eps = 1e-8): V {

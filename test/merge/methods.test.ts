@@ -124,7 +124,7 @@ function compare(label: string, dtype: Out, got: Uint8Array, expected: Float32Ar
 interface Case {
   method: string;
   recipe: (out: Out) => string;
-  reference: (x: ReturnType<typeof inputsOf>, tensor: string) => Float32Array;
+  reference: (x: ReturnType<typeof inputsOf>, tensor: string, shape: number[]) => Float32Array;
 }
 
 const M = (params: string) => `models:\n  - model: a\n    parameters: {weight: 0.6${params}}\n  - model: b\n    parameters: {weight: 0.3${params}}\n  - model: c\n    parameters: {weight: 0.45${params}}\n`;
@@ -183,6 +183,21 @@ const CASES: Case[] = [
     reference: (x) => ref.nuslerp([1, 2], x.a, x.b, x.base),
   },
   {
+    method: 'nuslerp by row',
+    recipe: (o) => `${head('nuslerp', o)}models:\n  - model: a\n    parameters: {weight: 1}\n  - model: b\n    parameters: {weight: 2}\nparameters: {nuslerp_flatten: false}\n`,
+    reference: (x, _, shape) => ref.byLines(shape, 'row', [x.base, x.a, x.b], ([base, a, b]) => ref.nuslerp([1, 2], a, b, base)),
+  },
+  {
+    method: 'nuslerp by column',
+    recipe: (o) => `${head('nuslerp', o, false)}models:\n  - model: a\n    parameters: {weight: 0.3}\n  - model: b\n    parameters: {weight: 0.9}\nparameters: {nuslerp_flatten: false, nuslerp_row_wise: true}\n`,
+    reference: (x, _, shape) => ref.byLines(shape, 'column', [x.a, x.b], ([a, b]) => ref.nuslerp([0.3, 0.9], a, b)),
+  },
+  {
+    method: 'model_stock filter_wise',
+    recipe: (o) => `${head('model_stock', o)}models:\n  - model: a\n  - model: b\n  - model: c\nparameters: {filter_wise: true}\n`,
+    reference: (x, _, shape) => ref.byLines(shape, 'row', [x.base, x.a, x.b, x.c], ([base, ...ws]) => ref.modelStock(base, ws)),
+  },
+  {
     method: 'multislerp',
     recipe: (o) => `${head('multislerp', o, false)}${M('')}`,
     reference: (x) => ref.multislerp([x.a, x.b, x.c], W),
@@ -229,7 +244,7 @@ describe('every method against the independent reference of mergekit', () => {
           expect(step.kind).toBe('method');
           const s = step as MethodStep;
           const got = await run(s, 48); // many chunks per tensor: the statistics stream
-          const expected = c.reference(inputsOf(models, s.name), s.name);
+          const expected = c.reference(inputsOf(models, s.name), s.name, s.shape);
           const p = compare(`${c.method.split(' ')[0]} → ${out}`, out, got, expected);
           expect(p.maxUlp, `${s.name}: max ulp`).toBeLessThanOrEqual(1);
           expect(p.identical / p.total, `${s.name}: identical`).toBeGreaterThanOrEqual(0.999);
@@ -262,13 +277,13 @@ describe('every method against the independent reference of mergekit', () => {
       recipe: (o) => `${head('slerp', o)}models:\n  - model: base\n  - model: c\nparameters:\n  t: 0.35\n`,
       reference: (x) => ref.slerp(0.35, x.base, x.c),
     };
-    for (const c of [...CASES.filter((x) => ['ties', 'model_stock', 'sce', 'breadcrumbs_ties', 'nuslerp', 'karcher'].includes(x.method)), slerpFixed]) {
+    for (const c of [...CASES.filter((x) => ['ties', 'model_stock', 'sce', 'breadcrumbs_ties', 'nuslerp', 'karcher', 'nuslerp by row', 'nuslerp by column', 'model_stock filter_wise'].includes(x.method)), slerpFixed]) {
       // karcher into F32 too: its f32 iterate shows there, as mergekit's does
       for (const out of c.method === 'karcher' ? (['BF16', 'F32'] as const) : (['BF16'] as const)) {
         const plan = await planOf(c.recipe(out), models);
         for (const step of plan.steps) {
           const s = step as MethodStep;
-          const p = compare(`${c.method} (fixture) → ${out}`, out, await run(s, 4096), c.reference(inputsOf(models, s.name), s.name));
+          const p = compare(`${c.method} (fixture) → ${out}`, out, await run(s, 4096), c.reference(inputsOf(models, s.name), s.name, s.shape));
           expect(p.maxUlp, `${c.method} ${s.name}`).toBeLessThanOrEqual(1);
           expect(p.identical / p.total).toBeGreaterThanOrEqual(0.999);
         }

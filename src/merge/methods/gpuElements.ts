@@ -6,6 +6,7 @@
  */
 import { uniform24 } from './counterRandom';
 import { keyBits } from './select';
+import type { Lines } from './lineSums';
 import type { SelectionKey, TensorSums, VectorsSpec } from './tensorStats';
 
 /** A selection boundary as select.ts gives it: below iff key < valueBits, or key = valueBits and index < cutIndex. */
@@ -39,6 +40,13 @@ export type GpuStatistic =
    * squares, Σ|v|) given to accept(). finish() is still called.
    */
   | { kind: 'vector'; elements(): MethodElements; store: boolean; accept(sums: TensorSums): void }
+  /**
+   * The sums of `spec()` (tensorStats.ts sumTerms; no chain, no keeps) per row or column (lineSums.ts),
+   * the vectors of line l divided by lineDivisors()[l·m + k] when given: accept() gets
+   * values[l·terms + t]. The pass's accumulate() computes the same sums to the same bits on the CPU;
+   * finish() is still called.
+   */
+  | { kind: 'line-sums'; lines: Lines; spec(): VectorsSpec; lineDivisors?(): Float32Array; accept(values: Float64Array): void }
   /** Computed by the GPU statistic of an earlier pass (the later radix passes of one selection): nothing to do. */
   | { kind: 'covered' };
 
@@ -107,6 +115,12 @@ export interface MethodElements {
   /** sce: which elements keep their deltas — all, none, or those not below `boundary` (variance keys). */
   keep?: 'all' | 'none' | 'select';
   boundary?: SelectionBoundary;
+  /**
+   * nuslerp by row or column, model_stock's filter_wise: coefficients per line instead of the uniform
+   * ones — `perLine` f32 values for each line l at values[l·perLine …] (nuslerp: lerp, a, b, divisor;
+   * model_stock: t, f32(1 − t)); `scalars` keeps the rest (model_stock: N).
+   */
+  lines?: { lines: Lines; perLine: number; values: Float32Array };
 }
 
 export type GpuElements = TaskArithmeticElements | LinearElements | MethodElements;

@@ -4,14 +4,15 @@
  *
  * Statistics (1 pass, per tensor, or per row with filter_wise): oᵢ = f32(wᵢ − w₀) for N ≥ 2 models,
  * sums oᵢ·oⱼ (i ≤ j), norms of exact squares, dot products of f32 products: per tensor tensorStats.ts'
- * blocked, compensated sums (the GPU computes them to the same bits), per row f64 sums (the CPU's).
+ * blocked, compensated sums, per row the same sums per row (lineSums.ts); the GPU computes both to the same bits.
  * cos = mean over pairs of clamp(oᵢ·oⱼ / max(‖oᵢ‖‖oⱼ‖, 1e-6), −1, 1); t = N·cos / (1 + (N − 1)·cos).
- * Element-wise, f32: avg = f32((Σ wᵢ from +0) / N), out = f32(t·avg) + f32(f32(1 − t)·w₀) — per tensor
- * also on the GPU (shaders/methodElements.wgsl).
+ * Element-wise, f32: avg = f32((Σ wᵢ from +0) / N), out = f32(t·avg) + f32(f32(1 − t)·w₀) — also on the
+ * GPU (shaders/methodElements.wgsl; filter_wise: t per row).
  */
 import { booleanOf, deltasOf, fr } from './common';
 import { BlockedSum, exactSquares, type TensorSums } from './tensorStats';
 import { groupsOf } from './groups';
+import { forEachInLines, LineSums, linesOf } from './lineSums';
 import type { MergeMethod } from './types';
 
 export const modelStock: MergeMethod = {
@@ -24,8 +25,8 @@ export const modelStock: MergeMethod = {
     base: 'required',
     models: { min: 2 },
     statistics: ['oᵢ·oⱼ for every pair of task vectors, per tensor or row (1 pass)'],
-    memoryPerTensor: 'N(N+1)/2 running sums (0.5 KiB each), or N(N+1)/2 numbers per row with filter_wise',
-    gpu: 'all; with filter_wise none',
+    memoryPerTensor: 'N(N+1)/2 running sums (0.5 KiB each); with filter_wise N(N+1)/2 numbers per row and one row\'s running sums',
+    gpu: 'all',
     vocabulary: 'common-rows',
   },
   program(ctx) {
@@ -40,6 +41,12 @@ export const modelStock: MergeMethod = {
     const whole = groups.count === 1;
     const blocked = whole ? Array.from({ length: pairs }, () => new BlockedSum()) : [];
     let gpuSums: TensorSums | undefined;
+    // One ratio per row (filter_wise): blocked sums per row (lineSums.ts), on the CPU or the GPU, which
+    // sums every term of the spec per row (the pairs in this order, then N magnitude sums).
+    const lines = whole ? undefined : linesOf('row', ctx.shape);
+    const perRow = lines && new LineSums(lines, pairs);
+    const rowTerms = pairs + N;
+    let gpuRows: Float64Array | undefined;
     let terms = new Float32Array(0);
     let lows = new Float32Array(0);
     return {
@@ -61,15 +68,18 @@ export const modelStock: MergeMethod = {
               }
               return;
             }
-            for (let e = 0; e < c.count; e++) {
-              const base = groups.of(c.offset + e) * pairs;
+            forEachInLines(lines!, c.offset, c.count, (e, line, at) => {
               for (let i = 0; i < N; i++) o[i] = c.x[i + 1][e] - c.x[0][e];
               let p = 0;
-              for (let i = 0; i < N; i++) for (let j = i; j < N; j++) sums[base + p++] += i === j ? o[i] * o[j] : fr(o[i] * o[j]); // norms: exact squares; (oᵢ*oⱼ).sum(): f32 products
-            }
+              for (let i = 0; i < N; i++) {
+                perRow!.addSquare(line, p++, at, o[i]); // norms: exact squares
+                for (let j = i + 1; j < N; j++) perRow!.add(line, p++, at, fr(o[i] * o[j])); // (oᵢ*oⱼ).sum(): f32 products
+              }
+            });
           },
           finish() {
             if (whole) for (let i = 0; i < N; i++) for (let j = i; j < N; j++) sums[idx(i, j)] = gpuSums ? gpuSums.dots[i * N + j] : blocked[idx(i, j)].sum();
+            else for (let g = 0; g < groups.count; g++) for (let p = 0; p < pairs; p++) sums[g * pairs + p] = gpuRows ? gpuRows[g * rowTerms + p] : perRow!.value(g, p);
             for (let g = 0; g < groups.count; g++) {
               const s = (i: number, j: number) => sums[g * pairs + idx(i, j)];
               let total = 0;
@@ -86,7 +96,7 @@ export const modelStock: MergeMethod = {
               ratio[g] = fr(fr(N * cos) / fr(1 + fr((N - 1) * cos)));
             }
           },
-          gpu: whole ? [{ kind: 'sums', spec: () => ({ base: 0 }), accept: (s) => (gpuSums = s) }] : undefined,
+          gpu: whole ? [{ kind: 'sums', spec: () => ({ base: 0 }), accept: (s) => (gpuSums = s) }] : [{ kind: 'line-sums', lines: lines!, spec: () => ({ base: 0 }), accept: (v) => void (gpuRows = v) }],
         },
       ],
       combine(chunk, out) {
@@ -99,8 +109,11 @@ export const modelStock: MergeMethod = {
         }
       },
       describe: () => ({ kernel: 'model_stock', scalars: ratio }),
-      // Per-row ratios (filter_wise) stay with the CPU's combine.
-      gpuElements: () => (whole ? { kernel: 'model_stock', scalars: [ratio[0], fr(1 - ratio[0]), N] } : undefined),
+      // filter_wise: the ratios per row, t and f32(1 − t), in the kernel's per-line buffer (N stays a scalar).
+      gpuElements: () =>
+        whole
+          ? { kernel: 'model_stock', scalars: [ratio[0], fr(1 - ratio[0]), N] }
+          : { kernel: 'model_stock', scalars: [0, 0, N], lines: { lines: lines!, perLine: 2, values: Float32Array.from({ length: 2 * groups.count }, (_, k) => (k & 1 ? fr(1 - ratio[k >> 1]) : ratio[k >> 1])) } },
     };
   },
 };

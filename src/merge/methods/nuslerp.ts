@@ -5,16 +5,20 @@
  * row (or with `nuslerp_row_wise` each column) is interpolated on its own.
  *
  * Statistics (2 passes, per group): the norms (exact squares, clamped at 1e-7), then cos = Σ f32(v̂₀·v̂₁)
- * of the vectors normalised in f32, clamped to [−1, 1] — flattened, tensorStats.ts' blocked sums, which
- * the GPU computes to the same bits (and the element pass runs on the GPU too); per row or column, f64
- * sums on the CPU; θ = acos, and where |sin θ| < 1e-8 a lerp:
+ * of the vectors normalised in f32, clamped to [−1, 1] — flattened, tensorStats.ts' blocked sums; per row
+ * or column, the same blocked sums per line (lineSums.ts); the GPU computes both to the same bits, and
+ * the element pass runs on the GPU too (per line: coefficients per line); θ = acos, and where |sin θ| < 1e-8 a lerp:
  * f32(f32(f32(1−t)·v₀) + f32(f32(t)·v₁)); else f32(f32(f32(sin((1−t)θ)·v₀) + f32(sin(tθ)·v₁)) / sin θ).
  */
 import { deltasOf, fr, modelNumber, booleanOf, WEIGHT } from './common';
 import { groupsOf } from './groups';
+import { forEachInLines, LineSums, linesOf } from './lineSums';
 import { copyProgram } from './slerp';
 import { BlockedSum, exactSquares, type VectorsSpec } from './tensorStats';
 import type { ElementChunk, MergeMethod } from './types';
+
+/** The sums per line of the spec's two vectors (tensorStats.ts sumTerms): ‖v₀‖², v₀·v₁, ‖v₁‖², Σ|v₀|, Σ|v₁|. */
+const LINE_TERMS = 5;
 
 export const nuslerp: MergeMethod = {
   name: 'nuslerp',
@@ -30,8 +34,8 @@ export const nuslerp: MergeMethod = {
     base: 'optional',
     models: { min: 2, max: 2 },
     statistics: ['‖v₀‖, ‖v₁‖, then v̂₀·v̂₁, per tensor, row or column (2 passes)'],
-    memoryPerTensor: 'flattened: 3 running sums (1.5 KiB); else 3 numbers per group (24 bytes × rows or columns)',
-    gpu: 'all when flattened (the default); by row or column none',
+    memoryPerTensor: 'flattened: 3 running sums (1.5 KiB); by row: 3 numbers per row (24 bytes × rows) and one row\'s running sums; by column: 3 numbers and 3 running sums per column (1.5 KiB × columns)',
+    gpu: 'all (by column over more than 16 384 columns, the statistics on the CPU)',
     vocabulary: 'common-rows',
   },
   program(ctx) {
@@ -49,6 +53,12 @@ export const nuslerp: MergeMethod = {
     const whole = groups.count === 1;
     const blocked = [new BlockedSum(), new BlockedSum(), new BlockedSum()];
     let gpuSums: number[] | undefined;
+    // By row or column: blocked sums per line (lineSums.ts), on the CPU or the GPU (the sums of the
+    // spec's terms per line: ‖v₀‖², v₀·v₁, ‖v₁‖², Σ|v₀|, Σ|v₁| — the second pass divided by the norms).
+    const lines = whole ? undefined : linesOf(rowWise ? 'column' : 'row', ctx.shape);
+    const perLine = lines && new LineSums(lines, 3);
+    let gpuLines: Float64Array | undefined;
+    const forLines = (c: ElementChunk, visit: (i: number, line: number, at: number) => void): void => forEachInLines(lines!, c.offset, c.count, visit);
     let terms = new Float32Array(0);
     let lows = new Float32Array(0);
     const vectorsOf = (c: ElementChunk): [Float32Array, Float32Array] => (hasBase ? (deltasOf(c) as [Float32Array, Float32Array]) : [c.x[0], c.x[1]]);
@@ -73,21 +83,21 @@ export const nuslerp: MergeMethod = {
               });
               return;
             }
-            for (let i = 0; i < c.count; i++) {
-              const g = groups.of(c.offset + i) * 3;
+            forLines(c, (i, line, at) => {
               const [a, b] = vectors(c.x, i);
-              sums[g] += a * a;
-              sums[g + 1] += b * b;
-            }
+              perLine!.addSquare(line, 0, at, a);
+              perLine!.addSquare(line, 1, at, b);
+            });
           },
           finish() {
             if (whole) [sums[0], sums[1]] = gpuSums ?? [blocked[0].sum(), blocked[1].sum()];
+            else for (let g = 0; g < groups.count; g++) [sums[3 * g], sums[3 * g + 1]] = gpuLines ? [gpuLines[g * LINE_TERMS], gpuLines[g * LINE_TERMS + 2]] : [perLine!.value(g, 0), perLine!.value(g, 1)];
             for (let g = 0; g < groups.count; g++) {
               sums[3 * g] = Math.max(fr(Math.sqrt(sums[3 * g])), fr(1e-7));
               sums[3 * g + 1] = Math.max(fr(Math.sqrt(sums[3 * g + 1])), fr(1e-7));
             }
           },
-          gpu: whole ? [{ kind: 'sums', spec, accept: (s) => void (gpuSums = [s.dots[0], s.dots[3]]) }] : undefined,
+          gpu: whole ? [{ kind: 'sums', spec, accept: (s) => void (gpuSums = [s.dots[0], s.dots[3]]) }] : [{ kind: 'line-sums', lines: lines!, spec, accept: (v) => void (gpuLines = v) }],
         },
         {
           kind: 'moments',
@@ -99,14 +109,15 @@ export const nuslerp: MergeMethod = {
               blocked[2].add(terms, c.count);
               return;
             }
-            for (let i = 0; i < c.count; i++) {
-              const g = groups.of(c.offset + i) * 3;
+            gpuLines = undefined; // this pass on the CPU: none of the GPU's values apply
+            forLines(c, (i, line, at) => {
               const [a, b] = vectors(c.x, i);
-              sums[g + 2] += fr(fr(a / sums[g]) * fr(b / sums[g + 1]));
-            }
+              perLine!.add(line, 2, at, fr(fr(a / sums[3 * line]) * fr(b / sums[3 * line + 1])));
+            });
           },
           finish() {
             if (whole) sums[2] = gpuSums ? gpuSums[2] : blocked[2].sum();
+            else for (let g = 0; g < groups.count; g++) sums[3 * g + 2] = gpuLines ? gpuLines[g * LINE_TERMS + 1] : perLine!.value(g, 2);
             for (let g = 0; g < groups.count; g++) {
               const cos = Math.min(1, Math.max(-1, fr(sums[3 * g + 2])));
               const theta = fr(Math.acos(cos));
@@ -115,7 +126,9 @@ export const nuslerp: MergeMethod = {
               else coef.set([0, fr(Math.sin(fr(f1t * theta))), fr(Math.sin(fr(ft * theta))), sin], 4 * g);
             }
           },
-          gpu: whole ? [{ kind: 'sums', spec: () => ({ ...spec(), divisors: [sums[0], sums[1]] }), accept: (s) => void (gpuSums = [0, 0, s.dots[1]]) }] : undefined,
+          gpu: whole
+            ? [{ kind: 'sums', spec: () => ({ ...spec(), divisors: [sums[0], sums[1]] }), accept: (s) => void (gpuSums = [0, 0, s.dots[1]]) }]
+            : [{ kind: 'line-sums', lines: lines!, spec, lineDivisors: () => Float32Array.from({ length: 2 * groups.count }, (_, k) => sums[3 * (k >> 1) + (k & 1)]), accept: (v) => void (gpuLines = v) }],
         },
       ],
       combine(chunk, out) {
@@ -127,8 +140,8 @@ export const nuslerp: MergeMethod = {
         }
       },
       describe: () => ({ kernel: 'nuslerp', scalars: coef }),
-      // shaders/methodElements.wgsl `nuslerp` (flattened: one set of coefficients).
-      gpuElements: () => (whole ? { kernel: 'nuslerp', scalars: Array.from(coef.subarray(0, 4)), base: hasBase } : undefined),
+      // shaders/methodElements.wgsl `nuslerp`: one set of coefficients (flattened), or one per row or column.
+      gpuElements: () => (whole ? { kernel: 'nuslerp', scalars: Array.from(coef.subarray(0, 4)), base: hasBase } : { kernel: 'nuslerp', scalars: [], base: hasBase, lines: { lines: lines!, perLine: 4, values: coef } }),
     };
   },
 };

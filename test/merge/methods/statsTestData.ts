@@ -109,3 +109,16 @@ export function withoutSubnormals(dtype: KernelDtype, bytes: Uint8Array): Uint8A
   }
   return out;
 }
+
+/** The elements of line l of each input (element k at l·lineStride + k·elementStride), as inputs of their own. */
+export function lineInputs(dtypes: KernelDtype[], inputs: Uint8Array[], lines: { length: number; lineStride: number; elementStride: number }, l: number): Uint8Array[] {
+  return inputs.map((bytes, i) => {
+    const size = SIZE[dtypes[i]];
+    const out = new Uint8Array(lines.length * size);
+    for (let k = 0; k < lines.length; k++) {
+      const at = (l * lines.lineStride + k * lines.elementStride) * size;
+      out.set(bytes.subarray(at, at + size), k * size);
+    }
+    return out;
+  });
+}

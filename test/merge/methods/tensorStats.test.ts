@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { KernelDtype } from '../../../src/merge/kernel';
-import { BlockedSum, chunkKeys, chunkSelectionKeys, isSelected, selectByKey, selectByMagnitude, tensorSums } from '../../../src/merge/methods/tensorStats';
+import { BlockedSum, chunkKeys, chunkSelectionKeys, chunkVectors, isSelected, selectByKey, selectByMagnitude, tensorSums } from '../../../src/merge/methods/tensorStats';
+import { forEachInLines, lineOf, LineSums, linesOf } from '../../../src/merge/methods/lineSums';
 import { seededUniform } from '../../../src/util/random';
 import { uniform24 } from '../../../src/merge/methods/counterRandom';
-import { memorySource, oracleSelection, oracleVectors, quantizedInputs, randomInputs } from './statsTestData';
+import { lineInputs, memorySource, oracleSelection, oracleVectors, quantizedInputs, randomInputs } from './statsTestData';
 
 function selectedSet(sel: Parameters<typeof isSelected>[0], keys: Uint32Array): Set<number> {
   const s = new Set<number>();
@@ -209,5 +210,40 @@ describe('blocked sums (CPU) against f64 sums', () => {
     const t = await tensorSums(memorySource(dtypes, inputs), {});
     expect(t.dots[0]).toBeNaN();
     expect(t.l1[0]).toBeNaN();
+  });
+});
+
+describe('per-line blocked sums (CPU, lineSums.ts): each row or column summed as a tensor of its own', () => {
+  it('rows and columns of lengths around the lane and group sizes, fed one element at a time, equal tensorSums of each line alone', async () => {
+    for (const [shape, grouping] of [
+      [[37, 13], 'row'],
+      [[5, 1100], 'row'],
+      [[3, 4, 9], 'row'],
+      [[1030, 7], 'column'],
+      [[600, 3, 2], 'column'],
+    ] as const) {
+      const lines = linesOf(grouping, shape);
+      const numel = shape.reduce((a, b) => a * b, 1);
+      const dtypes: KernelDtype[] = ['BF16', 'F32', 'F16'];
+      const inputs = randomInputs(dtypes, numel, 7 + numel, { specials: 0.01 });
+      const { values } = chunkVectors(dtypes, inputs, numel, { base: 0 });
+      const sums = new LineSums(lines, 3);
+      for (let e = 0; e < numel; e++) {
+        const { line, at } = lineOf(lines, e);
+        sums.addSquare(line, 0, at, values[0][e]);
+        sums.add(line, 1, at, Math.fround(values[0][e] * values[1][e]));
+        sums.addSquare(line, 2, at, values[1][e]);
+      }
+      // The runners' chunks: forEachInLines from any offset gives lineOf's lines and positions.
+      for (const [offset, count] of [[0, numel], [5, 37], [numel - 9, 9]]) {
+        const seen: [number, number][] = [];
+        forEachInLines(lines, offset, count, (i, line, at) => seen.push([line, at]));
+        expect(seen).toEqual(Array.from({ length: count }, (_, i) => Object.values(lineOf(lines, offset + i))));
+      }
+      for (let l = 0; l < lines.count; l++) {
+        const alone = await tensorSums(memorySource(dtypes, lineInputs(dtypes, inputs, lines, l)), { base: 0 }, 512);
+        expect([sums.value(l, 0), sums.value(l, 1), sums.value(l, 2)], `${grouping} ${l} of ${shape}`).toEqual([alone.dots[0], alone.dots[1], alone.dots[3]]);
+      }
+    }
   });
 });
