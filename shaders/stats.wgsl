@@ -9,7 +9,8 @@
 // selection ranks: the magnitudes of an input, or of an input minus the base, or sce's variances across
 // the inputs minus the base) and the entry point `sums` (straight-line over the sums the spec asks for:
 // src/merge/methods/tensorStats.ts sumTerms — the pairs of vectors, multislerp's chain through
-// shaders/multislerp.wgsl, or the rescale's magnitudes through the keep masks of shaders/keep.wgsl), and
+// shaders/multislerp.wgsl, or the rescale's magnitudes through the keep masks of shaders/keep.wgsl; sce's
+// mean squares over the elements its variance selection keeps: keepLargest of the variance), and
 // `lineSums`, the same sums per row or column (src/merge/methods/lineSums.ts: one workgroup per group of a
 // line, its lanes' elements gathered by position). Products are made opaque (see soup.wgsl) so that no
 // compiler fuses them into an addition; a GPU may still flush subnormal f32 values to zero.

@@ -244,11 +244,13 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
         roundedSquares: spec.roundedSquares,
         chain: chain ? chainStage(chain) : undefined,
         keeps: keeps?.map((k) => k.kind),
+        varianceKeep: spec.varianceKeep !== undefined,
       };
       const inputs = statsVectors(shape);
       const vectors = chain ? [...inputs, CHAIN_VECTOR] : inputs;
       const m = vectors.length;
       if (keeps && keeps.length !== m) throw new RangeError(`tensor sums: ${keeps.length} keep masks for ${m} vectors`);
+      if (spec.varianceKeep && (spec.base === undefined || divided)) throw new RangeError('tensor sums: a variance selection needs a base and plain task vectors');
       const temporaries: GPUBuffer[] = [];
       const storage = (values: ArrayBufferView<ArrayBuffer>, label: string): GPUBuffer => {
         const buffer = pool.acquire(Math.max(16, values.byteLength), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, label);
@@ -273,6 +275,11 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
         const words = new Uint32Array(MODEL_WORDS * m);
         keeps.forEach((keep, k) => putKeep(words, MODEL_WORDS * k, keep));
         keepModels = storage(words, 'stats keep masks');
+      }
+      if (spec.varianceKeep) {
+        const words = new Uint32Array(MODEL_WORDS);
+        putKeep(words, 0, { kind: 'largest', below: spec.varianceKeep });
+        keepModels = storage(words, 'stats variance selection');
       }
       const terms = statsTerms(shape);
       const sums: TensorSums = { vectors, dots: new Float64Array(m * m), l1: new Float64Array(m), keptL1: new Float64Array(m) };

@@ -164,8 +164,9 @@ const CASES: Case[] = [
   { method: 'nuslerp', models: [{ weight: 1 }, { weight: 3 }], params: { nuslerp_flatten: false, nuslerp_row_wise: true }, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true, noBase: true },
   { method: 'nuslerp', models: [{ weight: 0.7 }, { weight: 0.2 }], params: { nuslerp_flatten: false, nuslerp_row_wise: true }, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true },
   { method: 'model_stock', models: [{}, {}, {}], params: { filter_wise: true }, gpuStatistics: true, sameScalars: true, bitIdentical: true },
-  { method: 'sce', models: [{}, {}], params: { select_topk: 0.5 }, gpuStatistics: true, bitIdentical: true },
-  { method: 'sce', models: [{}, {}, {}], params: { select_topk: 0.1 }, gpuStatistics: true, bitIdentical: true },
+  // The mean squares over the variance selection's kept elements on the GPU too: ω to the bit.
+  { method: 'sce', models: [{}, {}], params: { select_topk: 0.5 }, gpuStatistics: true, sameScalars: true, bitIdentical: true },
+  { method: 'sce', models: [{}, {}, {}], params: { select_topk: 0.1 }, gpuStatistics: true, sameScalars: true, bitIdentical: true },
   { method: 'linear', models: [{ weight: 0.3 }, { weight: 0.5 }], params: {} },
   { method: 'karcher', models: [{}, {}], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true, noBase: true },
   { method: 'karcher', models: [{}, {}, {}], params: { max_iter: 4, tol: 1e-7 }, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true, noBase: true },
@@ -331,7 +332,7 @@ describe('nuslerp by column over more columns than 512 rows of which fit a stati
 describe('multislerp and the rescale sums on the GPU, beyond the common cases', () => {
   const counters = () => ({ gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 });
 
-  it('the programs say every pass of multislerp and of DARE\'s rescale runs on the GPU (methodCoverage)', () => {
+  it('the programs say every pass of multislerp, of DARE\'s rescale and of sce with select_topk < 1 runs on the GPU (methodCoverage)', () => {
     for (const m of ['multislerp', 'dare_ties', 'dare_linear']) {
       const c = methodGpuCoverage(m);
       expect(c.cpuPasses, m).toEqual([]);
@@ -341,7 +342,7 @@ describe('multislerp and the rescale sums on the GPU, beyond the common cases', 
     expect(methodGpuCoverage('multislerp').gpuPasses).toEqual(['multislerp norms', 'multislerp mean direction', 'multislerp tangent projections', 'multislerp tangent norm']);
     expect(methodGpuCoverage('dare_ties').gpuPasses).toEqual(['dare_ties rescale norms']);
     // The per-row and per-column forms too (rows and columns of the probe's 4 × 16 tensor).
-    for (const [m, params] of [['nuslerp', { nuslerp_flatten: false }], ['nuslerp', { nuslerp_flatten: false, nuslerp_row_wise: true }], ['model_stock', { filter_wise: true }]] as const) {
+    for (const [m, params] of [['nuslerp', { nuslerp_flatten: false }], ['nuslerp', { nuslerp_flatten: false, nuslerp_row_wise: true }], ['model_stock', { filter_wise: true }], ['sce', { select_topk: 0.5 }], ['sce', { select_topk: 0.1 }]] as const) {
       const c = methodGpuCoverage(m, params);
       expect(c.cpuPasses, `${m} ${JSON.stringify(params)}`).toEqual([]);
       expect(c.gpuPasses.length).toBeGreaterThan(0);

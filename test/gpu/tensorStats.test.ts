@@ -171,6 +171,27 @@ describe('GPU blocked sums (Dawn) equal the CPU sums bit for bit', () => {
     }
   });
 
+  it("sce's mean squares over the variance selection (f32-rounded squares, dropped elements +0), streamed over several chunks", async () => {
+    const dtypes: KernelDtype[] = ['BF16', 'BF16', 'F16', 'BF16'];
+    for (const data of ['random', 'quantized'] as const) {
+      const inputs = data === 'random' ? specialInputs(dtypes, 30_001, 31, 0.01) : quantizedInputs(dtypes, 30_001, 32, 3);
+      const source = memorySource(dtypes, inputs);
+      for (const count of [1, 9_001, 29_000]) {
+        const s = await selectByKey(source, { kind: 'variance', base: 0 }, 'smallest', count, 4096);
+        const varianceKeep: SelectionBoundary = { valueBits: s.threshold, cutIndex: s.cut >= Number.MAX_SAFE_INTEGER ? Infinity : s.cut, below: s.before };
+        const spec: VectorsSpec = { base: 0, roundedSquares: true, varianceKeep };
+        const gpu = await streaming.sums(source, spec);
+        const cpu = await tensorSums(source, spec);
+        expect(Array.from(gpu.dots), `${data} ${count}`).toEqual(Array.from(cpu.dots));
+        expect(Array.from(gpu.l1), `${data} ${count}`).toEqual(Array.from(cpu.l1));
+        if (data === 'quantized' && count === 9_001) {
+          const all = await tensorSums(source, { base: 0, roundedSquares: true });
+          for (let i = 0; i < 3; i++) expect(cpu.dots[i * 4], `model ${i}: the selection drops some`).toBeLessThan(all.dots[i * 4]);
+        }
+      }
+    }
+  });
+
   it('the inputs themselves (no base), one chunk; NaN and Inf propagate', async () => {
     const dtypes: KernelDtype[] = ['BF16', 'BF16'];
     const inputs = randomInputs(dtypes, 3001, 26);

@@ -10,13 +10,14 @@
  *   erase: majority sign of Σδᵢ (≥ 0 → +), mᵢ = [sign δᵢ == majority];
  *   out = b + f32(Σ f32(δᵢ·f32(ωᵢ·mᵢ)) / max(Σ f32(ωᵢ·mᵢ), 1e-6)).
  * Statistics: 1 pass for the non-zero variance count, 3 for the selection, 1 for the model weights
- * (tensorStats.ts' blocked sums; on the GPU when select_topk ≥ 1). The variance count and selection
- * (tensorStats.ts varianceOf, selectByKey) and the element pass (shaders/methodElements.wgsl) run on
- * the GPU too.
+ * (tensorStats.ts' blocked sums, over the selected elements: VectorsSpec.varianceKeep). All of them
+ * (tensorStats.ts varianceOf, selectByKey, tensorSums) and the element pass (shaders/methodElements.wgsl)
+ * run on the GPU too.
  */
 import { fr, numberOf } from './common';
 import { isBelow, keyBits, KeyScratch, RankSelector, type Selection } from './select';
-import { BlockedSum, varianceOf, type TensorSums } from './tensorStats';
+import type { GpuStatistic } from './gpuElements';
+import { BlockedSum, varianceOf, type TensorSums, type VectorsSpec } from './tensorStats';
 import type { ElementChunk, MergeMethod, StatisticsPass } from './types';
 
 export const sce: MergeMethod = {
@@ -33,7 +34,7 @@ export const sce: MergeMethod = {
     models: { min: 1 },
     statistics: ['the variance across models at the select_topk boundary (radix select, 4 passes)', 'mean(δᵢ²) per model (1 pass)'],
     memoryPerTensor: '512 KiB of histograms, 1 number per model',
-    gpu: 'all; with select_topk < 1 the model weights on the CPU',
+    gpu: 'all',
     vocabulary: 'equal',
   },
   program(ctx) {
@@ -90,8 +91,7 @@ export const sce: MergeMethod = {
       });
       passes.push(unlessDone(high), unlessDone(low), unlessDone(tie));
     }
-    // Σ f32(δᵢ²) over the kept elements (dropped ones add +0): blocked sums, on the CPU or, when every
-    // element is kept, the GPU (accept).
+    // Σ f32(δᵢ²) over the kept elements (dropped ones add +0): blocked sums, on the CPU or the GPU (accept).
     const squares = Array.from({ length: n }, () => new BlockedSum());
     let gpuSquares: Float64Array | undefined;
     let terms = new Float32Array(0);
@@ -120,9 +120,12 @@ export const sce: MergeMethod = {
         total = fr(total);
         for (let i = 0; i < n; i++) omega[i] = Math.abs(total) < 1e-6 ? fr(1 / n) : fr(means[i] / total);
       },
-      // Asked after the selection passes: with every element kept, these are plain sums of f32 squares.
-      get gpu() {
-        return mode === 'all' ? [{ kind: 'sums' as const, spec: () => ({ base: 0, roundedSquares: true }), accept: (sums: TensorSums) => void (gpuSquares = sums.dots) }] : undefined;
+      // Asked after the selection passes: sums of f32 squares over the kept elements (the GPU applies the
+      // selection's boundary to the variance as kept() does); with nothing kept, the CPU's +0 sums need no pass.
+      get gpu(): GpuStatistic[] {
+        if (mode === 'none') return [{ kind: 'covered' }];
+        const spec = (): VectorsSpec => ({ base: 0, roundedSquares: true, varianceKeep: mode === 'select' ? sel : undefined });
+        return [{ kind: 'sums', spec, accept: (sums: TensorSums) => void (gpuSquares = sums.dots) }];
       },
     });
     return {

@@ -28,7 +28,7 @@
 import { decodeToF32 } from '../../formats/floatArrays';
 import { f32ToBits } from '../../formats/floatCodecs';
 import { KERNEL_DTYPE_BYTES, type KernelDtype } from '../kernel';
-import { isKept, type ModelKeep } from './gpuElements';
+import { isKept, type ModelKeep, type SelectionBoundary } from './gpuElements';
 import { chainVector, type MultislerpChain } from './multislerpChain';
 
 /** Elements per summation group: 64 lanes × 8 consecutive elements (one GPU workgroup). */
@@ -66,6 +66,12 @@ export interface VectorsSpec {
    * pass keeps them): only the magnitude sums, Σ|dᵢ| and Σ|dᵢ| over the kept elements (the rescale).
    */
   keeps?: readonly ModelKeep[];
+  /**
+   * sce's variance selection (with a base, no divisors or chain): every vector is +0 at the elements whose
+   * variance across the vectors (varianceOf) is below this boundary — the elements sce's element pass
+   * drops — so that the sums are over the selected elements only (sce's masked mean squares).
+   */
+  varianceKeep?: SelectionBoundary;
 }
 
 /** One sum of a spec: Σ dᵢ·dⱼ (exact squares on the diagonal, unless roundedSquares), Σ|dᵢ|, or Σ|dᵢ| over the kept elements. */
@@ -266,6 +272,7 @@ export function groupValue(s: number, c: number): number {
 
 /** The sums `spec` asks for (sumTerms) over the whole tensor, streamed in chunks of about `chunkElements`. */
 export async function tensorSums(source: TensorChunkSource, spec: VectorsSpec, chunkElements = 1 << 20, signal?: AbortSignal): Promise<TensorSums> {
+  if (spec.varianceKeep && (spec.base === undefined || spec.divisors || spec.chain)) throw new RangeError('tensor sums: a variance selection needs a base and plain task vectors');
   const vectors = source.dtypes.map((_, i) => i).filter((i) => i !== spec.base);
   if (spec.chain) vectors.push(CHAIN_VECTOR);
   const m = vectors.length;
@@ -277,6 +284,7 @@ export async function tensorSums(source: TensorChunkSource, spec: VectorsSpec, c
   for (let start = 0; start < source.elementCount; start += step) {
     const count = Math.min(step, source.elementCount - start);
     const { values } = chunkVectors(source.dtypes, await source.read(start, count, signal), count, spec);
+    if (spec.varianceKeep) keepByVariance(values, count, start, spec.varianceKeep);
     terms.forEach((term, k) => {
       const di = values[term.i];
       if (term.kind === 'dot' && term.i === term.j && !spec.roundedSquares) {
@@ -299,6 +307,21 @@ export async function tensorSums(source: TensorChunkSource, spec: VectorsSpec, c
   const sums: TensorSums = { vectors, dots: new Float64Array(m * m), l1: new Float64Array(m), keptL1: new Float64Array(m) };
   terms.forEach((term, k) => addTerm(sums, term, blocked[k].sum()));
   return sums;
+}
+
+/**
+ * Zeroes (+0) the task vectors `values` (f32(xᵢ − base), fresh arrays) at the elements of the chunk at
+ * `start` that sce's selection drops: whose variance key across the vectors is below `boundary` (the
+ * test isKept applies to TIES's magnitudes, here to the variance, as shaders/stats.wgsl does).
+ */
+export function keepByVariance(values: Float32Array[], count: number, start: number, boundary: SelectionBoundary): void {
+  const n = values.length;
+  const d = new Float32Array(n);
+  const keep: ModelKeep = { kind: 'largest', below: boundary };
+  for (let e = 0; e < count; e++) {
+    for (let i = 0; i < n; i++) d[i] = values[i][e];
+    if (!isKept(keep, varianceOf(d, n), start + e)) for (let i = 0; i < n; i++) values[i][e] = 0;
+  }
 }
 
 /** Adds one term's value to `sums` (both triangles of a dot product). */

@@ -181,6 +181,36 @@ describe('blocked sums (CPU) against f64 sums', () => {
     expect(Array.from(sums.dots).every((x) => x === 0), 'no dot products asked for').toBe(true);
   });
 
+  it("sce's masked mean squares: Σ f32(dᵢ²) over the elements outside the smallest variances (a stable sort of variances computed here)", async () => {
+    const dtypes: KernelDtype[] = ['BF16', 'BF16', 'F32', 'BF16'];
+    const n = 20_011;
+    const f = Math.fround;
+    for (const inputs of [randomInputs(dtypes, n, 16, { specials: 0 }), quantizedInputs(dtypes, n, 17, 3)]) {
+      const d = oracleVectors(dtypes, inputs, 0);
+      const variances = d[0].map((_, e) => {
+        const mean = f(f(f(d[0][e] + d[1][e]) + d[2][e]) / 3);
+        const sq = (x: number) => f(f(x - mean) * f(x - mean));
+        return f(f(f(sq(d[0][e]) + sq(d[1][e])) + sq(d[2][e])) / 3);
+      });
+      const dropped = Math.floor(0.6 * n);
+      const smallest = oracleSelection(variances, 'smallest', dropped);
+      const s = await selectByKey(memorySource(dtypes, inputs), { kind: 'variance', base: 0 }, 'smallest', dropped, 4096);
+      const varianceKeep = { valueBits: s.threshold, cutIndex: s.cut, below: s.before };
+      const sums = await tensorSums(memorySource(dtypes, inputs), { base: 0, roundedSquares: true, varianceKeep }, 4096);
+      d.forEach((v, i) => {
+        const want = v.reduce((acc, x, e) => acc + (smallest.has(e) ? 0 : f(x * x)), 0);
+        expect(Math.abs(sums.dots[i * 3 + i] - want) / want, `model ${i}`).toBeLessThan(1e-9);
+        const cross = v.reduce((acc, x, e) => acc + (smallest.has(e) ? 0 : f(x * d[(i + 1) % 3][e])), 0);
+        expect(Math.abs(sums.dots[i * 3 + ((i + 1) % 3)] - cross), `model ${i} · ${(i + 1) % 3}`).toBeLessThan(1e-9 * want);
+      });
+    }
+  });
+
+  it('refuses a variance selection without a base', async () => {
+    const source = memorySource(['F32', 'F32'], randomInputs(['F32', 'F32'], 10, 5));
+    await expect(tensorSums(source, { varianceKeep: { valueBits: 0, cutIndex: 0, below: 0 } })).rejects.toThrow(/needs a base/);
+  });
+
   it('BlockedSum: pieces of any length give the bits of whole groups; terms that cancel keep their sum', () => {
     const r = seededUniform(13);
     const terms = Float32Array.from({ length: 5000 }, () => (r() - 0.5) * 2 ** Math.floor(r() * 40 - 20));
