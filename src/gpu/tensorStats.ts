@@ -315,7 +315,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
     },
 
     async lineSums(source, lines, spec, lineDivisors, signal) {
-      if (spec.chain || spec.keeps) throw new RangeError('line sums: a chain or keep masks are whole-tensor sums only');
+      if (spec.chain || spec.keeps || spec.varianceKeep) throw new RangeError('line sums: a chain, keep masks or a variance selection are whole-tensor sums only');
       const chunks = lineChunks(lines, chunkElementsFor(source.dtypes));
       if (!chunks) return undefined;
       const shape: StatsShape = { inputDtypes: source.dtypes, base: spec.base, selected: 0, divided: lineDivisors !== undefined, roundedSquares: spec.roundedSquares };
