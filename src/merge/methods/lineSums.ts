@@ -10,7 +10,7 @@
  * columns all advance together as the rows of the matrix stream past, so every column keeps its lanes:
  * 512 bytes per column and sum.
  */
-import { STATS_GROUP, STATS_LANE_ELEMENTS, STATS_LANES, groupValue } from './tensorStats';
+import { STATS_GROUP, STATS_LANE_ELEMENTS, STATS_LANES, foldLanes } from './tensorStats';
 import type { Grouping } from './groups';
 
 /** How the lines of a tensor lie in it: element k of line l is at l·lineStride + k·elementStride. */
@@ -119,17 +119,7 @@ export class LineSums {
   private closeGroup(slot: number, total: number): void {
     const { s, c } = this;
     const o = slot * STATS_LANES;
-    for (let stride = STATS_LANES / 2; stride >= 1; stride /= 2) {
-      for (let l = o; l < o + stride; l++) {
-        const a = s[l];
-        const x = s[l + stride];
-        const t = fr(a + x);
-        const b = fr(t - a);
-        c[l] = fr(fr(c[l] + c[l + stride]) + fr(fr(a - fr(t - b)) + fr(x - b)));
-        s[l] = t;
-      }
-    }
-    this.totals[total] += groupValue(s[o], c[o]);
+    this.totals[total] += foldLanes(s, c, o);
     s.fill(0, o, o + STATS_LANES);
     c.fill(0, o, o + STATS_LANES);
   }

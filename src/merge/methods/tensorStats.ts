@@ -174,6 +174,25 @@ export function statsChunkElements(preferred: number): number {
 
 
 /**
+ * Joins a group's STATS_LANES lane sums s[o…] and their compensations c[o…] by the tree the GPU
+ * uses (TwoSum at every level, lanes halved each step) and returns the group's value. Leaves the
+ * lanes dirty: the caller clears them.
+ */
+export function foldLanes(s: Float32Array | Float64Array, c: Float32Array | Float64Array, o: number): number {
+  for (let stride = STATS_LANES / 2; stride >= 1; stride /= 2) {
+    for (let l = o; l < o + stride; l++) {
+      const a = s[l];
+      const x = s[l + stride];
+      const t = fr(a + x);
+      const b = fr(t - a);
+      c[l] = fr(fr(c[l] + c[l + stride]) + fr(fr(a - fr(t - b)) + fr(x - b)));
+      s[l] = t;
+    }
+  }
+  return groupValue(s[o], c[o]);
+}
+
+/**
  * The blocked, compensated sum (see the top of this file) of f32 terms fed in element order from
  * element 0, in pieces of any length: a method's statistics pass sees the runner's chunks, the GPU
  * whole groups, and both get the same bits.
@@ -231,17 +250,7 @@ export class BlockedSum {
 
   private closeGroup(): void {
     const { s, c } = this;
-    for (let stride = STATS_LANES / 2; stride >= 1; stride /= 2) {
-      for (let l = 0; l < stride; l++) {
-        const a = s[l];
-        const x = s[l + stride];
-        const t = fr(a + x);
-        const b = fr(t - a);
-        c[l] = fr(fr(c[l] + c[l + stride]) + fr(fr(a - fr(t - b)) + fr(x - b)));
-        s[l] = t;
-      }
-    }
-    this.total += groupValue(s[0], c[0]);
+    this.total += foldLanes(s, c, 0);
     s.fill(0);
     c.fill(0);
   }
