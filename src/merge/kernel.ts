@@ -83,6 +83,11 @@ export interface SoupBackend {
    * tensors compute at a time. Their iterators are drained in order, or closed (return()) on failure.
    */
   readonly programsAhead?: number;
+  /**
+   * Starts now what the first job would otherwise wait for (the CPU backend's worker threads: their
+   * scripts load in ≈ 0.1–0.2 s), so that a backend made before the user asks to merge is ready.
+   */
+  warm?(): void;
   dispose(): Promise<void>;
 }
 

@@ -161,6 +161,31 @@ describe('CPU backend (in-thread workers)', () => {
     }
   });
 
+  it('warm() starts every worker before the first job (the studio prepares a merge so), and jobs then use those', async () => {
+    let spawned = 0;
+    const backend = createCpuSoupBackend({
+      workers: 3,
+      spawn: () => {
+        spawned++;
+        return inThreadSpawner();
+      },
+      minPartElements: 1024,
+    });
+    try {
+      expect(spawned).toBe(0);
+      backend.warm?.();
+      expect(spawned).toBe(3);
+      const job = makeJob('linear', ['BF16', 'BF16'], 'BF16', 5_000, 7);
+      expectSame(await backend.run(job), independentSoup(job), job, 'after warm()');
+      backend.warm?.();
+      expect(spawned).toBe(3);
+    } finally {
+      await backend.dispose();
+    }
+    backend.warm?.();
+    expect(spawned, 'a disposed backend starts nothing').toBe(3);
+  });
+
   it('stops with CancelledError when the signal has fired', async () => {
     const backend = createCpuSoupBackend({ workers: 1, spawn: inThreadSpawner });
     const ac = new AbortController();

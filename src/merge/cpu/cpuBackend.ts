@@ -61,7 +61,7 @@ class WorkerSlot {
     });
   }
 
-  private ensurePort(): SoupWorkerPort {
+  ensurePort(): SoupWorkerPort {
     if (this.port) return this.port;
     const port = this.spawn();
     port.listen(
@@ -204,6 +204,9 @@ export function createCpuSoupBackend(opts: CpuSoupBackendOptions): SoupBackend {
         return opts.programs?.start(tensor, o) ?? runTensorProgram(tensor, o);
       },
     }),
+    warm(): void {
+      if (!disposed) for (const s of slots) s.ensurePort();
+    },
     async run(job: SoupJob, signal?: AbortSignal): Promise<Uint8Array> {
       if (disposed) throw new CpuWorkerError('the CPU backend was disposed');
       if (signal?.aborted) throw new CancelledError();

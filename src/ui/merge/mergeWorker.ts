@@ -32,15 +32,32 @@ const PROGRESS_INTERVAL_MS = 250;
 
 const controller = new AbortController();
 let started = false;
+/** A CPU backend made before the start (a 'warm' message), its workers loading meanwhile. */
+let warm: SoupBackend | undefined;
 
 scope.onmessage = (e) => {
   const msg = e.data;
   if (msg.type === 'cancel') controller.abort();
-  else if (msg.type === 'start' && !started) {
+  else if (msg.type === 'warm' && !started && !warm) {
+    // Only the CPU backend: a WebGPU device is not requested before the user asks for a merge.
+    if (msg.backend === 'cpu') {
+      warm = createBrowserCpuBackend();
+      warm.warm?.();
+    }
+  } else if (msg.type === 'start' && !started) {
     started = true;
     void run(msg);
   }
 };
+
+/** The warm backend when it is of the kind asked for; otherwise a new one (and the warm one goes). */
+async function takeBackend(kind: StartRequest['backend']): Promise<SoupBackend> {
+  const ready = warm;
+  warm = undefined;
+  if (ready?.kind === kind) return ready;
+  await ready?.dispose();
+  return makeBackend(kind);
+}
 
 async function makeBackend(kind: StartRequest['backend']): Promise<SoupBackend> {
   if (kind === 'webgpu') return createWebGPUSoupBackend(await requestAdapter(scope.navigator.gpu));
@@ -100,7 +117,7 @@ async function run(req: StartRequest): Promise<void> {
     output = await openOutput(req);
     const r = await runMergeJob(req, {
       backend: async () => {
-        const made = await makeBackend(req.backend);
+        const made = await takeBackend(req.backend);
         backendDescription = made.description;
         scope.postMessage({ type: 'backend', description: made.description, kind: made.kind });
         return made;

@@ -39,7 +39,16 @@ export interface CancelRequest {
   type: 'cancel';
 }
 
-export type ToWorker = StartRequest | CancelRequest;
+/**
+ * Sent to a merge worker started before the user asks to merge (mergeClient's prepareMerge): make the
+ * backend now, so that the start finds it ready.
+ */
+export interface WarmRequest {
+  type: 'warm';
+  backend: BackendChoice;
+}
+
+export type ToWorker = StartRequest | CancelRequest | WarmRequest;
 
 /** Model files written (shards and index), the other files (recipe.yaml, config…), counts and timing. */
 export interface MergeDone extends MergeJobResult {

@@ -10,6 +10,7 @@ import { BackendChoice, useBackendChoice } from '../merge/BackendChoice';
 import { FormatChoice, ggufTypeOf, useGgufCheck } from '../merge/FormatChoice';
 import { GpuNote } from '../merge/method/GpuNote';
 import { DEFAULT_SETUP, methodOf } from '../merge/method/methodSetup';
+import { discardPreparedMerge, prepareMerge } from '../merge/mergeClient';
 import { LiveProgressPanel } from '../merge/ProgressPanel';
 import { ResultPanel } from '../merge/ResultPanel';
 import { soupNameOf } from '../merge/browserStorage';
@@ -71,6 +72,13 @@ export function MergeView() {
   // A row exported from the Search step: its evidence goes into the output's metadata while the soup is that row's.
   const provenance = provenanceFor(useSearchStore((s) => s.exported), models);
   const unconfirmed = status.extrapolation !== undefined && confirmed !== status.extrapolation;
+  // The next merge's worker (and its CPU workers) start while the user looks at this view, so that
+  // the click finds them ready; they end when the view closes.
+  const ready = plan !== undefined && plan !== null && !blocked;
+  useEffect(() => {
+    if (ready && !active) prepareMerge(choice);
+  }, [ready, active, choice]);
+  useEffect(() => discardPreparedMerge, []);
 
   const merge = () => {
     if (m.output !== output.kind) m.setOutput(output.kind);
