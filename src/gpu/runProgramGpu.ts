@@ -17,10 +17,10 @@ import { throwIfAborted } from '../errors';
 import type { FloatDtype } from '../formats/dtype';
 import { decodeToF32, encodeFromF32, FLOAT_BYTES } from '../formats/floatArrays';
 import { KERNEL_DTYPE_BYTES, type KernelDtype, type SoupInput, type SoupJob } from '../merge/kernel';
-import type { GpuElements, MethodElements, SelectionBoundary } from '../merge/methods/gpuElements';
+import { elementsOf, type MethodElements, type SelectionBoundary } from '../merge/methods/gpuElements';
 import type { MagnitudeSelection, SelectionKey, TensorChunkSource } from '../merge/methods/tensorStats';
 import { canonicalNaNs, programChunkElements, programScratch, readInputRange, runTensorProgram, withScratch, type ProgramTensor } from '../merge/methods/runProgram';
-import type { ElementChunk, StatisticsPass, TensorProgram } from '../merge/methods/types';
+import type { ElementChunk, StatisticsPass } from '../merge/methods/types';
 import { methodElementsJob } from './methodElementsKernel';
 import { taskArithmeticJob } from './taskArithmeticKernel';
 import type { GpuTensorStats } from './tensorStats';
@@ -41,16 +41,6 @@ const KERNEL_DTYPES = new Set<string>(['F32', 'F16', 'BF16']);
 export function boundaryOf(sel: MagnitudeSelection): SelectionBoundary {
   if (sel.count === 0) return { valueBits: 0, cutIndex: 0, below: 0 };
   return { valueBits: sel.threshold, cutIndex: sel.cut >= Number.MAX_SAFE_INTEGER ? Infinity : sel.cut, below: sel.before };
-}
-
-/** A GPU element kernel for the program, from gpuElements() or, for plain linear combinations, from describe(). */
-export function elementsOf(program: TensorProgram, inputCount: number): GpuElements | undefined {
-  const e = program.gpuElements?.();
-  if (e) return e;
-  const d = program.describe();
-  // Non-finite coefficients (a tensor with NaN or Inf norms) make every output NaN or worse: the CPU's own code says which.
-  if ((d.kernel === 'linear' || d.kernel === 'pair') && d.scalars.length === inputCount && d.scalars.every(Number.isFinite)) return { kernel: 'linear', coefficients: d.scalars };
-  return undefined;
 }
 
 export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramOptions): AsyncGenerator<Uint8Array> {

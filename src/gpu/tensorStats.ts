@@ -46,6 +46,8 @@ export interface GpuTensorStatsOptions {
   chunkElements?: number;
   /** A selection keeps a tensor's chunks on the GPU between passes when they total at most this (default 512 MiB). */
   residentBytes?: number;
+  /** The largest binding used, when less than the device allows (tests of what does not fit one). */
+  maxBindingBytes?: number;
 }
 
 export interface GpuTensorStats {
@@ -60,7 +62,8 @@ export interface GpuTensorStats {
   /**
    * The sums of `spec` (no chain, no keeps) per row or column (lineSums.ts): values[l·terms + t] for the
    * terms of tensorStats.ts sumTerms; the vectors of line l divided by lineDivisors[l·m + k] when given.
-   * Undefined when 512 rows of the matrix (a column group) do not fit one GPU binding: the CPU's then.
+   * Undefined when 512 rows of the matrix (a column group) do not fit one GPU binding (e.g. 512 rows of
+   * 3 BF16 models × 43,690 columns in 128 MiB): the CPU's then.
    */
   lineSums(source: TensorChunkSource, lines: Lines, spec: VectorsSpec, lineDivisors?: Float32Array, signal?: AbortSignal): Promise<Float64Array | undefined>;
 }
@@ -121,15 +124,16 @@ interface Uploaded {
 export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipelines: PipelineCache, opts: GpuTensorStatsOptions = {}): GpuTensorStats {
   const { device } = ctx;
   const limits = device.limits;
-  const maxBinding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  const maxBinding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize, opts.maxBindingBytes ?? Infinity);
   const maxX = limits.maxComputeWorkgroupsPerDimension;
   const residentBytes = opts.residentBytes ?? 512 * 1024 * 1024;
 
   /** Whole groups, at most one binding of the widest inputs. */
-  function chunkElementsFor(dtypes: readonly KernelDtype[]): number {
+  /** Elements per chunk: the usual size (or `atLeast`, when larger), within one binding. */
+  function chunkElementsFor(dtypes: readonly KernelDtype[], atLeast = 0): number {
     const slots = dtypes.reduce((s, d) => s + blocksPerElementBlock(d), 0);
     const fits = Math.floor(maxBinding / (slots * BLOCK_BYTES)) * SOUP_BLOCK_ELEMENTS;
-    return statsChunkElements(Math.min(opts.chunkElements ?? 8 * 1024 * 1024, fits));
+    return statsChunkElements(Math.min(Math.max(opts.chunkElements ?? 8 * 1024 * 1024, atLeast), fits));
   }
 
   function pipeline(shape: StatsShape, entry: Entry): GPUComputePipeline {
@@ -316,7 +320,10 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
 
     async lineSums(source, lines, spec, lineDivisors, signal) {
       if (spec.chain || spec.keeps || spec.varianceKeep) throw new RangeError('line sums: a chain, keep masks or a variance selection are whole-tensor sums only');
-      const chunks = lineChunks(lines, chunkElementsFor(source.dtypes));
+      // Column sums take 512 whole rows at a time (a column's blocked sums run down the rows): where
+      // one binding holds them, such a chunk is larger than usual (8 Mi elements are 512 rows of 16,384
+      // columns; Qwen2.5-7B's down_proj has 18,944, a 70B Llama's 28,672).
+      const chunks = lineChunks(lines, chunkElementsFor(source.dtypes, lines.grouping === 'column' ? STATS_GROUP * lines.count : 0));
       if (!chunks) return undefined;
       const shape: StatsShape = { inputDtypes: source.dtypes, base: spec.base, selected: 0, divided: lineDivisors !== undefined, roundedSquares: spec.roundedSquares };
       const m = statsVectors(shape).length;

@@ -23,7 +23,7 @@ import type { ParameterValues, TensorContext } from '../../src/merge/methods/typ
 import { nodeGPU } from '../../src/node/webgpu';
 import { compareOutputs } from './soupCompare';
 import { randomInputs, withoutSubnormals, quantizedInputs } from '../merge/methods/statsTestData';
-import { methodGpuCoverage } from '../../src/gpu/methodCoverage';
+import { methodGpuCoverage } from '../../src/merge/methods/gpuCoverage';
 import { valueToBf16Bits } from '../merge/kernelTestData';
 
 let backend: WebGPUSoupBackend;
@@ -101,7 +101,7 @@ function finiteBf16(bytes: Uint8Array): Uint8Array {
 }
 
 /** The same tensor through runTensorProgramOnGpu: GPU statistics and element kernel where the program allows. */
-async function gpuMerge(ctx: TensorContext, dtypes: KernelDtype[], inputs: Uint8Array[], counters: NonNullable<GpuProgramOptions['counters']>, on: WebGPUSoupBackend = backend): Promise<{ out: Uint16Array; scalars: Float32Array }> {
+async function gpuMerge(ctx: TensorContext, dtypes: KernelDtype[], inputs: Uint8Array[], counters: NonNullable<GpuProgramOptions['counters']>, on: WebGPUSoupBackend = backend, withStats: GpuTensorStats = stats): Promise<{ out: Uint16Array; scalars: Float32Array }> {
   const program = getMethod(ctx.name.split('/')[0]).program(ctx);
   const tensors: CheckpointTensor[] = inputs.map((bytes, i) => ({
     info: { name: ctx.name, dtype: dtypes[i], shape: ctx.shape, byteOffset: 0, byteLength: bytes.byteLength },
@@ -109,7 +109,7 @@ async function gpuMerge(ctx: TensorContext, dtypes: KernelDtype[], inputs: Uint8
     file: `model-${i}.safetensors`,
   }));
   const parts: Uint8Array[] = [];
-  for await (const part of runTensorProgramOnGpu({ name: ctx.name, numel: ctx.numel, outDtype: 'BF16', inputs: tensors, program }, { backend: on, stats, maxChunkElements: CHUNK, counters })) parts.push(part);
+  for await (const part of runTensorProgramOnGpu({ name: ctx.name, numel: ctx.numel, outDtype: 'BF16', inputs: tensors, program }, { backend: on, stats: withStats, maxChunkElements: CHUNK, counters })) parts.push(part);
   const out = new Uint8Array(ctx.numel * 2);
   let at = 0;
   for (const p of parts) {
@@ -313,8 +313,8 @@ describe('per-row statistics on the GPU: rows longer than one chunk', () => {
   }
 });
 
-describe('nuslerp by column over more columns than 512 rows of which fit a statistics chunk', () => {
-  it('its statistics run on the CPU inside the GPU run (40 columns × 512 > 8192), its element pass on the GPU, to the bit', async () => {
+describe('nuslerp by column over more columns than 512 rows of which fit a usual statistics chunk', () => {
+  it('its statistics still run on the GPU (a chunk of 512 whole rows: 40 columns × 512 > 8192), its element pass too, to the bit', async () => {
     const c: Case = { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: { nuslerp_flatten: false, nuslerp_row_wise: true } };
     const numel = 600 * 40;
     const dtypes: KernelDtype[] = ['BF16', 'BF16', 'BF16'];
@@ -323,6 +323,22 @@ describe('nuslerp by column over more columns than 512 rows of which fit a stati
     const cpu = cpuMerge(ctx, dtypes, inputs);
     const counters = { gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 };
     const gpu = await gpuMerge(ctx, dtypes, inputs, counters);
+    expect(counters).toMatchObject({ gpuPasses: 2, cpuPasses: 0, cpuElementChunks: 0 });
+    expect(Array.from(gpu.scalars)).toEqual(Array.from(cpu.scalars));
+    expect(Array.from(gpu.out)).toEqual(Array.from(cpu.out));
+  }, 240_000);
+
+  it('where 512 rows do not fit one binding (here limited to 64 KiB), the statistics run on the CPU inside the GPU run, to the bit', async () => {
+    const { ctx: gpuCtx, pool, pipelines } = backend.shared;
+    const small = createGpuTensorStats(gpuCtx, pool, pipelines, { chunkElements: 8192, maxBindingBytes: 64 << 10 });
+    const c: Case = { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: { nuslerp_flatten: false, nuslerp_row_wise: true } };
+    const numel = 600 * 40;
+    const dtypes: KernelDtype[] = ['BF16', 'BF16', 'BF16'];
+    const inputs = randomInputs(dtypes, numel, 64, { specials: 0.001 }).map((b) => withoutSubnormals('BF16', finiteBf16(b)));
+    const ctx = { ...contextFor(c, 8, dtypes.length), shape: [600, 40], numel };
+    const cpu = cpuMerge(ctx, dtypes, inputs);
+    const counters = { gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 };
+    const gpu = await gpuMerge(ctx, dtypes, inputs, counters, backend, small);
     expect(counters).toMatchObject({ gpuPasses: 0, cpuPasses: 2, cpuElementChunks: 0 });
     expect(Array.from(gpu.scalars)).toEqual(Array.from(cpu.scalars));
     expect(Array.from(gpu.out)).toEqual(Array.from(cpu.out));

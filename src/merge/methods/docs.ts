@@ -1,7 +1,9 @@
 /**
- * The README's table of merge methods, generated from the registry (a test checks the README holds
- * exactly this text between its markers, so the docs cannot drift from the code).
+ * The README's table of merge methods, generated from the registry, its GPU column from what each
+ * method's program runs on the GPU (gpuCoverage.ts); a test checks the README holds exactly this text
+ * between its markers, so the docs cannot drift from the code.
  */
+import { gpuCoverageSummary, methodGpuCoverage } from './gpuCoverage';
 import { MERGE_METHODS } from './registry';
 import type { MergeMethod, ParameterSpec } from './types';
 
@@ -34,7 +36,7 @@ export const METHODS_TABLE_END = '<!-- end of methods table -->';
 export function methodsMarkdown(): string {
   const rows = MERGE_METHODS.map((m) => {
     const stats = m.needs.statistics.length > 0 ? m.needs.statistics.join('; ') : 'none (element-wise)';
-    return `| \`${m.name}\` | [${m.title}](${m.reference.url}) | ${baseText(m)} | ${modelsText(m)} | ${m.parameters.map(parameterText).join(', ')} | ${stats} | ${m.needs.memoryPerTensor} | ${m.needs.gpu} |`;
+    return `| \`${m.name}\` | [${m.title}](${m.reference.url}) | ${baseText(m)} | ${modelsText(m)} | ${m.parameters.map(parameterText).join(', ')} | ${stats} | ${m.needs.memoryPerTensor} | ${gpuCoverageSummary(methodGpuCoverage(m))} |`;
   });
   return [
     METHODS_TABLE_START,

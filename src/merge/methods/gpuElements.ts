@@ -7,6 +7,7 @@
 import { uniform24 } from './counterRandom';
 import { keyBits } from './select';
 import type { Lines } from './lineSums';
+import type { TensorProgram } from './types';
 import type { SelectionKey, TensorSums, VectorsSpec } from './tensorStats';
 
 /** A selection boundary as select.ts gives it: below iff key < valueBits, or key = valueBits and index < cutIndex. */
@@ -124,3 +125,13 @@ export interface MethodElements {
 }
 
 export type GpuElements = TaskArithmeticElements | LinearElements | MethodElements;
+
+/** A GPU element kernel for the program, from gpuElements() or, for plain linear combinations, from describe(). */
+export function elementsOf(program: TensorProgram, inputCount: number): GpuElements | undefined {
+  const e = program.gpuElements?.();
+  if (e) return e;
+  const d = program.describe();
+  // Non-finite coefficients (a tensor with NaN or Inf norms) make every output NaN or worse: the CPU's own code says which.
+  if ((d.kernel === 'linear' || d.kernel === 'pair') && d.scalars.length === inputCount && d.scalars.every(Number.isFinite)) return { kernel: 'linear', coefficients: d.scalars };
+  return undefined;
+}

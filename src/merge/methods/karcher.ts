@@ -42,8 +42,7 @@ export const karcher: MergeMethod = {
     base: 'ignored',
     models: { min: 1 },
     statistics: ['‖xᵢ‖ (1 pass), the initial direction u = Σ aᵢ·uᵢ and ‖u‖ (1 pass), then per iteration until ‖T‖ < tol (max_iter at most): u·uᵢ, ‖T‖, the step and its norm (3 passes)'],
-    memoryPerTensor: 'the iterate u: 4 bytes per element (f32), and n + 1 running sums (0.5 KiB each)',
-    gpu: 'all (the iterate stays in host memory: the kernels read it as one more input, the step writes it back)',
+    memoryPerTensor: 'the iterate u: 4 bytes per element (f32; in host memory on WebGPU too), and n + 1 running sums (0.5 KiB each)',
     vocabulary: 'common-rows',
   },
   program(ctx) {

@@ -14,7 +14,7 @@ export const linear: MergeMethod = {
   description: 'The weighted average of the models: the model soup of Wortsman et al., and what SoCE averages.',
   reference: { label: 'Wortsman et al. 2022, Model soups', url: 'https://arxiv.org/abs/2203.05482' },
   parameters: [WEIGHT, NORMALIZE(true)],
-  needs: { base: 'ignored', models: { min: 1 }, statistics: [], memoryPerTensor: 'none', gpu: 'all', vocabulary: 'equal' },
+  needs: { base: 'ignored', models: { min: 1 }, statistics: [], memoryPerTensor: 'none', vocabulary: 'equal' },
   program(ctx) {
     const weights = ctx.modelParams.map((_, i) => modelNumber(ctx, i, 'weight', 1));
     const normalize = booleanOf(ctx, 'normalize', true);

@@ -26,7 +26,6 @@ export const modelStock: MergeMethod = {
     models: { min: 2 },
     statistics: ['oᵢ·oⱼ for every pair of task vectors, per tensor or row (1 pass)'],
     memoryPerTensor: 'N(N+1)/2 running sums (0.5 KiB each); with filter_wise N(N+1)/2 numbers per row and one row\'s running sums',
-    gpu: 'all',
     vocabulary: 'common-rows',
   },
   program(ctx) {

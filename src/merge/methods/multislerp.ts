@@ -35,7 +35,6 @@ export const multislerp: MergeMethod = {
     models: { min: 1 },
     statistics: ['‖vᵢ‖, ‖mean‖, uᵢ·mean, ‖tangent‖ (4 passes)'],
     memoryPerTensor: 'n + 1 running sums (1 KiB each, n models)',
-    gpu: 'all',
     vocabulary: 'equal',
   },
   program(ctx) {

@@ -12,7 +12,7 @@ export const nearswap: MergeMethod = {
   description: "Interpolates towards the other model where its values are near the base's (within about t), keeping the base elsewhere.",
   reference: { label: 'alchemonaut, QuartetAnemoi (NearSwap)', url: 'https://huggingface.co/alchemonaut/QuartetAnemoi-70B-t0.0001' },
   parameters: [{ name: 't', level: 'tensor', kind: 'number', required: true, range: { min: 0 }, description: 'distance below which the other model’s value is taken' }],
-  needs: { base: 'required', models: { min: 1, max: 1 }, statistics: [], memoryPerTensor: 'none', gpu: 'all', vocabulary: 'equal' },
+  needs: { base: 'required', models: { min: 1, max: 1 }, statistics: [], memoryPerTensor: 'none', vocabulary: 'equal' },
   program(ctx) {
     const t = fr(numberOf(ctx, 't'));
     const floor = fr(1e-6);

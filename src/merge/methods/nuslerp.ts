@@ -35,7 +35,6 @@ export const nuslerp: MergeMethod = {
     models: { min: 2, max: 2 },
     statistics: ['‖v₀‖, ‖v₁‖, then v̂₀·v̂₁, per tensor, row or column (2 passes)'],
     memoryPerTensor: 'flattened: 3 running sums (1.5 KiB); by row: 3 numbers per row (24 bytes × rows) and one row\'s running sums; by column: 3 numbers and 3 running sums per column (1.5 KiB × columns)',
-    gpu: 'all (by column over more than 16 384 columns, the statistics on the CPU)',
     vocabulary: 'common-rows',
   },
   program(ctx) {

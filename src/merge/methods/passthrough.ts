@@ -12,7 +12,7 @@ export const passthrough: MergeMethod = {
   description: "Copies one model's tensors (optionally scaled); with slices, stacks layer ranges of models into a new model.",
   reference: { label: 'mergekit passthrough', url: 'https://github.com/arcee-ai/mergekit/blob/main/docs/merge_methods.md' },
   parameters: [{ name: 'scale', level: 'model', kind: 'number', required: false, description: 'multiply the tensor by this (unset: copied exactly)' }],
-  needs: { base: 'ignored', models: { min: 1, max: 1 }, statistics: [], memoryPerTensor: 'none', gpu: 'none (a scaled copy, on the CPU)', vocabulary: 'equal', slices: true },
+  needs: { base: 'ignored', models: { min: 1, max: 1 }, statistics: [], memoryPerTensor: 'none', vocabulary: 'equal', slices: true },
   program(ctx) {
     const s = ctx.modelParams[0]?.scale;
     const scale = typeof s === 'number' ? fr(s) : undefined;

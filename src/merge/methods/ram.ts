@@ -12,7 +12,7 @@ export const ram: MergeMethod = {
   description: 'Keeps a task vector whole where only one model changed a parameter, and averages where several did.',
   reference: { label: 'RAM, arXiv 2601.13572', url: 'https://arxiv.org/abs/2601.13572' },
   parameters: [{ name: 'epsilon', level: 'tensor', kind: 'number', required: false, default: 1e-5, range: { min: 0 }, description: 'a delta counts as a change when its magnitude exceeds this' }],
-  needs: { base: 'required', models: { min: 1 }, statistics: [], memoryPerTensor: 'none', gpu: 'all', vocabulary: 'equal' },
+  needs: { base: 'required', models: { min: 1 }, statistics: [], memoryPerTensor: 'none', vocabulary: 'equal' },
   program(ctx) {
     const eps = fr(numberOf(ctx, 'epsilon', 1e-5));
     const n = ctx.inputCount - 1;

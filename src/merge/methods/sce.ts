@@ -34,7 +34,6 @@ export const sce: MergeMethod = {
     models: { min: 1 },
     statistics: ['the variance across models at the select_topk boundary (radix select, 4 passes)', 'mean(δᵢ²) per model (1 pass)'],
     memoryPerTensor: '512 KiB of histograms, 1 number per model',
-    gpu: 'all',
     vocabulary: 'equal',
   },
   program(ctx) {

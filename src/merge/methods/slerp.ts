@@ -23,7 +23,6 @@ export const slerp: MergeMethod = {
     models: { min: 1, max: 1 },
     statistics: ['‖a‖, ‖b‖ (1 pass), then â·b̂ (1 pass)'],
     memoryPerTensor: '3 running sums (1.5 KiB)',
-    gpu: 'all',
     vocabulary: 'common-rows',
   },
   program(ctx) {

@@ -53,14 +53,6 @@ const STATISTICS: Record<Sparsification, string> = {
   della_magprune: 'per row: the ranks of |delta| (rows sorted one at a time); with rescale (the default) Σ|delta| before and after (1 pass)',
 };
 
-const GPU: Record<Sparsification | 'none', string> = {
-  none: 'all',
-  magnitude: 'all',
-  magnitude_outliers: 'all',
-  random: 'all',
-  della_magprune: 'none (per-row ranks)',
-};
-
 export function taskArithmeticMethod(v: TaskArithmeticVariant): MergeMethod {
   const params: ParameterSpec[] = [
     WEIGHT,
@@ -93,7 +85,6 @@ export function taskArithmeticMethod(v: TaskArithmeticVariant): MergeMethod {
         : v.sparsification === 'della_magprune'
           ? 'one row of indices per model (8 bytes × row length)'
           : 'none',
-      gpu: GPU[v.sparsification ?? 'none'],
       vocabulary: 'cut-to-reference',
       random,
     },

@@ -91,8 +91,6 @@ export interface MethodNeeds {
   statistics: string[];
   /** Memory held per tensor beyond the streamed chunks, for the README. */
   memoryPerTensor: string;
-  /** What a WebGPU backend computes on the GPU (the rest runs the method's CPU code inside it), for the README. */
-  gpu: string;
   /** Accepts mergekit `slices:` recipes (passthrough); every other method takes `models:`. */
   slices?: boolean;
   /** Larger vocabularies (embedding/lm_head rows beyond the reference's) are cut to the reference's rows. */

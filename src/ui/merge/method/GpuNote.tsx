@@ -1,5 +1,5 @@
 import { useMemo } from 'react';
-import { methodGpuCoverage } from '../../../gpu/methodCoverage';
+import { methodGpuCoverage } from '../../../merge/methods/gpuCoverage';
 
 /**
  * What of the method runs on WebGPU and what on the CPU of the merge worker, as the method's own

@@ -6,9 +6,9 @@
  * the CPU; then each pass says whether a GPU kernel can take it, and the element pass whether it has a
  * GPU kernel (elementsOf, the rule the GPU runner itself applies).
  */
-import { getMethod } from '../merge/methods/registry';
-import type { MergeMethod, ParameterSpec, ParameterValues, TensorContext } from '../merge/methods/types';
-import { elementsOf } from './runProgramGpu';
+import { elementsOf } from './gpuElements';
+import { getMethod } from './registry';
+import type { MergeMethod, ParameterSpec, ParameterValues, TensorContext } from './types';
 
 export interface MethodGpuCoverage {
   /** Labels of the statistics passes a GPU kernel computes ("magnitude threshold (high bits)"). */
@@ -70,4 +70,13 @@ export function methodGpuCoverage(methodOrName: MergeMethod | string, overrides:
     pass.finish();
   }
   return { gpuPasses, cpuPasses, elementsOnGpu: elementsOf(program, inputCount) !== undefined };
+}
+
+/** The coverage in a few words, for the README's methods table: "all", "none (…)", or what runs where. */
+export function gpuCoverageSummary(c: MethodGpuCoverage): string {
+  if (c.cpuPasses.length === 0 && c.elementsOnGpu) return 'all';
+  if (c.gpuPasses.length === 0 && !c.elementsOnGpu) return 'none (on the CPU inside a WebGPU merge, same results)';
+  const gpu = [...c.gpuPasses, ...(c.elementsOnGpu ? ['the element pass'] : [])];
+  const cpu = [...c.cpuPasses, ...(c.elementsOnGpu ? [] : ['the element pass'])];
+  return `${gpu.join(', ')}; on the CPU: ${cpu.join(', ')}`;
 }
