@@ -87,6 +87,11 @@ export interface MergePlan {
   preflight: PreflightReport;
   /** Bytes read from the inputs, and written as tensor data. */
   inputBytes: number;
+  /**
+   * True when a method may stop before its last declared pass (karcher: once it has converged):
+   * inputBytes then counts every pass it may run, an upper bound.
+   */
+  inputBytesAtMost?: boolean;
   outputBytes: number;
   /** The output's number of layers when it differs from the reference's (a `slices:` recipe). */
   outputLayers?: number;
@@ -183,6 +188,7 @@ function planMethod(recipe: Recipe, method: MergeMethod, ingredients: Ingredient
   const layerCount = layerCountOf(reference.checkpoint.tensors.keys());
   const steps: TensorStep[] = [];
   let inputBytes = 0;
+  let inputBytesAtMost = false;
   let outputBytes = 0;
   for (const [name, refTensor] of reference.checkpoint.tensors) {
     const info = refTensor.info;
@@ -203,12 +209,22 @@ function planMethod(recipe: Recipe, method: MergeMethod, ingredients: Ingredient
       tensorLevels: [recipe.parameters],
     });
     steps.push(step);
-    const reads = step.program.passes.length + 1;
-    const numel = numelOf(step.shape);
-    for (const x of inputs) inputBytes += reads * numel * BYTES[x.info.dtype as FloatDtype];
-    outputBytes += numel * BYTES[step.outDtype];
+    const reads = methodStepReads(step, inputs);
+    inputBytes += reads.bytes;
+    inputBytesAtMost ||= reads.atMost;
+    outputBytes += numelOf(step.shape) * BYTES[step.outDtype];
   }
-  return { recipe, steps, reference, ingredients, preflight: report, inputBytes, outputBytes };
+  return { recipe, steps, reference, ingredients, preflight: report, inputBytes, inputBytesAtMost, outputBytes };
+}
+
+/**
+ * Bytes a method step reads: each input once per statistics pass and once for the output; `atMost`
+ * when a pass may skip itself (karcher's iterations after it converges).
+ */
+function methodStepReads(step: MethodStep, inputs: CheckpointTensor[]): { bytes: number; atMost: boolean } {
+  const numel = numelOf(step.shape);
+  const reads = step.program.passes.length + 1;
+  return { bytes: inputs.reduce((s, x) => s + reads * numel * BYTES[x.info.dtype as FloatDtype], 0), atMost: step.program.passes.some((p) => p.skip !== undefined) };
 }
 
 const PRE_WEIGHT = /embed|(?:^|\.)(?:wte|wpe)(?:\.|$)/;
@@ -232,6 +248,7 @@ function planSlices(recipe: Recipe, method: MergeMethod, ingredients: Ingredient
   const basePath = recipe.baseModel?.path;
   const steps: TensorStep[] = [];
   let inputBytes = 0;
+  let inputBytesAtMost = false;
   let outputBytes = 0;
 
   const add = (outName: string, slice: RecipeSlice, sourceNames: string[], t: number) => {
@@ -272,9 +289,10 @@ function planSlices(recipe: Recipe, method: MergeMethod, ingredients: Ingredient
       tensorLevels: [slice.parameters, recipe.parameters],
     });
     steps.push(step);
-    const numel = numelOf(step.shape);
-    for (const x of tensors) inputBytes += (step.program.passes.length + 1) * numel * BYTES[x.info.dtype as FloatDtype];
-    outputBytes += numel * BYTES[step.outDtype];
+    const reads = methodStepReads(step, tensors);
+    inputBytes += reads.bytes;
+    inputBytesAtMost ||= reads.atMost;
+    outputBytes += numelOf(step.shape) * BYTES[step.outDtype];
   };
 
   const outside = [...reference.checkpoint.tensors.keys()].filter((n) => layerIndexOf(n) === undefined);
@@ -298,7 +316,7 @@ function planSlices(recipe: Recipe, method: MergeMethod, ingredients: Ingredient
   }
   const last = slices[slices.length - 1];
   for (const name of outside.filter((n) => !PRE_WEIGHT.test(n))) add(name, last, last.sources.map(() => name), 0);
-  return { recipe, steps, reference, ingredients, preflight: report, inputBytes, outputBytes, outputLayers: outLayer };
+  return { recipe, steps, reference, ingredients, preflight: report, inputBytes, inputBytesAtMost, outputBytes, outputLayers: outLayer };
 }
 
 function withLayer(name: string, layer: number): string {

@@ -205,6 +205,18 @@ parameters:
   });
 });
 
+describe('planMerge: bytes read by methods that may stop early', () => {
+  test('karcher counts every pass it may run and says so (inputBytesAtMost); ties counts its passes exactly', async () => {
+    const models = { a: tensors('F32'), b: tensors('F32'), c: tensors('F32') };
+    const k = await plan('merge_method: karcher\nparameters:\n  max_iter: 4\nmodels:\n  - model: a\n  - model: b\n  - model: c\ndtype: float32\n', models);
+    const step = k.steps.find((s) => s.kind === 'method');
+    expect(step?.kind === 'method' && step.program.passes.filter((p) => p.skip).length).toBeGreaterThanOrEqual(3 * 4);
+    expect(k.inputBytesAtMost).toBe(true);
+    const t = await plan('merge_method: ties\nbase_model: a\nparameters:\n  density: 0.5\nmodels:\n  - model: b\n    parameters:\n      weight: 1\n  - model: c\n    parameters:\n      weight: 1\ndtype: float32\n', models);
+    expect(t.inputBytesAtMost).toBeFalsy();
+  });
+});
+
 describe('planMerge: linear with a base_model outside the models', () => {
   test('joins the soup last when a recipe-wide weight gives it one (as mergekit); else only the reference, with a warning', async () => {
     const withWeight = await plan('merge_method: linear\nbase_model: base\nmodels:\n  - model: a\n    parameters: {weight: 3}\nparameters:\n  weight: 1\n', {

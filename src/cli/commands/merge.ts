@@ -153,7 +153,8 @@ export const mergeCommand: Command = {
           `  tensors   ${plan.steps.length} (${merged} merged, ${plan.steps.length - merged} copied from ${plan.reference.label})`,
           `  written   ${humanBytes(plan.outputBytes)} in ${files.length} file${files.length > 1 ? 's' : ''}${run.extraFiles.length > 0 ? ` + ${run.extraFiles.join(', ')}` : ''}`,
           ...(run.randomSeed !== undefined ? [`  seed      ${run.randomSeed} (random_seed, recorded in the output)`] : []),
-          `  time      ${result.seconds.toFixed(1)} s, ${humanBytes(plan.inputBytes / Math.max(result.seconds, 1e-9))}/s of input`,
+          // An iterative method's declared passes are an upper bound of what it read: no rate then.
+          `  time      ${result.seconds.toFixed(1)} s${plan.inputBytesAtMost ? '' : `, ${humanBytes(plan.inputBytes / Math.max(result.seconds, 1e-9))}/s of input`}`,
           `  backend   ${run.backendDescription}`,
           `  verified  every written header re-read and checked`,
         ].join('\n') + '\n',

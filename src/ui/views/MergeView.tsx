@@ -136,7 +136,10 @@ export function MergeView() {
               {formatInt(plan.steps.length)} ({formatInt(plan.steps.filter((s) => s.kind !== 'copy').length)} merged, {formatInt(plan.steps.filter((s) => s.kind === 'copy').length)} copied)
             </dd>
             <dt>Read</dt>
-            <dd>{formatBytes(plan.inputBytes)}</dd>
+            <dd title={plan.inputBytesAtMost ? 'every pass the method may run; it stops iterating once it converges' : undefined}>
+              {plan.inputBytesAtMost ? 'up to ' : ''}
+              {formatBytes(plan.inputBytes)}
+            </dd>
             <dt>Estimated output</dt>
             <dd data-testid="estimated-size">
               {formatBytes(outputBytes)}
