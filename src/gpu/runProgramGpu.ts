@@ -93,7 +93,7 @@ export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramO
     read: async (start, count) => {
       const inputs = elementInputs(await readRaw(start, count), start, count, elements.scratch);
       const bytes = await opts.backend.runElementwise(methodElementsJob({ inputs, outDtype: 'F32', elementCount: count, offset: start, elements }), opts.signal);
-      if (store) new Uint8Array(scratch!.buffer, start * 4, count * 4).set(bytes);
+      if (store) scratchBytes(start, count).set(bytes);
       return [bytes];
     },
   });
