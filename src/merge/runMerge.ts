@@ -252,37 +252,49 @@ export function chunkElementsFor(step: SoupStep, backend: SoupBackend, maxJobByt
   return Math.max(4, n - (n % 4));
 }
 
+/**
+ * A soup step's inputs, chunk by chunk in element order: `count` elements of every input, checked. The
+ * one chunk producer of the merge (soupTensor) and of the in-memory soup (soupWeights.ts).
+ */
+export async function* soupInputChunks(step: SoupStep, backend: SoupBackend, maxJobBytes: number, signal: AbortSignal | undefined): AsyncGenerator<{ count: number; bytes: Uint8Array[] }> {
+  const numel = numelOf(step.shape);
+  const chunkElements = chunkElementsFor(step, backend, maxJobBytes);
+  const readers = step.inputs.map((t) => readTensorChunks(t, { chunkBytes: chunkElements * INPUT_BYTES[t.info.dtype], signal }));
+  try {
+    for (let done = 0; done < numel; ) {
+      throwIfAborted(signal);
+      const pieces = await Promise.all(readers.map((r) => r.next()));
+      const count = Math.min(chunkElements, numel - done);
+      done += count;
+      yield { count, bytes: pieces.map((p, i) => checkedChunk(step.inputs[i], p.done ? undefined : p.value, count)) };
+    }
+  } finally {
+    await Promise.all(readers.map((r) => r.return(undefined)));
+  }
+}
+
 async function soupTensor(step: SoupStep, backend: SoupBackend, maxJobBytes: number, enqueue: Enqueue, signal: AbortSignal | undefined): Promise<void> {
   const numel = numelOf(step.shape);
   if (numel === 0) {
     await enqueue(step.name, Promise.resolve(new Uint8Array(0)), 0, true);
     return;
   }
-  const chunkElements = chunkElementsFor(step, backend, maxJobBytes);
-  const readers = step.inputs.map((t) => readTensorChunks(t, { chunkBytes: chunkElements * INPUT_BYTES[t.info.dtype], signal }));
   let done = 0;
-  try {
-    while (done < numel) {
-      const pieces = await Promise.all(readers.map((r) => r.next()));
-      const count = Math.min(chunkElements, numel - done);
-      const bytes = pieces.map((p, i) => checkedChunk(step.inputs[i], p.done ? undefined : p.value, count));
-      let result: Promise<Uint8Array>;
-      const outDtype = step.outDtype;
-      if (outDtype === 'F64') {
-        // f32 arithmetic would lose what F64 holds: computed here in f64, on every backend.
-        const inputs = bytes.map((b, i) => ({ dtype: step.inputs[i].info.dtype as FloatDtype, bytes: b }));
-        result = Promise.resolve().then(() => soupF64(step.mode, step.exactCoefficients, inputs, count));
-      } else {
-        const inputs = bytes.map((b, i) => toKernelInput(step.inputs[i], b));
-        const job: SoupJob = { mode: step.mode, coefficients: step.coefficients, inputs, outDtype, elementCount: count };
-        result = backend.run(job, signal);
-      }
-      const inputBytes = step.inputs.reduce((s, t) => s + count * INPUT_BYTES[t.info.dtype], 0);
-      done += count;
-      await enqueue(step.name, result, inputBytes, done === numel);
+  for await (const { count, bytes } of soupInputChunks(step, backend, maxJobBytes, signal)) {
+    let result: Promise<Uint8Array>;
+    const outDtype = step.outDtype;
+    if (outDtype === 'F64') {
+      // f32 arithmetic would lose what F64 holds: computed here in f64, on every backend.
+      const inputs = bytes.map((b, i) => ({ dtype: step.inputs[i].info.dtype as FloatDtype, bytes: b }));
+      result = Promise.resolve().then(() => soupF64(step.mode, step.exactCoefficients, inputs, count));
+    } else {
+      const inputs = bytes.map((b, i) => toKernelInput(step.inputs[i], b));
+      const job: SoupJob = { mode: step.mode, coefficients: step.coefficients, inputs, outDtype, elementCount: count };
+      result = backend.run(job, signal);
     }
-  } finally {
-    await Promise.all(readers.map((r) => r.return(undefined)));
+    const inputBytes = step.inputs.reduce((s, t) => s + count * INPUT_BYTES[t.info.dtype], 0);
+    done += count;
+    await enqueue(step.name, result, inputBytes, done === numel);
   }
 }
 

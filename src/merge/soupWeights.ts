@@ -7,7 +7,7 @@
  * evaluator sees are bit for bit those of the soup `souplab merge` writes with the same recipe and backend.
  * streamF32 gives the same values chunk by chunk (the GGUF export writes them so, never holding a tensor whole).
  */
-import { InputError, throwIfAborted } from '../errors';
+import { InputError } from '../errors';
 import { isFloatDtype, numelOf, type FloatDtype } from '../formats/dtype';
 import { decodeToF32 } from '../formats/floatArrays';
 import type { CheckpointTensor } from '../formats/checkpoint';
@@ -15,7 +15,7 @@ import { readTensorChunks } from '../formats/tensorChunks';
 import type { WeightSource } from '../model/types';
 import type { KernelDtype, SoupBackend, SoupJob } from './kernel';
 import type { MergePlan, MethodStep, SoupStep, TensorStep } from './plan';
-import { checkedChunk, chunkElementsFor, INPUT_BYTES, methodOutputs, toKernelInput } from './runMerge';
+import { methodOutputs, soupInputChunks, toKernelInput } from './runMerge';
 
 export interface SoupWeightOptions {
   /** Bytes one job holds (inputs + output), default 16 MiB, as runMerge. */
@@ -72,29 +72,20 @@ async function* copyTensorF32(t: CheckpointTensor, dtype: FloatDtype, signal: Ab
 
 /** A soup step's values, chunk by chunk in order, `inFlight` backend jobs ahead of the reader. */
 async function* soupTensorF32(step: SoupStep, backend: SoupBackend, maxJobBytes: number, inFlight: number, signal: AbortSignal | undefined): AsyncGenerator<Float32Array> {
-  const numel = numelOf(step.shape);
-  if (numel === 0) return;
   const outKernel = step.outDtype as KernelDtype;
-  const chunk = chunkElementsFor(step, backend, maxJobBytes);
-  const readers = step.inputs.map((t) => readTensorChunks(t, { chunkBytes: chunk * INPUT_BYTES[t.info.dtype], signal }));
   const queue: Promise<Float32Array>[] = [];
   try {
-    for (let done = 0; done < numel; ) {
-      throwIfAborted(signal);
-      const pieces = await Promise.all(readers.map((r) => r.next()));
-      const count = Math.min(chunk, numel - done);
-      const inputs = pieces.map((p, i) => toKernelInput(step.inputs[i], checkedChunk(step.inputs[i], p.done ? undefined : p.value, count)));
+    for await (const { count, bytes } of soupInputChunks(step, backend, maxJobBytes, signal)) {
+      const inputs = bytes.map((b, i) => toKernelInput(step.inputs[i], b));
       const job: SoupJob = { mode: step.mode, coefficients: step.coefficients, inputs, outDtype: outKernel, elementCount: count };
-      const work = backend.run(job, signal).then((bytes) => decodeToF32(outKernel, bytes));
+      const work = backend.run(job, signal).then((out) => decodeToF32(outKernel, out));
       work.catch(() => undefined); // awaited in order below; a rejection must not go unhandled meanwhile
       queue.push(work);
-      done += count;
       if (queue.length >= inFlight) yield await queue.shift()!;
     }
     while (queue.length > 0) yield await queue.shift()!;
   } finally {
     await Promise.allSettled(queue);
-    await Promise.all(readers.map((r) => r.return(undefined)));
   }
 }
 
