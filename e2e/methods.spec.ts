@@ -251,6 +251,19 @@ test('multislerp runs whole on the GPU on a WebGPU choice (its four statistics p
   expectSameModel(fromPage, await mergeWithCli(yaml, 'multislerp'));
 });
 
+test('karcher, which stops iterating once it converges, says its bytes read are at most (no MB/s in its progress): the same model as souplab merge', async ({ page }) => {
+  await demoIngredients(page);
+  await page.getByRole('combobox', { name: 'Merge method' }).selectOption('karcher');
+  await expect(page.getByText('Ready to merge 3 ingredients.')).toBeVisible();
+  const yaml = await exportRecipe(page);
+  const fromPage = await mergeInPage(page, 'cpu', 'e2e-karcher');
+  const facts = page.locator('.merge-facts');
+  await expect(facts.locator('dt', { hasText: 'Read' }).locator('+ dd')).toHaveText(/^up to \d/);
+  await expect(page.locator('.progress-text')).toContainText(/of up to \d/);
+  await expect(page.locator('.progress-text')).not.toContainText('MB/s');
+  expectSameModel(fromPage, await mergeWithCli(yaml, 'karcher'));
+});
+
 test('a slices: recipe (a frankenmerge) read in shows its layer ranges and is written back as it was', async ({ page }) => {
   await demoIngredients(page);
   const text = `merge_method: passthrough\nslices:\n  - sources:\n      - model: ./${BASE}\n        layer_range: [0, 2]\n  - sources:\n      - model: ./${WATT}\n        layer_range: [1, 2]\n        parameters:\n          scale: 0.5\ndtype: float32\nout_dtype: bfloat16\n`;

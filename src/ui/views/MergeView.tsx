@@ -209,7 +209,7 @@ export function MergeView() {
           </button>
         </div>
         {unconfirmed && !blocked && <p className="warning small">Confirm the negative weights above to merge.</p>}
-        <LiveProgressPanel active={active} />
+        <LiveProgressPanel active={active} atMost={plan?.inputBytesAtMost} />
         {m.phase === 'cancelling' && <p role="status">Cancelling; removing what was written…</p>}
         {(m.phase === 'failed' || m.phase === 'cancelled') && m.error && (
           <p role="alert" className={m.phase === 'failed' ? 'error' : 'warning'}>
