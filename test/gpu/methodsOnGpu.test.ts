@@ -348,7 +348,7 @@ describe('nuslerp by column over more columns than 512 rows of which fit a usual
 describe('multislerp and the rescale sums on the GPU, beyond the common cases', () => {
   const counters = () => ({ gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 });
 
-  it('the programs say every pass of multislerp, of DARE\'s rescale and of sce with select_topk < 1 runs on the GPU (methodCoverage)', () => {
+  it('the programs say every pass of multislerp, of DARE\'s rescale and of sce with select_topk < 1 runs on the GPU (gpuCoverage)', () => {
     for (const m of ['multislerp', 'dare_ties', 'dare_linear']) {
       const c = methodGpuCoverage(m);
       expect(c.cpuPasses, m).toEqual([]);

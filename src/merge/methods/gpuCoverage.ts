@@ -1,6 +1,6 @@
 /**
  * What of a merge method runs on WebGPU and what falls back to the CPU (inside the same merge, with the
- * same results: runProgramGpu.ts), found by asking the method's own program — not a second list that
+ * same results: src/gpu/runProgramGpu.ts), found by asking the method's own program — not a second list that
  * could drift from the code. The program is built for a small generated tensor with representative
  * parameter values (a density of 0.5, so that TIES' selection exists) and its statistics passes run on
  * the CPU; then each pass says whether a GPU kernel can take it, and the element pass whether it has a

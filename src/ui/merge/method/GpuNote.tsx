@@ -3,7 +3,7 @@ import { methodGpuCoverage } from '../../../merge/methods/gpuCoverage';
 
 /**
  * What of the method runs on WebGPU and what on the CPU of the merge worker, as the method's own
- * program says (methodCoverage.ts). A method without GPU kernels still merges on a WebGPU choice, with
+ * program says (merge/methods/gpuCoverage.ts). A method without GPU kernels still merges on a WebGPU choice, with
  * the same results: said here rather than failing.
  */
 export function GpuNote({ method }: { method: string }) {
