@@ -314,34 +314,29 @@ describe('per-row statistics on the GPU: rows longer than one chunk', () => {
 });
 
 describe('nuslerp by column over more columns than 512 rows of which fit a usual statistics chunk', () => {
-  it('its statistics still run on the GPU (a chunk of 512 whole rows: 40 columns × 512 > 8192), its element pass too, to the bit', async () => {
+  /** nuslerp by column on 600 × 40 BF16 elements (40 columns × 512 rows > the 8192-element chunk): the GPU run's counters, and its output equal to the CPU's. */
+  async function byColumns(seed: number, withStats: GpuTensorStats): Promise<NonNullable<GpuProgramOptions['counters']>> {
     const c: Case = { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: { nuslerp_flatten: false, nuslerp_row_wise: true } };
     const numel = 600 * 40;
     const dtypes: KernelDtype[] = ['BF16', 'BF16', 'BF16'];
-    const inputs = randomInputs(dtypes, numel, 63, { specials: 0.001 }).map((b) => withoutSubnormals('BF16', finiteBf16(b)));
+    const inputs = randomInputs(dtypes, numel, seed, { specials: 0.001 }).map((b) => withoutSubnormals('BF16', finiteBf16(b)));
     const ctx = { ...contextFor(c, 8, dtypes.length), shape: [600, 40], numel };
     const cpu = cpuMerge(ctx, dtypes, inputs);
     const counters = { gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 };
-    const gpu = await gpuMerge(ctx, dtypes, inputs, counters);
-    expect(counters).toMatchObject({ gpuPasses: 2, cpuPasses: 0, cpuElementChunks: 0 });
+    const gpu = await gpuMerge(ctx, dtypes, inputs, counters, backend, withStats);
     expect(Array.from(gpu.scalars)).toEqual(Array.from(cpu.scalars));
     expect(Array.from(gpu.out)).toEqual(Array.from(cpu.out));
+    return counters;
+  }
+
+  it('its statistics still run on the GPU (a chunk of 512 whole rows: 40 columns × 512 > 8192), its element pass too, to the bit', async () => {
+    expect(await byColumns(63, stats)).toMatchObject({ gpuPasses: 2, cpuPasses: 0, cpuElementChunks: 0 });
   }, 240_000);
 
   it('where 512 rows do not fit one binding (here limited to 64 KiB), the statistics run on the CPU inside the GPU run, to the bit', async () => {
     const { ctx: gpuCtx, pool, pipelines } = backend.shared;
     const small = createGpuTensorStats(gpuCtx, pool, pipelines, { chunkElements: 8192, maxBindingBytes: 64 << 10 });
-    const c: Case = { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: { nuslerp_flatten: false, nuslerp_row_wise: true } };
-    const numel = 600 * 40;
-    const dtypes: KernelDtype[] = ['BF16', 'BF16', 'BF16'];
-    const inputs = randomInputs(dtypes, numel, 64, { specials: 0.001 }).map((b) => withoutSubnormals('BF16', finiteBf16(b)));
-    const ctx = { ...contextFor(c, 8, dtypes.length), shape: [600, 40], numel };
-    const cpu = cpuMerge(ctx, dtypes, inputs);
-    const counters = { gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 };
-    const gpu = await gpuMerge(ctx, dtypes, inputs, counters, backend, small);
-    expect(counters).toMatchObject({ gpuPasses: 0, cpuPasses: 2, cpuElementChunks: 0 });
-    expect(Array.from(gpu.scalars)).toEqual(Array.from(cpu.scalars));
-    expect(Array.from(gpu.out)).toEqual(Array.from(cpu.out));
+    expect(await byColumns(64, small)).toMatchObject({ gpuPasses: 0, cpuPasses: 2, cpuElementChunks: 0 });
   }, 240_000);
 });
 
