@@ -206,6 +206,19 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
     return meta;
   }
 
+  /**
+   * The (sum, compensation) pairs of a sums dispatch: `size` bytes of partials, written by the
+   * dispatch `encode` records into the buffer it is given, read back as f32.
+   */
+  async function readPartials(what: string, size: number, encode: (enc: GPUCommandEncoder, partials: { binding: 3; buffer: GPUBuffer; size: number }) => GPUBuffer[]): Promise<Float32Array> {
+    const partials = pool.acquire(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'stats partials');
+    try {
+      return new Float32Array(await submitAndRead(what, (enc) => encode(enc, { binding: 3, buffer: partials, size }), partials, size));
+    } finally {
+      pool.release(partials);
+    }
+  }
+
   /** Runs `encode` in an error scope, submits, and reads `size` bytes of `from` back. */
   async function submitAndRead(what: string, encode: (enc: GPUCommandEncoder) => GPUBuffer[], from: GPUBuffer, size: number): Promise<ArrayBuffer> {
     const stage = pool.acquire(size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'stats staging');
@@ -294,13 +307,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
           try {
             const { groups, gx, gy } = grid(chunk.blocks);
             const size = gx * gy * terms.length * 8; // a (sum, compensation) pair per group and term
-            const partials = pool.acquire(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'stats partials');
-            let out: Float32Array;
-            try {
-              out = new Float32Array(await submitAndRead('tensor sums', (enc) => [dispatch(enc, shape, 'sums', chunk, paramsFor(chunk, gx, NO_SELECT), { binding: 3, buffer: partials, size }, divisors, keepModels)], partials, size));
-            } finally {
-              pool.release(partials);
-            }
+            const out = await readPartials('tensor sums', size, (enc, partials) => [dispatch(enc, shape, 'sums', chunk, paramsFor(chunk, gx, NO_SELECT), partials, divisors, keepModels)]);
             for (let g = 0; g < groups; g++) {
               terms.forEach((term, t) => {
                 const at = 2 * (g * terms.length + t);
@@ -346,14 +353,8 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
             const p = new Uint32Array(PARAMS_BYTES / 4);
             p.set([chunk.blocks, 0, gx * STATS_LANES, lc.lineCount, 0, 0, 0, 0, chunk.start >>> 0, Math.floor(chunk.start / 4294967296) >>> 0, groupsPerLine, lc.lineLength, lines.lineStride, lines.elementStride, lc.firstLine]);
             const size = gx * gy * terms.length * 8;
-            const partials = pool.acquire(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'stats partials');
-            let out: Float32Array;
-            try {
-              const params = new Uint8Array(p.buffer as ArrayBuffer);
-              out = new Float32Array(await submitAndRead('line sums', (enc) => [dispatch(enc, shape, 'lineSums', chunk, params, { binding: 3, buffer: partials, size }, divisors, undefined, { gx, gy })], partials, size));
-            } finally {
-              pool.release(partials);
-            }
+            const params = new Uint8Array(p.buffer as ArrayBuffer);
+            const out = await readPartials('line sums', size, (enc, partials) => [dispatch(enc, shape, 'lineSums', chunk, params, partials, divisors, undefined, { gx, gy })]);
             // Each line's groups in order: the f64 sum in group order.
             for (let g = 0; g < groups; g++) {
               const line = lc.firstLine + Math.floor(g / groupsPerLine);
