@@ -72,10 +72,17 @@ export function methodGpuCoverage(methodOrName: MergeMethod | string, overrides:
   return { gpuPasses, cpuPasses, elementsOnGpu: elementsOf(program, inputCount) !== undefined };
 }
 
+/** Whether all of a method runs on the GPU, none of it, or a part. */
+export function gpuCoverageKind(c: MethodGpuCoverage): 'all' | 'none' | 'part' {
+  if (c.cpuPasses.length === 0 && c.elementsOnGpu) return 'all';
+  return c.gpuPasses.length === 0 && !c.elementsOnGpu ? 'none' : 'part';
+}
+
 /** The coverage in a few words, for the README's methods table: "all", "none (…)", or what runs where. */
 export function gpuCoverageSummary(c: MethodGpuCoverage): string {
-  if (c.cpuPasses.length === 0 && c.elementsOnGpu) return 'all';
-  if (c.gpuPasses.length === 0 && !c.elementsOnGpu) return 'none (on the CPU inside a WebGPU merge, same results)';
+  const kind = gpuCoverageKind(c);
+  if (kind === 'all') return 'all';
+  if (kind === 'none') return 'none (on the CPU inside a WebGPU merge, same results)';
   const gpu = [...c.gpuPasses, ...(c.elementsOnGpu ? ['the element pass'] : [])];
   const cpu = [...c.cpuPasses, ...(c.elementsOnGpu ? [] : ['the element pass'])];
   return `${gpu.join(', ')}; on the CPU: ${cpu.join(', ')}`;
