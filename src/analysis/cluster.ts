@@ -6,7 +6,21 @@
  * pair between them are never joined by evidence: they are joined last, at distance null, only to
  * complete the tree, and never fall in the same cluster at any τ. A category whose ρ is undefined
  * with everything (a constant column) is thus a cluster of its own.
+ *
+ * Near ties: which join comes first is decided on ρ rounded to a grid of 2⁻³⁰ (≈ 9.3e-10), whose sums
+ * are exact in float64 for any table `analyze` takes, so the decision does not depend on the order in
+ * which the means were summed; means equal on that grid are tied and go to the documented tie-break.
+ * Without it, two means within an ulp of each other could be ordered either way by two correct
+ * implementations, and the trees below them differ. The heights reported are the unrounded means.
  */
+
+/**
+ * ρ is compared on multiples of 2⁻³⁰. Two clusters share at most k²/4 pairs, so a sum of grid values
+ * stays below 2⁵³ (exact) for up to 5,000 categories; `analyze` takes at most 2,000.
+ */
+const DECISION_GRID = 2 ** 30;
+/** The grid value of ρ, as an integer count of 2⁻³⁰ steps (exact in float64). */
+export const onDecisionGrid = (rho: number): number => Math.round(rho * DECISION_GRID);
 
 /** One join of the dendrogram, scipy-style: nodes 0..k−1 are the categories, node k+m is merge m. */
 export interface DendrogramMerge {
@@ -42,6 +56,8 @@ interface Join {
   a: number;
   b: number;
   corr: number;
+  /** The mean on the decision grid (sum of grid values / count): what joins are ordered by. */
+  key: number;
   link: number;
   size: number;
 }
@@ -64,6 +80,8 @@ export function averageLinkage(r: (number | null)[][]): Dendrogram {
   // Sum of defined ρ and count of defined pairs between clusters, by slot (a cluster lives in the slot
   // of one of its members; Lance–Williams: the sums of a join are the sums of its sides).
   const sum = new Float64Array(k * k);
+  // The same sums on the decision grid (exact integers).
+  const gridSum = new Float64Array(k * k);
   const count = new Int32Array(k * k);
   // The first linked pair of categories between two clusters, as i·k + j with i < j (the tie-break).
   const link = new Int32Array(k * k).fill(2147483647);
@@ -72,6 +90,7 @@ export function averageLinkage(r: (number | null)[][]): Dendrogram {
       const v = i === j ? null : r[i][j];
       if (v !== null) {
         sum[i * k + j] = v;
+        gridSum[i * k + j] = onDecisionGrid(v);
         count[i * k + j] = 1;
         link[i * k + j] = Math.min(i, j) * k + Math.max(i, j);
       }
@@ -93,15 +112,15 @@ export function averageLinkage(r: (number | null)[][]): Dendrogram {
     }
     const x = chain[chain.length - 1];
     let best = -1;
-    let bc = -Infinity;
+    let bk = -Infinity;
     let bl = 0;
     for (let y = 0; y < k; y++) {
       if (y === x || state[y] !== 0 || count[x * k + y] === 0) continue;
-      const c = sum[x * k + y] / count[x * k + y];
+      const c = gridSum[x * k + y] / count[x * k + y];
       const l = link[x * k + y];
-      if (best < 0 || c > bc || (c === bc && l < bl)) {
+      if (best < 0 || c > bk || (c === bk && l < bl)) {
         best = y;
-        bc = c;
+        bk = c;
         bl = l;
       }
     }
@@ -116,10 +135,11 @@ export function averageLinkage(r: (number | null)[][]): Dendrogram {
       // Reciprocal nearest neighbours: the greedy join makes this join too.
       chain.length -= 2;
       const [a, b] = first[x] < first[best] ? [x, best] : [best, x];
-      found.push({ a: node[a], b: node[b], corr: bc, link: bl, size: size[a] + size[b] });
+      found.push({ a: node[a], b: node[b], corr: sum[x * k + best] / count[x * k + best], key: bk, link: bl, size: size[a] + size[b] });
       for (let o = 0; o < k; o++) {
         if (o === a || o === b) continue;
         sum[a * k + o] = sum[o * k + a] = sum[a * k + o] + sum[b * k + o];
+        gridSum[a * k + o] = gridSum[o * k + a] = gridSum[a * k + o] + gridSum[b * k + o];
         count[a * k + o] = count[o * k + a] = count[a * k + o] + count[b * k + o];
         link[a * k + o] = link[o * k + a] = Math.min(link[a * k + o], link[b * k + o]);
       }
@@ -133,7 +153,7 @@ export function averageLinkage(r: (number | null)[][]): Dendrogram {
 
 /**
  * The greedy order of the tree's joins: at each step, of the joins whose sides both exist, the one of
- * highest mean ρ (ties: first linked pair first) — the join the greedy algorithm makes at that step.
+ * highest mean ρ on the decision grid (ties: first linked pair first) — the join the greedy algorithm makes at that step.
  * Then the clusters with no defined pair between them are joined at null, earliest first, as the
  * greedy algorithm does once no defined pair is left. O(k²), like the chain.
  */
@@ -159,7 +179,7 @@ function replayGreedy(
     for (let i = 1; i < ready.length; i++) {
       const c = found[ready[i]];
       const b = found[ready[at]];
-      if (c.corr > b.corr || (c.corr === b.corr && c.link < b.link)) at = i;
+      if (c.key > b.key || (c.key === b.key && c.link < b.link)) at = i;
     }
     const i = ready[at];
     ready[at] = ready[ready.length - 1];
@@ -204,8 +224,14 @@ export function cutDendrogram(d: Dendrogram, categories: string[], r: (number | 
   };
   // Leaves under each node, to union them when a join is kept.
   const firstLeaf = (id: number): number => (id < k ? id : firstLeaf(d.merges[id - k].left));
-  d.merges.forEach((m) => {
-    if (m.correlation !== null && m.correlation >= tau) parent[find(firstLeaf(m.right))] = find(firstLeaf(m.left));
+  // A join is kept only when its sides' own joins were: near ties may leave a parent's mean an ulp
+  // above a child's, and a cut must never join part of a subtree.
+  const kept = d.merges.map(() => false);
+  const whole = (id: number): boolean => id < k || kept[id - k];
+  d.merges.forEach((m, i) => {
+    if (m.correlation === null || m.correlation < tau || !whole(m.left) || !whole(m.right)) return;
+    kept[i] = true;
+    parent[find(firstLeaf(m.right))] = find(firstLeaf(m.left));
   });
   const groups = new Map<number, number[]>();
   for (const leaf of d.leafOrder) {
