@@ -39,9 +39,11 @@ describe('Pearson', () => {
           expect(res.r).toBeNull();
           return;
         }
+        // The raw-sums formula on the cells in hundredths, which are integers: every sum below is exact
+        // (≤ 40 · 10⁸), so the reference does not lose digits to cancellation on near-constant columns.
         const n = both.length;
         let sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0; // prettier-ignore
-        for (const [a, b] of both) {
+        for (const [a, b] of both.map(([p, q]) => [Math.round(p * 100), Math.round(q * 100)])) {
           sx += a;
           sy += b;
           sxx += a * a;
