@@ -58,6 +58,15 @@ export interface DeltaSoupJob extends SoupJobCommon {
 export type SoupJob = LinearSoupJob | DeltaSoupJob;
 export type SoupMode = SoupJob['mode'];
 
+/** The parts of a job the arithmetic needs; inputs and output cover the same `count` elements. */
+export interface SoupSpan {
+  mode: SoupMode;
+  coefficients: Float32Array;
+  inputs: { dtype: KernelDtype; bytes: Uint8Array }[];
+  outDtype: KernelDtype;
+  count: number;
+}
+
 export interface SoupBackend {
   readonly kind: 'webgpu' | 'cpu';
   /** For people, e.g. "WebGPU on nvidia / hopper" or "CPU, 2 worker threads". */

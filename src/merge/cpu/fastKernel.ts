@@ -7,18 +7,9 @@
  * fallback and are tested on their own.
  */
 import { f16ToF32Bits } from '../../formats/floatCodecs';
-import type { KernelDtype, SoupMode } from '../kernel';
+import type { KernelDtype, SoupSpan } from '../kernel';
 import { KERNEL_DTYPE_BYTES } from '../kernel';
 import { computeSoupSpanSimd, simdApplies } from './simdKernel';
-
-/** The parts of a job the arithmetic needs; inputs and output cover the same `count` elements. */
-export interface SoupSpan {
-  mode: SoupMode;
-  coefficients: Float32Array;
-  inputs: { dtype: KernelDtype; bytes: Uint8Array }[];
-  outDtype: KernelDtype;
-  count: number;
-}
 
 const BLOCK = 4096;
 

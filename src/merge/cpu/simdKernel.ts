@@ -6,7 +6,7 @@
  * at the end, as everywhere. The module is tiny and assembled here, byte by byte, so that no build
  * step or binary file is needed. F16 inputs are decoded in SIMD; F16 output is encoded in JavaScript.
  */
-import type { SoupSpan } from './fastKernel';
+import type { SoupSpan } from '../kernel';
 
 /** Elements per block; four regions of BLOCK × 4 bytes in the module's memory. */
 export const SIMD_BLOCK = 16384;
