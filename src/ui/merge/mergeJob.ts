@@ -8,11 +8,11 @@ import type { ByteSource } from '../../formats/types';
 import type { OutputTarget } from '../../formats/writer';
 import type { SoupBackend } from '../../merge/kernel';
 import { recipeWhere } from '../../merge/recipe';
-import { runRecipe, type RunRecipeResult } from '../../merge/runRecipe';
+import { runRecipe } from '../../merge/runRecipe';
 import type { MergeProgress } from '../../merge/runMerge';
 import { ingredientOfPath } from '../ingredients/modelPaths';
 import { openInput } from '../ingredients/openIngredient';
-import type { StartRequest } from './protocol';
+import type { MergeJobResult, StartRequest } from './protocol';
 
 export interface MergeJobDeps {
   /** Made once the recipe is planned; runRecipe disposes it. */
@@ -23,20 +23,6 @@ export interface MergeJobDeps {
   readBack: (fileName: string) => Promise<ByteSource>;
   signal?: AbortSignal;
   onProgress?: (p: MergeProgress) => void;
-}
-
-export interface MergeJobResult {
-  /** A GGUF export: its weight type, tensors a Q8_0 file kept F16, notes (no chat template…). */
-  gguf?: RunRecipeResult['gguf'];
-  modelFiles: string[];
-  otherFiles: string[];
-  tensors: number;
-  tensorsMerged: number;
-  bytesWritten: number;
-  seconds: number;
-  verified: boolean;
-  /** The seed of the random masks (DARE, DELLA), recorded in the output. */
-  randomSeed?: number;
 }
 
 export async function runMergeJob(req: Pick<StartRequest, 'ingredients' | 'recipeYaml' | 'maxShardBytes' | 'gguf' | 'metadata'>, deps: MergeJobDeps): Promise<MergeJobResult> {

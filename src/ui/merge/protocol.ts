@@ -1,7 +1,7 @@
 /** Messages between the studio page and its merge worker (structured clone: Files and handles travel as they are). */
 import type { GgufFileType } from '../../model/gguf/writeGguf';
 import type { MergeProgress } from '../../merge/runMerge';
-import type { MergeJobResult } from './mergeJob';
+import type { RunRecipeResult } from '../../merge/runRecipe';
 import type { IngredientInput } from '../ingredients/types';
 
 export type BackendChoice = 'webgpu' | 'cpu';
@@ -65,3 +65,18 @@ export type FromWorker =
   | { type: 'progress'; progress: MergeProgress }
   | { type: 'done'; done: MergeDone }
   | { type: 'failed'; message: string; cancelled: boolean };
+
+/** What a merge made: its files, counts and whether the output was read back and checked. */
+export interface MergeJobResult {
+  /** A GGUF export: its weight type, tensors a Q8_0 file kept F16, notes (no chat template…). */
+  gguf?: RunRecipeResult['gguf'];
+  modelFiles: string[];
+  otherFiles: string[];
+  tensors: number;
+  tensorsMerged: number;
+  bytesWritten: number;
+  seconds: number;
+  verified: boolean;
+  /** The seed of the random masks (DARE, DELLA), recorded in the output. */
+  randomSeed?: number;
+}
