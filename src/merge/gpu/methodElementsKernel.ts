@@ -7,7 +7,7 @@ import type { KernelDtype, SoupInput } from '../kernel';
 import type { MethodElements } from '../program/gpuElements';
 import { methodElementsShaderCode, methodElementsShapeKey, type MethodElementsShape } from './methodElementsShader';
 import { putBoundary } from './taskArithmeticKernel';
-import type { ElementwiseJob } from './webgpuSoupBackend';
+import type { ElementwiseJob } from './elementwiseJob';
 
 export interface MethodElementsChunk {
   /** The base, then one input per model, `elementCount` elements each. */

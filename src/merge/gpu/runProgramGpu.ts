@@ -24,7 +24,7 @@ import type { ElementChunk, StatisticsPass } from '../methods/types';
 import { methodElementsJob } from './methodElementsKernel';
 import { taskArithmeticJob } from './taskArithmeticKernel';
 import type { GpuTensorStats } from './tensorStatsGpu';
-import type { WebGPUSoupBackend } from './webgpuSoupBackend';
+import type { WebGPUSoupBackend } from './gpuSoupBackend';
 
 export interface GpuProgramOptions {
   backend: WebGPUSoupBackend;

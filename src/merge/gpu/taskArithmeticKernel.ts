@@ -6,7 +6,7 @@
 import type { KernelDtype, SoupInput } from '../kernel';
 import type { ModelKeep, SelectionBoundary, TaskArithmeticElements } from '../program/gpuElements';
 import { taskArithmeticShaderCode, taskArithmeticShapeKey, type KeepKind, type TaskArithmeticShape } from './taskArithmeticShader';
-import type { ElementwiseJob } from './webgpuSoupBackend';
+import type { ElementwiseJob } from './elementwiseJob';
 
 export interface TaskArithmeticChunk {
   /** The base, then one input per model, `elementCount` elements each. */

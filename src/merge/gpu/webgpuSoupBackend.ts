@@ -10,7 +10,7 @@
  * queued and the previous one is being read back. Buffers come from a pool, pipelines from a cache.
  */
 import { CancelledError } from '../../errors';
-import type { KernelDtype, SoupBackend, SoupInput, SoupJob } from '../kernel';
+import type { SoupJob } from '../kernel';
 import { KERNEL_DTYPE_BYTES, validateSoupJob } from '../kernel';
 import { describeAdapter } from '../../gpu/adapter';
 import { GpuBufferPool } from '../../gpu/bufferPool';
@@ -20,7 +20,12 @@ import { PipelineCache } from '../../gpu/pipelineCache';
 import { blocksPerElementBlock, SOUP_BLOCK_ELEMENTS, SOUP_WORKGROUP_SIZE, soupShaderCode, soupShapeKey, type SoupShape } from './soupShader';
 import { Semaphore } from '../../util/semaphore';
 import { runTensorProgramOnGpu } from './runProgramGpu';
-import { createGpuTensorStats, type GpuTensorStats } from './tensorStatsGpu';
+import { createGpuTensorStats } from './tensorStatsGpu';
+import type { ElementwiseJob } from './elementwiseJob';
+import type { WebGPUSoupBackend } from './gpuSoupBackend';
+
+export type { ElementwiseJob } from './elementwiseJob';
+export type { WebGPUSoupBackend } from './gpuSoupBackend';
 
 export interface WebGPUSoupBackendOptions {
   /** Largest job accepted (default: 8 Mi elements, or less where the device's limits require). */
@@ -33,43 +38,6 @@ export interface WebGPUSoupBackendOptions {
   maxWorkgroupsPerDimension?: number;
 }
 
-/**
- * An element-wise kernel over packed inputs (the base first where there is one), for the merge methods
- * beyond the soup: the backend cuts it into pieces, packs, dispatches and reads back as for a soup job.
- */
-export interface ElementwiseJob {
-  inputs: SoupInput[];
-  outDtype: KernelDtype;
-  elementCount: number;
-  /** The kernel's module, cached under `shaderKey`; its entry point `main` takes 8 elements per invocation. */
-  shaderKey: string;
-  shaderCode: () => string;
-  /**
-   * The kernel's uniform for the piece that starts at element `pieceStart` of the job; the backend
-   * fills its first 16 bytes (blocks of the piece, 0, invocations per grid row, 0).
-   */
-  params(pieceStart: number): Uint8Array<ArrayBuffer>;
-  /** A read-only storage buffer (binding 3) for the piece of `count` elements from `pieceStart`: per-line coefficients. */
-  storage?(pieceStart: number, count: number): Float32Array<ArrayBuffer>;
-}
-
-export interface WebGPUSoupBackend extends SoupBackend {
-  /** Runs a method's element kernel (see ElementwiseJob); concurrent calls share the pieces in flight. */
-  runElementwise(job: ElementwiseJob, signal?: AbortSignal): Promise<Uint8Array>;
-  /** The device and caches, for the statistics kernels (src/merge/gpu/tensorStatsGpu.ts) that run beside the element kernels. */
-  readonly shared: { ctx: SoupDevice; pool: GpuBufferPool; pipelines: PipelineCache };
-  /** The whole-tensor statistics kernels on this backend's device. */
-  readonly tensorStats: GpuTensorStats;
-  readonly kind: 'webgpu';
-  /** The device, for diagnostics and tests (destroying it makes every run fail with DeviceLostError). */
-  readonly gpuDevice: GPUDevice;
-  stats(): { buffersCreated: number; buffersReused: number; pipelines: number; piecesRun: number };
-  /**
-   * Kernel-only timing for benchmarks: uploads `job` once (it must fit one piece), then runs its
-   * dispatch `repeats` times back to back. Bytes = the inputs read plus the output written, per run.
-   */
-  timeKernel(job: SoupJob, repeats: number): Promise<{ seconds: number; bytesPerRun: number }>;
-}
 
 /** Piece boundaries fall on multiples of this many elements: whole blocks, whole workgroups. */
 const PIECE_ALIGN = SOUP_BLOCK_ELEMENTS * SOUP_WORKGROUP_SIZE;
