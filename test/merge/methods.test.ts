@@ -228,6 +228,21 @@ const CASES: Case[] = [
     reference: (x) => ref.ram(x.base, [x.a, x.b, x.c], 0.002),
   },
   {
+    method: 'ramplus_tl',
+    recipe: (o) => `${head('ramplus_tl', o)}models:\n  - model: a\n  - model: b\n  - model: c\nparameters: {epsilon: 0.012, r: 0.6, alpha: 5}\n`,
+    reference: (x) => ref.ramplusTl(x.base, [x.a, x.b, x.c], 0.6, 5, 0.012),
+  },
+  {
+    method: 'ramplus_tl defaults',
+    recipe: (o) => `${head('ramplus_tl', o)}models:\n  - model: a\n  - model: c\n`,
+    reference: (x) => ref.ramplusTl(x.base, [x.a, x.c]),
+  },
+  {
+    method: 'arcee_fusion',
+    recipe: (o) => `${head('arcee_fusion', o)}models:\n  - model: base\n  - model: b\n`,
+    reference: (x, _, shape) => ref.arceeFusion(x.base, x.b, shape),
+  },
+  {
     method: 'passthrough',
     recipe: (o) => `${head('passthrough', o, false)}models:\n  - model: b\n    parameters: {scale: 0.7}\n`,
     reference: (x) => ref.passthroughScaled(x.b, 0.7),
