@@ -338,12 +338,12 @@ export function ramplusTl(base: V, xs: V[], r = 0.1, alpha = 0.2, epsilon = 1e-5
 
 // ---- arcee_fusion.py ----
 
-/** torch.softmax over a row, f32 steps: e = exp(v − max), e / Σe (Σ in f64, rounded once). */
+/** torch.softmax over a row (last dimension, CPU), f32 steps: e = exp(v − max), e·f32(1 / Σe) (Σ in f64, rounded once). */
 function softmaxRow(v: V): V {
   const max = v.reduce((m, x) => (x > m || Number.isNaN(x) ? x : m), -Infinity);
   const e = map(v.length, (k) => Math.exp(fr(v[k] - max)));
-  const sum = fr(sumF64(e));
-  return map(v.length, (k) => e[k] / sum);
+  const inverse = fr(1 / fr(sumF64(e)));
+  return map(v.length, (k) => e[k] * inverse);
 }
 
 /**

@@ -3,7 +3,7 @@
  * model's delta is taken only where it matters most, elsewhere the base is kept.
  *
  * Per tensor, rows being the last dimension (a 1-D tensor is one row), in f32 as torch computes it:
- * - per row, p = softmax(x) + 1e-8 and q = softmax(b) + 1e-8 (softmax: e = exp(v − max), e / Σe), and
+ * - per row, p = softmax(x) + 1e-8 and q = softmax(b) + 1e-8 (softmax: e = exp(v − max), e·f32(1 / Σe)), and
  *   KL = Σ p·log(p / q) (the sums in f64 in row order, rounded once);
  * - importance I = f32(|δ|·KL of its row), δ = f32(x − b);
  * - the threshold T = f32(median + f32(1.5·f32(Q3 − Q1))), where the quantile q is the element of rank
@@ -51,8 +51,9 @@ function softmaxPlusEps(v: Float32Array, out: Float64Array): void {
     out[k] = fr(Math.exp(fr(v[k] - max)));
     sum += out[k];
   }
-  const s = fr(sum);
-  for (let k = 0; k < v.length; k++) out[k] = fr(fr(out[k] / s) + SOFTMAX_EPS);
+  // torch's CPU softmax over the last dimension multiplies by the sum's reciprocal (SoftMaxKernel.cpp).
+  const inverse = fr(1 / fr(sum));
+  for (let k = 0; k < v.length; k++) out[k] = fr(fr(out[k] * inverse) + SOFTMAX_EPS);
 }
 
 /** KL(p ‖ q) of a model's row against the base's row, as the top of this file states. */
