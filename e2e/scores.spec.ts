@@ -87,6 +87,8 @@ test('moving τ changes the marked cells, the clusters and the experts live', as
   await tau.fill('0');
   await expect(lowCells(page)).toHaveCount(0);
   expect(await antiCells(page).count()).toBeGreaterThan(0);
+  await antiCells(page).first().hover();
+  await expect(page.getByRole('tooltip')).toContainText('anti-correlated, ρ ≤ −τ');
   await expect(page.getByRole('heading', { name: /categories have ρ < τ with another/ })).toBeVisible();
   await expect(page.getByText(/the paper's rule selects no experts/)).toHaveCount(0);
   await expect(page.locator('.hm-legend')).toContainText(/anti-correlated, ρ ≤ −τ: [1-9]\d* pairs? \(in L under ρ < τ\)/);

@@ -233,6 +233,7 @@ export function Heatmap({ model }: { model: HeatmapModel }) {
           <div>
             ρ = <strong>{formatRho(shownCell.rho)}</strong> · n = {shownCell.n}
             {shownCell.low ? ` · |ρ| < τ` : ''}
+            {shownCell.anti ? ` · anti-correlated, ρ ≤ −τ` : ''}
           </div>
         </div>
       )}
