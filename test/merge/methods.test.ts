@@ -268,7 +268,7 @@ describe('every method against the independent reference of mergekit', () => {
     }
   }
 
-  test('the real tensors of ../shared/fixtures (MiniCPM3 names), BF16-rounded fine-tunes, ties / slerp / model_stock / sce / karcher', async () => {
+  test('the real tensors of ../shared/fixtures (MiniCPM3 names), BF16-rounded fine-tunes, ties / slerp / model_stock / sce / karcher / ramplus_tl / arcee_fusion', async () => {
     const fixture = await openCheckpoint(bytesSource(new Uint8Array(readFileSync(new URL('../../../shared/fixtures/ollama_minicpm3_testdata.safetensors', import.meta.url))), 'minicpm3.safetensors'));
     const base: TestTensor[] = [];
     for (const [name, t] of fixture.tensors) {
@@ -292,7 +292,7 @@ describe('every method against the independent reference of mergekit', () => {
       recipe: (o) => `${head('slerp', o)}models:\n  - model: base\n  - model: c\nparameters:\n  t: 0.35\n`,
       reference: (x) => ref.slerp(0.35, x.base, x.c),
     };
-    for (const c of [...CASES.filter((x) => ['ties', 'model_stock', 'sce', 'breadcrumbs_ties', 'nuslerp', 'karcher', 'nuslerp by row', 'nuslerp by column', 'model_stock filter_wise'].includes(x.method)), slerpFixed]) {
+    for (const c of [...CASES.filter((x) => ['ties', 'model_stock', 'sce', 'breadcrumbs_ties', 'nuslerp', 'karcher', 'nuslerp by row', 'nuslerp by column', 'model_stock filter_wise', 'ramplus_tl', 'arcee_fusion'].includes(x.method)), slerpFixed]) {
       // karcher into F32 too: its f32 iterate shows there, as mergekit's does
       for (const out of c.method === 'karcher' ? (['BF16', 'F32'] as const) : (['BF16'] as const)) {
         const plan = await planOf(c.recipe(out), models);
