@@ -85,7 +85,7 @@ export const arceeFusion: MergeMethod = {
     base: 'required',
     models: { min: 1, max: 1 },
     statistics: ['per row, the KL divergence of the softmaxed model row from the base row', 'median and quartiles of the importance, the delta’s magnitude times its row’s KL (three radix passes)'],
-    memoryPerTensor: 'one f32 per row (its KL divergence)',
+    memoryPerTensor: 'one f32 per row (its KL divergence), and 48 KiB of histograms while the quartiles are found',
     vocabulary: 'common-rows',
   },
   program(ctx) {
@@ -124,11 +124,13 @@ export const arceeFusion: MergeMethod = {
     const radixPass = (step: number): StatisticsPass => {
       const { shift, bits } = RADIX_PASSES[step];
       const digitMask = (1 << bits) - 1;
-      const histograms = [0, 1, 2].map(() => new Float64Array(1 << bits));
+      // Allocated when the pass runs and dropped after it: one pass's three histograms (48 KiB) at a time.
+      let histograms: Float64Array[] = [];
       return {
         kind: 'custom',
         label: `importance quartiles (${RADIX_PASSES.length} radix passes)`,
         accumulate(chunk: ElementChunk) {
+          if (histograms.length === 0) histograms = [0, 1, 2].map(() => new Float64Array(1 << bits));
           const [b, x] = chunk.x;
           for (let i = 0; i < chunk.count; i++) {
             const key = ascendingKey(importance(fr(x[i] - b[i]), chunk.offset + i));
@@ -142,6 +144,7 @@ export const arceeFusion: MergeMethod = {
             prefix[t] = (prefix[t] | (picked.digit << shift)) >>> 0;
             prefixMask[t] = (prefixMask[t] | (digitMask << shift)) >>> 0;
           }
+          histograms = [];
           if (step === RADIX_PASSES.length - 1) threshold = fusionThreshold(valueOfKey(prefix[0]), valueOfKey(prefix[1]), valueOfKey(prefix[2]));
         },
       };
