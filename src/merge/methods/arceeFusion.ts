@@ -18,8 +18,8 @@
  * passes (11, 11, 10 bits of an order key) that narrow down the three ranks at once, then the output.
  */
 import { fr, rowLength } from './common';
-import { linesOf } from './lineSums';
-import { pickDigit, RADIX_PASSES } from './tensorStats';
+import { linesOf } from '../program/lineSums';
+import { pickDigit, RADIX_PASSES } from '../program/tensorStats';
 import type { ElementChunk, MergeMethod, StatisticsPass } from './types';
 
 const F32 = new Float32Array(1);
@@ -160,7 +160,7 @@ export const arceeFusion: MergeMethod = {
         }
       },
       describe: () => ({ kernel: 'arcee_fusion', scalars: Float32Array.of(threshold) }),
-      // shaders/methodElements.wgsl `arceeFusion`, each row's KL as its line coefficient; the passes run on the CPU
+      // shaders/merge/methodElements.wgsl `arceeFusion`, each row's KL as its line coefficient; the passes run on the CPU
       gpuElements: () => (ctx.shape.length > 0 ? { kernel: 'arcee_fusion', scalars: [threshold], lines: { lines: linesOf('row', ctx.shape), perLine: 1, values: kl } } : undefined),
     };
   },

@@ -61,7 +61,7 @@ export const ram: MergeMethod = {
       passes: [],
       combine: (chunk, out) => ramCombine(chunk, out, n, eps),
       describe: () => ({ kernel: 'ram', scalars: Float32Array.of(eps) }),
-      // shaders/methodElements.wgsl `ram*` (a base alone is copied by the code above)
+      // shaders/merge/methodElements.wgsl `ram*` (a base alone is copied by the code above)
       gpuElements: () => (n >= 1 ? { kernel: 'ram', scalars: [eps] } : undefined),
     };
   },

@@ -71,7 +71,7 @@ export const ramplusTl: MergeMethod = {
       ],
       combine: (chunk, out) => ramCombine(chunk, out, n, eps, lambdas),
       describe: () => ({ kernel: 'ramplus_tl', scalars: Float32Array.of(eps, ...lambdas) }),
-      // shaders/methodElements.wgsl `ramplus*`, after the counting pass (which runs on the CPU)
+      // shaders/merge/methodElements.wgsl `ramplus*`, after the counting pass (which runs on the CPU)
       gpuElements: () => (n >= 1 ? { kernel: 'ramplus', scalars: [eps, ...lambdas] } : undefined),
     };
   },
