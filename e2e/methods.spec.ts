@@ -251,6 +251,37 @@ test('multislerp runs whole on the GPU on a WebGPU choice (its four statistics p
   expectSameModel(fromPage, await mergeWithCli(yaml, 'multislerp'));
 });
 
+test('ramplus_tl: its fields come from the registry and go into the YAML; arcee_fusion takes one model besides the base and merges on WebGPU: the same model as souplab merge', async ({ page }) => {
+  await demoIngredients(page);
+  await page.getByRole('tab', { name: 'Merge & export' }).click();
+  await page.getByLabel('Output dtype').selectOption('BF16');
+  await page.getByRole('tab', { name: 'Ingredients' }).click();
+  await page.getByRole('combobox', { name: 'Merge method' }).selectOption('ramplus_tl');
+  await page.getByRole('combobox', { name: 'Base model' }).selectOption(BASE);
+  await page.getByRole('textbox', { name: 'r', exact: true }).fill('0.3');
+  await page.getByRole('textbox', { name: 'alpha', exact: true }).fill('0.5');
+  await expect(page.getByText('Ready to merge 2 ingredients.')).toBeVisible();
+  const ram = parseRecipe(await exportRecipe(page)).recipe;
+  expect(ram.method).toBe('ramplus_tl');
+  expect(ram.parameters.r).toMatchObject({ value: 0.3 });
+  expect(ram.parameters.alpha).toMatchObject({ value: 0.5 });
+
+  await page.getByRole('combobox', { name: 'Merge method' }).selectOption('arcee_fusion');
+  await expect(page.getByTestId('method-count')).toHaveText(/^Arcee Fusion merges exactly one model besides the base model; two models are in the merge besides the base model/);
+  await page.getByRole('article', { name: COALM }).getByRole('checkbox', { name: 'In the merge' }).uncheck();
+  await expect(page.getByTestId('method-count')).toHaveCount(0);
+  await expect(page.getByText('Ready to merge 1 ingredient.')).toBeVisible();
+  const yaml = await exportRecipe(page);
+  expect(parseRecipe(yaml).recipe.method).toBe('arcee_fusion');
+  await page.getByRole('tab', { name: 'Merge & export' }).click();
+  await page.getByLabel('Run on').selectOption('webgpu');
+  // The KL and quartile passes on the CPU of the merge worker, the output pass on the GPU: said.
+  await expect(page.getByTestId('gpu-note')).toHaveAttribute('data-gpu', 'part');
+  const fromPage = await mergeInPage(page, 'webgpu', 'e2e-arcee-fusion');
+  await expect(page.getByRole('status').filter({ hasText: 'Verified' })).toContainText('on WebGPU');
+  expectSameModel(fromPage, await mergeWithCli(yaml, 'arcee_fusion'));
+});
+
 test('karcher, which stops iterating once it converges, says its bytes read are at most (no MB/s in its progress): the same model as souplab merge', async ({ page }) => {
   await demoIngredients(page);
   await page.getByRole('combobox', { name: 'Merge method' }).selectOption('karcher');

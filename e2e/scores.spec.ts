@@ -35,6 +35,7 @@ async function dropFiles(page: Page, area: string, files: { name: string; text: 
 }
 
 const lowCells = (page: Page) => page.locator('[role=gridcell][data-low]');
+const antiCells = (page: Page) => page.locator('[role=gridcell][data-anti]');
 
 test.beforeEach(async ({ page }) => {
   await openFreshStudio(page);
@@ -81,9 +82,19 @@ test('moving τ changes the marked cells, the clusters and the experts live', as
   await tau.fill('0.5');
   await expect(page.locator('.tau-field .tau-value')).toHaveText('0.50');
   await expect.poll(() => lowCells(page).count()).toBeGreaterThan(at02);
+  // L's rule: ρ < τ by default, so at τ = 0 the anti-correlated pairs (bars, not dots) still give experts.
+  await expect(page.getByRole('radio', { name: 'ρ < τ', exact: true })).toBeChecked();
   await tau.fill('0');
   await expect(lowCells(page)).toHaveCount(0);
+  expect(await antiCells(page).count()).toBeGreaterThan(0);
+  await antiCells(page).first().hover();
+  await expect(page.getByRole('tooltip')).toContainText('anti-correlated, ρ ≤ −τ');
+  await expect(page.getByRole('heading', { name: /categories have ρ < τ with another/ })).toBeVisible();
+  await expect(page.getByText(/the paper's rule selects no experts/)).toHaveCount(0);
+  await expect(page.locator('.hm-legend')).toContainText(/anti-correlated, ρ ≤ −τ: [1-9]\d* pairs? \(in L under ρ < τ\)/);
+  await page.getByRole('radio', { name: '|ρ| < τ', exact: true }).check();
   await expect(page.getByText(/the paper's rule selects no experts/)).toBeVisible();
+  await expect(page.locator('.hm-legend')).toContainText('left out of L under |ρ| < τ');
   // Keyboard: the slider moves by its step.
   await tau.fill('0.2');
   await tau.focus();
@@ -96,6 +107,7 @@ test('moving τ changes the marked cells, the clusters and the experts live', as
   await page.reload();
   await expect(page.locator('.tau-field .tau-value')).toHaveText('0.21');
   await expect(page.getByRole('radio', { name: 'Clusters' })).toBeChecked();
+  await expect(page.getByRole('radio', { name: '|ρ| < τ', exact: true })).toBeChecked();
 });
 
 test('a dropped CSV replaces the demo: its categories, base-model groups, and it survives a reload', async ({ page }, testInfo) => {

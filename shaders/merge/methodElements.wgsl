@@ -1,6 +1,6 @@
 // The element passes of the merge methods that have neither the task-arithmetic kernel
 // (taskArithmetic.wgsl) nor a linear combination (soup.wgsl): slerp, nuslerp, multislerp, model_stock, nearswap, ram,
-// sce — once their
+// ramplus_tl, arcee_fusion, sce — once their
 // whole-tensor statistics are known. Each function is the twin of its method file's `combine`
 // (src/merge/methods/<method>.ts), every f32 step in the same order, and the tests hold the kernel to
 // it. Products are opaque (see soup.wgsl) so that no compiler fuses them into the additions that
@@ -99,6 +99,24 @@ fn ramTerm(tv: vec4<f32>, count: vec4<f32>) -> vec4<f32> {
   let unique = select(vec4<f32>(0.0), vec4<f32>(1.0), count == vec4<f32>(1.0));
   let overlap = select(vec4<f32>(0.0), vec4<f32>(1.0), count > vec4<f32>(1.0));
   return opaque(tv * unique) + divide(opaque(tv * overlap), max(count, vec4<f32>(1.0)));
+}
+
+// ---- ramplus_tl (ramplusTl.ts): scalars ε, λ₀ … λₙ₋₁ (from its counting pass). ram's arithmetic with
+// each delta that one model alone made times that model's λⱼ:
+// termⱼ = f32(f32(δⱼ·[c = 1])·λⱼ) + f32(f32(δⱼ·[c > 1]) / max(c, 1)). The generator calls ramChanged,
+// ramKept and this per model.
+fn ramplusTerm(tv: vec4<f32>, count: vec4<f32>, lambda: vec4<f32>) -> vec4<f32> {
+  let unique = select(vec4<f32>(0.0), vec4<f32>(1.0), count == vec4<f32>(1.0));
+  let overlap = select(vec4<f32>(0.0), vec4<f32>(1.0), count > vec4<f32>(1.0));
+  return opaque(opaque(tv * unique) * lambda) + divide(opaque(tv * overlap), max(count, vec4<f32>(1.0)));
+}
+
+// ---- arcee_fusion (arceeFusion.ts): scalar T (the importance threshold); per row (lineScalar 0) its KL
+// divergence. δ = f32(x − b), I = f32(|δ|·KL); out = f32(b + δ) where I ≥ T, else f32(b + δ·0) (NaN I: not).
+fn arceeFusion(b: vec4<f32>, x: vec4<f32>, kl: vec4<f32>) -> vec4<f32> {
+  let d = x - b;
+  let importance = opaque(abs(d) * kl);
+  return b + select(opaque(d * positiveZero()), d, importance >= scalar(0u));
 }
 
 // ---- sce (sce.ts): scalars ω₀ … ωₙ₋₁, 1e-6, n; selecting, the boundary (key, cut low, cut high) after

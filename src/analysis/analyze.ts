@@ -2,7 +2,7 @@ import { InputError } from '../errors';
 import { toFloat64 } from './aggregates';
 import { averageLinkage, cutDendrogram, type CategoryCluster, type Dendrogram } from './cluster';
 import { correlationMatrix, type CorrelationMatrix, type CorrelationMethod } from './correlation';
-import { expertSetOf, lowCorrelationSet, pickExpert, type ExpertPick } from './experts';
+import { expertSetOf, lowCorrelationSet, pickExpert, ruleFormula, type ExpertPick, type LowCorrelationRule } from './experts';
 import { compositionCount, stepsFor, uniformPoint, weightGrid, type WeightGrid } from './grid';
 import { checkCompatibility, type Compatibility } from './lineage';
 import { didYouMean, listNames, matchName } from './names';
@@ -20,6 +20,8 @@ export type ExpertMode = 'paper' | 'clusters';
 export interface AnalyzeOptions {
   /** Correlation threshold τ (default 0.2). */
   tau?: number;
+  /** Which partners put a category into L (default 'signed': ρ < τ). */
+  rule?: LowCorrelationRule;
   /** Categories to analyse (default: the table's categories). */
   categories?: string[];
   /** Models that may be experts (default: every model). Correlations still use `rows`. */
@@ -46,6 +48,8 @@ export interface ExpertSelection {
 /** Everything the Scores view and `souplab analyze` show. Plain data, JSON-serialisable. */
 export interface AnalysisResult {
   tau: number;
+  /** The rule L was built with. */
+  rule: LowCorrelationRule;
   method: CorrelationMethod;
   mode: ExpertMode;
   /** Analysed categories in table order; every matrix below is aligned with it. */
@@ -60,7 +64,7 @@ export interface AnalysisResult {
   rows: string[];
   /** Models allowed to be experts, in table order. */
   candidates: string[];
-  /** The paper's L, in table order. */
+  /** The set L under `rule`, in table order. */
   lowCorrelation: string[];
   dendrogram: Dendrogram;
   /** Clusters cut at τ, in heatmap order. */
@@ -96,6 +100,8 @@ function resolveModels(table: ScoreTable, names: string[] | undefined, what: str
 export function analyze(table: ScoreTable, options: AnalyzeOptions = {}): AnalysisResult {
   const tau = options.tau ?? 0.2;
   if (!(tau >= 0 && tau <= 1)) throw new InputError(`τ must be between 0 and 1, not ${tau}`);
+  const rule = options.rule ?? 'signed';
+  if (rule !== 'signed' && rule !== 'absolute') throw new InputError(`the rule for L must be signed (ρ < τ) or absolute (|ρ| < τ), not "${String(rule)}"`);
   const method = options.method ?? 'pearson';
   const mode = options.mode ?? 'paper';
   const names = table.columns.map((c) => c.name);
@@ -122,7 +128,7 @@ export function analyze(table: ScoreTable, options: AnalyzeOptions = {}): Analys
       warnings.push(`"${c}" has no defined correlation with any other category (constant, or fewer than 3 shared scores)`);
   });
 
-  const lowCorrelation = lowCorrelationSet(categories, r, tau);
+  const lowCorrelation = lowCorrelationSet(categories, r, tau, rule);
   const dendrogram = averageLinkage(r);
   const clusters = cutDendrogram(dendrogram, categories, r, tau);
   const heatmapOrder = dendrogram.leafOrder.map((i) => categories[i]);
@@ -153,7 +159,7 @@ export function analyze(table: ScoreTable, options: AnalyzeOptions = {}): Analys
   const paper: ExpertSelection = { mode: 'paper', picks: paperPicks, expertSet: expertSetOf(paperPicks) };
   const clustered: ExpertSelection = { mode: 'clusters', picks: clusterPicks, expertSet: expertSetOf(clusterPicks) };
   if (lowCorrelation.length === 0)
-    warnings.push(`no category has |ρ| < ${tau} with another: the paper's rule selects no experts; raise τ or use the clusters mode`);
+    warnings.push(`no category has ${ruleFormula(rule).replace('τ', String(tau))} with another: the paper's rule selects no experts; raise τ or use the clusters mode`);
   const chosen = mode === 'paper' ? paper : clustered;
   const n = chosen.expertSet.length;
   const maxPoints = options.maxGridPoints ?? 100_000;
@@ -172,6 +178,7 @@ export function analyze(table: ScoreTable, options: AnalyzeOptions = {}): Analys
 
   return {
     tau,
+    rule,
     method,
     mode,
     categories,

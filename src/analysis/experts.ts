@@ -1,6 +1,27 @@
-/** The paper's set L: categories with |ρ| < τ against at least one other category (undefined ρ never counts). */
-export function lowCorrelationSet(categories: string[], r: (number | null)[][], tau: number): string[] {
-  return categories.filter((_, i) => r[i].some((v, j) => j !== i && v !== null && Math.abs(v) < tau));
+/**
+ * Which partners put a category into L. `signed` (the default): ρ < τ, a weakly or negatively correlated
+ * partner — the paper describes its experts as coming from weakly *or anti-*correlated categories, and two
+ * categories that run against each other are the clearest case for two experts. `absolute`: |ρ| < τ, the
+ * formula as printed in Algorithm 1, which leaves strongly anti-correlated pairs out.
+ */
+export type LowCorrelationRule = 'signed' | 'absolute';
+
+export const LOW_CORRELATION_RULES: readonly LowCorrelationRule[] = ['signed', 'absolute'];
+
+/** Whether ρ between two categories qualifies them for L under `rule` (undefined ρ never does). */
+export function qualifiesForL(rho: number | null, tau: number, rule: LowCorrelationRule): boolean {
+  if (rho === null) return false;
+  return rule === 'signed' ? rho < tau : Math.abs(rho) < tau;
+}
+
+/** The rule as people read it: "ρ < τ" or "|ρ| < τ". */
+export function ruleFormula(rule: LowCorrelationRule): string {
+  return rule === 'signed' ? 'ρ < τ' : '|ρ| < τ';
+}
+
+/** The set L: categories that qualify (see `qualifiesForL`) against at least one other category. */
+export function lowCorrelationSet(categories: string[], r: (number | null)[][], tau: number, rule: LowCorrelationRule = 'signed'): string[] {
+  return categories.filter((_, i) => r[i].some((v, j) => j !== i && qualifiesForL(v, tau, rule)));
 }
 
 /** The best candidate for one category (paper mode) or one cluster (clusters mode). */

@@ -13,7 +13,7 @@ export { parseCell } from './cells';
 export { findDerivedColumns, type DerivedColumn } from './aggregates';
 export { pearson, spearman, averageRanks, correlationMatrix, type CorrelationMatrix, type CorrelationMethod } from './correlation';
 export { averageLinkage, cutDendrogram, type Dendrogram, type DendrogramMerge, type CategoryCluster } from './cluster';
-export { lowCorrelationSet, pickExpert, expertSetOf, type ExpertPick } from './experts';
+export { lowCorrelationSet, qualifiesForL, ruleFormula, LOW_CORRELATION_RULES, pickExpert, expertSetOf, type ExpertPick, type LowCorrelationRule } from './experts';
 export { weightGrid, compositionCount, stepsFor, uniformPoint, type WeightGrid, type GridPoint, type GridOptions } from './grid';
 export { analyze, type AnalyzeOptions, type AnalysisResult, type ExpertSelection, type ExpertMode } from './analyze';
 export { linearRecipeObject, linearRecipeYaml, gridRecipes, csvField, type Ingredient, type RecipeOptions, type RecipeBatch, type RecipeFile } from './recipes';

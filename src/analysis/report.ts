@@ -1,4 +1,5 @@
 import type { AnalysisResult } from './analyze';
+import { ruleFormula } from './experts';
 import { groupProblems, summarizeProblems } from './problems';
 import type { TableProblem } from './rawTable';
 import { SET_ASIDE_KINDS, type ScoreTable } from './scoreTable';
@@ -22,6 +23,7 @@ export function analysisJson(result: AnalysisResult, table: ScoreTable): Record<
     mode: result.mode,
     compatibility: result.compatibility,
     tau: result.tau,
+    rule: result.rule,
     method: result.method,
     ...(result.method !== 'pearson' ? { [result.method]: result.correlation.r } : {}),
     heatmapOrder: result.heatmapOrder,
@@ -58,6 +60,11 @@ function problemLines(problems: TableProblem[]): string[] {
   return out;
 }
 
+/** How the experts were chosen, in a few words: "paper mode, τ = 0.2, L: ρ < τ" (the rule matters only in paper mode). */
+export function selectionNote(result: AnalysisResult): string {
+  return `${result.mode} mode, τ = ${result.tau}${result.mode === 'paper' ? `, L: ${ruleFormula(result.rule)}` : ''}`;
+}
+
 /** Wider matrices do not fit a terminal; --json has them. */
 const MAX_MATRIX = 24;
 
@@ -80,7 +87,7 @@ export function formatAnalysis(result: AnalysisResult, table: ScoreTable): strin
   for (const p of table.problems) if (p.code === 'direction' && result.categories.includes(p.column ?? '')) out.push(`  ? ${p.message}`);
   out.push(
     '',
-    `${result.method === 'pearson' ? 'Pearson' : 'Spearman'} correlation over ${result.rows.length} models, τ = ${result.tau}.`,
+    `${result.method === 'pearson' ? 'Pearson' : 'Spearman'} correlation over ${result.rows.length} models, τ = ${result.tau}; L's rule: ${ruleFormula(result.rule)}${result.rule === 'signed' ? ' (a weakly or negatively correlated partner; --rule absolute for |ρ| < τ)' : ' (--rule signed, the default, also counts anti-correlated partners)'}.`,
   );
 
   const order = result.heatmapOrder;
@@ -103,14 +110,16 @@ export function formatAnalysis(result: AnalysisResult, table: ScoreTable): strin
   for (const c of result.clusters)
     out.push(`  [${c.categories.join(', ')}]${c.meanCorrelation === null ? '' : `  mean ρ ${fmt(c.meanCorrelation)}`}`);
 
-  out.push('', `Paper's L (|ρ| < ${result.tau} with some category): ${result.lowCorrelation.length} of ${result.categories.length}`);
-  // Why each category is in L: its least correlated partner.
+  const formula = ruleFormula(result.rule).replace('τ', String(result.tau));
+  out.push('', `Set L (${formula} with some category): ${result.lowCorrelation.length} of ${result.categories.length}`);
+  // Why each category is in L: its partner lowest under the rule (smallest ρ, or smallest |ρ|).
+  const key = result.rule === 'signed' ? (v: number) => v : Math.abs;
   for (const c of result.lowCorrelation.slice(0, MAX_MATRIX)) {
     const i = result.categories.indexOf(c);
     let partner = -1;
     result.correlation.r[i].forEach((v, j) => {
       const best = partner < 0 ? null : result.correlation.r[i][partner];
-      if (j !== i && v !== null && (best === null || Math.abs(v) < Math.abs(best))) partner = j;
+      if (j !== i && v !== null && (best === null || key(v) < key(best))) partner = j;
     });
     out.push(`  ${c}: ρ ${fmt(result.correlation.r[i][partner])} with ${result.categories[partner]}`);
   }

@@ -126,6 +126,20 @@ describe('BFCL v3 overall table', () => {
     expect(r.grid).toEqual(weightGrid(3));
   });
 
+  it('the default rule for L is ρ < τ; on BFCL v3 it selects the same L and 70B experts as |ρ| < τ', () => {
+    const signed = analyze(table, { tau: 0.2, candidates: PAPER_70B });
+    const absolute = analyze(table, { tau: 0.2, candidates: PAPER_70B, rule: 'absolute' });
+    expect(signed.rule).toBe('signed');
+    expect(absolute.rule).toBe('absolute');
+    expect(signed.lowCorrelation).toEqual(absolute.lowCorrelation);
+    expect(signed.experts).toEqual(absolute.experts);
+    expect(signed.expertSet).toEqual(absolute.expertSet);
+    expect(new Set(signed.expertSet)).toEqual(new Set(PAPER_70B));
+    // Independently: L under ρ < τ from the naive reading.
+    const naive = naiveColumns();
+    expect(signed.lowCorrelation).toEqual(LEAVES.filter((a) => LEAVES.some((b) => b !== a && naivePearson(naive.get(a), naive.get(b)).r < 0.2)));
+  });
+
   it('clusters: the multi-turn categories form one cluster; the heatmap order keeps clusters contiguous', () => {
     const r = analyze(table, { tau: 0.2, candidates: PAPER_70B, mode: 'clusters' });
     const multi = r.clusters.find((c) => c.categories.includes('Multi Turn Base'))!;
@@ -159,5 +173,52 @@ describe('BFCL v3 overall table', () => {
     expect(t.categories).toContain('data_non_live: Irrelevance Detection');
     expect(t.aggregates).toContain('Live Overall Acc');
     expect(t.aggregates).toContain('data_live: AST Summary');
+  });
+});
+
+/**
+ * A category made from the real scores to run against "Live Simple AST" with ρ = −0.7 exactly:
+ * −0.7·z(A) + √0.51·z(C⊥), C⊥ being "Irrelevance Detection" with its projection on A removed.
+ */
+function withAntiCategory(): { text: string; anti: (number | null)[] } {
+  const naive = naiveColumns();
+  const a = naive.get('Live Simple AST');
+  const c = naive.get('Irrelevance Detection');
+  const both = a.map((v, i) => v !== null && c[i] !== null);
+  const mean = (x: (number | null)[]) => x.reduce<number>((s, v, i) => s + (both[i] ? v! : 0), 0) / both.filter(Boolean).length;
+  const ma = mean(a);
+  const mc = mean(c);
+  const dot = (x: (number | null)[], mx: number, y: (number | null)[], my: number) => x.reduce<number>((s, v, i) => s + (both[i] ? (v! - mx) * (y[i]! - my) : 0), 0);
+  const beta = dot(c, mc, a, ma) / dot(a, ma, a, ma);
+  const perp = c.map((v, i) => (both[i] ? v! - mc - beta * (a[i]! - ma) : null));
+  const sa = Math.sqrt(dot(a, ma, a, ma));
+  const sp = Math.sqrt(dot(perp, 0, perp, 0));
+  const anti = a.map((v, i) => (both[i] ? 50 - 0.7 * ((v! - ma) / sa) * 100 + Math.sqrt(0.51) * (perp[i]! / sp) * 100 : null));
+  const lines = text.trim().split('\n');
+  const out = [`${lines[0]},Anti Live Simple AST`, ...lines.slice(1).map((l, i) => `${l},${anti[i] === null ? 'N/A' : String(anti[i])}`)];
+  return { text: out.join('\n') + '\n', anti };
+}
+
+describe('two anti-correlated categories (ρ = −0.7) on the real BFCL v3 scores', () => {
+  const { text: antiText, anti } = withAntiCategory();
+  const table = parseScoreTable({ name: 'anti.csv', text: antiText });
+  const categories = ['Live Simple AST', 'Anti Live Simple AST'];
+
+  it('ρ is −0.7 by an independent computation', () => {
+    expect(naivePearson(naiveColumns().get('Live Simple AST'), anti).r).toBeCloseTo(-0.7, 10);
+  });
+
+  it('|ρ| < τ selects no experts; the default ρ < τ puts both into L and picks the best 70B model of each', () => {
+    const old = analyze(table, { tau: 0.2, categories, candidates: PAPER_70B, rule: 'absolute' });
+    expect(old.lowCorrelation).toEqual([]);
+    expect(old.expertSet).toEqual([]);
+    expect(old.warnings.join(' ')).toMatch(/no category has \|ρ\| < 0\.2 with another/);
+    const now = analyze(table, { tau: 0.2, categories, candidates: PAPER_70B });
+    expect(now.correlation.r[0][1]).toBeCloseTo(-0.7, 10);
+    expect(now.lowCorrelation).toEqual(categories);
+    const naive = naiveColumns();
+    const best = (col: (number | null)[]) => PAPER_70B.reduce((m, x) => (col[naive.models.indexOf(x)]! > col[naive.models.indexOf(m)]! ? x : m));
+    expect(now.experts.map((p) => p.model)).toEqual([best(naive.get('Live Simple AST')), best(anti)]);
+    expect(now.expertSet.length).toBeGreaterThan(0);
   });
 });

@@ -52,6 +52,26 @@ describe('souplab analyze', () => {
     expect(stdout).toContain('Weight grid: 37 soups');
   });
 
+  it('says which rule built L: ρ < τ by default, |ρ| < τ with --rule absolute; an unknown rule is refused', async () => {
+    const file = join(tmp, 'anti.csv');
+    writeFileSync(file, 'Model,chat,tools\nalpha,90,20\nbeta,50,20\ngamma,10,80\nother-1,40,30\nother-2,60,56\n');
+    const signed = await run(['analyze', file]);
+    expect(signed.code).toBe(0);
+    expect(signed.stdout).toContain("τ = 0.2; L's rule: ρ < τ (a weakly or negatively correlated partner; --rule absolute for |ρ| < τ)");
+    expect(signed.stdout).toContain('Set L (ρ < 0.2 with some category): 2 of 2');
+    expect(signed.stdout).toContain('chat: ρ -0.70 with tools');
+    expect(signed.stdout).toContain('Expert set (2): alpha; gamma');
+    const absolute = await run(['analyze', file, '--rule', 'absolute', '--json']);
+    expect(absolute.code).toBe(0);
+    const out = JSON.parse(absolute.stdout);
+    expect(out.rule).toBe('absolute');
+    expect(out.lowCorrelation).toEqual([]);
+    expect(out.expertSet).toEqual([]);
+    const bad = await run(['analyze', file, '--rule', 'abs']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--rule must be signed (ρ < τ) or absolute (|ρ| < τ), not "abs"');
+  });
+
   it('reads a folder of lm-eval results', async () => {
     const dir = join(tmp, 'lm-eval');
     const scores: Record<string, number[]> = { a: [0.5, 0.6, 0.2], b: [0.7, 0.65, 0.1], c: [0.4, 0.5, 0.9], d: [0.6, 0.7, 0.3] };

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { analyze, averageLinkage, cutDendrogram, expertSetOf, lowCorrelationSet, parseScoreTable, pickExpert } from '../../src/analysis';
+import { analyze, averageLinkage, cutDendrogram, expertSetOf, lowCorrelationSet, parseScoreTable, pickExpert, qualifiesForL } from '../../src/analysis';
 
 // Correlations chosen by hand: A–B 0.9, C–D 0.8, everything across ≤ 0.3.
 const R = [
@@ -111,15 +111,34 @@ describe('average linkage against a from-scratch computation', () => {
 });
 
 describe('the paper\'s rule', () => {
-  it('L holds categories with some |ρ| < τ; undefined ρ does not count; negative ρ counts by magnitude', () => {
+  it('L holds categories with some ρ < τ by default (anti-correlated partners count); |ρ| < τ on request; undefined ρ never counts', () => {
     const r: (number | null)[][] = [
       [1, -0.9, 0.5, null],
       [-0.9, 1, 0.15, null],
       [0.5, 0.15, 1, null],
       [null, null, null, null],
     ];
-    expect(lowCorrelationSet(['a', 'b', 'c', 'd'], r, 0.2)).toEqual(['b', 'c']);
-    expect(lowCorrelationSet(['a', 'b', 'c', 'd'], r, 0.95)).toEqual(['a', 'b', 'c']);
+    const cats = ['a', 'b', 'c', 'd'];
+    expect(lowCorrelationSet(cats, r, 0.2)).toEqual(['a', 'b', 'c']);
+    expect(lowCorrelationSet(cats, r, 0.2, 'signed')).toEqual(['a', 'b', 'c']);
+    expect(lowCorrelationSet(cats, r, 0.2, 'absolute')).toEqual(['b', 'c']);
+    expect(lowCorrelationSet(cats, r, 0.95, 'absolute')).toEqual(['a', 'b', 'c']);
+    // τ = 0: only strictly negative partners, under the signed rule; nothing under the absolute one.
+    expect(lowCorrelationSet(cats, r, 0)).toEqual(['a', 'b']);
+    expect(lowCorrelationSet(cats, r, 0, 'absolute')).toEqual([]);
+    expect([qualifiesForL(-0.7, 0.2, 'signed'), qualifiesForL(-0.7, 0.2, 'absolute'), qualifiesForL(0.2, 0.2, 'signed'), qualifiesForL(null, 1, 'signed')]).toEqual([true, false, false, false]);
+  });
+
+  it('analyze: the rule is in the result, an unknown rule is refused in words', () => {
+    const t = parseScoreTable({ name: 't.csv', text: 'model,x,y\nm1,1,9\nm2,2,7\nm3,3,8\nm4,4,5\n' });
+    const signed = analyze(t, { tau: 0.2 });
+    expect(signed.rule).toBe('signed');
+    expect(signed.lowCorrelation).toEqual(['x', 'y']);
+    expect(signed.expertSet).toEqual(['m4', 'm1']);
+    const absolute = analyze(t, { tau: 0.2, rule: 'absolute' });
+    expect(absolute.lowCorrelation).toEqual([]);
+    expect(absolute.warnings).toContain("no category has |ρ| < 0.2 with another: the paper's rule selects no experts; raise τ or use the clusters mode");
+    expect(() => analyze(t, { rule: 'magnitude' as never })).toThrow(/the rule for L must be signed \(ρ < τ\) or absolute \(\|ρ\| < τ\), not "magnitude"/);
   });
 
   it('an expert is the best candidate; a tie goes to the first in table order, not in the candidate list', () => {

@@ -214,7 +214,7 @@ describe('souplab merge', () => {
   test.each([
     ['a weight that is not a number', 'merge_method: linear\nmodels:\n  - model: model-a\n    parameters:\n      weight: heavy\n', "souplab merge: bad.yaml line 5: weight must be a number, got 'heavy'"],
     ['an unknown method', 'merge_method: mean\nmodels:\n  - model: model-a\n', "souplab merge: bad.yaml line 1: unknown merge method 'mean'"],
-    ['a method SoupLab does not run', 'merge_method: arcee_fusion\nmodels:\n  - model: model-a\n', "souplab merge: bad.yaml line 1: merge method 'arcee_fusion': arcee_fusion is not supported yet"],
+    ['arcee_fusion with two models', 'merge_method: arcee_fusion\nbase_model: model-a\nmodels:\n  - model: model-b\n  - model: ./model-c.safetensors\n', 'souplab merge: bad.yaml line 3: arcee_fusion merges exactly one model besides base_model, got 2'],
     ['slerp without its t', 'merge_method: slerp\nbase_model: model-a\nmodels:\n  - model: model-b\n', 'souplab merge: bad.yaml line 1: slerp needs t'],
     ['YAML syntax', 'merge_method: linear\nmodels:\n  - model: [model-a\n', 'souplab merge: bad.yaml line 3: YAML syntax error'],
     ['a missing model path', 'merge_method: linear\nmodels:\n  - model: model-a\n  - model: ./nowhere.safetensors\n', 'souplab merge: bad.yaml line 4: model ./nowhere.safetensors not found ('],

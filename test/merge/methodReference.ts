@@ -296,7 +296,7 @@ export function sce(base: V, xs: V[], selectTopk: number): V {
   return add(base, map(base.length, (i) => merged[i] / Math.max(den[i], fr(1e-6))));
 }
 
-// ---- nearswap.py, ram.py, passthrough.py ----
+// ---- nearswap.py, ram.py (ram, ramplus_tl), passthrough.py ----
 
 export function nearswap(t: number, a: V, b: V): V {
   return map(a.length, (i) => {
@@ -315,6 +315,63 @@ export function ram(base: V, xs: V[], epsilon = 1e-5): V {
   const tvz = tvs.map((t, k) => map(t.length, (i) => t[i] * nz[k][i]));
   const terms = tvz.map((t) => map(t.length, (i) => fr(t[i] * (counts[i] === 1 ? 1 : 0)) + fr(fr(t[i] * (counts[i] > 1 ? 1 : 0)) / Math.max(counts[i], 1))));
   return add(base, sumModels(terms));
+}
+
+/** ram.py ramplus_tl_merge: RAM with each model's unique deltas scaled by λ = 1 + r·clamp(shared / max(unique, ε), 0, α). */
+export function ramplusTl(base: V, xs: V[], r = 0.1, alpha = 0.2, epsilon = 1e-5): V {
+  if (xs.length === 0) return base;
+  const eps = fr(epsilon);
+  const tvs = xs.map((x) => sub(x, base));
+  const nz = tvs.map((t) => map(t.length, (i) => (Math.abs(t[i]) > eps ? 1 : 0)));
+  const counts = sumModels(nz);
+  // (nonzero & overlap).sum(dim=1), (nonzero & unique).sum(dim=1): int64 counts
+  const shared = nz.map((m) => m.reduce((s, v, i) => s + (v && counts[i] > 1 ? 1 : 0), 0));
+  const unique = nz.map((m) => m.reduce((s, v, i) => s + (v && counts[i] === 1 ? 1 : 0), 0));
+  const lambdas = xs.map((_, k) => {
+    const rho = fr(fr(shared[k]) / Math.max(fr(unique[k]), eps));
+    return fr(1 + fr(fr(r) * Math.min(Math.max(rho, 0), fr(alpha))));
+  });
+  const tvz = tvs.map((t, k) => map(t.length, (i) => t[i] * nz[k][i]));
+  const terms = tvz.map((t, k) => map(t.length, (i) => fr(fr(t[i] * (counts[i] === 1 ? 1 : 0)) * lambdas[k]) + fr(fr(t[i] * (counts[i] > 1 ? 1 : 0)) / Math.max(counts[i], 1))));
+  return add(base, sumModels(terms));
+}
+
+// ---- arcee_fusion.py ----
+
+/** torch.softmax over a row (last dimension, CPU), f32 steps: e = exp(v − max), e·f32(1 / Σe) (Σ in f64, rounded once). */
+function softmaxRow(v: V): V {
+  const max = v.reduce((m, x) => (x > m || Number.isNaN(x) ? x : m), -Infinity);
+  const e = map(v.length, (k) => Math.exp(fr(v[k] - max)));
+  const inverse = fr(1 / fr(sumF64(e)));
+  return map(v.length, (k) => e[k] * inverse);
+}
+
+/**
+ * arcee_fusion.py: importance = |x − b|·KL(softmax(x) + 1e-8 ‖ softmax(b) + 1e-8) per row (the last
+ * dimension); threshold = median + 1.5·IQR of the sorted importances at ⌊q·(n − 1)⌋ (every element:
+ * mergekit samples only above 1e6); out = b + (x − b)·[importance ≥ threshold].
+ */
+export function arceeFusion(base: V, x: V, shape: number[]): V {
+  const C = shape.length === 0 ? 1 : shape[shape.length - 1];
+  const eps = fr(1e-8);
+  const n = base.length;
+  const diff = map(n, (i) => Math.abs(fr(x[i] - base[i])));
+  const importance = new Float32Array(n);
+  for (let row = 0; row * C < n; row++) {
+    const xs = x.slice(row * C, row * C + C);
+    const bs = base.slice(row * C, row * C + C);
+    const p = map(C, (k) => softmaxRow(xs)[k] + eps);
+    const q = map(C, (k) => softmaxRow(bs)[k] + eps);
+    const kl = fr(sumF64(map(C, (k) => p[k] * fr(Math.log(fr(p[k] / q[k]))))));
+    for (let k = 0; k < C; k++) importance[row * C + k] = diff[row * C + k] * kl;
+  }
+  const sorted = importance.slice().sort(); // numeric, −0 before +0, NaN last: torch.sort's order
+  const at = (q: number) => sorted[Math.floor(q * (n - 1))];
+  const threshold = fr(at(0.5) + fr(1.5 * fr(at(0.75) - at(0.25))));
+  return map(n, (i) => {
+    const d = fr(x[i] - base[i]);
+    return base[i] + d * (importance[i] >= threshold ? 1 : 0);
+  });
 }
 
 export function passthroughScaled(x: V, s: number): V {

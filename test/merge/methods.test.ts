@@ -228,6 +228,21 @@ const CASES: Case[] = [
     reference: (x) => ref.ram(x.base, [x.a, x.b, x.c], 0.002),
   },
   {
+    method: 'ramplus_tl',
+    recipe: (o) => `${head('ramplus_tl', o)}models:\n  - model: a\n  - model: b\n  - model: c\nparameters: {epsilon: 0.012, r: 0.6, alpha: 5}\n`,
+    reference: (x) => ref.ramplusTl(x.base, [x.a, x.b, x.c], 0.6, 5, 0.012),
+  },
+  {
+    method: 'ramplus_tl defaults',
+    recipe: (o) => `${head('ramplus_tl', o)}models:\n  - model: a\n  - model: c\n`,
+    reference: (x) => ref.ramplusTl(x.base, [x.a, x.c]),
+  },
+  {
+    method: 'arcee_fusion',
+    recipe: (o) => `${head('arcee_fusion', o)}models:\n  - model: base\n  - model: b\n`,
+    reference: (x, _, shape) => ref.arceeFusion(x.base, x.b, shape),
+  },
+  {
     method: 'passthrough',
     recipe: (o) => `${head('passthrough', o, false)}models:\n  - model: b\n    parameters: {scale: 0.7}\n`,
     reference: (x) => ref.passthroughScaled(x.b, 0.7),
@@ -253,7 +268,7 @@ describe('every method against the independent reference of mergekit', () => {
     }
   }
 
-  test('the real tensors of ../shared/fixtures (MiniCPM3 names), BF16-rounded fine-tunes, ties / slerp / model_stock / sce / karcher', async () => {
+  test('the real tensors of ../shared/fixtures (MiniCPM3 names), BF16-rounded fine-tunes, ties / slerp / model_stock / sce / karcher / ramplus_tl / arcee_fusion', async () => {
     const fixture = await openCheckpoint(bytesSource(new Uint8Array(readFileSync(new URL('../../../shared/fixtures/ollama_minicpm3_testdata.safetensors', import.meta.url))), 'minicpm3.safetensors'));
     const base: TestTensor[] = [];
     for (const [name, t] of fixture.tensors) {
@@ -277,7 +292,7 @@ describe('every method against the independent reference of mergekit', () => {
       recipe: (o) => `${head('slerp', o)}models:\n  - model: base\n  - model: c\nparameters:\n  t: 0.35\n`,
       reference: (x) => ref.slerp(0.35, x.base, x.c),
     };
-    for (const c of [...CASES.filter((x) => ['ties', 'model_stock', 'sce', 'breadcrumbs_ties', 'nuslerp', 'karcher', 'nuslerp by row', 'nuslerp by column', 'model_stock filter_wise'].includes(x.method)), slerpFixed]) {
+    for (const c of [...CASES.filter((x) => ['ties', 'model_stock', 'sce', 'breadcrumbs_ties', 'nuslerp', 'karcher', 'nuslerp by row', 'nuslerp by column', 'model_stock filter_wise', 'ramplus_tl', 'arcee_fusion'].includes(x.method)), slerpFixed]) {
       // karcher into F32 too: its f32 iterate shows there, as mergekit's does
       for (const out of c.method === 'karcher' ? (['BF16', 'F32'] as const) : (['BF16'] as const)) {
         const plan = await planOf(c.recipe(out), models);

@@ -88,6 +88,8 @@ const RECIPES: Record<string, string> = {
   model_stock: `base_model: base\n${PLAIN}`,
   nearswap: 'base_model: base\nmodels:\n  - model: base\n  - model: b\nparameters: {t: 0.004}\n',
   ram: `base_model: base\n${PLAIN}parameters: {epsilon: 0.002}\n`,
+  ramplus_tl: `base_model: base\n${PLAIN}parameters: {epsilon: 0.002, r: 0.5, alpha: 2}\n`,
+  arcee_fusion: 'base_model: base\nmodels:\n  - model: base\n  - model: b\n',
   passthrough: 'models:\n  - model: b\n    parameters: {scale: 0.7}\n',
 };
 

@@ -133,6 +133,20 @@ describe('souplab search', () => {
     expect(rows.every((r) => r.split(',')[3] === '0' || /single|uniform-all/.test(r.split(',')[1]))).toBe(true);
   }, 300_000);
 
+  it('two anti-correlated categories (ρ = −0.7): |ρ| < τ stops with no experts; the default ρ < τ searches over their experts', async () => {
+    // alpha leads chat, gamma tools; ρ(chat, tools) = −0.70 over the five rows.
+    writeFileSync(join(dir, 'anti.csv'), 'Model,chat,tools\nalpha,90,20\nbeta,50,20\ngamma,10,80\nother-1,40,30\nother-2,60,56\n');
+    const args = ['search', join(dir, 'anti.csv'), '--models', models, '--tasks', join(dir, 'prose.jsonl'), '--backend', 'cpu', '--shapley', 'none'];
+    const absolute = captureIO();
+    expect(await runCli([...args, '--out', join(dir, 'anti-abs'), '--rule', 'absolute'], absolute)).not.toBe(0);
+    expect(absolute.err()).toMatch(/the analysis selected no experts \(no category has \|ρ\| < 0\.2 with another/);
+    expect(existsSync(join(dir, 'anti-abs', 'trials.csv'))).toBe(false);
+    const signed = captureIO();
+    expect(await runCli([...args, '--out', join(dir, 'anti')], signed)).toBe(0);
+    expect(signed.err()).toMatch(/experts \(paper mode, τ = 0\.2, L: ρ < τ\): alpha, gamma/);
+    expect(signed.out()).toMatch(/searched 9 points \(grid\) over alpha, gamma/);
+  }, 300_000);
+
   it('--backend webgpu (Dawn): the points are souped on the GPU into the model and score as on the CPU', async () => {
     const list = join(dir, 'list.csv');
     writeFileSync(list, 'recipe,weight: alpha,weight: beta,weight: gamma\nmix,0.5,0.3,0.2\n');

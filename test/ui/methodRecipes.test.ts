@@ -39,6 +39,8 @@ const RECIPES: Record<string, string> = {
   model_stock: 'merge_method: model_stock\nbase_model: ./base\nmodels:\n  - model: ./a\n  - model: ./b\nparameters: {filter_wise: true}\ndtype: bfloat16\n',
   nearswap: 'merge_method: nearswap\nbase_model: ./base\nmodels:\n  - model: ./base\n  - model: ./a\nparameters: {t: 0.001}\n',
   ram: 'merge_method: ram\nbase_model: ./base\nmodels:\n  - model: ./a\n  - model: ./c.safetensors\nparameters: {epsilon: 1.0e-4}\n',
+  arcee_fusion: 'merge_method: arcee_fusion\nbase_model: ./base\nmodels:\n  - model: ./base\n  - model: ./a\ndtype: bfloat16\n',
+  ramplus_tl: 'merge_method: ramplus_tl\nbase_model: ./base\nmodels:\n  - model: ./a\n  - model: ./b\nparameters: {r: 0.3, alpha: 0.5, epsilon: 1.0e-4}\ndtype: bfloat16\n',
   passthrough: 'merge_method: passthrough\nmodels:\n  - model: ./c.safetensors\n    parameters: {scale: 0.5}\ndtype: float32\n',
 };
 
@@ -223,6 +225,12 @@ describe('what runs on WebGPU, as each method program says', () => {
       expect(onGpu(m).elementsOnGpu, m).toBe(true);
     }
     for (const m of ['della', 'della_linear', 'passthrough']) expect(onGpu(m).elementsOnGpu, m).toBe(false);
+    // Their statistics (counts; KL per row and quartiles) on the CPU, their element passes on the GPU.
+    for (const m of ['ramplus_tl', 'arcee_fusion']) {
+      expect(onGpu(m).elementsOnGpu, m).toBe(true);
+      expect(onGpu(m).gpuPasses, m).toEqual([]);
+      expect(onGpu(m).cpuPasses.length, m).toBeGreaterThan(0);
+    }
     for (const m of ['slerp', 'multislerp', 'dare_ties', 'dare_linear']) expect(onGpu(m).cpuPasses, m).toEqual([]);
     expect(onGpu('della').cpuPasses.length).toBeGreaterThan(0);
   });

@@ -22,11 +22,26 @@ describe('heatmap model on the real BFCL v3 table', () => {
     }
   });
 
-  it('marks exactly the off-diagonal pairs below τ, and a category has a mark iff it is in the paper\'s L', () => {
-    for (const c of m.cells) expect(c.low).toBe(c.row !== c.col && c.rho !== null && Math.abs(c.rho) < 0.2);
-    const marked = new Set(m.cells.filter((c) => c.low).map((c) => c.rowName));
+  it('dots the off-diagonal pairs with |ρ| < τ and bars those with ρ ≤ −τ; a category has a mark iff it is in L (default ρ < τ)', () => {
+    for (const c of m.cells) {
+      expect(c.low).toBe(c.row !== c.col && c.rho !== null && Math.abs(c.rho) < 0.2);
+      expect(c.anti).toBe(c.row !== c.col && c.rho !== null && c.rho <= -0.2);
+    }
+    // BFCL v3 has anti-correlated pairs at τ = 0.2 (down to ρ ≈ −0.48).
+    expect(m.antiCount).toBeGreaterThan(0);
+    expect(m.antiCount % 2).toBe(0);
+    expect(a.rule).toBe('signed');
+    const marked = new Set(m.cells.filter((c) => c.low || c.anti).map((c) => c.rowName));
     expect([...marked].sort()).toEqual([...a.lowCorrelation].sort());
     expect(m.lowCount % 2).toBe(0);
+  });
+
+  it('under |ρ| < τ the dots alone decide L; the bars are the same cells, now outside L', () => {
+    const abs = analyze(bfcl, { tau: 0.2, rule: 'absolute' });
+    const hm = heatmapModel(abs);
+    const dotted = new Set(hm.cells.filter((c) => c.low).map((c) => c.rowName));
+    expect([...dotted].sort()).toEqual([...abs.lowCorrelation].sort());
+    expect(hm.cells.map((c) => c.anti)).toEqual(m.cells.map((c) => c.anti));
   });
 
   it('marks fewer cells as τ falls, none at τ = 0', () => {

@@ -12,6 +12,7 @@ const choices = (over: Partial<AnalysisChoices> = {}): AnalysisChoices => ({
   candidates: null,
   tau: 0.2,
   mode: 'paper',
+  rule: 'signed',
   method: 'pearson',
   candidateRowsOnly: false,
   ...over,

@@ -98,7 +98,7 @@ describe('recipes as mergekit YAML', () => {
     expect(t.weights).toEqual({ a: 1, b: 0 });
     const sl = importRecipe('merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n        layer_range: [0, 2]\n', 's.yaml', ['a']);
     expect(sl.setup.slices?.[0].sources[0]).toMatchObject({ model: { path: 'a' }, layerRange: [0, 2] });
-    expect(() => importRecipe('merge_method: arcee_fusion\nmodels:\n  - model: a\n', 's.yaml', [])).toThrow(/^s\.yaml line 1: merge method 'arcee_fusion': arcee_fusion is not supported yet/);
+    expect(() => importRecipe('merge_method: averaging\nmodels:\n  - model: a\n', 's.yaml', [])).toThrow(/^s\.yaml line 1: unknown merge method 'averaging'/);
   });
 });
 

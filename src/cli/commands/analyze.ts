@@ -22,13 +22,15 @@ import { fsInputError } from '../../node/fsErrors';
 import { parseArgs, UsageError, type Command } from '../io';
 
 /** Options shared by `analyze` and `grid`: how to read the table and run the analysis. */
-export const ANALYSIS_VALUE_FLAGS = ['model-column', 'categories', 'exclude', 'tau', 'candidates', 'rows', 'mode', 'step', 'metric', 'format'];
+export const ANALYSIS_VALUE_FLAGS = ['model-column', 'categories', 'exclude', 'tau', 'rule', 'candidates', 'rows', 'mode', 'step', 'metric', 'format'];
 export const ANALYSIS_BOOLEAN_FLAGS = ['spearman'];
 
 export const ANALYSIS_OPTIONS_HELP = `  --model-column M      the column naming models (default: detected, e.g. "Model")
   --categories a,b,c    the categories to analyse (default: detected; aggregates such as "Overall Acc" are left out)
   --exclude a,b         columns never to use as categories
   --tau 0.2             correlation threshold τ
+  --rule signed|absolute  which partners put a category into L: signed (default) ρ < τ, a weakly or
+                        negatively correlated one; absolute |ρ| < τ, leaving anti-correlated pairs out
   --candidates "x;y;z"  models that may be experts (correlations still use every row)
   --rows "x;y;z"        models the correlations are computed over (default: every row)
   --mode paper|clusters paper: an expert per weakly-correlated category; clusters: an expert per cluster
@@ -117,8 +119,11 @@ export function analyzeOptionsFrom(flags: Map<string, string | true>): AnalyzeOp
   };
   const mode = get('mode');
   if (mode !== undefined && mode !== 'paper' && mode !== 'clusters') throw new UsageError(`--mode must be paper or clusters, not "${mode}"`);
+  const rule = get('rule');
+  if (rule !== undefined && rule !== 'signed' && rule !== 'absolute') throw new UsageError(`--rule must be signed (ρ < τ) or absolute (|ρ| < τ), not "${rule}"`);
   return {
     tau: number('tau'),
+    rule: rule as AnalyzeOptions['rule'],
     candidates: get('candidates') !== undefined ? splitList(get('candidates')!) : undefined,
     rows: get('rows') !== undefined ? splitList(get('rows')!) : undefined,
     method: flags.get('spearman') === true ? 'spearman' : 'pearson',
@@ -211,7 +216,7 @@ souplab analyze [<table…>] --trials <evaluated.csv> [--objective a,b] [--empty
 
 Reads benchmark scores (one row per model: BFCL-style CSV with 78.25% and N/A cells, TSV, JSON, or
 lm-evaluation-harness results_*.json files or folders of them) and prints the category correlations,
-clusters, the paper's low-correlation set L, the experts and the weight grid over them.
+clusters, the set L of weakly or anti-correlated categories, the experts and the weight grid over them.
 
 ${ANALYSIS_OPTIONS_HELP}
   --json                one JSON object: categories, pearson, n, lowCorrelation, clusters, experts,

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, write
 import { basename, dirname, join, resolve } from 'node:path';
 import { gridRecipes, weightGrid, type Ingredient } from '../../analysis';
 import { matchName } from '../../analysis/names';
+import { selectionNote } from '../../analysis/report';
 import { InputError, isSoupLabError, throwIfAborted } from '../../errors';
 import { fsInputError } from '../../node/fsErrors';
 import { parseArgs, UsageError, type CliIO, type Command } from '../io';
@@ -121,7 +122,7 @@ ${ANALYSIS_OPTIONS_HELP}`,
       if (missing.length > 0)
         throw new InputError(`no checkpoint path for expert${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}: add "${missing[0]}=/path/to/checkpoint" to --models`);
       grid = result.grid;
-      note = ` (${result.mode} mode, τ = ${result.tau})`;
+      note = ` (${selectionNote(result)})`;
     } else {
       ingredients = paths.map((p) => ({ name: p.name, checkpoint: p.path }));
       grid = weightGrid(ingredients.length, { step: analyzeOptionsFrom(flags).step });

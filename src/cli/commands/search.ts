@@ -2,6 +2,7 @@ import { freemem, totalmem } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { matchName } from '../../analysis/names';
+import { selectionNote } from '../../analysis/report';
 import { CancelledError, InputError, throwIfAborted } from '../../errors';
 import { prepareTasks } from '../../eval/evaluate';
 import { carriedFiles } from '../../merge/carriedFiles';
@@ -100,7 +101,7 @@ ${ANALYSIS_OPTIONS_HELP}`,
         return names.indexOf(hit);
       });
       step = result.grid.step;
-      say(`experts (${result.mode} mode, τ = ${result.tau}): ${experts.map((e) => names[e]).join(', ')}`);
+      say(`experts (${selectionNote(result)}): ${experts.map((e) => names[e]).join(', ')}`);
     }
     const planArg = str('plan') ?? 'grid';
     const plan: SearchPlan =

@@ -97,6 +97,16 @@ function mergedBody(kernel: MethodElements['kernel'], n: number, keep: MethodEle
         ...models.slice(1).map((j) => `  merged = merged + ramTerm(tv${j}, count);`),
         '  return b + merged;',
       ];
+    case 'ramplus':
+      return [
+        ...models.map((j) => `  let d${j} = x${j} - b;\n  let changed${j} = ramChanged(d${j});\n  let tv${j} = ramKept(d${j}, changed${j});`),
+        `  let count = ${models.map((j) => `select(vec4<f32>(0.0), vec4<f32>(1.0), changed${j})`).join(' + ')};`,
+        '  var merged = ramplusTerm(tv0, count, scalar(1u));',
+        ...models.slice(1).map((j) => `  merged = merged + ramplusTerm(tv${j}, count, scalar(${j + 1}u));`),
+        '  return b + merged;',
+      ];
+    case 'arcee_fusion':
+      return ['  return arceeFusion(b, x0, lineScalar(at, 0u));'];
   }
 }
 

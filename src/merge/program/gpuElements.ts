@@ -101,13 +101,14 @@ export interface LinearElements {
 /**
  * A method with its own element kernel in shaders/merge/methodElements.wgsl, and that kernel's f32 scalars:
  * slerp's pair [c₀, c₁] (out = f32(c₀·a) + f32(c₁·b), the signs of zeros as the CPU's);
- * model_stock [t, f32(1 − t), N]; nearswap [t, 1e-6]; ram [ε]; sce [ω₀ … ωₙ₋₁, 1e-6, n];
+ * model_stock [t, f32(1 − t), N]; nearswap [t, 1e-6]; ram [ε]; ramplus (ramplus_tl) [ε, λ₀ … λₙ₋₁];
+ * arcee_fusion [T] with each row's KL divergence as its line coefficient; sce [ω₀ … ωₙ₋₁, 1e-6, n];
  * nuslerp [lerp (1 or 0), a, b, divisor];
  * multislerp [w₀ … wₙ₋₁, den₀ … denₙ₋₁, p₀ … pₙ₋₁, ‖m‖, cos ρ, sin ρ/ρ, Σ‖vᵢ‖wᵢ, lerp (1: the 2-model fallback, or 0)];
  * karcher's four kernels (its iteration's vectors and its output), the layout methodElements.wgsl states.
  */
 export interface MethodElements {
-  kernel: 'pair' | 'model_stock' | 'nearswap' | 'ram' | 'sce' | 'nuslerp' | 'multislerp' | 'karcher_start' | 'karcher_tangent' | 'karcher_step' | 'karcher';
+  kernel: 'pair' | 'model_stock' | 'nearswap' | 'ram' | 'ramplus' | 'arcee_fusion' | 'sce' | 'nuslerp' | 'multislerp' | 'karcher_start' | 'karcher_tangent' | 'karcher_step' | 'karcher';
   scalars: number[];
   /** The program's scratch (TensorProgram.scratch) is one more F32 input: after the inputs, or alone. */
   scratch?: 'after' | 'alone';
@@ -117,9 +118,9 @@ export interface MethodElements {
   keep?: 'all' | 'none' | 'select';
   boundary?: SelectionBoundary;
   /**
-   * nuslerp by row or column, model_stock's filter_wise: coefficients per line instead of the uniform
+   * nuslerp by row or column, model_stock's filter_wise, arcee_fusion: coefficients per line instead of the uniform
    * ones — `perLine` f32 values for each line l at values[l·perLine …] (nuslerp: lerp, a, b, divisor;
-   * model_stock: t, f32(1 − t)); `scalars` keeps the rest (model_stock: N).
+   * model_stock: t, f32(1 − t); arcee_fusion: the row's KL divergence); `scalars` keeps the rest (model_stock: N).
    */
   lines?: { lines: Lines; perLine: number; values: Float32Array };
 }

@@ -56,7 +56,7 @@ export function recipeOf(spec: SoupSpec): Recipe {
     const weight = hasWeight ? (checkParamInput(getWeightSpec(method), own.weight, false).setting ?? { kind: 'value', value: m.weight }) : undefined;
     return { model: { path: pathOf(m) }, parameters: weight ? { weight, ...parameters } : parameters };
   });
-  // mergekit's slerp and nearswap read the base among exactly two inputs: list it with the other model.
+  // mergekit's slerp, nearswap and arcee_fusion read the base among exactly two inputs: list it with the other model.
   if (base && method.needs.models.max === 1) models.unshift({ model: { path: pathOf(base) }, parameters: {} });
   const parameters: ParameterMap =
     method.name === 'linear' ? { normalize: { kind: 'value', value: spec.normalise } } : settingsOf(method, setup.params, 'top', (n) => n === 'weight');

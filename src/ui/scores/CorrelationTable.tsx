@@ -11,7 +11,7 @@ export function CorrelationTable({ model }: { model: HeatmapModel }) {
       {open && (
         <div className="table-scroll">
           <table>
-            <caption className="visually-hidden">Correlation ρ (n models) in cluster order; * marks |ρ| &lt; τ</caption>
+            <caption className="visually-hidden">Correlation ρ (n models) in cluster order; * marks |ρ| &lt; τ, † anti-correlated pairs (ρ ≤ −τ)</caption>
             <thead>
               <tr>
                 <th scope="col">Category</th>
@@ -31,7 +31,7 @@ export function CorrelationTable({ model }: { model: HeatmapModel }) {
                   {model.cells.slice(i * k, (i + 1) * k).map((c) => (
                     <td key={c.col} className="num" title={`n = ${c.n}`}>
                       {formatRho(c.rho)}
-                      {c.low ? '*' : ''}
+                      {c.low ? '*' : c.anti ? '†' : ''}
                     </td>
                   ))}
                 </tr>

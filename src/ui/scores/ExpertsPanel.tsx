@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { gridRecipes, type AnalysisResult } from '../../analysis';
+import { gridRecipes, ruleFormula, type AnalysisResult } from '../../analysis';
 import { downloadText } from '../components/download';
 import { useNavigationStore } from '../state/navigationStore';
 import { useSoupStore } from '../state/soupStore';
@@ -43,12 +43,12 @@ export function ExpertsPanel({ analysis, sourceLabel, bases, onCandidates }: Exp
         Experts{' '}
         <span className="muted">
           {mode === 'paper'
-            ? `(paper mode: one per category of L — ${analysis.lowCorrelation.length} of ${analysis.categories.length} categories have |ρ| < τ with another)`
+            ? `(paper mode: one per category of L — ${analysis.lowCorrelation.length} of ${analysis.categories.length} categories have ${ruleFormula(analysis.rule)} with another)`
             : `(clusters mode: one per cluster, on the cluster's mean score)`}
         </span>
       </h3>
       {experts.length === 0 ? (
-        <p className="warning">No experts: {mode === 'paper' ? 'no category has |ρ| < τ with another. Raise τ or use the clusters mode.' : 'no clusters.'}</p>
+        <p className="warning">No experts: {mode === 'paper' ? `no category has ${ruleFormula(analysis.rule)} with another. Raise τ or use the clusters mode.` : 'no clusters.'}</p>
       ) : (
         <div className="table-scroll">
           <table className="experts-table">

@@ -29,7 +29,15 @@ const cellId = (prefix: string, r: number, c: number) => `${prefix}-${r}-${c}`;
 function describe(c: HeatCell): string {
   const base = `${c.rowName} × ${c.colName}: ρ = ${formatRho(c.rho)}, n = ${c.n}`;
   if (c.rho === null) return `${base} (fewer than 3 shared models or a constant score)`;
-  return c.low ? `${base}, |ρ| below τ` : base;
+  if (c.low) return `${base}, |ρ| below τ`;
+  return c.anti ? `${base}, anti-correlated (ρ at or below −τ)` : base;
+}
+
+/** An anti-correlated pair's mark: a minus bar, unlike the weak pairs' dot (shape, not colour alone). */
+export function AntiMark({ x, y, cell, fill }: { x: number; y: number; cell: number; fill: string }) {
+  const w = Math.max(6, cell * 0.44);
+  const h = Math.max(2, cell * 0.1);
+  return <rect x={x + (cell - w) / 2} y={y + (cell - h) / 2} width={w} height={h} fill={fill} pointerEvents="none" aria-hidden="true" className="hm-anti" />;
 }
 
 function truncate(s: string, max: number): string {
@@ -72,6 +80,7 @@ const HeatRow = memo(
                 data-col={c.col}
                 data-rho={c.rho === null ? 'undefined' : c.rho.toFixed(4)}
                 data-low={c.low || undefined}
+                data-anti={c.anti || undefined}
                 x={x}
                 y={y}
                 width={g.cell}
@@ -82,6 +91,7 @@ const HeatRow = memo(
               {c.low && fill && (
                 <circle cx={x + g.cell / 2} cy={y + g.cell / 2} r={Math.max(2, g.cell * 0.13)} fill={inkOn(fill)} pointerEvents="none" aria-hidden="true" />
               )}
+              {c.anti && fill && <AntiMark x={x} y={y} cell={g.cell} fill={inkOn(fill)} />}
             </g>
           );
         })}
@@ -95,7 +105,7 @@ const HeatRow = memo(
     a.prefix === b.prefix &&
     a.maxChars === b.maxChars &&
     a.cells.length === b.cells.length &&
-    a.cells.every((c, j) => c.rho === b.cells[j].rho && c.low === b.cells[j].low && c.n === b.cells[j].n && c.colName === b.cells[j].colName),
+    a.cells.every((c, j) => c.rho === b.cells[j].rho && c.low === b.cells[j].low && c.anti === b.cells[j].anti && c.n === b.cells[j].n && c.colName === b.cells[j].colName),
 );
 
 /** The cells, labels and cluster marks: redrawn only when the model changes, never on hover. */
@@ -223,6 +233,7 @@ export function Heatmap({ model }: { model: HeatmapModel }) {
           <div>
             ρ = <strong>{formatRho(shownCell.rho)}</strong> · n = {shownCell.n}
             {shownCell.low ? ` · |ρ| < τ` : ''}
+            {shownCell.anti ? ` · anti-correlated, ρ ≤ −τ` : ''}
           </div>
         </div>
       )}

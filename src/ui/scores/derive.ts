@@ -1,5 +1,5 @@
 import { analyze, parseScoreTable, type AnalysisResult, type ScoreTable, type TextFile } from '../../analysis';
-import type { CorrelationMethod, ExpertMode } from '../../analysis';
+import type { CorrelationMethod, ExpertMode, LowCorrelationRule } from '../../analysis';
 import { isSoupLabError } from '../../errors';
 import { baseModelsOf } from './candidates';
 import { heatmapModel } from './heatmapModel';
@@ -42,6 +42,8 @@ export interface AnalysisChoices {
   candidates: string[] | null;
   tau: number;
   mode: ExpertMode;
+  /** Which partners put a category into L (the analysis's default is 'signed'). */
+  rule: LowCorrelationRule;
   method: CorrelationMethod;
   /** Correlate over the candidates only, instead of every row (the paper's choice). */
   candidateRowsOnly: boolean;
@@ -54,7 +56,7 @@ export interface AnalysisChoices {
  */
 /** The analysis choices held in a larger state object (the scores store), and nothing else. */
 export function analysisChoicesOf(s: AnalysisChoices): AnalysisChoices {
-  return { categories: s.categories, candidates: s.candidates, tau: s.tau, mode: s.mode, method: s.method, candidateRowsOnly: s.candidateRowsOnly };
+  return { categories: s.categories, candidates: s.candidates, tau: s.tau, mode: s.mode, rule: s.rule, method: s.method, candidateRowsOnly: s.candidateRowsOnly };
 }
 
 export function effectiveChoices(table: ScoreTable, c: AnalysisChoices): { categories: string[]; candidates: string[] } {
@@ -75,13 +77,14 @@ const runAnalysis = memoLast(
     candidatesKey: string,
     tau: number,
     mode: ExpertMode,
+    rule: LowCorrelationRule,
     method: CorrelationMethod,
     candidateRowsOnly: boolean,
   ): Derived<AnalysisResult> => {
     try {
       const categories = JSON.parse(categoriesKey) as string[];
       const candidates = JSON.parse(candidatesKey) as string[];
-      const value = analyze(table, { tau, mode, method, categories, candidates, rows: candidateRowsOnly ? candidates : undefined });
+      const value = analyze(table, { tau, mode, rule, method, categories, candidates, rows: candidateRowsOnly ? candidates : undefined });
       return { value, error: null };
     } catch (e) {
       return { value: null, error: errorMessage(e) };
@@ -93,7 +96,7 @@ const runAnalysis = memoLast(
 export function deriveAnalysis(table: ScoreTable, c: AnalysisChoices): Derived<AnalysisResult> {
   const { categories, candidates } = effectiveChoices(table, c);
   // Keys by value: arrays rebuilt by filtering must not defeat the memo.
-  return runAnalysis(table, JSON.stringify(categories), JSON.stringify(candidates), c.tau, c.mode, c.method, c.candidateRowsOnly);
+  return runAnalysis(table, JSON.stringify(categories), JSON.stringify(candidates), c.tau, c.mode, c.rule, c.method, c.candidateRowsOnly);
 }
 
 /** The heatmap layout of an analysis, memoised like the analysis itself. */
@@ -104,5 +107,5 @@ export const deriveBaseModels = memoLast(baseModelsOf);
 
 /** effectiveChoices with a stable identity while the table and the stored choices are unchanged (memoised pickers). */
 export const deriveChoices = memoLast((table: ScoreTable, categories: string[] | null, candidates: string[] | null) =>
-  effectiveChoices(table, { categories, candidates, tau: 0, mode: 'paper', method: 'pearson', candidateRowsOnly: false }),
+  effectiveChoices(table, { categories, candidates, tau: 0, mode: 'paper', rule: 'signed', method: 'pearson', candidateRowsOnly: false }),
 );

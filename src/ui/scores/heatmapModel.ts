@@ -9,8 +9,10 @@ export interface HeatCell {
   /** null: undefined (fewer than 3 shared models, or a constant score). */
   rho: number | null;
   n: number;
-  /** |ρ| < τ off the diagonal: the pair that puts both categories into the paper's L. */
+  /** |ρ| < τ off the diagonal: a weakly correlated pair, which puts both categories into L under either rule. */
   low: boolean;
+  /** ρ ≤ −τ off the diagonal (and ρ < 0): an anti-correlated pair, which puts both into L under the default rule ρ < τ only. */
+  anti: boolean;
 }
 
 /** A cluster as a contiguous block of heatmap rows. */
@@ -27,31 +29,37 @@ export interface HeatmapModel {
   cells: HeatCell[];
   blocks: ClusterBlock[];
   lowCount: number;
+  /** Cells marked anti-correlated (each pair twice, like `lowCount`). */
+  antiCount: number;
   undefinedCount: number;
 }
 
-/** Lays out the analysis's correlation matrix in cluster order, marking the cells below τ. */
+/** Lays out the analysis's correlation matrix in cluster order, marking weak (|ρ| < τ) and anti-correlated (ρ ≤ −τ) pairs. */
 export function heatmapModel(a: AnalysisResult): HeatmapModel {
   const order = a.heatmapOrder;
   const index = order.map((c) => a.categories.indexOf(c));
   const { r, n } = a.correlation;
   const cells: HeatCell[] = [];
   let lowCount = 0;
+  let antiCount = 0;
   let undefinedCount = 0;
   for (let i = 0; i < order.length; i++)
     for (let j = 0; j < order.length; j++) {
       const rho = r[index[i]][index[j]];
       const low = i !== j && rho !== null && Math.abs(rho) < a.tau;
+      // Weak or anti, never both: together they are exactly the pairs with ρ < τ, the default rule's.
+      const anti = i !== j && rho !== null && rho < 0 && !low;
       if (low) lowCount++;
+      if (anti) antiCount++;
       if (rho === null) undefinedCount++;
-      cells.push({ row: i, col: j, rowName: order[i], colName: order[j], rho, n: n[index[i]][index[j]], low });
+      cells.push({ row: i, col: j, rowName: order[i], colName: order[j], rho, n: n[index[i]][index[j]], low, anti });
     }
   const blocks: ClusterBlock[] = [];
   for (const cl of a.clusters) {
     const start = order.indexOf(cl.categories[0]);
     blocks.push({ label: cl.label, start, end: start + cl.categories.length, meanCorrelation: cl.meanCorrelation });
   }
-  return { order, cells, blocks, lowCount, undefinedCount };
+  return { order, cells, blocks, lowCount, antiCount, undefinedCount };
 }
 
 /** Moves the active cell by a key of the grid pattern; null for keys the grid does not handle. */

@@ -1,6 +1,6 @@
 import { create } from 'zustand';
 import { createJSONStorage, persist } from 'zustand/middleware';
-import { parseScoreTable, type CorrelationMethod, type ExpertMode, type TextFile } from '../../analysis';
+import { parseScoreTable, type CorrelationMethod, type ExpertMode, type LowCorrelationRule, type TextFile } from '../../analysis';
 import { DEMO_CANDIDATES, fetchDemoTable } from '../scores/demo';
 import { errorMessage, type AnalysisChoices } from '../scores/derive';
 import { InputError } from '../../errors';
@@ -33,6 +33,7 @@ interface ScoresState extends ScoresOptions {
   setCandidates(c: string[] | null): void;
   setTau(tau: number): void;
   setMode(mode: ExpertMode): void;
+  setRule(rule: LowCorrelationRule): void;
   setMethod(method: CorrelationMethod): void;
   setCandidateRowsOnly(v: boolean): void;
 }
@@ -45,6 +46,7 @@ const freshOptions = (source: ScoresSource): ScoresOptions => ({
   candidates: source.kind === 'demo' ? [...DEMO_CANDIDATES] : null,
   tau: DEFAULT_TAU,
   mode: 'paper',
+  rule: 'signed',
   method: 'pearson',
   candidateRowsOnly: false,
 });
@@ -115,6 +117,7 @@ export const useScoresStore = create<ScoresState>()(
       setCandidates: (candidates) => set({ candidates }),
       setTau: (tau) => set({ tau: Math.min(1, Math.max(0, tau)) }),
       setMode: (mode) => set({ mode }),
+      setRule: (rule) => set({ rule }),
       setMethod: (method) => set({ method }),
       setCandidateRowsOnly: (candidateRowsOnly) => set({ candidateRowsOnly }),
     }),
@@ -129,6 +132,7 @@ export const useScoresStore = create<ScoresState>()(
         candidates: s.candidates,
         tau: s.tau,
         mode: s.mode,
+        rule: s.rule,
         method: s.method,
         candidateRowsOnly: s.candidateRowsOnly,
       }),

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { CorrelationMethod, ExpertMode } from '../../analysis';
+import { LOW_CORRELATION_RULES, ruleFormula, type CorrelationMethod, type ExpertMode, type LowCorrelationRule } from '../../analysis';
 import { CandidatePicker } from '../scores/CandidatePicker';
 import { CategoryPicker } from '../scores/CategoryPicker';
 import { ClusterList } from '../scores/ClusterList';
@@ -141,7 +141,16 @@ export function ScoresView() {
             </div>
           </aside>
           <div className="scores-results">
-            <AnalysisToolbar tau={s.tau} mode={s.mode} method={s.method} setTau={s.setTau} setMode={s.setMode} setMethod={s.setMethod} />
+            <AnalysisToolbar
+              tau={s.tau}
+              mode={s.mode}
+              rule={s.rule}
+              method={s.method}
+              setTau={s.setTau}
+              setMode={s.setMode}
+              setRule={s.setRule}
+              setMethod={s.setMethod}
+            />
             {analysis?.error && (
               <p className="error" role="alert">
                 {analysis.error}
@@ -157,7 +166,13 @@ export function ScoresView() {
                     </span>
                   </h3>
                   <Heatmap model={heat} />
-                  <HeatmapLegend tau={analysis.value.tau} lowCount={heat.lowCount / 2} undefinedCount={heat.undefinedCount} />
+                  <HeatmapLegend
+                    tau={analysis.value.tau}
+                    rule={analysis.value.rule}
+                    lowCount={heat.lowCount / 2}
+                    antiCount={heat.antiCount / 2}
+                    undefinedCount={heat.undefinedCount}
+                  />
                   <CorrelationTable model={heat} />
                 </section>
                 {noCandidates ? (
@@ -193,10 +208,11 @@ function MethodHelp() {
       </p>
       <ul>
         <li>
-          <strong>τ</strong> is the threshold: categories with |ρ| &lt; τ measure different skills. Higher τ, more of them.
+          <strong>τ</strong> is the threshold: categories with ρ &lt; τ measure different skills. Higher τ, more of them.
         </li>
         <li>
-          <strong>L</strong> is the paper’s set: every category with |ρ| &lt; τ against at least one other (marked cells).
+          <strong>L</strong> is the paper’s set: every category with ρ &lt; τ against at least one other — a weakly <em>or anti-</em>correlated
+          partner (dots: |ρ| &lt; τ; bars: ρ ≤ −τ). The rule |ρ| &lt; τ, the formula as printed in the paper, leaves anti-correlated pairs out.
         </li>
         <li>
           <strong>Paper mode</strong> takes the best candidate of each category in L as an expert. <strong>Clusters mode</strong> (SoupLab’s) groups
@@ -222,13 +238,15 @@ function sameSet(a: string[], b: string[]): boolean {
 interface ToolbarProps {
   tau: number;
   mode: ExpertMode;
+  rule: LowCorrelationRule;
   method: CorrelationMethod;
   setTau(t: number): void;
   setMode(m: ExpertMode): void;
+  setRule(r: LowCorrelationRule): void;
   setMethod(m: CorrelationMethod): void;
 }
 
-function AnalysisToolbar({ tau, mode, method, setTau, setMode, setMethod }: ToolbarProps) {
+function AnalysisToolbar({ tau, mode, rule, method, setTau, setMode, setRule, setMethod }: ToolbarProps) {
   return (
     <div className="card scores-toolbar">
       <label className="tau-field">
@@ -256,6 +274,17 @@ function AnalysisToolbar({ tau, mode, method, setTau, setMode, setMethod }: Tool
             <input type="radio" name="expert-mode" value={m} checked={mode === m} onChange={() => setMode(m)} /> {m === 'paper' ? 'Paper (per category)' : 'Clusters'}
           </label>
         ))}
+      </fieldset>
+      <fieldset className="segmented" aria-describedby="l-rule-note">
+        <legend>Set L</legend>
+        {LOW_CORRELATION_RULES.map((r) => (
+          <label key={r}>
+            <input type="radio" name="l-rule" value={r} checked={rule === r} onChange={() => setRule(r)} /> {ruleFormula(r)}
+          </label>
+        ))}
+        <span id="l-rule-note" className="muted">
+          {rule === 'signed' ? 'weakly or anti-correlated partner' : 'weakly correlated partner only'}
+        </span>
       </fieldset>
       <label className="field">
         Correlation{' '}

@@ -156,6 +156,12 @@ const CASES: Case[] = [
   { method: 'nearswap', models: [{}], params: { t: 0.5 }, bitIdentical: true },
   { method: 'ram', models: [{}, {}, {}], params: {}, bitIdentical: true },
   { method: 'ram', models: [{}, {}], params: { epsilon: 0.05 }, bitIdentical: true },
+  // The counting pass on the CPU inside the WebGPU run, λ in the element kernel.
+  { method: 'ramplus_tl', models: [{}, {}, {}], params: {}, bitIdentical: true },
+  { method: 'ramplus_tl', models: [{}, {}], params: { epsilon: 0.05, r: 0.5, alpha: 4 }, bitIdentical: true },
+  // The KL and quartile passes on the CPU, each row's KL as the element kernel's line coefficient (rows of 8).
+  { method: 'arcee_fusion', models: [{}], params: {}, bitIdentical: true },
+  { method: 'arcee_fusion', models: [{}], params: {}, bitIdentical: true, finite: true },
   { method: 'sce', models: [{}, {}, {}], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true },
   { method: 'nuslerp', models: [{ weight: 0.4 }, { weight: 0.6 }], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true },
   { method: 'nuslerp', models: [{ weight: 1 }, { weight: 3 }], params: {}, gpuStatistics: true, sameScalars: true, bitIdentical: true, finite: true, noBase: true },
