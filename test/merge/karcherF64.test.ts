@@ -9,7 +9,7 @@
 import { describe, expect, test } from 'vitest';
 import { openCheckpoint, type Checkpoint } from '../../src/formats/checkpoint';
 import { bytesSource } from '../../src/formats/memorySource';
-import { runTensorProgram } from '../../src/merge/methods/runProgram';
+import { runTensorProgram } from '../../src/merge/program/runProgram';
 import { planMerge, type MethodStep } from '../../src/merge/plan';
 import { parseRecipe } from '../../src/merge/recipe';
 import { decodeFloats, encodeFloats, randomTensor, rng, safetensorsBytes, type TestTensor } from './models';
