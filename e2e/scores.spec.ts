@@ -20,17 +20,16 @@ async function dropFile(page: Page, area: string, name: string, text: string): P
   await dropFiles(page, area, [{ name, text }]);
 }
 
+/** Drops files on the area once it is there (a view's code loads when its tab is first shown). */
 async function dropFiles(page: Page, area: string, files: { name: string; text: string }[]): Promise<void> {
-  await page.evaluate(
-    ({ area, files }) => {
+  await page.locator(`section[aria-label="${area}"]`).evaluate(
+    (el, files) => {
       const dt = new DataTransfer();
       for (const f of files) dt.items.add(new File([f.text], f.name));
-      const el = document.querySelector(`section[aria-label="${area}"]`);
-      if (!el) throw new Error(`no drop area "${area}"`);
       el.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
       el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
     },
-    { area, files },
+    files,
   );
 }
 

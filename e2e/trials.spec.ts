@@ -49,14 +49,15 @@ function bestBy(rows: Generated['rows'], cats: number[]): Generated['rows'][numb
   return scored.reduce((a, b) => (b.objective > a.objective ? b : a));
 }
 
+/** Drops a file on the area once it is there (a view's code loads when its tab is first shown). */
 async function dropFile(page: Page, area: string, name: string, text: string): Promise<void> {
-  await page.evaluate(
-    ({ area, name, text }) => {
+  await page.locator(`section[aria-label="${area}"]`).evaluate(
+    (el, { name, text }) => {
       const dt = new DataTransfer();
       dt.items.add(new File([text], name, { type: 'text/csv' }));
-      document.querySelector(`section[aria-label="${area}"]`)!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
     },
-    { area, name, text },
+    { name, text },
   );
 }
 

@@ -19,6 +19,12 @@ export interface OutputTarget {
   commit(): Promise<void>;
   /** Removes everything written; the previous content at the target stays. */
   abort(): Promise<void>;
+  /**
+   * After commit(): the name of the first file it placed that another writer has since replaced (its
+   * name now holds another file), or undefined. Lets a merge that lost a race into the same place say so
+   * instead of reporting the other merge's file as its own mistake.
+   */
+  replacedAfterCommit?(): Promise<string | undefined>;
 }
 
 /** The writer was used out of order: a bug in the caller, not bad input. */

@@ -177,7 +177,8 @@ export async function runMerge(plan: MergePlan, opts: RunMergeOptions): Promise<
 
   let verified = false;
   if (opts.readBack) {
-    await verifyOutput(plan, specs, writer.files, opts.readBack, metadata);
+    const readBack = opts.readBack;
+    await verifyUnlessReplaced(target, () => verifyOutput(plan, specs, writer.files, readBack, metadata));
     verified = true;
   }
   return {
@@ -386,6 +387,26 @@ async function writeExtra(target: OutputTarget, extra: ExtraOutputFile, signal: 
 /** The written output failed its re-read: names the file and what differs. */
 export class OutputVerificationError extends InputError {
   override name = 'OutputVerificationError';
+}
+
+/**
+ * Runs `verify`, the re-read of a committed output, and asks the target afterwards whether another
+ * merge has replaced that output (two merges into one place: the later commit wins). If so, that is the
+ * error, whether the check failed (it read a header the other merge wrote) or passed (the output there
+ * is not this merge's either).
+ */
+export async function verifyUnlessReplaced(target: OutputTarget, verify: () => Promise<void>): Promise<void> {
+  const failure = await verify().then(
+    () => undefined,
+    (e: unknown) => ({ e }),
+  );
+  const replaced = await target.replacedAfterCommit?.().catch(() => undefined);
+  if (replaced !== undefined) {
+    throw new OutputVerificationError(
+      `${target.name}: another merge replaced this merge's output (${replaced}) before it could be checked; what is there now is the other merge's output`,
+    );
+  }
+  if (failure) throw failure.e;
 }
 
 /** Re-reads every written safetensors header (and the index) and checks them against the plan. */

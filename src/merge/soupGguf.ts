@@ -20,7 +20,7 @@ import { ggufTokenizerMetadata } from '../model/gguf/vocab';
 import { readModelFiles, type ModelFiles } from '../model/load';
 import type { SoupBackend } from './kernel';
 import type { MergePlan, TensorStep } from './plan';
-import { OutputVerificationError, type MergeProgress, type MergeResult } from './runMerge';
+import { OutputVerificationError, verifyUnlessReplaced, type MergeProgress, type MergeResult } from './runMerge';
 import { soupWeightSource } from './soupWeights';
 
 /** The reference model's files a GGUF is made of besides the weights, read and checked. */
@@ -143,7 +143,8 @@ export async function writeSoupGguf(plan: MergePlan, inputs: GgufSoupInputs, opt
   );
   let verified = false;
   if (opts.readBack) {
-    await verifyGguf(opts.output.fileName, written.header, written.bytes, opts.readBack);
+    const readBack = opts.readBack;
+    await verifyUnlessReplaced(opts.target, () => verifyGguf(opts.output.fileName, written.header, written.bytes, readBack));
     verified = true;
   }
   return {

@@ -86,6 +86,8 @@ class TempFile implements ByteSink {
   private handle: FileHandle | undefined;
   private position = 0;
   state: 'writing' | 'closed' | 'aborted' = 'writing';
+  /** The file's identity on disk, kept by rename(): another file at finalPath later has another. */
+  private identity: { dev: number; ino: number } | undefined;
 
   private constructor(
     readonly name: string,
@@ -128,6 +130,8 @@ class TempFile implements ByteSink {
     try {
       // On disk before it is renamed into place: a crash never leaves a renamed but empty file.
       await this.handle.sync();
+      const { dev, ino } = await this.handle.stat();
+      this.identity = { dev, ino };
       await this.handle.close();
     } catch (e) {
       throw fsInputError(this.finalPath, e, 'write failed');
@@ -150,6 +154,17 @@ class TempFile implements ByteSink {
   placed(): void {
     liveTemporaries.delete(this.tempPath);
   }
+
+  /** Once placed: whether finalPath now holds another file (a file removed since is not "replaced"). */
+  async replaced(): Promise<boolean> {
+    const now = await stat(this.finalPath).catch(() => undefined);
+    return now !== undefined && this.identity !== undefined && (now.dev !== this.identity.dev || now.ino !== this.identity.ino);
+  }
+}
+
+async function firstReplaced(files: TempFile[]): Promise<string | undefined> {
+  for (const f of files) if (await f.replaced()) return f.name;
+  return undefined;
 }
 
 const exists = (path: string) => stat(path).then(() => true, () => false);
@@ -217,6 +232,7 @@ export function nodeFileTarget(path: string, opts: NodeTargetOptions = {}): Outp
       done = true;
       await file?.abort();
     },
+    replacedAfterCommit: () => firstReplaced(file ? [file] : []),
   };
 }
 
@@ -294,6 +310,7 @@ export function nodeFolderTarget(dir: string, opts: NodeTargetOptions = {}): Out
       done = true;
       await cleanup();
     },
+    replacedAfterCommit: () => firstReplaced(files),
   };
 
   async function cleanup(): Promise<void> {

@@ -1,23 +1,19 @@
-import type { ComponentType } from 'react';
+import { lazy, Suspense, type ComponentType, type LazyExoticComponent } from 'react';
 import { BackendLine } from './BackendLine';
 import { ThemeToggle } from './components/ThemeToggle';
 import { ViewErrorBoundary } from './components/ViewErrorBoundary';
 import { ViewTabs } from './components/ViewTabs';
 import { useNavigationStore, VIEW_LABELS, type ViewName } from './state/navigationStore';
-import { IngredientsView } from './views/IngredientsView';
-import { MergeView } from './views/MergeView';
-import { ScoresView } from './views/ScoresView';
-import { SearchView } from './views/SearchView';
-import { TasteView } from './views/TasteView';
-import { TrialsView } from './views/TrialsView';
 
-const PANELS: Record<ViewName, ComponentType> = {
-  scores: ScoresView,
-  ingredients: IngredientsView,
-  taste: TasteView,
-  search: SearchView,
-  merge: MergeView,
-  trials: TrialsView,
+// Each view is its own chunk, loaded when first shown: the first screen loads only what it shows
+// (the engine, the charts and the workers' clients come with the views that use them).
+const PANELS: Record<ViewName, LazyExoticComponent<ComponentType>> = {
+  scores: lazy(() => import('./views/ScoresView').then((m) => ({ default: m.ScoresView }))),
+  ingredients: lazy(() => import('./views/IngredientsView').then((m) => ({ default: m.IngredientsView }))),
+  taste: lazy(() => import('./views/TasteView').then((m) => ({ default: m.TasteView }))),
+  search: lazy(() => import('./views/SearchView').then((m) => ({ default: m.SearchView }))),
+  merge: lazy(() => import('./views/MergeView').then((m) => ({ default: m.MergeView }))),
+  trials: lazy(() => import('./views/TrialsView').then((m) => ({ default: m.TrialsView }))),
 };
 
 export function App() {
@@ -40,7 +36,9 @@ export function App() {
         <section role="tabpanel" id={`panel-${view}`} aria-labelledby={`tab-${view}`} className="panel">
           <h2 className="visually-hidden">{VIEW_LABELS[view]}</h2>
           <ViewErrorBoundary key={view} view={VIEW_LABELS[view]}>
-            <Panel />
+            <Suspense fallback={<p className="muted">Loading {VIEW_LABELS[view]}…</p>}>
+              <Panel />
+            </Suspense>
           </ViewErrorBoundary>
         </section>
       </main>

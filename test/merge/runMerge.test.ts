@@ -13,7 +13,7 @@ import { inThreadSpawner } from '../../src/merge/cpu/protocol';
 import type { SoupBackend } from '../../src/merge/kernel';
 import { planMerge, type MergePlan } from '../../src/merge/plan';
 import { parseRecipe, recipeToYaml } from '../../src/merge/recipe';
-import { runMerge, type MergeProgress } from '../../src/merge/runMerge';
+import { runMerge, type MergeProgress, type MergeResult } from '../../src/merge/runMerge';
 import { nodeFileSource } from '../../src/node/fileSource';
 import { nodeFileTarget, nodeFolderTarget } from '../../src/node/fileTargets';
 import { openCheckpointPath, type NodeCheckpoint } from '../../src/node/openCheckpointPath';
@@ -303,6 +303,41 @@ out_dtype: float16
       /^model\.safetensors: the output was replaced by another process before it could be checked \(.*no such file or folder\); is another merge writing to the same place\?$/,
     );
   });
+
+  // Two merges of different recipes into one place, raced at a fixed point: merge B runs from start
+  // to finish between merge A's commit and A's check (inside A's readBack), so B's commit replaces
+  // A's output. B wins and is verified; A says that another merge replaced its output (it used to
+  // report the other merge's recipe as "__metadata__ souplab.recipe was not written as planned").
+  for (const kind of ['folder', 'file'] as const) {
+    test(`two merges raced into one ${kind}: the one whose output was replaced says so`, async () => {
+      const models = makeModels(`race-${kind}`, ['F32', 'F32']);
+      const p = writeModel(join(dir, `race-${kind}-a.safetensors`), models[0]);
+      const q = writeModel(join(dir, `race-${kind}-b.safetensors`), models[1]);
+      const yamlA = 'merge_method: linear\nmodels:\n  - model: p\n  - model: q\n';
+      const yamlB = 'merge_method: linear\nmodels:\n  - model: p\n    parameters: {weight: 3}\n  - model: q\n';
+      const out = join(dir, kind === 'folder' ? `race-out-${kind}` : `race-out-${kind}.safetensors`);
+      const target = () => (kind === 'folder' ? nodeFolderTarget(out) : nodeFileTarget(out));
+      const path = (n: string) => (kind === 'folder' ? join(out, n) : out);
+      const merge = async (yaml: string, beforeCheck: () => Promise<unknown>) =>
+        runMerge(await planFor(yaml, { p, q }), {
+          backend: cpuBackend(),
+          target: target(),
+          recipeYaml: yaml,
+          maxShardBytes: Infinity,
+          readBack: async (n) => {
+            await beforeCheck();
+            return nodeFileSource(path(n), n);
+          },
+        });
+      let b: Promise<MergeResult> | undefined;
+      const a = merge(yamlA, () => (b ??= merge(yamlB, async () => undefined)));
+      await expect(a).rejects.toThrow(
+        new RegExp(`^${out.replace(/[.]/g, '\\.')}: another merge replaced this merge's output \\(model\\.safetensors\\) before it could be checked; what is there now is the other merge's output$`),
+      );
+      expect((await b)?.verified).toBe(true);
+      expect(readOutput(out).metadata['souplab.recipe']).toBe(yamlB);
+    });
+  }
 
   test('verification catches an output that does not match the plan', async () => {
     const models = makeModels('verify', ['F32', 'F32']);
