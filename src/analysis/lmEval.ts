@@ -157,6 +157,8 @@ export function lmEvalToRawTable(files: { name: string; value: unknown }[], opti
 /** One document of an lm-eval samples file: its doc_id and its per-sample metrics (a number, or lm-eval's [log-likelihood, count] pair for perplexities). */
 export interface LmEvalSample {
   docId: number;
+  /** The filter its metrics are under ("none" unless the task has filters: then one line per document and filter). */
+  filter: string;
   metrics: Record<string, number | [number, number]>;
 }
 
@@ -195,7 +197,7 @@ export function parseLmEvalSamples(text: string, fileName: string): LmEvalSample
       else if (typeof v === 'boolean') metrics[name] = v ? 1 : 0;
       else if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'number') metrics[name] = [v[0], v[1]];
     }
-    out.push({ docId: value.doc_id, metrics });
+    out.push({ docId: value.doc_id, filter: typeof value.filter === 'string' ? value.filter : 'none', metrics });
   });
   return out;
 }

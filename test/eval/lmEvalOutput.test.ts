@@ -80,7 +80,7 @@ describe('souplab eval --output-path: lm-evaluation-harness layout', () => {
     const line =
       '{"doc_id": 7, "doc": {"question": "q"}, "target": "2", "arguments": {"gen_args_0": {"arg_0": "q", "arg_1": " a"}}, "resps": [[["-1.5", "False"]]], ' +
       '"filtered_resps": [["-1.5", "False"]], "filter": "none", "metrics": ["acc", "acc_norm"], "doc_hash": "ab", "prompt_hash": "cd", "target_hash": "ef", "acc": 1.0, "acc_norm": 0.0, "extra": NaN}';
-    expect(parseLmEvalSamples(`${line}\n`, 's.jsonl')).toEqual([{ docId: 7, metrics: { acc: 1, acc_norm: 0 } }]);
+    expect(parseLmEvalSamples(`${line}\n`, 's.jsonl')).toEqual([{ docId: 7, filter: 'none', metrics: { acc: 1, acc_norm: 0 } }]);
     expect(lmEvalSamplesTask('samples_mmlu_high_school_physics_2024-05-01T10-11-12.123456.jsonl')).toBe('mmlu_high_school_physics');
     expect(lmEvalSamplesTask('results_2024-05-01T10-11-12.123456.json')).toBeUndefined();
     expect(() => parseLmEvalSamples('{"doc": 1}\n', 's.jsonl')).toThrow(/s\.jsonl line 1: no "doc_id"/);
