@@ -143,9 +143,10 @@ export function externalEvaluator(opts: ExternalEvaluatorOptions): ExternalEvalu
   /** Reads an attempt that has ended: its scores, or why it failed. */
   const collect = async (point: SearchPoint, key: string, dir: string, attempt: number, end: JobEnd | undefined, seconds: { soup: number; eval: number }): Promise<Outcome> => {
     const exitText = await work.readText(work.join(dir, `exit-${attempt}`));
-    const code = exitText !== undefined && exitText.trim() !== '' ? Number(exitText.trim()) : (end?.exitCode ?? null);
+    // Only the script's own exit file says the evaluator finished: a cancelled job's accounting may say exit 0 (killed by signal 15).
+    const code = exitText !== undefined && exitText.trim() !== '' ? Number(exitText.trim()) : null;
     if (code !== 0) {
-      const state = end?.state && end.state !== 'COMPLETED' ? end.state : code === null ? 'ended without an exit status (cancelled or killed)' : 'FAILED';
+      const state = end?.state && end.state !== 'COMPLETED' && end.state !== 'ENDED' ? end.state : code === null ? 'ended without finishing (cancelled or killed)' : 'FAILED';
       return { ok: false, reason: `${state}${code !== null ? `, exit status ${code}` : ''}` };
     }
     const out = work.join(dir, `out-${attempt}`);
