@@ -2,7 +2,7 @@
  * The SoCE search on a real (one-node) Slurm: every point souped by souplab merge, submitted with
  * sbatch, scored by `souplab eval --output-path` (lm-eval's layout) inside the job, read back.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,5 +132,33 @@ describe('souplab search --launcher slurm', () => {
     expect(new Set(later.map((j) => j.key)).size).toBe(later.length);
     expect(later.length).toBe(keys - finished.length);
     expect(resumed.out()).toContain(`(${keys - finished.length} evaluated now, ${later.length} jobs submitted)`);
+  }, 600_000);
+
+  it('killed outright (its jobs still running) and resumed: waits for those jobs instead of submitting them again', async () => {
+    const two = ['alpha', 'beta'].map((m) => `${m}=${join(dir, m)}`).join(';');
+    const out = join(dir, 'killed');
+    const gate = join(dir, 'gate');
+    // Every job waits for the gate, so the first run is killed while its two jobs are in Slurm.
+    const template = evaluator(`while [ ! -e ${gate} ]; do sleep 0.2; done; `);
+    const args = ['search', '--models', two, '--backend', 'cpu', '--step', '0.25', '--out', out, '--jobs', '2', '--launcher', 'slurm', '--poll-seconds', '0.3', '--evaluator-cmd', template, '--quiet'];
+    const child = spawn(process.execPath, [built!.bin, ...args], { stdio: 'ignore', env: process.env });
+    for (let i = 0; i < 1200 && ledger(join(out, 'work')).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    const before = ledger(join(out, 'work'));
+    expect(before).toHaveLength(2);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    for (const j of before) expect(squeue()).toMatch(new RegExp(`^${j.jobId} (RUNNING|PENDING)`, 'm'));
+
+    // The resumed search takes over the dead process's lock and waits for the two jobs; the gate opens.
+    const resumed = captureIO();
+    const run = runCli([...args.filter((a) => a !== '--quiet'), '--resume'], resumed);
+    writeFileSync(gate, '');
+    expect(await run, resumed.err()).toBe(0);
+    for (const j of before) expect(resumed.err()).toContain(`${j.point}: waited for job ${j.jobId} of an earlier run`);
+    const all = ledger(join(out, 'work'));
+    expect(all.slice(0, 2)).toEqual(before);
+    // 5 points, each submitted once in all.
+    expect(all).toHaveLength(5);
+    expect(new Set(all.map((j) => j.key)).size).toBe(5);
   }, 600_000);
 });
