@@ -66,7 +66,7 @@ munged --force --key-file="$dir/munge/munge.key" --socket="$dir/munge/munge.sock
 host=$(hostname -s)
 cat >"$dir/slurm.conf" <<CONF
 ClusterName=souplab-local
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=$port
 SlurmdPort=$((port + 1))
 AuthType=auth/munge
@@ -93,7 +93,7 @@ ReturnToService=2
 MinJobAge=600
 # Eight job slots whatever the cores: the tests run a few small jobs at once on small machines.
 SlurmdParameters=config_overrides
-NodeName=$host CPUs=8 RealMemory=1000 State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=8 RealMemory=1000 State=UNKNOWN
 PartitionName=local Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
 CONF
 
