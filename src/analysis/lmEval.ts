@@ -1,5 +1,6 @@
 import { InputError } from '../errors';
 import { isPlainObject, type RawCell, type RawTable, type TableProblem } from './rawTable';
+import { parseJsonLenient } from './parse';
 
 /**
  * Which metric of an lm-evaluation-harness task becomes its score: the first entry of the rule the
@@ -151,4 +152,85 @@ export function lmEvalToRawTable(files: { name: string; value: unknown }[], opti
     columnHints,
     modelColumn: 'model',
   };
+}
+
+/** One document of an lm-eval samples file: its doc_id and its per-sample metrics (a number, or lm-eval's [log-likelihood, count] pair for perplexities). */
+export interface LmEvalSample {
+  docId: number;
+  /** The filter its metrics are under ("none" unless the task has filters: then one line per document and filter). */
+  filter: string;
+  metrics: Record<string, number | [number, number]>;
+}
+
+/** The task of a samples file name (`samples_<task>_<date>.jsonl`, the date an ISO time with ":" as "-"), or undefined for another file. */
+export function lmEvalSamplesTask(fileName: string): string | undefined {
+  const base = fileName.replace(/^.*[\\/]/, '');
+  return /^samples_(.+)_\d{4}-\d{2}-\d{2}T[\d.-]+\.jsonl$/.exec(base)?.[1];
+}
+
+/** True for an lm-eval results file name (`results_<date>.json`, as lm-eval's own readers tell them). */
+export function isLmEvalResultsName(fileName: string): boolean {
+  return /^results_.*\.json$/.test(fileName.replace(/^.*[\\/]/, ''));
+}
+
+/**
+ * Reads an lm-eval samples file (`--log_samples`): one JSON document per line. The metrics of a line are
+ * the names its "metrics" list gives (lm-eval ≥ 0.4.3), else every numeric field beside the known ones.
+ */
+export function parseLmEvalSamples(text: string, fileName: string): LmEvalSample[] {
+  const known = new Set(['doc_id', 'doc', 'target', 'arguments', 'resps', 'filtered_resps', 'filter', 'metrics', 'doc_hash', 'prompt_hash', 'target_hash']);
+  const out: LmEvalSample[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    let value: unknown;
+    try {
+      value = parseJsonLenient(line);
+    } catch {
+      throw new InputError(`${fileName} line ${i + 1}: not JSON; an lm-eval samples file has one JSON document per line`);
+    }
+    if (!isPlainObject(value) || typeof value.doc_id !== 'number') throw new InputError(`${fileName} line ${i + 1}: no "doc_id"; not an lm-eval samples line`);
+    const names = Array.isArray(value.metrics) ? value.metrics.filter((m): m is string => typeof m === 'string') : Object.keys(value).filter((k) => !known.has(k));
+    const metrics: LmEvalSample['metrics'] = {};
+    for (const name of names) {
+      const v = value[name];
+      if (typeof v === 'number') metrics[name] = v;
+      else if (typeof v === 'boolean') metrics[name] = v ? 1 : 0;
+      else if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'number') metrics[name] = [v[0], v[1]];
+    }
+    out.push({ docId: value.doc_id, filter: typeof value.filter === 'string' ? value.filter : 'none', metrics });
+  });
+  return out;
+}
+
+/**
+ * A metric over some samples, pooled as lm-eval aggregates it: the mean of per-sample numbers; for the
+ * [log-likelihood, count] pairs, word/byte perplexity exp(−Σll / Σcount) and bits_per_byte
+ * −Σll / Σcount / ln 2. NaN when no sample has the metric.
+ */
+export function samplesMetric(samples: readonly LmEvalSample[], metric: string): number {
+  let sum = 0;
+  let ll = 0;
+  let count = 0;
+  let n = 0;
+  let pairs = false;
+  for (const s of samples) {
+    const v = s.metrics[metric];
+    if (v === undefined) continue;
+    n++;
+    if (typeof v === 'number') sum += v;
+    else {
+      pairs = true;
+      ll += -v[0];
+      count += v[1];
+    }
+  }
+  if (n === 0) return NaN;
+  if (!pairs) return sum / n;
+  return metric === 'bits_per_byte' ? ll / Math.max(1, count) / Math.LN2 : Math.exp(ll / Math.max(1, count));
+}
+
+/** The value of `metric` ("acc_norm", or "metric,filter") in one task's results entry: filter "none" preferred, else the first. */
+export function lmEvalTaskMetric(entry: Record<string, unknown>, metric: string): { key: string; value: number } | undefined {
+  const picked = pickMetric(entry, [metric]);
+  return picked && (picked.metric === metric || picked.metric.split(',')[0] === metric.split(',')[0]) ? { key: picked.metric, value: picked.value } : undefined;
 }

@@ -70,11 +70,32 @@ export type SearchEvent =
   | { type: 'phase'; phase: 'baselines' | 'plan' | 'coalitions'; planned: number }
   | { type: 'scoring'; key: string; tokensDone: number; tokensTotal: number };
 
+/** A point that could not be evaluated (an external evaluator's job failed every try); it is not a trial. */
+export interface PointFailure {
+  key: string;
+  weights: number[];
+  kinds: PointKind[];
+  failed: { attempts: number; reason: string; logTail: string };
+}
+
+/**
+ * Evaluates points somewhere else (an external evaluator, jobs on a cluster) instead of souping into
+ * the loaded model: up to `concurrency` points of a phase at once.
+ */
+export interface PointEvaluator {
+  readonly description: string;
+  readonly concurrency: number;
+  evaluate(point: SearchPoint, key: string, signal?: AbortSignal): Promise<TrialRecord | PointFailure>;
+}
+
 export interface RunSearchOptions {
   spec: SearchSpec;
   tasks: PreparedTask[];
-  model: CausalLM;
-  loader: SoupLoader;
+  /** The in-process evaluator (not needed with `evaluator`). */
+  model?: CausalLM;
+  loader?: SoupLoader;
+  evaluator?: PointEvaluator;
+  onFailure?: (f: PointFailure) => void;
   store: TrialStore;
   signal?: AbortSignal;
   onEvent?: (e: SearchEvent) => void;
@@ -88,6 +109,8 @@ export interface SearchOutcome {
   planPoints: number;
   splits: TaskSplit[];
   shapleyPlayers: number[];
+  /** Points an external evaluator failed on (not in trials). */
+  failed: PointFailure[];
 }
 
 export function defaultShapleyPlayers(spec: SearchSpec): number[] {
@@ -112,6 +135,18 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchOutcome> 
   let planned = 0;
   let spent = 0; // seconds spent on points evaluated in this run
   const visited = new Set<string>();
+  const failed: PointFailure[] = [];
+  const inProcess = async (point: SearchPoint, key: string): Promise<TrialRecord> => {
+    if (!model || !loader) throw new Error('runSearch: no model to evaluate in (give model and loader, or an evaluator)');
+    const t0 = performance.now();
+    await loader.load(point.weights, signal);
+    const t1 = performance.now();
+    const results = await scoreTasks(model, tasks, {
+      signal,
+      onProgress: (p) => onEvent?.({ type: 'scoring', key, tokensDone: p.tokensDone, tokensTotal: p.tokensTotal }),
+    });
+    return recordOf(key, point, results, splits, spec.metric, (t1 - t0) / 1000, (performance.now() - t1) / 1000);
+  };
 
   const visit = async (point: SearchPoint): Promise<TrialRecord> => {
     throwIfAborted(signal);
@@ -128,15 +163,16 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchOutcome> 
       return have;
     }
     const t0 = performance.now();
-    await loader.load(point.weights, signal);
-    const t1 = performance.now();
-    const results = await scoreTasks(model, tasks, {
-      signal,
-      onProgress: (p) => onEvent?.({ type: 'scoring', key, tokensDone: p.tokensDone, tokensTotal: p.tokensTotal }),
-    });
+    const record = opts.evaluator ? await opts.evaluator.evaluate(point, key, signal) : await inProcess(point, key);
     const t2 = performance.now();
-    const record = recordOf(key, point, results, splits, spec.metric, (t1 - t0) / 1000, (t2 - t1) / 1000);
     throwIfAborted(signal);
+    if ('failed' in record) {
+      failed.push(record);
+      opts.onFailure?.(record);
+      done++;
+      // The adaptive search never moves to a point it could not score.
+      return { ...record, label: point.label, tune: {}, heldOut: {}, objective: -Infinity, heldOutObjective: -Infinity, soupSeconds: 0, evalSeconds: 0, solved: {} };
+    }
     await store.append(record);
     known.set(key, record);
     evaluated++;
@@ -151,7 +187,7 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchOutcome> 
     const fresh = dedupe(points).filter((p) => !visited.has(pointKey(p.weights)));
     planned += fresh.length;
     onEvent?.({ type: 'phase', phase, planned });
-    for (const p of fresh) await visit(p);
+    await eachAtOnce(fresh, opts.evaluator?.concurrency ?? 1, visit);
   };
 
   // Baselines first: they are what every later number is compared with.
@@ -189,7 +225,28 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchOutcome> 
   const players = defaultShapleyPlayers(spec);
   if (players.length >= 2) await visitAll('coalitions', coalitionPoints(players, modelCount));
 
-  return { trials: [...known.values()], evaluated, planPoints: planKeys.size, splits, shapleyPlayers: players };
+  return { trials: [...known.values()], evaluated, planPoints: planKeys.size, splits, shapleyPlayers: players, failed };
+}
+
+/**
+ * Runs `work` over the items, up to `limit` at once, starting them in order. After a failure no more
+ * are started; those running are waited for (what they finish is kept), then the first error is thrown.
+ */
+async function eachAtOnce<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  let error: { e: unknown } | undefined;
+  const lane = async () => {
+    while (next < items.length && !error) {
+      const item = items[next++];
+      try {
+        await work(item);
+      } catch (e) {
+        error ??= { e };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
+  if (error) throw error.e;
 }
 
 function dedupe(points: SearchPoint[]): SearchPoint[] {

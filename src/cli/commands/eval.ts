@@ -24,9 +24,11 @@ export const evalCommand: Command = {
     '  --metric      the multiple-choice score in the summary and score table (default acc_norm)',
     '  --max-length  the context in tokens (default: the model\'s max_position_embeddings)',
     '  --scores-csv  also write the result as a one-row score table (Model, one column per task)',
+    '  --output-path DIR  also write lm-evaluation-harness\'s layout: DIR/<model>/results_<date>.json and',
+    '                samples_<task>_<date>.jsonl (doc_id and per-sample acc, acc_norm or perplexity pairs)',
   ].join('\n'),
   async run(args, io) {
-    const { positionals, flags } = parseArgs(args, { booleans: ['json', 'quiet'], values: ['tasks', 'backend', 'metric', 'max-length', 'scores-csv'] });
+    const { positionals, flags } = parseArgs(args, { booleans: ['json', 'quiet'], values: ['tasks', 'backend', 'metric', 'max-length', 'scores-csv', 'output-path'] });
     if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'give a model folder or a recipe.yaml' : `expected one model, got ${positionals.length} arguments`);
     const tasksArg = flags.get('tasks');
     if (typeof tasksArg !== 'string' || tasksArg === '') throw new UsageError('--tasks is required: task files or folders (comma-separated)');
@@ -61,6 +63,12 @@ export const evalCommand: Command = {
       if (typeof csv === 'string') {
         const { writeAtomically } = await import('../../node/trialStore');
         await writeAtomically(csv, scoreTableCsv([{ model: positionals[0], scores: Object.fromEntries(results.map((r) => [r.name, categoryScore(r, metric)])) }], results.map((r) => r.name)));
+      }
+      const outputPath = flags.get('output-path');
+      if (typeof outputPath === 'string') {
+        const { writeLmEvalOutput } = await import('../../node/lmEvalFiles');
+        const written = await writeLmEvalOutput(outputPath, positionals[0], results, tasks, files);
+        say(`wrote ${written} (lm-evaluation-harness layout)`);
       }
       if (results.length === 0 && problems.length === 0) throw new InputError('nothing to score');
       return problems.length > 0 ? 2 : 0;

@@ -1,8 +1,6 @@
 import { freemem, totalmem } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
-import { matchName } from '../../analysis/names';
-import { selectionNote } from '../../analysis/report';
 import { CancelledError, InputError, throwIfAborted } from '../../errors';
 import { prepareTasks } from '../../eval/evaluate';
 import { carriedFiles } from '../../merge/carriedFiles';
@@ -28,9 +26,10 @@ import { soupWeightSource } from '../../merge/soupWeights';
 import { humanBytes } from './inspect';
 import { metricFlag, maxLengthFlag } from './eval';
 import { parseModelPaths } from './grid';
-import { ANALYSIS_BOOLEAN_FLAGS, ANALYSIS_OPTIONS_HELP, ANALYSIS_VALUE_FLAGS, runAnalysis } from './analyze';
+import { ANALYSIS_BOOLEAN_FLAGS, ANALYSIS_OPTIONS_HELP, ANALYSIS_VALUE_FLAGS } from './analyze';
 import { parseArgs, UsageError, type CliIO, type Command } from '../io';
 import { readFileSync } from 'node:fs';
+import { CLUSTER_OPTIONS_HELP, runClusterSearch, searchExperts, wantsExternalEvaluator } from './searchCluster';
 
 export const searchCommand: Command = {
   name: 'search',
@@ -62,8 +61,9 @@ analyze --trials), held-out.csv, best.yaml, report.md and evidence.json.
   --stream              read every point from the files even when the models fit in memory
   --export <file.safetensors | folder>   write the best soup (or --export-trial's) with the evidence in its metadata
   --export-trial <id>   a row of trials.csv to export instead of the best
-${ANALYSIS_OPTIONS_HELP}`,
+${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
   async run(args, io) {
+    if (wantsExternalEvaluator(args)) return runClusterSearch(args, io);
     const { positionals, flags } = parseArgs(args, {
       booleans: [...ANALYSIS_BOOLEAN_FLAGS, 'resume', 'stream', 'quiet'],
       values: [...ANALYSIS_VALUE_FLAGS, 'models', 'tasks', 'plan', 'out', 'backend', 'metric', 'seed', 'tune-share', 'max-length', 'export', 'export-trial', 'shapley'],
@@ -89,20 +89,7 @@ ${ANALYSIS_OPTIONS_HELP}`,
     const names = paths.map((p) => p.name);
 
     // The experts.
-    let experts = names.map((_, i) => i);
-    let step = Number(str('step') ?? '0.1');
-    if (positionals.length > 0) {
-      const overrides = flags.has('candidates') ? {} : { candidates: names };
-      const { result } = runAnalysis(positionals, flags, overrides);
-      if (result.expertSet.length === 0) throw new InputError(`the analysis selected no experts (${result.warnings.join('; ') || 'empty'})`);
-      experts = result.expertSet.map((e) => {
-        const hit = matchName(e, names);
-        if (hit === undefined) throw new InputError(`no checkpoint for expert "${e}": add "${e}=/path/to/checkpoint" to --models`);
-        return names.indexOf(hit);
-      });
-      step = result.grid.step;
-      say(`experts (${selectionNote(result)}): ${experts.map((e) => names[e]).join(', ')}`);
-    }
+    const { experts, step } = searchExperts(positionals, flags, names, say);
     const planArg = str('plan') ?? 'grid';
     const plan: SearchPlan =
       planArg === 'grid' || planArg === 'adaptive'

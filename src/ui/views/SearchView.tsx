@@ -6,6 +6,7 @@ import { chartRanking, manifestOf, planPreview, trialIds, type PlanPreview } fro
 import type { SearchSettings } from '../search/protocol';
 import { specOf } from '../search/searchJob';
 import { EvidencePanel, SearchDownloads, SearchTrialsTable } from '../search/SearchResults';
+import { ClusterPanel } from '../search/ClusterPanel';
 import { identityOf, SearchSetup, type ReadyIngredient } from '../search/SearchSetup';
 import { messageOf } from '../ingredients/openIngredient';
 import { useNavigationStore } from '../state/navigationStore';
@@ -112,6 +113,7 @@ export function SearchView() {
         )}
       </section>
       {s.search && s.trials.length > 0 && <Results trials={s.trials} exportDisabled={active} />}
+      <ClusterPanel settings={settings} problem={problem} />
     </div>
   );
 }
