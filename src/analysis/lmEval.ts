@@ -1,6 +1,6 @@
 import { InputError } from '../errors';
 import { isPlainObject, type RawCell, type RawTable, type TableProblem } from './rawTable';
-import { parseJsonLenient } from './parse';
+import { parseJsonLenient } from './pythonJson';
 
 /**
  * Which metric of an lm-evaluation-harness task becomes its score: the first entry of the rule the

@@ -1,4 +1,5 @@
 import { InputError } from '../errors';
+import { parseJsonLenient } from './pythonJson';
 import { isLmEvalResults, lmEvalToRawTable, noResultsObject, type LmEvalOptions } from './lmEval';
 import { parseDelimited, parseJsonTable, type RawTable } from './rawTable';
 import { buildScoreTable, type ScoreTable, type ScoreTableOptions } from './scoreTable';
@@ -98,39 +99,5 @@ export function parseScoreTable(files: TextFile | TextFile[], options: ParseOpti
   const list = Array.isArray(files) ? files : [files];
   if (list.length === 0) throw new InputError('no score table given');
   return buildScoreTable(readRawTables(list, options), options);
-}
-
-/**
- * JSON.parse that also takes the bare NaN / Infinity / -Infinity that Python's json.dump writes (and
- * lm-eval results hold, e.g. an undefined stderr): they become null.
- */
-export function parseJsonLenient(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (first) {
-    let out = '';
-    let last = 0;
-    let inString = false;
-    for (let i = 0; i < text.length; i++) {
-      const c = text[i];
-      if (inString) {
-        if (c === '\\') i++;
-        else if (c === '"') inString = false;
-        continue;
-      }
-      if (c === '"') {
-        inString = true;
-        continue;
-      }
-      const m = /^-?(?:NaN|Infinity)/.exec(text.slice(i, i + 9));
-      if (m) {
-        out += text.slice(last, i) + 'null';
-        i += m[0].length - 1;
-        last = i + 1;
-      }
-    }
-    if (last === 0) throw first;
-    return JSON.parse(out + text.slice(last));
-  }
 }
 

@@ -7,7 +7,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statf
 import { appendFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { parseJsonLenient } from '../analysis/parse';
+import { parseJsonLenient } from '../analysis/pythonJson';
 import { parseLmEvalSamples, type LmEvalSample } from '../analysis/lmEval';
 import { InputError } from '../errors';
 import type { JobLedgerEntry, WorkFolder } from '../search/cluster/externalEvaluator';
