@@ -17,7 +17,8 @@ import type { OutputTarget } from '../formats/writer';
 import { carriedFiles } from './carriedFiles';
 import type { SoupBackend } from './kernel';
 import { getMethod } from './methods/registry';
-import { modelRefsOf, planMerge, type MergePlan } from './plan';
+import { modelRefsOf, type MergePlan } from './plan';
+import { planMergeWithVocabulary } from './vocabulary/planWithVocabulary';
 import { parseRecipe, recipeToYaml, type ModelRef, type Recipe } from './recipe';
 import { runMerge, type ExtraOutputFile, type MergeProgress, type MergeResult } from './runMerge';
 import { ggufSoupInputs, writeSoupGguf, type GgufOutput, type GgufSoupInputs } from './soupGguf';
@@ -96,7 +97,7 @@ export async function runRecipe(opts: RunRecipeOptions): Promise<RunRecipeResult
       opened.push(c);
       checkpoints.set(ref.path, c);
     }
-    const plan = planMerge(recipe, checkpoints);
+    const { plan } = await planMergeWithVocabulary(recipe, checkpoints);
     await opts.beforeWrite?.(plan, warnings);
     const ggufInputs: GgufSoupInputs | undefined = opts.gguf ? await ggufSoupInputs(plan) : undefined;
 

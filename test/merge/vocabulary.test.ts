@@ -1,0 +1,236 @@
+/**
+ * Tokenizers that differ (docs/tokenizers.md): models that add chat and tool tokens to a shared base,
+ * merged with mergekit's tokenizer_source / tokenizer: semantics. The expected vocabularies and rows are
+ * written out by hand from mergekit's documented rules (README "Tokenizer Configuration": a token a
+ * model lacks takes the base's row, else the row of the only model that has it, else the average;
+ * `force`, `pad_to_multiple_of` padding rows = the mean of the real rows, as mergekit/tokenizer/embed.py
+ * does), not computed by the code under test.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { HfTokenizer } from '../../src/model/tokenizer';
+import { parseRecipe, recipeToYaml } from '../../src/merge/recipe';
+import { cli } from '../support/cliInProcess';
+import { decodeFloats, encodeFloats, randomTensor, readSafetensors, referenceSoup, writeModel, type TestTensor } from './models';
+
+const H = 4;
+const BASE_VOCAB = ['<unk>', 'a', 'b', 'c', 'd', 'e'];
+const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+
+/** A WordLevel tokenizer.json: the plain vocabulary, then added tokens. */
+function tokenizerJson(added: { id: number; content: string }[], extraPlain: string[] = []): string {
+  const vocab: Record<string, number> = {};
+  [...BASE_VOCAB, ...extraPlain].forEach((t, i) => (vocab[t] = i));
+  for (const a of added) vocab[a.content] = a.id;
+  return JSON.stringify({
+    version: '1.0',
+    added_tokens: added.map((a) => special(a.id, a.content)),
+    normalizer: null,
+    pre_tokenizer: { type: 'WhitespaceSplit' },
+    post_processor: null,
+    decoder: null,
+    model: { type: 'WordLevel', vocab, unk_token: '<unk>' },
+  });
+}
+
+const BASE_ADDED = [{ id: 6, content: '<s>' }, { id: 7, content: '</s>' }];
+// chat adds <|im_start|> (8) and <|im_end|> (9); tool adds <tool_call> (8), </tool_call> (9) and <|im_start|> at id 10.
+const CHAT_ADDED = [...BASE_ADDED, { id: 8, content: '<|im_start|>' }, { id: 9, content: '<|im_end|>' }];
+const TOOL_ADDED = [...BASE_ADDED, { id: 8, content: '<tool_call>' }, { id: 9, content: '</tool_call>' }, { id: 10, content: '<|im_start|>' }];
+
+function model(rows: number, seed: number): TestTensor[] {
+  return [
+    randomTensor('model.embed_tokens.weight', 'F32', [rows, H], seed),
+    randomTensor('model.layers.0.mlp.up_proj.weight', 'F32', [6, H], seed + 1),
+    randomTensor('model.norm.weight', 'F32', [H], seed + 2),
+    randomTensor('lm_head.weight', 'F32', [rows, H], seed + 3),
+  ];
+}
+
+const config = (vocab: number) => JSON.stringify({ architectures: ['LlamaForCausalLM'], vocab_size: vocab, num_hidden_layers: 1 });
+const BASE = model(8, 100);
+const CHAT = model(10, 200);
+const TOOL = model(11, 300);
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'souplab-vocab-'));
+  const chatTemplate = '{% for m in messages %}<|im_start|>{{ m.content }}<|im_end|>{% endfor %}';
+  writeModel(join(dir, 'base'), BASE, { layout: 'folder', extraFiles: { 'config.json': config(8), 'tokenizer.json': tokenizerJson(BASE_ADDED), 'tokenizer_config.json': JSON.stringify({ eos_token: '</s>' }) } });
+  writeModel(join(dir, 'chat'), CHAT, {
+    layout: 'folder',
+    extraFiles: { 'config.json': config(10), 'tokenizer.json': tokenizerJson(CHAT_ADDED), 'tokenizer_config.json': JSON.stringify({ eos_token: '<|im_end|>', chat_template: chatTemplate }) },
+  });
+  writeModel(join(dir, 'tool'), TOOL, { layout: 'folder', extraFiles: { 'config.json': config(11), 'tokenizer.json': tokenizerJson(TOOL_ADDED), 'tokenizer_config.json': JSON.stringify({ eos_token: '</s>' }) } });
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const row = (t: TestTensor, r: number) => Array.from(decodeFloats('F32', t.data.subarray(r * H * 4, (r + 1) * H * 4)));
+const mean = (...rows: number[][]) => rows[0].map((_, i) => Math.fround(rows.reduce((s, r) => s + r[i], 0) / rows.length));
+const zeros = () => new Array<number>(H).fill(0);
+const tensorOf = (rows: number[][], name = 'x'): TestTensor => ({ name, dtype: 'F32', shape: [rows.length, H], data: encodeFloats('F32', rows.flat()) });
+/** A parsed value without its recipe line numbers (which move when a recipe is rewritten). */
+const withoutLines = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (k, x: unknown) => (k === 'line' || k === 'sourceLine' ? undefined : x)));
+const get = (m: TestTensor[], name: string) => m.find((t) => t.name === name)!;
+
+const RECIPE_HEAD = 'merge_method: linear\nbase_model: base\nmodels:\n  - model: base\n    parameters: {weight: 1}\n  - model: chat\n    parameters: {weight: 2}\n  - model: tool\n    parameters: {weight: 1}\n';
+const COEFFS = [1 / 4, 2 / 4, 1 / 4];
+
+async function merge(recipeTail: string, out: string): Promise<{ code: number; stderr: string; tensors: Map<string, TestTensor> }> {
+  writeFileSync(join(dir, `${out}.yaml`), RECIPE_HEAD + recipeTail);
+  const run = await cli(['merge', join(dir, `${out}.yaml`), '--out', join(dir, out), '--backend', 'cpu', '--threads', '1']);
+  const tensors = run.code === 0 ? readSafetensors(readFileSync(join(dir, out, 'model.safetensors'))).tensors : new Map<string, TestTensor>();
+  return { code: run.code, stderr: run.stderr, tensors };
+}
+
+function expectSoup(out: Map<string, TestTensor>, name: string, perModel: number[][][]): void {
+  const inputs = perModel.map((rows) => tensorOf(rows, name));
+  const expected = referenceSoup('linear', COEFFS, inputs, 'F32');
+  expect(out.get(name)!.shape).toEqual([perModel[0].length, H]);
+  expect(Array.from(decodeFloats('F32', out.get(name)!.data))).toEqual(Array.from(decodeFloats('F32', expected)));
+}
+
+describe('union of a base, a chat model and a tool model', () => {
+  test('the output vocabulary, rows, tokenizer files and config are mergekit’s', async () => {
+    const { code, stderr, tensors } = await merge('tokenizer_source: union\n', 'union');
+    expect(code, stderr).toBe(0);
+    // union: base 0..7, then the added tokens in first-appearance order: chat's, then tool's new ones.
+    for (const name of ['model.embed_tokens.weight', 'lm_head.weight']) {
+      const [b, c, t] = [get(BASE, name), get(CHAT, name), get(TOOL, name)];
+      const shared = (m: TestTensor) => [0, 1, 2, 3, 4, 5, 6, 7].map((r) => row(m, r));
+      const imStart = mean(row(c, 8), row(t, 10)); // two models have it, the base does not: their average
+      expectSoup(tensors, name, [
+        [...shared(b), imStart, row(c, 9), row(t, 8), row(t, 9)],
+        [...shared(c), row(c, 8), row(c, 9), row(t, 8), row(t, 9)],
+        [...shared(t), row(t, 10), row(c, 9), row(t, 8), row(t, 9)],
+      ]);
+    }
+    const tok = JSON.parse(readFileSync(join(dir, 'union', 'tokenizer.json'), 'utf8')) as { added_tokens: { id: number; content: string; special: boolean }[] };
+    expect(tok.added_tokens.map((a) => [a.id, a.content, a.special])).toEqual([
+      [6, '<s>', true], [7, '</s>', true], [8, '<|im_start|>', true], [9, '<|im_end|>', true], [10, '<tool_call>', true], [11, '</tool_call>', true],
+    ]);
+    const cfg = JSON.parse(readFileSync(join(dir, 'union', 'config.json'), 'utf8')) as { vocab_size: number };
+    expect(cfg.vocab_size).toBe(12);
+    const tc = JSON.parse(readFileSync(join(dir, 'union', 'tokenizer_config.json'), 'utf8')) as { eos_token: string; added_tokens_decoder: Record<string, { content: string }> };
+    expect(tc.eos_token).toBe('</s>');
+    expect(tc.added_tokens_decoder['10'].content).toBe('<tool_call>');
+    // The written tokenizer encodes the new tokens at the rows written for them.
+    const hf = new HfTokenizer(readFileSync(join(dir, 'union', 'tokenizer.json'), 'utf8'), readFileSync(join(dir, 'union', 'tokenizer_config.json'), 'utf8'), 'union');
+    expect(hf.encode('a <tool_call> b <|im_start|>', { addSpecialTokens: false })).toEqual([1, 10, 2, 8]);
+    // The pre-flight: one line per model, and where the output's new tokens come from.
+    expect(stderr).toContain('chat: +2 tokens: <|im_start|>, <|im_end|>');
+    expect(stderr).toContain('tool: +3 tokens: <tool_call>, </tool_call>, <|im_start|>');
+    expect(stderr).toContain('<|im_start|> (from chat, tool)');
+    // The recipe stored beside the model keeps the setting.
+    expect(readFileSync(join(dir, 'union', 'recipe.yaml'), 'utf8')).toContain('tokenizer_source: union');
+  });
+
+  test('base: the base vocabulary, the models’ added rows left out, the base’s files', async () => {
+    const { code, stderr, tensors } = await merge('tokenizer_source: base\n', 'basevocab');
+    expect(code, stderr).toBe(0);
+    const name = 'model.embed_tokens.weight';
+    const rows = (m: TestTensor[]) => [0, 1, 2, 3, 4, 5, 6, 7].map((r) => row(get(m, name), r));
+    expectSoup(tensors, name, [rows(BASE), rows(CHAT), rows(TOOL)]);
+    expect(readFileSync(join(dir, 'basevocab', 'tokenizer.json'), 'utf8')).toBe(tokenizerJson(BASE_ADDED));
+  });
+
+  test('a model as the source: its vocabulary, ids and chat template', async () => {
+    const { code, stderr, tensors } = await merge('tokenizer_source: tool\n', 'toolvocab');
+    expect(code, stderr).toBe(0);
+    const name = 'lm_head.weight';
+    const [b, c, t] = [get(BASE, name), get(CHAT, name), get(TOOL, name)];
+    const shared = (m: TestTensor) => [0, 1, 2, 3, 4, 5, 6, 7].map((r) => row(m, r));
+    expectSoup(tensors, name, [
+      [...shared(b), row(t, 8), row(t, 9), mean(row(c, 8), row(t, 10))],
+      [...shared(c), row(t, 8), row(t, 9), row(c, 8)],
+      [...shared(t), row(t, 8), row(t, 9), row(t, 10)],
+    ]);
+    expect(readFileSync(join(dir, 'toolvocab', 'tokenizer.json'), 'utf8')).toBe(tokenizerJson(TOOL_ADDED));
+    expect(JSON.parse(readFileSync(join(dir, 'toolvocab', 'config.json'), 'utf8')).vocab_size).toBe(11);
+  });
+
+  test('the tokenizer block: force, a zero row, another token’s row, padding to a multiple', async () => {
+    const block = [
+      'tokenizer:',
+      '  source: union',
+      '  tokens:',
+      '    <|im_start|>:',
+      '      source: chat',
+      '      force: true',
+      '    <think>:',
+      '      source:',
+      '        kind: model_token',
+      '        model: base',
+      '        token: c',
+      '    <pad>:',
+      '      source:',
+      '        kind: zero',
+      '  pad_to_multiple_of: 8',
+      '',
+    ].join('\n');
+    const { code, stderr, tensors } = await merge(block, 'block');
+    expect(code, stderr).toBe(0);
+    const name = 'model.embed_tokens.weight';
+    const [b, c, t] = [get(BASE, name), get(CHAT, name), get(TOOL, name)];
+    const shared = (m: TestTensor) => [0, 1, 2, 3, 4, 5, 6, 7].map((r) => row(m, r));
+    // union (12) + <think> (12) + <pad> (13) = 14 tokens, padded to 16 with each model's mean row.
+    const real = (m: TestTensor, own: number[][]) => [...shared(m), row(c, 8), ...own, row(b, 3), zeros()];
+    const padded = (rows: number[][]) => [...rows, mean(...rows), mean(...rows)];
+    expectSoup(tensors, name, [
+      padded(real(b, [row(c, 9), row(t, 8), row(t, 9)])),
+      padded(real(c, [row(c, 9), row(t, 8), row(t, 9)])),
+      padded(real(t, [row(c, 9), row(t, 8), row(t, 9)])),
+    ]);
+    expect(JSON.parse(readFileSync(join(dir, 'block', 'config.json'), 'utf8')).vocab_size).toBe(16);
+    const stored = readFileSync(join(dir, 'block', 'recipe.yaml'), 'utf8');
+    expect(withoutLines(parseRecipe(stored).recipe.tokenizer)).toEqual(withoutLines(parseRecipe(RECIPE_HEAD + block).recipe.tokenizer));
+  });
+});
+
+describe('bad input: one sentence, nothing written', () => {
+  const bad = async (files: Record<string, string>, recipeTail: string, out: string) => {
+    const m = join(dir, `${out}-model`);
+    writeModel(m, model(8, 900), { layout: 'folder', extraFiles: { 'config.json': config(8), ...files } });
+    writeFileSync(join(dir, `${out}.yaml`), `merge_method: linear\nbase_model: base\nmodels:\n  - model: base\n  - model: ${out}-model\n${recipeTail}`);
+    const run = await cli(['merge', join(dir, `${out}.yaml`), '--out', join(dir, out), '--backend', 'cpu']);
+    expect(run.code).not.toBe(0);
+    expect(existsSync(join(dir, out))).toBe(false);
+    return run.stderr.trim();
+  };
+
+  test('a vocabulary larger than the embedding', async () => {
+    const msg = await bad({ 'tokenizer.json': tokenizerJson(CHAT_ADDED) }, 'tokenizer_source: union\n', 'big');
+    expect(msg).toBe('souplab merge: big-model/tokenizer.json: token "<|im_start|>" has id 8, but model.embed_tokens.weight has only 8 rows: the vocabulary is larger than the embedding');
+  });
+
+  test('a token id collision', async () => {
+    const collide = tokenizerJson([...BASE_ADDED, { id: 5, content: '<tool_call>' }]);
+    const msg = await bad({ 'tokenizer.json': collide }, 'tokenizer_source: union\n', 'collide');
+    expect(msg).toBe('souplab merge: collide-model/tokenizer.json: token id collision: "e" and "<tool_call>" both have id 5');
+  });
+
+  test('a tokenizer block naming a model the recipe does not merge', async () => {
+    const msg = await bad({ 'tokenizer.json': tokenizerJson(BASE_ADDED) }, 'tokenizer:\n  source: union\n  tokens:\n    <x>:\n      source: elsewhere\n', 'unknown');
+    expect(msg).toMatch(/^souplab merge: .*unknown\.yaml line 9: token <x>: source model 'elsewhere' is not one of the recipe's models \(base, unknown-model\)$/);
+  });
+});
+
+describe('the recipe, both ways', () => {
+  test('tokenizer_source and the tokenizer block are written back as mergekit reads them', () => {
+    const text = `${RECIPE_HEAD}tokenizer:\n  source: chat\n  tokens:\n    <x>:\n      source:\n        kind: model_token\n        model: tool\n        token_id: 9\n      force: false\n  pad_to_multiple_of: 64\n`;
+    const { recipe } = parseRecipe(text);
+    expect(recipe.tokenizer).toMatchObject({ source: 'chat', padToMultipleOf: 64, tokens: [{ token: '<x>', source: { kind: 'model_token', model: 'tool', tokenId: 9 }, force: false }] });
+    const yaml = recipeToYaml(recipe);
+    expect(yaml).toContain('tokenizer:\n  source: chat\n  tokens:\n    <x>:\n      source:\n        kind: model_token\n        model: tool\n        token_id: 9\n      force: false\n  pad_to_multiple_of: 64\n');
+    expect(withoutLines(parseRecipe(yaml).recipe.tokenizer)).toEqual(withoutLines(recipe.tokenizer));
+    expect(recipeToYaml(parseRecipe(`${RECIPE_HEAD}tokenizer_source: union\n`).recipe)).toContain('tokenizer_source: union');
+  });
+
+  test('both forms at once, and an unknown source, are refused with their line', () => {
+    expect(() => parseRecipe(`${RECIPE_HEAD}tokenizer_source: union\ntokenizer:\n  source: base\n`, 'r.yaml')).toThrow('r.yaml line 11: give either tokenizer_source or a tokenizer: block, not both (mergekit refuses both)');
+    expect(() => parseRecipe(`${RECIPE_HEAD}tokenizer_source: other\n`, 'r.yaml')).toThrow("r.yaml line 10: tokenizer source 'other' is not one of the recipe's models (base, union or one of: base, chat, tool)");
+    expect(() => parseRecipe(`${RECIPE_HEAD}tokenizer:\n  pad_to_multiple_of: 0\n`, 'r.yaml')).toThrow('r.yaml line 11: pad_to_multiple_of must be a whole number of 1 or more, got 0');
+  });
+});
