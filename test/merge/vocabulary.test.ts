@@ -92,21 +92,27 @@ function expectSoup(out: Map<string, TestTensor>, name: string, perModel: number
   expect(Array.from(decodeFloats('F32', out.get(name)!.data))).toEqual(Array.from(decodeFloats('F32', expected)));
 }
 
+/**
+ * Each model's rows in the union's order, by mergekit's rules: union = the base's 0..7, then the added
+ * tokens in first-appearance order: chat's <|im_start|> (8), <|im_end|> (9), then tool's new <tool_call>
+ * (10), </tool_call> (11).
+ */
+function unionRows(name: string): number[][][] {
+  const [b, c, t] = [get(BASE, name), get(CHAT, name), get(TOOL, name)];
+  const shared = (m: TestTensor) => [0, 1, 2, 3, 4, 5, 6, 7].map((r) => row(m, r));
+  const imStart = mean(row(c, 8), row(t, 10)); // two models have it, the base does not: their average
+  return [
+    [...shared(b), imStart, row(c, 9), row(t, 8), row(t, 9)],
+    [...shared(c), row(c, 8), row(c, 9), row(t, 8), row(t, 9)],
+    [...shared(t), row(t, 10), row(c, 9), row(t, 8), row(t, 9)],
+  ];
+}
+
 describe('union of a base, a chat model and a tool model', () => {
   test('the output vocabulary, rows, tokenizer files and config are mergekit’s', async () => {
     const { code, stderr, tensors } = await merge('tokenizer_source: union\n', 'union');
     expect(code, stderr).toBe(0);
-    // union: base 0..7, then the added tokens in first-appearance order: chat's, then tool's new ones.
-    for (const name of ['model.embed_tokens.weight', 'lm_head.weight']) {
-      const [b, c, t] = [get(BASE, name), get(CHAT, name), get(TOOL, name)];
-      const shared = (m: TestTensor) => [0, 1, 2, 3, 4, 5, 6, 7].map((r) => row(m, r));
-      const imStart = mean(row(c, 8), row(t, 10)); // two models have it, the base does not: their average
-      expectSoup(tensors, name, [
-        [...shared(b), imStart, row(c, 9), row(t, 8), row(t, 9)],
-        [...shared(c), row(c, 8), row(c, 9), row(t, 8), row(t, 9)],
-        [...shared(t), row(t, 10), row(c, 9), row(t, 8), row(t, 9)],
-      ]);
-    }
+    for (const name of ['model.embed_tokens.weight', 'lm_head.weight']) expectSoup(tensors, name, unionRows(name));
     const tok = JSON.parse(readFileSync(join(dir, 'union', 'tokenizer.json'), 'utf8')) as { added_tokens: { id: number; content: string; special: boolean }[] };
     expect(tok.added_tokens.map((a) => [a.id, a.content, a.special])).toEqual([
       [6, '<s>', true], [7, '</s>', true], [8, '<|im_start|>', true], [9, '<|im_end|>', true], [10, '<tool_call>', true], [11, '</tool_call>', true],
@@ -123,6 +129,11 @@ describe('union of a base, a chat model and a tool model', () => {
     expect(stderr).toContain('chat: +2 tokens: <|im_start|>, <|im_end|>');
     expect(stderr).toContain('tool: +3 tokens: <tool_call>, </tool_call>, <|im_start|>');
     expect(stderr).toContain('<|im_start|> (from chat, tool)');
+    // The WebGPU backend reads the same virtual tensors (Node's Dawn on SwiftShader here): the same bytes.
+    const gpu = await cli(['merge', join(dir, 'union.yaml'), '--out', join(dir, 'union-gpu.safetensors'), '--backend', 'webgpu']);
+    expect(gpu.code, gpu.stderr).toBe(0);
+    const onGpu = readSafetensors(readFileSync(join(dir, 'union-gpu.safetensors'))).tensors;
+    for (const [name, t] of tensors) expect(Buffer.from(onGpu.get(name)!.data).equals(Buffer.from(t.data)), name).toBe(true);
     // The recipe stored beside the model keeps the setting.
     expect(readFileSync(join(dir, 'union', 'recipe.yaml'), 'utf8')).toContain('tokenizer_source: union');
   });
@@ -232,5 +243,34 @@ describe('the recipe, both ways', () => {
     expect(() => parseRecipe(`${RECIPE_HEAD}tokenizer_source: union\ntokenizer:\n  source: base\n`, 'r.yaml')).toThrow('r.yaml line 11: give either tokenizer_source or a tokenizer: block, not both (mergekit refuses both)');
     expect(() => parseRecipe(`${RECIPE_HEAD}tokenizer_source: other\n`, 'r.yaml')).toThrow("r.yaml line 10: tokenizer source 'other' is not one of the recipe's models (base, union or one of: base, chat, tool)");
     expect(() => parseRecipe(`${RECIPE_HEAD}tokenizer:\n  pad_to_multiple_of: 0\n`, 'r.yaml')).toThrow('r.yaml line 11: pad_to_multiple_of must be a whole number of 1 or more, got 0');
+  });
+});
+
+describe('every method merges the permuted rows as it merges any tensor', () => {
+  // The same method on models whose rows were permuted beforehand (written to disk, no tokenizer
+  // settings) gives the same bytes: the virtual tensors are read like a file's.
+  test.each([
+    ['task_arithmetic', ''],
+    ['ties', 'parameters:\n  density: 0.5\n'],
+    ['karcher', ''],
+  ])('%s', async (method, params) => {
+    const permuted = ['base', 'chat', 'tool'].map((label, i) => {
+      const src = [BASE, CHAT, TOOL][i];
+      const tensors = src.map((t) => (t.name === 'model.embed_tokens.weight' || t.name === 'lm_head.weight' ? tensorOf(unionRows(t.name)[i], t.name) : t));
+      return writeModel(join(dir, `${method}-pre-${label}`), tensors, { layout: 'folder' });
+    });
+    const models = (names: string[]) => names.map((n) => `  - model: ${n}\n    parameters: {weight: 1}\n`).join('');
+    const recipe = (names: string[], tail: string) => `merge_method: ${method}\nbase_model: ${names[0]}\nmodels:\n${models(names)}${params}${tail}`;
+    writeFileSync(join(dir, `${method}-a.yaml`), recipe(['base', 'chat', 'tool'], 'tokenizer_source: union\n'));
+    writeFileSync(join(dir, `${method}-b.yaml`), recipe(permuted.map((p) => p.split('/').pop()!), ''));
+    for (const k of ['a', 'b']) {
+      const run = await cli(['merge', join(dir, `${method}-${k}.yaml`), '--out', join(dir, `${method}-${k}.safetensors`), '--backend', 'cpu', '--threads', '1']);
+      expect(run.code, run.stderr).toBe(0);
+    }
+    const a = readSafetensors(readFileSync(join(dir, `${method}-a.safetensors`))).tensors;
+    const b = readSafetensors(readFileSync(join(dir, `${method}-b.safetensors`))).tensors;
+    expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
+    for (const [name, t] of b) expect(Buffer.from(a.get(name)!.data).equals(Buffer.from(t.data)), name).toBe(true);
+    expect(a.get('lm_head.weight')!.shape).toEqual([12, H]);
   });
 });
