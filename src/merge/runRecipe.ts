@@ -18,7 +18,7 @@ import { carriedFiles } from './carriedFiles';
 import type { SoupBackend } from './kernel';
 import { getMethod } from './methods/registry';
 import { modelRefsOf, type MergePlan } from './plan';
-import { planMergeWithVocabulary } from './vocabulary/planWithVocabulary';
+import { planMergeWithVocabulary, VOCABULARY_METADATA_KEY } from './vocabulary/planWithVocabulary';
 import { parseRecipe, recipeToYaml, type ModelRef, type Recipe } from './recipe';
 import { runMerge, type ExtraOutputFile, type MergeProgress, type MergeResult } from './runMerge';
 import { ggufSoupInputs, writeSoupGguf, type GgufOutput, type GgufSoupInputs } from './soupGguf';
@@ -97,7 +97,7 @@ export async function runRecipe(opts: RunRecipeOptions): Promise<RunRecipeResult
       opened.push(c);
       checkpoints.set(ref.path, c);
     }
-    const { plan } = await planMergeWithVocabulary(recipe, checkpoints);
+    const { plan, vocabulary } = await planMergeWithVocabulary(recipe, checkpoints);
     await opts.beforeWrite?.(plan, warnings);
     const ggufInputs: GgufSoupInputs | undefined = opts.gguf ? await ggufSoupInputs(plan) : undefined;
 
@@ -124,6 +124,8 @@ export async function runRecipe(opts: RunRecipeOptions): Promise<RunRecipeResult
     backend = await opts.backend();
     const metadata: Record<string, string> = { ...(opts.metadata ?? {}) };
     if (randomSeed !== undefined) metadata['souplab.random_seed'] = String(randomSeed);
+    // Which tokens the output vocabulary adds and where their rows come from, for `souplab inspect`.
+    if (vocabulary?.aligned) metadata[VOCABULARY_METADATA_KEY] = JSON.stringify(vocabulary.lines);
     const result = await runMerge(plan, {
       backend,
       target: opts.target,

@@ -134,6 +134,10 @@ describe('union of a base, a chat model and a tool model', () => {
     expect(gpu.code, gpu.stderr).toBe(0);
     const onGpu = readSafetensors(readFileSync(join(dir, 'union-gpu.safetensors'))).tensors;
     for (const [name, t] of tensors) expect(Buffer.from(onGpu.get(name)!.data).equals(Buffer.from(t.data)), name).toBe(true);
+    // souplab inspect of the output says which tokens were added and from where.
+    const inspected = await cli(['inspect', join(dir, 'union')]);
+    expect(inspected.stdout).toContain('  vocabulary  chat: +2 tokens: <|im_start|>, <|im_end|>\n');
+    expect(inspected.stdout).toContain('              output vocabulary: the union, 12 tokens; +4 over base: <|im_start|> (from chat, tool), <|im_end|> (from chat), <tool_call> (from tool), </tool_call> (from tool)\n');
     // The recipe stored beside the model keeps the setting.
     expect(readFileSync(join(dir, 'union', 'recipe.yaml'), 'utf8')).toContain('tokenizer_source: union');
   });

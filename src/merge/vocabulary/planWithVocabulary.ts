@@ -20,3 +20,18 @@ export async function planMergeWithVocabulary(recipe: Recipe, checkpoints: Map<s
   }
   return { plan, vocabulary };
 }
+
+/** The output's __metadata__ entry with the vocabulary lines (a JSON list), which `souplab inspect` shows. */
+export const VOCABULARY_METADATA_KEY = 'souplab.vocabulary';
+
+/** The vocabulary lines a merged model's metadata holds, or [] when it holds none (or not a list of strings). */
+export function vocabularyLinesOf(metadata: Record<string, string>): string[] {
+  const raw = metadata[VOCABULARY_METADATA_KEY];
+  if (raw === undefined) return [];
+  try {
+    const v = JSON.parse(raw) as unknown;
+    return Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : [];
+  } catch {
+    return [];
+  }
+}
