@@ -32,7 +32,7 @@ export interface VocabularyResult {
  * labels the plan gives them. Returns undefined when the recipe has no tokenizer settings.
  */
 export async function prepareVocabulary(
-  recipe: Recipe,
+  recipe: Pick<Recipe, 'tokenizerSource' | 'tokenizer'>,
   refs: { path: string; label: string }[],
   checkpoints: Map<string, Checkpoint>,
 ): Promise<VocabularyResult | undefined> {

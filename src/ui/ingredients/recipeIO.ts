@@ -29,6 +29,8 @@ export interface SoupSpec {
   inputDtype?: FloatDtype;
   /** Method and parameters; absent: linear. */
   method?: MethodSetup;
+  /** The output vocabulary when the models' tokenizers differ (mergekit's tokenizer_source); absent: rows as they are. */
+  tokenizerSource?: 'base' | 'union';
 }
 
 const pathOf = (m: { name: string; path?: string }) => m.path ?? `./${m.name}`;
@@ -72,6 +74,7 @@ export function recipeOf(spec: SoupSpec): Recipe {
     parameters,
     // dtype float32: mergekit then computes in f32 as SoupLab does, and rounds once to out_dtype.
     ...(out ? { dtype: 'F32' as const, outDtype: out } : {}),
+    ...(spec.tokenizerSource ? { tokenizerSource: spec.tokenizerSource } : {}),
     passthrough: {},
     fileName: 'recipe.yaml',
   };
@@ -94,6 +97,8 @@ export interface ImportedRecipe {
   outDtype?: FloatDtype;
   /** The method, its base and parameters, for the method panel and the cards. */
   setup: MethodSetup;
+  /** tokenizer_source base or union (the studio's vocabulary choice); absent otherwise. */
+  tokenizerSource?: 'base' | 'union';
   /** Recipe models that match no ingredient. */
   unmatched: string[];
   warnings: string[];
@@ -181,6 +186,7 @@ export function importRecipe(text: string, fileName: string, ingredients: readon
     normalise,
     outDtype: recipe.outDtype ?? recipe.dtype,
     setup: { method: method.name, base, params, modelParams, order, ...(slices ? { slices } : {}) },
+    ...(recipe.tokenizerSource === 'base' || recipe.tokenizerSource === 'union' ? { tokenizerSource: recipe.tokenizerSource } : {}),
     unmatched,
     warnings,
   };
