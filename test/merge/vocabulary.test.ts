@@ -82,8 +82,8 @@ describe('union of a base, a chat model and a tool model', () => {
     const hf = new HfTokenizer(readFileSync(join(dir, 'union', 'tokenizer.json'), 'utf8'), readFileSync(join(dir, 'union', 'tokenizer_config.json'), 'utf8'), 'union');
     expect(hf.encode('a <tool_call> b <|im_start|>', { addSpecialTokens: false })).toEqual([1, 10, 2, 8]);
     // The pre-flight: one line per model, and where the output's new tokens come from.
-    expect(stderr).toContain('chat: +2 tokens: <|im_start|>, <|im_end|>');
-    expect(stderr).toContain('tool: +3 tokens: <tool_call>, </tool_call>, <|im_start|>');
+    expect(stderr).toContain('chat: +2 tokens: <|im_start|>, <|im_end|>; added at other ids than elsewhere: <|im_start|> (8 here, 10 in tool)\n');
+    expect(stderr).toContain('tool: +3 tokens: <tool_call>, </tool_call>, <|im_start|>; added at other ids than elsewhere: <|im_start|> (10 here, 8 in chat)\n');
     expect(stderr).toContain('<|im_start|> (from chat, tool)');
     // The WebGPU backend reads the same virtual tensors (Node's Dawn on SwiftShader here): the same bytes.
     const gpu = await cli(['merge', join(dir, 'union.yaml'), '--out', join(dir, 'union-gpu.safetensors'), '--backend', 'webgpu']);
@@ -92,7 +92,7 @@ describe('union of a base, a chat model and a tool model', () => {
     for (const [name, t] of tensors) expect(Buffer.from(onGpu.get(name)!.data).equals(Buffer.from(t.data)), name).toBe(true);
     // souplab inspect of the output says which tokens were added and from where.
     const inspected = await cli(['inspect', join(dir, 'union')]);
-    expect(inspected.stdout).toContain('  vocabulary  chat: +2 tokens: <|im_start|>, <|im_end|>\n');
+    expect(inspected.stdout).toContain('  vocabulary  chat: +2 tokens: <|im_start|>, <|im_end|>; added at other ids than elsewhere: <|im_start|> (8 here, 10 in tool)\n');
     expect(inspected.stdout).toContain('              output vocabulary: the union, 12 tokens; +4 over base: <|im_start|> (from chat, tool), <|im_end|> (from chat), <tool_call> (from tool), </tool_call> (from tool)\n');
     // The recipe stored beside the model keeps the setting.
     expect(readFileSync(join(dir, 'union', 'recipe.yaml'), 'utf8')).toContain('tokenizer_source: union');

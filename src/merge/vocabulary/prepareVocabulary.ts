@@ -124,6 +124,12 @@ export function vocabularyLines(aligned: AlignedVocabulary, members: VocabMember
     if (extra.length > 0) parts.push(`+${extra.length} token${extra.length > 1 ? 's' : ''}: ${listSome(extra)}`);
     if (lacks.length > 0) parts.push(`lacks ${lacks.length} of ${base.label}'s tokens: ${listSome(lacks)}`);
     if (moved.length > 0) parts.push(`${moved.length} token${moved.length > 1 ? 's' : ''} at other ids than in ${base.label}: ${listSome(moved)}`);
+    // A token two models add at different ids: the union gives it one id, each model's row moves there.
+    const elsewhere = extra.flatMap((t) => {
+      const others = members.filter((o) => o !== m && o.vocab.ids.has(t) && o.vocab.ids.get(t) !== m.vocab.ids.get(t));
+      return others.length > 0 ? [`${t} (${m.vocab.ids.get(t)} here, ${others.map((o) => `${o.vocab.ids.get(t)} in ${o.vocab.label}`).join(', ')})`] : [];
+    });
+    if (elsewhere.length > 0) parts.push(`added at other ids than elsewhere: ${listSome(elsewhere)}`);
     if (parts.length > 0) lines.push(`${m.vocab.label}: ${parts.join('; ')}`);
   }
   const from = aligned.added.map((a) => `${a.token} (${a.from.length > 0 ? `from ${a.from.join(', ')}` : 'no model: zero row'})`);
