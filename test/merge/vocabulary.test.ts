@@ -41,9 +41,9 @@ async function merge(recipeTail: string, out: string): Promise<{ code: number; s
   return { code: run.code, stderr: run.stderr, tensors };
 }
 
-function expectSoup(out: Map<string, TestTensor>, name: string, perModel: number[][][]): void {
+function expectSoup(out: Map<string, TestTensor>, name: string, perModel: number[][][], coefficients = COEFFS): void {
   const inputs = perModel.map((rows) => tensorOf(rows, name));
-  const expected = referenceSoup('linear', COEFFS, inputs, 'F32');
+  const expected = referenceSoup('linear', coefficients, inputs, 'F32');
   expect(out.get(name)!.shape).toEqual([perModel[0].length, H]);
   expect(Array.from(decodeFloats('F32', out.get(name)!.data))).toEqual(Array.from(decodeFloats('F32', expected)));
 }
@@ -120,6 +120,24 @@ describe('union of a base, a chat model and a tool model', () => {
     ]);
     expect(readFileSync(join(dir, 'toolvocab', 'tokenizer.json'), 'utf8')).toBe(tokenizerJson(TOOL_ADDED));
     expect(JSON.parse(readFileSync(join(dir, 'toolvocab', 'config.json'), 'utf8')).vocab_size).toBe(11);
+  });
+
+  test('without base_model the first model gives the vocabulary but no preferred rows (mergekit: base_model None)', async () => {
+    // Output vocabulary tool's; <|im_start|> is in chat (8) and tool (10), not in base: base gets their
+    // average — chat, the first model, is not preferred since the recipe names no base_model.
+    const text = 'merge_method: linear\nmodels:\n  - model: chat\n    parameters: {weight: 2}\n  - model: tool\n    parameters: {weight: 1}\n  - model: base\n    parameters: {weight: 1}\ntokenizer_source: tool\n';
+    writeFileSync(join(dir, 'nobase.yaml'), text);
+    const run = await cli(['merge', join(dir, 'nobase.yaml'), '--out', join(dir, 'nobase.safetensors'), '--backend', 'cpu', '--threads', '1']);
+    expect(run.code, run.stderr).toBe(0);
+    const tensors = readSafetensors(readFileSync(join(dir, 'nobase.safetensors'))).tensors;
+    const name = 'model.embed_tokens.weight';
+    const [b, c, t] = [get(BASE, name), get(CHAT, name), get(TOOL, name)];
+    const shared = (m: TestTensor) => [0, 1, 2, 3, 4, 5, 6, 7].map((r) => row(m, r));
+    expectSoup(tensors, name, [
+      [...shared(c), row(t, 8), row(t, 9), row(c, 8)],
+      [...shared(t), row(t, 8), row(t, 9), row(t, 10)],
+      [...shared(b), row(t, 8), row(t, 9), mean(row(c, 8), row(t, 10))],
+    ], [2 / 4, 1 / 4, 1 / 4]);
   });
 
   test('the tokenizer block: force, a zero row, another token’s row, padding to a multiple', async () => {

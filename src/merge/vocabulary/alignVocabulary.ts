@@ -8,7 +8,8 @@
  *   tokenizer block that are still missing;
  * - each model keeps its own row of every token it has; a token it lacks (or every model, for a token
  *   set with `force`) gets the fallback row: the `tokens:` source when given; else the row of the only
- *   model that has it; else the base's; else the average of the models that have it; zeros when none;
+ *   model that has it; else the base's (when the recipe names a base_model); else the average of the
+ *   models that have it; zeros when none;
  * - with `pad_to_multiple_of` the rows are padded to a multiple, each padding row the mean of the
  *   model's rows of real tokens.
  *
@@ -64,8 +65,12 @@ export function effectiveSpec(recipe: { tokenizerSource?: string; tokenizer?: To
   return undefined;
 }
 
-/** `members[baseIndex]` is the base (the recipe's base_model, else its first model, as mergekit). */
-export function alignVocabulary(members: VocabMember[], baseIndex: number, spec: TokenizerSpec): AlignedVocabulary {
+/**
+ * `members[baseIndex]` is the base of the vocabulary (the recipe's base_model, else its first model, as
+ * mergekit's build_tokenizer takes it). `rowBase` is whether it is also the base of the fallback rows:
+ * mergekit's PermutedEmbeddings prefers the base's row only when the recipe names a base_model.
+ */
+export function alignVocabulary(members: VocabMember[], baseIndex: number, spec: TokenizerSpec, rowBase = true): AlignedVocabulary {
   const base = members[baseIndex];
   const indexOf = (path: string): number => {
     const i = members.findIndex((m) => m.path === path);
@@ -128,7 +133,7 @@ export function alignVocabulary(members: VocabMember[], baseIndex: number, spec:
     else if (having.length === 0) {
       fallbacks.set(id, { kind: 'zero' });
       noModel.push(token);
-    } else if (permutations[baseIndex][id] >= 0) fallbacks.set(id, { kind: 'rows', from: [{ member: baseIndex, row: permutations[baseIndex][id] }] });
+    } else if (rowBase && permutations[baseIndex][id] >= 0) fallbacks.set(id, { kind: 'rows', from: [{ member: baseIndex, row: permutations[baseIndex][id] }] });
     else fallbacks.set(id, { kind: 'rows', from: having.map((i) => ({ member: i, row: permutations[i][id] })) });
   }
   if (noModel.length > 0) notes.push(`${noModel.length} token${noModel.length > 1 ? 's' : ''} of the output vocabulary in no model get zero rows: ${listSome(noModel)}`);

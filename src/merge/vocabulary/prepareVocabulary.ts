@@ -32,7 +32,7 @@ export interface VocabularyResult {
  * labels the plan gives them. Returns undefined when the recipe has no tokenizer settings.
  */
 export async function prepareVocabulary(
-  recipe: Pick<Recipe, 'tokenizerSource' | 'tokenizer'>,
+  recipe: Pick<Recipe, 'tokenizerSource' | 'tokenizer' | 'baseModel'>,
   refs: { path: string; label: string }[],
   checkpoints: Map<string, Checkpoint>,
 ): Promise<VocabularyResult | undefined> {
@@ -58,7 +58,7 @@ export async function prepareVocabulary(
     if (json === null) notes.push(`${g.label} has no tokenizer.json: its vocabulary is taken to be ${opened[0].label}'s (as mergekit does)`);
     return { path: g.path, vocab: readModelVocab(g.label, json ?? jsons[0]!, embeddings[i].rows, embeddings[i].name) };
   });
-  const aligned = alignVocabulary(members, 0, spec);
+  const aligned = alignVocabulary(members, 0, spec, recipe.baseModel !== undefined);
   notes.push(...aligned.notes);
 
   // Every embedding / LM-head tensor name of any model, permuted where the rows move.

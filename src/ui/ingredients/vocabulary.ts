@@ -31,7 +31,8 @@ export async function studioVocabulary(ingredients: Ingredient[], spec: SoupSpec
   const refs = members.map((g) => ({ path: modelPathOf(g.input), label: g.name }));
   const checkpoints = new Map(members.map((g) => [modelPathOf(g.input), g.checkpoint]));
   try {
-    const result = await prepareVocabulary({ tokenizerSource: spec.tokenizerSource ?? 'union' }, refs, checkpoints);
+    const baseModel = spec.base ? { path: modelPathOf(ready.get(spec.base.name)!.input) } : undefined;
+    const result = await prepareVocabulary({ tokenizerSource: spec.tokenizerSource ?? 'union', baseModel }, refs, checkpoints);
     if (!result) return null;
     const differ = result.lines.length > 1 || (result.aligned?.added.length ?? 0) > 0;
     return { lines: result.lines, differ, ...(spec.tokenizerSource ? { aligned: result.checkpoints } : {}) };
