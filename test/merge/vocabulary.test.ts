@@ -178,6 +178,20 @@ describe('union of a base, a chat model and a tool model', () => {
   });
 });
 
+test('tokens past config.json’s vocab_size are unused and left out, as mergekit strips them (its model_padded case)', async () => {
+  const unused = [0, 1, 2, 3].map((i) => ({ id: 8 + i, content: `<UNUSED_${i}>` }));
+  writeModel(join(dir, 'padded'), model(8, 400), { layout: 'folder', extraFiles: { 'config.json': config(8), 'tokenizer.json': tokenizerJson([...BASE_ADDED, ...unused]) } });
+  writeFileSync(join(dir, 'padded.yaml'), 'merge_method: linear\nbase_model: padded\nmodels:\n  - model: padded\n  - model: chat\ntokenizer_source: union\n');
+  const run = await cli(['merge', join(dir, 'padded.yaml'), '--out', join(dir, 'padded-out'), '--backend', 'cpu', '--threads', '1']);
+  expect(run.code, run.stderr).toBe(0);
+  expect(run.stderr).toContain("padded: 4 tokens of tokenizer.json at ids past config.json's vocab_size 8 are unused and left out, as mergekit does: <UNUSED_0>, <UNUSED_1>, <UNUSED_2>, <UNUSED_3>");
+  const tok = JSON.parse(readFileSync(join(dir, 'padded-out', 'tokenizer.json'), 'utf8')) as { added_tokens: { id: number; content: string }[]; model: { vocab: Record<string, number> } };
+  expect(tok.added_tokens.map((a) => `${a.id} ${a.content}`)).toEqual(['6 <s>', '7 </s>', '8 <|im_start|>', '9 <|im_end|>']);
+  expect(Object.keys(tok.model.vocab).some((t) => t.startsWith('<UNUSED'))).toBe(false);
+  const out = readSafetensors(readFileSync(join(dir, 'padded-out', 'model.safetensors'))).tensors;
+  expect(out.get('model.embed_tokens.weight')!.shape).toEqual([10, H]);
+});
+
 describe('bad input: one sentence, nothing written', () => {
   const bad = async (files: Record<string, string>, recipeTail: string, out: string) => {
     const m = join(dir, `${out}-model`);
@@ -190,8 +204,9 @@ describe('bad input: one sentence, nothing written', () => {
   };
 
   test('a vocabulary larger than the embedding', async () => {
-    const msg = await bad({ 'tokenizer.json': tokenizerJson(CHAT_ADDED) }, 'tokenizer_source: union\n', 'big');
-    expect(msg).toBe('souplab merge: big-model/tokenizer.json: token "<|im_start|>" has id 8, but model.embed_tokens.weight has only 8 rows: the vocabulary is larger than the embedding');
+    // config.json says 10 tokens, as the tokenizer has, but the embedding has 8 rows.
+    const msg = await bad({ 'tokenizer.json': tokenizerJson(CHAT_ADDED), 'config.json': config(10) }, 'tokenizer_source: union\n', 'big');
+    expect(msg).toBe('souplab merge: big-model/tokenizer.json: token "<|im_start|>" has id 8, but model.embed_tokens.weight has only 8 rows (config.json says vocab_size 10): the vocabulary is larger than the embedding');
   });
 
   test('a token id collision', async () => {

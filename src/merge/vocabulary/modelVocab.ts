@@ -14,10 +14,18 @@ export interface ModelVocab {
   added: Map<string, Record<string, unknown>>;
   /** Rows of the model's embedding (every id is below it). */
   rows: number;
+  /** Tokens at ids past config.json's vocab_size, left out as unused (mergekit's get_stripped_tokenizer). */
+  unused: string[];
 }
 
-/** The vocabulary of `tokenizerJson` (parsed), checked against an embedding `embeddingName` of `rows` rows. */
-export function readModelVocab(label: string, tokenizerJson: Record<string, unknown>, rows: number, embeddingName: string): ModelVocab {
+/**
+ * The vocabulary of `tokenizerJson` (parsed), checked against an embedding `embeddingName` of `rows` rows.
+ * Tokens at or past `configVocabSize` (config.json's vocab_size, when it is within the embedding) are the
+ * unused ones mergekit strips; any other token past the embedding makes the vocabulary larger than it.
+ */
+export function readModelVocab(label: string, tokenizerJson: Record<string, unknown>, rows: number, embeddingName: string, configVocabSize?: number): ModelVocab {
+  const declared = configVocabSize !== undefined && configVocabSize <= rows ? configVocabSize : undefined;
+  const unused: string[] = [];
   const file = `${label}/tokenizer.json`;
   const model = tokenizerJson.model as Record<string, unknown> | undefined;
   const vocab = model?.vocab;
@@ -33,9 +41,14 @@ export function readModelVocab(label: string, tokenizerJson: Record<string, unkn
     if (had !== undefined && had !== id) {
       throw new InputError(`${file}: token id collision: ${JSON.stringify(token)} has id ${had} in the vocabulary and id ${id} ${where}`);
     }
+    if (declared !== undefined && id >= declared) {
+      if (!unused.includes(token)) unused.push(token);
+      byId.set(id, token);
+      return;
+    }
     if (id >= rows) {
       throw new InputError(
-        `${file}: token ${JSON.stringify(token)} has id ${id}, but ${embeddingName} has only ${rows} rows: the vocabulary is larger than the embedding`,
+        `${file}: token ${JSON.stringify(token)} has id ${id}, but ${embeddingName} has only ${rows} rows${configVocabSize !== undefined ? ` (config.json says vocab_size ${configVocabSize})` : ''}: the vocabulary is larger than the embedding`,
       );
     }
     ids.set(token, id);
@@ -59,9 +72,9 @@ export function readModelVocab(label: string, tokenizerJson: Record<string, unkn
     const e = entry as Record<string, unknown> | null;
     if (typeof e?.content !== 'string') throw new InputError(`${file}: an entry of added_tokens has no content`);
     put(e.content, e.id, 'among the added tokens');
-    added.set(e.content, e);
+    if (ids.has(e.content)) added.set(e.content, e);
   }
-  return { label, ids, added, rows };
+  return { label, ids, added, rows, unused };
 }
 
 /** Tokens in id order. */

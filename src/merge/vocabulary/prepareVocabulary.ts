@@ -53,10 +53,15 @@ export async function prepareVocabulary(
   if (jsons[0] === null) {
     throw new InputError(`${opened[0].label}: no tokenizer.json beside the weights; a recipe with tokenizer settings needs the base model's tokenizer.json (add the whole model folder)`);
   }
+  const vocabSizes = await Promise.all(opened.map((g) => configVocabSize(g.checkpoint.extraFiles.get('config.json'))));
   const members: VocabMember[] = opened.map((g, i) => {
     const json = jsons[i];
     if (json === null) notes.push(`${g.label} has no tokenizer.json: its vocabulary is taken to be ${opened[0].label}'s (as mergekit does)`);
-    return { path: g.path, vocab: readModelVocab(g.label, json ?? jsons[0]!, embeddings[i].rows, embeddings[i].name) };
+    const vocab = readModelVocab(g.label, json ?? jsons[0]!, embeddings[i].rows, embeddings[i].name, vocabSizes[i]);
+    if (vocab.unused.length > 0) {
+      notes.push(`${g.label}: ${vocab.unused.length} token${vocab.unused.length > 1 ? 's' : ''} of tokenizer.json at ids past config.json's vocab_size ${vocabSizes[i]} are unused and left out, as mergekit does: ${listSome(vocab.unused)}`);
+    }
+    return { path: g.path, vocab };
   });
   const aligned = alignVocabulary(members, 0, spec, recipe.baseModel !== undefined);
   notes.push(...aligned.notes);
@@ -78,7 +83,7 @@ export async function prepareVocabulary(
     });
   }
 
-  const files = await outputTokenizerFiles(aligned, opened.map((g) => g.checkpoint.extraFiles), jsons);
+  const files = await outputTokenizerFiles(aligned, opened.map((g) => g.checkpoint.extraFiles), jsons, members.map((m) => m.vocab.unused));
   const out = new Map(checkpoints);
   opened.forEach((g, i) => {
     const tensors = new Map(g.checkpoint.tensors);
@@ -86,6 +91,17 @@ export async function prepareVocabulary(
     out.set(g.path, { ...g.checkpoint, tensors, extraFiles: i === 0 ? files : g.checkpoint.extraFiles });
   });
   return { checkpoints: out, aligned, lines: vocabularyLines(aligned, members, spec.source), notes };
+}
+
+/** config.json's vocab_size, when the file is there and says one. */
+async function configVocabSize(source: ByteSource | undefined): Promise<number | undefined> {
+  if (!source) return undefined;
+  try {
+    const v = (JSON.parse(new TextDecoder().decode(await source.read(0, source.size))) as { vocab_size?: unknown }).vocab_size;
+    return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** True when member `m`'s tensor already has the output's rows in the output's order. */

@@ -21,24 +21,32 @@ export async function outputTokenizerFiles(
   aligned: AlignedVocabulary,
   extraFiles: Map<string, ByteSource>[],
   tokenizerJsons: (Record<string, unknown> | null)[],
+  unused: string[][],
 ): Promise<Map<string, ByteSource>> {
   const src = typeof aligned.source === 'number' ? aligned.source : 0;
   const out = new Map<string, ByteSource>();
   for (const [name, file] of extraFiles[0]) if (!TOKENIZER_FILE.test(name)) out.set(name, file);
   const added = aligned.newAddedTokens;
+  // mergekit strips the source's unused tokens (ids past config.json's vocab_size) from the tokenizer it saves.
+  const stripped = new Set(unused[src]);
+  const rewritten = added.length > 0 || stripped.size > 0;
   for (const [name, file] of extraFiles[src]) {
-    if (!TOKENIZER_FILE.test(name) || (added.length > 0 && SLOW_TOKENIZER_FILE.test(name))) continue;
+    if (!TOKENIZER_FILE.test(name) || (rewritten && SLOW_TOKENIZER_FILE.test(name))) continue;
     out.set(name, file);
   }
-  if (added.length > 0) {
+  if (rewritten) {
     const json = structuredClone(tokenizerJsons[src] ?? tokenizerJsons[0]!);
-    json.added_tokens = [...(Array.isArray(json.added_tokens) ? json.added_tokens : []), ...added];
+    json.added_tokens = [...(Array.isArray(json.added_tokens) ? (json.added_tokens as { content?: unknown }[]).filter((e) => !stripped.has(String(e.content))) : []), ...added];
+    if (stripped.size > 0) stripTokens(json, stripped);
     out.set('tokenizer.json', jsonFile('tokenizer.json', json));
     const configFile = extraFiles[src].get('tokenizer_config.json');
     if (configFile) {
       const config = await readJsonObject(configFile);
       if (config) {
-        const decoder = { ...((config.added_tokens_decoder as Record<string, unknown> | undefined) ?? {}) };
+        const decoder: Record<string, unknown> = {};
+        for (const [id, e] of Object.entries((config.added_tokens_decoder as Record<string, { content?: unknown }> | undefined) ?? {})) {
+          if (!stripped.has(String(e?.content))) decoder[id] = e;
+        }
         for (const e of added) {
           const { id, ...rest } = e;
           decoder[String(id)] = { content: rest.content, lstrip: rest.lstrip ?? false, normalized: rest.normalized ?? true, rstrip: rest.rstrip ?? false, single_word: rest.single_word ?? false, special: rest.special ?? false };
@@ -57,6 +65,21 @@ export async function outputTokenizerFiles(
     }
   }
   return out;
+}
+
+/** Removes tokens from a tokenizer.json's model.vocab and BPE merges (as mergekit's get_stripped_tokenizer). */
+function stripTokens(json: Record<string, unknown>, tokens: Set<string>): void {
+  const model = json.model as Record<string, unknown> | undefined;
+  if (!model) return;
+  if (model.vocab && typeof model.vocab === 'object' && !Array.isArray(model.vocab)) {
+    model.vocab = Object.fromEntries(Object.entries(model.vocab as Record<string, unknown>).filter(([t]) => !tokens.has(t)));
+  }
+  if (Array.isArray(model.merges)) {
+    model.merges = (model.merges as unknown[]).filter((m) => {
+      const parts = Array.isArray(m) ? (m as unknown[]).map(String) : typeof m === 'string' ? m.split(' ') : [];
+      return !parts.some((p) => tokens.has(p));
+    });
+  }
 }
 
 function jsonFile(name: string, value: unknown): ByteSource {
