@@ -181,6 +181,10 @@ export function importRecipe(text: string, fileName: string, ingredients: readon
       warnings.push(`base_model ${recipe.baseModel.path} is merged with the models by ${method.name}: the studio lists it as one of them`);
     }
   }
+  // The studio chooses union, base or none; other tokenizer settings run with `souplab merge` (docs/tokenizers.md).
+  if (recipe.tokenizer || (recipe.tokenizerSource !== undefined && recipe.tokenizerSource !== 'base' && recipe.tokenizerSource !== 'union')) {
+    warnings.push(`${recipe.tokenizer ? 'the tokenizer: block' : `tokenizer_source ${recipe.tokenizerSource}`} is not taken into the studio, which offers union or the base's vocabulary; souplab merge runs the recipe as it is`);
+  }
   return {
     weights,
     normalise,
