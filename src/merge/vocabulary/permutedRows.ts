@@ -2,7 +2,7 @@
  * A model's embedding or LM-head tensor with its rows in the merged vocabulary's order, as a virtual
  * tensor: a CheckpointTensor whose bytes are assembled on read from the model's own rows (runs of
  * consecutive rows read at once), the fallback rows of the tokens it lacks (read from the other models
- * and averaged in f64, once per tensor, rounded once to its dtype) and the padding rows (the mean of its
+ * and averaged in f64 when first needed, kept for the other models up to a bound, rounded once to its dtype) and the padding rows (the mean of its
  * rows of real tokens, by one pass over them when first needed). Every method and backend reads it as
  * it reads a file's tensor, chunk by chunk: nothing but the fallback and padding rows is held.
  */
@@ -11,16 +11,23 @@ import { numelOf, type FloatDtype } from '../../formats/dtype';
 import { decodeToF32, encodeFromF32, FLOAT_BYTES } from '../../formats/floatArrays';
 import { checkRange } from '../../formats/memorySource';
 import type { ByteSource } from '../../formats/types';
-import type { AlignedVocabulary } from './alignVocabulary';
+import type { AlignedVocabulary, FallbackRow } from './alignVocabulary';
 
 /** One tensor name (model.embed_tokens.weight, lm_head.weight) across the members: their own tensors, where they have one. */
 export interface RowTable {
   name: string;
   originals: (CheckpointTensor | undefined)[];
   aligned: AlignedVocabulary;
-  /** The fallback rows in f64, read once for every member's virtual tensor. */
-  fallbackValues?: Promise<Map<number, Float64Array>>;
+  /** Fallback rows in f64 already read, shared by every member's virtual tensor (up to FALLBACK_CACHE_BYTES). */
+  fallbackCache?: Map<number, Promise<Float64Array>>;
+  fallbackCacheBytes?: number;
 }
+
+/**
+ * What the fallback rows of one tensor may hold in memory. Models with mostly different vocabularies
+ * lack many tokens each; past this, a fallback row is read again when another model needs it.
+ */
+const FALLBACK_CACHE_BYTES = 64 << 20;
 
 /** Member `m`'s tensor of `table` in the merged vocabulary. */
 export function permutedTensor(table: RowTable, m: number): CheckpointTensor {
@@ -32,19 +39,12 @@ export function permutedTensor(table: RowTable, m: number): CheckpointTensor {
   const size = aligned.rows * rowBytes;
   const perm = aligned.permutations[m];
   const real = aligned.tokens.length;
-  const encodedFallbacks = new Map<number, Uint8Array>();
   let padRow: Promise<Uint8Array> | undefined;
   const name = `${orig.source.name} (${table.name} in the merged vocabulary)`;
 
   const fallbackRow = async (id: number): Promise<Uint8Array | undefined> => {
-    let bytes = encodedFallbacks.get(id);
-    if (bytes) return bytes;
-    table.fallbackValues ??= readFallbacks(table, rowElems);
-    const values = (await table.fallbackValues).get(id);
-    if (!values) return undefined;
-    bytes = encodeRow(dtype, values);
-    encodedFallbacks.set(id, bytes);
-    return bytes;
+    const values = await fallbackValues(table, id, rowElems);
+    return values && encodeRow(dtype, values);
   };
 
   /** Bytes of output rows [a, b), all below `real`. */
@@ -107,25 +107,35 @@ export function permutedTensor(table: RowTable, m: number): CheckpointTensor {
   };
 }
 
-/** The fallback rows of the table's tensor: each named row read from its member, averaged in f64. */
-async function readFallbacks(table: RowTable, rowElems: number): Promise<Map<number, Float64Array>> {
-  const out = new Map<number, Float64Array>();
-  for (const [id, fb] of table.aligned.fallbacks) {
-    const sum = new Float64Array(rowElems);
-    if (fb.kind === 'rows') {
-      for (const { member, row } of fb.from) {
-        const t = table.originals[member];
-        if (!t) throw new Error(`permutedRows: member ${member} has no ${table.name}`);
-        const d = t.info.dtype as FloatDtype;
-        const w = numelOf(t.info.shape.slice(1)) * FLOAT_BYTES[d];
-        const values = decodeRow(d, await t.source.read(t.info.byteOffset + row * w, w));
-        for (let i = 0; i < rowElems; i++) sum[i] += values[i];
-      }
-      if (fb.from.length > 1) for (let i = 0; i < rowElems; i++) sum[i] /= fb.from.length;
-    }
-    out.set(id, sum);
+/** The fallback row of output token `id` in f64 (undefined for a hole in the vocabulary), from the cache or read. */
+function fallbackValues(table: RowTable, id: number, rowElems: number): Promise<Float64Array> | undefined {
+  const fb = table.aligned.fallbacks.get(id);
+  if (!fb) return undefined;
+  const cache = (table.fallbackCache ??= new Map());
+  const cached = cache.get(id);
+  if (cached) return cached;
+  const values = readFallback(table, fb, rowElems);
+  if ((table.fallbackCacheBytes ?? 0) + rowElems * 8 <= FALLBACK_CACHE_BYTES) {
+    cache.set(id, values);
+    table.fallbackCacheBytes = (table.fallbackCacheBytes ?? 0) + rowElems * 8;
   }
-  return out;
+  return values;
+}
+
+/** One fallback row: each named row read from its member, averaged in f64 (zeros for a zero source). */
+async function readFallback(table: RowTable, fb: FallbackRow, rowElems: number): Promise<Float64Array> {
+  const sum = new Float64Array(rowElems);
+  if (fb.kind === 'zero') return sum;
+  for (const { member, row } of fb.from) {
+    const t = table.originals[member];
+    if (!t) throw new Error(`permutedRows: member ${member} has no ${table.name}`);
+    const d = t.info.dtype as FloatDtype;
+    const w = numelOf(t.info.shape.slice(1)) * FLOAT_BYTES[d];
+    const values = decodeRow(d, await t.source.read(t.info.byteOffset + row * w, w));
+    for (let i = 0; i < rowElems; i++) sum[i] += values[i];
+  }
+  if (fb.from.length > 1) for (let i = 0; i < rowElems; i++) sum[i] /= fb.from.length;
+  return sum;
 }
 
 function decodeRow(dtype: FloatDtype, bytes: Uint8Array): Float64Array {

@@ -28,6 +28,8 @@ export async function studioVocabulary(ingredients: Ingredient[], spec: SoupSpec
   const ready = new Map(ingredients.flatMap((g) => (g.status === 'ready' ? [[g.name, g] as const] : [])));
   const members = namesInMerge(spec).flatMap((n) => (ready.has(n) ? [ready.get(n)!] : []));
   if (members.filter((g) => g.checkpoint.extraFiles.has('tokenizer.json')).length < 2) return null;
+  // Nothing chosen and no base tokenizer to compare with (the first card is a lone .safetensors file): nothing to say.
+  if (!spec.tokenizerSource && !members[0].checkpoint.extraFiles.has('tokenizer.json')) return null;
   const refs = members.map((g) => ({ path: modelPathOf(g.input), label: g.name }));
   const checkpoints = new Map(members.map((g) => [modelPathOf(g.input), g.checkpoint]));
   try {
