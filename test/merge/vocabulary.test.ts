@@ -10,10 +10,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { prepareVocabulary } from '../../src/merge/vocabulary/prepareVocabulary';
 import { HfTokenizer } from '../../src/model/tokenizer';
+import { openCheckpointPath } from '../../src/node/openCheckpointPath';
 import { parseRecipe, recipeToYaml } from '../../src/merge/recipe';
 import { cli } from '../support/cliInProcess';
-import { decodeFloats, encodeFloats, readSafetensors, referenceSoup, writeModel, type TestTensor } from './models';
+import { decodeFloats, encodeFloats, readSafetensors, referenceSoup, rng, writeModel, type TestTensor } from './models';
 import { BASE, BASE_ADDED, CHAT, CHAT_ADDED, config, H, model, TOOL, TOOL_ADDED, tokenizerJson, writeVocabularyModels } from './vocabularyModels';
 
 let dir: string;
@@ -265,5 +267,32 @@ describe('every method merges the permuted rows as it merges any tensor', () => 
     expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
     for (const [name, t] of b) expect(Buffer.from(a.get(name)!.data).equals(Buffer.from(t.data)), name).toBe(true);
     expect(a.get('lm_head.weight')!.shape).toEqual([12, H]);
+  });
+});
+
+describe('the virtual tensors read in pieces as a whole', () => {
+  test('any byte range of a permuted, padded tensor equals that range of the whole', async () => {
+    const opened = await Promise.all(['base', 'chat', 'tool'].map((n) => openCheckpointPath(join(dir, n))));
+    try {
+      const refs = ['base', 'chat', 'tool'].map((n) => ({ path: n, label: n }));
+      const result = await prepareVocabulary(
+        { tokenizer: { source: 'union', tokens: [{ token: '<|im_end|>', source: { kind: 'model', model: 'chat' }, force: true }], padToMultipleOf: 5 } },
+        refs,
+        new Map(refs.map((r, i) => [r.path, opened[i]])),
+      );
+      const r = rng(7);
+      for (const name of ['base', 'tool']) {
+        const t = result!.checkpoints.get(name)!.tensors.get('lm_head.weight')!;
+        expect(t.info.shape).toEqual([15, H]);
+        const whole = await t.source.read(0, t.info.byteLength);
+        for (let k = 0; k < 200; k++) {
+          const a = Math.floor(r() * whole.length);
+          const n = Math.floor(r() * (whole.length - a + 1));
+          expect(Buffer.from(await t.source.read(a, n)).equals(Buffer.from(whole.subarray(a, a + n)))).toBe(true);
+        }
+      }
+    } finally {
+      await Promise.all(opened.map((c) => c.close()));
+    }
   });
 });
