@@ -142,6 +142,16 @@ describe('union of a base, a chat model and a tool model', () => {
     ], [2 / 4, 1 / 4, 1 / 4]);
   });
 
+  test('a forced row from another model’s token id, on the base vocabulary (mergekit’s test_model_token_id)', async () => {
+    const block = 'tokenizer:\n  source: base\n  tokens:\n    c:\n      source:\n        kind: model_token\n        model: chat\n        token_id: 9\n      force: true\n';
+    const { code, stderr, tensors } = await merge(block, 'tokenid');
+    expect(code, stderr).toBe(0);
+    const name = 'model.embed_tokens.weight';
+    const [b, c, t] = [get(BASE, name), get(CHAT, name), get(TOOL, name)];
+    const rows = (m: TestTensor) => [0, 1, 2, 3, 4, 5, 6, 7].map((r) => (r === 3 ? row(c, 9) : row(m, r)));
+    expectSoup(tensors, name, [rows(b), rows(c), rows(t)]);
+  });
+
   test('the tokenizer block: force, a zero row, another token’s row, padding to a multiple', async () => {
     const block = [
       'tokenizer:',
