@@ -481,7 +481,7 @@ export function modelRefsOf(recipe: Recipe): ModelRef[] {
 }
 
 /** Checkpoint names, made unique with the recipe path when two models share one (two model.safetensors). */
-function labelIngredients(items: { path: string; checkpoint: Checkpoint }[]): string[] {
+export function labelIngredients(items: { path: string; checkpoint: Checkpoint }[]): string[] {
   const names = items.map((i) => lastSegment(i.checkpoint.name));
   return items.map((item, k) => (names.filter((n) => n === names[k]).length > 1 ? item.path : names[k]));
 }

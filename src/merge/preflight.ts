@@ -32,7 +32,8 @@ export type PreflightCode =
   | 'not-averaged'
   | 'copied'
   | 'no-tensors'
-  | 'different-model';
+  | 'different-model'
+  | 'vocabulary';
 
 export interface PreflightIssue {
   code: PreflightCode;
@@ -63,6 +64,8 @@ export class PreflightError extends InputError {
 const shapeText = (s: readonly number[]) => `[${s.join(', ')}]`;
 const EMBEDDING = /(?:^|\.)(?:embed_tokens|wte|word_embeddings|tok_embeddings|embeddings)\.weight$/;
 const LM_HEAD = /(?:^|\.)lm_head\.weight$|^output\.weight$|^embed_out\.weight$/;
+/** Names of the tensors whose rows are the vocabulary (src/merge/vocabulary permutes them). */
+export { EMBEDDING as EMBEDDING_TENSOR, LM_HEAD as LM_HEAD_TENSOR };
 /** Buffers some exporters save and others drop; never worth failing a merge over. */
 const HARMLESS_BUFFER = /(?:rotary_emb\.inv_freq|\.attn\.masked_bias|\.attn\.bias)$/;
 /** Float formats the kernels do not read: carried over from the reference, not averaged. */

@@ -9,10 +9,11 @@ import type { Node as YamlNode, Pair, YAMLMap } from 'yaml';
 import { parseFloatDtypeName, type FloatDtype } from '../formats/dtype';
 import { ALL_PARAMETERS, METHOD_NAMES } from './methods/registry';
 import type { ConditionalEntry, ParameterMap, ParameterSetting, SettingValue } from './params';
-import { formatWhere, PASSTHROUGH_KEYS, RecipeError, type ModelRef, type Recipe, type RecipeModel, type RecipeProblem, type RecipeSlice, type SliceSource } from './recipeTypes';
+import { parseTokenizerBlock, type TokenizerSpec } from './vocabulary/tokenizerSpec';
+import { PASSTHROUGH_KEYS, RecipeError, type ModelRef, type Recipe, type RecipeModel, type RecipeProblem, type RecipeSlice, type SliceSource } from './recipeTypes';
 
 const KNOWN_TOP_LEVEL = new Set([
-  'merge_method', 'base_model', 'models', 'slices', 'modules', 'parameters', 'dtype', 'out_dtype', 'tokenizer_source',
+  'merge_method', 'base_model', 'models', 'slices', 'modules', 'parameters', 'dtype', 'out_dtype', 'tokenizer_source', 'tokenizer',
   ...PASSTHROUGH_KEYS,
 ]);
 
@@ -71,7 +72,7 @@ export function parseRecipeDraft(text: string, fileName = 'recipe.yaml'): Recipe
       continue;
     }
     if (!KNOWN_TOP_LEVEL.has(key)) {
-      fail(pair.key, `unknown key '${key}' (a mergekit recipe has merge_method, base_model, models, parameters, dtype, out_dtype, tokenizer_source)`);
+      fail(pair.key, `unknown key '${key}' (a mergekit recipe has merge_method, base_model, models, parameters, dtype, out_dtype, tokenizer_source, tokenizer)`);
       continue;
     }
     entries.set(key, pair);
@@ -129,15 +130,16 @@ export function parseRecipeDraft(text: string, fileName = 'recipe.yaml'): Recipe
   const outDtype = entries.has('out_dtype') ? parseDtype('out_dtype') : undefined;
 
   let tokenizerSource: string | undefined;
+  let tokenizerSourceLine: number | undefined;
   if (entries.has('tokenizer_source')) {
     const node = valueOf('tokenizer_source');
-    if (isScalar(node) && typeof node.value === 'string') {
-      tokenizerSource = node.value;
-      if (tokenizerSource !== 'base') {
-        warnings.push(`${formatWhere(fileName, lineOf(node))}tokenizer_source '${tokenizerSource}' is not supported: the tokenizer files are copied from the base (or first) model`);
-      }
-    } else fail(node, `tokenizer_source must be base, union or a model, got ${describeNode(node)}`);
+    if (isScalar(node) && typeof node.value === 'string' && node.value.trim() !== '') {
+      tokenizerSource = node.value.trim();
+      tokenizerSourceLine = lineOf(node);
+    } else fail(node ?? entries.get('tokenizer_source')!.key, `tokenizer_source must be base, union or a model, got ${describeNode(node)}`);
   }
+  let tokenizer: TokenizerSpec | undefined;
+  if (entries.has('tokenizer')) tokenizer = parseTokenizerBlock(valueOf('tokenizer'), entries.get('tokenizer')!.key, lineOf, problems);
 
   const passthrough: Record<string, unknown> = {};
   for (const key of PASSTHROUGH_KEYS) {
@@ -154,6 +156,8 @@ export function parseRecipeDraft(text: string, fileName = 'recipe.yaml'): Recipe
       dtype,
       outDtype,
       tokenizerSource,
+      ...(tokenizerSourceLine !== undefined ? { tokenizerSourceLine } : {}),
+      ...(tokenizer ? { tokenizer } : {}),
       passthrough,
       fileName,
       methodLine: methodValueLine ?? methodLine,

@@ -5,9 +5,10 @@
 import { InputError } from '../errors';
 import type { FloatDtype } from '../formats/dtype';
 import type { ParameterMap } from './params';
+import type { TokenizerSpec } from './vocabulary/tokenizerSpec';
 
 /** Top-level keys SoupLab does not act on but keeps for the round trip. */
-export const PASSTHROUGH_KEYS = ['name', 'chat_template', 'tokenizer'] as const;
+export const PASSTHROUGH_KEYS = ['name', 'chat_template'] as const;
 
 export interface ModelRef {
   /** As written in the recipe: a path (relative to the recipe's folder) or a Hugging Face id. */
@@ -48,9 +49,12 @@ export interface Recipe {
   /** mergekit's load dtype; SoupLab computes in f32 and uses it only as the default output dtype. */
   dtype?: FloatDtype;
   outDtype?: FloatDtype;
-  /** `base`, `union` or a model; SoupLab copies the tokenizer of the base (or first) model. */
+  /** `base`, `union` or a model: the output vocabulary, and each model's embedding rows permuted into it (src/merge/vocabulary). */
   tokenizerSource?: string;
-  /** Keys SoupLab keeps but does not use (name, chat_template, tokenizer), written back as they were. */
+  tokenizerSourceLine?: number;
+  /** mergekit's `tokenizer:` block (the other form of tokenizerSource, with per-token settings). */
+  tokenizer?: TokenizerSpec;
+  /** Keys SoupLab keeps but does not use (name, chat_template), written back as they were. */
   passthrough: Record<string, unknown>;
   /** Where the recipe's lines are, for messages about it after parsing (plan errors). */
   fileName?: string;
@@ -59,7 +63,7 @@ export interface Recipe {
 
 export interface ParsedRecipe {
   recipe: Recipe;
-  /** Things that are legal but worth saying: unused parameters, tokenizer_source other than base. */
+  /** Things that are legal but worth saying: unused parameters, a base model that is not averaged. */
   warnings: string[];
 }
 

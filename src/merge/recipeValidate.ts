@@ -9,6 +9,7 @@ import type { MergeMethod } from './methods/types';
 import type { ParameterSetting } from './params';
 import { formatWhere, type Recipe, type RecipeProblem } from './recipeTypes';
 import type { RecipeDraft } from './recipeParse';
+import { checkTokenizerSettings } from './vocabulary/tokenizerSpec';
 
 export function validateRecipe(draft: RecipeDraft): void {
   const { recipe, problems, warnings } = draft;
@@ -18,6 +19,8 @@ export function validateRecipe(draft: RecipeDraft): void {
     if (seen.has(m.model.path)) problems.push({ line: m.model.line, message: `model ${m.model.path} is listed twice (also on line ${seen.get(m.model.path)})` });
     seen.set(m.model.path, m.model.line);
   }
+  const paths = [recipe.baseModel, ...recipe.models.map((m) => m.model), ...(recipe.slices ?? []).flatMap((sl) => sl.sources.map((s) => s.model))].flatMap((r) => (r ? [r.path] : []));
+  checkTokenizerSettings(recipe, [...new Set(paths)], problems);
   if (recipe.method === '') return;
   const method = findMethod(recipe.method);
   if (!method) {

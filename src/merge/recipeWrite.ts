@@ -9,6 +9,7 @@ import type { FloatDtype } from '../formats/dtype';
 import { findMethod, parameterOf } from './methods/registry';
 import type { ParameterMap, ParameterSetting } from './params';
 import type { Recipe } from './recipeTypes';
+import { tokenizerBlockToPlain } from './vocabulary/tokenizerSpec';
 
 const DTYPE_NAMES: Record<FloatDtype, string> = { F64: 'float64', F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 
@@ -59,6 +60,7 @@ export function recipeToYaml(recipe: Recipe): string {
   if (recipe.dtype) plain.dtype = DTYPE_NAMES[recipe.dtype];
   if (recipe.outDtype) plain.out_dtype = DTYPE_NAMES[recipe.outDtype];
   if (recipe.tokenizerSource !== undefined) plain.tokenizer_source = recipe.tokenizerSource;
+  if (recipe.tokenizer) plain.tokenizer = tokenizerBlockToPlain(recipe.tokenizer);
   for (const [k, v] of Object.entries(recipe.passthrough)) plain[k] = v;
 
   const doc = new Document(plain);

@@ -17,7 +17,8 @@ import type { OutputTarget } from '../formats/writer';
 import { carriedFiles } from './carriedFiles';
 import type { SoupBackend } from './kernel';
 import { getMethod } from './methods/registry';
-import { modelRefsOf, planMerge, type MergePlan } from './plan';
+import { modelRefsOf, type MergePlan } from './plan';
+import { planMergeWithVocabulary, VOCABULARY_METADATA_KEY } from './vocabulary/planWithVocabulary';
 import { parseRecipe, recipeToYaml, type ModelRef, type Recipe } from './recipe';
 import { runMerge, type ExtraOutputFile, type MergeProgress, type MergeResult } from './runMerge';
 import { ggufSoupInputs, writeSoupGguf, type GgufOutput, type GgufSoupInputs } from './soupGguf';
@@ -96,7 +97,7 @@ export async function runRecipe(opts: RunRecipeOptions): Promise<RunRecipeResult
       opened.push(c);
       checkpoints.set(ref.path, c);
     }
-    const plan = planMerge(recipe, checkpoints);
+    const { plan, vocabulary } = await planMergeWithVocabulary(recipe, checkpoints);
     await opts.beforeWrite?.(plan, warnings);
     const ggufInputs: GgufSoupInputs | undefined = opts.gguf ? await ggufSoupInputs(plan) : undefined;
 
@@ -123,6 +124,8 @@ export async function runRecipe(opts: RunRecipeOptions): Promise<RunRecipeResult
     backend = await opts.backend();
     const metadata: Record<string, string> = { ...(opts.metadata ?? {}) };
     if (randomSeed !== undefined) metadata['souplab.random_seed'] = String(randomSeed);
+    // Which tokens the output vocabulary adds and where their rows come from, for `souplab inspect`.
+    if (vocabulary?.aligned) metadata[VOCABULARY_METADATA_KEY] = JSON.stringify(vocabulary.lines);
     const result = await runMerge(plan, {
       backend,
       target: opts.target,

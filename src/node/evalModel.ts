@@ -8,7 +8,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { InputError } from '../errors';
 import type { Checkpoint } from '../formats/checkpoint';
 import type { SoupBackend } from '../merge/kernel';
-import { modelRefsOf, planMerge, type MergePlan } from '../merge/plan';
+import { modelRefsOf, type MergePlan } from '../merge/plan';
+import { planMergeWithVocabulary } from '../merge/vocabulary/planWithVocabulary';
 import { parseRecipe } from '../merge/recipe';
 import { soupWeightSource } from '../merge/soupWeights';
 import { readModelFiles } from '../model/load';
@@ -62,7 +63,7 @@ export async function openEvalModel(path: string, backend: () => Promise<SoupBac
       opened.push(c);
       byPath.set(ref.path, c);
     }
-    const plan = planMerge(recipe, byPath);
+    const { plan } = await planMergeWithVocabulary(recipe, byPath);
     const { config, tokenizer } = await modelFilesOf(plan.reference.checkpoint, plan.reference.label);
     return { name: path, config, tokenizer, weights: soupWeightSource(plan, await backend()), plan, checkpoints: opened, close };
   } catch (e) {

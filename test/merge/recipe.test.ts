@@ -112,9 +112,10 @@ parameters:
     expect(recipe.models[0].parameters.density).toMatchObject({ value: 0.5 });
   });
 
-  test('tokenizer_source other than base is accepted with a warning; name and chat_template pass through', () => {
+  test('tokenizer_source union is taken without a warning (test/merge/vocabulary.test.ts); name and chat_template pass through', () => {
     const { recipe, warnings } = parseRecipe('merge_method: linear\nmodels:\n  - model: a\ntokenizer_source: union\nname: my-soup\nchat_template: chatml\n');
-    expect(warnings[0]).toMatch(/^recipe\.yaml line 4: tokenizer_source 'union' is not supported/);
+    expect(warnings).toEqual([]);
+    expect(recipe.tokenizerSource).toBe('union');
     expect(recipe.passthrough).toEqual({ name: 'my-soup', chat_template: 'chatml' });
   });
 });

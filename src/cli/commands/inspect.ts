@@ -1,6 +1,7 @@
 import { numelOf } from '../../formats/dtype';
 import type { Checkpoint } from '../../formats/checkpoint';
 import { openCheckpointPath } from '../../node/openCheckpointPath';
+import { VOCABULARY_METADATA_KEY, vocabularyLinesOf } from '../../merge/vocabulary/planWithVocabulary';
 import { parseArgs, UsageError, type Command } from '../io';
 
 /** What `souplab inspect --json` prints. */
@@ -85,9 +86,12 @@ export function formatInspect(r: InspectReport, listTensors: boolean): string {
   } else {
     row('file', `${r.files[0].name}  ${humanBytes(r.files[0].bytes)}`);
   }
-  const meta = Object.entries(r.metadata);
+  const vocabulary = vocabularyLinesOf(r.metadata);
+  const meta = Object.entries(r.metadata).filter(([k]) => vocabulary.length === 0 || k !== VOCABULARY_METADATA_KEY);
   if (meta.length === 0) row('metadata', '(none)');
   meta.forEach(([k, v], i) => row(i === 0 ? 'metadata' : '', `${k} = ${JSON.stringify(v).slice(1, -1)}`));
+  // A soup of models whose tokenizers differ: the tokens its vocabulary added and where from.
+  vocabulary.forEach((line, i) => row(i === 0 ? 'vocabulary' : '', line));
   if (r.extraFiles.length > 0) row('other files', r.extraFiles.join(', '));
   if (listTensors) {
     lines.push('', 'tensors:');

@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import { preflightSummary, type PreflightIssue, type PreflightReport } from '../../merge/preflight';
 
 const SHOWN = 12;
@@ -47,7 +48,7 @@ function Errors({ report }: { report: PreflightReport }) {
 }
 
 /** The pre-flight report across the ingredients: errors block Merge, warnings and notes do not. */
-export function PreflightPanel({ report, brokenCount }: { report: PreflightReport | null; brokenCount: number }) {
+export function PreflightPanel({ report, brokenCount, children }: { report: PreflightReport | null; brokenCount: number; children?: ReactNode }) {
   if (!report) return null;
   const clean = report.errors.length === 0 && brokenCount === 0;
   return (
@@ -60,6 +61,7 @@ export function PreflightPanel({ report, brokenCount }: { report: PreflightRepor
             ? `${report.errors.length} problem${report.errors.length > 1 ? 's' : ''} block the merge (compared with ${report.reference}).`
             : 'Unreadable checkpoints block the merge; remove them.'}
       </p>
+      {children}
       <Errors report={report} />
       <IssueList issues={report.warnings} className="warning" label="Warnings" />
       <IssueList issues={report.infos} className="muted" label="Notes" />

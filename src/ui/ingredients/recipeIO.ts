@@ -29,6 +29,8 @@ export interface SoupSpec {
   inputDtype?: FloatDtype;
   /** Method and parameters; absent: linear. */
   method?: MethodSetup;
+  /** The output vocabulary when the models' tokenizers differ (mergekit's tokenizer_source); absent: rows as they are. */
+  tokenizerSource?: 'base' | 'union';
 }
 
 const pathOf = (m: { name: string; path?: string }) => m.path ?? `./${m.name}`;
@@ -72,6 +74,7 @@ export function recipeOf(spec: SoupSpec): Recipe {
     parameters,
     // dtype float32: mergekit then computes in f32 as SoupLab does, and rounds once to out_dtype.
     ...(out ? { dtype: 'F32' as const, outDtype: out } : {}),
+    ...(spec.tokenizerSource ? { tokenizerSource: spec.tokenizerSource } : {}),
     passthrough: {},
     fileName: 'recipe.yaml',
   };
@@ -94,6 +97,8 @@ export interface ImportedRecipe {
   outDtype?: FloatDtype;
   /** The method, its base and parameters, for the method panel and the cards. */
   setup: MethodSetup;
+  /** tokenizer_source base or union (the studio's vocabulary choice); absent otherwise. */
+  tokenizerSource?: 'base' | 'union';
   /** Recipe models that match no ingredient. */
   unmatched: string[];
   warnings: string[];
@@ -176,11 +181,16 @@ export function importRecipe(text: string, fileName: string, ingredients: readon
       warnings.push(`base_model ${recipe.baseModel.path} is merged with the models by ${method.name}: the studio lists it as one of them`);
     }
   }
+  // The studio chooses union, base or none; other tokenizer settings run with `souplab merge` (docs/tokenizers.md).
+  if (recipe.tokenizer || (recipe.tokenizerSource !== undefined && recipe.tokenizerSource !== 'base' && recipe.tokenizerSource !== 'union')) {
+    warnings.push(`${recipe.tokenizer ? 'the tokenizer: block' : `tokenizer_source ${recipe.tokenizerSource}`} is not taken into the studio, which offers union or the base's vocabulary; souplab merge runs the recipe as it is`);
+  }
   return {
     weights,
     normalise,
     outDtype: recipe.outDtype ?? recipe.dtype,
     setup: { method: method.name, base, params, modelParams, order, ...(slices ? { slices } : {}) },
+    ...(recipe.tokenizerSource === 'base' || recipe.tokenizerSource === 'union' ? { tokenizerSource: recipe.tokenizerSource } : {}),
     unmatched,
     warnings,
   };

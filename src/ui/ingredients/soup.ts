@@ -10,6 +10,7 @@ import { modelPathOf } from './modelPaths';
 import { messageOf } from './openIngredient';
 import { recipeOf, type SoupSpec } from './recipeIO';
 import type { Ingredient } from './types';
+import type { StudioVocabulary } from './vocabulary';
 
 export interface SoupInputs {
   ingredients: Ingredient[];
@@ -18,6 +19,10 @@ export interface SoupInputs {
   outDtype: 'auto' | 'BF16' | 'F16' | 'F32';
   /** The merge method and its parameters; absent: linear. */
   method?: MethodSetup;
+  /** The output vocabulary when tokenizers differ (tokenizer_source); absent or 'rows': none. */
+  vocabulary?: 'rows' | 'base' | 'union';
+  /** The vocabularies as studioVocabulary found them: undefined while it reads them, null when there is nothing to compare. */
+  vocabularies?: StudioVocabulary | null;
 }
 
 export const weightOf = (weights: Record<string, number>, name: string): number => weights[name] ?? 1;
@@ -54,6 +59,7 @@ export function soupSpecOf(s: SoupInputs): SoupSpec {
     outDtype: s.outDtype === 'auto' ? undefined : s.outDtype,
     inputDtype: sharedFloatDtype([...members, ...(base ? [base] : [])].map((g) => g.checkpoint)),
     method: setup,
+    ...(s.vocabulary === 'base' || s.vocabulary === 'union' ? { tokenizerSource: s.vocabulary } : {}),
   };
 }
 
@@ -62,9 +68,12 @@ export function namesInMerge(spec: SoupSpec): string[] {
   return [...(spec.base ? [spec.base.name] : []), ...spec.models.map((m) => m.name)];
 }
 
-/** The pre-flight check across every readable ingredient (the first is the reference). */
-export function soupPreflight(ingredients: Ingredient[]): PreflightReport | null {
-  const ready = ingredients.flatMap((g) => (g.status === 'ready' ? [{ label: g.name, checkpoint: g.checkpoint }] : []));
+/**
+ * The pre-flight check across every readable ingredient (the first is the reference); `aligned` (by
+ * recipe path) replaces checkpoints whose embedding rows were aligned to the chosen vocabulary.
+ */
+export function soupPreflight(ingredients: Ingredient[], aligned?: Map<string, Checkpoint>): PreflightReport | null {
+  const ready = ingredients.flatMap((g) => (g.status === 'ready' ? [{ label: g.name, checkpoint: aligned?.get(modelPathOf(g.input)) ?? g.checkpoint }] : []));
   if (ready.length === 0) return null;
   return preflight(ready);
 }
@@ -82,8 +91,11 @@ export interface SoupStatus {
 
 export function soupStatus(s: SoupInputs): SoupStatus {
   const spec = soupSpecOf(s);
-  const report = soupPreflight(s.ingredients);
+  const aligned = spec.tokenizerSource ? s.vocabularies?.aligned : undefined;
+  const report = soupPreflight(s.ingredients, aligned);
   const blockers: string[] = [];
+  if (spec.tokenizerSource && s.vocabularies === undefined) blockers.push('Reading the models’ tokenizers…');
+  if (spec.tokenizerSource && s.vocabularies?.error) blockers.push(s.vocabularies.error);
   const reading = s.ingredients.filter((g) => g.status === 'reading');
   const broken = s.ingredients.filter((g) => g.status === 'error');
   if (s.ingredients.length === 0) blockers.push('Add checkpoints to merge.');
@@ -106,7 +118,7 @@ export function soupStatus(s: SoupInputs): SoupStatus {
   if (blockers.length === 0) {
     try {
       const checkpoints = new Map<string, Checkpoint>();
-      for (const g of s.ingredients) if (g.status === 'ready') checkpoints.set(modelPathOf(g.input), g.checkpoint);
+      for (const g of s.ingredients) if (g.status === 'ready') checkpoints.set(modelPathOf(g.input), aligned?.get(modelPathOf(g.input)) ?? g.checkpoint);
       // Through the recipe's YAML, as the merge worker and `souplab merge` read it: the same checks, the same plan.
       const { recipe } = parseRecipe(recipeToYaml(recipeOf(spec)), 'recipe.yaml');
       plan = planMerge(recipe, checkpoints);

@@ -31,6 +31,7 @@ export function readyNames(ingredients: Ingredient[]): string[] {
 }
 
 export type OutDtypeChoice = 'auto' | 'BF16' | 'F16' | 'F32';
+export type VocabularyChoice = 'rows' | 'base' | 'union';
 
 export type Notice = { kind: 'info' | 'warning' | 'error'; text: string };
 
@@ -41,6 +42,8 @@ interface SoupState {
   normalise: boolean;
   /** Output dtype of merged tensors; 'auto': each tensor's first input's. */
   outDtype: OutDtypeChoice;
+  /** The output vocabulary when tokenizers differ: 'rows' = no tokenizer_source (rows as they are). */
+  vocabulary: VocabularyChoice;
   proposal: ProposedExperts | null;
   /** Expert → ingredient name chosen by hand ('' = none); overrides the name matching. */
   expertOverrides: Record<string, string>;
@@ -71,6 +74,7 @@ interface SoupState {
   uniform(): void;
   setNormalise(normalise: boolean): void;
   setOutDtype(d: OutDtypeChoice): void;
+  setVocabulary(v: VocabularyChoice): void;
   importRecipeText(text: string, fileName: string): void;
   dismissNotice(index: number): void;
 }
@@ -154,6 +158,7 @@ export const useSoupStore = create<SoupState>()(
         weights: {},
         normalise: true,
         outDtype: 'auto',
+        vocabulary: 'rows',
         proposal: null,
         expertOverrides: {},
         notices: [],
@@ -250,11 +255,12 @@ export const useSoupStore = create<SoupState>()(
         },
         setNormalise: (normalise) => set({ normalise }),
         setOutDtype: (outDtype) => set({ outDtype }),
+        setVocabulary: (vocabulary) => set({ vocabulary }),
         importRecipeText(text, fileName) {
           try {
             const ready = get().ingredients.filter((g) => g.status === 'ready').map((g) => g.input);
             const r = importRecipe(text, fileName, ready);
-            set((s) => ({ weights: { ...s.weights, ...r.weights }, normalise: r.normalise, outDtype: r.outDtype === 'F64' || !r.outDtype ? s.outDtype : r.outDtype }));
+            set((s) => ({ weights: { ...s.weights, ...r.weights }, normalise: r.normalise, outDtype: r.outDtype === 'F64' || !r.outDtype ? s.outDtype : r.outDtype, vocabulary: r.tokenizerSource ?? 'rows' }));
             useMethodStore.getState().replace(r.setup);
             const used = Object.values(r.weights).filter((w) => w !== 0).length;
             const method = r.setup.method === 'linear' ? '' : `method ${r.setup.method}${r.setup.base ? ` on base ${r.setup.base}` : ''}, `;
@@ -271,7 +277,7 @@ export const useSoupStore = create<SoupState>()(
     {
       name: 'souplab.soup',
       storage: createJSONStorage(() => localStorage),
-      partialize: (s) => ({ weights: s.weights, normalise: s.normalise, outDtype: s.outDtype, proposal: s.proposal, expertOverrides: s.expertOverrides }),
+      partialize: (s) => ({ weights: s.weights, normalise: s.normalise, outDtype: s.outDtype, vocabulary: s.vocabulary, proposal: s.proposal, expertOverrides: s.expertOverrides }),
     },
   ),
 );

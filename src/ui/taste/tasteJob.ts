@@ -9,7 +9,8 @@ import { throwIfAborted } from '../../errors';
 import { scoreTasks } from '../../eval/evaluate';
 import type { Checkpoint } from '../../formats/checkpoint';
 import type { SoupBackend } from '../../merge/kernel';
-import { modelRefsOf, planMerge } from '../../merge/plan';
+import { modelRefsOf } from '../../merge/plan';
+import { planMergeWithVocabulary } from '../../merge/vocabulary/planWithVocabulary';
 import { parseRecipe } from '../../merge/recipe';
 import { soupWeightSource } from '../../merge/soupWeights';
 import type { CausalLM, ModelConfig, WeightSource } from '../../model/types';
@@ -44,7 +45,7 @@ export async function runTasteJob(req: Omit<TasteRequest, 'type' | 'backend'>, d
     const input = ingredientOfPath(ref.path, req.ingredients);
     if (input) checkpoints.set(ref.path, opened.get(input.name)!);
   }
-  const plan = planMerge(recipe, checkpoints);
+  const { plan } = await planMergeWithVocabulary(recipe, checkpoints);
   // The soup's config and tokenizer are its reference model's, as a merge carries them.
   const { config, tasks, problems } = await prepareEvaluation(plan.reference, req.tasks, 'Add task files to taste the soup on.');
 

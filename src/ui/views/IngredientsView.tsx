@@ -6,6 +6,7 @@ import { Notices } from '../ingredients/Notices';
 import { PreflightPanel } from '../ingredients/PreflightPanel';
 import { RecipeBar } from '../ingredients/RecipeBar';
 import { useSoupStatus } from '../ingredients/useSoupStatus';
+import { VocabularyChoice } from '../ingredients/VocabularyChoice';
 import { WeightsBar } from '../ingredients/WeightsBar';
 import { sharesOf } from '../ingredients/weights';
 import { MethodPanel } from '../merge/method/MethodPanel';
@@ -70,7 +71,9 @@ export function IngredientsView() {
               <IngredientCard key={g.id} ingredient={g} share={shareOf(g.name)} mismatch={mismatchOf(g.name)} />
             ))}
           </div>
-          <PreflightPanel report={status.report} brokenCount={ingredients.filter((g) => g.status === 'error').length} />
+          <PreflightPanel report={status.report} brokenCount={ingredients.filter((g) => g.status === 'error').length}>
+            <VocabularyChoice vocabularies={status.vocabularies} />
+          </PreflightPanel>
           <div className="ingredients-footer">
             <RecipeBar spec={status.spec} />
             <div className="card next">
