@@ -3,7 +3,7 @@
  * with the adapter merged in, tensor by tensor, and scores exactly as a checkpoint with the adapter
  * merged beforehand.
  */
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,5 +72,24 @@ describe('adapters in evaluation', () => {
     writeFileSync(join(dir, 'lora.yaml'), recipe('base+adapter'));
     writeFileSync(join(dir, 'pre.yaml'), recipe('premerged'));
     expect(await scores(join(dir, 'lora.yaml'))).toEqual(await scores(join(dir, 'pre.yaml')));
+  });
+
+  it('souplab search takes base+adapter ingredients; the recipes it writes keep the reference', async () => {
+    const io = captureIO();
+    const models = `lora=${join(dir, 'base')}+${join(dir, 'adapter')};pre=${join(dir, 'premerged')}`;
+    const code = await runCli(['search', '--models', models, '--tasks', tasks, '--backend', 'cpu', '--plan', 'grid', '--out', join(dir, 'search')], io);
+    expect(io.err()).not.toMatch(/internal error|stopped by an error/);
+    expect(code).toBe(0);
+    const written = readdirSync(join(dir, 'search'));
+    const yamls = written.filter((f) => f.endsWith('.yaml'));
+    expect(yamls.length).toBeGreaterThan(0);
+    expect(yamls.map((f) => readFileSync(join(dir, 'search', f), 'utf8')).join('\n')).toMatch(/model: \.\.\/base\+\.\.\/adapter/);
+    // The two ingredients are the same model (the adapter merged beforehand or on the fly): every trial scores alike.
+    const csv = readFileSync(join(dir, 'search', 'trials.csv'), 'utf8').trim().split('\n');
+    const header = csv[0].split(',');
+    const scoreColumns = header.map((h, i) => [h, i] as const).filter(([h]) => /facts|prose/.test(h)).map(([, i]) => i);
+    expect(scoreColumns.length).toBeGreaterThan(0);
+    const scores = csv.slice(1).map((l) => scoreColumns.map((i) => l.split(',')[i]).join());
+    expect(new Set(scores).size).toBe(1);
   });
 });
