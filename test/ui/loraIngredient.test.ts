@@ -1,6 +1,13 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { useSoupStore } from '../../src/ui/state/soupStore';
 import type { IngredientInput } from '../../src/ui/ingredients/types';
+import { openCheckpoint } from '../../src/formats/checkpoint';
+import { createCpuSoupBackend } from '../../src/merge/cpu/cpuBackend';
+import { inThreadSpawner } from '../../src/merge/cpu/protocol';
+import { modelPathOf } from '../../src/ui/ingredients/modelPaths';
+import { recipeYamlOf } from '../../src/ui/ingredients/recipeIO';
+import { runMergeJob } from '../../src/ui/merge/mergeJob';
+import { MemoryTarget } from '../formats/helpers';
 import { randomTensor, safetensorsBytes } from '../merge/models';
 
 // The store in Node, as in soupStore.test.ts: localStorage is a Map, IndexedDB is absent.
@@ -68,5 +75,23 @@ describe('a LoRA adapter dropped on the studio', () => {
     expect(card.status === 'error' && card.error).toBe(
       `chat-lora is a LoRA adapter for org/tiny-base; its base is not loaded (chat-lora does not fit wide: tensor ${Q}.weight has shape [16, 16], but the adapter's lora_A [2, 8] and lora_B [8, 2] need [8, 8] (the adapter was trained on org/tiny-base))`,
     );
+  });
+
+  it("the studio's merge soups it: its recipe names base+adapter, its output is the adapted tensor", async () => {
+    await store().addInputs({ inputs: [baseInput('tiny-base'), adapterInput()], skipped: [] });
+    const card = store().ingredients.find((g) => g.name === 'chat-lora')!;
+    if (card.status !== 'ready') throw new Error(`not ready: ${card.status}`);
+    const path = modelPathOf(card.input);
+    expect(path).toBe('./tiny-base.safetensors+./chat-lora');
+    const recipeYaml = recipeYamlOf({ models: [{ name: 'chat-lora', weight: 1, path }], normalise: true, outDtype: 'F32' });
+    const target = new MemoryTarget('out', true);
+    const backend = createCpuSoupBackend({ workers: 1, spawn: inThreadSpawner });
+    const r = await runMergeJob({ ingredients: store().ingredients.map((g) => g.input), recipeYaml }, { backend: async () => backend, target, folder: false }).finally(() => backend.dispose());
+    expect(r.tensors).toBe(2);
+    const out = await openCheckpoint((await target.sources()).get('model.safetensors')!);
+    const got = out.tensors.get(`${Q}.weight`)!;
+    const want = card.checkpoint.tensors.get(`${Q}.weight`)!;
+    expect(await got.source.read(got.info.byteOffset, got.info.byteLength)).toEqual(await want.source.read(0, want.info.byteLength));
+    expect(out.metadata['souplab.recipe']).toContain('model: ./tiny-base.safetensors+./chat-lora');
   });
 });
