@@ -86,7 +86,7 @@ describe('a LoRA adapter dropped on the studio', () => {
     const recipeYaml = recipeYamlOf({ models: [{ name: 'chat-lora', weight: 1, path }], normalise: true, outDtype: 'F32' });
     const target = new MemoryTarget('out', true);
     const backend = createCpuSoupBackend({ workers: 1, spawn: inThreadSpawner });
-    const r = await runMergeJob({ ingredients: store().ingredients.map((g) => g.input), recipeYaml }, { backend: async () => backend, target, folder: false }).finally(() => backend.dispose());
+    const r = await runMergeJob({ ingredients: store().ingredients.map((g) => g.input), recipeYaml }, { backend: async () => backend, target, folder: false, readBack: async (name) => target.sources().get(name)! }).finally(() => backend.dispose());
     expect(r.tensors).toBe(2);
     const out = await openCheckpoint((await target.sources()).get('model.safetensors')!);
     const got = out.tensors.get(`${Q}.weight`)!;
