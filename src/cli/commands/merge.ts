@@ -16,6 +16,8 @@ import { nodeFileTarget, nodeFolderTarget } from '../../node/fileTargets';
 import { type NodeCheckpoint } from '../../node/openCheckpointPath';
 import { openCheckpointRef } from '../../node/openCheckpointRef';
 import { splitModelRef } from '../../formats/lora/modelRef';
+import type { AdaptedCheckpoint } from '../../formats/lora/adaptedCheckpoint';
+import type { Checkpoint } from '../../formats/checkpoint';
 import { mayHaveGpuDevice, nodeGPU } from '../../node/webgpu';
 import { parseArgs, UsageError, type CliIO, type Command } from '../io';
 import { humanBytes } from './inspect';
@@ -118,6 +120,7 @@ export const mergeCommand: Command = {
         },
         beforeWrite: async (plan, warnings) => {
           for (const w of warnings) say(`warning: ${w}`);
+          for (const m of opened) if (m.adapterPath !== undefined) say(`note: ${adapterNote(m.ref.path, m.checkpoint)}`);
           await refuseSameModelTwice(opened, plan.recipe);
           await refuseOverwritingInputs(outPath, toFile, opened, plan.recipe);
           printReport(io, plan.preflight, quiet);
@@ -212,6 +215,15 @@ async function openModel(recipe: Recipe, recipePath: string, ref: ModelRef): Pro
     if (e instanceof InputError) throw new InputError(`${where}model ${ref.path}: ${e.message}`);
     throw e;
   }
+}
+
+/** What a base+adapter ingredient is: the adapter's kind and how many tensors it changes. */
+function adapterNote(ref: string, checkpoint: Checkpoint): string {
+  if (!('adapter' in checkpoint)) return `${ref}: a LoRA adapter on its base`;
+  const { adapter, adaptedTensors } = checkpoint as AdaptedCheckpoint;
+  const c = adapter.config;
+  const kind = [`r ${c.r}`, `α ${c.loraAlpha}`, c.useRslora ? 'rsLoRA' : '', c.useDora ? 'DoRA' : '', c.fanInFanOut ? 'fan_in_fan_out' : ''].filter(Boolean).join(', ');
+  return `${ref}: LoRA adapter (${kind}) merged into ${adaptedTensors.length} tensor${adaptedTensors.length === 1 ? '' : 's'} of its base as they are read (F32)`;
 }
 
 /** The path with links and `.`/`..` resolved; for a path that does not exist yet, its folder's. */
