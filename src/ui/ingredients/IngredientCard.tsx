@@ -40,7 +40,7 @@ export function IngredientCard({ ingredient, share, mismatch }: { ingredient: In
               <span className="badge">LoRA</span> r {g.summary.lora.r}, α {g.summary.lora.alpha}
               {g.summary.lora.dora ? ', DoRA' : ''}
               {g.summary.lora.rslora ? ', rsLoRA' : ''} on base <strong>{g.summary.lora.base}</strong> (loaded)
-              {g.summary.lora.trainedOn ? `; trained on ${g.summary.lora.trainedOn}` : ''}; {g.summary.lora.adaptedTensors} tensors adapted as they are read
+              {g.summary.lora.trainedOn ? `; trained on ${g.summary.lora.trainedOn}` : ''}; {g.summary.lora.adaptedTensors} tensor{g.summary.lora.adaptedTensors === 1 ? '' : 's'} adapted as they are read
             </p>
           )}
           <dl className="facts">
