@@ -126,6 +126,13 @@ describe('souplab merge with base+adapter', () => {
     expect(existsSync(join(dir, 'out-wide'))).toBe(false);
   });
 
+  test('an output into the adapter folder is refused', async () => {
+    const r = await cli(['merge', join(dir, 'one.yaml'), '--out', join(dir, 'adapter'), '--backend', 'cpu']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/would overwrite input model base\+adapter/);
+    expect(readdirSync(join(dir, 'adapter')).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+  });
+
   test('a missing adapter is named as the adapter', async () => {
     writeFileSync(join(dir, 'missing.yaml'), 'merge_method: linear\nmodels:\n  - model: base+nowhere\n  - model: other\n');
     const r = await cli(['merge', join(dir, 'missing.yaml'), '--out', join(dir, 'out-missing'), '--backend', 'cpu']);

@@ -16,6 +16,7 @@ import { nodeFileTarget, nodeFolderTarget } from '../../node/fileTargets';
 import { type NodeCheckpoint } from '../../node/openCheckpointPath';
 import { openCheckpointRef } from '../../node/openCheckpointRef';
 import { splitModelRef } from '../../formats/lora/modelRef';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../../formats/lora/adapterConfig';
 import type { AdaptedCheckpoint } from '../../formats/lora/adaptedCheckpoint';
 import type { Checkpoint } from '../../formats/checkpoint';
 import { mayHaveGpuDevice, nodeGPU } from '../../node/webgpu';
@@ -232,8 +233,8 @@ const real = async (p: string) => realpath(p).catch(async () => join(await realp
 /** The resolved paths of the files a model reads. */
 function realFilesOf(m: OpenedModel): Promise<string[]> {
   const files = m.checkpoint.files.map((f) => (f.source as ByteSource & { path?: string }).path ?? join(m.path, f.name));
-  // base+adapter is another model than its base: the adapter's folder tells them apart.
-  if (m.adapterPath !== undefined) files.push(m.adapterPath);
+  // base+adapter is another model than its base: the adapter's files tell them apart (and must not be overwritten).
+  if (m.adapterPath !== undefined) files.push(join(m.adapterPath, ADAPTER_CONFIG_FILE), join(m.adapterPath, ADAPTER_WEIGHTS_FILE));
   return Promise.all(files.map(real));
 }
 
