@@ -133,6 +133,16 @@ describe('souplab merge with base+adapter', () => {
     expect(readdirSync(join(dir, 'adapter')).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
   });
 
+  test('souplab inspect base+adapter shows the adapted tensors as the merge reads them', async () => {
+    const r = await cli(['inspect', `${join(dir, 'base')}+${join(dir, 'adapter')}`, '--json']);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as { tensors: { name: string; dtype: string }[] };
+    const dtypes = Object.fromEntries(report.tensors.map((t) => [t.name, t.dtype]));
+    expect(dtypes[`${Q0}.weight`]).toBe('F32');
+    expect(dtypes[`${UP1}.weight`]).toBe('F32');
+    expect(dtypes['model.norm.weight']).toBe('BF16');
+  });
+
   test('a missing adapter is named as the adapter', async () => {
     writeFileSync(join(dir, 'missing.yaml'), 'merge_method: linear\nmodels:\n  - model: base+nowhere\n  - model: other\n');
     const r = await cli(['merge', join(dir, 'missing.yaml'), '--out', join(dir, 'out-missing'), '--backend', 'cpu']);
