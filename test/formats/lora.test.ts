@@ -15,6 +15,7 @@ import { decodeFloats, randomTensor, safetensorsBytes, type TestTensor } from '.
 const OUT = 24;
 const IN = 20;
 const R = 4;
+const RANK = R;
 const Q = 'model.layers.0.self_attn.q_proj';
 const V = 'model.layers.0.self_attn.v_proj';
 
@@ -37,11 +38,13 @@ function baseTensors(fifo: boolean): TestTensor[] {
   ];
 }
 
-function adapterFiles(c: Case, extra: { config?: Record<string, unknown>; tensors?: TestTensor[]; rank?: number } = {}): Map<string, ByteSource> {
+function adapterFiles(c: Case, extra: { config?: Record<string, unknown>; tensors?: TestTensor[]; rank?: number; ranks?: Record<string, number> } = {}): Map<string, ByteSource> {
   const fd = c.factorDtype ?? 'F32';
-  const r = extra.rank ?? R;
   const tensors: TestTensor[] = [];
+  const rankOf = (m: string) => extra.ranks?.[m] ?? extra.rank ?? R;
+  const r = extra.rank ?? R;
   [Q, V].forEach((m, i) => {
+    const r = rankOf(m);
     tensors.push(randomTensor(`base_model.model.${m}.lora_A.weight`, fd, [r, IN], 10 + i, { scale: 0.3 }));
     tensors.push(randomTensor(`base_model.model.${m}.lora_B.weight`, fd, [OUT, r], 20 + i, { scale: 0.3 }));
     if (c.dora) tensors.push(randomTensor(`base_model.model.${m}.lora_magnitude_vector`, 'F32', [OUT], 30 + i, { scale: 2 }));
@@ -68,11 +71,10 @@ function adapterFiles(c: Case, extra: { config?: Record<string, unknown>; tensor
 const values = (t: TestTensor) => Float64Array.from(decodeFloats(t.dtype, t.data));
 
 /** PEFT's merge on the [out, in] weight, in f64; returned in the stored layout, rounded to f32 once. */
-function peftOracle(baseT: TestTensor, tensors: Map<string, TestTensor>, module: string, c: Case): Float32Array {
+function peftOracle(baseT: TestTensor, tensors: Map<string, TestTensor>, module: string, c: Case, R = RANK, alpha = c.alpha ?? 16): Float32Array {
   const w = values(baseT);
   const a = values(tensors.get(`base_model.model.${module}.lora_A.weight`)!);
   const b = values(tensors.get(`base_model.model.${module}.lora_B.weight`)!);
-  const alpha = c.alpha ?? 16;
   const s = c.rslora ? alpha / Math.sqrt(R) : alpha / R;
   const wAt = (o: number, i: number) => (c.fifo ? w[i * OUT + o] : w[o * IN + i]);
   const merged: number[][] = [];
@@ -151,6 +153,14 @@ describe('a LoRA adapter merged into its base, against PEFT\'s formulas', () => 
     expect(checkpoint.adaptedTensors.sort()).toEqual([`${Q}.weight`, `${V}.weight`]);
   });
 
+  test('rank_pattern and alpha_pattern: each module its own rank and alpha (PEFT get_pattern_key)', async () => {
+    const c: Case = {};
+    const files = adapterFiles(c, { ranks: { [V]: 2 }, config: { rank_pattern: { 'self_attn.v_proj': 2 }, alpha_pattern: { 'q_proj': 5 } } });
+    const { baseList, checkpoint, adapterTensors } = await adapted(c, files);
+    const oracle = { [Q]: peftOracle(baseList[1], adapterTensors, Q, c, 4, 5), [V]: peftOracle(baseList[2], adapterTensors, V, c, 2, 16) };
+    for (const m of [Q, V]) expect(ulps(await readAll(checkpoint, `${m}.weight`), oracle[m]), m).toBeLessThanOrEqual(1);
+  });
+
   test('a read of any byte range equals the same bytes of the whole tensor (streamed in chunks)', async () => {
     for (const c of [{ dora: true, fifo: true }, { dora: true }]) {
       const { checkpoint } = await adapted(c);
@@ -218,7 +228,11 @@ describe('adapters that cannot be merged are refused with one sentence naming th
   });
 
   test('an unsupported setting, by its key', async () => {
-    expect(await refusal(adapterFiles({}, { config: { rank_pattern: { q_proj: 8 } } }))).toBe('adapter: adapter_config.json key "rank_pattern" is set (per-module ranks), which SoupLab cannot merge yet');
+    expect(await refusal(adapterFiles({}, { config: { layers_to_transform: [0] } }))).toBe('adapter: adapter_config.json key "layers_to_transform" is set (a layer selection), which SoupLab cannot merge yet');
+  });
+
+  test('a rank that rank_pattern contradicts', async () => {
+    expect(await refusal(adapterFiles({}, { config: { rank_pattern: { v_proj: 2 } } }))).toMatch(/tensor base_model\.model\.model\.layers\.0\.self_attn\.v_proj\.lora_A\.weight has rank 4, but adapter_config\.json says r = 2 \(rank_pattern\)$/);
   });
 
   test('an adapter folder named as a model', async () => {

@@ -15,7 +15,7 @@ import { decodeToF32, encodeFromF32, FLOAT_BYTES } from '../floatArrays';
 import { printable } from '../header';
 import type { ByteSource } from '../types';
 import type { LoraAdapter, LoraModule } from './adapter';
-import { loraScale } from './adapterConfig';
+import { moduleLora } from './adapterConfig';
 import { doraColumnNorms, mergeLoraRows, storedShape, type LoraFactors } from './loraRows';
 
 /** Rows read from the base per block when DoRA's column norms need a pass over the whole tensor. */
@@ -40,7 +40,6 @@ function describeBase(base: Checkpoint, adapter: LoraAdapter): string {
 }
 
 export function applyLoraAdapter(base: Checkpoint, adapter: LoraAdapter): AdaptedCheckpoint {
-  const scale = loraScale(adapter.config);
   const replaced = new Map<string, CheckpointTensor>();
   const cache = new FactorCache(CACHED_FACTORS);
   const mismatch = (what: string) => new InputError(`${printable(adapter.name)} does not fit ${printable(base.name)}: ${what}${describeBase(base, adapter)}`);
@@ -61,7 +60,7 @@ export function applyLoraAdapter(base: Checkpoint, adapter: LoraAdapter): Adapte
     for (const f of [m.a, m.b, m.magnitude]) {
       if (f && !isFloatDtype(f.info.dtype)) throw new InputError(`${printable(adapter.name)}: tensor ${printable(f.info.name)} is ${f.info.dtype}, not a float tensor`);
     }
-    replaced.set(name, adaptedTensor(t, m, { scale, fanInFanOut: adapter.config.fanInFanOut, adapterName: adapter.name, cache }));
+    replaced.set(name, adaptedTensor(t, m, { scale: moduleLora(adapter.config, m.module).scale, fanInFanOut: adapter.config.fanInFanOut, adapterName: adapter.name, cache }));
   }
   for (const [plain, t] of adapter.replacements) {
     const name = base.tensors.has(plain) ? plain : baseTensorName(base, plain.replace(/\.weight$/, '')) ?? (base.tensors.has(`model.${plain}`) ? `model.${plain}` : undefined);

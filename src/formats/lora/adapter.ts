@@ -14,7 +14,7 @@ import { InputError } from '../../errors';
 import { openCheckpoint, type CheckpointTensor } from '../checkpoint';
 import { printable } from '../header';
 import type { ByteSource } from '../types';
-import { ADAPTER_CONFIG_FILE, ADAPTER_PICKLE_FILE, ADAPTER_WEIGHTS_FILE, isTargetModule, parseLoraConfig, type LoraConfig } from './adapterConfig';
+import { ADAPTER_CONFIG_FILE, ADAPTER_PICKLE_FILE, ADAPTER_WEIGHTS_FILE, isTargetModule, moduleLora, parseLoraConfig, type LoraConfig } from './adapterConfig';
 
 export interface LoraModule {
   /** The module's name without PEFT's prefix, e.g. model.layers.0.self_attn.q_proj. */
@@ -98,7 +98,8 @@ export async function openLoraAdapter(files: Map<string, ByteSource>, name: stri
     if (p.a.info.shape.length !== 2 || p.b.info.shape.length !== 2 || ra !== rb) {
       throw refuse(p.a.info.name, `has shape [${p.a.info.shape.join(', ')}] and its lora_B [${p.b.info.shape.join(', ')}]; expected [r, in] and [out, r]`);
     }
-    if (ra !== config.r) throw refuse(p.a.info.name, `has rank ${ra}, but adapter_config.json says r = ${config.r}`);
+    const r = moduleLora(config, module).r;
+    if (ra !== r) throw refuse(p.a.info.name, `has rank ${ra}, but adapter_config.json says r = ${r}${r !== config.r ? ' (rank_pattern)' : ''}`);
     if (p.magnitude && (p.magnitude.info.shape.length !== 1 || p.magnitude.info.shape[0] !== outF)) {
       throw refuse(p.magnitude.info.name, `has shape [${p.magnitude.info.shape.join(', ')}]; DoRA's magnitude has one value per output feature, [${outF}]`);
     }

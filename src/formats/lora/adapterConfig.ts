@@ -22,6 +22,9 @@ export interface LoraConfig {
   modulesToSave: string[];
   /** The base the adapter was trained on (a hub id or a path), as PEFT recorded it. */
   baseModel: string | undefined;
+  /** Per-module ranks and alphas: a key is a regular expression for the end of a module name. */
+  rankPattern: Record<string, number>;
+  alphaPattern: Record<string, number>;
 }
 
 /** The factor s in W + s·B·A. */
@@ -29,10 +32,29 @@ export function loraScale(c: Pick<LoraConfig, 'r' | 'loraAlpha' | 'useRslora'>):
   return c.useRslora ? c.loraAlpha / Math.sqrt(c.r) : c.loraAlpha / c.r;
 }
 
+/** PEFT's get_pattern_key: the first pattern that matches the end of the module's name (after a dot). */
+function patternValue(patterns: Record<string, number>, module: string): number | undefined {
+  for (const [key, value] of Object.entries(patterns)) {
+    let re: RegExp;
+    try {
+      re = new RegExp(`^(?:.*\\.)?(?:${key})$`);
+    } catch {
+      continue;
+    }
+    if (re.test(module)) return value;
+  }
+  return undefined;
+}
+
+/** A module's rank, alpha and scale, with rank_pattern and alpha_pattern applied (PEFT's LoraModel._create_and_replace). */
+export function moduleLora(c: LoraConfig, module: string): { r: number; loraAlpha: number; scale: number } {
+  const r = patternValue(c.rankPattern, module) ?? c.r;
+  const loraAlpha = patternValue(c.alphaPattern, module) ?? c.loraAlpha;
+  return { r, loraAlpha, scale: loraScale({ r, loraAlpha, useRslora: c.useRslora }) };
+}
+
 /** Keys whose non-default values change the merged weights in ways SoupLab does not implement. */
 const REFUSED_WHEN_SET: Record<string, string> = {
-  rank_pattern: 'per-module ranks',
-  alpha_pattern: 'per-module alphas',
   layers_to_transform: 'a layer selection',
   trainable_token_indices: 'trainable tokens',
   use_qalora: 'QA-LoRA',
@@ -80,6 +102,15 @@ export function parseLoraConfig(text: string, where: string): LoraConfig {
   const mts = c.modules_to_save ?? [];
   if (!Array.isArray(mts) || !mts.every((m) => typeof m === 'string')) throw bad('modules_to_save', `must be a list of module names, got ${JSON.stringify(mts)}`);
   const base = c.base_model_name_or_path;
+  const pattern = (key: string): Record<string, number> => {
+    const v = c[key] ?? {};
+    if (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'number' && Number.isFinite(x))) {
+      throw bad(key, `must map module name patterns to numbers, got ${JSON.stringify(v)}`);
+    }
+    const out = v as Record<string, number>;
+    for (const [k, x] of Object.entries(out)) if (key === 'rank_pattern' && (!Number.isInteger(x) || x < 1)) throw bad(key, `gives ${JSON.stringify(k)} the rank ${x}; a LoRA rank must be a whole number of at least 1`);
+    return out;
+  };
   return {
     r,
     loraAlpha: alpha,
@@ -89,6 +120,8 @@ export function parseLoraConfig(text: string, where: string): LoraConfig {
     targetModules,
     modulesToSave: mts as string[],
     baseModel: typeof base === 'string' && base !== '' ? base : undefined,
+    rankPattern: pattern('rank_pattern'),
+    alphaPattern: pattern('alpha_pattern'),
   };
 }
 
