@@ -157,7 +157,7 @@ describe('a LoRA adapter merged into its base, against PEFT\'s formulas', () => 
     const c: Case = {};
     const files = adapterFiles(c, { ranks: { [V]: 2 }, config: { rank_pattern: { 'self_attn.v_proj': 2 }, alpha_pattern: { 'q_proj': 5 } } });
     const { baseList, checkpoint, adapterTensors } = await adapted(c, files);
-    const oracle = { [Q]: peftOracle(baseList[1], adapterTensors, Q, c, 4, 5), [V]: peftOracle(baseList[2], adapterTensors, V, c, 2, 16) };
+    const oracle: Record<string, Float32Array> = { [Q]: peftOracle(baseList[1], adapterTensors, Q, c, 4, 5), [V]: peftOracle(baseList[2], adapterTensors, V, c, 2, 16) };
     for (const m of [Q, V]) expect(ulps(await readAll(checkpoint, `${m}.weight`), oracle[m]), m).toBeLessThanOrEqual(1);
   });
 
