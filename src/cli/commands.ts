@@ -5,6 +5,7 @@ import { analyzeCommand } from './commands/analyze';
 import { gridCommand } from './commands/grid';
 import { evalCommand } from './commands/eval';
 import { searchCommand } from './commands/search';
+import { extractLoraCommand } from './commands/extractLora';
 
 /** Every `souplab` command, in the order `souplab --help` lists them. */
-export const commands: Command[] = [inspectCommand, mergeCommand, analyzeCommand, gridCommand, evalCommand, searchCommand];
+export const commands: Command[] = [inspectCommand, mergeCommand, analyzeCommand, gridCommand, evalCommand, searchCommand, extractLoraCommand];

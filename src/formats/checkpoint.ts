@@ -45,6 +45,10 @@ export async function openCheckpoint(input: ByteSource | Map<string, ByteSource>
     return assemble(name ?? baseName(input.name), [file], false, new Map());
   }
   const folder = name ?? 'checkpoint';
+  // A PEFT adapter folder holds a lone adapter_model.safetensors that is no model by itself.
+  if (input.has('adapter_config.json') && !input.has(INDEX_FILE) && !input.has(SINGLE_FILE)) {
+    throw new InputError(`${printable(folder)} is a LoRA adapter, not a model: name it with its base, as 'path/to/base+${printable(folder)}'`);
+  }
   const index = input.get(INDEX_FILE);
   if (index) return openSharded(folder, input, index);
 

@@ -4,13 +4,14 @@
  * dtypes. Which methods and parameters exist is the registry's (src/merge/methods/registry.ts); the
  * checks of a recipe against its method are recipeValidate.ts.
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, Scalar } from 'yaml';
 import type { Node as YamlNode, Pair, YAMLMap } from 'yaml';
 import { parseFloatDtypeName, type FloatDtype } from '../formats/dtype';
 import { ALL_PARAMETERS, METHOD_NAMES } from './methods/registry';
 import type { ConditionalEntry, ParameterMap, ParameterSetting, SettingValue } from './params';
 import { parseTokenizerBlock, type TokenizerSpec } from './vocabulary/tokenizerSpec';
 import { PASSTHROUGH_KEYS, RecipeError, type ModelRef, type Recipe, type RecipeModel, type RecipeProblem, type RecipeSlice, type SliceSource } from './recipeTypes';
+import { splitModelRef } from '../formats/lora/modelRef';
 
 const KNOWN_TOP_LEVEL = new Set([
   'merge_method', 'base_model', 'models', 'slices', 'modules', 'parameters', 'dtype', 'out_dtype', 'tokenizer_source', 'tokenizer',
@@ -260,12 +261,26 @@ export function parseRecipeDraft(text: string, fileName = 'recipe.yaml'): Recipe
     return ref ? { model: ref, parameters: params, line: lineOf(item) } : undefined;
   }
 
-  function parseModelRef(node: YamlNode | undefined, keyNode: unknown, what: string): ModelRef | undefined {
+  function parseModelRef(node: YamlNode | undefined, keyNode: unknown, what: string, line?: number): ModelRef | undefined {
     if (isScalar(node) && (typeof node.value === 'string' || typeof node.value === 'number') && String(node.value).trim() !== '') {
-      return { path: String(node.value).trim(), line: lineOf(node) };
+      const path = String(node.value).trim();
+      // mergekit's `base+adapter`: a PEFT LoRA adapter merged into its base (src/formats/lora).
+      const split = splitModelRef(path);
+      if (typeof split === 'string') {
+        fail(node, `${what}: ${split}`);
+        return undefined;
+      }
+      return { path, line: line ?? lineOf(node) };
     }
     if (isMap(node)) {
-      fail(node, `${what} must be a path to a .safetensors file or a model folder; LoRA and nested model references are not supported yet`);
+      // mergekit's long form {model: base, lora: adapter} is the same reference as 'base+adapter'.
+      const fields = new Map(node.items.map((p) => [isScalar(p.key) ? String(p.key.value) : '', p.value]));
+      const model = fields.get('model');
+      const lora = fields.get('lora');
+      if (fields.size === 2 && isScalar(model) && isScalar(lora) && typeof model.value === 'string' && typeof lora.value === 'string') {
+        return parseModelRef(new Scalar(`${model.value.trim()}+${lora.value.trim()}`) as YamlNode, keyNode, what, lineOf(node));
+      }
+      fail(node, `${what} must be a path to a .safetensors file or a model folder, or 'base+adapter' for a LoRA adapter; nested model references are not supported yet`);
       return undefined;
     }
     fail(node ?? keyNode, `${what} must be a path to a .safetensors file or a model folder, got ${describeNode(node)}`);

@@ -16,7 +16,8 @@ import { readModelFiles } from '../model/load';
 import { HfTokenizer } from '../model/tokenizer';
 import type { ModelConfig, TextTokenizer, WeightSource } from '../model/types';
 import { checkpointWeightSource, checkWeights } from '../model/weights';
-import { openCheckpointPath, type NodeCheckpoint } from './openCheckpointPath';
+import { type NodeCheckpoint } from './openCheckpointPath';
+import { openCheckpointRef } from './openCheckpointRef';
 import { fsInputError } from './fsErrors';
 
 export interface EvalModelFiles {
@@ -35,7 +36,8 @@ export interface EvalModelFiles {
 export async function openEvalModel(path: string, backend: () => Promise<SoupBackend>): Promise<EvalModelFiles> {
   const isRecipe = /\.ya?ml$/i.test(path);
   if (!isRecipe) {
-    const checkpoint = await openCheckpointPath(path);
+    // `base+adapter` evaluates the base with the LoRA merged in, tensor by tensor as the model reads it.
+    const checkpoint = await openCheckpointRef(path);
     try {
       const { config, tokenizer } = await modelFilesOf(checkpoint, path);
       checkWeights(config, checkpointWeightSource(checkpoint), path);
@@ -57,9 +59,11 @@ export async function openEvalModel(path: string, backend: () => Promise<SoupBac
   try {
     const byPath = new Map<string, Checkpoint>();
     for (const ref of modelRefsOf(recipe)) {
-      const full = isAbsolute(ref.path) ? ref.path : resolve(dirname(resolve(path)), ref.path);
-      if (!(await stat(full).catch(() => undefined))) throw new InputError(`${path} line ${ref.line ?? '?'}: model ${ref.path} not found (${full}: no such file or folder)`);
-      const c = await openCheckpointPath(full);
+      for (const part of ref.path.split('+')) {
+        const full = isAbsolute(part) ? part : resolve(dirname(resolve(path)), part);
+        if (!(await stat(full).catch(() => undefined))) throw new InputError(`${path} line ${ref.line ?? '?'}: model ${part} not found (${full}: no such file or folder)`);
+      }
+      const c = await openCheckpointRef(ref.path, dirname(resolve(path)));
       opened.push(c);
       byPath.set(ref.path, c);
     }

@@ -96,12 +96,22 @@ export async function inMemoryCheckpoint(checkpoint: Checkpoint, signal?: AbortS
     }
     files.set(f.name, bytesSource(bytes, f.source.name));
   }
-  return { ...checkpoint, files: checkpoint.files.map((f) => ({ ...f, source: files.get(f.name)! })), tensors: retarget(checkpoint, files) };
+  return { ...checkpoint, files: checkpoint.files.map((f) => ({ ...f, source: files.get(f.name)! })), tensors: await retarget(checkpoint, files, signal) };
 }
 
-function retarget(checkpoint: Checkpoint, files: Map<string, ByteSource>): Checkpoint['tensors'] {
+async function retarget(checkpoint: Checkpoint, files: Map<string, ByteSource>, signal?: AbortSignal): Promise<Checkpoint['tensors']> {
   const out: Checkpoint['tensors'] = new Map();
-  for (const [name, t] of checkpoint.tensors) out.set(name, { ...t, source: files.get(t.file)! });
+  for (const [name, t] of checkpoint.tensors) {
+    const file = files.get(t.file);
+    if (file) {
+      out.set(name, { ...t, source: file });
+      continue;
+    }
+    // A tensor in none of the files: computed on read (a LoRA adapter's, src/formats/lora), computed once here.
+    throwIfAborted(signal);
+    const bytes = await t.source.read(t.info.byteOffset, t.info.byteLength);
+    out.set(name, { ...t, info: { ...t.info, byteOffset: 0 }, source: bytesSource(bytes, t.source.name) });
+  }
   return out;
 }
 

@@ -168,7 +168,8 @@ describe('parseRecipe: every error names the file and line', () => {
     ['a tab indentation', 'merge_method: linear\nmodels:\n\t- model: a\n', 'recipe.yaml line 3: YAML syntax error'],
     ['a duplicate key', 'merge_method: linear\nmerge_method: linear\nmodels:\n  - model: a\n', 'recipe.yaml line 2: YAML syntax error: Map keys must be unique'],
     ['a list instead of a recipe', '- model: a\n', 'recipe.yaml line 1: a recipe is a mapping of keys (merge_method, models, …), got a list'],
-    ['a LoRA-style model reference', 'merge_method: linear\nmodels:\n  - model:\n      model: a\n      lora: b\n', 'recipe.yaml line 4: model must be a path to a .safetensors file or a model folder; LoRA and nested model references are not supported yet'],
+    ['a nested model reference', 'merge_method: linear\nmodels:\n  - model:\n      model: a\n      lora: b\n      override_architecture: X\n', "recipe.yaml line 4: model must be a path to a .safetensors file or a model folder, or 'base+adapter' for a LoRA adapter; nested model references are not supported yet"],
+    ['two adapters on one base', 'merge_method: linear\nmodels:\n  - model: a+b+c\n', "recipe.yaml line 3: model: 'a+b+c' has 2 '+' signs"],
   ])('%s', (_what, text, expected) => {
     expect(errorOf(text)).toContain(expected);
   });

@@ -1,6 +1,6 @@
 import { numelOf } from '../../formats/dtype';
 import type { Checkpoint } from '../../formats/checkpoint';
-import { openCheckpointPath } from '../../node/openCheckpointPath';
+import { openCheckpointRef } from '../../node/openCheckpointRef';
 import { VOCABULARY_METADATA_KEY, vocabularyLinesOf } from '../../merge/vocabulary/planWithVocabulary';
 import { parseArgs, UsageError, type Command } from '../io';
 
@@ -104,7 +104,7 @@ export const inspectCommand: Command = {
   name: 'inspect',
   summary: 'list a safetensors checkpoint: tensors, parameters, bytes by dtype, shards, metadata',
   usage: [
-    'souplab inspect <file.safetensors | checkpoint folder> [--json] [--tensors]',
+    'souplab inspect <file.safetensors | checkpoint folder | base+adapter> [--json] [--tensors]',
     '',
     'Reads only the headers (and model.safetensors.index.json) and checks them fully.',
     '  --json      print the same as JSON, with the tensor list (name, dtype, shape, file)',
@@ -115,7 +115,8 @@ export const inspectCommand: Command = {
     if (positionals.length !== 1) {
       throw new UsageError(positionals.length === 0 ? 'give a .safetensors file or a checkpoint folder' : `expected one path, got ${positionals.length}`);
     }
-    const checkpoint = await openCheckpointPath(positionals[0]);
+    // base+adapter: the base's headers with the adapted tensors as the merge sees them (F32).
+    const checkpoint = await openCheckpointRef(positionals[0]);
     try {
       const report = inspectReport(checkpoint);
       io.stdout(flags.has('json') ? `${JSON.stringify(report, null, 2)}\n` : formatInspect(report, flags.has('tensors')));

@@ -13,7 +13,12 @@ import type { MergeProgress } from '../../merge/runMerge';
 import { createNodeCpuBackend, DEFAULT_MAX_CPU_WORKERS } from '../../node/cpuWorkers';
 import { nodeFileSource } from '../../node/fileSource';
 import { nodeFileTarget, nodeFolderTarget } from '../../node/fileTargets';
-import { openCheckpointPath, type NodeCheckpoint } from '../../node/openCheckpointPath';
+import { type NodeCheckpoint } from '../../node/openCheckpointPath';
+import { openCheckpointRef } from '../../node/openCheckpointRef';
+import { splitModelRef } from '../../formats/lora/modelRef';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../../formats/lora/adapterConfig';
+import type { AdaptedCheckpoint } from '../../formats/lora/adaptedCheckpoint';
+import type { Checkpoint } from '../../formats/checkpoint';
 import { mayHaveGpuDevice, nodeGPU } from '../../node/webgpu';
 import { parseArgs, UsageError, type CliIO, type Command } from '../io';
 import { humanBytes } from './inspect';
@@ -34,7 +39,10 @@ export function parseSize(text: string): number {
 
 interface OpenedModel {
   ref: ModelRef;
+  /** The checkpoint's path (the base's, for `base+adapter`). */
   path: string;
+  /** The adapter folder of a `base+adapter` reference. */
+  adapterPath?: string;
   checkpoint: NodeCheckpoint;
 }
 
@@ -113,6 +121,7 @@ export const mergeCommand: Command = {
         },
         beforeWrite: async (plan, warnings) => {
           for (const w of warnings) say(`warning: ${w}`);
+          for (const m of opened) if (m.adapterPath !== undefined) say(`note: ${adapterNote(m.ref.path, m.checkpoint)}`);
           await refuseSameModelTwice(opened, plan.recipe);
           await refuseOverwritingInputs(outPath, toFile, opened, plan.recipe);
           printReport(io, plan.preflight, quiet);
@@ -183,23 +192,39 @@ function printGgufSummary(run: RunRecipeResult, outArg: string, io: CliIO): void
   );
 }
 
-/** Opens one recipe model; a missing path or a bad file is reported with the recipe line. */
+/** Opens one recipe model (a checkpoint, or mergekit's `base+adapter`); a missing path or a bad file is reported with the recipe line. */
 async function openModel(recipe: Recipe, recipePath: string, ref: ModelRef): Promise<OpenedModel> {
   const where = `${recipe.fileName} line ${ref.line ?? '?'}: `;
-  const path = isAbsolute(ref.path) ? ref.path : resolve(dirname(recipePath), ref.path);
-  const s = await stat(path).catch(() => undefined);
-  if (!s) {
-    const looksLikeHubId = /^[\w.-]+\/[\w.-]+$/.test(ref.path) && !ref.path.endsWith('.safetensors');
-    throw new InputError(
-      `${where}model ${ref.path} not found (${path}: no such file or folder)${looksLikeHubId ? '; SoupLab reads local checkpoints: download it first, e.g. huggingface-cli download ' + ref.path + ' --local-dir <folder>' : ''}`,
-    );
+  const split = splitModelRef(ref.path);
+  if (typeof split === 'string') throw new InputError(`${where}${split}`);
+  const resolvePart = (p: string) => (isAbsolute(p) ? p : resolve(dirname(recipePath), p));
+  for (const part of [split.base, split.adapter]) {
+    if (part === undefined) continue;
+    const path = resolvePart(part);
+    const s = await stat(path).catch(() => undefined);
+    if (!s) {
+      const looksLikeHubId = /^[\w.-]+\/[\w.-]+$/.test(part) && !part.endsWith('.safetensors');
+      throw new InputError(
+        `${where}${part === split.adapter ? 'adapter' : 'model'} ${part} not found (${path}: no such file or folder)${looksLikeHubId ? '; SoupLab reads local checkpoints: download it first, e.g. huggingface-cli download ' + part + ' --local-dir <folder>' : ''}`,
+      );
+    }
   }
   try {
-    return { ref, path, checkpoint: await openCheckpointPath(path) };
+    const checkpoint = await openCheckpointRef(ref.path, dirname(recipePath));
+    return { ref, path: resolvePart(split.base), adapterPath: split.adapter === undefined ? undefined : resolvePart(split.adapter), checkpoint };
   } catch (e) {
     if (e instanceof InputError) throw new InputError(`${where}model ${ref.path}: ${e.message}`);
     throw e;
   }
+}
+
+/** What a base+adapter ingredient is: the adapter's kind and how many tensors it changes. */
+function adapterNote(ref: string, checkpoint: Checkpoint): string {
+  if (!('adapter' in checkpoint)) return `${ref}: a LoRA adapter on its base`;
+  const { adapter, adaptedTensors } = checkpoint as AdaptedCheckpoint;
+  const c = adapter.config;
+  const kind = [`r ${c.r}`, `α ${c.loraAlpha}`, c.useRslora ? 'rsLoRA' : '', c.useDora ? 'DoRA' : '', c.fanInFanOut ? 'fan_in_fan_out' : ''].filter(Boolean).join(', ');
+  return `${ref}: LoRA adapter (${kind}) merged into ${adaptedTensors.length} tensor${adaptedTensors.length === 1 ? '' : 's'} of its base as they are read (F32)`;
 }
 
 /** The path with links and `.`/`..` resolved; for a path that does not exist yet, its folder's. */
@@ -207,7 +232,10 @@ const real = async (p: string) => realpath(p).catch(async () => join(await realp
 
 /** The resolved paths of the files a model reads. */
 function realFilesOf(m: OpenedModel): Promise<string[]> {
-  return Promise.all(m.checkpoint.files.map((f) => real((f.source as ByteSource & { path?: string }).path ?? join(m.path, f.name))));
+  const files = m.checkpoint.files.map((f) => (f.source as ByteSource & { path?: string }).path ?? join(m.path, f.name));
+  // base+adapter is another model than its base: the adapter's files tell them apart (and must not be overwritten).
+  if (m.adapterPath !== undefined) files.push(join(m.adapterPath, ADAPTER_CONFIG_FILE), join(m.adapterPath, ADAPTER_WEIGHTS_FILE));
+  return Promise.all(files.map(real));
 }
 
 /**

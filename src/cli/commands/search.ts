@@ -12,7 +12,8 @@ import { modelFilesOf } from '../../node/evalModel';
 import { nodeFileSource } from '../../node/fileSource';
 import { nodeFileTarget, nodeFolderTarget } from '../../node/fileTargets';
 import { loadEvaluator, type LoadedModel, type ModelBackendChoice } from '../../node/modelBackend';
-import { openCheckpointPath, type NodeCheckpoint } from '../../node/openCheckpointPath';
+import { type NodeCheckpoint } from '../../node/openCheckpointPath';
+import { openCheckpointRef } from '../../node/openCheckpointRef';
 import { readTaskFiles } from '../../node/taskFiles';
 import { openResultsFolder, writeAtomically, type SearchManifest } from '../../node/trialStore';
 import { planKeysOf, searchEvidence, type SearchEvidence } from '../../search/evidence';
@@ -105,11 +106,14 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
     let gpuIngredients: GpuIngredients | undefined;
     try {
       for (const p of paths) {
-        if (!(await stat(p.path).catch(() => undefined))) throw new InputError(`--models: ${p.name}: ${p.path}: no such file or folder`);
-        opened.push(await openCheckpointPath(p.path));
+        for (const part of p.path.split('+')) {
+          if (!(await stat(part).catch(() => undefined))) throw new InputError(`--models: ${p.name}: ${part}: no such file or folder`);
+        }
+        // A `base+adapter` ingredient is the base with the LoRA merged in, tensor by tensor as the soup reads it.
+        opened.push(await openCheckpointRef(p.path));
       }
       const outAbs = resolve(out);
-      const recipePaths = paths.map((p) => relativePath(outAbs, resolve(p.path)));
+      const recipePaths = paths.map((p) => p.path.split('+').map((part) => relativePath(outAbs, resolve(part))).join('+'));
       const fileModels: PlannedModel[] = paths.map((p, i) => ({ name: p.name, path: recipePaths[i], checkpoint: opened[i] }));
       // Pre-flight: every model against the first, from the headers alone.
       try {

@@ -35,6 +35,14 @@ export function IngredientCard({ ingredient, share, mismatch }: { ingredient: In
       {g.status === 'error' && <p className="error">{g.error}</p>}
       {g.status === 'ready' && (
         <>
+          {g.summary.lora && (
+            <p className="lora" data-testid="lora-base">
+              <span className="badge">LoRA</span> r {g.summary.lora.r}, α {g.summary.lora.alpha}
+              {g.summary.lora.dora ? ', DoRA' : ''}
+              {g.summary.lora.rslora ? ', rsLoRA' : ''} on base <strong>{g.summary.lora.base}</strong> (loaded)
+              {g.summary.lora.trainedOn ? `; trained on ${g.summary.lora.trainedOn}` : ''}; {g.summary.lora.adaptedTensors} tensor{g.summary.lora.adaptedTensors === 1 ? '' : 's'} adapted as they are read
+            </p>
+          )}
           <dl className="facts">
             <dt>Parameters</dt>
             <dd title={formatInt(g.summary.parameters)}>{formatCount(g.summary.parameters)}</dd>

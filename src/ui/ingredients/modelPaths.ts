@@ -7,12 +7,14 @@
  */
 import type { IngredientInput } from './types';
 
-type Named = Pick<IngredientInput, 'name' | 'kind' | 'files'>;
+type Named = Pick<IngredientInput, 'name' | 'kind' | 'files' | 'base'>;
 
 const SAFETENSORS = /\.safetensors$/i;
 
 /** The ingredient's path in a recipe. */
 export function modelPathOf(input: Named): string {
+  // A LoRA adapter on its base, as mergekit writes it: base+adapter.
+  if (input.base) return `${modelPathOf(input.base)}+./${input.name}`;
   if (input.kind === 'folder') return `./${input.name}`;
   const file = input.files[0]?.[0];
   // A file keeps its own name, unless the studio renamed the ingredient ("x (2)") to tell two apart.

@@ -13,6 +13,8 @@ export interface IngredientInput {
   demo?: boolean;
   /** The handle given by a picker or a drop: kept in IndexedDB to reopen the ingredient after a reload. */
   handle?: FileSystemFileHandle | FileSystemDirectoryHandle;
+  /** A LoRA adapter folder's base (a loaded ingredient it fits): the ingredient is the base with the adapter merged in. */
+  base?: IngredientInput;
 }
 
 export interface IngredientSummary {
@@ -25,6 +27,8 @@ export interface IngredientSummary {
   bytes: number;
   dtypes: { dtype: string; tensors: number; bytes: number }[];
   sharded: boolean;
+  /** A LoRA adapter's: its rank and kind, the base it was trained on (as PEFT recorded it) and the loaded base it is merged into. */
+  lora?: { r: number; alpha: number; dora: boolean; rslora: boolean; trainedOn?: string; base: string; adaptedTensors: number };
 }
 
 export type Ingredient =

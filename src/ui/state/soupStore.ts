@@ -7,7 +7,8 @@ import { create } from 'zustand';
 import { createJSONStorage, persist } from 'zustand/middleware';
 import type { Collected } from '../ingredients/collect';
 import { loadDemoInputs } from '../ingredients/demo';
-import { messageOf, openInput, summarise } from '../ingredients/openIngredient';
+import { findAdapterBase, isAdapterInput, messageOf, openInput, summarise } from '../ingredients/openIngredient';
+import { InputError } from '../../errors';
 import { importRecipe } from '../ingredients/recipeIO';
 import { useMethodStore } from './methodStore';
 import { loadSession, permissionOf, reopenHandle, saveSession, savedFormOf, type SavedIngredient } from '../ingredients/session';
@@ -111,18 +112,27 @@ export const useSoupStore = create<SoupState>()(
           weights: restored ? { ...Object.fromEntries(added.map((g) => [g.name, 1])), ...s.weights } : { ...s.weights, ...Object.fromEntries(added.map((g) => [g.name, 1])) },
         }));
         persistList();
-        await Promise.all(
-          added.map(async (g) => {
-            let next: Ingredient;
-            try {
-              const checkpoint = await openInput(g.input);
-              next = { ...g, status: 'ready', checkpoint, summary: summarise(checkpoint) };
-            } catch (e) {
-              next = { ...g, status: 'error', error: messageOf(e) };
+        const openOne = async (g: Ingredient) => {
+          let next: Ingredient;
+          try {
+            let input = g.input;
+            if (isAdapterInput(input)) {
+              // A LoRA adapter is merged into the first loaded model it fits: the card then names that base.
+              const loaded = get().ingredients.flatMap((x) => (x.status === 'ready' ? [{ input: x.input, checkpoint: x.checkpoint }] : []));
+              const found = await findAdapterBase(input, loaded);
+              if (!found.base) throw new InputError(found.why);
+              input = { ...input, base: found.base };
             }
-            set((s) => ({ ingredients: s.ingredients.map((x) => (x.id === g.id ? next : x)) }));
-          }),
-        );
+            const checkpoint = await openInput(input);
+            next = { ...g, input, status: 'ready', checkpoint, summary: summarise(checkpoint) };
+          } catch (e) {
+            next = { ...g, status: 'error', error: messageOf(e) };
+          }
+          set((s) => ({ ingredients: s.ingredients.map((x) => (x.id === g.id ? next : x)) }));
+        };
+        // Models first, then adapters, so that an adapter dropped with its base finds it.
+        await Promise.all(added.filter((g) => !isAdapterInput(g.input)).map(openOne));
+        await Promise.all(added.filter((g) => isAdapterInput(g.input)).map(openOne));
       };
 
       const reopen = async (list: (SavedIngredient & { kind: 'handle' })[]) => {
