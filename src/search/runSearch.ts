@@ -86,6 +86,8 @@ export interface SearchOutcome {
   evaluated: number;
   /** Distinct points the plan asked for (adaptive: the points its path visited). */
   planPoints: number;
+  /** The keys of those points: the best soup is chosen among them. */
+  planKeys: Set<string>;
   splits: TaskSplit[];
   shapleyPlayers: number[];
 }
@@ -109,22 +111,36 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchOutcome> 
   const modelCount = spec.models.length;
   let evaluated = 0;
   let done = 0;
-  let planned = 0;
   let spent = 0; // seconds spent on points evaluated in this run
   const visited = new Set<string>();
 
+  // Every point the run will visit, known before the first one (the adaptive path adds its points as it
+  // goes): the progress counts against the whole, and the ETA against what is left, from the start.
+  const baselines = baselinePoints(spec.experts, modelCount);
+  const planPoints = spec.plan.kind === 'grid' ? gridPoints(spec.experts, modelCount, spec.plan.step) : spec.plan.kind === 'list' ? spec.plan.points : [];
+  const uniform = spec.plan.kind === 'adaptive' ? gridPoints(spec.experts, modelCount, spec.plan.step).find((p) => p.kind === 'uniform-experts') : undefined;
+  const players = defaultShapleyPlayers(spec);
+  const coalitions = players.length >= 2 ? coalitionPoints(players, modelCount) : [];
+  const plannedKeys = new Set([...baselines, ...planPoints, ...(uniform ? [uniform] : []), ...coalitions].map((p) => pointKey(p.weights)));
+  const planned = () => plannedKeys.size;
+
+  /** Records why a point was asked for, also when it was evaluated earlier for another reason. */
+  const note = (record: TrialRecord, point: SearchPoint) => {
+    if (!record.kinds.includes(point.kind)) record.kinds.push(point.kind);
+    if (point.label && !record.label) record.label = point.label;
+  };
   const visit = async (point: SearchPoint): Promise<TrialRecord> => {
     throwIfAborted(signal);
     const key = pointKey(point.weights);
+    plannedKeys.add(key);
     const have = known.get(key);
+    if (have) note(have, point);
     // A point visited again in this run (the adaptive search retracing, two plans sharing it) is not news.
     if (have && visited.has(key)) return have;
     visited.add(key);
     if (have) {
-      if (!have.kinds.includes(point.kind)) have.kinds.push(point.kind);
-      if (point.label && !have.label) have.label = point.label;
       done++;
-      onEvent?.({ type: 'trial', record: have, reused: true, done, planned, etaSeconds: eta() });
+      onEvent?.({ type: 'trial', record: have, reused: true, done, planned: planned(), etaSeconds: eta() });
       return have;
     }
     const t0 = performance.now();
@@ -142,43 +158,40 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchOutcome> 
     evaluated++;
     done++;
     spent += (t2 - t0) / 1000;
-    onEvent?.({ type: 'trial', record, reused: false, done, planned, etaSeconds: eta() });
+    onEvent?.({ type: 'trial', record, reused: false, done, planned: planned(), etaSeconds: eta() });
     return record;
   };
-  // Seconds left at this run's pace, over the points known to be planned and not yet done.
-  const eta = (): number | undefined => (evaluated > 0 ? (spent / evaluated) * Math.max(0, planned - done) : undefined);
+  // Seconds left at this run's measured pace per evaluated point, over the planned points still to evaluate
+  // (those in the stored results cost nothing).
+  const eta = (): number | undefined => {
+    if (evaluated === 0) return undefined;
+    let left = 0;
+    for (const k of plannedKeys) if (!visited.has(k) && !known.has(k)) left++;
+    return (spent / evaluated) * left;
+  };
   const visitAll = async (phase: 'baselines' | 'plan' | 'coalitions', points: SearchPoint[]) => {
-    const fresh = dedupe(points).filter((p) => !visited.has(pointKey(p.weights)));
-    planned += fresh.length;
-    onEvent?.({ type: 'phase', phase, planned });
-    for (const p of fresh) await visit(p);
+    onEvent?.({ type: 'phase', phase, planned: planned() });
+    for (const p of points) await visit(p);
   };
 
   // Baselines first: they are what every later number is compared with.
-  await visitAll('baselines', baselinePoints(spec.experts, modelCount));
+  await visitAll('baselines', baselines);
 
   // The plan.
   const planKeys = new Set<string>();
   if (spec.plan.kind === 'grid' || spec.plan.kind === 'list') {
-    const points = spec.plan.kind === 'grid' ? gridPoints(spec.experts, modelCount, spec.plan.step) : spec.plan.points;
-    points.forEach((p) => planKeys.add(pointKey(p.weights)));
-    await visitAll('plan', points);
+    planPoints.forEach((p) => planKeys.add(pointKey(p.weights)));
+    await visitAll('plan', planPoints);
   } else {
     const steps = Math.round(1 / spec.plan.step);
-    onEvent?.({ type: 'phase', phase: 'plan', planned });
-    const uniform = gridPoints(spec.experts, modelCount, spec.plan.step).find((p) => p.kind === 'uniform-experts')!;
-    planKeys.add(pointKey(uniform.weights));
-    if (!visited.has(pointKey(uniform.weights))) planned++;
-    await visit(uniform);
+    onEvent?.({ type: 'phase', phase: 'plan', planned: planned() });
+    planKeys.add(pointKey(uniform!.weights));
+    await visit(uniform!);
     await patternSearch(
       spec.experts.length,
       async (units) => {
         const weights = onModels(units.map((u) => u / steps), spec.experts, modelCount);
-        const key = pointKey(weights);
-        if (!planKeys.has(key)) {
-          planKeys.add(key);
-          if (!visited.has(key)) planned++;
-        }
+        planKeys.add(pointKey(weights));
         return (await visit({ weights, kind: 'adaptive' })).objective;
       },
       { steps },
@@ -186,20 +199,9 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchOutcome> 
   }
 
   // Every uniform coalition of the players, so that their Shapley values are exact.
-  const players = defaultShapleyPlayers(spec);
-  if (players.length >= 2) await visitAll('coalitions', coalitionPoints(players, modelCount));
+  if (coalitions.length > 0) await visitAll('coalitions', coalitions);
 
-  return { trials: [...known.values()], evaluated, planPoints: planKeys.size, splits, shapleyPlayers: players };
-}
-
-function dedupe(points: SearchPoint[]): SearchPoint[] {
-  const seen = new Set<string>();
-  return points.filter((p) => {
-    const k = pointKey(p.weights);
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
+  return { trials: [...known.values()], evaluated, planPoints: planKeys.size, planKeys, splits, shapleyPlayers: players };
 }
 
 /** A trial from one point's task results. */

@@ -40,7 +40,8 @@ Picks the experts from the score table (as souplab analyze; without a table ever
 then for each weight point soups the models in memory into the loaded model and evaluates it on the task
 files (one category each) — nothing is written per point. Evaluated first: each model alone, the uniform
 soup of all models and of the experts; then the plan; then every uniform coalition (exact Shapley values).
-Trials are tuned on a seeded 50/50 split of each task file and reported on the held-out half too.
+Trials are tuned on a seeded split of each task file (--tune-share, 50/50 by default) and reported on the
+held-out part too; --tune-share 1 tunes on every item and holds none out.
 The results folder keeps every finished trial as it comes (trials.jsonl); --resume continues a stopped
 search without evaluating anything twice. At the end (or on Ctrl-C) it writes trials.csv (for souplab
 analyze --trials), held-out.csv, best.yaml, report.md and evidence.json.
@@ -185,7 +186,7 @@ ${ANALYSIS_OPTIONS_HELP}`,
         const planText = plan.kind === 'list' ? `list ${planArg}` : `${plan.kind}, step ${plan.step}`;
         await writeAtomically(
           join(out, 'report.md'),
-          reportMarkdown(evidence, { plan: planText, metric, splitSeed: seed, loader: loader.description, evaluated: info.evaluated, trials: trials.length, planPoints: info.planPoints, seconds: (performance.now() - started) / 1000, cancelled: info.cancelled }),
+          reportMarkdown(evidence, { plan: planText, metric, splitSeed: seed, tuneShare, loader: loader.description, evaluated: info.evaluated, trials: trials.length, planPoints: info.planPoints, seconds: (performance.now() - started) / 1000, cancelled: info.cancelled }),
         );
         if (evidence.best) {
           const comment = `SoupLab search: best of ${info.planPoints} points (${planText}); objective ${evidence.best.objective} (tune), ${evidence.best.heldOutObjective} (held-out); paths relative to this file`;
@@ -217,7 +218,7 @@ ${ANALYSIS_OPTIONS_HELP}`,
         throw cancelled ? new CancelledError() : e;
       }
       if (io.stderrIsTTY && !quiet) io.stderr('\r\x1b[K');
-      const evidence = await writeOutputs(outcome.trials, planKeysOf(outcome.trials, plan), outcome.shapleyPlayers, { ...outcome, cancelled: false });
+      const evidence = await writeOutputs(outcome.trials, planKeysOf(outcome.trials, spec), outcome.shapleyPlayers, { ...outcome, cancelled: false });
       const b = evidence.best;
       io.stdout(
         [

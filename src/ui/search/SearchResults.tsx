@@ -282,10 +282,11 @@ export function SearchDownloads({ search, trials }: { search: StoredSearch<Searc
       plan: p.kind === 'list' ? `list ${p.file}` : `${p.kind}, step ${p.step}`,
       metric: settings.metric,
       splitSeed: settings.splitSeed,
+      tuneShare: settings.tuneShare,
       loader: search.loader ?? '—',
       evaluated: trials.length,
       trials: trials.length,
-      planPoints: planKeysOf(trials, specOf(settings).plan).size,
+      planPoints: planKeysOf(trials, specOf(settings)).size,
       seconds: trials.reduce((a, t) => a + t.soupSeconds + t.evalSeconds, 0),
       cancelled: search.state !== 'done',
     });
