@@ -6,7 +6,8 @@
  * soup's mergekit recipe) and report.md.
  */
 import { csvField, linearRecipeYaml, type Ingredient } from '../analysis/recipes';
-import { formatScore } from '../eval/scores';
+import { formatScore, type ChoiceMetric } from '../eval/scores';
+import { objectiveRule } from './objective';
 import type { SearchEvidence, ScoredPoint } from './evidence';
 import type { TrialRecord } from './runSearch';
 
@@ -74,11 +75,11 @@ export function weightsText(weights: number[], models: string[]): string {
 }
 
 /** The evidence as Markdown. */
-export function reportMarkdown(e: SearchEvidence, info: { plan: string; metric: string; splitSeed: number; tuneShare: number; loader: string; evaluated: number; trials: number; planPoints: number; seconds: number; cancelled: boolean }): string {
+export function reportMarkdown(e: SearchEvidence, info: { plan: string; metric: ChoiceMetric; splitSeed: number; tuneShare: number; loader: string; evaluated: number; trials: number; planPoints: number; seconds: number; cancelled: boolean }): string {
   const out: string[] = ['# SoupLab search report', ''];
   out.push(`- models: ${e.models.join(', ')}; experts (the plan's ingredients): ${e.experts.join(', ')}`);
-  out.push(`- categories (one per task file): ${e.categories.join(', ')}; multiple choice scored by ${info.metric} (%), perplexity by −bits/byte`);
-  out.push(`- objective: the sum of the categories on the tune split (${splitText(info.tuneShare, info.splitSeed)})`);
+  out.push(`- categories (one per task file): ${e.categories.join(', ')}`);
+  out.push(`- objective: ${objectiveRule(info.metric)}; items: ${splitText(info.tuneShare, info.splitSeed)}`);
   out.push(`- plan: ${info.plan} (${info.planPoints} points); ${info.trials} soups in the results, ${info.evaluated} evaluated in this run, ${info.seconds.toFixed(1)} s`);
   out.push(`- souping: ${info.loader}`);
   if (info.cancelled) out.push('- **cancelled**: the results hold the points finished so far; run again with --resume to continue');

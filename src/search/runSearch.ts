@@ -7,14 +7,15 @@
  * two plans share) is taken from it. Cancelling stops between or inside points; every finished trial
  * is already stored.
  *
- * Scores: every task is scored on all its items at every point; each category's score is then taken
- * on the tune split (what the objective sums and the plan optimises) and on the held-out split (what
+ * Scores: every task is scored on all its items at every point; each category's score (a percentage,
+ * objective.ts) is then taken on the tune split (what the objective sums and the plan optimises) and on the held-out split (what
  * is reported beside it: weights chosen on some items look better on those items than they are).
  */
 import { throwIfAborted } from '../errors';
 import type { CausalLM } from '../model/types';
 import { scoreTasks, type PreparedTask, type TaskResult } from '../eval/evaluate';
-import { linesOf, splitTask, subsetScore, type ChoiceMetric, type TaskSplit } from '../eval/scores';
+import { linesOf, splitTask, type ChoiceMetric, type TaskSplit } from '../eval/scores';
+import { searchCategoryScore } from './objective';
 import { patternSearch } from './adaptive';
 import { baselinePoints, coalitionPoints, gridPoints, onModels, pointKey, type PointKind, type SearchPoint } from './points';
 
@@ -219,8 +220,8 @@ export function recordOf(
   const solved: Record<string, string> = {};
   results.forEach((r, i) => {
     const split = splits[i] ?? splitTask(r.name, linesOf(r), 0);
-    tune[r.name] = subsetScore(r, split.tune, metric);
-    heldOut[r.name] = subsetScore(r, split.heldOut, metric);
+    tune[r.name] = searchCategoryScore(r, split.tune, metric);
+    heldOut[r.name] = searchCategoryScore(r, split.heldOut, metric);
     if (r.kind === 'multiple_choice') solved[r.name] = r.items.map((it) => ((metric === 'acc' ? it.pred : it.pred_norm) === it.gold ? '1' : '0')).join('');
   });
   const sum = (m: Record<string, number>) => Object.values(m).reduce((a, b) => a + b, 0);

@@ -20,7 +20,10 @@ beforeAll(async () => {
   models = ['alpha', 'beta', 'gamma'].map((m) => `${m}=${join(dir, m)}`).join(';');
   writeFileSync(join(dir, 'facts.jsonl'), MC_ITEMS.map((i) => JSON.stringify(i)).join('\n') + '\n');
   tasks = join(dir, 'facts.jsonl');
+  writeFileSync(join(dir, 'prose.jsonl'), TEXT.split('. ').map((t) => JSON.stringify({ text: t })).join('\n') + '\n');
 }, 60_000);
+
+const TEXT = 'The quick brown fox jumps over the lazy dog. A soup of models is the average of their weights, and the soup can be better than each of them.';
 
 const pointLines = (err: string) => [...err.matchAll(/^point (\d+)\/(\d+)(?:, ETA (\d+) s)?:/gm)].map((m) => ({ done: Number(m[1]), planned: Number(m[2]), eta: m[3] === undefined ? undefined : Number(m[3]) }));
 
@@ -54,5 +57,30 @@ describe('souplab search: what it says about its run', () => {
     expect(io.out()).toMatch(/best soup {3}alpha 0\.5, beta 0\.5:/);
     expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain('a seeded 80/20 split per task file, seed 0');
     expect(readFileSync(join(out, 'best.yaml'), 'utf8')).toMatch(/merge_method: linear/);
+  });
+
+  it('the objective sums like with like: a perplexity category enters as the per-byte probability in %, as souplab eval measures it', async () => {
+    const io = captureIO();
+    const out = join(dir, 'mixed');
+    const mixed = `${tasks},${join(dir, 'prose.jsonl')}`;
+    expect(await runCli(['search', '--models', models, '--tasks', mixed, '--backend', 'cpu', '--step', '0.5', '--tune-share', '1', '--out', out, '--quiet'], io)).toBe(0);
+    const trials = readFileSync(join(out, 'trials.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { weights: number[]; tune: Record<string, number>; objective: number });
+    const alpha = trials.find((t) => t.weights[0] === 1)!;
+    // The same model scored by souplab eval (a separate command): its bits/byte on every text.
+    const evalIO = captureIO();
+    expect(await runCli(['eval', join(dir, 'alpha'), '--tasks', join(dir, 'prose.jsonl'), '--backend', 'cpu', '--quiet'], evalIO)).toBe(0);
+    const bpb = Number(/; ([\d.]+) bits\/byte/.exec(evalIO.out())![1]);
+    // eval prints bits/byte rounded: compare to its precision.
+    expect(Math.abs(alpha.tune.prose - 100 * 2 ** -bpb) / Math.abs(alpha.tune.prose)).toBeLessThan(1e-3);
+    for (const t of trials) {
+      expect(t.tune.prose).toBeGreaterThan(0);
+      expect(t.tune.prose).toBeLessThanOrEqual(100);
+      expect(t.objective).toBeCloseTo(t.tune.facts + t.tune.prose, 9);
+    }
+    const report = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(report).toContain('perplexity as the mean per-byte probability 100 · 2^(−bits/byte) (%)');
   });
 });

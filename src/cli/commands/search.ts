@@ -53,7 +53,8 @@ analyze --trials), held-out.csv, best.yaml, report.md and evidence.json.
   --out <folder>        the results folder
   --resume              continue the search in --out
   --backend webgpu|cpu  the evaluator (default: WebGPU on a hardware adapter, else the CPU)
-  --metric acc_norm|acc the multiple-choice score (default acc_norm); perplexity tasks score −bits/byte
+  --metric acc_norm|acc the multiple-choice score (default acc_norm); perplexity tasks
+                        score their per-byte probability 100 · 2^(−bits/byte) %, so the objective sums percentages
   --seed 0              seed of the held-out split
   --tune-share 0.5      share of each task's items tuned on (1: no held-out split)
   --max-length N        the context in tokens (default: the model's)

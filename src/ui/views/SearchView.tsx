@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { loadTrials } from '../../browser/searchDb';
 import { searchIdOf } from '../../search/manifest';
+import { objectiveRule } from '../../search/objective';
 import type { TrialRecord } from '../../search/runSearch';
 import { chartRanking, manifestOf, planPreview, trialIds, type PlanPreview } from '../search/derive';
 import type { SearchSettings } from '../search/protocol';
@@ -194,6 +195,9 @@ function Results({ trials, exportDisabled }: { trials: TrialRecord[]; exportDisa
         <p>
           {search.state === 'done' ? 'Finished search' : search.state === 'running' ? 'Search' : `Stopped search (${search.state})`} over {settings.models.join(', ')}; experts {settings.experts.join(', ')};{' '}
           {settings.plan.kind === 'list' ? `list ${settings.plan.file}` : `${settings.plan.kind}, step ${settings.plan.step}`}. {trials.length} trials kept in this browser.
+        </p>
+        <p className="muted small" data-testid="search-objective">
+          Objective: {objectiveRule(settings.metric)}.
         </p>
         {search.loader && <p className="muted small">{search.loader}</p>}
         <SearchDownloads search={search} trials={trials} />
