@@ -125,21 +125,18 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchOutcome> 
   const plannedKeys = new Set([...baselines, ...planPoints, ...(uniform ? [uniform] : []), ...coalitions].map((p) => pointKey(p.weights)));
   const planned = () => plannedKeys.size;
 
-  /** Records why a point was asked for, also when it was evaluated earlier for another reason. */
-  const note = (record: TrialRecord, point: SearchPoint) => {
-    if (!record.kinds.includes(point.kind)) record.kinds.push(point.kind);
-    if (point.label && !record.label) record.label = point.label;
-  };
   const visit = async (point: SearchPoint): Promise<TrialRecord> => {
     throwIfAborted(signal);
     const key = pointKey(point.weights);
     plannedKeys.add(key);
     const have = known.get(key);
-    if (have) note(have, point);
-    // A point visited again in this run (the adaptive search retracing, two plans sharing it) is not news.
+    // A point visited again in this run (the adaptive search retracing, two plans sharing it) is not news:
+    // its record keeps the kind it was first evaluated for (the plan's points are known from the plan).
     if (have && visited.has(key)) return have;
     visited.add(key);
     if (have) {
+      if (!have.kinds.includes(point.kind)) have.kinds.push(point.kind);
+      if (point.label && !have.label) have.label = point.label;
       done++;
       onEvent?.({ type: 'trial', record: have, reused: true, done, planned: planned(), etaSeconds: eta() });
       return have;
