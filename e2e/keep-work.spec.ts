@@ -1,0 +1,81 @@
+/**
+ * Issue 23 "Losing work": what a user finished or typed stays until they remove it, whatever later runs,
+ * methods or reloads do.
+ */
+import { expect, test, type Page } from '@playwright/test';
+import { openFreshStudio } from './freshSession';
+
+test.describe.configure({ timeout: 180_000 });
+
+/** Puts a value into the studio's key-value store in IndexedDB, as the page keeps it. */
+async function idbPut(page: Page, key: string, value: unknown): Promise<void> {
+  await page.evaluate(
+    ([k, v]) =>
+      new Promise<void>((resolve, reject) => {
+        const open = indexedDB.open('souplab', 1);
+        open.onupgradeneeded = () => open.result.createObjectStore('kv');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const tx = open.result.transaction('kv', 'readwrite');
+          tx.objectStore('kv').put(v, k as string);
+          tx.oncomplete = () => {
+            open.result.close();
+            resolve();
+          };
+          tx.onerror = () => reject(tx.error);
+        };
+      }),
+    [key, value] as const,
+  );
+}
+
+test('a cancelled Taste run keeps the finished results of an earlier run; they go only when removed', async ({ page }) => {
+  await openFreshStudio(page);
+  // An earlier, finished run (as a studio of the last version kept it: the last run alone).
+  const earlier = {
+    results: [{ model: 'earlier-soup', role: 'soup', seconds: 87, results: [{ name: 'facts', kind: 'multiple_choice', acc: 0.5, acc_norm: 0.75, items: [] }] }],
+    soupWeights: { a: 0.5, b: 0.5 },
+    soupName: 'earlier-soup',
+    backend: 'CPU (f32 reference runtime, in a web worker)',
+    problems: [],
+    at: 1_700_000_000_000,
+  };
+  await idbPut(page, 'souplab.taste.results', earlier);
+  await page.reload();
+  await page.getByRole('tab', { name: 'Taste' }).click();
+  const earlierRow = page.getByRole('table', { name: 'Taste scores' }).locator('tr[data-model="earlier-soup"]');
+  await expect(earlierRow).toHaveCount(1, { timeout: 30_000 });
+  await expect(earlierRow.locator('td[data-task="facts"]')).toHaveText('75.0 %');
+
+  // A long task, so that Cancel lands in the middle of the soup's scoring.
+  const text = 'A soup of models is the average of their weights, and the best soup is found by tasting many. '.repeat(3200);
+  await page.evaluate((text) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([text], 'long-prose.txt'));
+    const el = document.querySelector('section[aria-label="Task files"]')!;
+    el.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, text);
+  await expect(page.getByRole('list', { name: 'Tasks' }).getByRole('listitem')).toHaveCount(1);
+  await page.getByLabel('Run on').selectOption('cpu');
+  await expect(page.getByRole('button', { name: 'Taste', exact: true })).toBeEnabled({ timeout: 30_000 });
+  await page.getByRole('button', { name: 'Taste', exact: true }).click();
+  await expect(page.getByRole('progressbar', { name: 'Taste progress' })).toHaveAttribute('aria-valuetext', /Scoring soup \(1 of 4\)/, { timeout: 60_000 });
+  // The earlier results stay on screen while the new run goes on…
+  await expect(earlierRow).toHaveCount(1);
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await expect(page.getByRole('alert')).toHaveText('Tasting cancelled; the models scored before it are kept.', { timeout: 30_000 });
+  // …and after it is cancelled, and after a reload.
+  await expect(earlierRow).toHaveCount(1);
+  await page.reload();
+  await page.getByRole('tab', { name: 'Taste' }).click();
+  await expect(earlierRow).toHaveCount(1, { timeout: 30_000 });
+
+  // The user removes them: gone, also after a reload.
+  await page.getByRole('button', { name: 'Remove these scores' }).click();
+  await expect(page.getByRole('table', { name: 'Taste scores' })).toHaveCount(0);
+  await page.reload();
+  await page.getByRole('tab', { name: 'Taste' }).click();
+  await expect(page.getByRole('list', { name: 'Tasks' }).getByRole('listitem')).toHaveCount(1, { timeout: 30_000 });
+  await expect(page.getByRole('table', { name: 'Taste scores' })).toHaveCount(0);
+});
