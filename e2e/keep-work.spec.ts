@@ -79,3 +79,32 @@ test('a cancelled Taste run keeps the finished results of an earlier run; they g
   await expect(page.getByRole('list', { name: 'Tasks' }).getByRole('listitem')).toHaveCount(1, { timeout: 30_000 });
   await expect(page.getByRole('table', { name: 'Taste scores' })).toHaveCount(0);
 });
+
+test('a model a method without weights takes out of the merge keeps its typed weight for the methods with weights', async ({ page }) => {
+  const [A, B, C] = ['demo-xLAM-2-70b-fc-r', 'demo-watt-tool-70B', 'demo-CoALM-70B'];
+  await openFreshStudio(page);
+  await page.getByRole('tab', { name: 'Ingredients' }).click();
+  await expect(page.getByRole('article')).toHaveCount(3, { timeout: 30_000 });
+  const weight = (name: string) => page.getByRole('spinbutton', { name: `Weight of ${name}` });
+  await weight(A).fill('0.5');
+  await weight(B).fill('0.3');
+  await weight(C).fill('0.2');
+
+  // SLERP takes one model besides the base: C goes out of the merge, then in and out again.
+  await page.getByRole('combobox', { name: 'Merge method' }).selectOption('slerp');
+  await page.getByRole('combobox', { name: 'Base model' }).selectOption(A);
+  const inMerge = page.getByRole('article', { name: C }).getByRole('checkbox', { name: 'In the merge' });
+  await inMerge.uncheck();
+  await inMerge.check();
+  await inMerge.uncheck();
+  await expect(page.getByTestId('method-count')).toHaveCount(0);
+  // A reload on the way does not lose it either.
+  await page.reload();
+  await expect(page.getByRole('article')).toHaveCount(3, { timeout: 30_000 });
+  await expect(page.getByRole('article', { name: C }).getByRole('checkbox', { name: 'In the merge' })).not.toBeChecked();
+
+  await page.getByRole('combobox', { name: 'Merge method' }).selectOption('linear');
+  await expect(weight(A)).toHaveValue('0.5');
+  await expect(weight(B)).toHaveValue('0.3');
+  await expect(weight(C)).toHaveValue('0.2');
+});

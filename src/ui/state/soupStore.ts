@@ -9,6 +9,7 @@ import type { Collected } from '../ingredients/collect';
 import { loadDemoInputs } from '../ingredients/demo';
 import { messageOf, openInput, summarise } from '../ingredients/openIngredient';
 import { importRecipe } from '../ingredients/recipeIO';
+import { findMethod } from '../../merge/methods/registry';
 import { useMethodStore } from './methodStore';
 import { loadSession, permissionOf, reopenHandle, saveSession, savedFormOf, type SavedIngredient } from '../ingredients/session';
 import { uniqueName } from '../ingredients/names';
@@ -39,6 +40,11 @@ interface SoupState {
   /** Weight per ingredient name (persisted). New ingredients start at 1. */
   weights: Record<string, number>;
   normalise: boolean;
+  /**
+   * Weights set aside by a method without weights (its "In the merge" box unticked): given back when the
+   * box is ticked again or a method with weights is chosen, so that what was typed is never lost.
+   */
+  held: Record<string, number>;
   /** Output dtype of merged tensors; 'auto': each tensor's first input's. */
   outDtype: OutDtypeChoice;
   proposal: ProposedExperts | null;
@@ -67,6 +73,10 @@ interface SoupState {
   reconnect(): Promise<void>;
 
   setWeight(name: string, weight: number): void;
+  /** A method without weights: in or out of the merge, keeping the weight for the methods that use it. */
+  setInMerge(name: string, inMerge: boolean): void;
+  /** Gives the held weights back (a method with weights was chosen). */
+  restoreHeld(): void;
   setWeights(weights: Record<string, number>): void;
   uniform(): void;
   setNormalise(normalise: boolean): void;
@@ -152,6 +162,7 @@ export const useSoupStore = create<SoupState>()(
       return {
         ingredients: [],
         weights: {},
+        held: {},
         normalise: true,
         outDtype: 'auto',
         proposal: null,
@@ -242,7 +253,18 @@ export const useSoupStore = create<SoupState>()(
           await reopen(granted);
         },
 
-        setWeight: (name, weight) => set((s) => ({ weights: { ...s.weights, [name]: weight } })),
+        setWeight: (name, weight) => set((s) => ({ weights: { ...s.weights, [name]: weight }, held: without(s.held, name) })),
+        setInMerge(name, inMerge) {
+          set((s) => {
+            const weight = s.weights[name] ?? 0;
+            if (inMerge) return { weights: { ...s.weights, [name]: s.held[name] ?? 1 }, held: without(s.held, name) };
+            return { weights: { ...s.weights, [name]: 0 }, held: weight !== 0 ? { ...s.held, [name]: weight } : s.held };
+          });
+        },
+        restoreHeld() {
+          if (Object.keys(get().held).length === 0) return;
+          set((s) => ({ weights: { ...s.weights, ...s.held }, held: {} }));
+        },
         setWeights: (weights) => set((s) => ({ weights: { ...s.weights, ...weights } })),
         uniform() {
           const names = get().ingredients.filter((g) => g.status !== 'error').map((g) => g.name);
@@ -271,7 +293,20 @@ export const useSoupStore = create<SoupState>()(
     {
       name: 'souplab.soup',
       storage: createJSONStorage(() => localStorage),
-      partialize: (s) => ({ weights: s.weights, normalise: s.normalise, outDtype: s.outDtype, proposal: s.proposal, expertOverrides: s.expertOverrides }),
+      partialize: (s) => ({ weights: s.weights, held: s.held, normalise: s.normalise, outDtype: s.outDtype, proposal: s.proposal, expertOverrides: s.expertOverrides }),
     },
   ),
 );
+
+/** A model's weight, omitted. */
+function without(map: Record<string, number>, key: string): Record<string, number> {
+  if (!(key in map)) return map;
+  const next = { ...map };
+  delete next[key];
+  return next;
+}
+
+// A method with weights chosen: the weights a weightless method set aside come back.
+useMethodStore.subscribe((s, prev) => {
+  if (s.method !== prev.method && findMethod(s.method)?.parameters.some((p) => p.name === 'weight')) useSoupStore.getState().restoreHeld();
+});
