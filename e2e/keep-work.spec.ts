@@ -2,6 +2,8 @@
  * Issue 23 "Losing work": what a user finished or typed stays until they remove it, whatever later runs,
  * methods or reloads do.
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { openFreshStudio } from './freshSession';
 
@@ -107,4 +109,35 @@ test('a model a method without weights takes out of the merge keeps its typed we
   await expect(weight(A)).toHaveValue('0.5');
   await expect(weight(B)).toHaveValue('0.3');
   await expect(weight(C)).toHaveValue('0.2');
+});
+
+test('a checkpoint given through the file input is named after a reload as one to pick again; picked again, it has its weight back', async ({ page }) => {
+  const file = { name: 'my-model.safetensors', mimeType: 'application/octet-stream', buffer: readFileSync(resolve('public/demo/checkpoints/demo-watt-tool-70B/model.safetensors')) };
+  const input = page.locator('input[type="file"][accept=".safetensors,.json"]');
+  await openFreshStudio(page);
+  await page.getByRole('tab', { name: 'Ingredients' }).click();
+  await expect(page.getByRole('article')).toHaveCount(3, { timeout: 30_000 });
+  await input.setInputFiles(file);
+  await expect(page.getByRole('article')).toHaveCount(4);
+  await page.getByRole('spinbutton', { name: 'Weight of my-model' }).fill('0.4');
+
+  const toPick = page.getByRole('region', { name: 'Checkpoints to pick again' });
+  for (let reload = 0; reload < 2; reload++) {
+    await page.reload();
+    await expect(page.getByRole('article')).toHaveCount(3, { timeout: 30_000 });
+    await expect(toPick).toContainText('Pick again: my-model.');
+    await expect(toPick).toContainText('weight and method settings are kept');
+  }
+  await input.setInputFiles(file);
+  await expect(page.getByRole('article')).toHaveCount(4);
+  await expect(page.getByRole('spinbutton', { name: 'Weight of my-model' })).toHaveValue('0.4');
+  await expect(toPick).toHaveCount(0);
+  await page.reload();
+  await expect(page.getByRole('article')).toHaveCount(3, { timeout: 30_000 });
+  await expect(toPick).toContainText('Pick again: my-model.');
+  await toPick.getByRole('button', { name: 'Forget it' }).click();
+  await expect(toPick).toHaveCount(0);
+  await page.reload();
+  await expect(page.getByRole('article')).toHaveCount(3, { timeout: 30_000 });
+  await expect(toPick).toHaveCount(0);
 });

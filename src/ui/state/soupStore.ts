@@ -53,6 +53,13 @@ interface SoupState {
   notices: Notice[];
   /** Ingredients saved before a reload that wait for read permission ("Reconnect files"). */
   pendingReconnect: (SavedIngredient & { kind: 'handle' })[];
+  /**
+   * Ingredients of the last session that were given as plain files (a file input: what Firefox and
+   * Safari use), which no browser keeps across a reload: they must be picked again. Their weights and
+   * method settings stay (by name) for when they are; kept across reloads until picked or dismissed.
+   */
+  toPickAgain: string[];
+  dismissToPickAgain(): void;
   demoNote: string | null;
   busy: boolean;
 
@@ -97,7 +104,8 @@ export const useSoupStore = create<SoupState>()(
         if (restoring) return;
         const list = get().ingredients.map((g) => savedFormOf(g.input, g.name));
         const pending = get().pendingReconnect;
-        void saveSession([...list, ...pending]).catch(() => undefined);
+        const lost = get().toPickAgain.map((name): SavedIngredient => ({ name, kind: 'lost' }));
+        void saveSession([...list, ...pending, ...lost]).catch(() => undefined);
       };
       const notify = (n: Notice) => set((s) => ({ notices: [...s.notices.slice(-4), n] }));
 
@@ -112,9 +120,13 @@ export const useSoupStore = create<SoupState>()(
           taken.push(name);
           return { id: `ing-${nextId++}`, name, input: { ...input, name }, status: 'reading' };
         });
+        // A checkpoint picked again after a reload is restored too: it keeps the weight it had.
+        const again = added.filter((g) => get().toPickAgain.includes(g.name)).map((g) => g.name);
+        const keeps = (name: string) => restored || again.includes(name);
         set((s) => ({
           ingredients: [...s.ingredients, ...added],
-          weights: restored ? { ...Object.fromEntries(added.map((g) => [g.name, 1])), ...s.weights } : { ...s.weights, ...Object.fromEntries(added.map((g) => [g.name, 1])) },
+          weights: { ...s.weights, ...Object.fromEntries(added.filter((g) => !keeps(g.name) || s.weights[g.name] === undefined).map((g) => [g.name, 1])) },
+          toPickAgain: s.toPickAgain.filter((n) => !again.includes(n)),
         }));
         persistList();
         await Promise.all(
@@ -169,6 +181,7 @@ export const useSoupStore = create<SoupState>()(
         expertOverrides: {},
         notices: [],
         pendingReconnect: [],
+        toPickAgain: [],
         demoNote: null,
         busy: false,
 
@@ -200,8 +213,12 @@ export const useSoupStore = create<SoupState>()(
           set((s) => ({ ingredients: s.ingredients.filter((g) => g.id !== id) }));
           persistList();
         },
+        dismissToPickAgain() {
+          set({ toPickAgain: [] });
+          persistList();
+        },
         clear() {
-          set({ ingredients: [], pendingReconnect: [], demoNote: null });
+          set({ ingredients: [], pendingReconnect: [], toPickAgain: [], demoNote: null });
           persistList();
         },
         loadDemo: () => loadDemo(false),
@@ -228,13 +245,7 @@ export const useSoupStore = create<SoupState>()(
               return;
             }
             if (saved.some((s) => s.kind === 'demo')) await loadDemo(true);
-            const lost = saved.filter((s) => s.kind === 'lost');
-            if (lost.length > 0) {
-              notify({
-                kind: 'warning',
-                text: `${lost.map((s) => s.name).join(', ')}: added as plain files, which a browser does not keep across a reload; add ${lost.length > 1 ? 'them' : 'it'} again`,
-              });
-            }
+            set({ toPickAgain: saved.filter((s) => s.kind === 'lost').map((s) => s.name) });
             const handles = saved.filter((s): s is SavedIngredient & { kind: 'handle' } => s.kind === 'handle');
             const granted: typeof handles = [];
             const waiting: typeof handles = [];
