@@ -1,7 +1,7 @@
 import { freemem, totalmem } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
-import { matchName } from '../../analysis/names';
+import { matchExperts } from '../../analysis/names';
 import { CancelledError, InputError, throwIfAborted } from '../../errors';
 import { prepareTasks } from '../../eval/evaluate';
 import { carriedFiles } from '../../merge/carriedFiles';
@@ -96,8 +96,10 @@ ${ANALYSIS_OPTIONS_HELP}`,
       const overrides = flags.has('candidates') ? {} : { candidates: names };
       const { result } = runAnalysis(positionals, flags, overrides);
       if (result.expertSet.length === 0) throw new InputError(`the analysis selected no experts (${result.warnings.join('; ') || 'empty'})`);
-      experts = result.expertSet.map((e) => {
-        const hit = matchName(e, names);
+      // As the studio matches a score table's names to checkpoints ("xLAM-2-70b-fc-r (FC)" → xLAM-2-70b-fc-r).
+      const matched = matchExperts(result.expertSet, names);
+      experts = result.expertSet.map((e, i) => {
+        const hit = matched[i];
         if (hit === undefined) throw new InputError(`no checkpoint for expert "${e}": add "${e}=/path/to/checkpoint" to --models`);
         return names.indexOf(hit);
       });
