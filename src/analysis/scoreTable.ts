@@ -3,7 +3,7 @@ import { AGGREGATE_NAME, AGGREGATE_SUFFIX, METADATA_NAME, findDerivedColumns, to
 import { cellText, cellValue, factText, parseCell } from './cells';
 import { didYouMean, listNames, matchName } from './names';
 import { AGAINST_OVERALL, correlationWith, findTwins, lowerIsBetterName, sparseColumns } from './columnRoles';
-import { ARCHITECTURE_COLUMN, BASE_MODEL_COLUMN, PARAMS_COLUMN, type Lineage } from './lineage';
+import { ARCHITECTURE_COLUMN, BASE_MODEL_COLUMN, LICENSE_COLUMN, PARAMS_COLUMN, type Lineage } from './lineage';
 import type { RawCell, RawTable, TableProblem } from './rawTable';
 
 /**
@@ -258,6 +258,8 @@ function lineageOf(columns: ScoreColumn[], textColumns: string[], cellsByColumn:
   if (baseModel) lineage.baseModel = baseModel;
   const architecture = text(ARCHITECTURE_COLUMN);
   if (architecture) lineage.architecture = architecture;
+  const license = text(LICENSE_COLUMN);
+  if (license) lineage.license = license;
   const params = columns.find((c) => PARAMS_COLUMN.test(c.name.trim()));
   if (params) lineage.params = { column: params.name, values: params.values };
   return lineage;
