@@ -1,3 +1,4 @@
+import { formatWeight } from '../ingredients/format';
 import { useEffect, useState } from 'react';
 import { formatBytes, formatInt } from '../ingredients/format';
 import { hasDirectoryPicker, hasSaveFilePicker } from '../ingredients/fsAccess';
@@ -113,7 +114,9 @@ export function MergeView() {
               {models.map((x, i) => (
                 <tr key={x.name}>
                   <td>{x.name}</td>
-                  <td className="num">{x.weight}</td>
+                  <td className="num" title={String(x.weight)} data-weight={x.weight}>
+                    {formatWeight(x.weight)}
+                  </td>
                   <td className="num">{shares ? (status.spec.normalise ? `${(shares[i] * 100).toFixed(1)} %` : shares[i]) : '—'}</td>
                 </tr>
               ))}

@@ -1,3 +1,4 @@
+import { formatWeight } from '../ingredients/format';
 import { useEffect, useId, useMemo } from 'react';
 import type { ChoiceMetric } from '../../eval/scores';
 import { useSoupStatus } from '../ingredients/useSoupStatus';
@@ -89,7 +90,7 @@ export function TasteView() {
         <p>
           {status.spec.models.length > 0 ? (
             <>
-              The soup of the Ingredients view ({status.spec.models.map((m) => `${m.name} × ${m.weight}`).join(', ')}
+              The soup of the Ingredients view ({status.spec.models.map((m) => `${m.name} × ${formatWeight(m.weight)}`).join(', ')}
               {status.spec.normalise ? ', normalised' : ''}), souped in memory and never written, then each of its {status.spec.models.length} ingredients as it is.
             </>
           ) : (
