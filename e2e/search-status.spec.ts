@@ -47,5 +47,18 @@ test('a first search of a two-model grid of step 0.5: counted from the start, ne
   const best = page.getByRole('table', { name: 'Search baselines' }).getByRole('row', { name: /^Best soup \(of the plan\)/ });
   await expect(best).toContainText(`${MODELS[0]} 0.5, ${MODELS[1]} 0.5`);
   await expect(best).not.toContainText('not evaluated yet');
+  // Every button's accessible name starts with the text it shows (its id may follow).
+  const exportButton = page.getByRole('table', { name: 'Search trials' }).getByRole('button').first();
+  await expect(exportButton).toHaveText('Export this soup');
+  await expect(exportButton).toHaveAccessibleName(/^Export this soup \(trial-\d+\)$/);
+  const mismatched = await page.locator('button').evaluateAll((buttons) =>
+    buttons.flatMap((b) => {
+      const text = (b.textContent ?? '').trim().toLowerCase();
+      const label = b.getAttribute('aria-label')?.trim().toLowerCase();
+      // Icon buttons (×) name what they do; a label must otherwise start with the visible text.
+      return label !== undefined && /\w/.test(text) && !label.startsWith(text) ? [`${text} / ${label}`] : [];
+    }),
+  );
+  expect(mismatched).toEqual([]);
   await expect(page.getByTestId('search-objective')).toContainText('perplexity as the mean per-byte probability 100 · 2^(−bits/byte) (%)');
 });

@@ -95,7 +95,7 @@ export function SearchTrialsTable({
                 <td className="num">{num(t.heldOutObjective)}</td>
                 <td className="num">{(t.soupSeconds + t.evalSeconds).toFixed(2)}</td>
                 <td>
-                  <button type="button" className="link" disabled={exportDisabled} onClick={() => onExport(t, ids[i])} aria-label={`Export ${ids[i]}`}>
+                  <button type="button" className="link" disabled={exportDisabled} onClick={() => onExport(t, ids[i])} aria-label={`Export this soup (${ids[i]})`}>
                     Export this soup
                   </button>
                 </td>
