@@ -212,6 +212,14 @@ export function MergeView() {
           </button>
         </div>
         {unconfirmed && !blocked && <p className="warning small">Confirm the negative weights above to merge.</p>}
+        {m.pickerNote && !active && (
+          <p role="alert" className="warning" data-testid="picker-note">
+            {m.pickerNote}{' '}
+            <button type="button" onClick={() => m.setOutput('opfs')}>
+              Use browser storage
+            </button>
+          </p>
+        )}
         <LiveProgressPanel active={active} atMost={plan?.inputBytesAtMost} />
         {m.phase === 'cancelling' && <p role="status">Cancelling; removing what was written…</p>}
         {(m.phase === 'failed' || m.phase === 'cancelled') && m.error && (
