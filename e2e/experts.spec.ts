@@ -12,14 +12,17 @@ const BFCL = readFileSync('public/demo/bfcl-v3/data_overall.csv', 'utf8');
 const table = parseScoreTable({ name: 'bfcl.csv', text: BFCL });
 const licenseOf = (m: string) => table.lineage.license!.values[table.models.indexOf(m)];
 
-async function dropTable(page: Page, text: string): Promise<void> {
-  await page.evaluate((text) => {
-    const dt = new DataTransfer();
-    dt.items.add(new File([text], 'bfcl.csv'));
-    const el = document.querySelector('section[aria-label="Scores"]')!;
-    el.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, text);
+async function dropTable(page: Page, text: string, area = 'Scores', name = 'bfcl.csv'): Promise<void> {
+  await page.evaluate(
+    ({ text, area, name }) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([text], name));
+      const el = document.querySelector(`section[aria-label="${area}"]`)!;
+      el.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    },
+    { text, area, name },
+  );
 }
 
 const expertChips = (page: Page) => page.locator('[aria-label="Expert set"] [data-expert]').evaluateAll((els) => els.map((e) => e.getAttribute('data-expert')!));
@@ -58,4 +61,24 @@ test('a leaderboard of mostly closed models: candidates are the loaded checkpoin
   expect(few.length).toBeLessThanOrEqual(4);
   await expect(page.getByRole('button', { name: /^Download grid \(\d+ soups/ })).not.toHaveText(/\(1 soups/);
   await expect(smaller).toHaveCount(0);
+});
+
+test('the note that the best trial is a soup of other models belongs to trials of this table', async ({ page }) => {
+  await openFreshStudio(page);
+  const note = page.getByText('(the best trial is a soup of other models)');
+  // Trials over two of the demo table's models (not its expert set): the note is true of them.
+  await page.getByRole('tab', { name: 'Trials' }).click();
+  const ofThisTable = ['recipe,weight: xLAM-2-70b-fc-r (FC),weight: watt-tool-70B (FC),A,B', 'soup-1,0.5,0.5,60,50', 'soup-2,0.7,0.3,61,52'].join('\n');
+  await dropTable(page, ofThisTable, 'Trials', 'trials-a.csv');
+  await expect(page.getByText(/2 trials over 2 ingredients/)).toBeVisible({ timeout: 30_000 });
+  await page.getByRole('tab', { name: 'Scores' }).click();
+  await expect(note).toBeVisible({ timeout: 30_000 });
+  // Trials of models this table does not have say nothing about its experts: no note.
+  await page.getByRole('tab', { name: 'Trials' }).click();
+  const ofAnother = ['recipe,weight: model-x,weight: model-y,A,B', 'soup-1,0.5,0.5,60,50', 'soup-2,0.7,0.3,61,52'].join('\n');
+  await dropTable(page, ofAnother, 'Trials', 'trials-b.csv');
+  await expect(page.getByText(/2 trials over 2 ingredients \(model-x, model-y\)/)).toBeVisible({ timeout: 30_000 });
+  await page.getByRole('tab', { name: 'Scores' }).click();
+  await expect(page.getByRole('button', { name: 'Use these experts' })).toBeVisible();
+  await expect(note).toHaveCount(0);
 });
