@@ -151,14 +151,26 @@ test('a broken table is reported plainly and the current table stays', async ({ 
   await expect(problems).toContainText('"oops" is not a number');
 });
 
-test('"Use these experts" hands the expert set and uniform weights to the soup', async ({ page }) => {
+test('"Use these experts" hands the expert set and uniform weights to the soup, and goes to Ingredients where they are', async ({ page }) => {
   await page.getByRole('button', { name: 'Use these experts' }).click();
-  await expect(page.getByText(/Sent to the soup: SoCE paper mode, τ = 0\.20/)).toBeVisible();
+  await expect(page.getByRole('tab', { name: 'Ingredients' })).toHaveAttribute('aria-selected', 'true');
+  await expect(page.getByRole('region', { name: 'Proposed experts' })).toContainText(/SoCE paper mode, τ = 0\.20/);
   const saved = await page.evaluate(() => JSON.parse(localStorage.getItem('souplab.soup') ?? '{}'));
   expect(new Set(saved.state.proposal.experts)).toEqual(new Set(['xLAM-2-70b-fc-r (FC)', 'watt-tool-70B (FC)', 'CoALM-70B']));
   for (const w of saved.state.proposal.weights) expect(w).toBeCloseTo(1 / 3, 12);
-  await page.getByRole('button', { name: 'Open Ingredients' }).click();
-  await expect(page.getByRole('tab', { name: 'Ingredients' })).toHaveAttribute('aria-selected', 'true');
+  // The proposal belongs to the table it came from: another table loaded, it goes.
+  await page.getByRole('tab', { name: 'Scores' }).click();
+  await page.evaluate(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(['Model,A,B,C\na,1,2,3\nb,2,1,3\nc,3,3,1\n'], 'other.csv'));
+    const el = document.querySelector('section[aria-label="Scores"]')!;
+    el.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  await expect(page.getByRole('group', { name: /^Candidates/ }).locator('legend')).toContainText('of 3 models');
+  await page.getByRole('tab', { name: 'Ingredients' }).click();
+  await expect(page.getByRole('article')).toHaveCount(3, { timeout: 30_000 });
+  await expect(page.getByRole('region', { name: 'Proposed experts' })).toHaveCount(0);
 });
 
 test('dark theme and a 600 px window', async ({ page }, testInfo) => {
@@ -359,7 +371,9 @@ test('experts of one architecture but different base models: a warning, and the 
   const use = page.getByRole('button', { name: 'Use these experts' });
   await expect(use).toBeEnabled();
   await use.click();
-  await expect(page.getByText(/Sent to the soup: .*\(warning: the experts come from different base models/)).toBeVisible();
+  await expect(page.getByRole('tab', { name: 'Ingredients' })).toHaveAttribute('aria-selected', 'true');
+  await expect(page.getByRole('region', { name: 'Proposed experts' })).toContainText(/\(warning: the experts come from different base models/);
+  await page.getByRole('tab', { name: 'Scores' }).click();
   // One click narrows the candidates to one base: the warning goes.
   await compat.getByRole('button', { name: /^org\/base-a/ }).click();
   await expect(page.getByRole('group', { name: /^Candidates/ }).locator('legend')).toContainText('(16 of 24 models)');

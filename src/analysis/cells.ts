@@ -36,6 +36,19 @@ export function cellValue(cell: RawCell, decimalComma = false): number | null | 
   return trimmed;
 }
 
+/**
+ * Words leaderboards write where a fact is not known (the Open LLM Leaderboard's base model "Removed"):
+ * in a text column of facts (base model, architecture, license) they are missing values, never a value
+ * that models share.
+ */
+const PLACEHOLDER_TEXT = new Set([...MISSING, 'removed', 'unknown', 'deleted', 'not available', 'not specified', 'unspecified']);
+
+/** Text of a cell for a fact about a model: trimmed; '' when empty or a placeholder ("Removed", "unknown", "-"…). */
+export function factText(cell: RawCell): string {
+  const text = cellText(cell);
+  return PLACEHOLDER_TEXT.has(text.toLowerCase()) ? '' : text;
+}
+
 /** Text of a cell for names (model names, ids): trimmed; null and empty are ''. */
 export function cellText(cell: RawCell): string {
   if (cell === null) return '';

@@ -12,11 +12,19 @@ export interface Lineage {
   architecture?: { column: string; values: string[] };
   /** Parameter count per model as the table writes it (e.g. billions), null when not given. */
   params?: { column: string; values: (number | null)[] };
+  /** The license column (BFCL: "License", "Proprietary" for closed API models), '' when not given. */
+  license?: { column: string; values: string[] };
 }
 
 export const BASE_MODEL_COLUMN = /^(base[ _-]?model(?:[ _-]?(?:name|id))?|base|parent[ _-]?model|finetuned[ _-]?from)$/i;
 export const ARCHITECTURE_COLUMN = /^(architecture|arch|model[ _-]?architecture|model[ _-]?type)$/i;
+export const LICENSE_COLUMN = /^(licen[cs]e|model[ _-]?licen[cs]e|hub[ _-]?licen[cs]e)$/i;
 export const PARAMS_COLUMN = /^(#\s*params?(?:\s*\([^)]*\))?|params?(?:\s*\([^)]*\))?|parameters?(?:\s*\([^)]*\))?|n[ _-]?params|num[ _-]?params|size\s*\(b\)|model[ _-]?size(?:\s*\([^)]*\))?)$/i;
+
+/** Whether a license cell marks open weights: a license is named and it is not a closed one ("Proprietary"). */
+export function isOpenWeightLicense(license: string): boolean {
+  return license !== '' && !/proprietary|closed|commercial api|api only/i.test(license);
+}
 
 /** Sizes further apart than this share cannot be one architecture's weights (embedding resizes stay well under it). */
 const SIZE_TOLERANCE = 0.02;

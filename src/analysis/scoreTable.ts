@@ -1,9 +1,9 @@
 import { InputError } from '../errors';
 import { AGGREGATE_NAME, AGGREGATE_SUFFIX, METADATA_NAME, findDerivedColumns, toFloat64 } from './aggregates';
-import { cellText, cellValue, parseCell } from './cells';
+import { cellText, cellValue, factText, parseCell } from './cells';
 import { didYouMean, listNames, matchName } from './names';
 import { AGAINST_OVERALL, correlationWith, findTwins, lowerIsBetterName, sparseColumns } from './columnRoles';
-import { ARCHITECTURE_COLUMN, BASE_MODEL_COLUMN, PARAMS_COLUMN, type Lineage } from './lineage';
+import { ARCHITECTURE_COLUMN, BASE_MODEL_COLUMN, LICENSE_COLUMN, PARAMS_COLUMN, type Lineage } from './lineage';
 import type { RawCell, RawTable, TableProblem } from './rawTable';
 
 /**
@@ -252,12 +252,14 @@ function lineageOf(columns: ScoreColumn[], textColumns: string[], cellsByColumn:
   const lineage: Lineage = {};
   const text = (pattern: RegExp) => {
     const column = textColumns.find((c) => pattern.test(c.trim()));
-    return column === undefined ? undefined : { column, values: cellsByColumn.get(column)!.map(cellText) };
+    return column === undefined ? undefined : { column, values: cellsByColumn.get(column)!.map(factText) };
   };
   const baseModel = text(BASE_MODEL_COLUMN);
   if (baseModel) lineage.baseModel = baseModel;
   const architecture = text(ARCHITECTURE_COLUMN);
   if (architecture) lineage.architecture = architecture;
+  const license = text(LICENSE_COLUMN);
+  if (license) lineage.license = license;
   const params = columns.find((c) => PARAMS_COLUMN.test(c.name.trim()));
   if (params) lineage.params = { column: params.name, values: params.values };
   return lineage;

@@ -8,8 +8,8 @@
 import { correlationMatrix, type CorrelationMatrix } from '../analysis/correlation';
 import { shapleyExact } from '../analysis/shapley';
 import type { PreparedTask } from '../eval/evaluate';
-import { pointKey, uniformOf } from './points';
-import type { SearchPlan, TrialRecord } from './runSearch';
+import { gridPoints, pointKey, uniformOf } from './points';
+import type { SearchPlan, SearchSpec, TrialRecord } from './runSearch';
 
 export interface ScoredPoint {
   key: string;
@@ -137,8 +137,29 @@ export function meanOffDiagonal(m: CorrelationMatrix): number | null {
   return count > 0 ? sum / count : null;
 }
 
-/** The trials the plan asked for (by the kinds each trial records), among which the best soup is chosen. */
-export function planKeysOf(trials: TrialRecord[], plan: SearchPlan): Set<string> {
-  const kinds = plan.kind === 'list' ? ['list'] : plan.kind === 'grid' ? ['grid', 'uniform-experts'] : ['adaptive', 'uniform-experts'];
+/**
+ * The trials the plan asked for, among which the best soup is chosen: the grid's and a list's points
+ * from the plan itself (a point the plan shares with a baseline, such as the uniform soup of a
+ * two-model grid of step 0.5, counts), the adaptive path's by the kinds its trials record.
+ */
+export function planKeysOf(trials: TrialRecord[], spec: Pick<SearchSpec, 'plan' | 'experts' | 'models'>): Set<string> {
+  const { plan, experts } = spec;
+  const n = spec.models.length;
+  const wanted =
+    plan.kind === 'list'
+      ? new Set(plan.points.map((p) => pointKey(p.weights)))
+      : plan.kind === 'grid'
+        ? new Set(gridPoints(experts, n, plan.step).map((p) => pointKey(p.weights)))
+        : new Set([pointKey(uniformOf(experts, n))]);
+  return new Set(trials.filter((t) => wanted.has(t.key) || (plan.kind === 'adaptive' && t.kinds.includes('adaptive'))).map((t) => t.key));
+}
+
+/**
+ * The plan's trials read from the kinds the trials record, for results whose plan is not known in full
+ * (a results folder imported from a cluster): a point the plan shared with a baseline counts only if
+ * its record says so.
+ */
+export function planKeysByKind(trials: TrialRecord[], plan: SearchPlan['kind']): Set<string> {
+  const kinds = plan === 'list' ? ['list'] : plan === 'grid' ? ['grid', 'uniform-experts'] : ['adaptive', 'uniform-experts'];
   return new Set(trials.filter((t) => t.kinds.some((k) => kinds.includes(k))).map((t) => t.key));
 }

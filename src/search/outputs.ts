@@ -74,11 +74,12 @@ export function weightsText(weights: number[], models: string[]): string {
 }
 
 /** The evidence as Markdown. */
-export function reportMarkdown(e: SearchEvidence, info: { plan: string; metric: string; splitSeed: number; loader: string; evaluated: number; trials: number; planPoints: number; seconds: number; cancelled: boolean }): string {
+/** `objective`: how the categories were summed, in words (objectiveRule for SoupLab's own evaluator). */
+export function reportMarkdown(e: SearchEvidence, info: { plan: string; objective: string; splitSeed: number; tuneShare: number; loader: string; evaluated: number; trials: number; planPoints: number; seconds: number; cancelled: boolean }): string {
   const out: string[] = ['# SoupLab search report', ''];
   out.push(`- models: ${e.models.join(', ')}; experts (the plan's ingredients): ${e.experts.join(', ')}`);
-  out.push(`- categories (one per task file): ${e.categories.join(', ')}; multiple choice scored by ${info.metric} (%), perplexity by −bits/byte`);
-  out.push(`- objective: the sum of the categories on the tune split (a seeded 50/50 split per task file, seed ${info.splitSeed}); the held-out split is reported beside it`);
+  out.push(`- categories (one per task file): ${e.categories.join(', ')}`);
+  out.push(`- objective: ${info.objective}; items: ${splitText(info.tuneShare, info.splitSeed)}`);
   out.push(`- plan: ${info.plan} (${info.planPoints} points); ${info.trials} soups in the results, ${info.evaluated} evaluated in this run, ${info.seconds.toFixed(1)} s`);
   out.push(`- souping: ${info.loader}`);
   if (info.cancelled) out.push('- **cancelled**: the results hold the points finished so far; run again with --resume to continue');
@@ -113,6 +114,13 @@ export function reportMarkdown(e: SearchEvidence, info: { plan: string; metric: 
   list('Solved by the best soup, failed by every one of its ingredients', e.items.solvedOnlyBySoup);
   list('Failed by the best soup, solved by every one of its ingredients', e.items.lostBySoup);
   return out.join('\n');
+}
+
+/** How the items were split between tuning and the held-out report, as the report and the CLI say it. */
+export function splitText(tuneShare: number, seed: number): string {
+  if (tuneShare >= 1) return 'every item of each task file: no held-out split (tune share 1), so the held-out scores repeat the tune scores';
+  const pct = (v: number) => Math.round(v * 1000) / 10;
+  return `a seeded ${pct(tuneShare)}/${pct(1 - tuneShare)} split per task file, seed ${seed}; the held-out split is reported beside it`;
 }
 
 function oneLine(s: string): string {

@@ -7,14 +7,15 @@
  * two plans share) is taken from it. Cancelling stops between or inside points; every finished trial
  * is already stored.
  *
- * Scores: every task is scored on all its items at every point; each category's score is then taken
- * on the tune split (what the objective sums and the plan optimises) and on the held-out split (what
+ * Scores: every task is scored on all its items at every point; each category's score (a percentage,
+ * objective.ts) is then taken on the tune split (what the objective sums and the plan optimises) and on the held-out split (what
  * is reported beside it: weights chosen on some items look better on those items than they are).
  */
 import { throwIfAborted } from '../errors';
 import type { CausalLM } from '../model/types';
 import { scoreTasks, type PreparedTask, type TaskResult } from '../eval/evaluate';
-import { linesOf, splitTask, subsetScore, type ChoiceMetric, type TaskSplit } from '../eval/scores';
+import { linesOf, splitTask, type ChoiceMetric, type TaskSplit } from '../eval/scores';
+import { searchCategoryScore } from './objective';
 import { patternSearch } from './adaptive';
 import { baselinePoints, coalitionPoints, gridPoints, onModels, pointKey, type PointKind, type SearchPoint } from './points';
 
@@ -107,6 +108,8 @@ export interface SearchOutcome {
   evaluated: number;
   /** Distinct points the plan asked for (adaptive: the points its path visited). */
   planPoints: number;
+  /** The keys of those points: the best soup is chosen among them. */
+  planKeys: Set<string>;
   splits: TaskSplit[];
   shapleyPlayers: number[];
   /** Points an external evaluator failed on (not in trials). */
@@ -132,7 +135,6 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchOutcome> 
   const modelCount = spec.models.length;
   let evaluated = 0;
   let done = 0;
-  let planned = 0;
   let spent = 0; // seconds spent on points evaluated in this run
   const visited = new Set<string>();
   const failed: PointFailure[] = [];
@@ -148,18 +150,30 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchOutcome> 
     return recordOf(key, point, results, splits, spec.metric, (t1 - t0) / 1000, (performance.now() - t1) / 1000);
   };
 
+  // Every point the run will visit, known before the first one (the adaptive path adds its points as it
+  // goes): the progress counts against the whole, and the ETA against what is left, from the start.
+  const baselines = baselinePoints(spec.experts, modelCount);
+  const planPoints = spec.plan.kind === 'grid' ? gridPoints(spec.experts, modelCount, spec.plan.step) : spec.plan.kind === 'list' ? spec.plan.points : [];
+  const uniform = spec.plan.kind === 'adaptive' ? gridPoints(spec.experts, modelCount, spec.plan.step).find((p) => p.kind === 'uniform-experts') : undefined;
+  const players = defaultShapleyPlayers(spec);
+  const coalitions = players.length >= 2 ? coalitionPoints(players, modelCount) : [];
+  const plannedKeys = new Set([...baselines, ...planPoints, ...(uniform ? [uniform] : []), ...coalitions].map((p) => pointKey(p.weights)));
+  const planned = () => plannedKeys.size;
+
   const visit = async (point: SearchPoint): Promise<TrialRecord> => {
     throwIfAborted(signal);
     const key = pointKey(point.weights);
+    plannedKeys.add(key);
     const have = known.get(key);
-    // A point visited again in this run (the adaptive search retracing, two plans sharing it) is not news.
+    // A point visited again in this run (the adaptive search retracing, two plans sharing it) is not news:
+    // its record keeps the kind it was first evaluated for (the plan's points are known from the plan).
     if (have && visited.has(key)) return have;
     visited.add(key);
     if (have) {
       if (!have.kinds.includes(point.kind)) have.kinds.push(point.kind);
       if (point.label && !have.label) have.label = point.label;
       done++;
-      onEvent?.({ type: 'trial', record: have, reused: true, done, planned, etaSeconds: eta() });
+      onEvent?.({ type: 'trial', record: have, reused: true, done, planned: planned(), etaSeconds: eta() });
       return have;
     }
     const t0 = performance.now();
@@ -178,43 +192,41 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchOutcome> 
     evaluated++;
     done++;
     spent += (t2 - t0) / 1000;
-    onEvent?.({ type: 'trial', record, reused: false, done, planned, etaSeconds: eta() });
+    onEvent?.({ type: 'trial', record, reused: false, done, planned: planned(), etaSeconds: eta() });
     return record;
   };
-  // Seconds left at this run's pace, over the points known to be planned and not yet done.
-  const eta = (): number | undefined => (evaluated > 0 ? (spent / evaluated) * Math.max(0, planned - done) : undefined);
+  // Seconds left at this run's measured pace per evaluated point, over the planned points still to evaluate
+  // (those in the stored results cost nothing).
+  const eta = (): number | undefined => {
+    if (evaluated === 0) return undefined;
+    let left = 0;
+    for (const k of plannedKeys) if (!visited.has(k) && !known.has(k)) left++;
+    return (spent / evaluated) * left;
+  };
   const visitAll = async (phase: 'baselines' | 'plan' | 'coalitions', points: SearchPoint[]) => {
     const fresh = dedupe(points).filter((p) => !visited.has(pointKey(p.weights)));
-    planned += fresh.length;
-    onEvent?.({ type: 'phase', phase, planned });
+    onEvent?.({ type: 'phase', phase, planned: planned() });
     await eachAtOnce(fresh, opts.evaluator?.concurrency ?? 1, visit);
   };
 
   // Baselines first: they are what every later number is compared with.
-  await visitAll('baselines', baselinePoints(spec.experts, modelCount));
+  await visitAll('baselines', baselines);
 
   // The plan.
   const planKeys = new Set<string>();
   if (spec.plan.kind === 'grid' || spec.plan.kind === 'list') {
-    const points = spec.plan.kind === 'grid' ? gridPoints(spec.experts, modelCount, spec.plan.step) : spec.plan.points;
-    points.forEach((p) => planKeys.add(pointKey(p.weights)));
-    await visitAll('plan', points);
+    planPoints.forEach((p) => planKeys.add(pointKey(p.weights)));
+    await visitAll('plan', planPoints);
   } else {
     const steps = Math.round(1 / spec.plan.step);
-    onEvent?.({ type: 'phase', phase: 'plan', planned });
-    const uniform = gridPoints(spec.experts, modelCount, spec.plan.step).find((p) => p.kind === 'uniform-experts')!;
-    planKeys.add(pointKey(uniform.weights));
-    if (!visited.has(pointKey(uniform.weights))) planned++;
-    await visit(uniform);
+    onEvent?.({ type: 'phase', phase: 'plan', planned: planned() });
+    planKeys.add(pointKey(uniform!.weights));
+    await visit(uniform!);
     await patternSearch(
       spec.experts.length,
       async (units) => {
         const weights = onModels(units.map((u) => u / steps), spec.experts, modelCount);
-        const key = pointKey(weights);
-        if (!planKeys.has(key)) {
-          planKeys.add(key);
-          if (!visited.has(key)) planned++;
-        }
+        planKeys.add(pointKey(weights));
         return (await visit({ weights, kind: 'adaptive' })).objective;
       },
       { steps },
@@ -222,10 +234,9 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchOutcome> 
   }
 
   // Every uniform coalition of the players, so that their Shapley values are exact.
-  const players = defaultShapleyPlayers(spec);
-  if (players.length >= 2) await visitAll('coalitions', coalitionPoints(players, modelCount));
+  if (coalitions.length > 0) await visitAll('coalitions', coalitions);
 
-  return { trials: [...known.values()], evaluated, planPoints: planKeys.size, splits, shapleyPlayers: players, failed };
+  return { trials: [...known.values()], evaluated, planPoints: planKeys.size, planKeys, splits, shapleyPlayers: players, failed };
 }
 
 /**
@@ -274,8 +285,8 @@ export function recordOf(
   const solved: Record<string, string> = {};
   results.forEach((r, i) => {
     const split = splits[i] ?? splitTask(r.name, linesOf(r), 0);
-    tune[r.name] = subsetScore(r, split.tune, metric);
-    heldOut[r.name] = subsetScore(r, split.heldOut, metric);
+    tune[r.name] = searchCategoryScore(r, split.tune, metric);
+    heldOut[r.name] = searchCategoryScore(r, split.heldOut, metric);
     if (r.kind === 'multiple_choice') solved[r.name] = r.items.map((it) => ((metric === 'acc' ? it.pred : it.pred_norm) === it.gold ? '1' : '0')).join('');
   });
   const sum = (m: Record<string, number>) => Object.values(m).reduce((a, b) => a + b, 0);

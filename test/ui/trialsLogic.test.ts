@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseTrials } from '../../src/analysis';
+import { matchExperts } from '../../src/ui/ingredients/names';
 import { bestTrialOf, usableObjective } from '../../src/ui/state/trialsStore';
 import { objectiveChartKind, unitScale } from '../../src/ui/trials/chartKind';
 import { deriveTrials } from '../../src/ui/trials/derive';
@@ -63,6 +64,17 @@ describe('trials derived for the Trials view', () => {
     expect(d.shapley.value!.missing).toHaveLength(5);
     expect(d.experts).toEqual({ missing: ['someone-else'] });
     expect(d.ranking.value!.baselines.uniformExperts).toBeNull();
+  });
+
+  it("the Scores view's experts are found in the trials as the Ingredients view matches them to checkpoints", () => {
+    // The demo checkpoints' names in the trials; the leaderboard's names for them in the Scores view.
+    const checkpoints = ['demo-xLAM-2-70b-fc-r', 'demo-watt-tool-70B', 'demo-CoALM-70B'];
+    const table = parseTrials({ name: 'taste-trials.csv', text: generatedTrials(checkpoints, [...subsets, ...grid]) });
+    const leaderboard = ['xLAM-2-70b-fc-r (FC)', 'watt-tool-70B (FC)'];
+    expect(matchExperts(leaderboard, checkpoints)).toEqual(['demo-xLAM-2-70b-fc-r', 'demo-watt-tool-70B']);
+    const d = deriveTrials(table, null, leaderboard);
+    expect(d.experts).toEqual({ names: ['demo-xLAM-2-70b-fc-r', 'demo-watt-tool-70B'] });
+    expect(d.ranking.value!.baselines.uniformExperts!.id).toBe('soup-4');
   });
 });
 

@@ -17,6 +17,7 @@ import { openCheckpointRef } from '../../node/openCheckpointRef';
 import { readTaskFiles } from '../../node/taskFiles';
 import { openResultsFolder, writeAtomically, type SearchManifest } from '../../node/trialStore';
 import { planKeysOf, searchEvidence, type SearchEvidence } from '../../search/evidence';
+import { objectiveRule } from '../../search/objective';
 import { heldOutCsv, pointRecipeYaml, searchProvenance, reportMarkdown, trialIds, trialsCsv, weightsText } from '../../search/outputs';
 import { listPoints, uniformOf } from '../../search/points';
 import { planPoint, type PlannedModel } from '../../search/soupLoader';
@@ -41,7 +42,8 @@ Picks the experts from the score table (as souplab analyze; without a table ever
 then for each weight point soups the models in memory into the loaded model and evaluates it on the task
 files (one category each) — nothing is written per point. Evaluated first: each model alone, the uniform
 soup of all models and of the experts; then the plan; then every uniform coalition (exact Shapley values).
-Trials are tuned on a seeded 50/50 split of each task file and reported on the held-out half too.
+Trials are tuned on a seeded split of each task file (--tune-share, 50/50 by default) and reported on the
+held-out part too; --tune-share 1 tunes on every item and holds none out.
 The results folder keeps every finished trial as it comes (trials.jsonl); --resume continues a stopped
 search without evaluating anything twice. At the end (or on Ctrl-C) it writes trials.csv (for souplab
 analyze --trials), held-out.csv, best.yaml, report.md and evidence.json.
@@ -53,7 +55,8 @@ analyze --trials), held-out.csv, best.yaml, report.md and evidence.json.
   --out <folder>        the results folder
   --resume              continue the search in --out
   --backend webgpu|cpu  the evaluator (default: WebGPU on a hardware adapter, else the CPU)
-  --metric acc_norm|acc the multiple-choice score (default acc_norm); perplexity tasks score −bits/byte
+  --metric acc_norm|acc the multiple-choice score (default acc_norm); perplexity tasks
+                        score their per-byte probability 100 · 2^(−bits/byte) %, so the objective sums percentages
   --seed 0              seed of the held-out split
   --tune-share 0.5      share of each task's items tuned on (1: no held-out split)
   --max-length N        the context in tokens (default: the model's)
@@ -177,7 +180,7 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
         const planText = plan.kind === 'list' ? `list ${planArg}` : `${plan.kind}, step ${plan.step}`;
         await writeAtomically(
           join(out, 'report.md'),
-          reportMarkdown(evidence, { plan: planText, metric, splitSeed: seed, loader: loader.description, evaluated: info.evaluated, trials: trials.length, planPoints: info.planPoints, seconds: (performance.now() - started) / 1000, cancelled: info.cancelled }),
+          reportMarkdown(evidence, { plan: planText, objective: objectiveRule(metric), splitSeed: seed, tuneShare, loader: loader.description, evaluated: info.evaluated, trials: trials.length, planPoints: info.planPoints, seconds: (performance.now() - started) / 1000, cancelled: info.cancelled }),
         );
         if (evidence.best) {
           const comment = `SoupLab search: best of ${info.planPoints} points (${planText}); objective ${evidence.best.objective} (tune), ${evidence.best.heldOutObjective} (held-out); paths relative to this file`;
@@ -209,7 +212,7 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
         throw cancelled ? new CancelledError() : e;
       }
       if (io.stderrIsTTY && !quiet) io.stderr('\r\x1b[K');
-      const evidence = await writeOutputs(outcome.trials, planKeysOf(outcome.trials, plan), outcome.shapleyPlayers, { ...outcome, cancelled: false });
+      const evidence = await writeOutputs(outcome.trials, planKeysOf(outcome.trials, spec), outcome.shapleyPlayers, { ...outcome, cancelled: false });
       const b = evidence.best;
       io.stdout(
         [

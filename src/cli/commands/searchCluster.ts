@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { matchName } from '../../analysis/names';
+import { matchExperts } from '../../analysis/names';
 import { selectionNote } from '../../analysis/report';
 import { CancelledError, InputError } from '../../errors';
 import type { PreparedTask } from '../../eval/evaluate';
@@ -20,7 +20,7 @@ import { openResultsFolder, writeAtomically, type SearchManifest } from '../../n
 import { externalEvaluator, type ExternalEvaluator } from '../../search/cluster/externalEvaluator';
 import type { Launcher } from '../../search/cluster/launcher';
 import { checkEvaluatorTemplate } from '../../search/cluster/template';
-import { planKeysOf, searchEvidence } from '../../search/evidence';
+import { searchEvidence } from '../../search/evidence';
 import { heldOutCsv, pointRecipeYaml, reportMarkdown, trialsCsv, weightsText } from '../../search/outputs';
 import { listPoints, uniformOf } from '../../search/points';
 import { checkpointBytes, planPoint } from '../../search/soupLoader';
@@ -56,8 +56,10 @@ export function searchExperts(positionals: string[], flags: Map<string, string |
   if (positionals.length === 0) return { experts: names.map((_, i) => i), step: Number(typeof stepFlag === 'string' ? stepFlag : '0.1') };
   const { result } = runAnalysis(positionals, flags, flags.has('candidates') ? {} : { candidates: names });
   if (result.expertSet.length === 0) throw new InputError(`the analysis selected no experts (${result.warnings.join('; ') || 'empty'})`);
-  const experts = result.expertSet.map((e) => {
-    const hit = matchName(e, names);
+  // As the studio matches a score table's names to checkpoints ("xLAM-2-70b-fc-r (FC)" → xLAM-2-70b-fc-r).
+  const matched = matchExperts(result.expertSet, names);
+  const experts = result.expertSet.map((e, i) => {
+    const hit = matched[i];
     if (hit === undefined) throw new InputError(`no checkpoint for expert "${e}": add "${e}=/path/to/checkpoint" to --models`);
     return names.indexOf(hit);
   });
@@ -177,7 +179,7 @@ export async function runClusterSearch(args: string[], io: CliIO): Promise<numbe
     const finished: TrialRecord[] = [...stored];
     const failures: PointFailure[] = [];
     const write = (trials: TrialRecord[], planKeys: Set<string>, players: number[], info: { evaluated: number; planPoints: number; cancelled: boolean }) =>
-      writeClusterOutputs(out, trials, failures, names, experts, planKeys, players, evaluator, { plan: plan.kind === 'list' ? `list ${planArg}` : `${plan.kind}, step ${plan.step}`, metric, seed, paths, ...info, seconds: (performance.now() - started) / 1000 });
+      writeClusterOutputs(out, trials, failures, names, experts, planKeys, players, evaluator, { plan: plan.kind === 'list' ? `list ${planArg}` : `${plan.kind}, step ${plan.step}`, metric, seed, tuneShare, paths, ...info, seconds: (performance.now() - started) / 1000 });
     let outcome;
     try {
       outcome = await runSearch({
@@ -199,7 +201,7 @@ export async function runClusterSearch(args: string[], io: CliIO): Promise<numbe
       await write(finished, new Set(), [], { evaluated: finished.length - stored.length, planPoints: 0, cancelled: true }).catch(() => undefined);
       throw cancelled ? new CancelledError() : e;
     }
-    const evidence = await write(outcome.trials, planKeysOf(outcome.trials, plan), outcome.shapleyPlayers, { ...outcome, cancelled: false });
+    const evidence = await write(outcome.trials, outcome.planKeys, outcome.shapleyPlayers, { ...outcome, cancelled: false });
     const b = evidence.best;
     io.stdout(
       [
@@ -235,7 +237,7 @@ async function writeClusterOutputs(
   planKeys: Set<string>,
   players: number[],
   evaluator: ExternalEvaluator,
-  info: { plan: string; metric: string; seed: number; paths: { path: string }[]; evaluated: number; planPoints: number; cancelled: boolean; seconds: number },
+  info: { plan: string; metric: string; seed: number; tuneShare: number; paths: { path: string }[]; evaluated: number; planPoints: number; cancelled: boolean; seconds: number },
 ) {
   const categories = evaluator.categories() ?? (trials[0] ? Object.keys(trials[0].tune) : []);
   // The evidence takes categories from tasks; the items are the evaluator's, so none are listed.
@@ -244,7 +246,12 @@ async function writeClusterOutputs(
   await writeAtomically(join(out, 'trials.csv'), trialsCsv(trials, names, categories));
   await writeAtomically(join(out, 'held-out.csv'), heldOutCsv(trials, names, categories));
   await writeAtomically(join(out, 'evidence.json'), `${JSON.stringify({ ...evidence, failed: failures }, null, 2)}\n`);
-  const report = reportMarkdown(evidence, { plan: info.plan, metric: info.metric, splitSeed: info.seed, loader: evaluator.description, evaluated: info.evaluated, trials: trials.length, planPoints: info.planPoints, seconds: info.seconds, cancelled: info.cancelled });
+  const report = reportMarkdown(evidence, {
+    plan: info.plan,
+    objective: `the sum of the categories' scores on the tune split: each lm-eval task's ${info.metric} (share metrics as %, lower-is-better metrics negated)`,
+    splitSeed: info.seed,
+    tuneShare: info.tuneShare,
+    loader: evaluator.description, evaluated: info.evaluated, trials: trials.length, planPoints: info.planPoints, seconds: info.seconds, cancelled: info.cancelled });
   const extra = ['', '## External evaluation', ''];
   extra.push(`- categories: the evaluator's lm-eval tasks, scored by ${info.metric} (share metrics as %, lower-is-better metrics negated)`);
   const unsplit = evaluator.unsplit();

@@ -7,7 +7,7 @@
 import { csvField, linearRecipeYaml } from '../../analysis/recipes';
 import { InputError } from '../../errors';
 import type { PreparedTask } from '../../eval/evaluate';
-import { planKeysOf, searchEvidence, type SearchEvidence } from '../evidence';
+import { planKeysByKind, searchEvidence, type SearchEvidence } from '../evidence';
 import { baselinePoints, coalitionPoints, gridPoints, pointKey, type PointKind, type SearchPoint } from '../points';
 import { defaultShapleyPlayers, type PointFailure, type SearchPlan, type SearchSpec, type TrialRecord } from '../runSearch';
 import { pointId } from './externalEvaluator';
@@ -113,7 +113,7 @@ export function importResults(trialsJsonl: string, fileName: string, searchJson?
   }
   const kinds = new Set(trials.flatMap((t) => t.kinds));
   const plan: SearchPlan = kinds.has('list') ? { kind: 'list', points: [] } : kinds.has('adaptive') ? { kind: 'adaptive', step: 0.1 } : { kind: 'grid', step: 0.1 };
-  const planKeys = planKeysOf(trials, plan);
+  const planKeys = planKeysByKind(trials, plan.kind);
   const experts = [...Array(n).keys()].filter((m) => trials.some((t) => planKeys.has(t.key) && t.weights[m] > 0));
   const categories = [...new Set(trials.flatMap((t) => Object.keys(t.tune)))];
   const spec: SearchSpec = { models, experts, plan, metric: 'acc_norm', splitSeed: 0 };

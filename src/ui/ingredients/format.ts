@@ -30,4 +30,5 @@ export function formatDuration(seconds: number): string {
 }
 
 /** A weight as typed: up to 4 decimals, no trailing zeros. */
-export const formatWeight = (w: number): string => String(Math.round(w * 1e4) / 1e4);
+/** A weight for people: at most 4 significant digits (1/3 → 0.3333, 12.3456 → 12.35); the full value is kept, not this. */
+export const formatWeight = (w: number): string => (Number.isFinite(w) ? String(Number(w.toPrecision(4))) : String(w));

@@ -4,7 +4,8 @@ import { downloadText } from '../components/download';
 import { useNavigationStore } from '../state/navigationStore';
 import { useSoupStore } from '../state/soupStore';
 import { useTrialsStore } from '../state/trialsStore';
-import { proposedWeights } from './proposal';
+import { proposedWeights, smallerExpertSet } from './proposal';
+import { matchExperts } from '../../analysis/names';
 
 const fmtScore = (v: number | null) => (v === null ? '—' : v.toFixed(2));
 
@@ -35,7 +36,12 @@ export function ExpertsPanel({ analysis, sourceLabel, bases, onCandidates }: Exp
     const note = `SoCE ${mode} mode, τ = ${analysis.tau.toFixed(2)}, ${analysis.method} correlation on ${sourceLabel}: ${expertSet.length} experts, ${how}${caveat}`;
     useSoupStore.getState().proposeExperts(expertSet, proposal.weights, note);
     setSent(note);
+    // The experts are in Ingredients now: go where they are.
+    show('ingredients');
   };
+  // A best trial speaks of this table only when it soups some of its models (trials of another table do not).
+  const trialOfThisTable = bestTrial !== null && matchExperts(Object.keys(bestTrial.weights), analysis.rows).some((m) => m !== undefined);
+  const smaller = smallerExpertSet(analysis);
 
   return (
     <section className="card" aria-labelledby="experts-h">
@@ -101,6 +107,14 @@ export function ExpertsPanel({ analysis, sourceLabel, bases, onCandidates }: Exp
           ))}
         </ul>
       )}
+      {smaller && (
+        <p className="warning" data-testid="smaller-expert-set">
+          The grid (step {analysis.grid.step}) cannot weigh {expertSet.length} experts: each gets little more than one step. Proposed instead: {smaller.join(', ')} — the {smaller.length} experts that lead the most categories.{' '}
+          <button type="button" onClick={() => onCandidates(smaller)}>
+            Use these {smaller.length} as candidates
+          </button>
+        </p>
+      )}
       {messages.length > 0 && <Compatibility refused={refused} messages={messages} experts={expertSet} bases={bases} onCandidates={onCandidates} />}
       <div className="experts-actions">
         <button
@@ -118,7 +132,7 @@ export function ExpertsPanel({ analysis, sourceLabel, bases, onCandidates }: Exp
             : proposal.source === 'best trial'
               ? 'with the best evaluated trial’s weights'
               : 'with uniform weights'}
-          {!refused && proposal.source === 'uniform' && bestTrial ? ' (the best trial is a soup of other models)' : ''}
+          {!refused && proposal.source === 'uniform' && trialOfThisTable ? ' (the best trial is a soup of other models)' : ''}
           {verdict === 'warn' ? ' — read the warning above first' : ''}
         </span>
         <button

@@ -1,4 +1,32 @@
 import type { ScoreTable } from '../../analysis';
+import { isOpenWeightLicense } from '../../analysis/lineage';
+import { matchExperts } from '../../analysis/names';
+
+/** The candidates a table starts with when the user has chosen none, and why, for the page to say. */
+export interface DefaultCandidates {
+  models: string[];
+  why: string;
+}
+
+/**
+ * Candidates one can soup: the table's models whose checkpoints are loaded (matched by name, as the
+ * Ingredients view matches experts), else the rows its license column marks open-weight; null (every
+ * model) when the table says neither. Closed API models are not candidates: nobody can download them.
+ */
+export function defaultCandidates(table: ScoreTable, checkpoints: readonly string[]): DefaultCandidates | null {
+  if (checkpoints.length > 0) {
+    const matched = matchExperts(table.models, [...checkpoints]);
+    const loaded = table.models.filter((_, i) => matched[i] !== undefined);
+    if (loaded.length >= 2) return { models: loaded, why: `the ${loaded.length} models whose checkpoints are loaded in Ingredients (matched by name)` };
+  }
+  const license = table.lineage.license;
+  if (license) {
+    const open = table.models.filter((_, i) => isOpenWeightLicense(license.values[i] ?? ''));
+    if (open.length >= 1 && open.length < table.models.length)
+      return { models: open, why: `the ${open.length} open-weight models (the "${license.column}" column names a license that is not proprietary)` };
+  }
+  return null;
+}
 
 /**
  * Base model per model, for grouping candidates: the table's base-model column (Open LLM Leaderboard:

@@ -1,6 +1,7 @@
 import type { ReactNode } from 'react';
 import type { ItemNote, SearchEvidence, ScoredPoint } from '../../search/evidence';
 import type { TrialRecord } from '../../search/runSearch';
+import { objectiveRule } from '../../search/objective';
 import { heldOutCsv, reportMarkdown, trialsCsv, weightsText } from '../../search/outputs';
 import { planKeysOf } from '../../search/evidence';
 import type { StoredSearch } from '../../browser/searchDb';
@@ -95,7 +96,7 @@ export function SearchTrialsTable({
                 <td className="num">{num(t.heldOutObjective)}</td>
                 <td className="num">{(t.soupSeconds + t.evalSeconds).toFixed(2)}</td>
                 <td>
-                  <button type="button" className="link" disabled={exportDisabled} onClick={() => onExport(t, ids[i])} aria-label={`Export ${ids[i]}`}>
+                  <button type="button" className="link" disabled={exportDisabled} onClick={() => onExport(t, ids[i])} aria-label={`Export this soup (${ids[i]})`}>
                     Export this soup
                   </button>
                 </td>
@@ -280,12 +281,13 @@ export function SearchDownloads({ search, trials }: { search: StoredSearch<Searc
     const p = settings.plan;
     return reportMarkdown(evidence!, {
       plan: p.kind === 'list' ? `list ${p.file}` : `${p.kind}, step ${p.step}`,
-      metric: settings.metric,
+      objective: objectiveRule(settings.metric),
       splitSeed: settings.splitSeed,
+      tuneShare: settings.tuneShare,
       loader: search.loader ?? '—',
       evaluated: trials.length,
       trials: trials.length,
-      planPoints: planKeysOf(trials, specOf(settings).plan).size,
+      planPoints: planKeysOf(trials, specOf(settings)).size,
       seconds: trials.reduce((a, t) => a + t.soupSeconds + t.evalSeconds, 0),
       cancelled: search.state !== 'done',
     });

@@ -57,7 +57,7 @@ export function specOf(settings: SearchSettings): SearchSpec {
 
 /** The evidence of a search's trials (also of a stopped one: its plan points are known by their kinds). */
 export function evidenceOf(trials: TrialRecord[], spec: SearchSpec, players: number[], tasks: PreparedTask[]): SearchEvidence {
-  return searchEvidence(trials, spec.models, spec.experts, planKeysOf(trials, spec.plan), players, tasks);
+  return searchEvidence(trials, spec.models, spec.experts, planKeysOf(trials, spec), players, tasks);
 }
 
 export async function runSearchJob(req: Pick<SearchRequest, 'settings' | 'ingredients' | 'tasks'>, deps: SearchJobDeps): Promise<SearchJobResult> {

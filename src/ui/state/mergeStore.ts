@@ -32,6 +32,11 @@ interface MergeState {
   backendDescription: string | null;
   result: MergeDone | null;
   error: string | null;
+  /**
+   * The save or folder dialog did not give a place (it could not open — headless or embedded browsers —
+   * or was closed): nothing was written, and the page offers browser storage instead.
+   */
+  pickerNote: string | null;
   setOutput(o: OutputKind): void;
   setFormat(f: OutputFormat): void;
   setGgufType(t: GgufFileType | null): void;
@@ -68,7 +73,8 @@ export const useMergeStore = create<MergeState>()(
       backendDescription: null,
       result: null,
       error: null,
-      setOutput: (output) => set({ output }),
+      pickerNote: null,
+      setOutput: (output) => set({ output, pickerNote: null }),
       setFormat: (format) => set({ format }),
       setGgufType: (ggufType) => set({ ggufType }),
       setBackend: (backend) => set({ backend }),
@@ -100,9 +106,14 @@ export const useMergeStore = create<MergeState>()(
             output = { kind: 'opfs', folder };
           }
         } catch (e) {
-          if (!isPickerCancel(e)) set({ phase: 'failed', error: messageOf(e), result: null, progress: null });
+          const kind = get().output;
+          if (isPickerCancel(e) && kind !== 'opfs') {
+            const what = kind === 'file' ? 'The save dialog' : 'The folder dialog';
+            set({ pickerNote: `${what} did not open or was closed, so nothing was written. Save the soup to browser storage instead, then download it from there.` });
+          } else if (!isPickerCancel(e)) set({ phase: 'failed', error: messageOf(e), result: null, progress: null });
           return;
         }
+        set({ pickerNote: null });
         set({ phase: 'running', progress: null, result: null, error: null, backendDescription: null });
         const files = ingredients.map((i) => ({ name: i.name, kind: i.kind, files: i.files }));
         running = startMerge(

@@ -1,3 +1,4 @@
+import { useSoupStore } from './soupStore';
 import { create } from 'zustand';
 import { createJSONStorage, persist } from 'zustand/middleware';
 import { parseScoreTable, type CorrelationMethod, type ExpertMode, type LowCorrelationRule, type TextFile } from '../../analysis';
@@ -101,6 +102,8 @@ export const useScoresStore = create<ScoresState>()(
         const source: ScoresSource = { kind: 'user', names: files.map((f) => f.name) };
         loadGeneration++;
         set({ source, files, status: 'ready', loadError: null, ...freshOptions(source) });
+        // The experts proposed from the last table belong to it, not to this one.
+        useSoupStore.getState().dismissProposal();
         try {
           await idbSet(FILES_KEY, files);
         } catch (e) {
@@ -109,6 +112,7 @@ export const useScoresStore = create<ScoresState>()(
       },
       async loadDemo() {
         set({ source: { kind: 'demo' }, ...freshOptions({ kind: 'demo' }), loadError: null });
+        useSoupStore.getState().dismissProposal();
         await loadDemoFiles(set);
         await idbDelete(FILES_KEY).catch(() => undefined);
       },

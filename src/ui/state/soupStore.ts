@@ -10,6 +10,7 @@ import { loadDemoInputs } from '../ingredients/demo';
 import { findAdapterBase, isAdapterInput, messageOf, openInput, summarise } from '../ingredients/openIngredient';
 import { InputError } from '../../errors';
 import { importRecipe } from '../ingredients/recipeIO';
+import { findMethod } from '../../merge/methods/registry';
 import { useMethodStore } from './methodStore';
 import { loadSession, permissionOf, reopenHandle, saveSession, savedFormOf, type SavedIngredient } from '../ingredients/session';
 import { uniqueName } from '../ingredients/names';
@@ -41,6 +42,11 @@ interface SoupState {
   /** Weight per ingredient name (persisted). New ingredients start at 1. */
   weights: Record<string, number>;
   normalise: boolean;
+  /**
+   * Weights set aside by a method without weights (its "In the merge" box unticked): given back when the
+   * box is ticked again or a method with weights is chosen, so that what was typed is never lost.
+   */
+  held: Record<string, number>;
   /** Output dtype of merged tensors; 'auto': each tensor's first input's. */
   outDtype: OutDtypeChoice;
   /** The output vocabulary when tokenizers differ: 'rows' = no tokenizer_source (rows as they are). */
@@ -51,6 +57,13 @@ interface SoupState {
   notices: Notice[];
   /** Ingredients saved before a reload that wait for read permission ("Reconnect files"). */
   pendingReconnect: (SavedIngredient & { kind: 'handle' })[];
+  /**
+   * Ingredients of the last session that were given as plain files (a file input: what Firefox and
+   * Safari use), which no browser keeps across a reload: they must be picked again. Their weights and
+   * method settings stay (by name) for when they are; kept across reloads until picked or dismissed.
+   */
+  toPickAgain: string[];
+  dismissToPickAgain(): void;
   demoNote: string | null;
   busy: boolean;
 
@@ -71,6 +84,10 @@ interface SoupState {
   reconnect(): Promise<void>;
 
   setWeight(name: string, weight: number): void;
+  /** A method without weights: in or out of the merge, keeping the weight for the methods that use it. */
+  setInMerge(name: string, inMerge: boolean): void;
+  /** Gives the held weights back (a method with weights was chosen). */
+  restoreHeld(): void;
   setWeights(weights: Record<string, number>): void;
   uniform(): void;
   setNormalise(normalise: boolean): void;
@@ -92,7 +109,8 @@ export const useSoupStore = create<SoupState>()(
         if (restoring) return;
         const list = get().ingredients.map((g) => savedFormOf(g.input, g.name));
         const pending = get().pendingReconnect;
-        void saveSession([...list, ...pending]).catch(() => undefined);
+        const lost = get().toPickAgain.map((name): SavedIngredient => ({ name, kind: 'lost' }));
+        void saveSession([...list, ...pending, ...lost]).catch(() => undefined);
       };
       const notify = (n: Notice) => set((s) => ({ notices: [...s.notices.slice(-4), n] }));
 
@@ -107,9 +125,13 @@ export const useSoupStore = create<SoupState>()(
           taken.push(name);
           return { id: `ing-${nextId++}`, name, input: { ...input, name }, status: 'reading' };
         });
+        // A checkpoint picked again after a reload is restored too: it keeps the weight it had.
+        const again = added.filter((g) => get().toPickAgain.includes(g.name)).map((g) => g.name);
+        const keeps = (name: string) => restored || again.includes(name);
         set((s) => ({
           ingredients: [...s.ingredients, ...added],
-          weights: restored ? { ...Object.fromEntries(added.map((g) => [g.name, 1])), ...s.weights } : { ...s.weights, ...Object.fromEntries(added.map((g) => [g.name, 1])) },
+          weights: { ...s.weights, ...Object.fromEntries(added.filter((g) => !keeps(g.name) || s.weights[g.name] === undefined).map((g) => [g.name, 1])) },
+          toPickAgain: s.toPickAgain.filter((n) => !again.includes(n)),
         }));
         persistList();
         const openOne = async (g: Ingredient) => {
@@ -166,6 +188,7 @@ export const useSoupStore = create<SoupState>()(
       return {
         ingredients: [],
         weights: {},
+        held: {},
         normalise: true,
         outDtype: 'auto',
         vocabulary: 'rows',
@@ -173,6 +196,7 @@ export const useSoupStore = create<SoupState>()(
         expertOverrides: {},
         notices: [],
         pendingReconnect: [],
+        toPickAgain: [],
         demoNote: null,
         busy: false,
 
@@ -204,8 +228,12 @@ export const useSoupStore = create<SoupState>()(
           set((s) => ({ ingredients: s.ingredients.filter((g) => g.id !== id) }));
           persistList();
         },
+        dismissToPickAgain() {
+          set({ toPickAgain: [] });
+          persistList();
+        },
         clear() {
-          set({ ingredients: [], pendingReconnect: [], demoNote: null });
+          set({ ingredients: [], pendingReconnect: [], toPickAgain: [], demoNote: null });
           persistList();
         },
         loadDemo: () => loadDemo(false),
@@ -232,13 +260,7 @@ export const useSoupStore = create<SoupState>()(
               return;
             }
             if (saved.some((s) => s.kind === 'demo')) await loadDemo(true);
-            const lost = saved.filter((s) => s.kind === 'lost');
-            if (lost.length > 0) {
-              notify({
-                kind: 'warning',
-                text: `${lost.map((s) => s.name).join(', ')}: added as plain files, which a browser does not keep across a reload; add ${lost.length > 1 ? 'them' : 'it'} again`,
-              });
-            }
+            set({ toPickAgain: saved.filter((s) => s.kind === 'lost').map((s) => s.name) });
             const handles = saved.filter((s): s is SavedIngredient & { kind: 'handle' } => s.kind === 'handle');
             const granted: typeof handles = [];
             const waiting: typeof handles = [];
@@ -257,7 +279,18 @@ export const useSoupStore = create<SoupState>()(
           await reopen(granted);
         },
 
-        setWeight: (name, weight) => set((s) => ({ weights: { ...s.weights, [name]: weight } })),
+        setWeight: (name, weight) => set((s) => ({ weights: { ...s.weights, [name]: weight }, held: without(s.held, name) })),
+        setInMerge(name, inMerge) {
+          set((s) => {
+            const weight = s.weights[name] ?? 0;
+            if (inMerge) return { weights: { ...s.weights, [name]: s.held[name] ?? 1 }, held: without(s.held, name) };
+            return { weights: { ...s.weights, [name]: 0 }, held: weight !== 0 ? { ...s.held, [name]: weight } : s.held };
+          });
+        },
+        restoreHeld() {
+          if (Object.keys(get().held).length === 0) return;
+          set((s) => ({ weights: { ...s.weights, ...s.held }, held: {} }));
+        },
         setWeights: (weights) => set((s) => ({ weights: { ...s.weights, ...weights } })),
         uniform() {
           const names = get().ingredients.filter((g) => g.status !== 'error').map((g) => g.name);
@@ -287,7 +320,20 @@ export const useSoupStore = create<SoupState>()(
     {
       name: 'souplab.soup',
       storage: createJSONStorage(() => localStorage),
-      partialize: (s) => ({ weights: s.weights, normalise: s.normalise, outDtype: s.outDtype, vocabulary: s.vocabulary, proposal: s.proposal, expertOverrides: s.expertOverrides }),
+      partialize: (s) => ({ weights: s.weights, held: s.held, normalise: s.normalise, outDtype: s.outDtype, vocabulary: s.vocabulary, proposal: s.proposal, expertOverrides: s.expertOverrides }),
     },
   ),
 );
+
+/** A model's weight, omitted. */
+function without(map: Record<string, number>, key: string): Record<string, number> {
+  if (!(key in map)) return map;
+  const next = { ...map };
+  delete next[key];
+  return next;
+}
+
+// A method with weights chosen: the weights a weightless method set aside come back.
+useMethodStore.subscribe((s, prev) => {
+  if (s.method !== prev.method && findMethod(s.method)?.parameters.some((p) => p.name === 'weight')) useSoupStore.getState().restoreHeld();
+});

@@ -1,7 +1,9 @@
 /**
  * The Taste step: the task files (their text in IndexedDB; the demo set on a first visit), one run at a
- * time in the Taste worker with progress and Cancel, and the results of the last run (kept in IndexedDB:
- * a reload shows them again). Models scored before a cancel or a failure are kept.
+ * time in the Taste worker with progress and Cancel, and the results of every run (kept in IndexedDB: a
+ * reload shows them again). Finished scores stay until the user removes them, whatever later runs do: a
+ * run adds its results beside the earlier ones when it ends, and the models it scored before a cancel or
+ * a failure are kept as its results.
  */
 import { create } from 'zustand';
 import { createJSONStorage, persist } from 'zustand/middleware';
@@ -26,6 +28,8 @@ export interface TasteRun {
   backend: string;
   problems: string[];
   at: number;
+  /** How the run ended: its results are every model it scored ('cancelled', 'failed': those before the stop). */
+  ended?: 'done' | 'cancelled' | 'failed';
 }
 
 type Phase = 'idle' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -38,7 +42,10 @@ interface TasteState {
   backend: TasteBackend | null;
   phase: Phase;
   progress: TasteProgress | null;
+  /** The run in progress (its models as they are scored); null between runs. */
   run: TasteRun | null;
+  /** Results of the finished runs, newest first. */
+  runs: TasteRun[];
   message: string | null;
   init(): Promise<void>;
   addTaskFiles(files: File[]): Promise<void>;
@@ -48,6 +55,8 @@ interface TasteState {
   setBackend(backend: TasteBackend): void;
   start(req: Omit<TasteRequest, 'type' | 'tasks'>, soupWeights: Record<string, number>): void;
   cancel(): void;
+  /** Removes one finished run's results (by its start time). */
+  removeRun(at: number): void;
 }
 
 let initPromise: Promise<void> | undefined;
@@ -57,7 +66,7 @@ export const useTasteStore = create<TasteState>()(
   persist(
     (set, get) => {
       const saveTasks = (tasks: TaskText[]) => void idbSet(TASKS_KEY, tasks).catch(() => undefined);
-      const saveRun = (run: TasteRun | null) => void idbSet(RESULTS_KEY, run).catch(() => undefined);
+      const saveRuns = (runs: TasteRun[]) => void idbSet(RESULTS_KEY, runs).catch(() => undefined);
       return {
         tasks: [],
         tasksSource: null,
@@ -66,12 +75,15 @@ export const useTasteStore = create<TasteState>()(
         phase: 'idle',
         progress: null,
         run: null,
+        runs: [],
         message: null,
         init() {
           initPromise ??= (async () => {
             try {
-              const [tasks, run] = await Promise.all([idbGet<TaskText[]>(TASKS_KEY), idbGet<TasteRun | null>(RESULTS_KEY)]);
-              if (run) set({ run, phase: get().phase === 'idle' ? 'done' : get().phase });
+              const [tasks, stored] = await Promise.all([idbGet<TaskText[]>(TASKS_KEY), idbGet<TasteRun[] | TasteRun | null>(RESULTS_KEY)]);
+              // Earlier versions kept the last run alone.
+              const runs = Array.isArray(stored) ? stored : stored ? [stored] : [];
+              if (runs.length > 0) set({ runs: [...get().runs, ...runs], phase: get().phase === 'idle' ? 'done' : get().phase });
               if (tasks && tasks.length > 0) {
                 set({ tasks, tasksSource: get().tasksSource ?? 'user' });
                 return;
@@ -132,22 +144,33 @@ export const useTasteStore = create<TasteState>()(
               model: (r) => update({ results: [...(get().run?.results ?? []), r] }),
             },
           );
+          // Whatever way the run ends, what it scored joins the earlier results; nothing earlier is dropped.
+          const finish = (ended: NonNullable<TasteRun['ended']>) => {
+            running = null;
+            const run = get().run;
+            const runs = run && run.results.length > 0 ? [{ ...run, ended }, ...get().runs] : get().runs;
+            set({ run: null, runs });
+            saveRuns(runs);
+          };
           running.done.then(
             () => {
-              running = null;
               set({ phase: 'done', progress: null });
-              saveRun(get().run);
+              finish('done');
             },
             (e: unknown) => {
-              running = null;
               const cancelled = e instanceof TasteFailure && e.cancelled;
               set({ phase: cancelled ? 'cancelled' : 'failed', progress: null, message: e instanceof Error ? e.message : String(e) });
-              saveRun(get().run);
+              finish(cancelled ? 'cancelled' : 'failed');
             },
           );
         },
         cancel() {
           running?.cancel();
+        },
+        removeRun(at) {
+          const runs = get().runs.filter((r) => r.at !== at);
+          set({ runs });
+          saveRuns(runs);
         },
       };
     },

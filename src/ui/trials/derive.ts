@@ -1,5 +1,5 @@
 import { rankTrials, shapleyFromTrials, type ShapleyResult, type TrialRanking, type TrialTable } from '../../analysis';
-import { matchName } from '../../analysis/names';
+import { matchExperts } from '../../analysis/names';
 import { errorMessage, type Derived } from '../scores/derive';
 import { usableObjective } from '../state/trialsStore';
 
@@ -19,7 +19,8 @@ export function deriveTrials(table: TrialTable, objectiveColumns: string[] | nul
   const columns = usableObjective(table, objectiveColumns);
   let experts: TrialsDerived['experts'] = null;
   if (expertSet && expertSet.length > 0) {
-    const names = expertSet.map((e) => matchName(e, table.models));
+    // As the Ingredients view matches them to checkpoints: the trials name the checkpoints.
+    const names = matchExperts(expertSet, table.models);
     const missing = expertSet.filter((_, i) => names[i] === undefined);
     experts = missing.length > 0 ? { missing } : { names: names as string[] };
   }

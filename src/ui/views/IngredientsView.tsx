@@ -20,6 +20,8 @@ export function IngredientsView() {
   const ingredients = useSoupStore((s) => s.ingredients);
   const pending = useSoupStore((s) => s.pendingReconnect);
   const reconnect = useSoupStore((s) => s.reconnect);
+  const toPickAgain = useSoupStore((s) => s.toPickAgain);
+  const dismissToPickAgain = useSoupStore((s) => s.dismissToPickAgain);
   const clear = useSoupStore((s) => s.clear);
   const demoNote = useSoupStore((s) => s.demoNote);
   const show = useNavigationStore((s) => s.show);
@@ -51,6 +53,18 @@ export function IngredientsView() {
           </p>
           <button type="button" className="primary" onClick={() => void reconnect()}>
             Reconnect files
+          </button>
+        </div>
+      )}
+      {toPickAgain.length > 0 && (
+        <div className="card reconnect" role="region" aria-label="Checkpoints to pick again">
+          <p className="warning">
+            Pick again: {toPickAgain.join(', ')}. {toPickAgain.length > 1 ? 'They were' : 'It was'} added as plain files (the file input), which a browser does not keep across a
+            reload. {toPickAgain.length > 1 ? 'Their' : 'Its'} weight and method settings are kept for when {toPickAgain.length > 1 ? 'they are' : 'it is'} added again with Add
+            files… or a drop (a drop or Add folder… in Chromium is kept across reloads).
+          </p>
+          <button type="button" className="link" onClick={dismissToPickAgain}>
+            Forget {toPickAgain.length > 1 ? 'them' : 'it'}
           </button>
         </div>
       )}

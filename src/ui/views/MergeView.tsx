@@ -1,3 +1,4 @@
+import { formatWeight } from '../ingredients/format';
 import { useEffect, useState } from 'react';
 import { formatBytes, formatInt } from '../ingredients/format';
 import { hasDirectoryPicker, hasSaveFilePicker } from '../ingredients/fsAccess';
@@ -113,7 +114,9 @@ export function MergeView() {
               {models.map((x, i) => (
                 <tr key={x.name}>
                   <td>{x.name}</td>
-                  <td className="num">{x.weight}</td>
+                  <td className="num" title={String(x.weight)} data-weight={x.weight}>
+                    {formatWeight(x.weight)}
+                  </td>
                   <td className="num">{shares ? (status.spec.normalise ? `${(shares[i] * 100).toFixed(1)} %` : shares[i]) : '—'}</td>
                 </tr>
               ))}
@@ -209,6 +212,14 @@ export function MergeView() {
           </button>
         </div>
         {unconfirmed && !blocked && <p className="warning small">Confirm the negative weights above to merge.</p>}
+        {m.pickerNote && !active && (
+          <p role="alert" className="warning" data-testid="picker-note">
+            {m.pickerNote}{' '}
+            <button type="button" onClick={() => m.setOutput('opfs')}>
+              Use browser storage
+            </button>
+          </p>
+        )}
         <LiveProgressPanel active={active} atMost={plan?.inputBytesAtMost} />
         {m.phase === 'cancelling' && <p role="status">Cancelling; removing what was written…</p>}
         {(m.phase === 'failed' || m.phase === 'cancelled') && m.error && (

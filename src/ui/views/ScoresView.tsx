@@ -13,6 +13,7 @@ import { HeatmapLegend } from '../scores/HeatmapLegend';
 import { readTextFiles } from '../scores/readFiles';
 import { HEATMAP_SECTION, SkipToHeatmap } from '../scores/SkipToHeatmap';
 import { TableProblems } from '../scores/TableProblems';
+import { useDefaultCandidates } from '../scores/useDefaultCandidates';
 import { useScoresStore } from '../state/scoresStore';
 import './scores.css';
 
@@ -27,8 +28,9 @@ export function ScoresView() {
 
   const tableResult = deriveTable(s.files, s.modelColumn);
   const table = tableResult?.value ?? null;
-  const choices = analysisChoicesOf(s);
-  const chosen = table ? deriveChoices(table, s.categories, s.candidates) : null;
+  const defaults = useDefaultCandidates(table);
+  const choices = { ...analysisChoicesOf(s), candidates: s.candidates ?? defaults?.models ?? null };
+  const chosen = table ? deriveChoices(table, s.categories, choices.candidates) : null;
   // No candidates yet ("None", then ticking a few): the heatmap needs none, so it stays; only experts wait.
   const noCandidates = chosen !== null && chosen.candidates.length === 0;
   const analysis = table ? deriveAnalysis(table, noCandidates ? { ...choices, candidates: null, candidateRowsOnly: false } : choices) : null;
@@ -138,6 +140,11 @@ export function ScoresView() {
                 isDemoSet={isDemo && sameSet(chosen.candidates, DEMO_CANDIDATES)}
                 onChange={s.setCandidates}
               />
+              {s.candidates === null && defaults && (
+                <p className="muted small" data-testid="default-candidates">
+                  Candidates to start with: {defaults.why}. Tick others (or All) to change them.
+                </p>
+              )}
             </div>
           </aside>
           <div className="scores-results">

@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { loadTrials } from '../../browser/searchDb';
 import { searchIdOf } from '../../search/manifest';
+import { objectiveRule } from '../../search/objective';
 import type { TrialRecord } from '../../search/runSearch';
 import { chartRanking, manifestOf, planPreview, trialIds, type PlanPreview } from '../search/derive';
 import type { SearchSettings } from '../search/protocol';
@@ -59,15 +60,16 @@ export function SearchView() {
   const tasks = useTasteStore((st) => st.tasks);
   const ready = useMemo(() => ingredients.filter((g): g is ReadyIngredient => g.status === 'ready'), [ingredients]);
   const { settings, problem } = useSettings(ready, tasks);
-  const preview = usePreview(settings, problem, ready, tasks, s.trials.length);
   const active = s.phase !== 'idle';
+  const preview = usePreview(settings, problem, ready, tasks, s.trials.length, active);
 
   const start = () => {
     if (!settings) return;
     const models = settings.models.map((m) => ready.find((g) => g.name === m)!);
     void s.start({ settings, models: models.map(identityOf), ingredients: models.map((g) => g.input), tasks: tasks.filter((t) => settings.tasks.includes(t.file)) });
   };
-  const resuming = (preview?.stored ?? 0) > 0;
+  // Resume only what an earlier run left unfinished (the preview holds still while this run goes on).
+  const resuming = preview !== null && preview.stored > 0 && (preview.plan === null || preview.stored < preview.total);
 
   return (
     <div className="search-view">
@@ -118,11 +120,15 @@ export function SearchView() {
   );
 }
 
-function usePreview(settings: SearchSettings | null, problem: string | null, ready: ReadyIngredient[], tasks: TaskText[], trialsShown: number): PlanPreview | null {
+/**
+ * What the form's settings will evaluate and how much is stored. It holds still while a search runs: the
+ * points this run evaluates are not "kept from an earlier run".
+ */
+function usePreview(settings: SearchSettings | null, problem: string | null, ready: ReadyIngredient[], tasks: TaskText[], trialsShown: number, running: boolean): PlanPreview | null {
   const [preview, setPreview] = useState<{ of: SearchSettings; value: PlanPreview | null } | null>(null);
   useEffect(() => {
     let live = true;
-    if (!settings || problem) return;
+    if (!settings || problem || running) return;
     void (async () => {
       try {
         const models = settings.models.map((m) => identityOf(ready.find((g) => g.name === m)!));
@@ -136,7 +142,7 @@ function usePreview(settings: SearchSettings | null, problem: string | null, rea
     return () => {
       live = false;
     };
-  }, [settings, problem, ready, tasks, trialsShown]);
+  }, [settings, problem, ready, tasks, trialsShown, running]);
   return settings && !problem && preview?.of === settings ? preview.value : null;
 }
 
@@ -147,7 +153,9 @@ function ProgressBar({ progress: p, cancelling }: { progress: SearchProgress; ca
   const eta = p.etaSeconds === undefined ? '' : `, about ${formatSeconds(p.etaSeconds)} left`;
   const text = cancelling
     ? 'Cancelling after the current batch…'
-    : `${p.done} of ${p.planned} points done${p.phase ? ` (${p.phase})` : ''}${eta}${p.scoring ? `; scoring a soup: ${p.scoring.tokensDone.toLocaleString('en')} of ${p.scoring.tokensTotal.toLocaleString('en')} tokens` : ''}`;
+    : p.planned === 0
+      ? 'Preparing the points…'
+      : `${p.done} of ${p.planned} points done${p.phase ? ` (${p.phase})` : ''}${eta}${p.scoring ? `; scoring a soup: ${p.scoring.tokensDone.toLocaleString('en')} of ${p.scoring.tokensTotal.toLocaleString('en')} tokens` : ''}`;
   return (
     <div className="progress">
       <div role="progressbar" aria-label="Search progress" aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent} aria-valuetext={text} className="progress-track">
@@ -196,6 +204,9 @@ function Results({ trials, exportDisabled }: { trials: TrialRecord[]; exportDisa
         <p>
           {search.state === 'done' ? 'Finished search' : search.state === 'running' ? 'Search' : `Stopped search (${search.state})`} over {settings.models.join(', ')}; experts {settings.experts.join(', ')};{' '}
           {settings.plan.kind === 'list' ? `list ${settings.plan.file}` : `${settings.plan.kind}, step ${settings.plan.step}`}. {trials.length} trials kept in this browser.
+        </p>
+        <p className="muted small" data-testid="search-objective">
+          Objective: {objectiveRule(settings.metric)}.
         </p>
         {search.loader && <p className="muted small">{search.loader}</p>}
         <SearchDownloads search={search} trials={trials} />

@@ -1,4 +1,5 @@
-import { useEffect, useMemo } from 'react';
+import { formatWeight } from '../ingredients/format';
+import { useEffect, useId, useMemo } from 'react';
 import type { ChoiceMetric } from '../../eval/scores';
 import { useSoupStatus } from '../ingredients/useSoupStatus';
 import { recipeYamlOf } from '../ingredients/recipeIO';
@@ -8,7 +9,7 @@ import { DropArea } from '../scores/DropArea';
 import { useNavigationStore } from '../state/navigationStore';
 import { useScoresStore } from '../state/scoresStore';
 import { useSoupStore } from '../state/soupStore';
-import { describeTasks, useTasteStore } from '../state/tasteStore';
+import { describeTasks, useTasteStore, type TasteRun } from '../state/tasteStore';
 import { useTrialsStore } from '../state/trialsStore';
 import { TasteBackendChoice, useTasteBackend } from '../taste/TasteBackendChoice';
 import { TasteCharts, TasteTable } from '../taste/TasteResults';
@@ -89,7 +90,7 @@ export function TasteView() {
         <p>
           {status.spec.models.length > 0 ? (
             <>
-              The soup of the Ingredients view ({status.spec.models.map((m) => `${m.name} × ${m.weight}`).join(', ')}
+              The soup of the Ingredients view ({status.spec.models.map((m) => `${m.name} × ${formatWeight(m.weight)}`).join(', ')}
               {status.spec.normalise ? ', normalised' : ''}), souped in memory and never written, then each of its {status.spec.models.length} ingredients as it is.
             </>
           ) : (
@@ -129,7 +130,10 @@ export function TasteView() {
         )}
       </section>
 
-      {t.run && t.run.results.length > 0 && <TasteRunResults />}
+      {t.run && t.run.results.length > 0 && <TasteRunResults run={t.run} running />}
+      {t.runs.map((run) => (
+        <TasteRunResults key={run.at} run={run} running={false} />
+      ))}
     </div>
   );
 }
@@ -152,20 +156,25 @@ function TasteProgressBar({ progress }: { progress: TasteProgress | null }) {
   );
 }
 
-function TasteRunResults() {
-  const run = useTasteStore((s) => s.run)!;
+/** One run's scores: the run in progress (as its models are scored), or a finished run's until the user removes them. */
+function TasteRunResults({ run, running }: { run: TasteRun; running: boolean }) {
   const metric = useTasteStore((s) => s.metric);
-  const phase = useTasteStore((s) => s.phase);
+  const removeRun = useTasteStore((s) => s.removeRun);
   const show = useNavigationStore((s) => s.show);
   const loadScores = useScoresStore((s) => s.loadFiles);
   const loadTrials = useTrialsStore((s) => s.loadFile);
-  const complete = phase !== 'running';
+  const headingId = useId();
+  const when = new Date(run.at).toLocaleTimeString('en-GB');
+  const state = running ? 'running' : (run.ended ?? 'done');
   return (
-    <section className="card" aria-labelledby="taste-results-h">
-      <h3 id="taste-results-h">Scores side by side</h3>
+    <section className="card" aria-labelledby={headingId} data-run-state={state}>
+      <h3 id={headingId}>Scores side by side</h3>
       <p className="muted small">
+        {running ? 'This run so far' : `The run started at ${when}`}
+        {state === 'cancelled' ? ' (cancelled: the models scored before the cancel)' : state === 'failed' ? ' (failed: the models scored before the failure)' : ''}.{' '}
         {run.backend && `On ${run.backend}. `}
-        {metric === 'acc_norm' ? 'Multiple choice: acc_norm %' : 'Multiple choice: acc %'}; perplexity as −bits per byte (higher is better, 0 is perfect).
+        {metric === 'acc_norm' ? 'Multiple choice: acc_norm %' : 'Multiple choice: acc %'}; perplexity as −bits per byte (higher is better, 0 is
+        perfect).
       </p>
       {run.problems.length > 0 && (
         <details className="warning small">
@@ -183,7 +192,7 @@ function TasteRunResults() {
       <div className="taste-actions">
         <button
           type="button"
-          disabled={!complete}
+          disabled={running}
           onClick={() => {
             void loadScores([{ name: 'taste-scores.csv', text: tasteScoreCsv(run.results, metric) }]).then(() => show('scores'));
           }}
@@ -192,13 +201,18 @@ function TasteRunResults() {
         </button>
         <button
           type="button"
-          disabled={!complete || run.results.length < 2}
+          disabled={running || run.results.length < 2}
           onClick={() => {
             void loadTrials({ name: 'taste-trials.csv', text: tasteTrialsCsv(run.results, run.soupWeights, metric) }).then(() => show('trials'));
           }}
         >
           Send to Trials
         </button>
+        {!running && (
+          <button type="button" className="link" onClick={() => removeRun(run.at)}>
+            Remove these scores
+          </button>
+        )}
       </div>
       <TasteCharts results={run.results} metric={metric} />
     </section>

@@ -3,6 +3,7 @@ import type { TrialTable } from '../../analysis';
 import { analysisChoicesOf, deriveAnalysis, deriveTable } from '../scores/derive';
 import { DropArea } from '../scores/DropArea';
 import { readTextFiles } from '../scores/readFiles';
+import { useDefaultCandidates } from '../scores/useDefaultCandidates';
 import { useScoresStore } from '../state/scoresStore';
 import { useTrialsStore } from '../state/trialsStore';
 import { Baselines } from '../trials/Baselines';
@@ -19,9 +20,10 @@ function useExpertSet(): string[] | null {
   useEffect(() => {
     void init();
   }, [init]);
-  const table = deriveTable(s.files, s.modelColumn)?.value;
+  const table = deriveTable(s.files, s.modelColumn)?.value ?? null;
+  const defaults = useDefaultCandidates(table);
   if (!table) return null;
-  const a = deriveAnalysis(table, analysisChoicesOf(s));
+  const a = deriveAnalysis(table, { ...analysisChoicesOf(s), candidates: s.candidates ?? defaults?.models ?? null });
   return a.value?.expertSet ?? null;
 }
 

@@ -14,7 +14,7 @@ export function CardControls({ id, name, weightControls }: { id: string; name: s
   const setup = useMethodStore();
   const method = methodOf(setup);
   const inMerge = useSoupStore((s) => weightOf(s.weights, name) !== 0);
-  const setWeight = useSoupStore((s) => s.setWeight);
+  const setInMerge = useSoupStore((s) => s.setInMerge);
   if (takesBase(method) && setup.base === name) {
     return (
       <p className="base-mark">
@@ -31,7 +31,7 @@ export function CardControls({ id, name, weightControls }: { id: string; name: s
         weightControls
       ) : (
         <label className="in-merge">
-          <input type="checkbox" checked={inMerge} onChange={(e) => setWeight(name, e.currentTarget.checked ? 1 : 0)} /> In the merge
+          <input type="checkbox" checked={inMerge} onChange={(e) => setInMerge(name, e.currentTarget.checked)} /> In the merge
         </label>
       )}
       {inMerge && (params.length > 0 || (weight && own.weight !== undefined)) && (
