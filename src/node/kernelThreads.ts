@@ -7,8 +7,14 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { KernelThread, KernelThreadsOption } from '../model/cpu/kernelThreads';
 
-/** `count` threads in all (the calling one included); default: the cores this process may use. */
-export function nodeKernelThreads(count: number = availableParallelism()): KernelThreadsOption {
+/**
+ * Default at most this many threads: each helper is a V8 isolate of a few MB (RSS counts against the
+ * evaluator's 1.3 × the checkpoint), and beyond it a 0.5–1.5 B model's matmuls are split too thin.
+ */
+export const DEFAULT_MAX_KERNEL_THREADS = 16;
+
+/** `count` threads in all (the calling one included); default: the cores this process may use, at most DEFAULT_MAX_KERNEL_THREADS. */
+export function nodeKernelThreads(count: number = Math.min(DEFAULT_MAX_KERNEL_THREADS, availableParallelism())): KernelThreadsOption {
   return {
     count,
     spawn(source): KernelThread {
