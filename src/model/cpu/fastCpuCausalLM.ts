@@ -14,7 +14,7 @@ import { checkWeights, EMBED_TOKENS, FINAL_NORM, layerTensorNames, LM_HEAD } fro
 import { KvCache } from './cpuCausalLM';
 import { CONTROL_BYTES, KernelThreads, type KernelThreadsOption } from './kernelThreads';
 import { DTYPE_BYTES, K_STEP, ROW_TILE, type WeightDtype } from './matmulKernel';
-import { addBias, addInPlace, causalAttention, rmsNorm, rope, ropeInvFreq, swiglu } from './ops';
+import { addBias, addInPlace, rmsNorm, rope, ropeInvFreq, swiglu } from './ops';
 
 interface Matrix {
   name: string;
@@ -60,6 +60,13 @@ interface Scratch {
   gate: number;
   up: number;
   logits: number;
+  /** Attention, per query head: its queries [rows, headDim], its kv head's keys [context, headDim] and values transposed [headDim, context8], scores [rows, context], probabilities [rows, context8], output [rows, headDim]. */
+  attQ: number;
+  attK: number;
+  attVT: number;
+  attS: number;
+  attP: number;
+  attO: number;
 }
 
 /** Tokens per forward step (a longer sequence goes through the KV cache in steps of this many). */
@@ -99,7 +106,7 @@ export class FastCpuCausalLM implements CausalLM {
 
   /** Why this runtime cannot run `config`, or null when it can (matmul inputs come 8 values at a time). */
   static unsupported(c: ModelConfig): string | null {
-    const dims = { hidden_size: c.hiddenSize, 'num_attention_heads × head_dim': c.numHeads * c.headDim, intermediate_size: c.intermediateSize };
+    const dims = { hidden_size: c.hiddenSize, 'num_attention_heads × head_dim': c.numHeads * c.headDim, intermediate_size: c.intermediateSize, head_dim: c.headDim };
     for (const [what, d] of Object.entries(dims)) if (d % K_STEP !== 0) return `its ${what} (${d}) is not a multiple of ${K_STEP}`;
     return null;
   }
@@ -152,6 +159,12 @@ export class FastCpuCausalLM implements CausalLM {
       gate: f32Buffer(B, c.intermediateSize),
       up: f32Buffer(B, c.intermediateSize),
       logits: f32Buffer(LOGIT_ROWS, c.vocabSize),
+      attQ: f32Buffer(B, c.headDim),
+      attK: f32Buffer(alignUp(c.maxPositionEmbeddings, K_STEP), c.headDim),
+      attVT: f32Buffer(c.headDim, alignUp(c.maxPositionEmbeddings, K_STEP)),
+      attS: f32Buffer(B, alignUp(c.maxPositionEmbeddings, K_STEP)),
+      attP: f32Buffer(B, alignUp(c.maxPositionEmbeddings, K_STEP)),
+      attO: f32Buffer(B, c.headDim),
     };
     const pages = Math.ceil(end / PAGE);
     if (pages > MAX_PAGES) {
@@ -386,7 +399,7 @@ export class FastCpuCausalLM implements CausalLM {
       rope(q, n, c.numHeads, c.headDim, this.invFreq, past);
       rope(k, n, c.numKvHeads, c.headDim, this.invFreq, past);
       cache.append(l, k, v, n);
-      causalAttention(q, cache.k[l], cache.v[l], n, past, c.numHeads, c.numKvHeads, c.headDim, attn);
+      this.attention(q, cache.k[l], cache.v[l], n, past, attn);
       mm(L.o, s.attn, s.proj);
       addInPlace(x, proj);
 
@@ -401,6 +414,53 @@ export class FastCpuCausalLM implements CausalLM {
     cache.commit(n);
     throwIfAborted(signal);
     return x;
+  }
+
+  /**
+   * Causal grouped-query attention as the reference's causalAttention computes it ([n, heads, headDim] out
+   * of q [n, heads, headDim] and the cache's [past + n, kvHeads, headDim] keys and values), with its two
+   * products, QKᵀ and PV, on the matmul kernel and its threads, one query head at a time; the softmax in
+   * double on this thread.
+   */
+  private attention(q: Float32Array, keys: Float32Array, values: Float32Array, n: number, past: number, out: Float32Array): void {
+    const c = this.config;
+    const d = c.headDim;
+    const H = c.numHeads;
+    const KV = c.numKvHeads;
+    const group = H / KV;
+    const T = past + n;
+    const T8 = alignUp(T, K_STEP);
+    const nPad = alignUp(n, ROW_TILE);
+    const s = this.scratch;
+    const f32 = new Float32Array(this.memory.buffer);
+    const at = (byte: number, length: number) => f32.subarray(byte / 4, byte / 4 + length);
+    const [Q, K, VT, S, P, O] = [at(s.attQ, nPad * d), at(s.attK, T * d), at(s.attVT, d * T8), at(s.attS, nPad * T), at(s.attP, nPad * T8), at(s.attO, nPad * d)];
+    const scale = 1 / Math.sqrt(d);
+    for (let g = 0; g < KV; g++) {
+      for (let t = 0; t < T; t++) K.set(keys.subarray((t * KV + g) * d, (t * KV + g + 1) * d), t * d);
+      VT.fill(0);
+      for (let t = 0; t < T; t++) {
+        const vo = (t * KV + g) * d;
+        for (let i = 0; i < d; i++) VT[i * T8 + t] = values[vo + i];
+      }
+      for (let h = g * group; h < (g + 1) * group; h++) {
+        for (let r = 0; r < n; r++) Q.set(q.subarray((r * H + h) * d, (r * H + h + 1) * d), r * d);
+        this.kernels.matmul('F32', s.attQ, s.attK, s.attS, nPad, d, T);
+        for (let r = 0; r < n; r++) {
+          const visible = past + r + 1;
+          const so = r * T;
+          const po = r * T8;
+          let max = -Infinity;
+          for (let t = 0; t < visible; t++) max = Math.max(max, S[so + t] * scale);
+          let sum = 0;
+          for (let t = 0; t < visible; t++) sum += Math.exp(S[so + t] * scale - max);
+          for (let t = 0; t < visible; t++) P[po + t] = Math.exp(S[so + t] * scale - max) / sum;
+          P.fill(0, po + visible, po + T8);
+        }
+        this.kernels.matmul('F32', s.attP, s.attVT, s.attO, nPad, T8, d);
+        for (let r = 0; r < n; r++) out.set(O.subarray(r * d, (r + 1) * d), (r * H + h) * d);
+      }
+    }
   }
 
   /** Rows of the embedding table for `ids`, decoded to f32: [ids.length, hidden]. */
