@@ -95,3 +95,16 @@ describe('FastCpuCausalLM', () => {
     await expect(FastCpuCausalLM.load(f16.config, broken, { name: 'broken' })).rejects.toThrow(`broken: tensor ${name} holds Inf or NaN (F16 element 5)`);
   });
 });
+
+test('helper threads that never start are dropped: the model still scores, on one thread', async () => {
+  const m = await openTinyModel({ architecture: 'llama', dtype: 'BF16', seed: 8 });
+  const seq = ids(40, m.config.vocabSize, 4);
+  const [want] = await (await CpuCausalLM.load(m.config, m.weights)).scoreTokens([seq]);
+  // Threads whose script never runs (as a worker blocked by a page's policy).
+  const dead = { count: 3, startTimeoutMs: 100, spawn: () => ({ start: () => undefined, terminate: () => undefined }) };
+  const fast = await FastCpuCausalLM.load(m.config, m.weights, { threads: dead });
+  const [got] = await fast.scoreTokens([seq]);
+  expect(maxAbsDiff(got, want)).toBeLessThan(2e-4);
+  expect(fast.description).toContain('1 thread,');
+  fast.dispose();
+}, 120_000);

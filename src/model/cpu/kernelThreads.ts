@@ -34,6 +34,8 @@ export interface KernelThreadsOption {
   /** Threads in all, the calling one included. */
   count: number;
   spawn: KernelThreadSpawner;
+  /** How long the first threaded matmul waits for the helpers to start (default START_TIMEOUT_MS). */
+  startTimeoutMs?: number;
 }
 
 // Control block (Int32 slots).
@@ -45,6 +47,10 @@ const PARTS = 10;
 const FAILED = 11;
 /** Columns split between the threads: m rounded down to even (an odd last one is done apart). */
 const COLUMNS = 12;
+/** Helpers that have instantiated the module and wait for jobs. */
+const READY = 13;
+/** How long the first threaded matmul waits for the helpers to start before going on alone. */
+export const START_TIMEOUT_MS = 30_000;
 export const CONTROL_BYTES = 64;
 const FNS: readonly WeightDtype[] = ['F32', 'F16', 'BF16'];
 
@@ -58,6 +64,8 @@ function kernelThread(init) {
   const fns = [ex.mm_f32, ex.mm_f16, ex.mm_bf16];
   const c = new Int32Array(init.memory.buffer, init.control, 16);
   let seen = 0;
+  Atomics.add(c, ${READY}, 1);
+  Atomics.notify(c, ${READY});
   for (;;) {
     Atomics.wait(c, ${GEN}, seen);
     seen = Atomics.load(c, ${GEN});
@@ -83,6 +91,8 @@ export class KernelThreads {
   private readonly threads: KernelThread[] = [];
   private readonly control: Int32Array;
   private canWait = true;
+  private started = false;
+  private readonly startTimeoutMs: number;
 
   /** `memory`'s first CONTROL_BYTES are the control block. */
   constructor(
@@ -95,6 +105,7 @@ export class KernelThreads {
     const module = new WebAssembly.Module(matmulModuleBytes({ initial: initialPages, maximum: maximumPages, shared }));
     this.exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as MatmulExports;
     this.control = new Int32Array(memory.buffer, 0, CONTROL_BYTES / 4);
+    this.startTimeoutMs = option?.startTimeoutMs ?? START_TIMEOUT_MS;
     const count = shared && option ? Math.max(1, Math.floor(option.count)) : 1;
     for (let index = 1; index < count; index++) {
       const thread = option!.spawn(KERNEL_THREAD_SOURCE);
@@ -116,6 +127,7 @@ export class KernelThreads {
     const fn = this.exports[MATMUL_EXPORTS[dtype] as keyof MatmulExports];
     const jb = blockRows(k, dtype);
     const even = m & ~1;
+    if (!this.started && this.threads.length > 0 && rows * k * m >= MIN_PARALLEL_WORK) this.awaitHelpers();
     const parts = rows * k * m < MIN_PARALLEL_WORK ? 1 : this.count;
     if (parts === 1) {
       fn(x, w, y, rows, k, m, 0, even, jb);
@@ -135,6 +147,33 @@ export class KernelThreads {
     }
     // An odd last column: the pair (m − 2, m − 1) again, on this thread once the others are done.
     if (m !== even) fn(x, w, y, rows, k, m, m - 2, m, 2);
+  }
+
+  /**
+   * Before the first job: every helper has started (a worker that cannot start — a blocked script, no
+   * memory — never would, and its part would be waited for forever); else they are dropped and the
+   * calling thread goes on alone.
+   */
+  private awaitHelpers(): void {
+    const c = this.control;
+    const deadline = Date.now() + this.startTimeoutMs;
+    for (;;) {
+      const ready = Atomics.load(c, READY);
+      if (ready >= this.threads.length) break;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        this.dispose();
+        break;
+      }
+      if (this.canWait) {
+        try {
+          Atomics.wait(c, READY, ready, Math.min(left, 100));
+        } catch {
+          this.canWait = false;
+        }
+      }
+    }
+    this.started = true;
   }
 
   private waitForHelpers(): void {
