@@ -7,6 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { CancelledError, InputError } from '../../src/errors';
 import { CpuCausalLM } from '../../src/model/cpu/cpuCausalLM';
 import { FastCpuCausalLM } from '../../src/model/cpu/fastCpuCausalLM';
+import { createCausalLM } from '../../src/model/create';
 import type { Architecture } from '../../src/model/types';
 import { nodeKernelThreads } from '../../src/node/kernelThreads';
 import { openTinyModel } from './helpers';
@@ -108,3 +109,16 @@ test('helper threads that never start are dropped: the model still scores, on on
   expect(fast.description).toContain('1 thread,');
   fast.dispose();
 }, 120_000);
+
+test("createCausalLM: 'cpu' is the fast model, 'cpu-reference' the referee; a shape the kernel cannot take falls back to the referee", async () => {
+  const m = await openTinyModel({ architecture: 'qwen2', dtype: 'BF16', seed: 3 });
+  const fast = await createCausalLM(m.config, m.weights, { backend: 'cpu' });
+  expect(fast).toBeInstanceOf(FastCpuCausalLM);
+  fast.dispose();
+  expect(await createCausalLM(m.config, m.weights, { backend: 'cpu-reference' })).toBeInstanceOf(CpuCausalLM);
+  // head_dim 12: not a multiple of the kernel's 8 values per step.
+  const odd = await openTinyModel({ architecture: 'qwen2', dtype: 'BF16', hiddenSize: 48, numHeads: 4, numKvHeads: 2 });
+  expect(FastCpuCausalLM.unsupported(odd.config)).toBe('its head_dim (12) is not a multiple of 8');
+  expect(await createCausalLM(odd.config, odd.weights, { backend: 'cpu' })).toBeInstanceOf(CpuCausalLM);
+  await expect(FastCpuCausalLM.load(odd.config, odd.weights, { name: 'odd' })).rejects.toThrow('odd: the fast CPU runtime cannot run this model: its head_dim (12) is not a multiple of 8');
+});
