@@ -1,7 +1,7 @@
 // Y = X · Wᵀ (+ Y when accumulate): the linear layers and the LM head of the forward pass.
 //
 // X is [n, k] f32 activations (from row xRow0), W is [m, k] weights in their checkpoint dtype, read
-// through `loadW` (src/gpu/model/modelShaders.ts prepends it: F32 as is, F16 and BF16 decoded from
+// through `loadW` (src/model/gpu/modelShaders.ts prepends it: F32 as is, F16 and BF16 decoded from
 // u32 words on the bits, as no shader-f16 is assumed). Y rows start at yRow0, have stride yStride,
 // and this dispatch writes columns [col0, col0 + m): a tensor too large for one binding is cut by
 // rows into parts, each part one dispatch writing its own columns. `accumulate` (a uniform, so one

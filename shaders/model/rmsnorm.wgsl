@@ -3,7 +3,7 @@
 // One workgroup per row of `dim` values; rows start at row0 and are `dim` apart. `main` reads X and
 // writes Y (the norms before attention, before the MLP and at the end); `inPlace` normalises Y itself
 // (Qwen3's per-head q_norm / k_norm, rows = tokens × heads of head_dim). W is the norm weight in its
-// checkpoint dtype, through `loadW` (prepended by src/gpu/model/modelShaders.ts).
+// checkpoint dtype, through `loadW` (prepended by src/model/gpu/modelShaders.ts).
 
 struct Params {
   rows: u32,

@@ -23,7 +23,7 @@ import { listPoints, uniformOf } from '../../search/points';
 import { planPoint, type PlannedModel } from '../../search/soupLoader';
 import { fitSoupLoader } from '../../search/fitLoader';
 import { plannedPoints } from '../../search/planSize';
-import type { GpuIngredients } from '../../gpu/residentSoup';
+import type { GpuIngredients } from '../../merge/gpu/residentSoup';
 import { runSearch, type SearchEvent, type SearchPlan, type SearchSpec, type TrialRecord } from '../../search/runSearch';
 import { soupWeightSource } from '../../merge/soupWeights';
 import { humanBytes } from './inspect';

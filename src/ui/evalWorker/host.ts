@@ -7,7 +7,7 @@
 import { CancelledError, isSoupLabError } from '../../errors';
 import { requestAdapter } from '../../gpu/adapter';
 import { createSoupDevice, type SoupDevice } from '../../gpu/device';
-import type { WebGpuCausalLM } from '../../gpu/model/webgpuCausalLM';
+import type { WebGpuCausalLM } from '../../model/gpu/webgpuCausalLM';
 import { browserKernelThreads } from '../../browser/kernelThreads';
 import { createBrowserCpuBackend } from '../../merge/cpu/browserSpawner';
 import { FastCpuCausalLM } from '../../model/cpu/fastCpuCausalLM';
