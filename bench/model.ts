@@ -2,7 +2,8 @@
  * `npm run bench -- model`: issue 9 §6. Scoring speed of the model runtime on a generated Llama of
  * ≥ 100 M parameters (scripts/tinyModel.ts at larger dims, BF16 weights, a 32 k vocabulary), in one run:
  *
- * - the CPU backend (CpuCausalLM) and the WebGPU backend (WebGpuCausalLM) scoring the same sequences
+ * - the fast CPU backend (FastCpuCausalLM), the f32 reference (CpuCausalLM, with
+ *   SOUPLAB_BENCH_BACKENDS=cpu,cpu-reference) and the WebGPU backend (WebGpuCausalLM) scoring the same sequences
  *   (log-prob of every next token): tokens/s and peak RSS of each, and their largest log-prob difference;
  * - llama.cpp (node-llama-cpp, CPU, F32 KV cache) scoring the same tokens of the same model exported as
  *   BF16 GGUF by SoupLab's writer, the way an evaluator reads log-probs from it (controlledEvaluate with
@@ -15,11 +16,14 @@
  * Sizes: SOUPLAB_BENCH_MODEL_LAYERS (12), _HIDDEN (768), _INTERMEDIATE (2048), _VOCAB (32000),
  * SOUPLAB_BENCH_MODEL_SEQS × SOUPLAB_BENCH_MODEL_SEQ_LEN tokens (4 × 128; with a software adapter 1 × 32
  * unless the variables are set). A software adapter (SwiftShader) is skipped on this model unless
- * SOUPLAB_BENCH_MODEL_SOFTWARE=1: it is for correctness, and takes tens of minutes here. Reported, no targets.
+ * SOUPLAB_BENCH_MODEL_SOFTWARE=1: it is for correctness, and takes tens of minutes here.
+ * SOUPLAB_BENCH_MODEL_SHAPE=qwen2-0.5b: Qwen2-0.5B's shape instead (24 layers unless _LAYERS says).
+ * The fast CPU backend and llama.cpp run on the same number of threads, SOUPLAB_BENCH_THREADS (default:
+ * the cores this process may use); issue 19's goal for the CPU is a ratio ≥ 0.5. Reported, no targets.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openCheckpoint } from '../src/formats/checkpoint';
 import { writeGguf } from '../src/model/gguf/writeGguf';
@@ -27,18 +31,28 @@ import { bytesSource } from '../src/formats/memorySource';
 import { describeAdapter, requestAdapter } from '../src/gpu/adapter';
 import { describeFit, WebGpuCausalLM } from '../src/model/gpu/webgpuCausalLM';
 import { CpuCausalLM } from '../src/model/cpu/cpuCausalLM';
+import { FastCpuCausalLM } from '../src/model/cpu/fastCpuCausalLM';
 import { openModel, type OpenedModel } from '../src/model/load';
 import type { CausalLM, ModelConfig } from '../src/model/types';
 import { modelTensors } from '../src/model/weights';
 import { nodeFileTarget } from '../src/node/fileTargets';
+import { nodeKernelThreads } from '../src/node/kernelThreads';
 import { nodeGPU } from '../src/node/webgpu';
+import { qwen2HalfB } from '../scripts/realShapes';
+import { tinyModel } from '../scripts/tinyModel';
 import { generatedLlama } from './generatedLlama';
 import { hasHardwareVulkanDriver, SWIFTSHADER_ICD } from './kernels';
 import { PeakRss } from './peakRss';
 import type { Benchmark } from './registry';
 
-/** SOUPLAB_BENCH_BACKENDS=cpu,webgpu (default both) limits the backends a benchmark measures. */
-export const wantBackend = (kind: 'cpu' | 'webgpu'): boolean => (process.env.SOUPLAB_BENCH_BACKENDS ?? 'cpu,webgpu').split(',').includes(kind);
+/**
+ * SOUPLAB_BENCH_BACKENDS=cpu,webgpu (the default) limits the backends a benchmark measures; cpu-reference
+ * adds the one-threaded f32 reference (minutes on long sequences).
+ */
+export const wantBackend = (kind: 'cpu' | 'cpu-reference' | 'webgpu'): boolean => (process.env.SOUPLAB_BENCH_BACKENDS ?? 'cpu,webgpu').split(',').includes(kind);
+
+/** Threads of the fast CPU backend and of llama.cpp alike (SOUPLAB_BENCH_THREADS; default: the cores this process may use). */
+const benchThreads = (): number => Number(process.env.SOUPLAB_BENCH_THREADS ?? availableParallelism());
 
 const env = (name: string, fallback: number): number => Number(process.env[`SOUPLAB_BENCH_MODEL_${name}`] ?? fallback);
 
@@ -96,6 +110,8 @@ function maxDiff(a: Float32Array[], b: Float32Array[] | number[][]): number {
 }
 
 /** llama.cpp scoring the same sequences from a GGUF of the model: tokens/s and its log-probs. */
+const llamaThreads = (): number => Number(process.env.SOUPLAB_BENCH_LLAMA_THREADS ?? benchThreads());
+
 async function measureLlamaCpp(model: OpenedModel, seqs: Int32Array[]): Promise<{ tokensPerSecond: number; forwardTokensPerSecond: number; peakRssMb: number; logProbs: number[][]; fileMb: number } | string> {
   let llamaCpp: typeof import('node-llama-cpp');
   try {
@@ -115,9 +131,8 @@ async function measureLlamaCpp(model: OpenedModel, seqs: Int32Array[]): Promise<
       contextSize: Math.max(256, longest),
       batchSize: longest,
       sequences: 1,
-      // One thread, as the CPU backend uses: on a shared machine llama.cpp's spinning worker threads
-      // lose to whoever else runs (SOUPLAB_BENCH_LLAMA_THREADS to change).
-      threads: Number(process.env.SOUPLAB_BENCH_LLAMA_THREADS ?? 1),
+      // As many threads as the fast CPU backend uses (SOUPLAB_BENCH_LLAMA_THREADS to change).
+      threads: llamaThreads(),
       experimentalKvCacheKeyType: 'F32',
       experimentalKvCacheValueType: 'F32',
       flashAttention: false,
@@ -160,14 +175,15 @@ export const modelBenchmark: Benchmark = {
   name: 'model',
   description: 'model runtime: tokens scored per second and peak memory on a generated ≥ 100 M-parameter Llama (BF16), CPU and WebGPU backends, and llama.cpp (CPU) on the same model as GGUF',
   async run() {
-    const layers = env('LAYERS', 12);
-    const hidden = env('HIDDEN', 768);
+    const qwen05 = process.env.SOUPLAB_BENCH_MODEL_SHAPE === 'qwen2-0.5b';
+    const layers = env('LAYERS', qwen05 ? 24 : 12);
+    const hidden = env('HIDDEN', qwen05 ? 896 : 768);
     // The vocabulary padded to a realistic size.
-    const { files } = await generatedLlama({ hidden, layers, intermediate: env('INTERMEDIATE', 2048), kvHeads: Math.max(1, hidden / 256), vocab: env('VOCAB', 32000) }, { seed: 1 });
+    const { files } = qwen05 ? await tinyModel(qwen2HalfB({ numLayers: layers })) : await generatedLlama({ hidden, layers, intermediate: env('INTERMEDIATE', 2048), kvHeads: Math.max(1, hidden / 256), vocab: env('VOCAB', 32000) }, { seed: 1 });
     const model = await openModel(await openCheckpoint(new Map([...files].map(([k, v]) => [k, bytesSource(v, k)])), 'bench-llama'));
     const c = model.config;
     const params = modelTensors(c).reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
-    console.log(`model   llama, ${layers} layers, hidden ${c.hiddenSize}, intermediate ${c.intermediateSize}, ${c.numHeads} heads / ${c.numKvHeads} kv heads, vocab ${c.vocabSize}: ${(params / 1e6).toFixed(1)} M parameters, BF16 (${((params * 2) / 1e6).toFixed(0)} MB)`);
+    console.log(`model   ${c.architecture}, ${layers} layers, hidden ${c.hiddenSize}, intermediate ${c.intermediateSize}, ${c.numHeads} heads / ${c.numKvHeads} kv heads, vocab ${c.vocabSize}: ${(params / 1e6).toFixed(1)} M parameters, BF16 (${((params * 2) / 1e6).toFixed(0)} MB)`);
 
     // GPU first decides the sequence sizes (a software adapter gets few tokens).
     if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD) && !hasHardwareVulkanDriver()) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
@@ -183,13 +199,22 @@ export const modelBenchmark: Benchmark = {
     const tokens = seqs.reduce((s, q) => s + q.length, 0);
     console.log(`tokens  ${seqs.length} sequences × ${seqs[0].length} tokens = ${tokens} tokens scored per backend (log-prob of every next token)`);
 
-    // SOUPLAB_BENCH_BACKENDS=webgpu skips the one-threaded CPU twin (minutes on long sequences).
     let onCpu: Measured | undefined;
-    if (wantBackend('cpu')) {
+    if (wantBackend('cpu-reference')) {
       const cpu = await CpuCausalLM.load(c, model.weights);
       onCpu = await measure(cpu, seqs);
       cpu.dispose();
-      console.log(`cpu     CpuCausalLM (f32, one thread): ${onCpu.tokensPerSecond.toFixed(1)} tokens/s (${onCpu.seconds.toFixed(1)} s), peak RSS ${onCpu.peakRssMb.toFixed(0)} MB`);
+      console.log(`cpu-ref CpuCausalLM (the f32 reference, one thread): ${onCpu.tokensPerSecond.toFixed(1)} tokens/s (${onCpu.seconds.toFixed(1)} s), peak RSS ${onCpu.peakRssMb.toFixed(0)} MB`);
+    }
+    let onFast: Measured | undefined;
+    if (wantBackend('cpu')) {
+      const fast = await FastCpuCausalLM.load(c, model.weights, { threads: nodeKernelThreads(benchThreads()) });
+      try {
+        onFast = await measure(fast, seqs);
+        console.log(`cpu     FastCpuCausalLM, ${fast.description}: ${onFast.tokensPerSecond.toFixed(1)} tokens/s (${onFast.seconds.toFixed(1)} s), peak RSS ${onFast.peakRssMb.toFixed(0)} MB (weights ${(fast.weightBytes / 1e6).toFixed(0)} MB)` + (onCpu ? `; max |Δ log-prob| vs the f32 reference ${maxDiff(onFast.logProbs, onCpu.logProbs).toExponential(2)}` : ''));
+      } finally {
+        fast.dispose();
+      }
     } else console.log('cpu     skipped (SOUPLAB_BENCH_BACKENDS)');
 
     let onGpu: Measured | undefined;
@@ -224,10 +249,16 @@ export const modelBenchmark: Benchmark = {
     const ref = await measureLlamaCpp(model, seqs);
     if (typeof ref === 'string') console.log(`llama.cpp not measured: ${ref}`);
     else {
-      console.log(`llama.cpp node-llama-cpp 3.21.1, CPU (${process.env.SOUPLAB_BENCH_LLAMA_THREADS ?? 1} thread(s)), BF16 GGUF (${ref.fileMb.toFixed(0)} MB, written by SoupLab), F32 KV cache: ${ref.tokensPerSecond.toFixed(1)} tokens/s scored (next-token probabilities at every position, as an evaluator reads them), ${ref.forwardTokensPerSecond.toFixed(1)} tokens/s for its forward alone (no probabilities), peak RSS ${ref.peakRssMb.toFixed(0)} MB; max |Δ log-prob| vs ${onCpu ? 'the CPU twin' : 'the WebGPU backend'} ${maxDiff((onCpu ?? onGpu)?.logProbs ?? [], ref.logProbs).toExponential(2)} (llama.cpp rounds activations for BF16 matmuls)`);
+      console.log(`llama.cpp node-llama-cpp 3.21.1, CPU (${llamaThreads()} thread(s)), BF16 GGUF (${ref.fileMb.toFixed(0)} MB, written by SoupLab), F32 KV cache: ${ref.tokensPerSecond.toFixed(1)} tokens/s scored (next-token probabilities at every position, as an evaluator reads them), ${ref.forwardTokensPerSecond.toFixed(1)} tokens/s for its forward alone (no probabilities), peak RSS ${ref.peakRssMb.toFixed(0)} MB; max |Δ log-prob| vs ${onFast ? 'the fast CPU backend' : onCpu ? 'the CPU reference' : 'the WebGPU backend'} ${maxDiff((onFast ?? onCpu ?? onGpu)?.logProbs ?? [], ref.logProbs).toExponential(2)} (llama.cpp rounds activations for BF16 matmuls)`);
       const ratio = (x: number): string => `${(x / ref.tokensPerSecond).toFixed(3)} (vs its forward alone ${(x / ref.forwardTokensPerSecond).toFixed(3)})`;
-      console.log(`ratio   tokens/s over llama.cpp's scoring:` + (onCpu ? ` CPU backend ${ratio(onCpu.tokensPerSecond)}` : '') + (onGpu ? ` WebGPU backend ${ratio(onGpu.tokensPerSecond)}` : ''));
+      console.log(
+        `ratio   tokens/s over llama.cpp's scoring (${llamaThreads()} thread(s)):` +
+          (onFast ? ` fast CPU backend (${benchThreads()} thread(s)) ${ratio(onFast.tokensPerSecond)}` : '') +
+          (onCpu ? ` CPU reference ${ratio(onCpu.tokensPerSecond)}` : '') +
+          (onGpu ? ` WebGPU backend ${ratio(onGpu.tokensPerSecond)}` : ''),
+      );
     }
     return true;
   },
 };
+

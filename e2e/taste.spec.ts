@@ -56,7 +56,7 @@ async function openTaste(page: Page): Promise<void> {
   await expect(page.getByRole('list', { name: 'Tasks' }).getByRole('listitem')).toHaveCount(4);
   await expect(page.getByRole('button', { name: 'Taste', exact: true })).toBeEnabled({ timeout: 30_000 });
   await page.getByLabel('Run on').selectOption('cpu');
-  await expect(page.locator('.backend-line')).toContainText('CPU: the f32 reference runtime in a web worker');
+  await expect(page.locator('.backend-line')).toContainText('CPU: the WebAssembly SIMD runtime in web workers');
 }
 
 test('Taste scores the demo soup and its ingredients as the CLI does; Send to Scores fills the heatmap', async ({ page }, testInfo) => {
@@ -65,7 +65,7 @@ test('Taste scores the demo soup and its ingredients as the CLI does; Send to Sc
   const table = page.getByRole('table', { name: 'Taste scores' });
   await expect(table.locator('tbody tr')).toHaveCount(4, { timeout: 90_000 });
   await expect(page.getByRole('button', { name: 'Send to Scores' })).toBeEnabled({ timeout: 90_000 });
-  await expect(page.getByText(/On CPU \(f32 reference runtime, in a web worker\)/)).toBeVisible();
+  await expect(page.getByText(/On CPU \(WebAssembly SIMD, \d+ threads?, [A-Z0-9/]+ weights\), in a web worker/)).toBeVisible();
 
   const shown = await table.locator('tbody tr').evaluateAll((rows) =>
     rows.map((r) => ({

@@ -375,10 +375,9 @@ export interface TinyModel {
   tokenizer: TinyTokenizer;
 }
 
-/** Generates a tiny model: every file of a Hugging Face model folder, in memory. */
-export async function tinyModel(options: TinyModelOptions): Promise<TinyModel> {
+/** The config.json and tokenizer of a generated model (what tinyModel writes beside its weights). */
+export function tinyModelConfig(options: TinyModelOptions): { config: Record<string, unknown>; tokenizer: TinyTokenizer } {
   const arch = ARCH[options.architecture];
-  const seed = options.seed ?? 1;
   const dtype = options.dtype ?? 'F32';
   const hiddenSize = options.hiddenSize ?? 64;
   const numHeads = options.numHeads ?? 4;
@@ -414,7 +413,14 @@ export async function tinyModel(options: TinyModelOptions): Promise<TinyModel> {
     ...(options.architecture === 'llama' || options.architecture === 'qwen3' ? { attention_bias: false } : {}),
     ...(options.architecture === 'mistral' ? { sliding_window: null } : {}),
   };
+  return { config, tokenizer };
+}
 
+/** Generates a tiny model: every file of a Hugging Face model folder, in memory. */
+export async function tinyModel(options: TinyModelOptions): Promise<TinyModel> {
+  const seed = options.seed ?? 1;
+  const dtype = options.dtype ?? 'F32';
+  const { config, tokenizer } = tinyModelConfig(options);
   const tensors = modelTensors(parseModelConfig(config, `tiny ${options.architecture}/config.json`));
   const base = seededGaussian(seed);
   const delta = options.deltaSeed === undefined ? null : seededGaussian(options.deltaSeed);

@@ -19,6 +19,7 @@ const SRC = join(ROOT, 'src');
 const LAYERS: Record<string, number> = {
   errors: 0,
   util: 0,
+  wasm: 0, // a WebAssembly assembler for the hand-written SIMD kernels
   formats: 1, // safetensors, dtypes, sources and targets: bytes in and out
   analysis: 1, // score tables, correlations, clusters, experts, Shapley
   gpu: 1, // what every GPU user shares: adapter, device, pipelines, buffers, errors
@@ -32,7 +33,7 @@ const LAYERS: Record<string, number> = {
   ui: 7, // the studio
 };
 /** Folders whose code runs unchanged in Node, a web worker and a page. */
-const ENGINE = ['errors', 'util', 'formats', 'analysis', 'gpu', 'model', 'merge', 'eval', 'search'];
+const ENGINE = ['errors', 'util', 'wasm', 'formats', 'analysis', 'gpu', 'model', 'merge', 'eval', 'search'];
 const NODE_BUILTINS = new Set(['fs', 'path', 'os', 'url', 'child_process', 'worker_threads', 'crypto', 'stream', 'util', 'events', 'module', 'process', 'buffer']);
 const UI_LIBRARIES = ['react', 'react-dom', 'zustand', 'recharts'];
 

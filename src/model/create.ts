@@ -8,9 +8,17 @@ import { requestAdapter } from '../gpu/adapter';
 import type { SoupDevice } from '../gpu/device';
 import { WebGpuCausalLM } from './gpu/webgpuCausalLM';
 import { CpuCausalLM } from './cpu/cpuCausalLM';
+import { FastCpuCausalLM } from './cpu/fastCpuCausalLM';
+import type { KernelThreadsOption } from './cpu/kernelThreads';
+import { wasmSimdAvailable } from './cpu/matmulKernel';
 import type { CausalLM, ModelConfig, ScoreOptions, WeightSource } from './types';
 
-export type ModelBackend = 'webgpu' | 'cpu';
+/**
+ * 'cpu': the fast CPU model (WebAssembly SIMD, the checkpoint's dtypes, threads), or the f32 reference
+ * where it cannot run (no WebAssembly SIMD, dimensions not a multiple of 8); 'cpu-reference': the f32
+ * reference itself (the referee of the other runtimes).
+ */
+export type ModelBackend = 'webgpu' | 'cpu' | 'cpu-reference';
 
 export interface CreateCausalLMOptions {
   backend: ModelBackend;
@@ -19,6 +27,8 @@ export interface CreateCausalLMOptions {
   signal?: AbortSignal;
   /** Loading progress (tensors uploaded, on WebGPU). */
   onProgress?: ScoreOptions['onProgress'];
+  /** CPU: helper threads from the platform adapter (src/node/kernelThreads.ts, src/browser/kernelThreads.ts). */
+  threads?: KernelThreadsOption;
   /** WebGPU: the device to load onto (its weights are then writable by a soup backend on the same device). */
   device?: SoupDevice;
   /** WebGPU: the adapter to open a device on, when no device is given. */
@@ -32,7 +42,10 @@ export interface CreateCausalLMOptions {
 }
 
 export async function createCausalLM(config: ModelConfig, weights: WeightSource, options: CreateCausalLMOptions): Promise<CausalLM> {
-  if (options.backend === 'cpu') return CpuCausalLM.load(config, weights, { signal: options.signal, name: options.name });
+  if (options.backend === 'cpu' && wasmSimdAvailable() && FastCpuCausalLM.unsupported(config) === null) {
+    return FastCpuCausalLM.load(config, weights, { signal: options.signal, name: options.name, threads: options.threads });
+  }
+  if (options.backend !== 'webgpu') return CpuCausalLM.load(config, weights, { signal: options.signal, name: options.name });
   const adapter = options.device || options.adapter ? options.adapter : await requestAdapter(options.gpu ?? (globalThis.navigator as Navigator | undefined)?.gpu);
   return WebGpuCausalLM.create(config, weights, {
     device: options.device,

@@ -56,6 +56,11 @@ export interface WeightSource {
    * large tensor whole. Without it, readers take readF32's one piece.
    */
   streamF32?(name: string, signal?: AbortSignal): AsyncIterable<Float32Array>;
+  /**
+   * Optional: the tensor's bytes as stored (little-endian values of dtype(name)), in pieces in order, so
+   * that a runtime keeping the checkpoint's dtype (the fast CPU model) never decodes to f32.
+   */
+  streamRaw?(name: string, signal?: AbortSignal): AsyncIterable<Uint8Array>;
 }
 
 export interface ScoreOptions {

@@ -9,6 +9,8 @@ import { createSoupDevice, type SoupDevice } from '../gpu/device';
 import { WebGpuCausalLM } from '../model/gpu/webgpuCausalLM';
 import { createCausalLM } from '../model/create';
 import type { CausalLM, ModelConfig, WeightSource } from '../model/types';
+import { FastCpuCausalLM } from '../model/cpu/fastCpuCausalLM';
+import { nodeKernelThreads } from './kernelThreads';
 import { mayHaveGpuDevice, nodeGPU } from './webgpu';
 
 export type ModelBackendChoice = 'auto' | 'cpu' | 'webgpu';
@@ -26,7 +28,7 @@ export async function loadEvaluator(
   choice: ModelBackendChoice,
   config: ModelConfig,
   weights: WeightSource,
-  options: { signal?: AbortSignal; say?: (line: string) => void; name?: string } = {},
+  options: { signal?: AbortSignal; say?: (line: string) => void; name?: string; /** CPU threads (default: the cores this process may use). */ threads?: number } = {},
 ): Promise<LoadedModel> {
   let adapter: GPUAdapter | undefined;
   if (choice === 'webgpu') adapter = await requestAdapter(await nodeGPU()); // no fallback when asked for
@@ -50,6 +52,7 @@ export async function loadEvaluator(
       throw e;
     }
   }
-  const model = await createCausalLM(config, weights, { backend: 'cpu', signal: options.signal, name: options.name });
-  return { model, description: 'CPU (f32 reference runtime)', dispose: async () => undefined };
+  const model = await createCausalLM(config, weights, { backend: 'cpu', signal: options.signal, name: options.name, threads: nodeKernelThreads(options.threads) });
+  const description = model instanceof FastCpuCausalLM ? model.description : 'CPU (f32 reference runtime)';
+  return { model, description, dispose: async () => undefined };
 }

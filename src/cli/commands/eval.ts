@@ -1,5 +1,6 @@
 import { InputError } from '../../errors';
-import { prepareTasks, scoreTasks, type EvalProgress, type TaskResult } from '../../eval/evaluate';
+import { estimatePlan, measurePace, slowPlanWarning } from '../../eval/estimate';
+import { prepareTasks, scoreTasks, tokensToScore, type EvalProgress, type TaskResult } from '../../eval/evaluate';
 import { categoryScore, formatScore, scoreTableCsv, type ChoiceMetric } from '../../eval/scores';
 import type { SoupBackend } from '../../merge/kernel';
 import { createNodeCpuBackend } from '../../node/cpuWorkers';
@@ -7,6 +8,9 @@ import { openEvalModel } from '../../node/evalModel';
 import { loadEvaluator, type ModelBackendChoice } from '../../node/modelBackend';
 import { readTaskFiles } from '../../node/taskFiles';
 import { parseArgs, UsageError, type CliIO, type Command } from '../io';
+
+/** Evaluations shorter than this many tokens are not priced first (even a slow CPU scores them within the hour). */
+const LONG_EVAL_TOKENS = 10_000;
 
 export const evalCommand: Command = {
   name: 'eval',
@@ -50,6 +54,11 @@ export const evalCommand: Command = {
       for (const p of problems) io.stderr(`${p}\n`);
       if (model.plan) say(`souping ${model.plan.ingredients.length} models in memory (${model.plan.recipe.method}); nothing is written`);
       lm = await loadEvaluator((backendArg as ModelBackendChoice | undefined) ?? 'auto', model.config, model.weights, { signal: io.signal, say });
+      // A long evaluation on the CPU is priced from a short warm-up, and the faster alternatives named.
+      if (lm.model.backend === 'cpu' && tokensToScore(tasks) > LONG_EVAL_TOKENS) {
+        const warning = slowPlanWarning(estimatePlan(tasks, 1, await measurePace(lm.model, tasks, { signal: io.signal, sampleTokens: 64 })), lm.model.backend);
+        if (warning) io.stderr(`warning: ${warning}\n`);
+      }
       const progress = json || !io.stderrIsTTY || flags.get('quiet') === true ? undefined : progressLine(io);
       let results: TaskResult[];
       try {

@@ -2,6 +2,7 @@ import { freemem, totalmem } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { CancelledError, InputError, throwIfAborted } from '../../errors';
+import { estimatePlan, estimateText, measurePace, slowPlanWarning } from '../../eval/estimate';
 import { prepareTasks } from '../../eval/evaluate';
 import { carriedFiles } from '../../merge/carriedFiles';
 import type { SoupBackend } from '../../merge/kernel';
@@ -22,6 +23,7 @@ import { heldOutCsv, pointRecipeYaml, searchProvenance, reportMarkdown, trialIds
 import { listPoints, uniformOf } from '../../search/points';
 import { planPoint, type PlannedModel } from '../../search/soupLoader';
 import { fitSoupLoader } from '../../search/fitLoader';
+import { plannedPoints } from '../../search/planSize';
 import type { GpuIngredients } from '../../merge/gpu/residentSoup';
 import { runSearch, type SearchEvent, type SearchPlan, type SearchSpec, type TrialRecord } from '../../search/runSearch';
 import { soupWeightSource } from '../../merge/soupWeights';
@@ -169,8 +171,16 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
       if (shapleyArg !== undefined && !['all', 'experts', 'none'].includes(shapleyArg)) throw new UsageError(`--shapley must be all, experts or none, got '${shapleyArg}'`);
       const shapleyPlayers = shapleyArg === 'all' ? names.map((_, i) => i) : shapleyArg === 'experts' ? experts : shapleyArg === 'none' ? [] : undefined;
       const spec: SearchSpec = { models: names, experts, plan, metric, splitSeed: seed, tuneShare, shapleyPlayers };
-      const started = performance.now();
       const trialsSoFar: TrialRecord[] = await store.load();
+      // The whole plan's time from a short measured warm-up, before any point is evaluated.
+      const planned = plannedPoints(spec, new Set(trialsSoFar.map((t) => t.key)));
+      if (planned.points > 0) {
+        const estimate = estimatePlan(tasks, planned.points, await measurePace(lm.model, tasks, { signal: io.signal, sampleTokens: 64 }));
+        say(`estimate: ${planned.atLeast ? 'at least ' : ''}${estimateText(estimate, lm.description)} (the evaluation alone, from a warm-up)`);
+        const warning = slowPlanWarning(estimate, lm.model.backend);
+        if (warning) io.stderr(`warning: ${warning}\n`);
+      }
+      const started = performance.now();
       const writeOutputs = async (trials: TrialRecord[], planKeys: Set<string>, players: number[], info: { evaluated: number; planPoints: number; cancelled: boolean }): Promise<SearchEvidence> => {
         const categories = tasks.map((t) => t.name);
         const evidence = searchEvidence(trials, names, experts, planKeys, players, tasks);

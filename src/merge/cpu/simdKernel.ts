@@ -6,6 +6,10 @@
  * at the end, as everywhere. The module is tiny and assembled here, byte by byte, so that no build
  * step or binary file is needed. F16 inputs are decoded in SIMD; F16 output is encoded in JavaScript.
  */
+import {
+  bitselect, extendHighU, extendLowU, F32, f32x4Add, f32x4Mul, f32x4Splat, f32x4Sub, get, I32, I32_ADD, I32_GE_U, I32_SHL, i32c, i32x4Add, i32x4Eq, i32x4GtU, i32x4Shl,
+  i32x4ShrU, i32x4Splat, load, narrowU, section, set, store, uleb, v128And, v128Or, V128, vec,
+} from '../../wasm/assembler';
 import type { SoupSpan } from '../kernel';
 
 /** Elements per block; four regions of BLOCK × 4 bytes in the module's memory. */
@@ -15,65 +19,6 @@ const BASE = SIMD_BLOCK * 4;
 const IN = SIMD_BLOCK * 8;
 const OUT = SIMD_BLOCK * 12;
 const PAGES = (SIMD_BLOCK * 16) / 65536;
-
-// ---- a minimal WebAssembly assembler ----
-
-const I32 = 0x7f;
-const F32 = 0x7d;
-const V128 = 0x7b;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-
-const get = (i: number) => [0x20, ...uleb(i)];
-const set = (i: number) => [0x21, ...uleb(i)];
-const i32c = (v: number) => [0x41, ...sleb(v | 0)];
-const simd = (op: number, ...imm: number[]) => [0xfd, ...uleb(op), ...imm];
-const load = (offset = 0) => simd(0x00, 0, ...uleb(offset));
-const store = (offset = 0) => simd(0x0b, 0, ...uleb(offset));
-const i32x4Splat = simd(0x11);
-const f32x4Splat = simd(0x13);
-const i32x4Eq = simd(0x37);
-const i32x4GtU = simd(0x3c);
-const v128And = simd(0x4e);
-const v128Or = simd(0x50);
-const bitselect = simd(0x52);
-const narrowU = simd(0x86);
-const extendLowU = simd(0xa9);
-const extendHighU = simd(0xaa);
-const i32x4Shl = simd(0xab);
-const i32x4ShrU = simd(0xad);
-const i32x4Add = simd(0xae);
-const f32x4Add = simd(0xe4);
-const f32x4Sub = simd(0xe5);
-const f32x4Mul = simd(0xe6);
-const I32_ADD = [0x6a];
-const I32_SHL = [0x74];
-const I32_GE_U = [0x4f];
 
 /** `for (i = 0; i < n; i += 8) body` with local `i`; the body sees addresses via `addr(base, shift)`. */
 function loop8(iLocal: number, nLocal: number, body: number[]): number[] {

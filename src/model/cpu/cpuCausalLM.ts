@@ -32,7 +32,7 @@ interface Weights {
 }
 
 /** Keys and values of the positions seen so far, per layer ([rows, kvHeads, headDim], grown by doubling). */
-class KvCache {
+export class KvCache {
   rows = 0;
   private capacity = 0;
   readonly k: Float32Array[] = [];

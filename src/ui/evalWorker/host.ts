@@ -8,7 +8,9 @@ import { CancelledError, isSoupLabError } from '../../errors';
 import { requestAdapter } from '../../gpu/adapter';
 import { createSoupDevice, type SoupDevice } from '../../gpu/device';
 import type { WebGpuCausalLM } from '../../model/gpu/webgpuCausalLM';
+import { browserKernelThreads } from '../../browser/kernelThreads';
 import { createBrowserCpuBackend } from '../../merge/cpu/browserSpawner';
+import { FastCpuCausalLM } from '../../model/cpu/fastCpuCausalLM';
 import type { SoupBackend } from '../../merge/kernel';
 import { createCausalLM } from '../../model/create';
 import type { CausalLM, ModelConfig, WeightSource } from '../../model/types';
@@ -51,8 +53,9 @@ export function serveOneJob<Start extends { type: 'start' }, Out>(
   let started = false;
   const createModel: JobContext<Out>['createModel'] = async (backend, config, weights, { name, signal, ownDevice }) => {
     if (backend === 'cpu' || !ownDevice) {
-      const model = await createCausalLM(config, weights, { backend, signal, name, gpu: scope.navigator.gpu });
-      const description = backend === 'cpu' ? 'CPU (f32 reference runtime, in a web worker)' : ((model as { description?: string }).description ?? 'WebGPU');
+      const model = await createCausalLM(config, weights, { backend, signal, name, gpu: scope.navigator.gpu, threads: backend === 'cpu' ? browserKernelThreads() : undefined });
+      const description =
+        model instanceof FastCpuCausalLM ? `${model.description}, in a web worker` : backend === 'cpu' ? 'CPU (f32 reference runtime, in a web worker)' : ((model as { description?: string }).description ?? 'WebGPU');
       return { model, description, dispose: () => model.dispose() };
     }
     const device = await createSoupDevice(await requestAdapter(scope.navigator.gpu), 'souplab model');

@@ -22,7 +22,7 @@ export function useTasteBackend(): { choice: TasteBackend; line: string; availab
           : software && chosen === null
             ? `the WebGPU adapter, ${gpu.adapter.name}, is a software renderer and slower; choose WebGPU to use it anyway`
             : 'chosen here';
-    line = `CPU: the f32 reference runtime in a web worker (${why})`;
+    line = `CPU: the WebAssembly SIMD runtime in web workers (${why})`;
   }
   return { choice, line, available };
 }

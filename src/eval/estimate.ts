@@ -1,0 +1,80 @@
+/**
+ * How long a Taste or a Search will take, from a short measured warm-up (issue 19 §4): the model scores
+ * a few of the plan's own sequences, and the plan's tokens are priced at that pace. On the CPU a plan of
+ * hours gets a warning that names the faster alternatives.
+ */
+import type { CausalLM, ScoreOptions } from '../model/types';
+import { tokensToScore, type PreparedTask } from './evaluate';
+
+export interface PlanEstimate {
+  /** Points (soups) to evaluate; 1 for a Taste of one model. */
+  points: number;
+  /** Tokens scored per point. */
+  tokensPerPoint: number;
+  /** The measured pace. */
+  tokensPerSecond: number;
+  seconds: number;
+}
+
+/** Plans longer than this on the CPU are warned about. */
+export const SLOW_PLAN_SECONDS = 3600;
+
+/** The first sequences the tasks would score, up to `maxTokens` tokens (at least one sequence). */
+function sampleSequences(tasks: PreparedTask[], maxTokens: number): Int32Array[] {
+  const out: Int32Array[] = [];
+  let tokens = 0;
+  for (const t of tasks) {
+    const seqs = t.kind === 'multiple_choice' ? t.items.flatMap((it) => it.choices.map((c) => c.sequence)) : t.documents.flatMap((d) => d.windows.map((w) => w.sequence));
+    for (const s of seqs) {
+      if (out.length > 0 && tokens + s.length > maxTokens) return out;
+      out.push(Int32Array.from(s));
+      tokens += s.length;
+    }
+  }
+  return out;
+}
+
+/**
+ * Tokens per second of `model` on the tasks' own first sequences (about `sampleTokens` tokens), after a
+ * first call that compiles and warms its kernels.
+ */
+export async function measurePace(model: CausalLM, tasks: PreparedTask[], options: Pick<ScoreOptions, 'signal'> & { sampleTokens?: number } = {}): Promise<number> {
+  const sample = sampleSequences(tasks, options.sampleTokens ?? 256);
+  if (sample.length === 0) return Infinity;
+  await model.scoreTokens([sample[0].subarray(0, Math.min(8, sample[0].length))], { signal: options.signal });
+  const t0 = performance.now();
+  await model.scoreTokens(sample, { signal: options.signal });
+  const seconds = Math.max(1e-6, (performance.now() - t0) / 1000);
+  return sample.reduce((s, q) => s + Math.max(0, q.length - 1), 0) / seconds;
+}
+
+export function estimatePlan(tasks: PreparedTask[], points: number, tokensPerSecond: number): PlanEstimate {
+  const tokensPerPoint = tokensToScore(tasks);
+  return { points, tokensPerPoint, tokensPerSecond, seconds: (points * tokensPerPoint) / tokensPerSecond };
+}
+
+function duration(seconds: number): string {
+  if (seconds < 90) return `${Math.max(1, Math.round(seconds))} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172800) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86400).toFixed(1)} days`;
+}
+
+function count(n: number): string {
+  return n >= 10_000 ? `${Math.round(n / 1000)} k` : String(n);
+}
+
+/** "37 points × 48 k tokens ≈ 21 min at 1,530 tokens/s on CPU (…)". */
+export function estimateText(e: PlanEstimate, device: string): string {
+  const what = e.points === 1 ? `${count(e.tokensPerPoint)} tokens` : `${e.points} points × ${count(e.tokensPerPoint)} tokens`;
+  return `${what} ≈ ${duration(e.seconds)} at ${Math.round(e.tokensPerSecond).toLocaleString('en-US')} tokens/s on ${device}`;
+}
+
+/** On the CPU, a plan of more than SLOW_PLAN_SECONDS: what to do instead; else null. */
+export function slowPlanWarning(e: PlanEstimate, backend: CausalLM['backend']): string | null {
+  if (backend !== 'cpu' || !(e.seconds > SLOW_PLAN_SECONDS)) return null;
+  return (
+    `this will take about ${duration(e.seconds)} on the CPU: a machine with a GPU (--backend webgpu) is many times faster; ` +
+    `fewer items per task, fewer points (a larger --step, or --plan adaptive) or running souplab search on a larger machine or a cluster shorten it`
+  );
+}

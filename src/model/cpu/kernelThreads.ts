@@ -1,0 +1,199 @@
+/**
+ * The fast CPU model's threads: one WebAssembly memory (weights, activations and a control block)
+ * shared by the calling thread and `count − 1` helper threads, each running the matmul module on it.
+ * A matmul is split by output columns; the caller writes the job into the control block, wakes the
+ * helpers (Atomics.notify), computes its own part and waits until every helper has decremented the
+ * pending count. No message per job, no copies.
+ *
+ * Platform code is injected: a KernelThreadSpawner starts a thread running KERNEL_THREAD_SOURCE (Node:
+ * a worker_thread from src/node; the browser: a web worker from src/browser) and delivers it one
+ * message, KernelThreadInit. Without SharedArrayBuffer (a page that is not cross-origin isolated) or
+ * with count 1, everything runs on the calling thread.
+ */
+import { blockRows, MATMUL_EXPORTS, matmulModuleBytes, splitColumns, type MatmulExports, type WeightDtype } from './matmulKernel';
+
+export interface KernelThreadInit {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  /** This thread's part of every job (1 … parts − 1; the caller takes part 0). */
+  index: number;
+  /** Byte offset of the control block in memory. */
+  control: number;
+}
+
+export interface KernelThread {
+  /** Sends the thread its one message. */
+  start(init: KernelThreadInit): void;
+  terminate(): void;
+}
+
+/** Starts a thread that runs `source` (a script defining kernelThread(init)) and hands it its init message. */
+export type KernelThreadSpawner = (source: string) => KernelThread;
+
+export interface KernelThreadsOption {
+  /** Threads in all, the calling one included. */
+  count: number;
+  spawn: KernelThreadSpawner;
+  /** How long the first threaded matmul waits for the helpers to start (default START_TIMEOUT_MS). */
+  startTimeoutMs?: number;
+}
+
+// Control block (Int32 slots).
+const GEN = 0;
+const PENDING = 1;
+const FN = 2;
+const ARGS = 3; // x, w, y, rows, k, m, jb (7 slots)
+const PARTS = 10;
+const FAILED = 11;
+/** Columns split between the threads: m rounded down to even (an odd last one is done apart). */
+const COLUMNS = 12;
+/** Helpers that have instantiated the module and wait for jobs. */
+const READY = 13;
+/** How long the first threaded matmul waits for the helpers to start before going on alone. */
+export const START_TIMEOUT_MS = 30_000;
+export const CONTROL_BYTES = 64;
+const FNS: readonly WeightDtype[] = ['F32', 'F16', 'BF16'];
+
+/**
+ * The helper's script: the function, and the platform's glue calls it with its init message. It splits
+ * columns as splitColumns does (kept in step by the tests comparing threaded and one-threaded results).
+ */
+export const KERNEL_THREAD_SOURCE = `
+function kernelThread(init) {
+  const ex = new WebAssembly.Instance(init.module, { env: { memory: init.memory } }).exports;
+  const fns = [ex.mm_f32, ex.mm_f16, ex.mm_bf16];
+  const c = new Int32Array(init.memory.buffer, init.control, 16);
+  let seen = 0;
+  Atomics.add(c, ${READY}, 1);
+  Atomics.notify(c, ${READY});
+  for (;;) {
+    Atomics.wait(c, ${GEN}, seen);
+    seen = Atomics.load(c, ${GEN});
+    try {
+      const pairs = c[${COLUMNS}] / 2;
+      const per = Math.ceil(pairs / c[${PARTS}]);
+      const a = Math.min(pairs, init.index * per) * 2;
+      const b = Math.min(pairs, (init.index + 1) * per) * 2;
+      if (b > a) fns[c[${FN}]](c[${ARGS}], c[${ARGS + 1}], c[${ARGS + 2}], c[${ARGS + 3}], c[${ARGS + 4}], c[${ARGS + 5}], a, b, c[${ARGS + 6}]);
+    } catch (e) {
+      Atomics.store(c, ${FAILED}, 1);
+    }
+    if (Atomics.sub(c, ${PENDING}, 1) === 1) Atomics.notify(c, ${PENDING});
+  }
+}
+`;
+
+/** Below this many multiply-adds a matmul runs on the calling thread alone (waking helpers costs more). */
+const MIN_PARALLEL_WORK = 1 << 18;
+
+export class KernelThreads {
+  private readonly exports: MatmulExports;
+  private readonly threads: KernelThread[] = [];
+  private readonly control: Int32Array;
+  private canWait = true;
+  private started = false;
+  private readonly startTimeoutMs: number;
+
+  /** `memory`'s first CONTROL_BYTES are the control block. */
+  constructor(
+    readonly memory: WebAssembly.Memory,
+    maximumPages: number,
+    shared: boolean,
+    option: KernelThreadsOption | undefined,
+  ) {
+    const initialPages = memory.buffer.byteLength / 65536;
+    const module = new WebAssembly.Module(matmulModuleBytes({ initial: initialPages, maximum: maximumPages, shared }));
+    this.exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as MatmulExports;
+    this.control = new Int32Array(memory.buffer, 0, CONTROL_BYTES / 4);
+    this.startTimeoutMs = option?.startTimeoutMs ?? START_TIMEOUT_MS;
+    const count = shared && option ? Math.max(1, Math.floor(option.count)) : 1;
+    for (let index = 1; index < count; index++) {
+      const thread = option!.spawn(KERNEL_THREAD_SOURCE);
+      thread.start({ module, memory, index, control: 0 });
+      this.threads.push(thread);
+    }
+  }
+
+  /** Threads in all, the calling one included. */
+  get count(): number {
+    return this.threads.length + 1;
+  }
+
+  /**
+   * y = x · Wᵀ over byte addresses in the memory: x [rows, k] f32 (rows a multiple of 4), W [m, k] of
+   * `dtype`, y [rows, m] f32.
+   */
+  matmul(dtype: WeightDtype, x: number, w: number, y: number, rows: number, k: number, m: number): void {
+    const fn = this.exports[MATMUL_EXPORTS[dtype] as keyof MatmulExports];
+    const jb = blockRows(k, dtype);
+    const even = m & ~1;
+    if (!this.started && this.threads.length > 0 && rows * k * m >= MIN_PARALLEL_WORK) this.awaitHelpers();
+    const parts = rows * k * m < MIN_PARALLEL_WORK ? 1 : this.count;
+    if (parts === 1) {
+      fn(x, w, y, rows, k, m, 0, even, jb);
+    } else {
+      const c = this.control;
+      c[FN] = FNS.indexOf(dtype);
+      c.set([x, w, y, rows, k, m, jb], ARGS);
+      c[PARTS] = parts;
+      c[COLUMNS] = even;
+      Atomics.store(c, PENDING, parts - 1);
+      Atomics.add(c, GEN, 1);
+      Atomics.notify(c, GEN);
+      const [a, b] = splitColumns(even, parts, 0);
+      if (b > a) fn(x, w, y, rows, k, m, a, b, jb);
+      this.waitForHelpers();
+      if (Atomics.load(c, FAILED) !== 0) throw new Error('a CPU model thread failed in its matmul kernel');
+    }
+    // An odd last column: the pair (m − 2, m − 1) again, on this thread once the others are done.
+    if (m !== even) fn(x, w, y, rows, k, m, m - 2, m, 2);
+  }
+
+  /**
+   * Before the first job: every helper has started (a worker that cannot start — a blocked script, no
+   * memory — never would, and its part would be waited for forever); else they are dropped and the
+   * calling thread goes on alone.
+   */
+  private awaitHelpers(): void {
+    const c = this.control;
+    const deadline = Date.now() + this.startTimeoutMs;
+    for (;;) {
+      const ready = Atomics.load(c, READY);
+      if (ready >= this.threads.length) break;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        this.dispose();
+        break;
+      }
+      if (this.canWait) {
+        try {
+          Atomics.wait(c, READY, ready, Math.min(left, 100));
+        } catch {
+          this.canWait = false;
+        }
+      }
+    }
+    this.started = true;
+  }
+
+  private waitForHelpers(): void {
+    const c = this.control;
+    for (;;) {
+      const pending = Atomics.load(c, PENDING);
+      if (pending === 0) return;
+      if (this.canWait) {
+        try {
+          Atomics.wait(c, PENDING, pending);
+          continue;
+        } catch {
+          this.canWait = false; // a browser's main thread may not block: spin instead
+        }
+      }
+    }
+  }
+
+  dispose(): void {
+    for (const t of this.threads) t.terminate();
+    this.threads.length = 0;
+  }
+}
