@@ -1,3 +1,5 @@
+export { sharedMemoryUsable } from '../util/sharedMemory';
+
 /**
  * Reusable shared memory for soup jobs in flight. Each job reads its inputs straight into a slab and
  * the backend writes the result into the same slab; the slab goes back to the pool once the result is
@@ -5,10 +7,6 @@
  * and sharing them spares the copies between threads. Only where SharedArrayBuffer may be used (Node;
  * a cross-origin isolated page).
  */
-export function sharedMemoryUsable(): boolean {
-  return typeof SharedArrayBuffer !== 'undefined' && (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false;
-}
-
 export class SlabPool {
   private readonly free: SharedArrayBuffer[] = [];
 

@@ -6,7 +6,7 @@
  * One tensor pair is in memory at a time; the factors are small. Reports the energy ‖D_r‖²/‖D‖² kept.
  */
 import { CancelledError, InputError, throwIfAborted } from '../../errors';
-import { truncatedSvd } from '../../analysis/truncatedSvd';
+import { truncatedSvd } from '../../util/truncatedSvd';
 import { SINGLE_FILE, type Checkpoint, type CheckpointTensor } from '../checkpoint';
 import { isFloatDtype, type FloatDtype } from '../dtype';
 import { decodeToF32, encodeFromF32 } from '../floatArrays';

@@ -8,7 +8,7 @@
  */
 import { InputError, throwIfAborted } from '../../errors';
 import { decodeToF32, encodeFromF32 } from '../../formats/floatArrays';
-import { sharedMemoryUsable } from '../../merge/sharedSlabs';
+import { sharedMemoryUsable } from '../../util/sharedMemory';
 import type { CausalLM, ModelConfig, ScoreOptions, WeightSource } from '../types';
 import { checkWeights, EMBED_TOKENS, FINAL_NORM, layerTensorNames, LM_HEAD } from '../weights';
 import { KvCache } from './cpuCausalLM';

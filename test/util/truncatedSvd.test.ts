@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { truncatedSvd } from '../../src/analysis/truncatedSvd';
+import { truncatedSvd } from '../../src/util/truncatedSvd';
 import { rng } from '../merge/models';
 
 /** k orthonormal columns of length n (Gram-Schmidt on seeded random vectors), row-major [n, k]. */

@@ -3,7 +3,7 @@
  * subspace iteration on a fixed pseudo-random start (Halko, Martinsson & Tropp 2011, alg. 4.4), then a
  * one-sided Jacobi SVD (Hestenes) of the small projected matrix. The same input gives the same bits.
  */
-import { mulberry32 } from '../util/random';
+import { mulberry32 } from './random';
 
 export interface TruncatedSvd {
   /** Singular values, descending, `k` of them. */
