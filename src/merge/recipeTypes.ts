@@ -5,7 +5,7 @@
 import { InputError } from '../errors';
 import type { FloatDtype } from '../formats/dtype';
 import type { ParameterMap } from './params';
-import type { TokenizerSpec } from './vocabulary/tokenizerSpec';
+import type { TokenizerSpec } from './vocabulary/tokenizerTypes';
 
 /** Top-level keys SoupLab does not act on but keeps for the round trip. */
 export const PASSTHROUGH_KEYS = ['name', 'chat_template'] as const;

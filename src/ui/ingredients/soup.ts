@@ -10,7 +10,7 @@ import { modelPathOf } from './modelPaths';
 import { messageOf } from './openIngredient';
 import { recipeOf, type SoupSpec } from './recipeIO';
 import type { Ingredient } from './types';
-import type { StudioVocabulary } from './vocabulary';
+import type { StudioVocabulary } from './types';
 
 export interface SoupInputs {
   ingredients: Ingredient[];

@@ -35,3 +35,15 @@ export type Ingredient =
   | { id: string; name: string; input: IngredientInput; status: 'reading' }
   | { id: string; name: string; input: IngredientInput; status: 'ready'; checkpoint: Checkpoint; summary: IngredientSummary }
   | { id: string; name: string; input: IngredientInput; status: 'error'; error: string };
+
+/** The vocabularies of the soup's models as the pre-flight shows them (vocabulary.ts). */
+export interface StudioVocabulary {
+  /** One line per model that differs, then the output vocabulary (of the choice, else of the union). */
+  lines: string[];
+  /** Some model's tokens differ from the base's. */
+  differ: boolean;
+  /** With a choice: the checkpoints by recipe path, rows aligned. */
+  aligned?: Map<string, Checkpoint>;
+  /** Why the vocabularies cannot be aligned (a token id collision…), in one sentence. */
+  error?: string;
+}

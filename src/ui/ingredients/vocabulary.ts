@@ -4,24 +4,16 @@
  * base), the checkpoints with their embedding rows aligned, which the pre-flight and the plan then read
  * (src/merge/vocabulary, the engine's; the merge worker aligns them again from the recipe).
  */
-import type { Checkpoint } from '../../formats/checkpoint';
 import { prepareVocabulary } from '../../merge/vocabulary/prepareVocabulary';
 import { modelPathOf } from './modelPaths';
 import { messageOf } from './openIngredient';
 import { namesInMerge } from './soup';
+import type { StudioVocabulary } from './types';
+
+export type { StudioVocabulary } from './types';
 import type { SoupSpec } from './recipeIO';
 import type { Ingredient } from './types';
 
-export interface StudioVocabulary {
-  /** One line per model that differs, then the output vocabulary (of the choice, else of the union). */
-  lines: string[];
-  /** Some model's tokens differ from the base's. */
-  differ: boolean;
-  /** With a choice: the checkpoints by recipe path, rows aligned. */
-  aligned?: Map<string, Checkpoint>;
-  /** Why the vocabularies cannot be aligned (a token id collision…), in one sentence. */
-  error?: string;
-}
 
 /** Null when fewer than two models of the soup have a tokenizer.json (nothing to compare). */
 export async function studioVocabulary(ingredients: Ingredient[], spec: SoupSpec): Promise<StudioVocabulary | null> {
