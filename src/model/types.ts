@@ -56,6 +56,11 @@ export interface WeightSource {
    * large tensor whole. Without it, readers take readF32's one piece.
    */
   streamF32?(name: string, signal?: AbortSignal): AsyncIterable<Float32Array>;
+  /**
+   * Optional: the tensor's bytes as stored (little-endian, in `dtype(name)`), in pieces of any size, in order,
+   * so that a runtime that keeps weights in their 16-bit dtype (the WebGPU model) never decodes them to f32.
+   */
+  streamBytes?(name: string, signal?: AbortSignal): AsyncIterable<Uint8Array>;
 }
 
 export interface ScoreOptions {

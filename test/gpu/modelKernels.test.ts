@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { requestAdapter } from '../../src/gpu/adapter';
 import { createSoupDevice, type SoupDevice } from '../../src/gpu/device';
-import type { WeightDtype } from '../../src/gpu/model/modelShaders';
+import { NO_FEATURES, type KernelFeatures, type WeightDtype } from '../../src/gpu/model/modelShaders';
 import { planWeightParts } from '../../src/gpu/model/residentWeights';
 import { addBias, causalAttention, embed, logSoftmax, matmul, rmsNorm, rope, ropeInvFreq, swiglu } from '../../src/model/cpu/ops';
 import { nodeGPU } from '../../src/node/webgpu';
@@ -100,23 +100,31 @@ describe('matmul.wgsl: Y = X·Wᵀ with weights decoded in the shader', () => {
   });
 });
 
+/** The row-reduction variants: reduce.wgsl (every adapter) and reduceSubgroups.wgsl (SwiftShader has subgroups). */
+const REDUCTIONS: { name: string; features: KernelFeatures }[] = [
+  { name: 'workgroup memory', features: NO_FEATURES },
+  { name: 'subgroups', features: { f16: false, subgroups: true } },
+];
+
 describe('rmsnorm.wgsl', () => {
-  for (const dtype of DTYPES) {
-    it(`${dtype} weight: rows from an offset, and in place (per-head q/k norm)`, async () => {
+  it('the adapter offers subgroups, so both reduction variants run here', () => {
+    expect(ctx.device.features.has('subgroups')).toBe(true);
+  });
+  for (const dtype of DTYPES) for (const { name, features } of REDUCTIONS)
+    it(`${dtype} weight, ${name} reduction: rows from an offset, and in place (per-head q/k norm)`, async () => {
       const [rows, dim] = [9, 100];
       const x = randomValues((rows + 2) * dim, 10, 3);
       const wRaw = randomValues(dim, 11);
       const w = h.weight(wRaw, [dim], dtype);
       const y = h.buffer(x.length);
-      await h.run((rec) => rec.rmsNorm(h.bound(w), h.buffer(x), y, { rows, dim, row0: 2, eps: 1e-5 }));
+      await h.run((rec) => rec.rmsNorm(h.bound(w), h.buffer(x), y, { rows, dim, row0: 2, eps: 1e-5 }), features);
       const want = rmsNorm(x.subarray(2 * dim), asDtype(wRaw, dtype), rows, dim, 1e-5);
       close((await h.read(y, x.length)).subarray(2 * dim), want, 1e-5, dtype);
 
       const z = h.buffer(x);
-      await h.run((rec) => rec.rmsNorm(h.bound(w), null, z, { rows: rows + 2, dim, eps: 1e-6 }));
+      await h.run((rec) => rec.rmsNorm(h.bound(w), null, z, { rows: rows + 2, dim, eps: 1e-6 }), features);
       close(await h.read(z, x.length), rmsNorm(x, asDtype(wRaw, dtype), rows + 2, dim, 1e-6), 1e-5, `${dtype} in place`);
     });
-  }
 });
 
 describe('rope.wgsl (rotate_half, table of f32 angles)', () => {
@@ -207,14 +215,15 @@ describe('embed.wgsl, elementwise.wgsl, logits.wgsl', () => {
     close(await h.read(g, gate.length), swiglu(gate, up), 1e-5, 'swiglu');
   });
 
-  it('log-softmax gathered at the targets, argmax (first of ties), rows from an offset', async () => {
+  for (const { name, features } of REDUCTIONS)
+  it(`log-softmax gathered at the targets, argmax (first of ties), rows from an offset (${name} reduction)`, async () => {
     const [rows, V] = [5, 1000];
     const logits = randomValues(rows * V, 60, 4);
     logits[2 * V + 17] = 40;
     logits[2 * V + 900] = 40; // a tie: the first index wins
     const targets = Uint32Array.of(0xffffffff, 0xffffffff, 999, 0, 17, 500, 0xffffffff);
     const results = h.buffer(2 * targets.length);
-    await h.run((rec) => rec.logSoftmaxGather(h.buffer(logits), h.buffer(targets), results, { rows, vocab: V, row0: 2 }));
+    await h.run((rec) => rec.logSoftmaxGather(h.buffer(logits), h.buffer(targets), results, { rows, vocab: V, row0: 2 }), features);
     const got = await h.read(results, 2 * targets.length);
     const bits = new Uint32Array(got.buffer);
     const ls = logSoftmax(logits, rows, V);

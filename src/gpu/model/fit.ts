@@ -80,7 +80,15 @@ export function logitRowsFor(c: ModelConfig, limits: FitLimits, batchTokens: num
   return Math.max(1, Math.min(batchTokens, Math.floor(binding / (4 * c.vocabSize))));
 }
 
-export function checkModelFit(c: ModelConfig, tensors: readonly TensorInfo[], limits: FitLimits, opts: { batchTokens: number; memoryBudgetBytes?: number | null }): ModelFit {
+/** GiB with two decimals: the unit people compare GPU memory in. */
+export const gib = (n: number): string => `${(n / 2 ** 30).toFixed(2)} GiB`;
+
+export function checkModelFit(
+  c: ModelConfig,
+  tensors: readonly TensorInfo[],
+  limits: FitLimits,
+  opts: { batchTokens: number; memoryBudgetBytes?: number | null; name?: string },
+): ModelFit {
   const binding = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
   const problems: string[] = [];
   const splitTensors: ModelFit['splitTensors'] = [];
@@ -102,7 +110,10 @@ export function checkModelFit(c: ModelConfig, tensors: readonly TensorInfo[], li
   const totalBytes = weightBytes + ws.total;
   const budget = opts.memoryBudgetBytes ?? null;
   if (budget !== null && totalBytes > budget) {
-    problems.push(`needs ${mib(totalBytes)} (${mib(weightBytes)} of weights + ${mib(ws.total)} for batches of ${batchTokens} tokens), the budget is ${mib(budget)}`);
+    const dtypes = [...new Set(tensors.map((t) => t.dtype))].join('/');
+    problems.push(
+      `${opts.name ?? 'the model'} needs ${gib(totalBytes)} of GPU memory (${gib(weightBytes)} of ${dtypes} weights + ${gib(ws.total)} for batches of ${batchTokens} tokens), the adapter offers ${gib(budget)}`,
+    );
   }
   const summary =
     `needs ${mib(totalBytes)}: ${mib(weightBytes)} of weights + ${mib(ws.total)} of activations, KV cache (${mib(ws.kv)}) and logits for batches of ${batchTokens} tokens` +

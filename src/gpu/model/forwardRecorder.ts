@@ -8,7 +8,7 @@
  * Each method mirrors one kernel of shaders/model/ and documents its operands; shapes are in elements.
  */
 import type { PipelineCache } from '../pipelineCache';
-import { modelShaderCode, modelShaderLabel, type ModelKernel, type WeightDtype } from './modelShaders';
+import { modelShaderCode, modelShaderLabel, NO_FEATURES, type KernelFeatures, type ModelKernel, type WeightDtype } from './modelShaders';
 
 /** A weight (or one part of a weight cut by rows) as a kernel binds it. */
 export interface BoundWeight {
@@ -61,6 +61,8 @@ export class ForwardRecorder {
   constructor(
     private readonly device: GPUDevice,
     private readonly pipelines: PipelineCache,
+    /** The optional features the kernels use (each must be enabled on the device). */
+    private readonly features: KernelFeatures = NO_FEATURES,
   ) {}
 
   get length(): number {
@@ -68,7 +70,7 @@ export class ForwardRecorder {
   }
 
   private pipeline(kernel: ModelKernel, dtype: WeightDtype | null, entryPoint = 'main'): GPUComputePipeline {
-    return this.pipelines.get(modelShaderLabel(kernel, dtype), () => modelShaderCode(kernel, dtype), {}, entryPoint);
+    return this.pipelines.get(modelShaderLabel(kernel, dtype, this.features), () => modelShaderCode(kernel, dtype, this.features), {}, entryPoint);
   }
 
   /**

@@ -21,8 +21,8 @@ import { DeviceLostError, GPUExecutionError } from '../errors';
 import { PipelineCache } from '../pipelineCache';
 import { checkModelFit, logitRowsFor, maxBatchTokensFor, mib, type FitLimits, type ModelFit, type TensorInfo, type WorkspaceShape } from './fit';
 import { ForwardRecorder, type BoundWeight } from './forwardRecorder';
-import type { WeightDtype } from './modelShaders';
-import { allocateWeight, writeWeight, type ResidentWeight, type WeightPart } from './residentWeights';
+import { deviceKernelFeatures, type KernelFeatures, type WeightDtype } from './modelShaders';
+import { allocateWeight, writeWeight, writeWeightBytes, type ResidentWeight, type WeightPart } from './residentWeights';
 
 /** The model does not fit the adapter: `fit` has the numbers. */
 export class ModelDoesNotFitError extends SoupLabError {
@@ -50,6 +50,11 @@ export interface WebGpuCausalLMOptions {
   name?: string;
   /** Cut tensors and size batches as if one binding held at most this many bytes (default: the device's limits). */
   maxBindingBytes?: number;
+  /**
+   * Force the optional kernel features on or off (default: used when the device has them). Forcing one on
+   * that the device lacks is refused; tests force each variant the adapter can run.
+   */
+  kernels?: Partial<KernelFeatures>;
 }
 
 const NO_TARGET = 0xffffffff;
@@ -97,8 +102,17 @@ function capLimits(l: FitLimits, maxBindingBytes: number | undefined): FitLimits
 }
 
 /** Whether `config` with `source`'s weights fits `adapter` (before opening a device or uploading anything). */
-export function checkFitOnAdapter(config: ModelConfig, source: WeightSource, adapter: GPUAdapter, opts: { batchTokens?: number; memoryBudgetBytes?: number } = {}): ModelFit {
-  return checkModelFit(config, tensorInfos(config, source, 'model'), limitsOf(adapter), { batchTokens: opts.batchTokens ?? 512, memoryBudgetBytes: opts.memoryBudgetBytes });
+export function checkFitOnAdapter(config: ModelConfig, source: WeightSource, adapter: GPUAdapter, opts: { batchTokens?: number; memoryBudgetBytes?: number; name?: string } = {}): ModelFit {
+  return checkModelFit(config, tensorInfos(config, source, opts.name ?? 'model'), limitsOf(adapter), { batchTokens: opts.batchTokens ?? 512, memoryBudgetBytes: opts.memoryBudgetBytes, name: opts.name });
+}
+
+/** The kernel features to use: what the device has, unless forced; forcing on a missing one is refused. */
+export function chooseKernelFeatures(has: KernelFeatures, forced: Partial<KernelFeatures>): KernelFeatures {
+  const FEATURE: Record<keyof KernelFeatures, string> = { f16: 'shader-f16', subgroups: 'subgroups' };
+  for (const key of ['f16', 'subgroups'] as const) {
+    if (forced[key] === true && !has[key]) throw new GPUExecutionError(`the GPU device does not offer the WebGPU feature ${FEATURE[key]}, which was asked for`);
+  }
+  return { f16: forced.f16 ?? has.f16, subgroups: forced.subgroups ?? has.subgroups };
 }
 
 export class WebGpuCausalLM implements CausalLM {
@@ -121,12 +135,15 @@ export class WebGpuCausalLM implements CausalLM {
     private readonly ownsDevice: boolean,
     readonly fit: ModelFit,
     private readonly limits: FitLimits,
+    /** The optional features the kernels use. */
+    readonly kernelFeatures: KernelFeatures,
   ) {
     this.pipelines = pipelinesFor(ctx.device);
     this.invFreq = ropeInvFreq(config.headDim, config.ropeTheta, config.ropeScaling);
     this.batchTokens = fit.batchTokens;
     this.maxTokens = maxBatchTokensFor(config, limits);
-    this.description = `WebGPU on ${describeAdapter(ctx.adapter).name}`;
+    const used = [kernelFeatures.f16 ? 'f16 matmuls' : '', kernelFeatures.subgroups ? 'subgroup reductions' : ''].filter(Boolean);
+    this.description = `WebGPU on ${describeAdapter(ctx.adapter).name}${used.length ? ` (${used.join(', ')})` : ''}`;
   }
 
   /** Checks the fit, opens the device (unless given), uploads every weight. */
@@ -134,10 +151,17 @@ export class WebGpuCausalLM implements CausalLM {
     const tensors = tensorInfos(config, source, opts.name ?? 'model');
     if (!opts.device && !opts.adapter) throw new GPUExecutionError('WebGpuCausalLM needs a GPU adapter or device');
     const limits = capLimits(opts.device ? limitsOf(opts.device.device) : limitsOf(opts.adapter!), opts.maxBindingBytes);
-    const fit = checkModelFit(config, tensors, limits, { batchTokens: opts.batchTokens ?? 512, memoryBudgetBytes: opts.memoryBudgetBytes });
-    if (!fit.fits) throw new ModelDoesNotFitError(`the model does not fit this GPU: ${fit.problems.join('; ')} (${fit.summary})`, fit);
+    const fit = checkModelFit(config, tensors, limits, { batchTokens: opts.batchTokens ?? 512, memoryBudgetBytes: opts.memoryBudgetBytes, name: opts.name });
+    if (!fit.fits) throw new ModelDoesNotFitError(`${opts.name ?? 'the model'} does not fit this GPU: ${fit.problems.join('; ')} (${fit.summary})`, fit);
     const ctx = opts.device ?? (await createSoupDevice(opts.adapter!, 'souplab model'));
-    const model = new WebGpuCausalLM(config, ctx, !opts.device, fit, limits);
+    let features: KernelFeatures;
+    try {
+      features = chooseKernelFeatures(deviceKernelFeatures(ctx.device), opts.kernels ?? {});
+    } catch (e) {
+      if (!opts.device) ctx.destroy();
+      throw e;
+    }
+    const model = new WebGpuCausalLM(config, ctx, !opts.device, fit, limits, features);
     try {
       await model.compile(new Set(tensors.map((t) => t.dtype)));
       model.allocate(tensors);
@@ -232,7 +256,7 @@ export class WebGpuCausalLM implements CausalLM {
   /** Builds every pipeline the forward uses now, so a driver that cannot compile them fails at load. */
   private async compile(dtypes: ReadonlySet<WeightDtype>): Promise<void> {
     const scoped = this.ctx.scoped('compiling shaders/model', () => {
-      const rec = new ForwardRecorder(this.ctx.device, this.pipelines);
+      const rec = new ForwardRecorder(this.ctx.device, this.pipelines, this.kernelFeatures);
       const fake = this.ctx.device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE });
       for (const dtype of dtypes) {
         const w = { buffer: fake, dtype };
@@ -277,9 +301,24 @@ export class WebGpuCausalLM implements CausalLM {
     let done = 0;
     for (const name of names) {
       this.usable(opts.signal);
-      const values = await source.readF32(name, opts.signal);
-      const scoped = this.ctx.scoped(`uploading ${name}`, () => writeWeight(this.ctx.device, this.weight(name), values));
-      await this.settle(scoped.errors, `uploading ${name}`);
+      const w = this.weight(name);
+      if (source.streamBytes && source.dtype(name) === w.dtype) {
+        // The checkpoint's own bytes: a 16-bit tensor never exists as f32 on the host.
+        const errors: Promise<void>[] = [];
+        const written = writeWeightBytes(this.ctx.device, w, source.streamBytes(name, opts.signal), (writes) => errors.push(this.ctx.scoped(`uploading ${name}`, writes).errors));
+        try {
+          await this.settle(written, `uploading ${name}`);
+        } finally {
+          for (const e of errors) e.catch(() => undefined);
+        }
+        for (const e of errors) await this.settle(e, `uploading ${name}`);
+      } else {
+        const values = await source.readF32(name, opts.signal);
+        const scoped = this.ctx.scoped(`uploading ${name}`, () => writeWeight(this.ctx.device, w, values));
+        await this.settle(scoped.errors, `uploading ${name}`);
+      }
+      // Bounds the staging memory queued for upload to about one tensor.
+      await this.settle(this.ctx.device.queue.onSubmittedWorkDone(), `uploading ${name}`);
       opts.onProgress?.(++done, names.length);
     }
     await this.settle(this.ctx.device.queue.onSubmittedWorkDone(), 'uploading the weights');
@@ -518,7 +557,7 @@ export class WebGpuCausalLM implements CausalLM {
       const words = await this.submitAndRead(
         'scoring a batch',
         (enc) => {
-          const rec = new ForwardRecorder(this.ctx.device, this.pipelines);
+          const rec = new ForwardRecorder(this.ctx.device, this.pipelines, this.kernelFeatures);
           this.recordForward(rec, ws, N, 0, false, { from: 0, count: N }, table);
           const uniforms = rec.encode(enc, 'forward');
           return uniforms ? [uniforms] : [];
@@ -575,7 +614,7 @@ export class WebGpuCausalLM implements CausalLM {
         (enc) => {
           const temporaries: GPUBuffer[] = [];
           for (let s = first; s < last; s++) {
-            const rec = new ForwardRecorder(this.ctx.device, this.pipelines);
+            const rec = new ForwardRecorder(this.ctx.device, this.pipelines, this.kernelFeatures);
             if (s === 0) {
               for (let r0 = 0; r0 < L; r0 += prefill) {
                 const n = Math.min(prefill, L - r0);
