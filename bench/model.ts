@@ -28,11 +28,12 @@ import { describeAdapter, requestAdapter } from '../src/gpu/adapter';
 import { describeFit, WebGpuCausalLM } from '../src/gpu/model/webgpuCausalLM';
 import { CpuCausalLM } from '../src/model/cpu/cpuCausalLM';
 import { openModel, type OpenedModel } from '../src/model/load';
-import type { CausalLM, ModelConfig } from '../src/model/types';
+import type { CausalLM } from '../src/model/types';
 import { modelTensors } from '../src/model/weights';
 import { nodeFileTarget } from '../src/node/fileTargets';
 import { nodeGPU } from '../src/node/webgpu';
 import { generatedLlama } from './generatedLlama';
+import { prefillBenchmark, scoringFlops } from './modelPrefill';
 import { hasHardwareVulkanDriver, SWIFTSHADER_ICD } from './kernels';
 import { PeakRss } from './peakRss';
 import type { Benchmark } from './registry';
@@ -61,14 +62,6 @@ function sequences(count: number, length: number, vocab: number): Int32Array[] {
       return s % vocab;
     }),
   );
-}
-
-/** Matmul FLOPs of scoring one sequence of `n` tokens: 2 per weight per token, plus attention (QKᵀ and PV). */
-function scoringFlops(c: ModelConfig, n: number): number {
-  const linear = modelTensors(c).filter((t) => t.shape.length === 2 && t.name !== 'model.embed_tokens.weight').reduce((s, t) => s + t.shape[0] * t.shape[1], 0);
-  const head = c.tieWordEmbeddings ? c.vocabSize * c.hiddenSize : 0;
-  const attention = c.numLayers * 2 * 2 * c.numHeads * c.headDim * ((n * (n + 1)) / 2);
-  return 2 * (linear + head) * n + attention;
 }
 
 interface Measured {
@@ -160,6 +153,10 @@ export const modelBenchmark: Benchmark = {
   name: 'model',
   description: 'model runtime: tokens scored per second and peak memory on a generated ≥ 100 M-parameter Llama (BF16), CPU and WebGPU backends, and llama.cpp (CPU) on the same model as GGUF',
   async run() {
+    if (process.env.SOUPLAB_BENCH_MODEL_PREFILL_ONLY === '1') {
+      await prefillBenchmark(await requestAdapter(await nodeGPU()));
+      return true;
+    }
     const layers = env('LAYERS', 12);
     const hidden = env('HIDDEN', 768);
     // The vocabulary padded to a realistic size.
@@ -228,6 +225,8 @@ export const modelBenchmark: Benchmark = {
       const ratio = (x: number): string => `${(x / ref.tokensPerSecond).toFixed(3)} (vs its forward alone ${(x / ref.forwardTokensPerSecond).toFixed(3)})`;
       console.log(`ratio   tokens/s over llama.cpp's scoring:` + (onCpu ? ` CPU backend ${ratio(onCpu.tokensPerSecond)}` : '') + (onGpu ? ` WebGPU backend ${ratio(onGpu.tokensPerSecond)}` : ''));
     }
+    // Issue 19: prefill of real-shaped (0.5 B / 1.5 B Qwen2) models on the GPU.
+    await prefillBenchmark(adapter);
     return true;
   },
 };
