@@ -145,6 +145,32 @@ describe('WebGpuCausalLM: weights, parts, fit', () => {
     expect((tooSmall as Error).message).toMatch(/model\.embed_tokens\.weight .*row of 256 bytes is larger than one GPU binding of 200 bytes/);
   });
 
+  it('multiple-choice items: the choices\' common context is computed once, with the same log-probs', async () => {
+    const m = await openTinyModel({ architecture: 'qwen2', dtype: 'BF16', seed: 10 });
+    const V = m.config.vocabSize;
+    const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => (from + i * 7) % V);
+    // Two items: a context of 30 (then 12) tokens and 4 (then 2) choices of 1–3 tokens; one plain sequence between.
+    const item = (context: number[], choices: number[][]) => choices.map((c) => Int32Array.from([...context, ...c]));
+    const seqs = [...item(ids(1, 30), [[5], [6, 7], [8, 9, 10], [11]]), Int32Array.from(ids(50, 9)), ...item(ids(3, 12), [[20, 21], [22]])];
+    const cpu = await CpuCausalLM.load(m.config, m.weights);
+    const shared = await WebGpuCausalLM.create(m.config, m.weights, { device: ctx, batchTokens: 128 });
+    const unshared = await WebGpuCausalLM.create(m.config, m.weights, { device: ctx, batchTokens: 128, shareContext: false });
+    try {
+      const want = await cpu.scoreTokens(seqs);
+      const got = await shared.scoreTokens(seqs);
+      expect(worst(got, want)).toBeLessThan(1e-4);
+      expect(worst(await unshared.scoreTokens(seqs), want)).toBeLessThan(1e-4);
+      // Rows: item 1's first choice whole (31), the others their tail + the context's last token (3 + 4 + 2);
+      // the plain sequence (9); item 2's first choice (14) and the second (2).
+      expect(shared.rowsScored).toBe(31 + 3 + 4 + 2 + 9 + 14 + 2);
+      expect(unshared.rowsScored).toBe(seqs.reduce((n, s) => n + s.length, 0));
+    } finally {
+      shared.dispose();
+      unshared.dispose();
+      cpu.dispose();
+    }
+  });
+
   it('a kernel feature the device lacks is refused when forced on, in words', async () => {
     const m = await openTinyModel({ architecture: 'llama', dtype: 'F16', seed: 8 });
     expect(ctx.device.features.has('shader-f16')).toBe(false);

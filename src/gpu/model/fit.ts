@@ -62,8 +62,8 @@ export function workspaceBytes(c: ModelConfig, w: WorkspaceShape): { total: numb
   const activations = w.tokens * f * (2 * c.hiddenSize + 2 * c.numHeads * c.headDim + 2 * c.intermediateSize);
   const kv = 2 * w.cacheLayers * w.cacheRows * kvDim * f;
   const logits = w.logitRows * c.vocabSize * f;
-  // ids, (position, first row), targets, results (2 words), the rope table, the readback copy.
-  const perToken = w.cacheRows * (4 + 8 + 4 + 8 + 8) + w.cacheRows * (c.headDim / 2) * 8;
+  // ids, (position, first own row, first shared row, shared rows), targets, results (2 words), the rope table, the readback copy.
+  const perToken = w.cacheRows * (4 + 16 + 4 + 8 + 8) + w.cacheRows * (c.headDim / 2) * 8;
   const largestBinding = Math.max(w.tokens * f * widestActivation(c), w.cacheRows * kvDim * f, logits, w.cacheRows * (c.headDim / 2) * 8);
   return { total: activations + kv + logits + perToken, kv, largestBinding };
 }

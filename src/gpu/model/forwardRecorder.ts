@@ -116,7 +116,7 @@ export class ForwardRecorder {
     });
   }
 
-  /** O[t] = causal GQA attention of Q[t] over cache rows tokens[row0 + t].y … row0 + t, t < tokens. */
+  /** O[t] = causal GQA attention of Q[t] over its shared rows (tokens[row0 + t].z, .w of them) and its own rows tokens[row0 + t].y … row0 + t, t < tokens. */
   attention(q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, tokens: GPUBuffer, o: GPUBuffer, s: { tokens: number; heads: number; kvHeads: number; headDim: number; row0: number }): void {
     if (s.tokens === 0) return;
     if (s.headDim > 256) throw new RangeError(`head_dim ${s.headDim} is larger than the attention kernel's 256`);

@@ -55,9 +55,34 @@ export interface WebGpuCausalLMOptions {
    * that the device lacks is refused; tests force each variant the adapter can run.
    */
   kernels?: Partial<KernelFeatures>;
+  /** Compute a context that consecutive sequences of a batch share once (default true). */
+  shareContext?: boolean;
 }
 
 const NO_TARGET = 0xffffffff;
+/** Per cache row: (position, first own row, first shared row, shared rows), as attention.wgsl reads it. */
+const META_WORDS = 4;
+
+/** A sequence's place in a scoring batch: its own rows from `start`; its first `shared` tokens are the anchor's rows. */
+interface Placed {
+  index: number;
+  start: number;
+  shared: number;
+  anchor: Placed | null;
+}
+
+/**
+ * How many leading tokens of `s` can reuse the rows of `anchor` (an earlier sequence of the batch with
+ * all its rows: the first choice of a multiple-choice item): one less than their common prefix, so that
+ * the last shared token's row, whose next token differs, is computed again as `s`'s own. At least one
+ * row stays `s`'s own.
+ */
+export function sharedRows(anchor: Int32Array, s: Int32Array): number {
+  let common = 0;
+  const n = Math.min(anchor.length, s.length);
+  while (common < n && anchor[common] === s[common]) common++;
+  return Math.max(0, Math.min(common - 1, s.length - 1));
+}
 /** Generation steps per submit between reads of the new ids (eos and cancel are checked between). */
 const STEPS_PER_SUBMIT = 8;
 
@@ -126,6 +151,8 @@ export class WebGpuCausalLM implements CausalLM {
   private ws: Workspace | null = null;
   private rope: { buffer: GPUBuffer; positions: number } | null = null;
   private disposed = false;
+  /** Rows (token positions) the forward has computed for scoring so far: a shared context counts once. */
+  rowsScored = 0;
   /** Serialises calls: they share the workspace. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -137,6 +164,7 @@ export class WebGpuCausalLM implements CausalLM {
     private readonly limits: FitLimits,
     /** The optional features the kernels use. */
     readonly kernelFeatures: KernelFeatures,
+    private readonly shareContext: boolean,
   ) {
     this.pipelines = pipelinesFor(ctx.device);
     this.invFreq = ropeInvFreq(config.headDim, config.ropeTheta, config.ropeScaling);
@@ -161,7 +189,7 @@ export class WebGpuCausalLM implements CausalLM {
       if (!opts.device) ctx.destroy();
       throw e;
     }
-    const model = new WebGpuCausalLM(config, ctx, !opts.device, fit, limits, features);
+    const model = new WebGpuCausalLM(config, ctx, !opts.device, fit, limits, features, opts.shareContext ?? true);
     try {
       await model.compile(new Set(tensors.map((t) => t.dtype)));
       model.allocate(tensors);
@@ -374,7 +402,7 @@ export class WebGpuCausalLM implements CausalLM {
       v: Array.from({ length: shape.cacheLayers }, (_, l) => make(`value cache ${l}`, shape.cacheRows * kvDim)),
       logits: make('logits', shape.logitRows * c.vocabSize),
       ids: make('token ids', shape.cacheRows, STORAGE | GPUBufferUsage.COPY_DST),
-      meta: make('token positions', 2 * shape.cacheRows, STORAGE | GPUBufferUsage.COPY_DST),
+      meta: make('token positions', META_WORDS * shape.cacheRows, STORAGE | GPUBufferUsage.COPY_DST),
       targets: make('next tokens', shape.cacheRows, STORAGE | GPUBufferUsage.COPY_DST),
       results: make('log-probs and argmax', 2 * shape.cacheRows, STORAGE | GPUBufferUsage.COPY_SRC),
     };
@@ -509,43 +537,53 @@ export class WebGpuCausalLM implements CausalLM {
     sequences.forEach((s, i) => this.checkIds(s, `sequence ${i}`));
     const out = sequences.map((s) => new Float32Array(Math.max(0, s.length - 1)));
     const total = sequences.reduce((sum, s) => sum + Math.max(0, s.length - 1), 0);
-    // Batches of whole sequences up to batchTokens; a longer sequence runs alone (as long as it fits a binding).
-    const batches: number[][] = [];
-    let current: number[] = [];
-    let tokens = 0;
+    // Batches of whole sequences up to batchTokens (rows, after sharing); a longer sequence runs alone (as long as it fits a binding).
+    const batches: Placed[][] = [];
+    let current: Placed[] = [];
+    let rows = 0;
+    let anchor: Placed | null = null;
     sequences.forEach((s, i) => {
       if (s.length < 2) return;
       this.checkContext(s.length, `sequence ${i}`);
       if (s.length > this.maxTokens) {
         throw new InputError(`sequence ${i} has ${s.length} tokens; this GPU's binding limit allows at most ${this.maxTokens} in one pass`);
       }
-      if (current.length > 0 && tokens + s.length > this.batchTokens) {
+      const shared = anchor && this.shareContext ? sharedRows(sequences[anchor.index], s) : 0;
+      const own = s.length - shared;
+      if (current.length > 0 && rows + own > this.batchTokens) {
         batches.push(current);
         current = [];
-        tokens = 0;
+        rows = 0;
+        anchor = null;
       }
-      current.push(i);
-      tokens += s.length;
+      // A new batch has no anchor: the sequence then shares nothing and becomes one.
+      const placed: Placed = { index: i, start: rows, shared: anchor ? shared : 0, anchor };
+      if (placed.shared === 0) {
+        placed.anchor = null;
+        anchor = placed;
+      }
+      current.push(placed);
+      rows += s.length - placed.shared;
     });
     if (current.length > 0) batches.push(current);
 
     let done = 0;
     for (const batch of batches) {
       this.usable(options.signal);
-      const N = batch.reduce((sum, i) => sum + sequences[i].length, 0);
-      const longest = Math.max(...batch.map((i) => sequences[i].length));
+      const N = batch.reduce((sum, b) => sum + sequences[b.index].length - b.shared, 0);
+      this.rowsScored += N;
+      const longest = Math.max(...batch.map((b) => sequences[b.index].length));
       const ws = this.workspace({ tokens: N, cacheRows: N, cacheLayers: 1, logitRows: logitRowsFor(this.config, this.limits, N) });
       const ids = new Uint32Array(N);
-      const meta = new Uint32Array(2 * N);
+      const meta = new Uint32Array(META_WORDS * N);
       const targets = new Uint32Array(N).fill(NO_TARGET);
-      let g = 0;
-      for (const i of batch) {
-        const s = sequences[i];
-        const start = g;
-        for (let t = 0; t < s.length; t++, g++) {
+      for (const b of batch) {
+        const s = sequences[b.index];
+        // Token t of this sequence sits at row start + t − shared; tokens before `shared` are the anchor's rows.
+        for (let t = b.shared; t < s.length; t++) {
+          const g = b.start + t - b.shared;
           ids[g] = s[t];
-          meta[2 * g] = t;
-          meta[2 * g + 1] = start;
+          meta.set([t, b.start, b.anchor?.start ?? 0, b.shared], META_WORDS * g);
           if (t + 1 < s.length) targets[g] = s[t + 1];
         }
       }
@@ -567,11 +605,11 @@ export class WebGpuCausalLM implements CausalLM {
         N,
       );
       const logProbs = new Float32Array(words.buffer);
-      g = 0;
-      for (const i of batch) {
-        const s = sequences[i];
-        for (let t = 0; t + 1 < s.length; t++) out[i][t] = logProbs[2 * (g + t)];
-        g += s.length;
+      for (const b of batch) {
+        const s = sequences[b.index];
+        // The shared context's log-probs are the anchor's (same tokens, same next tokens: see sharedRows).
+        for (let t = 0; t < b.shared; t++) out[b.index][t] = out[b.anchor!.index][t];
+        for (let t = b.shared; t + 1 < s.length; t++) out[b.index][t] = logProbs[2 * (b.start + t - b.shared)];
         done += s.length - 1;
       }
       options.onProgress?.(done, total);
@@ -593,8 +631,8 @@ export class WebGpuCausalLM implements CausalLM {
     const prefill = Math.min(L, this.batchTokens);
     const ws = this.workspace({ tokens: prefill, cacheRows: rows, cacheLayers: c.numLayers, logitRows: 1 });
     const q = this.ctx.device.queue;
-    const meta = new Uint32Array(2 * rows);
-    for (let g = 0; g < rows; g++) meta[2 * g] = g;
+    const meta = new Uint32Array(META_WORDS * rows);
+    for (let g = 0; g < rows; g++) meta[META_WORDS * g] = g;
     q.writeBuffer(ws.ids, 0, Uint32Array.from(prompt));
     q.writeBuffer(ws.meta, 0, meta);
     q.writeBuffer(ws.targets, 0, new Uint32Array(rows).fill(NO_TARGET));

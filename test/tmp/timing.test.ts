@@ -1,0 +1,25 @@
+import { it } from 'vitest';
+import { generatedWeightSource } from '../../scripts/generatedWeights';
+import { requestAdapter } from '../../src/gpu/adapter';
+import { createSoupDevice } from '../../src/gpu/device';
+import { WebGpuCausalLM } from '../../src/gpu/model/webgpuCausalLM';
+import { REFERENCE_SHAPES } from '../../src/model/referenceShapes';
+import { nodeGPU } from '../../src/node/webgpu';
+it('timing', async () => {
+  const config = REFERENCE_SHAPES['qwen2-0.5b'];
+  const w = generatedWeightSource(config, 1905);
+  let t = performance.now();
+  const lap = (what: string) => { const n = performance.now(); console.log(what, ((n - t) / 1000).toFixed(1), 's'); t = n; };
+  let bytes = 0;
+  for (const name of w.names()) for await (const p of w.streamBytes!(name)) bytes += p.length;
+  lap(`generate ${bytes}`);
+  const ctx = await createSoupDevice(await requestAdapter(await nodeGPU()), 'x');
+  const gpu = await WebGpuCausalLM.create(config, w, { device: ctx, batchTokens: 4 });
+  lap('create');
+  await gpu.scoreTokens([Int32Array.of(1, 2)]);
+  lap('score 2 tokens');
+  await gpu.scoreTokens([Int32Array.of(1, 2, 3, 4)]);
+  lap('score 4 tokens');
+  gpu.dispose();
+  ctx.destroy();
+}, 1_000_000);
