@@ -28,7 +28,7 @@ export default tseslint.config(
   },
   {
     // The model runtime and the GGUF writer run in the browser too: no React, no Node APIs.
-    files: ['src/model/**', 'src/formats/gguf/**'],
+    files: ['src/model/**', 'src/model/gguf/**'],
     rules: {
       'no-restricted-imports': ['error', { patterns: ['react', 'react-dom', 'react/*', 'zustand', 'recharts', '**/ui/**', 'node:*', '**/node/**'] }],
     },

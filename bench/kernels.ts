@@ -8,7 +8,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { requestAdapter } from '../src/gpu/adapter';
-import { createWebGPUSoupBackend, type WebGPUSoupBackend } from '../src/gpu/webgpuSoupBackend';
+import { createWebGPUSoupBackend, type WebGPUSoupBackend } from '../src/merge/gpu/webgpuSoupBackend';
 import { runSoupJobReference, type SoupBackend, type SoupJob } from '../src/merge/kernel';
 import { createNodeCpuBackend } from '../src/node/cpuWorkers';
 import { nodeGPU } from '../src/node/webgpu';

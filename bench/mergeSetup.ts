@@ -9,7 +9,7 @@ import { mkdtemp, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeAdapter, requestAdapter } from '../src/gpu/adapter';
-import { createWebGPUSoupBackend } from '../src/gpu/webgpuSoupBackend';
+import { createWebGPUSoupBackend } from '../src/merge/gpu/webgpuSoupBackend';
 import { SafetensorsWriter, type OutputTensorSpec } from '../src/formats/writer';
 import type { SoupBackend } from '../src/merge/kernel';
 import { planMerge, type MergePlan } from '../src/merge/plan';

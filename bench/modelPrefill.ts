@@ -13,7 +13,7 @@
  */
 import { generatedWeightSource } from '../scripts/generatedWeights';
 import { describeAdapter } from '../src/gpu/adapter';
-import { describeFit, WebGpuCausalLM } from '../src/gpu/model/webgpuCausalLM';
+import { describeFit, WebGpuCausalLM } from '../src/model/gpu/webgpuCausalLM';
 import { REFERENCE_SHAPES, type ReferenceShapeName } from '../src/model/referenceShapes';
 import type { ModelConfig } from '../src/model/types';
 import { modelTensors } from '../src/model/weights';

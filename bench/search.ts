@@ -32,7 +32,7 @@ import { nodeFolderTarget } from '../src/node/fileTargets';
 import { loadEvaluator, type LoadedModel } from '../src/node/modelBackend';
 import { openCheckpointPath, type NodeCheckpoint } from '../src/node/openCheckpointPath';
 import { mayHaveGpuDevice } from '../src/node/webgpu';
-import { uploadGpuIngredients } from '../src/gpu/residentSoup';
+import { uploadGpuIngredients } from '../src/merge/gpu/residentSoup';
 import { gpuSoupLoader, inMemoryCheckpoint, planPoint, planSoupLoader, type PlannedModel } from '../src/search/soupLoader';
 import type { SoupLoader } from '../src/search/runSearch';
 import { generatedLlama } from './generatedLlama';

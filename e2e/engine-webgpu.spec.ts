@@ -13,12 +13,12 @@ test('the WebGPU soup kernel in Chromium equals the CPU result on inputs read fr
   const result = await page.evaluate(async () => {
     const src = '/src/';
     const tests = '/test/';
-    const gpuMod = (await import(`${src}gpu/webgpuSoupBackend.ts`)) as typeof import('../src/gpu/webgpuSoupBackend');
+    const gpuMod = (await import(`${src}merge/gpu/webgpuSoupBackend.ts`)) as typeof import('../src/merge/gpu/webgpuSoupBackend');
     const adapterMod = (await import(`${src}gpu/adapter.ts`)) as typeof import('../src/gpu/adapter');
     const kernel = (await import(`${src}merge/kernel.ts`)) as typeof import('../src/merge/kernel');
     const workers = (await import(`${src}merge/cpu/browserSpawner.ts`)) as typeof import('../src/merge/cpu/browserSpawner');
     const data = (await import(`${tests}merge/kernelTestData.ts`)) as typeof import('../test/merge/kernelTestData');
-    const compare = (await import(`${tests}gpu/soupCompare.ts`)) as typeof import('../test/gpu/soupCompare');
+    const compare = (await import(`${tests}gpu/soupCompare.ts`)) as typeof import('../test/merge/gpu/soupCompare');
 
     const count = 300_001;
     const chunk = 65_536;

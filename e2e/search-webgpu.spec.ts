@@ -1,6 +1,6 @@
 /**
  * The Search step on WebGPU (SwiftShader here, chosen by hand): the two demo models are uploaded once
- * and every point is souped by shaders/soup.wgsl straight into the model's weight buffers (the fit
+ * and every point is souped by shaders/merge/soup.wgsl straight into the model's weight buffers (the fit
  * line says so); the trials score as the CPU runtime's within float tolerance.
  *
  * Run against the production build: npm run build && npx playwright test e2e/search-webgpu.spec.ts

@@ -19,7 +19,7 @@ import { SafetensorsWriter } from '../src/formats/writer';
 import { seededGaussian } from '../src/util/random';
 import { parseModelConfig } from '../src/model/config';
 import { modelTensors, type ModelTensor } from '../src/model/weights';
-import { LLAMA3_SPLIT_REGEX, QWEN2_SPLIT_REGEX } from '../src/formats/gguf/vocab';
+import { LLAMA3_SPLIT_REGEX, QWEN2_SPLIT_REGEX } from '../src/model/gguf/vocab';
 
 export type TinyDtype = 'F32' | 'F16' | 'BF16';
 

@@ -1,6 +1,6 @@
 // The forward pass's elementwise steps, on f32 activations.
 //   addBias:  Y[row0 + r, c] += b[c] for rows r < rows, columns c < cols (Qwen2's q/k/v biases; b in
-//             its checkpoint dtype through `loadW`, prepended by src/gpu/model/modelShaders.ts).
+//             its checkpoint dtype through `loadW`, prepended by src/model/gpu/modelShaders.ts).
 //   swiglu:   G = silu(G) · U, silu(g) = g / (1 + e^−g), as the Llama MLP's act_fn(gate) · up.
 // Grids wider than 65535 workgroups fold into y: element e = gid.x + gid.y · threadsPerRow.
 

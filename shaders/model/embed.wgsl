@@ -1,5 +1,5 @@
 // Token embedding lookup: Y[t, :] = W[ids[row0 + t] − firstRow, :], decoded from the checkpoint dtype by
-// `loadW` (prepended by src/gpu/model/modelShaders.ts). W is one part of the embedding matrix, rows
+// `loadW` (prepended by src/model/gpu/modelShaders.ts). W is one part of the embedding matrix, rows
 // firstRow … firstRow + partRows − 1 (a large vocabulary is cut into parts that each fit a binding):
 // tokens whose id falls in another part are left to that part's dispatch.
 

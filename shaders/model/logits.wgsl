@@ -22,7 +22,7 @@ const WG: u32 = 64u;
 
 // Each invocation reduces its stride of the row; the workgroup then combines the partial maxima (ties to
 // the smallest index, as argmax) and sums with workgroupMaxAt / workgroupSum, from reduce.wgsl or, with
-// the subgroups feature, reduceSubgroups.wgsl (appended by src/gpu/model/modelShaders.ts).
+// the subgroups feature, reduceSubgroups.wgsl (appended by src/model/gpu/modelShaders.ts).
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, inv: Invocation) {
   let lid = inv.lid.x;

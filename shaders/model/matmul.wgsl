@@ -1,7 +1,7 @@
 // Y = X · Wᵀ (+ Y when accumulate): the linear layers and the LM head of the forward pass.
 //
 // X is [n, k] f32 activations (from row xRow0), W is [m, k] weights in their checkpoint dtype, read
-// through `loadW` (src/gpu/model/modelShaders.ts prepends it: F32 as is, F16 and BF16 decoded from
+// through `loadW` (src/model/gpu/modelShaders.ts prepends it: F32 as is, F16 and BF16 decoded from
 // u32 words on the bits, as no shader-f16 is assumed). Y rows start at yRow0, have stride yStride,
 // and this dispatch writes columns [col0, col0 + m): a tensor too large for one binding is cut by
 // rows into parts, each part one dispatch writing its own columns. `accumulate` (a uniform, so one
@@ -13,7 +13,7 @@
 // columns lid.x + 16j), so that loads of the tiles and writes of Y are contiguous across a row of
 // invocations. Sums are f32, in increasing k within each 16-wide step.
 //
-// `Tile` is the type of the workgroup tiles, an alias src/gpu/model/modelShaders.ts declares: f32 on
+// `Tile` is the type of the workgroup tiles, an alias src/model/gpu/modelShaders.ts declares: f32 on
 // every adapter, f16 with the adapter's shader-f16 (then `enable f16;` comes first): X and W are rounded
 // to f16 as they enter the tiles, each product is an f16 multiply, and the sums stay f32. Half the
 // workgroup memory and, on hardware with packed f16, twice the multiplies; untested on hardware here.

@@ -1,5 +1,5 @@
 // Workgroup reductions of the one-workgroup-per-row kernels (rmsnorm.wgsl, logits.wgsl), without
-// subgroups: the variant every adapter runs (src/gpu/model/modelShaders.ts appends it; reduceSubgroups.wgsl
+// subgroups: the variant every adapter runs (src/model/gpu/modelShaders.ts appends it; reduceSubgroups.wgsl
 // is the other). Workgroups are 64 invocations. Each reduction: one barrier, then every invocation
 // combines the 64 partial values itself, in index order (so every invocation gets the same result, and
 // ties of the argmax go to the smallest index). Software adapters (SwiftShader) pay per barrier, so a

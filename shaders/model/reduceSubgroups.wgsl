@@ -1,4 +1,4 @@
-// The workgroup reductions of reduce.wgsl with the `subgroups` feature (src/gpu/model/modelShaders.ts
+// The workgroup reductions of reduce.wgsl with the `subgroups` feature (src/model/gpu/modelShaders.ts
 // appends this instead and puts `enable subgroups;` first). Same functions, same results up to the
 // order of f32 additions. Nothing is assumed of how invocations map to subgroups: every invocation
 // writes its value, then lane l of each subgroup reads entries l, l + width, … (all 64 across the

@@ -3,7 +3,7 @@
 // One workgroup per row of `dim` values; rows start at row0 and are `dim` apart. `main` reads X and
 // writes Y (the norms before attention, before the MLP and at the end); `inPlace` normalises Y itself
 // (Qwen3's per-head q_norm / k_norm, rows = tokens × heads of head_dim). W is the norm weight in its
-// checkpoint dtype, through `loadW` (prepended by src/gpu/model/modelShaders.ts).
+// checkpoint dtype, through `loadW` (prepended by src/model/gpu/modelShaders.ts).
 
 struct Params {
   rows: u32,
@@ -20,7 +20,7 @@ struct Params {
 const WG: u32 = 64u;
 
 // The workgroup's sum (workgroupSum) and the entry points' `Invocation` come from reduce.wgsl or, with the
-// subgroups feature, reduceSubgroups.wgsl (src/gpu/model/modelShaders.ts appends one of them).
+// subgroups feature, reduceSubgroups.wgsl (src/model/gpu/modelShaders.ts appends one of them).
 
 // 1/sqrt(mean(x²) + eps) of this workgroup's row, from each invocation's share of the row's sum of
 // squares: the row reduction both entry points share. The loops over the row stay in each entry point:

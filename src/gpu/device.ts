@@ -35,7 +35,7 @@ export async function createSoupDevice(adapter: GPUAdapter, label = 'souplab'): 
   for (const name of LIMITS_WANTED) requiredLimits[name] = adapter.limits[name];
   let device: GPUDevice;
   try {
-    // Optional features the model's kernels use when present (src/gpu/model/modelShaders.ts): never required.
+    // Optional features the model's kernels use when present (src/model/gpu/modelShaders.ts): never required.
     const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
     device = await adapter.requestDevice({ label, requiredLimits, requiredFeatures });
   } catch (e) {

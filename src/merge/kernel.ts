@@ -9,13 +9,13 @@
  * (F32 0x7fc00000, BF16 0x7fc0, F16 0x7e00). Inputs are decoded exactly (f16/bf16 → f32 is exact).
  *
  * Backends: the CPU backend (src/merge/cpu: WebAssembly SIMD or JavaScript loops, in worker threads
- * or web workers) is bit-exact to this reference. The WebGPU backend (shaders/soup.wgsl, driven by
- * src/gpu/webgpuSoupBackend.ts) is allowed 1 ulp of the output dtype with ≥ 99.9 % of elements
+ * or web workers) is bit-exact to this reference. The WebGPU backend (shaders/merge/soup.wgsl, driven by
+ * src/merge/gpu/webgpuSoupBackend.ts) is allowed 1 ulp of the output dtype with ≥ 99.9 % of elements
  * identical, because a GPU may flush f32 subnormals to zero; the kernel prevents FMA contraction and
  * does every decode, encode and NaN test on integer bits (SwiftShader, for one, flushes subnormal BF16 inputs to zero; every other element it computes matches).
  */
 import { InputError } from '../errors';
-import type { ProgramTensor } from './methods/runProgram';
+import type { ProgramTensor } from './program/runProgram';
 import { bf16ToF32Bits, bitsToF32, f16ToF32Bits, f32BitsToBf16, f32BitsToF16, f32ToBits } from '../formats/floatCodecs';
 
 export type KernelDtype = 'F32' | 'F16' | 'BF16';
@@ -73,7 +73,7 @@ export interface SoupBackend {
   run(job: SoupJob, signal?: AbortSignal): Promise<Uint8Array>;
   /**
    * Runs a registry method's tensor (statistics passes, then the output pass), yielding the output in
-   * order; absent, the method runs on the CPU (methods/runProgram.ts). The WebGPU backend's runs the
+   * order; absent, the method runs on the CPU (program/runProgram.ts). The WebGPU backend's runs the
    * passes and kernels it has on the GPU.
    */
   runProgram?(tensor: ProgramTensor, opts: { maxChunkElements: number; signal?: AbortSignal }): AsyncIterableIterator<Uint8Array>;

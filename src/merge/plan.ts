@@ -21,8 +21,8 @@ import { layerCountOf, layerIndexOf, layerPositionOf, resolveParameter, type Eva
 import { preflight, PreflightError, type PreflightReport } from './preflight';
 import { recipeWhere, type ModelRef, type Recipe, type RecipeSlice } from './recipe';
 import { getMethod } from './methods/registry';
-import { tensorKeyOf } from './methods/counterRandom';
-import { numberProblem } from './methods/parameterChecks';
+import { tensorKeyOf } from './program/counterRandom';
+import { numberProblem } from './program/parameterChecks';
 import type { MergeMethod, ParameterSpec, ParameterValues, TensorContext, TensorProgram } from './methods/types';
 
 export interface SoupStep {

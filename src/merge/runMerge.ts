@@ -19,7 +19,7 @@ import type { ByteSource } from '../formats/types';
 import { SafetensorsWriter, type OutputTarget, type OutputTensorSpec } from '../formats/writer';
 import { KERNEL_DTYPE_BYTES, type KernelDtype, type SoupBackend, type SoupJob } from './kernel';
 import type { CopyStep, MergePlan, MethodStep, SoupStep } from './plan';
-import { runTensorProgram } from './methods/runProgram';
+import { runTensorProgram } from './program/runProgram';
 import { numelOf, type FloatDtype } from '../formats/dtype';
 import { soupF64 } from './f64Soup';
 import { SlabPool, sharedMemoryUsable } from './sharedSlabs';

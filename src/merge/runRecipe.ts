@@ -21,7 +21,7 @@ import { modelRefsOf, planMerge, type MergePlan } from './plan';
 import { parseRecipe, recipeToYaml, type ModelRef, type Recipe } from './recipe';
 import { runMerge, type ExtraOutputFile, type MergeProgress, type MergeResult } from './runMerge';
 import { ggufSoupInputs, writeSoupGguf, type GgufOutput, type GgufSoupInputs } from './soupGguf';
-import type { GgufFileType } from '../formats/gguf/writeGguf';
+import type { GgufFileType } from '../model/gguf/writeGguf';
 
 export interface RunRecipeOptions {
   /** The recipe's YAML, and the name its messages use ("soup.yaml line 4: …"). */

@@ -15,8 +15,8 @@
 import { InputError } from '../errors';
 import type { ByteSource } from '../formats/types';
 import type { OutputTarget } from '../formats/writer';
-import { writeGguf, type GgufFileType } from '../formats/gguf/writeGguf';
-import { ggufTokenizerMetadata } from '../formats/gguf/vocab';
+import { writeGguf, type GgufFileType } from '../model/gguf/writeGguf';
+import { ggufTokenizerMetadata } from '../model/gguf/vocab';
 import { readModelFiles, type ModelFiles } from '../model/load';
 import type { SoupBackend } from './kernel';
 import type { MergePlan, TensorStep } from './plan';

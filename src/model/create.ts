@@ -6,7 +6,7 @@
  */
 import { requestAdapter } from '../gpu/adapter';
 import type { SoupDevice } from '../gpu/device';
-import { WebGpuCausalLM } from '../gpu/model/webgpuCausalLM';
+import { WebGpuCausalLM } from './gpu/webgpuCausalLM';
 import { CpuCausalLM } from './cpu/cpuCausalLM';
 import type { CausalLM, ModelConfig, ScoreOptions, WeightSource } from './types';
 

@@ -1,6 +1,6 @@
 /**
  * The model runtime's contract (MODEL_CONTRACT.md): shared by the CPU twin (src/model/cpu), the WebGPU forward
- * pass (src/gpu/model), the evaluator (src/eval) and the GGUF exporter (src/formats/gguf). Engine code: no DOM,
+ * pass (src/model/gpu), the evaluator (src/eval) and the GGUF exporter (src/model/gguf). Engine code: no DOM,
  * no Node APIs.
  */
 

@@ -6,7 +6,7 @@
  */
 import { describeAdapter, isSoftwareAdapter, requestAdapter } from '../gpu/adapter';
 import { createSoupDevice, type SoupDevice } from '../gpu/device';
-import { WebGpuCausalLM } from '../gpu/model/webgpuCausalLM';
+import { WebGpuCausalLM } from '../model/gpu/webgpuCausalLM';
 import { createCausalLM } from '../model/create';
 import type { CausalLM, ModelConfig, WeightSource } from '../model/types';
 import { mayHaveGpuDevice, nodeGPU } from './webgpu';

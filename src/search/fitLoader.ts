@@ -9,8 +9,8 @@ import { CancelledError } from '../errors';
 import type { SoupBackend } from '../merge/kernel';
 import type { CausalLM } from '../model/types';
 import type { SoupDevice } from '../gpu/device';
-import type { WebGpuCausalLM } from '../gpu/model/webgpuCausalLM';
-import { gpuIngredientBytes, uploadGpuIngredients, type GpuIngredients } from '../gpu/residentSoup';
+import type { WebGpuCausalLM } from '../model/gpu/webgpuCausalLM';
+import { gpuIngredientBytes, uploadGpuIngredients, type GpuIngredients } from '../merge/gpu/residentSoup';
 import { checkpointBytes, gpuSoupLoader, inMemoryCheckpoint, planSoupLoader, type PlannedModel } from './soupLoader';
 import type { SoupLoader } from './runSearch';
 
@@ -58,7 +58,7 @@ export async function fitSoupLoader(o: FitLoaderOptions): Promise<FittedLoader> 
         const line = `fit (GPU): ${fit}: resident; nothing crosses the bus per point`;
         say(line);
         return {
-          loader: gpuSoupLoader(gpuIngredients, models, `on the GPU: ${fit}; each point souped by shaders/soup.wgsl straight into the model's weight buffers; evaluated on ${lm.description}`),
+          loader: gpuSoupLoader(gpuIngredients, models, `on the GPU: ${fit}; each point souped by shaders/merge/soup.wgsl straight into the model's weight buffers; evaluated on ${lm.description}`),
           where: 'gpu',
           line,
           gpuIngredients,

@@ -14,7 +14,7 @@ import { parseRecipe } from '../merge/recipe';
 import { soupWeightSource } from '../merge/soupWeights';
 import type { CausalLM, WeightSource } from '../model/types';
 import { InputError, throwIfAborted } from '../errors';
-import type { GpuIngredients } from '../gpu/residentSoup';
+import type { GpuIngredients } from '../merge/gpu/residentSoup';
 import type { SoupLoader } from './runSearch';
 
 export interface PlannedModel {

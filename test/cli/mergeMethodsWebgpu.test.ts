@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { compareOutputs } from '../gpu/soupCompare';
+import { compareOutputs } from '../merge/gpu/soupCompare';
 import { randomTensor, readSafetensors, writeModel, type TestTensor } from '../merge/models';
 import { cli } from '../support/cliInProcess';
 

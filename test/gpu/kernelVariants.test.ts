@@ -1,4 +1,4 @@
-// The kernels' optional-feature variants (src/gpu/model/modelShaders.ts). SwiftShader has `subgroups`
+// The kernels' optional-feature variants (src/model/gpu/modelShaders.ts). SwiftShader has `subgroups`
 // (modelKernels.test.ts and webgpuCausalLM.test.ts run those variants) but not `shader-f16`, so the f16
 // matmul cannot run here: its WGSL is checked by Dawn's parser instead. Tint reports syntax errors before
 // it refuses a disallowed extension, so "the only error is that f16 is not allowed" means the module
@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestAdapter } from '../../src/gpu/adapter';
 import { createSoupDevice, type SoupDevice } from '../../src/gpu/device';
-import { modelShaderCode, modelShaderLabel, type ModelKernel, type WeightDtype } from '../../src/gpu/model/modelShaders';
-import { chooseKernelFeatures } from '../../src/gpu/model/webgpuCausalLM';
+import { modelShaderCode, modelShaderLabel, type ModelKernel, type WeightDtype } from '../../src/model/gpu/modelShaders';
+import { chooseKernelFeatures } from '../../src/model/gpu/webgpuCausalLM';
 import { nodeGPU } from '../../src/node/webgpu';
 
 let ctx: SoupDevice;

@@ -1,9 +1,9 @@
-// The fit check (src/gpu/model/fit.ts) on the real shapes people soup (src/model/referenceShapes.ts):
+// The fit check (src/model/gpu/fit.ts) on the real shapes people soup (src/model/referenceShapes.ts):
 // weights in their 16-bit dtype, tensors larger than a binding cut into parts, and a sentence with
 // the sizes when a model does not fit. Pure arithmetic: runs without a GPU. The parameter counts are
 // the published ones of Qwen2.5-0.5B/1.5B/3B and Llama-3.1-8B (an oracle independent of this code).
 import { describe, expect, it } from 'vitest';
-import { checkModelFit, type FitLimits, type TensorInfo } from '../../src/gpu/model/fit';
+import { checkModelFit, type FitLimits, type TensorInfo } from '../../src/model/gpu/fit';
 import { REFERENCE_SHAPES, type ReferenceShapeName } from '../../src/model/referenceShapes';
 import { modelTensors } from '../../src/model/weights';
 

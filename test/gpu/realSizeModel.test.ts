@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatedWeightSource } from '../../scripts/generatedWeights';
 import { requestAdapter } from '../../src/gpu/adapter';
 import { createSoupDevice, type SoupDevice } from '../../src/gpu/device';
-import { WebGpuCausalLM } from '../../src/gpu/model/webgpuCausalLM';
+import { WebGpuCausalLM } from '../../src/model/gpu/webgpuCausalLM';
 import { CpuCausalLM } from '../../src/model/cpu/cpuCausalLM';
 import { REFERENCE_SHAPES } from '../../src/model/referenceShapes';
 import type { WeightSource } from '../../src/model/types';

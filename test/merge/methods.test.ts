@@ -12,7 +12,7 @@ import { openCheckpoint, type Checkpoint } from '../../src/formats/checkpoint';
 import { bytesSource } from '../../src/formats/memorySource';
 import { bf16ToF32Bits, bitsToF32, f32BitsToBf16, f32ToBits } from '../../src/formats/floatCodecs';
 import { MERGE_METHODS } from '../../src/merge/methods/registry';
-import { runTensorProgram } from '../../src/merge/methods/runProgram';
+import { runTensorProgram } from '../../src/merge/program/runProgram';
 import { planMerge, type MergePlan, type MethodStep } from '../../src/merge/plan';
 import { parseRecipe } from '../../src/merge/recipe';
 import * as ref from './methodReference';

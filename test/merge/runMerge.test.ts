@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CancelledError } from '../../src/errors';
 import { requestAdapter } from '../../src/gpu/adapter';
-import { createWebGPUSoupBackend } from '../../src/gpu/webgpuSoupBackend';
+import { createWebGPUSoupBackend } from '../../src/merge/gpu/webgpuSoupBackend';
 import { DeviceLostError } from '../../src/gpu/errors';
 import { nodeGPU } from '../../src/node/webgpu';
 import type { Checkpoint } from '../../src/formats/checkpoint';

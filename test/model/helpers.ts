@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { tinyModel, type TinyModelOptions } from '../../scripts/tinyModel';
 import { openCheckpoint } from '../../src/formats/checkpoint';
 import { bytesSource } from '../../src/formats/memorySource';
-import { writeGguf, type GgufFileType } from '../../src/formats/gguf/writeGguf';
+import { writeGguf, type GgufFileType } from '../../src/model/gguf/writeGguf';
 import { openModel, type OpenedModel } from '../../src/model/load';
 import { nodeFileTarget } from '../../src/node/fileTargets';
 

@@ -11,11 +11,11 @@ import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type Token, type ControlledEvaluateInputItem } from 'node-llama-cpp';
 import { requestAdapter } from '../../src/gpu/adapter';
 import { createSoupDevice, type SoupDevice } from '../../src/gpu/device';
-import { WebGpuCausalLM } from '../../src/gpu/model/webgpuCausalLM';
+import { WebGpuCausalLM } from '../../src/model/gpu/webgpuCausalLM';
 import { CpuCausalLM } from '../../src/model/cpu/cpuCausalLM';
 import { nodeGPU } from '../../src/node/webgpu';
 import type { Architecture } from '../../src/model/types';
-import type { GgufFileType } from '../../src/formats/gguf/writeGguf';
+import type { GgufFileType } from '../../src/model/gguf/writeGguf';
 import type { TinyModelOptions } from '../../scripts/tinyModel';
 import { exportGguf, openTinyModel, tempDir } from './helpers';
 

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { writeDemoCheckpoint } from '../../scripts/makeDemoCheckpoints';
-import { methodGpuCoverage } from '../../src/merge/methods/gpuCoverage';
+import { methodGpuCoverage } from '../../src/merge/program/gpuCoverage';
 import { getMethod, METHOD_NAMES } from '../../src/merge/methods/registry';
 import type { ParameterMap } from '../../src/merge/params';
 import { parseRecipe, type Recipe } from '../../src/merge/recipe';

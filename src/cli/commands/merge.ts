@@ -3,7 +3,7 @@ import { basename, dirname, join, relative, resolve, sep, isAbsolute } from 'nod
 import { InputError } from '../../errors';
 import type { ByteSource } from '../../formats/types';
 import { describeAdapter, requestAdapter } from '../../gpu/adapter';
-import { createWebGPUSoupBackend } from '../../gpu/webgpuSoupBackend';
+import { createWebGPUSoupBackend } from '../../merge/gpu/webgpuSoupBackend';
 import type { SoupBackend } from '../../merge/kernel';
 import { METHOD_NAMES } from '../../merge/methods/registry';
 import { PreflightError, type PreflightReport } from '../../merge/preflight';

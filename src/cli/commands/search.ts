@@ -21,7 +21,7 @@ import { heldOutCsv, pointRecipeYaml, searchProvenance, reportMarkdown, trialIds
 import { listPoints, uniformOf } from '../../search/points';
 import { planPoint, type PlannedModel } from '../../search/soupLoader';
 import { fitSoupLoader } from '../../search/fitLoader';
-import type { GpuIngredients } from '../../gpu/residentSoup';
+import type { GpuIngredients } from '../../merge/gpu/residentSoup';
 import { runSearch, type SearchEvent, type SearchPlan, type SearchSpec, type TrialRecord } from '../../search/runSearch';
 import { soupWeightSource } from '../../merge/soupWeights';
 import { humanBytes } from './inspect';

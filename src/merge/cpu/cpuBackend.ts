@@ -10,7 +10,7 @@ import type { SoupBackend, SoupJob } from '../kernel';
 import { KERNEL_DTYPE_BYTES, validateSoupJob } from '../kernel';
 import type { SoupWorkerPort, SoupWorkerRequest, SoupWorkerResponse, WorkerSpawner } from './protocol';
 import { Semaphore } from '../../util/semaphore';
-import { runTensorProgram } from '../methods/runProgram';
+import { runTensorProgram } from '../program/runProgram';
 import type { ProgramPool } from './programPool';
 
 export interface CpuSoupBackendOptions {

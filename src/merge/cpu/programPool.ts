@@ -10,7 +10,7 @@
  * when the tensor ends).
  */
 import { CancelledError } from '../../errors';
-import type { ProgramTensor } from '../methods/runProgram';
+import type { ProgramTensor } from '../program/runProgram';
 import { programError, programInputRefs, type ProgramWorkerRequest, type ProgramWorkerResponse } from './programProtocol';
 
 /** One program worker as the pool sees it, whatever runs it. */

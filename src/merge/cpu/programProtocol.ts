@@ -3,7 +3,7 @@
  * worker thread. The program is closures and cannot travel between threads; what travels is what
  * built it — the method's name and the tensor's TensorContext, plain data — and the worker rebuilds
  * the same program with getMethod(method).program(context) and runs it with the same runner
- * (methods/runProgram.ts) as the calling thread would: one copy of every method's arithmetic, and the
+ * (program/runProgram.ts) as the calling thread would: one copy of every method's arithmetic, and the
  * same bits whichever thread computes them.
  *
  * The worker reads the inputs itself (a file path it can open, ByteSource.path), so nothing but the
@@ -16,7 +16,7 @@ import type { CheckpointTensor } from '../../formats/checkpoint';
 import type { FloatDtype } from '../../formats/dtype';
 import type { ByteSource, TensorInfo } from '../../formats/types';
 import { getMethod } from '../methods/registry';
-import { runTensorProgram, type ProgramTensor } from '../methods/runProgram';
+import { runTensorProgram, type ProgramTensor } from '../program/runProgram';
 import type { TensorContext } from '../methods/types';
 
 /** One input of a program as another thread opens it. */

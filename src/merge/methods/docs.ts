@@ -3,7 +3,7 @@
  * method's program runs on the GPU (gpuCoverage.ts); a test checks the README holds exactly this text
  * between its markers, so the docs cannot drift from the code.
  */
-import { gpuCoverageSummary, methodGpuCoverage } from './gpuCoverage';
+import { gpuCoverageSummary, methodGpuCoverage } from '../program/gpuCoverage';
 import { MERGE_METHODS } from './registry';
 import type { MergeMethod, ParameterSpec } from './types';
 

@@ -25,8 +25,8 @@
  */
 import { fr, numberOf } from './common';
 import { copyProgram } from './slerp';
-import type { GpuStatistic, MethodElements } from './gpuElements';
-import { BlockedSum, exactSquares, type TensorSums } from './tensorStats';
+import type { GpuStatistic, MethodElements } from '../program/gpuElements';
+import { BlockedSum, exactSquares, type TensorSums } from '../program/tensorStats';
 import type { ElementChunk, MergeMethod, StatisticsPass, TensorProgram } from './types';
 
 export const karcher: MergeMethod = {
@@ -190,7 +190,7 @@ class KarcherIteration {
     return { kind: 'vector', store, elements: () => this.gpuElements(kernel, kernel === 'karcher_start' ? undefined : 'after'), accept: (sums) => void (this.gpuSquares = sums.dots[0]) };
   }
 
-  /** The scalars of karcher's kernels (shaders/methodElements.wgsl states the layout). */
+  /** The scalars of karcher's kernels (shaders/merge/methodElements.wgsl states the layout). */
   private gpuElements(kernel: MethodElements['kernel'], scratch: MethodElements['scratch']): MethodElements {
     const scalars = [this.uDivisor, this.cosT, this.sinT, this.tangentNorm, this.scale];
     for (let i = 0; i < this.n; i++) {

@@ -7,12 +7,12 @@
  * blocked, compensated sums, per row the same sums per row (lineSums.ts); the GPU computes both to the same bits.
  * cos = mean over pairs of clamp(oᵢ·oⱼ / max(‖oᵢ‖‖oⱼ‖, 1e-6), −1, 1); t = N·cos / (1 + (N − 1)·cos).
  * Element-wise, f32: avg = f32((Σ wᵢ from +0) / N), out = f32(t·avg) + f32(f32(1 − t)·w₀) — also on the
- * GPU (shaders/methodElements.wgsl; filter_wise: t per row).
+ * GPU (shaders/merge/methodElements.wgsl; filter_wise: t per row).
  */
 import { booleanOf, deltasOf, fr } from './common';
-import { BlockedSum, exactSquares, type TensorSums } from './tensorStats';
-import { groupsOf } from './groups';
-import { forEachInLines, LineSums, linesOf } from './lineSums';
+import { BlockedSum, exactSquares, type TensorSums } from '../program/tensorStats';
+import { groupsOf } from '../program/groups';
+import { forEachInLines, LineSums, linesOf } from '../program/lineSums';
 import type { MergeMethod } from './types';
 
 export const modelStock: MergeMethod = {

@@ -14,10 +14,10 @@
  */
 import { InputError } from '../../errors';
 import { booleanOf, fr, modelNumber, numberOf, WEIGHT } from './common';
-import type { GpuStatistic } from './gpuElements';
+import type { GpuStatistic } from '../program/gpuElements';
 import { chainMean, chainTangent, chainVector, type ChainStage, type MultislerpChain } from './multislerpChain';
 import { copyProgram } from './slerp';
-import { BlockedSum, exactSquares, type VectorsSpec } from './tensorStats';
+import { BlockedSum, exactSquares, type VectorsSpec } from '../program/tensorStats';
 import type { ElementChunk, MergeMethod } from './types';
 
 export const multislerp: MergeMethod = {
@@ -200,7 +200,7 @@ export const multislerp: MergeMethod = {
         }
       },
       describe: () => ({ kernel: 'multislerp', scalars: scalars() }),
-      // shaders/methodElements.wgsl `multislerp`; non-finite statistics (NaN or Inf in a model) leave it to the CPU.
+      // shaders/merge/methodElements.wgsl `multislerp`; non-finite statistics (NaN or Inf in a model) leave it to the CPU.
       gpuElements() {
         const all = Array.from(scalars());
         return (fallback ? w : all).every(Number.isFinite) ? { kernel: 'multislerp', scalars: all, base: hasBase } : undefined;

@@ -30,7 +30,7 @@ export const nearswap: MergeMethod = {
         }
       },
       describe: () => ({ kernel: 'nearswap', scalars: Float32Array.of(t) }),
-      // shaders/methodElements.wgsl `nearswap` (a base alone is copied by the code above)
+      // shaders/merge/methodElements.wgsl `nearswap` (a base alone is copied by the code above)
       gpuElements: () => (ctx.inputCount === 2 ? { kernel: 'nearswap', scalars: [t, floor] } : undefined),
     };
   },

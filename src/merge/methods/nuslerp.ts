@@ -11,10 +11,10 @@
  * f32(f32(f32(1−t)·v₀) + f32(f32(t)·v₁)); else f32(f32(f32(sin((1−t)θ)·v₀) + f32(sin(tθ)·v₁)) / sin θ).
  */
 import { deltasOf, fr, modelNumber, booleanOf, WEIGHT } from './common';
-import { groupsOf } from './groups';
-import { forEachInLines, LineSums, linesOf } from './lineSums';
+import { groupsOf } from '../program/groups';
+import { forEachInLines, LineSums, linesOf } from '../program/lineSums';
 import { copyProgram } from './slerp';
-import { BlockedSum, exactSquares, type VectorsSpec } from './tensorStats';
+import { BlockedSum, exactSquares, type VectorsSpec } from '../program/tensorStats';
 import type { ElementChunk, MergeMethod } from './types';
 
 /** The sums per line of the spec's two vectors (tensorStats.ts sumTerms): ‖v₀‖², v₀·v₁, ‖v₁‖², Σ|v₀|, Σ|v₁|. */
@@ -139,7 +139,7 @@ export const nuslerp: MergeMethod = {
         }
       },
       describe: () => ({ kernel: 'nuslerp', scalars: coef }),
-      // shaders/methodElements.wgsl `nuslerp`: one set of coefficients (flattened), or one per row or column.
+      // shaders/merge/methodElements.wgsl `nuslerp`: one set of coefficients (flattened), or one per row or column.
       gpuElements: () => (whole ? { kernel: 'nuslerp', scalars: Array.from(coef.subarray(0, 4)), base: hasBase } : { kernel: 'nuslerp', scalars: [], base: hasBase, lines: { lines: lines!, perLine: 4, values: coef } }),
     };
   },

@@ -41,7 +41,7 @@ export const ram: MergeMethod = {
         }
       },
       describe: () => ({ kernel: 'ram', scalars: Float32Array.of(eps) }),
-      // shaders/methodElements.wgsl `ram*` (a base alone is copied by the code above)
+      // shaders/merge/methodElements.wgsl `ram*` (a base alone is copied by the code above)
       gpuElements: () => (n >= 1 ? { kernel: 'ram', scalars: [eps] } : undefined),
     };
   },

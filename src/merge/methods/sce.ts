@@ -11,13 +11,13 @@
  *   out = b + f32(Σ f32(δᵢ·f32(ωᵢ·mᵢ)) / max(Σ f32(ωᵢ·mᵢ), 1e-6)).
  * Statistics: 1 pass for the non-zero variance count, 3 for the selection, 1 for the model weights
  * (tensorStats.ts' blocked sums, over the selected elements: VectorsSpec.varianceKeep). All of them
- * (tensorStats.ts varianceOf, selectByKey, tensorSums) and the element pass (shaders/methodElements.wgsl)
+ * (tensorStats.ts varianceOf, selectByKey, tensorSums) and the element pass (shaders/merge/methodElements.wgsl)
  * run on the GPU too.
  */
 import { fr, numberOf } from './common';
-import { isBelow, keyBits, KeyScratch, RankSelector, type Selection } from './select';
-import type { GpuStatistic } from './gpuElements';
-import { BlockedSum, varianceOf, type TensorSums, type VectorsSpec } from './tensorStats';
+import { isBelow, keyBits, KeyScratch, RankSelector, type Selection } from '../program/select';
+import type { GpuStatistic } from '../program/gpuElements';
+import { BlockedSum, varianceOf, type TensorSums, type VectorsSpec } from '../program/tensorStats';
 import type { ElementChunk, MergeMethod, StatisticsPass } from './types';
 
 export const sce: MergeMethod = {
@@ -155,7 +155,7 @@ export const sce: MergeMethod = {
         }
       },
       describe: () => ({ kernel: 'sce', scalars: omega }),
-      // shaders/methodElements.wgsl `sce*`, with the variance selection's boundary when selecting.
+      // shaders/merge/methodElements.wgsl `sce*`, with the variance selection's boundary when selecting.
       gpuElements: () => (n === 0 ? undefined : { kernel: 'sce', scalars: [...omega.subarray(0, n), fr(1e-6), n], keep: mode, boundary: mode === 'select' ? sel : undefined }),
     };
   },

@@ -9,7 +9,7 @@
  * s₁ = sin(θt)/sin θ (each step rounded to f32) and out = f32(f32(s₀·a) + f32(s₁·b)).
  */
 import { fr, numberOf } from './common';
-import { BlockedSum, exactSquares } from './tensorStats';
+import { BlockedSum, exactSquares } from '../program/tensorStats';
 import type { MergeMethod } from './types';
 
 export const slerp: MergeMethod = {
@@ -94,7 +94,7 @@ export const slerp: MergeMethod = {
         for (let i = 0; i < chunk.count; i++) out[i] = fr(c0 * a[i]) + fr(c1 * b[i]);
       },
       describe: () => ({ kernel: 'pair', scalars: Float32Array.of(c0, c1) }),
-      gpuElements: () => ({ kernel: 'pair', scalars: [c0, c1] }), // shaders/methodElements.wgsl `pair`
+      gpuElements: () => ({ kernel: 'pair', scalars: [c0, c1] }), // shaders/merge/methodElements.wgsl `pair`
     };
   },
 };

@@ -26,11 +26,11 @@
  * get_task_vectors takes x[:base rows]).
  */
 import { InputError } from '../../errors';
-import { streamKey, uniform24 } from './counterRandom';
+import { streamKey, uniform24 } from '../program/counterRandom';
 import { DENSITY, fr, modelNumber, NORMALIZE, RANDOM_SEED, rowLength, WEIGHT, zipPasses, booleanOf, numberOf } from './common';
-import { deltaKeys, keyBits, keysOf, KeyScratch, RankSelector } from './select';
-import type { ModelKeep, TaskArithmeticElements } from './gpuElements';
-import { BlockedSum, type TensorSums, type VectorsSpec } from './tensorStats';
+import { deltaKeys, keyBits, keysOf, KeyScratch, RankSelector } from '../program/select';
+import type { ModelKeep, TaskArithmeticElements } from '../program/gpuElements';
+import { BlockedSum, type TensorSums, type VectorsSpec } from '../program/tensorStats';
 import type { ElementChunk, MergeMethod, ParameterSpec, StatisticsPass, TensorContext, TensorProgram } from './types';
 
 export type Sparsification = 'magnitude' | 'random' | 'magnitude_outliers' | 'della_magprune';

@@ -39,7 +39,7 @@
  * tolerance covers.
  */
 import type { FloatDtype } from '../../formats/dtype';
-import type { GpuElements, GpuStatistic } from './gpuElements';
+import type { GpuElements, GpuStatistic } from '../program/gpuElements';
 
 // ---- Declarations ----
 

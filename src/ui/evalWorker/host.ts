@@ -7,7 +7,7 @@
 import { CancelledError, isSoupLabError } from '../../errors';
 import { requestAdapter } from '../../gpu/adapter';
 import { createSoupDevice, type SoupDevice } from '../../gpu/device';
-import type { WebGpuCausalLM } from '../../gpu/model/webgpuCausalLM';
+import type { WebGpuCausalLM } from '../../model/gpu/webgpuCausalLM';
 import { createBrowserCpuBackend } from '../../merge/cpu/browserSpawner';
 import type { SoupBackend } from '../../merge/kernel';
 import { createCausalLM } from '../../model/create';

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { GgufFileType } from '../../formats/gguf/writeGguf';
+import type { GgufFileType } from '../../model/gguf/writeGguf';
 import type { MergePlan } from '../../merge/plan';
 import { ggufModelFiles, ggufSoupInputs, ggufSoupType, type GgufModelFiles } from '../../merge/soupGguf';
 import type { Checkpoint } from '../../formats/checkpoint';

@@ -7,7 +7,7 @@ import { CancelledError, isSoupLabError } from '../../errors';
 import { directoryHandleTarget, fileHandleTarget, opfsSyncFolderTarget, syncAccessAvailable } from '../../formats/fsaTargets';
 import type { OutputTarget } from '../../formats/writer';
 import { requestAdapter } from '../../gpu/adapter';
-import { createWebGPUSoupBackend } from '../../gpu/webgpuSoupBackend';
+import { createWebGPUSoupBackend } from '../../merge/gpu/webgpuSoupBackend';
 import { createBrowserCpuBackend } from '../../merge/cpu/browserSpawner';
 import type { SoupBackend } from '../../merge/kernel';
 import type { MergeProgress } from '../../merge/runMerge';

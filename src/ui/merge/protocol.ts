@@ -1,5 +1,5 @@
 /** Messages between the studio page and its merge worker (structured clone: Files and handles travel as they are). */
-import type { GgufFileType } from '../../formats/gguf/writeGguf';
+import type { GgufFileType } from '../../model/gguf/writeGguf';
 import type { MergeProgress } from '../../merge/runMerge';
 import type { MergeJobResult } from './mergeJob';
 import type { IngredientInput } from '../ingredients/types';

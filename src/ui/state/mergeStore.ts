@@ -4,7 +4,7 @@
  */
 import { create } from 'zustand';
 import { createJSONStorage, persist } from 'zustand/middleware';
-import type { GgufFileType } from '../../formats/gguf/writeGguf';
+import type { GgufFileType } from '../../model/gguf/writeGguf';
 import type { MergeProgress } from '../../merge/runMerge';
 import { GGUF_TYPES, isPickerCancel, showDirectoryPicker, showSaveFilePicker } from '../ingredients/fsAccess';
 import { messageOf } from '../ingredients/openIngredient';

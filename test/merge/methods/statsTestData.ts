@@ -1,10 +1,10 @@
 /**
- * Test data and independent oracles for the whole-tensor statistics (src/merge/methods/tensorStats.ts).
+ * Test data and independent oracles for the whole-tensor statistics (src/merge/program/tensorStats.ts).
  * The oracles share no code with src/: values are decoded by arithmetic, magnitudes ranked by a stable
  * sort of |d| as torch.argsort does (NaN largest), sums taken in f64.
  */
 import type { KernelDtype } from '../../../src/merge/kernel';
-import type { TensorChunkSource } from '../../../src/merge/methods/tensorStats';
+import type { TensorChunkSource } from '../../../src/merge/program/tensorStats';
 import { makeInput, rng, valueToBf16Bits, valueToF16Bits, type DataOptions } from '../kernelTestData';
 
 const SIZE: Record<KernelDtype, number> = { F32: 4, F16: 2, BF16: 2 };

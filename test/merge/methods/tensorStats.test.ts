@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { KernelDtype } from '../../../src/merge/kernel';
-import { BlockedSum, chunkKeys, chunkSelectionKeys, chunkVectors, isSelected, selectByKey, selectByMagnitude, tensorSums } from '../../../src/merge/methods/tensorStats';
-import { forEachInLines, lineOf, LineSums, linesOf } from '../../../src/merge/methods/lineSums';
+import { BlockedSum, chunkKeys, chunkSelectionKeys, chunkVectors, isSelected, selectByKey, selectByMagnitude, tensorSums } from '../../../src/merge/program/tensorStats';
+import { forEachInLines, lineOf, LineSums, linesOf } from '../../../src/merge/program/lineSums';
 import { seededUniform } from '../../../src/util/random';
-import { uniform24 } from '../../../src/merge/methods/counterRandom';
+import { uniform24 } from '../../../src/merge/program/counterRandom';
 import { lineInputs, memorySource, oracleSelection, oracleVectors, quantizedInputs, randomInputs } from './statsTestData';
 
 function selectedSet(sel: Parameters<typeof isSelected>[0], keys: Uint32Array): Set<number> {

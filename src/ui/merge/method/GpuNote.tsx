@@ -1,9 +1,9 @@
 import { useMemo } from 'react';
-import { gpuCoverageKind, methodGpuCoverage } from '../../../merge/methods/gpuCoverage';
+import { gpuCoverageKind, methodGpuCoverage } from '../../../merge/program/gpuCoverage';
 
 /**
  * What of the method runs on WebGPU and what on the CPU of the merge worker, as the method's own
- * program says (merge/methods/gpuCoverage.ts). A method without GPU kernels still merges on a WebGPU choice, with
+ * program says (merge/program/gpuCoverage.ts). A method without GPU kernels still merges on a WebGPU choice, with
  * the same results: said here rather than failing.
  */
 export function GpuNote({ method }: { method: string }) {

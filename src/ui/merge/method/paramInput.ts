@@ -4,7 +4,7 @@
  * kept as they are. Checked against the registry's declaration (kind, range: parameterChecks.ts) into
  * the recipe's ParameterSetting, or an error in words for the field.
  */
-import { numberProblem } from '../../../merge/methods/parameterChecks';
+import { numberProblem } from '../../../merge/program/parameterChecks';
 import type { ParameterSpec } from '../../../merge/methods/types';
 import type { ConditionalEntry, ParameterSetting, SettingValue } from '../../../merge/params';
 

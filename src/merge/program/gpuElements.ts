@@ -1,0 +1,137 @@
+/**
+ * What a method's TensorProgram tells a GPU backend, beside its CPU code: which statistics passes a
+ * GPU kernel can compute instead (GpuStatistic, attached to a StatisticsPass), and which element kernel
+ * reproduces `combine` once the passes are done (GpuElements). A program that says nothing runs on the
+ * CPU whatever the backend; the CPU code stays the definition the GPU kernels are tested against.
+ */
+import { uniform24 } from './counterRandom';
+import { keyBits } from './select';
+import type { Lines } from './lineSums';
+import type { TensorProgram } from '../methods/types';
+import type { SelectionKey, TensorSums, VectorsSpec } from './tensorStats';
+
+/** A selection boundary as select.ts gives it: below iff key < valueBits, or key = valueBits and index < cutIndex. */
+export interface SelectionBoundary {
+  valueBits: number;
+  /** An element index, or Infinity (every tie is below). */
+  cutIndex: number;
+  /** Elements strictly below the value. */
+  below: number;
+}
+
+export type GpuStatistic =
+  /**
+   * The boundary of the `rank()` smallest |x_input − x_base| — or, with `variance`, of the variances across
+   * every input but the base (sce) — (stable order, select.ts); the GPU answers
+   * with accept() instead of the pass's accumulate() calls. finish() is still called.
+   */
+  | { kind: 'selection'; input: number; base: number | undefined; variance?: boolean; rank(): number; accept(boundary: SelectionBoundary): void }
+  /** How many elements have `value` as their key (sce: zero variances); the GPU answers with accept(). */
+  | { kind: 'count'; key: SelectionKey; value: number; accept(count: number): void }
+  /**
+   * Blocked sums Σ dᵢ·dⱼ and Σ|dᵢ| (or what the spec's chain or keeps ask for: tensorStats.ts sumTerms) of the vectors `spec()` names (called after the
+   * earlier passes: divisors may be their norms); the pass's accumulate() computes the same sums to the
+   * same bits on the CPU. The GPU answers with accept(); finish() is still called. With `scratch`, the
+   * program's scratch is one more F32 input, after the inputs (the spec's vectors count it).
+   */
+  | { kind: 'sums'; spec(): VectorsSpec; accept(sums: TensorSums): void; scratch?: boolean }
+  /**
+   * A vector an element kernel computes (`elements()`, called after the earlier passes), chunk by chunk:
+   * written to the program's scratch when `store` says so, and its blocked sums (one vector: Σ v² of exact
+   * squares, Σ|v|) given to accept(). finish() is still called.
+   */
+  | { kind: 'vector'; elements(): MethodElements; store: boolean; accept(sums: TensorSums): void }
+  /**
+   * The sums of `spec()` (tensorStats.ts sumTerms; no chain, no keeps) per row or column (lineSums.ts),
+   * the vectors of line l divided by lineDivisors()[l·m + k] when given: accept() gets
+   * values[l·terms + t]. The pass's accumulate() computes the same sums to the same bits on the CPU;
+   * finish() is still called.
+   */
+  | { kind: 'line-sums'; lines: Lines; spec(): VectorsSpec; lineDivisors?(): Float32Array; accept(values: Float64Array): void }
+  /** Computed by the GPU statistic of an earlier pass (the later radix passes of one selection): nothing to do. */
+  | { kind: 'covered' };
+
+export type ModelKeep =
+  | { kind: 'all' }
+  /** TIES: keep what is not below `below` (the numel − k smallest). */
+  | { kind: 'largest'; below: SelectionBoundary }
+  /** Breadcrumbs: keep what is not below `below` and is below `notAbove`. */
+  | { kind: 'between'; below: SelectionBoundary; notAbove: SelectionBoundary }
+  /** DARE: keep when uniform24(stream, index) < p (counterRandom.ts). */
+  | { kind: 'random'; stream: number; p: number };
+
+/** Whether a boundary holds element `index` of key `key` below it (select.ts). */
+function isBelow(b: SelectionBoundary, key: number, index: number): boolean {
+  return key < b.valueBits || (key === b.valueBits && index < b.cutIndex);
+}
+
+/** Whether `keep` keeps element `index` of the delta d (the CPU reading of the masks the element kernels apply). */
+export function isKept(keep: ModelKeep, d: number, index: number): boolean {
+  switch (keep.kind) {
+    case 'all':
+      return true;
+    case 'largest':
+      return !isBelow(keep.below, keyBits(d), index);
+    case 'between': {
+      const key = keyBits(d);
+      return !isBelow(keep.below, key, index) && isBelow(keep.notAbove, key, index);
+    }
+    case 'random':
+      return uniform24(keep.stream, index) < keep.p;
+  }
+}
+
+/** The generalised task arithmetic's element pass (taskArithmeticFamily.ts): inputs are the base, then the models. */
+export interface TaskArithmeticElements {
+  kernel: 'task_arithmetic';
+  models: { weight: number; scale: number; keep: ModelKeep }[];
+  consensus: boolean;
+  normalize: boolean;
+  /** Without consensus: normalize's divisor. */
+  divisor: number;
+  lambda: number;
+}
+
+/** out = Σ cᵢ·xᵢ in input order, f32, from +0 (linear, karcher, SLERP's two coefficients, a copy). */
+export interface LinearElements {
+  kernel: 'linear';
+  coefficients: Float32Array;
+}
+
+/**
+ * A method with its own element kernel in shaders/merge/methodElements.wgsl, and that kernel's f32 scalars:
+ * slerp's pair [c₀, c₁] (out = f32(c₀·a) + f32(c₁·b), the signs of zeros as the CPU's);
+ * model_stock [t, f32(1 − t), N]; nearswap [t, 1e-6]; ram [ε]; sce [ω₀ … ωₙ₋₁, 1e-6, n];
+ * nuslerp [lerp (1 or 0), a, b, divisor];
+ * multislerp [w₀ … wₙ₋₁, den₀ … denₙ₋₁, p₀ … pₙ₋₁, ‖m‖, cos ρ, sin ρ/ρ, Σ‖vᵢ‖wᵢ, lerp (1: the 2-model fallback, or 0)];
+ * karcher's four kernels (its iteration's vectors and its output), the layout methodElements.wgsl states.
+ */
+export interface MethodElements {
+  kernel: 'pair' | 'model_stock' | 'nearswap' | 'ram' | 'sce' | 'nuslerp' | 'multislerp' | 'karcher_start' | 'karcher_tangent' | 'karcher_step' | 'karcher';
+  scalars: number[];
+  /** The program's scratch (TensorProgram.scratch) is one more F32 input: after the inputs, or alone. */
+  scratch?: 'after' | 'alone';
+  /** nuslerp, multislerp: the inputs are the base, then the models (task vectors, added back to the base). */
+  base?: boolean;
+  /** sce: which elements keep their deltas — all, none, or those not below `boundary` (variance keys). */
+  keep?: 'all' | 'none' | 'select';
+  boundary?: SelectionBoundary;
+  /**
+   * nuslerp by row or column, model_stock's filter_wise: coefficients per line instead of the uniform
+   * ones — `perLine` f32 values for each line l at values[l·perLine …] (nuslerp: lerp, a, b, divisor;
+   * model_stock: t, f32(1 − t)); `scalars` keeps the rest (model_stock: N).
+   */
+  lines?: { lines: Lines; perLine: number; values: Float32Array };
+}
+
+export type GpuElements = TaskArithmeticElements | LinearElements | MethodElements;
+
+/** A GPU element kernel for the program, from gpuElements() or, for plain linear combinations, from describe(). */
+export function elementsOf(program: TensorProgram, inputCount: number): GpuElements | undefined {
+  const e = program.gpuElements?.();
+  if (e) return e;
+  const d = program.describe();
+  // Non-finite coefficients (a tensor with NaN or Inf norms) make every output NaN or worse: the CPU's own code says which.
+  if ((d.kernel === 'linear' || d.kernel === 'pair') && d.scalars.length === inputCount && d.scalars.every(Number.isFinite)) return { kernel: 'linear', coefficients: d.scalars };
+  return undefined;
+}
