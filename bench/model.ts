@@ -33,7 +33,7 @@ import { describeFit, WebGpuCausalLM } from '../src/model/gpu/webgpuCausalLM';
 import { CpuCausalLM } from '../src/model/cpu/cpuCausalLM';
 import { FastCpuCausalLM } from '../src/model/cpu/fastCpuCausalLM';
 import { openModel, type OpenedModel } from '../src/model/load';
-import type { CausalLM, ModelConfig } from '../src/model/types';
+import type { CausalLM } from '../src/model/types';
 import { modelTensors } from '../src/model/weights';
 import { nodeFileTarget } from '../src/node/fileTargets';
 import { nodeKernelThreads } from '../src/node/kernelThreads';
@@ -41,6 +41,7 @@ import { nodeGPU } from '../src/node/webgpu';
 import { qwen2HalfB } from '../scripts/realShapes';
 import { tinyModel } from '../scripts/tinyModel';
 import { generatedLlama } from './generatedLlama';
+import { prefillBenchmark, scoringFlops } from './modelPrefill';
 import { hasHardwareVulkanDriver, SWIFTSHADER_ICD } from './kernels';
 import { PeakRss } from './peakRss';
 import type { Benchmark } from './registry';
@@ -75,14 +76,6 @@ function sequences(count: number, length: number, vocab: number): Int32Array[] {
       return s % vocab;
     }),
   );
-}
-
-/** Matmul FLOPs of scoring one sequence of `n` tokens: 2 per weight per token, plus attention (QKᵀ and PV). */
-function scoringFlops(c: ModelConfig, n: number): number {
-  const linear = modelTensors(c).filter((t) => t.shape.length === 2 && t.name !== 'model.embed_tokens.weight').reduce((s, t) => s + t.shape[0] * t.shape[1], 0);
-  const head = c.tieWordEmbeddings ? c.vocabSize * c.hiddenSize : 0;
-  const attention = c.numLayers * 2 * 2 * c.numHeads * c.headDim * ((n * (n + 1)) / 2);
-  return 2 * (linear + head) * n + attention;
 }
 
 interface Measured {
@@ -175,6 +168,10 @@ export const modelBenchmark: Benchmark = {
   name: 'model',
   description: 'model runtime: tokens scored per second and peak memory on a generated ≥ 100 M-parameter Llama (BF16), CPU and WebGPU backends, and llama.cpp (CPU) on the same model as GGUF',
   async run() {
+    if (process.env.SOUPLAB_BENCH_MODEL_PREFILL_ONLY === '1') {
+      await prefillBenchmark(await requestAdapter(await nodeGPU()));
+      return true;
+    }
     const qwen05 = process.env.SOUPLAB_BENCH_MODEL_SHAPE === 'qwen2-0.5b';
     const layers = env('LAYERS', qwen05 ? 24 : 12);
     const hidden = env('HIDDEN', qwen05 ? 896 : 768);
@@ -258,6 +255,8 @@ export const modelBenchmark: Benchmark = {
           (onGpu ? ` WebGPU backend ${ratio(onGpu.tokensPerSecond)}` : ''),
       );
     }
+    // Issue 19: prefill of real-shaped (0.5 B / 1.5 B Qwen2) models on the GPU.
+    await prefillBenchmark(adapter);
     return true;
   },
 };

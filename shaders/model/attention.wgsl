@@ -1,8 +1,11 @@
 // Causal grouped-query attention, one workgroup per (query token, query head).
 //
 // Q is [tokens, heads, d]; K and V are the cache [rows, kvHeads, d]. Query token t sits at cache row
-// row0 + t and attends to rows tokens[row0 + t].y … row0 + t (its sequence so far: sequences of a batch are
-// packed one after another, and generation appends rows to the prompt's). Query head h reads kv head
+// row0 + t; tokens[row0 + t] = (position, own, sharedFrom, sharedRows): it attends first to the sharedRows rows
+// sharedFrom … sharedFrom + sharedRows − 1 (a context it shares with an earlier sequence of the batch: the
+// choices of a multiple-choice item compute their common context once), then to its own rows own … row0 + t
+// (its sequence so far: sequences of a batch are packed one after another, and generation appends rows to
+// the prompt's). Keys are taken in that order as one list of sharedRows + (own rows) entries. Query head h reads kv head
 // h / (heads / kvHeads). Keys are taken 64 at a time: each invocation scores one key, the block's
 // maximum and the running maximum give the rescaling of the running sum and of the output (online
 // softmax, so no score array of the sequence's length is kept), then each invocation accumulates its
@@ -25,7 +28,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> Q: array<f32>;
 @group(0) @binding(2) var<storage, read> K: array<f32>;
 @group(0) @binding(3) var<storage, read> V: array<f32>;
-@group(0) @binding(4) var<storage, read> tokens: array<vec2<u32>>;  // (position, first attended row)
+@group(0) @binding(4) var<storage, read> tokens: array<vec4<u32>>;  // (position, first own row, first shared row, shared rows)
 @group(0) @binding(5) var<storage, read_write> O: array<f32>;
 
 const WG: u32 = 64u;
@@ -35,6 +38,11 @@ const PER_INVOCATION: u32 = MAX_HEAD_DIM / WG;
 var<workgroup> q: array<f32, MAX_HEAD_DIM>;
 var<workgroup> scores: array<f32, WG>;
 var<workgroup> weight: array<f32, WG>;
+
+// The cache row of key j of a query's list: the shared rows first, then its own ('shared' is a WGSL keyword).
+fn keyRow(j: u32, first: u32, sharedFrom: u32, sharedRows: u32) -> u32 {
+  return select(first + (j - sharedRows), sharedFrom + j, j < sharedRows);
+}
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
@@ -53,19 +61,24 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
   }
   workgroupBarrier();
 
-  let first = tokens[p.row0 + t].y;
+  let row = tokens[p.row0 + t];
+  let first = row.y;
+  let sharedFrom = row.z;
+  let sharedRows = row.w;
   let last = p.row0 + t;  // inclusive
+  // Keys j = 0 … keys − 1 of the list: shared rows, then own rows.
+  let keys = sharedRows + (last + 1u - first);
   var runningMax = -3.0e38;
   var runningSum = 0.0;
   var acc: array<f32, PER_INVOCATION>;
   for (var i = 0u; i < PER_INVOCATION; i++) {
     acc[i] = 0.0;
   }
-  for (var b = first; b <= last; b += WG) {
+  for (var b = 0u; b < keys; b += WG) {
     let j = b + lid;
     var score = -3.0e38;
-    if (j <= last) {
-      let kBase = j * kvStride + kvHead * d;
+    if (j < keys) {
+      let kBase = keyRow(j, first, sharedFrom, sharedRows) * kvStride + kvHead * d;
       var s = 0.0;
       for (var i = 0u; i < d; i++) {
         s = s + q[i] * K[kBase + i];
@@ -75,7 +88,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     scores[lid] = score;
     workgroupBarrier();
     // Every invocation finds the block's maximum itself: cheaper than a tree of barriers.
-    let count = min(WG, last + 1u - b);
+    let count = min(WG, keys - b);
     var m = runningMax;
     for (var jj = 0u; jj < count; jj++) {
       m = max(m, scores[jj]);
@@ -83,7 +96,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
     let newMax = m;
     let rescale = exp(runningMax - newMax);
     var w = 0.0;
-    if (j <= last) {
+    if (j < keys) {
       w = exp(score - newMax);
     }
     weight[lid] = w;
@@ -98,7 +111,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
       if (dim < d) {
         var s = 0.0;
         for (var jj = 0u; jj < count; jj++) {
-          s = s + weight[jj] * V[(b + jj) * kvStride + kvHead * d + dim];
+          s = s + weight[jj] * V[keyRow(b + jj, first, sharedFrom, sharedRows) * kvStride + kvHead * d + dim];
         }
         acc[i] = acc[i] * rescale + s;
       }

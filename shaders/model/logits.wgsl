@@ -19,16 +19,13 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> R: array<u32>;
 
 const WG: u32 = 64u;
-var<workgroup> best: array<f32, 64>;
-var<workgroup> bestAt: array<u32, 64>;
-var<workgroup> sums: array<f32, 64>;
 
-// Two barriers per row: each invocation reduces its stride of the row, then every invocation combines
-// the 64 partial maxima itself (in index order, so ties go to the smallest index) and invocation 0
-// adds the partial sums. Trees of barriers cost more than these reads on software adapters.
+// Each invocation reduces its stride of the row; the workgroup then combines the partial maxima (ties to
+// the smallest index, as argmax) and sums with workgroupMaxAt / workgroupSum, from reduce.wgsl or, with
+// the subgroups feature, reduceSubgroups.wgsl (appended by src/model/gpu/modelShaders.ts).
 @compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
-  let lid = lid3.x;
+fn main(@builtin(workgroup_id) wg: vec3<u32>, inv: Invocation) {
+  let lid = inv.lid.x;
   let r = wg.x + wg.y * 65535u;
   if (r >= p.rows) {
     return;
@@ -43,29 +40,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
       at = i;
     }
   }
-  best[lid] = m;
-  bestAt[lid] = at;
-  workgroupBarrier();
-  var rowMax = -3.4e38;
-  var arg = 0xffffffffu;
-  for (var j = 0u; j < WG; j++) {
-    let a = bestAt[j];
-    if (a != 0xffffffffu && (arg == 0xffffffffu || best[j] > rowMax || (best[j] == rowMax && a < arg))) {
-      rowMax = best[j];
-      arg = a;
-    }
-  }
+  let top = workgroupMaxAt(inv, m, at);
+  let rowMax = bitcast<f32>(top.x);
   var s = 0.0;
   for (var i = lid; i < p.vocab; i += WG) {
     s = s + exp(L[base + i] - rowMax);
   }
-  sums[lid] = s;
-  workgroupBarrier();
+  let total = workgroupSum(inv, s);
   if (lid == 0u) {
-    var total = 0.0;
-    for (var j = 0u; j < WG; j++) {
-      total = total + sums[j];
-    }
     let out = 2u * (p.row0 + r);
     let want = targets[p.row0 + r];
     var logProb = 0.0;
@@ -73,6 +55,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
       logProb = L[base + want] - rowMax - log(total);
     }
     R[out] = bitcast<u32>(logProb);
-    R[out + 1u] = arg;
+    R[out + 1u] = top.y;
   }
 }

@@ -12,6 +12,11 @@
 // time through workgroup memory; each invocation owns 4×4 outputs at stride 16 (rows lid.y + 16i,
 // columns lid.x + 16j), so that loads of the tiles and writes of Y are contiguous across a row of
 // invocations. Sums are f32, in increasing k within each 16-wide step.
+//
+// `Tile` is the type of the workgroup tiles, an alias src/model/gpu/modelShaders.ts declares: f32 on
+// every adapter, f16 with the adapter's shader-f16 (then `enable f16;` comes first): X and W are rounded
+// to f16 as they enter the tiles, each product is an f16 multiply, and the sums stay f32. Half the
+// workgroup memory and, on hardware with packed f16, twice the multiplies; untested on hardware here.
 
 struct Params {
   n: u32,
@@ -33,8 +38,8 @@ const TILE: u32 = 64u;
 const TK: u32 = 16u;
 
 // [TK][TILE]: element (kk, r) at kk * TILE + r.
-var<workgroup> xs: array<f32, 1024>;
-var<workgroup> ws: array<f32, 1024>;
+var<workgroup> xs: array<Tile, 1024>;
+var<workgroup> ws: array<Tile, 1024>;
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -57,25 +62,25 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       if (row < p.n && kAt < p.k) {
         xv = X[(p.xRow0 + row) * p.k + kAt];
       }
-      xs[kk * TILE + r] = xv;
+      xs[kk * TILE + r] = Tile(xv);
       var wv = 0.0;
       let col = colBase + r;
       if (col < p.m && kAt < p.k) {
         wv = loadW(col * p.k + kAt);
       }
-      ws[kk * TILE + r] = wv;
+      ws[kk * TILE + r] = Tile(wv);
     }
     workgroupBarrier();
     for (var kk = 0u; kk < TK; kk++) {
-      var a: array<f32, 4>;
-      var b: array<f32, 4>;
+      var a: array<Tile, 4>;
+      var b: array<Tile, 4>;
       for (var i = 0u; i < 4u; i++) {
         a[i] = xs[kk * TILE + lid.y + 16u * i];
         b[i] = ws[kk * TILE + lid.x + 16u * i];
       }
       for (var i = 0u; i < 4u; i++) {
         for (var j = 0u; j < 4u; j++) {
-          acc[i * 4u + j] = acc[i * 4u + j] + a[i] * b[j];
+          acc[i * 4u + j] = acc[i * 4u + j] + f32(a[i] * b[j]);
         }
       }
     }

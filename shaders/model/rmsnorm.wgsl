@@ -18,27 +18,16 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> Y: array<f32>;
 
 const WG: u32 = 64u;
-var<workgroup> partial: array<f32, 64>;
 
-// The sum of `value` over the workgroup, returned to every invocation: one barrier, then every
-// invocation adds the 64 partial sums itself (in the same order). A tree of barriers costs more than
-// 64 reads: software adapters (SwiftShader) switch every invocation at each barrier.
-fn reduce(lid: u32, value: f32) -> f32 {
-  partial[lid] = value;
-  workgroupBarrier();
-  var total = 0.0;
-  for (var i = 0u; i < WG; i++) {
-    total = total + partial[i];
-  }
-  return total;
-}
+// The workgroup's sum (workgroupSum) and the entry points' `Invocation` come from reduce.wgsl or, with the
+// subgroups feature, reduceSubgroups.wgsl (src/model/gpu/modelShaders.ts appends one of them).
 
 // 1/sqrt(mean(x²) + eps) of this workgroup's row, from each invocation's share of the row's sum of
 // squares: the row reduction both entry points share. The loops over the row stay in each entry point:
 // they read different bindings (X, or Y in place), and WGSL takes no pointer to a storage buffer as an
 // argument (without unrestricted_pointer_parameters), nor X read-only and Y read-write through one.
-fn inverseRms(lid: u32, sumOfSquares: f32) -> f32 {
-  return inverseSqrt(reduce(lid, sumOfSquares) / f32(p.dim) + p.eps);
+fn inverseRms(inv: Invocation, sumOfSquares: f32) -> f32 {
+  return inverseSqrt(workgroupSum(inv, sumOfSquares) / f32(p.dim) + p.eps);
 }
 
 // This workgroup's row, counted from row0: the grid is 65535 workgroups wide and continues in y, so the
@@ -48,7 +37,8 @@ fn workgroupRow(wg: vec3<u32>) -> u32 {
 }
 
 @compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn main(@builtin(workgroup_id) wg: vec3<u32>, inv: Invocation) {
+  let lid = inv.lid;
   let row = workgroupRow(wg);
   if (row >= p.rows) {
     return;
@@ -59,7 +49,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     let v = X[base + i];
     s = s + v * v;
   }
-  let scale = inverseRms(lid.x, s);
+  let scale = inverseRms(inv, s);
   for (var i = lid.x; i < p.dim; i += WG) {
     Y[base + i] = loadW(i) * (X[base + i] * scale);
   }
@@ -67,7 +57,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 
 // Y normalised in place: X is not bound.
 @compute @workgroup_size(64)
-fn inPlace(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn inPlace(@builtin(workgroup_id) wg: vec3<u32>, inv: Invocation) {
+  let lid = inv.lid;
   let row = workgroupRow(wg);
   if (row >= p.rows) {
     return;
@@ -78,7 +69,7 @@ fn inPlace(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l
     let v = Y[base + i];
     s = s + v * v;
   }
-  let scale = inverseRms(lid.x, s);
+  let scale = inverseRms(inv, s);
   for (var i = lid.x; i < p.dim; i += WG) {
     Y[base + i] = loadW(i) * (Y[base + i] * scale);
   }

@@ -21,7 +21,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> table: array<vec2<f32>>;   // (cos, sin) at pos * halfDim + i
-@group(0) @binding(2) var<storage, read> tokens: array<vec2<u32>>;  // (position, first attended row)
+@group(0) @binding(2) var<storage, read> tokens: array<vec4<u32>>;  // (position, …): attention.wgsl's token rows
 @group(0) @binding(3) var<storage, read_write> X: array<f32>;
 
 @compute @workgroup_size(64)

@@ -28,12 +28,16 @@ const LIMITS_WANTED = [
   'maxComputeInvocationsPerWorkgroup',
 ] as const;
 
+const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups'];
+
 export async function createSoupDevice(adapter: GPUAdapter, label = 'souplab'): Promise<SoupDevice> {
   const requiredLimits: Record<string, number> = {};
   for (const name of LIMITS_WANTED) requiredLimits[name] = adapter.limits[name];
   let device: GPUDevice;
   try {
-    device = await adapter.requestDevice({ label, requiredLimits });
+    // Optional features the model's kernels use when present (src/model/gpu/modelShaders.ts): never required.
+    const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
+    device = await adapter.requestDevice({ label, requiredLimits, requiredFeatures });
   } catch (e) {
     throw new GPUExecutionError(`could not open the GPU device: ${(e as Error).message}`);
   }

@@ -57,10 +57,11 @@ export interface WeightSource {
    */
   streamF32?(name: string, signal?: AbortSignal): AsyncIterable<Float32Array>;
   /**
-   * Optional: the tensor's bytes as stored (little-endian values of dtype(name)), in pieces in order, so
-   * that a runtime keeping the checkpoint's dtype (the fast CPU model) never decodes to f32.
+   * Optional: the tensor's bytes as stored (little-endian, in `dtype(name)`), in pieces of any size, in order,
+   * so that a runtime that keeps weights in their 16-bit dtype (the fast CPU model, the WebGPU model) never
+   * decodes them to f32.
    */
-  streamRaw?(name: string, signal?: AbortSignal): AsyncIterable<Uint8Array>;
+  streamBytes?(name: string, signal?: AbortSignal): AsyncIterable<Uint8Array>;
 }
 
 export interface ScoreOptions {

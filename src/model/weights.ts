@@ -132,7 +132,7 @@ export function checkpointWeightSource(checkpoint: Checkpoint): WeightSource {
       const d = dtype(name);
       for await (const chunk of readTensorChunks(get(name), { chunkBytes: CHUNK_BYTES, signal })) yield decodeToF32(d, chunk);
     },
-    async *streamRaw(name, signal) {
+    async *streamBytes(name, signal) {
       dtype(name);
       yield* readTensorChunks(get(name), { chunkBytes: CHUNK_BYTES, signal });
     },

@@ -23,6 +23,11 @@ export interface FitLoaderOptions {
   memoryBudget: number;
   /** Stream every point from the files even when the models fit. */
   stream?: boolean;
+  /**
+   * Bytes of GPU memory the search may use (WebGPU does not report a GPU's memory: the user says it).
+   * When the ingredients and the model exceed it, they are not uploaded; unset: the upload is tried.
+   */
+  gpuMemoryBudget?: number;
   bytes: (n: number) => string;
   say: (line: string) => void;
   signal?: AbortSignal;
@@ -43,20 +48,25 @@ export async function fitSoupLoader(o: FitLoaderOptions): Promise<FittedLoader> 
   if (lm.gpu && !o.stream) {
     const gpuBytes = gpuIngredientBytes(lm.gpu.model, models.map((m) => m.checkpoint));
     const fit = `${n} models on the GPU (${bytes(gpuBytes)}) + the model and its workspace (${bytes(lm.gpu.model.fit.totalBytes)}) = ${bytes(gpuBytes + lm.gpu.model.fit.totalBytes)}`;
-    try {
-      const gpuIngredients = await uploadGpuIngredients(lm.gpu.device, lm.gpu.model, models.map((m) => m.checkpoint), o.signal);
-      const line = `fit (GPU): ${fit}: resident; nothing crosses the bus per point`;
-      say(line);
-      return {
-        loader: gpuSoupLoader(gpuIngredients, models, `on the GPU: ${fit}; each point souped by shaders/merge/soup.wgsl straight into the model's weight buffers; evaluated on ${lm.description}`),
-        where: 'gpu',
-        line,
-        gpuIngredients,
-      };
-    } catch (e) {
-      if (e instanceof CancelledError) throw e;
-      const soup = soupBytesOf(models[0]);
-      say(`fit (GPU): no: ${fit} did not fit (${e instanceof Error ? e.message : String(e)}); each point is souped on the CPU and uploaded (${bytes(soup / 2)}–${bytes(soup)} per point)`);
+    const soup = soupBytesOf(models[0]);
+    const perPoint = `each point is souped on the CPU and uploaded (${bytes(soup / 2)}–${bytes(soup)} per point)`;
+    if (o.gpuMemoryBudget !== undefined && gpuBytes + lm.gpu.model.fit.totalBytes > o.gpuMemoryBudget) {
+      say(`fit (GPU): no: ${n} × ${bytes(gpuBytes / n)} ingredients + the model and its workspace (${bytes(lm.gpu.model.fit.totalBytes)}) do not fit in ${bytes(o.gpuMemoryBudget)} of GPU memory: ${perPoint}`);
+    } else {
+      try {
+        const gpuIngredients = await uploadGpuIngredients(lm.gpu.device, lm.gpu.model, models.map((m) => m.checkpoint), o.signal);
+        const line = `fit (GPU): ${fit}: resident; nothing crosses the bus per point`;
+        say(line);
+        return {
+          loader: gpuSoupLoader(gpuIngredients, models, `on the GPU: ${fit}; each point souped by shaders/merge/soup.wgsl straight into the model's weight buffers; evaluated on ${lm.description}`),
+          where: 'gpu',
+          line,
+          gpuIngredients,
+        };
+      } catch (e) {
+        if (e instanceof CancelledError) throw e;
+        say(`fit (GPU): no: ${fit} did not fit (${e instanceof Error ? e.message : String(e)}); ${perPoint}`);
+      }
     }
   }
   const total = models.map((m) => checkpointBytes(m.checkpoint)).reduce((a, b) => a + b, 0);

@@ -88,7 +88,7 @@ describe('FastCpuCausalLM', () => {
 
     const f16 = await openTinyModel({ architecture: 'qwen2', dtype: 'F16' });
     const name = 'model.layers.1.mlp.up_proj.weight';
-    const broken = { ...f16.weights, streamRaw: undefined, readF32: async (n: string) => {
+    const broken = { ...f16.weights, streamBytes: undefined, readF32: async (n: string) => {
       const v = await f16.weights.readF32(n);
       if (n === name) v[5] = Infinity;
       return v;

@@ -161,6 +161,15 @@ describe('souplab search', () => {
     const c = objectives('cpu');
     expect(g.map((t) => t.key)).toEqual(c.map((t) => t.key));
     g.forEach((t, i) => expect(t.objective).toBeCloseTo(c[i].objective, 2));
+
+    // Told the GPU has too little memory for the ingredients: said before any point, souped on the CPU and uploaded.
+    const small = captureIO();
+    expect(await runCli([...args, '--backend', 'webgpu', '--gpu-memory', '0.0001', '--out', join(dir, 'gpu-small')], small)).toBe(0);
+    expect(small.err()).toMatch(/fit \(GPU\): no: 3 × [\d.]+ \w+ ingredients \+ the model and its workspace \([\d.]+ \w+\) do not fit in [\d.]+ \w+ of GPU memory: each point is souped on the CPU and uploaded/);
+    expect(small.err().indexOf('do not fit in')).toBeLessThan(small.err().indexOf('point 1/'));
+    const s = objectives('gpu-small');
+    expect(s.map((t) => t.key)).toEqual(c.map((t) => t.key));
+    s.forEach((t, i) => expect(t.objective).toBeCloseTo(c[i].objective, 2));
   }, 300_000);
 });
 

@@ -65,6 +65,8 @@ analyze --trials), held-out.csv, best.yaml, report.md and evidence.json.
   --shapley all|experts|none   whose uniform coalitions are evaluated for exact Shapley values (default:
                         all models when at most 5, else the experts when at most 5)
   --stream              read every point from the files even when the models fit in memory
+  --gpu-memory <GiB>    the GPU memory the search may use (WebGPU does not report it): models that do
+                        not fit with the evaluator are souped on the CPU and uploaded per point
   --export <file.safetensors | folder>   write the best soup (or --export-trial's) with the evidence in its metadata
   --export-trial <id>   a row of trials.csv to export instead of the best
 ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
@@ -72,7 +74,7 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
     if (wantsExternalEvaluator(args)) return runClusterSearch(args, io);
     const { positionals, flags } = parseArgs(args, {
       booleans: [...ANALYSIS_BOOLEAN_FLAGS, 'resume', 'stream', 'quiet'],
-      values: [...ANALYSIS_VALUE_FLAGS, 'models', 'tasks', 'plan', 'out', 'backend', 'metric', 'seed', 'tune-share', 'max-length', 'export', 'export-trial', 'shapley'],
+      values: [...ANALYSIS_VALUE_FLAGS, 'models', 'tasks', 'plan', 'out', 'backend', 'metric', 'seed', 'tune-share', 'max-length', 'export', 'export-trial', 'shapley', 'gpu-memory'],
     });
     const str = (k: string): string | undefined => (typeof flags.get(k) === 'string' ? (flags.get(k) as string) : undefined);
     const modelsFlag = str('models');
@@ -87,6 +89,9 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
     const seed = wholeNumber(str('seed') ?? '0', '--seed');
     const tuneShare = Number(str('tune-share') ?? '0.5');
     if (!(tuneShare > 0 && tuneShare <= 1)) throw new UsageError(`--tune-share must be in (0, 1], got '${str('tune-share')}'`);
+    const gpuMemoryArg = str('gpu-memory');
+    const gpuMemoryGiB = gpuMemoryArg === undefined ? undefined : Number(gpuMemoryArg);
+    if (gpuMemoryGiB !== undefined && !(gpuMemoryGiB > 0)) throw new UsageError(`--gpu-memory must be a positive number of GiB, got '${gpuMemoryArg}'`);
     const quiet = flags.get('quiet') === true;
     const say = (line: string) => {
       if (!quiet) io.stderr(`${line}\n`);
@@ -147,6 +152,7 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
         soupBackend,
         memoryBudget: Math.min(totalmem() * 0.75, freemem() + 0.25 * totalmem()),
         stream: flags.get('stream') === true,
+        gpuMemoryBudget: gpuMemoryGiB === undefined ? undefined : gpuMemoryGiB * 2 ** 30,
         bytes: humanBytes,
         say,
         signal: io.signal,

@@ -16,7 +16,7 @@ import type { MergePlan, SoupStep } from '../plan';
 import type { SoupDevice } from '../../gpu/device';
 import { PipelineCache } from '../../gpu/pipelineCache';
 import { blocksPerElementBlock, SOUP_BLOCK_ELEMENTS, SOUP_WORKGROUP_SIZE, soupShaderCode, soupShapeKey, type SoupShape } from './soupShader';
-import type { WeightPart } from '../../model/gpu/residentWeights';
+import { writePadded, type WeightPart } from '../../model/gpu/residentWeights';
 
 /** What the souper needs of the WebGPU model: its resident tensors. */
 export interface ResidentModel {
@@ -78,13 +78,7 @@ export async function uploadGpuIngredients(ctx: SoupDevice, model: ResidentModel
           const padded = Math.max(4, Math.ceil(length / 4) * 4);
           const buffer = device.createBuffer({ label: `${c.name}: ${name}`, size: padded, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
           perModel.push(buffer);
-          const whole = length & ~3;
-          if (whole > 0) device.queue.writeBuffer(buffer, 0, data as Uint8Array<ArrayBuffer>, 0, whole);
-          if (whole < length) {
-            const tail = new Uint8Array(4);
-            tail.set(data.subarray(whole));
-            device.queue.writeBuffer(buffer, whole, tail);
-          }
+          writePadded(device, buffer, 0, data);
           bytes += padded;
         }
         perPart.push(perModel);

@@ -40,6 +40,7 @@ import type { PipelineCache } from '../../gpu/pipelineCache';
 import { blocksPerElementBlock, SOUP_BLOCK_ELEMENTS } from './soupShader';
 import { statsShaderCode, statsShapeKey, statsTerms, statsVectors, type StatsShape } from './statsShader';
 import { MODEL_WORDS, putKeep } from './taskArithmeticKernel';
+import { writePadded } from '../../model/gpu/residentWeights';
 
 export interface GpuTensorStatsOptions {
   /** Elements per chunk (rounded down to whole groups; default: 8 Mi, or what one binding holds). */
@@ -158,13 +159,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
       const data = chunk[i];
       const expected = count * KERNEL_DTYPE_BYTES[dtype];
       if (data.byteLength !== expected) throw new GPUExecutionError(`tensor statistics: input ${i} gave ${data.byteLength} bytes for ${count} ${dtype} elements`);
-      const whole = data.byteLength & ~3;
-      if (whole > 0) device.queue.writeBuffer(buffer, at, data as Uint8Array<ArrayBuffer>, 0, whole);
-      if (whole < data.byteLength) {
-        const tail = new Uint8Array(4);
-        tail.set(data.subarray(whole));
-        device.queue.writeBuffer(buffer, at + whole, tail);
-      }
+      writePadded(device, buffer, at, data);
       at += blocksPerElementBlock(dtype) * blocks * BLOCK_BYTES;
     });
     return { buffer, start, count, blocks, bytes };

@@ -296,8 +296,8 @@ export class FastCpuCausalLM implements CausalLM {
       throwIfAborted(options.signal);
       const bytes = new Uint8Array(this.memory.buffer, m.at, m.m * m.k * DTYPE_BYTES[m.dtype]);
       let at = 0;
-      if (source.streamRaw && source.dtype(m.name) === m.dtype) {
-        for await (const chunk of source.streamRaw(m.name, options.signal)) {
+      if (source.streamBytes && source.dtype(m.name) === m.dtype) {
+        for await (const chunk of source.streamBytes(m.name, options.signal)) {
           bytes.set(chunk, at);
           at += chunk.length;
         }

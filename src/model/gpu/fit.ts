@@ -62,8 +62,8 @@ export function workspaceBytes(c: ModelConfig, w: WorkspaceShape): { total: numb
   const activations = w.tokens * f * (2 * c.hiddenSize + 2 * c.numHeads * c.headDim + 2 * c.intermediateSize);
   const kv = 2 * w.cacheLayers * w.cacheRows * kvDim * f;
   const logits = w.logitRows * c.vocabSize * f;
-  // ids, (position, first row), targets, results (2 words), the rope table, the readback copy.
-  const perToken = w.cacheRows * (4 + 8 + 4 + 8 + 8) + w.cacheRows * (c.headDim / 2) * 8;
+  // ids, (position, first own row, first shared row, shared rows), targets, results (2 words), the rope table, the readback copy.
+  const perToken = w.cacheRows * (4 + 16 + 4 + 8 + 8) + w.cacheRows * (c.headDim / 2) * 8;
   const largestBinding = Math.max(w.tokens * f * widestActivation(c), w.cacheRows * kvDim * f, logits, w.cacheRows * (c.headDim / 2) * 8);
   return { total: activations + kv + logits + perToken, kv, largestBinding };
 }
@@ -80,7 +80,15 @@ export function logitRowsFor(c: ModelConfig, limits: FitLimits, batchTokens: num
   return Math.max(1, Math.min(batchTokens, Math.floor(binding / (4 * c.vocabSize))));
 }
 
-export function checkModelFit(c: ModelConfig, tensors: readonly TensorInfo[], limits: FitLimits, opts: { batchTokens: number; memoryBudgetBytes?: number | null }): ModelFit {
+/** GiB with two decimals: the unit people compare GPU memory in. */
+export const gib = (n: number): string => `${(n / 2 ** 30).toFixed(2)} GiB`;
+
+export function checkModelFit(
+  c: ModelConfig,
+  tensors: readonly TensorInfo[],
+  limits: FitLimits,
+  opts: { batchTokens: number; memoryBudgetBytes?: number | null; name?: string },
+): ModelFit {
   const binding = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
   const problems: string[] = [];
   const splitTensors: ModelFit['splitTensors'] = [];
@@ -102,7 +110,10 @@ export function checkModelFit(c: ModelConfig, tensors: readonly TensorInfo[], li
   const totalBytes = weightBytes + ws.total;
   const budget = opts.memoryBudgetBytes ?? null;
   if (budget !== null && totalBytes > budget) {
-    problems.push(`needs ${mib(totalBytes)} (${mib(weightBytes)} of weights + ${mib(ws.total)} for batches of ${batchTokens} tokens), the budget is ${mib(budget)}`);
+    const dtypes = [...new Set(tensors.map((t) => t.dtype))].join('/');
+    problems.push(
+      `${opts.name ?? 'the model'} needs ${gib(totalBytes)} of GPU memory (${gib(weightBytes)} of ${dtypes} weights + ${gib(ws.total)} for batches of ${batchTokens} tokens), the adapter offers ${gib(budget)}`,
+    );
   }
   const summary =
     `needs ${mib(totalBytes)}: ${mib(weightBytes)} of weights + ${mib(ws.total)} of activations, KV cache (${mib(ws.kv)}) and logits for batches of ${batchTokens} tokens` +

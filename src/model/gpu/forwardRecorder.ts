@@ -8,7 +8,7 @@
  * Each method mirrors one kernel of shaders/model/ and documents its operands; shapes are in elements.
  */
 import type { PipelineCache } from '../../gpu/pipelineCache';
-import { modelShaderCode, modelShaderLabel, type ModelKernel, type WeightDtype } from './modelShaders';
+import { modelShaderCode, modelShaderLabel, NO_FEATURES, type KernelFeatures, type ModelKernel, type WeightDtype } from './modelShaders';
 
 /** A weight (or one part of a weight cut by rows) as a kernel binds it. */
 export interface BoundWeight {
@@ -61,6 +61,8 @@ export class ForwardRecorder {
   constructor(
     private readonly device: GPUDevice,
     private readonly pipelines: PipelineCache,
+    /** The optional features the kernels use (each must be enabled on the device). */
+    private readonly features: KernelFeatures = NO_FEATURES,
   ) {}
 
   get length(): number {
@@ -68,7 +70,7 @@ export class ForwardRecorder {
   }
 
   private pipeline(kernel: ModelKernel, dtype: WeightDtype | null, entryPoint = 'main'): GPUComputePipeline {
-    return this.pipelines.get(modelShaderLabel(kernel, dtype), () => modelShaderCode(kernel, dtype), {}, entryPoint);
+    return this.pipelines.get(modelShaderLabel(kernel, dtype, this.features), () => modelShaderCode(kernel, dtype, this.features), {}, entryPoint);
   }
 
   /**
@@ -114,7 +116,7 @@ export class ForwardRecorder {
     });
   }
 
-  /** O[t] = causal GQA attention of Q[t] over cache rows tokens[row0 + t].y … row0 + t, t < tokens. */
+  /** O[t] = causal GQA attention of Q[t] over its shared rows (tokens[row0 + t].z, .w of them) and its own rows tokens[row0 + t].y … row0 + t, t < tokens. */
   attention(q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, tokens: GPUBuffer, o: GPUBuffer, s: { tokens: number; heads: number; kvHeads: number; headDim: number; row0: number }): void {
     if (s.tokens === 0) return;
     if (s.headDim > 256) throw new RangeError(`head_dim ${s.headDim} is larger than the attention kernel's 256`);

@@ -9,6 +9,9 @@ import elementwiseWgsl from '../../../shaders/model/elementwise.wgsl?raw';
 import embedWgsl from '../../../shaders/model/embed.wgsl?raw';
 import logitsWgsl from '../../../shaders/model/logits.wgsl?raw';
 import matmulWgsl from '../../../shaders/model/matmul.wgsl?raw';
+import reduceWgsl from '../../../shaders/model/reduce.wgsl?raw';
+import reduceSharedWgsl from '../../../shaders/model/reduceShared.wgsl?raw';
+import reduceSubgroupsWgsl from '../../../shaders/model/reduceSubgroups.wgsl?raw';
 import rmsnormWgsl from '../../../shaders/model/rmsnorm.wgsl?raw';
 import ropeWgsl from '../../../shaders/model/rope.wgsl?raw';
 
@@ -54,15 +57,46 @@ const LOAD_W: Record<WeightDtype, string> = {
 }`,
 };
 
-/** The label under which the pipeline cache keeps the module: kernel and weight dtype. */
-export function modelShaderLabel(kernel: ModelKernel, dtype: WeightDtype | null): string {
-  return `model/${kernel}.wgsl${dtype ? ` ${dtype}` : ''}`;
+/**
+ * Which optional WebGPU features the kernels use. `f16`: the tiled matmul's workgroup tiles and products
+ * in f16 (sums in f32), needs `shader-f16`. `subgroups`: the row reductions of RMSNorm and of the
+ * log-softmax / argmax use subgroup operations, needs `subgroups`. Every kernel has a variant without them.
+ */
+export interface KernelFeatures {
+  f16: boolean;
+  subgroups: boolean;
+}
+
+export const NO_FEATURES: KernelFeatures = { f16: false, subgroups: false };
+
+/** Kernels whose row reductions come from reduce.wgsl / reduceSubgroups.wgsl. */
+const REDUCING_KERNELS: ReadonlySet<ModelKernel> = new Set(['rmsnorm', 'logits']);
+
+/** The features `kernel` actually uses under `features` (others make no difference to its code). */
+function usedFeatures(kernel: ModelKernel, features: KernelFeatures): KernelFeatures {
+  return { f16: features.f16 && kernel === 'matmul', subgroups: features.subgroups && REDUCING_KERNELS.has(kernel) };
+}
+
+/** The label under which the pipeline cache keeps the module: kernel, weight dtype and the features it uses. */
+export function modelShaderLabel(kernel: ModelKernel, dtype: WeightDtype | null, features: KernelFeatures = NO_FEATURES): string {
+  const used = usedFeatures(kernel, features);
+  return `model/${kernel}.wgsl${dtype && WEIGHT_KERNELS.has(kernel) ? ` ${dtype}` : ''}${used.f16 ? ' f16' : ''}${used.subgroups ? ' subgroups' : ''}`;
 }
 
 /** The complete module of `kernel`; `dtype` is the weight dtype of a weight kernel (else ignored). */
-export function modelShaderCode(kernel: ModelKernel, dtype: WeightDtype | null): string {
-  const src = SOURCES[kernel];
-  if (!WEIGHT_KERNELS.has(kernel)) return src;
+export function modelShaderCode(kernel: ModelKernel, dtype: WeightDtype | null, features: KernelFeatures = NO_FEATURES): string {
+  const used = usedFeatures(kernel, features);
+  // Directives must come before any declaration.
+  const directives = [used.f16 ? 'enable f16;' : '', used.subgroups ? 'enable subgroups;' : ''].filter(Boolean).join('\n');
+  let code = `${directives}${directives ? '\n' : ''}${SOURCES[kernel]}`;
+  if (kernel === 'matmul') code += `\n// ---- the tiles' type (src/model/gpu/modelShaders.ts)\nalias Tile = ${used.f16 ? 'f16' : 'f32'};\n`;
+  if (REDUCING_KERNELS.has(kernel)) code += `\n// ---- row reductions (src/model/gpu/modelShaders.ts)\n${reduceSharedWgsl}\n${used.subgroups ? reduceSubgroupsWgsl : reduceWgsl}`;
+  if (!WEIGHT_KERNELS.has(kernel)) return code;
   if (!dtype) throw new Error(`modelShaderCode: ${kernel} needs the weight dtype`);
-  return `${src}\n// ---- loadW for ${dtype} weights (src/model/gpu/modelShaders.ts)\n${LOAD_W[dtype]}\n`;
+  return `${code}\n// ---- loadW for ${dtype} weights (src/model/gpu/modelShaders.ts)\n${LOAD_W[dtype]}\n`;
+}
+
+/** The features `device` offers the kernels (what it was opened with, see src/gpu/device.ts). */
+export function deviceKernelFeatures(device: GPUDevice): KernelFeatures {
+  return { f16: device.features.has('shader-f16'), subgroups: device.features.has('subgroups') };
 }

@@ -74,13 +74,67 @@ export function writeWeight(device: GPUDevice, w: ResidentWeight, values: Float3
   if (values.length !== numel) throw new RangeError(`${w.name}: ${values.length} values for a tensor of ${numel}`);
   for (const part of w.parts) {
     const slice = values.subarray(part.firstRow * w.rowLength, (part.firstRow + part.rows) * w.rowLength);
-    const bytes = encodeFromF32(w.dtype, slice);
-    const whole = bytes.byteLength & ~3;
-    if (whole > 0) device.queue.writeBuffer(part.buffer, 0, bytes as Uint8Array<ArrayBuffer>, 0, whole);
-    if (whole < bytes.byteLength) {
-      const tail = new Uint8Array(4);
-      tail.set(bytes.subarray(whole));
-      device.queue.writeBuffer(part.buffer, whole, tail);
+    writePadded(device, part.buffer, 0, encodeFromF32(w.dtype, slice));
+  }
+}
+
+/**
+ * Writes a tensor's bytes, as stored in its dtype and streamed in pieces of any size, into its parts:
+ * 16-bit weights go to the GPU without a decoded f32 copy anywhere. Writes stay on 4-byte boundaries
+ * (a piece's odd tail waits for the next piece); a part's last word is zero-padded. Resolves once every
+ * piece is written; `total` bytes must arrive, no more.
+ */
+export async function writeWeightBytes(
+  device: GPUDevice,
+  w: ResidentWeight,
+  pieces: AsyncIterable<Uint8Array>,
+  /** Runs each piece's (synchronous) writes: the caller's error scope. */
+  guard: (writes: () => void) => void = (writes) => writes(),
+): Promise<void> {
+  const expected = w.parts.reduce((sum, p) => sum + p.byteLength, 0);
+  let part = 0;
+  let inPart = 0;
+  let received = 0;
+  let carry = new Uint8Array(0);
+  for await (const piece of pieces) {
+    received += piece.length;
+    if (received > expected) throw new RangeError(`${w.name}: more than its ${expected} bytes`);
+    let data = piece;
+    if (carry.length > 0) {
+      data = new Uint8Array(carry.length + piece.length);
+      data.set(carry);
+      data.set(piece, carry.length);
     }
+    let at = 0;
+    guard(() => {
+      while (part < w.parts.length && at < data.length) {
+        const p = w.parts[part];
+        const room = p.byteLength - inPart;
+        const available = data.length - at;
+        // Within a part only whole words are written; the part's end may end mid-word (padded).
+        const take = available >= room ? room : available & ~3;
+        if (take === 0) break;
+        writePadded(device, p.buffer, inPart, data.subarray(at, at + take));
+        at += take;
+        inPart += take;
+        if (inPart === p.byteLength) {
+          part++;
+          inPart = 0;
+        }
+      }
+    });
+    carry = data.slice(at);
+  }
+  if (received !== expected) throw new RangeError(`${w.name}: ${received} bytes for a tensor of ${expected}`);
+}
+
+/** writeBuffer of `bytes` at a 4-byte-aligned offset, the last partial word zero-padded (sizes must be whole words). */
+export function writePadded(device: GPUDevice, buffer: GPUBuffer, offset: number, bytes: Uint8Array): void {
+  const whole = bytes.byteLength & ~3;
+  if (whole > 0) device.queue.writeBuffer(buffer, offset, bytes as Uint8Array<ArrayBuffer>, 0, whole);
+  if (whole < bytes.byteLength) {
+    const tail = new Uint8Array(4);
+    tail.set(bytes.subarray(whole));
+    device.queue.writeBuffer(buffer, offset + whole, tail);
   }
 }

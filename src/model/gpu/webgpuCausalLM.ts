@@ -21,8 +21,8 @@ import { DeviceLostError, GPUExecutionError } from '../../gpu/errors';
 import { PipelineCache } from '../../gpu/pipelineCache';
 import { checkModelFit, logitRowsFor, maxBatchTokensFor, mib, type FitLimits, type ModelFit, type TensorInfo, type WorkspaceShape } from './fit';
 import { ForwardRecorder, type BoundWeight } from './forwardRecorder';
-import type { WeightDtype } from './modelShaders';
-import { allocateWeight, writeWeight, type ResidentWeight, type WeightPart } from './residentWeights';
+import { deviceKernelFeatures, type KernelFeatures, type WeightDtype } from './modelShaders';
+import { allocateWeight, writeWeight, writeWeightBytes, type ResidentWeight, type WeightPart } from './residentWeights';
 
 /** The model does not fit the adapter: `fit` has the numbers. */
 export class ModelDoesNotFitError extends SoupLabError {
@@ -50,9 +50,39 @@ export interface WebGpuCausalLMOptions {
   name?: string;
   /** Cut tensors and size batches as if one binding held at most this many bytes (default: the device's limits). */
   maxBindingBytes?: number;
+  /**
+   * Force the optional kernel features on or off (default: used when the device has them). Forcing one on
+   * that the device lacks is refused; tests force each variant the adapter can run.
+   */
+  kernels?: Partial<KernelFeatures>;
+  /** Compute a context that consecutive sequences of a batch share once (default true). */
+  shareContext?: boolean;
 }
 
 const NO_TARGET = 0xffffffff;
+/** Per cache row: (position, first own row, first shared row, shared rows), as attention.wgsl reads it. */
+const META_WORDS = 4;
+
+/** A sequence's place in a scoring batch: its own rows from `start`; its first `shared` tokens are the anchor's rows. */
+interface Placed {
+  index: number;
+  start: number;
+  shared: number;
+  anchor: Placed | null;
+}
+
+/**
+ * How many leading tokens of `s` can reuse the rows of `anchor` (an earlier sequence of the batch with
+ * all its rows: the first choice of a multiple-choice item): one less than their common prefix, so that
+ * the last shared token's row, whose next token differs, is computed again as `s`'s own. At least one
+ * row stays `s`'s own.
+ */
+export function sharedRows(anchor: Int32Array, s: Int32Array): number {
+  let common = 0;
+  const n = Math.min(anchor.length, s.length);
+  while (common < n && anchor[common] === s[common]) common++;
+  return Math.max(0, Math.min(common - 1, s.length - 1));
+}
 /** Generation steps per submit between reads of the new ids (eos and cancel are checked between). */
 const STEPS_PER_SUBMIT = 8;
 
@@ -97,8 +127,17 @@ function capLimits(l: FitLimits, maxBindingBytes: number | undefined): FitLimits
 }
 
 /** Whether `config` with `source`'s weights fits `adapter` (before opening a device or uploading anything). */
-export function checkFitOnAdapter(config: ModelConfig, source: WeightSource, adapter: GPUAdapter, opts: { batchTokens?: number; memoryBudgetBytes?: number } = {}): ModelFit {
-  return checkModelFit(config, tensorInfos(config, source, 'model'), limitsOf(adapter), { batchTokens: opts.batchTokens ?? 512, memoryBudgetBytes: opts.memoryBudgetBytes });
+export function checkFitOnAdapter(config: ModelConfig, source: WeightSource, adapter: GPUAdapter, opts: { batchTokens?: number; memoryBudgetBytes?: number; name?: string } = {}): ModelFit {
+  return checkModelFit(config, tensorInfos(config, source, opts.name ?? 'model'), limitsOf(adapter), { batchTokens: opts.batchTokens ?? 512, memoryBudgetBytes: opts.memoryBudgetBytes, name: opts.name });
+}
+
+/** The kernel features to use: what the device has, unless forced; forcing on a missing one is refused. */
+export function chooseKernelFeatures(has: KernelFeatures, forced: Partial<KernelFeatures>): KernelFeatures {
+  const FEATURE: Record<keyof KernelFeatures, string> = { f16: 'shader-f16', subgroups: 'subgroups' };
+  for (const key of ['f16', 'subgroups'] as const) {
+    if (forced[key] === true && !has[key]) throw new GPUExecutionError(`the GPU device does not offer the WebGPU feature ${FEATURE[key]}, which was asked for`);
+  }
+  return { f16: forced.f16 ?? has.f16, subgroups: forced.subgroups ?? has.subgroups };
 }
 
 export class WebGpuCausalLM implements CausalLM {
@@ -112,6 +151,8 @@ export class WebGpuCausalLM implements CausalLM {
   private ws: Workspace | null = null;
   private rope: { buffer: GPUBuffer; positions: number } | null = null;
   private disposed = false;
+  /** Rows (token positions) the forward has computed for scoring so far: a shared context counts once. */
+  rowsScored = 0;
   /** Serialises calls: they share the workspace. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -121,12 +162,16 @@ export class WebGpuCausalLM implements CausalLM {
     private readonly ownsDevice: boolean,
     readonly fit: ModelFit,
     private readonly limits: FitLimits,
+    /** The optional features the kernels use. */
+    readonly kernelFeatures: KernelFeatures,
+    private readonly shareContext: boolean,
   ) {
     this.pipelines = pipelinesFor(ctx.device);
     this.invFreq = ropeInvFreq(config.headDim, config.ropeTheta, config.ropeScaling);
     this.batchTokens = fit.batchTokens;
     this.maxTokens = maxBatchTokensFor(config, limits);
-    this.description = `WebGPU on ${describeAdapter(ctx.adapter).name}`;
+    const used = [kernelFeatures.f16 ? 'f16 matmuls' : '', kernelFeatures.subgroups ? 'subgroup reductions' : ''].filter(Boolean);
+    this.description = `WebGPU on ${describeAdapter(ctx.adapter).name}${used.length ? ` (${used.join(', ')})` : ''}`;
   }
 
   /** Checks the fit, opens the device (unless given), uploads every weight. */
@@ -134,10 +179,17 @@ export class WebGpuCausalLM implements CausalLM {
     const tensors = tensorInfos(config, source, opts.name ?? 'model');
     if (!opts.device && !opts.adapter) throw new GPUExecutionError('WebGpuCausalLM needs a GPU adapter or device');
     const limits = capLimits(opts.device ? limitsOf(opts.device.device) : limitsOf(opts.adapter!), opts.maxBindingBytes);
-    const fit = checkModelFit(config, tensors, limits, { batchTokens: opts.batchTokens ?? 512, memoryBudgetBytes: opts.memoryBudgetBytes });
-    if (!fit.fits) throw new ModelDoesNotFitError(`the model does not fit this GPU: ${fit.problems.join('; ')} (${fit.summary})`, fit);
+    const fit = checkModelFit(config, tensors, limits, { batchTokens: opts.batchTokens ?? 512, memoryBudgetBytes: opts.memoryBudgetBytes, name: opts.name });
+    if (!fit.fits) throw new ModelDoesNotFitError(`${opts.name ?? 'the model'} does not fit this GPU: ${fit.problems.join('; ')} (${fit.summary})`, fit);
     const ctx = opts.device ?? (await createSoupDevice(opts.adapter!, 'souplab model'));
-    const model = new WebGpuCausalLM(config, ctx, !opts.device, fit, limits);
+    let features: KernelFeatures;
+    try {
+      features = chooseKernelFeatures(deviceKernelFeatures(ctx.device), opts.kernels ?? {});
+    } catch (e) {
+      if (!opts.device) ctx.destroy();
+      throw e;
+    }
+    const model = new WebGpuCausalLM(config, ctx, !opts.device, fit, limits, features, opts.shareContext ?? true);
     try {
       await model.compile(new Set(tensors.map((t) => t.dtype)));
       model.allocate(tensors);
@@ -232,7 +284,7 @@ export class WebGpuCausalLM implements CausalLM {
   /** Builds every pipeline the forward uses now, so a driver that cannot compile them fails at load. */
   private async compile(dtypes: ReadonlySet<WeightDtype>): Promise<void> {
     const scoped = this.ctx.scoped('compiling shaders/model', () => {
-      const rec = new ForwardRecorder(this.ctx.device, this.pipelines);
+      const rec = new ForwardRecorder(this.ctx.device, this.pipelines, this.kernelFeatures);
       const fake = this.ctx.device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE });
       for (const dtype of dtypes) {
         const w = { buffer: fake, dtype };
@@ -277,9 +329,24 @@ export class WebGpuCausalLM implements CausalLM {
     let done = 0;
     for (const name of names) {
       this.usable(opts.signal);
-      const values = await source.readF32(name, opts.signal);
-      const scoped = this.ctx.scoped(`uploading ${name}`, () => writeWeight(this.ctx.device, this.weight(name), values));
-      await this.settle(scoped.errors, `uploading ${name}`);
+      const w = this.weight(name);
+      if (source.streamBytes && source.dtype(name) === w.dtype) {
+        // The checkpoint's own bytes: a 16-bit tensor never exists as f32 on the host.
+        const errors: Promise<void>[] = [];
+        const written = writeWeightBytes(this.ctx.device, w, source.streamBytes(name, opts.signal), (writes) => errors.push(this.ctx.scoped(`uploading ${name}`, writes).errors));
+        try {
+          await this.settle(written, `uploading ${name}`);
+        } finally {
+          for (const e of errors) e.catch(() => undefined);
+        }
+        for (const e of errors) await this.settle(e, `uploading ${name}`);
+      } else {
+        const values = await source.readF32(name, opts.signal);
+        const scoped = this.ctx.scoped(`uploading ${name}`, () => writeWeight(this.ctx.device, w, values));
+        await this.settle(scoped.errors, `uploading ${name}`);
+      }
+      // Bounds the staging memory queued for upload to about one tensor.
+      await this.settle(this.ctx.device.queue.onSubmittedWorkDone(), `uploading ${name}`);
       opts.onProgress?.(++done, names.length);
     }
     await this.settle(this.ctx.device.queue.onSubmittedWorkDone(), 'uploading the weights');
@@ -335,7 +402,7 @@ export class WebGpuCausalLM implements CausalLM {
       v: Array.from({ length: shape.cacheLayers }, (_, l) => make(`value cache ${l}`, shape.cacheRows * kvDim)),
       logits: make('logits', shape.logitRows * c.vocabSize),
       ids: make('token ids', shape.cacheRows, STORAGE | GPUBufferUsage.COPY_DST),
-      meta: make('token positions', 2 * shape.cacheRows, STORAGE | GPUBufferUsage.COPY_DST),
+      meta: make('token positions', META_WORDS * shape.cacheRows, STORAGE | GPUBufferUsage.COPY_DST),
       targets: make('next tokens', shape.cacheRows, STORAGE | GPUBufferUsage.COPY_DST),
       results: make('log-probs and argmax', 2 * shape.cacheRows, STORAGE | GPUBufferUsage.COPY_SRC),
     };
@@ -470,43 +537,53 @@ export class WebGpuCausalLM implements CausalLM {
     sequences.forEach((s, i) => this.checkIds(s, `sequence ${i}`));
     const out = sequences.map((s) => new Float32Array(Math.max(0, s.length - 1)));
     const total = sequences.reduce((sum, s) => sum + Math.max(0, s.length - 1), 0);
-    // Batches of whole sequences up to batchTokens; a longer sequence runs alone (as long as it fits a binding).
-    const batches: number[][] = [];
-    let current: number[] = [];
-    let tokens = 0;
+    // Batches of whole sequences up to batchTokens (rows, after sharing); a longer sequence runs alone (as long as it fits a binding).
+    const batches: Placed[][] = [];
+    let current: Placed[] = [];
+    let rows = 0;
+    let anchor: Placed | null = null;
     sequences.forEach((s, i) => {
       if (s.length < 2) return;
       this.checkContext(s.length, `sequence ${i}`);
       if (s.length > this.maxTokens) {
         throw new InputError(`sequence ${i} has ${s.length} tokens; this GPU's binding limit allows at most ${this.maxTokens} in one pass`);
       }
-      if (current.length > 0 && tokens + s.length > this.batchTokens) {
+      const shared = anchor && this.shareContext ? sharedRows(sequences[anchor.index], s) : 0;
+      const own = s.length - shared;
+      if (current.length > 0 && rows + own > this.batchTokens) {
         batches.push(current);
         current = [];
-        tokens = 0;
+        rows = 0;
+        anchor = null;
       }
-      current.push(i);
-      tokens += s.length;
+      // A new batch has no anchor: the sequence then shares nothing and becomes one.
+      const placed: Placed = { index: i, start: rows, shared: anchor ? shared : 0, anchor };
+      if (placed.shared === 0) {
+        placed.anchor = null;
+        anchor = placed;
+      }
+      current.push(placed);
+      rows += s.length - placed.shared;
     });
     if (current.length > 0) batches.push(current);
 
     let done = 0;
     for (const batch of batches) {
       this.usable(options.signal);
-      const N = batch.reduce((sum, i) => sum + sequences[i].length, 0);
-      const longest = Math.max(...batch.map((i) => sequences[i].length));
+      const N = batch.reduce((sum, b) => sum + sequences[b.index].length - b.shared, 0);
+      this.rowsScored += N;
+      const longest = Math.max(...batch.map((b) => sequences[b.index].length));
       const ws = this.workspace({ tokens: N, cacheRows: N, cacheLayers: 1, logitRows: logitRowsFor(this.config, this.limits, N) });
       const ids = new Uint32Array(N);
-      const meta = new Uint32Array(2 * N);
+      const meta = new Uint32Array(META_WORDS * N);
       const targets = new Uint32Array(N).fill(NO_TARGET);
-      let g = 0;
-      for (const i of batch) {
-        const s = sequences[i];
-        const start = g;
-        for (let t = 0; t < s.length; t++, g++) {
+      for (const b of batch) {
+        const s = sequences[b.index];
+        // Token t of this sequence sits at row start + t − shared; tokens before `shared` are the anchor's rows.
+        for (let t = b.shared; t < s.length; t++) {
+          const g = b.start + t - b.shared;
           ids[g] = s[t];
-          meta[2 * g] = t;
-          meta[2 * g + 1] = start;
+          meta.set([t, b.start, b.anchor?.start ?? 0, b.shared], META_WORDS * g);
           if (t + 1 < s.length) targets[g] = s[t + 1];
         }
       }
@@ -518,7 +595,7 @@ export class WebGpuCausalLM implements CausalLM {
       const words = await this.submitAndRead(
         'scoring a batch',
         (enc) => {
-          const rec = new ForwardRecorder(this.ctx.device, this.pipelines);
+          const rec = new ForwardRecorder(this.ctx.device, this.pipelines, this.kernelFeatures);
           this.recordForward(rec, ws, N, 0, false, { from: 0, count: N }, table);
           const uniforms = rec.encode(enc, 'forward');
           return uniforms ? [uniforms] : [];
@@ -528,11 +605,11 @@ export class WebGpuCausalLM implements CausalLM {
         N,
       );
       const logProbs = new Float32Array(words.buffer);
-      g = 0;
-      for (const i of batch) {
-        const s = sequences[i];
-        for (let t = 0; t + 1 < s.length; t++) out[i][t] = logProbs[2 * (g + t)];
-        g += s.length;
+      for (const b of batch) {
+        const s = sequences[b.index];
+        // The shared context's log-probs are the anchor's (same tokens, same next tokens: see sharedRows).
+        for (let t = 0; t < b.shared; t++) out[b.index][t] = out[b.anchor!.index][t];
+        for (let t = b.shared; t + 1 < s.length; t++) out[b.index][t] = logProbs[2 * (b.start + t - b.shared)];
         done += s.length - 1;
       }
       options.onProgress?.(done, total);
@@ -554,8 +631,8 @@ export class WebGpuCausalLM implements CausalLM {
     const prefill = Math.min(L, this.batchTokens);
     const ws = this.workspace({ tokens: prefill, cacheRows: rows, cacheLayers: c.numLayers, logitRows: 1 });
     const q = this.ctx.device.queue;
-    const meta = new Uint32Array(2 * rows);
-    for (let g = 0; g < rows; g++) meta[2 * g] = g;
+    const meta = new Uint32Array(META_WORDS * rows);
+    for (let g = 0; g < rows; g++) meta[META_WORDS * g] = g;
     q.writeBuffer(ws.ids, 0, Uint32Array.from(prompt));
     q.writeBuffer(ws.meta, 0, meta);
     q.writeBuffer(ws.targets, 0, new Uint32Array(rows).fill(NO_TARGET));
@@ -575,7 +652,7 @@ export class WebGpuCausalLM implements CausalLM {
         (enc) => {
           const temporaries: GPUBuffer[] = [];
           for (let s = first; s < last; s++) {
-            const rec = new ForwardRecorder(this.ctx.device, this.pipelines);
+            const rec = new ForwardRecorder(this.ctx.device, this.pipelines, this.kernelFeatures);
             if (s === 0) {
               for (let r0 = 0; r0 < L; r0 += prefill) {
                 const n = Math.min(prefill, L - r0);

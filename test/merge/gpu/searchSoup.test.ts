@@ -1,7 +1,7 @@
 // The search's in-GPU souping (src/merge/gpu/residentSoup.ts) on Dawn: the weights it writes straight into the
 // WebGPU model's buffers equal the merge engine's soup (the CPU reference kernel, the bits `souplab merge`
 // writes) within the WebGPU kernel's contract (1 ulp of the output dtype, ≥ 99.9 % identical), and the
-// model then scores as a model loaded from that soup.
+// model then scores as a model loaded from that soup — exactly as the one the WebGPU merge backend makes.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { requestAdapter } from '../../../src/gpu/adapter';
 import { createSoupDevice, type SoupDevice } from '../../../src/gpu/device';
 import { WebGpuCausalLM } from '../../../src/model/gpu/webgpuCausalLM';
 import { uploadGpuIngredients } from '../../../src/merge/gpu/residentSoup';
+import { createWebGPUSoupBackend } from '../../../src/merge/gpu/webgpuSoupBackend';
 import { encodeFromF32 } from '../../../src/formats/floatArrays';
 import { createCpuSoupBackend } from '../../../src/merge/cpu/cpuBackend';
 import { inThreadSpawner } from '../../../src/merge/cpu/protocol';
@@ -99,6 +100,40 @@ describe('souping into the WebGPU model', () => {
     } finally {
       ingredients.dispose();
       model.dispose();
+      await cpu.dispose();
+    }
+  }, 300_000);
+
+  it('scores a point exactly as the exported soup: the same bits as the WebGPU merge writes, in the output dtype', async () => {
+    const files = await readModelFiles('m0', checkpoints[0].extraFiles);
+    const cpu = createCpuSoupBackend({ workers: 1, spawn: inThreadSpawner });
+    const gpuMerge = await createWebGPUSoupBackend(await requestAdapter(await nodeGPU()));
+    const model = await WebGpuCausalLM.create(files.config, soupWeightSource(planPoint(models, [1, 0, 0]), cpu), { device: ctx, batchTokens: 64 });
+    const ingredients = await uploadGpuIngredients(ctx, model, checkpoints);
+    try {
+      const weights = [0.45, 0.35, 0.2];
+      const plan = planPoint(models, weights);
+      await ingredients.soupInto(plan, [0, 1, 2]);
+      // The merge engine's soup on WebGPU: the plan, jobs and kernel `souplab merge --backend webgpu` runs.
+      const exported = await WebGpuCausalLM.create(files.config, soupWeightSource(plan, gpuMerge), { device: ctx, batchTokens: 64 });
+      try {
+        for (const name of model.weightNames()) {
+          const { dtype, parts } = model.weightParts(name);
+          expect(dtype).toBe('BF16'); // the checkpoints' dtype, which the merged file keeps
+          const theirs = exported.weightParts(name).parts;
+          for (let p = 0; p < parts.length; p++) {
+            expect(await readBack(ctx.device, parts[p].buffer, parts[p].byteLength), name).toEqual(await readBack(ctx.device, theirs[p].buffer, theirs[p].byteLength));
+          }
+        }
+        const seqs = [Int32Array.from([1, 5, 9, 33, 2, 7, 100, 4]), Int32Array.from([3, 3, 8])];
+        expect(await model.scoreTokens(seqs)).toEqual(await exported.scoreTokens(seqs));
+      } finally {
+        exported.dispose();
+      }
+    } finally {
+      ingredients.dispose();
+      model.dispose();
+      await gpuMerge.dispose();
       await cpu.dispose();
     }
   }, 300_000);

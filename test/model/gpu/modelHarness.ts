@@ -5,7 +5,7 @@
 import { decodeToF32, encodeFromF32 } from '../../../src/formats/floatArrays';
 import type { SoupDevice } from '../../../src/gpu/device';
 import { ForwardRecorder, type BoundWeight } from '../../../src/model/gpu/forwardRecorder';
-import type { WeightDtype } from '../../../src/model/gpu/modelShaders';
+import { NO_FEATURES, type KernelFeatures, type WeightDtype } from '../../../src/model/gpu/modelShaders';
 import { allocateWeight, writeWeight, type ResidentWeight } from '../../../src/model/gpu/residentWeights';
 import { PipelineCache } from '../../../src/gpu/pipelineCache';
 import { seededUniform } from '../../../src/util/random';
@@ -42,8 +42,9 @@ export class KernelHarness {
     return { buffer: w.parts[part].buffer, dtype: w.dtype };
   }
 
-  async run(record: (rec: ForwardRecorder) => void): Promise<void> {
-    const rec = new ForwardRecorder(this.device, this.pipelines);
+  /** Records and runs kernels; `features` picks their variants (the device must have them). */
+  async run(record: (rec: ForwardRecorder) => void, features: KernelFeatures = NO_FEATURES): Promise<void> {
+    const rec = new ForwardRecorder(this.device, this.pipelines, features);
     const scoped = this.ctx.scoped('kernel test', () => {
       record(rec);
       const enc = this.device.createCommandEncoder();

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { requestAdapter } from '../../../src/gpu/adapter';
 import { createSoupDevice, type SoupDevice } from '../../../src/gpu/device';
-import type { WeightDtype } from '../../../src/model/gpu/modelShaders';
+import { NO_FEATURES, type KernelFeatures, type WeightDtype } from '../../../src/model/gpu/modelShaders';
 import { planWeightParts } from '../../../src/model/gpu/residentWeights';
 import { addBias, causalAttention, embed, logSoftmax, matmul, rmsNorm, rope, ropeInvFreq, swiglu } from '../../../src/model/cpu/ops';
 import { nodeGPU } from '../../../src/node/webgpu';
@@ -100,23 +100,31 @@ describe('matmul.wgsl: Y = X·Wᵀ with weights decoded in the shader', () => {
   });
 });
 
+/** The row-reduction variants: reduce.wgsl (every adapter) and reduceSubgroups.wgsl (SwiftShader has subgroups). */
+const REDUCTIONS: { name: string; features: KernelFeatures }[] = [
+  { name: 'workgroup memory', features: NO_FEATURES },
+  { name: 'subgroups', features: { f16: false, subgroups: true } },
+];
+
 describe('rmsnorm.wgsl', () => {
-  for (const dtype of DTYPES) {
-    it(`${dtype} weight: rows from an offset, and in place (per-head q/k norm)`, async () => {
+  it('the adapter offers subgroups, so both reduction variants run here', () => {
+    expect(ctx.device.features.has('subgroups')).toBe(true);
+  });
+  for (const dtype of DTYPES) for (const { name, features } of REDUCTIONS)
+    it(`${dtype} weight, ${name} reduction: rows from an offset, and in place (per-head q/k norm)`, async () => {
       const [rows, dim] = [9, 100];
       const x = randomValues((rows + 2) * dim, 10, 3);
       const wRaw = randomValues(dim, 11);
       const w = h.weight(wRaw, [dim], dtype);
       const y = h.buffer(x.length);
-      await h.run((rec) => rec.rmsNorm(h.bound(w), h.buffer(x), y, { rows, dim, row0: 2, eps: 1e-5 }));
+      await h.run((rec) => rec.rmsNorm(h.bound(w), h.buffer(x), y, { rows, dim, row0: 2, eps: 1e-5 }), features);
       const want = rmsNorm(x.subarray(2 * dim), asDtype(wRaw, dtype), rows, dim, 1e-5);
       close((await h.read(y, x.length)).subarray(2 * dim), want, 1e-5, dtype);
 
       const z = h.buffer(x);
-      await h.run((rec) => rec.rmsNorm(h.bound(w), null, z, { rows: rows + 2, dim, eps: 1e-6 }));
+      await h.run((rec) => rec.rmsNorm(h.bound(w), null, z, { rows: rows + 2, dim, eps: 1e-6 }), features);
       close(await h.read(z, x.length), rmsNorm(x, asDtype(wRaw, dtype), rows + 2, dim, 1e-6), 1e-5, `${dtype} in place`);
     });
-  }
 });
 
 describe('rope.wgsl (rotate_half, table of f32 angles)', () => {
@@ -135,8 +143,8 @@ describe('rope.wgsl (rotate_half, table of f32 angles)', () => {
       }
       // Rows of X from row 2; their positions from meta rows 4….
       const x = randomValues((rows + 2) * heads * d, 20);
-      const meta = new Uint32Array(2 * (rows + 4));
-      for (let r = 0; r < rows; r++) meta[2 * (r + 4)] = start + r;
+      const meta = new Uint32Array(4 * (rows + 4));
+      for (let r = 0; r < rows; r++) meta[4 * (r + 4)] = start + r;
       const xb = h.buffer(x);
       await h.run((rec) => rec.rope(h.buffer(table), h.buffer(meta), xb, { rows, heads, halfDim: d / 2, xRow0: 2, metaRow0: 4 }));
       const want = rope(x.slice(2 * heads * d), rows, heads, d, inv, start);
@@ -153,8 +161,8 @@ describe('attention.wgsl: causal GQA over packed sequences', () => {
       const q = randomValues(N * heads * d, 30 + d, 0.5);
       const k = randomValues(N * kvHeads * d, 31 + d, 0.5);
       const v = randomValues(N * kvHeads * d, 32 + d);
-      const meta = new Uint32Array(2 * N);
-      for (let g = 0; g < N; g++) meta[2 * g + 1] = g < lens[0] ? 0 : lens[0];
+      const meta = new Uint32Array(4 * N);
+      for (let g = 0; g < N; g++) meta[4 * g + 1] = g < lens[0] ? 0 : lens[0];
       const o = h.buffer(N * heads * d);
       await h.run((rec) => rec.attention(h.buffer(q), h.buffer(k), h.buffer(v), h.buffer(meta), o, { tokens: N, heads, kvHeads, headDim: d, row0: 0 }));
       const got = await h.read(o, N * heads * d);
@@ -167,12 +175,43 @@ describe('attention.wgsl: causal GQA over packed sequences', () => {
       // Generation: 2 new query rows at cache rows 150, 151 attending to all rows before them.
       const qNew = randomValues(2 * heads * d, 33);
       const o2 = h.buffer(2 * heads * d);
-      const meta2 = new Uint32Array(2 * 152);
+      const meta2 = new Uint32Array(4 * 152);
       await h.run((rec) => rec.attention(h.buffer(qNew), h.buffer(k), h.buffer(v), h.buffer(meta2), o2, { tokens: 2, heads, kvHeads, headDim: d, row0: 150 }));
       const want2 = causalAttention(qNew, k.subarray(0, 152 * kvHeads * d), v.subarray(0, 152 * kvHeads * d), 2, 150, heads, kvHeads, d);
       close(await h.read(o2, 2 * heads * d), want2, 1e-5, 'cached');
     });
   }
+});
+
+describe('attention.wgsl: a context shared between sequences of a batch', () => {
+  it('two continuations of a 70-token context stored once attend as if each had its own copy', async () => {
+    const [heads, kvHeads, d] = [4, 2, 32];
+    const [context, tailA, tailB] = [70, 5, 3];
+    // The cache: the context and A's tail (rows 0 … 74), then B's tail (rows 75 … 77), which reuses rows 0 … 69.
+    const N = context + tailA + tailB;
+    const k = randomValues(N * kvHeads * d, 70, 0.5);
+    const v = randomValues(N * kvHeads * d, 71);
+    const q = randomValues(N * heads * d, 72, 0.5);
+    const meta = new Uint32Array(4 * N);
+    for (let g = 0; g < context + tailA; g++) meta.set([g, 0, 0, 0], 4 * g);
+    for (let g = context + tailA; g < N; g++) meta.set([context + g - (context + tailA), context + tailA, 0, context], 4 * g);
+    const o = h.buffer(N * heads * d);
+    await h.run((rec) => rec.attention(h.buffer(q), h.buffer(k), h.buffer(v), h.buffer(meta), o, { tokens: N, heads, kvHeads, headDim: d, row0: 0 }));
+    const got = await h.read(o, N * heads * d);
+    // The oracle: B as a sequence of its own (the context's keys and values copied before its tail), on the CPU twin.
+    const kv = (x: Float32Array) => {
+      const out = new Float32Array((context + tailB) * kvHeads * d);
+      out.set(x.subarray(0, context * kvHeads * d));
+      out.set(x.subarray((context + tailA) * kvHeads * d), context * kvHeads * d);
+      return out;
+    };
+    const qB = q.subarray((context + tailA) * heads * d);
+    const wantB = causalAttention(qB, kv(k), kv(v), tailB, context, heads, kvHeads, d);
+    close(got.subarray((context + tailA) * heads * d), wantB, 1e-5, 'the second continuation');
+    const a = (context + tailA) * heads * d;
+    const wantA = causalAttention(q.subarray(0, a), k.subarray(0, (context + tailA) * kvHeads * d), v.subarray(0, (context + tailA) * kvHeads * d), context + tailA, 0, heads, kvHeads, d);
+    close(got.subarray(0, a), wantA, 1e-5, 'the first sequence');
+  });
 });
 
 describe('embed.wgsl, elementwise.wgsl, logits.wgsl', () => {
@@ -207,14 +246,15 @@ describe('embed.wgsl, elementwise.wgsl, logits.wgsl', () => {
     close(await h.read(g, gate.length), swiglu(gate, up), 1e-5, 'swiglu');
   });
 
-  it('log-softmax gathered at the targets, argmax (first of ties), rows from an offset', async () => {
+  for (const { name, features } of REDUCTIONS)
+  it(`log-softmax gathered at the targets, argmax (first of ties), rows from an offset (${name} reduction)`, async () => {
     const [rows, V] = [5, 1000];
     const logits = randomValues(rows * V, 60, 4);
     logits[2 * V + 17] = 40;
     logits[2 * V + 900] = 40; // a tie: the first index wins
     const targets = Uint32Array.of(0xffffffff, 0xffffffff, 999, 0, 17, 500, 0xffffffff);
     const results = h.buffer(2 * targets.length);
-    await h.run((rec) => rec.logSoftmaxGather(h.buffer(logits), h.buffer(targets), results, { rows, vocab: V, row0: 2 }));
+    await h.run((rec) => rec.logSoftmaxGather(h.buffer(logits), h.buffer(targets), results, { rows, vocab: V, row0: 2 }), features);
     const got = await h.read(results, 2 * targets.length);
     const bits = new Uint32Array(got.buffer);
     const ls = logSoftmax(logits, rows, V);

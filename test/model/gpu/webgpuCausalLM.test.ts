@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { TinyModelOptions } from '../../../scripts/tinyModel';
 import { requestAdapter } from '../../../src/gpu/adapter';
 import { createSoupDevice, type SoupDevice } from '../../../src/gpu/device';
+import type { KernelFeatures } from '../../../src/model/gpu/modelShaders';
 import { ModelDoesNotFitError, WebGpuCausalLM } from '../../../src/model/gpu/webgpuCausalLM';
 import { CpuCausalLM } from '../../../src/model/cpu/cpuCausalLM';
 import { createCausalLM } from '../../../src/model/create';
@@ -42,27 +43,30 @@ function worst(a: Float32Array[], b: Float32Array[]): number {
   return m;
 }
 
-const CASES: { arch: Architecture; dtype: 'F32' | 'F16' | 'BF16'; extra?: Partial<TinyModelOptions> }[] = [
+// The adapter (SwiftShader) offers subgroups, so the model uses them by default; `kernels` forces the
+// fallback (workgroup-memory reductions) on some cases, so that both variants are tested end to end.
+const CASES: { arch: Architecture; dtype: 'F32' | 'F16' | 'BF16'; extra?: Partial<TinyModelOptions>; kernels?: Partial<KernelFeatures> }[] = [
   { arch: 'llama', dtype: 'F32' },
-  { arch: 'mistral', dtype: 'F32' },
+  { arch: 'mistral', dtype: 'F32', kernels: { subgroups: false } },
   { arch: 'qwen2', dtype: 'F32' },
   { arch: 'qwen3', dtype: 'F32' },
   { arch: 'llama', dtype: 'BF16', extra: { numKvHeads: 1, vocabPadding: 13 } },
-  { arch: 'qwen2', dtype: 'F16', extra: { tieWordEmbeddings: false } },
+  { arch: 'qwen2', dtype: 'F16', extra: { tieWordEmbeddings: false }, kernels: { subgroups: false } },
   { arch: 'qwen3', dtype: 'BF16', extra: { headDim: 32 } },
   { arch: 'mistral', dtype: 'F16' },
 ];
 
 describe('WebGpuCausalLM vs CpuCausalLM on tiny models', () => {
-  for (const { arch, dtype, extra } of CASES) {
-    it(`${arch} ${dtype}${extra ? ` ${JSON.stringify(extra)}` : ''}: log-probs within 1e-4, same greedy tokens`, async () => {
+  for (const { arch, dtype, extra, kernels } of CASES) {
+    it(`${arch} ${dtype}${extra ? ` ${JSON.stringify(extra)}` : ''}${kernels?.subgroups === false ? ' without subgroups' : ''}: log-probs within 1e-4, same greedy tokens`, async () => {
       const m = await openTinyModel({ architecture: arch, dtype, seed: 3, ...extra });
       const tok = m.tokenizer!;
       const seqs = TEXTS.map((t) => Int32Array.from(tok.encode(t)));
       seqs.push(Int32Array.of(5), new Int32Array(0), Int32Array.from({ length: 70 }, (_, i) => (i * 37) % m.config.vocabSize));
       const cpu = await CpuCausalLM.load(m.config, m.weights);
       // Batches of 64 tokens: several batches, packed sequences, and the 70-token one alone.
-      const gpu = await WebGpuCausalLM.create(m.config, m.weights, { device: ctx, batchTokens: 64 });
+      const gpu = await WebGpuCausalLM.create(m.config, m.weights, { device: ctx, batchTokens: 64, kernels });
+      expect(gpu.kernelFeatures).toEqual({ f16: false, subgroups: kernels?.subgroups ?? true });
       try {
         const want = await cpu.scoreTokens(seqs);
         const progress: number[] = [];
@@ -134,11 +138,45 @@ describe('WebGpuCausalLM: weights, parts, fit', () => {
     const m = await openTinyModel({ architecture: 'qwen3', dtype: 'F32', seed: 6 });
     const err = await WebGpuCausalLM.create(m.config, m.weights, { device: ctx, memoryBudgetBytes: 100_000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ModelDoesNotFitError);
-    expect((err as Error).message).toMatch(/needs [\d.]+ MiB .*budget is 0\.1 MiB.*maxBufferSize/);
+    expect((err as Error).message).toMatch(/^the model does not fit this GPU: the model needs 0\.\d\d GiB of GPU memory \(0\.\d\d GiB of F32 weights \+ 0\.\d\d GiB for batches of 512 tokens\), the adapter offers 0\.00 GiB .*maxBufferSize/);
     // A row of the embedding larger than one binding cannot be cut.
     const tooSmall = await WebGpuCausalLM.create(m.config, m.weights, { device: ctx, maxBindingBytes: 200 }).catch((e: unknown) => e);
     expect(tooSmall).toBeInstanceOf(ModelDoesNotFitError);
     expect((tooSmall as Error).message).toMatch(/model\.embed_tokens\.weight .*row of 256 bytes is larger than one GPU binding of 200 bytes/);
+  });
+
+  it('multiple-choice items: the choices\' common context is computed once, with the same log-probs', async () => {
+    const m = await openTinyModel({ architecture: 'qwen2', dtype: 'BF16', seed: 10 });
+    const V = m.config.vocabSize;
+    const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => (from + i * 7) % V);
+    // Two items: a context of 30 (then 12) tokens and 4 (then 2) choices of 1–3 tokens; one plain sequence between.
+    const item = (context: number[], choices: number[][]) => choices.map((c) => Int32Array.from([...context, ...c]));
+    const seqs = [...item(ids(1, 30), [[5], [6, 7], [8, 9, 10], [11]]), Int32Array.from(ids(50, 9)), ...item(ids(3, 12), [[20, 21], [22]])];
+    const cpu = await CpuCausalLM.load(m.config, m.weights);
+    const shared = await WebGpuCausalLM.create(m.config, m.weights, { device: ctx, batchTokens: 128 });
+    const unshared = await WebGpuCausalLM.create(m.config, m.weights, { device: ctx, batchTokens: 128, shareContext: false });
+    try {
+      const want = await cpu.scoreTokens(seqs);
+      const got = await shared.scoreTokens(seqs);
+      expect(worst(got, want)).toBeLessThan(1e-4);
+      expect(worst(await unshared.scoreTokens(seqs), want)).toBeLessThan(1e-4);
+      // Rows: item 1's first choice whole (31), the others their tail + the context's last token (3 + 4 + 2);
+      // the plain sequence (9); item 2's first choice (14) and the second (2).
+      expect(shared.rowsScored).toBe(31 + 3 + 4 + 2 + 9 + 14 + 2);
+      expect(unshared.rowsScored).toBe(seqs.reduce((n, s) => n + s.length, 0));
+    } finally {
+      shared.dispose();
+      unshared.dispose();
+      cpu.dispose();
+    }
+  });
+
+  it('a kernel feature the device lacks is refused when forced on, in words', async () => {
+    const m = await openTinyModel({ architecture: 'llama', dtype: 'F16', seed: 8 });
+    expect(ctx.device.features.has('shader-f16')).toBe(false);
+    await expect(WebGpuCausalLM.create(m.config, m.weights, { device: ctx, kernels: { f16: true } })).rejects.toThrow(
+      'the GPU device does not offer the WebGPU feature shader-f16, which was asked for',
+    );
   });
 
   it('createCausalLM gives either backend; bad ids and a disposed model are refused in words', async () => {
