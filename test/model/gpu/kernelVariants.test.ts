@@ -4,11 +4,11 @@
 // it refuses a disallowed extension, so "the only error is that f16 is not allowed" means the module
 // parses; its types and uniformity are NOT checked here and it is untested on hardware.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requestAdapter } from '../../src/gpu/adapter';
-import { createSoupDevice, type SoupDevice } from '../../src/gpu/device';
-import { modelShaderCode, modelShaderLabel, type ModelKernel, type WeightDtype } from '../../src/model/gpu/modelShaders';
-import { chooseKernelFeatures } from '../../src/model/gpu/webgpuCausalLM';
-import { nodeGPU } from '../../src/node/webgpu';
+import { requestAdapter } from '../../../src/gpu/adapter';
+import { createSoupDevice, type SoupDevice } from '../../../src/gpu/device';
+import { modelShaderCode, modelShaderLabel, type ModelKernel, type WeightDtype } from '../../../src/model/gpu/modelShaders';
+import { chooseKernelFeatures } from '../../../src/model/gpu/webgpuCausalLM';
+import { nodeGPU } from '../../../src/node/webgpu';
 
 let ctx: SoupDevice;
 beforeAll(async () => {

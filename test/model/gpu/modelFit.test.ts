@@ -3,9 +3,9 @@
 // the sizes when a model does not fit. Pure arithmetic: runs without a GPU. The parameter counts are
 // the published ones of Qwen2.5-0.5B/1.5B/3B and Llama-3.1-8B (an oracle independent of this code).
 import { describe, expect, it } from 'vitest';
-import { checkModelFit, type FitLimits, type TensorInfo } from '../../src/model/gpu/fit';
-import { REFERENCE_SHAPES, type ReferenceShapeName } from '../../src/model/referenceShapes';
-import { modelTensors } from '../../src/model/weights';
+import { checkModelFit, type FitLimits, type TensorInfo } from '../../../src/model/gpu/fit';
+import { REFERENCE_SHAPES, type ReferenceShapeName } from '../../../src/model/referenceShapes';
+import { modelTensors } from '../../../src/model/weights';
 
 const GiB = 2 ** 30;
 const PUBLISHED_PARAMETERS: Record<ReferenceShapeName, number> = {

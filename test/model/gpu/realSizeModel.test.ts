@@ -5,14 +5,14 @@
 // batch, compared with the CPU f32 reference on the same tokens. A few tokens only: software WebGPU and
 // a 2-core CI machine make it minutes even so (generating 494 M values twice, two 0.5 B forwards).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generatedWeightSource } from '../../scripts/generatedWeights';
-import { requestAdapter } from '../../src/gpu/adapter';
-import { createSoupDevice, type SoupDevice } from '../../src/gpu/device';
-import { WebGpuCausalLM } from '../../src/model/gpu/webgpuCausalLM';
-import { CpuCausalLM } from '../../src/model/cpu/cpuCausalLM';
-import { REFERENCE_SHAPES } from '../../src/model/referenceShapes';
-import type { WeightSource } from '../../src/model/types';
-import { nodeGPU } from '../../src/node/webgpu';
+import { generatedWeightSource } from '../../../scripts/generatedWeights';
+import { requestAdapter } from '../../../src/gpu/adapter';
+import { createSoupDevice, type SoupDevice } from '../../../src/gpu/device';
+import { WebGpuCausalLM } from '../../../src/model/gpu/webgpuCausalLM';
+import { CpuCausalLM } from '../../../src/model/cpu/cpuCausalLM';
+import { REFERENCE_SHAPES } from '../../../src/model/referenceShapes';
+import type { WeightSource } from '../../../src/model/types';
+import { nodeGPU } from '../../../src/node/webgpu';
 
 let ctx: SoupDevice;
 beforeAll(async () => {
