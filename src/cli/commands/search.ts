@@ -23,7 +23,7 @@ import { fitSoupLoader } from '../../search/fitLoader';
 import type { GpuIngredients } from '../../merge/gpu/residentSoup';
 import { runSearch, type SearchEvent, type SearchPlan, type SearchSpec, type TrialRecord } from '../../search/runSearch';
 import { soupWeightSource } from '../../merge/soupWeights';
-import { humanBytes } from './inspect';
+import { formatBytes } from '../../util/bytes';
 import { metricFlag, maxLengthFlag } from './eval';
 import { parseModelPaths } from './grid';
 import { ANALYSIS_BOOLEAN_FLAGS, ANALYSIS_OPTIONS_HELP, ANALYSIS_VALUE_FLAGS } from './analyze';
@@ -138,7 +138,7 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
         soupBackend,
         memoryBudget: Math.min(totalmem() * 0.75, freemem() + 0.25 * totalmem()),
         stream: flags.get('stream') === true,
-        bytes: humanBytes,
+        bytes: formatBytes,
         say,
         signal: io.signal,
       });

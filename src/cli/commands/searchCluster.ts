@@ -28,7 +28,7 @@ import { runSearch, type PointFailure, type SearchPlan, type SearchSpec, type Tr
 import { parseArgs, UsageError, type CliIO } from '../io';
 import { ANALYSIS_BOOLEAN_FLAGS, ANALYSIS_VALUE_FLAGS, runAnalysis } from './analyze';
 import { parseModelPaths } from './grid';
-import { humanBytes } from './inspect';
+import { formatBytes } from '../../util/bytes';
 import { mergeCommand } from './merge';
 
 export const CLUSTER_OPTIONS_HELP = `
@@ -135,7 +135,7 @@ export async function runClusterSearch(args: string[], io: CliIO): Promise<numbe
   const workDir = resolve(str('work-dir') ?? join(out, 'work'));
   const free = await freeBytes(workDir);
   if (free < soupBytes * jobs)
-    throw new InputError(`${workDir}: ${humanBytes(free)} free, but ${jobs} soup${jobs > 1 ? 's' : ''} of ${humanBytes(soupBytes)} (one per running job) need ${humanBytes(soupBytes * jobs)}; lower --jobs or free some space`);
+    throw new InputError(`${workDir}: ${formatBytes(free)} free, but ${jobs} soup${jobs > 1 ? 's' : ''} of ${formatBytes(soupBytes)} (one per running job) need ${formatBytes(soupBytes * jobs)}; lower --jobs or free some space`);
   const manifest: SearchManifest = {
     souplab: 'search',
     models: paths,
