@@ -17,7 +17,7 @@ import { openCheckpointPath, type NodeCheckpoint } from '../../node/openCheckpoi
 import { mayHaveGpuDevice, nodeGPU } from '../../node/webgpu';
 import { parseArgs, UsageError, type CliIO, type Command } from '../io';
 import { formatBytes } from '../../util/bytes';
-import { isGgufPath, parseGgufType } from './mergeGguf';
+import { isGgufPath, parseGgufType } from '../ggufOutput';
 
 const DEFAULT_SHARD_BYTES = 5e9;
 

@@ -24,12 +24,13 @@ import type { GpuIngredients } from '../../merge/gpu/residentSoup';
 import { runSearch, type SearchEvent, type SearchPlan, type SearchSpec, type TrialRecord } from '../../search/runSearch';
 import { soupWeightSource } from '../../merge/soupWeights';
 import { formatBytes } from '../../util/bytes';
-import { metricFlag, maxLengthFlag } from './eval';
-import { parseModelPaths } from './grid';
-import { ANALYSIS_BOOLEAN_FLAGS, ANALYSIS_OPTIONS_HELP, ANALYSIS_VALUE_FLAGS } from './analyze';
+import { maxLengthFlag, metricFlag } from '../evalFlags';
+import { parseModelPaths } from '../modelPaths';
+import { ANALYSIS_BOOLEAN_FLAGS, ANALYSIS_OPTIONS_HELP, ANALYSIS_VALUE_FLAGS } from '../analysisOptions';
 import { parseArgs, UsageError, type CliIO, type Command } from '../io';
 import { readFileSync } from 'node:fs';
-import { CLUSTER_OPTIONS_HELP, runClusterSearch, searchExperts, wantsExternalEvaluator } from './searchCluster';
+import { CLUSTER_OPTIONS_HELP, runClusterSearch, wantsExternalEvaluator } from '../clusterSearch';
+import { searchExperts } from '../searchExperts';
 
 export const searchCommand: Command = {
   name: 'search',

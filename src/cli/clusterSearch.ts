@@ -7,29 +7,28 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { matchName } from '../../analysis/names';
-import { selectionNote } from '../../analysis/report';
-import { CancelledError, InputError } from '../../errors';
-import type { PreparedTask } from '../../eval/evaluate';
-import { PreflightError } from '../../merge/preflight';
-import { freeBytes, lockWorkFolder, nodeWorkFolder, readJobLedger } from '../../node/clusterWork';
-import { localLauncher } from '../../node/localLauncher';
-import { openCheckpointPath, type NodeCheckpoint } from '../../node/openCheckpointPath';
-import { slurmLauncher, splitArgs } from '../../node/slurmLauncher';
-import { openResultsFolder, writeAtomically, type SearchManifest } from '../../node/trialStore';
-import { externalEvaluator, type ExternalEvaluator } from '../../search/cluster/externalEvaluator';
-import type { Launcher } from '../../search/cluster/launcher';
-import { checkEvaluatorTemplate } from '../../search/cluster/template';
-import { planKeysOf, searchEvidence } from '../../search/evidence';
-import { heldOutCsv, pointRecipeYaml, reportMarkdown, trialsCsv, weightsText } from '../../search/outputs';
-import { listPoints, uniformOf } from '../../search/points';
-import { checkpointBytes, planPoint } from '../../search/soupLoader';
-import { runSearch, type PointFailure, type SearchPlan, type SearchSpec, type TrialRecord } from '../../search/runSearch';
-import { parseArgs, UsageError, type CliIO } from '../io';
-import { ANALYSIS_BOOLEAN_FLAGS, ANALYSIS_VALUE_FLAGS, runAnalysis } from './analyze';
-import { parseModelPaths } from './grid';
-import { formatBytes } from '../../util/bytes';
-import { mergeCommand } from './merge';
+import { CancelledError, InputError } from '../errors';
+import type { PreparedTask } from '../eval/evaluate';
+import { PreflightError } from '../merge/preflight';
+import { freeBytes, lockWorkFolder, nodeWorkFolder, readJobLedger } from '../node/clusterWork';
+import { localLauncher } from '../node/localLauncher';
+import { openCheckpointPath, type NodeCheckpoint } from '../node/openCheckpointPath';
+import { slurmLauncher, splitArgs } from '../node/slurmLauncher';
+import { openResultsFolder, writeAtomically, type SearchManifest } from '../node/trialStore';
+import { externalEvaluator, type ExternalEvaluator } from '../search/cluster/externalEvaluator';
+import type { Launcher } from '../search/cluster/launcher';
+import { checkEvaluatorTemplate } from '../search/cluster/template';
+import { planKeysOf, searchEvidence } from '../search/evidence';
+import { heldOutCsv, pointRecipeYaml, reportMarkdown, trialsCsv, weightsText } from '../search/outputs';
+import { listPoints, uniformOf } from '../search/points';
+import { checkpointBytes, planPoint } from '../search/soupLoader';
+import { runSearch, type PointFailure, type SearchPlan, type SearchSpec, type TrialRecord } from '../search/runSearch';
+import { parseArgs, UsageError, type CliIO } from './io';
+import { ANALYSIS_BOOLEAN_FLAGS, ANALYSIS_VALUE_FLAGS } from './analysisOptions';
+import { parseModelPaths } from './modelPaths';
+import { searchExperts } from './searchExperts';
+import { formatBytes } from '../util/bytes';
+import { mergeCommand } from './commands/merge';
 
 export const CLUSTER_OPTIONS_HELP = `
 With an external evaluator (docs/cluster.md):
@@ -49,21 +48,6 @@ With an external evaluator (docs/cluster.md):
 
 export const CLUSTER_VALUE_FLAGS = ['evaluator-cmd', 'work-dir', 'jobs', 'launcher', 'slurm-args', 'retries', 'souplab-cmd', 'poll-seconds'];
 export const CLUSTER_BOOLEAN_FLAGS = ['merge-in-job', 'keep-soups'];
-
-/** The search's experts: every model, or those the analysis of the score tables (positionals) selects; and the grid's step. */
-export function searchExperts(positionals: string[], flags: Map<string, string | true>, names: string[], say: (line: string) => void): { experts: number[]; step: number } {
-  const stepFlag = flags.get('step');
-  if (positionals.length === 0) return { experts: names.map((_, i) => i), step: Number(typeof stepFlag === 'string' ? stepFlag : '0.1') };
-  const { result } = runAnalysis(positionals, flags, flags.has('candidates') ? {} : { candidates: names });
-  if (result.expertSet.length === 0) throw new InputError(`the analysis selected no experts (${result.warnings.join('; ') || 'empty'})`);
-  const experts = result.expertSet.map((e) => {
-    const hit = matchName(e, names);
-    if (hit === undefined) throw new InputError(`no checkpoint for expert "${e}": add "${e}=/path/to/checkpoint" to --models`);
-    return names.indexOf(hit);
-  });
-  say(`experts (${selectionNote(result)}): ${experts.map((e) => names[e]).join(', ')}`);
-  return { experts, step: result.grid.step };
-}
 
 /** True when a search command line asks for an external evaluator. */
 export function wantsExternalEvaluator(args: string[]): boolean {
