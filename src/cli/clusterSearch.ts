@@ -5,7 +5,6 @@
  * resume, Shapley, the held-out split and the report; docs/cluster.md says what runs where.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CancelledError, InputError } from '../errors';
 import type { PreparedTask } from '../eval/evaluate';
@@ -27,6 +26,7 @@ import { parseArgs, UsageError, type CliIO } from './io';
 import { ANALYSIS_BOOLEAN_FLAGS, ANALYSIS_VALUE_FLAGS } from './analysisOptions';
 import { parseModelPaths } from './modelPaths';
 import { searchExperts } from './searchExperts';
+import { readPlan } from './planFile';
 import { formatBytes } from '../util/bytes';
 import { mergeCommand } from './commands/merge';
 
@@ -257,13 +257,4 @@ function pollMs(v: string | undefined): number | undefined {
   const s = Number(v);
   if (!(s > 0)) throw new UsageError(`--poll-seconds must be a positive number, got '${v}'`);
   return s * 1000;
-}
-
-function readPlan(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`--plan ${path}: ${code === 'ENOENT' ? 'no such file (the plan is grid, adaptive or an index.csv)' : (e as Error).message}`);
-  }
 }
