@@ -41,9 +41,7 @@ const UI_LIBRARIES = ['react', 'react-dom', 'zustand', 'recharts'];
  * Circles that predate this test, each to be broken by moving the types they share into a module of
  * their own. The test fails when a new circle appears and when one of these is gone (then delete it here).
  */
-const KNOWN_CIRCLES = [
-  ['merge/kernel.ts', 'merge/methods/types.ts', 'merge/program/gpuElements.ts', 'merge/program/lineSums.ts', 'merge/program/runProgram.ts', 'merge/program/select.ts', 'merge/program/tensorStats.ts'],
-].map((c) => c.join(' '));
+const KNOWN_CIRCLES = ([] as string[][]).map((c) => c.join(' '));
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

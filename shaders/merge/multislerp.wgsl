@@ -1,4 +1,4 @@
-// multislerp's element chain (src/merge/methods/multislerpChain.ts, its CPU twin: every f32 step in its
+// multislerp's element chain (src/merge/program/multislerpChain.ts, its CPU twin: every f32 step in its
 // order), for the statistics (stats.wgsl: the chain's sums, src/merge/gpu/statsShader.ts) and the element
 // pass (methodElements.wgsl). Over the unit vectors uᵢ = f32(vᵢ / denᵢ) and the weights wᵢ:
 //   m = Σ f32(uᵢ·wᵢ) (from the first term);  m̂ = f32(m / ‖m‖);  r = Σ f32(f32(uᵢ − f32(pᵢ·m̂))·wᵢ).

@@ -17,10 +17,9 @@
 import { InputError } from '../errors';
 import type { ProgramTensor } from './program/runProgram';
 import { bf16ToF32Bits, bitsToF32, f16ToF32Bits, f32BitsToBf16, f32BitsToF16, f32ToBits } from '../formats/floatCodecs';
+import { KERNEL_DTYPE_BYTES, type KernelDtype } from './kernelDtype';
 
-export type KernelDtype = 'F32' | 'F16' | 'BF16';
-
-export const KERNEL_DTYPE_BYTES: Readonly<Record<KernelDtype, number>> = { F32: 4, F16: 2, BF16: 2 };
+export { KERNEL_DTYPE_BYTES, type KernelDtype };
 
 export interface SoupInput {
   dtype: KernelDtype;

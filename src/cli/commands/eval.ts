@@ -8,6 +8,7 @@ import { openEvalModel } from '../../node/evalModel';
 import { loadEvaluator, type ModelBackendChoice } from '../../node/modelBackend';
 import { readTaskFiles } from '../../node/taskFiles';
 import { parseArgs, UsageError, type CliIO, type Command } from '../io';
+import { maxLengthFlag, metricFlag } from '../evalFlags';
 
 /** Evaluations shorter than this many tokens are not priced first (even a slow CPU scores them within the hour). */
 const LONG_EVAL_TOKENS = 10_000;
@@ -89,19 +90,6 @@ export const evalCommand: Command = {
     }
   },
 };
-
-export function metricFlag(v: string | true | undefined): ChoiceMetric {
-  if (v === undefined) return 'acc_norm';
-  if (v === 'acc' || v === 'acc_norm') return v;
-  throw new UsageError(`--metric must be acc or acc_norm, got '${String(v)}'`);
-}
-
-export function maxLengthFlag(v: string | true | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (typeof v !== 'string' || !Number.isInteger(n) || n < 1) throw new UsageError(`--max-length must be a whole number of tokens ≥ 1, got '${String(v)}'`);
-  return n;
-}
 
 /** The --json shape (scripts use these names): exactly these fields. */
 export function evalJson(model: string, backend: string, results: TaskResult[]): unknown {

@@ -6,23 +6,8 @@ import { selectionNote } from '../../analysis/report';
 import { InputError, isSoupLabError, throwIfAborted } from '../../errors';
 import { fsInputError } from '../../node/fsErrors';
 import { parseArgs, UsageError, type CliIO, type Command } from '../io';
-import { ANALYSIS_BOOLEAN_FLAGS, ANALYSIS_OPTIONS_HELP, ANALYSIS_VALUE_FLAGS, analyzeOptionsFrom, runAnalysis } from './analyze';
-
-/** "name=path;name=path" → ordered pairs (the first '=' separates; paths may hold '='). */
-export function parseModelPaths(value: string): { name: string; path: string }[] {
-  const out: { name: string; path: string }[] = [];
-  for (const part of value.split(';')) {
-    if (part.trim() === '') continue;
-    const eq = part.indexOf('=');
-    if (eq <= 0 || part.slice(eq + 1).trim() === '')
-      throw new UsageError(`--models: "${part.trim()}" should be name=path, e.g. "xLAM-2-70b-fc-r (FC)=/ckpt/xlam-70b"`);
-    const name = part.slice(0, eq).trim();
-    if (out.some((o) => o.name === name)) throw new UsageError(`--models: "${name}" is given twice`);
-    out.push({ name, path: part.slice(eq + 1).trim() });
-  }
-  if (out.length === 0) throw new UsageError('--models is empty');
-  return out;
-}
+import { ANALYSIS_BOOLEAN_FLAGS, ANALYSIS_OPTIONS_HELP, ANALYSIS_VALUE_FLAGS, analyzeOptionsFrom, runAnalysis } from '../analysisOptions';
+import { parseModelPaths } from '../modelPaths';
 
 /**
  * Writes the files into `out` all-or-nothing: into a temporary folder beside it, renamed into place

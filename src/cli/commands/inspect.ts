@@ -3,6 +3,7 @@ import type { Checkpoint } from '../../formats/checkpoint';
 import { openCheckpointRef } from '../../node/openCheckpointRef';
 import { VOCABULARY_METADATA_KEY, vocabularyLinesOf } from '../../merge/vocabulary/planWithVocabulary';
 import { parseArgs, UsageError, type Command } from '../io';
+import { formatBytes } from '../../util/bytes';
 
 /** What `souplab inspect --json` prints. */
 export interface InspectReport {
@@ -51,17 +52,6 @@ export function inspectReport(c: Checkpoint): InspectReport {
 
 const group = (n: number) => n.toLocaleString('en-US');
 
-export function humanBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[u]}`;
-}
-
 function humanCount(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)} B`;
   if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
@@ -76,15 +66,15 @@ export function formatInspect(r: InspectReport, listTensors: boolean): string {
   row('parameters', `${group(r.parameterCount)}${r.parameterCount >= 1000 ? ` (${humanCount(r.parameterCount)})` : ''}`);
   const dtypeRows = Object.entries(r.dtypes).sort(([, a], [, b]) => b.bytes - a.bytes);
   dtypeRows.forEach(([dtype, d], i) => {
-    row(i === 0 ? 'bytes' : '', `${dtype.padEnd(7)} ${humanBytes(d.bytes).padStart(9)}  ${group(d.tensorCount)} tensor${d.tensorCount === 1 ? '' : 's'}`);
+    row(i === 0 ? 'bytes' : '', `${dtype.padEnd(7)} ${formatBytes(d.bytes).padStart(9)}  ${group(d.tensorCount)} tensor${d.tensorCount === 1 ? '' : 's'}`);
   });
   if (dtypeRows.length === 0) row('bytes', '0 B');
-  if (dtypeRows.length > 1) row('', `${'total'.padEnd(7)} ${humanBytes(r.tensorBytes).padStart(9)}`);
+  if (dtypeRows.length > 1) row('', `${'total'.padEnd(7)} ${formatBytes(r.tensorBytes).padStart(9)}`);
   if (r.sharded) {
     row('shards', `${r.files.length} (model.safetensors.index.json)`);
-    for (const f of r.files) row('', `${f.name}  ${humanBytes(f.bytes)}  ${group(f.tensorCount)} tensors`);
+    for (const f of r.files) row('', `${f.name}  ${formatBytes(f.bytes)}  ${group(f.tensorCount)} tensors`);
   } else {
-    row('file', `${r.files[0].name}  ${humanBytes(r.files[0].bytes)}`);
+    row('file', `${r.files[0].name}  ${formatBytes(r.files[0].bytes)}`);
   }
   const vocabulary = vocabularyLinesOf(r.metadata);
   const meta = Object.entries(r.metadata).filter(([k]) => vocabulary.length === 0 || k !== VOCABULARY_METADATA_KEY);

@@ -21,8 +21,8 @@ import type { AdaptedCheckpoint } from '../../formats/lora/adaptedCheckpoint';
 import type { Checkpoint } from '../../formats/checkpoint';
 import { mayHaveGpuDevice, nodeGPU } from '../../node/webgpu';
 import { parseArgs, UsageError, type CliIO, type Command } from '../io';
-import { humanBytes } from './inspect';
-import { isGgufPath, parseGgufType } from './mergeGguf';
+import { formatBytes } from '../../util/bytes';
+import { isGgufPath, parseGgufType } from '../ggufOutput';
 
 const DEFAULT_SHARD_BYTES = 5e9;
 
@@ -160,10 +160,10 @@ export const mergeCommand: Command = {
         [
           `merged ${plan.ingredients.length} models (${plan.recipe.method}) into ${outArg}`,
           `  tensors   ${plan.steps.length} (${merged} merged, ${plan.steps.length - merged} copied from ${plan.reference.label})`,
-          `  written   ${humanBytes(plan.outputBytes)} in ${files.length} file${files.length > 1 ? 's' : ''}${run.extraFiles.length > 0 ? ` + ${run.extraFiles.join(', ')}` : ''}`,
+          `  written   ${formatBytes(plan.outputBytes)} in ${files.length} file${files.length > 1 ? 's' : ''}${run.extraFiles.length > 0 ? ` + ${run.extraFiles.join(', ')}` : ''}`,
           ...(run.randomSeed !== undefined ? [`  seed      ${run.randomSeed} (random_seed, recorded in the output)`] : []),
           // An iterative method's declared passes are an upper bound of what it read: no rate then.
-          `  time      ${result.seconds.toFixed(1)} s${plan.inputBytesAtMost ? '' : `, ${humanBytes(plan.inputBytes / Math.max(result.seconds, 1e-9))}/s of input`}`,
+          `  time      ${result.seconds.toFixed(1)} s${plan.inputBytesAtMost ? '' : `, ${formatBytes(plan.inputBytes / Math.max(result.seconds, 1e-9))}/s of input`}`,
           `  backend   ${run.backendDescription}`,
           `  verified  every written header re-read and checked`,
         ].join('\n') + '\n',
@@ -183,7 +183,7 @@ function printGgufSummary(run: RunRecipeResult, outArg: string, io: CliIO): void
     [
       plan.ingredients.length === 1 ? `converted ${plan.reference.label} into ${outArg}` : `merged ${plan.ingredients.length} models (${plan.recipe.method}) into ${outArg}`,
       `  tensors   ${result.tensors} as GGUF ${g.type}${fallbacks}; norms and biases F32`,
-      `  written   ${humanBytes(result.bytesWritten)} in ${result.seconds.toFixed(1)} s`,
+      `  written   ${formatBytes(result.bytesWritten)} in ${result.seconds.toFixed(1)} s`,
       `  model     ${g.architecture}, tokenizer and chat template from ${plan.reference.label}`,
       ...(run.randomSeed !== undefined ? [`  seed      ${run.randomSeed} (random_seed of the recipe's masks)`] : []),
       `  backend   ${run.backendDescription}`,
@@ -333,7 +333,7 @@ function progressLine(io: CliIO): { update: (p: Pick<MergeProgress, 'tensorsDone
       if (now - last < 100 && p.tensorsDone < p.tensorsTotal) return;
       last = now;
       const eta = p.etaSeconds === undefined ? '--:--' : formatDuration(p.etaSeconds);
-      const line = `${label} ${p.tensorsDone}/${p.tensorsTotal} tensors  ${humanBytes(p.bytesDone)} of ${humanBytes(p.bytesTotal)}  ${humanBytes(p.bytesPerSecond)}/s  ETA ${eta}`;
+      const line = `${label} ${p.tensorsDone}/${p.tensorsTotal} tensors  ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}  ${formatBytes(p.bytesPerSecond)}/s  ETA ${eta}`;
       const width = (process.stderr.columns ?? 100) - 1;
       io.stderr(`\r${line.slice(0, width)}\x1b[K`);
       drawn = true;

@@ -27,13 +27,14 @@ import { plannedPoints } from '../../search/planSize';
 import type { GpuIngredients } from '../../merge/gpu/residentSoup';
 import { runSearch, type SearchEvent, type SearchPlan, type SearchSpec, type TrialRecord } from '../../search/runSearch';
 import { soupWeightSource } from '../../merge/soupWeights';
-import { humanBytes } from './inspect';
-import { metricFlag, maxLengthFlag } from './eval';
-import { parseModelPaths } from './grid';
-import { ANALYSIS_BOOLEAN_FLAGS, ANALYSIS_OPTIONS_HELP, ANALYSIS_VALUE_FLAGS } from './analyze';
+import { formatBytes } from '../../util/bytes';
+import { maxLengthFlag, metricFlag } from '../evalFlags';
+import { parseModelPaths } from '../modelPaths';
+import { ANALYSIS_BOOLEAN_FLAGS, ANALYSIS_OPTIONS_HELP, ANALYSIS_VALUE_FLAGS } from '../analysisOptions';
 import { parseArgs, UsageError, type CliIO, type Command } from '../io';
-import { readFileSync } from 'node:fs';
-import { CLUSTER_OPTIONS_HELP, runClusterSearch, searchExperts, wantsExternalEvaluator } from './searchCluster';
+import { CLUSTER_OPTIONS_HELP, runClusterSearch, wantsExternalEvaluator } from '../clusterSearch';
+import { searchExperts } from '../searchExperts';
+import { readPlan } from '../planFile';
 
 export const searchCommand: Command = {
   name: 'search',
@@ -105,7 +106,7 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
     const plan: SearchPlan =
       planArg === 'grid' || planArg === 'adaptive'
         ? { kind: planArg, step }
-        : { kind: 'list', points: listPoints(planArg, readText(planArg), names) };
+        : { kind: 'list', points: listPoints(planArg, readPlan(planArg), names) };
 
     // Tasks (bad items are reported, the rest scored; exit 2 at the end when there were any).
     const taskFiles = readTaskFiles(tasksFlag.split(',').map((s) => s.trim()).filter(Boolean));
@@ -153,7 +154,7 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
         memoryBudget: Math.min(totalmem() * 0.75, freemem() + 0.25 * totalmem()),
         stream: flags.get('stream') === true,
         gpuMemoryBudget: gpuMemoryGiB === undefined ? undefined : gpuMemoryGiB * 2 ** 30,
-        bytes: humanBytes,
+        bytes: formatBytes,
         say,
         signal: io.signal,
       });
@@ -304,15 +305,6 @@ function wholeNumber(v: string, flag: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} must be a whole number ≥ 0, got '${v}'`);
   return n;
-}
-
-function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`--plan ${path}: ${code === 'ENOENT' ? 'no such file (the plan is grid, adaptive or an index.csv)' : (e as Error).message}`);
-  }
 }
 
 function relativePath(fromDir: string, to: string): string {

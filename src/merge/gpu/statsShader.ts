@@ -9,8 +9,8 @@
  */
 import statsWgsl from '../../../shaders/merge/stats.wgsl?raw';
 import type { KernelDtype } from '../kernel';
-import type { ModelKeep } from '../program/gpuElements';
-import type { ChainStage } from '../methods/multislerpChain';
+import type { ModelKeep } from '../program/keep';
+import type { ChainStage } from '../program/multislerpChain';
 import { sumTerms, type SumTerm } from '../program/tensorStats';
 import { blocksPerElementBlock } from './soupShader';
 import { varianceFunction } from './varianceWgsl';

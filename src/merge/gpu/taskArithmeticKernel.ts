@@ -4,7 +4,8 @@
  * (magnitude selections, rescale factors) and the method's switches, packed into the kernel's uniform.
  */
 import type { KernelDtype, SoupInput } from '../kernel';
-import type { ModelKeep, SelectionBoundary, TaskArithmeticElements } from '../program/gpuElements';
+import type { TaskArithmeticElements } from '../program/gpuElements';
+import type { ModelKeep, SelectionBoundary } from '../program/keep';
 import { taskArithmeticShaderCode, taskArithmeticShapeKey, type KeepKind, type TaskArithmeticShape } from './taskArithmeticShader';
 import type { ElementwiseJob } from './elementwiseJob';
 

@@ -30,7 +30,7 @@ import {
   addTerm,
   CHAIN_VECTOR,
 } from '../program/tensorStats';
-import { chainStage } from '../methods/multislerpChain';
+import { chainStage } from '../program/multislerpChain';
 import type { Lines } from '../program/lineSums';
 import { CancelledError } from '../../errors';
 import type { GpuBufferPool } from '../../gpu/bufferPool';

@@ -15,7 +15,7 @@
 import { InputError } from '../../errors';
 import { booleanOf, fr, modelNumber, numberOf, WEIGHT } from './common';
 import type { GpuStatistic } from '../program/gpuElements';
-import { chainMean, chainTangent, chainVector, type ChainStage, type MultislerpChain } from './multislerpChain';
+import { chainMean, chainTangent, chainVector, type ChainStage, type MultislerpChain } from '../program/multislerpChain';
 import { copyProgram } from './slerp';
 import { BlockedSum, exactSquares, type VectorsSpec } from '../program/tensorStats';
 import type { ElementChunk, MergeMethod } from './types';

@@ -1,16 +1,11 @@
 /**
  * Every merge method SoupLab runs, declared once (as mergekit's merge_methods/registry.py does). The
  * recipe parser, validator and writer, the plan, the studio's method picker and parameter editors, the
- * CLI's help and the README read this list; adding a method is adding its file and one line here.
+ * CLI's help and the README read this list; adding a method is adding its file (a variant of a family: its declaration in
+ * the family's file, as taskArithmeticMethods.ts) and one line here.
  */
 import { InputError } from '../../errors';
 import { arceeFusion } from './arceeFusion';
-import { breadcrumbs } from './breadcrumbs';
-import { breadcrumbsTies } from './breadcrumbsTies';
-import { dareLinear } from './dareLinear';
-import { dareTies } from './dareTies';
-import { della } from './della';
-import { dellaLinear } from './dellaLinear';
 import { karcher } from './karcher';
 import { linear } from './linear';
 import { modelStock } from './modelStock';
@@ -22,8 +17,7 @@ import { ram } from './ram';
 import { ramplusTl } from './ramplusTl';
 import { sce } from './sce';
 import { slerp } from './slerp';
-import { taskArithmetic } from './taskArithmetic';
-import { ties } from './ties';
+import { breadcrumbs, breadcrumbsTies, dareLinear, dareTies, della, dellaLinear, taskArithmetic, ties } from './taskArithmeticMethods';
 import type { MergeMethod, ParameterSpec } from './types';
 
 export const MERGE_METHODS: readonly MergeMethod[] = [

@@ -15,7 +15,8 @@
  * run on the GPU too.
  */
 import { fr, numberOf } from './common';
-import { isBelow, keyBits, KeyScratch, RankSelector, type Selection } from '../program/select';
+import { keyBits } from '../program/keep';
+import { isBelow, KeyScratch, RankSelector, type Selection } from '../program/select';
 import type { GpuStatistic } from '../program/gpuElements';
 import { BlockedSum, varianceOf, type TensorSums, type VectorsSpec } from '../program/tensorStats';
 import type { ElementChunk, MergeMethod, StatisticsPass } from './types';

@@ -28,8 +28,10 @@
 import { InputError } from '../../errors';
 import { streamKey, uniform24 } from '../program/counterRandom';
 import { DENSITY, fr, modelNumber, NORMALIZE, RANDOM_SEED, rowLength, WEIGHT, zipPasses, booleanOf, numberOf } from './common';
-import { deltaKeys, keyBits, keysOf, KeyScratch, RankSelector } from '../program/select';
-import type { ModelKeep, TaskArithmeticElements } from '../program/gpuElements';
+import { keyBits } from '../program/keep';
+import { deltaKeys, keysOf, KeyScratch, RankSelector } from '../program/select';
+import type { TaskArithmeticElements } from '../program/gpuElements';
+import type { ModelKeep } from '../program/keep';
 import { BlockedSum, type TensorSums, type VectorsSpec } from '../program/tensorStats';
 import type { ElementChunk, MergeMethod, ParameterSpec, StatisticsPass, TensorContext, TensorProgram } from './types';
 

@@ -6,7 +6,7 @@
  * the CPU; then each pass says whether a GPU kernel can take it, and the element pass whether it has a
  * GPU kernel (elementsOf, the rule the GPU runner itself applies).
  */
-import { elementsOf } from './gpuElements';
+import { elementsOf } from './elementsOf';
 import { getMethod } from '../methods/registry';
 import type { MergeMethod, ParameterSpec, ParameterValues, TensorContext } from '../methods/types';
 

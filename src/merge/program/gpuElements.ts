@@ -4,20 +4,9 @@
  * reproduces `combine` once the passes are done (GpuElements). A program that says nothing runs on the
  * CPU whatever the backend; the CPU code stays the definition the GPU kernels are tested against.
  */
-import { uniform24 } from './counterRandom';
-import { keyBits } from './select';
+import type { ModelKeep, SelectionBoundary } from './keep';
 import type { Lines } from './lineSums';
-import type { TensorProgram } from '../methods/types';
 import type { SelectionKey, TensorSums, VectorsSpec } from './tensorStats';
-
-/** A selection boundary as select.ts gives it: below iff key < valueBits, or key = valueBits and index < cutIndex. */
-export interface SelectionBoundary {
-  valueBits: number;
-  /** An element index, or Infinity (every tie is below). */
-  cutIndex: number;
-  /** Elements strictly below the value. */
-  below: number;
-}
 
 export type GpuStatistic =
   /**
@@ -50,36 +39,6 @@ export type GpuStatistic =
   | { kind: 'line-sums'; lines: Lines; spec(): VectorsSpec; lineDivisors?(): Float32Array; accept(values: Float64Array): void }
   /** Computed by the GPU statistic of an earlier pass (the later radix passes of one selection): nothing to do. */
   | { kind: 'covered' };
-
-export type ModelKeep =
-  | { kind: 'all' }
-  /** TIES: keep what is not below `below` (the numel − k smallest). */
-  | { kind: 'largest'; below: SelectionBoundary }
-  /** Breadcrumbs: keep what is not below `below` and is below `notAbove`. */
-  | { kind: 'between'; below: SelectionBoundary; notAbove: SelectionBoundary }
-  /** DARE: keep when uniform24(stream, index) < p (counterRandom.ts). */
-  | { kind: 'random'; stream: number; p: number };
-
-/** Whether a boundary holds element `index` of key `key` below it (select.ts). */
-function isBelow(b: SelectionBoundary, key: number, index: number): boolean {
-  return key < b.valueBits || (key === b.valueBits && index < b.cutIndex);
-}
-
-/** Whether `keep` keeps element `index` of the delta d (the CPU reading of the masks the element kernels apply). */
-export function isKept(keep: ModelKeep, d: number, index: number): boolean {
-  switch (keep.kind) {
-    case 'all':
-      return true;
-    case 'largest':
-      return !isBelow(keep.below, keyBits(d), index);
-    case 'between': {
-      const key = keyBits(d);
-      return !isBelow(keep.below, key, index) && isBelow(keep.notAbove, key, index);
-    }
-    case 'random':
-      return uniform24(keep.stream, index) < keep.p;
-  }
-}
 
 /** The generalised task arithmetic's element pass (taskArithmeticFamily.ts): inputs are the base, then the models. */
 export interface TaskArithmeticElements {
@@ -126,13 +85,3 @@ export interface MethodElements {
 }
 
 export type GpuElements = TaskArithmeticElements | LinearElements | MethodElements;
-
-/** A GPU element kernel for the program, from gpuElements() or, for plain linear combinations, from describe(). */
-export function elementsOf(program: TensorProgram, inputCount: number): GpuElements | undefined {
-  const e = program.gpuElements?.();
-  if (e) return e;
-  const d = program.describe();
-  // Non-finite coefficients (a tensor with NaN or Inf norms) make every output NaN or worse: the CPU's own code says which.
-  if ((d.kernel === 'linear' || d.kernel === 'pair') && d.scalars.length === inputCount && d.scalars.every(Number.isFinite)) return { kernel: 'linear', coefficients: d.scalars };
-  return undefined;
-}

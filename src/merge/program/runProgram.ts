@@ -13,7 +13,7 @@ import { throwIfAborted } from '../../errors';
 import type { CheckpointTensor } from '../../formats/checkpoint';
 import { decodeToF32, encodeFromF32, FLOAT_BYTES } from '../../formats/floatArrays';
 import type { FloatDtype } from '../../formats/dtype';
-import type { ElementChunk, TensorContext, TensorProgram } from '../methods/types';
+import type { ElementChunk, TensorContext, TensorProgram } from './tensorProgram';
 
 export interface ProgramTensor {
   name: string;

@@ -18,18 +18,8 @@
  * ascending order, so "the k largest" (TIES) is the complement of the numel − k smallest and keeps, of
  * a run of equal keys at the boundary, the ones with the highest indices.
  */
-import type { SelectionBoundary } from './gpuElements';
-import type { ElementChunk, StatisticsPass } from '../methods/types';
-
-const F32 = new Float32Array(1);
-const U32 = new Uint32Array(F32.buffer);
-
-/** Sort key bits of a non-negative f32 (or NaN): order of bits = order of values; every NaN is one key. */
-export function keyBits(x: number): number {
-  F32[0] = x;
-  const u = U32[0] & 0x7fffffff;
-  return u > 0x7f800000 ? 0x7fc00000 : u;
-}
+import type { SelectionBoundary } from './keep';
+import type { ElementChunk, StatisticsPass } from './tensorProgram';
 
 export interface Selection {
   /** Key bits at the boundary (see the top of the file). */

@@ -27,9 +27,9 @@
  */
 import { decodeToF32 } from '../../formats/floatArrays';
 import { f32ToBits } from '../../formats/floatCodecs';
-import { KERNEL_DTYPE_BYTES, type KernelDtype } from '../kernel';
-import { isKept, type ModelKeep, type SelectionBoundary } from './gpuElements';
-import { chainVector, type MultislerpChain } from '../methods/multislerpChain';
+import { KERNEL_DTYPE_BYTES, type KernelDtype } from '../kernelDtype';
+import { isKept, type ModelKeep, type SelectionBoundary } from './keep';
+import { chainVector, type MultislerpChain } from './multislerpChain';
 
 /** Elements per summation group: 64 lanes × 8 consecutive elements (one GPU workgroup). */
 export const STATS_GROUP = 512;

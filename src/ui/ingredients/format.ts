@@ -9,17 +9,7 @@ export function formatCount(n: number): string {
   return String(n);
 }
 
-export function formatBytes(n: number): string {
-  if (n < 1000) return `${n} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let u = -1;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[u]}`;
-}
+export { formatBytes } from '../../util/bytes';
 
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));

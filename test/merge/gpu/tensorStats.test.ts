@@ -7,7 +7,7 @@ import { createGpuTensorStats, lineChunks, type GpuTensorStats } from '../../../
 import { linesOf, type Lines } from '../../../src/merge/program/lineSums';
 import type { KernelDtype } from '../../../src/merge/kernel';
 import { chunkSelectionKeys, selectByKey, selectByMagnitude, sumTerms, tensorSums, type TensorChunkSource, type VectorsSpec } from '../../../src/merge/program/tensorStats';
-import type { ModelKeep, SelectionBoundary } from '../../../src/merge/program/gpuElements';
+import type { ModelKeep, SelectionBoundary } from '../../../src/merge/program/keep';
 import { nodeGPU } from '../../../src/node/webgpu';
 import { lineInputs, memorySource, quantizedInputs, randomInputs, withoutSubnormals } from '../methods/statsTestData';
 

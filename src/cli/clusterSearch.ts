@@ -5,31 +5,30 @@
  * resume, Shapley, the held-out split and the report; docs/cluster.md says what runs where.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { matchExperts } from '../../analysis/names';
-import { selectionNote } from '../../analysis/report';
-import { CancelledError, InputError } from '../../errors';
-import type { PreparedTask } from '../../eval/evaluate';
-import { PreflightError } from '../../merge/preflight';
-import { freeBytes, lockWorkFolder, nodeWorkFolder, readJobLedger } from '../../node/clusterWork';
-import { localLauncher } from '../../node/localLauncher';
-import { openCheckpointPath, type NodeCheckpoint } from '../../node/openCheckpointPath';
-import { slurmLauncher, splitArgs } from '../../node/slurmLauncher';
-import { openResultsFolder, writeAtomically, type SearchManifest } from '../../node/trialStore';
-import { externalEvaluator, type ExternalEvaluator } from '../../search/cluster/externalEvaluator';
-import type { Launcher } from '../../search/cluster/launcher';
-import { checkEvaluatorTemplate } from '../../search/cluster/template';
-import { searchEvidence } from '../../search/evidence';
-import { heldOutCsv, pointRecipeYaml, reportMarkdown, trialsCsv, weightsText } from '../../search/outputs';
-import { listPoints, uniformOf } from '../../search/points';
-import { checkpointBytes, planPoint } from '../../search/soupLoader';
-import { runSearch, type PointFailure, type SearchPlan, type SearchSpec, type TrialRecord } from '../../search/runSearch';
-import { parseArgs, UsageError, type CliIO } from '../io';
-import { ANALYSIS_BOOLEAN_FLAGS, ANALYSIS_VALUE_FLAGS, runAnalysis } from './analyze';
-import { parseModelPaths } from './grid';
-import { humanBytes } from './inspect';
-import { mergeCommand } from './merge';
+import { CancelledError, InputError } from '../errors';
+import type { PreparedTask } from '../eval/evaluate';
+import { PreflightError } from '../merge/preflight';
+import { freeBytes, lockWorkFolder, nodeWorkFolder, readJobLedger } from '../node/clusterWork';
+import { localLauncher } from '../node/localLauncher';
+import { openCheckpointPath, type NodeCheckpoint } from '../node/openCheckpointPath';
+import { slurmLauncher, splitArgs } from '../node/slurmLauncher';
+import { openResultsFolder, writeAtomically, type SearchManifest } from '../node/trialStore';
+import { externalEvaluator, type ExternalEvaluator } from '../search/cluster/externalEvaluator';
+import type { Launcher } from '../search/cluster/launcher';
+import { checkEvaluatorTemplate } from '../search/cluster/template';
+import { searchEvidence } from '../search/evidence';
+import { heldOutCsv, pointRecipeYaml, reportMarkdown, trialsCsv, weightsText } from '../search/outputs';
+import { listPoints, uniformOf } from '../search/points';
+import { checkpointBytes, planPoint } from '../search/soupLoader';
+import { runSearch, type PointFailure, type SearchPlan, type SearchSpec, type TrialRecord } from '../search/runSearch';
+import { parseArgs, UsageError, type CliIO } from './io';
+import { ANALYSIS_BOOLEAN_FLAGS, ANALYSIS_VALUE_FLAGS } from './analysisOptions';
+import { parseModelPaths } from './modelPaths';
+import { searchExperts } from './searchExperts';
+import { readPlan } from './planFile';
+import { formatBytes } from '../util/bytes';
+import { mergeCommand } from './commands/merge';
 
 export const CLUSTER_OPTIONS_HELP = `
 With an external evaluator (docs/cluster.md):
@@ -49,23 +48,6 @@ With an external evaluator (docs/cluster.md):
 
 export const CLUSTER_VALUE_FLAGS = ['evaluator-cmd', 'work-dir', 'jobs', 'launcher', 'slurm-args', 'retries', 'souplab-cmd', 'poll-seconds'];
 export const CLUSTER_BOOLEAN_FLAGS = ['merge-in-job', 'keep-soups'];
-
-/** The search's experts: every model, or those the analysis of the score tables (positionals) selects; and the grid's step. */
-export function searchExperts(positionals: string[], flags: Map<string, string | true>, names: string[], say: (line: string) => void): { experts: number[]; step: number } {
-  const stepFlag = flags.get('step');
-  if (positionals.length === 0) return { experts: names.map((_, i) => i), step: Number(typeof stepFlag === 'string' ? stepFlag : '0.1') };
-  const { result } = runAnalysis(positionals, flags, flags.has('candidates') ? {} : { candidates: names });
-  if (result.expertSet.length === 0) throw new InputError(`the analysis selected no experts (${result.warnings.join('; ') || 'empty'})`);
-  // As the studio matches a score table's names to checkpoints ("xLAM-2-70b-fc-r (FC)" → xLAM-2-70b-fc-r).
-  const matched = matchExperts(result.expertSet, names);
-  const experts = result.expertSet.map((e, i) => {
-    const hit = matched[i];
-    if (hit === undefined) throw new InputError(`no checkpoint for expert "${e}": add "${e}=/path/to/checkpoint" to --models`);
-    return names.indexOf(hit);
-  });
-  say(`experts (${selectionNote(result)}): ${experts.map((e) => names[e]).join(', ')}`);
-  return { experts, step: result.grid.step };
-}
 
 /** True when a search command line asks for an external evaluator. */
 export function wantsExternalEvaluator(args: string[]): boolean {
@@ -137,7 +119,7 @@ export async function runClusterSearch(args: string[], io: CliIO): Promise<numbe
   const workDir = resolve(str('work-dir') ?? join(out, 'work'));
   const free = await freeBytes(workDir);
   if (free < soupBytes * jobs)
-    throw new InputError(`${workDir}: ${humanBytes(free)} free, but ${jobs} soup${jobs > 1 ? 's' : ''} of ${humanBytes(soupBytes)} (one per running job) need ${humanBytes(soupBytes * jobs)}; lower --jobs or free some space`);
+    throw new InputError(`${workDir}: ${formatBytes(free)} free, but ${jobs} soup${jobs > 1 ? 's' : ''} of ${formatBytes(soupBytes)} (one per running job) need ${formatBytes(soupBytes * jobs)}; lower --jobs or free some space`);
   const manifest: SearchManifest = {
     souplab: 'search',
     models: paths,
@@ -280,13 +262,4 @@ function pollMs(v: string | undefined): number | undefined {
   const s = Number(v);
   if (!(s > 0)) throw new UsageError(`--poll-seconds must be a positive number, got '${v}'`);
   return s * 1000;
-}
-
-function readPlan(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`--plan ${path}: ${code === 'ENOENT' ? 'no such file (the plan is grid, adaptive or an index.csv)' : (e as Error).message}`);
-  }
 }

@@ -3,8 +3,8 @@
  * src/merge/soupGguf.ts), the same as the studio's GGUF export: streamed from the soup into a temporary
  * beside --out, renamed into place only when complete.
  */
-import { GGUF_TYPES, type GgufFileType } from '../../model/gguf/writeGguf';
-import { UsageError } from '../io';
+import { GGUF_TYPES, type GgufFileType } from '../model/gguf/writeGguf';
+import { UsageError } from './io';
 
 export const isGgufPath = (path: string) => /\.gguf$/i.test(path);
 
