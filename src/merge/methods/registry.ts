@@ -1,7 +1,7 @@
 /**
  * Every merge method SoupLab runs, declared once (as mergekit's merge_methods/registry.py does). The
  * recipe parser, validator and writer, the plan, the studio's method picker and parameter editors, the
- * CLI's help and the README read this list; adding a method is adding its file and one line here.
+ * CLI's help and the methods table in docs/merge-methods.md read this list; adding a method is adding its file and one line here.
  */
 import { InputError } from '../../errors';
 import { arceeFusion } from './arceeFusion';
