@@ -43,11 +43,14 @@ function coiServiceWorker(): Plugin {
 
 /**
  * Ships docs/*.md with the studio at <base>docs/, where its help links point (src/ui/components/docsLink.ts):
- * served by the dev server, emitted into the build. Served as plain text, which every browser shows.
+ * served by the dev server, emitted into the build, as text every browser shows. Each starts with a UTF-8
+ * byte order mark: a static host sends .md without a charset (vite preview: text/markdown), and the
+ * browser would read τ and ρ as Windows-1252; the mark decides the encoding whatever the headers say.
  */
 function souplabDocs(): Plugin {
   const DIR = new URL('./docs/', import.meta.url);
   const pages = () => readdirSync(DIR).filter((f) => /^[\w-]+\.md$/.test(f));
+  const page = (name: string) => `\uFEFF${readFileSync(new URL(name, DIR), 'utf8')}`;
   let base = '/';
   return {
     name: 'souplab-docs',
@@ -59,11 +62,11 @@ function souplabDocs(): Plugin {
         const name = decodeURIComponent((req.url ?? '').split(/[?#]/)[0].replace(/^\//, ''));
         if (!pages().includes(name)) return next();
         res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-        res.end(readFileSync(new URL(name, DIR), 'utf8'));
+        res.end(page(name));
       });
     },
     generateBundle() {
-      for (const name of pages()) this.emitFile({ type: 'asset', fileName: `docs/${name}`, source: readFileSync(new URL(name, DIR), 'utf8') });
+      for (const name of pages()) this.emitFile({ type: 'asset', fileName: `docs/${name}`, source: page(name) });
     },
   };
 }
