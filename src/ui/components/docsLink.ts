@@ -4,7 +4,7 @@
  * any host and offline, and always shows the docs of the build that is running; package.json names no
  * repository whose docs a link could point at instead.
  */
-export const DOCS_PAGES = ['analysis.md', 'merge-methods.md', 'merge-engine.md', 'model-runtime.md', 'cluster.md', 'benchmarks.md', 'architecture.md'] as const;
+export const DOCS_PAGES = ['analysis.md', 'merge-methods.md', 'merge-engine.md', 'evaluation.md', 'model-runtime.md', 'search.md', 'cluster.md', 'benchmarks.md', 'architecture.md'] as const;
 export type DocsPage = (typeof DOCS_PAGES)[number];
 
 /** The docs folder below the app's base path. */

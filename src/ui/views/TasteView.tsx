@@ -14,6 +14,7 @@ import { TasteBackendChoice, useTasteBackend } from '../taste/TasteBackendChoice
 import { TasteCharts, TasteTable } from '../taste/TasteResults';
 import type { TasteProgress } from '../taste/protocol';
 import { tasteScoreCsv, tasteTrialsCsv } from '../taste/tables';
+import { DocsLink } from '../components/DocsLink';
 import './taste.css';
 
 /** Taste: score the soup on screen and each of its ingredients on the user's task files, side by side. */
@@ -165,7 +166,8 @@ function TasteRunResults() {
       <h3 id="taste-results-h">Scores side by side</h3>
       <p className="muted small">
         {run.backend && `On ${run.backend}. `}
-        {metric === 'acc_norm' ? 'Multiple choice: acc_norm %' : 'Multiple choice: acc %'}; perplexity as −bits per byte (higher is better, 0 is perfect).
+        {metric === 'acc_norm' ? 'Multiple choice: acc_norm %' : 'Multiple choice: acc %'}; perplexity as −bits per byte (higher is better, 0 is perfect).{' '}
+        <DocsLink page="evaluation.md">How tasks are scored</DocsLink>
       </p>
       {run.problems.length > 0 && (
         <details className="warning small">
