@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
@@ -41,10 +41,40 @@ function coiServiceWorker(): Plugin {
   };
 }
 
+/**
+ * Ships docs/*.md with the studio at <base>docs/, where its help links point (src/ui/components/docsLink.ts):
+ * served by the dev server, emitted into the build, as text every browser shows. Each starts with a UTF-8
+ * byte order mark: a static host sends .md without a charset (vite preview: text/markdown), and the
+ * browser would read τ and ρ as Windows-1252; the mark decides the encoding whatever the headers say.
+ */
+function souplabDocs(): Plugin {
+  const DIR = new URL('./docs/', import.meta.url);
+  const pages = () => readdirSync(DIR).filter((f) => /^[\w-]+\.md$/.test(f));
+  const page = (name: string) => `\uFEFF${readFileSync(new URL(name, DIR), 'utf8')}`;
+  let base = '/';
+  return {
+    name: 'souplab-docs',
+    configResolved(config) {
+      base = config.base;
+    },
+    configureServer(server) {
+      server.middlewares.use(`${base}docs`, (req, res, next) => {
+        const name = decodeURIComponent((req.url ?? '').split(/[?#]/)[0].replace(/^\//, ''));
+        if (!pages().includes(name)) return next();
+        res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+        res.end(page(name));
+      });
+    },
+    generateBundle() {
+      for (const name of pages()) this.emitFile({ type: 'asset', fileName: `docs/${name}`, source: page(name) });
+    },
+  };
+}
+
 export default defineConfig({
   // A host serving the studio below its root (GitHub Pages: /<repository>/) sets SOUPLAB_BASE.
   base: process.env.SOUPLAB_BASE ?? '/',
-  plugins: [react(), coiServiceWorker()],
+  plugins: [react(), coiServiceWorker(), souplabDocs()],
   build: { outDir: 'dist/app', emptyOutDir: true, target: 'es2022' },
   worker: { format: 'es' },
   server: { port: 5173, headers: crossOriginIsolation },

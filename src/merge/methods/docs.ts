@@ -1,7 +1,7 @@
 /**
- * The README's table of merge methods, generated from the registry, its GPU column from what each
- * method's program runs on the GPU (gpuCoverage.ts); a test checks the README holds exactly this text
- * between its markers, so the docs cannot drift from the code.
+ * The table of merge methods in docs/merge-methods.md, generated from the registry, its GPU column from
+ * what each method's program runs on the GPU (gpuCoverage.ts); a test checks the page holds exactly this
+ * text between its markers, so the docs cannot drift from the code.
  */
 import { gpuCoverageSummary, methodGpuCoverage } from '../program/gpuCoverage';
 import { MERGE_METHODS } from './registry';
@@ -30,6 +30,8 @@ function modelsText(m: MergeMethod): string {
 }
 
 export const METHODS_TABLE_START = '<!-- methods table: generated from src/merge/methods/registry.ts by methodsMarkdown() -->';
+/** The page that holds the table, from the repository's root. */
+export const METHODS_TABLE_PAGE = 'docs/merge-methods.md';
 export const METHODS_TABLE_END = '<!-- end of methods table -->';
 
 /** The methods table in Markdown, with the markers around it. */

@@ -1,8 +1,8 @@
 /**
  * Every merge method SoupLab runs, declared once (as mergekit's merge_methods/registry.py does). The
  * recipe parser, validator and writer, the plan, the studio's method picker and parameter editors, the
- * CLI's help and the README read this list; adding a method is adding its file (a variant of a family: its declaration in
- * the family's file, as taskArithmeticMethods.ts) and one line here.
+ * CLI's help and the methods table in docs/merge-methods.md read this list; adding a method is adding its file (a
+ * variant of a family: its declaration in the family's file, as taskArithmeticMethods.ts) and one line here.
  */
 import { InputError } from '../../errors';
 import { arceeFusion } from './arceeFusion';

@@ -1,6 +1,6 @@
 /**
  * The shape of a merge method: what it declares (parameters, needs, description — read by the recipe
- * parser, validator and writer, the plan, the studio's editors and the README) and how it computes one
+ * parser, validator and writer, the plan, the studio's editors and the methods table) and how it computes one
  * tensor. Modelled on mergekit's MergeMethod (mergekit/merge_methods/base.py, registry.py).
  *
  * ## The arithmetic of one tensor: statistics passes, then one element-wise pass
@@ -76,7 +76,7 @@ export interface ParameterSpec {
   /** A recipe that leaves it unset is refused (for model parameters: for every model but the base). */
   required: boolean;
   range?: ParameterRange;
-  /** One line for the studio's editor and the README. */
+  /** One line for the studio's editor and the methods table. */
   description: string;
 }
 
@@ -89,9 +89,9 @@ export interface MethodNeeds {
   base: 'required' | 'optional' | 'ignored';
   /** How many models besides the base it merges (the base excluded when it is listed among the models). */
   models: { min: number; max?: number };
-  /** The whole-tensor statistics it computes before the element pass, for people (README, studio). */
+  /** The whole-tensor statistics it computes before the element pass, for people (the methods table, the studio). */
   statistics: string[];
-  /** Memory held per tensor beyond the streamed chunks, for the README. */
+  /** Memory held per tensor beyond the streamed chunks, for the methods table. */
   memoryPerTensor: string;
   /** Accepts mergekit `slices:` recipes (passthrough); every other method takes `models:`. */
   slices?: boolean;

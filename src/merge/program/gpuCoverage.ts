@@ -78,7 +78,7 @@ export function gpuCoverageKind(c: MethodGpuCoverage): 'all' | 'none' | 'part' {
   return c.gpuPasses.length === 0 && !c.elementsOnGpu ? 'none' : 'part';
 }
 
-/** The coverage in a few words, for the README's methods table: "all", "none (…)", or what runs where. */
+/** The coverage in a few words, for the methods table (docs/merge-methods.md): "all", "none (…)", or what runs where. */
 export function gpuCoverageSummary(c: MethodGpuCoverage): string {
   const kind = gpuCoverageKind(c);
   if (kind === 'all') return 'all';

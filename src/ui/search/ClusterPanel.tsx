@@ -9,6 +9,7 @@ import type { SearchSettings } from './protocol';
 import { specOf } from './searchJob';
 import { EvidencePanel, SearchTrialsTable } from './SearchResults';
 import { weightsText } from '../../search/outputs';
+import { DocsLink } from '../components/DocsLink';
 
 /** Writes the plan's files into a folder the user picks (recipes/ made inside). */
 async function writePlan(files: { name: string; text: string }[]): Promise<string> {
@@ -73,7 +74,7 @@ export function ClusterPanel({ settings, problem }: { settings: SearchSettings |
       <h3 id="search-cluster-h">On a cluster</h3>
       <p className="muted small">
         Export this plan to evaluate it elsewhere (<code>souplab search --plan index.csv --evaluator-cmd …</code>, on Slurm with <code>--launcher slurm</code>), then import the results folder&apos;s
-        trials.jsonl here.
+        trials.jsonl here. <DocsLink page="cluster.md">Running the search on a cluster</DocsLink>
       </p>
       <div className="taste-actions">
         <button type="button" disabled={settings === null || problem !== null} onClick={() => void exportPlan()}>

@@ -15,6 +15,7 @@ import { HEATMAP_SECTION, SkipToHeatmap } from '../scores/SkipToHeatmap';
 import { TableProblems } from '../scores/TableProblems';
 import { useDefaultCandidates } from '../scores/useDefaultCandidates';
 import { useScoresStore } from '../state/scoresStore';
+import { DocsLink } from '../components/DocsLink';
 import './scores.css';
 
 /** The Scores view: a score table in; correlations, clusters and experts out. Analysis lives in src/analysis. */
@@ -232,7 +233,7 @@ function MethodHelp() {
         <a href="https://arxiv.org/abs/2511.13254" target="_blank" rel="noreferrer">
           arXiv 2511.13254
         </a>
-        , Algorithm 1.
+        , Algorithm 1. More in the docs: <DocsLink page="analysis.md">finding the experts</DocsLink>.
       </p>
     </details>
   );

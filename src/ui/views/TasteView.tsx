@@ -15,6 +15,7 @@ import { TasteBackendChoice, useTasteBackend } from '../taste/TasteBackendChoice
 import { TasteCharts, TasteTable } from '../taste/TasteResults';
 import type { TasteProgress } from '../taste/protocol';
 import { tasteScoreCsv, tasteTrialsCsv } from '../taste/tables';
+import { DocsLink } from '../components/DocsLink';
 import './taste.css';
 
 /** Taste: score the soup on screen and each of its ingredients on the user's task files, side by side. */
@@ -173,8 +174,8 @@ function TasteRunResults({ run, running }: { run: TasteRun; running: boolean }) 
         {running ? 'This run so far' : `The run started at ${when}`}
         {state === 'cancelled' ? ' (cancelled: the models scored before the cancel)' : state === 'failed' ? ' (failed: the models scored before the failure)' : ''}.{' '}
         {run.backend && `On ${run.backend}. `}
-        {metric === 'acc_norm' ? 'Multiple choice: acc_norm %' : 'Multiple choice: acc %'}; perplexity as −bits per byte (higher is better, 0 is
-        perfect).
+        {metric === 'acc_norm' ? 'Multiple choice: acc_norm %' : 'Multiple choice: acc %'}; perplexity as −bits per byte (higher is better, 0 is perfect).{' '}
+        <DocsLink page="evaluation.md">How tasks are scored</DocsLink>
       </p>
       {run.problems.length > 0 && (
         <details className="warning small">

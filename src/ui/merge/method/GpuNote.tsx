@@ -1,5 +1,6 @@
 import { useMemo } from 'react';
 import { gpuCoverageKind, methodGpuCoverage } from '../../../merge/program/gpuCoverage';
+import { DocsLink } from '../../components/DocsLink';
 
 /**
  * What of the method runs on WebGPU and what on the CPU of the merge worker, as the method's own
@@ -17,7 +18,10 @@ export function GpuNote({ method }: { method: string }) {
   else text = `On WebGPU, ${gpu.join(' and ')} ${gpu.length > 1 ? 'run' : 'runs'} on the GPU; ${cpu.join(', ')} on the CPU inside the merge worker (same results).`;
   return (
     <p className="muted small gpu-note" data-testid="gpu-note" data-gpu={kind}>
-      {text}
+      {text}{' '}
+      <DocsLink page="merge-engine.md" anchor="gpu-kernels-and-their-cpu-twins">
+        How the kernels match the CPU
+      </DocsLink>
     </p>
   );
 }

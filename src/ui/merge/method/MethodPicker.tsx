@@ -1,5 +1,6 @@
 import { MERGE_METHODS } from '../../../merge/methods/registry';
 import type { MergeMethod } from '../../../merge/methods/types';
+import { DocsLink } from '../../components/DocsLink';
 
 /** What a method needs of the models, in words, from its declaration. */
 function needsText(m: MergeMethod): string {
@@ -37,7 +38,8 @@ export function MethodPicker({ method, onChange, disabled }: { method: MergeMeth
       </p>
       <p className="muted small">
         {needsText(method)}
-        {method.needs.random ? ' Draws random masks: set random_seed to reproduce a merge (else one is drawn and recorded in the output).' : ''}
+        {method.needs.random ? ' Draws random masks: set random_seed to reproduce a merge (else one is drawn and recorded in the output).' : ''}{' '}
+        <DocsLink page="merge-methods.md">Every method and its parameters</DocsLink>
       </p>
     </div>
   );
