@@ -53,8 +53,11 @@ describe('kernel variants', () => {
     }
   });
 
-  it('features: the device\'s by default, forced off at will, refused when forced on and missing', () => {
-    expect(chooseKernelFeatures({ f16: true, subgroups: true }, {})).toEqual({ f16: true, subgroups: true });
+  it('features: subgroups where the device has them, f16 tiles only when asked for; refused when asked for and missing', () => {
+    // f16 tiles only when asked for (not yet measured on hardware); subgroups wherever the device has them.
+    expect(chooseKernelFeatures({ f16: true, subgroups: true }, {})).toEqual({ f16: false, subgroups: true });
+    expect(chooseKernelFeatures({ f16: true, subgroups: true }, { f16: true })).toEqual({ f16: true, subgroups: true });
+    expect(() => chooseKernelFeatures({ f16: false, subgroups: true }, { f16: true })).toThrow('the GPU device does not offer the WebGPU feature shader-f16, which was asked for');
     expect(chooseKernelFeatures({ f16: true, subgroups: true }, { f16: false })).toEqual({ f16: false, subgroups: true });
     expect(chooseKernelFeatures({ f16: false, subgroups: true }, { subgroups: false })).toEqual({ f16: false, subgroups: false });
     expect(() => chooseKernelFeatures({ f16: false, subgroups: false }, { subgroups: true })).toThrow('the GPU device does not offer the WebGPU feature subgroups, which was asked for');
