@@ -2,6 +2,7 @@
  * The CPU forward pass: a decoder-only transformer (Llama, Mistral, Qwen2, Qwen3) in f32, built from the
  * kernels' CPU twins. It is the reference for the WebGPU model and the evaluator's fallback backend.
  */
+import { checkTokenIds } from '../tokenIds';
 import { InputError, throwIfAborted } from '../../errors';
 import type { CausalLM, ModelConfig, ScoreOptions, WeightSource } from '../types';
 import { checkWeights, EMBED_TOKENS, FINAL_NORM, layerTensorNames, LM_HEAD } from '../weights';
@@ -153,10 +154,7 @@ export class CpuCausalLM implements CausalLM {
   }
 
   private checkIds(ids: Int32Array): void {
-    const V = this.config.vocabSize;
-    for (let i = 0; i < ids.length; i++) {
-      if (ids[i] < 0 || ids[i] >= V) throw new InputError(`token id ${ids[i]} at position ${i} is outside the vocabulary (0…${V - 1})`);
-    }
+    checkTokenIds(ids, this.config.vocabSize);
   }
 
   /**

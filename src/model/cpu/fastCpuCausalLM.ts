@@ -6,6 +6,7 @@
  * attention, SwiGLU, the log-softmax) runs on the calling thread with the reference's own functions on
  * views of that memory. Activations stay f32; matmuls accumulate in f32.
  */
+import { checkTokenIds } from '../tokenIds';
 import { InputError, throwIfAborted } from '../../errors';
 import { decodeToF32, encodeFromF32 } from '../../formats/floatArrays';
 import { sharedMemoryUsable } from '../../util/sharedMemory';
@@ -323,10 +324,7 @@ export class FastCpuCausalLM implements CausalLM {
   }
 
   private checkIds(ids: Int32Array): void {
-    const V = this.config.vocabSize;
-    for (let i = 0; i < ids.length; i++) {
-      if (ids[i] < 0 || ids[i] >= V) throw new InputError(`token id ${ids[i]} at position ${i} is outside the vocabulary (0…${V - 1})`);
-    }
+    checkTokenIds(ids, this.config.vocabSize);
   }
 
   /**

@@ -11,6 +11,7 @@
  * row is copied on the GPU into the next row's id, so several tokens run per submit and only the new
  * ids are read back between submits (to stop at eos and honour cancel).
  */
+import { checkTokenIds } from '../tokenIds';
 import { CancelledError, InputError, SoupLabError, throwIfAborted } from '../../errors';
 import { ropeInvFreq } from '../cpu/ops';
 import type { CausalLM, ModelConfig, ScoreOptions, WeightSource } from '../types';
@@ -530,10 +531,7 @@ export class WebGpuCausalLM implements CausalLM {
   }
 
   private checkIds(ids: Int32Array, what: string): void {
-    const V = this.config.vocabSize;
-    for (let i = 0; i < ids.length; i++) {
-      if (!(ids[i] >= 0 && ids[i] < V)) throw new InputError(`${what}: token id ${ids[i]} at position ${i} is outside the vocabulary (0 … ${V - 1})`);
-    }
+    checkTokenIds(ids, this.config.vocabSize, what);
   }
 
   private async score(sequences: readonly Int32Array[], options: ScoreOptions): Promise<Float32Array[]> {
