@@ -205,7 +205,7 @@ function encodeAs(dtype: KernelDtype, data: Float32Array): Uint8Array {
 }
 
 describe('WebGPU soup kernel vs CPU on the real fixtures (../shared/fixtures)', () => {
-  const fixtures = join(__dirname, '../../../shared/fixtures');
+  const fixtures = join(__dirname, '../../../../shared/fixtures');
   for (const file of ['ollama_minicpm3_testdata.safetensors', 'burn_mnist.safetensors']) {
     it(`${file}: soups of same-shape tensors as F32, and as BF16/F16 derived from F32 by round-to-nearest-even`, async () => {
       const tensors = readF32Tensors(join(fixtures, file));
