@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseScoreTable, parseTrials } from '../../src/analysis';
+import { parseScoreTable, parseTrials, rankTrials } from '../../src/analysis';
 import { isTaskFileName } from '../../src/eval/taskFile';
 import type { TaskResult } from '../../src/eval/evaluate';
 import { DEMO_TASK_FILES } from '../../src/ui/taste/demoTasks';
@@ -41,6 +41,19 @@ describe('Taste results for the other views', () => {
       ['b', [0, 1]],
     ]);
     expect(t.scores.categories).toEqual(['facts', 'prose']);
+  });
+
+  it("the trials table's categories are on the objective's one scale: perplexity as 100 · 2^(−bits/byte) %", () => {
+    const t = parseTrials({ name: 'taste-trials.csv', text: tasteTrialsCsv(results, { a: 3, b: 1 }, 'acc_norm') });
+    const col = (n: string) => t.scores.columns.find((c) => c.name === n)!.values;
+    // acc_norm % as it is; 2, 2.5 and 3 bits/byte are a mean per-byte probability of 1/4, 1/(4√2) and 1/8.
+    expect(col('facts')).toEqual([75, 50, 25]);
+    const prose = col('prose') as number[];
+    for (const [i, want] of [25, 25 / Math.SQRT2, 12.5].entries()) expect(prose[i]).toBeCloseTo(want, 5);
+    // What the Trials view sums: like with like (the soup: 75 % + 25 %), not 75 − 2.
+    const ranking = rankTrials(t);
+    expect(ranking.ranked.find((r) => r.id === 'soup')!.objective).toBeCloseTo(100, 5);
+    expect(ranking.ranked.map((r) => r.id)).toEqual(['soup', 'a', 'b']);
   });
 
   it('the studio offers every task file of the shipped demo task set', () => {

@@ -306,7 +306,7 @@ export function SearchDownloads({ search, trials }: { search: StoredSearch<Searc
       <button type="button" disabled={!evidence} onClick={() => downloadText('evidence.json', `${JSON.stringify(evidence, null, 2)}\n`, 'application/json')}>
         evidence.json
       </button>
-      <button type="button" onClick={() => void loadTrials({ name: 'search-trials.csv', text: csv() }).then(() => show('trials'))}>
+      <button type="button" onClick={() => void loadTrials({ name: 'search-trials.csv', text: csv() }, objectiveRule(settings.metric)).then(() => show('trials'))}>
         Open in Trials
       </button>
     </div>

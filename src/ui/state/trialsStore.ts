@@ -15,6 +15,11 @@ export interface BestTrial {
 interface TrialsState {
   /** Name of the imported file (persisted; its text is in IndexedDB). */
   sourceName: string | null;
+  /**
+   * How the table's scores were put on one scale for the objective, in words, when the studio made the
+   * table (Taste, Search); null for an imported file, whose scale the user knows.
+   */
+  objectiveRule: string | null;
   /** Score columns summed into the objective; null: every category of the trials table. */
   objectiveColumns: string[] | null;
   file: TextFile | null;
@@ -23,7 +28,8 @@ interface TrialsState {
   error: string | null;
   bestTrial: BestTrial | null;
   init(): Promise<void>;
-  loadFile(file: TextFile): Promise<void>;
+  /** `objectiveRule`: how the studio put the file's scores on one scale (none for a user's file). */
+  loadFile(file: TextFile, objectiveRule?: string): Promise<void>;
   clear(): Promise<void>;
   setObjectiveColumns(columns: string[] | null): void;
 }
@@ -63,6 +69,7 @@ export const useTrialsStore = create<TrialsState>()(
   persist(
     (set, get) => ({
       sourceName: null,
+      objectiveRule: null,
       objectiveColumns: null,
       file: null,
       table: null,
@@ -84,14 +91,14 @@ export const useTrialsStore = create<TrialsState>()(
         })();
         return initPromise;
       },
-      async loadFile(file) {
+      async loadFile(file, objectiveRule) {
         const parsed = parse(file, null);
         if (parsed.table === null) {
           // A broken file never replaces good trials: show the error beside what is there.
           set({ error: parsed.error });
           return;
         }
-        set({ file, sourceName: file.name, objectiveColumns: null, ...parsed });
+        set({ file, sourceName: file.name, objectiveRule: objectiveRule ?? null, objectiveColumns: null, ...parsed });
         try {
           await idbSet(FILE_KEY, file);
         } catch (e) {
@@ -99,7 +106,7 @@ export const useTrialsStore = create<TrialsState>()(
         }
       },
       async clear() {
-        set({ file: null, sourceName: null, table: null, error: null, bestTrial: null, objectiveColumns: null });
+        set({ file: null, sourceName: null, objectiveRule: null, table: null, error: null, bestTrial: null, objectiveColumns: null });
         await idbDelete(FILE_KEY).catch(() => undefined);
       },
       setObjectiveColumns(objectiveColumns) {
@@ -111,7 +118,7 @@ export const useTrialsStore = create<TrialsState>()(
       name: 'souplab.trials',
       version: 1,
       storage: createJSONStorage(() => localStorage),
-      partialize: (s) => ({ sourceName: s.sourceName, objectiveColumns: s.objectiveColumns }),
+      partialize: (s) => ({ sourceName: s.sourceName, objectiveRule: s.objectiveRule, objectiveColumns: s.objectiveColumns }),
     },
   ),
 );

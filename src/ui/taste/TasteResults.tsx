@@ -95,7 +95,7 @@ export function TasteTable({ results, metric }: { results: ModelResult[]; metric
                 const attrs =
                   t.kind === 'multiple_choice'
                     ? { 'data-acc': String(t.acc), 'data-acc-norm': String(t.acc_norm), title: `acc ${(100 * t.acc).toFixed(2)} %, acc_norm ${(100 * t.acc_norm).toFixed(2)} % over ${t.items.length} items` }
-                    : { 'data-perplexity': String(t.perplexity), 'data-tokens': String(t.tokens), title: `perplexity ${t.perplexity.toFixed(3)} per token over ${t.tokens} tokens; ${t.bits_per_byte.toFixed(4)} bits/byte` };
+                    : { 'data-perplexity': String(t.perplexity), 'data-tokens': String(t.tokens), 'data-bits-per-byte': String(t.bits_per_byte), title: `perplexity ${t.perplexity.toFixed(3)} per token over ${t.tokens} tokens; ${t.bits_per_byte.toFixed(4)} bits/byte` };
                 return (
                   <td key={task} className="num" data-task={task} {...attrs}>
                     {formatCell(t, metric)}

@@ -14,7 +14,7 @@ import { useTrialsStore } from '../state/trialsStore';
 import { TasteBackendChoice, useTasteBackend } from '../taste/TasteBackendChoice';
 import { TasteCharts, TasteTable } from '../taste/TasteResults';
 import type { TasteProgress } from '../taste/protocol';
-import { tasteScoreCsv, tasteTrialsCsv } from '../taste/tables';
+import { tasteObjectiveRule, tasteScoreCsv, tasteTrialsCsv } from '../taste/tables';
 import { DocsLink } from '../components/DocsLink';
 import './taste.css';
 
@@ -204,7 +204,7 @@ function TasteRunResults({ run, running }: { run: TasteRun; running: boolean }) 
           type="button"
           disabled={running || run.results.length < 2}
           onClick={() => {
-            void loadTrials({ name: 'taste-trials.csv', text: tasteTrialsCsv(run.results, run.soupWeights, metric) }).then(() => show('trials'));
+            void loadTrials({ name: 'taste-trials.csv', text: tasteTrialsCsv(run.results, run.soupWeights, metric) }, tasteObjectiveRule(metric)).then(() => show('trials'));
           }}
         >
           Send to Trials

@@ -87,7 +87,13 @@ export function TrialsView() {
         derived && (
           <>
             <TrialsSummary table={t.table} />
-            <ObjectivePicker table={t.table} selected={derived.ranking.value?.objectiveColumns ?? []} isDefault={t.objectiveColumns === null} onChange={t.setObjectiveColumns} />
+            <ObjectivePicker
+              table={t.table}
+              selected={derived.ranking.value?.objectiveColumns ?? []}
+              isDefault={t.objectiveColumns === null}
+              rule={t.objectiveRule}
+              onChange={t.setObjectiveColumns}
+            />
             {derived.ranking.error && (
               <p className="error" role="alert">
                 {derived.ranking.error}
@@ -162,11 +168,14 @@ function ObjectivePicker({
   table,
   selected,
   isDefault,
+  rule,
   onChange,
 }: {
   table: TrialTable;
   selected: string[];
   isDefault: boolean;
+  /** How the studio put the scores on one scale; null for an imported file. */
+  rule: string | null;
   onChange(c: string[] | null): void;
 }) {
   const columns = table.scores.columns;
@@ -186,6 +195,7 @@ function ObjectivePicker({
       <button type="button" onClick={() => onChange(null)} disabled={isDefault}>
         Every category
       </button>
+      {rule && <p className="muted small objective-rule">Scale: {rule}.</p>}
     </fieldset>
   );
 }
