@@ -45,11 +45,7 @@ With an external evaluator (docs/cluster.md):
   --merge-in-job        write the soup inside the job (souplab merge there; --souplab-cmd says how to call it)
   --souplab-cmd <cmd>   SoupLab in the job (default: souplab)
   --retries N           tries again after a failed, cancelled, timed-out or preempted job (default 1)
-  --keep-soups          keep each point's soup folder (default: deleted after its evaluation)
-
-  --config search.yaml  the options from a YAML or JSON file keyed by their long names (models as a map
-                        name: path, tasks and score-tables as lists); paths in it are relative to the file,
-                        and options on the command line win over it (docs/cluster.md)`;
+  --keep-soups          keep each point's soup folder (default: deleted after its evaluation)`;
 
 /** True when a search command line (or its --config file) asks for an external evaluator. */
 export function wantsExternalEvaluator(args: string[]): boolean {

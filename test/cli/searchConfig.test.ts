@@ -73,6 +73,19 @@ describe('search config files', () => {
     expect(flags.get('stream')).toBe(true);
   });
 
+  it('the worked Slurm + vLLM config in docs/cluster.md is a valid config for the cluster search', () => {
+    const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'cluster.md'), 'utf8');
+    const block = doc.split('## A search config file')[1]?.match(/```yaml\n([\s\S]*?)```/)?.[1];
+    expect(block).toBeDefined();
+    const { positionals, flags } = configFlags(write('doc.yaml', block ?? ''), CLUSTER_SEARCH_FLAGS, ANY_SEARCH_FLAGS, 'here');
+    expect(positionals).toEqual([join(confDir, 'bfcl_scores.csv')]);
+    expect(flags.get('launcher')).toBe('slurm');
+    expect(flags.get('slurm-args')).toBe('--partition=gpu --gres=gpu:8 --time=04:00:00 --cpus-per-task=32');
+    expect(flags.get('evaluator-cmd')).toMatch(/^lm_eval --model vllm --model_args pretrained=\{model\},tensor_parallel_size=8\S* --tasks \S+ --batch_size auto --output_path \{out\} --log_samples$/);
+    expect(flags.get('merge-in-job')).toBe(true);
+    expect(flags.has('keep-soups')).toBe(false);
+  });
+
   it('the command line wins over the file, and its score tables over the file\'s', () => {
     const file = write('win.yaml', 'models: {a: a, b: b}\njobs: 3\nout: from-file\nscore-tables: t.csv\n');
     const { positionals, flags } = parseSearchArgs(['x.csv', '--config', file, '--jobs', '5'], CLUSTER_SEARCH_FLAGS, ANY_SEARCH_FLAGS, 'here');

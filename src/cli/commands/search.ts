@@ -72,6 +72,9 @@ analyze --trials), held-out.csv, best.yaml, report.md and evidence.json.
                         not fit with the evaluator are souped on the CPU and uploaded per point
   --export <file.safetensors | folder>   write the best soup (or --export-trial's) with the evidence in its metadata
   --export-trial <id>   a row of trials.csv to export instead of the best
+  --config search.yaml  the options from a YAML or JSON file keyed by their long names (models as a map
+                        name: path, tasks and score-tables as lists, evaluator-cmd, jobs, …); paths in it
+                        are relative to the file; options on the command line win (docs/cluster.md)
 ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
   async run(args, io) {
     if (wantsExternalEvaluator(args)) return runClusterSearch(args, io);
