@@ -22,8 +22,9 @@ import { heldOutCsv, pointRecipeYaml, reportMarkdown, trialsCsv, weightsText } f
 import { listPoints, uniformOf } from '../search/points';
 import { checkpointBytes, planPoint } from '../search/soupLoader';
 import { runSearch, type PointFailure, type SearchPlan, type SearchSpec, type TrialRecord } from '../search/runSearch';
-import { parseArgs, UsageError, type CliIO } from './io';
-import { ANALYSIS_BOOLEAN_FLAGS, ANALYSIS_VALUE_FLAGS } from './analysisOptions';
+import { UsageError, type CliIO } from './io';
+import { configHasKey, parseSearchArgs } from './searchConfig';
+import { ANY_SEARCH_FLAGS, CLUSTER_SEARCH_FLAGS } from './searchFlags';
 import { parseModelPaths } from './modelPaths';
 import { searchExperts } from './searchExperts';
 import { readPlan } from './planFile';
@@ -46,19 +47,18 @@ With an external evaluator (docs/cluster.md):
   --retries N           tries again after a failed, cancelled, timed-out or preempted job (default 1)
   --keep-soups          keep each point's soup folder (default: deleted after its evaluation)`;
 
-export const CLUSTER_VALUE_FLAGS = ['evaluator-cmd', 'work-dir', 'jobs', 'launcher', 'slurm-args', 'retries', 'souplab-cmd', 'poll-seconds'];
-export const CLUSTER_BOOLEAN_FLAGS = ['merge-in-job', 'keep-soups'];
-
-/** True when a search command line asks for an external evaluator. */
+/** True when a search command line (or its --config file) asks for an external evaluator. */
 export function wantsExternalEvaluator(args: string[]): boolean {
-  return args.some((a) => a === '--evaluator-cmd' || a.startsWith('--evaluator-cmd='));
+  return args.some((a) => a === '--evaluator-cmd' || a.startsWith('--evaluator-cmd=')) || configHasKey(args, 'evaluator-cmd');
 }
 
-export async function runClusterSearch(args: string[], io: CliIO): Promise<number> {
-  const { positionals, flags } = parseArgs(args, {
-    booleans: [...ANALYSIS_BOOLEAN_FLAGS, ...CLUSTER_BOOLEAN_FLAGS, 'resume', 'quiet'],
-    values: [...ANALYSIS_VALUE_FLAGS, ...CLUSTER_VALUE_FLAGS, 'models', 'tasks', 'plan', 'out', 'backend', 'metric', 'seed', 'tune-share', 'shapley'],
-  });
+/** What the cluster search takes from this machine; tests replace the disk's free space. */
+export interface ClusterSearchDeps {
+  freeBytes: (folder: string) => Promise<number>;
+}
+
+export async function runClusterSearch(args: string[], io: CliIO, deps: ClusterSearchDeps = { freeBytes }): Promise<number> {
+  const { positionals, flags } = parseSearchArgs(args, CLUSTER_SEARCH_FLAGS, ANY_SEARCH_FLAGS, 'with evaluator-cmd (an external evaluator)');
   const str = (k: string): string | undefined => (typeof flags.get(k) === 'string' ? (flags.get(k) as string) : undefined);
   const template = str('evaluator-cmd') ?? '';
   checkEvaluatorTemplate(template);
@@ -117,7 +117,7 @@ export async function runClusterSearch(args: string[], io: CliIO): Promise<numbe
   await launcher.check();
 
   const workDir = resolve(str('work-dir') ?? join(out, 'work'));
-  const free = await freeBytes(workDir);
+  const free = await deps.freeBytes(workDir);
   if (free < soupBytes * jobs)
     throw new InputError(`${workDir}: ${formatBytes(free)} free, but ${jobs} soup${jobs > 1 ? 's' : ''} of ${formatBytes(soupBytes)} (one per running job) need ${formatBytes(soupBytes * jobs)}; lower --jobs or free some space`);
   const manifest: SearchManifest = {

@@ -30,8 +30,10 @@ import { soupWeightSource } from '../../merge/soupWeights';
 import { formatBytes } from '../../util/bytes';
 import { maxLengthFlag, metricFlag } from '../evalFlags';
 import { parseModelPaths } from '../modelPaths';
-import { ANALYSIS_BOOLEAN_FLAGS, ANALYSIS_OPTIONS_HELP, ANALYSIS_VALUE_FLAGS } from '../analysisOptions';
-import { parseArgs, UsageError, type CliIO, type Command } from '../io';
+import { ANALYSIS_OPTIONS_HELP } from '../analysisOptions';
+import { UsageError, type CliIO, type Command } from '../io';
+import { parseSearchArgs } from '../searchConfig';
+import { ANY_SEARCH_FLAGS, SEARCH_FLAGS } from '../searchFlags';
 import { CLUSTER_OPTIONS_HELP, runClusterSearch, wantsExternalEvaluator } from '../clusterSearch';
 import { searchExperts } from '../searchExperts';
 import { readPlan } from '../planFile';
@@ -70,13 +72,13 @@ analyze --trials), held-out.csv, best.yaml, report.md and evidence.json.
                         not fit with the evaluator are souped on the CPU and uploaded per point
   --export <file.safetensors | folder>   write the best soup (or --export-trial's) with the evidence in its metadata
   --export-trial <id>   a row of trials.csv to export instead of the best
+  --config search.yaml  the options from a YAML or JSON file keyed by their long names (models as a map
+                        name: path, tasks and score-tables as lists, evaluator-cmd, jobs, …); paths in it
+                        are relative to the file; options on the command line win (docs/cluster.md)
 ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
   async run(args, io) {
     if (wantsExternalEvaluator(args)) return runClusterSearch(args, io);
-    const { positionals, flags } = parseArgs(args, {
-      booleans: [...ANALYSIS_BOOLEAN_FLAGS, 'resume', 'stream', 'quiet'],
-      values: [...ANALYSIS_VALUE_FLAGS, 'models', 'tasks', 'plan', 'out', 'backend', 'metric', 'seed', 'tune-share', 'max-length', 'export', 'export-trial', 'shapley', 'gpu-memory'],
-    });
+    const { positionals, flags } = parseSearchArgs(args, SEARCH_FLAGS, ANY_SEARCH_FLAGS, 'without evaluator-cmd (the in-memory search)');
     const str = (k: string): string | undefined => (typeof flags.get(k) === 'string' ? (flags.get(k) as string) : undefined);
     const modelsFlag = str('models');
     const tasksFlag = str('tasks');
