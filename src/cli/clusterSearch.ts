@@ -16,6 +16,7 @@ import { slurmLauncher, splitArgs } from '../node/slurmLauncher';
 import { openResultsFolder, writeAtomically, type SearchManifest } from '../node/trialStore';
 import { externalEvaluator, type ExternalEvaluator } from '../search/cluster/externalEvaluator';
 import type { Launcher } from '../search/cluster/launcher';
+import { EVALUATOR_SCALE_RULE } from '../search/cluster/pointScores';
 import { checkEvaluatorTemplate } from '../search/cluster/template';
 import { searchEvidence } from '../search/evidence';
 import { heldOutCsv, pointRecipeYaml, reportMarkdown, trialsCsv, weightsText } from '../search/outputs';
@@ -230,12 +231,12 @@ async function writeClusterOutputs(
   await writeAtomically(join(out, 'evidence.json'), `${JSON.stringify({ ...evidence, failed: failures }, null, 2)}\n`);
   const report = reportMarkdown(evidence, {
     plan: info.plan,
-    objective: `the sum of the categories' scores on the tune split: each lm-eval task's ${info.metric} (share metrics as %, lower-is-better metrics negated)`,
+    objective: `the sum of the categories' scores on the tune split: each lm-eval task's ${info.metric} (else its first metric), ${EVALUATOR_SCALE_RULE}`,
     splitSeed: info.seed,
     tuneShare: info.tuneShare,
     loader: evaluator.description, evaluated: info.evaluated, trials: trials.length, planPoints: info.planPoints, seconds: info.seconds, cancelled: info.cancelled });
   const extra = ['', '## External evaluation', ''];
-  extra.push(`- categories: the evaluator's lm-eval tasks, scored by ${info.metric} (share metrics as %, lower-is-better metrics negated)`);
+  extra.push(`- categories: the evaluator's lm-eval tasks, scored by ${info.metric} (${EVALUATOR_SCALE_RULE})`);
   const unsplit = evaluator.unsplit();
   if (unsplit.length > 0) extra.push(`- **no held-out split** for ${unsplit.join(', ')}: the evaluator wrote no per-sample files (lm-eval: --log_samples), so these are scored on all their documents for both columns`);
   else extra.push('- held-out split: by doc_id from the per-sample files, seeded as above');

@@ -5,14 +5,14 @@
  * and the held-out split of its documents (split by doc_id, seeded as the in-process search splits a
  * task file's items), without them on all its documents for both (and a note says so).
  *
- * Scores are on SoupLab's scale, where every category is "higher is better": a metric in [0, 1] as a
- * percentage, a lower-is-better metric (bits_per_byte, perplexities) negated — so souplab eval's
- * lm-eval output gives the very scores of the in-process search.
+ * Scores are on the search's objective scale (categoryValue), where every category is a "higher is
+ * better" percentage — so souplab eval's lm-eval output gives the very scores of the in-process search.
  */
 import { DEFAULT_METRIC_RULE, lmEvalTaskMetric, samplesMetric, type LmEvalSample } from '../../analysis/lmEval';
 import { isPlainObject } from '../../analysis/rawTable';
 import { InputError } from '../../errors';
 import { splitTask } from '../../eval/scores';
+import { onObjectiveScale } from '../objective';
 
 export interface EvaluatorOutput {
   /** Parsed results_*.json files, oldest first (a later file's task wins). */
@@ -46,12 +46,23 @@ export interface PointScores {
 const LOWER_IS_BETTER = new Set(['bits_per_byte', 'byte_perplexity', 'word_perplexity', 'perplexity', 'ter']);
 const NOT_A_SHARE = new Set(['bleu', 'chrf', 'rouge1', 'rouge2', 'rougeL', 'rougeLsum', 'ter']);
 
-/** A metric's value on SoupLab's higher-is-better scale. */
+/**
+ * A metric's value on the search's objective scale (objective.ts): a share as a percentage; bits per
+ * byte as the per-byte probability 100 · 2^(−bits/byte) %, as the in-process search scores perplexity
+ * tasks; a perplexity as its per-unit probability 100 / perplexity %; any other lower-is-better metric
+ * negated.
+ */
 export function categoryValue(metricKey: string, value: number, higherIsBetter?: boolean): number {
   const name = metricKey.split(',')[0];
+  if (name === 'bits_per_byte') return onObjectiveScale('perplexity', -value);
+  if (name.endsWith('perplexity')) return 100 / value;
   if (higherIsBetter === false || (higherIsBetter === undefined && LOWER_IS_BETTER.has(name))) return -value;
   return NOT_A_SHARE.has(name) ? value : 100 * value;
 }
+
+/** categoryValue's rule in words, for the report. */
+export const EVALUATOR_SCALE_RULE =
+  'each a percentage: shares as %, bits_per_byte as the per-byte probability 100 · 2^(−bits/byte) %, perplexities as 100 / perplexity %, other lower-is-better metrics negated';
 
 export function scoreEvaluatorOutput(output: EvaluatorOutput, opts: PointScoreOptions): PointScores {
   if (output.results.length === 0)
