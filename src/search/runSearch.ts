@@ -157,8 +157,19 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchOutcome> 
   const uniform = spec.plan.kind === 'adaptive' ? gridPoints(spec.experts, modelCount, spec.plan.step).find((p) => p.kind === 'uniform-experts') : undefined;
   const players = defaultShapleyPlayers(spec);
   const coalitions = players.length >= 2 ? coalitionPoints(players, modelCount) : [];
-  const plannedKeys = new Set([...baselines, ...planPoints, ...(uniform ? [uniform] : []), ...coalitions].map((p) => pointKey(p.weights)));
+  const plannedPoints = [...baselines, ...planPoints, ...(uniform ? [uniform] : []), ...coalitions];
+  const plannedKeys = new Set(plannedPoints.map((p) => pointKey(p.weights)));
   const planned = () => plannedKeys.size;
+  // Every role the run plans for a point (the uniform soup of a two-model grid of step 0.5 is a baseline
+  // and the grid's point): its record lists them all from its first line in trials.jsonl, so that results
+  // read back from that file alone (the studio's import) find the plan's points as this run does.
+  const plannedKinds = new Map<string, PointKind[]>();
+  for (const p of plannedPoints) {
+    const k = pointKey(p.weights);
+    const kinds = plannedKinds.get(k) ?? [];
+    if (!kinds.includes(p.kind)) kinds.push(p.kind);
+    plannedKinds.set(k, kinds);
+  }
 
   const visit = async (point: SearchPoint): Promise<TrialRecord> => {
     throwIfAborted(signal);
@@ -187,6 +198,7 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchOutcome> 
       // The adaptive search never moves to a point it could not score.
       return { ...record, label: point.label, tune: {}, heldOut: {}, objective: -Infinity, heldOutObjective: -Infinity, soupSeconds: 0, evalSeconds: 0, solved: {} };
     }
+    for (const kind of plannedKinds.get(key) ?? []) if (!record.kinds.includes(kind)) record.kinds.push(kind);
     await store.append(record);
     known.set(key, record);
     evaluated++;

@@ -84,12 +84,14 @@ describe('adapters in evaluation', () => {
     const yamls = written.filter((f) => f.endsWith('.yaml'));
     expect(yamls.length).toBeGreaterThan(0);
     expect(yamls.map((f) => readFileSync(join(dir, 'search', f), 'utf8')).join('\n')).toMatch(/model: \.\.\/base\+\.\.\/adapter/);
-    // The two ingredients are the same model (the adapter merged beforehand or on the fly): every trial scores alike.
+    // The two ingredients are the same model (the adapter merged beforehand or on the fly): every trial scores
+    // alike — up to the soup's own f32 rounding (w·x + (1 − w)·x is x only within an ulp), which moves the
+    // perplexity task's per-byte probability in its 7th digit.
     const csv = readFileSync(join(dir, 'search', 'trials.csv'), 'utf8').trim().split('\n');
     const header = csv[0].split(',');
     const scoreColumns = header.map((h, i) => [h, i] as const).filter(([h]) => /facts|prose/.test(h)).map(([, i]) => i);
     expect(scoreColumns.length).toBeGreaterThan(0);
-    const scores = csv.slice(1).map((l) => scoreColumns.map((i) => l.split(',')[i]).join());
-    expect(new Set(scores).size).toBe(1);
+    const rows = csv.slice(1).map((l) => scoreColumns.map((i) => Number(l.split(',')[i])));
+    for (const row of rows) row.forEach((v, c) => expect(Math.abs(v - rows[0][c]), `${header[scoreColumns[c]]}: ${v} vs ${rows[0][c]}`).toBeLessThan(1e-5 * Math.max(1, Math.abs(rows[0][c]))));
   });
 });
