@@ -18,7 +18,7 @@ test('the WebGPU soup kernel in Chromium equals the CPU result on inputs read fr
     const kernel = (await import(`${src}merge/kernel.ts`)) as typeof import('../src/merge/kernel');
     const workers = (await import(`${src}merge/cpu/browserSpawner.ts`)) as typeof import('../src/merge/cpu/browserSpawner');
     const data = (await import(`${tests}merge/kernelTestData.ts`)) as typeof import('../test/merge/kernelTestData');
-    const compare = (await import(`${tests}gpu/soupCompare.ts`)) as typeof import('../test/merge/gpu/soupCompare');
+    const compare = (await import(`${tests}merge/gpu/soupCompare.ts`)) as typeof import('../test/merge/gpu/soupCompare');
 
     const count = 300_001;
     const chunk = 65_536;

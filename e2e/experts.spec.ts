@@ -13,6 +13,8 @@ const table = parseScoreTable({ name: 'bfcl.csv', text: BFCL });
 const licenseOf = (m: string) => table.lineage.license!.values[table.models.indexOf(m)];
 
 async function dropTable(page: Page, text: string, area = 'Scores', name = 'bfcl.csv'): Promise<void> {
+  // Views load lazily: the drop area exists once its view has.
+  await page.locator(`section[aria-label="${area}"]`).waitFor();
   await page.evaluate(
     ({ text, area, name }) => {
       const dt = new DataTransfer();
