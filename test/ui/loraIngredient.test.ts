@@ -11,14 +11,7 @@ import { MemoryTarget } from '../formats/helpers';
 import { randomTensor, safetensorsBytes } from '../merge/models';
 
 // The store in Node, as in soupStore.test.ts: localStorage is a Map, IndexedDB is absent.
-vi.hoisted(() => {
-  const m = new Map<string, string>();
-  (globalThis as { localStorage?: unknown }).localStorage = {
-    getItem: (k: string) => m.get(k) ?? null,
-    setItem: (k: string, v: string) => void m.set(k, v),
-    removeItem: (k: string) => void m.delete(k),
-  };
-});
+await vi.hoisted(async () => (await import('../support/memoryLocalStorage')).installMemoryLocalStorage());
 
 const store = () => useSoupStore.getState();
 const Q = 'model.layers.0.self_attn.q_proj';

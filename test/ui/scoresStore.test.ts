@@ -4,13 +4,8 @@ import { useScoresStore } from '../../src/ui/state/scoresStore';
 
 // The store in Node: localStorage is a Map, `document.baseURI` a page address, and `fetch` answers the
 // demo table only when the test lets it, so a slow network can be played out in any order.
-const net = vi.hoisted(() => {
-  const m = new Map<string, string>();
-  (globalThis as { localStorage?: unknown }).localStorage = {
-    getItem: (k: string) => m.get(k) ?? null,
-    setItem: (k: string, v: string) => void m.set(k, v),
-    removeItem: (k: string) => void m.delete(k),
-  };
+const net = await vi.hoisted(async () => {
+  (await import('../support/memoryLocalStorage')).installMemoryLocalStorage();
   (globalThis as { document?: unknown }).document = { baseURI: 'http://localhost/' };
   const pending: (() => void)[] = [];
   return { pending };

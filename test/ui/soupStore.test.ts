@@ -6,15 +6,7 @@ import { MemoryTarget } from '../formats/helpers';
 
 // The store in Node: localStorage is a Map here (before the store is made), IndexedDB is absent (the
 // ingredient list is not saved); the actions are the same as in the page.
-const saved = vi.hoisted(() => {
-  const m = new Map<string, string>();
-  (globalThis as { localStorage?: unknown }).localStorage = {
-    getItem: (k: string) => m.get(k) ?? null,
-    setItem: (k: string, v: string) => void m.set(k, v),
-    removeItem: (k: string) => void m.delete(k),
-  };
-  return m;
-});
+const saved = await vi.hoisted(async () => (await import('../support/memoryLocalStorage')).installMemoryLocalStorage());
 async function demoFile(variant: number, name: string): Promise<File> {
   const target = new MemoryTarget(name);
   await writeDemoCheckpoint(target, variant, name);

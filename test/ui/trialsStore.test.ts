@@ -3,14 +3,7 @@ import { useTrialsStore } from '../../src/ui/state/trialsStore';
 
 // The store in Node: localStorage is a Map (there is no IndexedDB, so saving for the next visit fails
 // and says so; what is shown is what this test checks).
-vi.hoisted(() => {
-  const m = new Map<string, string>();
-  (globalThis as { localStorage?: unknown }).localStorage = {
-    getItem: (k: string) => m.get(k) ?? null,
-    setItem: (k: string, v: string) => void m.set(k, v),
-    removeItem: (k: string) => void m.delete(k),
-  };
-});
+await vi.hoisted(async () => (await import('../support/memoryLocalStorage')).installMemoryLocalStorage());
 
 const store = () => useTrialsStore.getState();
 const trials = (name: string) => ({ name, text: 'recipe,weight: a,weight: b,facts,prose\nsoup,0.5,0.5,70,25\na,1,0,60,20\nb,0,1,50,30\n' });
