@@ -74,3 +74,8 @@ export function toggleIn(selection: readonly string[], names: readonly string[],
   }
   return order.filter((n) => set.has(n));
 }
+
+/** The same names in the same order. */
+export function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}

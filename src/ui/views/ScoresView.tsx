@@ -1,7 +1,6 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { LOW_CORRELATION_RULES, ruleFormula, type CorrelationMethod, type ExpertMode, type LowCorrelationRule } from '../../analysis';
-import { CandidatePicker } from '../scores/CandidatePicker';
-import { CategoryPicker } from '../scores/CategoryPicker';
+import { ChecklistPicker } from '../scores/ChecklistPicker';
 import { ClusterList } from '../scores/ClusterList';
 import { CorrelationTable } from '../scores/CorrelationTable';
 import { DEMO_ATTRIBUTION, DEMO_CANDIDATES, DEMO_FOURTH_CANDIDATE } from '../scores/demo';
@@ -11,6 +10,8 @@ import { ExpertsPanel } from '../scores/ExpertsPanel';
 import { Heatmap } from '../scores/Heatmap';
 import { HeatmapLegend } from '../scores/HeatmapLegend';
 import { readTextFiles } from '../scores/readFiles';
+import { sameList } from '../scores/candidates';
+import { candidateSections, categorySections } from '../scores/pickerSections';
 import { HEATMAP_SECTION, SkipToHeatmap } from '../scores/SkipToHeatmap';
 import { TableProblems } from '../scores/TableProblems';
 import { useDefaultCandidates } from '../scores/useDefaultCandidates';
@@ -37,6 +38,78 @@ export function ScoresView() {
   const analysis = table ? deriveAnalysis(table, noCandidates ? { ...choices, candidates: null, candidateRowsOnly: false } : choices) : null;
   const heat = analysis?.value ? deriveHeatmap(analysis.value) : null;
   const bases = table ? deriveBaseModels(table) : null;
+  const source = s.source;
+  const isDemo = source.kind === 'demo';
+
+  // Memoised elements: the pickers list hundreds of names and need not render again while τ moves.
+  const { setCategories, setCandidates } = s;
+  const categoryPicker = useMemo(
+    () =>
+      table &&
+      chosen && (
+        <ChecklistPicker
+          legend={
+            <>
+              Categories{' '}
+              <span className="muted">
+                ({chosen.categories.length} of {table.columns.length} numeric columns)
+              </span>
+            </>
+          }
+          noun={{ one: 'category', many: 'categories' }}
+          names={table.columns.map((c) => c.name)}
+          selected={chosen.categories}
+          defaultSelection={table.categories}
+          arrange={(matching) => categorySections(table, matching)}
+          shortcuts={[
+            {
+              label: 'Leaf categories',
+              title: "The table's leaf categories, no aggregates",
+              value: null,
+              disabled: sameList(chosen.categories, table.categories),
+            },
+          ]}
+          onChange={setCategories}
+        />
+      ),
+    [table, chosen, setCategories],
+  );
+  const candidatePicker = useMemo(() => {
+    if (!table || !chosen) return null;
+    const selected = chosen.candidates;
+    const isDemoSet = isDemo && sameSet(selected, DEMO_CANDIDATES);
+    return (
+      <ChecklistPicker
+        legend={
+          <>
+            Candidates{' '}
+            <span className="muted">
+              ({selected.length} of {table.models.length} models)
+            </span>
+            {isDemoSet && (
+              <span className="badge" title="The three 70B models the SoCE paper souped">
+                demo: the paper's 70B soup
+              </span>
+            )}
+          </>
+        }
+        noun={{ one: 'model', many: 'models' }}
+        names={table.models}
+        selected={selected}
+        defaultSelection={table.models}
+        arrange={(matching) => candidateSections(matching, bases)}
+        shortcuts={[
+          { label: 'All', value: null, disabled: selected.length === table.models.length },
+          { label: 'None', value: [], disabled: selected.length === 0 },
+          ...(isDemo ? [{ label: "Paper's 70B soup", value: DEMO_CANDIDATES, disabled: isDemoSet }] : []),
+        ]}
+        searchActions
+        summarize
+        skipLabel="Skip the list: to the heatmap"
+        onChange={setCandidates}
+      />
+    );
+  }, [table, chosen, bases, isDemo, setCandidates]);
 
   const onFiles = async (files: File[]) => {
     setReadError(null);
@@ -46,8 +119,6 @@ export function ScoresView() {
       setReadError((e as Error).message);
     }
   };
-  const source = s.source;
-  const isDemo = source.kind === 'demo';
   const sourceNames = source.kind === 'user' ? source.names.join(', ') : DEMO_ATTRIBUTION.title;
   const sourceLabel = isDemo ? `the ${DEMO_ATTRIBUTION.title} (demo)` : sourceNames;
   const error = readError ?? s.loadError;
@@ -129,18 +200,10 @@ export function ScoresView() {
               </label>
             </div>
             <div className="card">
-              <CategoryPicker table={table} selected={chosen.categories} onChange={s.setCategories} />
+              {categoryPicker}
             </div>
             <div className="card">
-              <CandidatePicker
-                models={table.models}
-                selected={chosen.candidates}
-                baseOf={bases?.byModel ?? null}
-                baseColumn={bases?.column ?? null}
-                demoSet={isDemo ? DEMO_CANDIDATES : null}
-                isDemoSet={isDemo && sameSet(chosen.candidates, DEMO_CANDIDATES)}
-                onChange={s.setCandidates}
-              />
+              {candidatePicker}
               {s.candidates === null && defaults && (
                 <p className="muted small" data-testid="default-candidates">
                   Candidates to start with: {defaults.why}. Tick others (or All) to change them.
