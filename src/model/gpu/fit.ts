@@ -5,6 +5,7 @@
  * much memory a GPU has). Computed before anything is allocated, so a model that cannot run is
  * refused with the numbers instead of failing half-way through an upload.
  */
+import { formatBytes } from '../../util/bytes';
 import type { ModelConfig } from '../types';
 import type { WeightDtype } from './modelShaders';
 import { planWeightParts, residentBytes } from './residentWeights';
@@ -49,8 +50,6 @@ export interface ModelFit {
 /** The largest logits chunk kept at once: rows of the vocabulary, at most this many bytes. */
 export const LOGITS_CHUNK_BYTES = 64 * 1024 * 1024;
 
-export const mib = (n: number): string => (n >= 1 << 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : `${(n / 2 ** 20).toFixed(1)} MiB`);
-
 /** The largest single binding of a workspace: what bounds the batch size. */
 function widestActivation(c: ModelConfig): number {
   return Math.max(c.hiddenSize, c.numHeads * c.headDim, c.intermediateSize);
@@ -79,9 +78,6 @@ export function logitRowsFor(c: ModelConfig, limits: FitLimits, batchTokens: num
   const binding = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize, LOGITS_CHUNK_BYTES);
   return Math.max(1, Math.min(batchTokens, Math.floor(binding / (4 * c.vocabSize))));
 }
-
-/** GiB with two decimals: the unit people compare GPU memory in. */
-export const gib = (n: number): string => `${(n / 2 ** 30).toFixed(2)} GiB`;
 
 export function checkModelFit(
   c: ModelConfig,
@@ -112,13 +108,13 @@ export function checkModelFit(
   if (budget !== null && totalBytes > budget) {
     const dtypes = [...new Set(tensors.map((t) => t.dtype))].join('/');
     problems.push(
-      `${opts.name ?? 'the model'} needs ${gib(totalBytes)} of GPU memory (${gib(weightBytes)} of ${dtypes} weights + ${gib(ws.total)} for batches of ${batchTokens} tokens), the adapter offers ${gib(budget)}`,
+      `${opts.name ?? 'the model'} needs ${formatBytes(totalBytes)} of GPU memory (${formatBytes(weightBytes)} of ${dtypes} weights + ${formatBytes(ws.total)} for batches of ${batchTokens} tokens), the adapter offers ${formatBytes(budget)}`,
     );
   }
   const summary =
-    `needs ${mib(totalBytes)}: ${mib(weightBytes)} of weights + ${mib(ws.total)} of activations, KV cache (${mib(ws.kv)}) and logits for batches of ${batchTokens} tokens` +
-    `; adapter limits: maxBufferSize ${mib(limits.maxBufferSize)}, maxStorageBufferBindingSize ${mib(limits.maxStorageBufferBindingSize)}` +
-    (budget !== null ? `, budget ${mib(budget)}` : '') +
+    `needs ${formatBytes(totalBytes)}: ${formatBytes(weightBytes)} of weights + ${formatBytes(ws.total)} of activations, KV cache (${formatBytes(ws.kv)}) and logits for batches of ${batchTokens} tokens` +
+    `; adapter limits: maxBufferSize ${formatBytes(limits.maxBufferSize)}, maxStorageBufferBindingSize ${formatBytes(limits.maxStorageBufferBindingSize)}` +
+    (budget !== null ? `, budget ${formatBytes(budget)}` : '') +
     (splitTensors.length > 0 ? `; ${splitTensors.map((s) => `${s.name} in ${s.parts} parts`).join(', ')}` : '');
   return {
     fits: problems.length === 0,

@@ -16,11 +16,12 @@ import { CancelledError, InputError, SoupLabError, throwIfAborted } from '../../
 import { ropeInvFreq } from '../cpu/ops';
 import type { CausalLM, ModelConfig, ScoreOptions, WeightSource } from '../types';
 import { checkWeights, EMBED_TOKENS, FINAL_NORM, LM_HEAD, layerTensorNames, modelTensors } from '../weights';
+import { formatBytes } from '../../util/bytes';
 import { describeAdapter } from '../../gpu/adapter';
 import { createSoupDevice, type SoupDevice } from '../../gpu/device';
 import { DeviceLostError, GPUExecutionError } from '../../gpu/errors';
 import { PipelineCache } from '../../gpu/pipelineCache';
-import { checkModelFit, logitRowsFor, maxBatchTokensFor, mib, type FitLimits, type ModelFit, type TensorInfo, type WorkspaceShape } from './fit';
+import { checkModelFit, logitRowsFor, maxBatchTokensFor, type FitLimits, type ModelFit, type TensorInfo, type WorkspaceShape } from './fit';
 import { ForwardRecorder, type BoundWeight } from './forwardRecorder';
 import { deviceKernelFeatures, type KernelFeatures, type WeightDtype } from './modelShaders';
 import { allocateWeight, writeWeight, writeWeightBytes, type ResidentWeight, type WeightPart } from './residentWeights';
@@ -691,5 +692,5 @@ export class WebGpuCausalLM implements CausalLM {
 
 /** The one-line summary of a fit, for logs and errors. */
 export function describeFit(fit: ModelFit): string {
-  return `${fit.fits ? 'fits' : 'does not fit'}: ${fit.summary}${fit.problems.length ? ` — ${fit.problems.join('; ')}` : ''} (total ${mib(fit.totalBytes)})`;
+  return `${fit.fits ? 'fits' : 'does not fit'}: ${fit.summary}${fit.problems.length ? ` — ${fit.problems.join('; ')}` : ''} (total ${formatBytes(fit.totalBytes)})`;
 }

@@ -31,7 +31,7 @@ export function ProgressPanel({ progress, active, atMost = false }: { progress: 
       </div>
       <p className="progress-text num">
         <span>{text}</span>
-        {progress && !atMost && progress.bytesPerSecond > 0 && <span>{(progress.bytesPerSecond / 1e6).toFixed(1)} MB/s</span>}
+        {progress && !atMost && progress.bytesPerSecond > 0 && <span>{formatBytes(progress.bytesPerSecond)}/s</span>}
         {progress && active && <span>ETA {progress.etaSeconds === undefined ? '--:--' : formatDuration(progress.etaSeconds)}</span>}
         {progress && active && progress.tensor && <span className="muted tensor-name">{progress.tensor}</span>}
       </p>

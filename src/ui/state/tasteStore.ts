@@ -13,12 +13,13 @@ import { messageOf } from '../ingredients/openIngredient';
 import { fetchDemoTasks } from '../taste/demoTasks';
 import type { ModelResult, TasteBackend, TasteProgress, TasteRequest, TaskText } from '../taste/protocol';
 import { startTaste, TasteFailure, type RunningTaste } from '../taste/tasteClient';
+import { formatBytes } from '../../util/bytes';
 import { idbGet, idbSet } from './idb';
 
 const TASKS_KEY = 'souplab.taste.tasks';
 const RESULTS_KEY = 'souplab.taste.results';
 /** Task files are items, not weights: anything larger is almost surely the wrong file. */
-const MAX_TASK_BYTES = 32 * 1024 * 1024;
+const MAX_TASK_BYTES = 32e6;
 
 export interface TasteRun {
   results: ModelResult[];
@@ -100,7 +101,7 @@ export const useTasteStore = create<TasteState>()(
           const skipped: string[] = [];
           for (const f of files) {
             if (!/\.(jsonl|ndjson|txt)$/i.test(f.name)) skipped.push(`${f.name}: not a task file (multiple choice .jsonl, or perplexity .txt / .jsonl with a "text" field)`);
-            else if (f.size > MAX_TASK_BYTES) skipped.push(`${f.name}: ${(f.size / 1024 / 1024).toFixed(0)} MB is too large for a task file (at most ${MAX_TASK_BYTES / 1024 / 1024} MB)`);
+            else if (f.size > MAX_TASK_BYTES) skipped.push(`${f.name}: ${formatBytes(f.size)} is too large for a task file (at most ${formatBytes(MAX_TASK_BYTES)})`);
             else added.push({ file: f.name, text: await f.text() });
           }
           if (added.length > 0) {
