@@ -1,7 +1,6 @@
 import { test, expect } from '@playwright/test';
+import { formatBytes } from '../src/util/bytes';
 import { browserAdapter } from './adapter';
-
-const GiB = 1024 ** 3;
 
 test('the page loads and names the WebGPU adapter it found', async ({ page }, testInfo) => {
   await page.goto('/');
@@ -12,7 +11,7 @@ test('the page loads and names the WebGPU adapter it found', async ({ page }, te
   const adapter = await browserAdapter(page);
   if (adapter) {
     await expect(backend).toContainText(`Backend: WebGPU on ${adapter.name}`, { timeout: 30_000 });
-    await expect(backend).toContainText(`buffers up to ${(adapter.maxBufferSize / GiB).toFixed(2)} GiB`);
+    await expect(backend).toContainText(`buffers up to ${formatBytes(adapter.maxBufferSize)}`);
   } else {
     await expect(backend).toContainText('Backend: CPU', { timeout: 30_000 });
   }

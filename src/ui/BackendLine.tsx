@@ -1,7 +1,7 @@
 import { useEffect } from 'react';
+import { formatBytes } from '../util/bytes';
 import { useGpuStore } from './state/gpuStore';
 
-const GiB = 1024 ** 3;
 
 /** Which WebGPU adapter the merge will run on, or why it will run on the CPU. */
 export function BackendLine() {
@@ -23,8 +23,8 @@ export function BackendLine() {
   return (
     <p role="status" data-backend="webgpu">
       Backend: WebGPU on <strong>{a.name}</strong>
-      {a.isFallback ? ' (software fallback)' : ''} — buffers up to {(a.maxBufferSize / GiB).toFixed(2)} GiB,
-      bindings up to {(a.maxStorageBufferBindingSize / GiB).toFixed(2)} GiB
+      {a.isFallback ? ' (software fallback)' : ''} — buffers up to {formatBytes(a.maxBufferSize)},
+      bindings up to {formatBytes(a.maxStorageBufferBindingSize)}
     </p>
   );
 }

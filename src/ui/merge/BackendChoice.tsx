@@ -1,10 +1,10 @@
 import { browserCpuWorkers } from '../../merge/cpu/browserSpawner';
+import { formatBytes } from '../../util/bytes';
 import { BackendSelect } from '../components/BackendSelect';
 import { useGpuStore } from '../state/gpuStore';
 import { useMergeStore } from '../state/mergeStore';
 import type { BackendChoice as Choice } from './protocol';
 
-const GiB = 1024 ** 3;
 
 /** The backend a merge will use, or is using, and why. */
 export function useBackendChoice(): { choice: Choice; line: string; available: boolean } {
@@ -17,7 +17,7 @@ export function useBackendChoice(): { choice: Choice; line: string; available: b
   let line: string;
   if (choice === 'webgpu' && gpu.status === 'ready') {
     const a = gpu.adapter;
-    line = `WebGPU on ${a.name}${a.software ? ' (a software renderer: correct, but slower than the CPU path)' : a.isFallback ? ' (fallback adapter)' : ''}: buffers up to ${(a.maxBufferSize / GiB).toFixed(2)} GiB, bindings up to ${(a.maxStorageBufferBindingSize / GiB).toFixed(2)} GiB, ${a.maxComputeWorkgroupsPerDimension.toLocaleString('en')} workgroups per dimension${a.features.includes('shader-f16') ? ', shader-f16' : ''}`;
+    line = `WebGPU on ${a.name}${a.software ? ' (a software renderer: correct, but slower than the CPU path)' : a.isFallback ? ' (fallback adapter)' : ''}: buffers up to ${formatBytes(a.maxBufferSize)}, bindings up to ${formatBytes(a.maxStorageBufferBindingSize)}, ${a.maxComputeWorkgroupsPerDimension.toLocaleString('en')} workgroups per dimension${a.features.includes('shader-f16') ? ', shader-f16' : ''}`;
   } else if (choice === 'webgpu') {
     line = gpu.status === 'unavailable' ? `WebGPU is not available: ${gpu.reason}` : 'WebGPU: looking for an adapter…';
   } else {
