@@ -6,26 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { parseScoreTable } from '../src/analysis';
+import { dropFile } from './dropFiles';
 import { openFreshStudio } from './freshSession';
 
 const BFCL = readFileSync('public/demo/bfcl-v3/data_overall.csv', 'utf8');
 const table = parseScoreTable({ name: 'bfcl.csv', text: BFCL });
 const licenseOf = (m: string) => table.lineage.license!.values[table.models.indexOf(m)];
-
-async function dropTable(page: Page, text: string, area = 'Scores', name = 'bfcl.csv'): Promise<void> {
-  // Views load lazily: the drop area exists once its view has.
-  await page.locator(`section[aria-label="${area}"]`).waitFor();
-  await page.evaluate(
-    ({ text, area, name }) => {
-      const dt = new DataTransfer();
-      dt.items.add(new File([text], name));
-      const el = document.querySelector(`section[aria-label="${area}"]`)!;
-      el.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
-      el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    },
-    { text, area, name },
-  );
-}
 
 const expertChips = (page: Page) => page.locator('[aria-label="Expert set"] [data-expert]').evaluateAll((els) => els.map((e) => e.getAttribute('data-expert')!));
 
@@ -35,7 +21,7 @@ test('a leaderboard of mostly closed models: candidates are the loaded checkpoin
   await page.getByRole('tab', { name: 'Ingredients' }).click();
   await expect(page.getByRole('article')).toHaveCount(3, { timeout: 30_000 });
   await page.getByRole('tab', { name: 'Scores' }).click();
-  await dropTable(page, BFCL);
+  await dropFile(page, 'Scores', 'bfcl.csv', BFCL);
   const legend = page.getByRole('group', { name: /^Candidates/ }).locator('legend');
   await expect(legend).toContainText(`(3 of ${table.models.length} models)`);
   await expect(page.getByTestId('default-candidates')).toHaveText(/^Candidates to start with: the 3 models whose checkpoints are loaded in Ingredients \(matched by name\)/);
@@ -71,14 +57,14 @@ test('the note that the best trial is a soup of other models belongs to trials o
   // Trials over two of the demo table's models (not its expert set): the note is true of them.
   await page.getByRole('tab', { name: 'Trials' }).click();
   const ofThisTable = ['recipe,weight: xLAM-2-70b-fc-r (FC),weight: watt-tool-70B (FC),A,B', 'soup-1,0.5,0.5,60,50', 'soup-2,0.7,0.3,61,52'].join('\n');
-  await dropTable(page, ofThisTable, 'Trials', 'trials-a.csv');
+  await dropFile(page, 'Trials', 'trials-a.csv', ofThisTable);
   await expect(page.getByText(/2 trials over 2 ingredients/)).toBeVisible({ timeout: 30_000 });
   await page.getByRole('tab', { name: 'Scores' }).click();
   await expect(note).toBeVisible({ timeout: 30_000 });
   // Trials of models this table does not have say nothing about its experts: no note.
   await page.getByRole('tab', { name: 'Trials' }).click();
   const ofAnother = ['recipe,weight: model-x,weight: model-y,A,B', 'soup-1,0.5,0.5,60,50', 'soup-2,0.7,0.3,61,52'].join('\n');
-  await dropTable(page, ofAnother, 'Trials', 'trials-b.csv');
+  await dropFile(page, 'Trials', 'trials-b.csv', ofAnother);
   await expect(page.getByText(/2 trials over 2 ingredients \(model-x, model-y\)/)).toBeVisible({ timeout: 30_000 });
   await page.getByRole('tab', { name: 'Scores' }).click();
   await expect(page.getByRole('button', { name: 'Use these experts' })).toBeVisible();

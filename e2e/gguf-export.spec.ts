@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { storedFolders } from './browserStorage';
+import { dropFiles } from './dropFiles';
 import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
 import { openFreshStudio } from './freshSession';
 
@@ -118,12 +119,7 @@ test('a checkpoint without its tokenizer: one line before starting, and Merge st
   await page.getByRole('tab', { name: 'Ingredients' }).click();
   await expect(page.getByRole('article')).toHaveCount(3, { timeout: 30_000 });
   const bytes = readFileSync(join(CHECKPOINTS, 'demo-xLAM-2-70b-fc-r', 'model.safetensors')).toString('base64');
-  await page.evaluate((b64) => {
-    const raw = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    const dt = new DataTransfer();
-    dt.items.add(new File([raw], 'lone.safetensors'));
-    document.querySelector('section[aria-label="Checkpoints"]')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, bytes);
+  await dropFiles(page, 'Checkpoints', [{ name: 'lone.safetensors', base64: bytes }]);
   await expect(page.getByRole('article')).toHaveCount(4);
   // Only the lone file in the soup: it is the reference model whose files the GGUF would carry.
   for (const n of ['demo-xLAM-2-70b-fc-r', 'demo-watt-tool-70B', 'demo-CoALM-70B']) await page.getByRole('spinbutton', { name: `Weight of ${n}` }).fill('0');

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
+import { dropFile } from './dropFiles';
 import { openFreshStudio } from './freshSession';
 
 test.describe.configure({ timeout: 180_000 });
@@ -51,13 +52,7 @@ test('a cancelled Taste run keeps the finished results of an earlier run; they g
 
   // A long task, so that Cancel lands in the middle of the soup's scoring.
   const text = 'A soup of models is the average of their weights, and the best soup is found by tasting many. '.repeat(3200);
-  await page.evaluate((text) => {
-    const dt = new DataTransfer();
-    dt.items.add(new File([text], 'long-prose.txt'));
-    const el = document.querySelector('section[aria-label="Task files"]')!;
-    el.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, text);
+  await dropFile(page, 'Task files', 'long-prose.txt', text);
   await expect(page.getByRole('list', { name: 'Tasks' }).getByRole('listitem')).toHaveCount(1);
   await page.getByLabel('Run on').selectOption('cpu');
   await expect(page.getByRole('button', { name: 'Taste', exact: true })).toBeEnabled({ timeout: 30_000 });

@@ -1,4 +1,5 @@
 import { test, expect, type Page } from '@playwright/test';
+import { dropFile, dropFiles } from './dropFiles';
 import { openFreshStudio } from './freshSession';
 import { BFCL_V4_LEAVES, BFCL_V4_LOWER_IS_BETTER, bfclV4Csv, OLL_BENCHMARKS, openLlmLeaderboardCsv } from '../test/analysis/leaderboards';
 
@@ -14,23 +15,6 @@ function generatedCsv(): string {
     rows.push([`gen-model-${i}`, i % 2 ? 'llama-3-8b' : 'mistral-7b', ...cells.map(String), avg.toFixed(3)].join(','));
   }
   return rows.join('\n') + '\n';
-}
-
-async function dropFile(page: Page, area: string, name: string, text: string): Promise<void> {
-  await dropFiles(page, area, [{ name, text }]);
-}
-
-/** Drops files on the area once it is there (a view's code loads when its tab is first shown). */
-async function dropFiles(page: Page, area: string, files: { name: string; text: string }[]): Promise<void> {
-  await page.locator(`section[aria-label="${area}"]`).evaluate(
-    (el, files) => {
-      const dt = new DataTransfer();
-      for (const f of files) dt.items.add(new File([f.text], f.name));
-      el.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
-      el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    },
-    files,
-  );
 }
 
 const lowCells = (page: Page) => page.locator('[role=gridcell][data-low]');
@@ -160,13 +144,7 @@ test('"Use these experts" hands the expert set and uniform weights to the soup, 
   for (const w of saved.state.proposal.weights) expect(w).toBeCloseTo(1 / 3, 12);
   // The proposal belongs to the table it came from: another table loaded, it goes.
   await page.getByRole('tab', { name: 'Scores' }).click();
-  await page.evaluate(() => {
-    const dt = new DataTransfer();
-    dt.items.add(new File(['Model,A,B,C\na,1,2,3\nb,2,1,3\nc,3,3,1\n'], 'other.csv'));
-    const el = document.querySelector('section[aria-label="Scores"]')!;
-    el.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  });
+  await dropFile(page, 'Scores', 'other.csv', 'Model,A,B,C\na,1,2,3\nb,2,1,3\nc,3,3,1\n');
   await expect(page.getByRole('group', { name: /^Candidates/ }).locator('legend')).toContainText('of 3 models');
   await page.getByRole('tab', { name: 'Ingredients' }).click();
   await expect(page.getByRole('article')).toHaveCount(3, { timeout: 30_000 });

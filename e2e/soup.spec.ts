@@ -17,6 +17,7 @@ import { parseRecipe } from '../src/merge/recipe';
 import { nodeFileTarget } from '../src/node/fileTargets';
 import { browserAdapter } from './adapter';
 import { readExportedSoup } from './browserStorage';
+import { dropFiles } from './dropFiles';
 import { mergeInNode, sha256Hex } from './nodeReference';
 
 const NAMES = ['expert-alpha', 'expert-beta', 'expert-gamma'];
@@ -38,21 +39,6 @@ test.afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Drops files on the "Checkpoints" area as a real drop does: a DataTransfer of File objects. */
-async function dropFiles(page: Page, files: { name: string; base64: string }[]): Promise<void> {
-  const zone = page.getByRole('region', { name: 'Checkpoints' });
-  await zone.evaluate((el, list) => {
-    const dt = new DataTransfer();
-    for (const f of list) {
-      const bytes = Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0));
-      dt.items.add(new File([bytes], f.name, { type: 'application/octet-stream' }));
-    }
-    for (const type of ['dragenter', 'dragover', 'drop']) {
-      el.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
-    }
-  }, files);
-}
-
 async function cleanStart(page: Page): Promise<void> {
   await page.goto('/');
   // A first visit loads the demo checkpoints, labelled as demo data.
@@ -67,7 +53,7 @@ async function cleanStart(page: Page): Promise<void> {
 test('three dropped checkpoints, weights typed, merged on WebGPU into an OPFS folder, equal to the CPU engine', async ({ page }, testInfo) => {
   await cleanStart(page);
   const files = await Promise.all(NAMES.map(async (n) => ({ name: `${n}.safetensors`, base64: (await readFile(join(dir, `${n}.safetensors`))).toString('base64') })));
-  await dropFiles(page, files);
+  await dropFiles(page, 'Checkpoints', files);
   await expect(page.getByRole('article')).toHaveCount(3);
   for (const n of NAMES) {
     const card = page.getByRole('article', { name: n });
@@ -130,7 +116,7 @@ test('a broken file shows its error, and Merge is disabled until it is removed',
   // A header length far beyond the file's size.
   const broken = Buffer.alloc(64);
   broken.writeBigUInt64LE(10_000n, 0);
-  await dropFiles(page, [
+  await dropFiles(page, 'Checkpoints', [
     { name: `${NAMES[0]}.safetensors`, base64: good },
     { name: 'broken.safetensors', base64: broken.toString('base64') },
   ]);

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
+import { dropFile } from './dropFiles';
 import { openFreshStudio } from './freshSession';
 
 // Issue 9 §5: the Taste step on the demo. The scores the studio shows (its worker, the CPU runtime, the
@@ -125,13 +126,7 @@ test('Taste on a long task can be cancelled; the page stays responsive and says 
   // ~300 KB of prose: minutes of scoring on the CPU runtime, so Cancel lands mid-run.
   const sentence = 'A soup of models is the average of their weights, and the best soup is found by tasting many. ';
   const text = sentence.repeat(3200);
-  await page.evaluate((text) => {
-    const dt = new DataTransfer();
-    dt.items.add(new File([text], 'long-prose.txt'));
-    const el = document.querySelector('section[aria-label="Task files"]')!;
-    el.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, text);
+  await dropFile(page, 'Task files', 'long-prose.txt', text);
   await expect(page.getByRole('list', { name: 'Tasks' }).getByRole('listitem')).toHaveCount(1);
   await expect(page.getByRole('list', { name: 'Tasks' })).toContainText('long-prose');
   await page.getByRole('button', { name: 'Taste', exact: true }).click();

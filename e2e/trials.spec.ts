@@ -1,4 +1,5 @@
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
+import { dropFile } from './dropFiles';
 import { openFreshStudio } from './freshSession';
 
 /**
@@ -47,18 +48,6 @@ function trialsCsv(models: string[]): Generated {
 function bestBy(rows: Generated['rows'], cats: number[]): Generated['rows'][number] & { objective: number } {
   const scored = rows.map((r) => ({ ...r, objective: cats.reduce((s, c) => s + r.scores[c], 0) }));
   return scored.reduce((a, b) => (b.objective > a.objective ? b : a));
-}
-
-/** Drops a file on the area once it is there (a view's code loads when its tab is first shown). */
-async function dropFile(page: Page, area: string, name: string, text: string): Promise<void> {
-  await page.locator(`section[aria-label="${area}"]`).evaluate(
-    (el, { name, text }) => {
-      const dt = new DataTransfer();
-      dt.items.add(new File([text], name, { type: 'text/csv' }));
-      el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    },
-    { name, text },
-  );
 }
 
 test.beforeEach(async ({ page }) => {
