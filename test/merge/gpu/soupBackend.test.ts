@@ -256,9 +256,9 @@ describe('WebGPU soup backend: failures are typed and nothing hangs', () => {
     const runs = jobs.map((j) => b.run(j).then(() => 'ok', (e: unknown) => e));
     // Lost while every run is in flight (no sleep: how far they got must not depend on the machine's speed).
     b.gpuDevice.destroy();
-    const results = await Promise.race([Promise.all(runs), new Promise<'hang'>((r) => setTimeout(() => r('hang'), 20_000))]);
-    expect(results).not.toBe('hang');
-    const failures = (results as unknown[]).filter((r) => r !== 'ok');
+    // Every run settles (a hang fails the test at its timeout, whatever the machine's speed).
+    const results = await Promise.all(runs);
+    const failures = results.filter((r) => r !== 'ok');
     expect(failures.length).toBeGreaterThan(0);
     for (const f of failures) {
       expect(f).toBeInstanceOf(DeviceLostError);
