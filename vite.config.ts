@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { defineConfig, type Plugin } from 'vite';
+import { defineConfig, type HtmlTagDescriptor, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
 
 // The studio. The CLI and benchmarks are built by vite.cli.config.ts.
@@ -11,64 +11,69 @@ import react from '@vitejs/plugin-react';
 const crossOriginIsolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 
 /**
- * Serves and emits coi-serviceworker.js (npm coi-serviceworker) at the base path and loads it first in
- * index.html. On a page that is not cross-origin isolated it registers itself as a service worker that
- * adds COOP/COEP to every response from this origin, and reloads the page once; on an isolated page
- * (a host that sends the headers) it does nothing.
+ * Files the studio ships that are not part of the bundle: served by the dev server at <base><dir><name>
+ * and emitted into the build there, so that both find them at the same URL. `html` adds tags to
+ * index.html (given the base path, known once the config is resolved).
  */
-function coiServiceWorker(): Plugin {
-  const FILE = 'coi-serviceworker.js';
-  const source = () => readFileSync(createRequire(import.meta.url).resolve(`coi-serviceworker/${FILE}`), 'utf8');
+function shippedFiles(
+  name: string,
+  files: { dir: string; names(): string[]; read(name: string): string; contentType: string; html?(base: string): HtmlTagDescriptor[] },
+): Plugin {
   let base = '/';
   return {
-    name: 'souplab-coi-serviceworker',
+    name,
     configResolved(config) {
       base = config.base;
     },
     configureServer(server) {
-      server.middlewares.use(`${base}${FILE}`, (_req, res) => {
-        res.setHeader('Content-Type', 'text/javascript');
-        res.end(source());
+      server.middlewares.use(`${base}${files.dir}`, (req, res, next) => {
+        const file = decodeURIComponent((req.url ?? '').split(/[?#]/)[0].replace(/^\//, ''));
+        if (!files.names().includes(file)) return next();
+        res.setHeader('Content-Type', files.contentType);
+        res.end(files.read(file));
       });
     },
     generateBundle() {
-      this.emitFile({ type: 'asset', fileName: FILE, source: source() });
+      for (const file of files.names()) this.emitFile({ type: 'asset', fileName: `${files.dir}${file}`, source: files.read(file) });
     },
     transformIndexHtml() {
-      // A classic script: it runs before the (deferred) module scripts and reads its own URL.
-      return [{ tag: 'script', attrs: { src: `${base}${FILE}` }, injectTo: 'head' }];
+      return files.html?.(base) ?? [];
     },
   };
 }
 
 /**
- * Ships docs/*.md with the studio at <base>docs/, where its help links point (src/ui/components/docsLink.ts):
- * served by the dev server, emitted into the build, as text every browser shows. Each starts with a UTF-8
- * byte order mark: a static host sends .md without a charset (vite preview: text/markdown), and the
- * browser would read τ and ρ as Windows-1252; the mark decides the encoding whatever the headers say.
+ * coi-serviceworker.js (npm coi-serviceworker) at the base path, loaded first in index.html. On a page
+ * that is not cross-origin isolated it registers itself as a service worker that adds COOP/COEP to
+ * every response from this origin, and reloads the page once; on an isolated page (a host that sends
+ * the headers) it does nothing.
+ */
+function coiServiceWorker(): Plugin {
+  const FILE = 'coi-serviceworker.js';
+  return shippedFiles('souplab-coi-serviceworker', {
+    dir: '',
+    names: () => [FILE],
+    read: () => readFileSync(createRequire(import.meta.url).resolve(`coi-serviceworker/${FILE}`), 'utf8'),
+    contentType: 'text/javascript',
+    // A classic script: it runs before the (deferred) module scripts and reads its own URL.
+    html: (base) => [{ tag: 'script', attrs: { src: `${base}${FILE}` }, injectTo: 'head' }],
+  });
+}
+
+/**
+ * docs/*.md at <base>docs/, where the studio's help links point (src/ui/components/docsLink.ts), as text
+ * every browser shows. Each starts with a UTF-8 byte order mark: a static host sends .md without a
+ * charset (vite preview: text/markdown), and the browser would read τ and ρ as Windows-1252; the mark
+ * decides the encoding whatever the headers say.
  */
 function souplabDocs(): Plugin {
   const DIR = new URL('./docs/', import.meta.url);
-  const pages = () => readdirSync(DIR).filter((f) => /^[\w-]+\.md$/.test(f));
-  const page = (name: string) => `\uFEFF${readFileSync(new URL(name, DIR), 'utf8')}`;
-  let base = '/';
-  return {
-    name: 'souplab-docs',
-    configResolved(config) {
-      base = config.base;
-    },
-    configureServer(server) {
-      server.middlewares.use(`${base}docs`, (req, res, next) => {
-        const name = decodeURIComponent((req.url ?? '').split(/[?#]/)[0].replace(/^\//, ''));
-        if (!pages().includes(name)) return next();
-        res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-        res.end(page(name));
-      });
-    },
-    generateBundle() {
-      for (const name of pages()) this.emitFile({ type: 'asset', fileName: `docs/${name}`, source: page(name) });
-    },
-  };
+  return shippedFiles('souplab-docs', {
+    dir: 'docs/',
+    names: () => readdirSync(DIR).filter((f) => /^[\w-]+\.md$/.test(f)),
+    read: (name) => `\uFEFF${readFileSync(new URL(name, DIR), 'utf8')}`,
+    contentType: 'text/plain; charset=utf-8',
+  });
 }
 
 export default defineConfig({
