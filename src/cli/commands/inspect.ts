@@ -4,6 +4,7 @@ import { openCheckpointRef } from '../../node/openCheckpointRef';
 import { VOCABULARY_METADATA_KEY, vocabularyLinesOf } from '../../merge/vocabulary/planWithVocabulary';
 import { parseArgs, UsageError, type Command } from '../io';
 import { formatBytes } from '../../util/bytes';
+import { formatCount } from '../../util/count';
 
 /** What `souplab inspect --json` prints. */
 export interface InspectReport {
@@ -52,18 +53,11 @@ export function inspectReport(c: Checkpoint): InspectReport {
 
 const group = (n: number) => n.toLocaleString('en-US');
 
-function humanCount(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} K`;
-  return String(n);
-}
-
 export function formatInspect(r: InspectReport, listTensors: boolean): string {
   const lines = [r.name];
   const row = (label: string, value: string) => lines.push(`  ${label.padEnd(11)} ${value}`);
   row('tensors', group(r.tensorCount));
-  row('parameters', `${group(r.parameterCount)}${r.parameterCount >= 1000 ? ` (${humanCount(r.parameterCount)})` : ''}`);
+  row('parameters', `${group(r.parameterCount)}${r.parameterCount >= 1000 ? ` (${formatCount(r.parameterCount)})` : ''}`);
   const dtypeRows = Object.entries(r.dtypes).sort(([, a], [, b]) => b.bytes - a.bytes);
   dtypeRows.forEach(([dtype, d], i) => {
     row(i === 0 ? 'bytes' : '', `${dtype.padEnd(7)} ${formatBytes(d.bytes).padStart(9)}  ${group(d.tensorCount)} tensor${d.tensorCount === 1 ? '' : 's'}`);

@@ -2,14 +2,8 @@
 
 export const formatInt = (n: number): string => Math.round(n).toLocaleString('en');
 
-export function formatCount(n: number): string {
-  if (n < 1e3) return String(n);
-  const units: [number, string][] = [[1e12, 'T'], [1e9, 'B'], [1e6, 'M'], [1e3, 'K']];
-  for (const [v, u] of units) if (n >= v) return `${(n / v).toFixed(n / v < 10 ? 2 : 1)} ${u}`;
-  return String(n);
-}
-
 export { formatBytes } from '../../util/bytes';
+export { formatCount } from '../../util/count';
 
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
