@@ -129,7 +129,7 @@ export function planMerge(recipe: Recipe, checkpoints: Map<string, Checkpoint>):
   for (const [name, refTensor] of reference.checkpoint.tensors) {
     const info = refTensor.info;
     if (!isFloatDtype(info.dtype)) {
-      steps.push({ kind: 'copy', name, shape: info.shape, dtype: info.dtype, source: refTensor, from: reference.label });
+      steps.push(copyStep(name, refTensor, reference.label));
       inputBytes += info.byteLength;
       outputBytes += info.byteLength;
       continue;
@@ -193,7 +193,7 @@ function planMethod(recipe: Recipe, method: MergeMethod, ingredients: Ingredient
   for (const [name, refTensor] of reference.checkpoint.tensors) {
     const info = refTensor.info;
     if (!isFloatDtype(info.dtype)) {
-      steps.push({ kind: 'copy', name, shape: info.shape, dtype: info.dtype, source: refTensor, from: reference.label });
+      steps.push(copyStep(name, refTensor, reference.label));
       inputBytes += info.byteLength;
       outputBytes += info.byteLength;
       continue;
@@ -274,7 +274,7 @@ function planSlices(recipe: Recipe, method: MergeMethod, ingredients: Ingredient
       }
     });
     if (!isFloatDtype(first.dtype)) {
-      steps.push({ kind: 'copy', name: outName, shape: first.shape, dtype: first.dtype, source: tensors[0], from: byPath.get(order[0].src.model.path)!.label });
+      steps.push(copyStep(outName, tensors[0], byPath.get(order[0].src.model.path)!.label));
       inputBytes += first.byteLength;
       outputBytes += first.byteLength;
       return;
@@ -317,6 +317,11 @@ function planSlices(recipe: Recipe, method: MergeMethod, ingredients: Ingredient
   const last = slices[slices.length - 1];
   for (const name of outside.filter((n) => !PRE_WEIGHT.test(n))) add(name, last, last.sources.map(() => name), 0);
   return { recipe, steps, reference, ingredients, preflight: report, inputBytes, inputBytesAtMost, outputBytes, outputLayers: outLayer };
+}
+
+/** A tensor that is not floating point (token type ids, masks) goes to the output as `from` has it. */
+function copyStep(name: string, source: CheckpointTensor, from: string): CopyStep {
+  return { kind: 'copy', name, shape: source.info.shape, dtype: source.info.dtype, source, from };
 }
 
 function withLayer(name: string, layer: number): string {
