@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { buildCli, type BuiltCli } from '../support/builtCli';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { firstDifference, int64Tensor, randomTensor, readSafetensors, referenceSoup, writeModel, type TestTensor } from '../merge/models';
@@ -124,40 +125,30 @@ describe('node bin/souplab.js merge', () => {
   });
 
   /**
-   * Starts a merge of two 3 MB models into `out` (small shards: every shard is synced to disk on close,
-   * which keeps the merge running long enough), sends `signals` once a temporary exists in the output
-   * folder, and waits for the exit. On a busy machine this process may poll too late and the merge
-   * finish first (exit 0): then `reset` puts the folders back as they were and it starts again, so the
-   * outcome asserted is always that of an interrupted merge.
+   * Starts a merge of two 3 MB models into `out` (small shards, so there are several temporaries), with
+   * test/support/holdSecondOutput.mjs preloaded: the merge is held as it opens its second temporary until
+   * it is signalled. Once the hold's marker exists, `signals` are sent — always mid-merge, however busy
+   * the machine — and the exit is awaited.
    */
-  async function interruptedMerge(out: string, signals: NodeJS.Signals[], reset: () => void = () => rmSync(out, { recursive: true, force: true })): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
-    for (let attempt = 1; ; attempt++) {
-      const r = await mergeAndSignal(out, signals);
-      if (r.code !== 0 || attempt === 3) return r;
-      reset();
-    }
-  }
-
-  async function mergeAndSignal(out: string, signals: NodeJS.Signals[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  let holds = 0;
+  async function interruptedMerge(out: string, signals: NodeJS.Signals[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
     if (!existsSync(join(dir, 'big.yaml'))) {
       writeModel(join(dir, 'big-a.safetensors'), model(10, true));
       writeModel(join(dir, 'big-b.safetensors'), model(20, true));
       writeFileSync(join(dir, 'big.yaml'), 'merge_method: linear\nmodels:\n  - model: big-a.safetensors\n  - model: big-b.safetensors\n');
     }
-    const child = spawn(process.execPath, [bin, 'merge', 'big.yaml', '--out', out, '--shard-size', '256KB', '--backend', 'cpu'], { cwd: dir });
+    const marker = join(dir, `held-${++holds}`);
+    const hold = pathToFileURL(join(__dirname, '..', 'support', 'holdSecondOutput.mjs')).href;
+    const child = spawn(process.execPath, ['--import', hold, bin, 'merge', 'big.yaml', '--out', out, '--shard-size', '256KB', '--backend', 'cpu'], {
+      cwd: dir,
+      env: { ...process.env, SOUPLAB_TEST_HOLD_MARKER: marker },
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on('exit', (code, signal) => res({ code, signal })));
-    let signalled = false;
-    const started = Date.now();
-    while (!signalled && Date.now() - started < 60_000) {
-      if (existsSync(out) && readdirSync(out).length > 0) {
-        for (const s of signals) child.kill(s);
-        signalled = true;
-      }
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    expect(signalled).toBe(true);
+    while (!existsSync(marker) && child.exitCode === null && child.signalCode === null) await new Promise((r) => setTimeout(r, 5));
+    expect(existsSync(marker), `the merge was not held at its second temporary: ${stderr}`).toBe(true);
+    for (const s of signals) child.kill(s);
     return { ...(await exited), stderr };
   }
 
@@ -168,7 +159,7 @@ describe('node bin/souplab.js merge', () => {
   ] as const)('%s mid-merge: cancelled, exit %i, nothing left: no output, no temporaries, no created parents', async (signal, expected) => {
     // Into a folder whose parents do not exist either: the merge creates them, and must remove them.
     const out = join(dir, `parents-${signal}`, 'x', 'big-out');
-    const r = await interruptedMerge(out, [signal], () => rmSync(join(dir, `parents-${signal}`), { recursive: true, force: true }));
+    const r = await interruptedMerge(out, [signal]);
     expect(r.stderr).toContain('souplab merge: cancelled');
     expect(r.code).toBe(expected);
     expect(existsSync(join(dir, `parents-${signal}`))).toBe(false);
@@ -177,10 +168,7 @@ describe('node bin/souplab.js merge', () => {
   test('a second Ctrl-C quits at once, and still leaves no temporary', async () => {
     const out = join(dir, 'twice-out');
     mkdirSync(out);
-    const r = await interruptedMerge(out, ['SIGINT', 'SIGINT'], () => {
-      rmSync(out, { recursive: true, force: true });
-      mkdirSync(out);
-    });
+    const r = await interruptedMerge(out, ['SIGINT', 'SIGINT']);
     expect(r.code).toBe(130);
     expect(readdirSync(out)).toEqual([]);
   }, 180_000);
