@@ -43,6 +43,7 @@ serveOneJob<SearchRequest, FromSearchWorker>(
           void updateSearch(id, { loader: info.fit, backend: info.backend }).catch(() => undefined);
           ctx.post({ type: 'started', ...info });
         },
+        onForecast: (forecast) => ctx.post({ type: 'forecast', forecast }),
         onEvent: (e) => {
           if (e.type === 'scoring') scoring({ ...e }, e.tokensDone >= e.tokensTotal);
           else {
