@@ -38,3 +38,39 @@ test('a search on WebGPU soups in the GPU and scores as the CPU runtime does', a
     expect(Math.abs(g.tune.prose - c.tune.prose)).toBeLessThan(1e-4);
   }
 });
+
+test('a GPU device lost mid-search: one sentence, the finished points kept, resumed on the CPU for the rest', async ({ page }) => {
+  await openDemoSearch(page, 'demo-CoALM-70B', ['arithmetic', 'facts', 'tool-calls']);
+  // The paper's grid: 11 points, so the loss lands mid-search.
+  await expect(page.getByTestId('search-preview')).toHaveText('11 points: 3 baselines, 8 more in the plan, 0 coalitions.');
+  await page.getByLabel('Run on').selectOption('webgpu');
+  const worker = page.waitForEvent('worker', (w) => w.url().includes('searchWorker'));
+  await page.getByRole('button', { name: 'Start the search' }).click();
+  const rows = page.getByRole('table', { name: 'Search trials' }).locator('tbody tr');
+  await expect(rows).not.toHaveCount(0, { timeout: 120_000 });
+  // A real loss, as a driver reset makes it: the worker's device destroys itself the next time it is used.
+  await (await worker).evaluate(() => {
+    const encoder = GPUDevice.prototype.createCommandEncoder;
+    GPUDevice.prototype.createCommandEncoder = function (this: GPUDevice, ...args: Parameters<GPUDevice['createCommandEncoder']>) {
+      this.destroy();
+      return encoder.apply(this, args);
+    };
+  });
+  const message = page.getByTestId('search-message');
+  await expect(message).toContainText('The search stopped: the GPU device was lost', { timeout: 120_000 });
+  const kept = await storedTrials(page);
+  expect(kept.length).toBeGreaterThanOrEqual(1);
+  expect(kept.length).toBeLessThan(11);
+  await expect(message).toHaveText(
+    new RegExp(`^The search stopped: the GPU device was lost \\(.*\\); its ${kept.length} finished points? (is|are) kept: start it again to resume \\(on the CPU, in Run on, if the GPU does not come back\\)\\.$`),
+  );
+  await expect(rows).toHaveCount(kept.length);
+
+  // Resumed on the CPU: only the rest is evaluated, the kept points stay as they were.
+  await page.getByLabel('Run on').selectOption('cpu');
+  await page.getByRole('button', { name: 'Resume the search' }).click();
+  await expect(message).toHaveText(`Search done: 9 plan points; ${11 - kept.length} evaluated in this run, ${kept.length} taken from the stored results.`, { timeout: 240_000 });
+  const all = await storedTrials(page);
+  expect(all).toHaveLength(11);
+  for (const k of kept) expect(all.find((t) => t.key === k.key)).toEqual(k);
+});

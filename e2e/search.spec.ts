@@ -79,6 +79,8 @@ test('a grid search in the studio: trials as the CLI computes them; cancel, relo
   const start = page.getByRole('button', { name: 'Start the search' });
   await start.click();
   await expect(page.getByTestId('search-started')).toContainText('the models are held in memory', { timeout: 60_000 });
+  // The whole plan's time from a warm-up, in the CLI's words, before the first point.
+  await expect(page.getByTestId('search-forecast')).toHaveText(new RegExp(`^Estimate: ${TOTAL} points × [\\d,]+( k)? tokens ≈ .* at [\\d,]+ tokens/s on CPU .*\\(the evaluation alone, from a warm-up\\)\\.$`), { timeout: 60_000 });
   const rows = page.getByRole('table', { name: 'Search trials' }).locator('tbody tr');
 
   // Cancel once a point is in: the finished ones are kept, the rest are not evaluated.
@@ -99,6 +101,8 @@ test('a grid search in the studio: trials as the CLI computes them; cancel, relo
     { timeout: 30_000 },
   );
   await page.getByRole('button', { name: 'Resume the search' }).click();
+  // Resumed: the estimate prices only the points left.
+  await expect(page.getByTestId('search-forecast')).toContainText(`Estimate: ${TOTAL - kept.length} point${TOTAL - kept.length === 1 ? '' : 's'} × `, { timeout: 60_000 });
   await expect(page.getByTestId('search-message')).toHaveText(`Search done: 9 plan points; ${TOTAL - kept.length} evaluated in this run, ${kept.length} taken from the stored results.`, {
     timeout: 120_000,
   });
@@ -184,6 +188,8 @@ test('a page closed mid-search: the finished points are kept, the search is show
   await expect(rows).toHaveCount(kept.length);
   await expect(page.getByTestId('search-preview')).toContainText(`; ${kept.length} already evaluated`, { timeout: 30_000 });
   await page.getByRole('button', { name: 'Resume the search' }).click();
+  // Resumed: the estimate prices only the points left.
+  await expect(page.getByTestId('search-forecast')).toContainText(`Estimate: ${TOTAL - kept.length} point${TOTAL - kept.length === 1 ? '' : 's'} × `, { timeout: 60_000 });
   await expect(page.getByTestId('search-message')).toHaveText(`Search done: 9 plan points; ${TOTAL - kept.length} evaluated in this run, ${kept.length} taken from the stored results.`, {
     timeout: 120_000,
   });

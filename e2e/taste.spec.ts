@@ -131,7 +131,10 @@ test('Taste on a long task can be cancelled; the page stays responsive and says 
   await expect(page.getByRole('list', { name: 'Tasks' })).toContainText('long-prose');
   await page.getByRole('button', { name: 'Taste', exact: true }).click();
   const bar = page.getByRole('progressbar', { name: 'Taste progress' });
+  // The run's time from a warm-up, before the soup is scored; then tokens/s and the time left as it scores.
+  await expect(page.getByTestId('taste-forecast')).toHaveText(/^Estimate: 4 models × [\d,]+( k)? tokens ≈ .* at [\d,]+ tokens\/s on .*\(the evaluation alone, from a warm-up\)\.$/, { timeout: 60_000 });
   await expect(bar).toHaveAttribute('aria-valuetext', /Scoring soup \(1 of 4\): long-prose, [\d,]+ of [\d,]+ tokens/, { timeout: 60_000 });
+  await expect(page.getByTestId('taste-progress')).toHaveText(/tokens; [\d,]+ tokens\/s, about .* left$/, { timeout: 60_000 });
   // The main thread is free while the worker scores: a click on the metric select answers at once.
   await page.getByLabel('Multiple choice score').selectOption('acc');
   await expect(page.getByLabel('Multiple choice score')).toHaveValue('acc');

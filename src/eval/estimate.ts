@@ -53,7 +53,8 @@ export function estimatePlan(tasks: PreparedTask[], points: number, tokensPerSec
   return { points, tokensPerPoint, tokensPerSecond, seconds: (points * tokensPerPoint) / tokensPerSecond };
 }
 
-function duration(seconds: number): string {
+/** "45 s", "21 min", "5.0 h", "3.2 days". */
+export function duration(seconds: number): string {
   if (seconds < 90) return `${Math.max(1, Math.round(seconds))} s`;
   if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
   if (seconds < 172800) return `${(seconds / 3600).toFixed(1)} h`;
@@ -64,17 +65,63 @@ function count(n: number): string {
   return n >= 10_000 ? `${Math.round(n / 1000)} k` : String(n);
 }
 
+/** What is being counted: a search's points, or a Taste's models (the soup and its ingredients). */
+export type PlanUnit = 'points' | 'models';
+
 /** "37 points × 48 k tokens ≈ 21 min at 1,530 tokens/s on CPU (…)". */
-export function estimateText(e: PlanEstimate, device: string): string {
-  const what = e.points === 1 ? `${count(e.tokensPerPoint)} tokens` : `${e.points} points × ${count(e.tokensPerPoint)} tokens`;
+export function estimateText(e: PlanEstimate, device: string, unit: PlanUnit = 'points'): string {
+  const what = e.points === 1 ? `${count(e.tokensPerPoint)} tokens` : `${e.points} ${unit} × ${count(e.tokensPerPoint)} tokens`;
   return `${what} ≈ ${duration(e.seconds)} at ${Math.round(e.tokensPerSecond).toLocaleString('en-US')} tokens/s on ${device}`;
 }
 
+/** Where the user is: the alternatives are named in the words of the CLI or of the studio's view. */
+export type Surface = 'cli' | 'studio-search' | 'studio-taste';
+
+const FASTER: Record<Surface, { gpu: string; shorter: string }> = {
+  cli: {
+    gpu: 'a machine with a GPU (--backend webgpu) is many times faster',
+    shorter: 'fewer items per task, fewer points (a larger --step, or --plan adaptive) or running souplab search on a larger machine or a cluster shorten it',
+  },
+  'studio-search': {
+    gpu: 'a machine with a GPU (the WebGPU backend) is many times faster',
+    shorter: 'fewer items per task, fewer points (a larger step, or the adaptive plan) or running souplab search on a larger machine or a cluster (the Cluster panel writes its plan) shorten it',
+  },
+  'studio-taste': {
+    gpu: 'a machine with a GPU (the WebGPU backend) is many times faster',
+    shorter: 'fewer items per task, or running souplab eval on a larger machine, shorten it',
+  },
+};
+
 /** On the CPU, a plan of more than SLOW_PLAN_SECONDS: what to do instead; else null. */
-export function slowPlanWarning(e: PlanEstimate, backend: CausalLM['backend']): string | null {
+export function slowPlanWarning(e: PlanEstimate, backend: CausalLM['backend'], surface: Surface = 'cli'): string | null {
   if (backend !== 'cpu' || !(e.seconds > SLOW_PLAN_SECONDS)) return null;
-  return (
-    `this will take about ${duration(e.seconds)} on the CPU: a machine with a GPU (--backend webgpu) is many times faster; ` +
-    `fewer items per task, fewer points (a larger --step, or --plan adaptive) or running souplab search on a larger machine or a cluster shorten it`
-  );
+  const faster = FASTER[surface];
+  return `this will take about ${duration(e.seconds)} on the CPU: ${faster.gpu}; ${faster.shorter}`;
+}
+
+/** A plan's estimate as the user reads it: the line, and the warning when the CPU will take hours. */
+export interface PlanForecast extends PlanEstimate {
+  /** "at least 37 points × 48 k tokens ≈ 21 min at … on …". */
+  text: string;
+  warning: string | null;
+}
+
+/**
+ * The whole plan's time from a short measured warm-up on the loaded model (about 64 tokens of the plan's
+ * own sequences), for the studio's Taste and Search as for the CLI. `atLeast`: the count is a lower bound
+ * (an adaptive search's).
+ */
+export async function forecastPlan(
+  model: CausalLM,
+  device: string,
+  tasks: PreparedTask[],
+  points: number,
+  options: { unit?: PlanUnit; atLeast?: boolean; surface?: Surface; signal?: AbortSignal } = {},
+): Promise<PlanForecast> {
+  const estimate = estimatePlan(tasks, points, await measurePace(model, tasks, { signal: options.signal, sampleTokens: 64 }));
+  return {
+    ...estimate,
+    text: `${options.atLeast ? 'at least ' : ''}${estimateText(estimate, device, options.unit)}`,
+    warning: slowPlanWarning(estimate, model.backend, options.surface),
+  };
 }

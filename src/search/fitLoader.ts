@@ -6,7 +6,9 @@
  * says is the fit check the user reads.
  */
 import { CancelledError } from '../errors';
+import type { Checkpoint } from '../formats/checkpoint';
 import type { SoupBackend } from '../merge/kernel';
+import { CpuCausalLM } from '../model/cpu/cpuCausalLM';
 import type { CausalLM } from '../model/types';
 import type { SoupDevice } from '../gpu/device';
 import type { WebGpuCausalLM } from '../model/gpu/webgpuCausalLM';
@@ -48,8 +50,7 @@ export async function fitSoupLoader(o: FitLoaderOptions): Promise<FittedLoader> 
   if (lm.gpu && !o.stream) {
     const gpuBytes = gpuIngredientBytes(lm.gpu.model, models.map((m) => m.checkpoint));
     const fit = `${n} models on the GPU (${bytes(gpuBytes)}) + the model and its workspace (${bytes(lm.gpu.model.fit.totalBytes)}) = ${bytes(gpuBytes + lm.gpu.model.fit.totalBytes)}`;
-    const soup = soupBytesOf(models[0]);
-    const perPoint = `each point is souped on the CPU and uploaded (${bytes(soup / 2)}–${bytes(soup)} per point)`;
+    const perPoint = `each point is souped on the CPU and uploaded (${bytes(checkpointBytes(models[0].checkpoint))} per point, in the model's dtype)`;
     if (o.gpuMemoryBudget !== undefined && gpuBytes + lm.gpu.model.fit.totalBytes > o.gpuMemoryBudget) {
       say(`fit (GPU): no: ${n} × ${bytes(gpuBytes / n)} ingredients + the model and its workspace (${bytes(lm.gpu.model.fit.totalBytes)}) do not fit in ${bytes(o.gpuMemoryBudget)} of GPU memory: ${perPoint}`);
     } else {
@@ -70,10 +71,9 @@ export async function fitSoupLoader(o: FitLoaderOptions): Promise<FittedLoader> 
     }
   }
   const total = models.map((m) => checkpointBytes(m.checkpoint)).reduce((a, b) => a + b, 0);
-  const soupBytes = soupBytesOf(models[0]);
-  const needed = total + 2 * soupBytes; // the models, the loaded f32 model, one soup being built
-  const inMemory = needed <= o.memoryBudget && !o.stream;
-  const fitLine = `${n} models (${bytes(total)}) + the soup (${bytes(soupBytes)} as f32, twice while it is replaced) = ${bytes(needed)} of ${bytes(o.memoryBudget)} this machine can give`;
+  const host = hostFit({ models: n, modelsBytes: total, held: heldModelBytes(models[0].checkpoint, lm.model instanceof CpuCausalLM), budget: o.memoryBudget, bytes });
+  const inMemory = host.fits && !o.stream;
+  const fitLine = host.text;
   let loaderModels = models;
   let line: string;
   if (inMemory) {
@@ -89,9 +89,37 @@ export async function fitSoupLoader(o: FitLoaderOptions): Promise<FittedLoader> 
   return { loader, where: inMemory ? 'memory' : 'stream', line };
 }
 
-/** The soup as f32: 4 bytes per parameter of the reference model. */
-function soupBytesOf(m: PlannedModel): number {
-  let n = 0;
-  for (const t of m.checkpoint.tensors.values()) n += t.info.shape.reduce((a, b) => a * b, 1);
-  return n * 4;
+/**
+ * The host side of the fit check, for the CLI and the studio's form alike: the k models held in memory,
+ * the evaluated model, the soup's tensors in flight, against what this machine (or page) can give.
+ */
+export function hostFit(o: { models: number; modelsBytes: number; held: { bytes: number; as: string }; budget: number; bytes: (n: number) => string; giver?: string }): { fits: boolean; needed: number; text: string } {
+  const needed = o.modelsBytes + o.held.bytes + SOUP_WINDOW_BYTES;
+  const { bytes } = o;
+  return {
+    fits: needed <= o.budget,
+    needed,
+    text: `${o.models} models (${bytes(o.modelsBytes)}) + the evaluated model (${bytes(o.held.bytes)} ${o.held.as}) + the soup's next tensors (${bytes(SOUP_WINDOW_BYTES)}) = ${bytes(needed)} of ${bytes(o.budget)} ${o.giver ?? 'this machine can give'}`,
+  };
+}
+
+/**
+ * Host bytes the soup's tensors take while they are computed ahead of the model (soupLoader's readAhead
+ * window, with the tensor being encoded): a price, not a measure.
+ */
+export const SOUP_WINDOW_BYTES = 128 << 20;
+
+/**
+ * What the evaluator holds in host memory: the checkpoint's own bytes (16-bit stays 16-bit) for the
+ * fast CPU runtime and the WebGPU model (whose weights are on the GPU: counted anyway, as the upload
+ * passes through), f32 (`asF32`) for the reference CPU runtime, which keeps every weight as f32.
+ */
+export function heldModelBytes(checkpoint: Checkpoint, asF32: boolean): { bytes: number; as: string } {
+  if (asF32) {
+    let n = 0;
+    for (const t of checkpoint.tensors.values()) n += t.info.shape.reduce((a, b) => a * b, 1);
+    return { bytes: n * 4, as: 'as f32' };
+  }
+  const dtypes = [...new Set([...checkpoint.tensors.values()].map((t) => t.info.dtype))];
+  return { bytes: checkpointBytes(checkpoint), as: `in ${dtypes.join('/')}` };
 }

@@ -37,38 +37,95 @@ export function planPoint(models: PlannedModel[], weights: number[]): MergePlan 
 }
 
 export function planSoupLoader(model: CausalLM, models: PlannedModel[], backend: SoupBackend, description: string): SoupLoader {
+  let readOrder: string[] | undefined;
   return {
     description,
     async load(weights, signal) {
       throwIfAborted(signal);
       const source = soupWeightSource(planPoint(models, weights), backend);
-      // The model reads tensors one at a time; computing several at once keeps every soup worker busy.
-      await model.reloadWeights(await prefetched(source, 4, signal), { signal });
+      // The model reads tensors one at a time; computing the next few at once keeps every soup worker busy.
+      const ahead = readAhead(source, signal, readOrder);
+      await model.reloadWeights(ahead, { signal });
+      readOrder = ahead.read;
     },
   };
 }
 
-/** The source's tensors computed `concurrency` at a time, then served from memory (the soup, once, as f32; the model keeps these arrays). */
-async function prefetched(source: WeightSource, concurrency: number, signal?: AbortSignal): Promise<WeightSource> {
+/** Tensors computed ahead of the reader: at most this many at once… */
+const AHEAD_TENSORS = 4;
+/** …and at most this many bytes of f32 waiting; a larger tensor is streamed in pieces when it is read. */
+const AHEAD_BYTES = 64 << 20;
+
+/**
+ * The source with its next small tensors computed a few at a time ahead of the reader, each handed out
+ * once and then dropped, and its large ones streamed in pieces as they are read (the source's own jobs
+ * in flight keep the soup workers busy within a tensor): no more than a window of the soup ever exists
+ * as f32 (the whole soup as f32 is twice a 16-bit model: the host bound of issue 19 §2 would not hold).
+ * `expected` is the order the reader is expected to ask in (the order it asked in last time: a model
+ * reads its tensors in its own order), else `names()`; a tensor asked for out of that order is computed
+ * when asked. `read` lists the order it was asked in.
+ */
+export function readAhead(
+  source: WeightSource,
+  signal?: AbortSignal,
+  expected?: readonly string[],
+  window = { tensors: AHEAD_TENSORS, bytes: AHEAD_BYTES },
+): WeightSource & { read: string[] } {
   const names = source.names();
-  const values = new Map<string, Float32Array>();
+  const known = new Set(names);
+  const bytesOf = (name: string) => 4 * source.shape(name).reduce((a, b) => a * b, 1);
+  const order = (expected ?? names).filter((n) => known.has(n) && bytesOf(n) <= window.bytes);
+  const read: string[] = [];
+  const asked = new Set<string>();
+  const pending = new Map<string, { bytes: number; value: Promise<Float32Array> }>();
   let next = 0;
-  const worker = async () => {
-    while (next < names.length) {
-      const name = names[next++];
-      values.set(name, await source.readF32(name, signal));
+  const fill = () => {
+    while (next < order.length && pending.size < window.tensors) {
+      const name = order[next];
+      const waiting = [...pending.values()].reduce((a, p) => a + p.bytes, 0);
+      if (waiting + bytesOf(name) > window.bytes) return;
+      next++;
+      if (!pending.has(name) && !asked.has(name)) {
+        const value = source.readF32(name, signal);
+        value.catch(() => undefined); // observed when it is read
+        pending.set(name, { bytes: bytesOf(name), value });
+      }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, names.length) }, worker));
+  const ask = (name: string) => {
+    if (!known.has(name)) throw new InputError(`the soup has no tensor ${name}`);
+    read.push(name);
+    asked.add(name);
+    const ready = pending.get(name);
+    pending.delete(name);
+    return ready?.value;
+  };
+  async function* pieces(name: string): AsyncGenerator<Float32Array> {
+    const ready = ask(name);
+    fill();
+    try {
+      if (ready) yield await ready;
+      else if (source.streamF32) yield* source.streamF32(name, signal);
+      else yield await source.readF32(name, signal);
+    } finally {
+      fill();
+    }
+  }
   return {
+    read,
     names: () => names,
     shape: (name) => source.shape(name),
     dtype: (name) => source.dtype(name),
     readF32: async (name) => {
-      const v = values.get(name);
-      if (!v) throw new InputError(`the soup has no tensor ${name}`);
-      return v;
+      const value = ask(name) ?? source.readF32(name, signal);
+      fill();
+      try {
+        return await value;
+      } finally {
+        fill();
+      }
     },
+    streamF32: pieces,
   };
 }
 
@@ -87,12 +144,16 @@ export function gpuSoupLoader(ingredients: GpuIngredients, models: PlannedModel[
 /** A checkpoint whose files are read whole into memory once: the same names, headers and tensors, no disk reads after. */
 export async function inMemoryCheckpoint(checkpoint: Checkpoint, signal?: AbortSignal): Promise<Checkpoint> {
   const files = new Map<string, ByteSource>();
-  const piece = 256 << 20;
+  const piece = 64 << 20;
   for (const f of checkpoint.files) {
     const bytes = new Uint8Array(f.source.size);
     for (let at = 0; at < bytes.length; at += piece) {
       throwIfAborted(signal);
-      bytes.set(await f.source.read(at, Math.min(piece, bytes.length - at)), at);
+      const into = bytes.subarray(at, Math.min(bytes.length, at + piece));
+      // Straight into the held copy where the source can: a read piece is garbage the next moment, and
+      // pieces pile up in RSS before a collection (issue 19's host bound counts them).
+      if (f.source.readInto) await f.source.readInto(at, into);
+      else into.set(await f.source.read(at, into.length));
     }
     files.set(f.name, bytesSource(bytes, f.source.name));
   }

@@ -26,6 +26,10 @@ test('the pace is measured on the model; the plan is priced at it; hours on the 
 
   const slow = { points: 37, tokensPerPoint: 48_000, tokensPerSecond: 100, seconds: SLOW_PLAN_SECONDS * 5 };
   expect(slowPlanWarning(slow, 'cpu')).toMatch(/^this will take about 5\.0 h on the CPU: a machine with a GPU \(--backend webgpu\).*fewer items.*cluster/);
+  // The studio names the same alternatives in its own words: its backend choice, its plan, the Cluster panel.
+  expect(slowPlanWarning(slow, 'cpu', 'studio-search')).toMatch(/^this will take about 5\.0 h on the CPU: a machine with a GPU \(the WebGPU backend\).*fewer items.*adaptive plan.*cluster \(the Cluster panel/);
+  expect(slowPlanWarning(slow, 'cpu', 'studio-taste')).toMatch(/^this will take about 5\.0 h on the CPU: a machine with a GPU \(the WebGPU backend\).*fewer items per task, or running souplab eval/);
+  expect(estimateText({ ...slow, points: 3 }, 'CPU (x)', 'models')).toMatch(/^3 models × 48 k tokens ≈ /);
   expect(slowPlanWarning(slow, 'webgpu')).toBeNull();
   expect(slowPlanWarning({ ...slow, seconds: SLOW_PLAN_SECONDS / 2 }, 'cpu')).toBeNull();
 });

@@ -5,52 +5,19 @@
  * 1.3 × the checkpoint (the weights are held in BF16, not as f32).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { qwen2HalfB } from '../../scripts/realShapes';
-import { tinyModelConfig } from '../../scripts/tinyModel';
-import { parseModelConfig } from '../../src/model/config';
-import { modelTensors } from '../../src/model/weights';
-import { SafetensorsWriter } from '../../src/formats/writer';
-import { nodeFolderTarget } from '../../src/node/fileTargets';
+import { peakRssScript, writeBf16Model } from '../support/bf16Model';
 import { buildCli, type BuiltCli } from '../support/builtCli';
 
 let cli: BuiltCli | undefined;
 let dir: string;
 
-/**
- * Seeded BF16 values straight from their bits (a Gaussian per weight takes minutes at this size):
- * matrices uniform-ish in ±[2^-7, 2^-5) (about 1/√896), norms 1, biases small.
- */
-function bf16Tensor(role: string, numel: number, seed: number): Uint8Array {
-  const out = new Uint16Array(numel);
-  if (role === 'norm') return new Uint8Array(out.fill(0x3f80).buffer);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < numel; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    // sign, exponent 120–123 (2^-7 … 2^-4), 7 mantissa bits
-    out[i] = ((s >>> 31) << 15) | ((120 + ((s >>> 7) & 3)) << 7) | (s & 0x7f);
-  }
-  return new Uint8Array(out.buffer);
-}
-
 async function writeQwen2HalfB(folder: string): Promise<number> {
-  const { config, tokenizer } = tinyModelConfig(qwen2HalfB());
-  const tensors = modelTensors(parseModelConfig(config, 'qwen2-0.5b/config.json'));
-  const target = nodeFolderTarget(folder);
-  const writer = await SafetensorsWriter.create(target, tensors.map((t) => ({ name: t.name, dtype: 'BF16', shape: t.shape })), { metadata: { format: 'pt' }, maxShardBytes: Infinity });
-  let seed = 1;
-  for (const t of tensors) await writer.append(t.name, bf16Tensor(t.role, t.shape.reduce((a, b) => a * b, 1), seed++));
-  await writer.finish();
-  const text = (name: string, o: unknown) => writeFileSync(join(folder, name), `${JSON.stringify(o, null, 2)}\n`);
-  text('config.json', config);
-  text('tokenizer.json', tokenizer.tokenizerJson);
-  text('tokenizer_config.json', tokenizer.tokenizerConfig);
-  return statSync(join(folder, 'model.safetensors')).size;
+  return writeBf16Model(folder, qwen2HalfB(), 'qwen2-0.5b');
 }
 
 let checkpointBytes = 0;
@@ -71,8 +38,7 @@ test('souplab eval --backend cpu tastes a 0.5 B Qwen2-shaped BF16 model within 1
   writeFileSync(join(dir, 'items.jsonl'), `${JSON.stringify({ query: 'The sky is', choices: [' blue', ' green'], gold: 0 })}\n${JSON.stringify({ query: 'Two plus two is', choices: [' four', ' five'], gold: 0 })}\n`);
   // The child writes its own peak RSS (KiB) when it exits.
   const rssFile = join(dir, 'rss.txt');
-  writeFileSync(join(dir, 'rss.cjs'), `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)));\n`);
-  const r = spawnSync(process.execPath, ['--require', join(dir, 'rss.cjs'), cli!.bin, 'eval', join(dir, 'qwen2-0.5b'), '--tasks', join(dir, 'items.jsonl'), '--backend', 'cpu', '--json'], {
+  const r = spawnSync(process.execPath, ['--require', peakRssScript(dir, rssFile), cli!.bin, 'eval', join(dir, 'qwen2-0.5b'), '--tasks', join(dir, 'items.jsonl'), '--backend', 'cpu', '--json'], {
     cwd: dir,
     encoding: 'utf8',
     timeout: 480_000,

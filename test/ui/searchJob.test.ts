@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CancelledError } from '../../src/errors';
+import type { PlanForecast } from '../../src/eval/estimate';
 import { createCpuSoupBackend } from '../../src/merge/cpu/cpuBackend';
 import { inThreadSpawner } from '../../src/merge/cpu/protocol';
 import { CpuCausalLM } from '../../src/model/cpu/cpuCausalLM';
@@ -36,6 +37,7 @@ async function run(store: TrialStore, s: SearchSettings, signal?: AbortSignal, o
   const ingredients = [await demoFolder(0, 'x'), await demoFolder(1, 'y'), await demoFolder(2, 'z')];
   const soupBackend = createCpuSoupBackend({ workers: 1, spawn: inThreadSpawner });
   const fits: string[] = [];
+  const forecasts: (PlanForecast | null)[] = [];
   try {
     const result = await runSearchJob(
       { settings: s, ingredients, tasks: TASKS },
@@ -49,12 +51,13 @@ async function run(store: TrialStore, s: SearchSettings, signal?: AbortSignal, o
         memoryBudget: 1e9,
         signal,
         onStarted: (info) => fits.push(info.fit),
+        onForecast: (f) => forecasts.push(f),
         onEvent: (e) => {
           if (e.type === 'trial' && !e.reused) onFresh?.(e.record);
         },
       },
     );
-    return { ...result, fits };
+    return { ...result, fits, forecasts };
   } finally {
     await soupBackend.dispose();
   }
@@ -68,6 +71,10 @@ describe('runSearchJob', () => {
     expect(full.outcome.trials).toHaveLength(9);
     expect(full.outcome.evaluated).toBe(9);
     expect(full.fits[0]).toMatch(/^fit: 3 models .* held in memory/);
+    // Before the first point: the whole plan's time from a warm-up on the loaded model.
+    expect(full.forecasts).toHaveLength(1);
+    expect(full.forecasts[0]!.points).toBe(9);
+    expect(full.forecasts[0]!.text).toMatch(/^9 points × \d+ tokens ≈ .* tokens\/s on CPU$/);
     expect(full.evidence.best).not.toBeNull();
     expect(full.evidence.shapley.values).not.toBeNull();
 
@@ -80,6 +87,9 @@ describe('runSearchJob', () => {
     const seen: string[] = [];
     const resumed = await run(store, settings(), undefined, (r) => seen.push(r.key));
     expect(resumed.outcome.evaluated).toBe(7);
+    // Resumed: the estimate prices only the points left.
+    expect(resumed.forecasts[0]!.points).toBe(7);
+    expect(resumed.forecasts[0]!.tokensPerPoint).toBe(full.forecasts[0]!.tokensPerPoint);
     expect(seen.filter((k) => kept.some((r) => r.key === k))).toEqual([]);
     expect(store.records.slice(0, 2)).toEqual(kept);
     const strip = (t: TrialRecord) => ({ ...t, soupSeconds: 0, evalSeconds: 0 });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CancelledError } from '../../src/errors';
+import type { PlanForecast } from '../../src/eval/estimate';
 import { createCpuSoupBackend } from '../../src/merge/cpu/cpuBackend';
 import { inThreadSpawner } from '../../src/merge/cpu/protocol';
 import { CpuCausalLM } from '../../src/model/cpu/cpuCausalLM';
@@ -26,7 +27,8 @@ describe('runTasteJob', () => {
     const ingredients = [await demoFolder(0, 'twin-a'), await demoFolder(0, 'twin-b')];
     const seen: string[] = [];
     const d = deps();
-    const out = await runTasteJob({ ingredients, recipeYaml: recipe('twin-a', 'twin-b', 0.7, 0.3), tasks: TASKS, soupName: 'soup' }, { ...d, onModel: (r) => seen.push(r.model) }).finally(() =>
+    const onForecast = (f: PlanForecast) => seen.push(`forecast: ${f.text}${f.warning ? `; ${f.warning}` : ''}`);
+    const out = await runTasteJob({ ingredients, recipeYaml: recipe('twin-a', 'twin-b', 0.7, 0.3), tasks: TASKS, soupName: 'soup' }, { ...d, onForecast, onModel: (r) => seen.push(r.model) }).finally(() =>
       d.soupBackend.dispose(),
     );
     expect(out.map((r) => [r.model, r.role])).toEqual([
@@ -34,7 +36,9 @@ describe('runTasteJob', () => {
       ['twin-a', 'ingredient'],
       ['twin-b', 'ingredient'],
     ]);
-    expect(seen).toEqual(['soup', 'twin-a', 'twin-b']);
+    // The run's time from a warm-up before the first model is scored: three models of the tasks' tokens.
+    expect(seen.slice(1)).toEqual(['soup', 'twin-a', 'twin-b']);
+    expect(seen[0]).toMatch(/^forecast: 3 models × \d+ tokens ≈ .* tokens\/s on CPU$/);
     const [soup, a, b] = out;
     expect(a.results).toEqual(b.results);
     for (const [i, t] of soup.results.entries()) {

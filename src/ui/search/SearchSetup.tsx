@@ -2,6 +2,7 @@ import { useMemo, useState } from 'react';
 import { browserMemoryBudget } from '../../browser/memory';
 import { DropArea } from '../scores/DropArea';
 import { formatBytes } from '../ingredients/format';
+import { heldModelBytes, hostFit } from '../../search/fitLoader';
 import { readTextFiles } from '../scores/readFiles';
 import { useGpuStore } from '../state/gpuStore';
 import { useSearchStore, type PlanKind } from '../state/searchStore';
@@ -184,19 +185,19 @@ function FitCheck({ settings, ready, preview }: { settings: SearchSettings; read
   const gpu = useGpuStore((s) => s.gpu);
   const models = settings.models.map((m) => ready.find((g) => g.name === m)!);
   const total = models.reduce((a, g) => a + g.summary.bytes, 0);
-  const soup = (models[0]?.summary.parameters ?? 0) * 4;
   const budget = browserMemoryBudget();
   const k = models.length;
   let line: string;
-  if (settings.backend === 'webgpu') {
+  if (models.length === 0) line = '';
+  else if (settings.backend === 'webgpu') {
     const name = gpu.status === 'ready' ? gpu.adapter.name : 'the GPU';
-    line = `Fit check: ${k} models (${formatBytes(total)}) + the soup in the model’s weight buffers (${formatBytes(soup)} as f32) on ${name}. They are uploaded once and every point is souped there; if the GPU cannot hold them, each point is souped on the CPU and uploaded (${formatBytes(soup / 2)}–${formatBytes(soup)} per point), and the search says so when it starts.`;
+    const soup = heldModelBytes(models[0].checkpoint, false);
+    line = `Fit check: ${k} models (${formatBytes(total)}) + the soup in the model’s weight buffers (${formatBytes(soup.bytes)} ${soup.as}) on ${name}. They are uploaded once and every point is souped there; if the GPU cannot hold them, each point is souped on the CPU and uploaded (${formatBytes(soup.bytes)} per point), and the search says so when it starts.`;
   } else {
-    const needed = total + 2 * soup;
-    line =
-      needed <= budget
-        ? `Fit check: ${k} models (${formatBytes(total)}) + the soup (${formatBytes(soup)} as f32, twice while it is replaced) = ${formatBytes(needed)} of the ${formatBytes(budget)} this page may hold: the models are held in memory, nothing read per point.`
-        : `Fit check: ${k} models (${formatBytes(total)}) + the soup = ${formatBytes(needed)}, more than the ${formatBytes(budget)} this page may hold: each point streams its models from the files (${formatBytes(total)} read per point).`;
+    const host = hostFit({ models: k, modelsBytes: total, held: heldModelBytes(models[0].checkpoint, false), budget, bytes: formatBytes, giver: 'this page may hold' });
+    line = host.fits
+      ? `Fit check: ${host.text}: the models are held in memory, nothing read per point.`
+      : `Fit check: ${host.text}, too much: each point streams its models from the files (${formatBytes(total)} read per point).`;
   }
   return (
     <div className="search-fit" data-testid="search-fit">

@@ -1,4 +1,5 @@
 /** Messages between the studio page and its Search worker, and the settings a search is started with. */
+import type { PlanForecast } from '../../eval/estimate';
 import type { ChoiceMetric } from '../../eval/scores';
 import type { SearchEvidence } from '../../search/evidence';
 import type { SearchManifest } from '../../search/manifest';
@@ -52,6 +53,7 @@ export type FromSearchWorker =
   | { type: 'phase'; phase: 'baselines' | 'plan' | 'coalitions'; planned: number }
   | { type: 'trial'; record: TrialRecord; reused: boolean; done: number; planned: number; etaSeconds: number | undefined }
   | { type: 'scoring'; key: string; tokensDone: number; tokensTotal: number }
+  | { type: 'forecast'; forecast: PlanForecast | null }
   | { type: 'evidence'; evidence: SearchEvidence }
   | { type: 'done'; evaluated: number; planPoints: number; evidence: SearchEvidence }
   | { type: 'failed'; message: string; cancelled: boolean };

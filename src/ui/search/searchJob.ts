@@ -17,6 +17,8 @@ import { fitSoupLoader, type FitLoaderOptions } from '../../search/fitLoader';
 import { listPoints, uniformOf } from '../../search/points';
 import { defaultShapleyPlayers, runSearch, type SearchEvent, type SearchOutcome, type SearchPlan, type SearchSpec, type TrialRecord, type TrialStore } from '../../search/runSearch';
 import { planPoint, type PlannedModel } from '../../search/soupLoader';
+import { forecastSearch } from '../../search/planSize';
+import type { PlanForecast } from '../../eval/estimate';
 import { prepareEvaluation } from '../evalWorker/prepare';
 import { formatBytes } from '../ingredients/format';
 import { openInput } from '../ingredients/openIngredient';
@@ -31,6 +33,8 @@ export interface SearchJobDeps {
   memoryBudget: number;
   signal?: AbortSignal;
   onStarted?(info: SearchStarted): void;
+  /** Given: the plan's time is measured (a short warm-up) and told before the first point. */
+  onForecast?(f: PlanForecast | null): void;
   onEvent?(e: SearchEvent): void;
   /** The evidence after each newly evaluated trial. */
   onEvidence?(e: SearchEvidence): void;
@@ -92,6 +96,7 @@ export async function runSearchJob(req: Pick<SearchRequest, 'settings' | 'ingred
     deps.onStarted?.({ fit: fitted.line, where: fitted.where, backend: lm.description, problems, stored });
 
     const trials = new Map<string, TrialRecord>((await deps.store.load()).map((t) => [t.key, t]));
+    if (deps.onForecast) deps.onForecast(await forecastSearch(spec, tasks, lm, new Set(trials.keys()), { surface: 'studio-search', signal }));
     const players = defaultShapleyPlayers(spec);
     const outcome = await runSearch({
       spec,

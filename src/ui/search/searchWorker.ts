@@ -6,11 +6,14 @@
  */
 import { browserMemoryBudget } from '../../browser/memory';
 import { getSearch, idbTrialStore, putSearch, updateSearch, type StoredSearchState } from '../../browser/searchDb';
-import { failureMessage, serveOneJob, throttle } from '../evalWorker/host';
+import { serveOneJob, throttle } from '../evalWorker/host';
 import type { FromSearchWorker, SearchRequest, SearchSettings } from './protocol';
 import { runSearchJob } from './searchJob';
+import { searchStopMessage } from './stopMessage';
 
 const CANCELLED = 'Search cancelled; every finished point is kept. Start it again to resume.';
+/** The failure as the page reads it (made before the host words it: it counts the points kept). */
+let stopped: string | undefined;
 
 serveOneJob<SearchRequest, FromSearchWorker>(
   async (req, ctx) => {
@@ -43,6 +46,7 @@ serveOneJob<SearchRequest, FromSearchWorker>(
           void updateSearch(id, { loader: info.fit, backend: info.backend }).catch(() => undefined);
           ctx.post({ type: 'started', ...info });
         },
+        onForecast: (forecast) => ctx.post({ type: 'forecast', forecast }),
         onEvent: (e) => {
           if (e.type === 'scoring') scoring({ ...e }, e.tokensDone >= e.tokensTotal);
           else {
@@ -58,11 +62,12 @@ serveOneJob<SearchRequest, FromSearchWorker>(
       await updateSearch(id, { state: 'done', message: null, evidence });
       return { type: 'done', evaluated: outcome.evaluated, planPoints: outcome.planPoints, evidence };
     } catch (e) {
-      // The message is made by the host; the state is kept here so that a reload shows why it stopped.
-      await end(ctx.signal.aborted ? 'cancelled' : 'failed', ctx.signal.aborted ? CANCELLED : failureMessage(e));
+      // The state is kept here so that a reload shows why it stopped, and how many points are kept.
+      if (!ctx.signal.aborted) stopped = searchStopMessage(e, (await idbTrialStore(id).load().catch(() => [])).length);
+      await end(ctx.signal.aborted ? 'cancelled' : 'failed', ctx.signal.aborted ? CANCELLED : (stopped ?? null));
       throw e;
     }
   },
-  (message, cancelled) => ({ type: 'failed', message, cancelled }),
+  (message, cancelled) => ({ type: 'failed', message: cancelled ? message : (stopped ?? message), cancelled }),
   CANCELLED,
 );

@@ -12,7 +12,9 @@ import type { SearchEvidence } from '../../search/evidence';
 import { searchProvenance } from '../../search/outputs';
 import { searchIdOf } from '../../search/manifest';
 import type { TrialRecord } from '../../search/runSearch';
+import type { PlanForecast } from '../../eval/estimate';
 import { JobFailure, type RunningJob } from '../evalWorker/client';
+import { advancePace, NO_PACE, type Pace } from '../evalWorker/pace';
 import type { EvalBackend } from '../evalWorker/host';
 import type { IngredientInput } from '../ingredients/types';
 import { messageOf } from '../ingredients/openIngredient';
@@ -46,6 +48,8 @@ export interface SearchProgress {
   scoring: { tokensDone: number; tokensTotal: number } | null;
   /** Points evaluated in this run (not taken from the store). */
   evaluated: number;
+  /** Tokens per second while scoring, as the page hears the counts. */
+  pace: Pace;
 }
 
 /** An exported search row: the soup's weights by ingredient name and the metadata the output carries. */
@@ -65,6 +69,8 @@ interface SearchState {
   phase: Phase;
   started: SearchStarted | null;
   progress: SearchProgress | null;
+  /** The run's time from its warm-up (null: nothing left to evaluate, or not measured yet). */
+  forecast: PlanForecast | null;
   message: { kind: 'error' | 'warning' | 'info'; text: string } | null;
   exported: ExportProvenance | null;
   init(): Promise<void>;
@@ -91,6 +97,7 @@ export const useSearchStore = create<SearchState>()(
       phase: 'idle',
       started: null,
       progress: null,
+      forecast: null,
       message: null,
       exported: null,
       init() {
@@ -117,7 +124,7 @@ export const useSearchStore = create<SearchState>()(
       setForm: (patch) => set((s) => ({ form: { ...s.form, ...patch } })),
       async start({ settings, models, ingredients, tasks }) {
         if (running || get().phase !== 'idle') return;
-        set({ phase: 'starting', message: null, started: null, progress: null });
+        set({ phase: 'starting', message: null, started: null, progress: null, forecast: null });
         let id: string;
         try {
           const manifest = await manifestOf(settings, models, tasks);
@@ -136,13 +143,14 @@ export const useSearchStore = create<SearchState>()(
             }),
             tasks,
           };
-          set({ phase: 'running', progress: { done: 0, planned: 0, etaSeconds: undefined, phase: null, scoring: null, evaluated: 0 } });
+          set({ phase: 'running', progress: { done: 0, planned: 0, etaSeconds: undefined, phase: null, scoring: null, evaluated: 0, pace: NO_PACE } });
           running = startSearch(req, (m) => {
             const p = get().progress;
             if (m.type === 'started') {
               set({ started: m, search: { ...(get().search ?? newSearch(id, manifest, settings)), settings, state: 'running', message: null, loader: m.fit, backend: m.backend } });
             } else if (m.type === 'phase') set({ progress: p && { ...p, phase: m.phase, planned: m.planned } });
-            else if (m.type === 'scoring') set({ progress: p && { ...p, scoring: { tokensDone: m.tokensDone, tokensTotal: m.tokensTotal } } });
+            else if (m.type === 'scoring') set({ progress: p && { ...p, scoring: { tokensDone: m.tokensDone, tokensTotal: m.tokensTotal }, pace: advancePace(p.pace, m.key, m.tokensDone, performance.now()) } });
+            else if (m.type === 'forecast') set({ forecast: m.forecast });
             else if (m.type === 'trial') {
               const trials = get().trials;
               const at = trials.findIndex((t) => t.key === m.record.key);

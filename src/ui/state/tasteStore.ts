@@ -5,6 +5,8 @@
  * run adds its results beside the earlier ones when it ends, and the models it scored before a cancel or
  * a failure are kept as its results.
  */
+import type { PlanForecast } from '../../eval/estimate';
+import { advancePace, NO_PACE, type Pace } from '../evalWorker/pace';
 import { create } from 'zustand';
 import { createJSONStorage, persist } from 'zustand/middleware';
 import { parseTaskFile } from '../../eval/taskFile';
@@ -43,6 +45,10 @@ interface TasteState {
   backend: TasteBackend | null;
   phase: Phase;
   progress: TasteProgress | null;
+  /** The run's time from its warm-up, once measured. */
+  forecast: PlanForecast | null;
+  /** Tokens per second while scoring, as the page hears the counts. */
+  pace: Pace;
   /** The run in progress (its models as they are scored); null between runs. */
   run: TasteRun | null;
   /** Results of the finished runs, newest first. */
@@ -75,6 +81,8 @@ export const useTasteStore = create<TasteState>()(
         backend: null,
         phase: 'idle',
         progress: null,
+        forecast: null,
+        pace: NO_PACE,
         run: null,
         runs: [],
         message: null,
@@ -132,7 +140,7 @@ export const useTasteStore = create<TasteState>()(
         start(req, soupWeights) {
           if (running) return;
           const run: TasteRun = { results: [], soupWeights, soupName: req.soupName, backend: '', problems: [], at: Date.now() };
-          set({ phase: 'running', progress: null, message: null, run });
+          set({ phase: 'running', progress: null, forecast: null, pace: NO_PACE, message: null, run });
           const update = (patch: Partial<TasteRun>) => {
             const current = get().run;
             if (current) set({ run: { ...current, ...patch } });
@@ -141,7 +149,8 @@ export const useTasteStore = create<TasteState>()(
             { ...req, type: 'start', tasks: get().tasks },
             {
               started: (info) => update({ backend: info.backend, problems: info.problems }),
-              progress: (progress) => set({ progress }),
+              forecast: (forecast) => set({ forecast }),
+              progress: (progress) => set({ progress, pace: progress.phase === 'scoring' ? advancePace(get().pace, String(progress.modelIndex), progress.tokensDone, performance.now()) : get().pace }),
               model: (r) => update({ results: [...(get().run?.results ?? []), r] }),
             },
           );

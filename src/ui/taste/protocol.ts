@@ -1,4 +1,5 @@
 /** Messages between the studio page and its Taste worker (structured clone: Files and handles travel as they are). */
+import type { PlanForecast } from '../../eval/estimate';
 import type { TaskResult } from '../../eval/evaluate';
 import type { IngredientInput } from '../ingredients/types';
 
@@ -44,6 +45,7 @@ export interface TasteProgress {
 
 export type FromTasteWorker =
   | { type: 'started'; backend: string; models: string[]; problems: string[] }
+  | { type: 'forecast'; forecast: PlanForecast }
   | { type: 'progress'; progress: TasteProgress }
   | { type: 'model'; result: ModelResult }
   | { type: 'done' }

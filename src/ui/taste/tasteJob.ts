@@ -6,6 +6,7 @@
  * tests run it.
  */
 import { throwIfAborted } from '../../errors';
+import { forecastPlan, type PlanForecast } from '../../eval/estimate';
 import { scoreTasks } from '../../eval/evaluate';
 import type { Checkpoint } from '../../formats/checkpoint';
 import type { SoupBackend } from '../../merge/kernel';
@@ -27,6 +28,8 @@ export interface TasteJobDeps {
   createModel(config: ModelConfig, weights: WeightSource, signal: AbortSignal | undefined): Promise<{ model: CausalLM; description: string }>;
   signal?: AbortSignal;
   onStart?(info: { backend: string; models: string[]; problems: string[] }): void;
+  /** Given: the run's time is measured (a short warm-up) and told before the first model is scored. */
+  onForecast?(f: PlanForecast): void;
   onProgress?(p: TasteProgress): void;
   onModel?(r: ModelResult): void;
 }
@@ -71,6 +74,7 @@ export async function runTasteJob(req: Omit<TasteRequest, 'type' | 'backend'>, d
         const created = await deps.createModel(config, m.weights, signal);
         lm = created.model;
         deps.onStart?.({ backend: created.description, models: models.map((x) => x.name), problems });
+        if (deps.onForecast) deps.onForecast(await forecastPlan(lm, created.description, tasks, models.length, { unit: 'models', surface: 'studio-taste', signal }));
       } else {
         await lm.reloadWeights(m.weights, { signal });
       }

@@ -15,6 +15,7 @@ serveOneJob<TasteRequest, FromTasteWorker>(
       // The model owns its device: the job disposes the model after the run.
       createModel: (config, weights, signal) => ctx.createModel(req.backend, config, weights, { name: req.soupName, signal }),
       onStart: (info) => ctx.post({ type: 'started', ...info }),
+      onForecast: (forecast) => ctx.post({ type: 'forecast', forecast }),
       onProgress: (p) => post(p, p.phase !== 'scoring' || p.tokensDone >= p.tokensTotal),
       onModel: (result) => ctx.post({ type: 'model', result }),
     });

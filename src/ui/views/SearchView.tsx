@@ -8,6 +8,9 @@ import type { SearchSettings } from '../search/protocol';
 import { specOf } from '../search/searchJob';
 import { EvidencePanel, SearchDownloads, SearchTrialsTable } from '../search/SearchResults';
 import { ClusterPanel } from '../search/ClusterPanel';
+import { ForecastNote } from '../components/ForecastNote';
+import { paceText, tokensPerSecond } from '../evalWorker/pace';
+import { duration, type PlanForecast } from '../../eval/estimate';
 import { identityOf, SearchSetup, type ReadyIngredient } from '../search/SearchSetup';
 import { messageOf } from '../ingredients/openIngredient';
 import { useNavigationStore } from '../state/navigationStore';
@@ -97,7 +100,8 @@ export function SearchView() {
           </p>
         )}
         {s.phase === 'starting' && <p role="status">Opening the checkpoints…</p>}
-        {active && s.progress && <ProgressBar progress={s.progress} cancelling={s.phase === 'cancelling'} />}
+        <ForecastNote forecast={s.forecast} testId="search-forecast" />
+        {active && s.progress && <ProgressBar progress={s.progress} forecast={s.forecast} cancelling={s.phase === 'cancelling'} />}
         {s.message && (
           <p className={s.message.kind === 'error' ? 'error' : s.message.kind === 'warning' ? 'warning' : 'ok'} role={s.message.kind === 'info' ? 'status' : 'alert'} data-testid="search-message">
             {s.message.text}
@@ -146,11 +150,14 @@ function usePreview(settings: SearchSettings | null, problem: string | null, rea
   return settings && !problem && preview?.of === settings ? preview.value : null;
 }
 
-function ProgressBar({ progress: p, cancelling }: { progress: SearchProgress; cancelling: boolean }) {
+function ProgressBar({ progress: p, forecast, cancelling }: { progress: SearchProgress; forecast: PlanForecast | null; cancelling: boolean }) {
   const within = p.scoring && p.scoring.tokensTotal > 0 ? p.scoring.tokensDone / p.scoring.tokensTotal : 0;
   const fraction = p.planned > 0 ? Math.min(1, (p.done + within) / p.planned) : 0;
   const percent = Math.round(fraction * 1000) / 10;
-  const eta = p.etaSeconds === undefined ? '' : `, about ${formatSeconds(p.etaSeconds)} left`;
+  const tps = tokensPerSecond(p.pace);
+  // Until the search has timed a point of its own, the time left is the warm-up's pace over the tokens left.
+  const left = p.etaSeconds ?? (forecast && p.planned > 0 ? (Math.max(0, p.planned - p.done - within) * forecast.tokensPerPoint) / (tps ?? forecast.tokensPerSecond) : undefined);
+  const eta = `${tps === undefined ? '' : `, ${paceText(tps)}`}${left === undefined ? '' : `, about ${duration(left)} left`}`;
   const text = cancelling
     ? 'Cancelling after the current batch…'
     : p.planned === 0
@@ -166,12 +173,6 @@ function ProgressBar({ progress: p, cancelling }: { progress: SearchProgress; ca
       </p>
     </div>
   );
-}
-
-function formatSeconds(s: number): string {
-  if (s < 90) return `${Math.round(s)} s`;
-  if (s < 5400) return `${Math.round(s / 60)} min`;
-  return `${(s / 3600).toFixed(1)} h`;
 }
 
 function Results({ trials, exportDisabled }: { trials: TrialRecord[]; exportDisabled: boolean }) {

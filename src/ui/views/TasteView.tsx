@@ -16,6 +16,9 @@ import { TasteCharts, TasteTable } from '../taste/TasteResults';
 import type { TasteProgress } from '../taste/protocol';
 import { tasteObjectiveRule, tasteScoreCsv, tasteTrialsCsv } from '../taste/tables';
 import { DocsLink } from '../components/DocsLink';
+import { ForecastNote } from '../components/ForecastNote';
+import { paceText, tokensPerSecond, type Pace } from '../evalWorker/pace';
+import { duration } from '../../eval/estimate';
 import './taste.css';
 
 /** Taste: score the soup on screen and each of its ingredients on the user's task files, side by side. */
@@ -123,7 +126,8 @@ export function TasteView() {
             ))}
           </ul>
         )}
-        {runningNow && <TasteProgressBar progress={t.progress} />}
+        <ForecastNote forecast={t.forecast} testId="taste-forecast" />
+        {runningNow && <TasteProgressBar progress={t.progress} pace={t.pace} />}
         {t.message && (
           <p className={t.phase === 'cancelled' ? 'warning' : 'error'} role="alert">
             {t.message}
@@ -139,20 +143,25 @@ export function TasteView() {
   );
 }
 
-function TasteProgressBar({ progress }: { progress: TasteProgress | null }) {
+function TasteProgressBar({ progress, pace }: { progress: TasteProgress | null; pace: Pace }) {
   const fraction = progress ? (progress.modelIndex + (progress.tokensTotal > 0 ? progress.tokensDone / progress.tokensTotal : 0)) / progress.models : 0;
   const percent = Math.round(fraction * 1000) / 10;
+  const tps = tokensPerSecond(pace);
+  const left = progress && tps !== undefined ? ((progress.models - progress.modelIndex) * progress.tokensTotal - progress.tokensDone) / tps : undefined;
+  const rate = tps === undefined ? '' : `; ${paceText(tps)}${left === undefined ? '' : `, about ${duration(left)} left`}`;
   const text = !progress
     ? 'Opening the checkpoints and reading the tasks…'
     : progress.phase === 'loading'
       ? `Loading ${progress.model} (${progress.modelIndex + 1} of ${progress.models})…`
-      : `Scoring ${progress.model} (${progress.modelIndex + 1} of ${progress.models}): ${progress.task}, ${progress.tokensDone.toLocaleString('en')} of ${progress.tokensTotal.toLocaleString('en')} tokens`;
+      : `Scoring ${progress.model} (${progress.modelIndex + 1} of ${progress.models}): ${progress.task}, ${progress.tokensDone.toLocaleString('en')} of ${progress.tokensTotal.toLocaleString('en')} tokens${rate}`;
   return (
     <div className="progress">
       <div role="progressbar" aria-label="Taste progress" aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent} aria-valuetext={`${percent} %: ${text}`} className="progress-track">
         <div className="progress-fill" style={{ width: `${percent}%` }} />
       </div>
-      <p className="progress-text num">{text}</p>
+      <p className="progress-text num" data-testid="taste-progress">
+        {text}
+      </p>
     </div>
   );
 }
