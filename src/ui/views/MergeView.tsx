@@ -48,6 +48,7 @@ export function MergeView() {
   const m = useMergeStore(useShallow((s) => ({ ...s, progress: null })));
   const show = useNavigationStore((s) => s.show);
   const gguf = m.format === 'gguf';
+  const lora = m.format === 'lora';
   const ggufCheck = useGgufCheck(status.plan, gguf);
   const ggufType = ggufTypeOf(status.plan, m.ggufType);
   useEffect(() => {
@@ -55,7 +56,8 @@ export function MergeView() {
   }, [init]);
 
   const active = m.phase === 'running' || m.phase === 'cancelling';
-  const outputs = OUTPUTS.map((o) => ({ ...o, ok: o.available() }));
+  // A LoRA adapter is two files: a folder, or browser storage.
+  const outputs = OUTPUTS.map((o) => ({ ...o, ok: o.available() && !(lora && o.kind === 'file') }));
   const output = outputs.find((o) => o.kind === m.output && o.ok) ?? outputs.find((o) => o.ok)!;
   const plan = status.plan;
   const models = status.spec.models;
@@ -65,6 +67,8 @@ export function MergeView() {
   const inputDtypes = plan ? [...new Set(plan.steps.flatMap((s) => (s.kind !== 'copy' ? [s.inputs[0].info.dtype] : [])))] : [];
   const blocked = status.blockers.length > 0;
   const ggufRefused = ggufCheck?.state === 'problem';
+  const loraBase = status.spec.base?.name;
+  const loraRefused = lora && !loraBase;
   const outputBytes = plan ? (gguf ? estimateGgufBytes(plan, ggufType) : plan.outputBytes) : 0;
   // The storage list is read again after every merge (a soup may have been added, or a failed one removed).
   const storageVersion = m.phase === 'running' ? -1 : (m.result?.seconds ?? 0);
@@ -92,6 +96,7 @@ export function MergeView() {
       outputBytes,
       ggufType: gguf ? ggufType : undefined,
       metadata: provenance?.metadata,
+      loraRank: lora ? m.loraRank : undefined,
     });
   };
 
@@ -193,7 +198,7 @@ export function MergeView() {
             </select>
           </label>
         </div>
-        <FormatChoice disabled={active} plan={plan} check={ggufCheck} />
+        <FormatChoice disabled={active} plan={plan} check={ggufCheck} loraBase={loraBase} />
         <fieldset className="outputs" disabled={active}>
           <legend>Export to</legend>
           {outputs.map((o) => (
@@ -204,7 +209,7 @@ export function MergeView() {
           ))}
         </fieldset>
         <div className="row">
-          <button type="button" className="primary" disabled={blocked || active || unconfirmed || ggufRefused} onClick={merge}>
+          <button type="button" className="primary" disabled={blocked || active || unconfirmed || ggufRefused || loraRefused} onClick={merge}>
             Merge
           </button>
           <button type="button" disabled={!active || m.phase === 'cancelling'} onClick={m.cancel}>
