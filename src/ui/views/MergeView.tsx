@@ -34,6 +34,12 @@ const GGUF_OUTPUTS: Record<OutputKind, { label: string; hint: string }> = {
   file: { label: 'One .gguf file', hint: 'where and under which name you choose' },
   opfs: OUTPUTS[2],
 };
+/** The places for a LoRA adapter: two files, so a folder (no single file). */
+const LORA_OUTPUTS: Record<OutputKind, { label: string; hint: string }> = {
+  folder: { label: 'A folder', hint: 'adapter_config.json + adapter_model.safetensors, as PEFT saves an adapter' },
+  file: { label: 'One .safetensors file', hint: 'not for an adapter: it is two files' },
+  opfs: OUTPUTS[2],
+};
 
 /** The Merge view: built on the engine modules; no merge or analysis logic here. */
 export function MergeView() {
@@ -58,6 +64,7 @@ export function MergeView() {
   const active = m.phase === 'running' || m.phase === 'cancelling';
   // A LoRA adapter is two files: a folder, or browser storage.
   const outputs = OUTPUTS.map((o) => ({ ...o, ok: o.available() && !(lora && o.kind === 'file') }));
+  const placeOf = (o: (typeof OUTPUTS)[number]) => (gguf ? GGUF_OUTPUTS[o.kind] : lora ? LORA_OUTPUTS[o.kind] : o);
   const output = outputs.find((o) => o.kind === m.output && o.ok) ?? outputs.find((o) => o.ok)!;
   const plan = status.plan;
   const models = status.spec.models;
@@ -204,7 +211,7 @@ export function MergeView() {
           {outputs.map((o) => (
             <label key={o.kind} className={o.ok ? '' : 'muted'}>
               <input type="radio" name="output" value={o.kind} checked={output.kind === o.kind} disabled={!o.ok} onChange={() => m.setOutput(o.kind)} />{' '}
-              {(gguf ? GGUF_OUTPUTS[o.kind] : o).label} <span className="muted small">— {o.ok ? (gguf ? GGUF_OUTPUTS[o.kind] : o).hint : 'not available in this browser'}</span>
+              {placeOf(o).label} <span className="muted small">— {o.ok || (lora && o.kind === 'file') ? placeOf(o).hint : 'not available in this browser'}</span>
             </label>
           ))}
         </fieldset>
