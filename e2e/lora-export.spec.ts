@@ -12,7 +12,8 @@ import { execFileSync } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { opfsFolderFiles, stubFolderPicker } from './browserStorage';
 import { openFreshStudio } from './freshSession';
 
 const DEMO = 'public/demo/checkpoints';
@@ -34,23 +35,6 @@ test.beforeAll(async () => {
 test.afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** The files of an OPFS folder, as bytes. */
-async function opfsFiles(page: Page, folder: string): Promise<Map<string, Buffer>> {
-  const files = await page.evaluate(async (name) => {
-    const d = await (await navigator.storage.getDirectory()).getDirectoryHandle(name);
-    const out: [string, string][] = [];
-    for await (const [k, h] of (d as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) {
-      if (h.kind !== 'file') continue;
-      const bytes = new Uint8Array(await (await (h as FileSystemFileHandle).getFile()).arrayBuffer());
-      let bin = '';
-      for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-      out.push([k, btoa(bin)]);
-    }
-    return out;
-  }, folder);
-  return new Map(files.map(([k, b64]) => [k, Buffer.from(b64, 'base64')]));
-}
 
 test('a LoRA adapter exported in the page is byte for byte the CLI\'s merge + extract-lora of the same recipe; energy kept per tensor shown', async ({ page }, testInfo) => {
   await openFreshStudio(page);
@@ -79,10 +63,7 @@ test('a LoRA adapter exported in the page is byte for byte the CLI\'s merge + ex
   await page.getByRole('tab', { name: 'Merge & export' }).click();
   await page.getByLabel('LoRA rank').fill('4');
   await expect(page.getByTestId('lora-check')).toHaveText(new RegExp(`^A rank-4 adapter for ${BASE}`));
-  await page.evaluate(() => {
-    (window as unknown as { showDirectoryPicker: () => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker = async () =>
-      (await navigator.storage.getDirectory()).getDirectoryHandle('lora-out', { create: true });
-  });
+  await stubFolderPicker(page, 'lora-out');
   await page.getByRole('radio', { name: /A folder/ }).check();
   await page.getByRole('button', { name: 'Merge', exact: true }).click();
   const result = page.getByRole('status').filter({ hasText: 'LoRA adapter, rank 4' });
@@ -94,7 +75,7 @@ test('a LoRA adapter exported in the page is byte for byte the CLI\'s merge + ex
   expect(shares.some((s) => /^\d+\.\d\d %$/.test(s))).toBe(true);
   await page.screenshot({ path: testInfo.outputPath('lora-export.png'), fullPage: true });
 
-  const pageFiles = await opfsFiles(page, 'lora-out');
+  const pageFiles = await opfsFolderFiles(page, 'lora-out');
   expect([...pageFiles.keys()].sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
   expect(JSON.parse(pageFiles.get('adapter_config.json')!.toString('utf8'))).toMatchObject({ peft_type: 'LORA', r: 4, lora_alpha: 4, base_model_name_or_path: `./${BASE}` });
 

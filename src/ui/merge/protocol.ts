@@ -15,8 +15,8 @@ export type OutputRequest =
 
 export interface StartRequest {
   type: 'start';
-  /** Recipe model paths are these names. */
-  ingredients: Pick<IngredientInput, 'name' | 'kind' | 'files'>[];
+  /** Recipe model paths are these names; a LoRA adapter's carries its base. */
+  ingredients: Pick<IngredientInput, 'name' | 'kind' | 'files' | 'base'>[];
   recipeYaml: string;
   output: OutputRequest;
   backend: BackendChoice;

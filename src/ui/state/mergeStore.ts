@@ -126,7 +126,8 @@ export const useMergeStore = create<MergeState>()(
         }
         set({ pickerNote: null });
         set({ phase: 'running', progress: null, result: null, error: null, backendDescription: null });
-        const files = ingredients.map((i) => ({ name: i.name, kind: i.kind, files: i.files }));
+        // An adapter's base travels with it: the worker opens the base with the adapter merged in.
+        const files = ingredients.map((i) => ({ name: i.name, kind: i.kind, files: i.files, ...(i.base ? { base: i.base } : {}) }));
         running = startMerge(
           { type: 'start', ingredients: files, recipeYaml, output, backend, gguf: ggufRequest, metadata, lora: loraRank !== undefined ? { rank: loraRank } : undefined },
           { progress: (progress) => set({ progress }), backend: (backendDescription) => set({ backendDescription }) },
