@@ -3,7 +3,7 @@ import type { GgufFileType } from '../../model/gguf/writeGguf';
 import type { MergeProgress } from '../../merge/runMerge';
 import type { RunRecipeResult } from '../../merge/runRecipe';
 import type { ExtractedTensor } from '../../formats/lora/extractLora';
-import type { IngredientInput } from '../ingredients/types';
+import type { WorkerIngredient } from '../ingredients/types';
 
 export type BackendChoice = 'webgpu' | 'cpu';
 
@@ -16,7 +16,7 @@ export type OutputRequest =
 export interface StartRequest {
   type: 'start';
   /** Recipe model paths are these names; a LoRA adapter's carries its base. */
-  ingredients: Pick<IngredientInput, 'name' | 'kind' | 'files' | 'base'>[];
+  ingredients: WorkerIngredient[];
   recipeYaml: string;
   output: OutputRequest;
   backend: BackendChoice;

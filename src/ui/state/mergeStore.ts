@@ -8,7 +8,7 @@ import type { GgufFileType } from '../../model/gguf/writeGguf';
 import type { MergeProgress } from '../../merge/runMerge';
 import { GGUF_TYPES, isPickerCancel, showDirectoryPicker, showSaveFilePicker } from '../ingredients/fsAccess';
 import { messageOf } from '../ingredients/openIngredient';
-import type { IngredientInput } from '../ingredients/types';
+import { workerIngredient, type IngredientInput } from '../ingredients/types';
 import { MergeFailure, startMerge, type RunningMerge } from '../merge/mergeClient';
 import { GGUF_FILE, storageShortfall } from '../merge/browserStorage';
 import { checkOutputFolder } from '../merge/outputChecks';
@@ -126,8 +126,7 @@ export const useMergeStore = create<MergeState>()(
         }
         set({ pickerNote: null });
         set({ phase: 'running', progress: null, result: null, error: null, backendDescription: null });
-        // An adapter's base travels with it: the worker opens the base with the adapter merged in.
-        const files = ingredients.map((i) => ({ name: i.name, kind: i.kind, files: i.files, ...(i.base ? { base: i.base } : {}) }));
+        const files = ingredients.map((i) => workerIngredient(i));
         running = startMerge(
           { type: 'start', ingredients: files, recipeYaml, output, backend, gguf: ggufRequest, metadata, lora: loraRank !== undefined ? { rank: loraRank } : undefined },
           { progress: (progress) => set({ progress }), backend: (backendDescription) => set({ backendDescription }) },

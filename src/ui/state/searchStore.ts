@@ -14,7 +14,7 @@ import { searchIdOf } from '../../search/manifest';
 import type { TrialRecord } from '../../search/runSearch';
 import { JobFailure, type RunningJob } from '../evalWorker/client';
 import type { EvalBackend } from '../evalWorker/host';
-import type { IngredientInput } from '../ingredients/types';
+import { workerIngredient, type IngredientInput } from '../ingredients/types';
 import { messageOf } from '../ingredients/openIngredient';
 import type { TaskText } from '../taste/protocol';
 import { manifestOf, type ModelIdentity } from '../search/derive';
@@ -130,10 +130,7 @@ export const useSearchStore = create<SearchState>()(
             searchId: id,
             manifest,
             settings,
-            ingredients: settings.models.map((m) => {
-              const input = byName.get(m)!;
-              return { name: input.name, kind: input.kind, files: input.files };
-            }),
+            ingredients: settings.models.map((m) => workerIngredient(byName.get(m)!)),
             tasks,
           };
           set({ phase: 'running', progress: { done: 0, planned: 0, etaSeconds: undefined, phase: null, scoring: null, evaluated: 0 } });
