@@ -95,9 +95,12 @@ fn ffMul(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
   return quickTwoSum(p.x, p.y + (opaque(a.x * b.y) + opaque(a.y * b.x)));
 }
 
-// The one rounding to f32 (the pair is normalised: hi is already the nearest f32 but for ties).
-fn rounded(a: vec2<f32>) -> f32 {
-  return a.x + a.y;
+// The one rounding to f32 (the pair is normalised: hi is already the nearest f32 but for ties). An
+// infinite or NaN operand makes the error terms NaN (∞ − ∞): then the plain f32 value `plain` is the
+// result, as the twin's (∞ stays ∞, NaN stays NaN). Tested on the bits: a compiler may assume no NaN.
+fn rounded(a: vec2<f32>, plain: f32) -> f32 {
+  let r = a.x + a.y;
+  return select(plain, r, (bitcast<u32>(r) & 0x7f800000u) != 0x7f800000u);
 }
 
 // ---- The element of stored row i, column j of the block.
@@ -130,7 +133,8 @@ fn adaptedElement(e: u32) -> vec2<f32> {
 fn merged(@builtin(global_invocation_id) gid: vec3<u32>) {
   let e = elementIndex(gid);
   if (e >= params.rows * params.cols) { return; }
-  out[e] = rounded(adaptedElement(e));
+  // Where the sum is not finite, w carries the ∞ or NaN (a delta s·B·A beyond the f32 range is not handled).
+  out[e] = rounded(adaptedElement(e), w[e]);
 }
 
 @compute @workgroup_size(64)
@@ -164,5 +168,7 @@ fn scaled(@builtin(global_invocation_id) gid: vec3<u32>) {
   let e = elementIndex(gid);
   if (e >= params.rows * params.cols) { return; }
   let line = select(e % params.cols, e / params.cols, params.fanInFanOut == 0u);
-  out[e] = rounded(ffMul(v[e], lines[line]));
+  let x = v[e];
+  let factor = lines[line];
+  out[e] = rounded(ffMul(x, factor), x.x * factor.x);
 }

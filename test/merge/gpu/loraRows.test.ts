@@ -112,6 +112,20 @@ describe('shaders/merge/loraRows.wgsl against its CPU twin (src/formats/lora/lor
     });
   }
 
+  test('∞ and NaN in the base stay ∞ and NaN, as in the twin', async () => {
+    for (const c of [CASES[1], CASES[4]]) {
+      const { f, w } = factorsOf(c, 9);
+      w.set([Infinity, -Infinity, NaN], 3 * IN + 5);
+      const got = await backend.loraRows.mergeRows(f, w, 0, OUT);
+      const expected = mergeLoraRows(f, w, 0, OUT);
+      for (let i = 0; i < got.length; i++) {
+        if (Number.isNaN(expected[i])) expect(got[i], `${c.name}: element ${i}`).toBeNaN();
+        else if (!Number.isFinite(expected[i])) expect(got[i], `${c.name}: element ${i}`).toBe(expected[i]);
+      }
+      expect(expected.filter((x) => !Number.isFinite(x)).length).toBeGreaterThan(0);
+    }
+  });
+
   test('factors that are not f32 values (an F64 adapter) are computed by the twin, bit for bit', async () => {
     const { f, w } = factorsOf(CASES[0], 7);
     f.a[3] = 0.1; // not an f32
