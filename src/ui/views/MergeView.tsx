@@ -159,6 +159,7 @@ export function MergeView() {
             <dd data-testid="estimated-size">
               {formatBytes(outputBytes)}
               {gguf ? ` (GGUF ${ggufType.toUpperCase()})` : ''}
+              {lora ? ' (the soup, held in memory while the adapter is extracted from it; the adapter is smaller)' : ''}
             </dd>
           </dl>
         )}
