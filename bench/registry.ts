@@ -6,6 +6,7 @@ import { studioBenchmark } from './studio';
 import { methodsBenchmark } from './methods';
 import { modelBenchmark } from './model';
 import { searchBenchmark } from './search';
+import { loraBenchmark } from './lora';
 
 export interface Benchmark {
   name: string;
@@ -14,4 +15,4 @@ export interface Benchmark {
   run(): Promise<boolean>;
 }
 
-export const benchmarks: Benchmark[] = [ioBenchmark, kernelsBenchmark, analysisBenchmark, mergeBenchmark, studioBenchmark, methodsBenchmark, modelBenchmark, searchBenchmark];
+export const benchmarks: Benchmark[] = [ioBenchmark, kernelsBenchmark, analysisBenchmark, mergeBenchmark, studioBenchmark, methodsBenchmark, modelBenchmark, searchBenchmark, loraBenchmark];

@@ -41,3 +41,27 @@ export const readExportedSoup = (page: Page, folder: string): Promise<ExportedSo
       recipe: await (await (await soup.getFileHandle('recipe.yaml')).getFile()).text(),
     };
   }, folder);
+
+/** Makes the page's folder picker give `folder` of the origin private file system (created if missing). */
+export const stubFolderPicker = (page: Page, folder: string): Promise<void> =>
+  page.evaluate((name) => {
+    (window as unknown as { showDirectoryPicker: () => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker = async () =>
+      (await navigator.storage.getDirectory()).getDirectoryHandle(name, { create: true });
+  }, folder);
+
+/** The files of an origin-private folder and their bytes (small outputs: they cross as base64). */
+export async function opfsFolderFiles(page: Page, folder: string): Promise<Map<string, Buffer>> {
+  const files = await page.evaluate(async (name) => {
+    const d = await (await navigator.storage.getDirectory()).getDirectoryHandle(name);
+    const out: [string, string][] = [];
+    for await (const [k, h] of (d as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) {
+      if (h.kind !== 'file') continue;
+      const bytes = new Uint8Array(await (await (h as FileSystemFileHandle).getFile()).arrayBuffer());
+      let bin = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      out.push([k, btoa(bin)]);
+    }
+    return out;
+  }, folder);
+  return new Map(files.map(([k, b64]) => [k, Buffer.from(b64, 'base64')]));
+}

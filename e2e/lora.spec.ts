@@ -1,7 +1,8 @@
 /**
  * A LoRA adapter folder added to the studio (the folder input, as "Add folder…" gives it): without its
  * base the card says which base it needs and that it is not loaded; with the base dropped first the
- * card names the loaded base, and the soup's pre-flight takes it like any other ingredient.
+ * card names the loaded base, and the soup's pre-flight takes it like any other ingredient. Merged in the
+ * page on WebGPU (the adapted rows from shaders/merge/loraRows.wgsl) it is within 1 ulp of the CPU merge.
  *
  * Run against the production build: npm run build && npx playwright test e2e/lora.spec.ts
  */
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { demoCheckpointTensors } from '../scripts/makeDemoCheckpoints';
 import { SafetensorsWriter } from '../src/formats/writer';
 import { nodeFileTarget } from '../src/node/fileTargets';
+import { opfsFolderFiles, stubFolderPicker } from './browserStorage';
 
 let dir: string;
 
@@ -66,4 +68,50 @@ test('an adapter added after its base: the card names the loaded base', async ({
   const card = page.getByRole('article', { name: 'chat-lora' });
   await expect(card.getByTestId('lora-base')).toHaveText(/LoRA r 2, α 4 on base tiny-base \(loaded\); trained on org\/tiny-base; 1 tensor adapted as they are read/);
   await page.screenshot({ path: testInfo.outputPath('lora-card.png'), fullPage: true });
+});
+
+/** Merges the page's soup into an origin-private folder (the picker stubbed) on `backend`; returns model.safetensors. */
+async function mergeInPage(page: Page, backend: 'cpu' | 'webgpu', folder: string): Promise<Buffer> {
+  await page.getByLabel('Run on').selectOption(backend);
+  await stubFolderPicker(page, folder);
+  await page.getByRole('radio', { name: /A folder/ }).check();
+  await page.getByRole('button', { name: 'Merge', exact: true }).click();
+  await expect(page.getByRole('status').filter({ hasText: /^Verified: 1 file/ })).toContainText(backend === 'webgpu' ? 'on WebGPU' : 'on CPU', { timeout: 90_000 });
+  return (await opfsFolderFiles(page, folder)).get('model.safetensors')!;
+}
+
+/** A safetensors file's tensors as F32 values (the outputs here are F32). */
+function f32Tensors(file: Buffer): Map<string, Int32Array> {
+  const n = Number(file.readBigUInt64LE(0));
+  const header = JSON.parse(file.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; data_offsets: [number, number] }>;
+  const data = file.subarray(8 + n);
+  const out = new Map<string, Int32Array>();
+  for (const [name, t] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    expect(t.dtype).toBe('F32');
+    out.set(name, new Int32Array(Uint8Array.from(data.subarray(t.data_offsets[0], t.data_offsets[1])).buffer));
+  }
+  return out;
+}
+
+test('a WebGPU merge in the page computes the adapted rows on the GPU (shaders/merge/loraRows.wgsl): within 1 ulp of the CPU merge', async ({ page }) => {
+  await cleanStart(page);
+  await page.locator('input[type=file]:not([webkitdirectory])').setInputFiles({ name: 'tiny-base.safetensors', mimeType: 'application/octet-stream', buffer: await readFile(join(dir, 'tiny-base.safetensors')) });
+  await expect(page.getByRole('article', { name: 'tiny-base' })).toContainText('BF16');
+  await folderInput(page).setInputFiles(join(dir, 'chat-lora'));
+  await expect(page.getByRole('article', { name: 'chat-lora' }).getByTestId('lora-base')).toContainText('(loaded)');
+  // The adapted model alone, into F32: the output is the adapted tensors themselves.
+  await page.getByRole('spinbutton', { name: 'Weight of tiny-base' }).fill('0');
+  await page.getByRole('tab', { name: 'Merge & export' }).click();
+  await page.getByLabel('Output dtype').selectOption('F32');
+  const gpu = f32Tensors(await mergeInPage(page, 'webgpu', 'lora-gpu'));
+  const cpu = f32Tensors(await mergeInPage(page, 'cpu', 'lora-cpu'));
+  expect([...gpu.keys()]).toEqual([...cpu.keys()]);
+  const line = (x: number) => (x < 0 ? -(x & 0x7fffffff) : x);
+  for (const [name, g] of gpu) {
+    const c = cpu.get(name)!;
+    let worst = 0;
+    for (let i = 0; i < g.length; i++) worst = Math.max(worst, Math.abs(line(g[i]) - line(c[i])));
+    expect(worst, name).toBeLessThanOrEqual(1);
+  }
 });

@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRecipe } from '../src/merge/recipe';
 import { browserAdapter } from './adapter';
+import { opfsFolderFiles, stubFolderPicker } from './browserStorage';
 import { openFreshStudio } from './freshSession';
 
 const DEMO = 'public/demo/checkpoints';
@@ -59,21 +60,11 @@ async function exportRecipe(page: Page): Promise<string> {
 async function mergeInPage(page: Page, backend: 'cpu' | 'webgpu', folder: string): Promise<Buffer> {
   await page.getByRole('tab', { name: 'Merge & export' }).click();
   await page.getByLabel('Run on').selectOption(backend);
-  await page.evaluate((name) => {
-    (window as unknown as { showDirectoryPicker: () => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker = async () =>
-      (await navigator.storage.getDirectory()).getDirectoryHandle(name, { create: true });
-  }, folder);
+  await stubFolderPicker(page, folder);
   await page.getByRole('radio', { name: /A folder/ }).check();
   await page.getByRole('button', { name: 'Merge', exact: true }).click();
   await expect(page.getByText(/Verified: 1 file, 21 tensors/)).toBeVisible({ timeout: 90_000 });
-  const base64 = await page.evaluate(async (name) => {
-    const d = await (await navigator.storage.getDirectory()).getDirectoryHandle(name);
-    const model = new Uint8Array(await (await (await d.getFileHandle('model.safetensors')).getFile()).arrayBuffer());
-    let bin = '';
-    for (let i = 0; i < model.length; i += 0x8000) bin += String.fromCharCode(...model.subarray(i, i + 0x8000));
-    return btoa(bin);
-  }, folder);
-  return Buffer.from(base64, 'base64');
+  return (await opfsFolderFiles(page, folder)).get('model.safetensors')!;
 }
 
 /** `souplab merge` of the exported recipe, on the CPU, beside the checkpoint folders. */

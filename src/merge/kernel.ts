@@ -16,6 +16,7 @@
  */
 import { InputError } from '../errors';
 import type { ProgramTensor } from './program/runProgram';
+import type { LoraRowsComputer } from '../formats/lora/loraRows';
 import { bf16ToF32Bits, bitsToF32, f16ToF32Bits, f32BitsToBf16, f32BitsToF16, f32ToBits } from '../formats/floatCodecs';
 import { KERNEL_DTYPE_BYTES, type KernelDtype } from './kernelDtype';
 
@@ -96,6 +97,11 @@ export interface SoupBackend {
    * scripts load in ≈ 0.1–0.2 s), so that a backend made before the user asks to merge is ready.
    */
   warm?(): void;
+  /**
+   * Computes the rows of LoRA-adapted inputs (src/formats/lora) while this backend merges; absent, the
+   * CPU does (the WebGPU backend's runs shaders/merge/loraRows.wgsl). runRecipe binds it to the inputs.
+   */
+  readonly loraRows?: LoraRowsComputer;
   dispose(): Promise<void>;
 }
 

@@ -12,6 +12,7 @@
  * with the random seed filled in when the method draws masks and the recipe gave none.
  */
 import type { Checkpoint } from '../formats/checkpoint';
+import { isAdaptedCheckpoint } from '../formats/lora/adaptedCheckpoint';
 import type { ByteSource } from '../formats/types';
 import type { OutputTarget } from '../formats/writer';
 import { carriedFiles } from './carriedFiles';
@@ -90,6 +91,7 @@ export async function runRecipe(opts: RunRecipeOptions): Promise<RunRecipeResult
 
   const opened: Checkpoint[] = [];
   let backend: SoupBackend | undefined;
+  let unbind = (): void => undefined;
   try {
     const checkpoints = new Map<string, Checkpoint>();
     for (const ref of modelRefsOf(recipe)) {
@@ -105,6 +107,7 @@ export async function runRecipe(opts: RunRecipeOptions): Promise<RunRecipeResult
     const extraFiles: ExtraOutputFile[] = [];
     if (opts.gguf && ggufInputs) {
       backend = await opts.backend();
+      unbind = bindLoraRows(opened, backend);
       const written = await writeSoupGguf(plan, ggufInputs, {
         backend,
         target: opts.target,
@@ -122,6 +125,7 @@ export async function runRecipe(opts: RunRecipeOptions): Promise<RunRecipeResult
       extraFiles.push(...(await carriedFiles(plan)));
     }
     backend = await opts.backend();
+    unbind = bindLoraRows(opened, backend);
     const metadata: Record<string, string> = { ...(opts.metadata ?? {}) };
     if (randomSeed !== undefined) metadata['souplab.random_seed'] = String(randomSeed);
     // Which tokens the output vocabulary adds and where their rows come from, for `souplab inspect`.
@@ -140,9 +144,23 @@ export async function runRecipe(opts: RunRecipeOptions): Promise<RunRecipeResult
     });
     return { plan, result, recipe, warnings, recipeYaml, extraFiles: extraFiles.map((f) => f.name), backendDescription: backend.description, randomSeed };
   } finally {
+    unbind();
     await backend?.dispose().catch(() => undefined);
     await Promise.all(opened.map((c) => (c as Checkpoint & { close?: () => Promise<void> }).close?.().catch(() => undefined)));
   }
+}
+
+/**
+ * Has the backend compute the adapted rows of the recipe's `base+adapter` models (the WebGPU backend's
+ * kernel) for the time of the merge; returns what puts the CPU back.
+ */
+function bindLoraRows(checkpoints: Checkpoint[], backend: SoupBackend): () => void {
+  const computer = backend.loraRows;
+  const adapted = checkpoints.filter(isAdaptedCheckpoint);
+  if (!computer || adapted.length === 0) return () => undefined;
+  const before = adapted.map((c) => c.loraRows.computer);
+  for (const c of adapted) c.loraRows.computer = computer;
+  return () => adapted.forEach((c, i) => (c.loraRows.computer = before[i]));
 }
 
 function drawSeed(): number {

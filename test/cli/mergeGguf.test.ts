@@ -6,12 +6,13 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test, vi } from 'vitest';
-import { getLlama, LlamaLogLevel, type Llama, type Token } from 'node-llama-cpp';
+import { getLlama, LlamaLogLevel, type Llama } from 'node-llama-cpp';
 import { tinyModel, type TinyModelOptions } from '../../scripts/tinyModel';
 import { CpuCausalLM } from '../../src/model/cpu/cpuCausalLM';
 import type { WeightSource } from '../../src/model/types';
 import { openTinyModel, tempDir } from '../model/helpers';
 import { cli } from '../support/cliInProcess';
+import { maxLogProbGap } from '../support/llamaLogProbs';
 
 // llama.cpp and the CPU model on a 2-core CI machine shared with other test files: generous, not tight.
 vi.setConfig({ testTimeout: 240_000, hookTimeout: 120_000 });
@@ -81,16 +82,7 @@ test('merge --out soup.gguf: llama.cpp scores the soup as the CPU runtime scores
 
   const model = await llama.loadModel({ modelPath: out });
   try {
-    const context = await model.createContext({ contextSize: 128, threads: 2, flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' });
-    const tokens = ids as unknown as readonly Token[];
-    const evaluated = await context.getSequence().controlledEvaluate(tokens.map((t) => [t, { generateNext: { probabilities: true } }]));
-    let maxAbs = 0;
-    for (let t = 0; t + 1 < tokens.length; t++) {
-      const p = evaluated[t]?.next?.probabilities?.get(tokens[t + 1]) ?? 0;
-      maxAbs = Math.max(maxAbs, Math.abs(Math.log(p) - ours[t]));
-    }
-    await context.dispose();
-    expect(maxAbs).toBeLessThan(2e-4);
+    expect(await maxLogProbGap(model, ids, ours)).toBeLessThan(2e-4);
   } finally {
     await model.dispose();
   }

@@ -16,7 +16,7 @@ import { printable } from '../header';
 import type { ByteSource } from '../types';
 import type { LoraAdapter, LoraModule } from './adapter';
 import { moduleLora } from './adapterConfig';
-import { doraColumnNorms, mergeLoraRows, storedShape, type LoraFactors } from './loraRows';
+import { cpuLoraRows, storedShape, type LoraFactors, type LoraRowsComputer } from './loraRows';
 
 /** Rows read from the base per block when DoRA's column norms need a pass over the whole tensor. */
 const NORM_BLOCK_BYTES = 8 << 20;
@@ -27,6 +27,16 @@ export interface AdaptedCheckpoint extends Checkpoint {
   adapter: LoraAdapter;
   /** Base tensor names the adapter changes (LoRA-adapted or replaced). */
   adaptedTensors: string[];
+  /**
+   * What computes the adapted rows when they are read: the CPU unless a merge binds its backend's GPU
+   * (runRecipe does, for the time of the merge).
+   */
+  loraRows: { computer: LoraRowsComputer };
+}
+
+/** True for a checkpoint made by applyLoraAdapter. */
+export function isAdaptedCheckpoint(c: Checkpoint): c is AdaptedCheckpoint {
+  return 'adapter' in c && 'loraRows' in c;
 }
 
 /** The base tensor a module's weight is: `<module>.weight`, tolerating a missing or extra leading `model.`. */
@@ -42,6 +52,7 @@ function describeBase(base: Checkpoint, adapter: LoraAdapter): string {
 export function applyLoraAdapter(base: Checkpoint, adapter: LoraAdapter): AdaptedCheckpoint {
   const replaced = new Map<string, CheckpointTensor>();
   const cache = new FactorCache(CACHED_FACTORS);
+  const loraRows = { computer: cpuLoraRows };
   const mismatch = (what: string) => new InputError(`${printable(adapter.name)} does not fit ${printable(base.name)}: ${what}${describeBase(base, adapter)}`);
 
   for (const m of adapter.modules) {
@@ -60,7 +71,7 @@ export function applyLoraAdapter(base: Checkpoint, adapter: LoraAdapter): Adapte
     for (const f of [m.a, m.b, m.magnitude]) {
       if (f && !isFloatDtype(f.info.dtype)) throw new InputError(`${printable(adapter.name)}: tensor ${printable(f.info.name)} is ${f.info.dtype}, not a float tensor`);
     }
-    replaced.set(name, adaptedTensor(t, m, { scale: moduleLora(adapter.config, m.module).scale, fanInFanOut: adapter.config.fanInFanOut, adapterName: adapter.name, cache }));
+    replaced.set(name, adaptedTensor(t, m, { scale: moduleLora(adapter.config, m.module).scale, fanInFanOut: adapter.config.fanInFanOut, adapterName: adapter.name, cache, loraRows }));
   }
   for (const [plain, t] of adapter.replacements) {
     const name = base.tensors.has(plain) ? plain : baseTensorName(base, plain.replace(/\.weight$/, '')) ?? (base.tensors.has(`model.${plain}`) ? `model.${plain}` : undefined);
@@ -82,6 +93,7 @@ export function applyLoraAdapter(base: Checkpoint, adapter: LoraAdapter): Adapte
     tensors,
     adapter,
     adaptedTensors: [...replaced.keys()],
+    loraRows,
   };
 }
 
@@ -90,6 +102,7 @@ interface AdaptOptions {
   fanInFanOut: boolean;
   adapterName: string;
   cache: FactorCache;
+  loraRows: { computer: LoraRowsComputer };
 }
 
 /** The adapted tensor: F32, its bytes computed from whole rows of the base on each read. */
@@ -107,8 +120,9 @@ function adaptedTensor(baseT: CheckpointTensor, m: LoraModule, o: AdaptOptions):
     if (dtype === 'F64') return new Float64Array(bytes.slice().buffer);
     return decodeToF32(dtype, bytes);
   };
-  const factors = () =>
-    o.cache.get(`${sourceName}\0${name}`, async () => {
+  const factors = (computer: LoraRowsComputer) =>
+    // Keyed by the computer too: DoRA's column norms are the computer's (the GPU's agree within rounding).
+    o.cache.get(`${sourceName}\0${name}\0${computer.name}`, async () => {
       const [r, inF] = m.a.info.shape;
       const f: LoraFactors = {
         a: await readF64(m.a),
@@ -120,7 +134,7 @@ function adaptedTensor(baseT: CheckpointTensor, m: LoraModule, o: AdaptOptions):
         fanInFanOut: o.fanInFanOut,
         magnitude: m.magnitude ? await readF64(m.magnitude) : undefined,
       };
-      const norms = f.magnitude && f.fanInFanOut ? await doraColumnNorms(f, readBaseRows, Math.max(1, Math.floor(NORM_BLOCK_BYTES / (cols * 8)))) : undefined;
+      const norms = f.magnitude && f.fanInFanOut ? await computer.columnNorms(f, readBaseRows, Math.max(1, Math.floor(NORM_BLOCK_BYTES / (cols * 8)))) : undefined;
       return { f, norms };
     });
 
@@ -132,11 +146,12 @@ function adaptedTensor(baseT: CheckpointTensor, m: LoraModule, o: AdaptOptions):
         throw new RangeError(`${sourceName}: tensor ${name}: invalid read of ${length} bytes at ${offset} (${byteLength} bytes)`);
       }
       if (length === 0) return new Uint8Array(0);
-      const { f, norms } = await factors();
+      const computer = o.loraRows.computer;
+      const { f, norms } = await factors(computer);
       const [rowsTotal] = storedShape(f);
       const row0 = Math.floor(offset / 4 / cols);
       const row1 = Math.min(rowsTotal, Math.ceil((offset + length) / 4 / cols));
-      const merged = mergeLoraRows(f, await readBaseRows(row0, row1 - row0), row0, row1 - row0, norms);
+      const merged = await computer.mergeRows(f, await readBaseRows(row0, row1 - row0), row0, row1 - row0, norms);
       const bytes = encodeFromF32('F32', merged);
       const start = offset - row0 * cols * 4;
       return bytes.subarray(start, start + length);

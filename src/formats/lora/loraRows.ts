@@ -8,6 +8,9 @@
  * With fan_in_fan_out the base stores W transposed ([in, out]): a stored row is an input feature and
  * DoRA's norms run down the stored columns, so they are computed once over the whole tensor first.
  * Everything is accumulated in f64 and rounded to f32 once.
+ *
+ * This is the CPU twin of shaders/merge/loraRows.wgsl (driven by src/merge/gpu/loraRowsGpu.ts): a merge
+ * on the WebGPU backend computes the rows there (LoraRowsComputer), within 1 ulp of these.
  */
 
 export interface LoraFactors {
@@ -98,3 +101,19 @@ export function mergeLoraRows(f: LoraFactors, w: ArrayLike<number>, row0: number
   }
   return Float32Array.from(v);
 }
+
+/** Computes adapted rows: the CPU (below), or a merge backend's GPU (src/merge/gpu/loraRowsGpu.ts). */
+export interface LoraRowsComputer {
+  /** Names the computer in cache keys. */
+  readonly name: string;
+  /** mergeLoraRows' result. */
+  mergeRows(f: LoraFactors, w: ArrayLike<number>, row0: number, rows: number, columnNorms?: Float64Array): Promise<Float32Array>;
+  /** doraColumnNorms' result. */
+  columnNorms(f: LoraFactors, readRows: (row0: number, rows: number) => Promise<ArrayLike<number>>, blockRows: number): Promise<Float64Array>;
+}
+
+export const cpuLoraRows: LoraRowsComputer = {
+  name: 'cpu',
+  mergeRows: (f, w, row0, rows, columnNorms) => Promise.resolve(mergeLoraRows(f, w, row0, rows, columnNorms)),
+  columnNorms: doraColumnNorms,
+};

@@ -5,6 +5,7 @@ import type { PipelineCache } from '../../gpu/pipelineCache';
 import type { SoupBackend, SoupJob } from '../kernel';
 import type { ElementwiseJob } from './elementwiseJob';
 import type { GpuTensorStats } from './tensorStatsGpu';
+import type { LoraRowsComputer } from '../../formats/lora/loraRows';
 
 export interface WebGPUSoupBackend extends SoupBackend {
   /** Runs a method's element kernel (see ElementwiseJob); concurrent calls share the pieces in flight. */
@@ -13,6 +14,8 @@ export interface WebGPUSoupBackend extends SoupBackend {
   readonly shared: { ctx: SoupDevice; pool: GpuBufferPool; pipelines: PipelineCache };
   /** The whole-tensor statistics kernels on this backend's device. */
   readonly tensorStats: GpuTensorStats;
+  /** LoRA-adapted inputs' rows on this backend's device (shaders/merge/loraRows.wgsl). */
+  readonly loraRows: LoraRowsComputer;
   readonly kind: 'webgpu';
   /** The device, for diagnostics and tests (destroying it makes every run fail with DeviceLostError). */
   readonly gpuDevice: GPUDevice;

@@ -21,6 +21,7 @@ import { blocksPerElementBlock, SOUP_BLOCK_ELEMENTS, SOUP_WORKGROUP_SIZE, soupSh
 import { Semaphore } from '../../util/semaphore';
 import { runTensorProgramOnGpu } from './runProgramGpu';
 import { createGpuTensorStats } from './tensorStatsGpu';
+import { createGpuLoraRows } from './loraRowsGpu';
 import type { ElementwiseJob } from './elementwiseJob';
 import type { WebGPUSoupBackend } from './gpuSoupBackend';
 
@@ -264,6 +265,7 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
     gpuDevice: device,
     shared: { ctx, pool, pipelines },
     tensorStats: createGpuTensorStats(ctx, pool, pipelines),
+    loraRows: createGpuLoraRows(ctx, pool, pipelines),
     runProgram(tensor, opts) {
       return runTensorProgramOnGpu(tensor, { backend, stats: backend.tensorStats, ...opts });
     },

@@ -17,6 +17,14 @@ export interface IngredientInput {
   base?: IngredientInput;
 }
 
+/** What a worker (merge, taste, search) gets of an ingredient: its files, and a LoRA adapter's base. */
+export type WorkerIngredient = Pick<IngredientInput, 'name' | 'kind' | 'files' | 'base'>;
+
+/** The ingredient as sent to a worker (the base travels with an adapter: the worker opens base+adapter). */
+export function workerIngredient(input: IngredientInput, name = input.name): WorkerIngredient {
+  return { name, kind: input.kind, files: input.files, ...(input.base ? { base: input.base } : {}) };
+}
+
 export interface IngredientSummary {
   files: { name: string; bytes: number }[];
   /** Other files of the folder (config.json, tokenizer…), carried into a folder export. */

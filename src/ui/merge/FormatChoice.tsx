@@ -9,6 +9,11 @@ import { useMergeStore, type OutputFormat } from '../state/mergeStore';
 const FORMATS: { format: OutputFormat; label: string; hint: string }[] = [
   { format: 'safetensors', label: 'safetensors', hint: 'a Hugging Face checkpoint: transformers, vLLM, mergekit, more souping' },
   { format: 'gguf', label: 'GGUF', hint: 'one file for llama.cpp, Ollama, LM Studio, with the tokenizer and chat template inside' },
+  {
+    format: 'lora',
+    label: 'LoRA adapter',
+    hint: 'the soup’s difference to the recipe’s base model as a rank-r PEFT adapter (adapter_config.json + adapter_model.safetensors), by truncated SVD per tensor, as souplab extract-lora writes it',
+  },
 ];
 
 /** What each GGUF type costs and gives, in a line. */
@@ -77,12 +82,17 @@ export function ggufTypeOf(plan: MergePlan | null, chosen: GgufFileType | null):
   return chosen ?? (plan ? ggufSoupType(plan) : 'bf16');
 }
 
-/** Output format (safetensors or GGUF) and, for GGUF, its weight type and whether the base model's files allow it. */
-export function FormatChoice({ disabled, plan, check }: { disabled: boolean; plan: MergePlan | null; check: GgufCheck | null }) {
+/**
+ * Output format (safetensors, GGUF or a LoRA adapter) and, for GGUF, its weight type and whether the base
+ * model's files allow it; for a LoRA adapter, its rank and the base it is for (`loraBase`: the recipe's base model).
+ */
+export function FormatChoice({ disabled, plan, check, loraBase }: { disabled: boolean; plan: MergePlan | null; check: GgufCheck | null; loraBase: string | undefined }) {
   const format = useMergeStore((s) => s.format);
   const setFormat = useMergeStore((s) => s.setFormat);
   const chosen = useMergeStore((s) => s.ggufType);
   const setGgufType = useMergeStore((s) => s.setGgufType);
+  const loraRank = useMergeStore((s) => s.loraRank);
+  const setLoraRank = useMergeStore((s) => s.setLoraRank);
   const soupType = plan ? ggufSoupType(plan) : undefined;
   const type = ggufTypeOf(plan, chosen);
   return (
@@ -96,6 +106,34 @@ export function FormatChoice({ disabled, plan, check }: { disabled: boolean; pla
           </label>
         ))}
       </fieldset>
+      {format === 'lora' && (
+        <div className="lora-options">
+          <label>
+            LoRA rank{' '}
+            <input
+              type="number"
+              min={1}
+              step={1}
+              value={loraRank}
+              disabled={disabled}
+              onChange={(e) => {
+                const r = Number(e.currentTarget.value);
+                if (Number.isInteger(r) && r >= 1) setLoraRank(r);
+              }}
+            />
+          </label>
+          {loraBase ? (
+            <p className="small" data-testid="lora-check">
+              A rank-{loraRank} adapter for {loraBase}: the soup is merged in memory, then each changed weight’s difference to {loraBase} is factored; the energy each tensor keeps is
+              shown when it is written.
+            </p>
+          ) : (
+            <p role="alert" className="error" data-testid="lora-check">
+              No LoRA adapter possible: an adapter is the soup’s difference to the recipe’s base model, and this soup has none; choose a method with a base model (Ingredients).
+            </p>
+          )}
+        </div>
+      )}
       {format === 'gguf' && (
         <div className="gguf-options">
           <label>

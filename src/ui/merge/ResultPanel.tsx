@@ -8,6 +8,7 @@ import type { MergeDone } from './protocol';
 export function ResultPanel({ result }: { result: MergeDone }) {
   const n = result.modelFiles.length;
   if (result.gguf) return <GgufResult result={result} gguf={result.gguf} />;
+  if (result.lora) return <LoraResult result={result} lora={result.lora} />;
   return (
     <div className="card result" role="status">
       <p className={result.verified ? 'ok' : 'warning'}>
@@ -54,6 +55,50 @@ function GgufResult({ result, gguf }: { result: MergeDone; gguf: NonNullable<Mer
       <p>
         Written to <strong>{result.outputName}</strong>
         {result.file ? '' : `: ${result.modelFiles.join(', ')}`}
+      </p>
+      {result.outputKind === 'opfs' && result.dir && <Downloads dir={result.dir} />}
+    </div>
+  );
+}
+
+/** A LoRA adapter export: its rank and base, each changed tensor with the energy its factors keep. */
+function LoraResult({ result, lora }: { result: MergeDone; lora: NonNullable<MergeDone['lora']> }) {
+  const factored = lora.tensors.filter((t) => t.kind === 'lora');
+  const whole = lora.tensors.filter((t) => t.kind === 'full');
+  const unchanged = lora.tensors.length - factored.length - whole.length;
+  return (
+    <div className="card result" role="status">
+      <p className={result.verified ? 'ok' : 'warning'}>
+        <strong>
+          {result.verified ? 'Verified' : 'Written, not verified'}: LoRA adapter, rank {lora.rank}, for {lora.base}
+        </strong>{' '}
+        — {result.verified ? 'the adapter was re-read as a merge reads it. ' : ''}
+        {formatInt(factored.length)} tensors as LoRA factors, {formatInt(whole.length)} whole (modules_to_save), {formatInt(unchanged)} unchanged; {result.seconds.toFixed(1)} s on{' '}
+        {result.backend}.
+      </p>
+      {(factored.length > 0 || whole.length > 0) && (
+        <table className="lora-energy" data-testid="lora-energy">
+          <caption className="muted small">Energy kept per tensor: the share of the difference’s squared norm the rank-{lora.rank} factors hold</caption>
+          <thead>
+            <tr>
+              <th scope="col">Tensor</th>
+              <th scope="col">Shape</th>
+              <th scope="col" className="num">Energy kept</th>
+            </tr>
+          </thead>
+          <tbody>
+            {[...factored, ...whole].map((t) => (
+              <tr key={t.name}>
+                <td>{t.name}</td>
+                <td className="num">[{t.shape.join(', ')}]</td>
+                <td className="num">{t.kind === 'lora' ? `${(100 * t.keptEnergy!).toFixed(2)} %` : 'whole'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <p>
+        Written to <strong>{result.outputName}</strong>: {result.modelFiles.join(', ')}
       </p>
       {result.outputKind === 'opfs' && result.dir && <Downloads dir={result.dir} />}
     </div>

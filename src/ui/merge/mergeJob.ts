@@ -8,7 +8,8 @@ import type { ByteSource } from '../../formats/types';
 import type { OutputTarget } from '../../formats/writer';
 import type { SoupBackend } from '../../merge/kernel';
 import { recipeWhere } from '../../merge/recipe';
-import { runRecipe } from '../../merge/runRecipe';
+import { runRecipe, type RunRecipeOptions } from '../../merge/runRecipe';
+import { memoryScratch, runRecipeAsLora } from '../../merge/soupLora';
 import type { MergeProgress } from '../../merge/runMerge';
 import { ingredientOfPath } from '../ingredients/modelPaths';
 import { openInput } from '../ingredients/openIngredient';
@@ -25,15 +26,17 @@ export interface MergeJobDeps {
   onProgress?: (p: MergeProgress) => void;
 }
 
-export async function runMergeJob(req: Pick<StartRequest, 'ingredients' | 'recipeYaml' | 'maxShardBytes' | 'gguf' | 'metadata'>, deps: MergeJobDeps): Promise<MergeJobResult> {
+export async function runMergeJob(req: Pick<StartRequest, 'ingredients' | 'recipeYaml' | 'maxShardBytes' | 'gguf' | 'metadata' | 'lora'>, deps: MergeJobDeps): Promise<MergeJobResult> {
+  const openModel: RunRecipeOptions['openModel'] = async (ref, recipe) => {
+    const input = ingredientOfPath(ref.path, req.ingredients);
+    if (!input) throw new InputError(`${recipeWhere(recipe, ref.line)}model ${ref.path} is not among the ingredients (${req.ingredients.map((i) => i.name).join(', ')})`);
+    return openInput(input);
+  };
+  if (req.lora) return runLoraJob(req, req.lora.rank, openModel, deps);
   const run = await runRecipe({
     text: req.recipeYaml,
     fileName: 'recipe.yaml',
-    openModel: async (ref, recipe) => {
-      const input = ingredientOfPath(ref.path, req.ingredients);
-      if (!input) throw new InputError(`${recipeWhere(recipe, ref.line)}model ${ref.path} is not among the ingredients (${req.ingredients.map((i) => i.name).join(', ')})`);
-      return openInput(input);
-    },
+    openModel,
     backend: deps.backend,
     target: deps.target,
     folder: deps.folder && !req.gguf,
@@ -55,5 +58,44 @@ export async function runMergeJob(req: Pick<StartRequest, 'ingredients' | 'recip
     verified: run.result.verified,
     randomSeed: run.randomSeed,
     gguf: run.gguf,
+  };
+}
+
+/**
+ * The soup as a LoRA adapter against the recipe's base (the soup held in memory while the adapter is
+ * extracted from it). The extraction's progress continues the merge's: its tensors, the merge's bytes.
+ */
+async function runLoraJob(req: Pick<StartRequest, 'recipeYaml' | 'metadata'>, rank: number, openModel: RunRecipeOptions['openModel'], deps: MergeJobDeps): Promise<MergeJobResult> {
+  let last: MergeProgress | undefined;
+  const started = performance.now();
+  const r = await runRecipeAsLora({
+    text: req.recipeYaml,
+    fileName: 'recipe.yaml',
+    openModel,
+    backend: deps.backend,
+    rank,
+    target: deps.target,
+    scratch: memoryScratch(),
+    metadata: req.metadata,
+    readBack: deps.readBack,
+    signal: deps.signal,
+    onProgress: (p) => {
+      last = p;
+      deps.onProgress?.(p);
+    },
+    onExtractProgress: (done, total, tensor) => {
+      if (last) deps.onProgress?.({ ...last, tensorsDone: done, tensorsTotal: total, tensor: tensor ? `LoRA factors of ${tensor}` : '', etaSeconds: undefined });
+    },
+  });
+  return {
+    modelFiles: r.files,
+    otherFiles: [],
+    tensors: r.tensors.length,
+    tensorsMerged: r.run.plan.steps.filter((s) => s.kind !== 'copy').length,
+    bytesWritten: r.run.result.bytesWritten,
+    seconds: (performance.now() - started) / 1000,
+    verified: r.verified,
+    randomSeed: r.run.randomSeed,
+    lora: { rank: r.rank, base: r.base, tensors: r.tensors },
   };
 }

@@ -2,7 +2,8 @@
 import type { GgufFileType } from '../../model/gguf/writeGguf';
 import type { MergeProgress } from '../../merge/runMerge';
 import type { RunRecipeResult } from '../../merge/runRecipe';
-import type { IngredientInput } from '../ingredients/types';
+import type { ExtractedTensor } from '../../formats/lora/extractLora';
+import type { WorkerIngredient } from '../ingredients/types';
 
 export type BackendChoice = 'webgpu' | 'cpu';
 
@@ -14,8 +15,8 @@ export type OutputRequest =
 
 export interface StartRequest {
   type: 'start';
-  /** Recipe model paths are these names. */
-  ingredients: Pick<IngredientInput, 'name' | 'kind' | 'files'>[];
+  /** Recipe model paths are these names; a LoRA adapter's carries its base. */
+  ingredients: WorkerIngredient[];
   recipeYaml: string;
   output: OutputRequest;
   backend: BackendChoice;
@@ -25,6 +26,12 @@ export interface StartRequest {
   gguf?: GgufRequest;
   /** More __metadata__ entries for the output (a search's evidence when a search row is exported). */
   metadata?: Record<string, string>;
+  /** Export the soup as a rank-r PEFT LoRA adapter against the recipe's base model instead (a folder output). */
+  lora?: LoraRequest;
+}
+
+export interface LoraRequest {
+  rank: number;
 }
 
 export interface GgufRequest {
@@ -79,4 +86,6 @@ export interface MergeJobResult {
   verified: boolean;
   /** The seed of the random masks (DARE, DELLA), recorded in the output. */
   randomSeed?: number;
+  /** A LoRA adapter export: its rank, the base it is for (as the recipe names it), and each tensor's fate. */
+  lora?: { rank: number; base: string; tensors: ExtractedTensor[] };
 }

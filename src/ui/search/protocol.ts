@@ -5,7 +5,7 @@ import type { SearchEvidence } from '../../search/evidence';
 import type { SearchManifest } from '../../search/manifest';
 import type { TrialRecord } from '../../search/runSearch';
 import type { EvalBackend } from '../evalWorker/host';
-import type { IngredientInput } from '../ingredients/types';
+import type { WorkerIngredient } from '../ingredients/types';
 import type { TaskText } from '../taste/protocol';
 
 export type PlanChoice = { kind: 'grid' | 'adaptive'; step: number } | { kind: 'list'; file: string; text: string };
@@ -33,7 +33,7 @@ export interface SearchRequest {
   manifest: SearchManifest;
   settings: SearchSettings;
   /** The models, in settings.models order; recipe model paths are these names. */
-  ingredients: Pick<IngredientInput, 'name' | 'kind' | 'files'>[];
+  ingredients: WorkerIngredient[];
   tasks: TaskText[];
 }
 

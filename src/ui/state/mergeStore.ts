@@ -8,15 +8,18 @@ import type { GgufFileType } from '../../model/gguf/writeGguf';
 import type { MergeProgress } from '../../merge/runMerge';
 import { GGUF_TYPES, isPickerCancel, showDirectoryPicker, showSaveFilePicker } from '../ingredients/fsAccess';
 import { messageOf } from '../ingredients/openIngredient';
-import type { IngredientInput } from '../ingredients/types';
+import { workerIngredient, type IngredientInput } from '../ingredients/types';
 import { MergeFailure, startMerge, type RunningMerge } from '../merge/mergeClient';
 import { GGUF_FILE, storageShortfall } from '../merge/browserStorage';
 import { checkOutputFolder } from '../merge/outputChecks';
 import type { BackendChoice, GgufRequest, MergeDone, OutputRequest } from '../merge/protocol';
 
 export type OutputKind = 'folder' | 'file' | 'opfs';
-/** A Hugging Face checkpoint (safetensors), or one GGUF file for llama.cpp, Ollama, LM Studio. */
-export type OutputFormat = 'safetensors' | 'gguf';
+/** A Hugging Face checkpoint (safetensors), one GGUF file for llama.cpp, Ollama, LM Studio, or a PEFT LoRA adapter against the base. */
+export type OutputFormat = 'safetensors' | 'gguf' | 'lora';
+
+/** The LoRA export's rank until one is chosen. */
+export const DEFAULT_LORA_RANK = 16;
 
 type Phase = 'idle' | 'running' | 'cancelling' | 'done' | 'failed' | 'cancelled';
 
@@ -25,6 +28,8 @@ interface MergeState {
   format: OutputFormat;
   /** The GGUF's weight type; null: the soup's own (BF16 for BF16 fine-tunes). */
   ggufType: GgufFileType | null;
+  /** The LoRA adapter export's rank r. */
+  loraRank: number;
   /** null: WebGPU when an adapter exists, else the CPU. */
   backend: BackendChoice | null;
   phase: Phase;
@@ -40,6 +45,7 @@ interface MergeState {
   setOutput(o: OutputKind): void;
   setFormat(f: OutputFormat): void;
   setGgufType(t: GgufFileType | null): void;
+  setLoraRank(r: number): void;
   setBackend(b: BackendChoice): void;
   /** Call from the Merge button's click: the pickers need that user gesture. */
   start(args: {
@@ -52,6 +58,8 @@ interface MergeState {
     ggufType?: GgufFileType;
     /** More __metadata__ entries for the output (a search's evidence). */
     metadata?: Record<string, string>;
+    /** Export a LoRA adapter of this rank against the recipe's base (the format chosen is LoRA). */
+    loraRank?: number;
   }): Promise<void>;
   cancel(): void;
 }
@@ -67,6 +75,7 @@ export const useMergeStore = create<MergeState>()(
       output: 'folder',
       format: 'safetensors',
       ggufType: null,
+      loraRank: DEFAULT_LORA_RANK,
       backend: null,
       phase: 'idle',
       progress: null,
@@ -77,8 +86,9 @@ export const useMergeStore = create<MergeState>()(
       setOutput: (output) => set({ output, pickerNote: null }),
       setFormat: (format) => set({ format }),
       setGgufType: (ggufType) => set({ ggufType }),
+      setLoraRank: (loraRank) => set({ loraRank }),
       setBackend: (backend) => set({ backend }),
-      async start({ ingredients, recipeYaml, backend, suggestedName, outputBytes, ggufType, metadata }) {
+      async start({ ingredients, recipeYaml, backend, suggestedName, outputBytes, ggufType, metadata, loraRank }) {
         if (get().phase === 'running' || get().phase === 'cancelling') return;
         let output: OutputRequest;
         // A GGUF is named after its file (general.name), as `souplab merge --out NAME.gguf` names it.
@@ -94,6 +104,7 @@ export const useMergeStore = create<MergeState>()(
             if (problem) throw new Error(problem);
             output = { kind: 'folder', dir };
           } else if (kind === 'file') {
+            if (loraRank !== undefined) throw new Error('A LoRA adapter is two files (adapter_config.json and adapter_model.safetensors): export it to a folder or to browser storage');
             const file = ggufType ? await showSaveFilePicker(`${suggestedName}.gguf`, GGUF_TYPES) : await showSaveFilePicker(`${suggestedName}.safetensors`);
             ggufRequest = gguf(file.name, file.name.replace(/\.gguf$/i, ''));
             output = { kind: 'file', file };
@@ -101,7 +112,7 @@ export const useMergeStore = create<MergeState>()(
             // Checked before a byte is written: a full quota would fail the merge near its end.
             const shortfall = await storageShortfall(outputBytes);
             if (shortfall) throw new Error(shortfall);
-            const folder = `${suggestedName}-${timestamp(new Date())}`;
+            const folder = `${suggestedName}${loraRank !== undefined ? `-lora-r${loraRank}` : ''}-${timestamp(new Date())}`;
             ggufRequest = gguf(GGUF_FILE, folder);
             output = { kind: 'opfs', folder };
           }
@@ -115,9 +126,9 @@ export const useMergeStore = create<MergeState>()(
         }
         set({ pickerNote: null });
         set({ phase: 'running', progress: null, result: null, error: null, backendDescription: null });
-        const files = ingredients.map((i) => ({ name: i.name, kind: i.kind, files: i.files }));
+        const files = ingredients.map((i) => workerIngredient(i));
         running = startMerge(
-          { type: 'start', ingredients: files, recipeYaml, output, backend, gguf: ggufRequest, metadata },
+          { type: 'start', ingredients: files, recipeYaml, output, backend, gguf: ggufRequest, metadata, lora: loraRank !== undefined ? { rank: loraRank } : undefined },
           { progress: (progress) => set({ progress }), backend: (backendDescription) => set({ backendDescription }) },
         );
         try {
@@ -136,6 +147,6 @@ export const useMergeStore = create<MergeState>()(
         running.cancel();
       },
     }),
-    { name: 'souplab.merge', storage: createJSONStorage(() => localStorage), partialize: (s) => ({ output: s.output, backend: s.backend, format: s.format, ggufType: s.ggufType }) },
+    { name: 'souplab.merge', storage: createJSONStorage(() => localStorage), partialize: (s) => ({ output: s.output, backend: s.backend, format: s.format, ggufType: s.ggufType, loraRank: s.loraRank }) },
   ),
 );

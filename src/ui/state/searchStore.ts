@@ -16,7 +16,7 @@ import type { PlanForecast } from '../../eval/estimate';
 import { JobFailure, type RunningJob } from '../evalWorker/client';
 import { advancePace, NO_PACE, type Pace } from '../evalWorker/pace';
 import type { EvalBackend } from '../evalWorker/host';
-import type { IngredientInput } from '../ingredients/types';
+import { workerIngredient, type IngredientInput } from '../ingredients/types';
 import { messageOf } from '../ingredients/openIngredient';
 import type { TaskText } from '../taste/protocol';
 import { manifestOf, type ModelIdentity } from '../search/derive';
@@ -137,10 +137,7 @@ export const useSearchStore = create<SearchState>()(
             searchId: id,
             manifest,
             settings,
-            ingredients: settings.models.map((m) => {
-              const input = byName.get(m)!;
-              return { name: input.name, kind: input.kind, files: input.files };
-            }),
+            ingredients: settings.models.map((m) => workerIngredient(byName.get(m)!)),
             tasks,
           };
           set({ phase: 'running', progress: { done: 0, planned: 0, etaSeconds: undefined, phase: null, scoring: null, evaluated: 0, pace: NO_PACE } });

@@ -1,7 +1,7 @@
 /** Messages between the studio page and its Taste worker (structured clone: Files and handles travel as they are). */
 import type { PlanForecast } from '../../eval/estimate';
 import type { TaskResult } from '../../eval/evaluate';
-import type { IngredientInput } from '../ingredients/types';
+import type { WorkerIngredient } from '../ingredients/types';
 
 export type TasteBackend = 'webgpu' | 'cpu';
 
@@ -14,7 +14,7 @@ export interface TaskText {
 export interface TasteRequest {
   type: 'start';
   /** The soup's ingredients; recipe model paths are these names. */
-  ingredients: Pick<IngredientInput, 'name' | 'kind' | 'files'>[];
+  ingredients: WorkerIngredient[];
   recipeYaml: string;
   tasks: TaskText[];
   backend: TasteBackend;

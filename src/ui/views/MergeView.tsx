@@ -34,6 +34,12 @@ const GGUF_OUTPUTS: Record<OutputKind, { label: string; hint: string }> = {
   file: { label: 'One .gguf file', hint: 'where and under which name you choose' },
   opfs: OUTPUTS[2],
 };
+/** The places for a LoRA adapter: two files, so a folder (no single file). */
+const LORA_OUTPUTS: Record<OutputKind, { label: string; hint: string }> = {
+  folder: { label: 'A folder', hint: 'adapter_config.json + adapter_model.safetensors, as PEFT saves an adapter' },
+  file: { label: 'One .safetensors file', hint: 'not for an adapter: it is two files' },
+  opfs: OUTPUTS[2],
+};
 
 /** The Merge view: built on the engine modules; no merge or analysis logic here. */
 export function MergeView() {
@@ -48,6 +54,7 @@ export function MergeView() {
   const m = useMergeStore(useShallow((s) => ({ ...s, progress: null })));
   const show = useNavigationStore((s) => s.show);
   const gguf = m.format === 'gguf';
+  const lora = m.format === 'lora';
   const ggufCheck = useGgufCheck(status.plan, gguf);
   const ggufType = ggufTypeOf(status.plan, m.ggufType);
   useEffect(() => {
@@ -55,7 +62,9 @@ export function MergeView() {
   }, [init]);
 
   const active = m.phase === 'running' || m.phase === 'cancelling';
-  const outputs = OUTPUTS.map((o) => ({ ...o, ok: o.available() }));
+  // A LoRA adapter is two files: a folder, or browser storage.
+  const outputs = OUTPUTS.map((o) => ({ ...o, ok: o.available() && !(lora && o.kind === 'file') }));
+  const placeOf = (o: (typeof OUTPUTS)[number]) => (gguf ? GGUF_OUTPUTS[o.kind] : lora ? LORA_OUTPUTS[o.kind] : o);
   const output = outputs.find((o) => o.kind === m.output && o.ok) ?? outputs.find((o) => o.ok)!;
   const plan = status.plan;
   const models = status.spec.models;
@@ -65,6 +74,8 @@ export function MergeView() {
   const inputDtypes = plan ? [...new Set(plan.steps.flatMap((s) => (s.kind !== 'copy' ? [s.inputs[0].info.dtype] : [])))] : [];
   const blocked = status.blockers.length > 0;
   const ggufRefused = ggufCheck?.state === 'problem';
+  const loraBase = status.spec.base?.name;
+  const loraRefused = lora && !loraBase;
   const outputBytes = plan ? (gguf ? estimateGgufBytes(plan, ggufType) : plan.outputBytes) : 0;
   // The storage list is read again after every merge (a soup may have been added, or a failed one removed).
   const storageVersion = m.phase === 'running' ? -1 : (m.result?.seconds ?? 0);
@@ -92,6 +103,7 @@ export function MergeView() {
       outputBytes,
       ggufType: gguf ? ggufType : undefined,
       metadata: provenance?.metadata,
+      loraRank: lora ? m.loraRank : undefined,
     });
   };
 
@@ -147,6 +159,7 @@ export function MergeView() {
             <dd data-testid="estimated-size">
               {formatBytes(outputBytes)}
               {gguf ? ` (GGUF ${ggufType.toUpperCase()})` : ''}
+              {lora ? ' (the soup, held in memory while the adapter is extracted from it; the adapter is smaller)' : ''}
             </dd>
           </dl>
         )}
@@ -193,18 +206,18 @@ export function MergeView() {
             </select>
           </label>
         </div>
-        <FormatChoice disabled={active} plan={plan} check={ggufCheck} />
+        <FormatChoice disabled={active} plan={plan} check={ggufCheck} loraBase={loraBase} />
         <fieldset className="outputs" disabled={active}>
           <legend>Export to</legend>
           {outputs.map((o) => (
             <label key={o.kind} className={o.ok ? '' : 'muted'}>
               <input type="radio" name="output" value={o.kind} checked={output.kind === o.kind} disabled={!o.ok} onChange={() => m.setOutput(o.kind)} />{' '}
-              {(gguf ? GGUF_OUTPUTS[o.kind] : o).label} <span className="muted small">— {o.ok ? (gguf ? GGUF_OUTPUTS[o.kind] : o).hint : 'not available in this browser'}</span>
+              {placeOf(o).label} <span className="muted small">— {o.ok || (lora && o.kind === 'file') ? placeOf(o).hint : 'not available in this browser'}</span>
             </label>
           ))}
         </fieldset>
         <div className="row">
-          <button type="button" className="primary" disabled={blocked || active || unconfirmed || ggufRefused} onClick={merge}>
+          <button type="button" className="primary" disabled={blocked || active || unconfirmed || ggufRefused || loraRefused} onClick={merge}>
             Merge
           </button>
           <button type="button" disabled={!active || m.phase === 'cancelling'} onClick={m.cancel}>

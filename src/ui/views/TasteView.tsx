@@ -5,6 +5,7 @@ import { useSoupStatus } from '../ingredients/useSoupStatus';
 import { recipeYamlOf } from '../ingredients/recipeIO';
 import { namesInMerge } from '../ingredients/soup';
 import { uniqueName } from '../ingredients/names';
+import { workerIngredient } from '../ingredients/types';
 import { DropArea } from '../scores/DropArea';
 import { useNavigationStore } from '../state/navigationStore';
 import { useScoresStore } from '../state/scoresStore';
@@ -41,7 +42,7 @@ export function TasteView() {
 
   const start = () => {
     const names = namesInMerge(status.spec);
-    const inputs = ingredients.filter((g) => names.includes(g.name)).map((g) => ({ name: g.name, kind: g.input.kind, files: g.input.files }));
+    const inputs = ingredients.filter((g) => names.includes(g.name)).map((g) => workerIngredient(g.input, g.name));
     t.start(
       { ingredients: inputs, recipeYaml: recipeYamlOf(status.spec), backend: choice, soupName: uniqueName('soup', names) },
       Object.fromEntries(status.spec.models.map((m) => [m.name, m.weight])),
