@@ -110,6 +110,10 @@ export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramO
           const values = await opts.stats.lineSums(source, s.lines, s.spec(), s.lineDivisors?.(), opts.signal);
           if (values) s.accept(values);
           else onGpu = false;
+        } else if (s.kind === 'della-keeps') {
+          const masks = await opts.stats.dellaKeeps(source, s.spec(), opts.signal);
+          if (masks) s.accept(masks);
+          else onGpu = false;
         } else if (s.kind === 'selection') {
           const key: SelectionKey = s.variance ? { kind: 'variance', base: s.base ?? 0 } : { kind: 'magnitude', input: s.input, base: s.base };
           s.accept(boundaryOf(await opts.stats.selectByKey(source, key, 'smallest', s.rank(), opts.signal)));

@@ -32,13 +32,15 @@ import {
 } from '../program/tensorStats';
 import { chainStage } from '../program/multislerpChain';
 import type { Lines } from '../program/lineSums';
+import type { DellaKeepsSpec } from '../program/gpuElements';
+import { dellaKeepsOnGpu, type StatsGpuParts } from './dellaRanksGpu';
 import { CancelledError } from '../../errors';
 import type { GpuBufferPool } from '../../gpu/bufferPool';
 import type { SoupDevice } from '../../gpu/device';
 import { GPUExecutionError } from '../../gpu/errors';
 import type { PipelineCache } from '../../gpu/pipelineCache';
 import { blocksPerElementBlock, SOUP_BLOCK_ELEMENTS } from './soupShader';
-import { statsShaderCode, statsShapeKey, statsTerms, statsVectors, type StatsShape } from './statsShader';
+import { STATS_KEEP_BITS_BINDING, statsShaderCode, statsShapeKey, statsTerms, statsVectors, type StatsShape } from './statsShader';
 import { MODEL_WORDS, putKeep } from './taskArithmeticKernel';
 import { writePadded } from '../../model/gpu/residentWeights';
 
@@ -67,6 +69,8 @@ export interface GpuTensorStats {
    * 3 BF16 models × 43,690 columns in 128 MiB): the CPU's then.
    */
   lineSums(source: TensorChunkSource, lines: Lines, spec: VectorsSpec, lineDivisors?: Float32Array, signal?: AbortSignal): Promise<Float64Array | undefined>;
+  /** DELLA's keep masks, one bit per element per model (dellaRanksGpu.ts); undefined where a row does not fit one chunk. */
+  dellaKeeps(source: TensorChunkSource, spec: DellaKeepsSpec, signal?: AbortSignal): Promise<Uint32Array[] | undefined>;
 }
 
 /** One dispatch of lineSums: elements [start, start + count) of the tensor hold `lineCount` lines' parts of `lineLength` elements. */
@@ -178,7 +182,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
   }
 
   /** Encodes one dispatch of `entry` over `chunk`; `counts` and `partials` are the outputs it uses. */
-  function dispatch(enc: GPUCommandEncoder, shape: StatsShape, entry: Entry, chunk: Uploaded, params: Uint8Array<ArrayBuffer>, output: { binding: 2 | 3; buffer: GPUBuffer; size: number }, divisors?: GPUBuffer, keeps?: GPUBuffer, workgroups?: { gx: number; gy: number }): GPUBuffer {
+  function dispatch(enc: GPUCommandEncoder, shape: StatsShape, entry: Entry, chunk: Uploaded, params: Uint8Array<ArrayBuffer>, output: { binding: 2 | 3; buffer: GPUBuffer; size: number }, divisors?: GPUBuffer, keeps?: GPUBuffer, workgroups?: { gx: number; gy: number }, keepBits?: GPUBuffer): GPUBuffer {
     const { gx, gy } = workgroups ?? grid(chunk.blocks);
     const meta = pool.acquire(PARAMS_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'stats params');
     device.queue.writeBuffer(meta, 0, params);
@@ -191,6 +195,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
         { binding: output.binding, resource: { buffer: output.buffer, size: output.size } },
         ...(divisors ? [{ binding: 4, resource: { buffer: divisors } }] : []),
         ...(keeps ? [{ binding: 5, resource: { buffer: keeps } }] : []),
+        ...(keepBits ? [{ binding: STATS_KEEP_BITS_BINDING, resource: { buffer: keepBits } }] : []),
       ],
     });
     const pass = enc.beginComputePass({ label: `stats ${entry}` });
@@ -243,6 +248,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
   }
 
   const NO_SELECT = { prefix: 0, prefixMask: 0, shift: 0, digitMask: 0 };
+  const parts: StatsGpuParts = { device, pool, pipelines, maxBinding, maxWorkgroupsPerDimension: maxX, chunkElements: (dtypes) => chunkElementsFor(dtypes), upload, submitAndRead, check };
 
   return {
     async sums(source, spec, signal) {
@@ -272,6 +278,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
       };
       let divisors: GPUBuffer | undefined;
       let keepModels: GPUBuffer | undefined;
+      let keepBits: GPUBuffer | undefined;
       if (divided) {
         const n = inputs.length;
         const values = new Float32Array(chain ? 3 * n + 1 : n);
@@ -285,8 +292,19 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
       }
       if (keeps) {
         const words = new Uint32Array(MODEL_WORDS * m);
-        keeps.forEach((keep, k) => putKeep(words, MODEL_WORDS * k, keep));
+        // DELLA's masks: every masked vector's words over the whole tensor, one after another.
+        const masks = keeps.flatMap((keep) => (keep.kind === 'bits' ? [keep.words] : []));
+        let at = 0;
+        keeps.forEach((keep, k) => {
+          putKeep(words, MODEL_WORDS * k, keep, { word: at, firstBit: 0 });
+          if (keep.kind === 'bits') at += keep.words.length;
+        });
         keepModels = storage(words, 'stats keep masks');
+        if (masks.length > 0) {
+          const all = new Uint32Array(at);
+          masks.reduce((from, w) => (all.set(w, from), from + w.length), 0);
+          keepBits = storage(all, 'stats keep mask words');
+        }
       }
       if (spec.varianceKeep) {
         const words = new Uint32Array(MODEL_WORDS);
@@ -302,7 +320,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
           try {
             const { groups, gx, gy } = grid(chunk.blocks);
             const size = gx * gy * terms.length * 8; // a (sum, compensation) pair per group and term
-            const out = await readPartials('tensor sums', size, (enc, partials) => [dispatch(enc, shape, 'sums', chunk, paramsFor(chunk, gx, NO_SELECT), partials, divisors, keepModels)]);
+            const out = await readPartials('tensor sums', size, (enc, partials) => [dispatch(enc, shape, 'sums', chunk, paramsFor(chunk, gx, NO_SELECT), partials, divisors, keepModels, undefined, keepBits)]);
             for (let g = 0; g < groups; g++) {
               terms.forEach((term, t) => {
                 const at = 2 * (g * terms.length + t);
@@ -371,6 +389,8 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
     },
 
     selectByKey,
+
+    dellaKeeps: (source, spec, signal) => dellaKeepsOnGpu(parts, source, spec, signal),
 
     async countKeys(source, key, value, signal) {
       const shape = shapeOfKey(source, key);

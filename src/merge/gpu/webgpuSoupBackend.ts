@@ -135,7 +135,7 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
   }
 
   /** One piece of an element-wise job: `pipeline` over elements [start, start + count), into `result`. */
-  async function runPiece(job: Pick<SoupJob, 'inputs' | 'outDtype'>, pipeline: () => GPUComputePipeline, paramsOf: () => Uint8Array<ArrayBuffer>, start: number, count: number, result: Uint8Array, signal: AbortSignal | undefined, storageOf?: () => Float32Array<ArrayBuffer>): Promise<void> {
+  async function runPiece(job: Pick<SoupJob, 'inputs' | 'outDtype'>, pipeline: () => GPUComputePipeline, paramsOf: () => Uint8Array<ArrayBuffer>, start: number, count: number, result: Uint8Array, signal: AbortSignal | undefined, storageOf?: () => Float32Array<ArrayBuffer> | Uint32Array<ArrayBuffer>): Promise<void> {
     await places.acquire();
     const held: GPUBuffer[] = [];
     let staging: GPUBuffer | undefined;
@@ -236,7 +236,7 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
     /** The uniform of the piece starting at element `start` (its header is filled in by layoutPiece). */
     paramsAt: (start: number) => () => Uint8Array<ArrayBuffer>,
     signal: AbortSignal | undefined,
-    storageAt?: (start: number, count: number) => Float32Array<ArrayBuffer>,
+    storageAt?: (start: number, count: number) => Float32Array<ArrayBuffer> | Uint32Array<ArrayBuffer>,
   ): Promise<Uint8Array> {
     const n = job.elementCount;
     if (n > maxChunkElements) throw new GPUExecutionError(`soup job of ${n} elements exceeds the backend's chunk limit of ${maxChunkElements}`);
