@@ -65,21 +65,28 @@ export interface GpuTensorStats {
   /**
    * The sums of `spec` (no chain, no keeps) per row or column (lineSums.ts): values[l·terms + t] for the
    * terms of tensorStats.ts sumTerms; the vectors of line l divided by lineDivisors[l·m + k] when given.
-   * Undefined when 512 rows of the matrix (a column group) do not fit one GPU binding (e.g. 512 rows of
-   * 3 BF16 models × 43,690 columns in 128 MiB): the CPU's then.
+   * Where 512 rows of the matrix (a column group) do not fit one GPU binding (e.g. 512 rows of 3 BF16
+   * models × 43,690 columns in 128 MiB), slabs of 512 rows by fewer columns, read row by row. Undefined
+   * where not even 512 elements fit: the CPU's then.
    */
   lineSums(source: TensorChunkSource, lines: Lines, spec: VectorsSpec, lineDivisors?: Float32Array, signal?: AbortSignal): Promise<Float64Array | undefined>;
   /** DELLA's keep masks, one bit per element per model (dellaRanksGpu.ts); undefined where a row does not fit one chunk. */
   dellaKeeps(source: TensorChunkSource, spec: DellaKeepsSpec, signal?: AbortSignal): Promise<Uint32Array[] | undefined>;
 }
 
-/** One dispatch of lineSums: elements [start, start + count) of the tensor hold `lineCount` lines' parts of `lineLength` elements. */
-interface LineChunk {
+/**
+ * One dispatch of lineSums: elements [start, start + count) of the tensor hold `lineCount` lines' parts of
+ * `lineLength` elements — or, with `slab`, `slab.rows` rows of the matrix from `start` on, of which the
+ * `lineCount` columns from `firstLine` are read row by row and packed (a column group of 512 rows wider
+ * than one binding).
+ */
+export interface LineChunk {
   start: number;
   count: number;
   lineCount: number;
   lineLength: number;
   firstLine: number;
+  slab?: { rows: number; stride: number };
 }
 
 /** The chunks of lineSums, at most `step` elements each (a multiple of STATS_GROUP), in the order each line's groups come. */
@@ -104,7 +111,20 @@ export function lineChunks(lines: Lines, step: number): LineChunk[] | undefined 
   // Columns: whole groups of 512 rows of the matrix, every column in each chunk.
   const stride = lines.count;
   const per = Math.floor(step / (stride * STATS_GROUP)) * STATS_GROUP;
-  if (per === 0) return undefined;
+  if (per === 0) {
+    // 512 rows of every column are more than one chunk: slabs of 512 rows (fewer at the end) by as
+    // many columns as fit, each column's groups still in row order.
+    const columns = Math.floor(step / STATS_GROUP);
+    if (columns === 0) return undefined;
+    for (let k = 0; k < lines.length; k += STATS_GROUP) {
+      const rows = Math.min(STATS_GROUP, lines.length - k);
+      for (let c = 0; c < stride; c += columns) {
+        const n = Math.min(columns, stride - c);
+        chunks.push({ start: k * stride + c, count: rows * n, lineCount: n, lineLength: rows, firstLine: c, slab: { rows, stride } });
+      }
+    }
+    return chunks;
+  }
   for (let k = 0; k < lines.length; k += per) {
     const n = Math.min(per, lines.length - k);
     chunks.push({ start: k * stride, count: n * stride, lineCount: stride, lineLength: n, firstLine: 0 });
@@ -124,6 +144,25 @@ interface Uploaded {
   count: number;
   blocks: number;
   bytes: number;
+}
+
+/** The packed elements of a column slab (LineChunk.slab): each of its rows' columns read from `source`, one row after another. */
+function slabSource(source: TensorChunkSource, lc: LineChunk): TensorChunkSource {
+  const { rows, stride } = lc.slab!;
+  const n = lc.lineCount;
+  return {
+    elementCount: lc.count,
+    dtypes: source.dtypes,
+    async read(_start, _count, signal) {
+      const parts = await Promise.all(Array.from({ length: rows }, (_, r) => source.read(lc.start + r * stride, n, signal)));
+      return source.dtypes.map((dtype, i) => {
+        const width = n * KERNEL_DTYPE_BYTES[dtype];
+        const packed = new Uint8Array(rows * width);
+        parts.forEach((part, r) => packed.set(part[i], r * width));
+        return packed;
+      });
+    },
+  };
 }
 
 export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipelines: PipelineCache, opts: GpuTensorStatsOptions = {}): GpuTensorStats {
@@ -357,14 +396,16 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
       }
       try {
         for (const lc of chunks) {
-          const chunk = await upload(source, lc.start, lc.count, signal);
+          const chunk = lc.slab ? await upload(slabSource(source, lc), 0, lc.count, signal) : await upload(source, lc.start, lc.count, signal);
+          // A slab's columns are packed: column l's element k at l + k·lineCount.
+          const [lineStride, elementStride] = lc.slab ? [1, lc.lineCount] : [lines.lineStride, lines.elementStride];
           try {
             const groupsPerLine = Math.ceil(lc.lineLength / STATS_GROUP);
             const groups = lc.lineCount * groupsPerLine;
             const gx = Math.min(groups, maxX);
             const gy = Math.ceil(groups / gx);
             const p = new Uint32Array(PARAMS_BYTES / 4);
-            p.set([chunk.blocks, 0, gx * STATS_LANES, lc.lineCount, 0, 0, 0, 0, chunk.start >>> 0, Math.floor(chunk.start / 4294967296) >>> 0, groupsPerLine, lc.lineLength, lines.lineStride, lines.elementStride, lc.firstLine]);
+            p.set([chunk.blocks, 0, gx * STATS_LANES, lc.lineCount, 0, 0, 0, 0, chunk.start >>> 0, Math.floor(chunk.start / 4294967296) >>> 0, groupsPerLine, lc.lineLength, lineStride, elementStride, lc.firstLine]);
             const size = gx * gy * terms.length * 8;
             const params = new Uint8Array(p.buffer as ArrayBuffer);
             const out = await readPartials('line sums', size, (enc, partials) => [dispatch(enc, shape, 'lineSums', chunk, params, partials, divisors, undefined, { gx, gy })]);
