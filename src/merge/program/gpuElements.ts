@@ -97,4 +97,13 @@ export interface MethodElements {
   lines?: { lines: Lines; perLine: number; values: Float32Array };
 }
 
-export type GpuElements = TaskArithmeticElements | LinearElements | MethodElements;
+/**
+ * Every output element is NaN, as the program's statistics prove (multislerp with a NaN among its scalars:
+ * each element's chain passes through it): the runner writes the output dtype's NaN without a kernel and
+ * without reading the inputs; the CPU's combine() gives the same bits.
+ */
+export interface NaNElements {
+  kernel: 'nan';
+}
+
+export type GpuElements = TaskArithmeticElements | LinearElements | MethodElements | NaNElements;

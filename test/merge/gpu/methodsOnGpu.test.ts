@@ -376,18 +376,41 @@ describe('multislerp and the rescale sums on the GPU, beyond the common cases', 
     }, 240_000);
   }
 
-  it('multislerp over NaN and ±Inf: statistics on the GPU (to the bit), the non-finite element pass on the CPU, the same output', async () => {
+  for (const withBase of [false, true]) {
+    it(`multislerp over NaN and ±Inf${withBase ? ' (task vectors from a base)' : ''}: statistics on the GPU (to the bit), NaN among them, so every element NaN — the CPU's output, no CPU element pass`, async () => {
+      const numel = 8 * 1531;
+      const dtypes: KernelDtype[] = ['BF16', 'BF16', 'BF16'];
+      const inputs = randomInputs(dtypes, numel, withBase ? 62 : 61, { specials: 0.001 }).map((b) => withoutSubnormals('BF16', b));
+      const c: Case = { method: 'multislerp', models: withBase ? [{ weight: 0.3 }, { weight: 0.6 }] : [{ weight: 0.3 }, { weight: 0.6 }, { weight: 0.1 }], params: {}, noBase: !withBase };
+      const ctx = contextFor(c, numel, dtypes.length);
+      const cpu = cpuMerge(ctx, dtypes, inputs);
+      const n = counters();
+      const gpu = await gpuMerge(ctx, dtypes, inputs, n);
+      expect(n).toMatchObject({ cpuPasses: 0, cpuElementChunks: 0 });
+      expect(Array.from(gpu.scalars)).toEqual(Array.from(cpu.scalars));
+      expect(Array.from(cpu.scalars).some(Number.isNaN)).toBe(true);
+      expect(cpu.out.every((h) => h === 0x7fc0)).toBe(true);
+      expect(Array.from(gpu.out)).toEqual(Array.from(cpu.out));
+    }, 240_000);
+  }
+
+  it('multislerp whose f32 norm overflows to +Inf (finite elements, no NaN in the statistics): the element pass on the CPU inside the GPU run, the same output', async () => {
     const numel = 8 * 1531;
     const dtypes: KernelDtype[] = ['BF16', 'BF16', 'BF16'];
-    const inputs = randomInputs(dtypes, numel, 61, { specials: 0.001 }).map((b) => withoutSubnormals('BF16', b));
+    const inputs = randomInputs(dtypes, numel, 63).map((b) => withoutSubnormals('BF16', finiteBf16(b)));
+    // Model 1 holds values of 2¹²⁵: ‖v₁‖ ≈ 2¹²⁵·√n is beyond f32.
+    const h = new Uint16Array(inputs[1].buffer);
+    for (let i = 0; i < h.length; i += 3) h[i] = valueToBf16Bits(i % 2 ? 2 ** 125 : -(2 ** 125));
     const c: Case = { method: 'multislerp', models: [{ weight: 0.3 }, { weight: 0.6 }, { weight: 0.1 }], params: {}, noBase: true };
     const ctx = contextFor(c, numel, dtypes.length);
     const cpu = cpuMerge(ctx, dtypes, inputs);
     const n = counters();
     const gpu = await gpuMerge(ctx, dtypes, inputs, n);
+    expect(Array.from(cpu.scalars)).toContain(Infinity);
+    expect(Array.from(cpu.scalars).some(Number.isNaN)).toBe(false);
     expect(n.cpuPasses).toBe(0);
+    expect(n.cpuElementChunks).toBeGreaterThan(0);
     expect(Array.from(gpu.scalars)).toEqual(Array.from(cpu.scalars));
-    expect(Array.from(cpu.scalars).every(Number.isFinite)).toBe(false);
     expect(Array.from(gpu.out)).toEqual(Array.from(cpu.out));
   }, 240_000);
 });
