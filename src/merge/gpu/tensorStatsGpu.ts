@@ -34,6 +34,7 @@ import { chainStage } from '../program/multislerpChain';
 import type { Lines } from '../program/lineSums';
 import type { DellaKeepsSpec } from '../program/gpuElements';
 import { dellaKeepsOnGpu, type StatsGpuParts } from './dellaRanksGpu';
+import { readingAhead } from './readAhead';
 import { CancelledError } from '../../errors';
 import type { GpuBufferPool } from '../../gpu/bufferPool';
 import type { SoupDevice } from '../../gpu/device';
@@ -351,11 +352,12 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
         keepModels = storage(words, 'stats variance selection');
       }
       const terms = statsTerms(shape);
+      const ahead = readingAhead(source);
       const sums: TensorSums = { vectors, dots: new Float64Array(m * m), l1: new Float64Array(m), keptL1: new Float64Array(m) };
       try {
         const step = chunkElementsFor(source.dtypes);
         for (let start = 0; start < source.elementCount; start += step) {
-          const chunk = await upload(source, start, Math.min(step, source.elementCount - start), signal);
+          const chunk = await upload(ahead, start, Math.min(step, source.elementCount - start), signal);
           try {
             const { groups, gx, gy } = grid(chunk.blocks);
             const size = gx * gy * terms.length * 8; // a (sum, compensation) pair per group and term
@@ -389,6 +391,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
       if (lineDivisors && lineDivisors.length !== lines.count * m) throw new RangeError(`line sums: ${lineDivisors.length} divisors for ${lines.count} lines of ${m} vectors`);
       const terms = statsTerms(shape);
       const values = new Float64Array(lines.count * terms.length);
+      const ahead = readingAhead(source, chunks.filter((lc) => !lc.slab));
       let divisors: GPUBuffer | undefined;
       if (lineDivisors) {
         divisors = pool.acquire(Math.max(16, lineDivisors.byteLength), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'stats line divisors');
@@ -396,7 +399,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
       }
       try {
         for (const lc of chunks) {
-          const chunk = lc.slab ? await upload(slabSource(source, lc), 0, lc.count, signal) : await upload(source, lc.start, lc.count, signal);
+          const chunk = lc.slab ? await upload(slabSource(source, lc), 0, lc.count, signal) : await upload(ahead, lc.start, lc.count, signal);
           // A slab's columns are packed: column l's element k at l + k·lineCount.
           const [lineStride, elementStride] = lc.slab ? [1, lc.lineCount] : [lines.lineStride, lines.elementStride];
           try {
@@ -436,9 +439,10 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
     async countKeys(source, key, value, signal) {
       const shape = shapeOfKey(source, key);
       const step = chunkElementsFor(source.dtypes);
+      const ahead = readingAhead(source);
       let total = 0;
       for (let start = 0; start < source.elementCount; start += step) {
-        const chunk = await upload(source, start, Math.min(step, source.elementCount - start), signal);
+        const chunk = await upload(ahead, start, Math.min(step, source.elementCount - start), signal);
         try {
           total += (await tieCounts(shape, chunk, value)).reduce((s, c) => s + c, 0);
         } finally {
@@ -476,11 +480,13 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
     const slots = source.dtypes.reduce((s, d) => s + blocksPerElementBlock(d), 0);
     const keep = Math.ceil(n / SOUP_BLOCK_ELEMENTS) * slots * BLOCK_BYTES <= residentBytes;
     const resident: Uploaded[] = [];
+    // The passes' chunks read one ahead; the tie search's single groups straight from the source.
+    const ahead = readingAhead(source);
     /** Every chunk, uploaded now or kept from an earlier pass. */
     const eachChunk = async (visit: (chunk: Uploaded) => Promise<void>): Promise<void> => {
       let index = 0;
       for (let start = 0; start < n; start += step, index++) {
-        const chunk = resident[index] ?? (await upload(source, start, Math.min(step, n - start), signal));
+        const chunk = resident[index] ?? (await upload(ahead, start, Math.min(step, n - start), signal));
         if (keep) resident[index] = chunk;
         try {
           await visit(chunk);
