@@ -53,10 +53,10 @@ const SHAPES: Shape[] = [
 
 const MODELS: ParameterValues[] = [{ weight: 1, density: 0.5, epsilon: 0.1 }, { weight: 0.6, density: 0.3, epsilon: 0.2 }];
 
-function contextFor(shape: number[], params: ParameterValues = {}): TensorContext {
+function contextFor(shape: number[], params: ParameterValues = {}, models = MODELS): TensorContext {
   const numel = shape.reduce((a, b) => a * b, 1);
   const name = 'model.layers.1.mlp.down_proj.weight';
-  return { name, shape, numel, inputCount: 3, baseIndex: 0, params, modelParams: [{}, ...MODELS], seed: 77, tensorKey: tensorKeyOf(name), outDtype: 'BF16' };
+  return { name, shape, numel, inputCount: 3, baseIndex: 0, params, modelParams: [{}, ...models], seed: 77, tensorKey: tensorKeyOf(name), outDtype: 'BF16' };
 }
 
 /** BF16 inputs: the base, then two models; model 1 equals the base on every third row (zero deltas). */
@@ -178,4 +178,17 @@ describe('della and della_linear under the WebGPU runner: every pass on the GPU,
       }
     }
   }
+});
+
+describe('della with a model of density 0 (mergekit: zeros for it, whatever its delta)', () => {
+  it("the other model's ranks on the GPU; the rescale sums and the element pass on the CPU inside the GPU run; the CPU's bytes", async () => {
+    const s = SHAPES[1];
+    const ctx = contextFor(s.shape, {}, [MODELS[0], { weight: 0.6, density: 0 }]);
+    const inputs = inputsFor(s);
+    const cpu = await collect(runTensorProgram(tensorOf('della', ctx, inputs), { maxChunkElements: 4096 }));
+    const counters = { gpuPasses: 0, cpuPasses: 0, gpuElementChunks: 0, cpuElementChunks: 0 };
+    const gpu = await collect(runTensorProgramOnGpu(tensorOf('della', ctx, inputs), { backend, stats, maxChunkElements: 4096, counters }));
+    expect(counters).toMatchObject({ gpuPasses: 1, cpuPasses: 1, gpuElementChunks: 0 });
+    expect(Array.from(new Uint16Array(gpu.buffer))).toEqual(Array.from(new Uint16Array(cpu.buffer)));
+  }, 240_000);
 });
