@@ -271,10 +271,11 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
         enc.copyBufferToBuffer(from, 0, stage, 0, size);
         device.queue.submit([enc.finish()]);
       });
+      // The map is asked for with the submission (one round trip to the device, not two); the error scope's verdict comes first.
       submitted.errors.catch(() => undefined);
-      await Promise.race([submitted.errors, ctx.lost]);
       const mapped = stage.mapAsync(GPUMapMode.READ, 0, size);
       mapped.catch(() => undefined);
+      await Promise.race([submitted.errors, ctx.lost]);
       await Promise.race([mapped, ctx.lost]);
       const copy = stage.getMappedRange(0, size).slice(0);
       stage.unmap();

@@ -197,11 +197,13 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
       });
       const stage = submitted.value;
       try {
+        // The map is asked for with the submission, not after its error scope answers (each is a
+        // round trip to the device); the scope's verdict still comes first, the bytes are read after both.
         // Whichever loses a race must not surface later as an unhandled rejection.
         submitted.errors.catch(() => undefined);
-        await Promise.race([submitted.errors, ctx.lost]);
         const mapped = stage.mapAsync(GPUMapMode.READ, 0, outBytes);
         mapped.catch(() => undefined);
+        await Promise.race([submitted.errors, ctx.lost]);
         await Promise.race([mapped, ctx.lost]);
       } catch (e) {
         throw await explain(e, 'reading the merged chunk back from the GPU failed');
