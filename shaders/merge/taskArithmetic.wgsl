@@ -1,5 +1,5 @@
 // The element pass of mergekit's generalised task arithmetic — task_arithmetic, ties, dare_ties,
-// dare_linear, breadcrumbs, breadcrumbs_ties (della's per-row ranks stay on the CPU) — once the
+// dare_linear, breadcrumbs, breadcrumbs_ties, della, della_linear — once the
 // whole-tensor statistics are known. The arithmetic, every f32 step in this order, is the CPU's
 // (src/merge/methods/taskArithmeticFamily.ts, `combine`), which the tests hold this kernel to:
 //
@@ -15,13 +15,15 @@
 // DARE's random masks, u < p with u = the counter hash of src/merge/program/counterRandom.ts (lowbias32,
 // u32 arithmetic that wraps as Math.imul does) of (stream, 64-bit element index), 24 bits, exact in f32.
 //
-// The keep masks are shaders/merge/keep.wgsl's, which the statistics kernel applies too (the rescale sums).
+// The keep masks are shaders/merge/keep.wgsl's, which the statistics kernel applies too (the rescale sums);
+// DELLA's are bits drawn beforehand from each row's ranks (shaders/merge/dellaRanks.wgsl, read by
+// shaders/merge/keepBits.wgsl).
 //
 // src/merge/gpu/taskArithmeticShader.ts appends `main` per job shape: the inputs' dtypes, each model's mask
 // kind, consensus, normalize and λ ≠ 1 fixed, straight-line over the models. Products are opaque (see
 // soup.wgsl) so no compiler fuses them into the additions that follow. Division is the one step WGSL
-// does not round correctly (2.5 ulp): normalize's quotient may differ from the CPU's in its last f32
-// bits, which the one rounding to the output dtype hides but for the rare element near a boundary.
+// does not round correctly (2.5 ulp): normalize's quotient is shaders/merge/divide.wgsl's, correctly rounded
+// as the CPU's f32(a / b) is.
 
 struct Params {
   blockCount: u32,   // blocks of 8 elements (per 16-bit input) in this dispatch

@@ -16,6 +16,6 @@ export interface ElementwiseJob {
    * fills its first 16 bytes (blocks of the piece, 0, invocations per grid row, 0).
    */
   params(pieceStart: number): Uint8Array<ArrayBuffer>;
-  /** A read-only storage buffer (binding 3) for the piece of `count` elements from `pieceStart`: per-line coefficients. */
-  storage?(pieceStart: number, count: number): Float32Array<ArrayBuffer>;
+  /** A read-only storage buffer (binding 3) for the piece of `count` elements from `pieceStart`: per-line coefficients, or DELLA's mask words. */
+  storage?(pieceStart: number, count: number): Float32Array<ArrayBuffer> | Uint32Array<ArrayBuffer>;
 }

@@ -110,6 +110,10 @@ export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramO
           const values = await opts.stats.lineSums(source, s.lines, s.spec(), s.lineDivisors?.(), opts.signal);
           if (values) s.accept(values);
           else onGpu = false;
+        } else if (s.kind === 'della-keeps') {
+          const masks = await opts.stats.dellaKeeps(source, s.spec(), opts.signal);
+          if (masks) s.accept(masks);
+          else onGpu = false;
         } else if (s.kind === 'selection') {
           const key: SelectionKey = s.variance ? { kind: 'variance', base: s.base ?? 0 } : { kind: 'magnitude', input: s.input, base: s.base };
           s.accept(boundaryOf(await opts.stats.selectByKey(source, key, 'smallest', s.rank(), opts.signal)));
@@ -128,6 +132,16 @@ export async function* runTensorProgramOnGpu(t: ProgramTensor, opts: GpuProgramO
   }
 
   const elements = fitsGpu ? elementsOf(program, t.inputs.length) : undefined;
+  if (elements?.kernel === 'nan') {
+    // An output the statistics proved all NaN: the output dtype's NaN, chunk by chunk, the inputs unread.
+    for (let offset = 0; offset < t.numel; offset += chunkElements) {
+      throwIfAborted(opts.signal);
+      const out = new Float32Array(Math.min(chunkElements, t.numel - offset)).fill(NaN);
+      canonicalNaNs(out);
+      yield encodeFromF32(t.outDtype, out);
+    }
+    return;
+  }
   const outDtype = t.outDtype as KernelDtype;
   const runChunk = (offset: number, raw: Uint8Array[]): Promise<Uint8Array> => {
     const count = raw[0].length / KERNEL_DTYPE_BYTES[dtypes[0] as KernelDtype];

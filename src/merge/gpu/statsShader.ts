@@ -33,7 +33,10 @@ export interface StatsShape {
    * binding 4 holds the divisors, then the weights, ‖m‖ and the projections.
    */
   chain?: ChainStage;
-  /** The sums are the rescale's magnitudes, with one keep mask of this kind per vector (binding 5: shaders/merge/keep.wgsl's Models). */
+  /**
+   * The sums are the rescale's magnitudes, with one keep mask of this kind per vector (binding 5: shaders/merge/keep.wgsl's
+   * Models; DELLA's 'bits' masks read their words from binding 6).
+   */
   keeps?: readonly ModelKeep['kind'][];
   /**
    * sce: the vectors are +0 where their variance across them is below the boundary in binding 5 (one
@@ -60,17 +63,32 @@ export function statsTerms(shape: StatsShape): SumTerm[] {
   return sumTerms({ chain: shape.chain ? { weights: [] } : undefined, keeps: shape.keeps ? [] : undefined }, m);
 }
 
-const KEEP: Record<ModelKeep['kind'], string> = { all: 'keepAll', largest: 'keepLargest', between: 'keepBetween', random: 'keepRandom' };
+const KEEP: Record<ModelKeep['kind'], string> = { all: 'keepAll', largest: 'keepLargest', between: 'keepBetween', random: 'keepRandom', bits: 'keepBits' };
+
+/** The binding of DELLA's mask words (shaders/merge/keepBits.wgsl) in the sums: every masked vector's words over the whole tensor. */
+export const STATS_KEEP_BITS_BINDING = 6;
 const CHAIN_STAGE: Record<ChainStage, number> = { mean: 0, direction: 1, tangent: 2 };
 
-export function statsShaderCode(shape: StatsShape): string {
-  const { inputDtypes, base, selected } = shape;
+/**
+ * Where each input's blocks start in the packed `src` of a chunk (`first`, in the kernel's
+ * params.blockCount), and the load of its block `v` (`load`): the packing of shaders/merge/soup.wgsl.
+ */
+export function packedLoads(inputDtypes: readonly KernelDtype[]): { first: string; load: string }[] {
   let slot = 0;
-  const loads = inputDtypes.map((dtype, i) => {
+  return inputDtypes.map((dtype) => {
     const first = slot === 0 ? '0u' : `${slot}u * params.blockCount`;
     const at = `${slot === 0 ? '' : `${slot}u * params.blockCount + `}${dtype === 'F32' ? '2u * v' : 'v'}`;
     slot += blocksPerElementBlock(dtype);
-    return `fn input${i}(v: u32) -> Block {\n  return ${LOAD[dtype]}(${at});\n}\n\nfn lineInput${i}(line: u32, p: LinePositions) -> Block {\n  return Block(${GATHER[dtype]}(${first}, lineElements(line, p.lo)), ${GATHER[dtype]}(${first}, lineElements(line, p.hi)));\n}`;
+    return { first, load: `${LOAD[dtype]}(${at})` };
+  });
+}
+
+export function statsShaderCode(shape: StatsShape): string {
+  const { inputDtypes, base, selected } = shape;
+  const packed = packedLoads(inputDtypes);
+  const loads = inputDtypes.map((dtype, i) => {
+    const { first, load } = packed[i];
+    return `fn input${i}(v: u32) -> Block {\n  return ${load};\n}\n\nfn lineInput${i}(line: u32, p: LinePositions) -> Block {\n  return Block(${GATHER[dtype]}(${first}, lineElements(line, p.lo)), ${GATHER[dtype]}(${first}, lineElements(line, p.hi)));\n}`;
   });
   const vectors = statsVectors(shape);
   const m = vectors.length;
@@ -153,5 +171,5 @@ fn lineSums(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid
   let p = linePositions(group, li);
 ${lineBody.join('\n')}
 }
-` : ''}`, { divide: shape.divided || shape.variance || shape.varianceKeep, selection: shape.keeps !== undefined || shape.varianceKeep, keep: shape.keeps !== undefined || shape.varianceKeep, multislerpModels: shape.chain ? vectors.length : undefined });
+` : ''}`, { divide: shape.divided || shape.variance || shape.varianceKeep, selection: shape.keeps !== undefined || shape.varianceKeep, keep: shape.keeps !== undefined || shape.varianceKeep, keepBits: shape.keeps?.includes('bits') ? STATS_KEEP_BITS_BINDING : undefined, multislerpModels: shape.chain ? vectors.length : undefined });
 }

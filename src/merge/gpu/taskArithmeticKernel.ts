@@ -36,8 +36,17 @@ export function putBoundary(words: Uint32Array, at: number, b: SelectionBoundary
   }
 }
 
-/** The words of shaders/merge/keep.wgsl's `Model` (MODEL_WORDS from `at`) that say what `keep` keeps; weight and scale are the caller's. */
-export function putKeep(words: Uint32Array, at: number, keep: ModelKeep): void {
+/**
+ * The words of shaders/merge/keep.wgsl's `Model` (MODEL_WORDS from `at`) that say what `keep` keeps; weight
+ * and scale are the caller's. A 'bits' mask (shaders/merge/keepBits.wgsl) needs `bits`: where its words
+ * start in the kernel's mask buffer, and the tensor index of that first word's bit 0.
+ */
+export function putKeep(words: Uint32Array, at: number, keep: ModelKeep, bits?: { word: number; firstBit: number }): void {
+  if (keep.kind === 'bits') {
+    if (!bits) throw new RangeError('putKeep: a bit mask needs its place in the mask buffer');
+    words[at + 4] = bits.word >>> 0;
+    words[at + 5] = bits.firstBit >>> 0;
+  }
   if (keep.kind === 'random') {
     new Float32Array(words.buffer, words.byteOffset + 4 * (at + 2), 1)[0] = keep.p;
     words[at + 3] = keep.stream >>> 0;
@@ -57,6 +66,7 @@ export function taskArithmeticJob(chunk: TaskArithmeticChunk): ElementwiseJob {
     scaled: Math.fround(e.lambda) !== 1,
   };
   const key = taskArithmeticShapeKey(shape);
+  const masks = e.models.flatMap((m, model) => (m.keep.kind === 'bits' ? [{ model, words: m.keep.words }] : []));
   return {
     inputs: chunk.inputs,
     outDtype: chunk.outDtype,
@@ -64,6 +74,7 @@ export function taskArithmeticJob(chunk: TaskArithmeticChunk): ElementwiseJob {
     shaderKey: `taskArithmetic.wgsl ${key}`,
     shaderCode: () => taskArithmeticShaderCode(shape),
     params(pieceStart: number) {
+      const place = maskPlaces(pieceStart);
       const buf = new ArrayBuffer(4 * (HEADER_WORDS + MODEL_WORDS * Math.max(1, e.models.length)));
       const words = new Uint32Array(buf);
       const floats = new Float32Array(buf);
@@ -76,9 +87,31 @@ export function taskArithmeticJob(chunk: TaskArithmeticChunk): ElementwiseJob {
         const at = HEADER_WORDS + MODEL_WORDS * j;
         floats[at] = m.weight;
         floats[at + 1] = m.scale;
-        putKeep(words, at, m.keep);
+        putKeep(words, at, m.keep, place.get(j));
       });
       return new Uint8Array(buf);
     },
+    storage: masks.length > 0 ? (pieceStart, count) => maskWords(pieceStart, count) : undefined,
   };
+
+  /** DELLA's masks of the piece from `pieceStart` to the job's end: their words from the one holding its first element, `stride` words each. */
+  function maskSpan(pieceStart: number): { firstWord: number; stride: number } {
+    const firstWord = Math.floor((chunk.offset + pieceStart) / 32);
+    return { firstWord, stride: Math.ceil((chunk.offset + chunk.elementCount) / 32) - firstWord };
+  }
+
+  /** Per model with a bit mask: where its words are in the piece's mask buffer (model k of them at k·stride). */
+  function maskPlaces(pieceStart: number): Map<number, { word: number; firstBit: number }> {
+    const { firstWord, stride } = maskSpan(pieceStart);
+    return new Map(masks.map(({ model }, k) => [model, { word: k * stride, firstBit: (firstWord * 32) % 4294967296 }]));
+  }
+
+  /** The mask buffer of a piece: each masked model's words over the piece's elements (the rest of its stride unused). */
+  function maskWords(pieceStart: number, count: number): Uint32Array<ArrayBuffer> {
+    const { firstWord, stride } = maskSpan(pieceStart);
+    const end = Math.ceil((chunk.offset + pieceStart + count) / 32);
+    const out = new Uint32Array(masks.length * stride);
+    masks.forEach(({ words }, k) => out.set(words.subarray(firstWord, end), k * stride));
+    return out;
+  }
 }

@@ -8,8 +8,8 @@ import type { KernelDtype } from '../kernel';
 import { elementKernelMain, halves } from './elementKernelMain';
 import { withBlocksAndStores } from './wgslModules';
 
-/** How a model's delta is thinned: none, TIES' magnitude cut, breadcrumbs' two cuts, DARE's random drop. */
-export type KeepKind = 'all' | 'largest' | 'between' | 'random';
+/** How a model's delta is thinned: none, TIES' magnitude cut, breadcrumbs' two cuts, DARE's random drop, DELLA's mask bits. */
+export type KeepKind = 'all' | 'largest' | 'between' | 'random' | 'bits';
 
 export interface TaskArithmeticShape {
   /** The base first, then one input per model. */
@@ -24,7 +24,10 @@ export interface TaskArithmeticShape {
 
 export const TASK_ARITHMETIC_WORKGROUP_SIZE = 64;
 
-const KEEP: Record<KeepKind, string> = { all: 'keepAll', largest: 'keepLargest', between: 'keepBetween', random: 'keepRandom' };
+const KEEP: Record<KeepKind, string> = { all: 'keepAll', largest: 'keepLargest', between: 'keepBetween', random: 'keepRandom', bits: 'keepBits' };
+
+/** The binding of DELLA's mask words (shaders/merge/keepBits.wgsl) in the element kernel: the job's storage buffer. */
+export const KEEP_BITS_BINDING = 3;
 
 export function taskArithmeticShapeKey(s: TaskArithmeticShape): string {
   return `${s.inputDtypes.join(',')}->${s.outDtype} keep=${s.keep.join(',')}${s.consensus ? ' consensus' : ''}${s.normalize ? ' normalize' : ''}${s.scaled ? ' lambda' : ''}`;
@@ -49,7 +52,7 @@ export function taskArithmeticShaderCode(s: TaskArithmeticShape): string {
     } else {
       body.push('  var mixed = wd0;', ...models.slice(1).map((j) => `  mixed = mixed + wd${j};`), '  let divisor = vec4<f32>(params.divisor);');
     }
-    if (s.normalize) body.push('  mixed = mixed / divisor;');
+    if (s.normalize) body.push('  mixed = divide(mixed, divisor);');
     if (s.scaled) body.push('  mixed = opaque(mixed * params.lambda);');
     body.push('  return b + mixed;');
   } else {
@@ -67,6 +70,6 @@ ${body.join('\n')}
 }
 
 ${elementKernelMain(TASK_ARITHMETIC_WORKGROUP_SIZE, s.inputDtypes, s.outDtype, half)}`,
-    { selection: true, keep: true },
+    { divide: s.normalize, selection: true, keep: true, keepBits: s.keep.includes('bits') ? KEEP_BITS_BINDING : undefined },
   );
 }

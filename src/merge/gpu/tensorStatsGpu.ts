@@ -32,13 +32,16 @@ import {
 } from '../program/tensorStats';
 import { chainStage } from '../program/multislerpChain';
 import type { Lines } from '../program/lineSums';
+import type { DellaKeepsSpec } from '../program/gpuElements';
+import { dellaKeepsOnGpu, type StatsGpuParts } from './dellaRanksGpu';
+import { readingAhead } from './readAhead';
 import { CancelledError } from '../../errors';
 import type { GpuBufferPool } from '../../gpu/bufferPool';
 import type { SoupDevice } from '../../gpu/device';
 import { GPUExecutionError } from '../../gpu/errors';
 import type { PipelineCache } from '../../gpu/pipelineCache';
 import { blocksPerElementBlock, SOUP_BLOCK_ELEMENTS } from './soupShader';
-import { statsShaderCode, statsShapeKey, statsTerms, statsVectors, type StatsShape } from './statsShader';
+import { STATS_KEEP_BITS_BINDING, statsShaderCode, statsShapeKey, statsTerms, statsVectors, type StatsShape } from './statsShader';
 import { MODEL_WORDS, putKeep } from './taskArithmeticKernel';
 import { writePadded } from '../../model/gpu/residentWeights';
 
@@ -63,19 +66,28 @@ export interface GpuTensorStats {
   /**
    * The sums of `spec` (no chain, no keeps) per row or column (lineSums.ts): values[l·terms + t] for the
    * terms of tensorStats.ts sumTerms; the vectors of line l divided by lineDivisors[l·m + k] when given.
-   * Undefined when 512 rows of the matrix (a column group) do not fit one GPU binding (e.g. 512 rows of
-   * 3 BF16 models × 43,690 columns in 128 MiB): the CPU's then.
+   * Where 512 rows of the matrix (a column group) do not fit one GPU binding (e.g. 512 rows of 3 BF16
+   * models × 43,690 columns in 128 MiB), slabs of 512 rows by fewer columns, read row by row. Undefined
+   * where not even 512 elements fit: the CPU's then.
    */
   lineSums(source: TensorChunkSource, lines: Lines, spec: VectorsSpec, lineDivisors?: Float32Array, signal?: AbortSignal): Promise<Float64Array | undefined>;
+  /** DELLA's keep masks, one bit per element per model (dellaRanksGpu.ts); undefined where a row does not fit one chunk. */
+  dellaKeeps(source: TensorChunkSource, spec: DellaKeepsSpec, signal?: AbortSignal): Promise<Uint32Array[] | undefined>;
 }
 
-/** One dispatch of lineSums: elements [start, start + count) of the tensor hold `lineCount` lines' parts of `lineLength` elements. */
-interface LineChunk {
+/**
+ * One dispatch of lineSums: elements [start, start + count) of the tensor hold `lineCount` lines' parts of
+ * `lineLength` elements — or, with `slab`, `slab.rows` rows of the matrix from `start` on, of which the
+ * `lineCount` columns from `firstLine` are read row by row and packed (a column group of 512 rows wider
+ * than one binding).
+ */
+export interface LineChunk {
   start: number;
   count: number;
   lineCount: number;
   lineLength: number;
   firstLine: number;
+  slab?: { rows: number; stride: number };
 }
 
 /** The chunks of lineSums, at most `step` elements each (a multiple of STATS_GROUP), in the order each line's groups come. */
@@ -100,7 +112,20 @@ export function lineChunks(lines: Lines, step: number): LineChunk[] | undefined 
   // Columns: whole groups of 512 rows of the matrix, every column in each chunk.
   const stride = lines.count;
   const per = Math.floor(step / (stride * STATS_GROUP)) * STATS_GROUP;
-  if (per === 0) return undefined;
+  if (per === 0) {
+    // 512 rows of every column are more than one chunk: slabs of 512 rows (fewer at the end) by as
+    // many columns as fit, each column's groups still in row order.
+    const columns = Math.floor(step / STATS_GROUP);
+    if (columns === 0) return undefined;
+    for (let k = 0; k < lines.length; k += STATS_GROUP) {
+      const rows = Math.min(STATS_GROUP, lines.length - k);
+      for (let c = 0; c < stride; c += columns) {
+        const n = Math.min(columns, stride - c);
+        chunks.push({ start: k * stride + c, count: rows * n, lineCount: n, lineLength: rows, firstLine: c, slab: { rows, stride } });
+      }
+    }
+    return chunks;
+  }
   for (let k = 0; k < lines.length; k += per) {
     const n = Math.min(per, lines.length - k);
     chunks.push({ start: k * stride, count: n * stride, lineCount: stride, lineLength: n, firstLine: 0 });
@@ -120,6 +145,25 @@ interface Uploaded {
   count: number;
   blocks: number;
   bytes: number;
+}
+
+/** The packed elements of a column slab (LineChunk.slab): each of its rows' columns read from `source`, one row after another. */
+function slabSource(source: TensorChunkSource, lc: LineChunk): TensorChunkSource {
+  const { rows, stride } = lc.slab!;
+  const n = lc.lineCount;
+  return {
+    elementCount: lc.count,
+    dtypes: source.dtypes,
+    async read(_start, _count, signal) {
+      const parts = await Promise.all(Array.from({ length: rows }, (_, r) => source.read(lc.start + r * stride, n, signal)));
+      return source.dtypes.map((dtype, i) => {
+        const width = n * KERNEL_DTYPE_BYTES[dtype];
+        const packed = new Uint8Array(rows * width);
+        parts.forEach((part, r) => packed.set(part[i], r * width));
+        return packed;
+      });
+    },
+  };
 }
 
 export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipelines: PipelineCache, opts: GpuTensorStatsOptions = {}): GpuTensorStats {
@@ -178,7 +222,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
   }
 
   /** Encodes one dispatch of `entry` over `chunk`; `counts` and `partials` are the outputs it uses. */
-  function dispatch(enc: GPUCommandEncoder, shape: StatsShape, entry: Entry, chunk: Uploaded, params: Uint8Array<ArrayBuffer>, output: { binding: 2 | 3; buffer: GPUBuffer; size: number }, divisors?: GPUBuffer, keeps?: GPUBuffer, workgroups?: { gx: number; gy: number }): GPUBuffer {
+  function dispatch(enc: GPUCommandEncoder, shape: StatsShape, entry: Entry, chunk: Uploaded, params: Uint8Array<ArrayBuffer>, output: { binding: 2 | 3; buffer: GPUBuffer; size: number }, divisors?: GPUBuffer, keeps?: GPUBuffer, workgroups?: { gx: number; gy: number }, keepBits?: GPUBuffer): GPUBuffer {
     const { gx, gy } = workgroups ?? grid(chunk.blocks);
     const meta = pool.acquire(PARAMS_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'stats params');
     device.queue.writeBuffer(meta, 0, params);
@@ -191,6 +235,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
         { binding: output.binding, resource: { buffer: output.buffer, size: output.size } },
         ...(divisors ? [{ binding: 4, resource: { buffer: divisors } }] : []),
         ...(keeps ? [{ binding: 5, resource: { buffer: keeps } }] : []),
+        ...(keepBits ? [{ binding: STATS_KEEP_BITS_BINDING, resource: { buffer: keepBits } }] : []),
       ],
     });
     const pass = enc.beginComputePass({ label: `stats ${entry}` });
@@ -226,10 +271,11 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
         enc.copyBufferToBuffer(from, 0, stage, 0, size);
         device.queue.submit([enc.finish()]);
       });
+      // The map is asked for with the submission (one round trip to the device, not two); the error scope's verdict comes first.
       submitted.errors.catch(() => undefined);
-      await Promise.race([submitted.errors, ctx.lost]);
       const mapped = stage.mapAsync(GPUMapMode.READ, 0, size);
       mapped.catch(() => undefined);
+      await Promise.race([submitted.errors, ctx.lost]);
       await Promise.race([mapped, ctx.lost]);
       const copy = stage.getMappedRange(0, size).slice(0);
       stage.unmap();
@@ -243,6 +289,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
   }
 
   const NO_SELECT = { prefix: 0, prefixMask: 0, shift: 0, digitMask: 0 };
+  const parts: StatsGpuParts = { device, pool, pipelines, maxBinding, maxWorkgroupsPerDimension: maxX, chunkElements: (dtypes) => chunkElementsFor(dtypes), upload, submitAndRead, check };
 
   return {
     async sums(source, spec, signal) {
@@ -272,6 +319,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
       };
       let divisors: GPUBuffer | undefined;
       let keepModels: GPUBuffer | undefined;
+      let keepBits: GPUBuffer | undefined;
       if (divided) {
         const n = inputs.length;
         const values = new Float32Array(chain ? 3 * n + 1 : n);
@@ -285,8 +333,19 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
       }
       if (keeps) {
         const words = new Uint32Array(MODEL_WORDS * m);
-        keeps.forEach((keep, k) => putKeep(words, MODEL_WORDS * k, keep));
+        // DELLA's masks: every masked vector's words over the whole tensor, one after another.
+        const masks = keeps.flatMap((keep) => (keep.kind === 'bits' ? [keep.words] : []));
+        let at = 0;
+        keeps.forEach((keep, k) => {
+          putKeep(words, MODEL_WORDS * k, keep, { word: at, firstBit: 0 });
+          if (keep.kind === 'bits') at += keep.words.length;
+        });
         keepModels = storage(words, 'stats keep masks');
+        if (masks.length > 0) {
+          const all = new Uint32Array(at);
+          masks.reduce((from, w) => (all.set(w, from), from + w.length), 0);
+          keepBits = storage(all, 'stats keep mask words');
+        }
       }
       if (spec.varianceKeep) {
         const words = new Uint32Array(MODEL_WORDS);
@@ -294,15 +353,16 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
         keepModels = storage(words, 'stats variance selection');
       }
       const terms = statsTerms(shape);
+      const ahead = readingAhead(source);
       const sums: TensorSums = { vectors, dots: new Float64Array(m * m), l1: new Float64Array(m), keptL1: new Float64Array(m) };
       try {
         const step = chunkElementsFor(source.dtypes);
         for (let start = 0; start < source.elementCount; start += step) {
-          const chunk = await upload(source, start, Math.min(step, source.elementCount - start), signal);
+          const chunk = await upload(ahead, start, Math.min(step, source.elementCount - start), signal);
           try {
             const { groups, gx, gy } = grid(chunk.blocks);
             const size = gx * gy * terms.length * 8; // a (sum, compensation) pair per group and term
-            const out = await readPartials('tensor sums', size, (enc, partials) => [dispatch(enc, shape, 'sums', chunk, paramsFor(chunk, gx, NO_SELECT), partials, divisors, keepModels)]);
+            const out = await readPartials('tensor sums', size, (enc, partials) => [dispatch(enc, shape, 'sums', chunk, paramsFor(chunk, gx, NO_SELECT), partials, divisors, keepModels, undefined, keepBits)]);
             for (let g = 0; g < groups; g++) {
               terms.forEach((term, t) => {
                 const at = 2 * (g * terms.length + t);
@@ -332,6 +392,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
       if (lineDivisors && lineDivisors.length !== lines.count * m) throw new RangeError(`line sums: ${lineDivisors.length} divisors for ${lines.count} lines of ${m} vectors`);
       const terms = statsTerms(shape);
       const values = new Float64Array(lines.count * terms.length);
+      const ahead = readingAhead(source, chunks.filter((lc) => !lc.slab));
       let divisors: GPUBuffer | undefined;
       if (lineDivisors) {
         divisors = pool.acquire(Math.max(16, lineDivisors.byteLength), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'stats line divisors');
@@ -339,14 +400,16 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
       }
       try {
         for (const lc of chunks) {
-          const chunk = await upload(source, lc.start, lc.count, signal);
+          const chunk = lc.slab ? await upload(slabSource(source, lc), 0, lc.count, signal) : await upload(ahead, lc.start, lc.count, signal);
+          // A slab's columns are packed: column l's element k at l + k·lineCount.
+          const [lineStride, elementStride] = lc.slab ? [1, lc.lineCount] : [lines.lineStride, lines.elementStride];
           try {
             const groupsPerLine = Math.ceil(lc.lineLength / STATS_GROUP);
             const groups = lc.lineCount * groupsPerLine;
             const gx = Math.min(groups, maxX);
             const gy = Math.ceil(groups / gx);
             const p = new Uint32Array(PARAMS_BYTES / 4);
-            p.set([chunk.blocks, 0, gx * STATS_LANES, lc.lineCount, 0, 0, 0, 0, chunk.start >>> 0, Math.floor(chunk.start / 4294967296) >>> 0, groupsPerLine, lc.lineLength, lines.lineStride, lines.elementStride, lc.firstLine]);
+            p.set([chunk.blocks, 0, gx * STATS_LANES, lc.lineCount, 0, 0, 0, 0, chunk.start >>> 0, Math.floor(chunk.start / 4294967296) >>> 0, groupsPerLine, lc.lineLength, lineStride, elementStride, lc.firstLine]);
             const size = gx * gy * terms.length * 8;
             const params = new Uint8Array(p.buffer as ArrayBuffer);
             const out = await readPartials('line sums', size, (enc, partials) => [dispatch(enc, shape, 'lineSums', chunk, params, partials, divisors, undefined, { gx, gy })]);
@@ -372,12 +435,15 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
 
     selectByKey,
 
+    dellaKeeps: (source, spec, signal) => dellaKeepsOnGpu(parts, source, spec, signal),
+
     async countKeys(source, key, value, signal) {
       const shape = shapeOfKey(source, key);
       const step = chunkElementsFor(source.dtypes);
+      const ahead = readingAhead(source);
       let total = 0;
       for (let start = 0; start < source.elementCount; start += step) {
-        const chunk = await upload(source, start, Math.min(step, source.elementCount - start), signal);
+        const chunk = await upload(ahead, start, Math.min(step, source.elementCount - start), signal);
         try {
           total += (await tieCounts(shape, chunk, value)).reduce((s, c) => s + c, 0);
         } finally {
@@ -415,11 +481,13 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
     const slots = source.dtypes.reduce((s, d) => s + blocksPerElementBlock(d), 0);
     const keep = Math.ceil(n / SOUP_BLOCK_ELEMENTS) * slots * BLOCK_BYTES <= residentBytes;
     const resident: Uploaded[] = [];
+    // The passes' chunks read one ahead; the tie search's single groups straight from the source.
+    const ahead = readingAhead(source);
     /** Every chunk, uploaded now or kept from an earlier pass. */
     const eachChunk = async (visit: (chunk: Uploaded) => Promise<void>): Promise<void> => {
       let index = 0;
       for (let start = 0; start < n; start += step, index++) {
-        const chunk = resident[index] ?? (await upload(source, start, Math.min(step, n - start), signal));
+        const chunk = resident[index] ?? (await upload(ahead, start, Math.min(step, n - start), signal));
         if (keep) resident[index] = chunk;
         try {
           await visit(chunk);

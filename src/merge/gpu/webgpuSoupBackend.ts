@@ -136,7 +136,7 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
   }
 
   /** One piece of an element-wise job: `pipeline` over elements [start, start + count), into `result`. */
-  async function runPiece(job: Pick<SoupJob, 'inputs' | 'outDtype'>, pipeline: () => GPUComputePipeline, paramsOf: () => Uint8Array<ArrayBuffer>, start: number, count: number, result: Uint8Array, signal: AbortSignal | undefined, storageOf?: () => Float32Array<ArrayBuffer>): Promise<void> {
+  async function runPiece(job: Pick<SoupJob, 'inputs' | 'outDtype'>, pipeline: () => GPUComputePipeline, paramsOf: () => Uint8Array<ArrayBuffer>, start: number, count: number, result: Uint8Array, signal: AbortSignal | undefined, storageOf?: () => Float32Array<ArrayBuffer> | Uint32Array<ArrayBuffer>): Promise<void> {
     await places.acquire();
     const held: GPUBuffer[] = [];
     let staging: GPUBuffer | undefined;
@@ -198,11 +198,13 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
       });
       const stage = submitted.value;
       try {
+        // The map is asked for with the submission, not after its error scope answers (each is a
+        // round trip to the device); the scope's verdict still comes first, the bytes are read after both.
         // Whichever loses a race must not surface later as an unhandled rejection.
         submitted.errors.catch(() => undefined);
-        await Promise.race([submitted.errors, ctx.lost]);
         const mapped = stage.mapAsync(GPUMapMode.READ, 0, outBytes);
         mapped.catch(() => undefined);
+        await Promise.race([submitted.errors, ctx.lost]);
         await Promise.race([mapped, ctx.lost]);
       } catch (e) {
         throw await explain(e, 'reading the merged chunk back from the GPU failed');
@@ -237,7 +239,7 @@ export async function createWebGPUSoupBackend(adapter: GPUAdapter, opts: WebGPUS
     /** The uniform of the piece starting at element `start` (its header is filled in by layoutPiece). */
     paramsAt: (start: number) => () => Uint8Array<ArrayBuffer>,
     signal: AbortSignal | undefined,
-    storageAt?: (start: number, count: number) => Float32Array<ArrayBuffer>,
+    storageAt?: (start: number, count: number) => Float32Array<ArrayBuffer> | Uint32Array<ArrayBuffer>,
   ): Promise<Uint8Array> {
     const n = job.elementCount;
     if (n > maxChunkElements) throw new GPUExecutionError(`soup job of ${n} elements exceeds the backend's chunk limit of ${maxChunkElements}`);

@@ -3,12 +3,13 @@
  * the f32 ⇄ F16/BF16 bit conversions every kernel shares), shaders/merge/stores.wgsl for kernels that write
  * a merged tensor, shaders/merge/divide.wgsl for kernels whose CPU twin divides, shaders/merge/selection.wgsl for
  * kernels that test selection boundaries, shaders/merge/keep.wgsl for kernels that apply the task-arithmetic
- * family's keep masks, shaders/merge/multislerp.wgsl for multislerp's element chain, then the kernel's own file
+ * family's keep masks (and shaders/merge/keepBits.wgsl for DELLA's, with their binding), shaders/merge/multislerp.wgsl for multislerp's element chain, then the kernel's own file
  * and the entry point its generator appends. One copy of each, for every kernel.
  */
 import blocksWgsl from '../../../shaders/merge/blocks.wgsl?raw';
 import divideWgsl from '../../../shaders/merge/divide.wgsl?raw';
 import keepWgsl from '../../../shaders/merge/keep.wgsl?raw';
+import keepBitsWgsl from '../../../shaders/merge/keepBits.wgsl?raw';
 import multislerpWgsl from '../../../shaders/merge/multislerp.wgsl?raw';
 import selectionWgsl from '../../../shaders/merge/selection.wgsl?raw';
 import storesWgsl from '../../../shaders/merge/stores.wgsl?raw';
@@ -20,13 +21,16 @@ export interface WgslModules {
   selection?: boolean;
   /** shaders/merge/keep.wgsl (with selection): the task-arithmetic family's keep masks. */
   keep?: boolean;
+  /** shaders/merge/keepBits.wgsl (with keep): DELLA's keep masks, their words at this binding. */
+  keepBits?: number;
   /** shaders/merge/multislerp.wgsl (with divide): multislerp's element chain over this many models. */
   multislerpModels?: number;
 }
 
 function extras(modules: WgslModules): string {
   const multislerp = modules.multislerpModels ? `const MULTISLERP_MODELS: u32 = ${modules.multislerpModels}u;\n${multislerpWgsl}\n` : '';
-  return `${modules.divide ? `${divideWgsl}\n` : ''}${modules.selection ? `${selectionWgsl}\n` : ''}${modules.keep ? `${keepWgsl}\n` : ''}${multislerp}`;
+  const bits = modules.keepBits === undefined ? '' : `@group(0) @binding(${modules.keepBits}) var<storage, read> keepBitWords: array<u32>;\n${keepBitsWgsl}\n`;
+  return `${modules.divide ? `${divideWgsl}\n` : ''}${modules.selection ? `${selectionWgsl}\n` : ''}${modules.keep ? `${keepWgsl}\n` : ''}${bits}${multislerp}`;
 }
 
 /** `kernel` (a file of shaders/, possibly completed by its generator) preceded by shaders/merge/blocks.wgsl. */

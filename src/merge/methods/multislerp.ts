@@ -200,9 +200,13 @@ export const multislerp: MergeMethod = {
         }
       },
       describe: () => ({ kernel: 'multislerp', scalars: scalars() }),
-      // shaders/merge/methodElements.wgsl `multislerp`; non-finite statistics (NaN or Inf in a model) leave it to the CPU.
+      // shaders/merge/methodElements.wgsl `multislerp`. A NaN among the scalars (a NaN or ±Inf in a model: its norm, ‖m‖
+      // or a projection is NaN) reaches every element's chain — through uᵢ (denᵢ), m̂ (‖m‖), the tangent (pᵢ),
+      // cos ρ and sin ρ/ρ, or Σ‖vᵢ‖wᵢ — so the whole output is NaN: no kernel needed. Other non-finite
+      // scalars (an f32 norm that overflows to +Inf) leave the element pass to the CPU.
       gpuElements() {
         const all = Array.from(scalars());
+        if (!fallback && all.some(Number.isNaN)) return { kernel: 'nan' };
         return (fallback ? w : all).every(Number.isFinite) ? { kernel: 'multislerp', scalars: all, base: hasBase } : undefined;
       },
     };

@@ -9,8 +9,9 @@
  *      magnitude_outliers:        drop the ⌊γ·n⌋ largest and the n − ⌊d·n⌋ − ⌊γ·n⌋ smallest |δ|
  *      random (dare):             keep each element with probability d (seeded counter RNG)
  *      della_magprune (della):    keep with probability (d − ε) + 2ε·(rank in its row − 1)/(row length − 1)
+ *                                 (one pass draws every model's mask, a bit per element, that the rest reads)
  *      then, with `rescale`, multiply the kept elements by f32(f32(Σ|δ|) / f32(Σ|kept δ|)) (L1; not
- *      when either sum is below 1e-7; the sums are tensorStats.ts' blocked sums, on the GPU too but for della).
+ *      when either sum is below 1e-7; the sums are tensorStats.ts' blocked sums, on the GPU too).
  *   2. wdⱼ = f32(δ'ⱼ · wⱼ)
  *   3. consensus (ties family): s = Σⱼ wdⱼ (in model order, f32); the majority sign is +1 when s ≥ 0,
  *      else −1; mⱼ = [sign(wdⱼ) == majority]; mixed = Σ f32(wdⱼ·mⱼ), divisor = Σ f32(wⱼ·mⱼ) (0 → 1).
@@ -28,9 +29,9 @@
 import { InputError } from '../../errors';
 import { streamKey, uniform24 } from '../program/counterRandom';
 import { DENSITY, fr, modelNumber, NORMALIZE, RANDOM_SEED, rowLength, WEIGHT, zipPasses, booleanOf, numberOf } from './common';
-import { keyBits } from '../program/keep';
+import { bitIsSet, keyBits } from '../program/keep';
 import { deltaKeys, keysOf, KeyScratch, RankSelector } from '../program/select';
-import type { TaskArithmeticElements } from '../program/gpuElements';
+import type { DellaKeepsSpec, TaskArithmeticElements } from '../program/gpuElements';
 import type { ModelKeep } from '../program/keep';
 import { BlockedSum, type TensorSums, type VectorsSpec } from '../program/tensorStats';
 import type { ElementChunk, MergeMethod, ParameterSpec, StatisticsPass, TensorContext, TensorProgram } from './types';
@@ -52,7 +53,7 @@ const STATISTICS: Record<Sparsification, string> = {
   magnitude: 'per model: the |delta| at the density boundary (exact radix select, 3 passes), and with rescale Σ|delta| before and after',
   magnitude_outliers: 'per model: the |delta| at both boundaries (exact radix select, 3 passes), and with rescale Σ|delta| before and after',
   random: 'with rescale (the default): per model Σ|delta| before and after dropping (1 pass)',
-  della_magprune: 'per row: the ranks of |delta| (rows sorted one at a time); with rescale (the default) Σ|delta| before and after (1 pass)',
+  della_magprune: "per row: the ranks of |delta| and each element's keep draw (1 pass; a counting rank per row on the GPU); with rescale (the default) Σ|delta| before and after (1 pass)",
 };
 
 export function taskArithmeticMethod(v: TaskArithmeticVariant): MergeMethod {
@@ -85,7 +86,7 @@ export function taskArithmeticMethod(v: TaskArithmeticVariant): MergeMethod {
       memoryPerTensor: v.sparsification === 'magnitude' || v.sparsification === 'magnitude_outliers'
         ? `${v.sparsification === 'magnitude' ? 512 : 1024} KiB of histograms per model`
         : v.sparsification === 'della_magprune'
-          ? 'one row of indices per model (8 bytes × row length)'
+          ? 'one bit per element per model (its keep mask), and 8 bytes × row length while a row is ranked'
           : 'none',
       vocabulary: 'cut-to-reference',
       random,
@@ -101,7 +102,7 @@ interface ModelPlan {
   /** Zero delta (della with density ≤ 0). */
   zero?: boolean;
   scale: number;
-  /** The mask for a GPU kernel (after the passes); undefined: no GPU kernel reproduces it (della). */
+  /** The mask for a GPU kernel (after the passes); undefined: no GPU kernel reproduces it (della's zero delta). */
   gpuKeep?: () => ModelKeep;
 }
 
@@ -115,6 +116,8 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
   const plans: ModelPlan[] = [];
   /** The models (input indices) whose kept delta is rescaled. */
   const rescaled: number[] = [];
+  /** The models DELLA thins: their masks come from one pass over whole rows. */
+  const dellaModels: DellaModel[] = [];
   for (let j = 1; j <= n; j++) {
     // Every field set here, in one order: the plans share one shape, and the loops over them stay fast.
     const plan: ModelPlan = { weight: fr(modelNumber(ctx, j, 'weight', 1)), mask: undefined, zero: false, scale: 1, gpuKeep: () => ({ kind: 'all' }) };
@@ -186,8 +189,9 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
         break;
       }
       case 'della_magprune': {
-        plan.gpuKeep = undefined; // per-row ranks: the CPU's
         if (density <= 0) {
+          // mergekit's zeros_like: +0 whatever δ was (NaN too), which no keep mask gives: the CPU's output pass.
+          plan.gpuKeep = undefined;
           plan.zero = true;
           continue;
         }
@@ -196,29 +200,29 @@ function taskArithmeticProgram(v: TaskArithmeticVariant, ctx: TensorContext): Te
           throw new InputError(`${where}: della needs density ± epsilon inside (0, 1), got density ${density} and epsilon ${epsilon}`);
         }
         if (ctx.shape.length > 2) throw new InputError(`tensor ${ctx.name}: della ranks magnitudes along rows of 1-D and 2-D tensors; this one is ${ctx.shape.length}-D`);
-        const stream = streamKey(ctx.seed, ctx.tensorKey, j);
-        const row = rowLength(ctx.shape);
-        const low = fr(density - epsilon);
-        const eps = fr(epsilon);
-        plan.mask = (c, d, m) => dellaMask(c, d, m, row, stream, low, eps);
+        const model: DellaModel = { input: j, stream: streamKey(ctx.seed, ctx.tensorKey, j), low: fr(density - epsilon), epsilon: fr(epsilon), words: new Uint32Array(Math.ceil(numel / 32)) };
+        dellaModels.push(model);
+        plan.gpuKeep = () => ({ kind: 'bits', words: model.words });
+        plan.mask = (c, _d, m) => {
+          for (let i = 0; i < c.count; i++) m[i] = bitIsSet(model.words, c.offset + i) ? 1 : 0;
+        };
         break;
       }
     }
     if (rescale) rescaled.push(j);
   }
   const allPasses = stagedPasses(passes);
+  if (dellaModels.length > 0) allPasses.push(dellaKeepsPass(v, ctx, dellaModels));
   if (rescaled.length > 0) allPasses.push(rescalePass(v, ctx, plans, rescaled));
   const weightSum = plans.reduce((s, p, i) => (i === 0 ? p.weight : fr(s + p.weight)), 0);
   const linearDivisor = Math.abs(weightSum) < 1e-8 ? 1 : weightSum;
   const lam = fr(lambda);
-  const della = v.sparsification === 'della_magprune';
   const models = plans.map((_, j) => j + 1);
   const weights = Float64Array.from(plans, (p) => p.weight);
   const scratch = new ChunkScratch(n);
 
   return {
     passes: allPasses,
-    combineChunkMultiple: della ? rowLength(ctx.shape) : undefined,
     combine(chunk, out) {
       const b = chunk.x[0];
       const deltas = scratch.deltas(chunk, models);
@@ -370,10 +374,10 @@ function stagedPasses(lists: StatisticsPass[][]): StatisticsPass[] {
 }
 
 /**
- * The rescale of the models in `rescaled` (after the selections, which their masks need): per model,
+ * The rescale of the models in `rescaled` (after the selections, or DELLA's masks, which it needs): per model,
  * Σ|δ| and Σ|kept δ| as tensorStats.ts' blocked sums (dropped elements add +0) — on the GPU too, with
  * the element kernels' keep masks (a VectorsSpec with `keeps`), where every mask has a GPU form (not
- * DELLA's per-row ranks) — then, as torch does, two f32 sums and an f32 division.
+ * DELLA's zero delta, which is not rescaled) — then, as torch does, two f32 sums and an f32 division.
  */
 function rescalePass(v: TaskArithmeticVariant, ctx: TensorContext, plans: ModelPlan[], rescaled: number[]): StatisticsPass {
   const before = rescaled.map(() => new BlockedSum());
@@ -384,7 +388,6 @@ function rescalePass(v: TaskArithmeticVariant, ctx: TensorContext, plans: ModelP
   return {
     kind: 'moments',
     label: `${v.name} rescale norms`,
-    chunkMultiple: v.sparsification === 'della_magprune' ? rowLength(ctx.shape) : undefined,
     accumulate: (c) => {
       if (terms.length < c.count) terms = new Float32Array(c.count);
       const t = terms.subarray(0, c.count);
@@ -413,13 +416,43 @@ function rescalePass(v: TaskArithmeticVariant, ctx: TensorContext, plans: ModelP
   };
 }
 
+/** A model DELLA thins: its input, random stream, f32(d − ε), f32(ε), and its keep mask (bit e of words[e >>> 5]) once drawn. */
+interface DellaModel {
+  input: number;
+  stream: number;
+  low: number;
+  epsilon: number;
+  words: Uint32Array;
+}
+
 /**
- * DELLA's keep mask of whole rows: within each row, elements ranked by |δ| (stable ascending), keep
- * probability p = f32(f32(d − ε) + f32(f32(rank_norm·2)·ε)), rank_norm = f32((rank − 1)/(row − 1)).
+ * DELLA's masks of every model it thins, drawn in one pass over whole rows (on the GPU: shaders/merge/dellaRanks.wgsl,
+ * its twin dellaMask here); the rescale and the output pass read them.
  */
-function dellaMask(c: ElementChunk, d: Float32Array, m: Uint8Array, row: number, stream: number, low: number, eps: number): void {
+function dellaKeepsPass(v: TaskArithmeticVariant, ctx: TensorContext, models: DellaModel[]): StatisticsPass {
+  const row = rowLength(ctx.shape);
+  const scratch = new ChunkScratch(1);
+  const spec = (): DellaKeepsSpec => ({ base: 0, rowLength: row, models: models.map(({ input, stream, low, epsilon }) => ({ input, stream, low, epsilon })) });
+  return {
+    kind: 'row-rank',
+    label: `${v.name} magnitude ranks`,
+    chunkMultiple: row,
+    accumulate: (c) => {
+      for (const m of models) dellaMask(c, scratch.deltas(c, [m.input])[0], row, m);
+    },
+    finish: () => undefined,
+    gpu: [{ kind: 'della-keeps', spec, accept: (masks) => masks.forEach((words, k) => models[k].words.set(words)) }],
+  };
+}
+
+/**
+ * DELLA's keep mask of whole rows into the model's bits: within each row, elements ranked by |δ| (stable
+ * ascending), keep probability p = f32(f32(d − ε) + f32(f32(rank_norm·2)·ε)), rank_norm = f32((rank − 1)/(row − 1)).
+ */
+function dellaMask(c: ElementChunk, d: Float32Array, row: number, m: DellaModel): void {
   const order = new Uint32Array(row);
   const keys = new Uint32Array(row);
+  const { words, stream, low, epsilon } = m;
   for (let r0 = 0; r0 < c.count; r0 += row) {
     const len = Math.min(row, c.count - r0);
     for (let i = 0; i < len; i++) {
@@ -430,8 +463,11 @@ function dellaMask(c: ElementChunk, d: Float32Array, m: Uint8Array, row: number,
     for (let rank = 0; rank < len; rank++) {
       const i = ord[rank];
       const rankNorm = len > 1 ? Math.min(1, Math.max(0, fr(rank / (len - 1)))) : 0;
-      const p = fr(low + fr(fr(rankNorm * 2) * eps));
-      m[r0 + i] = uniform24(stream, c.offset + r0 + i) < p ? 1 : 0;
+      const p = fr(low + fr(fr(rankNorm * 2) * epsilon));
+      const e = c.offset + r0 + i;
+      const bit = 1 << (e & 31);
+      if (uniform24(stream, e) < p) words[e >>> 5] |= bit;
+      else words[e >>> 5] &= ~bit;
     }
   }
 }

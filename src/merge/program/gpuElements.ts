@@ -37,8 +37,21 @@ export type GpuStatistic =
    * finish() is still called.
    */
   | { kind: 'line-sums'; lines: Lines; spec(): VectorsSpec; lineDivisors?(): Float32Array; accept(values: Float64Array): void }
+  /**
+   * DELLA's keep masks (taskArithmeticFamily.ts dellaMask): each model's bits over the whole tensor, from
+   * the ranks of |x_input − x_base| within each row and the seeded draws; the GPU answers with accept(),
+   * one Uint32Array per model (bit e of words[e >>> 5]). finish() is still called.
+   */
+  | { kind: 'della-keeps'; spec(): DellaKeepsSpec; accept(masks: Uint32Array[]): void }
   /** Computed by the GPU statistic of an earlier pass (the later radix passes of one selection): nothing to do. */
   | { kind: 'covered' };
+
+/** What DELLA's masks are drawn from: rows of `rowLength` elements, and per model its input, random stream, f32(d − ε) and f32(ε). */
+export interface DellaKeepsSpec {
+  base: number;
+  rowLength: number;
+  models: { input: number; stream: number; low: number; epsilon: number }[];
+}
 
 /** The generalised task arithmetic's element pass (taskArithmeticFamily.ts): inputs are the base, then the models. */
 export interface TaskArithmeticElements {
@@ -84,4 +97,13 @@ export interface MethodElements {
   lines?: { lines: Lines; perLine: number; values: Float32Array };
 }
 
-export type GpuElements = TaskArithmeticElements | LinearElements | MethodElements;
+/**
+ * Every output element is NaN, as the program's statistics prove (multislerp with a NaN among its scalars:
+ * each element's chain passes through it): the runner writes the output dtype's NaN without a kernel and
+ * without reading the inputs; the CPU's combine() gives the same bits.
+ */
+export interface NaNElements {
+  kernel: 'nan';
+}
+
+export type GpuElements = TaskArithmeticElements | LinearElements | MethodElements | NaNElements;

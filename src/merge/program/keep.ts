@@ -32,7 +32,17 @@ export type ModelKeep =
   /** Breadcrumbs: keep what is not below `below` and is below `notAbove`. */
   | { kind: 'between'; below: SelectionBoundary; notAbove: SelectionBoundary }
   /** DARE: keep when uniform24(stream, index) < p (counterRandom.ts). */
-  | { kind: 'random'; stream: number; p: number };
+  | { kind: 'random'; stream: number; p: number }
+  /**
+   * DELLA: keep where bit `index` of `words` is set (bit i of words[i >>> 5]) — the mask its ranks pass
+   * computed for the whole tensor from each row's magnitude ranks (taskArithmeticFamily.ts).
+   */
+  | { kind: 'bits'; words: Uint32Array };
+
+/** Whether bit `index` of a tensor's keep mask is set (ModelKeep 'bits'). */
+export function bitIsSet(words: Uint32Array, index: number): boolean {
+  return ((words[index >>> 5] >>> (index & 31)) & 1) === 1;
+}
 
 /** Whether a boundary holds element `index` of key `key` below it (select.ts). */
 function isBelow(b: SelectionBoundary, key: number, index: number): boolean {
@@ -52,5 +62,7 @@ export function isKept(keep: ModelKeep, d: number, index: number): boolean {
     }
     case 'random':
       return uniform24(keep.stream, index) < keep.p;
+    case 'bits':
+      return bitIsSet(keep.words, index);
   }
 }

@@ -214,31 +214,43 @@ describe('GPU per-line sums (Dawn, lineSums) equal the CPU sums of each row or c
     return sumTerms({}, m).map((t) => (t.kind === 'dot' ? s.dots[t.i * m + t.j] : s.l1[t.i]));
   }
 
-  const cases: { shape: number[]; grouping: 'row' | 'column'; dtypes: KernelDtype[]; base?: number; divided?: boolean }[] = [
+  const cases: { shape: number[]; grouping: 'row' | 'column'; dtypes: KernelDtype[]; base?: number; divided?: boolean; narrow?: boolean }[] = [
     { shape: [40, 13], grouping: 'row', dtypes: ['BF16', 'BF16', 'BF16'], base: 0 },
     { shape: [7, 1100], grouping: 'row', dtypes: ['F32', 'BF16', 'F16'], base: 0, divided: true },
     // Rows longer than one chunk (4096 elements): each row in pieces on its group boundaries.
     { shape: [3, 9001], grouping: 'row', dtypes: ['BF16', 'BF16'], divided: true },
     { shape: [1100, 5], grouping: 'column', dtypes: ['BF16', 'F32', 'BF16'], base: 0 },
     { shape: [1030, 3], grouping: 'column', dtypes: ['F16', 'BF16', 'BF16'], base: 0, divided: true },
+    // 512 rows of 45 columns do not fit a binding of 32 KiB: slabs of 512 rows by 8 columns, read row by row.
+    { shape: [1100, 45], grouping: 'column', dtypes: ['BF16', 'BF16', 'BF16'], base: 0, divided: true, narrow: true },
+    { shape: [700, 3, 7], grouping: 'column', dtypes: ['F32', 'BF16'], narrow: true },
   ];
+  /** Bindings of 32 KiB: 5,461 elements of three BF16 inputs. */
+  let narrow: GpuTensorStats;
+  beforeAll(() => {
+    narrow = createGpuTensorStats(ctx, pool, pipelines, { chunkElements: 4096, maxBindingBytes: 32 << 10 });
+  });
   for (const c of cases) {
-    it(`${c.grouping}s of ${c.shape.join('×')} (${c.dtypes.join(', ')}${c.base === undefined ? '' : ', base'}${c.divided ? ', divided per line' : ''}), streamed in chunks of 4096`, async () => {
+    it(`${c.grouping}s of ${c.shape.join('×')} (${c.dtypes.join(', ')}${c.base === undefined ? '' : ', base'}${c.divided ? ', divided per line' : ''}), streamed in chunks of 4096${c.narrow ? ', bindings of 32 KiB' : ''}`, async () => {
       const numel = c.shape.reduce((a, b) => a * b, 1);
       const inputs = specialInputs(c.dtypes, numel, 40 + numel, 0.005);
       const lines = linesOf(c.grouping, c.shape);
       const spec: VectorsSpec = { base: c.base };
       const m = c.dtypes.length - (c.base === undefined ? 0 : 1);
       const divisors = c.divided ? Float32Array.from({ length: lines.count * m }, (_, k) => 0.25 + ((k * 37) % 11) / 3) : undefined;
-      const gpu = await streaming.lineSums(memorySource(c.dtypes, inputs), lines, spec, divisors);
+      const gpu = await (c.narrow ? narrow : streaming).lineSums(memorySource(c.dtypes, inputs), lines, spec, divisors);
       expect(gpu).toBeDefined();
       const terms = sumTerms({}, m).length;
       for (let l = 0; l < lines.count; l++) expect(Array.from(gpu!.subarray(l * terms, (l + 1) * terms)), `line ${l}`).toEqual(await alone(c.dtypes, inputs, lines, spec, l, divisors));
     }, 240_000);
   }
 
-  it('columns whose 512-row group is larger than one binding are left to the CPU (undefined)', async () => {
-    expect(lineChunks(linesOf('column', [600, 5000]), 4096)).toBeUndefined();
+  it('columns whose 512-row group is larger than one chunk come in slabs of 512 rows by what fits, each column in row order', async () => {
+    expect(lineChunks(linesOf('column', [600, 5000]), 4096)?.map((c) => [c.start, c.count, c.firstLine, c.lineCount, c.lineLength])).toEqual([
+      ...Array.from({ length: 625 }, (_, k) => [8 * k, 512 * 8, 8 * k, 8, 512]),
+      ...Array.from({ length: 625 }, (_, k) => [512 * 5000 + 8 * k, 88 * 8, 8 * k, 8, 88]),
+    ]);
+    expect(lineChunks(linesOf('column', [600, 5000]), 511)).toBeUndefined();
     expect(lineChunks(linesOf('column', [600, 8]), 4096)?.map((c) => c.lineLength)).toEqual([512, 88]);
     expect(lineChunks(linesOf('row', [2, 5000]), 4096)?.map((c) => [c.start, c.count, c.firstLine])).toEqual([[0, 4096, 0], [4096, 904, 0], [5000, 4096, 1], [9096, 904, 1]]);
   });
