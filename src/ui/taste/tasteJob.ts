@@ -10,9 +10,8 @@ import { scoreTasks } from '../../eval/evaluate';
 import type { Checkpoint } from '../../formats/checkpoint';
 import type { SoupBackend } from '../../merge/kernel';
 import { modelRefsOf } from '../../merge/plan';
-import { planMergeWithVocabulary } from '../../merge/vocabulary/planWithVocabulary';
 import { parseRecipe } from '../../merge/recipe';
-import { soupWeightSource } from '../../merge/soupWeights';
+import { soupInMemory } from '../../merge/soupInMemory';
 import type { CausalLM, ModelConfig, WeightSource } from '../../model/types';
 import { checkpointWeightSource, checkWeights } from '../../model/weights';
 import { prepareEvaluation } from '../evalWorker/prepare';
@@ -45,11 +44,10 @@ export async function runTasteJob(req: Omit<TasteRequest, 'type' | 'backend'>, d
     const input = ingredientOfPath(ref.path, req.ingredients);
     if (input) checkpoints.set(ref.path, opened.get(input.name)!);
   }
-  const { plan } = await planMergeWithVocabulary(recipe, checkpoints);
+  const { plan, weights: soupWeights } = await soupInMemory(recipe, checkpoints, deps.soupBackend);
   // The soup's config and tokenizer are its reference model's, as a merge carries them.
   const { config, tasks, problems } = await prepareEvaluation(plan.reference, req.tasks, 'Add task files to taste the soup on.');
 
-  const soupWeights = soupWeightSource(plan, deps.soupBackend);
   checkWeights(config, soupWeights, req.soupName);
   const models: { name: string; role: ModelResult['role']; weights: WeightSource }[] = [{ name: req.soupName, role: 'soup', weights: soupWeights }];
   for (const input of req.ingredients) {
