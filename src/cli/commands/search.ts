@@ -12,7 +12,7 @@ import { createNodeCpuBackend } from '../../node/cpuWorkers';
 import { modelFilesOf } from '../../node/evalModel';
 import { nodeFileSource } from '../../node/fileSource';
 import { nodeFileTarget, nodeFolderTarget } from '../../node/fileTargets';
-import { loadEvaluator, type LoadedModel, type ModelBackendChoice } from '../../node/modelBackend';
+import { loadEvaluator, type ModelBackendChoice } from '../../node/modelBackend';
 import { type NodeCheckpoint } from '../../node/openCheckpointPath';
 import { openCheckpointRef } from '../../node/openCheckpointRef';
 import { readTaskFiles } from '../../node/taskFiles';
@@ -20,13 +20,11 @@ import { openResultsFolder, writeAtomically, type SearchManifest } from '../../n
 import { planKeysOf, searchEvidence, type SearchEvidence } from '../../search/evidence';
 import { objectiveRule } from '../../search/objective';
 import { heldOutCsv, pointRecipeYaml, searchProvenance, reportMarkdown, trialIds, trialsCsv, weightsText } from '../../search/outputs';
-import { listPoints, uniformOf } from '../../search/points';
+import { listPoints } from '../../search/points';
 import { planPoint, type PlannedModel } from '../../search/soupLoader';
-import { fitSoupLoader } from '../../search/fitLoader';
 import { plannedPoints } from '../../search/planSize';
-import type { GpuIngredients } from '../../merge/gpu/residentSoup';
-import { runSearch, type SearchEvent, type SearchPlan, type SearchSpec, type TrialRecord } from '../../search/runSearch';
-import { soupWeightSource } from '../../merge/soupWeights';
+import { type SearchEvent, type SearchPlan, type SearchSpec, type TrialRecord } from '../../search/runSearch';
+import { openSearch, type SearchSession } from '../../search/openSearch';
 import { formatBytes } from '../../util/bytes';
 import { maxLengthFlag, metricFlag } from '../evalFlags';
 import { parseModelPaths } from '../modelPaths';
@@ -115,8 +113,7 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
 
     const opened: NodeCheckpoint[] = [];
     let soupBackend: SoupBackend | undefined;
-    let lm: LoadedModel | undefined;
-    let gpuIngredients: GpuIngredients | undefined;
+    let session: SearchSession | undefined;
     try {
       for (const p of paths) {
         for (const part of p.path.split('+')) {
@@ -128,9 +125,37 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
       const outAbs = resolve(out);
       const recipePaths = paths.map((p) => p.path.split('+').map((part) => relativePath(outAbs, resolve(part))).join('+'));
       const fileModels: PlannedModel[] = paths.map((p, i) => ({ name: p.name, path: recipePaths[i], checkpoint: opened[i] }));
-      // Pre-flight: every model against the first, from the headers alone.
+      soupBackend = createNodeCpuBackend();
+      const backend = soupBackend;
       try {
-        planPoint(fileModels, uniformOf(names.map((_, i) => i), names.length));
+        session = await openSearch({
+          models: fileModels,
+          prepareTasks: async (reference) => {
+            const { config, tokenizer } = await modelFilesOf(reference.checkpoint, paths[0].path);
+            const { tasks, problems } = prepareTasks(tokenizer, taskFiles.files, maxLengthFlag(flags.get('max-length'), config.maxPositionEmbeddings));
+            for (const p of problems) io.stderr(`${p}\n`);
+            if (tasks.length === 0) throw new InputError('no task has anything to score');
+            return { config, tasks, problems };
+          },
+          soupBackend: backend,
+          // The evaluator's model, loaded with the first model's weights (read from its files).
+          createModel: async (config, weights, signal) => {
+            const lm = await loadEvaluator((backendArg as ModelBackendChoice | undefined) ?? 'auto', config, weights, { signal, say });
+            return { ...lm, dispose: async () => {
+              lm.model.dispose();
+              await lm.dispose();
+            } };
+          },
+          // Do k models + 1 soup fit? (the GPU, else memory, else streaming from the files)
+          fit: {
+            memoryBudget: Math.min(totalmem() * 0.75, freemem() + 0.25 * totalmem()),
+            stream: flags.get('stream') === true,
+            gpuMemoryBudget: gpuMemoryGiB === undefined ? undefined : gpuMemoryGiB * 2 ** 30,
+            bytes: formatBytes,
+            say,
+          },
+          signal: io.signal,
+        });
       } catch (e) {
         if (e instanceof PreflightError) {
           for (const x of e.report.errors.slice(0, 20)) io.stderr(`error: ${x.message}\n`);
@@ -138,30 +163,8 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
         }
         throw e;
       }
-      const { config, tokenizer } = await modelFilesOf(opened[0], paths[0].path);
-      const maxLength = maxLengthFlag(flags.get('max-length'), config.maxPositionEmbeddings);
-      const { tasks, problems } = prepareTasks(tokenizer, taskFiles.files, maxLength);
-      for (const p of problems) io.stderr(`${p}\n`);
-      if (tasks.length === 0) throw new InputError('no task has anything to score');
-
-      // The evaluator's model, loaded with the first model's weights (read from its files).
-      soupBackend = createNodeCpuBackend();
-      lm = await loadEvaluator((backendArg as ModelBackendChoice | undefined) ?? 'auto', config, soupWeightSource(planPoint(fileModels, uniformOf([0], names.length)), soupBackend), { signal: io.signal, say });
-
-      // Do k models + 1 soup fit? (the GPU, else memory, else streaming from the files)
-      const fitted = await fitSoupLoader({
-        models: fileModels,
-        lm,
-        soupBackend,
-        memoryBudget: Math.min(totalmem() * 0.75, freemem() + 0.25 * totalmem()),
-        stream: flags.get('stream') === true,
-        gpuMemoryBudget: gpuMemoryGiB === undefined ? undefined : gpuMemoryGiB * 2 ** 30,
-        bytes: formatBytes,
-        say,
-        signal: io.signal,
-      });
-      gpuIngredients = fitted.gpuIngredients;
-      const loader = fitted.loader;
+      const { tasks, problems, lm } = session;
+      const loader = session.fitted.loader;
 
       const manifest: SearchManifest = {
         souplab: 'search',
@@ -211,11 +214,8 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
       const progress = quiet ? undefined : searchProgress(io, names);
       let outcome;
       try {
-        outcome = await runSearch({
+        outcome = await session.run({
           spec,
-          tasks,
-          model: lm.model,
-          loader,
           store,
           signal: io.signal,
           onEvent: (e) => {
@@ -256,9 +256,7 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
       }
       return problems.length > 0 ? 2 : 0;
     } finally {
-      gpuIngredients?.dispose();
-      lm?.model.dispose();
-      await lm?.dispose();
+      await session?.dispose();
       await soupBackend?.dispose().catch(() => undefined);
       await Promise.all(opened.map((c) => c.close().catch(() => undefined)));
     }
