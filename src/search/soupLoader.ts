@@ -115,13 +115,15 @@ export async function inMemoryCheckpoint(checkpoint: Checkpoint, signal?: AbortS
 
 async function retarget(checkpoint: Checkpoint, files: Map<string, ByteSource>, signal?: AbortSignal): Promise<Checkpoint['tensors']> {
   const out: Checkpoint['tensors'] = new Map();
+  const fileSources = new Map(checkpoint.files.map((f) => [f.name, f.source]));
   for (const [name, t] of checkpoint.tensors) {
     const file = files.get(t.file);
-    if (file) {
+    // Read from its file only when it is that file's bytes: a tensor with rows permuted to another vocabulary keeps its file's name.
+    if (file && fileSources.get(t.file) === t.source) {
       out.set(name, { ...t, source: file });
       continue;
     }
-    // A tensor in none of the files: computed on read (a LoRA adapter's, src/formats/lora), computed once here.
+    // A tensor computed on read (a LoRA adapter's, src/formats/lora; rows aligned to a vocabulary, src/merge/vocabulary), computed once here.
     throwIfAborted(signal);
     const bytes = await t.source.read(t.info.byteOffset, t.info.byteLength);
     out.set(name, { ...t, info: { ...t.info, byteOffset: 0 }, source: bytesSource(bytes, t.source.name) });
