@@ -28,10 +28,23 @@ export function recipeTokenizerSource(models: PlannedModel[], source: string): s
 
 /** Without a tokenizer source the models are as given (their rows must then match: the pre-flight says where they do not). */
 export async function alignSearchModels(models: PlannedModel[], tokenizerSource: string | undefined): Promise<AlignedModels> {
-  if (tokenizerSource === undefined) return { models, lines: [], notes: [] };
+  if (tokenizerSource === undefined) return { models, lines: [], notes: await differingVocabularies(models) };
   const source = recipeTokenizerSource(models, tokenizerSource);
   const checkpoints = new Map(models.map((m) => [m.path, m.checkpoint]));
   const result = await prepareVocabulary({ tokenizerSource: source }, models.map((m) => ({ path: m.path, label: m.name })), checkpoints);
   if (!result) return { models, lines: [], notes: [] };
   return { models: models.map((m) => ({ ...m, checkpoint: result.checkpoints.get(m.path)! })), lines: result.lines, notes: result.notes };
+}
+
+/** Without a tokenizer source: a note when the models' tokenizers differ (their rows are then souped by position, token ids mixed up). */
+async function differingVocabularies(models: PlannedModel[]): Promise<string[]> {
+  if (models.filter((m) => m.checkpoint.extraFiles.has('tokenizer.json')).length < 2 || !models[0].checkpoint.extraFiles.has('tokenizer.json')) return [];
+  try {
+    const result = await prepareVocabulary({ tokenizerSource: 'union' }, models.map((m) => ({ path: m.path, label: m.name })), new Map(models.map((m) => [m.path, m.checkpoint])));
+    if (!result || (result.lines.length <= 1 && (result.aligned?.added.length ?? 0) === 0)) return [];
+    return [`the models' vocabularies differ (${result.lines.slice(0, -1).join('; ')}): their embedding and LM-head rows are souped by position; a tokenizer source (union, base or a model) aligns them`];
+  } catch {
+    // What cannot be aligned is not said here: the pre-flight says what does not fit.
+    return [];
+  }
 }

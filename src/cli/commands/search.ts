@@ -4,10 +4,9 @@ import { stat } from 'node:fs/promises';
 import { CancelledError, InputError, throwIfAborted } from '../../errors';
 import { estimatePlan, estimateText, measurePace, slowPlanWarning } from '../../eval/estimate';
 import { prepareTasks } from '../../eval/evaluate';
-import { carriedFiles } from '../../merge/carriedFiles';
 import type { SoupBackend } from '../../merge/kernel';
 import { PreflightError } from '../../merge/preflight';
-import { runMerge } from '../../merge/runMerge';
+import { runRecipe } from '../../merge/runRecipe';
 import { createNodeCpuBackend } from '../../node/cpuWorkers';
 import { modelFilesOf } from '../../node/evalModel';
 import { nodeFileSource } from '../../node/fileSource';
@@ -21,10 +20,11 @@ import { planKeysOf, searchEvidence, type SearchEvidence } from '../../search/ev
 import { objectiveRule } from '../../search/objective';
 import { heldOutCsv, pointRecipeYaml, searchProvenance, reportMarkdown, trialIds, trialsCsv, weightsText } from '../../search/outputs';
 import { listPoints } from '../../search/points';
-import { planPoint, type PlannedModel } from '../../search/soupLoader';
+import type { PlannedModel } from '../../search/soupLoader';
 import { plannedPoints } from '../../search/planSize';
 import { type SearchEvent, type SearchPlan, type SearchSpec, type TrialRecord } from '../../search/runSearch';
 import { openSearch, type SearchSession } from '../../search/openSearch';
+import { recipeTokenizerSource } from '../../search/searchVocabulary';
 import { formatBytes } from '../../util/bytes';
 import { maxLengthFlag, metricFlag } from '../evalFlags';
 import { parseModelPaths } from '../modelPaths';
@@ -66,6 +66,9 @@ analyze --trials), held-out.csv, best.yaml, report.md and evidence.json.
   --shapley all|experts|none   whose uniform coalitions are evaluated for exact Shapley values (default:
                         all models when at most 5, else the experts when at most 5)
   --stream              read every point from the files even when the models fit in memory
+  --tokenizer-source union|base|<model>   the output vocabulary when the models' tokenizers differ (as
+                        a recipe's tokenizer_source: each model's embedding and LM-head rows aligned to it
+                        once; best.yaml keeps every model, weight 0 included, and says it)
   --gpu-memory <GiB>    the GPU memory the search may use (WebGPU does not report it): models that do
                         not fit with the evaluator are souped on the CPU and uploaded per point
   --export <file.safetensors | folder>   write the best soup (or --export-trial's) with the evidence in its metadata
@@ -127,9 +130,11 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
       const fileModels: PlannedModel[] = paths.map((p, i) => ({ name: p.name, path: recipePaths[i], checkpoint: opened[i] }));
       soupBackend = createNodeCpuBackend();
       const backend = soupBackend;
+      const tokenizerSource = str('tokenizer-source');
       try {
         session = await openSearch({
           models: fileModels,
+          tokenizerSource,
           prepareTasks: async (reference) => {
             const { config, tokenizer } = await modelFilesOf(reference.checkpoint, paths[0].path);
             const { tasks, problems } = prepareTasks(tokenizer, taskFiles.files, maxLengthFlag(flags.get('max-length'), config.maxPositionEmbeddings));
@@ -165,6 +170,10 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
       }
       const { tasks, problems, lm } = session;
       const loader = session.fitted.loader;
+      for (const line of session.vocabulary.lines) say(`vocabulary: ${line}`);
+      for (const note of session.vocabulary.notes) io.stderr(`${tokenizerSource === undefined ? 'warning' : 'note'}: ${note}\n`);
+      // best.yaml and an export say the vocabulary as a recipe does.
+      const recipeSource = tokenizerSource === undefined ? undefined : recipeTokenizerSource(fileModels, tokenizerSource);
 
       const manifest: SearchManifest = {
         souplab: 'search',
@@ -206,7 +215,7 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
         );
         if (evidence.best) {
           const comment = `SoupLab search: best of ${info.planPoints} points (${planText}); objective ${evidence.best.objective} (tune), ${evidence.best.heldOutObjective} (held-out); paths relative to this file`;
-          await writeAtomically(join(out, 'best.yaml'), pointRecipeYaml(evidence.best, names, recipePaths, comment));
+          await writeAtomically(join(out, 'best.yaml'), pointRecipeYaml(evidence.best, names, recipePaths, comment, recipeSource));
         }
         return evidence;
       };
@@ -252,7 +261,7 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
         const ids = trialIds(outcome.trials);
         const chosen = wanted ? outcome.trials[ids.indexOf(wanted)] : outcome.trials.find((t) => t.key === b?.key);
         if (!chosen) throw new InputError(wanted ? `--export-trial: no trial "${wanted}" in trials.csv` : 'no best soup to export');
-        await exportSoup(exportPath, fileModels, chosen, evidence, soupBackend, io, say);
+        await exportSoup(exportPath, out, pointRecipeYaml(chosen, names, recipePaths, '', recipeSource), chosen, evidence, io, say);
       }
       return problems.length > 0 ? 2 : 0;
     } finally {
@@ -263,18 +272,22 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
   },
 };
 
-/** Writes a soup with the search's evidence in its safetensors metadata ("souplab.search"). */
-async function exportSoup(path: string, models: PlannedModel[], trial: TrialRecord, evidence: SearchEvidence, backend: SoupBackend, io: CliIO, say: (l: string) => void): Promise<void> {
-  const plan = planPoint(models, trial.weights);
+/**
+ * Writes a soup with the search's evidence in its safetensors metadata ("souplab.search"): the point's
+ * recipe run by runRecipe, as `souplab merge` runs best.yaml (the models opened again from the recipe's
+ * paths, relative to the results folder).
+ */
+async function exportSoup(path: string, out: string, recipeYaml: string, trial: TrialRecord, evidence: SearchEvidence, io: CliIO, say: (l: string) => void): Promise<void> {
   const toFile = /\.safetensors$/i.test(path);
-  const recipeYaml = pointRecipeYaml({ ...trial }, evidence.models, models.map((m) => m.path), 'made by souplab search');
-  const extraFiles = toFile ? [] : [{ name: 'recipe.yaml', data: new TextEncoder().encode(recipeYaml) }, ...(await carriedFiles(plan))];
-  const result = await runMerge(plan, {
-    backend,
+  const { result } = await runRecipe({
+    text: recipeYaml,
+    fileName: 'the exported point',
+    openModel: (ref) => openCheckpointRef(ref.path, resolve(out)),
+    backend: async () => createNodeCpuBackend(),
     target: toFile ? nodeFileTarget(path) : nodeFolderTarget(path),
-    recipeYaml,
+    folder: !toFile,
+    recipeComment: 'made by souplab search',
     metadata: searchProvenance(trial, evidence),
-    extraFiles,
     readBack: (name) => nodeFileSource(toFile ? path : join(path, name), name),
     signal: io.signal,
   });
