@@ -90,6 +90,11 @@ describe('souplab search over models whose vocabularies differ', () => {
       expect(disk.tune).toEqual(t.tune);
     }
 
+    // Trials aligned to one vocabulary are not reused for another.
+    const resumed = captureIO();
+    expect(await runCli(['search', '--models', models, ...args, '--out', out, '--resume'], resumed)).toBe(2);
+    expect(resumed.err()).toContain('--resume found a search of tokenizer source union');
+
     // The export is the soup souplab merge writes of best.yaml, byte for byte.
     expect(await runCli(['merge', join(out, 'best.yaml'), '--out', join(dir, 'best-merged.safetensors'), '--backend', 'cpu', '--quiet'], captureIO())).toBe(0);
     const exported = readSafetensors(readFileSync(join(dir, 'best.safetensors')));

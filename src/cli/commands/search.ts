@@ -182,6 +182,7 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
         metric,
         splitSeed: seed,
         tuneShare,
+        ...(tokenizerSource === undefined ? {} : { tokenizerSource }),
       };
       const store = await openResultsFolder(out, manifest, flags.get('resume') === true);
       if (store.dropped > 0) say(`resume: dropped ${store.dropped} unfinished trial record${store.dropped > 1 ? 's' : ''} (a stop mid-write)`);

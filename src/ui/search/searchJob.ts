@@ -75,6 +75,7 @@ export async function runSearchJob(req: Pick<SearchRequest, 'settings' | 'ingred
     try {
       session = await openSearch({
         models,
+        tokenizerSource: settings.tokenizerSource,
         prepareTasks: (reference) => prepareEvaluation(reference, req.tasks, 'Choose task files to score the soups on (the Taste step holds them).'),
         soupBackend: deps.soupBackend,
         createModel: deps.createModel,
