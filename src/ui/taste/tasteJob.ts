@@ -1,12 +1,11 @@
 /**
  * One Taste run, as the Taste worker does it: the soup (the Ingredients view's recipe, souped in memory
  * through the merge engine, nothing written) and each of its ingredients as they are, scored on the task
- * files with the model runtime. Tasks are encoded once (the tokens do not depend on the weights); one
- * model is loaded and each next one reloads its weights into it. Free of worker plumbing so that Node
- * tests run it.
+ * files with the model runtime (the engine's evaluateModels: one model loaded, each next one reloaded
+ * into it). Free of worker plumbing so that Node tests run it.
  */
 import { throwIfAborted } from '../../errors';
-import { scoreTasks } from '../../eval/evaluate';
+import { evaluateModels, type ModelEvaluation } from '../../eval/evaluateModels';
 import type { Checkpoint } from '../../formats/checkpoint';
 import type { SoupBackend } from '../../merge/kernel';
 import { modelRefsOf } from '../../merge/plan';
@@ -56,29 +55,19 @@ export async function runTasteJob(req: Omit<TasteRequest, 'type' | 'backend'>, d
     models.push({ name: input.name, role: 'ingredient', weights });
   }
 
-  const progress = (i: number, phase: TasteProgress['phase'], task: string, tokensDone: number, tokensTotal: number) =>
-    deps.onProgress?.({ modelIndex: i, models: models.length, model: models[i].name, phase, task, tokensDone, tokensTotal });
-  let lm: CausalLM | undefined;
-  const out: ModelResult[] = [];
-  try {
-    for (const [i, m] of models.entries()) {
-      throwIfAborted(signal);
-      const started = performance.now();
-      progress(i, 'loading', '', 0, 0);
-      if (lm === undefined) {
-        const created = await deps.createModel(config, m.weights, signal);
-        lm = created.model;
-        deps.onStart?.({ backend: created.description, models: models.map((x) => x.name), problems });
-      } else {
-        await lm.reloadWeights(m.weights, { signal });
-      }
-      const results = await scoreTasks(lm, tasks, { signal, onProgress: (p) => progress(i, 'scoring', p.task, p.tokensDone, p.tokensTotal) });
-      const r: ModelResult = { model: m.name, role: m.role, results, seconds: (performance.now() - started) / 1000 };
-      out.push(r);
-      deps.onModel?.(r);
-    }
-  } finally {
-    lm?.dispose();
-  }
-  return out;
+  const resultOf = (r: ModelEvaluation, i: number): ModelResult => ({ model: r.name, role: models[i].role, results: r.results, seconds: r.seconds });
+  const results = await evaluateModels({
+    config,
+    tasks,
+    models,
+    createModel: async (c, weights, sig) => {
+      const { model, description } = await deps.createModel(c, weights, sig);
+      return { model, description, dispose: () => model.dispose() };
+    },
+    onLoaded: (lm) => deps.onStart?.({ backend: lm.description, models: models.map((x) => x.name), problems }),
+    onProgress: (p) => deps.onProgress?.({ modelIndex: p.index, models: models.length, model: p.model, phase: p.phase, task: p.task, tokensDone: p.tokensDone, tokensTotal: p.tokensTotal }),
+    onModel: (r, i) => deps.onModel?.(resultOf(r, i)),
+    signal,
+  });
+  return results.map(resultOf);
 }
