@@ -12,43 +12,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/runCli';
 import { pointRecipeYaml } from '../../src/search/outputs';
 import type { TrialRecord } from '../../src/search/runSearch';
-import { randomTensor, readSafetensors, safetensorsBytes } from '../merge/models';
-import { captureIO, writeTinyModel } from '../eval/helpers';
+import { readSafetensors } from '../merge/models';
+import { captureIO } from '../eval/helpers';
+import { VOCABULARY_TEXTS, writeVocabularyTinyModels } from './vocabularyTinyModels';
 
 let dir: string;
 let models: string;
 let tasks: string;
 
-/** A tiny fine-tune of the shared base with one more special token, its rows seeded. */
-async function writeModelAdding(folder: string, deltaSeed: number, token: string): Promise<void> {
-  await writeTinyModel(folder, { architecture: 'llama', seed: 12, deltaSeed, deltaScale: 0.3, dtype: 'F32', hiddenSize: 32, intermediateSize: 64 });
-  const config = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')) as { vocab_size: number };
-  const tokenizer = JSON.parse(readFileSync(join(folder, 'tokenizer.json'), 'utf8')) as { added_tokens: Record<string, unknown>[] };
-  const id = config.vocab_size;
-  tokenizer.added_tokens.push({ id, content: token, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
-  config.vocab_size = id + 1;
-  writeFileSync(join(folder, 'tokenizer.json'), JSON.stringify(tokenizer));
-  writeFileSync(join(folder, 'config.json'), JSON.stringify(config));
-  const { tensors } = readSafetensors(readFileSync(join(folder, 'model.safetensors')));
-  for (const name of ['model.embed_tokens.weight', 'lm_head.weight']) {
-    const t = tensors.get(name)!;
-    const row = randomTensor(name, 'F32', [1, t.shape[1]], deltaSeed * 7 + name.length);
-    const data = new Uint8Array(t.data.length + row.data.length);
-    data.set(t.data);
-    data.set(row.data, t.data.length);
-    tensors.set(name, { ...t, shape: [t.shape[0] + 1, t.shape[1]], data });
-  }
-  writeFileSync(join(folder, 'model.safetensors'), safetensorsBytes([...tensors.values()], { format: 'pt' }));
-}
-
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'souplab-search-vocab-'));
-  await writeModelAdding(join(dir, 'chat'), 41, '<|chat|>');
-  await writeModelAdding(join(dir, 'tool'), 42, '<|tool|>');
+  await writeVocabularyTinyModels(dir);
   models = `chat=${join(dir, 'chat')};tool=${join(dir, 'tool')}`;
-  // Text with both added tokens, so that each model's own row and the other's (aligned) are read.
-  const lines = ['<|chat|> The quick brown fox <|tool|> jumps over the lazy dog.', 'A soup of models <|tool|> is the average <|chat|> of their weights.'];
-  writeFileSync(join(dir, 'prose.jsonl'), lines.map((text) => JSON.stringify({ text })).join('\n') + '\n');
+  writeFileSync(join(dir, 'prose.jsonl'), VOCABULARY_TEXTS);
   tasks = join(dir, 'prose.jsonl');
 }, 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -81,13 +57,20 @@ describe('souplab search over models whose vocabularies differ', () => {
       const merged = join(dir, `merged-${i}`);
       expect(await runCli(['merge', recipe, '--out', merged, '--backend', 'cpu', '--quiet'], captureIO())).toBe(0);
       // Both added tokens are in the written tokenizer, whatever the point's weights.
-      const written = JSON.parse(readFileSync(join(merged, 'tokenizer.json'), 'utf8')) as { added_tokens: { content: string }[] };
-      expect(written.added_tokens.map((a) => a.content)).toEqual(expect.arrayContaining(['<|chat|>', '<|tool|>']));
+      const tokenizer = JSON.parse(readFileSync(join(merged, 'tokenizer.json'), 'utf8')) as { added_tokens: { content: string }[] };
+      expect(tokenizer.added_tokens.map((a) => a.content)).toEqual(expect.arrayContaining(['<|chat|>', '<|tool|>']));
       // The merged folder, searched alone: its one trial is the model as written to disk.
       const alone = join(dir, `alone-${i}`);
       expect(await runCli(['search', '--models', `m=${merged}`, ...args, '--out', alone], captureIO())).toBe(0);
       const [disk] = trialsOf(alone);
       expect(disk.tune).toEqual(t.tune);
+      // souplab eval of the point's recipe (souped in memory, its vocabulary aligned) and of the folder written: the same numbers.
+      const inMemory = captureIO();
+      const written = captureIO();
+      expect(await runCli(['eval', recipe, '--tasks', tasks, '--backend', 'cpu', '--json'], inMemory)).toBe(0);
+      expect(await runCli(['eval', merged, '--tasks', tasks, '--backend', 'cpu', '--json'], written)).toBe(0);
+      const tasksOf = (io: ReturnType<typeof captureIO>) => (JSON.parse(io.out()) as { tasks: unknown }).tasks;
+      expect(tasksOf(inMemory)).toEqual(tasksOf(written));
     }
 
     // Trials aligned to one vocabulary are not reused for another.

@@ -39,18 +39,24 @@ export async function runTasteJob(req: Omit<TasteRequest, 'type' | 'backend'>, d
   const { recipe } = parseRecipe(req.recipeYaml, 'recipe.yaml');
   // The recipe's model paths name the ingredients (modelPaths.ts).
   const checkpoints = new Map<string, Checkpoint>();
+  const pathOf = new Map<string, string>();
   for (const ref of modelRefsOf(recipe)) {
     const input = ingredientOfPath(ref.path, req.ingredients);
-    if (input) checkpoints.set(ref.path, opened.get(input.name)!);
+    if (input) {
+      checkpoints.set(ref.path, opened.get(input.name)!);
+      pathOf.set(input.name, ref.path);
+    }
   }
-  const { plan, weights: soupWeights } = await soupInMemory(recipe, checkpoints, deps.soupBackend);
+  const { plan, vocabulary, weights: soupWeights } = await soupInMemory(recipe, checkpoints, deps.soupBackend);
+  // With a tokenizer source each ingredient is tasted with its rows aligned to the soup's vocabulary, which the tasks are encoded in.
+  const ingredientCheckpoint = (name: string): Checkpoint => vocabulary?.checkpoints.get(pathOf.get(name) ?? '') ?? opened.get(name)!;
   // The soup's config and tokenizer are its reference model's, as a merge carries them.
   const { config, tasks, problems } = await prepareEvaluation(plan.reference, req.tasks, 'Add task files to taste the soup on.');
 
   checkWeights(config, soupWeights, req.soupName);
   const models: { name: string; role: ModelResult['role']; weights: WeightSource }[] = [{ name: req.soupName, role: 'soup', weights: soupWeights }];
   for (const input of req.ingredients) {
-    const weights = checkpointWeightSource(opened.get(input.name)!);
+    const weights = checkpointWeightSource(ingredientCheckpoint(input.name));
     checkWeights(config, weights, input.name);
     models.push({ name: input.name, role: 'ingredient', weights });
   }
