@@ -18,6 +18,8 @@ export interface RecipeOptions {
   normalize?: boolean;
   /** A comment put at the top of the YAML. */
   comment?: string;
+  /** mergekit `tokenizer_source` (union, base or a model's path) for models whose vocabularies differ; omitted when absent. */
+  tokenizerSource?: string;
 }
 
 const DTYPES = new Set(['float32', 'float16', 'bfloat16', 'fp32', 'fp16', 'bf16']);
@@ -36,6 +38,7 @@ export function linearRecipeObject(ingredients: Ingredient[], weights: number[],
   };
   if (options.dtype !== undefined) recipe.dtype = options.dtype;
   if (options.outDtype !== undefined) recipe.out_dtype = options.outDtype;
+  if (options.tokenizerSource !== undefined) recipe.tokenizer_source = options.tokenizerSource;
   return recipe;
 }
 

@@ -5,7 +5,8 @@
  * resume, Shapley, the held-out split and the report; docs/cluster.md says what runs where.
  */
 import { createHash } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import { CancelledError, InputError } from '../errors';
 import type { PreparedTask } from '../eval/evaluate';
 import { PreflightError } from '../merge/preflight';
@@ -30,7 +31,10 @@ import { parseModelPaths } from './modelPaths';
 import { searchExperts } from './searchExperts';
 import { readPlan } from './planFile';
 import { formatBytes } from '../util/bytes';
-import { mergeCommand } from './commands/merge';
+import { chooseBackend, DEFAULT_SHARD_BYTES, openRecipeModel, refuseOverwritingInputs, refuseSameModelTwice, type OpenedModel } from './recipeModels';
+import { runRecipe } from '../merge/runRecipe';
+import { nodeFileSource } from '../node/fileSource';
+import { nodeFolderTarget } from '../node/fileTargets';
 
 export const CLUSTER_OPTIONS_HELP = `
 With an external evaluator (docs/cluster.md):
@@ -199,16 +203,40 @@ export async function runClusterSearch(args: string[], io: CliIO, deps: ClusterS
   }
 }
 
-/** The soup of a point's recipe as a model folder: exactly `souplab merge <recipe> --out <folder>`. */
-async function mergeSoup(recipe: string, folder: string, backend: string | undefined, signal?: AbortSignal): Promise<void> {
-  let err = '';
-  const code = await mergeCommand.run([recipe, '--out', folder, '--quiet', ...(backend ? ['--backend', backend] : [])], {
-    stdout: () => undefined,
-    stderr: (t) => void (err += t),
-    stderrIsTTY: false,
-    signal: signal ?? new AbortController().signal,
-  });
-  if (code !== 0) throw new InputError(`souplab merge ${recipe} failed: ${err.trim().split('\n').slice(-1)[0] ?? `exit status ${code}`}`);
+/**
+ * The soup of a point's recipe as a model folder, through runRecipe as `souplab merge <recipe> --out
+ * <folder>` writes it (the same model opening, checks and backend choice: recipeModels.ts).
+ */
+async function mergeSoup(recipePath: string, folder: string, backend: string | undefined, signal?: AbortSignal): Promise<void> {
+  const opened: OpenedModel[] = [];
+  try {
+    await runRecipe({
+      text: await readFile(recipePath, 'utf8'),
+      fileName: recipePath,
+      openModel: async (ref, recipe) => {
+        const m = await openRecipeModel(recipe, recipePath, ref);
+        opened.push(m);
+        return m.checkpoint;
+      },
+      beforeWrite: async (plan) => {
+        await refuseSameModelTwice(opened, plan.recipe);
+        await refuseOverwritingInputs(folder, false, opened, plan.recipe);
+      },
+      backend: () => chooseBackend(backend, () => undefined, undefined),
+      target: nodeFolderTarget(folder),
+      folder: true,
+      maxShardBytes: DEFAULT_SHARD_BYTES,
+      recipeComment: `made by souplab merge from ${basename(recipePath)}; model paths are relative to that recipe's folder`,
+      readBack: (name) => nodeFileSource(join(folder, name), name),
+      signal,
+    });
+  } catch (e) {
+    // As `souplab merge` ends on several pre-flight problems (one is thrown as it is).
+    if (e instanceof PreflightError && e.report.errors.length > 1) {
+      throw new InputError(`souplab merge ${recipePath} failed: souplab merge: the pre-flight check found ${e.report.errors.length} problems; nothing was read or written`);
+    }
+    throw e;
+  }
 }
 
 async function writeClusterOutputs(

@@ -9,7 +9,7 @@ export const CLUSTER_BOOLEAN_FLAGS = ['merge-in-job', 'keep-soups'];
 /** The in-memory search. */
 export const SEARCH_FLAGS = {
   booleans: [...ANALYSIS_BOOLEAN_FLAGS, 'resume', 'stream', 'quiet'],
-  values: [...COMMON_VALUE_FLAGS, 'tasks', 'max-length', 'export', 'export-trial', 'gpu-memory'],
+  values: [...COMMON_VALUE_FLAGS, 'tasks', 'max-length', 'export', 'export-trial', 'gpu-memory', 'tokenizer-source'],
 };
 
 /** The search with --evaluator-cmd (tasks are refused there with their own sentence, so they parse). */

@@ -9,9 +9,8 @@ import { InputError } from '../errors';
 import type { Checkpoint } from '../formats/checkpoint';
 import type { SoupBackend } from '../merge/kernel';
 import { modelRefsOf, type MergePlan } from '../merge/plan';
-import { planMergeWithVocabulary } from '../merge/vocabulary/planWithVocabulary';
 import { parseRecipe } from '../merge/recipe';
-import { soupWeightSource } from '../merge/soupWeights';
+import { soupInMemory } from '../merge/soupInMemory';
 import { readModelFiles } from '../model/load';
 import { HfTokenizer } from '../model/tokenizer';
 import type { ModelConfig, TextTokenizer, WeightSource } from '../model/types';
@@ -67,9 +66,9 @@ export async function openEvalModel(path: string, backend: () => Promise<SoupBac
       opened.push(c);
       byPath.set(ref.path, c);
     }
-    const { plan } = await planMergeWithVocabulary(recipe, byPath);
+    const { plan, weights } = await soupInMemory(recipe, byPath, await backend());
     const { config, tokenizer } = await modelFilesOf(plan.reference.checkpoint, plan.reference.label);
-    return { name: path, config, tokenizer, weights: soupWeightSource(plan, await backend()), plan, checkpoints: opened, close };
+    return { name: path, config, tokenizer, weights, plan, checkpoints: opened, close };
   } catch (e) {
     await close();
     throw e;

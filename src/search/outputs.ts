@@ -54,17 +54,18 @@ export function heldOutCsv(trials: TrialRecord[], models: string[], categories: 
   return lines.join('\n') + '\n';
 }
 
-/** The mergekit recipe of a point: the models with a positive weight, paths as given. */
-export function pointRecipeYaml(point: ScoredPoint, models: string[], paths: string[], comment: string): string {
+/** The mergekit recipe of a point: the models with a positive weight (all of them with a tokenizer source), paths as given. */
+export function pointRecipeYaml(point: ScoredPoint, models: string[], paths: string[], comment: string, tokenizerSource?: string): string {
   const ingredients: Ingredient[] = [];
   const weights: number[] = [];
   point.weights.forEach((w, i) => {
-    if (w > 0) {
+    // With a tokenizer source every model stays (weight 0 included): the output vocabulary is the search's, aligned over all of them.
+    if (w > 0 || tokenizerSource !== undefined) {
       ingredients.push({ name: models[i], checkpoint: paths[i] });
       weights.push(Math.round(w * 1e9) / 1e9);
     }
   });
-  return linearRecipeYaml(ingredients, weights, { comment });
+  return linearRecipeYaml(ingredients, weights, { comment, tokenizerSource });
 }
 
 const pct = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : formatScore(Math.round(v * 1e4) / 1e4));

@@ -1,7 +1,8 @@
 /**
  * Souping a search point into the loaded model, through the merge engine: a linear recipe over the
- * models with a positive weight → planMerge (pre-flight, coefficients, dtypes) → the in-memory soup
- * WeightSource → CausalLM.reloadWeights. With the models held in memory (inMemoryCheckpoint) nothing
+ * models with a positive weight → soupInMemory (pre-flight, coefficients, dtypes: the recipe's soup as a
+ * WeightSource) → CausalLM.reloadWeights. The models' rows are already aligned to the search's
+ * vocabulary when their tokenizers differ (searchVocabulary.ts), so a point's recipe has no tokenizer settings. With the models held in memory (inMemoryCheckpoint) nothing
  * touches the disk per point; with checkpoints backed by files each point streams its inputs from them.
  */
 import { linearRecipeYaml } from '../analysis/recipes';
@@ -9,9 +10,10 @@ import type { Checkpoint } from '../formats/checkpoint';
 import { bytesSource } from '../formats/memorySource';
 import type { ByteSource } from '../formats/types';
 import type { SoupBackend } from '../merge/kernel';
-import { planMerge, type MergePlan } from '../merge/plan';
+import type { MergePlan } from '../merge/plan';
 import { parseRecipe } from '../merge/recipe';
-import { soupWeightSource } from '../merge/soupWeights';
+import type { Recipe } from '../merge/recipeTypes';
+import { planAlignedSoup, soupInMemory } from '../merge/soupInMemory';
 import type { CausalLM, WeightSource } from '../model/types';
 import { InputError, throwIfAborted } from '../errors';
 import type { GpuIngredients } from '../merge/gpu/residentSoup';
@@ -25,15 +27,27 @@ export interface PlannedModel {
   checkpoint: Checkpoint;
 }
 
-/** The merge plan of a weight vector over the models (models with weight 0 are left out of the recipe). */
-export function planPoint(models: PlannedModel[], weights: number[]): MergePlan {
+/** The linear recipe of a weight vector over the models (models with weight 0 are left out), and its models by recipe path. */
+function pointRecipe(models: PlannedModel[], weights: number[]): { recipe: Recipe; checkpoints: Map<string, Checkpoint> } {
   const used = models.flatMap((m, i) => (weights[i] > 0 ? [{ m, w: weights[i] }] : []));
   const yaml = linearRecipeYaml(
     used.map(({ m }) => ({ name: m.name, checkpoint: m.path })),
     used.map(({ w }) => w),
   );
   const { recipe } = parseRecipe(yaml, 'search point');
-  return planMerge(recipe, new Map(used.map(({ m }) => [m.path, m.checkpoint])));
+  return { recipe, checkpoints: new Map(used.map(({ m }) => [m.path, m.checkpoint])) };
+}
+
+/** The merge plan of a weight vector over the models. */
+export function planPoint(models: PlannedModel[], weights: number[]): MergePlan {
+  const { recipe, checkpoints } = pointRecipe(models, weights);
+  return planAlignedSoup(recipe, checkpoints);
+}
+
+/** The soup of a weight vector, in memory (each tensor computed as the model reads it). */
+export async function soupPoint(models: PlannedModel[], weights: number[], backend: SoupBackend): Promise<WeightSource> {
+  const { recipe, checkpoints } = pointRecipe(models, weights);
+  return (await soupInMemory(recipe, checkpoints, backend)).weights;
 }
 
 export function planSoupLoader(model: CausalLM, models: PlannedModel[], backend: SoupBackend, description: string): SoupLoader {
@@ -42,7 +56,7 @@ export function planSoupLoader(model: CausalLM, models: PlannedModel[], backend:
     description,
     async load(weights, signal) {
       throwIfAborted(signal);
-      const source = soupWeightSource(planPoint(models, weights), backend);
+      const source = await soupPoint(models, weights, backend);
       // The model reads tensors one at a time; computing the next few at once keeps every soup worker busy.
       const ahead = readAhead(source, signal, readOrder);
       await model.reloadWeights(ahead, { signal });
@@ -162,13 +176,15 @@ export async function inMemoryCheckpoint(checkpoint: Checkpoint, signal?: AbortS
 
 async function retarget(checkpoint: Checkpoint, files: Map<string, ByteSource>, signal?: AbortSignal): Promise<Checkpoint['tensors']> {
   const out: Checkpoint['tensors'] = new Map();
+  const fileSources = new Map(checkpoint.files.map((f) => [f.name, f.source]));
   for (const [name, t] of checkpoint.tensors) {
     const file = files.get(t.file);
-    if (file) {
+    // Read from its file only when it is that file's bytes: a tensor with rows permuted to another vocabulary keeps its file's name.
+    if (file && fileSources.get(t.file) === t.source) {
       out.set(name, { ...t, source: file });
       continue;
     }
-    // A tensor in none of the files: computed on read (a LoRA adapter's, src/formats/lora), computed once here.
+    // A tensor computed on read (a LoRA adapter's, src/formats/lora; rows aligned to a vocabulary, src/merge/vocabulary), computed once here.
     throwIfAborted(signal);
     const bytes = await t.source.read(t.info.byteOffset, t.info.byteLength);
     out.set(name, { ...t, info: { ...t.info, byteOffset: 0 }, source: bytesSource(bytes, t.source.name) });

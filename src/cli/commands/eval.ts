@@ -1,6 +1,7 @@
 import { InputError } from '../../errors';
 import { estimatePlan, measurePace, slowPlanWarning } from '../../eval/estimate';
-import { prepareTasks, scoreTasks, tokensToScore, type EvalProgress, type TaskResult } from '../../eval/evaluate';
+import { prepareTasks, tokensToScore, type EvalProgress, type TaskResult } from '../../eval/evaluate';
+import { evaluateModels } from '../../eval/evaluateModels';
 import { categoryScore, formatScore, scoreTableCsv, type ChoiceMetric } from '../../eval/scores';
 import type { SoupBackend } from '../../merge/kernel';
 import { createNodeCpuBackend } from '../../node/cpuWorkers';
@@ -48,27 +49,48 @@ export const evalCommand: Command = {
     const { files } = readTaskFiles(tasksArg.split(',').map((s) => s.trim()).filter(Boolean));
     let soupBackend: SoupBackend | undefined;
     const model = await openEvalModel(positionals[0], async () => (soupBackend ??= createNodeCpuBackend()));
-    let lm: Awaited<ReturnType<typeof loadEvaluator>> | undefined;
     try {
       const maxLength = maxLengthFlag(flags.get('max-length'), model.config.maxPositionEmbeddings);
       const { tasks, problems } = prepareTasks(model.tokenizer, files, maxLength);
       for (const p of problems) io.stderr(`${p}\n`);
       if (model.plan) say(`souping ${model.plan.ingredients.length} models in memory (${model.plan.recipe.method}); nothing is written`);
-      lm = await loadEvaluator((backendArg as ModelBackendChoice | undefined) ?? 'auto', model.config, model.weights, { signal: io.signal, say });
-      // A long evaluation on the CPU is priced from a short warm-up, and the faster alternatives named.
-      if (lm.model.backend === 'cpu' && tokensToScore(tasks) > LONG_EVAL_TOKENS) {
-        const warning = slowPlanWarning(estimatePlan(tasks, 1, await measurePace(lm.model, tasks, { signal: io.signal, sampleTokens: 64 })), lm.model.backend);
-        if (warning) io.stderr(`warning: ${warning}\n`);
-      }
-      const progress = json || !io.stderrIsTTY || flags.get('quiet') === true ? undefined : progressLine(io);
+      const showProgress = !(json || !io.stderrIsTTY || flags.get('quiet') === true);
+      let progress: ReturnType<typeof progressLine> | undefined;
+      let backendName = '';
+      let description = '';
       let results: TaskResult[];
       try {
-        results = await scoreTasks(lm.model, tasks, { signal: io.signal, onProgress: progress?.update });
+        [{ results }] = await evaluateModels({
+          config: model.config,
+          tasks,
+          models: [{ name: positionals[0], weights: model.weights }],
+          createModel: async (config, weights, signal) => {
+            const lm = await loadEvaluator((backendArg as ModelBackendChoice | undefined) ?? 'auto', config, weights, { signal, say });
+            return { model: lm.model, description: lm.description, dispose: async () => {
+              lm.model.dispose();
+              await lm.dispose();
+            } };
+          },
+          onLoaded: async (lm) => {
+            backendName = lm.model.backend;
+            description = lm.description;
+            // A long evaluation on the CPU is priced from a short warm-up, and the faster alternatives named.
+            if (lm.model.backend === 'cpu' && tokensToScore(tasks) > LONG_EVAL_TOKENS) {
+              const warning = slowPlanWarning(estimatePlan(tasks, 1, await measurePace(lm.model, tasks, { signal: io.signal, sampleTokens: 64 })), lm.model.backend);
+              if (warning) io.stderr(`warning: ${warning}\n`);
+            }
+            if (showProgress) progress = progressLine(io);
+          },
+          onProgress: (p) => {
+            if (p.phase === 'scoring') progress?.update(p);
+          },
+          signal: io.signal,
+        });
       } finally {
         progress?.clear();
       }
-      if (json) io.stdout(`${JSON.stringify(evalJson(positionals[0], lm.model.backend, results))}\n`);
-      else io.stdout(summary(positionals[0], lm.description, results, metric));
+      if (json) io.stdout(`${JSON.stringify(evalJson(positionals[0], backendName, results))}\n`);
+      else io.stdout(summary(positionals[0], description, results, metric));
       const csv = flags.get('scores-csv');
       if (typeof csv === 'string') {
         const { writeAtomically } = await import('../../node/trialStore');
@@ -83,8 +105,6 @@ export const evalCommand: Command = {
       if (results.length === 0 && problems.length === 0) throw new InputError('nothing to score');
       return problems.length > 0 ? 2 : 0;
     } finally {
-      lm?.model.dispose();
-      await lm?.dispose();
       await soupBackend?.dispose().catch(() => undefined);
       await model.close();
     }

@@ -4,15 +4,14 @@ import { stat } from 'node:fs/promises';
 import { CancelledError, InputError, throwIfAborted } from '../../errors';
 import { estimatePlan, estimateText, measurePace, slowPlanWarning } from '../../eval/estimate';
 import { prepareTasks } from '../../eval/evaluate';
-import { carriedFiles } from '../../merge/carriedFiles';
 import type { SoupBackend } from '../../merge/kernel';
 import { PreflightError } from '../../merge/preflight';
-import { runMerge } from '../../merge/runMerge';
+import { runRecipe } from '../../merge/runRecipe';
 import { createNodeCpuBackend } from '../../node/cpuWorkers';
 import { modelFilesOf } from '../../node/evalModel';
 import { nodeFileSource } from '../../node/fileSource';
 import { nodeFileTarget, nodeFolderTarget } from '../../node/fileTargets';
-import { loadEvaluator, type LoadedModel, type ModelBackendChoice } from '../../node/modelBackend';
+import { loadEvaluator, type ModelBackendChoice } from '../../node/modelBackend';
 import { type NodeCheckpoint } from '../../node/openCheckpointPath';
 import { openCheckpointRef } from '../../node/openCheckpointRef';
 import { readTaskFiles } from '../../node/taskFiles';
@@ -20,13 +19,12 @@ import { openResultsFolder, writeAtomically, type SearchManifest } from '../../n
 import { planKeysOf, searchEvidence, type SearchEvidence } from '../../search/evidence';
 import { objectiveRule } from '../../search/objective';
 import { heldOutCsv, pointRecipeYaml, searchProvenance, reportMarkdown, trialIds, trialsCsv, weightsText } from '../../search/outputs';
-import { listPoints, uniformOf } from '../../search/points';
-import { planPoint, type PlannedModel } from '../../search/soupLoader';
-import { fitSoupLoader } from '../../search/fitLoader';
+import { listPoints } from '../../search/points';
+import type { PlannedModel } from '../../search/soupLoader';
 import { plannedPoints } from '../../search/planSize';
-import type { GpuIngredients } from '../../merge/gpu/residentSoup';
-import { runSearch, type SearchEvent, type SearchPlan, type SearchSpec, type TrialRecord } from '../../search/runSearch';
-import { soupWeightSource } from '../../merge/soupWeights';
+import { type SearchEvent, type SearchPlan, type SearchSpec, type TrialRecord } from '../../search/runSearch';
+import { openSearch, type SearchSession } from '../../search/openSearch';
+import { recipeTokenizerSource } from '../../search/searchVocabulary';
 import { formatBytes } from '../../util/bytes';
 import { maxLengthFlag, metricFlag } from '../evalFlags';
 import { parseModelPaths } from '../modelPaths';
@@ -68,6 +66,9 @@ analyze --trials), held-out.csv, best.yaml, report.md and evidence.json.
   --shapley all|experts|none   whose uniform coalitions are evaluated for exact Shapley values (default:
                         all models when at most 5, else the experts when at most 5)
   --stream              read every point from the files even when the models fit in memory
+  --tokenizer-source union|base|<model>   the output vocabulary when the models' tokenizers differ (as
+                        a recipe's tokenizer_source: each model's embedding and LM-head rows aligned to it
+                        once; best.yaml keeps every model, weight 0 included, and says it)
   --gpu-memory <GiB>    the GPU memory the search may use (WebGPU does not report it): models that do
                         not fit with the evaluator are souped on the CPU and uploaded per point
   --export <file.safetensors | folder>   write the best soup (or --export-trial's) with the evidence in its metadata
@@ -115,8 +116,7 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
 
     const opened: NodeCheckpoint[] = [];
     let soupBackend: SoupBackend | undefined;
-    let lm: LoadedModel | undefined;
-    let gpuIngredients: GpuIngredients | undefined;
+    let session: SearchSession | undefined;
     try {
       for (const p of paths) {
         for (const part of p.path.split('+')) {
@@ -128,9 +128,39 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
       const outAbs = resolve(out);
       const recipePaths = paths.map((p) => p.path.split('+').map((part) => relativePath(outAbs, resolve(part))).join('+'));
       const fileModels: PlannedModel[] = paths.map((p, i) => ({ name: p.name, path: recipePaths[i], checkpoint: opened[i] }));
-      // Pre-flight: every model against the first, from the headers alone.
+      soupBackend = createNodeCpuBackend();
+      const backend = soupBackend;
+      const tokenizerSource = str('tokenizer-source');
       try {
-        planPoint(fileModels, uniformOf(names.map((_, i) => i), names.length));
+        session = await openSearch({
+          models: fileModels,
+          tokenizerSource,
+          prepareTasks: async (reference) => {
+            const { config, tokenizer } = await modelFilesOf(reference.checkpoint, paths[0].path);
+            const { tasks, problems } = prepareTasks(tokenizer, taskFiles.files, maxLengthFlag(flags.get('max-length'), config.maxPositionEmbeddings));
+            for (const p of problems) io.stderr(`${p}\n`);
+            if (tasks.length === 0) throw new InputError('no task has anything to score');
+            return { config, tasks, problems };
+          },
+          soupBackend: backend,
+          // The evaluator's model, loaded with the first model's weights (read from its files).
+          createModel: async (config, weights, signal) => {
+            const lm = await loadEvaluator((backendArg as ModelBackendChoice | undefined) ?? 'auto', config, weights, { signal, say });
+            return { ...lm, dispose: async () => {
+              lm.model.dispose();
+              await lm.dispose();
+            } };
+          },
+          // Do k models + 1 soup fit? (the GPU, else memory, else streaming from the files)
+          fit: {
+            memoryBudget: Math.min(totalmem() * 0.75, freemem() + 0.25 * totalmem()),
+            stream: flags.get('stream') === true,
+            gpuMemoryBudget: gpuMemoryGiB === undefined ? undefined : gpuMemoryGiB * 2 ** 30,
+            bytes: formatBytes,
+            say,
+          },
+          signal: io.signal,
+        });
       } catch (e) {
         if (e instanceof PreflightError) {
           for (const x of e.report.errors.slice(0, 20)) io.stderr(`error: ${x.message}\n`);
@@ -138,30 +168,12 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
         }
         throw e;
       }
-      const { config, tokenizer } = await modelFilesOf(opened[0], paths[0].path);
-      const maxLength = maxLengthFlag(flags.get('max-length'), config.maxPositionEmbeddings);
-      const { tasks, problems } = prepareTasks(tokenizer, taskFiles.files, maxLength);
-      for (const p of problems) io.stderr(`${p}\n`);
-      if (tasks.length === 0) throw new InputError('no task has anything to score');
-
-      // The evaluator's model, loaded with the first model's weights (read from its files).
-      soupBackend = createNodeCpuBackend();
-      lm = await loadEvaluator((backendArg as ModelBackendChoice | undefined) ?? 'auto', config, soupWeightSource(planPoint(fileModels, uniformOf([0], names.length)), soupBackend), { signal: io.signal, say });
-
-      // Do k models + 1 soup fit? (the GPU, else memory, else streaming from the files)
-      const fitted = await fitSoupLoader({
-        models: fileModels,
-        lm,
-        soupBackend,
-        memoryBudget: Math.min(totalmem() * 0.75, freemem() + 0.25 * totalmem()),
-        stream: flags.get('stream') === true,
-        gpuMemoryBudget: gpuMemoryGiB === undefined ? undefined : gpuMemoryGiB * 2 ** 30,
-        bytes: formatBytes,
-        say,
-        signal: io.signal,
-      });
-      gpuIngredients = fitted.gpuIngredients;
-      const loader = fitted.loader;
+      const { tasks, problems, lm } = session;
+      const loader = session.fitted.loader;
+      for (const line of session.vocabulary.lines) say(`vocabulary: ${line}`);
+      for (const note of session.vocabulary.notes) io.stderr(`${tokenizerSource === undefined ? 'warning' : 'note'}: ${note}\n`);
+      // best.yaml and an export say the vocabulary as a recipe does.
+      const recipeSource = tokenizerSource === undefined ? undefined : recipeTokenizerSource(fileModels, tokenizerSource);
 
       const manifest: SearchManifest = {
         souplab: 'search',
@@ -170,6 +182,7 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
         metric,
         splitSeed: seed,
         tuneShare,
+        ...(tokenizerSource === undefined ? {} : { tokenizerSource }),
       };
       const store = await openResultsFolder(out, manifest, flags.get('resume') === true);
       if (store.dropped > 0) say(`resume: dropped ${store.dropped} unfinished trial record${store.dropped > 1 ? 's' : ''} (a stop mid-write)`);
@@ -203,7 +216,7 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
         );
         if (evidence.best) {
           const comment = `SoupLab search: best of ${info.planPoints} points (${planText}); objective ${evidence.best.objective} (tune), ${evidence.best.heldOutObjective} (held-out); paths relative to this file`;
-          await writeAtomically(join(out, 'best.yaml'), pointRecipeYaml(evidence.best, names, recipePaths, comment));
+          await writeAtomically(join(out, 'best.yaml'), pointRecipeYaml(evidence.best, names, recipePaths, comment, recipeSource));
         }
         return evidence;
       };
@@ -211,11 +224,8 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
       const progress = quiet ? undefined : searchProgress(io, names);
       let outcome;
       try {
-        outcome = await runSearch({
+        outcome = await session.run({
           spec,
-          tasks,
-          model: lm.model,
-          loader,
           store,
           signal: io.signal,
           onEvent: (e) => {
@@ -252,31 +262,33 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
         const ids = trialIds(outcome.trials);
         const chosen = wanted ? outcome.trials[ids.indexOf(wanted)] : outcome.trials.find((t) => t.key === b?.key);
         if (!chosen) throw new InputError(wanted ? `--export-trial: no trial "${wanted}" in trials.csv` : 'no best soup to export');
-        await exportSoup(exportPath, fileModels, chosen, evidence, soupBackend, io, say);
+        await exportSoup(exportPath, out, pointRecipeYaml(chosen, names, recipePaths, '', recipeSource), chosen, evidence, io, say);
       }
       return problems.length > 0 ? 2 : 0;
     } finally {
-      gpuIngredients?.dispose();
-      lm?.model.dispose();
-      await lm?.dispose();
+      await session?.dispose();
       await soupBackend?.dispose().catch(() => undefined);
       await Promise.all(opened.map((c) => c.close().catch(() => undefined)));
     }
   },
 };
 
-/** Writes a soup with the search's evidence in its safetensors metadata ("souplab.search"). */
-async function exportSoup(path: string, models: PlannedModel[], trial: TrialRecord, evidence: SearchEvidence, backend: SoupBackend, io: CliIO, say: (l: string) => void): Promise<void> {
-  const plan = planPoint(models, trial.weights);
+/**
+ * Writes a soup with the search's evidence in its safetensors metadata ("souplab.search"): the point's
+ * recipe run by runRecipe, as `souplab merge` runs best.yaml (the models opened again from the recipe's
+ * paths, relative to the results folder).
+ */
+async function exportSoup(path: string, out: string, recipeYaml: string, trial: TrialRecord, evidence: SearchEvidence, io: CliIO, say: (l: string) => void): Promise<void> {
   const toFile = /\.safetensors$/i.test(path);
-  const recipeYaml = pointRecipeYaml({ ...trial }, evidence.models, models.map((m) => m.path), 'made by souplab search');
-  const extraFiles = toFile ? [] : [{ name: 'recipe.yaml', data: new TextEncoder().encode(recipeYaml) }, ...(await carriedFiles(plan))];
-  const result = await runMerge(plan, {
-    backend,
+  const { result } = await runRecipe({
+    text: recipeYaml,
+    fileName: 'the exported point',
+    openModel: (ref) => openCheckpointRef(ref.path, resolve(out)),
+    backend: async () => createNodeCpuBackend(),
     target: toFile ? nodeFileTarget(path) : nodeFolderTarget(path),
-    recipeYaml,
+    folder: !toFile,
+    recipeComment: 'made by souplab search',
     metadata: searchProvenance(trial, evidence),
-    extraFiles,
     readBack: (name) => nodeFileSource(toFile ? path : join(path, name), name),
     signal: io.signal,
   });

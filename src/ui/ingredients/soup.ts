@@ -2,7 +2,8 @@
 import type { Checkpoint } from '../../formats/checkpoint';
 import { isFloatDtype, type FloatDtype } from '../../formats/dtype';
 import { negativeWeightsWarning } from '../../merge/extrapolation';
-import { planMerge, type MergePlan } from '../../merge/plan';
+import type { MergePlan } from '../../merge/plan';
+import { planAlignedSoup } from '../../merge/soupInMemory';
 import { preflight, type PreflightReport } from '../../merge/preflight';
 import { parseRecipe, recipeToYaml } from '../../merge/recipe';
 import { DEFAULT_SETUP, methodOf, setupProblems, takesBase, type MethodSetup } from '../merge/method/methodSetup';
@@ -121,7 +122,7 @@ export function soupStatus(s: SoupInputs): SoupStatus {
       for (const g of s.ingredients) if (g.status === 'ready') checkpoints.set(modelPathOf(g.input), aligned?.get(modelPathOf(g.input)) ?? g.checkpoint);
       // Through the recipe's YAML, as the merge worker and `souplab merge` read it: the same checks, the same plan.
       const { recipe } = parseRecipe(recipeToYaml(recipeOf(spec)), 'recipe.yaml');
-      plan = planMerge(recipe, checkpoints);
+      plan = planAlignedSoup(recipe, checkpoints);
     } catch (e) {
       blockers.push(messageOf(e));
     }

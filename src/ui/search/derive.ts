@@ -28,6 +28,7 @@ export async function manifestOf(settings: SearchSettings, models: ModelIdentity
     metric: settings.metric,
     splitSeed: settings.splitSeed,
     tuneShare: settings.tuneShare,
+    ...(settings.tokenizerSource ? { tokenizerSource: settings.tokenizerSource } : {}),
   };
 }
 

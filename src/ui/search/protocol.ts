@@ -24,6 +24,8 @@ export interface SearchSettings {
   /** Share of each task's items tuned on (1: no held-out split). */
   tuneShare: number;
   backend: EvalBackend;
+  /** The output vocabulary when the models' tokenizers differ (the Ingredients view's choice); absent: rows as they are. */
+  tokenizerSource?: 'union' | 'base';
 }
 
 export interface SearchRequest {

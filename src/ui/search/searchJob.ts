@@ -1,8 +1,7 @@
 /**
  * One search as the studio runs it, inside the Search worker: the ingredients opened from their files,
- * pre-flight, the tasks encoded once, the evaluator loaded, the fit check (fitSoupLoader: resident on
- * the GPU, in memory, or streamed), then the engine's runSearch over the given TrialStore, with the
- * evidence (src/search/evidence.ts) recomputed as trials arrive. Free of worker plumbing so that Node
+ * then the engine's openSearch (pre-flight, the tasks encoded once, the evaluator loaded, the fit check)
+ * and its run over the given TrialStore, with the evidence (src/search/evidence.ts) recomputed as trials arrive. Free of worker plumbing so that Node
  * tests run it.
  */
 import { InputError, throwIfAborted } from '../../errors';
@@ -10,13 +9,13 @@ import type { PreparedTask } from '../../eval/evaluate';
 import type { Checkpoint } from '../../formats/checkpoint';
 import type { SoupBackend } from '../../merge/kernel';
 import { PreflightError } from '../../merge/preflight';
-import { soupWeightSource } from '../../merge/soupWeights';
 import type { ModelConfig, WeightSource } from '../../model/types';
 import { planKeysOf, searchEvidence, type SearchEvidence } from '../../search/evidence';
-import { fitSoupLoader, type FitLoaderOptions } from '../../search/fitLoader';
-import { listPoints, uniformOf } from '../../search/points';
-import { defaultShapleyPlayers, runSearch, type SearchEvent, type SearchOutcome, type SearchPlan, type SearchSpec, type TrialRecord, type TrialStore } from '../../search/runSearch';
-import { planPoint, type PlannedModel } from '../../search/soupLoader';
+import type { FitLoaderOptions } from '../../search/fitLoader';
+import { listPoints } from '../../search/points';
+import { defaultShapleyPlayers, type SearchEvent, type SearchOutcome, type SearchPlan, type SearchSpec, type TrialRecord, type TrialStore } from '../../search/runSearch';
+import type { PlannedModel } from '../../search/soupLoader';
+import { openSearch, type SearchSession } from '../../search/openSearch';
 import { forecastSearch } from '../../search/planSize';
 import type { PlanForecast } from '../../eval/estimate';
 import { prepareEvaluation } from '../evalWorker/prepare';
@@ -75,34 +74,34 @@ export async function runSearchJob(req: Pick<SearchRequest, 'settings' | 'ingred
     opened.push(await openInput(input));
   }
   const models: PlannedModel[] = req.ingredients.map((input, i) => ({ name: input.name, path: input.name, checkpoint: opened[i] }));
-  // Pre-flight: every model against the first, from the headers alone, before anything is loaded.
+  let session: SearchSession | undefined;
   try {
-    planPoint(models, uniformOf([...models.keys()], models.length));
-  } catch (e) {
-    if (e instanceof PreflightError) {
-      const errors = e.report.errors;
-      throw new InputError(`The models do not fit together; nothing was evaluated:\n${errors.slice(0, 10).map((x) => x.message).join('\n')}${errors.length > 10 ? `\n… and ${errors.length - 10} more` : ''}`);
+    try {
+      session = await openSearch({
+        models,
+        tokenizerSource: settings.tokenizerSource,
+        prepareTasks: (reference) => prepareEvaluation(reference, req.tasks, 'Choose task files to score the soups on (the Taste step holds them).'),
+        soupBackend: deps.soupBackend,
+        createModel: deps.createModel,
+        fit: { memoryBudget: deps.memoryBudget, bytes: formatBytes, say: () => undefined },
+        signal,
+      });
+    } catch (e) {
+      if (e instanceof PreflightError) {
+        const errors = e.report.errors;
+        throw new InputError(`The models do not fit together; nothing was evaluated:\n${errors.slice(0, 10).map((x) => x.message).join('\n')}${errors.length > 10 ? `\n… and ${errors.length - 10} more` : ''}`);
+      }
+      throw e;
     }
-    throw e;
-  }
-  const { config, tasks, problems } = await prepareEvaluation({ label: models[0].name, checkpoint: opened[0] }, req.tasks, 'Choose task files to score the soups on (the Taste step holds them).');
-
-  const lm = await deps.createModel(config, soupWeightSource(planPoint(models, uniformOf([0], models.length)), deps.soupBackend), signal);
-  let gpuIngredients: { dispose(): void } | undefined;
-  try {
-    const fitted = await fitSoupLoader({ models, lm, soupBackend: deps.soupBackend, memoryBudget: deps.memoryBudget, bytes: formatBytes, say: () => undefined, signal });
-    gpuIngredients = fitted.gpuIngredients;
+    const { tasks, problems, fitted, lm } = session;
     const stored = (await deps.store.load()).length;
     deps.onStarted?.({ fit: fitted.line, where: fitted.where, backend: lm.description, problems, stored });
 
     const trials = new Map<string, TrialRecord>((await deps.store.load()).map((t) => [t.key, t]));
     if (deps.onForecast) deps.onForecast(await forecastSearch(spec, tasks, lm, new Set(trials.keys()), { surface: 'studio-search', signal }));
     const players = defaultShapleyPlayers(spec);
-    const outcome = await runSearch({
+    const outcome = await session.run({
       spec,
-      tasks,
-      model: lm.model,
-      loader: fitted.loader,
       store: deps.store,
       signal,
       onEvent: (e) => {
@@ -115,8 +114,7 @@ export async function runSearchJob(req: Pick<SearchRequest, 'settings' | 'ingred
     });
     return { outcome, evidence: evidenceOf(outcome.trials, spec, outcome.shapleyPlayers, tasks) };
   } finally {
-    gpuIngredients?.dispose();
-    lm.dispose();
+    await session?.dispose();
     await Promise.all(opened.map((c) => (c as Checkpoint & { close?: () => Promise<void> }).close?.().catch(() => undefined)));
   }
 }

@@ -1,19 +1,17 @@
 /**
  * One Taste run, as the Taste worker does it: the soup (the Ingredients view's recipe, souped in memory
  * through the merge engine, nothing written) and each of its ingredients as they are, scored on the task
- * files with the model runtime. Tasks are encoded once (the tokens do not depend on the weights); one
- * model is loaded and each next one reloads its weights into it. Free of worker plumbing so that Node
- * tests run it.
+ * files with the model runtime (the engine's evaluateModels: one model loaded, each next one reloaded
+ * into it). Free of worker plumbing so that Node tests run it.
  */
 import { throwIfAborted } from '../../errors';
 import { forecastPlan, type PlanForecast } from '../../eval/estimate';
-import { scoreTasks } from '../../eval/evaluate';
+import { evaluateModels, type ModelEvaluation } from '../../eval/evaluateModels';
 import type { Checkpoint } from '../../formats/checkpoint';
 import type { SoupBackend } from '../../merge/kernel';
 import { modelRefsOf } from '../../merge/plan';
-import { planMergeWithVocabulary } from '../../merge/vocabulary/planWithVocabulary';
 import { parseRecipe } from '../../merge/recipe';
-import { soupWeightSource } from '../../merge/soupWeights';
+import { soupInMemory } from '../../merge/soupInMemory';
 import type { CausalLM, ModelConfig, WeightSource } from '../../model/types';
 import { checkpointWeightSource, checkWeights } from '../../model/weights';
 import { prepareEvaluation } from '../evalWorker/prepare';
@@ -44,47 +42,44 @@ export async function runTasteJob(req: Omit<TasteRequest, 'type' | 'backend'>, d
   const { recipe } = parseRecipe(req.recipeYaml, 'recipe.yaml');
   // The recipe's model paths name the ingredients (modelPaths.ts).
   const checkpoints = new Map<string, Checkpoint>();
+  const pathOf = new Map<string, string>();
   for (const ref of modelRefsOf(recipe)) {
     const input = ingredientOfPath(ref.path, req.ingredients);
-    if (input) checkpoints.set(ref.path, opened.get(input.name)!);
+    if (input) {
+      checkpoints.set(ref.path, opened.get(input.name)!);
+      pathOf.set(input.name, ref.path);
+    }
   }
-  const { plan } = await planMergeWithVocabulary(recipe, checkpoints);
+  const { plan, vocabulary, weights: soupWeights } = await soupInMemory(recipe, checkpoints, deps.soupBackend);
+  // With a tokenizer source each ingredient is tasted with its rows aligned to the soup's vocabulary, which the tasks are encoded in.
+  const ingredientCheckpoint = (name: string): Checkpoint => vocabulary?.checkpoints.get(pathOf.get(name) ?? '') ?? opened.get(name)!;
   // The soup's config and tokenizer are its reference model's, as a merge carries them.
   const { config, tasks, problems } = await prepareEvaluation(plan.reference, req.tasks, 'Add task files to taste the soup on.');
 
-  const soupWeights = soupWeightSource(plan, deps.soupBackend);
   checkWeights(config, soupWeights, req.soupName);
   const models: { name: string; role: ModelResult['role']; weights: WeightSource }[] = [{ name: req.soupName, role: 'soup', weights: soupWeights }];
   for (const input of req.ingredients) {
-    const weights = checkpointWeightSource(opened.get(input.name)!);
+    const weights = checkpointWeightSource(ingredientCheckpoint(input.name));
     checkWeights(config, weights, input.name);
     models.push({ name: input.name, role: 'ingredient', weights });
   }
 
-  const progress = (i: number, phase: TasteProgress['phase'], task: string, tokensDone: number, tokensTotal: number) =>
-    deps.onProgress?.({ modelIndex: i, models: models.length, model: models[i].name, phase, task, tokensDone, tokensTotal });
-  let lm: CausalLM | undefined;
-  const out: ModelResult[] = [];
-  try {
-    for (const [i, m] of models.entries()) {
-      throwIfAborted(signal);
-      const started = performance.now();
-      progress(i, 'loading', '', 0, 0);
-      if (lm === undefined) {
-        const created = await deps.createModel(config, m.weights, signal);
-        lm = created.model;
-        deps.onStart?.({ backend: created.description, models: models.map((x) => x.name), problems });
-        if (deps.onForecast) deps.onForecast(await forecastPlan(lm, created.description, tasks, models.length, { unit: 'models', surface: 'studio-taste', signal }));
-      } else {
-        await lm.reloadWeights(m.weights, { signal });
-      }
-      const results = await scoreTasks(lm, tasks, { signal, onProgress: (p) => progress(i, 'scoring', p.task, p.tokensDone, p.tokensTotal) });
-      const r: ModelResult = { model: m.name, role: m.role, results, seconds: (performance.now() - started) / 1000 };
-      out.push(r);
-      deps.onModel?.(r);
-    }
-  } finally {
-    lm?.dispose();
-  }
-  return out;
+  const resultOf = (r: ModelEvaluation, i: number): ModelResult => ({ model: r.name, role: models[i].role, results: r.results, seconds: r.seconds });
+  const results = await evaluateModels({
+    config,
+    tasks,
+    models,
+    createModel: async (c, weights, sig) => {
+      const { model, description } = await deps.createModel(c, weights, sig);
+      return { model, description, dispose: () => model.dispose() };
+    },
+    onLoaded: async (lm) => {
+      deps.onStart?.({ backend: lm.description, models: models.map((x) => x.name), problems });
+      if (deps.onForecast) deps.onForecast(await forecastPlan(lm.model, lm.description, tasks, models.length, { unit: 'models', surface: 'studio-taste', signal }));
+    },
+    onProgress: (p) => deps.onProgress?.({ modelIndex: p.index, models: models.length, model: p.model, phase: p.phase, task: p.task, tokensDone: p.tokensDone, tokensTotal: p.tokensTotal }),
+    onModel: (r, i) => deps.onModel?.(resultOf(r, i)),
+    signal,
+  });
+  return results.map(resultOf);
 }

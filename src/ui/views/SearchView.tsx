@@ -26,6 +26,7 @@ import './search.css';
 function useSettings(ready: ReadyIngredient[], tasks: TaskText[]): { settings: SearchSettings | null; problem: string | null } {
   const form = useSearchStore((s) => s.form);
   const weights = useSoupStore((s) => s.weights);
+  const vocabulary = useSoupStore((s) => s.vocabulary);
   const metric = useTasteStore((s) => s.metric);
   const { choice } = useTasteBackend();
   return useMemo(() => {
@@ -36,7 +37,7 @@ function useSettings(ready: ReadyIngredient[], tasks: TaskText[]): { settings: S
     const chosen = tasks.filter((t) => !form.skippedTasks.includes(t.file)).map((t) => t.file);
     if (form.planKind === 'list' && !form.list) return { settings: null, problem: 'Choose the index.csv of points for the list plan.' };
     const plan = form.planKind === 'list' ? { kind: 'list' as const, file: form.list!.file, text: form.list!.text } : { kind: form.planKind, step: form.step };
-    const settings: SearchSettings = { models, experts, plan, tasks: chosen, metric, splitSeed: form.splitSeed, tuneShare: form.tuneShare, backend: choice };
+    const settings: SearchSettings = { models, experts, plan, tasks: chosen, metric, splitSeed: form.splitSeed, tuneShare: form.tuneShare, backend: choice, ...(vocabulary === 'rows' ? {} : { tokenizerSource: vocabulary }) };
     if (experts.length === 0) return { settings, problem: 'Choose at least one expert: the plan weighs the experts.' };
     if (chosen.length === 0) return { settings, problem: 'Choose at least one task file (add them in the Taste step).' };
     try {
@@ -45,7 +46,7 @@ function useSettings(ready: ReadyIngredient[], tasks: TaskText[]): { settings: S
       return { settings, problem: messageOf(e) };
     }
     return { settings, problem: null };
-  }, [ready, tasks, form, weights, metric, choice]);
+  }, [ready, tasks, form, weights, vocabulary, metric, choice]);
 }
 
 /** The Search step: the SoCE loop in the browser — plan, progress, the objective over the grid, trials, evidence, export. */
