@@ -14,7 +14,7 @@ import type { CausalLM, ModelConfig, ScoreOptions, WeightSource } from '../types
 import { checkWeights, EMBED_TOKENS, FINAL_NORM, layerTensorNames, LM_HEAD } from '../weights';
 import { KvCache } from './cpuCausalLM';
 import { CONTROL_BYTES, KernelThreads, type KernelThreadsOption } from './kernelThreads';
-import { DTYPE_BYTES, K_STEP, ROW_TILE, type WeightDtype } from './matmulKernel';
+import { DTYPE_BYTES, K_STEP, panelBytes, ROW_TILE, type WeightDtype } from './matmulKernel';
 import { addBias, addInPlace, rmsNorm, rope, ropeInvFreq, swiglu } from './ops';
 
 interface Matrix {
@@ -167,15 +167,19 @@ export class FastCpuCausalLM implements CausalLM {
       attP: f32Buffer(B, alignUp(c.maxPositionEmbeddings, K_STEP)),
       attO: f32Buffer(B, c.headDim),
     };
+    // One panel per thread, where a block of 16-bit weight rows is widened to f32 before it is multiplied.
+    const shared = sharedMemoryUsable();
+    const threadCount = KernelThreads.count(shared, options.threads);
+    const panelStride = alignUp(panelBytes(Math.max(c.hiddenSize, qDim, c.intermediateSize)), ALIGN);
+    const panels = { at: f32Buffer(threadCount, panelStride / 4), stride: panelStride };
     const pages = Math.ceil(end / PAGE);
     if (pages > MAX_PAGES) {
       throw new InputError(
         `${name}: its weights take ${(weightBytes / 1e9).toFixed(2)} GB in the checkpoint's dtypes, more than the 4 GB one WebAssembly memory holds; the fast CPU runtime runs models up to about 1.8 B parameters in BF16 (use --backend webgpu)`,
       );
     }
-    const shared = sharedMemoryUsable();
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared } as WebAssembly.MemoryDescriptor);
-    const kernels = new KernelThreads(memory, pages, shared, options.threads);
+    const kernels = new KernelThreads(memory, pages, shared, options.threads, panels);
     try {
       const vectors = await readVectors(c, source, options.signal);
       const model = new FastCpuCausalLM(
