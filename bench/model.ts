@@ -40,6 +40,7 @@ import { nodeKernelThreads } from '../src/node/kernelThreads';
 import { nodeGPU } from '../src/node/webgpu';
 import { qwen2HalfB } from '../scripts/realShapes';
 import { tinyModel } from '../scripts/tinyModel';
+import { cpuKernelBenchmark } from './cpuKernel';
 import { generatedLlama } from './generatedLlama';
 import { prefillBenchmark, scoringFlops } from './modelPrefill';
 import { hasHardwareVulkanDriver, SWIFTSHADER_ICD } from './kernels';
@@ -205,6 +206,8 @@ export const modelBenchmark: Benchmark = {
     }
     let onFast: Measured | undefined;
     if (wantBackend('cpu')) {
+      // The kernel alone first, on this model's matmuls for a batch of 128 tokens (q, gate/up, down).
+      cpuKernelBenchmark([[128, c.hiddenSize, c.numHeads * c.headDim], [128, c.hiddenSize, c.intermediateSize], [128, c.intermediateSize, c.hiddenSize]]);
       const fast = await FastCpuCausalLM.load(c, model.weights, { threads: nodeKernelThreads(benchThreads()) });
       try {
         onFast = await measure(fast, seqs);
