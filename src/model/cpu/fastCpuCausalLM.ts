@@ -19,8 +19,10 @@ import { addBias, addInPlace, rmsNorm, rope, ropeInvFreq, swiglu } from './ops';
 
 interface Matrix {
   name: string;
-  /** Byte address in the memory. */
+  /** Byte address in the memory, when the matrix is there. */
   at: number;
+  /** The matrix's bytes outside the memory (a model larger than one WebAssembly memory), or null. */
+  outside: Uint8Array | null;
   dtype: WeightDtype;
   /** Output features (rows of the PyTorch [out, in] layout). */
   m: number;
@@ -70,6 +72,15 @@ interface Scratch {
   attO: number;
 }
 
+/** Where matrices held outside the memory are copied, a chunk of rows at a time, to be multiplied. */
+interface Staging {
+  at: number;
+  bytes: number;
+}
+
+/** Bytes of the staging area (at most the largest matrix; at least two rows). */
+const STAGING_BYTES = 64 * 1024 * 1024;
+
 /** Tokens per forward step (a longer sequence goes through the KV cache in steps of this many). */
 const BATCH_ROWS = 128;
 /**
@@ -89,6 +100,10 @@ export interface FastCpuOptions extends ScoreOptions {
   name?: string;
   /** Helper threads from the platform (Node worker threads, web workers); without them, one thread. */
   threads?: KernelThreadsOption;
+  /** The WebAssembly memory's size limit (default and most: 4 GiB); weights that do not fit beside the activations are held outside it. Tests lower it to force that path. */
+  memoryLimitBytes?: number;
+  /** Bytes of the staging area for weights held outside the memory (default STAGING_BYTES; tests lower it to force chunks). */
+  stagingBytes?: number;
 }
 
 export class FastCpuCausalLM implements CausalLM {
@@ -106,6 +121,7 @@ export class FastCpuCausalLM implements CausalLM {
     private readonly lmHead: Matrix,
     private finalNorm: Float32Array,
     private readonly scratch: Scratch,
+    private readonly staging: Staging | null,
   ) {
     this.invFreq = ropeInvFreq(config.headDim, config.ropeTheta, config.ropeScaling);
   }
@@ -124,31 +140,9 @@ export class FastCpuCausalLM implements CausalLM {
     const why = FastCpuCausalLM.unsupported(config);
     if (why) throw new InputError(`${name}: the fast CPU runtime cannot run this model: ${why}`);
     const c = config;
-    let end = CONTROL_BYTES;
-    const matrix = (tensor: string, m: number, k: number): Matrix => {
-      const dtype = source.dtype(tensor);
-      const at = alignUp(end, ALIGN);
-      end = at + m * k * DTYPE_BYTES[dtype];
-      return { name: tensor, at, dtype, m, k };
-    };
     const qDim = c.numHeads * c.headDim;
     const kvDim = c.numKvHeads * c.headDim;
-    const layers: Omit<Layer, keyof Vectors['layers'][number]>[] = [];
-    for (let l = 0; l < c.numLayers; l++) {
-      const n = layerTensorNames(l);
-      layers.push({
-        q: matrix(n.q, qDim, c.hiddenSize),
-        k: matrix(n.k, kvDim, c.hiddenSize),
-        v: matrix(n.v, kvDim, c.hiddenSize),
-        o: matrix(n.o, c.hiddenSize, qDim),
-        gate: matrix(n.gate, c.intermediateSize, c.hiddenSize),
-        up: matrix(n.up, c.intermediateSize, c.hiddenSize),
-        down: matrix(n.down, c.hiddenSize, c.intermediateSize),
-      });
-    }
-    const embed = matrix(EMBED_TOKENS, c.vocabSize, c.hiddenSize);
-    const lmHead = c.tieWordEmbeddings ? embed : matrix(LM_HEAD, c.vocabSize, c.hiddenSize);
-    const weightBytes = end - CONTROL_BYTES;
+    let end = CONTROL_BYTES;
     const f32Buffer = (rows: number, width: number) => {
       const at = alignUp(end, ALIGN);
       end = at + rows * width * 4;
@@ -175,12 +169,49 @@ export class FastCpuCausalLM implements CausalLM {
     // One panel per thread, where a block of 16-bit weight rows is widened to f32 before it is multiplied.
     const shared = sharedMemoryUsable();
     const threadCount = KernelThreads.count(shared, options.threads);
-    const panelStride = alignUp(panelBytes(Math.max(c.hiddenSize, qDim, c.intermediateSize)), ALIGN);
+    const widest = Math.max(c.hiddenSize, qDim, c.intermediateSize);
+    const panelStride = alignUp(panelBytes(widest), ALIGN);
     const panels = { at: f32Buffer(threadCount, panelStride / 4), stride: panelStride };
+
+    const matrix = (tensor: string, m: number, k: number): Matrix => ({ name: tensor, at: 0, outside: null, dtype: source.dtype(tensor), m, k });
+    const layers: Omit<Layer, keyof Vectors['layers'][number]>[] = [];
+    for (let l = 0; l < c.numLayers; l++) {
+      const n = layerTensorNames(l);
+      layers.push({
+        q: matrix(n.q, qDim, c.hiddenSize),
+        k: matrix(n.k, kvDim, c.hiddenSize),
+        v: matrix(n.v, kvDim, c.hiddenSize),
+        o: matrix(n.o, c.hiddenSize, qDim),
+        gate: matrix(n.gate, c.intermediateSize, c.hiddenSize),
+        up: matrix(n.up, c.intermediateSize, c.hiddenSize),
+        down: matrix(n.down, c.hiddenSize, c.intermediateSize),
+      });
+    }
+    const embed = matrix(EMBED_TOKENS, c.vocabSize, c.hiddenSize);
+    const lmHead = c.tieWordEmbeddings ? embed : matrix(LM_HEAD, c.vocabSize, c.hiddenSize);
+    const matrices = [...layers.flatMap((L) => [L.q, L.k, L.v, L.o, L.gate, L.up, L.down]), embed, ...(lmHead === embed ? [] : [lmHead])];
+    const sizeOf = (m: Matrix) => m.m * m.k * DTYPE_BYTES[m.dtype];
+    const weightBytes = matrices.reduce((sum, m) => sum + alignUp(sizeOf(m), ALIGN), 0);
+    const limit = options.memoryLimitBytes ?? MAX_PAGES * PAGE;
+    let staging: Staging | null = null;
+    if (alignUp(end, ALIGN) + weightBytes <= limit) {
+      for (const m of matrices) {
+        m.at = alignUp(end, ALIGN);
+        end = m.at + sizeOf(m);
+      }
+    } else {
+      // Too large for one WebAssembly memory (4 GB): the weights are held outside it, in the checkpoint's
+      // dtypes, and each matrix is copied into a staging area a chunk of rows at a time as it is multiplied
+      // (a copy of the weights per forward step of up to BATCH_ROWS tokens).
+      const largest = Math.max(...matrices.map(sizeOf));
+      const bytes = alignUp(Math.max(2 * widest * 4, Math.min(largest, options.stagingBytes ?? STAGING_BYTES)), ALIGN);
+      staging = { at: f32Buffer(1, bytes / 4), bytes };
+      for (const m of matrices) m.outside = new Uint8Array(sizeOf(m));
+    }
     const pages = Math.ceil(end / PAGE);
-    if (pages > MAX_PAGES) {
+    if (end > limit) {
       throw new InputError(
-        `${name}: its weights take ${(weightBytes / 1e9).toFixed(2)} GB in the checkpoint's dtypes, more than the 4 GB one WebAssembly memory holds; the fast CPU runtime runs models up to about 1.8 B parameters in BF16 (use --backend webgpu)`,
+        `${name}: its activations and the staging of its weights need ${(end / 1e9).toFixed(2)} GB, more than the ${(limit / 1e9).toFixed(2)} GB one WebAssembly memory holds (use --backend webgpu)`,
       );
     }
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared } as WebAssembly.MemoryDescriptor);
@@ -196,6 +227,7 @@ export class FastCpuCausalLM implements CausalLM {
         lmHead,
         vectors.finalNorm,
         scratch,
+        staging,
       );
       await model.readMatrices(source, name, options);
       return model;
@@ -208,7 +240,12 @@ export class FastCpuCausalLM implements CausalLM {
   /** For people: "CPU (WebAssembly SIMD, 2 threads, BF16 weights)". */
   get description(): string {
     const dtypes = [...new Set(this.matrices().map((m) => m.dtype))].join('/');
-    return `CPU (WebAssembly SIMD, ${this.kernels.count} thread${this.kernels.count === 1 ? '' : 's'}, ${dtypes} weights)`;
+    return `CPU (WebAssembly SIMD, ${this.kernels.count} thread${this.kernels.count === 1 ? '' : 's'}, ${dtypes} weights${this.staging ? ' held outside WebAssembly memory' : ''})`;
+  }
+
+  /** Bytes of its WebAssembly memory (weights, when they fit, activations, panels, staging). */
+  get memoryBytes(): number {
+    return this.memory.buffer.byteLength;
   }
 
   /** Bytes of the weight matrices as held (the checkpoint's dtypes). */
@@ -304,7 +341,7 @@ export class FastCpuCausalLM implements CausalLM {
     let done = 0;
     for (const m of matrices) {
       throwIfAborted(options.signal);
-      const bytes = new Uint8Array(this.memory.buffer, m.at, m.m * m.k * DTYPE_BYTES[m.dtype]);
+      const bytes = this.matrixBytes(m);
       let at = 0;
       if (source.streamBytes && source.dtype(m.name) === m.dtype) {
         for await (const chunk of source.streamBytes(m.name, options.signal)) {
@@ -321,6 +358,32 @@ export class FastCpuCausalLM implements CausalLM {
       if (at !== bytes.length) throw new InputError(`${name}: tensor ${m.name} gave ${at} bytes, ${bytes.length} expected`);
       if (m.dtype === 'F16') refuseF16NonFinite(bytes, name, m.name);
       options.onProgress?.(++done, matrices.length);
+    }
+  }
+
+  /** The matrix's bytes, in the memory or outside it. */
+  private matrixBytes(m: Matrix): Uint8Array {
+    return m.outside ?? new Uint8Array(this.memory.buffer, m.at, m.m * m.k * DTYPE_BYTES[m.dtype]);
+  }
+
+  /**
+   * y = x · Wᵀ for `rows` activation rows at byte addresses x and y. A matrix outside the memory is
+   * copied into the staging area in chunks of rows, each multiplied into its columns of y (a lone last
+   * row goes with the one before: the kernel takes weight rows in pairs).
+   */
+  private multiply(m: Matrix, x: number, y: number, rows: number): void {
+    if (!m.outside || !this.staging) {
+      this.kernels.matmul(m.dtype, x, m.at, y, rows, m.k, m.m);
+      return;
+    }
+    const rowBytes = m.k * DTYPE_BYTES[m.dtype];
+    const chunk = Math.max(2, Math.floor(this.staging.bytes / rowBytes) & ~1);
+    const memory = new Uint8Array(this.memory.buffer);
+    for (let a = 0; a < m.m; a += chunk) {
+      const b = Math.min(m.m, a + chunk);
+      const from = b - a === 1 ? b - 2 : a;
+      memory.set(m.outside.subarray(from * rowBytes, b * rowBytes), this.staging.at);
+      this.kernels.matmul(m.dtype, x, this.staging.at - from * rowBytes, y, rows, m.k, m.m, from, b);
     }
   }
 
@@ -367,7 +430,7 @@ export class FastCpuCausalLM implements CausalLM {
       const logits = f32.subarray(this.scratch.logits / 4, this.scratch.logits / 4 + LOGIT_ROWS * V);
       for (let r = from - (from % ROW_TILE); r < n; r += LOGIT_ROWS) {
         const rows = Math.min(LOGIT_ROWS, n - r);
-        this.kernels.matmul(this.lmHead.dtype, this.scratch.xn + r * D * 4, this.lmHead.at, this.scratch.logits, alignUp(rows, ROW_TILE), D, V);
+        this.multiply(this.lmHead, this.scratch.xn + r * D * 4, this.scratch.logits, alignUp(rows, ROW_TILE));
         take(start + r, logits, rows);
       }
     }
@@ -388,7 +451,7 @@ export class FastCpuCausalLM implements CausalLM {
     const view = (at: number, width: number) => f32.subarray(at / 4, at / 4 + n * width);
     const xn = view(s.xn, D);
     const [q, k, v, attn, proj, gate, up] = [view(s.q, qDim), view(s.k, kvDim), view(s.v, kvDim), view(s.attn, qDim), view(s.proj, D), view(s.gate, I), view(s.up, I)];
-    const mm = (m: Matrix, x: number, y: number) => this.kernels.matmul(m.dtype, x, m.at, y, nPad, m.k, m.m);
+    const mm = (m: Matrix, x: number, y: number) => this.multiply(m, x, y, nPad);
 
     const x = this.embedRows(ids);
     for (let l = 0; l < c.numLayers; l++) {
@@ -479,8 +542,8 @@ export class FastCpuCausalLM implements CausalLM {
     const e = this.embed;
     const rowBytes = D * DTYPE_BYTES[e.dtype];
     const out = new Float32Array(ids.length * D);
-    const all = new Uint8Array(this.memory.buffer);
-    for (let r = 0; r < ids.length; r++) decodeToF32(e.dtype, all.subarray(e.at + ids[r] * rowBytes, e.at + (ids[r] + 1) * rowBytes), out.subarray(r * D));
+    const table = this.matrixBytes(e);
+    for (let r = 0; r < ids.length; r++) decodeToF32(e.dtype, table.subarray(ids[r] * rowBytes, (ids[r] + 1) * rowBytes), out.subarray(r * D));
     return out;
   }
 }
