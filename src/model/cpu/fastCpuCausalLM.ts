@@ -1,7 +1,8 @@
 /**
  * The fast CPU forward pass: the same decoder as the f32 reference (CpuCausalLM, its referee in the
  * tests), with the weight matrices kept in the dtype the checkpoint stores them (BF16/F16 as 16-bit
- * values, F32 as is) in one WebAssembly memory, multiplied by the SIMD kernel of matmulKernel.ts on
+ * values, F32 as is) in one WebAssembly memory (or, for a model larger than it, outside it, staged into it a
+ * chunk of rows at a time), multiplied by the SIMD kernel of matmulKernel.ts on
  * several threads (kernelThreads.ts), many tokens per matmul. The small per-token work (norms, RoPE,
  * attention, SwiGLU, the log-softmax) runs on the calling thread with the reference's own functions on
  * views of that memory. Activations stay f32; matmuls accumulate in f32.
@@ -189,10 +190,10 @@ export class FastCpuCausalLM implements CausalLM {
     }
     const embed = matrix(EMBED_TOKENS, c.vocabSize, c.hiddenSize);
     const lmHead = c.tieWordEmbeddings ? embed : matrix(LM_HEAD, c.vocabSize, c.hiddenSize);
-    const matrices = [...layers.flatMap((L) => [L.q, L.k, L.v, L.o, L.gate, L.up, L.down]), embed, ...(lmHead === embed ? [] : [lmHead])];
+    const matrices = allMatrices(layers, embed, lmHead);
     const sizeOf = (m: Matrix) => m.m * m.k * DTYPE_BYTES[m.dtype];
     const weightBytes = matrices.reduce((sum, m) => sum + alignUp(sizeOf(m), ALIGN), 0);
-    const limit = options.memoryLimitBytes ?? MAX_PAGES * PAGE;
+    const limit = Math.min(options.memoryLimitBytes ?? Infinity, MAX_PAGES * PAGE);
     let staging: Staging | null = null;
     if (alignUp(end, ALIGN) + weightBytes <= limit) {
       for (const m of matrices) {
@@ -326,10 +327,7 @@ export class FastCpuCausalLM implements CausalLM {
   }
 
   private matrices(): Matrix[] {
-    const all = this.layers.flatMap((L) => [L.q, L.k, L.v, L.o, L.gate, L.up, L.down]);
-    all.push(this.embed);
-    if (this.lmHead !== this.embed) all.push(this.lmHead);
-    return all;
+    return allMatrices(this.layers, this.embed, this.lmHead);
   }
 
   /**
@@ -546,6 +544,14 @@ export class FastCpuCausalLM implements CausalLM {
     for (let r = 0; r < ids.length; r++) decodeToF32(e.dtype, table.subarray(ids[r] * rowBytes, (ids[r] + 1) * rowBytes), out.subarray(r * D));
     return out;
   }
+}
+
+/** Every weight matrix once (a tied output matrix is the embedding). */
+function allMatrices(layers: readonly Pick<Layer, 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down'>[], embed: Matrix, lmHead: Matrix): Matrix[] {
+  const all = layers.flatMap((L) => [L.q, L.k, L.v, L.o, L.gate, L.up, L.down]);
+  all.push(embed);
+  if (lmHead !== embed) all.push(lmHead);
+  return all;
 }
 
 /** log Σ exp over `count` values from `offset` (max subtracted, summed in double, as logSoftmax does). */
