@@ -69,11 +69,18 @@ export const f32x4Add = simd(0xe4);
 export const f32x4Sub = simd(0xe5);
 export const f32x4Mul = simd(0xe6);
 export const I32_ADD = [0x6a];
+export const I32_SUB = [0x6b];
 export const I32_MUL = [0x6c];
 export const I32_SHL = [0x74];
 export const I32_LT_U = [0x49];
 export const I32_GE_U = [0x4f];
+export const I32_EQZ = [0x45];
 export const F32_ADD = [0x92];
+/** `call` of the module's function number `index` (the order of assembleModule's functions). */
+export const call = (index: number) => [0x10, ...uleb(index)];
+/** `if` (no result) … `end`: runs `body` when the condition on the stack is non-zero. */
+export const ifThen = (body: number[]): number[] => [0x04, 0x40, ...body, 0x0b];
+export const RETURN = [0x0f];
 
 /** `block { loop { body; br_if 0 (condition) } }` helpers: a loop that runs while `condition` leaves 1. */
 export const doWhile = (body: number[], condition: number[]): number[] => [0x03, 0x40, ...body, ...condition, 0x0d, 0, 0x0b];

@@ -97,6 +97,33 @@ describe('FastCpuCausalLM', () => {
   });
 });
 
+test('a model larger than its WebAssembly memory: weights held outside it and staged a chunk of rows at a time give the same logits, bit for bit', async () => {
+  // A vocabulary of 8n + 1 rows: with the smallest staging (two rows of the widest input, f32: 1,024 bytes)
+  // the 64-wide BF16 output matrix is staged 8 rows at a time, and its last chunk is a lone row.
+  const base = (await openTinyModel({ architecture: 'llama', dtype: 'BF16', seed: 12 })).config.vocabSize;
+  const m = await openTinyModel({ architecture: 'llama', dtype: 'BF16', seed: 12, tieWordEmbeddings: false, vocabPadding: ((1 - base) % 8 + 8) % 8 || 8 });
+  expect(m.config.vocabSize % 8).toBe(1);
+  const seq = ids(150, m.config.vocabSize, 5);
+  const inside = await FastCpuCausalLM.load(m.config, m.weights, { threads: nodeKernelThreads(2) });
+  const want = await inside.logits(seq);
+  const wantTokens = await inside.generate(seq.subarray(0, 9), 4);
+  // Room for the activations, not for the weights beside them (they exceed a page's rounding twice over).
+  expect(inside.weightBytes).toBeGreaterThan(2 * 65536);
+  const limit = inside.memoryBytes - inside.weightBytes + 65536;
+  const insideBytes = inside.memoryBytes;
+  inside.dispose();
+  const outside = await FastCpuCausalLM.load(m.config, m.weights, { threads: nodeKernelThreads(2), memoryLimitBytes: limit, stagingBytes: 1 });
+  try {
+    expect(outside.description).toContain('BF16 weights held outside WebAssembly memory');
+    expect(outside.memoryBytes).toBeLessThan(insideBytes);
+    expect(Array.from(await outside.logits(seq))).toEqual(Array.from(want));
+    expect(Array.from(await outside.generate(seq.subarray(0, 9), 4))).toEqual(Array.from(wantTokens));
+  } finally {
+    outside.dispose();
+  }
+  await expect(FastCpuCausalLM.load(m.config, m.weights, { name: 'huge', memoryLimitBytes: 65536 })).rejects.toThrow(/^huge: its activations and the staging of its weights need 0\.\d\d GB, more than the 0\.00 GB one WebAssembly memory holds/);
+});
+
 test('helper threads that never start are dropped: the model still scores, on one thread', async () => {
   const m = await openTinyModel({ architecture: 'llama', dtype: 'BF16', seed: 8 });
   const seq = ids(40, m.config.vocabSize, 4);

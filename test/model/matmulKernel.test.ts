@@ -15,7 +15,7 @@ function seeded(seed: number): () => number {
 }
 
 describe.each(['F32', 'BF16', 'F16'] as WeightDtype[])('mm %s', (dtype) => {
-  test.each([false, true])('shared memory %s: equals the decoded weights summed in double, within f32 rounding', (shared) => {
+  test.each([false, true])('shared memory %s: equals the decoded weights summed in double, within f32 rounding; widened into a panel or in the inner loop, the same bits', (shared) => {
     const pages = 16;
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared });
     const mm = (new WebAssembly.Instance(new WebAssembly.Module(matmulModuleBytes({ initial: pages, maximum: pages, shared })), { env: { memory } }).exports as unknown as MatmulExports)[MATMUL_EXPORTS[dtype] as keyof MatmulExports];
@@ -31,15 +31,22 @@ describe.each(['F32', 'BF16', 'F16'] as WeightDtype[])('mm %s', (dtype) => {
     const X = 0;
     const W = 64 * 1024;
     const Y = 128 * 1024;
+    const PANEL = 192 * 1024;
     new Float32Array(memory.buffer, X, x.length).set(x);
     new Uint8Array(memory.buffer, W, wBytes.length).set(wBytes);
     expect(wBytes.length).toBe(m * k * DTYPE_BYTES[dtype]);
-    // Two column ranges, as two threads would split them.
-    for (const part of [0, 1]) {
-      const [a, b] = splitColumns(m, 2, part);
-      mm(X, W, Y, rows, k, m, a, b, 4);
-    }
-    const y = new Float32Array(memory.buffer, Y, rows * m);
+    // Two column ranges, as two threads would split them; blocks of 4 weight rows (several per range).
+    const run = (panel: number) => {
+      new Float32Array(memory.buffer, Y, rows * m).fill(NaN);
+      for (const part of [0, 1]) {
+        const [a, b] = splitColumns(m, 2, part);
+        mm(X, W, Y, rows, k, m, a, b, 4, panel);
+      }
+      return new Float32Array(memory.buffer, Y, rows * m).slice();
+    };
+    const y = run(0);
+    // The f32 kernel ignores the panel; 16-bit weights are widened there block by block.
+    expect(run(PANEL)).toEqual(y);
     for (let r = 0; r < rows; r++) {
       for (let j = 0; j < m; j++) {
         let s = 0;

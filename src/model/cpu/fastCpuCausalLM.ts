@@ -1,7 +1,8 @@
 /**
  * The fast CPU forward pass: the same decoder as the f32 reference (CpuCausalLM, its referee in the
  * tests), with the weight matrices kept in the dtype the checkpoint stores them (BF16/F16 as 16-bit
- * values, F32 as is) in one WebAssembly memory, multiplied by the SIMD kernel of matmulKernel.ts on
+ * values, F32 as is) in one WebAssembly memory (or, for a model larger than it, outside it, staged into it a
+ * chunk of rows at a time), multiplied by the SIMD kernel of matmulKernel.ts on
  * several threads (kernelThreads.ts), many tokens per matmul. The small per-token work (norms, RoPE,
  * attention, SwiGLU, the log-softmax) runs on the calling thread with the reference's own functions on
  * views of that memory. Activations stay f32; matmuls accumulate in f32.
@@ -14,13 +15,15 @@ import type { CausalLM, ModelConfig, ScoreOptions, WeightSource } from '../types
 import { checkWeights, EMBED_TOKENS, FINAL_NORM, layerTensorNames, LM_HEAD } from '../weights';
 import { KvCache } from './cpuCausalLM';
 import { CONTROL_BYTES, KernelThreads, type KernelThreadsOption } from './kernelThreads';
-import { DTYPE_BYTES, K_STEP, ROW_TILE, type WeightDtype } from './matmulKernel';
+import { DTYPE_BYTES, K_STEP, panelBytes, ROW_TILE, type WeightDtype } from './matmulKernel';
 import { addBias, addInPlace, rmsNorm, rope, ropeInvFreq, swiglu } from './ops';
 
 interface Matrix {
   name: string;
-  /** Byte address in the memory. */
+  /** Byte address in the memory, when the matrix is there. */
   at: number;
+  /** The matrix's bytes outside the memory (a model larger than one WebAssembly memory), or null. */
+  outside: Uint8Array | null;
   dtype: WeightDtype;
   /** Output features (rows of the PyTorch [out, in] layout). */
   m: number;
@@ -70,10 +73,23 @@ interface Scratch {
   attO: number;
 }
 
+/** Where matrices held outside the memory are copied, a chunk of rows at a time, to be multiplied. */
+interface Staging {
+  at: number;
+  bytes: number;
+}
+
+/** Bytes of the staging area (at most the largest matrix; at least two rows). */
+const STAGING_BYTES = 64 * 1024 * 1024;
+
 /** Tokens per forward step (a longer sequence goes through the KV cache in steps of this many). */
 const BATCH_ROWS = 128;
-/** Rows of logits computed at once (×vocabulary f32 values of memory). */
-const LOGIT_ROWS = 16;
+/**
+ * Rows of logits computed at once (×vocabulary f32 values of memory: 39 MB at Qwen2's 151,936). The output
+ * matrix streams from memory (and is widened) once per this many rows: 16 read a 0.5 B model's 272 MB
+ * embedding table 8 times per 128 tokens.
+ */
+const LOGIT_ROWS = 64;
 const ALIGN = 64;
 const PAGE = 65536;
 const MAX_PAGES = 65536;
@@ -85,12 +101,17 @@ export interface FastCpuOptions extends ScoreOptions {
   name?: string;
   /** Helper threads from the platform (Node worker threads, web workers); without them, one thread. */
   threads?: KernelThreadsOption;
+  /** The WebAssembly memory's size limit (default and most: 4 GiB); weights that do not fit beside the activations are held outside it. Tests lower it to force that path. */
+  memoryLimitBytes?: number;
+  /** Bytes of the staging area for weights held outside the memory (default STAGING_BYTES; tests lower it to force chunks). */
+  stagingBytes?: number;
 }
 
 export class FastCpuCausalLM implements CausalLM {
   readonly backend = 'cpu' as const;
   private disposed = false;
   private readonly invFreq: Float32Array;
+  private exps = new Float64Array(0);
 
   private constructor(
     readonly config: ModelConfig,
@@ -101,6 +122,7 @@ export class FastCpuCausalLM implements CausalLM {
     private readonly lmHead: Matrix,
     private finalNorm: Float32Array,
     private readonly scratch: Scratch,
+    private readonly staging: Staging | null,
   ) {
     this.invFreq = ropeInvFreq(config.headDim, config.ropeTheta, config.ropeScaling);
   }
@@ -119,31 +141,9 @@ export class FastCpuCausalLM implements CausalLM {
     const why = FastCpuCausalLM.unsupported(config);
     if (why) throw new InputError(`${name}: the fast CPU runtime cannot run this model: ${why}`);
     const c = config;
-    let end = CONTROL_BYTES;
-    const matrix = (tensor: string, m: number, k: number): Matrix => {
-      const dtype = source.dtype(tensor);
-      const at = alignUp(end, ALIGN);
-      end = at + m * k * DTYPE_BYTES[dtype];
-      return { name: tensor, at, dtype, m, k };
-    };
     const qDim = c.numHeads * c.headDim;
     const kvDim = c.numKvHeads * c.headDim;
-    const layers: Omit<Layer, keyof Vectors['layers'][number]>[] = [];
-    for (let l = 0; l < c.numLayers; l++) {
-      const n = layerTensorNames(l);
-      layers.push({
-        q: matrix(n.q, qDim, c.hiddenSize),
-        k: matrix(n.k, kvDim, c.hiddenSize),
-        v: matrix(n.v, kvDim, c.hiddenSize),
-        o: matrix(n.o, c.hiddenSize, qDim),
-        gate: matrix(n.gate, c.intermediateSize, c.hiddenSize),
-        up: matrix(n.up, c.intermediateSize, c.hiddenSize),
-        down: matrix(n.down, c.hiddenSize, c.intermediateSize),
-      });
-    }
-    const embed = matrix(EMBED_TOKENS, c.vocabSize, c.hiddenSize);
-    const lmHead = c.tieWordEmbeddings ? embed : matrix(LM_HEAD, c.vocabSize, c.hiddenSize);
-    const weightBytes = end - CONTROL_BYTES;
+    let end = CONTROL_BYTES;
     const f32Buffer = (rows: number, width: number) => {
       const at = alignUp(end, ALIGN);
       end = at + rows * width * 4;
@@ -167,15 +167,56 @@ export class FastCpuCausalLM implements CausalLM {
       attP: f32Buffer(B, alignUp(c.maxPositionEmbeddings, K_STEP)),
       attO: f32Buffer(B, c.headDim),
     };
+    // One panel per thread, where a block of 16-bit weight rows is widened to f32 before it is multiplied.
+    const shared = sharedMemoryUsable();
+    const threadCount = KernelThreads.count(shared, options.threads);
+    const widest = Math.max(c.hiddenSize, qDim, c.intermediateSize);
+    const panelStride = alignUp(panelBytes(widest), ALIGN);
+    const panels = { at: f32Buffer(threadCount, panelStride / 4), stride: panelStride };
+
+    const matrix = (tensor: string, m: number, k: number): Matrix => ({ name: tensor, at: 0, outside: null, dtype: source.dtype(tensor), m, k });
+    const layers: Omit<Layer, keyof Vectors['layers'][number]>[] = [];
+    for (let l = 0; l < c.numLayers; l++) {
+      const n = layerTensorNames(l);
+      layers.push({
+        q: matrix(n.q, qDim, c.hiddenSize),
+        k: matrix(n.k, kvDim, c.hiddenSize),
+        v: matrix(n.v, kvDim, c.hiddenSize),
+        o: matrix(n.o, c.hiddenSize, qDim),
+        gate: matrix(n.gate, c.intermediateSize, c.hiddenSize),
+        up: matrix(n.up, c.intermediateSize, c.hiddenSize),
+        down: matrix(n.down, c.hiddenSize, c.intermediateSize),
+      });
+    }
+    const embed = matrix(EMBED_TOKENS, c.vocabSize, c.hiddenSize);
+    const lmHead = c.tieWordEmbeddings ? embed : matrix(LM_HEAD, c.vocabSize, c.hiddenSize);
+    const matrices = allMatrices(layers, embed, lmHead);
+    const sizeOf = (m: Matrix) => m.m * m.k * DTYPE_BYTES[m.dtype];
+    const weightBytes = matrices.reduce((sum, m) => sum + alignUp(sizeOf(m), ALIGN), 0);
+    const limit = Math.min(options.memoryLimitBytes ?? Infinity, MAX_PAGES * PAGE);
+    let staging: Staging | null = null;
+    if (alignUp(end, ALIGN) + weightBytes <= limit) {
+      for (const m of matrices) {
+        m.at = alignUp(end, ALIGN);
+        end = m.at + sizeOf(m);
+      }
+    } else {
+      // Too large for one WebAssembly memory (4 GB): the weights are held outside it, in the checkpoint's
+      // dtypes, and each matrix is copied into a staging area a chunk of rows at a time as it is multiplied
+      // (a copy of the weights per forward step of up to BATCH_ROWS tokens).
+      const largest = Math.max(...matrices.map(sizeOf));
+      const bytes = alignUp(Math.max(2 * widest * 4, Math.min(largest, options.stagingBytes ?? STAGING_BYTES)), ALIGN);
+      staging = { at: f32Buffer(1, bytes / 4), bytes };
+      for (const m of matrices) m.outside = new Uint8Array(sizeOf(m));
+    }
     const pages = Math.ceil(end / PAGE);
-    if (pages > MAX_PAGES) {
+    if (end > limit) {
       throw new InputError(
-        `${name}: its weights take ${(weightBytes / 1e9).toFixed(2)} GB in the checkpoint's dtypes, more than the 4 GB one WebAssembly memory holds; the fast CPU runtime runs models up to about 1.8 B parameters in BF16 (use --backend webgpu)`,
+        `${name}: its activations and the staging of its weights need ${(end / 1e9).toFixed(2)} GB, more than the ${(limit / 1e9).toFixed(2)} GB one WebAssembly memory holds (use --backend webgpu)`,
       );
     }
-    const shared = sharedMemoryUsable();
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared } as WebAssembly.MemoryDescriptor);
-    const kernels = new KernelThreads(memory, pages, shared, options.threads);
+    const kernels = new KernelThreads(memory, pages, shared, options.threads, panels);
     try {
       const vectors = await readVectors(c, source, options.signal);
       const model = new FastCpuCausalLM(
@@ -187,6 +228,7 @@ export class FastCpuCausalLM implements CausalLM {
         lmHead,
         vectors.finalNorm,
         scratch,
+        staging,
       );
       await model.readMatrices(source, name, options);
       return model;
@@ -199,7 +241,12 @@ export class FastCpuCausalLM implements CausalLM {
   /** For people: "CPU (WebAssembly SIMD, 2 threads, BF16 weights)". */
   get description(): string {
     const dtypes = [...new Set(this.matrices().map((m) => m.dtype))].join('/');
-    return `CPU (WebAssembly SIMD, ${this.kernels.count} thread${this.kernels.count === 1 ? '' : 's'}, ${dtypes} weights)`;
+    return `CPU (WebAssembly SIMD, ${this.kernels.count} thread${this.kernels.count === 1 ? '' : 's'}, ${dtypes} weights${this.staging ? ' held outside WebAssembly memory' : ''})`;
+  }
+
+  /** Bytes of its WebAssembly memory (weights, when they fit, activations, panels, staging). */
+  get memoryBytes(): number {
+    return this.memory.buffer.byteLength;
   }
 
   /** Bytes of the weight matrices as held (the checkpoint's dtypes). */
@@ -280,10 +327,7 @@ export class FastCpuCausalLM implements CausalLM {
   }
 
   private matrices(): Matrix[] {
-    const all = this.layers.flatMap((L) => [L.q, L.k, L.v, L.o, L.gate, L.up, L.down]);
-    all.push(this.embed);
-    if (this.lmHead !== this.embed) all.push(this.lmHead);
-    return all;
+    return allMatrices(this.layers, this.embed, this.lmHead);
   }
 
   /**
@@ -295,7 +339,7 @@ export class FastCpuCausalLM implements CausalLM {
     let done = 0;
     for (const m of matrices) {
       throwIfAborted(options.signal);
-      const bytes = new Uint8Array(this.memory.buffer, m.at, m.m * m.k * DTYPE_BYTES[m.dtype]);
+      const bytes = this.matrixBytes(m);
       let at = 0;
       if (source.streamBytes && source.dtype(m.name) === m.dtype) {
         for await (const chunk of source.streamBytes(m.name, options.signal)) {
@@ -312,6 +356,32 @@ export class FastCpuCausalLM implements CausalLM {
       if (at !== bytes.length) throw new InputError(`${name}: tensor ${m.name} gave ${at} bytes, ${bytes.length} expected`);
       if (m.dtype === 'F16') refuseF16NonFinite(bytes, name, m.name);
       options.onProgress?.(++done, matrices.length);
+    }
+  }
+
+  /** The matrix's bytes, in the memory or outside it. */
+  private matrixBytes(m: Matrix): Uint8Array {
+    return m.outside ?? new Uint8Array(this.memory.buffer, m.at, m.m * m.k * DTYPE_BYTES[m.dtype]);
+  }
+
+  /**
+   * y = x · Wᵀ for `rows` activation rows at byte addresses x and y. A matrix outside the memory is
+   * copied into the staging area in chunks of rows, each multiplied into its columns of y (a lone last
+   * row goes with the one before: the kernel takes weight rows in pairs).
+   */
+  private multiply(m: Matrix, x: number, y: number, rows: number): void {
+    if (!m.outside || !this.staging) {
+      this.kernels.matmul(m.dtype, x, m.at, y, rows, m.k, m.m);
+      return;
+    }
+    const rowBytes = m.k * DTYPE_BYTES[m.dtype];
+    const chunk = Math.max(2, Math.floor(this.staging.bytes / rowBytes) & ~1);
+    const memory = new Uint8Array(this.memory.buffer);
+    for (let a = 0; a < m.m; a += chunk) {
+      const b = Math.min(m.m, a + chunk);
+      const from = b - a === 1 ? b - 2 : a;
+      memory.set(m.outside.subarray(from * rowBytes, b * rowBytes), this.staging.at);
+      this.kernels.matmul(m.dtype, x, this.staging.at - from * rowBytes, y, rows, m.k, m.m, from, b);
     }
   }
 
@@ -358,7 +428,7 @@ export class FastCpuCausalLM implements CausalLM {
       const logits = f32.subarray(this.scratch.logits / 4, this.scratch.logits / 4 + LOGIT_ROWS * V);
       for (let r = from - (from % ROW_TILE); r < n; r += LOGIT_ROWS) {
         const rows = Math.min(LOGIT_ROWS, n - r);
-        this.kernels.matmul(this.lmHead.dtype, this.scratch.xn + r * D * 4, this.lmHead.at, this.scratch.logits, alignUp(rows, ROW_TILE), D, V);
+        this.multiply(this.lmHead, this.scratch.xn + r * D * 4, this.scratch.logits, alignUp(rows, ROW_TILE));
         take(start + r, logits, rows);
       }
     }
@@ -379,7 +449,7 @@ export class FastCpuCausalLM implements CausalLM {
     const view = (at: number, width: number) => f32.subarray(at / 4, at / 4 + n * width);
     const xn = view(s.xn, D);
     const [q, k, v, attn, proj, gate, up] = [view(s.q, qDim), view(s.k, kvDim), view(s.v, kvDim), view(s.attn, qDim), view(s.proj, D), view(s.gate, I), view(s.up, I)];
-    const mm = (m: Matrix, x: number, y: number) => this.kernels.matmul(m.dtype, x, m.at, y, nPad, m.k, m.m);
+    const mm = (m: Matrix, x: number, y: number) => this.multiply(m, x, y, nPad);
 
     const x = this.embedRows(ids);
     for (let l = 0; l < c.numLayers; l++) {
@@ -434,6 +504,9 @@ export class FastCpuCausalLM implements CausalLM {
     const at = (byte: number, length: number) => f32.subarray(byte / 4, byte / 4 + length);
     const [Q, K, VT, S, P, O] = [at(s.attQ, nPad * d), at(s.attK, T * d), at(s.attVT, d * T8), at(s.attS, nPad * T), at(s.attP, nPad * T8), at(s.attO, nPad * d)];
     const scale = 1 / Math.sqrt(d);
+    // Each score's exp, kept in double between the sum and the division (computed once, not twice).
+    if (this.exps.length < T) this.exps = new Float64Array(T);
+    const exps = this.exps;
     for (let g = 0; g < KV; g++) {
       for (let t = 0; t < T; t++) K.set(keys.subarray((t * KV + g) * d, (t * KV + g + 1) * d), t * d);
       VT.fill(0);
@@ -451,8 +524,8 @@ export class FastCpuCausalLM implements CausalLM {
           let max = -Infinity;
           for (let t = 0; t < visible; t++) max = Math.max(max, S[so + t] * scale);
           let sum = 0;
-          for (let t = 0; t < visible; t++) sum += Math.exp(S[so + t] * scale - max);
-          for (let t = 0; t < visible; t++) P[po + t] = Math.exp(S[so + t] * scale - max) / sum;
+          for (let t = 0; t < visible; t++) sum += exps[t] = Math.exp(S[so + t] * scale - max);
+          for (let t = 0; t < visible; t++) P[po + t] = exps[t] / sum;
           P.fill(0, po + visible, po + T8);
         }
         this.kernels.matmul('F32', s.attP, s.attVT, s.attO, nPad, T8, d);
@@ -467,10 +540,18 @@ export class FastCpuCausalLM implements CausalLM {
     const e = this.embed;
     const rowBytes = D * DTYPE_BYTES[e.dtype];
     const out = new Float32Array(ids.length * D);
-    const all = new Uint8Array(this.memory.buffer);
-    for (let r = 0; r < ids.length; r++) decodeToF32(e.dtype, all.subarray(e.at + ids[r] * rowBytes, e.at + (ids[r] + 1) * rowBytes), out.subarray(r * D));
+    const table = this.matrixBytes(e);
+    for (let r = 0; r < ids.length; r++) decodeToF32(e.dtype, table.subarray(ids[r] * rowBytes, (ids[r] + 1) * rowBytes), out.subarray(r * D));
     return out;
   }
+}
+
+/** Every weight matrix once (a tied output matrix is the embedding). */
+function allMatrices(layers: readonly Pick<Layer, 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down'>[], embed: Matrix, lmHead: Matrix): Matrix[] {
+  const all = layers.flatMap((L) => [L.q, L.k, L.v, L.o, L.gate, L.up, L.down]);
+  all.push(embed);
+  if (lmHead !== embed) all.push(lmHead);
+  return all;
 }
 
 /** log Σ exp over `count` values from `offset` (max subtracted, summed in double, as logSoftmax does). */

@@ -10,7 +10,7 @@
  * message, KernelThreadInit. Without SharedArrayBuffer (a page that is not cross-origin isolated) or
  * with count 1, everything runs on the calling thread.
  */
-import { blockRows, MATMUL_EXPORTS, matmulModuleBytes, splitColumns, type MatmulExports, type WeightDtype } from './matmulKernel';
+import { blockRows, MATMUL_EXPORTS, matmulModuleBytes, PANEL_MIN_ROWS, panelBytes, splitColumns, type MatmulExports, type WeightDtype } from './matmulKernel';
 
 export interface KernelThreadInit {
   module: WebAssembly.Module;
@@ -42,16 +42,20 @@ export interface KernelThreadsOption {
 const GEN = 0;
 const PENDING = 1;
 const FN = 2;
-const ARGS = 3; // x, w, y, rows, k, m, jb (7 slots)
-const PARTS = 10;
-const FAILED = 11;
-/** Columns split between the threads: m rounded down to even (an odd last one is done apart). */
-const COLUMNS = 12;
+const ARGS = 3; // x, w, y, rows, k, m, jb, panel of part 0 or 0 (8 slots)
+const PARTS = 11;
+const FAILED = 12;
+/** Columns split between the threads, from J0: the range's length rounded down to even (an odd last one is done apart). */
+const COLUMNS = 13;
 /** Helpers that have instantiated the module and wait for jobs. */
-const READY = 13;
+const READY = 14;
+/** Bytes between one thread's panel and the next (thread i's is at the job's panel + i · stride). */
+const PANEL_STRIDE = 15;
+/** First column of the job's range. */
+const J0 = 16;
 /** How long the first threaded matmul waits for the helpers to start before going on alone. */
 export const START_TIMEOUT_MS = 30_000;
-export const CONTROL_BYTES = 64;
+export const CONTROL_BYTES = 128;
 const FNS: readonly WeightDtype[] = ['F32', 'F16', 'BF16'];
 
 /**
@@ -62,7 +66,7 @@ export const KERNEL_THREAD_SOURCE = `
 function kernelThread(init) {
   const ex = new WebAssembly.Instance(init.module, { env: { memory: init.memory } }).exports;
   const fns = [ex.mm_f32, ex.mm_f16, ex.mm_bf16];
-  const c = new Int32Array(init.memory.buffer, init.control, 16);
+  const c = new Int32Array(init.memory.buffer, init.control, ${CONTROL_BYTES / 4});
   let seen = 0;
   Atomics.add(c, ${READY}, 1);
   Atomics.notify(c, ${READY});
@@ -72,9 +76,10 @@ function kernelThread(init) {
     try {
       const pairs = c[${COLUMNS}] / 2;
       const per = Math.ceil(pairs / c[${PARTS}]);
-      const a = Math.min(pairs, init.index * per) * 2;
-      const b = Math.min(pairs, (init.index + 1) * per) * 2;
-      if (b > a) fns[c[${FN}]](c[${ARGS}], c[${ARGS + 1}], c[${ARGS + 2}], c[${ARGS + 3}], c[${ARGS + 4}], c[${ARGS + 5}], a, b, c[${ARGS + 6}]);
+      const a = c[${J0}] + Math.min(pairs, init.index * per) * 2;
+      const b = c[${J0}] + Math.min(pairs, (init.index + 1) * per) * 2;
+      const panel = c[${ARGS + 7}] === 0 ? 0 : c[${ARGS + 7}] + init.index * c[${PANEL_STRIDE}];
+      if (b > a) fns[c[${FN}]](c[${ARGS}], c[${ARGS + 1}], c[${ARGS + 2}], c[${ARGS + 3}], c[${ARGS + 4}], c[${ARGS + 5}], a, b, c[${ARGS + 6}], panel);
     } catch (e) {
       Atomics.store(c, ${FAILED}, 1);
     }
@@ -86,6 +91,12 @@ function kernelThread(init) {
 /** Below this many multiply-adds a matmul runs on the calling thread alone (waking helpers costs more). */
 const MIN_PARALLEL_WORK = 1 << 18;
 
+/** Scratch for widening 16-bit weights: one panel per thread, `stride` bytes apart from `at`, each `stride` bytes. */
+export interface KernelPanels {
+  at: number;
+  stride: number;
+}
+
 export class KernelThreads {
   private readonly exports: MatmulExports;
   private readonly threads: KernelThread[] = [];
@@ -94,19 +105,26 @@ export class KernelThreads {
   private started = false;
   private readonly startTimeoutMs: number;
 
-  /** `memory`'s first CONTROL_BYTES are the control block. */
+  /** Threads the constructor will run with this option (the calling one included): lay out that many panels. */
+  static count(shared: boolean, option: KernelThreadsOption | undefined): number {
+    return shared && option ? Math.max(1, Math.floor(option.count)) : 1;
+  }
+
+  /** `memory`'s first CONTROL_BYTES are the control block; `panels`, KernelThreads.count(…) of them, or none (16-bit weights are then widened in the inner loop). */
   constructor(
     readonly memory: WebAssembly.Memory,
     maximumPages: number,
     shared: boolean,
     option: KernelThreadsOption | undefined,
+    private readonly panels: KernelPanels | null = null,
   ) {
     const initialPages = memory.buffer.byteLength / 65536;
     const module = new WebAssembly.Module(matmulModuleBytes({ initial: initialPages, maximum: maximumPages, shared }));
     this.exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as MatmulExports;
     this.control = new Int32Array(memory.buffer, 0, CONTROL_BYTES / 4);
+    this.control[PANEL_STRIDE] = panels?.stride ?? 0;
     this.startTimeoutMs = option?.startTimeoutMs ?? START_TIMEOUT_MS;
-    const count = shared && option ? Math.max(1, Math.floor(option.count)) : 1;
+    const count = KernelThreads.count(shared, option);
     for (let index = 1; index < count; index++) {
       const thread = option!.spawn(KERNEL_THREAD_SOURCE);
       thread.start({ module, memory, index, control: 0 });
@@ -121,32 +139,36 @@ export class KernelThreads {
 
   /**
    * y = x · Wᵀ over byte addresses in the memory: x [rows, k] f32 (rows a multiple of 4), W [m, k] of
-   * `dtype`, y [rows, m] f32.
+   * `dtype`, y [rows, m] f32; only columns [j0, j1) of y (j1 − j0 ≥ 2), reading W's rows j0 … j1 − 1
+   * (w may point before the memory's rows that are there: addresses wrap).
    */
-  matmul(dtype: WeightDtype, x: number, w: number, y: number, rows: number, k: number, m: number): void {
+  matmul(dtype: WeightDtype, x: number, w: number, y: number, rows: number, k: number, m: number, j0 = 0, j1 = m): void {
     const fn = this.exports[MATMUL_EXPORTS[dtype] as keyof MatmulExports];
-    const jb = blockRows(k, dtype);
-    const even = m & ~1;
-    if (!this.started && this.threads.length > 0 && rows * k * m >= MIN_PARALLEL_WORK) this.awaitHelpers();
-    const parts = rows * k * m < MIN_PARALLEL_WORK ? 1 : this.count;
+    const panel = this.panels && dtype !== 'F32' && rows >= PANEL_MIN_ROWS && panelBytes(k) <= this.panels.stride ? this.panels.at : 0;
+    const jb = blockRows(k, dtype, panel !== 0);
+    const columns = (j1 - j0) & ~1;
+    const work = rows * k * (j1 - j0);
+    if (!this.started && this.threads.length > 0 && work >= MIN_PARALLEL_WORK) this.awaitHelpers();
+    const parts = work < MIN_PARALLEL_WORK ? 1 : this.count;
     if (parts === 1) {
-      fn(x, w, y, rows, k, m, 0, even, jb);
+      fn(x, w, y, rows, k, m, j0, j0 + columns, jb, panel);
     } else {
       const c = this.control;
       c[FN] = FNS.indexOf(dtype);
-      c.set([x, w, y, rows, k, m, jb], ARGS);
+      c.set([x, w, y, rows, k, m, jb, panel], ARGS);
       c[PARTS] = parts;
-      c[COLUMNS] = even;
+      c[COLUMNS] = columns;
+      c[J0] = j0;
       Atomics.store(c, PENDING, parts - 1);
       Atomics.add(c, GEN, 1);
       Atomics.notify(c, GEN);
-      const [a, b] = splitColumns(even, parts, 0);
-      if (b > a) fn(x, w, y, rows, k, m, a, b, jb);
+      const [a, b] = splitColumns(columns, parts, 0);
+      if (b > a) fn(x, w, y, rows, k, m, j0 + a, j0 + b, jb, panel);
       this.waitForHelpers();
       if (Atomics.load(c, FAILED) !== 0) throw new Error('a CPU model thread failed in its matmul kernel');
     }
-    // An odd last column: the pair (m − 2, m − 1) again, on this thread once the others are done.
-    if (m !== even) fn(x, w, y, rows, k, m, m - 2, m, 2);
+    // An odd last column: the pair (j1 − 2, j1 − 1) again, on this thread once the others are done.
+    if (j1 - j0 !== columns) fn(x, w, y, rows, k, m, j1 - 2, j1, 2, panel);
   }
 
   /**
