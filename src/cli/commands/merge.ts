@@ -109,6 +109,10 @@ export const mergeCommand: Command = {
 
     const opened: OpenedModel[] = [];
     const progress = quiet || !io.stderrIsTTY ? undefined : progressLine(io);
+    // Where the CPU will merge whatever the recipe says, its worker threads start now, while the recipe
+    // is read and planned: each takes tens of milliseconds of a core to start (issue 22 §4).
+    let early = cpuChosenUpFront(backendArg) ? createNodeCpuBackend({ workers: threads }) : undefined;
+    early?.warm?.();
     let run: RunRecipeResult;
     try {
       run = await runRecipe({
@@ -126,7 +130,12 @@ export const mergeCommand: Command = {
           await refuseOverwritingInputs(outPath, toFile, opened, plan.recipe);
           printReport(io, plan.preflight, quiet);
         },
-        backend: () => chooseBackend(backendArg, say, threads),
+        backend: () => {
+          // From here runRecipe owns it (and disposes it).
+          const handed = early;
+          early = undefined;
+          return chooseBackend(backendArg, say, threads, handed);
+        },
         target: toFile ? nodeFileTarget(outPath) : nodeFolderTarget(outPath),
         folder: !toFile,
         // general.name is the file's name, as the studio names its GGUF after the file it writes.
@@ -147,6 +156,7 @@ export const mergeCommand: Command = {
       throw e;
     } finally {
       progress?.clear();
+      await early?.dispose();
     }
     const { plan, result } = run;
     if (run.gguf) {
@@ -288,8 +298,14 @@ export function parseThreads(value: string | true | undefined): number | undefin
   return n;
 }
 
-async function chooseBackend(forced: string | true | undefined, say: (line: string) => void, threads: number | undefined): Promise<SoupBackend> {
-  if (forced === 'cpu') return createNodeCpuBackend({ workers: threads });
+/** Whether the CPU backend is the choice before the recipe is read: --backend cpu, or no GPU device here. */
+function cpuChosenUpFront(forced: string | true | undefined): boolean {
+  return forced === 'cpu' || (forced === undefined && !mayHaveGpuDevice());
+}
+
+/** The backend: `early` (the CPU backend made up front, see cpuChosenUpFront) where there is one. */
+async function chooseBackend(forced: string | true | undefined, say: (line: string) => void, threads: number | undefined, early: SoupBackend | undefined): Promise<SoupBackend> {
+  if (forced === 'cpu') return early ?? createNodeCpuBackend({ workers: threads });
   if (forced === 'webgpu') {
     const adapter = await requestAdapter(await nodeGPU()); // throws WebGPUNotAvailableError: no fallback when forced
     return createWebGPUSoupBackend(adapter);
@@ -308,7 +324,7 @@ async function chooseBackend(forced: string | true | undefined, say: (line: stri
   } catch (e) {
     reason = e instanceof Error ? e.message.replace(/: the CPU path will be used$/, '') : String(e);
   }
-  const cpu = createNodeCpuBackend({ workers: threads });
+  const cpu = early ?? createNodeCpuBackend({ workers: threads });
   say(`note: ${reason}; merging on the CPU (${cpu.description})`);
   return cpu;
 }
