@@ -18,7 +18,9 @@
  * Targets (CPU backend, 2-core machine): ≤ 2.5 × the I/O ceiling in process, ≤ 1.5 × for the whole
  * `souplab merge` (median of the rounds' ratios), ≤ half the PyTorch time, peak RSS ≤ 512 MB.
  *
- * SOUPLAB_BENCH_MERGE_ROUNDS (default 5) interleaved rounds; SOUPLAB_BENCH_BACKENDS=cpu skips WebGPU.
+ * SOUPLAB_BENCH_MERGE_ROUNDS (default 5) interleaved rounds; SOUPLAB_BENCH_BACKENDS=cpu skips WebGPU;
+ * SOUPLAB_BENCH_MERGE_CLI_BASELINE=path/to/cli.js times another build's `souplab merge` in the same
+ * rounds (before/after on a busy machine).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -239,7 +241,8 @@ export const mergeBenchmark: Benchmark = {
       const recipePath = join(root, 'bench.yaml');
       await writeFile(recipePath, linearRecipe(paths));
       // Per round: the ceiling, the in-process merge and the CLI, for ratios within one round.
-      const perRound: { ceiling: number; merge: number; cli: number; load: number }[] = [];
+      const baselineCli = process.env.SOUPLAB_BENCH_MERGE_CLI_BASELINE;
+      const perRound: { ceiling: number; merge: number; cli: number; baseline: number; load: number }[] = [];
       let cliExact = true;
       let ceiling = Infinity;
       let smallCeiling = Infinity;
@@ -266,7 +269,12 @@ export const mergeBenchmark: Benchmark = {
             if (round === 0) cliExact = await spotCheck(plan, scratch);
             await rm(scratch, { force: true });
           }
-          perRound.push({ ceiling: roundCeiling, merge: merged.seconds, cli: cliSeconds, load });
+          let baselineSeconds = NaN;
+          if (baselineCli) {
+            baselineSeconds = timedCli(baselineCli, recipePath, scratch);
+            await rm(scratch, { force: true });
+          }
+          perRound.push({ ceiling: roundCeiling, merge: merged.seconds, cli: cliSeconds, baseline: baselineSeconds, load });
           smallCeiling = Math.min(smallCeiling, await durableCeiling(smallPaths, smallPlan.outputBytes, scratch));
           await rm(scratch, { force: true });
           third = best(third, await timedMerge(smallPlan, cpu, scratch, tuning));
@@ -296,6 +304,10 @@ export const mergeBenchmark: Benchmark = {
           `  souplab merge --backend cpu, spawn to exit: ${perRound.map((r) => r.cli.toFixed(2)).join(' / ')} s; ÷ that round's ceiling (${perRound.map((r) => r.ceiling.toFixed(2)).join(' / ')} s): ${cliRatios.map((x) => x.toFixed(2)).join(' / ')}, median ${cliRatio.toFixed(2)}× (target ≤ ${CLI_RATIO_TARGET}), spot check ${cliExact ? 'exact' : 'MISMATCH'} ${cliPass ? 'PASS' : 'FAIL'}`,
         );
       } else console.log('  souplab merge: skipped (no cli.js beside this bundle: npm run build:cli)');
+      if (baselineCli) {
+        const ratios = perRound.map((r) => r.baseline / r.ceiling);
+        console.log(`  baseline     ${baselineCli}, the same rounds: ${perRound.map((r) => r.baseline.toFixed(2)).join(' / ')} s; ÷ the ceiling: ${ratios.map((x) => x.toFixed(2)).join(' / ')}, median ${median(ratios).toFixed(2)}×`);
+      }
       console.log(
         `  cpu, ⅓ size  3 × ${(smallPlan.inputBytes / 3 / 1e6).toFixed(0)} MB: ${third.seconds.toFixed(2)} s, ${(third.seconds / smallCeiling).toFixed(2)}× its ceiling of ${smallCeiling.toFixed(2)} s, peak RSS ${third.peakMb.toFixed(0)} MB (vs ${full.peakMb.toFixed(0)} MB at full size: flat)`,
       );
