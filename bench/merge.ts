@@ -23,7 +23,7 @@
  * rounds (before/after on a busy machine).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { open, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { runSoupJobReference, type SoupBackend } from '../src/merge/kernel';
 import type { MergePlan, SoupStep } from '../src/merge/plan';
 import { createNodeCpuBackend } from '../src/node/cpuWorkers';
+import { EARLY_FLUSH_BYTES } from '../src/node/fileTargets';
 import { openCheckpointPath, type NodeCheckpoint } from '../src/node/openCheckpointPath';
 import { benchScratch, generateInputs, openGpuSoupBackend, planRecipe, timedMerge } from './mergeSetup';
 import { wantBackend } from './model';
@@ -98,7 +99,7 @@ export const PYTHON = process.env.SOUPLAB_PYTHON ?? '/usr/bin/python3';
  * fsynced (as the merge's output is), each through one reused 8 MiB buffer, reading and writing at the
  * same time. No parsing, no arithmetic, no fresh buffers: what the disk and page cache allow.
  */
-async function durableCeiling(inputs: string[], outBytes: number, outPath: string): Promise<number> {
+async function durableCeiling(inputs: string[], outBytes: number, outPath: string, earlyFlushBytes = Infinity): Promise<number> {
   const CHUNK = 8 << 20;
   const t0 = performance.now();
   const readAll = async () => {
@@ -120,10 +121,18 @@ async function durableCeiling(inputs: string[], outBytes: number, outPath: strin
     const buf = new Uint8Array(CHUNK).fill(0x3c);
     const fh = await open(outPath, 'w');
     try {
-      for (let pos = 0; pos < outBytes; ) {
+      let flushing: Promise<void> | undefined;
+      for (let pos = 0, unflushed = 0; pos < outBytes; ) {
         const { bytesWritten } = await fh.write(buf, 0, Math.min(CHUNK, outBytes - pos), pos);
         pos += bytesWritten;
+        unflushed += bytesWritten;
+        // As the merge's output file does (fileTargets.ts): an fdatasync not waited for, now and then.
+        if (unflushed >= earlyFlushBytes && !flushing) {
+          unflushed = 0;
+          flushing = fh.datasync().finally(() => (flushing = undefined));
+        }
       }
+      await flushing;
       await fh.sync();
     } finally {
       await fh.close();
@@ -192,13 +201,32 @@ function cliScript(): string | undefined {
   return url.protocol === 'file:' && existsSync(fileURLToPath(url)) ? fileURLToPath(url) : undefined;
 }
 
-/** One `souplab merge recipe --out outPath --backend cpu --quiet`: its wall time, spawn to exit. */
-function timedCli(cli: string, recipe: string, outPath: string): number {
+/** CPU seconds (user + system) of this process's waited-for children, from /proc (Linux; 0 elsewhere). */
+function childrenCpuSeconds(): number {
+  try {
+    const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / 100; // cutime, cstime in clock ticks (USER_HZ = 100)
+  } catch {
+    return 0;
+  }
+}
+
+/** One `souplab merge recipe --out outPath --backend cpu --quiet`: its wall time, spawn to exit, and its CPU time. */
+function timedCli(cli: string, recipe: string, outPath: string): { seconds: number; cpuSeconds: number } {
+  const c0 = childrenCpuSeconds();
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [cli, 'merge', recipe, '--out', outPath, '--backend', 'cpu', '--quiet'], { encoding: 'utf8' });
   const seconds = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`souplab merge failed (${r.status}): ${r.stderr.trim()}`);
-  return seconds;
+  return { seconds, cpuSeconds: childrenCpuSeconds() - c0 };
+}
+
+/** `work`'s wall time and this process's CPU time meanwhile (every thread). */
+async function timedCpu(work: () => Promise<number>): Promise<{ seconds: number; cpuSeconds: number }> {
+  const c0 = process.cpuUsage();
+  const seconds = await work();
+  const c = process.cpuUsage(c0);
+  return { seconds, cpuSeconds: (c.user + c.system) / 1e6 };
 }
 
 /** Tuning knobs for experiments (SOUPLAB_BENCH_JOB_MB, SOUPLAB_BENCH_IN_FLIGHT); the defaults are runMerge's. */
@@ -242,7 +270,7 @@ export const mergeBenchmark: Benchmark = {
       await writeFile(recipePath, linearRecipe(paths));
       // Per round: the ceiling, the in-process merge and the CLI, for ratios within one round.
       const baselineCli = process.env.SOUPLAB_BENCH_MERGE_CLI_BASELINE;
-      const perRound: { ceiling: number; merge: number; cli: number; baseline: number; load: number }[] = [];
+      const perRound: { ceiling: number; ceilingCpu: number; flushedCeiling: number; merge: number; cli: number; cliCpu: number; baseline: number; baselineCpu: number; load: number }[] = [];
       let cliExact = true;
       let ceiling = Infinity;
       let smallCeiling = Infinity;
@@ -254,8 +282,10 @@ export const mergeBenchmark: Benchmark = {
       try {
         for (let round = 0; round < rounds; round++) {
           const load = loadavg()[0];
-          const roundCeiling = await durableCeiling(paths, plan.outputBytes, scratch);
+          const { seconds: roundCeiling, cpuSeconds: ceilingCpu } = await timedCpu(() => durableCeiling(paths, plan.outputBytes, scratch));
           ceiling = Math.min(ceiling, roundCeiling);
+          await rm(scratch, { force: true });
+          const flushedCeiling = await durableCeiling(paths, plan.outputBytes, scratch, EARLY_FLUSH_BYTES);
           await rm(scratch, { force: true });
           nop = best(nop, await timedMerge(plan, passThrough, scratch, tuning));
           await rm(scratch, { force: true });
@@ -264,17 +294,19 @@ export const mergeBenchmark: Benchmark = {
           if (round === 0) exact = await spotCheck(plan, scratch);
           await rm(scratch, { force: true });
           let cliSeconds = NaN;
+          let cliCpu = NaN;
           if (cli) {
-            cliSeconds = timedCli(cli, recipePath, scratch);
+            ({ seconds: cliSeconds, cpuSeconds: cliCpu } = timedCli(cli, recipePath, scratch));
             if (round === 0) cliExact = await spotCheck(plan, scratch);
             await rm(scratch, { force: true });
           }
           let baselineSeconds = NaN;
+          let baselineCpu = NaN;
           if (baselineCli) {
-            baselineSeconds = timedCli(baselineCli, recipePath, scratch);
+            ({ seconds: baselineSeconds, cpuSeconds: baselineCpu } = timedCli(baselineCli, recipePath, scratch));
             await rm(scratch, { force: true });
           }
-          perRound.push({ ceiling: roundCeiling, merge: merged.seconds, cli: cliSeconds, baseline: baselineSeconds, load });
+          perRound.push({ ceiling: roundCeiling, ceilingCpu, flushedCeiling, merge: merged.seconds, cli: cliSeconds, cliCpu, baseline: baselineSeconds, baselineCpu, load });
           smallCeiling = Math.min(smallCeiling, await durableCeiling(smallPaths, smallPlan.outputBytes, scratch));
           await rm(scratch, { force: true });
           third = best(third, await timedMerge(smallPlan, cpu, scratch, tuning));
@@ -303,10 +335,16 @@ export const mergeBenchmark: Benchmark = {
         console.log(
           `  souplab merge --backend cpu, spawn to exit: ${perRound.map((r) => r.cli.toFixed(2)).join(' / ')} s; ÷ that round's ceiling (${perRound.map((r) => r.ceiling.toFixed(2)).join(' / ')} s): ${cliRatios.map((x) => x.toFixed(2)).join(' / ')}, median ${cliRatio.toFixed(2)}× (target ≤ ${CLI_RATIO_TARGET}), spot check ${cliExact ? 'exact' : 'MISMATCH'} ${cliPass ? 'PASS' : 'FAIL'}`,
         );
+        // The merge flushes its output early (fileTargets.ts); the same I/O done that way, for fairness.
+        const flushed = perRound.map((r) => r.cli / r.flushedCeiling);
+        console.log(`  its CPU time (user + system, every thread) ${perRound.map((r) => r.cliCpu.toFixed(2)).join(' / ')} s, the ceiling's ${perRound.map((r) => r.ceilingCpu.toFixed(2)).join(' / ')} s: median ratio ${median(perRound.map((r) => r.cliCpu / r.ceilingCpu)).toFixed(2)}×`);
+        console.log(
+          `  the same ÷ a ceiling that flushes early as the merge does (${perRound.map((r) => r.flushedCeiling.toFixed(2)).join(' / ')} s): ${flushed.map((x) => x.toFixed(2)).join(' / ')}, median ${median(flushed).toFixed(2)}×`,
+        );
       } else console.log('  souplab merge: skipped (no cli.js beside this bundle: npm run build:cli)');
       if (baselineCli) {
         const ratios = perRound.map((r) => r.baseline / r.ceiling);
-        console.log(`  baseline     ${baselineCli}, the same rounds: ${perRound.map((r) => r.baseline.toFixed(2)).join(' / ')} s; ÷ the ceiling: ${ratios.map((x) => x.toFixed(2)).join(' / ')}, median ${median(ratios).toFixed(2)}×`);
+        console.log(`  baseline     ${baselineCli}, the same rounds: ${perRound.map((r) => r.baseline.toFixed(2)).join(' / ')} s; ÷ the ceiling: ${ratios.map((x) => x.toFixed(2)).join(' / ')}, median ${median(ratios).toFixed(2)}×; CPU ${perRound.map((r) => r.baselineCpu.toFixed(2)).join(' / ')} s, median ratio ${median(perRound.map((r) => r.baselineCpu / r.ceilingCpu)).toFixed(2)}×`);
       }
       console.log(
         `  cpu, ⅓ size  3 × ${(smallPlan.inputBytes / 3 / 1e6).toFixed(0)} MB: ${third.seconds.toFixed(2)} s, ${(third.seconds / smallCeiling).toFixed(2)}× its ceiling of ${smallCeiling.toFixed(2)} s, peak RSS ${third.peakMb.toFixed(0)} MB (vs ${full.peakMb.toFixed(0)} MB at full size: flat)`,
