@@ -110,8 +110,14 @@ export async function refuseOverwritingInputs(outPath: string, toFile: boolean, 
   }
 }
 
-export async function chooseBackend(forced: string | true | undefined, say: (line: string) => void, threads: number | undefined): Promise<SoupBackend> {
-  if (forced === 'cpu') return createNodeCpuBackend({ workers: threads });
+/** Whether the CPU backend is the choice before the recipe is read: --backend cpu, or no GPU device here. */
+export function cpuChosenUpFront(forced: string | true | undefined): boolean {
+  return forced === 'cpu' || (forced === undefined && !mayHaveGpuDevice());
+}
+
+/** The backend: `early` (the CPU backend made up front, see cpuChosenUpFront) where there is one. */
+export async function chooseBackend(forced: string | true | undefined, say: (line: string) => void, threads: number | undefined, early?: SoupBackend): Promise<SoupBackend> {
+  if (forced === 'cpu') return early ?? createNodeCpuBackend({ workers: threads });
   if (forced === 'webgpu') {
     const adapter = await requestAdapter(await nodeGPU()); // throws WebGPUNotAvailableError: no fallback when forced
     return createWebGPUSoupBackend(adapter);
@@ -130,7 +136,7 @@ export async function chooseBackend(forced: string | true | undefined, say: (lin
   } catch (e) {
     reason = e instanceof Error ? e.message.replace(/: the CPU path will be used$/, '') : String(e);
   }
-  const cpu = createNodeCpuBackend({ workers: threads });
+  const cpu = early ?? createNodeCpuBackend({ workers: threads });
   say(`note: ${reason}; merging on the CPU (${cpu.description})`);
   return cpu;
 }

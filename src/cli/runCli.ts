@@ -1,10 +1,10 @@
 import { isSoupLabError } from '../errors';
 import type { CliIO, Command } from './io';
-import { commands } from './commands';
+import { loadCommand, loadCommands } from './commands';
 
-function usage(): string {
+async function usage(): Promise<string> {
   const lines = ['usage: souplab <command> [options]', '', 'commands:'];
-  for (const c of commands) lines.push(`  ${c.name.padEnd(10)} ${c.summary}`);
+  for (const c of await loadCommands()) lines.push(`  ${c.name.padEnd(10)} ${c.summary}`);
   lines.push('', 'souplab <command> --help shows a command\'s options.');
   return lines.join('\n') + '\n';
 }
@@ -13,12 +13,12 @@ function usage(): string {
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout(usage());
+    io.stdout(await usage());
     return name ? 0 : 2;
   }
-  const command: Command | undefined = commands.find((c) => c.name === name);
+  const command: Command | undefined = await loadCommand(name);
   if (!command) {
-    io.stderr(`souplab: unknown command '${name}'\n${usage()}`);
+    io.stderr(`souplab: unknown command '${name}'\n${await usage()}`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

@@ -78,6 +78,13 @@ export interface SoupBackend {
    * orchestrator then reads straight into shared memory it reuses (no copies between threads).
    */
   readonly sharedMemory?: boolean;
+  /**
+   * `count` views of `bytes` bytes each in memory the backend's kernels compute in place with no copy
+   * at all (the CPU backend: a shared WebAssembly memory its SIMD kernel reads and writes), lent to
+   * the caller's slabs until release(); undefined where there is none. Jobs elsewhere in shared memory
+   * still run.
+   */
+  sharedSlabs?(bytes: number, count: number): { slabs: Uint8Array[]; release(): void } | undefined;
   /** May be called concurrently; the backend pipelines. Rejects with CancelledError when `signal` fires. */
   run(job: SoupJob, signal?: AbortSignal): Promise<Uint8Array>;
   /**

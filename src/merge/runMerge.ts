@@ -140,7 +140,11 @@ export async function runMerge(plan: MergePlan, opts: RunMergeOptions): Promise<
   };
 
   // Shared slabs where the backend works in shared memory: one per job in flight, reused.
-  const slabs = backend.sharedMemory && sharedMemoryUsable() ? new SlabPool(maxJobBytes + 64 * 8) : undefined;
+  const slabBytes = maxJobBytes + 64 * 8;
+  const shared = backend.sharedMemory && sharedMemoryUsable();
+  // At most maxInFlight slabs are taken at once (enqueue waits for the window): the backend's own.
+  const lent = shared ? backend.sharedSlabs?.(slabBytes, maxInFlight) : undefined;
+  const slabs = shared ? new SlabPool(slabBytes, lent?.slabs) : undefined;
   // Method tensors started ahead of the one being written, where the backend runs them elsewhere
   // (programsAhead): while the main thread writes tensor k, workers compute k + 1, k + 2….
   const ahead = Math.max(0, Math.floor(backend.programsAhead ?? 0));
@@ -173,6 +177,8 @@ export async function runMerge(plan: MergePlan, opts: RunMergeOptions): Promise<
     await writer.abort().catch(() => undefined);
     if (signal?.aborted) throw e instanceof CancelledError ? e : new CancelledError();
     throw e;
+  } finally {
+    lent?.release();
   }
 
   let verified = false;
@@ -337,8 +343,8 @@ async function soupTensorShared(step: SoupStep, backend: SoupBackend, maxJobByte
       size = Math.ceil((size + count * w) / 8) * 8;
     }
     const slab = slabs.take(size + count * KERNEL_DTYPE_BYTES[outDtype]);
-    const inputs = step.inputs.map((t, i) => ({ dtype: t.info.dtype as KernelDtype, bytes: new Uint8Array(slab, offsets[i], count * widths[i]) }));
-    const output = new Uint8Array(slab, size, count * KERNEL_DTYPE_BYTES[outDtype]);
+    const inputs = step.inputs.map((t, i) => ({ dtype: t.info.dtype as KernelDtype, bytes: slab.subarray(offsets[i], offsets[i] + count * widths[i]) }));
+    const output = slab.subarray(size, size + count * KERNEL_DTYPE_BYTES[outDtype]);
     const reads = Promise.all(step.inputs.map((t, i) => readTensorRange(t, done * widths[i], inputs[i].bytes, signal)));
     const job: SoupJob = { mode: step.mode, coefficients: step.coefficients, inputs, outDtype, elementCount: count, output };
     const result = reads.then(() => backend.run(job, signal));

@@ -11,6 +11,8 @@ import { fsInputError } from './fsErrors';
 export interface NodeTargetOptions {
   /** Replace files that already exist at the target when committing (default true). Never before commit. */
   overwrite?: boolean;
+  /** Start an fdatasync (not waited for) every this many bytes written; default EARLY_FLUSH_BYTES. */
+  earlyFlushBytes?: number;
 }
 
 /**
@@ -81,10 +83,20 @@ export function removeTemporariesNow(): void {
   createdFolders.length = 0;
 }
 
+/**
+ * Bytes written between early flushes: past this much since the last, a write starts an fdatasync that
+ * it does not wait for, so the disk takes the data while the merge goes on and the fsync before the
+ * rename only has the rest to write (issue 22 §4: that fsync was ~0.17 s of a 0.6 s merge of 382 MB).
+ */
+export const EARLY_FLUSH_BYTES = 64 << 20;
+
 /** A file being written under a temporary name beside its final name. */
 class TempFile implements ByteSink {
   private handle: FileHandle | undefined;
   private position = 0;
+  private unflushed = 0;
+  /** The early flush in flight; its failure fails the file at close(). */
+  private flushing: Promise<unknown> | undefined;
   state: 'writing' | 'closed' | 'aborted' = 'writing';
   /** The file's identity on disk, kept by rename(): another file at finalPath later has another. */
   private identity: { dev: number; ino: number } | undefined;
@@ -94,18 +106,19 @@ class TempFile implements ByteSink {
     readonly finalPath: string,
     readonly tempPath: string,
     handle: FileHandle,
+    private readonly flushEvery: number,
   ) {
     this.handle = handle;
   }
 
-  static async create(name: string, finalPath: string): Promise<TempFile> {
+  static async create(name: string, finalPath: string, flushEvery = EARLY_FLUSH_BYTES): Promise<TempFile> {
     const tempPath = tempPathFor(finalPath);
     await removeStaleTemporaries(dirname(finalPath));
     try {
       // 'wx': a new file only; an existing file, the target included, is never opened for writing.
       const handle = await open(tempPath, 'wx');
       liveTemporaries.add(tempPath);
-      return new TempFile(name, finalPath, tempPath, handle);
+      return new TempFile(name, finalPath, tempPath, handle, flushEvery);
     } catch (e) {
       throw fsInputError(finalPath, e, 'cannot create a file there');
     }
@@ -123,12 +136,31 @@ class TempFile implements ByteSink {
         throw fsInputError(this.finalPath, e, 'write failed');
       }
     }
+    this.unflushed += data.length;
+    if (this.unflushed >= this.flushEvery && !this.flushing) {
+      this.unflushed = 0;
+      const flush = this.handle.datasync().then(
+        () => {
+          if (this.flushing === flush) this.flushing = undefined;
+        },
+        (e: unknown) => ({ failed: e }),
+      );
+      this.flushing = flush;
+    }
+  }
+
+  /** Waits for the early flush in flight; throws what it failed with. */
+  private async settleFlush(): Promise<void> {
+    const r = (await this.flushing) as { failed: unknown } | undefined;
+    this.flushing = undefined;
+    if (r) throw r.failed;
   }
 
   async close(): Promise<void> {
     if (this.state !== 'writing' || !this.handle) throw new Error(`${this.name}: close after ${this.state}`);
     try {
       // On disk before it is renamed into place: a crash never leaves a renamed but empty file.
+      await this.settleFlush();
       await this.handle.sync();
       const { dev, ino } = await this.handle.stat();
       this.identity = { dev, ino };
@@ -145,6 +177,7 @@ class TempFile implements ByteSink {
     this.state = 'aborted';
     const h = this.handle;
     this.handle = undefined;
+    await this.settleFlush().catch(() => undefined);
     await h?.close().catch(() => undefined);
     await unlink(this.tempPath).catch(() => undefined);
     liveTemporaries.delete(this.tempPath);
@@ -219,7 +252,7 @@ export function nodeFileTarget(path: string, opts: NodeTargetOptions = {}): Outp
       const s = await stat(path).catch(() => undefined);
       if (s?.isDirectory()) throw new InputError(`${path}: is a folder; give a file name ending in .safetensors, or write a folder checkpoint`);
       if (s && !overwrite) throw new InputError(`${path}: already exists (not overwritten)`);
-      file = await TempFile.create(name, path);
+      file = await TempFile.create(name, path, opts.earlyFlushBytes);
       return file;
     },
     async commit(): Promise<void> {
@@ -285,7 +318,7 @@ export function nodeFolderTarget(dir: string, opts: NodeTargetOptions = {}): Out
       await ready;
       const finalPath = join(dir, name);
       if (!overwrite && (await exists(finalPath))) throw new InputError(`${finalPath}: already exists (not overwritten)`);
-      const f = await TempFile.create(name, finalPath);
+      const f = await TempFile.create(name, finalPath, opts.earlyFlushBytes);
       files.push(f);
       return f;
     },

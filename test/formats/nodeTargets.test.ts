@@ -204,3 +204,39 @@ describe('nodeFileSource descriptor pool', () => {
     }
   });
 });
+
+describe('early flushes while a file is written', () => {
+  // 1 MiB between flushes: every few appends starts an fdatasync that the writes do not wait for.
+  const specs = [{ name: 'w', dtype: 'U8' as const, shape: [5 << 20] }];
+  const block = (k: number) => new Uint8Array(256 << 10).fill(k + 1);
+
+  it('writes the same bytes, and commits only after the last flush and the fsync', async () => {
+    const path = join(dir, 'out.safetensors');
+    const w = await SafetensorsWriter.create(nodeFileTarget(path, { earlyFlushBytes: 1 << 20 }), specs);
+    for (let k = 0; k < 20; k++) await w.append('w', block(k));
+    await w.finish();
+    const c = await openCheckpointPath(path);
+    try {
+      const t = c.tensors.get('w')!;
+      let k = 0;
+      for await (const chunk of readTensorChunks(t, { chunkBytes: 256 << 10 })) expect(chunk, `block ${k}`).toEqual(block(k++));
+      expect(k).toBe(20);
+    } finally {
+      await c.close();
+    }
+    expect((await readdir(dir)).filter((n) => n.includes('.partial-'))).toEqual([]);
+  });
+
+  it('leaves nothing behind when aborted with flushes in flight, in a folder too', async () => {
+    const path = join(dir, 'out.safetensors');
+    const w = await SafetensorsWriter.create(nodeFileTarget(path, { earlyFlushBytes: 1 << 20 }), specs);
+    for (let k = 0; k < 9; k++) await w.append('w', block(k));
+    await w.abort();
+    expect(await readdir(dir)).toEqual([]);
+    const folder = join(dir, 'model');
+    const f = await SafetensorsWriter.create(nodeFolderTarget(folder, { earlyFlushBytes: 1 << 20 }), specs);
+    for (let k = 0; k < 9; k++) await f.append('w', block(k));
+    await f.abort();
+    expect(await readdir(dir)).toEqual([]);
+  });
+});

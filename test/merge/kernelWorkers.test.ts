@@ -57,6 +57,37 @@ describe('CPU backend on real Node worker threads (the bundled cpuWorker.js)', (
     }
   });
 
+  it("computes in place in the backend's arena (a shared WebAssembly memory sent to each worker), bit-exact", async () => {
+    const backend = createNodeCpuBackend({ workers: 2, workerUrl, minPartElements: 4096 });
+    try {
+      const jobs = [makeJob('linear', ['BF16', 'BF16', 'BF16'], 'BF16', 60_007, 400, { specials: 0.05, ties: 0.1 }), makeJob('delta', ['BF16', 'F16', 'F32'], 'F16', 30_001, 401, { specials: 0.05 })];
+      // Twice over the same arena: the second merge reuses it, bound once per worker.
+      for (let round = 0; round < 2; round++) {
+        const lent = backend.sharedSlabs?.(1 << 20, jobs.length);
+        expect(lent?.slabs).toHaveLength(jobs.length);
+        const laid = jobs.map((j, k) => {
+          const slab = lent!.slabs[k];
+          let o = 0;
+          const inputs = j.inputs.map((inp) => {
+            const bytes = slab.subarray(o, o + inp.bytes.length);
+            bytes.set(inp.bytes);
+            o = Math.ceil((o + inp.bytes.length) / 8) * 8;
+            return { ...inp, bytes };
+          });
+          return { ...j, inputs, output: slab.subarray(o, o + j.elementCount * KERNEL_DTYPE_BYTES[j.outDtype]) };
+        });
+        const outs = await Promise.all(laid.map((j) => backend.run(j)));
+        laid.forEach((j, k) => {
+          expect(outs[k]).toBe(j.output);
+          expect(firstDifference(outs[k], independentSoup(jobs[k]), KERNEL_DTYPE_BYTES[j.outDtype]), `round ${round}, job ${k}`).toBe(-1);
+        });
+        lent!.release();
+      }
+    } finally {
+      await backend.dispose();
+    }
+  });
+
   it('reports a worker that cannot start as CpuWorkerError instead of hanging', async () => {
     const broken = join(dir, 'broken.js');
     writeFileSync(broken, "throw new Error('boom at load');\n");

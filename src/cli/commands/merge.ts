@@ -5,14 +5,14 @@ import { METHOD_NAMES } from '../../merge/methods/registry';
 import { PreflightError, type PreflightReport } from '../../merge/preflight';
 import { runRecipe, type RunRecipeResult } from '../../merge/runRecipe';
 import type { MergeProgress } from '../../merge/runMerge';
-import { DEFAULT_MAX_CPU_WORKERS } from '../../node/cpuWorkers';
+import { createNodeCpuBackend, DEFAULT_MAX_CPU_WORKERS } from '../../node/cpuWorkers';
 import { nodeFileSource } from '../../node/fileSource';
 import { nodeFileTarget, nodeFolderTarget } from '../../node/fileTargets';
 import type { AdaptedCheckpoint } from '../../formats/lora/adaptedCheckpoint';
 import type { Checkpoint } from '../../formats/checkpoint';
 import { parseArgs, UsageError, type CliIO, type Command } from '../io';
 import { formatBytes } from '../../util/bytes';
-import { chooseBackend, DEFAULT_SHARD_BYTES, openRecipeModel, refuseOverwritingInputs, refuseSameModelTwice, type OpenedModel } from '../recipeModels';
+import { chooseBackend, cpuChosenUpFront, DEFAULT_SHARD_BYTES, openRecipeModel, refuseOverwritingInputs, refuseSameModelTwice, type OpenedModel } from '../recipeModels';
 import { isGgufPath, parseGgufType } from '../ggufOutput';
 
 /** "5GB", "500MB", "2GiB", "1000000" → bytes (GB = 10⁹ as Hugging Face counts; GiB = 2³⁰). */
@@ -89,6 +89,10 @@ export const mergeCommand: Command = {
 
     const opened: OpenedModel[] = [];
     const progress = quiet || !io.stderrIsTTY ? undefined : progressLine(io);
+    // Where the CPU will merge whatever the recipe says, its worker threads start now, while the recipe
+    // is read and planned: each takes tens of milliseconds of a core to start (issue 22 §4).
+    let early = cpuChosenUpFront(backendArg) ? createNodeCpuBackend({ workers: threads }) : undefined;
+    early?.warm?.();
     let run: RunRecipeResult;
     try {
       run = await runRecipe({
@@ -106,7 +110,12 @@ export const mergeCommand: Command = {
           await refuseOverwritingInputs(outPath, toFile, opened, plan.recipe);
           printReport(io, plan.preflight, quiet);
         },
-        backend: () => chooseBackend(backendArg, say, threads),
+        backend: () => {
+          // From here runRecipe owns it (and disposes it).
+          const handed = early;
+          early = undefined;
+          return chooseBackend(backendArg, say, threads, handed);
+        },
         target: toFile ? nodeFileTarget(outPath) : nodeFolderTarget(outPath),
         folder: !toFile,
         // general.name is the file's name, as the studio names its GGUF after the file it writes.
@@ -127,6 +136,7 @@ export const mergeCommand: Command = {
       throw e;
     } finally {
       progress?.clear();
+      await early?.dispose();
     }
     const { plan, result } = run;
     if (run.gguf) {

@@ -8,7 +8,8 @@
 import { CancelledError, SoupLabError } from '../../errors';
 import type { SoupBackend, SoupJob } from '../kernel';
 import { KERNEL_DTYPE_BYTES, validateSoupJob } from '../kernel';
-import type { SoupWorkerPort, SoupWorkerRequest, SoupWorkerResponse, WorkerSpawner } from './protocol';
+import type { SharedSoupRequest, SoupWorkerPort, SoupWorkerRequest, SoupWorkerResponse, WorkerSpawner } from './protocol';
+import { createSharedArena, SIMD_ARENA_SCRATCH_BYTES } from './simdKernel';
 import { Semaphore } from '../../util/semaphore';
 import { runTensorProgram } from '../program/runProgram';
 import type { ProgramPool } from './programPool';
@@ -45,8 +46,14 @@ class WorkerSlot {
   spare: ArrayBuffer | undefined;
   /** Output buffers of split jobs, already copied into the joined result: reused by the next parts. */
   spareOut: ArrayBuffer | undefined;
+  /** The arena this worker was last sent (it binds one at a time); reset with a fresh worker. */
+  arenaId: number | undefined;
 
-  constructor(private readonly spawn: WorkerSpawner) {}
+  constructor(
+    private readonly spawn: WorkerSpawner,
+    /** Where this worker's kernel scratch lies in every arena. */
+    readonly scratch: number,
+  ) {}
 
   get load(): number {
     return this.pending.size;
@@ -64,6 +71,7 @@ class WorkerSlot {
   ensurePort(): SoupWorkerPort {
     if (this.port) return this.port;
     const port = this.spawn();
+    this.arenaId = undefined;
     port.listen(
       (r: SoupWorkerResponse) => {
         const p = this.pending.get(r.id);
@@ -103,6 +111,23 @@ class WorkerSlot {
 }
 
 
+/** A shared WebAssembly memory whose slabs one merge at a time works in (sharedSlabs). */
+interface Arena {
+  id: number;
+  memory: WebAssembly.Memory;
+  size: number;
+  /** Handed to a merge and not yet released. */
+  lent: boolean;
+  /** Jobs sent to workers there and not yet answered. */
+  outstanding: number;
+}
+
+/**
+ * Arena ids, unique in this thread: every backend made here numbers from the same count, as the
+ * in-thread stand-in for workers binds them all in this thread's one kernel.
+ */
+let nextArenaId = 1;
+
 const align8 = (n: number): number => Math.ceil(n / 8) * 8;
 
 const isShared = (v: Uint8Array | undefined): v is Uint8Array => typeof SharedArrayBuffer !== 'undefined' && v?.buffer instanceof SharedArrayBuffer;
@@ -129,7 +154,11 @@ function untilAborted<T>(signal: AbortSignal | undefined, work: Promise<T>): Pro
 
 export function createCpuSoupBackend(opts: CpuSoupBackendOptions): SoupBackend {
   const workerCount = Math.max(1, Math.floor(opts.workers));
-  const slots = Array.from({ length: workerCount }, () => new WorkerSlot(opts.spawn));
+  const slots = Array.from({ length: workerCount }, (_, k) => new WorkerSlot(opts.spawn, k * SIMD_ARENA_SCRATCH_BYTES));
+  /** Shared WebAssembly memories made by sharedSlabs(), by their buffer; the workers' scratch first. */
+  const arenas = new WeakMap<SharedArrayBuffer, Arena>();
+  /** The arena the next merge gets when it is free: one for the backend's life, not one per merge. */
+  let kept: Arena | undefined;
   const maxChunkElements = opts.maxChunkElements ?? 32 * 1024 * 1024;
   const minPart = Math.max(1024, opts.minPartElements ?? 256 * 1024);
   const places = new Semaphore(workerCount * 2);
@@ -148,10 +177,23 @@ export function createCpuSoupBackend(opts: CpuSoupBackendOptions): SoupBackend {
         const w = KERNEL_DTYPE_BYTES[inp.dtype];
         return { dtype: inp.dtype, bytes: inp.bytes.subarray(start * w, (start + count) * w) };
       });
-      await untilAborted(
-        signal,
-        slot.send({ form: 'shared', id: nextId++, mode: job.mode, coefficients: job.coefficients, outDtype: job.outDtype, count, inputs, out: out.subarray(start * ow, (start + count) * ow) }),
-      );
+      const req: SharedSoupRequest = { form: 'shared', id: nextId++, mode: job.mode, coefficients: job.coefficients, outDtype: job.outDtype, count, inputs, out: out.subarray(start * ow, (start + count) * ow) };
+      const arena = arenas.get(out.buffer as SharedArrayBuffer);
+      if (arena && inputs.every((inp) => inp.bytes.buffer === out.buffer)) {
+        if (slot.arenaId !== arena.id) {
+          req.arena = { id: arena.id, memory: arena.memory, scratch: slot.scratch };
+          slot.arenaId = arena.id;
+        }
+        req.at = { arena: arena.id, inputs: inputs.map((inp) => inp.bytes.byteOffset), out: req.out.byteOffset };
+      }
+      const sent = slot.send(req);
+      if (arena) {
+        // Counted until the worker answers (a cancelled job's worker may still be writing there).
+        arena.outstanding++;
+        const done = (): void => void arena.outstanding--;
+        sent.then(done, done);
+      }
+      await untilAborted(signal, sent);
     } finally {
       places.release();
     }
@@ -204,6 +246,31 @@ export function createCpuSoupBackend(opts: CpuSoupBackendOptions): SoupBackend {
         return opts.programs?.start(tensor, o) ?? runTensorProgram(tensor, o);
       },
     }),
+    sharedSlabs(bytes: number, count: number) {
+      if (disposed || count < 1) return undefined;
+      // The workers' scratch, then the slabs on page boundaries, then room for the kernel's reads
+      // past a span's end (8 lanes of 4 bytes).
+      const page = (n: number) => Math.ceil(n / 4096) * 4096;
+      const stride = page(bytes);
+      const first = page(workerCount * SIMD_ARENA_SCRATCH_BYTES);
+      const size = first + stride * count + 64;
+      // Lent to one merge at a time, and reused only once no worker is still writing into it.
+      let arena = kept && !kept.lent && kept.outstanding === 0 && kept.size >= size ? kept : undefined;
+      if (!arena) {
+        const memory = createSharedArena(size);
+        if (!memory) return undefined;
+        arena = { id: nextArenaId++, memory, size, lent: false, outstanding: 0 };
+        arenas.set(memory.buffer as unknown as SharedArrayBuffer, arena);
+        if (!kept?.lent) kept = arena;
+      }
+      const lent = arena;
+      lent.lent = true;
+      const buffer = lent.memory.buffer;
+      return {
+        slabs: Array.from({ length: count }, (_, k) => new Uint8Array(buffer, first + k * stride, bytes)),
+        release: () => void (lent.lent = false),
+      };
+    },
     warm(): void {
       if (!disposed) for (const s of slots) s.ensurePort();
     },

@@ -9,7 +9,7 @@
 import { f16ToF32Bits } from '../../formats/floatCodecs';
 import type { KernelDtype, SoupSpan } from '../kernel';
 import { KERNEL_DTYPE_BYTES } from '../kernel';
-import { computeSoupSpanSimd, simdApplies } from './simdKernel';
+import { computeSoupSpanInArena, computeSoupSpanSimd, simdApplies, simdArenaBound, type ArenaAddresses } from './simdKernel';
 
 const BLOCK = 4096;
 
@@ -203,6 +203,15 @@ function encodeBlock(outDtype: KernelDtype, accBits: Uint32Array, out: Uint8Arra
  * Computes `span.count` elements into `out` (span.count × size of outDtype bytes, any byteOffset
  * aligned to the output element size — callers allocate it). Assumes a little-endian host.
  */
+/**
+ * computeSoupSpan on views that lie in a shared arena bound to this thread (at: their addresses there):
+ * the SIMD kernel then works on them in place; elsewhere, or without `at`, as computeSoupSpan.
+ */
+export function computeSoupSpanAt(span: SoupSpan, out: Uint8Array, at: ArenaAddresses | undefined): void {
+  if (at && simdArenaBound(at.arena)) computeSoupSpanInArena(span, at, out, (accBits, o, start, n) => encodeBlock('F16', accBits, o, start, n));
+  else computeSoupSpan(span, out);
+}
+
 export function computeSoupSpan(span: SoupSpan, out: Uint8Array, opts: { simd?: boolean } = {}): void {
   if (opts.simd !== false && simdApplies(span)) {
     computeSoupSpanSimd(span, out, (accBits, o, start, n) => encodeBlock('F16', accBits, o, start, n));

@@ -2,13 +2,16 @@
  * Messages between the CPU backend and its workers (worker_threads in Node, web workers in the
  * browser, or the in-thread stand-in). Two forms:
  * - shared: inputs and output are views on SharedArrayBuffers (Node; a cross-origin isolated page):
- *   the worker reads and writes them in place, nothing is copied or transferred;
+ *   the worker reads and writes them in place, nothing is copied or transferred; where they lie in a
+ *   shared WebAssembly memory (an arena) the SIMD kernel works on them there without copying them
+ *   into its own memory;
  * - packed: inputs travel packed in one transferable ArrayBuffer and the output comes back
  *   transferred, where no SharedArrayBuffer may be used.
  */
 import type { KernelDtype, SoupMode } from '../kernel';
 import { KERNEL_DTYPE_BYTES } from '../kernel';
-import { computeSoupSpan } from './fastKernel';
+import { computeSoupSpan, computeSoupSpanAt } from './fastKernel';
+import { bindSimdArena, type ArenaAddresses } from './simdKernel';
 
 interface SoupWorkerRequestCommon {
   id: number;
@@ -33,6 +36,13 @@ export interface SharedSoupRequest extends SoupWorkerRequestCommon {
   inputs: { dtype: KernelDtype; bytes: Uint8Array }[];
   /** Where the result goes: a view on a SharedArrayBuffer of count × output size bytes. */
   out: Uint8Array;
+  /**
+   * A shared WebAssembly memory for this worker to bind (once per arena: the backend sends it with the
+   * worker's first job there), and the byte where this worker's kernel scratch lies in it.
+   */
+  arena?: { id: number; memory: WebAssembly.Memory; scratch: number };
+  /** Where inputs and output lie in that arena, when they do: then they are computed in place. */
+  at?: ArenaAddresses;
 }
 
 export type SoupWorkerRequest = PackedSoupRequest | SharedSoupRequest;
@@ -46,7 +56,8 @@ export type SoupWorkerResponse =
 export function handleSoupRequest(req: SoupWorkerRequest): { response: SoupWorkerResponse; transfer: ArrayBuffer[] } {
   try {
     if (req.form === 'shared') {
-      computeSoupSpan({ mode: req.mode, coefficients: req.coefficients, outDtype: req.outDtype, count: req.count, inputs: req.inputs }, req.out);
+      if (req.arena) bindSimdArena(req.arena.id, req.arena.memory, req.arena.scratch);
+      computeSoupSpanAt({ mode: req.mode, coefficients: req.coefficients, outDtype: req.outDtype, count: req.count, inputs: req.inputs }, req.out, req.at);
       return { response: { id: req.id, ok: true, form: 'shared' }, transfer: [] };
     }
     const outBytes = req.count * KERNEL_DTYPE_BYTES[req.outDtype];

@@ -10,7 +10,7 @@ import {
   bitselect, extendHighU, extendLowU, F32, f32x4Add, f32x4Mul, f32x4Splat, f32x4Sub, get, I32, I32_ADD, I32_GE_U, I32_SHL, i32c, i32x4Add, i32x4Eq, i32x4GtU, i32x4Shl,
   i32x4ShrU, i32x4Splat, load, narrowU, section, set, store, uleb, v128And, v128Or, V128, vec,
 } from '../../wasm/assembler';
-import type { SoupSpan } from '../kernel';
+import { KERNEL_DTYPE_BYTES, type SoupSpan } from '../kernel';
 
 /** Elements per block; four regions of BLOCK × 4 bytes in the module's memory. */
 export const SIMD_BLOCK = 16384;
@@ -146,7 +146,11 @@ const FUNCTIONS = {
 
 type Exports = { [K in keyof typeof FUNCTIONS]: (...args: number[]) => void } & { memory: WebAssembly.Memory };
 
-function assemble(): Uint8Array<ArrayBuffer> {
+/**
+ * The module's bytes. `imported`: the memory is imported (env.memory, shared, up to 4 GiB) instead of
+ * its own: one module then instantiates over any shared arena (createSharedArena).
+ */
+function assemble(imported = false): Uint8Array<ArrayBuffer> {
   const names = Object.keys(FUNCTIONS) as (keyof typeof FUNCTIONS)[];
   const fns = names.map((k) => FUNCTIONS[k]);
   const types = [
@@ -157,11 +161,13 @@ function assemble(): Uint8Array<ArrayBuffer> {
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec(types)),
+    // env.memory: a memory import (0x02), shared with a maximum (0x03), 1 to 65536 pages.
+    ...(imported ? section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x03, ...uleb(1), ...uleb(65536)]])) : []),
     ...section(3, vec(fns.map((f) => uleb(f.type)))),
-    ...section(5, vec([[0x00, ...uleb(PAGES)]])),
+    ...(imported ? [] : section(5, vec([[0x00, ...uleb(PAGES)]]))),
     ...section(7, vec([
-      ...names.map((name, k) => [...vec([...new TextEncoder().encode(name)].map((b) => [b])), 0x00, ...uleb(k)]),
-      [...vec([...new TextEncoder().encode('memory')].map((b) => [b])), 0x02, 0],
+      ...names.map((n, k) => [...name(n), 0x00, ...uleb(k)]),
+      [...name('memory'), 0x02, 0],
     ])),
     ...section(10, vec(fns.map((f) => {
       const code = [...vec(f.locals), ...f.body, 0x0b];
@@ -170,6 +176,9 @@ function assemble(): Uint8Array<ArrayBuffer> {
   ];
   return new Uint8Array(bytes);
 }
+
+/** A name as WebAssembly encodes it: its UTF-8 bytes, counted. */
+const name = (text: string): number[] => vec([...new TextEncoder().encode(text)].map((b) => [b]));
 
 let instance: Exports | null | undefined;
 
@@ -244,5 +253,118 @@ export function computeSoupSpanSimd(span: SoupSpan, out: Uint8Array, encodeF16: 
     }
     (outSize === 4 ? w.encodeF32 : w.encodeBf16)(OUT, ACC, padded);
     out.set(mem.subarray(OUT, OUT + n * outSize), start * outSize);
+  }
+}
+
+/** Scratch bytes the in-arena kernel needs per thread: the accumulator, the decoded base, an output tail. */
+export const SIMD_ARENA_SCRATCH_BYTES = SIMD_BLOCK * 8 + 64;
+
+/**
+ * A shared WebAssembly memory of at least `bytes` bytes (its buffer a SharedArrayBuffer), for data the
+ * soup kernel then reads and writes in place; undefined where none can be made (no WebAssembly
+ * threads, a page that is not cross-origin isolated, more than 4 GiB).
+ */
+export function createSharedArena(bytes: number): WebAssembly.Memory | undefined {
+  const pages = Math.ceil(bytes / 65536);
+  if (pages < 1 || pages > 65536 || typeof SharedArrayBuffer === 'undefined' || !simdAvailable()) return undefined;
+  try {
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    return memory.buffer instanceof SharedArrayBuffer ? memory : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The module over an imported shared memory, compiled once per thread (null: unavailable). */
+let arenaModule: WebAssembly.Module | null | undefined;
+/** The arena this thread's in-place kernel works in, and where its scratch lies there. */
+let arenaKernel: { id: number; exports: Exports; memory: WebAssembly.Memory; scratch: number } | undefined;
+
+/**
+ * Binds this thread's in-place kernel to arena `id` (a memory from createSharedArena), its scratch
+ * (SIMD_ARENA_SCRATCH_BYTES, used by no other thread) at byte `scratch`. False where it cannot be.
+ */
+export function bindSimdArena(id: number, memory: WebAssembly.Memory, scratch: number): boolean {
+  if (arenaKernel?.id === id) return true;
+  arenaKernel = undefined;
+  if (arenaModule === undefined) {
+    try {
+      const bytes = assemble(true);
+      arenaModule = simdAvailable() && WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+    } catch {
+      arenaModule = null;
+    }
+  }
+  if (!arenaModule || scratch < 0 || scratch + SIMD_ARENA_SCRATCH_BYTES > memory.buffer.byteLength) return false;
+  try {
+    const exports = new WebAssembly.Instance(arenaModule, { env: { memory } }).exports as unknown as Exports;
+    arenaKernel = { id, exports, memory, scratch };
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether arena `id` is the one this thread's in-place kernel is bound to. */
+export function simdArenaBound(id: number): boolean {
+  return arenaKernel?.id === id;
+}
+
+/** Byte addresses in the bound arena of a span's inputs (in order) and of its output. */
+export interface ArenaAddresses {
+  arena: number;
+  inputs: number[];
+  out: number;
+}
+
+/**
+ * computeSoupSpanSimd on data that lies in the bound arena (simdArenaBound(at.arena)): the kernel reads
+ * the inputs and writes the output where they are, without copying them into its own memory and back
+ * (those copies cost as much as the arithmetic). Same functions, same order of operations: the same
+ * bits. Lanes past the span's end are read (harmless) but never written: a block's last elements
+ * that do not fill 8 lanes are encoded into the scratch and copied out.
+ */
+export function computeSoupSpanInArena(span: SoupSpan, at: ArenaAddresses, out: Uint8Array, encodeF16: F16Encoder): void {
+  const k = arenaKernel;
+  if (!k || k.id !== at.arena) throw new Error(`computeSoupSpanInArena: arena ${at.arena} is not bound here`);
+  const w = k.exports;
+  const mem = new Uint8Array(k.memory.buffer);
+  const acc = k.scratch;
+  const baseScratch = acc + SIMD_BLOCK * 4;
+  const tail = acc + SIMD_BLOCK * 8;
+  const accBits = new Uint32Array(k.memory.buffer, acc, SIMD_BLOCK);
+  const { inputs, coefficients: c, count } = span;
+  const first = { F32: w.f32First, BF16: w.bf16First, F16: w.f16First };
+  const add = { F32: w.f32Add, BF16: w.bf16Add, F16: w.f16Add };
+  const delta = { F32: w.f32Delta, BF16: w.bf16Delta, F16: w.f16Delta };
+  const outSize = KERNEL_DTYPE_BYTES[span.outDtype];
+  for (let start = 0; start < count; start += SIMD_BLOCK) {
+    const n = Math.min(SIMD_BLOCK, count - start);
+    const padded = Math.ceil(n / 8) * 8;
+    const src = (i: number) => at.inputs[i] + start * KERNEL_DTYPE_BYTES[inputs[i].dtype];
+    if (span.mode === 'linear') {
+      for (let i = 0; i < inputs.length; i++) (i === 0 ? first : add)[inputs[i].dtype](acc, src(i), padded, c[i]);
+    } else {
+      const baseDtype = inputs[0].dtype;
+      let base = src(0);
+      if (baseDtype !== 'F32') {
+        (baseDtype === 'BF16' ? w.decodeBf16 : w.decodeF16)(baseScratch, base, padded);
+        base = baseScratch;
+      }
+      mem.copyWithin(acc, base, base + padded * 4);
+      for (let i = 1; i < inputs.length; i++) delta[inputs[i].dtype](acc, base, src(i), padded, c[i]);
+    }
+    if (span.outDtype === 'F16') {
+      encodeF16(accBits, out, start, n);
+      continue;
+    }
+    const encode = outSize === 4 ? w.encodeF32 : w.encodeBf16;
+    const whole = n - (n % 8);
+    const dst = at.out + start * outSize;
+    if (whole > 0) encode(dst, acc, whole);
+    if (whole < n) {
+      encode(tail, acc + whole * 4, 8);
+      mem.copyWithin(dst + whole * outSize, tail, tail + (n - whole) * outSize);
+    }
   }
 }
