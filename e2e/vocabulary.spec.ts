@@ -39,9 +39,22 @@ test('vocabularies that differ: one line per model, and union or base to choose'
   // Without a choice the rows are merged as they are: embeddings of 8, 10 and 11 rows do not fit.
   await expect(preflight.getByRole('status')).toContainText('block the merge');
 
+  // The Search view says so before Start, in souplab search's words, and where to choose a vocabulary.
+  await page.getByRole('tab', { name: 'Search' }).click();
+  await expect(page.getByTestId('search-vocabulary')).toHaveText(
+    /^Warning: the models' vocabularies differ \(chat: \+2 tokens: .*\): their embedding and LM-head rows are souped by position; choose the output vocabulary \(union or base\) in the Ingredients view’s pre-flight to align them\.$/,
+  );
+  await page.getByRole('tab', { name: 'Ingredients' }).click();
+
   await vocabulary.getByLabel('Output vocabulary').selectOption('union');
   await expect(preflight.getByRole('status')).toHaveText('Headers fit together: every ingredient matches base tensor by tensor.');
   await expect(vocabulary).toContainText('output vocabulary: the union, 12 tokens; +4 over base: <|im_start|> (from chat, tool), <|im_end|> (from chat), <tool_call> (from tool), </tool_call> (from tool)');
+
+  // With union chosen the search aligns the rows: no warning.
+  await page.getByRole('tab', { name: 'Search' }).click();
+  await expect(page.getByRole('button', { name: /Start the search|Resume the search/ })).toBeVisible();
+  await expect(page.getByTestId('search-vocabulary')).toHaveCount(0);
+  await page.getByRole('tab', { name: 'Ingredients' }).click();
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export recipe' }).click()]);
   const recipe = readFileSync((await download.path())!, 'utf8');

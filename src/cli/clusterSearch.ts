@@ -22,7 +22,8 @@ import { checkEvaluatorTemplate } from '../search/cluster/template';
 import { searchEvidence } from '../search/evidence';
 import { heldOutCsv, pointRecipeYaml, reportMarkdown, trialsCsv, weightsText } from '../search/outputs';
 import { listPoints, uniformOf } from '../search/points';
-import { checkpointBytes, planPoint } from '../search/soupLoader';
+import { checkpointBytes, planPoint, type PlannedModel } from '../search/soupLoader';
+import { alignSearchModels, recipeTokenizerSource } from '../search/searchVocabulary';
 import { runSearch, type PointFailure, type SearchPlan, type SearchSpec, type TrialRecord } from '../search/runSearch';
 import { UsageError, type CliIO } from './io';
 import { configHasKey, parseSearchArgs } from './searchConfig';
@@ -98,13 +99,21 @@ export async function runClusterSearch(args: string[], io: CliIO, deps: ClusterS
   if (shapleyArg !== undefined && !['all', 'experts', 'none'].includes(shapleyArg)) throw new UsageError(`--shapley must be all, experts or none, got '${shapleyArg}'`);
   const shapleyPlayers = shapleyArg === 'all' ? names.map((_, i) => i) : shapleyArg === 'experts' ? experts : shapleyArg === 'none' ? [] : undefined;
 
-  // Pre-flight from the headers: the models fit together, and how big one soup is.
+  // Pre-flight from the headers: the models fit together (their rows aligned to the tokenizer source's vocabulary), and how big one soup is.
+  const tokenizerSource = str('tokenizer-source');
+  // The point recipes' tokenizer_source: a model's name becomes its (absolute) path, as the recipes name it.
+  const recipeSource = tokenizerSource === undefined ? undefined : recipeTokenizerSource(paths, tokenizerSource);
   const opened: NodeCheckpoint[] = [];
   let soupBytes: number;
   try {
     for (const p of paths) opened.push(await openCheckpointPath(p.path));
+    let models: PlannedModel[] = paths.map((p, i) => ({ name: p.name, path: p.path, checkpoint: opened[i] }));
     try {
-      planPoint(paths.map((p, i) => ({ name: p.name, path: p.path, checkpoint: opened[i] })), uniformOf(names.map((_, i) => i), names.length));
+      const aligned = await alignSearchModels(models, tokenizerSource);
+      models = aligned.models;
+      for (const line of aligned.lines) say(`vocabulary: ${line}`);
+      for (const note of aligned.notes) io.stderr(`${tokenizerSource === undefined ? 'warning' : 'note'}: ${note}\n`);
+      planPoint(models, uniformOf(names.map((_, i) => i), names.length));
     } catch (e) {
       if (e instanceof PreflightError) {
         for (const x of e.report.errors.slice(0, 20)) io.stderr(`error: ${x.message}\n`);
@@ -112,7 +121,7 @@ export async function runClusterSearch(args: string[], io: CliIO, deps: ClusterS
       }
       throw e;
     }
-    soupBytes = Math.max(...opened.map(checkpointBytes));
+    soupBytes = Math.max(...models.map((m) => checkpointBytes(m.checkpoint)));
   } finally {
     await Promise.all(opened.map((c) => c.close().catch(() => undefined)));
   }
@@ -132,6 +141,7 @@ export async function runClusterSearch(args: string[], io: CliIO, deps: ClusterS
     metric,
     splitSeed: seed,
     tuneShare,
+    ...(tokenizerSource === undefined ? {} : { tokenizerSource }),
   };
   const folder = await openResultsFolder(out, manifest, flags.get('resume') === true);
   const release = lockWorkFolder(workDir);
@@ -148,6 +158,7 @@ export async function runClusterSearch(args: string[], io: CliIO, deps: ClusterS
       launcher,
       template,
       models: paths,
+      tokenizerSource: recipeSource,
       metric,
       splitSeed: seed,
       tuneShare,
@@ -166,7 +177,7 @@ export async function runClusterSearch(args: string[], io: CliIO, deps: ClusterS
     const finished: TrialRecord[] = [...stored];
     const failures: PointFailure[] = [];
     const write = (trials: TrialRecord[], planKeys: Set<string>, players: number[], info: { evaluated: number; planPoints: number; cancelled: boolean }) =>
-      writeClusterOutputs(out, trials, failures, names, experts, planKeys, players, evaluator, { plan: plan.kind === 'list' ? `list ${planArg}` : `${plan.kind}, step ${plan.step}`, metric, seed, tuneShare, paths, ...info, seconds: (performance.now() - started) / 1000 });
+      writeClusterOutputs(out, trials, failures, names, experts, planKeys, players, evaluator, { plan: plan.kind === 'list' ? `list ${planArg}` : `${plan.kind}, step ${plan.step}`, metric, seed, tuneShare, paths, tokenizerSource: recipeSource, ...info, seconds: (performance.now() - started) / 1000 });
     let outcome;
     try {
       outcome = await runSearch({
@@ -248,7 +259,7 @@ async function writeClusterOutputs(
   planKeys: Set<string>,
   players: number[],
   evaluator: ExternalEvaluator,
-  info: { plan: string; metric: string; seed: number; tuneShare: number; paths: { path: string }[]; evaluated: number; planPoints: number; cancelled: boolean; seconds: number },
+  info: { plan: string; metric: string; seed: number; tuneShare: number; paths: { path: string }[]; tokenizerSource?: string; evaluated: number; planPoints: number; cancelled: boolean; seconds: number },
 ) {
   const categories = evaluator.categories() ?? (trials[0] ? Object.keys(trials[0].tune) : []);
   // The evidence takes categories from tasks; the items are the evaluator's, so none are listed.
@@ -273,7 +284,7 @@ async function writeClusterOutputs(
   await writeAtomically(join(out, 'report.md'), `${report}\n${extra.join('\n')}\n`);
   if (evidence.best) {
     const comment = `SoupLab search (external evaluator): best of ${info.planPoints} points (${info.plan}); objective ${evidence.best.objective} (tune), ${evidence.best.heldOutObjective} (held-out)`;
-    await writeAtomically(join(out, 'best.yaml'), pointRecipeYaml(evidence.best, names, info.paths.map((p) => p.path), comment));
+    await writeAtomically(join(out, 'best.yaml'), pointRecipeYaml(evidence.best, names, info.paths.map((p) => p.path), comment, info.tokenizerSource));
   }
   return evidence;
 }

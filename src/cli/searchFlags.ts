@@ -1,7 +1,7 @@
 /** The options of `souplab search`, in memory and with an external evaluator: parseArgs reads them, and so does --config. */
 import { ANALYSIS_BOOLEAN_FLAGS, ANALYSIS_VALUE_FLAGS } from './analysisOptions';
 
-const COMMON_VALUE_FLAGS = [...ANALYSIS_VALUE_FLAGS, 'models', 'plan', 'out', 'backend', 'metric', 'seed', 'tune-share', 'shapley'];
+const COMMON_VALUE_FLAGS = [...ANALYSIS_VALUE_FLAGS, 'models', 'plan', 'out', 'backend', 'metric', 'seed', 'tune-share', 'shapley', 'tokenizer-source'];
 
 export const CLUSTER_VALUE_FLAGS = ['evaluator-cmd', 'work-dir', 'jobs', 'launcher', 'slurm-args', 'retries', 'souplab-cmd', 'poll-seconds'];
 export const CLUSTER_BOOLEAN_FLAGS = ['merge-in-job', 'keep-soups'];
@@ -9,7 +9,7 @@ export const CLUSTER_BOOLEAN_FLAGS = ['merge-in-job', 'keep-soups'];
 /** The in-memory search. */
 export const SEARCH_FLAGS = {
   booleans: [...ANALYSIS_BOOLEAN_FLAGS, 'resume', 'stream', 'quiet'],
-  values: [...COMMON_VALUE_FLAGS, 'tasks', 'max-length', 'export', 'export-trial', 'gpu-memory', 'tokenizer-source'],
+  values: [...COMMON_VALUE_FLAGS, 'tasks', 'max-length', 'export', 'export-trial', 'gpu-memory'],
 };
 
 /** The search with --evaluator-cmd (tasks are refused there with their own sentence, so they parse). */

@@ -31,6 +31,23 @@ describe('a search plan as files, and its results read back', () => {
     expect(json.points).toHaveLength(43);
   });
 
+  it('with a tokenizer source every recipe keeps every model, weight 0 included, and says it; search.json too', () => {
+    const spec: SearchSpec = { models: ['a', 'b', 'c'], experts: [0, 1, 2], plan: { kind: 'grid', step: 0.5 }, metric: 'acc_norm', splitSeed: 0 };
+    const files = planFiles(spec, ['/ckpt/a', '/ckpt/b', '/ckpt/c'], 'exported by a test', 'union');
+    const recipe = parse(files.find((f) => f.name === 'recipes/soup-1_0_0.yaml')!.text) as { tokenizer_source: string; models: { model: string; parameters: { weight: number } }[] };
+    expect(recipe.tokenizer_source).toBe('union');
+    expect(recipe.models.map((m) => [m.model, m.parameters.weight])).toEqual([
+      ['/ckpt/a', 1],
+      ['/ckpt/b', 0],
+      ['/ckpt/c', 0],
+    ]);
+    expect((JSON.parse(files.find((f) => f.name === 'search.json')!.text) as { tokenizerSource: string }).tokenizerSource).toBe('union');
+    // Without one, a point's recipe has the models it weighs.
+    const plain = parse(planFiles(spec, ['/ckpt/a', '/ckpt/b', '/ckpt/c'], 'exported by a test').find((f) => f.name === 'recipes/soup-1_0_0.yaml')!.text) as { tokenizer_source?: string; models: unknown[] };
+    expect(plain.models).toHaveLength(1);
+    expect(plain.tokenizer_source).toBeUndefined();
+  });
+
   it("a CLI search's trials.jsonl (with a failed point) gives back its evidence: best soup, baselines, Shapley values", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'souplab-import-'));
     for (const [name, delta] of [['alpha', 31], ['beta', 32]] as const) await writeTinyModel(join(dir, name), { architecture: 'llama', seed: 12, deltaSeed: delta, deltaScale: 0.3, dtype: 'BF16', hiddenSize: 32, intermediateSize: 64 });

@@ -5,12 +5,15 @@
  * with the union's tokenizer: each trial scores exactly what `souplab merge` of the point's recipe writes
  * to disk scores, read back as a model folder, and `--export` writes the bytes `souplab merge best.yaml` does.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/runCli';
+import { openCheckpointPath } from '../../src/node/openCheckpointPath';
 import { pointRecipeYaml } from '../../src/search/outputs';
+import { CLI_ALIGNMENT, positionalVocabularyWarning } from '../../src/search/searchVocabulary';
+import { STUDIO_ALIGNMENT } from '../../src/ui/search/useVocabularyWarning';
 import type { TrialRecord } from '../../src/search/runSearch';
 import { readSafetensors } from '../merge/models';
 import { captureIO } from '../eval/helpers';
@@ -37,6 +40,22 @@ describe('souplab search over models whose vocabularies differ', () => {
     const io = captureIO();
     expect(await runCli(['search', '--models', models, '--tasks', tasks, '--backend', 'cpu', '--out', join(dir, 'by-position'), '--step', '0.5', '--shapley', 'none'], io)).toBe(0);
     expect(io.err()).toContain("warning: the models' vocabularies differ (tool: +1 token: <|tool|>; lacks 1 of chat's tokens: <|chat|>): their embedding and LM-head rows are souped by position");
+  });
+
+  it('the warning is one engine sentence: the CLI and the studio differ only in how they say to align the rows, and models that agree get none', async () => {
+    const chat = await openCheckpointPath(join(dir, 'chat'));
+    const tool = await openCheckpointPath(join(dir, 'tool'));
+    try {
+      const differ = [{ name: 'chat', path: './chat', checkpoint: chat }, { name: 'tool', path: './tool', checkpoint: tool }];
+      const words = "the models' vocabularies differ (tool: +1 token: <|tool|>; lacks 1 of chat's tokens: <|chat|>): their embedding and LM-head rows are souped by position; ";
+      expect(await positionalVocabularyWarning(differ, CLI_ALIGNMENT)).toBe(`${words}a tokenizer source (union, base or a model) aligns them`);
+      expect(await positionalVocabularyWarning(differ, STUDIO_ALIGNMENT)).toBe(`${words}choose the output vocabulary (union or base) in the Ingredients view’s pre-flight to align them`);
+      const same = [{ name: 'a', path: './a', checkpoint: chat }, { name: 'b', path: './b', checkpoint: chat }];
+      expect(await positionalVocabularyWarning(same, STUDIO_ALIGNMENT)).toBeNull();
+    } finally {
+      await chat.close();
+      await tool.close();
+    }
   });
 
   it('--tokenizer-source union: every point scores as the soup souplab merge writes of its recipe', async () => {
@@ -85,4 +104,43 @@ describe('souplab search over models whose vocabularies differ', () => {
     expect([...exported.tensors.keys()].sort()).toEqual([...merged.tensors.keys()].sort());
     for (const [name, t] of merged.tensors) expect(Buffer.compare(Buffer.from(t.data), Buffer.from(exported.tensors.get(name)!.data))).toBe(0);
   }, 300_000);
+
+  it('--evaluator-cmd with --tokenizer-source union: each point folder has the union vocabulary and the bytes souplab merge writes of its recipe; best.yaml says it', async () => {
+    // What the evaluator "wrote": an lm-eval results file, copied by the command only when the soup has both added tokens.
+    const results = join(dir, 'lm-eval', 'org__model');
+    mkdirSync(results, { recursive: true });
+    writeFileSync(join(results, 'results_2025-06-01T10-20-30.json'), JSON.stringify({ results: { arc: { alias: 'arc', 'acc,none': 0.5 } }, group_subtasks: {}, higher_is_better: { arc: { acc: true } } }));
+    const template = `grep -q '<|chat|>' {model}/tokenizer.json && grep -q '<|tool|>' {model}/tokenizer.json && cp -r ${join(dir, 'lm-eval')}/. {out}/`;
+    const out = join(dir, 'cluster-union');
+    const io = captureIO();
+    const code = await runCli(['search', '--models', models, '--step', '0.5', '--shapley', 'none', '--backend', 'cpu', '--out', out, '--evaluator-cmd', template, '--keep-soups', '--tokenizer-source', 'union'], io);
+    expect(code, io.err()).toBe(0);
+    expect(io.err()).toContain('vocabulary: output vocabulary: the union');
+    const best = readFileSync(join(out, 'best.yaml'), 'utf8');
+    expect(best).toContain('tokenizer_source: union');
+    expect(best).toContain(join(dir, 'chat'));
+    expect(best).toContain(join(dir, 'tool'));
+
+    const points = readdirSync(join(out, 'work')).filter((p) => p.startsWith('soup-')).sort();
+    expect(points).toEqual(['soup-0.5_0.5', 'soup-0_1', 'soup-1_0']);
+    for (const point of points) {
+      const folder = join(out, 'work', point);
+      const recipe = readFileSync(join(folder, 'recipe.yaml'), 'utf8');
+      // Every model stays in the recipe, weight 0 included: the vocabulary is the search's.
+      expect(recipe).toContain('tokenizer_source: union');
+      expect(recipe.match(/- model: /g)).toHaveLength(2);
+      const merged = join(dir, `cluster-merged-${point}`);
+      expect(await runCli(['merge', join(folder, 'recipe.yaml'), '--out', merged, '--backend', 'cpu', '--quiet'], captureIO())).toBe(0);
+      for (const file of ['model.safetensors', 'tokenizer.json', 'config.json']) expect(Buffer.compare(readFileSync(join(folder, 'model', file)), readFileSync(join(merged, file))), `${point}/${file}`).toBe(0);
+      const tokenizer = JSON.parse(readFileSync(join(folder, 'model', 'tokenizer.json'), 'utf8')) as { added_tokens: { content: string }[] };
+      expect(tokenizer.added_tokens.map((t) => t.content)).toEqual(expect.arrayContaining(['<|chat|>', '<|tool|>']));
+    }
+  }, 300_000);
+
+  it('--evaluator-cmd refuses a tokenizer source that is not union, base or one of the models, before anything runs', async () => {
+    const io = captureIO();
+    const code = await runCli(['search', '--models', models, '--out', join(dir, 'cluster-bad'), '--evaluator-cmd', 'cp -r x {out} {model}', '--tokenizer-source', 'nope'], io);
+    expect(code).not.toBe(0);
+    expect(io.err()).toContain('tokenizer source nope: not union, base or one of the models of the search (chat, tool)');
+  });
 });

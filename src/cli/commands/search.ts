@@ -68,7 +68,8 @@ analyze --trials), held-out.csv, best.yaml, report.md and evidence.json.
   --stream              read every point from the files even when the models fit in memory
   --tokenizer-source union|base|<model>   the output vocabulary when the models' tokenizers differ (as
                         a recipe's tokenizer_source: each model's embedding and LM-head rows aligned to it
-                        once; best.yaml keeps every model, weight 0 included, and says it)
+                        once; best.yaml keeps every model, weight 0 included, and says it; with
+                        --evaluator-cmd so does every point's recipe, its soup in that vocabulary)
   --gpu-memory <GiB>    the GPU memory the search may use (WebGPU does not report it): models that do
                         not fit with the evaluator are souped on the CPU and uploaded per point
   --export <file.safetensors | folder>   write the best soup (or --export-trial's) with the evidence in its metadata

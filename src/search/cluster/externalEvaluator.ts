@@ -60,6 +60,8 @@ export interface ExternalEvaluatorOptions {
   template: string;
   /** Model names and their checkpoints (absolute paths), aligned with the search's models. */
   models: { name: string; path: string }[];
+  /** The recipes' tokenizer_source (union, base or a model's path): every point's recipe then keeps every model, weight 0 included, so that its vocabulary is the search's. */
+  tokenizerSource?: string;
   metric: string;
   splitSeed: number;
   tuneShare: number;
@@ -109,11 +111,11 @@ export function externalEvaluator(opts: ExternalEvaluatorOptions): ExternalEvalu
   };
 
   const recipeOf = (weights: number[]) => {
-    const used = opts.models.flatMap((m, i) => (weights[i] > 0 ? [{ m, w: weights[i] }] : []));
+    const used = opts.models.flatMap((m, i) => (weights[i] > 0 || opts.tokenizerSource !== undefined ? [{ m, w: weights[i] }] : []));
     return linearRecipeYaml(
       used.map(({ m }) => ({ name: m.name, checkpoint: m.path })),
       used.map(({ w }) => w),
-      { comment: 'a SoupLab search point; model paths are absolute' },
+      { comment: 'a SoupLab search point; model paths are absolute', tokenizerSource: opts.tokenizerSource },
     );
   };
 

@@ -36,17 +36,19 @@ export function plannedPoints(spec: SearchSpec): (SearchPoint & { kinds: PointKi
 
 /**
  * The plan as files: index.csv (recipe, kind, "weight: <model>" columns), recipes/<point>.yaml and
- * search.json. `paths` are where the models are on the cluster (the recipes' model paths).
+ * search.json. `paths` are where the models are on the cluster (the recipes' model paths). With a
+ * tokenizer source (union or base) every recipe keeps every model, weight 0 included, and says it, as
+ * `souplab search --tokenizer-source` writes its points' recipes: the soups' vocabulary is the search's.
  */
-export function planFiles(spec: SearchSpec, paths: string[], note: string): PlanFile[] {
+export function planFiles(spec: SearchSpec, paths: string[], note: string, tokenizerSource?: 'union' | 'base'): PlanFile[] {
   const points = plannedPoints(spec);
   const files: PlanFile[] = [];
   const header = ['recipe', 'kind', ...spec.models.map((m) => `weight: ${m}`)];
   const rows = points.map((p) => [pointId(p.weights), p.kinds.join('+'), ...p.weights.map((w) => String(Math.round(w * 1e9) / 1e9))]);
   files.push({ name: 'index.csv', text: [header, ...rows].map((r) => r.map(csvField).join(',')).join('\n') + '\n' });
   for (const p of points) {
-    const used = spec.models.flatMap((m, i) => (p.weights[i] > 0 ? [{ name: m, checkpoint: paths[i], w: p.weights[i] }] : []));
-    files.push({ name: `recipes/${pointId(p.weights)}.yaml`, text: linearRecipeYaml(used, used.map((u) => u.w), { comment: `SoupLab search point (${p.kinds.join(', ')})` }) });
+    const used = spec.models.flatMap((m, i) => (p.weights[i] > 0 || tokenizerSource !== undefined ? [{ name: m, checkpoint: paths[i], w: p.weights[i] }] : []));
+    files.push({ name: `recipes/${pointId(p.weights)}.yaml`, text: linearRecipeYaml(used, used.map((u) => u.w), { comment: `SoupLab search point (${p.kinds.join(', ')})`, tokenizerSource }) });
   }
   const plan = spec.plan.kind === 'list' ? { kind: 'list' } : { kind: spec.plan.kind === 'adaptive' ? 'grid (the adaptive plan needs scores as it goes: run souplab search --plan adaptive there instead)' : 'grid', step: spec.plan.step };
   const json = {
@@ -58,6 +60,7 @@ export function planFiles(spec: SearchSpec, paths: string[], note: string): Plan
     metric: spec.metric,
     splitSeed: spec.splitSeed,
     tuneShare: spec.tuneShare ?? 0.5,
+    ...(tokenizerSource === undefined ? {} : { tokenizerSource }),
     points: points.map((p) => ({ id: pointId(p.weights), kinds: p.kinds, weights: p.weights })),
   };
   files.push({ name: 'search.json', text: `${JSON.stringify(json, null, 2)}\n` });

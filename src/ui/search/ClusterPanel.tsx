@@ -38,7 +38,7 @@ export function ClusterPanel({ settings, problem }: { settings: SearchSettings |
   const exportPlan = async () => {
     if (!settings) return;
     try {
-      const files = planFiles(specOf(settings), settings.models, 'exported by the SoupLab studio; model paths are the ingredient names: edit them, or name folders so');
+      const files = planFiles(specOf(settings), settings.models, 'exported by the SoupLab studio; model paths are the ingredient names: edit them, or name folders so', settings.tokenizerSource);
       const points = files.filter((f) => f.name.startsWith('recipes/')).length;
       if (hasDirectoryPicker()) {
         const where = await writePlan(files);
@@ -73,7 +73,7 @@ export function ClusterPanel({ settings, problem }: { settings: SearchSettings |
     <section className="card" aria-labelledby="search-cluster-h">
       <h3 id="search-cluster-h">On a cluster</h3>
       <p className="muted small">
-        Export this plan to evaluate it elsewhere (<code>souplab search --plan index.csv --evaluator-cmd …</code>, on Slurm with <code>--launcher slurm</code>), then import the results folder&apos;s
+        Export this plan to evaluate it elsewhere (<code>souplab search --plan index.csv{settings?.tokenizerSource ? ` --tokenizer-source ${settings.tokenizerSource}` : ''} --evaluator-cmd …</code>, on Slurm with <code>--launcher slurm</code>), then import the results folder&apos;s
         trials.jsonl here. <DocsLink page="cluster.md">Running the search on a cluster</DocsLink>
       </p>
       <div className="taste-actions">

@@ -20,6 +20,7 @@ import { useTasteStore } from '../state/tasteStore';
 import { useTasteBackend } from '../taste/TasteBackendChoice';
 import type { TaskText } from '../taste/protocol';
 import { ObjectiveChart } from '../trials/ObjectiveChart';
+import { useVocabularyWarning } from '../search/useVocabularyWarning';
 import './search.css';
 
 /** The settings of the form, or why the form cannot start a search yet. */
@@ -66,6 +67,7 @@ export function SearchView() {
   const { settings, problem } = useSettings(ready, tasks);
   const active = s.phase !== 'idle';
   const preview = usePreview(settings, problem, ready, tasks, s.trials.length, active);
+  const vocabularyWarning = useVocabularyWarning(settings, ready);
 
   const start = () => {
     if (!settings) return;
@@ -82,6 +84,11 @@ export function SearchView() {
         <h3 id="search-run-h" className="visually-hidden">
           Run
         </h3>
+        {vocabularyWarning && (
+          <p className="warning small" data-testid="search-vocabulary">
+            Warning: {vocabularyWarning}.
+          </p>
+        )}
         <div className="taste-actions">
           <button type="button" className="primary" disabled={active || settings === null || problem !== null} onClick={start}>
             {resuming ? 'Resume the search' : 'Start the search'}
