@@ -212,11 +212,12 @@ test('an invalid parameter shows its error at the field and blocks the merge', a
   await expect(page.getByRole('button', { name: 'Merge', exact: true })).toBeEnabled();
 });
 
-test('a method without WebGPU kernels says so and merges on a WebGPU choice, on the CPU of the merge worker: the same model as souplab merge', async ({ page }) => {
+test('della_linear runs whole on the GPU on a WebGPU choice (its per-row ranks, rescale sums and element pass): the same model as souplab merge on the CPU', async ({ page }) => {
   await demoIngredients(page);
   await page.getByRole('combobox', { name: 'Merge method' }).selectOption('della_linear');
   await page.getByRole('combobox', { name: 'Base model' }).selectOption(BASE);
-  await expect(page.getByTestId('gpu-note')).toHaveText(/^della_linear has no WebGPU kernels yet: on WebGPU its arithmetic runs on the CPU inside the merge worker/);
+  await expect(page.getByTestId('gpu-note')).toHaveAttribute('data-gpu', 'all');
+  await expect(page.getByTestId('gpu-note')).toContainText('della_linear magnitude ranks');
   await page.getByRole('textbox', { name: 'density', exact: true }).fill('0.5');
   await page.getByRole('textbox', { name: 'random_seed', exact: true }).fill('1234');
   await expect(page.getByText('Ready to merge 2 ingredients.')).toBeVisible();
