@@ -1,4 +1,4 @@
-import type { Page } from '@playwright/test';
+import { expect, type Page } from '@playwright/test';
 
 /** Opens the studio as a first-time visitor: no saved options, tables or file handles. */
 export async function openFreshStudio(page: Page): Promise<void> {
@@ -13,4 +13,12 @@ export async function openFreshStudio(page: Page): Promise<void> {
     }
   });
   await page.reload();
+}
+
+/** Empties the Ingredients view of the demo checkpoints a first visit loads (three cards). */
+export async function removeDemoIngredients(page: Page): Promise<void> {
+  await page.getByRole('tab', { name: 'Ingredients' }).click();
+  await expect(page.getByRole('article')).toHaveCount(3, { timeout: 30_000 });
+  await page.getByRole('button', { name: 'Remove all' }).click();
+  await expect(page.getByRole('article')).toHaveCount(0);
 }

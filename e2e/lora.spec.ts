@@ -14,6 +14,7 @@ import { demoCheckpointTensors } from '../scripts/makeDemoCheckpoints';
 import { SafetensorsWriter } from '../src/formats/writer';
 import { nodeFileTarget } from '../src/node/fileTargets';
 import { opfsFolderFiles, stubFolderPicker } from './browserStorage';
+import { removeDemoIngredients } from './freshSession';
 
 let dir: string;
 
@@ -45,10 +46,7 @@ test.afterAll(async () => {
 
 async function cleanStart(page: Page): Promise<void> {
   await page.goto('/');
-  await page.getByRole('tab', { name: 'Ingredients' }).click();
-  await expect(page.getByRole('article')).toHaveCount(3, { timeout: 30_000 });
-  await page.getByRole('button', { name: 'Remove all' }).click();
-  await expect(page.getByRole('article')).toHaveCount(0);
+  await removeDemoIngredients(page);
 }
 
 const folderInput = (page: Page) => page.locator('input[type=file][webkitdirectory]');

@@ -39,3 +39,14 @@ export async function mergeInNode(recipeYaml: string, dir: string, names: string
 
 /** SHA-256 of `bytes`, hex, as readExportedSoup gives a stored model's. */
 export const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/** One task of `souplab eval --json`, as the Taste specs compare the page with it. */
+export interface CliTask {
+  name: string;
+  kind: 'multiple_choice' | 'perplexity';
+  acc?: number;
+  acc_norm?: number;
+  perplexity?: number;
+  tokens?: number;
+  bits_per_byte?: number;
+}

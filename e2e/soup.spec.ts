@@ -19,6 +19,7 @@ import { browserAdapter } from './adapter';
 import { readExportedSoup } from './browserStorage';
 import { dropFiles } from './dropFiles';
 import { mergeInNode, sha256Hex } from './nodeReference';
+import { removeDemoIngredients } from './freshSession';
 
 const NAMES = ['expert-alpha', 'expert-beta', 'expert-gamma'];
 const WEIGHTS = [0.5, 0.3, 0.2];
@@ -46,8 +47,7 @@ async function cleanStart(page: Page): Promise<void> {
   await expect(page.getByRole('article')).toHaveCount(3, { timeout: 30_000 });
   await expect(page.getByText('demo data').first()).toBeVisible();
   await expect(page.getByRole('heading', { name: 'demo-xLAM-2-70b-fc-r' })).toBeVisible();
-  await page.getByRole('button', { name: 'Remove all' }).click();
-  await expect(page.getByRole('article')).toHaveCount(0);
+  await removeDemoIngredients(page);
 }
 
 test('three dropped checkpoints, weights typed, merged on WebGPU into an OPFS folder, equal to the CPU engine', async ({ page }, testInfo) => {

@@ -17,19 +17,11 @@ import { expect, test } from '@playwright/test';
 import { qwen2HalfB } from '../scripts/realShapes';
 import { writeBf16Model } from '../test/support/bf16Model';
 import { dropFiles } from './dropFiles';
-import { openFreshStudio } from './freshSession';
+import { openFreshStudio, removeDemoIngredients } from './freshSession';
+import type { CliTask } from './nodeReference';
 
 const MODEL = 'qwen2-0.5b';
 
-interface CliTask {
-  name: string;
-  kind: 'multiple_choice' | 'perplexity';
-  acc?: number;
-  acc_norm?: number;
-  perplexity?: number;
-  tokens?: number;
-  bits_per_byte?: number;
-}
 
 // Generating the model, one CLI evaluation and the page's two (soup, ingredient) on a busy 2-core machine.
 test.describe.configure({ timeout: 600_000 });
@@ -66,9 +58,7 @@ test.afterAll(() => {
 
 test('a 0.5 B Qwen2-shaped BF16 model picked as a folder is tasted on the CPU runtime as souplab eval --backend cpu scores it', async ({ page }, testInfo) => {
   await openFreshStudio(page);
-  await page.getByRole('tab', { name: 'Ingredients' }).click();
-  await expect(page.getByRole('article')).toHaveCount(3, { timeout: 30_000 });
-  await page.getByRole('button', { name: 'Remove all' }).click();
+  await removeDemoIngredients(page);
   await page.locator('input[type=file][webkitdirectory]').setInputFiles(join(dir, MODEL));
   await expect(page.getByRole('article')).toHaveCount(1, { timeout: 60_000 });
   await expect(page.getByRole('article', { name: MODEL })).toContainText('494', { timeout: 60_000 });

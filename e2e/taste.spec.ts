@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { dropFile } from './dropFiles';
 import { openFreshStudio } from './freshSession';
+import type { CliTask } from './nodeReference';
 
 // Issue 9 §5: the Taste step on the demo. The scores the studio shows (its worker, the CPU runtime, the
 // soup made by the browser's CPU soup backend) must equal what the built CLI computes in Node for the same
@@ -13,14 +14,6 @@ import { openFreshStudio } from './freshSession';
 const CHECKPOINTS = resolve('public/demo/checkpoints');
 const TASKS = resolve('public/demo/tasks');
 
-interface CliTask {
-  name: string;
-  kind: 'multiple_choice' | 'perplexity';
-  acc?: number;
-  acc_norm?: number;
-  perplexity?: number;
-  tokens?: number;
-}
 
 function cliEval(model: string): CliTask[] {
   const out = execFileSync(process.execPath, ['bin/souplab.js', 'eval', model, '--tasks', TASKS, '--json', '--backend', 'cpu', '--quiet'], { encoding: 'utf8', timeout: 120_000 });
