@@ -93,13 +93,15 @@ export async function fitSoupLoader(o: FitLoaderOptions): Promise<FittedLoader> 
  * The host side of the fit check, for the CLI and the studio's form alike: the k models held in memory,
  * the evaluated model, the soup's tensors in flight, against what this machine (or page) can give.
  */
-export function hostFit(o: { models: number; modelsBytes: number; held: { bytes: number; as: string }; budget: number; bytes: (n: number) => string; giver?: string }): { fits: boolean; needed: number; text: string } {
-  const needed = o.modelsBytes + o.held.bytes + SOUP_WINDOW_BYTES;
+export function hostFit(o: { models: number; modelsBytes: number; held: HeldModel; budget: number; bytes: (n: number) => string; giver?: string }): { fits: boolean; needed: number; text: string } {
+  // The read-ahead window never holds more than the whole soup as f32.
+  const window = Math.min(SOUP_WINDOW_BYTES, o.held.f32Bytes);
+  const needed = o.modelsBytes + o.held.bytes + window;
   const { bytes } = o;
   return {
     fits: needed <= o.budget,
     needed,
-    text: `${o.models} models (${bytes(o.modelsBytes)}) + the evaluated model (${bytes(o.held.bytes)} ${o.held.as}) + the soup's next tensors (${bytes(SOUP_WINDOW_BYTES)}) = ${bytes(needed)} of ${bytes(o.budget)} ${o.giver ?? 'this machine can give'}`,
+    text: `${o.models} models (${bytes(o.modelsBytes)}) + the evaluated model (${bytes(o.held.bytes)} ${o.held.as}) + the soup's next tensors (${bytes(window)}) = ${bytes(needed)} of ${bytes(o.budget)} ${o.giver ?? 'this machine can give'}`,
   };
 }
 
@@ -114,12 +116,17 @@ export const SOUP_WINDOW_BYTES = 128 << 20;
  * fast CPU runtime and the WebGPU model (whose weights are on the GPU: counted anyway, as the upload
  * passes through), f32 (`asF32`) for the reference CPU runtime, which keeps every weight as f32.
  */
-export function heldModelBytes(checkpoint: Checkpoint, asF32: boolean): { bytes: number; as: string } {
-  if (asF32) {
-    let n = 0;
-    for (const t of checkpoint.tensors.values()) n += t.info.shape.reduce((a, b) => a * b, 1);
-    return { bytes: n * 4, as: 'as f32' };
-  }
+/** What the evaluator holds (`bytes`, said `as`), and the model's size as f32 (what a whole soup of it takes). */
+export interface HeldModel {
+  bytes: number;
+  as: string;
+  f32Bytes: number;
+}
+
+export function heldModelBytes(checkpoint: Checkpoint, asF32: boolean): HeldModel {
+  let numel = 0;
+  for (const t of checkpoint.tensors.values()) numel += t.info.shape.reduce((a, b) => a * b, 1);
+  if (asF32) return { bytes: numel * 4, as: 'as f32', f32Bytes: numel * 4 };
   const dtypes = [...new Set([...checkpoint.tensors.values()].map((t) => t.info.dtype))];
-  return { bytes: checkpointBytes(checkpoint), as: `in ${dtypes.join('/')}` };
+  return { bytes: checkpointBytes(checkpoint), as: `in ${dtypes.join('/')}`, f32Bytes: numel * 4 };
 }
