@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { rmdirSync, unlinkSync } from 'node:fs';
+import { closeSync, openSync, rmdirSync, unlinkSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, relative, sep } from 'node:path';
@@ -116,10 +116,18 @@ class TempFile implements ByteSink {
     await removeStaleTemporaries(dirname(finalPath));
     try {
       // 'wx': a new file only; an existing file, the target included, is never opened for writing.
-      const handle = await open(tempPath, 'wx');
+      // Created synchronously and known at once: a process that exits on a second Ctrl-C removes every
+      // temporary it knows of, and an open still in the thread pool could create one after that.
+      closeSync(openSync(tempPath, 'wx'));
       liveTemporaries.add(tempPath);
-      return new TempFile(name, finalPath, tempPath, handle, flushEvery);
     } catch (e) {
+      throw fsInputError(finalPath, e, 'cannot create a file there');
+    }
+    try {
+      return new TempFile(name, finalPath, tempPath, await open(tempPath, 'r+'), flushEvery);
+    } catch (e) {
+      liveTemporaries.delete(tempPath);
+      await unlink(tempPath).catch(() => undefined);
       throw fsInputError(finalPath, e, 'cannot create a file there');
     }
   }

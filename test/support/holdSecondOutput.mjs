@@ -1,8 +1,9 @@
 /**
  * Preloaded (`node --import`) into a `souplab merge` child by tests that interrupt a merge: the second
- * temporary output file the merge opens is held open-pending until the process receives a signal, and
- * a marker file (SOUPLAB_TEST_HOLD_MARKER) says the merge is held. The test then signals a merge that is
- * certainly mid-way — one temporary on disk, more to come — on a machine of any speed or load.
+ * temporary output file the merge opens (created empty, not yet opened for writing) is held until the
+ * process receives a signal, and a marker file (SOUPLAB_TEST_HOLD_MARKER) says the merge is held. The
+ * test then signals a merge that is certainly mid-way — two temporaries on disk, more to come — on a
+ * machine of any speed or load.
  */
 import fsp from 'node:fs/promises';
 import { writeFileSync } from 'node:fs';
