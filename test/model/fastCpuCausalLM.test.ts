@@ -47,6 +47,24 @@ describe.each(['llama', 'mistral', 'qwen2', 'qwen3'] as Architecture[])('%s', (a
   });
 });
 
+test('SwiGLU and the log-sum-exp split over 3 threads (a wide MLP, a 2 k vocabulary): the same bits as on one thread', async () => {
+  const m = await openTinyModel({ architecture: 'qwen2', dtype: 'BF16', seed: 8, intermediateSize: 768, vocabPadding: 2048 });
+  // 128 tokens × 768 = 98,304 SwiGLU elements and 64 rows × ≥ 2,048 logits per step: enough for 3 parts each.
+  const seqs = [ids(140, m.config.vocabSize, 4)];
+  const one = await FastCpuCausalLM.load(m.config, m.weights);
+  const three = await FastCpuCausalLM.load(m.config, m.weights, { threads: nodeKernelThreads(3) });
+  try {
+    const [a] = await one.scoreTokens(seqs);
+    const [b] = await three.scoreTokens(seqs);
+    expect(Array.from(b)).toEqual(Array.from(a));
+    const [ref] = await (await CpuCausalLM.load(m.config, m.weights)).scoreTokens(seqs);
+    expect(maxAbsDiff(b, ref)).toBeLessThan(2e-4);
+  } finally {
+    one.dispose();
+    three.dispose();
+  }
+});
+
 test('qwen3 with head_dim 32 ≠ hidden / heads, untied output: logits equal the reference on 2 threads', async () => {
   const shape = { hiddenSize: 48, numHeads: 4, numKvHeads: 1, headDim: 32, intermediateSize: 80, numLayers: 3, tieWordEmbeddings: false };
   const m = await openTinyModel({ architecture: 'qwen3', dtype: 'BF16', seed: 5, ...shape });

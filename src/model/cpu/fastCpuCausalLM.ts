@@ -4,8 +4,9 @@
  * values, F32 as is) in one WebAssembly memory (or, for a model larger than it, outside it, staged into it a
  * chunk of rows at a time), multiplied by the SIMD kernel of matmulKernel.ts on
  * several threads (kernelThreads.ts), many tokens per matmul. The small per-token work (norms, RoPE,
- * attention, SwiGLU, the log-softmax) runs on the calling thread with the reference's own functions on
- * views of that memory. Activations stay f32; matmuls accumulate in f32.
+ * attention) runs on the calling thread with the reference's own functions on views of that memory;
+ * SwiGLU and the log-sum-exp over the vocabulary, as much work as all of that, are split over the
+ * threads too (threadLoops.ts). Activations stay f32; matmuls accumulate in f32.
  */
 import { checkTokenIds } from '../tokenIds';
 import { InputError, throwIfAborted } from '../../errors';
@@ -16,7 +17,8 @@ import { checkWeights, EMBED_TOKENS, FINAL_NORM, layerTensorNames, LM_HEAD } fro
 import { KvCache } from './cpuCausalLM';
 import { CONTROL_BYTES, KernelThreads, type KernelThreadsOption } from './kernelThreads';
 import { DTYPE_BYTES, K_STEP, panelBytes, ROW_TILE, type WeightDtype } from './matmulKernel';
-import { addBias, addInPlace, rmsNorm, rope, ropeInvFreq, swiglu } from './ops';
+import { addBias, addInPlace, rmsNorm, rope, ropeInvFreq } from './ops';
+import { logSumExpLoop, swigluLoop } from './threadLoops';
 
 interface Matrix {
   name: string;
@@ -64,6 +66,8 @@ interface Scratch {
   gate: number;
   up: number;
   logits: number;
+  /** The log-sum-exp of each row of logits (f64). */
+  logSumExps: number;
   /** Attention, per query head: its queries [rows, headDim], its kv head's keys [context, headDim] and values transposed [headDim, context8], scores [rows, context], probabilities [rows, context8], output [rows, headDim]. */
   attQ: number;
   attK: number;
@@ -91,6 +95,8 @@ const BATCH_ROWS = 128;
  */
 const LOGIT_ROWS = 64;
 const ALIGN = 64;
+/** Elements (or, for the log-sum-exp, vocabulary entries) below which a thread's share of a loop is not worth waking it for. */
+const MIN_LOOP_PER_THREAD = 1 << 15;
 const PAGE = 65536;
 const MAX_PAGES = 65536;
 
@@ -160,6 +166,7 @@ export class FastCpuCausalLM implements CausalLM {
       gate: f32Buffer(B, c.intermediateSize),
       up: f32Buffer(B, c.intermediateSize),
       logits: f32Buffer(LOGIT_ROWS, c.vocabSize),
+      logSumExps: f32Buffer(LOGIT_ROWS, 2),
       attQ: f32Buffer(B, c.headDim),
       attK: f32Buffer(alignUp(c.maxPositionEmbeddings, K_STEP), c.headDim),
       attVT: f32Buffer(c.headDim, alignUp(c.maxPositionEmbeddings, K_STEP)),
@@ -280,9 +287,10 @@ export class FastCpuCausalLM implements CausalLM {
       if (ids.length >= 2) {
         const V = this.config.vocabSize;
         await this.run(ids.subarray(0, ids.length - 1), options.signal, (first, logits, rows) => {
+          const lse = this.logSumExps(rows);
           for (let r = 0; r < rows; r++) {
             const t = first + r;
-            out[t] = logits[r * V + ids[t + 1]] - logSumExp(logits, r * V, V);
+            out[t] = logits[r * V + ids[t + 1]] - lse[r];
           }
         });
       }
@@ -385,6 +393,14 @@ export class FastCpuCausalLM implements CausalLM {
     }
   }
 
+  /** The log-sum-exp of each of the first `rows` rows of the logits scratch, on the threads. */
+  private logSumExps(rows: number): Float64Array {
+    const V = this.config.vocabSize;
+    const rowsPerThread = Math.max(1, Math.ceil(MIN_LOOP_PER_THREAD / V));
+    this.kernels.loop(logSumExpLoop, [this.scratch.logits, V, this.scratch.logSumExps], rows, rowsPerThread);
+    return new Float64Array(this.memory.buffer, this.scratch.logSumExps, rows);
+  }
+
   private live(): void {
     if (this.disposed) throw new Error('FastCpuCausalLM: used after dispose()');
   }
@@ -448,7 +464,7 @@ export class FastCpuCausalLM implements CausalLM {
     const f32 = new Float32Array(this.memory.buffer);
     const view = (at: number, width: number) => f32.subarray(at / 4, at / 4 + n * width);
     const xn = view(s.xn, D);
-    const [q, k, v, attn, proj, gate, up] = [view(s.q, qDim), view(s.k, kvDim), view(s.v, kvDim), view(s.attn, qDim), view(s.proj, D), view(s.gate, I), view(s.up, I)];
+    const [q, k, v, attn, proj] = [view(s.q, qDim), view(s.k, kvDim), view(s.v, kvDim), view(s.attn, qDim), view(s.proj, D)];
     const mm = (m: Matrix, x: number, y: number) => this.multiply(m, x, y, nPad);
 
     const x = this.embedRows(ids);
@@ -474,7 +490,7 @@ export class FastCpuCausalLM implements CausalLM {
       rmsNorm(x, L.postNorm, n, D, c.rmsNormEps, xn);
       mm(L.gate, s.xn, s.gate);
       mm(L.up, s.xn, s.up);
-      swiglu(gate, up, gate);
+      this.kernels.loop(swigluLoop, [s.gate, s.up, s.gate], n * I, MIN_LOOP_PER_THREAD);
       mm(L.down, s.gate, s.proj);
       addInPlace(x, proj);
       await yieldToEventLoop();
@@ -554,14 +570,6 @@ function allMatrices(layers: readonly Pick<Layer, 'q' | 'k' | 'v' | 'o' | 'gate'
   return all;
 }
 
-/** log Σ exp over `count` values from `offset` (max subtracted, summed in double, as logSoftmax does). */
-function logSumExp(values: Float32Array, offset: number, count: number): number {
-  let max = -Infinity;
-  for (let j = 0; j < count; j++) if (values[offset + j] > max) max = values[offset + j];
-  let sum = 0;
-  for (let j = 0; j < count; j++) sum += Math.exp(values[offset + j] - max);
-  return max + Math.log(sum);
-}
 
 /** The kernel widens F16 by its bits and reads Inf/NaN as large numbers: such weights are refused. */
 function refuseF16NonFinite(bytes: Uint8Array, name: string, tensor: string): void {

@@ -11,6 +11,7 @@
  * with count 1, everything runs on the calling thread.
  */
 import { blockRows, MATMUL_EXPORTS, matmulModuleBytes, PANEL_MIN_ROWS, panelBytes, splitColumns, type MatmulExports, type WeightDtype } from './matmulKernel';
+import { THREAD_LOOPS, type ThreadLoop } from './threadLoops';
 
 export interface KernelThreadInit {
   module: WebAssembly.Module;
@@ -42,10 +43,10 @@ export interface KernelThreadsOption {
 const GEN = 0;
 const PENDING = 1;
 const FN = 2;
-const ARGS = 3; // x, w, y, rows, k, m, jb, panel of part 0 or 0 (8 slots)
+const ARGS = 3; // x, w, y, rows, k, m, jb, panel of part 0 or 0 (8 slots); a loop's three addresses
 const PARTS = 11;
 const FAILED = 12;
-/** Columns split between the threads, from J0: the range's length rounded down to even (an odd last one is done apart). */
+/** Columns split between the threads, from J0: the range's length rounded down to even (an odd last one is done apart); a loop's count. */
 const COLUMNS = 13;
 /** Helpers that have instantiated the module and wait for jobs. */
 const READY = 14;
@@ -57,6 +58,14 @@ const J0 = 16;
 export const START_TIMEOUT_MS = 30_000;
 export const CONTROL_BYTES = 128;
 const FNS: readonly WeightDtype[] = ['F32', 'F16', 'BF16'];
+/**
+ * How many times a thread checks for its next job (helpers) or for the helpers' end (the calling thread)
+ * before it sleeps in Atomics.wait: about 50 µs of spinning, under the time a sleeping thread takes to
+ * wake on a loaded virtual machine (measured: the calling thread waited ~0.5 ms per job).
+ */
+const SPIN_CHECKS = 20_000;
+/** FN of the first loop of threadLoops.ts (after the matmul kernels). */
+const FIRST_LOOP = FNS.length;
 
 /**
  * The helper's script: the function, and the platform's glue calls it with its init message. It splits
@@ -66,20 +75,32 @@ export const KERNEL_THREAD_SOURCE = `
 function kernelThread(init) {
   const ex = new WebAssembly.Instance(init.module, { env: { memory: init.memory } }).exports;
   const fns = [ex.mm_f32, ex.mm_f16, ex.mm_bf16];
+  const loops = [${THREAD_LOOPS.map((f) => f.toString()).join(', ')}];
   const c = new Int32Array(init.memory.buffer, init.control, ${CONTROL_BYTES / 4});
   let seen = 0;
   Atomics.add(c, ${READY}, 1);
   Atomics.notify(c, ${READY});
   for (;;) {
+    // A moment of spinning before sleeping: the next job usually comes within microseconds (the calling
+    // thread's norms and softmax between two matmuls), and a wake from Atomics.wait costs more than that.
+    for (let i = 0; i < ${SPIN_CHECKS} && Atomics.load(c, ${GEN}) === seen; i++);
     Atomics.wait(c, ${GEN}, seen);
     seen = Atomics.load(c, ${GEN});
     try {
+      if (c[${FN}] >= ${FIRST_LOOP}) {
+        const count = c[${COLUMNS}];
+        const per = Math.ceil(count / c[${PARTS}]);
+        const a = Math.min(count, init.index * per);
+        const b = Math.min(count, (init.index + 1) * per);
+        if (b > a) loops[c[${FN}] - ${FIRST_LOOP}](init.memory.buffer, c[${ARGS}], c[${ARGS + 1}], c[${ARGS + 2}], a, b);
+      } else {
       const pairs = c[${COLUMNS}] / 2;
       const per = Math.ceil(pairs / c[${PARTS}]);
       const a = c[${J0}] + Math.min(pairs, init.index * per) * 2;
       const b = c[${J0}] + Math.min(pairs, (init.index + 1) * per) * 2;
       const panel = c[${ARGS + 7}] === 0 ? 0 : c[${ARGS + 7}] + init.index * c[${PANEL_STRIDE}];
       if (b > a) fns[c[${FN}]](c[${ARGS}], c[${ARGS + 1}], c[${ARGS + 2}], c[${ARGS + 3}], c[${ARGS + 4}], c[${ARGS + 5}], a, b, c[${ARGS + 6}], panel);
+      }
     } catch (e) {
       Atomics.store(c, ${FAILED}, 1);
     }
@@ -172,6 +193,31 @@ export class KernelThreads {
   }
 
   /**
+   * One of threadLoops.ts's loops over [0, count) with its three addresses, split into equal ranges
+   * over the threads (the calling one takes the first); on the calling thread alone when each part
+   * would be under `minPerThread`.
+   */
+  loop(fn: ThreadLoop, args: readonly [number, number, number], count: number, minPerThread: number): void {
+    const parts = Math.max(1, Math.min(this.count, Math.floor(count / minPerThread)));
+    if (parts > 1 && !this.started) this.awaitHelpers();
+    if (parts === 1 || this.threads.length === 0) {
+      fn(this.memory.buffer, args[0], args[1], args[2], 0, count);
+      return;
+    }
+    const c = this.control;
+    c[FN] = FIRST_LOOP + THREAD_LOOPS.indexOf(fn);
+    c.set(args, ARGS);
+    c[PARTS] = parts;
+    c[COLUMNS] = count;
+    Atomics.store(c, PENDING, this.threads.length);
+    Atomics.add(c, GEN, 1);
+    Atomics.notify(c, GEN);
+    fn(this.memory.buffer, args[0], args[1], args[2], 0, Math.min(count, Math.ceil(count / parts)));
+    this.waitForHelpers();
+    if (Atomics.load(c, FAILED) !== 0) throw new Error('a CPU model thread failed in its elementwise work');
+  }
+
+  /**
    * Before the first job: every helper has started (a worker that cannot start — a blocked script, no
    * memory — never would, and its part would be waited for forever); else they are dropped and the
    * calling thread goes on alone.
@@ -200,6 +246,7 @@ export class KernelThreads {
 
   private waitForHelpers(): void {
     const c = this.control;
+    for (let i = 0; i < SPIN_CHECKS && Atomics.load(c, PENDING) !== 0; i++);
     for (;;) {
       const pending = Atomics.load(c, PENDING);
       if (pending === 0) return;

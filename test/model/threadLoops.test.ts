@@ -1,0 +1,87 @@
+/**
+ * The fast CPU model's elementwise loops (src/model/cpu/threadLoops.ts) split over real worker threads:
+ * the same bits on any number of threads, equal to ops.ts's SwiGLU and to a log-sum-exp computed
+ * another way.
+ */
+import { afterAll, describe, expect, test } from 'vitest';
+import { KernelThreads } from '../../src/model/cpu/kernelThreads';
+import { swiglu } from '../../src/model/cpu/ops';
+import { logSumExpLoop, swigluLoop } from '../../src/model/cpu/threadLoops';
+import { nodeKernelThreads } from '../../src/node/kernelThreads';
+
+/** A seeded generator of floats in [-scale, scale). */
+function floats(n: number, seed: number, scale: number): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
+  }
+  return out;
+}
+
+const PAGES = 64; // 4 MiB
+const pools: KernelThreads[] = [];
+afterAll(() => pools.forEach((p) => p.dispose()));
+
+/** A shared memory of PAGES pages with `threads` kernel threads on it. */
+function pool(threads: number): { memory: WebAssembly.Memory; kernels: KernelThreads } {
+  const memory = new WebAssembly.Memory({ initial: PAGES, maximum: PAGES, shared: true } as WebAssembly.MemoryDescriptor);
+  const kernels = new KernelThreads(memory, PAGES, true, threads > 1 ? nodeKernelThreads(threads) : undefined);
+  pools.push(kernels);
+  return { memory, kernels };
+}
+
+describe.each([1, 2, 3])('on %i thread(s)', (threads) => {
+  test('SwiGLU over an odd count: the bits of ops.swiglu, every element written once', () => {
+    const { memory, kernels } = pool(threads);
+    const n = 100_003;
+    const [gate, up, out] = [256, 256 + 4 * n, 256 + 8 * n];
+    const g = floats(n, 1, 12);
+    const u = floats(n, 2, 3);
+    new Float32Array(memory.buffer, gate, n).set(g);
+    new Float32Array(memory.buffer, up, n).set(u);
+    new Float32Array(memory.buffer, out, n + 1).fill(NaN);
+    // minPerThread 1: every thread takes a part.
+    kernels.loop(swigluLoop, [gate, up, out], n, 1);
+    expect(Array.from(new Float32Array(memory.buffer, out, n))).toEqual(Array.from(swiglu(g, u)));
+    expect(new Float32Array(memory.buffer, out + 4 * n, 1)[0]).toBeNaN(); // nothing past the end
+  });
+
+  test('log-sum-exp of each row: within 1e-12 of the sum of exps taken directly', () => {
+    const { memory, kernels } = pool(threads);
+    const rows = 7;
+    const cols = 5_003;
+    const logits = 512;
+    const out = logits + alignUp(4 * rows * cols, 8);
+    const values = floats(rows * cols, 3, 20);
+    new Float32Array(memory.buffer, logits, rows * cols).set(values);
+    kernels.loop(logSumExpLoop, [logits, cols, out], rows, 1);
+    const got = new Float64Array(memory.buffer, out, rows);
+    for (let r = 0; r < rows; r++) {
+      // Without the max subtracted (the values are at most 20: no overflow), summed smallest first.
+      const exps = Array.from(values.subarray(r * cols, (r + 1) * cols), (x) => Math.exp(x)).sort((a, b) => a - b);
+      expect(Math.abs(got[r] - Math.log(exps.reduce((sum, x) => sum + x, 0)))).toBeLessThan(1e-12 * Math.abs(got[r]));
+    }
+  });
+});
+
+test('addresses past 2 GiB reach the loops on the helper threads intact (the control block holds them as Int32)', () => {
+  const big = 2 ** 31 + 65536 * 4;
+  const pages = big / 65536 + 4;
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true } as WebAssembly.MemoryDescriptor);
+  const kernels = new KernelThreads(memory, pages, true, nodeKernelThreads(2));
+  pools.push(kernels);
+  const n = 4096;
+  const [gate, up, out] = [big, big + 4 * n, big + 8 * n];
+  const g = floats(n, 4, 8);
+  const u = floats(n, 5, 2);
+  new Float32Array(memory.buffer, gate, n).set(g);
+  new Float32Array(memory.buffer, up, n).set(u);
+  kernels.loop(swigluLoop, [gate, up, out], n, 1);
+  expect(Array.from(new Float32Array(memory.buffer, out, n))).toEqual(Array.from(swiglu(g, u)));
+});
+
+function alignUp(n: number, a: number): number {
+  return Math.ceil(n / a) * a;
+}
