@@ -14,7 +14,7 @@ import type { DellaKeepsSpec } from '../program/gpuElements';
 import type { TensorChunkSource } from '../program/tensorStats';
 import type { GpuBufferPool } from '../../gpu/bufferPool';
 import type { PipelineCache } from '../../gpu/pipelineCache';
-import { readingAhead } from './readAhead';
+import { prefetchingChunks } from './chunkPrefetch';
 import { DELLA_KEYS_WORKGROUP_SIZE, DELLA_RANK_LANES, dellaRanksShaderCode, dellaRanksShapeKey, type DellaRanksShape } from './dellaRanksShader';
 
 /** What the ranks need of the statistics driver (tensorStatsGpu.ts): its device, uploads and reads. */
@@ -62,7 +62,7 @@ export async function dellaKeepsOnGpu(gpu: StatsGpuParts, source: TensorChunkSou
     const gx = Math.max(1, Math.min(groups, gpu.maxWorkgroupsPerDimension));
     return { gx, gy: Math.ceil(groups / gx) };
   };
-  const ahead = readingAhead(source);
+  const ahead = prefetchingChunks(source);
   for (let start = 0; start < n; start += step) {
     const count = Math.min(step, n - start);
     const chunk = await gpu.upload(ahead, start, count, signal);

@@ -34,7 +34,7 @@ import { chainStage } from '../program/multislerpChain';
 import type { Lines } from '../program/lineSums';
 import type { DellaKeepsSpec } from '../program/gpuElements';
 import { dellaKeepsOnGpu, type StatsGpuParts } from './dellaRanksGpu';
-import { readingAhead } from './readAhead';
+import { prefetchingChunks } from './chunkPrefetch';
 import { CancelledError } from '../../errors';
 import type { GpuBufferPool } from '../../gpu/bufferPool';
 import type { SoupDevice } from '../../gpu/device';
@@ -353,7 +353,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
         keepModels = storage(words, 'stats variance selection');
       }
       const terms = statsTerms(shape);
-      const ahead = readingAhead(source);
+      const ahead = prefetchingChunks(source);
       const sums: TensorSums = { vectors, dots: new Float64Array(m * m), l1: new Float64Array(m), keptL1: new Float64Array(m) };
       try {
         const step = chunkElementsFor(source.dtypes);
@@ -392,7 +392,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
       if (lineDivisors && lineDivisors.length !== lines.count * m) throw new RangeError(`line sums: ${lineDivisors.length} divisors for ${lines.count} lines of ${m} vectors`);
       const terms = statsTerms(shape);
       const values = new Float64Array(lines.count * terms.length);
-      const ahead = readingAhead(source, chunks.filter((lc) => !lc.slab));
+      const ahead = prefetchingChunks(source, chunks.filter((lc) => !lc.slab));
       let divisors: GPUBuffer | undefined;
       if (lineDivisors) {
         divisors = pool.acquire(Math.max(16, lineDivisors.byteLength), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'stats line divisors');
@@ -440,7 +440,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
     async countKeys(source, key, value, signal) {
       const shape = shapeOfKey(source, key);
       const step = chunkElementsFor(source.dtypes);
-      const ahead = readingAhead(source);
+      const ahead = prefetchingChunks(source);
       let total = 0;
       for (let start = 0; start < source.elementCount; start += step) {
         const chunk = await upload(ahead, start, Math.min(step, source.elementCount - start), signal);
@@ -482,7 +482,7 @@ export function createGpuTensorStats(ctx: SoupDevice, pool: GpuBufferPool, pipel
     const keep = Math.ceil(n / SOUP_BLOCK_ELEMENTS) * slots * BLOCK_BYTES <= residentBytes;
     const resident: Uploaded[] = [];
     // The passes' chunks read one ahead; the tie search's single groups straight from the source.
-    const ahead = readingAhead(source);
+    const ahead = prefetchingChunks(source);
     /** Every chunk, uploaded now or kept from an earlier pass. */
     const eachChunk = async (visit: (chunk: Uploaded) => Promise<void>): Promise<void> => {
       let index = 0;

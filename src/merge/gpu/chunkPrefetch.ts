@@ -7,7 +7,7 @@
  */
 import type { TensorChunkSource } from '../program/tensorStats';
 
-export function readingAhead(source: TensorChunkSource, plan?: readonly { start: number; count: number }[]): TensorChunkSource {
+export function prefetchingChunks(source: TensorChunkSource, plan?: readonly { start: number; count: number }[]): TensorChunkSource {
   let ahead: { start: number; count: number; bytes: Promise<Uint8Array[]> } | undefined;
   const planned = new Map(plan?.map((r, i) => [r.start, i]));
   const following = (start: number, count: number): { start: number; count: number } | undefined => {

@@ -1,6 +1,6 @@
-/** The GPU drivers' read-ahead (src/merge/gpu/readAhead.ts): the source's bytes, each foreseen range read once, before it is asked for. */
+/** The GPU drivers' read-ahead (src/merge/gpu/chunkPrefetch.ts): the source's bytes, each foreseen range read once, before it is asked for. */
 import { describe, expect, it } from 'vitest';
-import { readingAhead } from '../../../src/merge/gpu/readAhead';
+import { prefetchingChunks } from '../../../src/merge/gpu/chunkPrefetch';
 import type { TensorChunkSource } from '../../../src/merge/program/tensorStats';
 
 /** One F32 input whose element e is e; the ranges read, in order. */
@@ -19,10 +19,10 @@ function counting(elementCount: number): TensorChunkSource & { reads: [number, n
 
 const values = async (s: TensorChunkSource, start: number, count: number): Promise<number[]> => Array.from(new Float32Array((await s.read(start, count))[0].buffer));
 
-describe('readingAhead', () => {
+describe('prefetchingChunks', () => {
   it('in equal steps: the next chunk is read when this one is, never twice, none past the end', async () => {
     const source = counting(10);
-    const ahead = readingAhead(source);
+    const ahead = prefetchingChunks(source);
     expect(await values(ahead, 0, 4)).toEqual([0, 1, 2, 3]);
     expect(source.reads).toEqual([[0, 4], [4, 4]]);
     expect(await values(ahead, 4, 4)).toEqual([4, 5, 6, 7]);
@@ -36,7 +36,7 @@ describe('readingAhead', () => {
   it('with a plan of unequal ranges: the one after each, in the plan order', async () => {
     const source = counting(20);
     const plan = [{ start: 0, count: 7 }, { start: 7, count: 2 }, { start: 12, count: 8 }];
-    const ahead = readingAhead(source, plan);
+    const ahead = prefetchingChunks(source, plan);
     for (const r of plan) expect(await values(ahead, r.start, r.count)).toEqual(Array.from({ length: r.count }, (_, i) => r.start + i));
     expect(source.reads).toEqual(plan.map((r) => [r.start, r.count]));
   });
