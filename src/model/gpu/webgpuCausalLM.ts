@@ -87,6 +87,12 @@ export function sharedRows(anchor: Int32Array, s: Int32Array): number {
 }
 /** Generation steps per submit between reads of the new ids (eos and cancel are checked between). */
 const STEPS_PER_SUBMIT = 8;
+/**
+ * Decoder layers per submit when scoring: a cancel is seen between submits, so on a slow adapter (a
+ * software one, a laptop's GPU with a 7 B model) it does not wait for a whole batch's forward pass. One
+ * submit stays queued behind the one running, so a fast GPU never waits for the CPU between them.
+ */
+export const LAYERS_PER_SUBMIT = 4;
 
 interface Workspace {
   shape: WorkspaceShape;
@@ -455,12 +461,26 @@ export class WebGpuCausalLM implements CausalLM {
    * targets already in the workspace), and the LM head on `lm.count` of them from local row lm.from.
    * With `cachePerLayer`, every layer keeps its own KV cache (generation); otherwise they share one.
    */
-  private recordForward(rec: ForwardRecorder, ws: Workspace, n: number, row0: number, cachePerLayer: boolean, lm: { from: number; count: number }, table: GPUBuffer): void {
+  /**
+   * Records the forward pass of n rows from row0: the embedding, decoder layers [layers.from, layers.to)
+   * and the output layer for rows `lm` — or, with `layers`, only that part (the embedding with the first
+   * layer, the output layer with the last).
+   */
+  private recordForward(
+    rec: ForwardRecorder,
+    ws: Workspace,
+    n: number,
+    row0: number,
+    cachePerLayer: boolean,
+    lm: { from: number; count: number },
+    table: GPUBuffer,
+    layers: { from: number; to: number } = { from: 0, to: this.config.numLayers },
+  ): void {
     const c = this.config;
     const D = c.headDim;
     const embed = this.weight(EMBED_TOKENS);
-    for (const part of embed.parts) rec.embed(this.bound(embed, part), ws.ids, ws.h, { tokens: n, dim: c.hiddenSize, firstRow: part.firstRow, partRows: part.rows, row0 });
-    for (let l = 0; l < c.numLayers; l++) {
+    if (layers.from === 0) for (const part of embed.parts) rec.embed(this.bound(embed, part), ws.ids, ws.h, { tokens: n, dim: c.hiddenSize, firstRow: part.firstRow, partRows: part.rows, row0 });
+    for (let l = layers.from; l < layers.to; l++) {
       const t = layerTensorNames(l);
       const k = ws.k[cachePerLayer ? l : 0];
       const v = ws.v[cachePerLayer ? l : 0];
@@ -487,6 +507,7 @@ export class WebGpuCausalLM implements CausalLM {
       rec.swiglu(ws.gate, ws.up, n * c.intermediateSize);
       this.linear(rec, t.down, ws.gate, ws.h, { n, accumulate: true });
     }
+    if (layers.to < c.numLayers) return;
     rec.rmsNorm(this.bound(this.weight(FINAL_NORM)), ws.h, ws.x, { rows: n, dim: c.hiddenSize, eps: c.rmsNormEps });
     const head = c.tieWordEmbeddings ? EMBED_TOKENS : LM_HEAD;
     const chunk = ws.shape.logitRows;
@@ -495,6 +516,30 @@ export class WebGpuCausalLM implements CausalLM {
       this.linear(rec, head, ws.x, ws.logits, { n: rows, xRow0: lm.from + r });
       rec.logSoftmaxGather(ws.logits, ws.targets, ws.results, { rows, vocab: c.vocabSize, row0: row0 + lm.from + r });
     }
+  }
+
+  /**
+   * Submits `encode`'s commands; the promise settles when the GPU has run them (its temporaries then
+   * destroyed), or with the device's loss or the commands' error.
+   */
+  private submitLayers(what: string, encode: (enc: GPUCommandEncoder) => GPUBuffer[]): Promise<void> {
+    let temporaries: GPUBuffer[] = [];
+    const scoped = this.ctx.scoped(what, () => {
+      const enc = this.ctx.device.createCommandEncoder({ label: what });
+      temporaries = encode(enc);
+      this.ctx.device.queue.submit([enc.finish()]);
+    });
+    const done = (async () => {
+      try {
+        await this.settle(scoped.errors, what);
+        await this.settle(this.ctx.device.queue.onSubmittedWorkDone(), what);
+      } finally {
+        for (const b of temporaries) b.destroy();
+      }
+    })();
+    // Awaited later (after the next submit): never an unhandled rejection in between.
+    done.catch(() => undefined);
+    return done;
   }
 
   /** Submits `encode`'s commands and reads back results words [first, first + count) (2 per row). */
@@ -594,18 +639,25 @@ export class WebGpuCausalLM implements CausalLM {
       q.writeBuffer(ws.meta, 0, meta);
       q.writeBuffer(ws.targets, 0, targets);
       const table = this.ropeTable(longest);
-      const words = await this.submitAndRead(
-        'scoring a batch',
-        (enc) => {
-          const rec = new ForwardRecorder(this.ctx.device, this.pipelines, this.kernelFeatures);
-          this.recordForward(rec, ws, N, 0, false, { from: 0, count: N }, table);
-          const uniforms = rec.encode(enc, 'forward');
-          return uniforms ? [uniforms] : [];
-        },
-        ws,
-        0,
-        N,
-      );
+      const record = (enc: GPUCommandEncoder, layers: { from: number; to: number }): GPUBuffer[] => {
+        const rec = new ForwardRecorder(this.ctx.device, this.pipelines, this.kernelFeatures);
+        this.recordForward(rec, ws, N, 0, false, { from: 0, count: N }, table, layers);
+        const uniforms = rec.encode(enc, 'forward');
+        return uniforms ? [uniforms] : [];
+      };
+      // The decoder layers in groups, each its own submit, the signal checked between them; the last group
+      // with the output layer and the read-back.
+      const L = this.config.numLayers;
+      let queued: Promise<void> | null = null;
+      for (let from = 0; from + LAYERS_PER_SUBMIT < L; from += LAYERS_PER_SUBMIT) {
+        const done = this.submitLayers('scoring a batch', (enc) => record(enc, { from, to: from + LAYERS_PER_SUBMIT }));
+        if (queued) await queued;
+        this.usable(options.signal);
+        queued = done;
+      }
+      if (queued) await queued;
+      this.usable(options.signal);
+      const words = await this.submitAndRead('scoring a batch', (enc) => record(enc, { from: L - 1 - ((L - 1) % LAYERS_PER_SUBMIT), to: L }), ws, 0, N);
       const logProbs = new Float32Array(words.buffer);
       for (const b of batch) {
         const s = sequences[b.index];

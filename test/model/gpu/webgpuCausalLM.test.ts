@@ -7,7 +7,8 @@ import type { TinyModelOptions } from '../../../scripts/tinyModel';
 import { requestAdapter } from '../../../src/gpu/adapter';
 import { createSoupDevice, type SoupDevice } from '../../../src/gpu/device';
 import type { KernelFeatures } from '../../../src/model/gpu/modelShaders';
-import { ModelDoesNotFitError, WebGpuCausalLM } from '../../../src/model/gpu/webgpuCausalLM';
+import { LAYERS_PER_SUBMIT, ModelDoesNotFitError, WebGpuCausalLM } from '../../../src/model/gpu/webgpuCausalLM';
+import { CancelledError } from '../../../src/errors';
 import { CpuCausalLM } from '../../../src/model/cpu/cpuCausalLM';
 import { createCausalLM } from '../../../src/model/create';
 import type { Architecture } from '../../../src/model/types';
@@ -89,6 +90,38 @@ describe('WebGpuCausalLM vs CpuCausalLM on tiny models', () => {
       }
     });
   }
+});
+
+describe('WebGpuCausalLM: a batch in several submits', () => {
+  it(`${LAYERS_PER_SUBMIT * 2 + 1} layers (three submits per batch): the CPU model's scores; a cancel is seen between submits, and the model scores on`, async () => {
+    const m = await openTinyModel({ architecture: 'llama', dtype: 'BF16', seed: 12, numLayers: LAYERS_PER_SUBMIT * 2 + 1 });
+    const seqs = TEXTS.map((t) => Int32Array.from(m.tokenizer!.encode(t)));
+    const gpu = await WebGpuCausalLM.create(m.config, m.weights, { device: ctx });
+    const cpu = await CpuCausalLM.load(m.config, m.weights);
+    const queue = ctx.device.queue;
+    const submit = queue.submit.bind(queue);
+    try {
+      const want = await cpu.scoreTokens(seqs);
+      expect(worst(await gpu.scoreTokens(seqs), want)).toBeLessThan(1e-4);
+
+      // Cancelled as the batch's first submit goes to the GPU: the rest of the forward is never submitted.
+      const cancel = new AbortController();
+      let submits = 0;
+      queue.submit = (buffers: Iterable<GPUCommandBuffer>) => {
+        submits++;
+        cancel.abort();
+        submit(buffers);
+      };
+      await expect(gpu.scoreTokens(seqs, { signal: cancel.signal })).rejects.toBeInstanceOf(CancelledError);
+      expect(submits).toBeLessThan(3);
+      queue.submit = submit;
+      expect(worst(await gpu.scoreTokens(seqs), want)).toBeLessThan(1e-4);
+    } finally {
+      queue.submit = submit;
+      gpu.dispose();
+      cpu.dispose();
+    }
+  });
 });
 
 describe('WebGpuCausalLM: weights, parts, fit', () => {
