@@ -8,7 +8,7 @@ export const CLUSTER_BOOLEAN_FLAGS = ['merge-in-job', 'keep-soups'];
 
 /** The in-memory search. */
 export const SEARCH_FLAGS = {
-  booleans: [...ANALYSIS_BOOLEAN_FLAGS, 'resume', 'stream', 'quiet'],
+  booleans: [...ANALYSIS_BOOLEAN_FLAGS, 'resume', 'stream', 'quiet', 'estimate'],
   values: [...COMMON_VALUE_FLAGS, 'tasks', 'max-length', 'export', 'export-trial', 'gpu-memory'],
 };
 

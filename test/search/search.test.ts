@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -61,6 +61,31 @@ describe('souplab search', () => {
     // A resumed search with other tasks is refused.
     const other = captureIO();
     expect(await runCli(['search', '--models', models, '--tasks', join(dir, 'facts.jsonl'), '--backend', 'cpu', '--out', join(dir, 'stopped'), '--resume'], other)).toBe(2);
+    expect(other.err()).toMatch(/--resume found a search of other task files/);
+  }, 300_000);
+
+  it('--estimate prints the plan\'s time from a warm-up and writes nothing; with --resume it prices the points left', async () => {
+    const listing = (d: string) => (existsSync(d) ? readdirSync(d).sort().map((f) => `${f} ${statSync(join(d, f)).mtimeMs}`) : []);
+    const fresh = captureIO();
+    expect(await runCli(['search', '--models', models, '--tasks', tasks, '--backend', 'cpu', '--out', join(dir, 'estimate-only'), '--estimate'], fresh)).toBe(0);
+    // 43 soups: 3 singles, the uniform soup, 36 lattice points, 3 pairs (as the whole run above evaluates).
+    expect(fresh.out()).toMatch(/^estimate: 43 points × [\d,]+( k)? tokens ≈ .+ at [\d,]+ tokens\/s on CPU.* \(the evaluation alone, from a warm-up\)\n$/);
+    expect(existsSync(join(dir, 'estimate-only'))).toBe(false);
+
+    // A stopped search: the estimate counts only the points it has not evaluated, and leaves its folder as it was.
+    const stopped = join(dir, 'estimate-stopped');
+    const first = captureIO(/point 5\/\d+/);
+    expect(await runCli(['search', '--models', models, '--tasks', tasks, '--backend', 'cpu', '--out', stopped], first)).toBe(130);
+    const kept = readFileSync(join(stopped, 'trials.jsonl'), 'utf8').trim().split('\n').length;
+    const before = listing(stopped);
+    const resumed = captureIO();
+    expect(await runCli(['search', '--models', models, '--tasks', tasks, '--backend', 'cpu', '--out', stopped, '--resume', '--estimate'], resumed)).toBe(0);
+    expect(resumed.out()).toMatch(new RegExp(`^estimate: ${43 - kept} points × .*; ${kept} trials stored in .* are reused\\n$`));
+    expect(listing(stopped)).toEqual(before);
+
+    // Another search's folder is refused, as --resume refuses it.
+    const other = captureIO();
+    expect(await runCli(['search', '--models', models, '--tasks', join(dir, 'facts.jsonl'), '--backend', 'cpu', '--out', stopped, '--resume', '--estimate'], other)).toBe(2);
     expect(other.err()).toMatch(/--resume found a search of other task files/);
   }, 300_000);
 

@@ -15,7 +15,7 @@ import { loadEvaluator, type ModelBackendChoice } from '../../node/modelBackend'
 import { type NodeCheckpoint } from '../../node/openCheckpointPath';
 import { openCheckpointRef } from '../../node/openCheckpointRef';
 import { readTaskFiles } from '../../node/taskFiles';
-import { openResultsFolder, writeAtomically, type SearchManifest } from '../../node/trialStore';
+import { openResultsFolder, storedTrials, writeAtomically, type SearchManifest } from '../../node/trialStore';
 import { planKeysOf, searchEvidence, type SearchEvidence } from '../../search/evidence';
 import { objectiveRule } from '../../search/objective';
 import { heldOutCsv, pointRecipeYaml, searchProvenance, reportMarkdown, trialIds, trialsCsv, weightsText } from '../../search/outputs';
@@ -57,6 +57,8 @@ analyze --trials), held-out.csv, best.yaml, report.md and evidence.json.
                         of points (souplab grid's index.csv: "weight: <model>" columns)
   --out <folder>        the results folder
   --resume              continue the search in --out
+  --estimate            load the evaluator, time a short warm-up and print the whole plan's estimated
+                        time (with --resume: of the points left), then stop: nothing is evaluated or written
   --backend webgpu|cpu  the evaluator (default: WebGPU on a hardware adapter, else the CPU)
   --metric acc_norm|acc the multiple-choice score (default acc_norm); perplexity tasks
                         score their per-byte probability 100 · 2^(−bits/byte) %, so the objective sums percentages
@@ -185,24 +187,34 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
         tuneShare,
         ...(tokenizerSource === undefined ? {} : { tokenizerSource }),
       };
-      const store = await openResultsFolder(out, manifest, flags.get('resume') === true);
-      if (store.dropped > 0) say(`resume: dropped ${store.dropped} unfinished trial record${store.dropped > 1 ? 's' : ''} (a stop mid-write)`);
-      const stored = (await store.load()).length;
-      if (stored > 0) say(`resume: ${stored} trials already evaluated are reused`);
-
       const shapleyArg = str('shapley');
       if (shapleyArg !== undefined && !['all', 'experts', 'none'].includes(shapleyArg)) throw new UsageError(`--shapley must be all, experts or none, got '${shapleyArg}'`);
       const shapleyPlayers = shapleyArg === 'all' ? names.map((_, i) => i) : shapleyArg === 'experts' ? experts : shapleyArg === 'none' ? [] : undefined;
       const spec: SearchSpec = { models: names, experts, plan, metric, splitSeed: seed, tuneShare, shapleyPlayers };
-      const trialsSoFar: TrialRecord[] = await store.load();
       // The whole plan's time from a short measured warm-up, before any point is evaluated.
-      const planned = plannedPoints(spec, new Set(trialsSoFar.map((t) => t.key)));
-      if (planned.points > 0) {
+      const estimateFor = async (kept: TrialRecord[]): Promise<string | null> => {
+        const planned = plannedPoints(spec, new Set(kept.map((t) => t.key)));
+        if (planned.points === 0) return null;
         const estimate = estimatePlan(tasks, planned.points, await measurePace(lm.model, tasks, { signal: io.signal, sampleTokens: 64 }));
-        say(`estimate: ${planned.atLeast ? 'at least ' : ''}${estimateText(estimate, lm.description)} (the evaluation alone, from a warm-up)`);
         const warning = slowPlanWarning(estimate, lm.model.backend);
         if (warning) io.stderr(`warning: ${warning}\n`);
+        return `estimate: ${planned.atLeast ? 'at least ' : ''}${estimateText(estimate, lm.description)} (the evaluation alone, from a warm-up)`;
+      };
+      if (flags.get('estimate') === true) {
+        // Only the estimate: nothing evaluated, nothing written (the stored trials of --resume read, not opened).
+        const kept = flags.get('resume') === true ? await storedTrials(out, manifest) : [];
+        const line = await estimateFor(kept);
+        io.stdout(`${line ?? `estimate: nothing left to evaluate (${kept.length} trials stored in ${out})`}${kept.length > 0 && line ? `; ${kept.length} trials stored in ${out} are reused` : ''}\n`);
+        return problems.length > 0 ? 2 : 0;
       }
+
+      const store = await openResultsFolder(out, manifest, flags.get('resume') === true);
+      if (store.dropped > 0) say(`resume: dropped ${store.dropped} unfinished trial record${store.dropped > 1 ? 's' : ''} (a stop mid-write)`);
+      const stored = (await store.load()).length;
+      if (stored > 0) say(`resume: ${stored} trials already evaluated are reused`);
+      const trialsSoFar: TrialRecord[] = await store.load();
+      const estimateLine = await estimateFor(trialsSoFar);
+      if (estimateLine) say(estimateLine);
       const started = performance.now();
       const writeOutputs = async (trials: TrialRecord[], planKeys: Set<string>, players: number[], info: { evaluated: number; planPoints: number; cancelled: boolean }): Promise<SearchEvidence> => {
         const categories = tasks.map((t) => t.name);
