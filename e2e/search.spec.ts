@@ -76,6 +76,12 @@ async function setUpSearch(page: Page): Promise<void> {
 
 test('a grid search in the studio: trials as the CLI computes them; cancel, reload, resume evaluates only the rest; export the best row with its evidence', async ({ page }) => {
   await setUpSearch(page);
+  // The time first, without starting: the evaluator loaded and a warm-up timed; nothing evaluated or stored.
+  await page.getByRole('button', { name: 'Estimate the time' }).click();
+  await expect(page.getByTestId('search-forecast')).toHaveText(new RegExp(`^Estimate: ${TOTAL} points × [\\d,]+( k)? tokens ≈ .* at [\\d,]+ tokens/s on CPU .*\\(the evaluation alone, from a warm-up\\)\\.$`), { timeout: 60_000 });
+  await expect(page.getByRole('button', { name: 'Estimate the time' })).toBeEnabled();
+  expect(await storedTrials(page)).toEqual([]);
+  await expect(page.getByTestId('search-started')).toHaveCount(0);
   const start = page.getByRole('button', { name: 'Start the search' });
   await start.click();
   await expect(page.getByTestId('search-started')).toContainText('the models are held in memory', { timeout: 60_000 });

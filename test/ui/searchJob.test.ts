@@ -7,7 +7,7 @@ import { inThreadSpawner } from '../../src/merge/cpu/protocol';
 import { CpuCausalLM } from '../../src/model/cpu/cpuCausalLM';
 import type { TrialRecord, TrialStore } from '../../src/search/runSearch';
 import type { SearchSettings } from '../../src/ui/search/protocol';
-import { runSearchJob } from '../../src/ui/search/searchJob';
+import { estimateSearchJob, runSearchJob } from '../../src/ui/search/searchJob';
 import type { TaskText } from '../../src/ui/taste/protocol';
 import { demoFolder } from './demoFolder';
 
@@ -95,6 +95,46 @@ describe('runSearchJob', () => {
     const strip = (t: TrialRecord) => ({ ...t, soupSeconds: 0, evalSeconds: 0 });
     expect(resumed.outcome.trials.map(strip).sort((a, b) => a.key.localeCompare(b.key))).toEqual(full.outcome.trials.map(strip).sort((a, b) => a.key.localeCompare(b.key)));
     expect(resumed.evidence.best).toEqual(full.evidence.best);
+  }, 180_000);
+
+  it('estimateSearchJob: the plan\'s time before starting (the points left), nothing evaluated or stored; null when all are stored', async () => {
+    const ingredients = [await demoFolder(0, 'x'), await demoFolder(1, 'y'), await demoFolder(2, 'z')];
+    const soupBackend = createCpuSoupBackend({ workers: 1, spawn: inThreadSpawner });
+    const loaded: string[] = [];
+    const deps = (stored: TrialStore) => ({
+      soupBackend,
+      createModel: async (config: Parameters<typeof CpuCausalLM.load>[0], weights: Parameters<typeof CpuCausalLM.load>[1]) => {
+        const model = await CpuCausalLM.load(config, weights);
+        loaded.push('model');
+        return { model, description: 'CPU', dispose: () => model.dispose() };
+      },
+      memoryBudget: 1e9,
+      stored,
+    });
+    try {
+      const store = memoryStore();
+      const fresh = await estimateSearchJob({ settings: settings(), ingredients, tasks: TASKS }, deps(store));
+      // As the run prices it before its first point (the test above: 9 points).
+      expect(fresh!.points).toBe(9);
+      expect(fresh!.text).toMatch(/^9 points × \d+ tokens ≈ .* tokens\/s on CPU$/);
+      expect(store.records).toEqual([]);
+      expect(loaded).toHaveLength(1);
+
+      const stored = memoryStore();
+      const ac = new AbortController();
+      let fresh2 = 0;
+      await expect(run(stored, settings(), ac.signal, () => ++fresh2 === 3 && ac.abort())).rejects.toBeInstanceOf(CancelledError);
+      const kept = structuredClone(stored.records);
+      const left = await estimateSearchJob({ settings: settings(), ingredients, tasks: TASKS }, deps(stored));
+      expect(left!.points).toBe(9 - kept.length);
+      expect(left!.tokensPerPoint).toBe(fresh!.tokensPerPoint);
+      expect(stored.records).toEqual(kept);
+
+      await run(stored, settings());
+      expect(await estimateSearchJob({ settings: settings(), ingredients, tasks: TASKS }, deps(stored))).toBeNull();
+    } finally {
+      await soupBackend.dispose();
+    }
   }, 180_000);
 
   it('says what is wrong before evaluating: an expert outside the search, a list plan that names no model', async () => {

@@ -37,6 +37,8 @@ export interface SearchRequest {
   /** The models, in settings.models order; recipe model paths are these names. */
   ingredients: WorkerIngredient[];
   tasks: TaskText[];
+  /** Only the plan's time: the models opened, the evaluator loaded, a warm-up timed; nothing evaluated or stored. */
+  estimateOnly?: boolean;
 }
 
 export interface SearchStarted {
@@ -58,4 +60,5 @@ export type FromSearchWorker =
   | { type: 'forecast'; forecast: PlanForecast | null }
   | { type: 'evidence'; evidence: SearchEvidence }
   | { type: 'done'; evaluated: number; planPoints: number; evidence: SearchEvidence }
+  | { type: 'done'; estimateOnly: true }
   | { type: 'failed'; message: string; cancelled: boolean };

@@ -63,19 +63,27 @@ export function evidenceOf(trials: TrialRecord[], spec: SearchSpec, players: num
   return searchEvidence(trials, spec.models, spec.experts, planKeysOf(trials, spec), players, tasks);
 }
 
-export async function runSearchJob(req: Pick<SearchRequest, 'settings' | 'ingredients' | 'tasks'>, deps: SearchJobDeps): Promise<SearchJobResult> {
+/**
+ * Opens the search of `req` (its ingredients from their files, then the engine's openSearch), hands the
+ * session to `work`, and closes everything after, whatever `work` does.
+ */
+async function withSearchSession<T>(
+  req: Pick<SearchRequest, 'settings' | 'ingredients' | 'tasks'>,
+  deps: Pick<SearchJobDeps, 'soupBackend' | 'createModel' | 'memoryBudget' | 'signal'>,
+  work: (session: SearchSession, spec: SearchSpec) => Promise<T>,
+): Promise<T> {
   const { settings } = req;
   const { signal } = deps;
   const spec = specOf(settings);
   if (req.ingredients.map((i) => i.name).join('\n') !== settings.models.join('\n')) throw new InputError('the ingredients sent do not match the models of the search');
   const opened: Checkpoint[] = [];
-  for (const input of req.ingredients) {
-    throwIfAborted(signal);
-    opened.push(await openInput(input));
-  }
-  const models: PlannedModel[] = req.ingredients.map((input, i) => ({ name: input.name, path: input.name, checkpoint: opened[i] }));
   let session: SearchSession | undefined;
   try {
+    for (const input of req.ingredients) {
+      throwIfAborted(signal);
+      opened.push(await openInput(input));
+    }
+    const models: PlannedModel[] = req.ingredients.map((input, i) => ({ name: input.name, path: input.name, checkpoint: opened[i] }));
     try {
       session = await openSearch({
         models,
@@ -93,6 +101,16 @@ export async function runSearchJob(req: Pick<SearchRequest, 'settings' | 'ingred
       }
       throw e;
     }
+    return await work(session, spec);
+  } finally {
+    await session?.dispose();
+    await Promise.all(opened.map((c) => (c as Checkpoint & { close?: () => Promise<void> }).close?.().catch(() => undefined)));
+  }
+}
+
+export async function runSearchJob(req: Pick<SearchRequest, 'settings' | 'ingredients' | 'tasks'>, deps: SearchJobDeps): Promise<SearchJobResult> {
+  const { signal } = deps;
+  return withSearchSession(req, deps, async (session, spec) => {
     const { tasks, problems, fitted, lm } = session;
     const stored = (await deps.store.load()).length;
     deps.onStarted?.({ fit: fitted.line, where: fitted.where, backend: lm.description, problems, stored });
@@ -113,8 +131,18 @@ export async function runSearchJob(req: Pick<SearchRequest, 'settings' | 'ingred
       },
     });
     return { outcome, evidence: evidenceOf(outcome.trials, spec, outcome.shapleyPlayers, tasks) };
-  } finally {
-    await session?.dispose();
-    await Promise.all(opened.map((c) => (c as Checkpoint & { close?: () => Promise<void> }).close?.().catch(() => undefined)));
-  }
+  });
+}
+
+/**
+ * The plan's time as runSearchJob would tell it before its first point (the points `stored` lacks),
+ * from a warm-up of the loaded evaluator: nothing is evaluated or stored. Null: nothing left to evaluate.
+ */
+export async function estimateSearchJob(
+  req: Pick<SearchRequest, 'settings' | 'ingredients' | 'tasks'>,
+  deps: Pick<SearchJobDeps, 'soupBackend' | 'createModel' | 'memoryBudget' | 'signal'> & { stored: Pick<TrialStore, 'load'> },
+): Promise<PlanForecast | null> {
+  return withSearchSession(req, deps, async (session, spec) =>
+    forecastSearch(spec, session.tasks, session.lm, new Set((await deps.stored.load()).map((t) => t.key)), { surface: 'studio-search', signal: deps.signal }),
+  );
 }

@@ -7,8 +7,9 @@
 import { browserMemoryBudget } from '../../browser/memory';
 import { getSearch, idbTrialStore, putSearch, updateSearch, type StoredSearchState } from '../../browser/searchDb';
 import { serveOneJob, throttle } from '../evalWorker/host';
+import type { JobContext } from '../evalWorker/host';
 import type { FromSearchWorker, SearchRequest, SearchSettings } from './protocol';
-import { runSearchJob } from './searchJob';
+import { estimateSearchJob, runSearchJob, type SearchJobDeps } from './searchJob';
 import { searchStopMessage } from './stopMessage';
 
 const CANCELLED = 'Search cancelled; every finished point is kept. Start it again to resume.';
@@ -17,6 +18,7 @@ let stopped: string | undefined;
 
 serveOneJob<SearchRequest, FromSearchWorker>(
   async (req, ctx) => {
+    if (req.estimateOnly) return estimate(req, ctx);
     const id = req.searchId;
     const now = Date.now();
     const old = await getSearch<SearchSettings>(id);
@@ -36,11 +38,9 @@ serveOneJob<SearchRequest, FromSearchWorker>(
     const scoring = throttle((m: FromSearchWorker) => ctx.post(m), 100);
     const end = (state: StoredSearchState, message: string | null) => updateSearch(id, { state, message }).catch(() => undefined);
     try {
-      const { outcome, evidence } = await runSearchJob(req, {
-        soupBackend: ctx.soupBackend,
-        createModel: async (config, weights, signal) => ctx.createModel(req.settings.backend, config, weights, { name: 'soup', signal, ownDevice: true }),
+      const result = await runSearchJob(req, {
+        ...evaluator(req, ctx),
         store: idbTrialStore(id),
-        memoryBudget: browserMemoryBudget(),
         signal: ctx.signal,
         onStarted: (info) => {
           void updateSearch(id, { loader: info.fit, backend: info.backend }).catch(() => undefined);
@@ -59,6 +59,7 @@ serveOneJob<SearchRequest, FromSearchWorker>(
           ctx.post({ type: 'evidence', evidence });
         },
       });
+      const { outcome, evidence } = result;
       await updateSearch(id, { state: 'done', message: null, evidence });
       return { type: 'done', evaluated: outcome.evaluated, planPoints: outcome.planPoints, evidence };
     } catch (e) {
@@ -71,3 +72,19 @@ serveOneJob<SearchRequest, FromSearchWorker>(
   (message, cancelled) => ({ type: 'failed', message: cancelled ? message : (stopped ?? message), cancelled }),
   CANCELLED,
 );
+
+/** The soup backend and the evaluator of the page's choice (the GPU model on a device of its own). */
+function evaluator(req: SearchRequest, ctx: JobContext<FromSearchWorker>): Pick<SearchJobDeps, 'soupBackend' | 'createModel' | 'memoryBudget'> {
+  return {
+    soupBackend: ctx.soupBackend,
+    createModel: async (config, weights, signal) => ctx.createModel(req.settings.backend, config, weights, { name: 'soup', signal, ownDevice: true }),
+    memoryBudget: browserMemoryBudget(),
+  };
+}
+
+/** Only the plan's time: the stored trials read (the points left are priced), nothing evaluated or written. */
+async function estimate(req: SearchRequest, ctx: JobContext<FromSearchWorker>): Promise<FromSearchWorker> {
+  const forecast = await estimateSearchJob(req, { ...evaluator(req, ctx), stored: idbTrialStore(req.searchId), signal: ctx.signal });
+  ctx.post({ type: 'forecast', forecast });
+  return { type: 'done', estimateOnly: true };
+}

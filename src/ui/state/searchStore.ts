@@ -59,7 +59,9 @@ export interface ExportProvenance {
   metadata: Record<string, string>;
 }
 
-type Phase = 'idle' | 'starting' | 'running' | 'cancelling';
+type Phase = 'idle' | 'estimating' | 'starting' | 'running' | 'cancelling';
+
+type StartArgs = { settings: SearchSettings; models: ModelIdentity[]; ingredients: IngredientInput[]; tasks: TaskText[] };
 
 interface SearchState {
   form: SearchForm;
@@ -75,7 +77,9 @@ interface SearchState {
   exported: ExportProvenance | null;
   init(): Promise<void>;
   setForm(patch: Partial<SearchForm>): void;
-  start(args: { settings: SearchSettings; models: ModelIdentity[]; ingredients: IngredientInput[]; tasks: TaskText[] }): Promise<void>;
+  start(args: StartArgs): Promise<void>;
+  /** The plan's time from a warm-up (the points not stored yet), before starting: nothing evaluated or stored. */
+  estimate(args: StartArgs): Promise<void>;
   cancel(): void;
   /** Forgets the search shown and deletes its stored trials. */
   discard(): Promise<void>;
@@ -161,6 +165,7 @@ export const useSearchStore = create<SearchState>()(
             }
           });
           const done = await running.done;
+          if ('estimateOnly' in done) return;
           const s = get().search;
           set({
             search: s && { ...s, state: 'done', evidence: done.evidence },
@@ -173,6 +178,28 @@ export const useSearchStore = create<SearchState>()(
         } finally {
           running = null;
           set({ phase: 'idle', progress: null });
+        }
+      },
+      async estimate({ settings, models, ingredients, tasks }) {
+        if (running || get().phase !== 'idle') return;
+        set({ phase: 'estimating', message: null, started: null, progress: null, forecast: null });
+        try {
+          const manifest = await manifestOf(settings, models, tasks);
+          const byName = new Map(ingredients.map((i) => [i.name, i]));
+          running = startSearch(
+            { type: 'start', searchId: await searchIdOf(manifest), manifest, settings, ingredients: settings.models.map((m) => workerIngredient(byName.get(m)!)), tasks, estimateOnly: true },
+            (m) => {
+              if (m.type === 'forecast') set({ forecast: m.forecast });
+            },
+          );
+          await running.done;
+          if (!get().forecast) set({ message: { kind: 'info', text: 'Nothing left to evaluate: every point of this search is stored.' } });
+        } catch (e) {
+          const cancelled = e instanceof JobFailure && e.cancelled;
+          set({ message: cancelled ? { kind: 'warning', text: 'Estimate cancelled; nothing was evaluated.' } : { kind: 'error', text: messageOf(e) } });
+        } finally {
+          running = null;
+          set({ phase: 'idle' });
         }
       },
       cancel() {

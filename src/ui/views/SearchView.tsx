@@ -69,10 +69,15 @@ export function SearchView() {
   const preview = usePreview(settings, problem, ready, tasks, s.trials.length, active);
   const vocabularyWarning = useVocabularyWarning(settings, ready);
 
-  const start = () => {
-    if (!settings) return;
+  const argsOf = (settings: SearchSettings) => {
     const models = settings.models.map((m) => ready.find((g) => g.name === m)!);
-    void s.start({ settings, models: models.map(identityOf), ingredients: models.map((g) => g.input), tasks: tasks.filter((t) => settings.tasks.includes(t.file)) });
+    return { settings, models: models.map(identityOf), ingredients: models.map((g) => g.input), tasks: tasks.filter((t) => settings.tasks.includes(t.file)) };
+  };
+  const start = () => {
+    if (settings) void s.start(argsOf(settings));
+  };
+  const estimate = () => {
+    if (settings) void s.estimate(argsOf(settings));
   };
   // Resume only what an earlier run left unfinished (the preview holds still while this run goes on).
   const resuming = preview !== null && preview.stored > 0 && (preview.plan === null || preview.stored < preview.total);
@@ -93,6 +98,9 @@ export function SearchView() {
           <button type="button" className="primary" disabled={active || settings === null || problem !== null} onClick={start}>
             {resuming ? 'Resume the search' : 'Start the search'}
           </button>
+          <button type="button" disabled={active || settings === null || problem !== null} onClick={estimate} title="Load the evaluator and time a short warm-up: the plan's time, before anything is evaluated">
+            Estimate the time
+          </button>
           <button type="button" disabled={!active || s.phase === 'cancelling'} onClick={() => s.cancel()}>
             Cancel
           </button>
@@ -108,6 +116,7 @@ export function SearchView() {
           </p>
         )}
         {s.phase === 'starting' && <p role="status">Opening the checkpoints…</p>}
+        {s.phase === 'estimating' && <p role="status">Loading the evaluator and timing a warm-up…</p>}
         <ForecastNote forecast={s.forecast} testId="search-forecast" />
         {active && s.progress && <ProgressBar progress={s.progress} forecast={s.forecast} cancelling={s.phase === 'cancelling'} />}
         {s.message && (
