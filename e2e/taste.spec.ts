@@ -55,6 +55,11 @@ async function openTaste(page: Page): Promise<void> {
 
 test('Taste scores the demo soup and its ingredients as the CLI does; Send to Scores fills the heatmap', async ({ page }, testInfo) => {
   await openTaste(page);
+  // The time first, nothing scored: the soup and its 3 ingredients priced from a warm-up.
+  await page.getByRole('button', { name: 'Estimate the time' }).click();
+  await expect(page.getByTestId('taste-forecast')).toHaveText(/^Estimate: 4 models × [\d,]+( k)? tokens ≈ .* at [\d,]+ tokens\/s on CPU .*\(the evaluation alone, from a warm-up\)\.$/, { timeout: 60_000 });
+  await expect(page.getByRole('button', { name: 'Taste', exact: true })).toBeEnabled();
+  await expect(page.getByRole('table', { name: 'Taste scores' })).toHaveCount(0);
   await page.getByRole('button', { name: 'Taste', exact: true }).click();
   const table = page.getByRole('table', { name: 'Taste scores' });
   await expect(table.locator('tbody tr')).toHaveCount(4, { timeout: 90_000 });

@@ -6,7 +6,7 @@ import { createCpuSoupBackend } from '../../src/merge/cpu/cpuBackend';
 import { inThreadSpawner } from '../../src/merge/cpu/protocol';
 import { CpuCausalLM } from '../../src/model/cpu/cpuCausalLM';
 import type { TaskText } from '../../src/ui/taste/protocol';
-import { runTasteJob } from '../../src/ui/taste/tasteJob';
+import { estimateTasteJob, runTasteJob } from '../../src/ui/taste/tasteJob';
 import { demoFolder } from './demoFolder';
 
 // The Taste job in Node, on the demo checkpoints (real tokenizer) and the demo tasks.
@@ -52,6 +52,36 @@ describe('runTasteJob', () => {
       } else throw new Error('kinds differ');
     }
   }, 60_000);
+
+  it('estimateTasteJob: the run\'s time before tasting, as the run tells it; nothing scored, the model loaded once and disposed', async () => {
+    const ingredients = [await demoFolder(0, 'x'), await demoFolder(1, 'y')];
+    const d = deps();
+    const loaded: CpuCausalLM[] = [];
+    const disposed: CpuCausalLM[] = [];
+    const createModel = async (config: Parameters<typeof CpuCausalLM.load>[0], weights: Parameters<typeof CpuCausalLM.load>[1]) => {
+      const model = await CpuCausalLM.load(config, weights);
+      loaded.push(model);
+      const dispose = model.dispose.bind(model);
+      model.dispose = () => {
+        disposed.push(model);
+        dispose();
+      };
+      return { model, description: 'CPU' };
+    };
+    const req = { ingredients, recipeYaml: recipe('x', 'y', 1, 1), tasks: TASKS, soupName: 'soup' };
+    let told: PlanForecast | undefined;
+    try {
+      const estimate = await estimateTasteJob(req, { ...d, createModel });
+      expect(estimate.text).toMatch(/^3 models × \d+ tokens ≈ .* tokens\/s on CPU$/);
+      expect(loaded).toHaveLength(1);
+      expect(disposed).toEqual(loaded);
+      // The run prices the same plan: its models and its tokens (the pace is measured again).
+      await runTasteJob(req, { ...d, onForecast: (f) => (told = f) });
+      expect({ points: told!.points, tokensPerPoint: told!.tokensPerPoint }).toEqual({ points: estimate.points, tokensPerPoint: estimate.tokensPerPoint });
+    } finally {
+      await d.soupBackend.dispose();
+    }
+  });
 
   it('a different ingredient makes a different soup: its scores are not any ingredient\'s', async () => {
     const ingredients = [await demoFolder(0, 'x'), await demoFolder(1, 'y')];

@@ -35,7 +35,7 @@ export interface TasteRun {
   ended?: 'done' | 'cancelled' | 'failed';
 }
 
-type Phase = 'idle' | 'running' | 'done' | 'failed' | 'cancelled';
+type Phase = 'idle' | 'estimating' | 'running' | 'done' | 'failed' | 'cancelled';
 
 interface TasteState {
   tasks: TaskText[];
@@ -61,6 +61,8 @@ interface TasteState {
   setMetric(metric: ChoiceMetric): void;
   setBackend(backend: TasteBackend): void;
   start(req: Omit<TasteRequest, 'type' | 'tasks'>, soupWeights: Record<string, number>): void;
+  /** The run's time from a warm-up, before tasting: the evaluator loaded, nothing scored. */
+  estimate(req: Omit<TasteRequest, 'type' | 'tasks' | 'estimateOnly'>): void;
   cancel(): void;
   /** Removes one finished run's results (by its start time). */
   removeRun(at: number): void;
@@ -173,6 +175,25 @@ export const useTasteStore = create<TasteState>()(
               finish(cancelled ? 'cancelled' : 'failed');
             },
           );
+        },
+        estimate(req) {
+          if (running) return;
+          const before = get().phase;
+          set({ phase: 'estimating', forecast: null, message: null });
+          const job = startTaste(
+            { ...req, type: 'start', tasks: get().tasks, estimateOnly: true },
+            { started: () => undefined, forecast: (forecast) => set({ forecast }), progress: () => undefined, model: () => undefined },
+          );
+          running = job;
+          job.done.then(
+            () => set({ phase: before }),
+            (e: unknown) => {
+              const cancelled = e instanceof TasteFailure && e.cancelled;
+              set({ phase: cancelled ? 'cancelled' : 'failed', message: cancelled ? 'Estimate cancelled; nothing was scored.' : e instanceof Error ? e.message : String(e) });
+            },
+          ).finally(() => {
+            if (running === job) running = null;
+          });
         },
         cancel() {
           running?.cancel();

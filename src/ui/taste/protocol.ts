@@ -20,6 +20,8 @@ export interface TasteRequest {
   backend: TasteBackend;
   /** How the soup is named in the results. */
   soupName: string;
+  /** Only the run's time: the evaluator loaded, a warm-up timed (a forecast message); nothing scored. */
+  estimateOnly?: boolean;
 }
 
 export type ToTasteWorker = TasteRequest | { type: 'cancel' };

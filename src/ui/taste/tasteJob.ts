@@ -32,7 +32,8 @@ export interface TasteJobDeps {
   onModel?(r: ModelResult): void;
 }
 
-export async function runTasteJob(req: Omit<TasteRequest, 'type' | 'backend'>, deps: TasteJobDeps): Promise<ModelResult[]> {
+/** What a Taste scores: the soup (souped in memory, lazily) and each ingredient, with the tasks encoded by the soup's tokenizer. */
+async function prepareTaste(req: Omit<TasteRequest, 'type' | 'backend'>, deps: Pick<TasteJobDeps, 'soupBackend' | 'signal'>) {
   const { signal } = deps;
   const opened = new Map<string, Checkpoint>();
   for (const input of req.ingredients) {
@@ -63,7 +64,12 @@ export async function runTasteJob(req: Omit<TasteRequest, 'type' | 'backend'>, d
     checkWeights(config, weights, input.name);
     models.push({ name: input.name, role: 'ingredient', weights });
   }
+  return { config, tasks, problems, models };
+}
 
+export async function runTasteJob(req: Omit<TasteRequest, 'type' | 'backend'>, deps: TasteJobDeps): Promise<ModelResult[]> {
+  const { signal } = deps;
+  const { config, tasks, problems, models } = await prepareTaste(req, deps);
   const resultOf = (r: ModelEvaluation, i: number): ModelResult => ({ model: r.name, role: models[i].role, results: r.results, seconds: r.seconds });
   const results = await evaluateModels({
     config,
@@ -82,4 +88,19 @@ export async function runTasteJob(req: Omit<TasteRequest, 'type' | 'backend'>, d
     signal,
   });
   return results.map(resultOf);
+}
+
+/**
+ * The Taste's time as runTasteJob tells it before its first model, from a warm-up: the evaluator loaded
+ * with the first ingredient's weights (as fast as the soup's, without souping it); nothing is scored.
+ */
+export async function estimateTasteJob(req: Omit<TasteRequest, 'type' | 'backend'>, deps: Pick<TasteJobDeps, 'soupBackend' | 'createModel' | 'signal'>): Promise<PlanForecast> {
+  const { config, tasks, models } = await prepareTaste(req, deps);
+  const first = models.find((m) => m.role === 'ingredient') ?? models[0];
+  const { model, description } = await deps.createModel(config, first.weights, deps.signal);
+  try {
+    return await forecastPlan(model, description, tasks, models.length, { unit: 'models', surface: 'studio-taste', signal: deps.signal });
+  } finally {
+    model.dispose();
+  }
 }

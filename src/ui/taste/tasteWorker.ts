@@ -4,10 +4,16 @@
  */
 import { serveOneJob, throttle } from '../evalWorker/host';
 import type { FromTasteWorker, TasteProgress, TasteRequest } from './protocol';
-import { runTasteJob } from './tasteJob';
+import { estimateTasteJob, runTasteJob } from './tasteJob';
 
 serveOneJob<TasteRequest, FromTasteWorker>(
   async (req, ctx) => {
+    if (req.estimateOnly) {
+      const createModel = (config: Parameters<typeof ctx.createModel>[1], weights: Parameters<typeof ctx.createModel>[2], signal?: AbortSignal) =>
+        ctx.createModel(req.backend, config, weights, { name: req.soupName, signal });
+      ctx.post({ type: 'forecast', forecast: await estimateTasteJob(req, { soupBackend: ctx.soupBackend, signal: ctx.signal, createModel }) });
+      return { type: 'done' };
+    }
     const post = throttle((p: TasteProgress) => ctx.post({ type: 'progress', progress: p }), 80);
     await runTasteJob(req, {
       soupBackend: ctx.soupBackend,

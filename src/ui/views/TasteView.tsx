@@ -35,19 +35,17 @@ export function TasteView() {
   const status = useSoupStatus();
   const { choice } = useTasteBackend();
   const tasks = useMemo(() => describeTasks(t.tasks), [t.tasks]);
-  const runningNow = t.phase === 'running';
+  const runningNow = t.phase === 'running' || t.phase === 'estimating';
 
   const blockers = [...status.blockers];
   if (t.tasks.length === 0) blockers.push('Add task files (or use the demo tasks).');
 
-  const start = () => {
+  const request = () => {
     const names = namesInMerge(status.spec);
     const inputs = ingredients.filter((g) => names.includes(g.name)).map((g) => workerIngredient(g.input, g.name));
-    t.start(
-      { ingredients: inputs, recipeYaml: recipeYamlOf(status.spec), backend: choice, soupName: uniqueName('soup', names) },
-      Object.fromEntries(status.spec.models.map((m) => [m.name, m.weight])),
-    );
+    return { ingredients: inputs, recipeYaml: recipeYamlOf(status.spec), backend: choice, soupName: uniqueName('soup', names) };
   };
+  const start = () => t.start(request(), Object.fromEntries(status.spec.models.map((m) => [m.name, m.weight])));
 
   return (
     <div className="taste-view">
@@ -114,6 +112,9 @@ export function TasteView() {
           <button type="button" className="primary" disabled={runningNow || blockers.length > 0} onClick={start}>
             Taste
           </button>
+          <button type="button" disabled={runningNow || blockers.length > 0} onClick={() => t.estimate(request())} title="Load the evaluator and time a short warm-up: the run's time, before anything is scored">
+            Estimate the time
+          </button>
           {runningNow && (
             <button type="button" onClick={() => t.cancel()}>
               Cancel
@@ -128,7 +129,8 @@ export function TasteView() {
           </ul>
         )}
         <ForecastNote forecast={t.forecast} testId="taste-forecast" />
-        {runningNow && <TasteProgressBar progress={t.progress} pace={t.pace} />}
+        {t.phase === 'estimating' && <p role="status">Loading the evaluator and timing a warm-up…</p>}
+        {t.phase === 'running' && <TasteProgressBar progress={t.progress} pace={t.pace} />}
         {t.message && (
           <p className={t.phase === 'cancelled' ? 'warning' : 'error'} role="alert">
             {t.message}
