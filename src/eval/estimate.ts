@@ -62,7 +62,7 @@ export function duration(seconds: number): string {
 }
 
 function count(n: number): string {
-  return n >= 10_000 ? `${Math.round(n / 1000)} k` : String(n);
+  return n >= 10_000 ? `${Math.round(n / 1000)} k` : n.toLocaleString('en-US');
 }
 
 /** What is being counted: a search's points, or a Taste's models (the soup and its ingredients). */
