@@ -6,7 +6,7 @@
  * several threads (kernelThreads.ts), many tokens per matmul. The small per-token work (norms, RoPE,
  * attention) runs on the calling thread with the reference's own functions on views of that memory;
  * SwiGLU and the log-sum-exp over the vocabulary, as much work as all of that, are split over the
- * threads too (threadLoops.ts). Activations stay f32; matmuls accumulate in f32.
+ * threads too, in WebAssembly SIMD (elementwiseKernel.ts). Activations stay f32; matmuls accumulate in f32.
  */
 import { checkTokenIds } from '../tokenIds';
 import { InputError, throwIfAborted } from '../../errors';
@@ -18,7 +18,6 @@ import { KvCache } from './cpuCausalLM';
 import { CONTROL_BYTES, KernelThreads, type KernelThreadsOption } from './kernelThreads';
 import { DTYPE_BYTES, K_STEP, panelBytes, ROW_TILE, type WeightDtype } from './matmulKernel';
 import { addBias, addInPlace, rmsNorm, rope, ropeInvFreq } from './ops';
-import { logSumExpLoop, swigluLoop } from './threadLoops';
 
 interface Matrix {
   name: string;
@@ -66,7 +65,7 @@ interface Scratch {
   gate: number;
   up: number;
   logits: number;
-  /** The log-sum-exp of each row of logits (f64). */
+  /** Per row of logits, its max and Σ exp(x − max) (two f64). */
   logSumExps: number;
   /** Attention, per query head: its queries [rows, headDim], its kv head's keys [context, headDim] and values transposed [headDim, context8], scores [rows, context], probabilities [rows, context8], output [rows, headDim]. */
   attQ: number;
@@ -166,7 +165,7 @@ export class FastCpuCausalLM implements CausalLM {
       gate: f32Buffer(B, c.intermediateSize),
       up: f32Buffer(B, c.intermediateSize),
       logits: f32Buffer(LOGIT_ROWS, c.vocabSize),
-      logSumExps: f32Buffer(LOGIT_ROWS, 2),
+      logSumExps: f32Buffer(LOGIT_ROWS, 4),
       attQ: f32Buffer(B, c.headDim),
       attK: f32Buffer(alignUp(c.maxPositionEmbeddings, K_STEP), c.headDim),
       attVT: f32Buffer(c.headDim, alignUp(c.maxPositionEmbeddings, K_STEP)),
@@ -397,8 +396,9 @@ export class FastCpuCausalLM implements CausalLM {
   private logSumExps(rows: number): Float64Array {
     const V = this.config.vocabSize;
     const rowsPerThread = Math.max(1, Math.ceil(MIN_LOOP_PER_THREAD / V));
-    this.kernels.loop(logSumExpLoop, [this.scratch.logits, V, this.scratch.logSumExps], rows, rowsPerThread);
-    return new Float64Array(this.memory.buffer, this.scratch.logSumExps, rows);
+    this.kernels.loop('lse_rows', [this.scratch.logits, V, this.scratch.logSumExps], rows, rowsPerThread);
+    const pairs = new Float64Array(this.memory.buffer, this.scratch.logSumExps, 2 * rows);
+    return Float64Array.from({ length: rows }, (_, r) => pairs[2 * r] + Math.log(pairs[2 * r + 1]));
   }
 
   private live(): void {
@@ -490,7 +490,7 @@ export class FastCpuCausalLM implements CausalLM {
       rmsNorm(x, L.postNorm, n, D, c.rmsNormEps, xn);
       mm(L.gate, s.xn, s.gate);
       mm(L.up, s.xn, s.up);
-      this.kernels.loop(swigluLoop, [s.gate, s.up, s.gate], n * I, MIN_LOOP_PER_THREAD);
+      this.kernels.loop('swiglu', [s.gate, s.up, s.gate], n * I, MIN_LOOP_PER_THREAD);
       mm(L.down, s.gate, s.proj);
       addInPlace(x, proj);
       await yieldToEventLoop();

@@ -11,7 +11,7 @@
  * with count 1, everything runs on the calling thread.
  */
 import { blockRows, MATMUL_EXPORTS, matmulModuleBytes, PANEL_MIN_ROWS, panelBytes, splitColumns, type MatmulExports, type WeightDtype } from './matmulKernel';
-import { THREAD_LOOPS, type ThreadLoop } from './threadLoops';
+import { ELEMENTWISE_EXPORTS, type ElementwiseExport } from './elementwiseKernel';
 
 export interface KernelThreadInit {
   module: WebAssembly.Module;
@@ -64,7 +64,7 @@ const FNS: readonly WeightDtype[] = ['F32', 'F16', 'BF16'];
  * wake on a loaded virtual machine (measured: the calling thread waited ~0.5 ms per job).
  */
 const SPIN_CHECKS = 20_000;
-/** FN of the first loop of threadLoops.ts (after the matmul kernels). */
+/** FN of the first elementwise function of elementwiseKernel.ts (after the matmul kernels). */
 const FIRST_LOOP = FNS.length;
 
 /**
@@ -75,7 +75,7 @@ export const KERNEL_THREAD_SOURCE = `
 function kernelThread(init) {
   const ex = new WebAssembly.Instance(init.module, { env: { memory: init.memory } }).exports;
   const fns = [ex.mm_f32, ex.mm_f16, ex.mm_bf16];
-  const loops = [${THREAD_LOOPS.map((f) => f.toString()).join(', ')}];
+  const loops = [${ELEMENTWISE_EXPORTS.map((name) => `ex.${name}`).join(', ')}];
   const c = new Int32Array(init.memory.buffer, init.control, ${CONTROL_BYTES / 4});
   let seen = 0;
   Atomics.add(c, ${READY}, 1);
@@ -92,7 +92,7 @@ function kernelThread(init) {
         const per = Math.ceil(count / c[${PARTS}]);
         const a = Math.min(count, init.index * per);
         const b = Math.min(count, (init.index + 1) * per);
-        if (b > a) loops[c[${FN}] - ${FIRST_LOOP}](init.memory.buffer, c[${ARGS}], c[${ARGS + 1}], c[${ARGS + 2}], a, b);
+        if (b > a) loops[c[${FN}] - ${FIRST_LOOP}](c[${ARGS}], c[${ARGS + 1}], c[${ARGS + 2}], a, b);
       } else {
       const pairs = c[${COLUMNS}] / 2;
       const per = Math.ceil(pairs / c[${PARTS}]);
@@ -193,26 +193,27 @@ export class KernelThreads {
   }
 
   /**
-   * One of threadLoops.ts's loops over [0, count) with its three addresses, split into equal ranges
-   * over the threads (the calling one takes the first); on the calling thread alone when each part
-   * would be under `minPerThread`.
+   * One of elementwiseKernel.ts's functions over [0, count) with its three arguments, split into equal
+   * ranges over the threads (the calling one takes the first); on the calling thread alone when each
+   * part would be under `minPerThread`.
    */
-  loop(fn: ThreadLoop, args: readonly [number, number, number], count: number, minPerThread: number): void {
+  loop(name: ElementwiseExport, args: readonly [number, number, number], count: number, minPerThread: number): void {
+    const fn = this.exports[name];
     const parts = Math.max(1, Math.min(this.count, Math.floor(count / minPerThread)));
     if (parts > 1 && !this.started) this.awaitHelpers();
     if (parts === 1 || this.threads.length === 0) {
-      fn(this.memory.buffer, args[0], args[1], args[2], 0, count);
+      fn(args[0], args[1], args[2], 0, count);
       return;
     }
     const c = this.control;
-    c[FN] = FIRST_LOOP + THREAD_LOOPS.indexOf(fn);
+    c[FN] = FIRST_LOOP + ELEMENTWISE_EXPORTS.indexOf(name);
     c.set(args, ARGS);
     c[PARTS] = parts;
     c[COLUMNS] = count;
     Atomics.store(c, PENDING, this.threads.length);
     Atomics.add(c, GEN, 1);
     Atomics.notify(c, GEN);
-    fn(this.memory.buffer, args[0], args[1], args[2], 0, Math.min(count, Math.ceil(count / parts)));
+    fn(args[0], args[1], args[2], 0, Math.min(count, Math.ceil(count / parts)));
     this.waitForHelpers();
     if (Atomics.load(c, FAILED) !== 0) throw new Error('a CPU model thread failed in its elementwise work');
   }

@@ -15,6 +15,7 @@ import {
   assembleModule, call, doWhile, f32Store, f32x4Add, f32x4ExtractLane, f32x4Mul, F32_ADD, get, I32, I32_ADD, I32_EQZ, I32_GE_U, I32_LT_U, I32_MUL, I32_SUB, i32c, i32x4Shl,
   i32x4Splat, ifThen, load, load16x4s, load16x4u, RETURN, set, simd, store, tee, v128And, V128, type WasmFunction,
 } from '../../wasm/assembler';
+import { elementwiseFunctions, type ElementwiseExport, type ElementwiseFn } from './elementwiseKernel';
 
 export type WeightDtype = 'F32' | 'F16' | 'BF16';
 export const DTYPE_BYTES: Readonly<Record<WeightDtype, number>> = { F32: 4, F16: 2, BF16: 2 };
@@ -160,13 +161,14 @@ export function matmulModuleBytes(memory: { initial: number; maximum: number; sh
       dot_bf16: dotFunction('BF16'),
       mm_f16: panelFunction('F16', 0, 1),
       mm_bf16: panelFunction('BF16', 0, 2),
+      ...elementwiseFunctions(),
     },
     { importMemory: memory },
   );
 }
 
 export type MatmulFn = (x: number, w: number, y: number, rows: number, k: number, m: number, j0: number, j1: number, jb: number, panel: number) => void;
-export type MatmulExports = Record<'mm_f32' | 'mm_f16' | 'mm_bf16', MatmulFn>;
+export type MatmulExports = Record<'mm_f32' | 'mm_f16' | 'mm_bf16', MatmulFn> & Record<ElementwiseExport, ElementwiseFn>;
 
 /** Whether this engine runs WebAssembly SIMD (validates a small module of the kernel). */
 export function wasmSimdAvailable(): boolean {
