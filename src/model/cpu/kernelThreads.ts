@@ -60,8 +60,9 @@ export const CONTROL_BYTES = 128;
 const FNS: readonly WeightDtype[] = ['F32', 'F16', 'BF16'];
 /**
  * How many times a thread checks for its next job (helpers) or for the helpers' end (the calling thread)
- * before it sleeps in Atomics.wait: about 50 µs of spinning, under the time a sleeping thread takes to
- * wake on a loaded virtual machine (measured: the calling thread waited ~0.5 ms per job).
+ * before it sleeps in Atomics.wait: 0.15–0.2 ms of spinning (7–10 ns a check on the development VM),
+ * about the time a sleeping thread took to wake there (the calling thread waited ~0.5 ms per job). Five
+ * times longer was not clearly faster, and spins cost the other processes of a busy machine.
  */
 const SPIN_CHECKS = 20_000;
 /** FN of the first elementwise function of elementwiseKernel.ts (after the matmul kernels). */
