@@ -49,7 +49,7 @@ describe.each([1, 2, 3])('on %i thread(s)', (threads) => {
     new Float32Array(memory.buffer, up, n).set(u);
     new Float32Array(memory.buffer, out, n + 1).fill(NaN);
     // minPerThread 1: every thread takes a part.
-    kernels.loop('swiglu', [gate, up, out], n, 1);
+    kernels.elementwise('swiglu', [gate, up, out], n, 1);
     const got = new Float32Array(memory.buffer, out, n).slice();
     const want = swiglu(g, u);
     for (let i = 0; i < n; i++) expect(Math.abs(got[i] - want[i]), `element ${i}: ${got[i]} vs ${want[i]}`).toBeLessThanOrEqual(2 * ulp(want[i]));
@@ -57,7 +57,7 @@ describe.each([1, 2, 3])('on %i thread(s)', (threads) => {
     const one = pool(1);
     new Float32Array(one.memory.buffer, gate, n).set(g);
     new Float32Array(one.memory.buffer, up, n).set(u);
-    one.kernels.loop('swiglu', [gate, up, out], n, n);
+    one.kernels.elementwise('swiglu', [gate, up, out], n, n);
     expect(Array.from(got)).toEqual(Array.from(new Float32Array(one.memory.buffer, out, n)));
   });
 
@@ -69,7 +69,7 @@ describe.each([1, 2, 3])('on %i thread(s)', (threads) => {
     const out = logits + alignUp(4 * rows * cols, 16);
     const values = floats(rows * cols, 3, 20);
     new Float32Array(memory.buffer, logits, rows * cols).set(values);
-    kernels.loop('lse_rows', [logits, cols, out], rows, 1);
+    kernels.elementwise('lse_rows', [logits, cols, out], rows, 1);
     const got = new Float64Array(memory.buffer, out, 2 * rows);
     for (let r = 0; r < rows; r++) {
       const row = values.subarray(r * cols, (r + 1) * cols);
@@ -93,11 +93,11 @@ test('addresses past 2 GiB reach the loops on the helper threads intact (the con
   const u = floats(n, 5, 2);
   new Float32Array(memory.buffer, gate, n).set(g);
   new Float32Array(memory.buffer, up, n).set(u);
-  kernels.loop('swiglu', [gate, up, out], n, 1);
+  kernels.elementwise('swiglu', [gate, up, out], n, 1);
   const one = pool(1);
   new Float32Array(one.memory.buffer, 256, n).set(g);
   new Float32Array(one.memory.buffer, 256 + 4 * n, n).set(u);
-  one.kernels.loop('swiglu', [256, 256 + 4 * n, 256 + 8 * n], n, 1);
+  one.kernels.elementwise('swiglu', [256, 256 + 4 * n, 256 + 8 * n], n, 1);
   expect(Array.from(new Float32Array(memory.buffer, out, n))).toEqual(Array.from(new Float32Array(one.memory.buffer, 256 + 8 * n, n)));
 });
 

@@ -396,7 +396,7 @@ export class FastCpuCausalLM implements CausalLM {
   private logSumExps(rows: number): Float64Array {
     const V = this.config.vocabSize;
     const rowsPerThread = Math.max(1, Math.ceil(MIN_LOOP_PER_THREAD / V));
-    this.kernels.loop('lse_rows', [this.scratch.logits, V, this.scratch.logSumExps], rows, rowsPerThread);
+    this.kernels.elementwise('lse_rows', [this.scratch.logits, V, this.scratch.logSumExps], rows, rowsPerThread);
     const pairs = new Float64Array(this.memory.buffer, this.scratch.logSumExps, 2 * rows);
     return Float64Array.from({ length: rows }, (_, r) => pairs[2 * r] + Math.log(pairs[2 * r + 1]));
   }
@@ -490,7 +490,7 @@ export class FastCpuCausalLM implements CausalLM {
       rmsNorm(x, L.postNorm, n, D, c.rmsNormEps, xn);
       mm(L.gate, s.xn, s.gate);
       mm(L.up, s.xn, s.up);
-      this.kernels.loop('swiglu', [s.gate, s.up, s.gate], n * I, MIN_LOOP_PER_THREAD);
+      this.kernels.elementwise('swiglu', [s.gate, s.up, s.gate], n * I, MIN_LOOP_PER_THREAD);
       mm(L.down, s.gate, s.proj);
       addInPlace(x, proj);
       await yieldToEventLoop();

@@ -43,10 +43,10 @@ export interface KernelThreadsOption {
 const GEN = 0;
 const PENDING = 1;
 const FN = 2;
-const ARGS = 3; // x, w, y, rows, k, m, jb, panel of part 0 or 0 (8 slots); a loop's three addresses
+const ARGS = 3; // x, w, y, rows, k, m, jb, panel of part 0 or 0 (8 slots); an elementwise function's three arguments
 const PARTS = 11;
 const FAILED = 12;
-/** Columns split between the threads, from J0: the range's length rounded down to even (an odd last one is done apart); a loop's count. */
+/** Columns split between the threads, from J0: the range's length rounded down to even (an odd last one is done apart); an elementwise function's count. */
 const COLUMNS = 13;
 /** Helpers that have instantiated the module and wait for jobs. */
 const READY = 14;
@@ -66,7 +66,7 @@ const FNS: readonly WeightDtype[] = ['F32', 'F16', 'BF16'];
  */
 const SPIN_CHECKS = 20_000;
 /** FN of the first elementwise function of elementwiseKernel.ts (after the matmul kernels). */
-const FIRST_LOOP = FNS.length;
+const FIRST_ELEMENTWISE = FNS.length;
 
 /**
  * The helper's script: the function, and the platform's glue calls it with its init message. It splits
@@ -76,7 +76,7 @@ export const KERNEL_THREAD_SOURCE = `
 function kernelThread(init) {
   const ex = new WebAssembly.Instance(init.module, { env: { memory: init.memory } }).exports;
   const fns = [ex.mm_f32, ex.mm_f16, ex.mm_bf16];
-  const loops = [${ELEMENTWISE_EXPORTS.map((name) => `ex.${name}`).join(', ')}];
+  const elementwise = [${ELEMENTWISE_EXPORTS.map((name) => `ex.${name}`).join(', ')}];
   const c = new Int32Array(init.memory.buffer, init.control, ${CONTROL_BYTES / 4});
   let seen = 0;
   Atomics.add(c, ${READY}, 1);
@@ -88,19 +88,19 @@ function kernelThread(init) {
     Atomics.wait(c, ${GEN}, seen);
     seen = Atomics.load(c, ${GEN});
     try {
-      if (c[${FN}] >= ${FIRST_LOOP}) {
+      if (c[${FN}] >= ${FIRST_ELEMENTWISE}) {
         const count = c[${COLUMNS}];
         const per = Math.ceil(count / c[${PARTS}]);
         const a = Math.min(count, init.index * per);
         const b = Math.min(count, (init.index + 1) * per);
-        if (b > a) loops[c[${FN}] - ${FIRST_LOOP}](c[${ARGS}], c[${ARGS + 1}], c[${ARGS + 2}], a, b);
+        if (b > a) elementwise[c[${FN}] - ${FIRST_ELEMENTWISE}](c[${ARGS}], c[${ARGS + 1}], c[${ARGS + 2}], a, b);
       } else {
-      const pairs = c[${COLUMNS}] / 2;
-      const per = Math.ceil(pairs / c[${PARTS}]);
-      const a = c[${J0}] + Math.min(pairs, init.index * per) * 2;
-      const b = c[${J0}] + Math.min(pairs, (init.index + 1) * per) * 2;
-      const panel = c[${ARGS + 7}] === 0 ? 0 : c[${ARGS + 7}] + init.index * c[${PANEL_STRIDE}];
-      if (b > a) fns[c[${FN}]](c[${ARGS}], c[${ARGS + 1}], c[${ARGS + 2}], c[${ARGS + 3}], c[${ARGS + 4}], c[${ARGS + 5}], a, b, c[${ARGS + 6}], panel);
+        const pairs = c[${COLUMNS}] / 2;
+        const per = Math.ceil(pairs / c[${PARTS}]);
+        const a = c[${J0}] + Math.min(pairs, init.index * per) * 2;
+        const b = c[${J0}] + Math.min(pairs, (init.index + 1) * per) * 2;
+        const panel = c[${ARGS + 7}] === 0 ? 0 : c[${ARGS + 7}] + init.index * c[${PANEL_STRIDE}];
+        if (b > a) fns[c[${FN}]](c[${ARGS}], c[${ARGS + 1}], c[${ARGS + 2}], c[${ARGS + 3}], c[${ARGS + 4}], c[${ARGS + 5}], a, b, c[${ARGS + 6}], panel);
       }
     } catch (e) {
       Atomics.store(c, ${FAILED}, 1);
@@ -198,7 +198,7 @@ export class KernelThreads {
    * ranges over the threads (the calling one takes the first); on the calling thread alone when each
    * part would be under `minPerThread`.
    */
-  loop(name: ElementwiseExport, args: readonly [number, number, number], count: number, minPerThread: number): void {
+  elementwise(name: ElementwiseExport, args: readonly [number, number, number], count: number, minPerThread: number): void {
     const fn = this.exports[name];
     const parts = Math.max(1, Math.min(this.count, Math.floor(count / minPerThread)));
     if (parts > 1 && !this.started) this.awaitHelpers();
@@ -207,7 +207,7 @@ export class KernelThreads {
       return;
     }
     const c = this.control;
-    c[FN] = FIRST_LOOP + ELEMENTWISE_EXPORTS.indexOf(name);
+    c[FN] = FIRST_ELEMENTWISE + ELEMENTWISE_EXPORTS.indexOf(name);
     c.set(args, ARGS);
     c[PARTS] = parts;
     c[COLUMNS] = count;
