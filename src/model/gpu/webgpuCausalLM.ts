@@ -460,11 +460,8 @@ export class WebGpuCausalLM implements CausalLM {
    * Records the forward of `n` tokens at cache rows row0 … row0 + n − 1 (their ids, positions and
    * targets already in the workspace), and the LM head on `lm.count` of them from local row lm.from.
    * With `cachePerLayer`, every layer keeps its own KV cache (generation); otherwise they share one.
-   */
-  /**
-   * Records the forward pass of n rows from row0: the embedding, decoder layers [layers.from, layers.to)
-   * and the output layer for rows `lm` — or, with `layers`, only that part (the embedding with the first
-   * layer, the output layer with the last).
+   * With `layers`, only decoder layers [layers.from, layers.to): the embedding comes with layer 0 and
+   * the LM head with the last layer.
    */
   private recordForward(
     rec: ForwardRecorder,
