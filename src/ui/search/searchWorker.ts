@@ -6,8 +6,7 @@
  */
 import { browserMemoryBudget } from '../../browser/memory';
 import { getSearch, idbTrialStore, putSearch, updateSearch, type StoredSearchState } from '../../browser/searchDb';
-import { serveOneJob, throttle } from '../evalWorker/host';
-import type { JobContext } from '../evalWorker/host';
+import { serveOneJob, throttle, type JobContext } from '../evalWorker/host';
 import type { FromSearchWorker, SearchRequest, SearchSettings } from './protocol';
 import { estimateSearchJob, runSearchJob, type SearchJobDeps } from './searchJob';
 import { searchStopMessage } from './stopMessage';
@@ -38,7 +37,7 @@ serveOneJob<SearchRequest, FromSearchWorker>(
     const scoring = throttle((m: FromSearchWorker) => ctx.post(m), 100);
     const end = (state: StoredSearchState, message: string | null) => updateSearch(id, { state, message }).catch(() => undefined);
     try {
-      const result = await runSearchJob(req, {
+      const { outcome, evidence } = await runSearchJob(req, {
         ...evaluator(req, ctx),
         store: idbTrialStore(id),
         signal: ctx.signal,
@@ -59,7 +58,6 @@ serveOneJob<SearchRequest, FromSearchWorker>(
           ctx.post({ type: 'evidence', evidence });
         },
       });
-      const { outcome, evidence } = result;
       await updateSearch(id, { state: 'done', message: null, evidence });
       return { type: 'done', evaluated: outcome.evaluated, planPoints: outcome.planPoints, evidence };
     } catch (e) {
