@@ -47,9 +47,10 @@ describe.each(['llama', 'mistral', 'qwen2', 'qwen3'] as Architecture[])('%s', (a
   });
 });
 
-test('SwiGLU and the log-sum-exp split over 3 threads (a wide MLP, a 2 k vocabulary): the same bits as on one thread', async () => {
+test('matmuls, SwiGLU and the log-sum-exp split over 3 threads (a wide MLP, a 2 k vocabulary): the same bits as on one thread', async () => {
   const m = await openTinyModel({ architecture: 'qwen2', dtype: 'BF16', seed: 8, intermediateSize: 768, vocabPadding: 2048 });
-  // 128 tokens × 768 = 98,304 SwiGLU elements and 64 rows × ≥ 2,048 logits per step: enough for 3 parts each.
+  // 128 tokens × 768 = 98,304 SwiGLU elements, 64 rows × ≥ 2,048 logits per step, and the MLP's and the
+  // output layer's matmuls over 4 M multiply-adds: enough for 3 parts each.
   const seqs = [ids(140, m.config.vocabSize, 4)];
   const one = await FastCpuCausalLM.load(m.config, m.weights);
   const three = await FastCpuCausalLM.load(m.config, m.weights, { threads: nodeKernelThreads(3) });
@@ -143,8 +144,9 @@ test('a model larger than its WebAssembly memory: weights held outside it and st
 });
 
 test('helper threads that never start are dropped: the model still scores, on one thread', async () => {
-  const m = await openTinyModel({ architecture: 'llama', dtype: 'BF16', seed: 8 });
-  const seq = ids(40, m.config.vocabSize, 4);
+  // A wide MLP over 130 tokens: its matmuls are large enough to be split (and to wait for the helpers).
+  const m = await openTinyModel({ architecture: 'llama', dtype: 'BF16', seed: 8, intermediateSize: 768 });
+  const seq = ids(130, m.config.vocabSize, 4);
   const [want] = await (await CpuCausalLM.load(m.config, m.weights)).scoreTokens([seq]);
   // Threads whose script never runs (as a worker blocked by a page's policy).
   const dead = { count: 3, startTimeoutMs: 100, spawn: () => ({ start: () => undefined, terminate: () => undefined }) };

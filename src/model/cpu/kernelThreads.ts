@@ -110,8 +110,13 @@ function kernelThread(init) {
 }
 `;
 
-/** Below this many multiply-adds a matmul runs on the calling thread alone (waking helpers costs more). */
-const MIN_PARALLEL_WORK = 1 << 18;
+/**
+ * Below this many multiply-adds (≈ 0.1 ms on one thread) a matmul runs on the calling thread alone:
+ * waking a helper and waiting for it costs more. Attention's per-head products over a context of 128
+ * (1 M) stay on one thread: on two threads a 0.5 B Qwen2 shape went from medians of 55–60 to 65 tokens/s
+ * (only this value was tried).
+ */
+const MIN_PARALLEL_WORK = 1 << 22;
 
 /** Scratch for widening 16-bit weights: one panel per thread, `stride` bytes apart from `at`, each `stride` bytes. */
 export interface KernelPanels {
