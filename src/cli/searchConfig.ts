@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { InputError } from '../errors';
 import { fsInputError } from '../node/fsErrors';
 import { parseModelPaths } from './modelPaths';
-import { parseArgs } from './io';
+import { parseArgs, UsageError } from './io';
 
 /** Keys whose values are paths (relative to the config file); `plan` is one unless it names a plan kind. */
 const PATH_KEYS = new Set(['out', 'work-dir', 'export', 'plan']);
@@ -45,6 +45,13 @@ export function configHasKey(args: string[], key: string): boolean {
  * config may hold, so a key for the other kind of search is refused as not applying rather than unknown.
  */
 export function parseSearchArgs(args: string[], spec: FlagSpec, known: FlagSpec, mode: string): { positionals: string[]; flags: Flags } {
+  // An option of the other kind of search is named as such, not as unknown (as a config file's key is).
+  const mine = new Set([...spec.booleans, ...spec.values]);
+  const other = new Set([...known.booleans, ...known.values].filter((k) => !mine.has(k)));
+  for (const arg of args) {
+    const name = arg.startsWith('--') ? arg.slice(2).split('=')[0] : '';
+    if (other.has(name)) throw new UsageError(`--${name} does not apply ${mode}`);
+  }
   const { positionals, flags } = parseArgs(args, { booleans: spec.booleans, values: [...spec.values, 'config'] });
   const file = flags.get('config');
   if (file === undefined) return { positionals, flags };

@@ -113,6 +113,21 @@ describe('search config files', () => {
     expect(() => configFlags(stream, CLUSTER_SEARCH_FLAGS, ANY_SEARCH_FLAGS, 'with evaluator-cmd')).toThrow(/stream\.yaml: "stream" does not apply with evaluator-cmd$/);
   });
 
+  it('an option of the other kind of search is named as such on the command line, not as unknown', async () => {
+    const cases: [string[], string][] = [
+      [['--estimate', '--evaluator-cmd', 'echo {out}'], 'souplab search: --estimate does not apply with evaluator-cmd (an external evaluator)\n'],
+      [['--stream', '--evaluator-cmd', 'echo {out}'], 'souplab search: --stream does not apply with evaluator-cmd (an external evaluator)\n'],
+      [['--jobs', '3'], 'souplab search: --jobs does not apply without evaluator-cmd (the in-memory search)\n'],
+      [['--bogus'], 'souplab search: unknown option --bogus\n'],
+    ];
+    for (const [extra, message] of cases) {
+      const io = captureIO();
+      expect(await runCli(['search', '--models', 'a=x;b=y', '--tasks', 't.jsonl', '--out', join(confDir, 'never'), ...extra], io), extra.join(' ')).toBe(2);
+      expect(io.err()).toBe(message);
+    }
+    expect(existsSync(join(confDir, 'never'))).toBe(false);
+  });
+
   it('souplab search reads it: the in-memory search resolves the file\'s paths, and a missing file is named', async () => {
     const file = write('in-memory.yaml', 'models: {a: nowhere/a, b: nowhere/b}\ntasks: [arc.jsonl]\nout: results\n');
     const io = captureIO();
