@@ -78,7 +78,7 @@ test('a grid search in the studio: trials as the CLI computes them; cancel, relo
   await setUpSearch(page);
   // The time first, without starting: the evaluator loaded and a warm-up timed; nothing evaluated or stored.
   await page.getByRole('button', { name: 'Estimate the time' }).click();
-  await expect(page.getByTestId('search-forecast')).toHaveText(new RegExp(`^Estimate: ${TOTAL} points × [\\d,]+( k)? tokens ≈ .* at [\\d,]+ tokens/s on CPU .*\\(the evaluation alone, from a warm-up\\)\\.$`), { timeout: 60_000 });
+  await expect(page.getByTestId('search-forecast')).toHaveText(new RegExp(`^Estimate: ${TOTAL} points × [\\d.]+( K)? tokens ≈ .* at [\\d,]+ tokens/s on CPU .*\\(the evaluation alone, from a warm-up\\)\\.$`), { timeout: 60_000 });
   await expect(page.getByRole('button', { name: 'Estimate the time' })).toBeEnabled();
   expect(await storedTrials(page)).toEqual([]);
   await expect(page.getByTestId('search-started')).toHaveCount(0);
@@ -86,7 +86,7 @@ test('a grid search in the studio: trials as the CLI computes them; cancel, relo
   await start.click();
   await expect(page.getByTestId('search-started')).toContainText('the models are held in memory', { timeout: 60_000 });
   // The whole plan's time from a warm-up, in the CLI's words, before the first point.
-  await expect(page.getByTestId('search-forecast')).toHaveText(new RegExp(`^Estimate: ${TOTAL} points × [\\d,]+( k)? tokens ≈ .* at [\\d,]+ tokens/s on CPU .*\\(the evaluation alone, from a warm-up\\)\\.$`), { timeout: 60_000 });
+  await expect(page.getByTestId('search-forecast')).toHaveText(new RegExp(`^Estimate: ${TOTAL} points × [\\d.]+( K)? tokens ≈ .* at [\\d,]+ tokens/s on CPU .*\\(the evaluation alone, from a warm-up\\)\\.$`), { timeout: 60_000 });
   const rows = page.getByRole('table', { name: 'Search trials' }).locator('tbody tr');
 
   // Cancel once a point is in: the finished ones are kept, the rest are not evaluated.

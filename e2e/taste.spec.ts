@@ -57,7 +57,7 @@ test('Taste scores the demo soup and its ingredients as the CLI does; Send to Sc
   await openTaste(page);
   // The time first, nothing scored: the soup and its 3 ingredients priced from a warm-up.
   await page.getByRole('button', { name: 'Estimate the time' }).click();
-  await expect(page.getByTestId('taste-forecast')).toHaveText(/^Estimate: 4 models × [\d,]+( k)? tokens ≈ .* at [\d,]+ tokens\/s on CPU .*\(the evaluation alone, from a warm-up\)\.$/, { timeout: 60_000 });
+  await expect(page.getByTestId('taste-forecast')).toHaveText(/^Estimate: 4 models × [\d.]+( K)? tokens ≈ .* at [\d,]+ tokens\/s on CPU .*\(the evaluation alone, from a warm-up\)\.$/, { timeout: 60_000 });
   await expect(page.getByRole('button', { name: 'Taste', exact: true })).toBeEnabled();
   await expect(page.getByRole('table', { name: 'Taste scores' })).toHaveCount(0);
   await page.getByRole('button', { name: 'Taste', exact: true }).click();
@@ -130,7 +130,7 @@ test('Taste on a long task can be cancelled; the page stays responsive and says 
   await page.getByRole('button', { name: 'Taste', exact: true }).click();
   const bar = page.getByRole('progressbar', { name: 'Taste progress' });
   // The run's time from a warm-up, before the soup is scored; then tokens/s and the time left as it scores.
-  await expect(page.getByTestId('taste-forecast')).toHaveText(/^Estimate: 4 models × [\d,]+( k)? tokens ≈ .* at [\d,]+ tokens\/s on .*\(the evaluation alone, from a warm-up\)\.$/, { timeout: 60_000 });
+  await expect(page.getByTestId('taste-forecast')).toHaveText(/^Estimate: 4 models × [\d.]+( K)? tokens ≈ .* at [\d,]+ tokens\/s on .*\(the evaluation alone, from a warm-up\)\.$/, { timeout: 60_000 });
   await expect(bar).toHaveAttribute('aria-valuetext', /Scoring soup \(1 of 4\): long-prose, [\d,]+ of [\d,]+ tokens/, { timeout: 60_000 });
   await expect(page.getByTestId('taste-progress')).toHaveText(/tokens; [\d,]+ tokens\/s, about .* left$/, { timeout: 60_000 });
   // The main thread is free while the worker scores: a click on the metric select answers at once.

@@ -4,6 +4,7 @@
  * hours gets a warning that names the faster alternatives.
  */
 import type { CausalLM, ScoreOptions } from '../model/types';
+import { formatCount } from '../util/count';
 import { tokensToScore, type PreparedTask } from './evaluate';
 
 export interface PlanEstimate {
@@ -61,17 +62,18 @@ export function duration(seconds: number): string {
   return `${(seconds / 86400).toFixed(1)} days`;
 }
 
-function count(n: number): string {
-  return n >= 10_000 ? `${Math.round(n / 1000)} k` : n.toLocaleString('en-US');
+/** "1,530 tokens/s": a pace, as the estimate and the studio's progress say it. */
+export function paceText(tokensPerSecond: number): string {
+  return `${Math.round(tokensPerSecond).toLocaleString('en-US')} tokens/s`;
 }
 
 /** What is being counted: a search's points, or a Taste's models (the soup and its ingredients). */
 export type PlanUnit = 'points' | 'models';
 
-/** "37 points × 48 k tokens ≈ 21 min at 1,530 tokens/s on CPU (…)". */
+/** "37 points × 48.0 K tokens ≈ 21 min at 1,530 tokens/s on CPU (…)". */
 export function estimateText(e: PlanEstimate, device: string, unit: PlanUnit = 'points'): string {
-  const what = e.points === 1 ? `${count(e.tokensPerPoint)} tokens` : `${e.points} ${unit} × ${count(e.tokensPerPoint)} tokens`;
-  return `${what} ≈ ${duration(e.seconds)} at ${Math.round(e.tokensPerSecond).toLocaleString('en-US')} tokens/s on ${device}`;
+  const what = e.points === 1 ? `${formatCount(e.tokensPerPoint)} tokens` : `${e.points} ${unit} × ${formatCount(e.tokensPerPoint)} tokens`;
+  return `${what} ≈ ${duration(e.seconds)} at ${paceText(e.tokensPerSecond)} on ${device}`;
 }
 
 /** Where the user is: the alternatives are named in the words of the CLI or of the studio's view. */
@@ -101,7 +103,7 @@ export function slowPlanWarning(e: PlanEstimate, backend: CausalLM['backend'], s
 
 /** A plan's estimate as the user reads it: the line, and the warning when the CPU will take hours. */
 export interface PlanForecast extends PlanEstimate {
-  /** "at least 37 points × 48 k tokens ≈ 21 min at … on …". */
+  /** "at least 37 points × 48.0 K tokens ≈ 21 min at … on …". */
   text: string;
   warning: string | null;
 }

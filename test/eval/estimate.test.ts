@@ -22,15 +22,15 @@ test('the pace is measured on the model; the plan is priced at it; hours on the 
   const e = estimatePlan(tasks, 37, 100);
   expect(e.tokensPerPoint).toBe(tokensToScore(tasks));
   expect(e.seconds).toBeCloseTo((37 * e.tokensPerPoint) / 100, 9);
-  expect(estimateText({ points: 37, tokensPerPoint: 48_000, tokensPerSecond: 1530, seconds: (37 * 48_000) / 1530 }, 'CPU (x)')).toBe('37 points × 48 k tokens ≈ 19 min at 1,530 tokens/s on CPU (x)');
-  expect(estimateText({ points: 4, tokensPerPoint: 3053, tokensPerSecond: 1167, seconds: (4 * 3053) / 1167 }, 'CPU (x)', 'models')).toBe('4 models × 3,053 tokens ≈ 10 s at 1,167 tokens/s on CPU (x)');
+  expect(estimateText({ points: 37, tokensPerPoint: 48_000, tokensPerSecond: 1530, seconds: (37 * 48_000) / 1530 }, 'CPU (x)')).toBe('37 points × 48.0 K tokens ≈ 19 min at 1,530 tokens/s on CPU (x)');
+  expect(estimateText({ points: 4, tokensPerPoint: 3053, tokensPerSecond: 1167, seconds: (4 * 3053) / 1167 }, 'CPU (x)', 'models')).toBe('4 models × 3.05 K tokens ≈ 10 s at 1,167 tokens/s on CPU (x)');
 
   const slow = { points: 37, tokensPerPoint: 48_000, tokensPerSecond: 100, seconds: SLOW_PLAN_SECONDS * 5 };
   expect(slowPlanWarning(slow, 'cpu')).toMatch(/^this will take about 5\.0 h on the CPU: a machine with a GPU \(--backend webgpu\).*fewer items.*cluster/);
   // The studio names the same alternatives in its own words: its backend choice, its plan, the Cluster panel.
   expect(slowPlanWarning(slow, 'cpu', 'studio-search')).toMatch(/^this will take about 5\.0 h on the CPU: a machine with a GPU \(the WebGPU backend\).*fewer items.*adaptive plan.*cluster \(the Cluster panel/);
   expect(slowPlanWarning(slow, 'cpu', 'studio-taste')).toMatch(/^this will take about 5\.0 h on the CPU: a machine with a GPU \(the WebGPU backend\).*fewer items per task, or running souplab eval/);
-  expect(estimateText({ ...slow, points: 3 }, 'CPU (x)', 'models')).toMatch(/^3 models × 48 k tokens ≈ /);
+  expect(estimateText({ ...slow, points: 3 }, 'CPU (x)', 'models')).toMatch(/^3 models × 48.0 K tokens ≈ /);
   expect(slowPlanWarning(slow, 'webgpu')).toBeNull();
   expect(slowPlanWarning({ ...slow, seconds: SLOW_PLAN_SECONDS / 2 }, 'cpu')).toBeNull();
 });

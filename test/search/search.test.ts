@@ -69,7 +69,7 @@ describe('souplab search', () => {
     const fresh = captureIO();
     expect(await runCli(['search', '--models', models, '--tasks', tasks, '--backend', 'cpu', '--out', join(dir, 'estimate-only'), '--estimate'], fresh)).toBe(0);
     // 43 soups: 3 singles, the uniform soup, 36 lattice points, 3 pairs (as the whole run above evaluates).
-    expect(fresh.out()).toMatch(/^estimate: 43 points × [\d,]+( k)? tokens ≈ .+ at [\d,]+ tokens\/s on CPU.* \(the evaluation alone, from a warm-up\)\n$/);
+    expect(fresh.out()).toMatch(/^estimate: 43 points × [\d.]+( K)? tokens ≈ .+ at [\d,]+ tokens\/s on CPU.* \(the evaluation alone, from a warm-up\)\n$/);
     expect(existsSync(join(dir, 'estimate-only'))).toBe(false);
 
     // A stopped search: the estimate counts only the points it has not evaluated, and leaves its folder as it was.

@@ -1,7 +1,8 @@
 // The studio's tokens/s during a Taste or a Search: counts over the page's clock, per model or point,
 // the time between them (souping, loading) left out. Timestamps are given, not measured.
 import { expect, test } from 'vitest';
-import { advancePace, NO_PACE, paceText, tokensPerSecond } from '../../src/ui/evalWorker/pace';
+import { paceText } from '../../src/eval/estimate';
+import { advancePace, NO_PACE, tokensPerSecond } from '../../src/ui/evalWorker/pace';
 
 test('tokens per second from the counts of each point, not across points', () => {
   let p = advancePace(NO_PACE, 'a', 0, 1000);

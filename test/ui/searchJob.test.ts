@@ -74,7 +74,7 @@ describe('runSearchJob', () => {
     // Before the first point: the whole plan's time from a warm-up on the loaded model.
     expect(full.forecasts).toHaveLength(1);
     expect(full.forecasts[0]!.points).toBe(9);
-    expect(full.forecasts[0]!.text).toMatch(/^9 points × [\d,]+ tokens ≈ .* tokens\/s on CPU$/);
+    expect(full.forecasts[0]!.text).toMatch(/^9 points × [\d.]+( K)? tokens ≈ .* tokens\/s on CPU$/);
     expect(full.evidence.best).not.toBeNull();
     expect(full.evidence.shapley.values).not.toBeNull();
 
@@ -116,7 +116,7 @@ describe('runSearchJob', () => {
       const fresh = await estimateSearchJob({ settings: settings(), ingredients, tasks: TASKS }, deps(store));
       // As the run prices it before its first point (the test above: 9 points).
       expect(fresh!.points).toBe(9);
-      expect(fresh!.text).toMatch(/^9 points × [\d,]+ tokens ≈ .* tokens\/s on CPU$/);
+      expect(fresh!.text).toMatch(/^9 points × [\d.]+( K)? tokens ≈ .* tokens\/s on CPU$/);
       expect(store.records).toEqual([]);
       expect(loaded).toHaveLength(1);
 

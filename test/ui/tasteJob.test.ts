@@ -38,7 +38,7 @@ describe('runTasteJob', () => {
     ]);
     // The run's time from a warm-up before the first model is scored: three models of the tasks' tokens.
     expect(seen.slice(1)).toEqual(['soup', 'twin-a', 'twin-b']);
-    expect(seen[0]).toMatch(/^forecast: 3 models × [\d,]+ tokens ≈ .* tokens\/s on CPU$/);
+    expect(seen[0]).toMatch(/^forecast: 3 models × [\d.]+( K)? tokens ≈ .* tokens\/s on CPU$/);
     const [soup, a, b] = out;
     expect(a.results).toEqual(b.results);
     for (const [i, t] of soup.results.entries()) {
@@ -72,7 +72,7 @@ describe('runTasteJob', () => {
     let told: PlanForecast | undefined;
     try {
       const estimate = await estimateTasteJob(req, { ...d, createModel });
-      expect(estimate.text).toMatch(/^3 models × [\d,]+ tokens ≈ .* tokens\/s on CPU$/);
+      expect(estimate.text).toMatch(/^3 models × [\d.]+( K)? tokens ≈ .* tokens\/s on CPU$/);
       expect(loaded).toHaveLength(1);
       expect(disposed).toEqual(loaded);
       // The run prices the same plan: its models and its tokens (the pace is measured again).

@@ -23,8 +23,3 @@ export function advancePace(p: Pace, of: string, tokensDone: number, at: number)
 export function tokensPerSecond(p: Pace): number | undefined {
   return p.seconds >= 1 && p.tokens > 0 ? p.tokens / p.seconds : undefined;
 }
-
-/** "1,530 tokens/s". */
-export function paceText(tokensPerSec: number): string {
-  return `${Math.round(tokensPerSec).toLocaleString('en-US')} tokens/s`;
-}

@@ -18,8 +18,8 @@ import type { TasteProgress } from '../taste/protocol';
 import { tasteObjectiveRule, tasteScoreCsv, tasteTrialsCsv } from '../taste/tables';
 import { DocsLink } from '../components/DocsLink';
 import { ForecastNote } from '../components/ForecastNote';
-import { paceText, tokensPerSecond, type Pace } from '../evalWorker/pace';
-import { duration } from '../../eval/estimate';
+import { tokensPerSecond, type Pace } from '../evalWorker/pace';
+import { duration, paceText } from '../../eval/estimate';
 import './taste.css';
 
 /** Taste: score the soup on screen and each of its ingredients on the user's task files, side by side. */
