@@ -9,14 +9,13 @@
  * Run against the production build: npm run build && npx playwright test e2e/lora-export.spec.ts
  */
 import { execFileSync } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { opfsFolderFiles, stubFolderPicker } from './browserStorage';
 import { openFreshStudio } from './freshSession';
+import { demoCheckpointsCopy } from './nodeReference';
 
-const DEMO = 'public/demo/checkpoints';
 const BASE = 'demo-xLAM-2-70b-fc-r';
 const WATT = 'demo-watt-tool-70B';
 const COALM = 'demo-CoALM-70B';
@@ -27,9 +26,7 @@ let dir: string;
 test.describe.configure({ timeout: 240_000 });
 
 test.beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'souplab-e2e-lora-export-'));
-  // The exported recipe is put beside the checkpoint folders, as a person would run it.
-  for (const name of [BASE, WATT, COALM]) await cp(join(DEMO, name), join(dir, name), { recursive: true });
+  dir = await demoCheckpointsCopy('souplab-e2e-lora-export-', [BASE, WATT, COALM]);
 });
 
 test.afterAll(async () => {

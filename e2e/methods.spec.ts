@@ -3,9 +3,8 @@
  * picked in the page, parameters set in the fields made from the registry (global, per model, a layer
  * gradient), the recipe exported as mergekit YAML, the merge run in the page, and its output compared
  * with `souplab merge` of the exported YAML put beside copies of the same checkpoint folders. Then an
- * invalid parameter: its inline error, and a blocked Merge. And della_linear, which has no WebGPU
- * kernels (per-row ranks): the page says so, and a WebGPU merge runs it on the CPU of the merge worker;
- * and multislerp, whose passes all run on the GPU, to the bit of the CLI's CPU merge.
+ * invalid parameter: its inline error, and a blocked Merge. And della_linear and multislerp, whose
+ * passes (della's per-row ranks included) all run on the GPU, against the CLI's CPU merge.
  *
  * The two outputs differ only in the comment line of the recipe stored in __metadata__ (the studio's
  * and the command's say where their model paths point), which shifts the header: so the headers are
@@ -16,15 +15,14 @@
  */
 import { expect, test, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseRecipe } from '../src/merge/recipe';
 import { browserAdapter } from './adapter';
 import { opfsFolderFiles, stubFolderPicker } from './browserStorage';
 import { openFreshStudio } from './freshSession';
+import { demoCheckpointsCopy } from './nodeReference';
 
-const DEMO = 'public/demo/checkpoints';
 const BASE = 'demo-xLAM-2-70b-fc-r';
 const WATT = 'demo-watt-tool-70B';
 const COALM = 'demo-CoALM-70B';
@@ -34,9 +32,7 @@ let dir: string;
 test.describe.configure({ timeout: 240_000 });
 
 test.beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'souplab-e2e-methods-'));
-  // The exported recipe is put beside the checkpoint folders, as a person would run it.
-  for (const name of [BASE, WATT, COALM]) await cp(join(DEMO, name), join(dir, name), { recursive: true });
+  dir = await demoCheckpointsCopy('souplab-e2e-methods-', [BASE, WATT, COALM]);
 });
 
 test.afterAll(async () => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Checkpoint } from '../src/formats/checkpoint';
 import { createCpuSoupBackend } from '../src/merge/cpu/cpuBackend';
@@ -49,4 +50,17 @@ export interface CliTask {
   perplexity?: number;
   tokens?: number;
   bits_per_byte?: number;
+}
+
+/** The studio's demo checkpoint folders (what the page ships). */
+export const DEMO_CHECKPOINTS = 'public/demo/checkpoints';
+
+/**
+ * A new temporary folder holding copies of the demo checkpoint folders `names`: a recipe the page
+ * exports is put beside them and run by the CLI, as a person would run it.
+ */
+export async function demoCheckpointsCopy(prefix: string, names: string[]): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  for (const name of names) await cp(join(DEMO_CHECKPOINTS, name), join(dir, name), { recursive: true });
+  return dir;
 }
