@@ -210,9 +210,9 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
 
       const store = await openResultsFolder(out, manifest, flags.get('resume') === true);
       if (store.dropped > 0) say(`resume: dropped ${store.dropped} unfinished trial record${store.dropped > 1 ? 's' : ''} (a stop mid-write)`);
-      const stored = (await store.load()).length;
-      if (stored > 0) say(`resume: ${stored} trials already evaluated are reused`);
       const trialsSoFar: TrialRecord[] = await store.load();
+      const stored = trialsSoFar.length;
+      if (stored > 0) say(`resume: ${stored} trials already evaluated are reused`);
       const estimateLine = await estimateFor(trialsSoFar);
       if (estimateLine) say(estimateLine);
       const started = performance.now();

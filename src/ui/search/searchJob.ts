@@ -112,10 +112,11 @@ export async function runSearchJob(req: Pick<SearchRequest, 'settings' | 'ingred
   const { signal } = deps;
   return withSearchSession(req, deps, async (session, spec) => {
     const { tasks, problems, fitted, lm } = session;
-    const stored = (await deps.store.load()).length;
-    deps.onStarted?.({ fit: fitted.line, where: fitted.where, backend: lm.description, problems, stored });
+    // The store read once (IndexedDB in the studio): what is kept, and the trials the evidence starts from.
+    const kept = await deps.store.load();
+    deps.onStarted?.({ fit: fitted.line, where: fitted.where, backend: lm.description, problems, stored: kept.length });
 
-    const trials = new Map<string, TrialRecord>((await deps.store.load()).map((t) => [t.key, t]));
+    const trials = new Map<string, TrialRecord>(kept.map((t) => [t.key, t]));
     if (deps.onForecast) deps.onForecast(await forecastSearch(spec, tasks, lm, new Set(trials.keys()), { surface: 'studio-search', signal }));
     const players = defaultShapleyPlayers(spec);
     const outcome = await session.run({
