@@ -18,6 +18,26 @@ if [ -z "$cmd" ] || [ -z "$dir" ]; then
   exit 2
 fi
 
+# Whether a process runs: a zombie (exited, not yet reaped: a container's init may never reap it) has
+# stopped writing, so it counts as gone.
+running() {
+  kill -0 "$1" 2>/dev/null || return 1
+  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+
+# Waits up to $2 tenths of a second for process $1 to end; fails if it still runs.
+wait_gone() {
+  i=0
+  while running "$1"; do
+    [ $i -ge "$2" ] && return 1
+    sleep 0.1
+    i=$((i + 1))
+  done
+}
+
+# Stops the daemons and returns only once none of them runs, so that the caller may remove the folder:
+# a daemon still exiting writes its log, seed or socket there (munged's seed file on SIGTERM).
 stop() {
   if [ -f "$dir/slurm.conf" ]; then
     SLURM_CONF="$dir/slurm.conf" scontrol shutdown >/dev/null 2>&1 || true
@@ -25,10 +45,12 @@ stop() {
   for name in slurmd slurmctld munged; do
     if [ -f "$dir/$name.pid" ]; then
       pid=$(cat "$dir/$name.pid")
-      # Wait for a clean exit after scontrol shutdown; then end what is left, by its own pid only.
-      i=0
-      while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-      kill "$pid" 2>/dev/null || true
+      # slurmd and slurmctld exit on scontrol shutdown; munged only on a signal. Each by its own pid only.
+      if [ "$name" = munged ] || ! wait_gone "$pid" 100; then kill "$pid" 2>/dev/null || true; fi
+      if ! wait_gone "$pid" 100; then
+        kill -9 "$pid" 2>/dev/null || true
+        wait_gone "$pid" 50 || echo "$0: $name (pid $pid) did not stop" >&2
+      fi
       rm -f "$dir/$name.pid"
     fi
   done

@@ -3,7 +3,7 @@
  * sbatch, scored by `souplab eval --output-path` (lm-eval's layout) inside the job, read back.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,7 +38,8 @@ beforeAll(async () => {
 afterAll(() => {
   slurm?.stop();
   built?.remove();
-});
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}, 180_000);
 
 interface Job {
   key: string;

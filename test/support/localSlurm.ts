@@ -43,7 +43,9 @@ export async function startLocalSlurm(): Promise<LocalSlurm> {
     conf,
     dir,
     stop() {
-      spawnSync('/bin/sh', [script, 'stop', dir], { encoding: 'utf8', timeout: 60_000 });
+      // The script returns once no daemon runs, so nothing writes into the folder while it is removed.
+      const stopped = spawnSync('/bin/sh', [script, 'stop', dir], { encoding: 'utf8', timeout: 150_000 });
+      if (stopped.status !== 0 || stopped.stderr) process.stderr.write(`localSlurm.sh stop: ${stopped.stderr}${stopped.error?.message ?? ''}\n`);
       if (before === undefined) delete process.env.SLURM_CONF;
       else process.env.SLURM_CONF = before;
       rmSync(dir, { recursive: true, force: true });
