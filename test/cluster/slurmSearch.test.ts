@@ -150,12 +150,16 @@ describe('souplab search --launcher slurm', () => {
     await new Promise((r) => child.once('exit', r));
     for (const j of before) expect(squeue()).toMatch(new RegExp(`^${j.jobId} (RUNNING|PENDING)`, 'm'));
 
-    // The resumed search takes over the dead process's lock and waits for the two jobs; the gate opens.
+    // The resumed search takes over the dead process's lock and waits for the two jobs; the gate opens
+    // only once it says it waits for both, so the jobs cannot end before it looks, however slow it is.
     const resumed = captureIO();
-    const run = runCli([...args.filter((a) => a !== '--quiet'), '--resume'], resumed);
+    let ended = false;
+    const run = runCli([...args.filter((a) => a !== '--quiet'), '--resume'], resumed).finally(() => (ended = true));
+    const waiting = before.map((j) => `${j.point}: waiting for job ${j.jobId} of an earlier run`);
+    while (!ended && !waiting.every((w) => resumed.err().includes(w))) await new Promise((r) => setTimeout(r, 100));
     writeFileSync(gate, '');
     expect(await run, resumed.err()).toBe(0);
-    for (const j of before) expect(resumed.err()).toContain(`${j.point}: waited for job ${j.jobId} of an earlier run`);
+    for (const w of waiting) expect(resumed.err()).toContain(w);
     const all = ledger(join(out, 'work'));
     expect(all.slice(0, 2)).toEqual(before);
     // 5 points, each submitted once in all.

@@ -203,9 +203,10 @@ export function externalEvaluator(opts: ExternalEvaluatorOptions): ExternalEvalu
         attempt = prior.attempt;
         lastLog = work.join(dir, `job-${attempt}.log`);
         const ended = (await work.exists(work.join(dir, `exit-${attempt}`))) || prior.launcher !== launcher.kind || !(await launcher.alive(prior.jobId));
-        const end = ended ? undefined : await waitFor(prior.jobId, signal);
+        // Said before the wait, which may be long: the user sees what the search is waiting for.
         if (ended) opts.say?.(`${id}: job ${prior.jobId} of an earlier run has ended; reading what it left`);
-        else opts.say?.(`${id}: waited for job ${prior.jobId} of an earlier run`);
+        else opts.say?.(`${id}: waiting for job ${prior.jobId} of an earlier run`);
+        const end = ended ? undefined : await waitFor(prior.jobId, signal);
         const done = await finish(await collect(point, key, dir, attempt, end ?? { state: 'ENDED', exitCode: null }, seconds));
         if (done) return done;
       }
