@@ -11,6 +11,8 @@ export interface GeneratedLlamaSize {
   intermediate: number;
   /** Key/value heads (grouped-query attention); the query heads are hidden / 64. */
   kvHeads: number;
+  /** max_position_embeddings (tinyModel's 512 unless given). */
+  context?: number;
   /**
    * The vocabulary, padded to this size (the tokenizer's ids stay the first rows); the tokenizer's own
    * size when undefined.
@@ -33,6 +35,7 @@ export function generatedLlama(size: GeneratedLlamaSize, seeds: { seed: number; 
     numHeads: size.hidden / 64,
     numKvHeads: size.kvHeads,
     numMerges: MERGES,
+    maxPositionEmbeddings: size.context,
     vocabPadding: size.vocab === undefined ? 0 : Math.max(0, size.vocab - tinyTokenizer('llama', MERGES).size),
   });
 }

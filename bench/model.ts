@@ -206,8 +206,11 @@ export const modelBenchmark: Benchmark = {
     const qwen05 = process.env.SOUPLAB_BENCH_MODEL_SHAPE === 'qwen2-0.5b';
     const layers = env('LAYERS', qwen05 ? 24 : 12);
     const hidden = env('HIDDEN', qwen05 ? 896 : 768);
-    // The vocabulary padded to a realistic size.
-    const { files } = qwen05 ? await tinyModel(qwen2HalfB({ numLayers: layers })) : await generatedLlama({ hidden, layers, intermediate: env('INTERMEDIATE', 2048), kvHeads: Math.max(1, hidden / 256), vocab: env('VOCAB', 32000) }, { seed: 1 });
+    // The vocabulary padded to a realistic size; a context long enough for SOUPLAB_BENCH_MODEL_SEQ_LEN.
+    const context = Math.max(512, env('SEQ_LEN', 0));
+    const { files } = qwen05
+      ? await tinyModel(qwen2HalfB({ numLayers: layers, maxPositionEmbeddings: context }))
+      : await generatedLlama({ hidden, layers, intermediate: env('INTERMEDIATE', 2048), kvHeads: Math.max(1, hidden / 256), vocab: env('VOCAB', 32000), context }, { seed: 1 });
     const model = await openModel(await openCheckpoint(new Map([...files].map(([k, v]) => [k, bytesSource(v, k)])), 'bench-llama'));
     const c = model.config;
     const params = modelTensors(c).reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);

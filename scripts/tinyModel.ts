@@ -42,6 +42,8 @@ export interface TinyModelOptions {
   tieWordEmbeddings?: boolean;
   /** Llama 3 rope_scaling (llama only by default). */
   ropeScaling?: boolean;
+  /** max_position_embeddings (512 unless given). */
+  maxPositionEmbeddings?: number;
   /** A fine-tune of the same base: the `seed` weights plus deltaScale (default 0.1) × noise of this seed, per tensor's scale. */
   deltaSeed?: number;
   deltaScale?: number;
@@ -400,7 +402,7 @@ export function tinyModelConfig(options: TinyModelOptions): { config: Record<str
     num_key_value_heads: numKvHeads,
     ...(headDim !== hiddenSize / numHeads || options.architecture === 'qwen3' ? { head_dim: headDim } : {}),
     hidden_act: 'silu',
-    max_position_embeddings: 512,
+    max_position_embeddings: options.maxPositionEmbeddings ?? 512,
     rms_norm_eps: arch.eps,
     rope_theta: arch.ropeTheta,
     rope_scaling: useScaling

@@ -1,7 +1,8 @@
 /**
  * The fast CPU model's elementwise kernels (src/model/cpu/elementwiseKernel.ts, WebAssembly SIMD) split
  * over real worker threads: the same bits on any number of threads and any split, within 2 ulp of ops.ts's
- * SwiGLU (Math.exp in double), and a log-sum-exp within 1e-6 of one computed another way.
+ * SwiGLU (Math.exp in double), a log-sum-exp within 1e-6 of one computed another way, and attention's causal
+ * softmax within 1e-6 (relative) of the softmax in double.
  */
 import { afterAll, describe, expect, test } from 'vitest';
 import { KernelThreads } from '../../src/model/cpu/kernelThreads';
@@ -78,6 +79,40 @@ describe.each([1, 2, 3])('on %i thread(s)', (threads) => {
       const exps = Array.from(row, (x) => Math.exp(x)).sort((a, b) => a - b);
       expect(Math.abs(got[2 * r] + Math.log(got[2 * r + 1]) - Math.log(exps.reduce((sum, x) => sum + x, 0)))).toBeLessThan(1e-6);
     }
+  });
+
+  test('causal softmax of attention scores: within 1e-6 (relative) of the softmax in double, zeros past each row\'s last visible position, the same bits as on one thread', () => {
+    const { memory, kernels } = pool(threads);
+    // 13 query rows after 37 cached positions: row r sees 38 + r scores (odd counts, vector and scalar tails).
+    const [n, past, d] = [13, 37, 128];
+    const T = past + n;
+    const T8 = alignUp(T, 8);
+    const [scores, probs, geometry] = [1024, 1024 + alignUp(4 * n * T, 64), 1024 + alignUp(4 * n * T, 64) + alignUp(4 * (n + 1) * T8, 64)];
+    const s = floats(n * T, 6, 40);
+    new Float32Array(memory.buffer, scores, n * T).set(s);
+    new Float32Array(memory.buffer, probs, (n + 1) * T8).fill(NaN);
+    const g = new DataView(memory.buffer, geometry, 16);
+    g.setInt32(0, T, true);
+    g.setInt32(4, T8, true);
+    g.setInt32(8, past, true);
+    g.setFloat32(12, 1 / Math.sqrt(d), true);
+    kernels.elementwise('softmax_rows', [scores, probs, geometry], n, 1);
+    const got = new Float32Array(memory.buffer, probs, (n + 1) * T8).slice();
+    for (let r = 0; r < n; r++) {
+      const visible = past + r + 1;
+      const x = Array.from(s.subarray(r * T, r * T + visible), (v) => v / Math.sqrt(d));
+      const max = Math.max(...x);
+      const e = x.map((v) => Math.exp(v - max));
+      const sum = e.reduce((a, b) => a + b, 0);
+      for (let t = 0; t < visible; t++) expect(Math.abs(got[r * T8 + t] - e[t] / sum), `row ${r}, position ${t}`).toBeLessThanOrEqual(1e-6 * (e[t] / sum) + 1e-37);
+      for (let t = visible; t < T8; t++) expect(got[r * T8 + t], `row ${r}, masked position ${t}`).toBe(0);
+    }
+    expect(got.subarray(n * T8).every(Number.isNaN)).toBe(true); // the row after the last is not touched
+    const one = pool(1);
+    new Float32Array(one.memory.buffer, scores, n * T).set(s);
+    new Uint8Array(one.memory.buffer, geometry, 16).set(new Uint8Array(memory.buffer, geometry, 16));
+    one.kernels.elementwise('softmax_rows', [scores, probs, geometry], n, n);
+    expect(Array.from(got.subarray(0, n * T8))).toEqual(Array.from(new Float32Array(one.memory.buffer, probs, n * T8)));
   });
 });
 

@@ -66,6 +66,24 @@ test('matmuls, SwiGLU and the log-sum-exp split over 3 threads (a wide MLP, a 2 
   }
 });
 
+test('attention\'s softmax split over 3 threads at a context of 512: the same bits as on one thread, within 2e-4 of the reference', async () => {
+  const m = await openTinyModel({ architecture: 'llama', dtype: 'BF16', seed: 9 });
+  // The steps after the first see ≥ 128 cached positions: each head's 128 rows of softmax split in parts.
+  const seqs = [ids(m.config.maxPositionEmbeddings, m.config.vocabSize, 5)];
+  const one = await FastCpuCausalLM.load(m.config, m.weights);
+  const three = await FastCpuCausalLM.load(m.config, m.weights, { threads: nodeKernelThreads(3) });
+  try {
+    const [a] = await one.scoreTokens(seqs);
+    const [b] = await three.scoreTokens(seqs);
+    expect(Array.from(b)).toEqual(Array.from(a));
+    const [ref] = await (await CpuCausalLM.load(m.config, m.weights)).scoreTokens(seqs);
+    expect(maxAbsDiff(b, ref)).toBeLessThan(2e-4);
+  } finally {
+    one.dispose();
+    three.dispose();
+  }
+});
+
 test('qwen3 with head_dim 32 ≠ hidden / heads, untied output: logits equal the reference on 2 threads', async () => {
   const shape = { hiddenSize: 48, numHeads: 4, numKvHeads: 1, headDim: 32, intermediateSize: 80, numLayers: 3, tieWordEmbeddings: false };
   const m = await openTinyModel({ architecture: 'qwen3', dtype: 'BF16', seed: 5, ...shape });

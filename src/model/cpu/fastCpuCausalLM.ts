@@ -4,9 +4,10 @@
  * values, F32 as is) in one WebAssembly memory (or, for a model larger than it, outside it, staged into it a
  * chunk of rows at a time), multiplied by the SIMD kernel of matmulKernel.ts on
  * several threads (kernelThreads.ts), many tokens per matmul. The small per-token work (norms, RoPE,
- * attention) runs on the calling thread with the reference's own functions on views of that memory;
- * SwiGLU and the log-sum-exp over the vocabulary, as much work as all of that, are split over the
- * threads too, in WebAssembly SIMD (elementwiseKernel.ts). Activations stay f32; matmuls accumulate in f32.
+ * attention's gathers) runs on the calling thread with the reference's own functions on views of that
+ * memory; SwiGLU, attention's softmax and the log-sum-exp over the vocabulary, as much work as all of
+ * that and more at long contexts, are split over the threads too, in WebAssembly SIMD
+ * (elementwiseKernel.ts). Activations stay f32; matmuls accumulate in f32.
  */
 import { checkTokenIds } from '../tokenIds';
 import { InputError, throwIfAborted } from '../../errors';
@@ -74,6 +75,8 @@ interface Scratch {
   attS: number;
   attP: number;
   attO: number;
+  /** softmax_rows's geometry: i32 T, T8, past, f32 scale. */
+  attGeometry: number;
 }
 
 /** Where matrices held outside the memory are copied, a chunk of rows at a time, to be multiplied. */
@@ -96,6 +99,12 @@ const LOGIT_ROWS = 64;
 const ALIGN = 64;
 /** Elements (or, for the log-sum-exp, vocabulary entries) below which a thread's share of a loop is not worth waking it for. */
 const MIN_LOOP_PER_THREAD = 1 << 15;
+/**
+ * Attention scores below which a thread's share of one head's softmax is not worth waking it for: lower
+ * than MIN_LOOP_PER_THREAD, since the helpers are still spinning from the head's QKᵀ product (a 128-token
+ * step splits from a context of about 200).
+ */
+const MIN_SOFTMAX_PER_THREAD = 1 << 13;
 const PAGE = 65536;
 const MAX_PAGES = 65536;
 
@@ -116,7 +125,6 @@ export class FastCpuCausalLM implements CausalLM {
   readonly backend = 'cpu' as const;
   private disposed = false;
   private readonly invFreq: Float32Array;
-  private exps = new Float64Array(0);
 
   private constructor(
     readonly config: ModelConfig,
@@ -172,6 +180,7 @@ export class FastCpuCausalLM implements CausalLM {
       attS: f32Buffer(B, alignUp(c.maxPositionEmbeddings, K_STEP)),
       attP: f32Buffer(B, alignUp(c.maxPositionEmbeddings, K_STEP)),
       attO: f32Buffer(B, c.headDim),
+      attGeometry: f32Buffer(1, 4),
     };
     // One panel per thread, where a block of 16-bit weight rows is widened to f32 before it is multiplied.
     const shared = sharedMemoryUsable();
@@ -518,11 +527,14 @@ export class FastCpuCausalLM implements CausalLM {
     const s = this.scratch;
     const f32 = new Float32Array(this.memory.buffer);
     const at = (byte: number, length: number) => f32.subarray(byte / 4, byte / 4 + length);
-    const [Q, K, VT, S, P, O] = [at(s.attQ, nPad * d), at(s.attK, T * d), at(s.attVT, d * T8), at(s.attS, nPad * T), at(s.attP, nPad * T8), at(s.attO, nPad * d)];
-    const scale = 1 / Math.sqrt(d);
-    // Each score's exp, kept in double between the sum and the division (computed once, not twice).
-    if (this.exps.length < T) this.exps = new Float64Array(T);
-    const exps = this.exps;
+    const [Q, K, VT, O] = [at(s.attQ, nPad * d), at(s.attK, T * d), at(s.attVT, d * T8), at(s.attO, nPad * d)];
+    const geometry = new DataView(this.memory.buffer, s.attGeometry, 16);
+    geometry.setInt32(0, T, true);
+    geometry.setInt32(4, T8, true);
+    geometry.setInt32(8, past, true);
+    geometry.setFloat32(12, 1 / Math.sqrt(d), true);
+    // Rows per thread so that a thread's share is worth waking it for (each row has past + r + 1 scores).
+    const rowsPerThread = Math.max(1, Math.ceil(MIN_SOFTMAX_PER_THREAD / (past + n / 2 + 1)));
     for (let g = 0; g < KV; g++) {
       for (let t = 0; t < T; t++) K.set(keys.subarray((t * KV + g) * d, (t * KV + g + 1) * d), t * d);
       VT.fill(0);
@@ -533,17 +545,7 @@ export class FastCpuCausalLM implements CausalLM {
       for (let h = g * group; h < (g + 1) * group; h++) {
         for (let r = 0; r < n; r++) Q.set(q.subarray((r * H + h) * d, (r * H + h + 1) * d), r * d);
         this.kernels.matmul('F32', s.attQ, s.attK, s.attS, nPad, d, T);
-        for (let r = 0; r < n; r++) {
-          const visible = past + r + 1;
-          const so = r * T;
-          const po = r * T8;
-          let max = -Infinity;
-          for (let t = 0; t < visible; t++) max = Math.max(max, S[so + t] * scale);
-          let sum = 0;
-          for (let t = 0; t < visible; t++) sum += exps[t] = Math.exp(S[so + t] * scale - max);
-          for (let t = 0; t < visible; t++) P[po + t] = exps[t] / sum;
-          P.fill(0, po + visible, po + T8);
-        }
+        this.kernels.elementwise('softmax_rows', [s.attS, s.attP, s.attGeometry], n, rowsPerThread);
         this.kernels.matmul('F32', s.attP, s.attVT, s.attO, nPad, T8, d);
         for (let r = 0; r < n; r++) out.set(O.subarray(r * d, (r + 1) * d), (r * H + h) * d);
       }
