@@ -143,11 +143,18 @@ async function measureLlamaCpp(
     });
     try {
       const sequence = context.getSequence();
+      // In steps of 64 positions: each position's probabilities are a Map over the whole vocabulary (at
+      // Qwen2's 151,936 words, 1,024 positions of them at once overflow the JavaScript heap).
       const score = async (ids: Int32Array): Promise<number[]> => {
         await sequence.clearHistory();
         const tokens = Array.from(ids) as import('node-llama-cpp').Token[];
-        const out = await sequence.controlledEvaluate(tokens.map((id, t): import('node-llama-cpp').ControlledEvaluateInputItem => (t + 1 < tokens.length ? [id, { generateNext: { probabilities: true } }] : id)));
-        return tokens.slice(1).map((next, t) => Math.log(out[t]?.next?.probabilities?.get(next) ?? 0));
+        const logProbs: number[] = [];
+        for (let from = 0; from < tokens.length; from += 64) {
+          const step = tokens.slice(from, from + 64);
+          const out = await sequence.controlledEvaluate(step.map((id, i): import('node-llama-cpp').ControlledEvaluateInputItem => (from + i + 1 < tokens.length ? [id, { generateNext: { probabilities: true } }] : id)));
+          for (let i = 0; i < step.length && from + i + 1 < tokens.length; i++) logProbs.push(Math.log(out[i]?.next?.probabilities?.get(tokens[from + i + 1]) ?? 0));
+        }
+        return logProbs;
       };
       await score(seqs[0].subarray(0, 8));
       const rss = new PeakRss();
