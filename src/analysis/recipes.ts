@@ -20,6 +20,8 @@ export interface RecipeOptions {
   comment?: string;
   /** mergekit `tokenizer_source` (union, base or a model's path) for models whose vocabularies differ; omitted when absent. */
   tokenizerSource?: string;
+  /** mergekit's `tokenizer:` block, as plain YAML data (the other form of tokenizerSource); omitted when absent. */
+  tokenizer?: Record<string, unknown>;
 }
 
 const DTYPES = new Set(['float32', 'float16', 'bfloat16', 'fp32', 'fp16', 'bf16']);
@@ -39,6 +41,7 @@ export function linearRecipeObject(ingredients: Ingredient[], weights: number[],
   if (options.dtype !== undefined) recipe.dtype = options.dtype;
   if (options.outDtype !== undefined) recipe.out_dtype = options.outDtype;
   if (options.tokenizerSource !== undefined) recipe.tokenizer_source = options.tokenizerSource;
+  if (options.tokenizer !== undefined) recipe.tokenizer = options.tokenizer;
   return recipe;
 }
 

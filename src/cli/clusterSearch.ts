@@ -23,7 +23,8 @@ import { searchEvidence } from '../search/evidence';
 import { heldOutCsv, pointRecipeYaml, reportMarkdown, trialsCsv, weightsText } from '../search/outputs';
 import { listPoints, uniformOf } from '../search/points';
 import { checkpointBytes, planPoint, type PlannedModel } from '../search/soupLoader';
-import { alignSearchModels, recipeTokenizerSource } from '../search/searchVocabulary';
+import { alignSearchModels, manifestVocabulary, recipeVocabulary, type RecipeVocabulary } from '../search/searchVocabulary';
+import { searchVocabularyFlags } from './searchVocabularyFlags';
 import { runSearch, type PointFailure, type SearchPlan, type SearchSpec, type TrialRecord } from '../search/runSearch';
 import { UsageError, type CliIO } from './io';
 import { configHasKey, parseSearchArgs } from './searchConfig';
@@ -100,19 +101,19 @@ export async function runClusterSearch(args: string[], io: CliIO, deps: ClusterS
   const shapleyPlayers = shapleyArg === 'all' ? names.map((_, i) => i) : shapleyArg === 'experts' ? experts : shapleyArg === 'none' ? [] : undefined;
 
   // Pre-flight from the headers: the models fit together (their rows aligned to the tokenizer source's vocabulary), and how big one soup is.
-  const tokenizerSource = str('tokenizer-source');
-  // The point recipes' tokenizer_source: a model's name becomes its (absolute) path, as the recipes name it.
-  const recipeSource = tokenizerSource === undefined ? undefined : recipeTokenizerSource(paths, tokenizerSource);
+  const vocabulary = searchVocabularyFlags(flags, names);
+  // The point recipes' tokenizer setting: a model's name becomes its (absolute) path, as the recipes name it.
+  const recipeVocab = recipeVocabulary(paths, vocabulary);
   const opened: NodeCheckpoint[] = [];
   let soupBytes: number;
   try {
     for (const p of paths) opened.push(await openCheckpointPath(p.path));
     let models: PlannedModel[] = paths.map((p, i) => ({ name: p.name, path: p.path, checkpoint: opened[i] }));
     try {
-      const aligned = await alignSearchModels(models, tokenizerSource);
+      const aligned = await alignSearchModels(models, vocabulary);
       models = aligned.models;
       for (const line of aligned.lines) say(`vocabulary: ${line}`);
-      for (const note of aligned.notes) io.stderr(`${tokenizerSource === undefined ? 'warning' : 'note'}: ${note}\n`);
+      for (const note of aligned.notes) io.stderr(`${vocabulary === undefined ? 'warning' : 'note'}: ${note}\n`);
       planPoint(models, uniformOf(names.map((_, i) => i), names.length));
     } catch (e) {
       if (e instanceof PreflightError) {
@@ -141,7 +142,7 @@ export async function runClusterSearch(args: string[], io: CliIO, deps: ClusterS
     metric,
     splitSeed: seed,
     tuneShare,
-    ...(tokenizerSource === undefined ? {} : { tokenizerSource }),
+    ...manifestVocabulary(vocabulary),
   };
   const folder = await openResultsFolder(out, manifest, flags.get('resume') === true);
   const release = lockWorkFolder(workDir);
@@ -158,7 +159,7 @@ export async function runClusterSearch(args: string[], io: CliIO, deps: ClusterS
       launcher,
       template,
       models: paths,
-      tokenizerSource: recipeSource,
+      vocabulary: recipeVocab,
       metric,
       splitSeed: seed,
       tuneShare,
@@ -177,7 +178,7 @@ export async function runClusterSearch(args: string[], io: CliIO, deps: ClusterS
     const finished: TrialRecord[] = [...stored];
     const failures: PointFailure[] = [];
     const write = (trials: TrialRecord[], planKeys: Set<string>, players: number[], info: { evaluated: number; planPoints: number; cancelled: boolean }) =>
-      writeClusterOutputs(out, trials, failures, names, experts, planKeys, players, evaluator, { plan: plan.kind === 'list' ? `list ${planArg}` : `${plan.kind}, step ${plan.step}`, metric, seed, tuneShare, paths, tokenizerSource: recipeSource, ...info, seconds: (performance.now() - started) / 1000 });
+      writeClusterOutputs(out, trials, failures, names, experts, planKeys, players, evaluator, { plan: plan.kind === 'list' ? `list ${planArg}` : `${plan.kind}, step ${plan.step}`, metric, seed, tuneShare, paths, vocabulary: recipeVocab, ...info, seconds: (performance.now() - started) / 1000 });
     let outcome;
     try {
       outcome = await runSearch({
@@ -259,7 +260,7 @@ async function writeClusterOutputs(
   planKeys: Set<string>,
   players: number[],
   evaluator: ExternalEvaluator,
-  info: { plan: string; metric: string; seed: number; tuneShare: number; paths: { path: string }[]; tokenizerSource?: string; evaluated: number; planPoints: number; cancelled: boolean; seconds: number },
+  info: { plan: string; metric: string; seed: number; tuneShare: number; paths: { path: string }[]; vocabulary?: RecipeVocabulary; evaluated: number; planPoints: number; cancelled: boolean; seconds: number },
 ) {
   const categories = evaluator.categories() ?? (trials[0] ? Object.keys(trials[0].tune) : []);
   // The evidence takes categories from tasks; the items are the evaluator's, so none are listed.
@@ -284,7 +285,7 @@ async function writeClusterOutputs(
   await writeAtomically(join(out, 'report.md'), `${report}\n${extra.join('\n')}\n`);
   if (evidence.best) {
     const comment = `SoupLab search (external evaluator): best of ${info.planPoints} points (${info.plan}); objective ${evidence.best.objective} (tune), ${evidence.best.heldOutObjective} (held-out)`;
-    await writeAtomically(join(out, 'best.yaml'), pointRecipeYaml(evidence.best, names, info.paths.map((p) => p.path), comment, info.tokenizerSource));
+    await writeAtomically(join(out, 'best.yaml'), pointRecipeYaml(evidence.best, names, info.paths.map((p) => p.path), comment, info.vocabulary));
   }
   return evidence;
 }

@@ -13,7 +13,7 @@ import { parseModelPaths } from './modelPaths';
 import { parseArgs, UsageError } from './io';
 
 /** Keys whose values are paths (relative to the config file); `plan` is one unless it names a plan kind. */
-const PATH_KEYS = new Set(['out', 'work-dir', 'export', 'plan']);
+const PATH_KEYS = new Set(['out', 'work-dir', 'export', 'plan', 'tokenizer']);
 const PLAN_KINDS = new Set(['grid', 'adaptive']);
 /** The score tables (the command line's positionals), as a list or one path. */
 const TABLES_KEY = 'score-tables';

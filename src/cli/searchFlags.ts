@@ -1,7 +1,7 @@
 /** The options of `souplab search`, in memory and with an external evaluator: parseArgs reads them, and so does --config. */
 import { ANALYSIS_BOOLEAN_FLAGS, ANALYSIS_VALUE_FLAGS } from './analysisOptions';
 
-const COMMON_VALUE_FLAGS = [...ANALYSIS_VALUE_FLAGS, 'models', 'plan', 'out', 'backend', 'metric', 'seed', 'tune-share', 'shapley', 'tokenizer-source'];
+const COMMON_VALUE_FLAGS = [...ANALYSIS_VALUE_FLAGS, 'models', 'plan', 'out', 'backend', 'metric', 'seed', 'tune-share', 'shapley', 'tokenizer-source', 'tokenizer'];
 
 export const CLUSTER_VALUE_FLAGS = ['evaluator-cmd', 'work-dir', 'jobs', 'launcher', 'slurm-args', 'retries', 'souplab-cmd', 'poll-seconds'];
 export const CLUSTER_BOOLEAN_FLAGS = ['merge-in-job', 'keep-soups'];

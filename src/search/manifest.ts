@@ -12,6 +12,8 @@ export interface SearchManifest {
   tuneShare: number;
   /** The output vocabulary the models' rows were aligned to (union, base or a model's name); absent: none. */
   tokenizerSource?: string;
+  /** Or mergekit's tokenizer: block they were aligned by, as plain YAML data (models by name); absent: none. */
+  tokenizer?: Record<string, unknown>;
 }
 
 /** How two manifests differ, in words; null when the trials of one may be reused by the other. */
@@ -22,7 +24,9 @@ export function manifestDifference(a: SearchManifest, b: SearchManifest): string
   if (tasks(a) !== tasks(b)) return `other task files, or task files changed since (${a.tasks.map((t) => t.name).join(', ')})`;
   if (a.metric !== b.metric) return `metric ${a.metric}`;
   if (a.splitSeed !== b.splitSeed || a.tuneShare !== b.tuneShare) return `split seed ${a.splitSeed}, tune share ${a.tuneShare}`;
-  if (a.tokenizerSource !== b.tokenizerSource) return a.tokenizerSource === undefined ? 'no tokenizer source' : `tokenizer source ${a.tokenizerSource}`;
+  const vocabulary = (m: SearchManifest) =>
+    m.tokenizer !== undefined ? `tokenizer block ${JSON.stringify(m.tokenizer)}` : m.tokenizerSource !== undefined ? `tokenizer source ${m.tokenizerSource}` : 'no tokenizer source';
+  if (vocabulary(a) !== vocabulary(b)) return vocabulary(a);
   return null;
 }
 
@@ -38,7 +42,11 @@ export async function sha256Hex(text: string): Promise<string> {
  * under it are reused, whatever the plan (a point is known by its weights).
  */
 export async function searchIdOf(m: SearchManifest): Promise<string> {
-  // A tokenizer source joins the list only when set: the ids of searches without one stay as they were.
-  const canonical = JSON.stringify([m.souplab, m.models.map((x) => [x.name, x.path]), m.tasks.map((t) => [t.name, t.sha256]), m.metric, m.splitSeed, m.tuneShare, ...(m.tokenizerSource === undefined ? [] : [m.tokenizerSource])]);
+  // A tokenizer source or block joins the list only when set: the ids of searches without one stay as they were.
+  const canonical = JSON.stringify([
+    m.souplab, m.models.map((x) => [x.name, x.path]), m.tasks.map((t) => [t.name, t.sha256]), m.metric, m.splitSeed, m.tuneShare,
+    ...(m.tokenizerSource === undefined ? [] : [m.tokenizerSource]),
+    ...(m.tokenizer === undefined ? [] : [{ tokenizer: m.tokenizer }]),
+  ]);
   return (await sha256Hex(canonical)).slice(0, 32);
 }

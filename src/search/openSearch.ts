@@ -15,7 +15,7 @@ import type { ModelConfig, WeightSource } from '../model/types';
 import { fitSoupLoader, type FitLoaderOptions, type FittedLoader } from './fitLoader';
 import { uniformOf } from './points';
 import { runSearch, type RunSearchOptions, type SearchOutcome } from './runSearch';
-import { alignSearchModels } from './searchVocabulary';
+import { alignSearchModels, type VocabularySetting } from './searchVocabulary';
 import { planPoint, soupPoint, type PlannedModel } from './soupLoader';
 
 /** The evaluator's model as a platform loads it; the session disposes it. */
@@ -24,8 +24,8 @@ export type SearchEvaluatorModel = FitLoaderOptions['lm'] & { dispose(): void | 
 export interface OpenSearchOptions {
   /** The search's models, opened by the platform, in the search's order. */
   models: PlannedModel[];
-  /** union, base or a model's name: the output vocabulary when the models' tokenizers differ. */
-  tokenizerSource?: string;
+  /** The output vocabulary when the models' tokenizers differ: a tokenizer_source (union, base or a model's name) or a tokenizer: block. */
+  vocabulary?: VocabularySetting;
   /** Encodes the task files with the tokenizer of `reference` (the first model, its vocabulary aligned); throws when nothing is left to score. */
   prepareTasks(reference: { label: string; checkpoint: Checkpoint }): Promise<{ config: ModelConfig; tasks: PreparedTask[]; problems: string[] }>;
   soupBackend: SoupBackend;
@@ -51,7 +51,7 @@ export interface SearchSession {
 
 /** Throws the pre-flight's PreflightError when the models do not fit together (nothing loaded then). */
 export async function openSearch(o: OpenSearchOptions): Promise<SearchSession> {
-  const aligned = await alignSearchModels(o.models, o.tokenizerSource);
+  const aligned = await alignSearchModels(o.models, o.vocabulary);
   const { models } = aligned;
   // Pre-flight: every model against the first, from the headers alone, before anything is loaded.
   planPoint(models, uniformOf([...models.keys()], models.length));

@@ -9,6 +9,7 @@ import { csvField, linearRecipeYaml, type Ingredient } from '../analysis/recipes
 import { formatScore } from '../eval/scores';
 import type { SearchEvidence, ScoredPoint } from './evidence';
 import type { TrialRecord } from './runSearch';
+import type { RecipeVocabulary } from './searchVocabulary';
 
 /** Stable ids in evaluation order: trial-001, trial-002… (a list plan's recipe names when it gave them). */
 export function trialIds(trials: TrialRecord[]): string[] {
@@ -54,18 +55,18 @@ export function heldOutCsv(trials: TrialRecord[], models: string[], categories: 
   return lines.join('\n') + '\n';
 }
 
-/** The mergekit recipe of a point: the models with a positive weight (all of them with a tokenizer source), paths as given. */
-export function pointRecipeYaml(point: ScoredPoint, models: string[], paths: string[], comment: string, tokenizerSource?: string): string {
+/** The mergekit recipe of a point: the models with a positive weight (all of them with a tokenizer setting), paths as given. */
+export function pointRecipeYaml(point: ScoredPoint, models: string[], paths: string[], comment: string, vocabulary?: RecipeVocabulary): string {
   const ingredients: Ingredient[] = [];
   const weights: number[] = [];
   point.weights.forEach((w, i) => {
-    // With a tokenizer source every model stays (weight 0 included): the output vocabulary is the search's, aligned over all of them.
-    if (w > 0 || tokenizerSource !== undefined) {
+    // With a tokenizer setting every model stays (weight 0 included): the output vocabulary is the search's, aligned over all of them.
+    if (w > 0 || vocabulary !== undefined) {
       ingredients.push({ name: models[i], checkpoint: paths[i] });
       weights.push(Math.round(w * 1e9) / 1e9);
     }
   });
-  return linearRecipeYaml(ingredients, weights, { comment, tokenizerSource });
+  return linearRecipeYaml(ingredients, weights, { comment, ...vocabulary });
 }
 
 const pct = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : formatScore(Math.round(v * 1e4) / 1e4));

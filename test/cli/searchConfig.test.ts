@@ -44,6 +44,7 @@ describe('search config files', () => {
         'merge-in-job: false',
         'plan: grid',
         'tune-share: 0.5',
+        'tokenizer: vocab/tokenizer.yaml',
         'score-tables: [tables/bfcl.csv]',
       ].join('\n'),
     );
@@ -60,6 +61,7 @@ describe('search config files', () => {
       'keep-soups': true,
       plan: 'grid',
       'tune-share': '0.5',
+      tokenizer: join(confDir, 'vocab', 'tokenizer.yaml'),
     });
   });
 

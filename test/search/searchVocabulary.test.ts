@@ -32,6 +32,14 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A folder as lm-eval leaves it (one results file), for an evaluator command to copy. */
+function lmEvalResults(): string {
+  const results = join(dir, 'lm-eval', 'org__model');
+  mkdirSync(results, { recursive: true });
+  writeFileSync(join(results, 'results_2025-06-01T10-20-30.json'), JSON.stringify({ results: { arc: { alias: 'arc', 'acc,none': 0.5 } }, group_subtasks: {}, higher_is_better: { arc: { acc: true } } }));
+  return join(dir, 'lm-eval');
+}
+
 const trialsOf = (out: string): TrialRecord[] =>
   readFileSync(join(out, 'trials.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as TrialRecord).filter((t) => t.key !== undefined);
 
@@ -72,7 +80,7 @@ describe('souplab search over models whose vocabularies differ', () => {
     expect(trials.map((t) => t.weights.join('/')).sort()).toEqual(['0.5/0.5', '0/1', '1/0']);
     for (const [i, t] of trials.entries()) {
       const recipe = join(out, `point-${i}.yaml`);
-      writeFileSync(recipe, pointRecipeYaml({ ...t, heldOutObjective: t.heldOutObjective }, ['chat', 'tool'], ['../chat', '../tool'], 'a point', 'union'));
+      writeFileSync(recipe, pointRecipeYaml({ ...t, heldOutObjective: t.heldOutObjective }, ['chat', 'tool'], ['../chat', '../tool'], 'a point', { tokenizerSource: 'union' }));
       const merged = join(dir, `merged-${i}`);
       expect(await runCli(['merge', recipe, '--out', merged, '--backend', 'cpu', '--quiet'], captureIO())).toBe(0);
       // Both added tokens are in the written tokenizer, whatever the point's weights.
@@ -107,10 +115,7 @@ describe('souplab search over models whose vocabularies differ', () => {
 
   it('--evaluator-cmd with --tokenizer-source union: each point folder has the union vocabulary and the bytes souplab merge writes of its recipe; best.yaml says it', async () => {
     // What the evaluator "wrote": an lm-eval results file, copied by the command only when the soup has both added tokens.
-    const results = join(dir, 'lm-eval', 'org__model');
-    mkdirSync(results, { recursive: true });
-    writeFileSync(join(results, 'results_2025-06-01T10-20-30.json'), JSON.stringify({ results: { arc: { alias: 'arc', 'acc,none': 0.5 } }, group_subtasks: {}, higher_is_better: { arc: { acc: true } } }));
-    const template = `grep -q '<|chat|>' {model}/tokenizer.json && grep -q '<|tool|>' {model}/tokenizer.json && cp -r ${join(dir, 'lm-eval')}/. {out}/`;
+    const template = `grep -q '<|chat|>' {model}/tokenizer.json && grep -q '<|tool|>' {model}/tokenizer.json && cp -r ${lmEvalResults()}/. {out}/`;
     const out = join(dir, 'cluster-union');
     const io = captureIO();
     const code = await runCli(['search', '--models', models, '--step', '0.5', '--shapley', 'none', '--backend', 'cpu', '--out', out, '--evaluator-cmd', template, '--keep-soups', '--tokenizer-source', 'union'], io);
@@ -135,6 +140,61 @@ describe('souplab search over models whose vocabularies differ', () => {
       const tokenizer = JSON.parse(readFileSync(join(folder, 'model', 'tokenizer.json'), 'utf8')) as { added_tokens: { content: string }[] };
       expect(tokenizer.added_tokens.map((t) => t.content)).toEqual(expect.arrayContaining(['<|chat|>', '<|tool|>']));
     }
+  }, 300_000);
+
+  it('--tokenizer FILE (mergekit\'s tokenizer: block): the soup scores as souplab merge writes best.yaml, which keeps the block; each cluster point\'s recipe keeps it; bad settings are refused', async () => {
+    // <|tool|>'s row forced to zeros in every model, the vocabulary padded to a multiple of 8: both differ from union alone.
+    const block = join(dir, 'tokenizer.yaml');
+    writeFileSync(block, 'tokenizer:\n  source: union\n  tokens:\n    <|tool|>:\n      source: {kind: zero}\n      force: true\n  pad_to_multiple_of: 8\n');
+    const out = join(dir, 'block');
+    const args = ['--tasks', tasks, '--backend', 'cpu', '--tune-share', '1', '--shapley', 'none', '--plan', 'grid', '--step', '0.5'];
+    const io = captureIO();
+    expect(await runCli(['search', '--models', models, ...args, '--out', out, '--tokenizer', block], io), io.err()).toBe(0);
+    expect(io.err()).toContain('vocabulary: output vocabulary: the union');
+    const best = readFileSync(join(out, 'best.yaml'), 'utf8');
+    expect(best).toMatch(/tokenizer:\n {2}source: union\n {2}tokens:\n {4}<\|tool\|>:\n {6}source:\n {8}kind: zero\n {6}force: true\n {2}pad_to_multiple_of: 8/);
+    expect(best.match(/- model: /g)).toHaveLength(2);
+
+    // souplab merge of best.yaml: the block's rows, and the same scores read back from disk.
+    const merged = join(dir, 'block-merged');
+    expect(await runCli(['merge', join(out, 'best.yaml'), '--out', merged, '--backend', 'cpu', '--quiet'], captureIO())).toBe(0);
+    const tokenizer = JSON.parse(readFileSync(join(merged, 'tokenizer.json'), 'utf8')) as { added_tokens: { id: number; content: string }[] };
+    const toolId = tokenizer.added_tokens.find((t) => t.content === '<|tool|>')!.id;
+    const embed = readSafetensors(readFileSync(join(merged, 'model.safetensors'))).tensors.get('model.embed_tokens.weight')!;
+    expect(embed.shape[0] % 8).toBe(0);
+    const rowBytes = embed.data.length / embed.shape[0];
+    expect(new Float32Array(embed.data.slice(toolId * rowBytes, (toolId + 1) * rowBytes).buffer).every((v) => v === 0)).toBe(true);
+    const alone = join(dir, 'block-alone');
+    expect(await runCli(['search', '--models', `m=${merged}`, ...args, '--out', alone], captureIO())).toBe(0);
+    const bestWeights = [...best.matchAll(/weight: ([\d.]+)/g)].map((m) => Number(m[1]));
+    const bestTrial = trialsOf(out).find((t) => t.weights.every((w, i) => Math.abs(w - bestWeights[i]) < 1e-9))!;
+    expect(trialsOf(alone)[0].tune).toEqual(bestTrial.tune);
+
+    // Trials aligned by the block are not reused with a tokenizer source, and the two together are refused.
+    const resumed = captureIO();
+    expect(await runCli(['search', '--models', models, ...args, '--out', out, '--resume', '--tokenizer-source', 'union'], resumed)).toBe(2);
+    expect(resumed.err(), resumed.err()).toContain('--resume found a search of tokenizer block');
+    const both = captureIO();
+    expect(await runCli(['search', '--models', models, ...args, '--out', join(dir, 'both'), '--tokenizer', block, '--tokenizer-source', 'union'], both)).not.toBe(0);
+    expect(both.err()).toContain('give either --tokenizer-source or --tokenizer, not both');
+    const unknown = join(dir, 'unknown.yaml');
+    writeFileSync(unknown, 'source: union\ntokens:\n  <|tool|>:\n    source: nope\n');
+    const bad = captureIO();
+    expect(await runCli(['search', '--models', models, ...args, '--out', join(dir, 'bad-block'), '--tokenizer', unknown], bad)).not.toBe(0);
+    expect(bad.err()).toContain("unknown.yaml line 3: token <|tool|>: source model 'nope' is not one of the recipe's models (chat, tool)");
+
+    // With an external evaluator every point's recipe keeps every model and the block.
+    const cluster = join(dir, 'cluster-block');
+    const template = `test -s {model}/model.safetensors && cp -r ${lmEvalResults()}/. {out}/`;
+    const ran = captureIO();
+    expect(await runCli(['search', '--models', models, '--step', '0.5', '--shapley', 'none', '--backend', 'cpu', '--out', cluster, '--evaluator-cmd', template, '--tokenizer', block], ran), ran.err()).toBe(0);
+    for (const point of readdirSync(join(cluster, 'work')).filter((p) => p.startsWith('soup-'))) {
+      const recipe = readFileSync(join(cluster, 'work', point, 'recipe.yaml'), 'utf8');
+      expect(recipe.match(/- model: /g)).toHaveLength(2);
+      expect(recipe).toContain('pad_to_multiple_of: 8');
+      expect(recipe).toContain('kind: zero');
+    }
+    expect(readFileSync(join(cluster, 'best.yaml'), 'utf8')).toContain('pad_to_multiple_of: 8');
   }, 300_000);
 
   it('--evaluator-cmd refuses a tokenizer source that is not union, base or one of the models, before anything runs', async () => {

@@ -24,7 +24,8 @@ import type { PlannedModel } from '../../search/soupLoader';
 import { plannedPoints } from '../../search/planSize';
 import { type SearchEvent, type SearchPlan, type SearchSpec, type TrialRecord } from '../../search/runSearch';
 import { openSearch, type SearchSession } from '../../search/openSearch';
-import { recipeTokenizerSource } from '../../search/searchVocabulary';
+import { manifestVocabulary, recipeVocabulary } from '../../search/searchVocabulary';
+import { searchVocabularyFlags } from '../searchVocabularyFlags';
 import { formatBytes } from '../../util/bytes';
 import { maxLengthFlag, metricFlag } from '../evalFlags';
 import { parseModelPaths } from '../modelPaths';
@@ -72,6 +73,9 @@ analyze --trials), held-out.csv, best.yaml, report.md and evidence.json.
                         a recipe's tokenizer_source: each model's embedding and LM-head rows aligned to it
                         once; best.yaml keeps every model, weight 0 included, and says it; with
                         --evaluator-cmd so does every point's recipe, its soup in that vocabulary)
+  --tokenizer <file.yaml>   instead of --tokenizer-source, mergekit's tokenizer: block (source, tokens with
+                        source/force, pad_to_multiple_of; models by the names of --models), kept in
+                        best.yaml and every point's recipe as the tokenizer_source is
   --gpu-memory <GiB>    the GPU memory the search may use (WebGPU does not report it): models that do
                         not fit with the evaluator are souped on the CPU and uploaded per point
   --export <file.safetensors | folder>   write the best soup (or --export-trial's) with the evidence in its metadata
@@ -133,11 +137,11 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
       const fileModels: PlannedModel[] = paths.map((p, i) => ({ name: p.name, path: recipePaths[i], checkpoint: opened[i] }));
       soupBackend = createNodeCpuBackend();
       const backend = soupBackend;
-      const tokenizerSource = str('tokenizer-source');
+      const vocabulary = searchVocabularyFlags(flags, names);
       try {
         session = await openSearch({
           models: fileModels,
-          tokenizerSource,
+          vocabulary,
           prepareTasks: async (reference) => {
             const { config, tokenizer } = await modelFilesOf(reference.checkpoint, paths[0].path);
             const { tasks, problems } = prepareTasks(tokenizer, taskFiles.files, maxLengthFlag(flags.get('max-length'), config.maxPositionEmbeddings));
@@ -174,9 +178,9 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
       const { tasks, problems, lm } = session;
       const loader = session.fitted.loader;
       for (const line of session.vocabulary.lines) say(`vocabulary: ${line}`);
-      for (const note of session.vocabulary.notes) io.stderr(`${tokenizerSource === undefined ? 'warning' : 'note'}: ${note}\n`);
+      for (const note of session.vocabulary.notes) io.stderr(`${vocabulary === undefined ? 'warning' : 'note'}: ${note}\n`);
       // best.yaml and an export say the vocabulary as a recipe does.
-      const recipeSource = tokenizerSource === undefined ? undefined : recipeTokenizerSource(fileModels, tokenizerSource);
+      const recipeVocab = recipeVocabulary(fileModels, vocabulary);
 
       const manifest: SearchManifest = {
         souplab: 'search',
@@ -185,7 +189,7 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
         metric,
         splitSeed: seed,
         tuneShare,
-        ...(tokenizerSource === undefined ? {} : { tokenizerSource }),
+        ...manifestVocabulary(vocabulary),
       };
       const shapleyArg = str('shapley');
       if (shapleyArg !== undefined && !['all', 'experts', 'none'].includes(shapleyArg)) throw new UsageError(`--shapley must be all, experts or none, got '${shapleyArg}'`);
@@ -229,7 +233,7 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
         );
         if (evidence.best) {
           const comment = `SoupLab search: best of ${info.planPoints} points (${planText}); objective ${evidence.best.objective} (tune), ${evidence.best.heldOutObjective} (held-out); paths relative to this file`;
-          await writeAtomically(join(out, 'best.yaml'), pointRecipeYaml(evidence.best, names, recipePaths, comment, recipeSource));
+          await writeAtomically(join(out, 'best.yaml'), pointRecipeYaml(evidence.best, names, recipePaths, comment, recipeVocab));
         }
         return evidence;
       };
@@ -275,7 +279,7 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
         const ids = trialIds(outcome.trials);
         const chosen = wanted ? outcome.trials[ids.indexOf(wanted)] : outcome.trials.find((t) => t.key === b?.key);
         if (!chosen) throw new InputError(wanted ? `--export-trial: no trial "${wanted}" in trials.csv` : 'no best soup to export');
-        await exportSoup(exportPath, out, pointRecipeYaml(chosen, names, recipePaths, '', recipeSource), chosen, evidence, io, say);
+        await exportSoup(exportPath, out, pointRecipeYaml(chosen, names, recipePaths, '', recipeVocab), chosen, evidence, io, say);
       }
       return problems.length > 0 ? 2 : 0;
     } finally {

@@ -4,9 +4,9 @@
  * from the recipe's YAML with the line of every problem, checked against the recipe's models, and
  * written back as mergekit reads them (docs/tokenizers.md).
  */
-import { isMap, isScalar } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { Node as YamlNode } from 'yaml';
-import type { RecipeProblem } from '../recipeTypes';
+import { RecipeError, type RecipeProblem } from '../recipeTypes';
 import type { TokenizerSpec, TokenSetting, TokenRowSource } from './tokenizerTypes';
 
 export type { TokenRowSource, TokenSetting, TokenizerSpec } from './tokenizerTypes';
@@ -131,6 +131,36 @@ function parseRowSource(token: string, node: YamlNode | null, keyNode: unknown, 
 function modelName(node: YamlNode | null | undefined): string | undefined {
   if (isScalar(node) && (typeof node.value === 'string' || typeof node.value === 'number') && String(node.value).trim() !== '') return String(node.value).trim();
   return undefined;
+}
+
+/**
+ * A `tokenizer:` block kept in a file of its own (`souplab search --tokenizer FILE`): the block's mapping
+ * (source, tokens, pad_to_multiple_of), or a mapping with a `tokenizer:` key, as a recipe holds it; the
+ * models it names checked against `modelNames`. Throws a RecipeError naming the file and line of each problem.
+ */
+export function parseTokenizerBlockText(text: string, fileName: string, modelNames: string[]): TokenizerSpec {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
+  const lineOf = (node: unknown): number | undefined => {
+    const range = (node as { range?: [number, number, number] } | null)?.range;
+    return range ? lineCounter.linePos(range[0]).line : undefined;
+  };
+  if (doc.errors.length > 0) throw new RecipeError(fileName, doc.errors.map((e) => ({ line: e.linePos?.[0].line, message: `YAML syntax error: ${e.message.split('\n')[0]}` })));
+  let node = doc.contents as YamlNode | null;
+  let keyNode: unknown = node;
+  if (isMap(node)) {
+    const wrapped = node.items.find((p) => isScalar(p.key) && p.key.value === 'tokenizer');
+    if (wrapped) {
+      if (node.items.length > 1) throw new RecipeError(fileName, [{ line: lineOf(node), message: 'a tokenizer file holds the tokenizer: block alone (source, tokens, pad_to_multiple_of), or those keys themselves' }]);
+      keyNode = wrapped.key;
+      node = wrapped.value as YamlNode | null;
+    }
+  }
+  const problems: RecipeProblem[] = [];
+  const spec = parseTokenizerBlock(node ?? undefined, keyNode, lineOf, problems);
+  if (spec) checkTokenizerSettings({ tokenizer: spec }, modelNames, problems);
+  if (problems.length > 0 || !spec) throw new RecipeError(fileName, problems.length > 0 ? problems : [{ message: 'no tokenizer block' }]);
+  return spec;
 }
 
 /** The block as mergekit's YAML (recipeWrite.ts). */

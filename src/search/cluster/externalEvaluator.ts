@@ -17,6 +17,7 @@
 import { CancelledError, throwIfAborted } from '../../errors';
 import { linearRecipeYaml } from '../../analysis/recipes';
 import type { PointFailure, PointEvaluator, TrialRecord } from '../runSearch';
+import type { RecipeVocabulary } from '../searchVocabulary';
 import { pointKey, type SearchPoint } from '../points';
 import type { JobEnd, Launcher } from './launcher';
 import { scoreEvaluatorOutput, type EvaluatorOutput } from './pointScores';
@@ -60,8 +61,8 @@ export interface ExternalEvaluatorOptions {
   template: string;
   /** Model names and their checkpoints (absolute paths), aligned with the search's models. */
   models: { name: string; path: string }[];
-  /** The recipes' tokenizer_source (union, base or a model's path): every point's recipe then keeps every model, weight 0 included, so that its vocabulary is the search's. */
-  tokenizerSource?: string;
+  /** The recipes' tokenizer_source or tokenizer: block (models by their paths): every point's recipe then keeps every model, weight 0 included, so that its vocabulary is the search's. */
+  vocabulary?: RecipeVocabulary;
   metric: string;
   splitSeed: number;
   tuneShare: number;
@@ -111,11 +112,11 @@ export function externalEvaluator(opts: ExternalEvaluatorOptions): ExternalEvalu
   };
 
   const recipeOf = (weights: number[]) => {
-    const used = opts.models.flatMap((m, i) => (weights[i] > 0 || opts.tokenizerSource !== undefined ? [{ m, w: weights[i] }] : []));
+    const used = opts.models.flatMap((m, i) => (weights[i] > 0 || opts.vocabulary !== undefined ? [{ m, w: weights[i] }] : []));
     return linearRecipeYaml(
       used.map(({ m }) => ({ name: m.name, checkpoint: m.path })),
       used.map(({ w }) => w),
-      { comment: 'a SoupLab search point; model paths are absolute', tokenizerSource: opts.tokenizerSource },
+      { comment: 'a SoupLab search point; model paths are absolute', ...opts.vocabulary },
     );
   };
 

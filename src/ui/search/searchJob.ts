@@ -87,7 +87,7 @@ async function withSearchSession<T>(
     try {
       session = await openSearch({
         models,
-        tokenizerSource: settings.tokenizerSource,
+        vocabulary: { tokenizerSource: settings.tokenizerSource },
         prepareTasks: (reference) => prepareEvaluation(reference, req.tasks, 'Choose task files to score the soups on (the Taste step holds them).'),
         soupBackend: deps.soupBackend,
         createModel: deps.createModel,
