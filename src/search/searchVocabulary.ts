@@ -52,12 +52,17 @@ export function recipeTokenizerBlock(models: readonly { name: string; path: stri
   };
 }
 
+/** The setting with its models named by `models`' paths, as a recipe (and the alignment) takes it. */
+function resolvedSetting(models: readonly { name: string; path: string }[], s: VocabularySetting): { tokenizerSource: string } | { tokenizer: TokenizerSpec } {
+  if (s.tokenizerSource !== undefined && s.tokenizer) throw new InputError('give either a tokenizer source or a tokenizer block, not both (mergekit refuses both)');
+  return s.tokenizer ? { tokenizer: recipeTokenizerBlock(models, s.tokenizer) } : { tokenizerSource: recipeTokenizerSource(models, s.tokenizerSource!) };
+}
+
 /** The setting's recipe fields, models named by `models`' paths; undefined without a setting. */
 export function recipeVocabulary(models: readonly { name: string; path: string }[], s: VocabularySetting | undefined): RecipeVocabulary | undefined {
   if (!hasVocabularySetting(s)) return undefined;
-  if (s.tokenizerSource !== undefined && s.tokenizer) throw new InputError('give either a tokenizer source or a tokenizer block, not both (mergekit refuses both)');
-  if (s.tokenizer) return { tokenizer: tokenizerBlockToPlain(recipeTokenizerBlock(models, s.tokenizer)) };
-  return { tokenizerSource: recipeTokenizerSource(models, s.tokenizerSource!) };
+  const resolved = resolvedSetting(models, s);
+  return 'tokenizer' in resolved ? { tokenizer: tokenizerBlockToPlain(resolved.tokenizer) } : resolved;
 }
 
 export interface AlignedModels {
@@ -82,8 +87,7 @@ export async function alignSearchModels(models: PlannedModel[], setting: Vocabul
     const warning = await positionalVocabularyWarning(models, CLI_ALIGNMENT);
     return { models, lines: [], notes: warning === null ? [] : [warning] };
   }
-  if (setting.tokenizerSource !== undefined && setting.tokenizer) throw new InputError('give either a tokenizer source or a tokenizer block, not both (mergekit refuses both)');
-  const recipe = setting.tokenizer ? { tokenizer: recipeTokenizerBlock(models, setting.tokenizer) } : { tokenizerSource: recipeTokenizerSource(models, setting.tokenizerSource!) };
+  const recipe = resolvedSetting(models, setting);
   const checkpoints = new Map(models.map((m) => [m.path, m.checkpoint]));
   const result = await prepareVocabulary(recipe, models.map((m) => ({ path: m.path, label: m.name })), checkpoints);
   if (!result) return { models, lines: [], notes: [] };
