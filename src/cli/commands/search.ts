@@ -109,6 +109,8 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
     };
     const paths = parseModelPaths(modelsFlag);
     const names = paths.map((p) => p.name);
+    // Read before any model is opened: a mistake in the tokenizer file is said at once.
+    const vocabulary = searchVocabularyFlags(flags, names);
 
     // The experts.
     const { experts, step } = searchExperts(positionals, flags, names, say);
@@ -137,7 +139,6 @@ ${ANALYSIS_OPTIONS_HELP}${CLUSTER_OPTIONS_HELP}`,
       const fileModels: PlannedModel[] = paths.map((p, i) => ({ name: p.name, path: recipePaths[i], checkpoint: opened[i] }));
       soupBackend = createNodeCpuBackend();
       const backend = soupBackend;
-      const vocabulary = searchVocabularyFlags(flags, names);
       try {
         session = await openSearch({
           models: fileModels,
