@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/runCli';
 import { captureIO, MC_ITEMS, writeTinyModel } from '../eval/helpers';
 
@@ -16,6 +16,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'prose.txt'), 'The quick brown fox jumps over the lazy dog. A soup of models is the average of their weights.\n');
   writeFileSync(join(dir, 'recipe.yaml'), 'merge_method: linear\nmodels:\n  - model: ft-a\n    parameters: {weight: 0.7}\n  - model: ft-b\n    parameters: {weight: 0.3}\n');
 });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('souplab eval', () => {
   it('--json prints exactly the documented shape', async () => {

@@ -2,10 +2,10 @@
  * souplab search --config: a YAML or JSON file of the search's long option names, read by the in-memory
  * search and the search with an external evaluator alike; the command line wins; paths are the file's.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/runCli';
 import { configFlags, parseSearchArgs } from '../../src/cli/searchConfig';
 import { ANY_SEARCH_FLAGS, CLUSTER_SEARCH_FLAGS, SEARCH_FLAGS } from '../../src/cli/searchFlags';
@@ -19,6 +19,7 @@ beforeAll(() => {
   confDir = join(dir, 'configs');
   mkdirSync(confDir);
 });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const write = (name: string, text: string) => {
   const path = join(confDir, name);

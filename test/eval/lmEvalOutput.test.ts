@@ -1,7 +1,7 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/runCli';
 import { parseScoreTable } from '../../src/analysis/parse';
 import { lmEvalSamplesTask, parseLmEvalSamples, samplesMetric } from '../../src/analysis/lmEval';
@@ -21,6 +21,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'prose.jsonl'), ['The quick brown fox jumps over the lazy dog.', 'A soup of models is the average of their weights.'].map((text) => JSON.stringify({ text })).join('\n') + '\n');
   tasks = `${join(dir, 'facts.jsonl')},${join(dir, 'prose.jsonl')}`;
 });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface EvalJson {
   tasks: { name: string; acc?: number; acc_norm?: number; nll?: number; items?: { pred: number; pred_norm: number; gold: number; loglikelihoods: number[] }[] }[];

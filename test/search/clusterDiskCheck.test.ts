@@ -2,10 +2,10 @@
  * The disk-space check before a search with an external evaluator: one soup per running job must fit
  * where the soups are written. The free space is injected (filling a disk is no test); the rest is real.
  */
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runClusterSearch } from '../../src/cli/clusterSearch';
 import { InputError } from '../../src/errors';
 import { formatBytes } from '../../src/util/bytes';
@@ -24,6 +24,7 @@ beforeAll(async () => {
   // Each evaluation leaves a mark: what ran is what was submitted.
   template = `test -f {model}/model.safetensors && touch ${join(dir, 'ran')}-{point} && cp ${results} {out}/results_2025-01-01T00-00-00.json`;
 });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const args = (out: string) => ['--models', models, '--step', '0.5', '--out', join(dir, out), '--work-dir', join(dir, `${out}-work`), '--backend', 'cpu', '--jobs', '2', '--quiet', '--evaluator-cmd', template];
 const marks = () => readdirSync(dir).filter((f) => f.startsWith('ran-'));

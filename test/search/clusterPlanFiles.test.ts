@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { parse } from 'yaml';
 import { runCli } from '../../src/cli/runCli';
 import { importResults, plannedPoints, planFiles } from '../../src/search/cluster/planFiles';
@@ -50,6 +50,7 @@ describe('a search plan as files, and its results read back', () => {
 
   it("a CLI search's trials.jsonl (with a failed point) gives back its evidence: best soup, baselines, Shapley values", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'souplab-import-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     for (const [name, delta] of [['alpha', 31], ['beta', 32]] as const) await writeTinyModel(join(dir, name), { architecture: 'llama', seed: 12, deltaSeed: delta, deltaScale: 0.3, dtype: 'BF16', hiddenSize: 32, intermediateSize: 64 });
     writeFileSync(join(dir, 'facts.jsonl'), MC_ITEMS.map((i) => JSON.stringify(i)).join('\n') + '\n');
     const io = captureIO();

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/runCli';
 import { buildCli } from '../support/builtCli';
 import { captureIO, writeTinyModel } from '../eval/helpers';
@@ -35,6 +35,7 @@ beforeAll(async () => {
   lmEvalFolder('one-task', { arc: [1, 0, 1, 1, 0, 1, 0, 0] }, true);
   lmEvalFolder('no-samples', { arc: [1, 0, 1, 1], hella: [0, 1] }, false);
 });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const search = async (out: string, template: string, extra: string[] = []) => {
   const io = captureIO();

@@ -1,7 +1,7 @@
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/runCli';
 import { readSafetensors } from '../merge/models';
 import { captureIO, MC_ITEMS, writeTinyModel } from '../eval/helpers';
@@ -23,6 +23,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'prose.jsonl'), TEXT.split('. ').map((t) => JSON.stringify({ text: t })).join('\n') + '\n');
   tasks = `${join(dir, 'facts.jsonl')},${join(dir, 'prose.jsonl')}`;
 }, 60_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const withoutTime = (csv: string) => csv.split('\n').map((l) => l.split(',').slice(0, -1).join(','));
 

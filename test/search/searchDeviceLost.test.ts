@@ -5,10 +5,10 @@
 // The loss is real, not mocked: the search runs on Dawn's real device (SwiftShader here), and the test
 // destroys that device from outside — as a driver reset does — right after the second trial is stored.
 // The two wrappers below only record the devices the search creates and count stored trials.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../src/cli/runCli';
 import { captureIO, writeTinyModel } from '../eval/helpers';
 
@@ -75,6 +75,7 @@ beforeAll(async () => {
   tasks = join(dir, 'prose.jsonl');
   writeFileSync(tasks, ['The quick brown fox jumps over the lazy dog', 'A soup of models is the average of their weights'].map((t) => JSON.stringify({ text: t })).join('\n') + '\n');
 }, 60_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const trialKeys = (d: string): string[] =>
   readFileSync(join(dir, d, 'trials.jsonl'), 'utf8')

@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/runCli';
 import { captureIO, MC_ITEMS, writeTinyModel } from '../eval/helpers';
 
@@ -22,6 +22,7 @@ beforeAll(async () => {
   tasks = join(dir, 'facts.jsonl');
   writeFileSync(join(dir, 'prose.jsonl'), TEXT.split('. ').map((t) => JSON.stringify({ text: t })).join('\n') + '\n');
 }, 60_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const TEXT = 'The quick brown fox jumps over the lazy dog. A soup of models is the average of their weights, and the soup can be better than each of them.';
 
