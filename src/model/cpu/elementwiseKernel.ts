@@ -19,9 +19,10 @@
  * geometry at its byte address is i32 T (the scores' row length), i32 T8 (the probabilities' row length),
  * i32 past (cached positions), f32 scale (1/√headDim). Row r sees positions t < past + r + 1: probs[r, t] =
  * exp(s·scores[r, t] − max) / Σ, the max in f32 and Σ in f64 as for lse_rows, then Σ rounded to f32
- * and each quotient an f32 division (within 2 ulp of the double softmax's rounding beside expf's 2 ulp); probs[r, t] = 0 for the rest of the row up to T8 (so the PV product reads zeros). At a context of
- * 1,024 these exps are ≈ 20 M per 128 tokens of a 12-layer model: with Math.exp on the calling thread
- * they cost a quarter of the forward pass.
+ * and each quotient an f32 division (within 2 ulp of the double softmax's rounding beside expf's 2 ulp);
+ * probs[r, t] = 0 for the rest of the row up to T8 (so the PV product reads zeros). At a context of 1,024
+ * these exps are ≈ 20 M per 128 tokens of a 12-layer model: with Math.exp on the calling thread they cost
+ * a fifth or more of the forward pass.
  */
 import { doWhile, get, I32, I32_ADD, I32_LT_U, I32_MUL, I32_SUB, i32c, i32x4Add, i32x4Shl, load, set, simd, store, tee, V128, type WasmFunction } from '../../wasm/assembler';
 
