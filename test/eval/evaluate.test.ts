@@ -1,19 +1,17 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { join } from 'node:path';
 import { prepareTasks, scoreTasks } from '../../src/eval/evaluate';
 import { parseTaskFile } from '../../src/eval/taskFile';
 import type { CausalLM, TextTokenizer } from '../../src/model/types';
+import { tempDir } from '../model/helpers';
 import { loadCpuModel, MC_ITEMS, writeTinyModel } from './helpers';
 
-const temporaries: string[] = [];
-/** A new temporary folder, removed after the file's tests. */
-function tempDir(): string {
-  temporaries.push(mkdtempSync(join(tmpdir(), 'souplab-eval-')));
-  return temporaries[temporaries.length - 1];
+/** A model folder in a temporary folder (test/model/helpers.ts' tempDir), removed when the test ends. */
+async function modelFolder(): Promise<string> {
+  const dir = await tempDir();
+  onTestFinished(dir.remove);
+  return join(dir.path, 'm');
 }
-afterAll(() => temporaries.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 /**
  * An independent computation of lm-eval's multiple-choice scoring, written from lm-eval's HFLM._encode_pair
@@ -50,7 +48,7 @@ async function referenceScores(model: CausalLM, tok: TextTokenizer, item: { quer
 describe('multiple choice, lm-eval style, on generated models', () => {
   for (const architecture of ['llama', 'qwen2'] as const) {
     it(`${architecture}: log-likelihoods, pred and pred_norm equal an independent prefix-by-prefix computation`, async () => {
-      const dir = await writeTinyModel(join(tempDir(), 'm'), { architecture, seed: 3 });
+      const dir = await writeTinyModel(await modelFolder(), { architecture, seed: 3 });
       const { model, tokenizer, config } = await loadCpuModel(dir);
       const file = parseTaskFile('tiny.jsonl', MC_ITEMS.map((i) => JSON.stringify(i)).join('\n'));
       const { tasks, problems } = prepareTasks(tokenizer, [file], config.maxPositionEmbeddings);
@@ -75,7 +73,7 @@ describe('multiple choice, lm-eval style, on generated models', () => {
   }
 
   it("moves the query's trailing whitespace into the continuation", async () => {
-    const dir = await writeTinyModel(join(tempDir(), 'm'), { architecture: 'llama', seed: 4 });
+    const dir = await writeTinyModel(await modelFolder(), { architecture: 'llama', seed: 4 });
     const { tokenizer } = await loadCpuModel(dir);
     const { tasks } = prepareTasks(tokenizer, [parseTaskFile('w.jsonl', JSON.stringify({ query: 'Answer: ', choices: ['yes', 'no'], gold: 0 }))], 512);
     if (tasks[0].kind !== 'multiple_choice') throw new Error();
@@ -85,7 +83,7 @@ describe('multiple choice, lm-eval style, on generated models', () => {
   });
 
   it('an item longer than the context is reported with its file and line; the others are scored', async () => {
-    const dir = await writeTinyModel(join(tempDir(), 'm'), { architecture: 'llama', seed: 5 });
+    const dir = await writeTinyModel(await modelFolder(), { architecture: 'llama', seed: 5 });
     const { tokenizer } = await loadCpuModel(dir);
     const long = { query: 'The quick brown fox '.repeat(20), choices: ['a', 'b'], gold: 0 };
     const file = parseTaskFile('long.jsonl', [MC_ITEMS[0], long, MC_ITEMS[1]].map((i) => JSON.stringify(i)).join('\n'));
@@ -98,7 +96,7 @@ describe('multiple choice, lm-eval style, on generated models', () => {
 
 describe('perplexity on generated models', () => {
   it('one window: equals scoring [bos] + the text in one pass; windowed: every token predicted once', async () => {
-    const dir = await writeTinyModel(join(tempDir(), 'm'), { architecture: 'qwen3', seed: 6 });
+    const dir = await writeTinyModel(await modelFolder(), { architecture: 'qwen3', seed: 6 });
     const { model, tokenizer } = await loadCpuModel(dir);
     const text = 'A soup of models is the average of their weights. The quick brown fox jumps over the lazy dog.';
     const ids = tokenizer.encode(text, { addSpecialTokens: false });

@@ -1,5 +1,4 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { parse } from 'yaml';
@@ -8,6 +7,7 @@ import { importResults, plannedPoints, planFiles } from '../../src/search/cluste
 import { listPoints, pointKey } from '../../src/search/points';
 import type { SearchSpec } from '../../src/search/runSearch';
 import { captureIO, MC_ITEMS, writeTinyModel } from '../eval/helpers';
+import { tempDir } from '../model/helpers';
 
 describe('a search plan as files, and its results read back', () => {
   it('the plan of a 3-expert grid: 43 points (singles, the 36 lattice points and the uniform soup, 3 pairs) as index.csv for --plan, recipes and search.json', () => {
@@ -49,8 +49,9 @@ describe('a search plan as files, and its results read back', () => {
   });
 
   it("a CLI search's trials.jsonl (with a failed point) gives back its evidence: best soup, baselines, Shapley values", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'souplab-import-'));
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const temporary = await tempDir();
+    onTestFinished(temporary.remove);
+    const dir = temporary.path;
     for (const [name, delta] of [['alpha', 31], ['beta', 32]] as const) await writeTinyModel(join(dir, name), { architecture: 'llama', seed: 12, deltaSeed: delta, deltaScale: 0.3, dtype: 'BF16', hiddenSize: 32, intermediateSize: 64 });
     writeFileSync(join(dir, 'facts.jsonl'), MC_ITEMS.map((i) => JSON.stringify(i)).join('\n') + '\n');
     const io = captureIO();
