@@ -141,6 +141,8 @@ test('a grid search in the studio: trials as the CLI computes them; cancel, relo
   await expect(page.getByTestId('search-gain')).toContainText('Gain of the best soup over the best single model');
   await expect(page.locator('section[data-chart="line"]')).toBeVisible();
   await expect(page.getByRole('table', { name: 'Category correlations across the single models' })).toBeVisible();
+  // The evidence's styles come with its components, not with the Trials view (not opened so far).
+  expect(await baselines.locator('td').first().evaluate((td) => getComputedStyle(td).whiteSpace)).toBe('nowrap');
 
   // trials.csv as the CLI writes it (the times aside: the last column).
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download trials.csv' }).click()]);

@@ -1,3 +1,4 @@
+import '../trials/evidence.css';
 import type { ReactNode } from 'react';
 import type { ItemNote, SearchEvidence, ScoredPoint } from '../../search/evidence';
 import type { TrialRecord } from '../../search/runSearch';

@@ -1,3 +1,4 @@
+import '../trials/evidence.css';
 import { Bar, BarChart, CartesianGrid, Cell, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { TaskResult } from '../../eval/evaluate';
 import { categoryScore, scoreUnit, type ChoiceMetric } from '../../eval/scores';

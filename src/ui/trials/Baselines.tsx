@@ -1,3 +1,4 @@
+import './evidence.css';
 import type { RankedTrial, TrialRanking } from '../../analysis';
 
 /** "+1.20", "−3.40" (a true minus sign), "0.00". */

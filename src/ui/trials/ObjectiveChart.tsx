@@ -1,3 +1,4 @@
+import './evidence.css';
 import { Bar, BarChart, CartesianGrid, Cell, Line, LineChart, ReferenceDot, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { RankedTrial, TrialRanking } from '../../analysis';
 import { objectiveChartKind, unitScale } from './chartKind';

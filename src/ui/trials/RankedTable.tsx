@@ -1,3 +1,4 @@
+import './evidence.css';
 import { useState } from 'react';
 import type { ScoreTable, TrialRanking } from '../../analysis';
 

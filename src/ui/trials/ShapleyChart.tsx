@@ -1,3 +1,4 @@
+import './evidence.css';
 import { Bar, BarChart, CartesianGrid, Cell, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { ShapleyResult } from '../../analysis';
 
